@@ -1,0 +1,38 @@
+# Two entry points a fresh machine needs: `make run` and `make test`. Everything else is
+# what they are made of. Only Python 3.11+ and make are assumed.
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV   ?= .venv
+PY     := $(VENV)/bin/python
+PIP    := $(PY) -m pip --disable-pip-version-check -q
+
+.PHONY: run test images benchmark install install-test clean
+
+run: $(VENV)/.installed
+	$(VENV)/bin/hanbench run --bench bench/emu.toml
+
+test: $(VENV)/.installed-test
+	$(PY) -m pytest
+
+images: $(VENV)/.installed
+	$(PY) firmware_images/make_images.py
+
+benchmark: $(VENV)/.installed
+	$(PY) benchmarks/ota_throughput.py
+
+install: $(VENV)/.installed
+install-test: $(VENV)/.installed-test
+
+$(VENV)/.created:
+	$(PYTHON) -m venv $(VENV)
+	touch $@
+
+$(VENV)/.installed: $(VENV)/.created pyproject.toml
+	$(PIP) install -e .
+	touch $@
+
+$(VENV)/.installed-test: $(VENV)/.created pyproject.toml
+	$(PIP) install -e '.[test]'
+	touch $(VENV)/.installed $@
+
+clean:
+	rm -rf $(VENV) build src/*.egg-info .pytest_cache

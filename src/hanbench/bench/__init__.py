@@ -1,0 +1,1 @@
+"""bench layer of hanbench; see README.md for what lives here."""

@@ -1,0 +1,1 @@
+"""dcc layer of hanbench; see README.md for what lives here."""

@@ -1,0 +1,1 @@
+"""devices layer of hanbench; see README.md for what lives here."""

@@ -1,0 +1,1 @@
+"""gbcs layer of hanbench; see README.md for what lives here."""

@@ -1,0 +1,116 @@
+"""Certificates and private keys by entity ID and usage.
+
+A key store is a folder laid out like the RTDS test key store: ``<entity-hex>-<usage>.pem``
+for certificates and ``<entity-hex>-<usage>.key`` for private keys, where usage is ``ds``
+(digital signing), ``ka`` (key agreement) or ``pp-ka`` (prepayment key agreement).
+
+This is the one module under ``gbcs/`` that reads files: it reads them when asked for a key
+and keeps what it parsed, so callers above it never deal with PEM.
+"""
+
+from __future__ import annotations
+
+import enum
+from functools import cache
+from pathlib import Path
+
+from cryptography import x509
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+
+from hanbench.gbcs.entity import EntityId
+from hanbench.gbcs.errors import KeyStoreError
+
+
+class Usage(enum.StrEnum):
+    """What a key is for, as the key store file names spell it."""
+
+    DS = "ds"
+    KA = "ka"
+    PP_KA = "pp-ka"
+
+
+class KeyStore:
+    """Read-only view of a key store folder."""
+
+    def __init__(self, folder: Path | str) -> None:
+        self.folder = Path(folder)
+        if not self.folder.is_dir():
+            raise KeyStoreError(f"key store {self.folder} is not a folder")
+
+    def _path(self, entity: EntityId | str, usage: Usage | str, suffix: str) -> Path:
+        return self.folder / f"{EntityId.parse(entity).hex}-{Usage(usage).value}{suffix}"
+
+    def has_certificate(self, entity: EntityId | str, usage: Usage | str = Usage.DS) -> bool:
+        return self._path(entity, usage, ".pem").is_file()
+
+    def has_private_key(self, entity: EntityId | str, usage: Usage | str = Usage.DS) -> bool:
+        return self._path(entity, usage, ".key").is_file()
+
+    def certificate(self, entity: EntityId | str, usage: Usage | str = Usage.DS) -> x509.Certificate:
+        """The X.509 certificate of ``entity`` for ``usage``."""
+        return _load_certificate(self._path(entity, usage, ".pem"))
+
+    def public_key(self, entity: EntityId | str, usage: Usage | str = Usage.DS) -> ec.EllipticCurvePublicKey:
+        """The P-256 public key from ``entity``'s certificate for ``usage``."""
+        return public_key_of(self.certificate(entity, usage), self._path(entity, usage, ".pem"))
+
+    def private_key(self, entity: EntityId | str, usage: Usage | str = Usage.DS) -> ec.EllipticCurvePrivateKey:
+        """The P-256 private key of ``entity`` for ``usage``."""
+        return load_private_key(self._path(entity, usage, ".key"))
+
+    def entities(self) -> list[EntityId]:
+        """Every entity that has at least one certificate here, sorted."""
+        found = {EntityId.parse(p.name[:16]) for p in self.folder.glob("*.pem") if len(p.name) > 16}
+        return sorted(found)
+
+
+def public_key_of(cert: x509.Certificate, where: Path | str = "certificate") -> ec.EllipticCurvePublicKey:
+    """The certificate's public key, which GBCS requires to be P-256."""
+    key = cert.public_key()
+    if not isinstance(key, ec.EllipticCurvePublicKey) or not isinstance(key.curve, ec.SECP256R1):
+        raise KeyStoreError(f"{where}: GBCS certificates carry P-256 keys")
+    return key
+
+
+@cache
+def _load_certificate(path: Path) -> x509.Certificate:
+    try:
+        data = path.read_bytes()
+    except FileNotFoundError:
+        raise KeyStoreError(f"no certificate {path.name} in key store {path.parent}") from None
+    try:
+        return x509.load_pem_x509_certificate(data)
+    except ValueError:
+        try:
+            return x509.load_der_x509_certificate(data)
+        except ValueError:
+            raise KeyStoreError(f"{path} is not a PEM or DER X.509 certificate") from None
+
+
+def load_certificate(path: Path | str) -> x509.Certificate:
+    """Load one certificate file (PEM or DER), for callers given a path rather than an ID."""
+    return _load_certificate(Path(path).resolve())
+
+
+@cache
+def _load_private_key(path: Path) -> ec.EllipticCurvePrivateKey:
+    try:
+        data = path.read_bytes()
+    except FileNotFoundError:
+        raise KeyStoreError(f"no private key {path.name} in key store {path.parent}") from None
+    try:
+        key = serialization.load_pem_private_key(data, password=None)
+    except (ValueError, TypeError):
+        try:
+            key = serialization.load_der_private_key(data, password=None)
+        except (ValueError, TypeError):
+            raise KeyStoreError(f"{path} is not an unencrypted PEM or DER private key") from None
+    if not isinstance(key, ec.EllipticCurvePrivateKey) or not isinstance(key.curve, ec.SECP256R1):
+        raise KeyStoreError(f"{path}: GBCS keys are P-256 EC keys")
+    return key
+
+
+def load_private_key(path: Path | str) -> ec.EllipticCurvePrivateKey:
+    """Load one private key file (PEM or DER, unencrypted P-256)."""
+    return _load_private_key(Path(path).resolve())

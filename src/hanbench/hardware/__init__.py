@@ -1,0 +1,1 @@
+"""hardware layer of hanbench; see README.md for what lives here."""

@@ -1,0 +1,1 @@
+"""hub layer of hanbench; see README.md for what lives here."""

@@ -1,0 +1,1 @@
+"""radio layer of hanbench; see README.md for what lives here."""

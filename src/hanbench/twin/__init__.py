@@ -1,0 +1,1 @@
+"""twin layer of hanbench; see README.md for what lives here."""
