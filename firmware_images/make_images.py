@@ -45,7 +45,7 @@ def manufacturer_image(profile: ImageProfile, file_version: int) -> bytes:
     Text rather than random bytes so that a capture or a hex dump shows at a glance which
     image a device received; different for every type and version so their hashes differ.
     """
-    name = profile.device_type.value
+    name = profile.device_type.name
     lines = [f"hanbench sample firmware: {name} image type 0x{profile.image_type:04X} "
              f"file version 0x{file_version:08X}\n"]
     for block in range(_BLOCKS):
@@ -62,7 +62,7 @@ def sample_image(profile: ImageProfile, file_version: int, key: ec.EllipticCurve
         file_version=file_version,
         hw_min=profile.hw_min,
         hw_max=profile.hw_max,
-        header_string=f"hanbench {profile.device_type.value} fw {file_version:08X}",
+        header_string=f"hanbench {profile.device_type.name} fw {file_version:08X}",
         sign_key=key if profile.signed else None,
     )
 

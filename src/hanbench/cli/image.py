@@ -117,11 +117,13 @@ command = click.Group("image", help="Build, inspect, verify and hash GBCS OTA Up
 @click.option("--header-string", default="", help="OTA header string, at most 32 bytes of UTF-8.")
 @click.option("--stack-version", type=UInt(16), default="0x0002", show_default=True, help="Zigbee stack version.")
 @click.option("--security-credential-version", type=UInt(8), help="Optional header field.")
-@click.option("--destination", type=EntityIdType(), help="Upgrade file destination (device EUI-64), for a device-specific file.")
+@click.option("--destination", type=EntityIdType(),
+              help="Upgrade file destination (device EUI-64), for a device-specific file.")
 @click.option("--force-replace", is_flag=True, help="Set the Force Replace byte (signed images only).")
 @click.option("--sign-key", type=click.Path(dir_okay=False, path_type=Path), help="Supplier DS private key (PEM/DER).")
 @click.option("--unsigned", is_flag=True, help="Build the unsigned PPMID form instead of signing.")
-@click.option("-o", "--output", "output", type=click.Path(dir_okay=False, path_type=Path), required=True, help="Image file to write.")
+@click.option("-o", "--output", "output", type=click.Path(dir_okay=False, path_type=Path), required=True,
+              help="Image file to write (atomically).")
 def build(
     manufacturer_image: Path,
     manufacturer_code: int,
@@ -158,7 +160,8 @@ def build(
     )
     write_image(output, image)
     form = "signed" if image.is_signed else "unsigned"
-    click.echo(f"wrote {output} ({image.header.total_image_size} bytes, {form}, hash {image.manufacturer_image_hash.hex()})")
+    size = image.header.total_image_size
+    click.echo(f"wrote {output} ({size} bytes, {form}, hash {image.manufacturer_image_hash.hex()})")
 
 
 def describe(image: UpgradeImage) -> dict[str, Any]:

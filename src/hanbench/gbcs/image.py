@@ -120,7 +120,10 @@ def _encoded_size(header: OtaHeader, manufacturer_image_length: int, signed: boo
 
 
 def _has_trailer_shape(body: bytes) -> bool:
-    return len(body) >= TRAILER_LENGTH and body[-TRAILER_LENGTH] in (0, 1) and body[-TRAILER_LENGTH + 1] == SIGNATURE_LENGTH
+    """The auto-detection rule: the last 66 bytes start with a 0/1 byte and then 0x40."""
+    if len(body) < TRAILER_LENGTH:
+        return False
+    return body[-TRAILER_LENGTH] in (0, 1) and body[-TRAILER_LENGTH + 1] == SIGNATURE_LENGTH
 
 
 def parse_image(data: bytes, *, signed: bool | None = True) -> UpgradeImage:
@@ -173,7 +176,8 @@ def parse_image(data: bytes, *, signed: bool | None = True) -> UpgradeImage:
         )
     if length != SIGNATURE_LENGTH:
         raise ImageFormatError(
-            f"signature length at offset {force_at + 1} is 0x{length:02X}, expected 0x{SIGNATURE_LENGTH:02X}{_UNSIGNED_HINT}"
+            f"signature length at offset {force_at + 1} is 0x{length:02X}, "
+            f"expected 0x{SIGNATURE_LENGTH:02X}{_UNSIGNED_HINT}"
         )
     return UpgradeImage(header, data[start:force_at], force_replace=bool(force), signature=data[force_at + 2:])
 

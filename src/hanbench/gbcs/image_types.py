@@ -19,11 +19,11 @@ Supplier (SR 11.1).
 
 from __future__ import annotations
 
-import enum
 from collections.abc import Mapping
 from dataclasses import dataclass
 from types import MappingProxyType
 
+from hanbench.gbcs.device_types import DeviceType
 from hanbench.gbcs.errors import GbcsError
 from hanbench.gbcs.ota_header import OtaHeader
 
@@ -35,16 +35,6 @@ RTDS_HW_MAX = 0x1211
 # offer as the next upgrade.
 INITIAL_FILE_VERSION = 0x00000001
 NEXT_FILE_VERSION = 0x00000002
-
-
-class DeviceType(enum.StrEnum):
-    """HAN device types whose firmware the bench distributes."""
-
-    ESME = "ESME"
-    GSME = "GSME"
-    HCALCS = "HCALCS"
-    PPMID = "PPMID"
-    IHD = "IHD"
 
 
 @dataclass(frozen=True)
@@ -60,7 +50,7 @@ class ImageProfile:
 
     def file_name(self, file_version: int) -> str:
         """Sample image file name, e.g. ``ESME-121D-0000-00000002.ota``."""
-        return f"{self.device_type.value}-{self.manufacturer_code:04X}-{self.image_type:04X}-{file_version:08X}.ota"
+        return f"{self.device_type.name}-{self.manufacturer_code:04X}-{self.image_type:04X}-{file_version:08X}.ota"
 
 
 def _profile(device_type: DeviceType, image_type: int, *, signed: bool = True) -> ImageProfile:
@@ -77,12 +67,13 @@ IMAGE_PROFILES: Mapping[DeviceType, ImageProfile] = MappingProxyType({
 
 
 def profile_for(device_type: DeviceType | str) -> ImageProfile:
-    """The image profile of ``device_type`` (``"ESME"`` or :class:`DeviceType`)."""
+    """The image profile of ``device_type`` (a :class:`DeviceType` or its spelling, ``"esme"``)."""
+    kind = device_type if isinstance(device_type, DeviceType) else DeviceType.parse(device_type)
     try:
-        return IMAGE_PROFILES[DeviceType(str(device_type).upper())]
-    except ValueError:
+        return IMAGE_PROFILES[kind]
+    except KeyError:
         known = ", ".join(IMAGE_PROFILES)
-        raise GbcsError(f"unknown device type {device_type!r}; known: {known}") from None
+        raise GbcsError(f"the bench has no firmware image profile for {kind.value}; it has {known}") from None
 
 
 def device_type_of(header: OtaHeader) -> DeviceType | None:

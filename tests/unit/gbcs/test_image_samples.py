@@ -1,0 +1,91 @@
+"""The committed sample images in firmware_images/ are what the image profiles document."""
+
+from __future__ import annotations
+
+import importlib.util
+from pathlib import Path
+from types import ModuleType
+
+import pytest
+
+from hanbench.gbcs.device_types import DeviceType
+from hanbench.gbcs.errors import GbcsError
+from hanbench.gbcs.image import parse_image
+from hanbench.gbcs.image_types import (
+    IMAGE_PROFILES,
+    INITIAL_FILE_VERSION,
+    NEXT_FILE_VERSION,
+    ImageProfile,
+    device_type_of,
+    profile_for,
+)
+from hanbench.gbcs.keystore import load_certificate, public_key_of
+
+ROOT = Path(__file__).resolve().parents[3]
+IMAGES = ROOT / "firmware_images"
+SUPPLIER_PUBLIC = public_key_of(load_certificate(ROOT / "fixtures" / "rtds" / "keystore" / "90b3d51f30010000-ds.pem"))
+SAMPLES = [(p, v) for p in IMAGE_PROFILES.values() for v in (INITIAL_FILE_VERSION, NEXT_FILE_VERSION)]
+
+
+def _make_images() -> ModuleType:
+    spec = importlib.util.spec_from_file_location("make_images", IMAGES / "make_images.py")
+    assert spec and spec.loader
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_profile_table_is_as_documented() -> None:
+    ids = {p.device_type: (p.manufacturer_code, p.image_type, p.hw_min, p.hw_max, p.signed)
+           for p in IMAGE_PROFILES.values()}
+    assert ids == {
+        DeviceType.ESME: (0x121D, 0x0000, 0x1111, 0x1211, True),
+        DeviceType.GSME: (0x121D, 0x0001, 0x1111, 0x1211, True),
+        DeviceType.HCALCS: (0x121D, 0x0083, 0x1111, 0x1211, True),
+        DeviceType.PPMID: (0x121D, 0x0084, 0x1111, 0x1211, False),
+        DeviceType.IHD: (0x121D, 0x0085, 0x1111, 0x1211, True),
+    }
+    assert profile_for("ESME") is profile_for(DeviceType.ESME)
+    assert profile_for(DeviceType.ESME).file_name(2) == "ESME-121D-0000-00000002.ota"
+    with pytest.raises(GbcsError, match="no firmware image profile for ch"):
+        profile_for("ch")
+    with pytest.raises(GbcsError, match="unknown device type"):
+        profile_for("toaster")
+
+
+@pytest.mark.parametrize(("profile", "version"), SAMPLES, ids=lambda x: x.device_type.name if isinstance(x, ImageProfile) else f"{x:08X}")
+def test_sample_image_parses_verifies_and_matches_its_profile(profile: ImageProfile, version: int) -> None:
+    data = (IMAGES / profile.file_name(version)).read_bytes()
+    image = parse_image(data, signed=profile.signed)
+    h = image.header
+    assert (h.manufacturer_code, h.image_type, h.file_version) == (profile.manufacturer_code, profile.image_type, version)
+    assert (h.hw_min, h.hw_max) == (profile.hw_min, profile.hw_max)
+    assert h.total_image_size == len(data)
+    assert device_type_of(h) is profile.device_type
+    assert image.is_signed is profile.signed
+    assert image.verify(SUPPLIER_PUBLIC) is profile.signed
+    assert image.to_bytes() == data
+    # Committed images are current: the generator would produce the same Manufacturer Image.
+    assert image.manufacturer_image == _make_images().manufacturer_image(profile, version)
+
+
+def test_next_version_is_newer_than_the_initial_one() -> None:
+    for profile in IMAGE_PROFILES.values():
+        first, second = (parse_image((IMAGES / profile.file_name(v)).read_bytes(), signed=profile.signed).header
+                         for v in (INITIAL_FILE_VERSION, NEXT_FILE_VERSION))
+        assert second.is_newer_than(first.file_version)
+        assert not first.is_newer_than(second.file_version)
+
+
+def test_make_images_rebuilds_into_an_empty_folder(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    module = _make_images()
+    monkeypatch.setattr(module, "HERE", tmp_path)
+    assert module.main() == 0
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(p.file_name(v) for p, v in SAMPLES)
+    for profile, version in SAMPLES:
+        built = parse_image((tmp_path / profile.file_name(version)).read_bytes(), signed=profile.signed)
+        committed = parse_image((IMAGES / profile.file_name(version)).read_bytes(), signed=profile.signed)
+        assert (built.header, built.manufacturer_image) == (committed.header, committed.manufacturer_image)
+    before = {p.name: p.read_bytes() for p in tmp_path.iterdir()}
+    assert module.main() == 0
+    assert {p.name: p.read_bytes() for p in tmp_path.iterdir()} == before, "a re-run must keep valid images"
