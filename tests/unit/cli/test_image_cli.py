@@ -49,7 +49,8 @@ def test_build_signed_image(firmware: Path, tmp_path: Path) -> None:
     assert result.exit_code == 0, result.output
     image = parse_image(out.read_bytes())
     assert image.manufacturer_image == FIRMWARE
-    assert (image.header.manufacturer_code, image.header.image_type, image.header.file_version) == (0x121D, 0, 0x01020304)
+    h = image.header
+    assert (h.manufacturer_code, h.image_type, h.file_version) == (0x121D, 0, 0x01020304)
     assert (image.header.hw_min, image.header.hw_max) == (0x1111, 0x1211)
     assert image.header.text == "my ESME" and image.force_replace
     assert image.verify(public_key_of(load_certificate(SUPPLIER_CERT)))
@@ -81,7 +82,9 @@ def test_build_unsigned_with_optional_fields(firmware: Path, tmp_path: Path) -> 
         (("--sign-key", SUPPLIER_CERT), "not an unencrypted PEM or DER private key"),
     ],
 )
-def test_build_bad_input_exits_2_with_one_line(firmware: Path, tmp_path: Path, extra: tuple[str, ...], message: str) -> None:
+def test_build_bad_input_exits_2_with_one_line(
+    firmware: Path, tmp_path: Path, extra: tuple[str, ...], message: str
+) -> None:
     out = tmp_path / "out.ota"
     result = _build(firmware, out, *extra)
     assert result.exit_code == 2
@@ -110,7 +113,8 @@ def test_build_bad_option_value_exits_2(firmware: Path, tmp_path: Path, option: 
 def test_build_missing_manufacturer_image_exits_2(tmp_path: Path) -> None:
     result = _build(tmp_path / "absent.bin", tmp_path / "out.ota", "--unsigned")
     assert result.exit_code == 2
-    assert result.stderr == f"error: cannot read manufacturer image {tmp_path / 'absent.bin'}: No such file or directory\n"
+    absent = tmp_path / "absent.bin"
+    assert result.stderr == f"error: cannot read manufacturer image {absent}: No such file or directory\n"
 
 
 def test_build_into_a_missing_folder_leaves_nothing(firmware: Path, tmp_path: Path) -> None:
@@ -140,7 +144,10 @@ def test_write_is_atomic_a_failed_write_keeps_the_old_file(tmp_path: Path, monke
 def test_inspect_table() -> None:
     result = run("image", "inspect", ESME_SAMPLE)
     assert result.exit_code == 0, result.output
-    for expected in ("esme", "signed", "0x121D", "0x0000", "0x00000002", "0x1111..0x1211", "'hanbench ESME fw 00000002'"):
+    expected_values = (
+        "esme", "signed", "0x121D", "0x0000", "0x00000002", "0x1111..0x1211", "'hanbench ESME fw 00000002'",
+    )
+    for expected in expected_values:
         assert expected in result.stdout
     assert parse_image(ESME_SAMPLE.read_bytes()).manufacturer_image_hash.hex() in result.stdout
 
@@ -212,7 +219,9 @@ def test_hash_prints_the_manufacturer_image_hash() -> None:
     assert result.stdout == parse_image(ESME_SAMPLE.read_bytes()).manufacturer_image_hash.hex() + "\n"
 
 
-@pytest.mark.parametrize("sub", [("hash",), ("inspect",), ("inspect", "--json"), ("verify", "--cert", str(SUPPLIER_CERT))])
+@pytest.mark.parametrize(
+    "sub", [("hash",), ("inspect",), ("inspect", "--json"), ("verify", "--cert", str(SUPPLIER_CERT))]
+)
 def test_not_an_image_exits_2(tmp_path: Path, sub: tuple[str, ...]) -> None:
     junk = tmp_path / "junk.ota"
     junk.write_bytes(b"this is not an image at all")
@@ -241,7 +250,8 @@ def test_installed_entry_point_exit_codes(tmp_path: Path) -> None:
     ok = subprocess.run([exe, "image", "hash", ESME_SAMPLE], capture_output=True, text=True, check=False)
     bad_sig = subprocess.run([exe, "image", "verify", PPMID_SAMPLE, "--cert", SUPPLIER_CERT],
                              capture_output=True, text=True, check=False)
-    missing = subprocess.run([exe, "image", "inspect", tmp_path / "absent.ota"], capture_output=True, text=True, check=False)
+    missing = subprocess.run([exe, "image", "inspect", tmp_path / "absent.ota"],
+                             capture_output=True, text=True, check=False)
     assert (ok.returncode, bad_sig.returncode, missing.returncode) == (0, 1, 2)
     assert "Traceback" not in bad_sig.stderr + missing.stderr
     assert missing.stderr.count("\n") == 1 and missing.stderr.startswith("error: ")
