@@ -1,0 +1,453 @@
+"""The DCC's Smart Metering Inventory in SQLite: users, RSA appointments, devices, the SR log,
+alerts, inboxes and CS06 originator counters.
+
+One database per bench run, so a report written after the run reads exactly what the DCC
+decided during it. The schema lives in ``schema.sql`` beside this module and is versioned
+with ``PRAGMA user_version``. Every write runs in a transaction (nested writes use
+savepoints), so a failure never leaves half a device or half a routed alert behind.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from datetime import datetime
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+from hanbench.dcc.errors import InventoryError, UnknownDevice, UnknownUser
+from hanbench.dcc.records import (
+    MAX_FIRMWARE_VERSION,
+    AlertOrigin,
+    AlertRecord,
+    Device,
+    InboxMessage,
+    LoggedRequest,
+    PendingImage,
+    TargetDecision,
+    UpdateState,
+    User,
+)
+from hanbench.gbcs.device_types import DeviceType
+from hanbench.gbcs.entity import EntityId
+from hanbench.gbcs.roles import RESPONSIBLE_SUPPLIER_ROLE, DeviceStatus, RefusalRule, Role
+
+SCHEMA_VERSION = 1
+
+Id = EntityId | str
+
+
+def _eid(value: Id) -> str:
+    return EntityId.parse(value).duis
+
+
+def _opt_eid(value: Id | None) -> str | None:
+    return None if value is None else _eid(value)
+
+
+def _parse_opt_eid(text: str | None) -> EntityId | None:
+    return None if text is None else EntityId.parse(text)
+
+
+def _iso(moment: datetime) -> str:
+    if moment.tzinfo is None:
+        raise InventoryError(f"date-time {moment} has no time zone; the bench keeps aware date-times")
+    return moment.isoformat()
+
+
+def _check_version(version: int | None) -> int | None:
+    if version is not None and not (isinstance(version, int) and 0 <= version <= MAX_FIRMWARE_VERSION):
+        raise InventoryError(f"firmware version {version!r} is not an unsigned 32-bit number")
+    return version
+
+
+class Inventory:
+    """The inventory database at ``path`` (``":memory:"`` for a throwaway one)."""
+
+    def __init__(self, path: Path | str = ":memory:") -> None:
+        self.path = str(path)
+        try:
+            self._db = sqlite3.connect(self.path, isolation_level=None)
+            self._db.row_factory = sqlite3.Row
+            self._db.execute("PRAGMA foreign_keys = ON")
+            version = self._db.execute("PRAGMA user_version").fetchone()[0]
+            tables = self._db.execute("SELECT count(*) FROM sqlite_master WHERE type = 'table'").fetchone()[0]
+        except sqlite3.DatabaseError as exc:
+            raise InventoryError(f"cannot open inventory database {self.path}: {exc}") from None
+        if version == 0 and tables == 0:
+            self._db.executescript(resources.files("hanbench.dcc").joinpath("schema.sql").read_text("utf-8"))
+        elif version != SCHEMA_VERSION:
+            self._db.close()
+            raise InventoryError(
+                f"{self.path} has inventory schema version {version}; this hanbench reads version {SCHEMA_VERSION}"
+            )
+        self._depth = 0
+
+    def close(self) -> None:
+        self._db.close()
+
+    def __enter__(self) -> "Inventory":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    @contextmanager
+    def transaction(self) -> Iterator[None]:
+        """All writes inside happen, or none do; nests (inner blocks are savepoints)."""
+        name = f"sp{self._depth}"
+        self._db.execute(f"SAVEPOINT {name}")
+        self._depth += 1
+        try:
+            yield
+        except BaseException:
+            self._db.execute(f"ROLLBACK TO {name}")
+            raise
+        finally:
+            self._depth -= 1
+            self._db.execute(f"RELEASE {name}")
+
+    def _write(self, sql: str, params: Sequence[Any] = ()) -> sqlite3.Cursor:
+        try:
+            return self._db.execute(sql, params)
+        except sqlite3.IntegrityError as exc:
+            raise InventoryError(f"inventory refused the change: {exc}") from None
+
+    def _rows(self, sql: str, params: Sequence[Any] = ()) -> list[sqlite3.Row]:
+        return self._db.execute(sql, params).fetchall()
+
+    # ---- users and appointments ------------------------------------------------------------
+
+    def add_user(self, entity_id: Id, name: str, roles: Iterable[Role | str]) -> User:
+        """Register a DCC User with its User Roles."""
+        uid = _eid(entity_id)
+        parsed = frozenset(Role.parse(r) if isinstance(r, str) else r for r in roles)
+        if not parsed:
+            raise InventoryError(f"user {uid} needs at least one role")
+        if self.find_user(uid) is not None:
+            raise InventoryError(f"user {uid} is already registered")
+        with self.transaction():
+            self._write("INSERT INTO users (entity_id, name) VALUES (?, ?)", (uid, name))
+            for role in sorted(parsed):
+                self._write("INSERT INTO user_roles (user_id, role) VALUES (?, ?)", (uid, role.value))
+        return self.user(uid)
+
+    def find_user(self, entity_id: Id) -> User | None:
+        uid = _eid(entity_id)
+        row = self._db.execute("SELECT name FROM users WHERE entity_id = ?", (uid,)).fetchone()
+        if row is None:
+            return None
+        roles = frozenset(Role(r["role"]) for r in self._rows("SELECT role FROM user_roles WHERE user_id = ?", (uid,)))
+        return User(EntityId.parse(uid), row["name"], roles)
+
+    def user(self, entity_id: Id) -> User:
+        """The user, or :class:`UnknownUser`."""
+        found = self.find_user(entity_id)
+        if found is None:
+            raise UnknownUser(f"{_eid(entity_id)} is not a user of this bench")
+        return found
+
+    def users(self) -> list[User]:
+        return [self.user(r["entity_id"]) for r in self._rows("SELECT entity_id FROM users ORDER BY entity_id")]
+
+    def appoint(self, supplier: Id, rsa: Id) -> None:
+        """Record that ``supplier`` appointed ``rsa`` as its Registered Supplier Agent."""
+        s, r = self.user(supplier), self.user(rsa)
+        if not any(role.is_supplier for role in s.roles):
+            raise InventoryError(f"{s.entity_id} ({s.name}) is not an Energy Supplier and cannot appoint an RSA")
+        if Role.RSA not in r.roles:
+            raise InventoryError(f"{r.entity_id} ({r.name}) does not hold the RSA role")
+        if self.is_appointed(rsa, by=supplier):
+            raise InventoryError(f"{r.entity_id} is already appointed by {s.entity_id}")
+        with self.transaction():
+            self._write("INSERT INTO appointments (supplier_id, rsa_id) VALUES (?, ?)",
+                        (s.entity_id.duis, r.entity_id.duis))
+
+    def is_appointed(self, rsa: Id, *, by: Id | None) -> bool:
+        """Whether ``rsa`` is appointed by supplier ``by`` (False when ``by`` is None)."""
+        if by is None:
+            return False
+        row = self._db.execute("SELECT 1 FROM appointments WHERE supplier_id = ? AND rsa_id = ?",
+                               (_eid(by), _eid(rsa))).fetchone()
+        return row is not None
+
+    def appointing_suppliers(self, rsa: Id) -> list[EntityId]:
+        """The suppliers that appointed ``rsa``."""
+        rows = self._rows("SELECT supplier_id FROM appointments WHERE rsa_id = ? ORDER BY supplier_id", (_eid(rsa),))
+        return [EntityId.parse(r["supplier_id"]) for r in rows]
+
+    # ---- devices ---------------------------------------------------------------------------
+
+    def add_device(
+        self,
+        entity_id: Id,
+        type: DeviceType | str,
+        *,
+        ch: Id | None = None,
+        status: DeviceStatus | str = DeviceStatus.COMMISSIONED,
+        import_supplier: Id | None = None,
+        export_supplier: Id | None = None,
+        gas_supplier: Id | None = None,
+        firmware_version: int | None = None,
+        ppmid_variant: str | None = None,
+    ) -> Device:
+        """Add a device to the inventory; every supplier named must hold that supplier role."""
+        did = _eid(entity_id)
+        dtype = DeviceType.parse(type) if isinstance(type, str) else type
+        dstatus = DeviceStatus.parse(status) if isinstance(status, str) else status
+        if self.find_device(did) is not None:
+            raise InventoryError(f"device {did} is already in the inventory")
+        if ch is not None:
+            hub = self.device(ch)
+            if hub.type is not DeviceType.CH:
+                raise InventoryError(f"{hub.entity_id} is a {hub.type.value}, not a Comms Hub, so {did} cannot hang off it")
+        if ppmid_variant is not None and dtype not in (DeviceType.PPMID, DeviceType.ALT_HAN):
+            raise InventoryError(f"only a PPMID or Alt HAN device has a PPMID variant, not a {dtype.value}")
+        suppliers = {Role.IMPORT_SUPPLIER: import_supplier, Role.EXPORT_SUPPLIER: export_supplier,
+                     Role.GAS_SUPPLIER: gas_supplier}
+        for role, supplier in suppliers.items():
+            if supplier is not None:
+                self._require_role(supplier, role)
+        with self.transaction():
+            self._write(
+                """INSERT INTO devices (entity_id, type, ch_id, status, import_supplier, export_supplier,
+                   gas_supplier, firmware_version, ppmid_variant) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)""",
+                (did, dtype.value, _opt_eid(ch), dstatus.value, _opt_eid(import_supplier),
+                 _opt_eid(export_supplier), _opt_eid(gas_supplier), _check_version(firmware_version), ppmid_variant),
+            )
+        return self.device(did)
+
+    def _require_role(self, entity_id: Id, role: Role) -> User:
+        user = self.user(entity_id)
+        if role not in user.roles:
+            raise InventoryError(f"{user.entity_id} ({user.name}) does not hold the {role.value} role")
+        return user
+
+    def change_supplier(self, device: Id, new_supplier: Id) -> Device:
+        """Change of supplier: the device's responsible supplier becomes ``new_supplier``.
+
+        RSAs are appointed by suppliers, not per device, so the old supplier's RSA loses the
+        device with it.
+        """
+        dev = self.device(device)
+        role = RESPONSIBLE_SUPPLIER_ROLE[dev.type]
+        self._require_role(new_supplier, role)
+        column = {Role.IMPORT_SUPPLIER: "import_supplier", Role.GAS_SUPPLIER: "gas_supplier"}[role]
+        with self.transaction():
+            self._write(f"UPDATE devices SET {column} = ? WHERE entity_id = ?", (_eid(new_supplier), dev.entity_id.duis))
+        return self.device(device)
+
+    def set_status(self, device: Id, status: DeviceStatus | str) -> Device:
+        dstatus = DeviceStatus.parse(status) if isinstance(status, str) else status
+        self._update_device(device, "status = ?", (dstatus.value,))
+        return self.device(device)
+
+    def find_device(self, entity_id: Id) -> Device | None:
+        row = self._db.execute("SELECT * FROM devices WHERE entity_id = ?", (_eid(entity_id),)).fetchone()
+        return None if row is None else _device(row)
+
+    def device(self, entity_id: Id) -> Device:
+        """The device, or :class:`UnknownDevice`."""
+        found = self.find_device(entity_id)
+        if found is None:
+            raise UnknownDevice(f"{_eid(entity_id)} is not in the inventory")
+        return found
+
+    def devices(self) -> list[Device]:
+        return [_device(r) for r in self._rows("SELECT * FROM devices ORDER BY entity_id")]
+
+    def _update_device(self, device: Id, assignments: str, params: Sequence[Any]) -> None:
+        did = self.device(device).entity_id.duis
+        with self.transaction():
+            self._write(f"UPDATE devices SET {assignments} WHERE entity_id = ?", (*params, did))
+
+    # ---- firmware update tracking (written by the DCC) -------------------------------------
+
+    def record_distribution(self, device: Id, pending: PendingImage) -> None:
+        """The CH stored ``pending`` for ``device``: it is the device's pending image now."""
+        self._update_device(
+            device,
+            "pending_hash = ?, pending_file_version = ?, pending_since = ?, pending_by = ?, "
+            "update_state = ?, update_detail = ''",
+            (pending.hash, _check_version(pending.file_version), _iso(pending.since),
+             pending.distributed_by.duis, UpdateState.DISTRIBUTED.value),
+        )
+
+    def set_update_state(self, device: Id, state: UpdateState, detail: str = "") -> None:
+        self._update_device(device, "update_state = ?, update_detail = ?", (state.value, detail))
+
+    def record_activation(self, device: Id, firmware_version: int, detail: str = "") -> None:
+        """The device runs ``firmware_version`` after an activation: no pending image, no flag."""
+        self._update_device(
+            device,
+            "firmware_version = ?, activation_response_missing = 0, update_state = ?, update_detail = ?, "
+            "pending_hash = NULL, pending_file_version = NULL, pending_since = NULL, pending_by = NULL",
+            (_check_version(firmware_version), UpdateState.ACTIVATED.value, detail),
+        )
+
+    def record_firmware_version(self, device: Id, firmware_version: int) -> None:
+        """A version read (SR 11.2): clears the missing-response flag; if the pending image's
+        version is now running, the activation evidently happened."""
+        dev = self.device(device)
+        with self.transaction():
+            if dev.pending is not None and dev.pending.file_version == firmware_version:
+                self.record_activation(device, firmware_version, "running version read with SR 11.2")
+            else:
+                self._update_device(device, "firmware_version = ?, activation_response_missing = 0",
+                                    (_check_version(firmware_version),))
+
+    def set_activation_response_missing(self, device: Id, missing: bool) -> None:
+        self._update_device(device, "activation_response_missing = ?", (int(missing),))
+
+    # ---- SR log ----------------------------------------------------------------------------
+
+    def log_request(self, at: datetime, user: Id, request: str, detail: str,
+                    decisions: Sequence[TargetDecision]) -> int:
+        """Record one Service Request and its per-device decisions; returns the request ID."""
+        with self.transaction():
+            cur = self._write("INSERT INTO service_requests (at, user_id, request, detail) VALUES (?, ?, ?, ?)",
+                              (_iso(at), _eid(user), request, detail))
+            request_id = int(cur.lastrowid or 0)
+            for d in decisions:
+                self._write(
+                    "INSERT INTO service_request_targets (request_id, device_id, accepted, rule, message, outcome) "
+                    "VALUES (?, ?, ?, ?, ?, ?)",
+                    (request_id, d.device.duis, int(d.accepted), None if d.rule is None else d.rule.value,
+                     d.message, d.outcome),
+                )
+        return request_id
+
+    def set_outcome(self, request_id: int, device: Id, outcome: str) -> None:
+        with self.transaction():
+            cur = self._write("UPDATE service_request_targets SET outcome = ? WHERE request_id = ? AND device_id = ?",
+                              (outcome, request_id, _eid(device)))
+            if cur.rowcount != 1:
+                raise InventoryError(f"request {request_id} has no target {_eid(device)}")
+
+    def requests(self) -> list[LoggedRequest]:
+        """The whole SR log, oldest first."""
+        logged = []
+        for r in self._rows("SELECT * FROM service_requests ORDER BY id"):
+            targets = tuple(
+                TargetDecision(EntityId.parse(t["device_id"]), bool(t["accepted"]),
+                               None if t["rule"] is None else RefusalRule(t["rule"]), t["message"], t["outcome"])
+                for t in self._rows("SELECT * FROM service_request_targets WHERE request_id = ? ORDER BY rowid",
+                                    (r["id"],))
+            )
+            logged.append(LoggedRequest(r["id"], datetime.fromisoformat(r["at"]), EntityId.parse(r["user_id"]),
+                                        r["request"], r["detail"], targets))
+        return logged
+
+    # ---- CS06 originator counters ----------------------------------------------------------
+
+    def next_originator_counter(self, supplier: Id) -> int:
+        """A counter larger than any ``supplier`` used before (GBCS devices refuse replays)."""
+        sid = self.user(supplier).entity_id.duis
+        with self.transaction():
+            self._write(
+                "INSERT INTO originator_counters (supplier_id, last_counter) VALUES (?, 1) "
+                "ON CONFLICT(supplier_id) DO UPDATE SET last_counter = last_counter + 1",
+                (sid,),
+            )
+            row = self._db.execute("SELECT last_counter FROM originator_counters WHERE supplier_id = ?",
+                                   (sid,)).fetchone()
+        return int(row["last_counter"])
+
+    # ---- alerts and inboxes ----------------------------------------------------------------
+
+    def add_alert(
+        self,
+        *,
+        received_at: datetime,
+        origin: AlertOrigin,
+        code: str,
+        device: Id | None,
+        sender: Id | None,
+        hash: bytes | None = None,
+        firmware_version: int | None = None,
+        detail: str = "",
+        raw: bytes | None = None,
+    ) -> AlertRecord:
+        with self.transaction():
+            cur = self._write(
+                "INSERT INTO alerts (received_at, origin, code, device_id, sender_id, hash, firmware_version, "
+                "detail, raw) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (_iso(received_at), origin.value, code, _opt_eid(device), _opt_eid(sender), hash,
+                 _check_version(firmware_version), detail, raw),
+            )
+        return self.alert(int(cur.lastrowid or 0))
+
+    def alert(self, alert_id: int) -> AlertRecord:
+        row = self._db.execute("SELECT * FROM alerts WHERE id = ?", (alert_id,)).fetchone()
+        if row is None:
+            raise InventoryError(f"no alert {alert_id}")
+        return _alert(row)
+
+    def alerts(self, device: Id | None = None) -> list[AlertRecord]:
+        """Every alert recorded (about ``device`` if given), oldest first."""
+        if device is None:
+            return [_alert(r) for r in self._rows("SELECT * FROM alerts ORDER BY id")]
+        return [_alert(r) for r in self._rows("SELECT * FROM alerts WHERE device_id = ? ORDER BY id", (_eid(device),))]
+
+    def last_alert(self, device: Id) -> AlertRecord | None:
+        row = self._db.execute("SELECT * FROM alerts WHERE device_id = ? ORDER BY id DESC LIMIT 1",
+                               (_eid(device),)).fetchone()
+        return None if row is None else _alert(row)
+
+    def deliver(self, user: Id, alert_id: int) -> InboxMessage:
+        """Put an alert in a user's inbox under that user's next sequence number."""
+        uid = self.user(user).entity_id.duis
+        with self.transaction():
+            row = self._db.execute("SELECT coalesce(max(seq), 0) + 1 AS seq FROM inbox WHERE user_id = ?",
+                                   (uid,)).fetchone()
+            self._write("INSERT INTO inbox (user_id, seq, alert_id) VALUES (?, ?, ?)", (uid, row["seq"], alert_id))
+        return InboxMessage(EntityId.parse(uid), int(row["seq"]), self.alert(alert_id))
+
+    def inbox(self, user: Id, *, after: int = 0) -> list[InboxMessage]:
+        """A user's inbox messages with sequence number above ``after``, in order."""
+        uid = self.user(user).entity_id
+        rows = self._rows(
+            "SELECT inbox.seq, alerts.* FROM inbox JOIN alerts ON alerts.id = inbox.alert_id "
+            "WHERE inbox.user_id = ? AND inbox.seq > ? ORDER BY inbox.seq",
+            (uid.duis, after),
+        )
+        return [InboxMessage(uid, int(r["seq"]), _alert(r)) for r in rows]
+
+
+def _device(row: sqlite3.Row) -> Device:
+    pending = None
+    if row["pending_hash"] is not None:
+        pending = PendingImage(bytes(row["pending_hash"]), int(row["pending_file_version"]),
+                               datetime.fromisoformat(row["pending_since"]), EntityId.parse(row["pending_by"]))
+    return Device(
+        entity_id=EntityId.parse(row["entity_id"]),
+        type=DeviceType(row["type"]),
+        ch=_parse_opt_eid(row["ch_id"]),
+        status=DeviceStatus(row["status"]),
+        import_supplier=_parse_opt_eid(row["import_supplier"]),
+        export_supplier=_parse_opt_eid(row["export_supplier"]),
+        gas_supplier=_parse_opt_eid(row["gas_supplier"]),
+        firmware_version=row["firmware_version"],
+        ppmid_variant=row["ppmid_variant"],
+        activation_response_missing=bool(row["activation_response_missing"]),
+        update_state=UpdateState(row["update_state"]),
+        update_detail=row["update_detail"],
+        pending=pending,
+    )
+
+
+def _alert(row: sqlite3.Row) -> AlertRecord:
+    return AlertRecord(
+        id=int(row["id"]),
+        received_at=datetime.fromisoformat(row["received_at"]),
+        origin=AlertOrigin(row["origin"]),
+        code=row["code"],
+        device=_parse_opt_eid(row["device_id"]),
+        sender=_parse_opt_eid(row["sender_id"]),
+        hash=None if row["hash"] is None else bytes(row["hash"]),
+        firmware_version=row["firmware_version"],
+        detail=row["detail"],
+        raw=None if row["raw"] is None else bytes(row["raw"]),
+    )
