@@ -9,9 +9,13 @@ encoded.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime, timezone
+from typing import TypeVar
 
 from hanbench.gbcs.errors import MessageFormatError
+
+T = TypeVar("T")
 
 
 class Cursor:
@@ -129,3 +133,15 @@ def require_utc(value: datetime, field: str) -> datetime:
     if not isinstance(value, datetime) or value.tzinfo is None or value.utcoffset() is None:
         raise MessageFormatError(f"{field} must be a timezone-aware datetime, got {value!r}")
     return value.astimezone(timezone.utc)
+
+
+def decoded(what: str, make: Callable[[], T]) -> T:
+    """Build a decoded record, prefixing any complaint about its values with ``what``.
+
+    Record dataclasses check their own values; a decoder calls them through this so an
+    out-of-range value read off the wire names the payload it came from.
+    """
+    try:
+        return make()
+    except MessageFormatError as exc:
+        raise MessageFormatError(f"{what}: {exc}") from None

@@ -294,3 +294,16 @@ def new_response(command: GbcsMessage, payload: bytes, *, date_time: datetime | 
         raise MessageFormatError(f"can only respond to a command, not a {command.cra.name.lower()}")
     return new_message(Cra.RESPONSE, command.target, command.originator, command.originator_counter,
                        command.message_code, payload, date_time=date_time, supplementary=command.supplementary)
+
+
+def require_kind(msg: GbcsMessage, code: MessageCode, *cras: Cra) -> None:
+    """Refuse ``msg`` unless it has message code ``code`` and one of the CRA flags ``cras``.
+
+    Use-case readers call this first so a message routed to the wrong decoder says so plainly
+    instead of failing somewhere inside its payload.
+    """
+    if msg.message_code != code:
+        raise MessageFormatError(f"{_WHAT}: message code {msg.message_code!s} is not {code!s}")
+    if msg.cra not in cras:
+        wanted = " or ".join(c.name.lower() for c in cras)
+        raise MessageFormatError(f"{_WHAT}: {code.gbcs_name} expected a {wanted}, got a {msg.cra.name.lower()}")
