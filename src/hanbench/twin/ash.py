@@ -185,8 +185,10 @@ class AshNcp:
             return
 
         if isinstance(frame, DataFrame):
-            self._ack_received(frame.ack_num)
+            # Take the frame in before its piggybacked ACK releases our next DATA frame,
+            # so that frame acknowledges this one
             self._data_frame_received(frame)
+            self._ack_received(frame.ack_num)
         elif isinstance(frame, AckFrame):
             self._ack_received(frame.ack_num)
         elif isinstance(frame, NakFrame):

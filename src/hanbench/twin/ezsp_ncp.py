@@ -14,7 +14,6 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable, Coroutine
 import logging
-import time
 from typing import Any, Protocol
 
 import bellows.types as t
@@ -84,6 +83,9 @@ class AirLink(Protocol):
     async def transmit(self, packet: zt.ZigbeePacket) -> None:
         """Send a frame; raise `zigpy.exceptions.DeliveryError` if it is not delivered."""
 
+    def permit_joining(self, duration_s: float) -> None:
+        """Open the network to joins for `duration_s` seconds (0 closes it)."""
+
 
 class EzspNcp:
     """The EZSP layer of the emulated NCP.
@@ -121,7 +123,6 @@ class EzspNcp:
         self.multicast_table: dict[int, t.EmberMulticastTableEntry] = {}
         self.transient_keys: dict[t.EUI64, t.KeyData] = {}
         self.counters: dict[t.EmberCounterType, int] = dict.fromkeys(t.EmberCounterType, 0)
-        self.permit_until = 0.0
         self._aps_counter = 0
 
     # -- frames in and out ------------------------------------------------------
@@ -537,31 +538,23 @@ class EzspNcp:
     def _cmd_permitJoining(self, duration: int) -> dict[str, Any]:
         if not self.network_up:
             return {"status": t.EmberStatus.NETWORK_DOWN}
-        # 0xFF means "until told otherwise" in Zigbee
-        self.permit_until = float("inf") if duration == 0xFF else time.monotonic() + duration
+        if self.air is not None:
+            # 0xFF means "until told otherwise" in Zigbee
+            self.air.permit_joining(float("inf") if duration == 0xFF else float(duration))
         return {"status": t.EmberStatus.SUCCESS}
 
-    @property
-    def permitting_joins(self) -> bool:
-        """Whether the trust centre would let a new device in now."""
-        return self.network_up and time.monotonic() < self.permit_until
-
-    def device_joined(self, nwk: int, ieee: t.EUI64, parent_nwk: int = COORDINATOR_NWK) -> bool:
-        """A device asks the trust centre to join; True if it was let in.
-
-        The host hears about it through `trustCenterJoinHandler`, as it would on the chip.
-        """
-        if not self.permitting_joins:
-            LOGGER.info("Refusing join of %s (0x%04X): not permitting joins", ieee, nwk)
-            return False
+    def device_joined(self, nwk: int, ieee: t.EUI64, parent_nwk: int = COORDINATOR_NWK) -> None:
+        """The air let a device in: tell the host through `trustCenterJoinHandler`,
+        and remember the device so address lookups survive a restart."""
+        if not self.network_up:
+            return
         self._count(t.EmberCounterType.COUNTER_JOIN_INDICATION)
-        self.store.nvram.known_devices[str(ieee)] = nwk
+        self.store.nvram.known_devices[str(ieee)] = int(nwk)
         self.store.save()
         self.callback("trustCenterJoinHandler", newNodeId=nwk, newNodeEui64=ieee,
                       status=t.EmberDeviceUpdate.STANDARD_SECURITY_UNSECURED_JOIN,
                       policyDecision=t.EmberJoinDecision.USE_PRECONFIGURED_KEY,
                       parentOfNewNodeId=parent_nwk)
-        return True
 
     # -- sending ----------------------------------------------------------------
 

@@ -14,13 +14,15 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 from types import TracebackType
-from typing import Literal
+from typing import Any, Literal
 
 import bellows.types as t
 
 from hanbench.errors import BadInput
-from hanbench.twin.ash import AshNcp, AshStats
-from hanbench.twin.ezsp_ncp import AirLink, EzspNcp
+from hanbench.radio.air import VirtualAir
+from hanbench.twin.air_link import CoordinatorRadio
+from hanbench.twin.ash import AshNcp, AshStats, LinkState
+from hanbench.twin.ezsp_ncp import EzspNcp
 from hanbench.twin.ncp_state import NvramStore
 from hanbench.twin.transport import PtyPort, SerialPort, TcpPort
 
@@ -28,6 +30,26 @@ LOGGER = logging.getLogger(__name__)
 
 PTY_LINK_NAME = "ncp.tty"
 Transport = Literal["pty", "socket"]
+BENCH_CHANNEL = 15
+
+
+def bellows_app_config(port: str, *, channel: int = BENCH_CHANNEL) -> dict[str, Any]:
+    """zigpy config for a bellows `ControllerApplication` on a twin's port.
+
+    Every background task is off (watchdog, backups, topology scans, OTA broadcasts
+    and providers, the database), so what a test sees on the serial link is what it
+    asked for, and shutdown leaves nothing running. A fixed channel spares the energy
+    scan zigpy would run before forming.
+    """
+    return {
+        "device": {"path": port},
+        "database_path": None,
+        "network": {"channel": channel},
+        "ota": {"enabled": False, "broadcast_enabled": False, "providers": []},
+        "topology_scan_enabled": False,
+        "backup_enabled": False,
+        "watchdog_enabled": False,
+    }
 
 
 class EzspTwin:
@@ -40,7 +62,7 @@ class EzspTwin:
 
     def __init__(
         self,
-        air: AirLink | None = None,
+        air: VirtualAir | None = None,
         *,
         state_dir: Path,
         transport: Transport = "pty",
@@ -53,7 +75,11 @@ class EzspTwin:
         self.store = NvramStore(self.state_dir, eui64=eui64)
         self.ash = AshNcp(deliver=self._ezsp_frame, on_reset=self._chip_reset)
         self.ncp = EzspNcp(self.store, self.ash.send)
-        self.ncp.air = air
+        self.radio = (
+            CoordinatorRadio(air, self.ncp, chip_running=self._chip_running)
+            if air is not None
+            else None
+        )
         self._port: SerialPort = (
             PtyPort(self.ash, self.state_dir / PTY_LINK_NAME)
             if transport == "pty"
@@ -67,15 +93,22 @@ class EzspTwin:
     def _chip_reset(self) -> None:
         self.ncp.power_on_reset()
 
+    def _chip_running(self) -> bool:
+        return self.ash.state is LinkState.CONNECTED and not self.ash.frozen
+
     # -- lifecycle --------------------------------------------------------------
 
     async def start(self) -> None:
         """Power the stick and open its port."""
         await self._port.open()
         self._open = True
+        if self.radio is not None:
+            self.radio.attach()
 
     async def stop(self) -> None:
-        """Close the port and keep the NVRAM on disk."""
+        """Close the port, leave the air, and keep the NVRAM on disk."""
+        if self.radio is not None:
+            self.radio.detach()
         if self._open:
             self._port.close()
             self._open = False
