@@ -1,0 +1,545 @@
+"""The bench file: one premises (a Comms Hub and its HAN devices) and the users around it.
+
+A bench file is TOML (``bench/emu.toml`` is the embedded default and documents every key).
+:func:`load_bench` turns it into frozen dataclasses, checking everything a lab engineer
+could get wrong before any radio is opened: types and ranges, entity IDs, device types,
+roles, duplicate IDs, appointments and suppliers against the users, paths, and the rules
+of the bench kind. Every error is a :class:`BenchConfigError` naming the file, the dotted
+key and its line, and nothing is built from a file that has one.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import enum
+import re
+import tomllib
+from collections.abc import Iterable, Mapping
+from types import MappingProxyType
+from pathlib import Path
+from typing import Any
+
+from hanbench.bench.config_reader import REQUIRED, BenchConfigError, Document, Table
+from hanbench.bench.toml_locator import locate_keys
+from hanbench.errors import BadInput
+from hanbench.gbcs.device_types import DeviceType
+from hanbench.gbcs.entity import EntityId
+from hanbench.gbcs.roles import SUPPLIER_ROLES, Policy, Role
+from hanbench.hardware.ports import PortMatch
+from hanbench.hardware.power import PowerDriver, power_from_config
+
+__all__ = [
+    "AirConfig", "Appointment", "BenchConfig", "BenchConfigError", "BenchKind", "DeviceConfig",
+    "DeviceStatus", "FlowControl", "HubConfig", "PowerConfig", "RadioConfig",
+    "RadioType", "TimingConfig", "NotOnBench", "User", "default_bench_file", "load_bench",
+]
+
+_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")
+
+
+class BenchKind(enum.StrEnum):
+    """Where the premises lives."""
+
+    EMU = "emu"    # everything emulated on a virtual air, in virtual time
+    TWIN = "twin"  # the hardware code path: bellows and board control on pseudo-terminals
+    LAB = "lab"    # a real coordinator stick and real dev boards on USB serial ports
+
+
+class RadioType(enum.StrEnum):
+    """The zigpy radio library driving the CH's coordinator stick."""
+
+    EZSP = "ezsp"      # bellows (Silicon Labs EmberZNet)
+    ZNP = "znp"        # zigpy-znp (TI Z-Stack)
+    DECONZ = "deconz"  # zigpy-deconz (dresden elektronik)
+
+
+class FlowControl(enum.StrEnum):
+    """Serial flow control towards the stick (bellows' ``flow_control`` setting)."""
+
+    SOFTWARE = "software"  # XON/XOFF, the EmberZNet NCP default
+    HARDWARE = "hardware"  # RTS/CTS
+    NONE = "none"
+
+
+class DeviceStatus(enum.StrEnum):
+    """A device's inventory status at the start of a session (Smart Metering Inventory)."""
+
+    PENDING = "pending"
+    COMMISSIONED = "commissioned"
+    SUSPENDED = "suspended"
+
+
+@dataclasses.dataclass(frozen=True)
+class AirConfig:
+    """The virtual air's link model (emu and twin benches; a lab has a real air).
+
+    ``latency_ms`` is added to every frame; ``loss`` is the probability (0..1) that a frame
+    is lost after MAC/APS retries; ``airtime`` charges 2.4 GHz airtime (250 kbit/s) per frame
+    so that transfer times are realistic.
+    """
+
+    latency_ms: float = 0.0
+    loss: float = 0.0
+    airtime: bool = False
+
+
+@dataclasses.dataclass(frozen=True)
+class TimingConfig:
+    """Every timing knob of an update, defaulted from the specs and recorded per session."""
+
+    # Bytes per Image Block Response, 1..63. zigpy and zigbee2mqtt cap at 50 (zigpy PR #1781
+    # raised 40 -> 50 for Telink); the Silicon Labs OTA server caps at 63 without APS encryption.
+    block_size_max: int = 50
+    # ZCL OTA MinimumBlockPeriod (ms, uint16; 15-0324-02 section 11.10.10): 0 = no throttling.
+    block_period_ms: int = 0
+    # The CH gives up a transfer that makes no progress for this long (zigpy
+    # MAX_TIME_WITHOUT_PROGRESS = 30 s, PR #1346).
+    stall_timeout_s: float = 30.0
+    # GSME wake / mirror update interval: "The GBCS spec recommends this value at 30 minutes"
+    # (Silicon Labs GBCS CHF documentation).
+    gsme_wake_interval_s: float = 1800.0
+    # Sleepy-queue expiry on the CH, then alert 0x819D: 24 h is the Silicon Labs CHF default.
+    queue_expiry_s: float = 86400.0
+    # The DCC flags a device whose SR 11.3 response never came (bench choice: one day, the
+    # same horizon as the sleepy queue).
+    activation_response_wait_s: float = 86400.0
+    # Supplier automation waits this long for 0x8F72 before asking SR 11.2 (bench choice).
+    receipt_alert_wait_s: float = 3600.0
+
+
+@dataclasses.dataclass(frozen=True)
+class RadioConfig:
+    """The CH's coordinator stick (twin and lab benches).
+
+    ``port`` is a port match; a twin bench may leave it out, since the twin creates the
+    stick's pseudo-terminal itself.
+    """
+
+    type: RadioType
+    port: PortMatch | None
+    baudrate: int = 115200
+    flow_control: FlowControl = FlowControl.SOFTWARE
+
+
+@dataclasses.dataclass(frozen=True)
+class HubConfig:
+    """The Comms Hub: its entity ID (its EUI-64) and how many images its store holds."""
+
+    id: EntityId
+    image_store_slots: int = 2
+
+
+@dataclasses.dataclass(frozen=True)
+class User:
+    """A DCC User (supplier, RSA, network operator, other user) and its roles."""
+
+    id: EntityId
+    name: str
+    roles: frozenset[Role]
+
+    @property
+    def is_supplier(self) -> bool:
+        return bool(self.roles & SUPPLIER_ROLES)
+
+
+@dataclasses.dataclass(frozen=True)
+class Appointment:
+    """MP207: ``supplier`` appoints ``rsa`` as its Registered Supplier Agent."""
+
+    supplier: EntityId
+    rsa: EntityId
+
+
+@dataclasses.dataclass(frozen=True)
+class PowerConfig:
+    """How a lab board's power is switched: the table ``hardware.power`` builds a driver from.
+
+    ``driver`` is ``manual``, ``serial-relay`` (with ``port``, ``channel``, ``baudrate``) or
+    ``usb-port`` (with ``hub``, ``port``); :func:`load_bench` has the hardware layer check it.
+    """
+
+    table: Mapping[str, Any]
+
+    @property
+    def driver(self) -> str:
+        return str(self.table["driver"])
+
+    def build(self, name: str) -> PowerDriver:
+        """The power driver for the board called ``name``."""
+        return power_from_config(self.table, name=name)
+
+
+@dataclasses.dataclass(frozen=True)
+class DeviceConfig:
+    """One HAN device at the start of a session.
+
+    ``name`` is the handle tests and fixtures use (the type when not given).
+    ``import_supplier`` (ESME, HCALCS, PPMID, IHD, Alt HAN) or ``gas_supplier`` (GSME) is its
+    responsible supplier; an ESME may also have an ``export_supplier``. ``board`` matches the
+    board's control port (twin, lab); ``power`` switches it (lab).
+    """
+
+    type: DeviceType
+    id: EntityId
+    name: str
+    firmware_version: int
+    hardware_version: int
+    status: DeviceStatus
+    import_supplier: EntityId | None = None
+    export_supplier: EntityId | None = None
+    gas_supplier: EntityId | None = None
+    board: PortMatch | None = None
+    power: PowerConfig | None = None
+
+    @property
+    def responsible_supplier(self) -> EntityId:
+        """The supplier whose key signs this device's images and CS06 (see ``gbcs/roles.py``)."""
+        supplier = self.gas_supplier if self.type is DeviceType.GSME else self.import_supplier
+        assert supplier is not None, "load_bench guarantees a responsible supplier"
+        return supplier
+
+
+class NotOnBench(BadInput):
+    """A device or user handle that names nothing on the bench, or more than one device."""
+
+
+@dataclasses.dataclass(frozen=True)
+class BenchConfig:
+    """A validated bench file. Paths are absolute; the start time is UTC."""
+
+    file: Path
+    name: str
+    kind: BenchKind
+    policy: Policy
+    start: dt.datetime
+    seed: int
+    keystore: Path
+    images: Path
+    sessions: Path
+    timing: TimingConfig
+    hub: HubConfig
+    air: AirConfig | None = None
+    radio: RadioConfig | None = None
+    users: tuple[User, ...] = ()
+    appointments: tuple[Appointment, ...] = ()
+    devices: tuple[DeviceConfig, ...] = ()
+
+    @property
+    def database_path(self) -> Path:
+        """The session record (SQLite) of this bench: ``<sessions>/<name>/hanbench.db``."""
+        return self.sessions / self.name / "hanbench.db"
+
+    def device(self, handle: str | EntityId) -> DeviceConfig:
+        """A device by name, by type (when only one has it) or by entity ID."""
+        for device in self.devices:
+            if device.name == handle or device.id == handle:
+                return device
+        if isinstance(handle, str):
+            of_type = [d for d in self.devices if d.type.value == handle.lower()]
+            if len(of_type) == 1:
+                return of_type[0]
+            if of_type:
+                names = ", ".join(d.name for d in of_type)
+                raise NotOnBench(f"bench {self.name!r} has several {handle} devices ({names}); name one")
+            try:
+                return self.device(EntityId.parse(handle))
+            except BadInput:
+                pass
+        names = ", ".join(d.name for d in self.devices) or "none"
+        raise NotOnBench(f"bench {self.name!r} has no device {str(handle)!r}; its devices: {names}")
+
+    def devices_of(self, device_type: DeviceType | str) -> tuple[DeviceConfig, ...]:
+        """Every device of one type, in file order."""
+        wanted = DeviceType.parse(device_type)
+        return tuple(d for d in self.devices if d.type is wanted)
+
+    def user(self, user_id: EntityId | str) -> User:
+        """A user by entity ID."""
+        wanted = EntityId.parse(user_id)
+        for user in self.users:
+            if user.id == wanted:
+                return user
+        raise NotOnBench(f"bench {self.name!r} has no user {wanted}")
+
+    def supplier_of(self, device: DeviceConfig | str) -> User:
+        """The responsible supplier of ``device`` (a config or a handle for :meth:`device`)."""
+        config = device if isinstance(device, DeviceConfig) else self.device(device)
+        return self.user(config.responsible_supplier)
+
+    def rsas_of(self, supplier: EntityId | str) -> tuple[User, ...]:
+        """The RSAs ``supplier`` has appointed."""
+        wanted = EntityId.parse(supplier)
+        return tuple(self.user(a.rsa) for a in self.appointments if a.supplier == wanted)
+
+    def knobs(self) -> dict[str, Any]:
+        """Everything that shapes a session's timing and randomness, as JSON-ready values.
+
+        The session record stores this so that a result can be reproduced or compared.
+        """
+        return {
+            "bench_file": str(self.file),
+            "kind": self.kind.value,
+            "policy": self.policy.name,
+            "start": self.start.isoformat(),
+            "seed": self.seed,
+            "timing": dataclasses.asdict(self.timing),
+            "air": dataclasses.asdict(self.air) if self.air is not None else None,
+            "hub": {"id": str(self.hub.id), "image_store_slots": self.hub.image_store_slots},
+            "radio": None if self.radio is None else {
+                "type": self.radio.type.value, "port": None if self.radio.port is None else str(self.radio.port),
+                "baudrate": self.radio.baudrate, "flow_control": self.radio.flow_control.value,
+            },
+        }
+
+
+def default_bench_file() -> Path:
+    """``bench/emu.toml`` of the source checkout this package runs from."""
+    path = Path(__file__).resolve().parents[3] / "bench" / "emu.toml"
+    if not path.is_file():
+        raise BadInput(f"no default bench file at {path}: hanbench is not running from a source "
+                       "checkout; pass a bench file explicitly")
+    return path
+
+
+# -- loading ---------------------------------------------------------------------------------
+
+_TOP = ("bench", "air", "timing", "radio", "hub", "users", "appointments", "devices")
+_BENCH = ("name", "kind", "policy", "start", "seed", "keystore", "images", "sessions")
+_DEVICE = ("type", "id", "name", "import_supplier", "export_supplier", "gas_supplier",
+           "firmware_version", "hardware_version", "status", "board", "power")
+_PORT = tuple(f.name for f in dataclasses.fields(PortMatch))
+# Integer knobs and their ranges; every other knob is a duration that must be positive.
+_TIMING_INT_LIMITS = {"block_size_max": (1, 63), "block_period_ms": (0, 0xFFFF)}
+_SUPPLIER_KEYS = {"import_supplier": Role.IMPORT_SUPPLIER, "export_supplier": Role.EXPORT_SUPPLIER,
+                  "gas_supplier": Role.GAS_SUPPLIER}
+
+
+def load_bench(path: Path | str) -> BenchConfig:
+    """Read and validate a bench file; raise :class:`BenchConfigError` on the first problem."""
+    file = Path(path)
+    try:
+        text = file.read_bytes().decode("utf-8")
+    except OSError as exc:
+        raise BenchConfigError(file, None, None, f"cannot read the bench file: {exc.strerror}") from None
+    except UnicodeDecodeError as exc:
+        raise BenchConfigError(file, None, None, f"not UTF-8 text (byte offset {exc.start})") from None
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise _syntax_error(file, exc) from None
+    root = Table(Document(file, locate_keys(text)), (), data, _TOP)
+    return _Loader(root).load()
+
+
+def _syntax_error(file: Path, exc: tomllib.TOMLDecodeError) -> BenchConfigError:
+    """tomllib puts the position in the message: "... (at line 3, column 7)"."""
+    message = str(exc)
+    found = re.search(r"\(at line (\d+), column (\d+)\)$", message)
+    if found is None:
+        return BenchConfigError(file, None, None, f"TOML syntax error: {message}")
+    problem = message[: found.start()].rstrip()
+    return BenchConfigError(file, None, int(found[1]), f"column {found[2]}: TOML syntax error: {problem}")
+
+
+class _Loader:
+    """Builds a :class:`BenchConfig` from the root table, section by section, then cross-checks."""
+
+    def __init__(self, root: Table) -> None:
+        self.root = root
+
+    def load(self) -> BenchConfig:
+        bench = self._section("bench", _BENCH)
+        name = bench.string("name")
+        if not _NAME.fullmatch(name):
+            raise bench.error("name", f"{name!r} names a folder of session records: use letters, "
+                              "digits, '.', '_' and '-', starting with a letter or digit")
+        kind: BenchKind = bench.choice("kind", BenchKind)
+        users = self._users()
+        hub = self._hub()
+        config = BenchConfig(
+            file=self.root.doc.file.resolve(),
+            name=name,
+            kind=kind,
+            policy=bench.convert("policy", Policy.parse),
+            start=bench.utc_datetime("start"),
+            seed=bench.integer("seed", 0, minimum=0),
+            keystore=bench.folder("keystore", must_exist=True),
+            images=bench.folder("images", must_exist=True),
+            sessions=bench.folder("sessions", "sessions", must_exist=False),
+            timing=self._timing(),
+            hub=hub,
+            air=self._air(kind),
+            radio=self._radio(kind),
+            users=users,
+            appointments=self._appointments(users),
+            devices=self._devices(kind, users, hub),
+        )
+        return config
+
+    def _section(self, key: str, allowed: Iterable[str]) -> Table:
+        table = self.root.table(key, tuple(allowed))
+        if table is None:
+            raise self.root.error(key, f"missing required table [{key}]")
+        return table
+
+    def _timing(self) -> TimingConfig:
+        table = self.root.table("timing", tuple(f.name for f in dataclasses.fields(TimingConfig)))
+        if table is None:
+            return TimingConfig()
+        values: dict[str, Any] = {}
+        for field in dataclasses.fields(TimingConfig):
+            if field.name in _TIMING_INT_LIMITS:
+                low, high = _TIMING_INT_LIMITS[field.name]
+                values[field.name] = table.integer(field.name, field.default, minimum=low, maximum=high)
+            else:
+                values[field.name] = table.number(field.name, field.default, above=0)
+        return TimingConfig(**values)
+
+    def _air(self, kind: BenchKind) -> AirConfig | None:
+        table = self.root.table("air", tuple(f.name for f in dataclasses.fields(AirConfig)))
+        if kind is BenchKind.LAB:
+            if table is not None:
+                raise self.root.error("air", "a lab bench has a real air; [air] is for emu and twin benches")
+            return None
+        if table is None:
+            return AirConfig()
+        return AirConfig(
+            latency_ms=table.number("latency_ms", 0.0, minimum=0),
+            loss=table.number("loss", 0.0, minimum=0, maximum=1),
+            airtime=table.boolean("airtime", False),
+        )
+
+    def _radio(self, kind: BenchKind) -> RadioConfig | None:
+        table = self.root.table("radio", ("type", "port", "baudrate", "flow_control"))
+        if kind is BenchKind.EMU:
+            if table is not None:
+                raise self.root.error("radio", "an emu bench has no radio; [radio] is for twin and lab benches")
+            return None
+        if table is None:
+            raise self.root.error("radio", f"a {kind} bench needs a [radio] table (the CH's coordinator stick)")
+        port = _port(table, "port")
+        if port is None and kind is BenchKind.LAB:
+            raise table.error("port", "missing required key: a lab bench must say which serial port the stick is on")
+        return RadioConfig(
+            type=table.choice("type", RadioType),
+            port=port,
+            baudrate=table.integer("baudrate", 115200, minimum=1),
+            flow_control=table.choice("flow_control", FlowControl, FlowControl.SOFTWARE),
+        )
+
+    def _hub(self) -> HubConfig:
+        table = self._section("hub", ("id", "image_store_slots"))
+        return HubConfig(
+            id=table.convert("id", EntityId.parse),
+            image_store_slots=table.integer("image_store_slots", 2, minimum=1),
+        )
+
+    def _users(self) -> tuple[User, ...]:
+        users: list[User] = []
+        seen: dict[EntityId, int] = {}
+        for index, table in enumerate(self.root.tables("users", ("id", "name", "roles"))):
+            user_id = table.convert("id", EntityId.parse)
+            if user_id in seen:
+                raise table.error("id", f"duplicate user ID {user_id} (also users[{seen[user_id]}])")
+            seen[user_id] = index
+            roles = table.strings("roles")
+            parsed = [table.member(("roles", i), role, Role) for i, role in enumerate(roles)]
+            for i, role in enumerate(parsed):
+                if role in parsed[:i]:
+                    raise table.error(("roles", i), f"role {role} is listed twice")
+            users.append(User(id=user_id, name=table.string("name"), roles=frozenset(parsed)))
+        return tuple(users)
+
+    def _appointments(self, users: tuple[User, ...]) -> tuple[Appointment, ...]:
+        appointments: list[Appointment] = []
+        for table in self.root.tables("appointments", ("supplier", "rsa")):
+            appointment = Appointment(
+                supplier=_user_with(table, "supplier", users, SUPPLIER_ROLES),
+                rsa=_user_with(table, "rsa", users, frozenset({Role.RSA})),
+            )
+            if appointment in appointments:
+                raise table.error("rsa", f"{appointment.rsa} is already appointed by {appointment.supplier}")
+            appointments.append(appointment)
+        return tuple(appointments)
+
+    def _devices(self, kind: BenchKind, users: tuple[User, ...], hub: HubConfig) -> tuple[DeviceConfig, ...]:
+        devices: list[DeviceConfig] = []
+        where: dict[object, str] = {hub.id: "the hub"}
+        where.update({user.id: "a user" for user in users})
+        for index, table in enumerate(self.root.tables("devices", _DEVICE)):
+            device = _device(table, kind, users)
+            if device.id in where:
+                raise table.error("id", f"duplicate entity ID {device.id} (also {where[device.id]})")
+            if device.name in where:
+                key = "name" if table.has("name") else "type"
+                raise table.error(key, f"two devices are named {device.name!r} (also {where[device.name]}); "
+                                  "give each a distinct name")
+            where[device.id] = where[device.name] = f"devices[{index}]"
+            devices.append(device)
+        return tuple(devices)
+
+
+def _device(table: Table, kind: BenchKind, users: tuple[User, ...]) -> DeviceConfig:
+    device_type: DeviceType = table.choice("type", DeviceType)
+    if device_type is DeviceType.CH:
+        raise table.error("type", "the Comms Hub is described by [hub], not [[devices]]")
+    responsible = "gas_supplier" if device_type is DeviceType.GSME else "import_supplier"
+    allowed = {responsible} | ({"export_supplier"} if device_type is DeviceType.ESME else set())
+    for key in _SUPPLIER_KEYS:
+        if table.has(key) and key not in allowed:
+            raise table.error(key, f"a {device_type} has no {key}; its supplier key is {responsible}")
+    if not table.has(responsible):
+        raise table.error(responsible, f"missing required key: a {device_type} needs its {responsible}")
+    suppliers = {key: _user_with(table, key, users, frozenset({_SUPPLIER_KEYS[key]}))
+                 for key in sorted(allowed) if table.has(key)}
+    board = _port(table, "board")
+    if board is not None and kind is BenchKind.EMU:
+        raise table.error("board", "an emu bench has no boards; board is for twin and lab benches")
+    if board is None and kind is BenchKind.LAB:
+        raise table.error("board", "missing required key: a lab bench needs each device's board port")
+    power = _power(table, kind)
+    return DeviceConfig(
+        type=device_type,
+        id=table.convert("id", EntityId.parse),
+        name=table.string("name", device_type.value),
+        firmware_version=table.integer("firmware_version", minimum=0, maximum=0xFFFFFFFF),
+        hardware_version=table.integer("hardware_version", minimum=0, maximum=0xFFFF),
+        status=table.choice("status", DeviceStatus, DeviceStatus.COMMISSIONED),
+        board=board,
+        power=power,
+        **suppliers,
+    )
+
+
+def _user_with(table: Table, key: str, users: tuple[User, ...], roles: frozenset[Role]) -> EntityId:
+    """The user named at ``key``, which must hold one of ``roles``."""
+    user_id: EntityId = table.convert(key, EntityId.parse)
+    wanted = " or ".join(sorted(roles))
+    for user in users:
+        if user.id == user_id:
+            if user.roles & roles:
+                return user_id
+            held = ", ".join(sorted(user.roles))
+            raise table.error(key, f"user {user_id} ({user.name}) does not hold role {wanted}; its roles: {held}")
+    raise table.error(key, f"{user_id} is not a user of this bench; add it under [[users]] with role {wanted}")
+
+
+def _power(table: Table, kind: BenchKind) -> PowerConfig | None:
+    """A lab device's power table, checked by building its driver once."""
+    if not table.has("power"):
+        return None
+    if kind is not BenchKind.LAB:
+        raise table.error("power", "power switching is for lab benches only")
+    raw = table.data["power"]
+    if not isinstance(raw, dict):
+        raise table.error("power", "should be a table such as { driver = \"manual\" }")
+    name = table.data.get("name", table.data.get("type", "device"))
+    table.convert_value("power", raw, lambda t: power_from_config(t, name=str(name)))
+    return PowerConfig(MappingProxyType(dict(raw)))
+
+
+def _port(table: Table, key: str) -> PortMatch | None:
+    """A port match table at ``key`` (checked by the hardware layer), or None if absent."""
+    port = table.table(key, _PORT)
+    return None if port is None else table.convert_value(key, port.data, PortMatch.from_toml)

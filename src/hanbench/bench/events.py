@@ -1,0 +1,403 @@
+"""The bench's event stream: one typed event for each step of a firmware update.
+
+Progress bars, the session record, reports and test assertions all read this one stream,
+so they can never disagree about what happened. Events are frozen dataclasses with a
+common base (``at`` on the bench clock, ``seq`` in publication order, ``kind`` naming the
+step); :meth:`Event.to_dict` gives the JSON form the session record stores.
+
+:class:`EventStream` is pure asyncio and does no I/O. ``wait_for`` runs on the loop's clock,
+so in emulation a wait of a simulated day costs nothing; when it times out its message says
+what was awaited and lists the last events seen, which is usually enough to see why.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import datetime as dt
+import enum
+import json
+from collections import deque
+from collections.abc import Callable
+from typing import Any, ClassVar, TypeVar, overload
+
+from hanbench.errors import BadInput, CheckFailed
+from hanbench.gbcs.entity import EntityId
+
+_E = TypeVar("_E", bound="Event")
+
+# A datetime no bench clock can read: marks an event the stream has not stamped yet.
+_UNSTAMPED = dt.datetime.min.replace(tzinfo=dt.UTC)
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class Event:
+    """One step. ``at`` and ``seq`` are set by :meth:`EventStream.publish` unless given."""
+
+    kind: ClassVar[str] = "event"
+    at: dt.datetime = _UNSTAMPED
+    seq: int = -1
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready: entity IDs in DUIS form, date-times ISO 8601, bytes hex, enums by value."""
+        fields = {f.name: _jsonable(getattr(self, f.name)) for f in dataclasses.fields(self)}
+        return {"kind": self.kind, **fields}
+
+    def to_json(self) -> str:
+        return json.dumps(self.to_dict(), sort_keys=True)
+
+    def describe(self) -> str:
+        """One line for logs and timeout messages: ``#7 09:00:05 transfer_started device=...``."""
+        details = " ".join(f"{k}={v}" for k, v in self.to_dict().items() if k not in ("kind", "at", "seq"))
+        return f"#{self.seq} {self.at.isoformat()} {self.kind} {details}".rstrip()
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, EntityId):
+        return value.duis
+    if isinstance(value, dt.datetime):
+        return value.isoformat()
+    if isinstance(value, enum.Enum):
+        return value.value
+    if isinstance(value, bytes):
+        return value.hex()
+    if isinstance(value, (tuple, list, frozenset)):
+        return [_jsonable(v) for v in value]
+    return value
+
+
+# -- service requests at the DCC --------------------------------------------------------------
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class RequestEvent(Event):
+    """A service request (DUIS SR number, e.g. ``11.1``) from ``user`` about ``devices``."""
+
+    request_id: str
+    service_request: str
+    user: EntityId
+    devices: tuple[EntityId, ...]
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class RequestSubmitted(RequestEvent):
+    kind: ClassVar[str] = "request_submitted"
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class RequestAuthorised(RequestEvent):
+    kind: ClassVar[str] = "request_authorised"
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class RequestRefused(RequestEvent):
+    """Refused by ``rule`` (the role-matrix or inventory rule that failed), for ``reason``."""
+
+    kind: ClassVar[str] = "request_refused"
+    rule: str
+    reason: str
+
+
+# -- the image on its way over the air -------------------------------------------------------
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class ImageStored(Event):
+    """The CH put an image in its store (``slot``), for devices of ``device_type``."""
+
+    kind: ClassVar[str] = "image_stored"
+    device_type: str
+    manufacturer_code: int
+    image_type: int
+    file_version: int
+    size: int
+    slot: int
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class DeviceEvent(Event):
+    """An event about one HAN device."""
+
+    device: EntityId
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class ImageNotifySent(DeviceEvent):
+    """The CH offered an image: ``method`` is ``image_notify`` or ``mirror_flag`` (sleepy GSME)."""
+
+    kind: ClassVar[str] = "image_notify_sent"
+    file_version: int
+    method: str
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class TransferStarted(DeviceEvent):
+    kind: ClassVar[str] = "transfer_started"
+    file_version: int
+    size: int
+    block_size: int
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class BlockProgress(DeviceEvent):
+    """Bytes sent so far; published every few percent (see :class:`ProgressGate`), not per block."""
+
+    kind: ClassVar[str] = "block_progress"
+    file_version: int
+    offset: int
+    size: int
+    percent: int
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class TransferFinished(DeviceEvent):
+    """The transfer ended; ``result`` is the CCS08 outcome the CH reports (``success`` or why not)."""
+
+    kind: ClassVar[str] = "transfer_finished"
+    file_version: int
+    result: str
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class ReceiptAlertRaised(DeviceEvent):
+    """The device raised 0x8F72 (image received, with the hash it calculated) or 0x8F1C."""
+
+    kind: ClassVar[str] = "receipt_alert_raised"
+    alert_code: int
+    image_hash: bytes | None = None
+
+
+# -- commands (CS06 and others) through the CH -----------------------------------------------
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class CommandEvent(DeviceEvent):
+    """A GBCS command (``command`` names the use case, e.g. ``CS06``) for ``device``."""
+
+    command: str
+    request_id: str | None = None
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class CommandSent(CommandEvent):
+    kind: ClassVar[str] = "command_sent"
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class CommandQueued(CommandEvent):
+    """Held on the CH for a sleepy device until it wakes or ``expires_at``."""
+
+    kind: ClassVar[str] = "command_queued"
+    expires_at: dt.datetime
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class CommandExpired(CommandEvent):
+    """The queue expired before the device woke (the CH raises 0x819D)."""
+
+    kind: ClassVar[str] = "command_expired"
+
+
+# -- activation --------------------------------------------------------------------------------
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class ActivationEvent(DeviceEvent):
+    """About activating ``file_version`` on ``device``."""
+
+    file_version: int
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class ActivationImmediate(ActivationEvent):
+    """CS06 without an execution date-time: the device activated at once (0x8F66)."""
+
+    kind: ClassVar[str] = "activation_immediate"
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class ActivationScheduled(ActivationEvent):
+    kind: ClassVar[str] = "activation_scheduled"
+    execute_at: dt.datetime
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class ActivationFired(ActivationEvent):
+    """A scheduled activation ran at its execution date-time."""
+
+    kind: ClassVar[str] = "activation_fired"
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class ActivationCancelled(ActivationEvent):
+    kind: ClassVar[str] = "activation_cancelled"
+    reason: str
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class ActivationRefused(ActivationEvent):
+    """The device refused CS06 (bad signature, stale counter, hash mismatch...): 0x8F67."""
+
+    kind: ClassVar[str] = "activation_refused"
+    reason: str
+
+
+# -- alerts and faults -------------------------------------------------------------------------
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class AlertDelivered(Event):
+    """The DCC put alert ``alert_code`` from ``device`` in ``user``'s inbox."""
+
+    kind: ClassVar[str] = "alert_delivered"
+    alert_code: int
+    device: EntityId
+    user: EntityId
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class InfrastructureFaultRaised(Event):
+    """The bench itself failed (``component``: a port, the NCP...), not the device under test."""
+
+    kind: ClassVar[str] = "infrastructure_fault"
+    component: str
+    message: str
+
+
+class ProgressGate:
+    """Decides which block offsets deserve a :class:`BlockProgress` event.
+
+    A 256 KiB image in 50-byte blocks is over 5000 blocks; publishing each would flood the
+    stream and the record. The gate lets through the first block, every ``step_percent``
+    boundary crossed, and the last block.
+    """
+
+    def __init__(self, size: int, step_percent: int = 10) -> None:
+        if size <= 0 or not 1 <= step_percent <= 100:
+            raise BadInput(f"a progress gate needs size > 0 and step_percent in 1..100, got {size}, {step_percent}")
+        self.size = size
+        self.step = step_percent
+        self._next = 0  # the lowest percent that will be published next; 101 once 100 was
+
+    def percent_to_publish(self, offset: int) -> int | None:
+        """The percent to publish now that bytes ``0..offset`` are sent, or None to stay quiet."""
+        percent = min(100, offset * 100 // self.size)
+        if percent < self._next:
+            return None
+        self._next = 101 if percent == 100 else min(100, (percent // self.step + 1) * self.step)
+        return percent
+
+
+class EventTimeout(CheckFailed, TimeoutError):
+    """An awaited event did not come; the message lists what came instead."""
+
+
+Predicate = Callable[[Event], bool]
+
+
+class EventStream:
+    """Publish/subscribe for bench events, with ``seq`` numbering and a bounded history."""
+
+    def __init__(self, clock: Callable[[], dt.datetime], *, history: int = 1000) -> None:
+        self._clock = clock
+        self._seq = 0
+        self._history: deque[Event] = deque(maxlen=history)
+        self._subscribers: list[Callable[[Event], None]] = []
+
+    @property
+    def last_seq(self) -> int:
+        """The ``seq`` of the last event published (0 before any): a mark for :meth:`wait_for`."""
+        return self._seq
+
+    @property
+    def history(self) -> tuple[Event, ...]:
+        """The most recent events, oldest first."""
+        return tuple(self._history)
+
+    def publish(self, event: _E) -> _E:
+        """Stamp ``event`` with the next ``seq`` (and the clock, unless ``at`` is given) and hand
+        it to every subscriber, in subscription order. A subscriber that raises stops the
+        publisher: a session record that cannot be written must not pass silently.
+        """
+        self._seq += 1
+        at = self._clock() if event.at == _UNSTAMPED else event.at
+        stamped = dataclasses.replace(event, seq=self._seq, at=at)
+        self._history.append(stamped)
+        for subscriber in tuple(self._subscribers):
+            subscriber(stamped)
+        return stamped
+
+    def subscribe(self, callback: Callable[[Event], None]) -> Callable[[], None]:
+        """Call ``callback`` with every event published from now on; returns an unsubscribe."""
+        self._subscribers.append(callback)
+
+        def unsubscribe() -> None:
+            if callback in self._subscribers:
+                self._subscribers.remove(callback)
+
+        return unsubscribe
+
+    @overload
+    async def wait_for(self, match: type[_E], timeout: float, *, since: int | None = None,
+                       what: str | None = None) -> _E: ...
+
+    @overload
+    async def wait_for(self, match: Predicate, timeout: float, *, since: int | None = None,
+                       what: str | None = None) -> Event: ...
+
+    async def wait_for(
+        self,
+        match: type[_E] | Predicate,
+        timeout: float,
+        *,
+        since: int | None = None,
+        what: str | None = None,
+    ) -> Any:
+        """The first event that ``match`` accepts (an event class, or a predicate).
+
+        Only events published after the call count, unless ``since`` is a ``seq`` mark
+        (from :attr:`last_seq` taken before starting the action): then events after that
+        mark in the history count too, so an event published before the wait began is not
+        missed. Raises :class:`EventTimeout` after ``timeout`` seconds of loop time.
+        """
+        accept: Predicate = (lambda e: isinstance(e, match)) if isinstance(match, type) else match
+        described = what or _describe_match(match)
+        if since is not None:
+            for event in self._history:
+                if event.seq > since and accept(event):
+                    return event
+        found: asyncio.Future[Event] = asyncio.get_running_loop().create_future()
+
+        def check(event: Event) -> None:
+            if not found.done() and accept(event):
+                found.set_result(event)
+
+        unsubscribe = self.subscribe(check)
+        try:
+            async with asyncio.timeout(timeout):
+                return await found
+        except TimeoutError:
+            raise EventTimeout(self._timeout_message(described, timeout)) from None
+        finally:
+            unsubscribe()
+
+    def _timeout_message(self, described: str, timeout: float, shown: int = 10) -> str:
+        recent = list(self._history)[-shown:]
+        lines = [f"timed out after {timeout:g} s waiting for {described}"]
+        if recent:
+            lines.append(f"last {len(recent)} of {self._seq} events:")
+            lines.extend(f"  {event.describe()}" for event in recent)
+        else:
+            lines.append("no events were published")
+        return "\n".join(lines)
+
+
+def _describe_match(match: type[Event] | Predicate) -> str:
+    if isinstance(match, type):
+        return f"a {match.kind} event"
+    doc = (getattr(match, "__doc__", None) or "").strip()
+    name = getattr(match, "__name__", "")
+    if doc and name != "<lambda>":
+        return doc.splitlines()[0]
+    return f"an event matching {name or repr(match)}"
+
