@@ -1,0 +1,201 @@
+"""One image transfer from the CH to one device: its running state and the records it reports.
+
+The CH's OTA server (:mod:`hanbench.hub.ota_server`) keeps a :class:`Transfer` per device
+while it serves an image, and reports to a :class:`TransferObserver`: once when the transfer
+starts, a few times as it progresses, and exactly once when it finishes, with the CCS08
+response code (:class:`~hanbench.gbcs.alerts.TransferResult`, re-exported here). Outcomes that are not transfers in the Zigbee
+sense but still need a CCS08 (an image discarded by the store before a device fetched it, a
+hardware version mismatch found at Query Next Image) are reported the same way, as a
+finished outcome with zero blocks, so the CH composition has one stream to turn into CCS08
+alerts and bench events.
+
+All times are event-loop times (virtual in emulation), never the wall clock.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Protocol
+
+from zigpy.zcl import foundation
+
+from hanbench.gbcs.alerts import TransferResult
+from hanbench.gbcs.entity import EntityId
+from hanbench.hub.image_store import ImageKey, StoredImage
+
+__all__ = [
+    "Transfer",
+    "TransferObserver",
+    "TransferOutcome",
+    "TransferProgress",
+    "TransferRecorder",
+    "TransferResult",
+    "TransferStarted",
+    "unstarted_outcome",
+]
+
+
+@dataclass(frozen=True)
+class TransferStarted:
+    """A device accepted an image at Query Next Image (or resumed one without asking)."""
+
+    device: EntityId
+    image: ImageKey
+    size: int
+    at: float
+
+
+@dataclass(frozen=True)
+class TransferProgress:
+    """How far a device has got: the highest offset it has been sent, of ``size`` bytes."""
+
+    device: EntityId
+    image: ImageKey
+    offset: int
+    size: int
+    blocks: int
+    at: float
+
+    @property
+    def percent(self) -> float:
+        return 100.0 * self.offset / self.size if self.size else 100.0
+
+
+@dataclass(frozen=True)
+class TransferOutcome:
+    """How one transfer ended; ``result`` is the CCS08 response code.
+
+    ``device_status`` is the status the device gave in Upgrade End (``None`` if it never sent
+    one): SUCCESS with result 0, or the device's refusal (INVALID_IMAGE after a failed
+    signature check, ABORT, REQUIRE_MORE_IMAGE) with result 3. ``retries`` counts block
+    requests for data already sent (a lost response re-requested), ``waits`` the
+    WAIT_FOR_DATA answers.
+    """
+
+    device: EntityId
+    image: ImageKey
+    image_sha256: bytes
+    result: TransferResult
+    reason: str
+    blocks: int = 0
+    bytes_sent: int = 0
+    retries: int = 0
+    waits: int = 0
+    started_at: float | None = None
+    finished_at: float = 0.0
+    device_status: foundation.Status | None = None
+    upgrade_time: int | None = None
+
+    @property
+    def duration(self) -> float:
+        """Loop-time seconds from start to finish (0 for an outcome that never started)."""
+        return 0.0 if self.started_at is None else self.finished_at - self.started_at
+
+
+class TransferObserver(Protocol):
+    """Who hears about transfers: the CH composition (CCS08 alerts, bench events), tests."""
+
+    def transfer_started(self, started: TransferStarted) -> None: ...
+
+    def transfer_progress(self, progress: TransferProgress) -> None: ...
+
+    def transfer_finished(self, outcome: TransferOutcome) -> None: ...
+
+
+@dataclass
+class TransferRecorder:
+    """A :class:`TransferObserver` that keeps everything, for tests, benchmarks and logs."""
+
+    started: list[TransferStarted] = field(default_factory=list)
+    progress: list[TransferProgress] = field(default_factory=list)
+    finished: list[TransferOutcome] = field(default_factory=list)
+
+    def transfer_started(self, started: TransferStarted) -> None:
+        self.started.append(started)
+
+    def transfer_progress(self, progress: TransferProgress) -> None:
+        self.progress.append(progress)
+
+    def transfer_finished(self, outcome: TransferOutcome) -> None:
+        self.finished.append(outcome)
+
+    def outcomes_for(self, device: EntityId) -> list[TransferOutcome]:
+        return [o for o in self.finished if o.device == device]
+
+
+@dataclass
+class Transfer:
+    """The running state of one device's download of one stored image."""
+
+    device: EntityId
+    stored: StoredImage
+    started_at: float
+    blocks: int = 0
+    bytes_sent: int = 0
+    retries: int = 0
+    waits: int = 0
+    #: End of the furthest block sent; a request below it is a retry.
+    high_water: int = 0
+    last_block_at: float | None = None
+    reported_percent: float = 0.0
+
+    def started(self) -> TransferStarted:
+        return TransferStarted(self.device, self.stored.key, self.stored.size, self.started_at)
+
+    def record_block(self, offset: int, length: int, now: float) -> None:
+        """Count one block sent at ``offset``."""
+        if offset < self.high_water:
+            self.retries += 1
+        self.blocks += 1
+        self.bytes_sent += length
+        self.high_water = max(self.high_water, offset + length)
+        self.last_block_at = now
+
+    def progress_due(self, step_percent: float) -> TransferProgress | None:
+        """A progress record if the transfer has moved ``step_percent`` since the last one.
+
+        Throttled by progress, not by time, so the number of reports does not depend on how
+        fast the (virtual or real) clock runs: at most ``100 / step_percent`` plus the last.
+        """
+        percent = 100.0 * self.high_water / self.stored.size
+        if percent < 100.0 and percent - self.reported_percent < step_percent:
+            return None
+        if percent <= self.reported_percent:
+            return None
+        self.reported_percent = percent
+        assert self.last_block_at is not None
+        return TransferProgress(self.device, self.stored.key, self.high_water, size, self.blocks, self.last_block_at)
+
+    def outcome(
+        self,
+        result: TransferResult,
+        reason: str,
+        now: float,
+        *,
+        device_status: foundation.Status | None = None,
+        upgrade_time: int | None = None,
+    ) -> TransferOutcome:
+        return TransferOutcome(
+            device=self.device,
+            image=self.stored.key,
+            image_sha256=self.stored.sha256,
+            result=result,
+            reason=reason,
+            blocks=self.blocks,
+            bytes_sent=self.bytes_sent,
+            retries=self.retries,
+            waits=self.waits,
+            started_at=self.started_at,
+            finished_at=now,
+            device_status=device_status,
+            upgrade_time=upgrade_time,
+        )
+
+
+def unstarted_outcome(
+    device: EntityId, stored: StoredImage, result: TransferResult, reason: str, now: float
+) -> TransferOutcome:
+    """The outcome for a device that never got a transfer going (discard, hardware mismatch)."""
+    return TransferOutcome(
+        device=device, image=stored.key, image_sha256=stored.sha256, result=result, reason=reason, finished_at=now
+    )

@@ -1,0 +1,173 @@
+"""The CH image store: exact bytes, lookup by device and image identity, slots and priority rules."""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+
+import pytest
+
+from hanbench.errors import BadInput
+from hanbench.gbcs.device_types import DeviceType
+from hanbench.gbcs.entity import EntityId
+from hanbench.gbcs.errors import ImageFormatError
+from hanbench.gbcs.image import build_image
+from hanbench.gbcs.image_types import NEXT_FILE_VERSION, profile_for
+from hanbench.gbcs.keystore import load_private_key
+from hanbench.hub.image_store import STORE_RULES, ImageStore
+
+ROOT = Path(__file__).resolve().parents[3]
+SUPPLIER_KEY = ROOT / "fixtures" / "rtds" / "keystore" / "90b3d51f30010000-ds.key"
+
+ESME_1 = EntityId.parse("00-11-22-33-44-55-66-01")
+ESME_2 = EntityId.parse("00-11-22-33-44-55-66-02")
+GSME_1 = EntityId.parse("00-11-22-33-44-55-77-01")
+PPMID_1 = EntityId.parse("00-11-22-33-44-55-88-01")
+HCALCS_1 = EntityId.parse("00-11-22-33-44-55-99-01")
+ALT_HAN_1 = EntityId.parse("00-11-22-33-44-55-AA-01")
+IHD_1 = EntityId.parse("00-11-22-33-44-55-BB-01")
+
+
+def sample(kind: str, version: int = NEXT_FILE_VERSION) -> bytes:
+    return (ROOT / "firmware_images" / profile_for(kind).file_name(version)).read_bytes()
+
+
+def image(kind: DeviceType, version: int = 2, *, force_replace: bool = False, body: bytes = b"firmware") -> bytes:
+    profile = profile_for(kind)
+    key = load_private_key(SUPPLIER_KEY) if (profile.signed or force_replace) else None
+    return build_image(
+        body, manufacturer_code=profile.manufacturer_code, image_type=profile.image_type, file_version=version,
+        hw_min=profile.hw_min, hw_max=profile.hw_max, force_replace=force_replace, sign_key=key,
+    ).to_bytes()
+
+
+def test_stores_the_original_bytes_and_finds_them_by_device_and_identity() -> None:
+    store = ImageStore()
+    data = sample("esme")
+    result = store.put(data, [ESME_1, "00-11-22-33-44-55-66-02"])
+    stored = result.stored
+    assert stored is not None and result.discarded == ()
+    assert stored.data == data and stored.sha256 == hashlib.sha256(data).digest()
+    assert stored.device_type is DeviceType.ESME
+    assert stored.targets == {ESME_1, ESME_2}
+    profile = profile_for("esme")
+    assert store.lookup(ESME_2, profile.manufacturer_code, profile.image_type) is stored
+    assert store.lookup(ESME_1, profile.manufacturer_code, profile_for("gsme").image_type) is None
+    assert store.lookup(GSME_1, profile.manufacturer_code, profile.image_type) is None
+    assert store.waiting_for(ESME_1) is stored and store.waiting_for(GSME_1) is None
+
+
+def test_settled_target_no_longer_finds_the_image() -> None:
+    store = ImageStore()
+    stored = store.put(sample("esme"), [ESME_1, ESME_2]).stored
+    assert stored is not None
+    store.settle(stored, ESME_1)
+    profile = profile_for("esme")
+    assert store.lookup(ESME_1, profile.manufacturer_code, profile.image_type) is None
+    assert store.waiting_for(ESME_1) is None
+    assert store.waiting_for(ESME_2) is stored and not stored.spent
+    store.settle(stored, ESME_2)
+    assert stored.spent
+
+
+def test_unsigned_ppmid_image_is_read_in_its_own_form() -> None:
+    stored = ImageStore().put(sample("ppmid"), [PPMID_1]).stored
+    assert stored is not None and not stored.image.is_signed
+
+
+def test_bad_input_changes_nothing() -> None:
+    store = ImageStore()
+    with pytest.raises(ImageFormatError):
+        store.put(b"\x00" * 80, [ESME_1])
+    with pytest.raises(BadInput, match="at least one target"):
+        store.put(sample("esme"), [])
+    alien = build_image(b"x", manufacturer_code=0xBEEF, image_type=7, file_version=2).to_bytes()
+    with pytest.raises(BadInput, match="name the device type"):
+        store.put(alien, [ESME_1])
+    with pytest.raises(BadInput):
+        ImageStore(slots=0)
+    assert store.images == ()
+
+
+def test_same_device_type_overwrites_and_reports_who_was_still_waiting() -> None:
+    store = ImageStore()
+    old = store.put(image(DeviceType.ESME, 2), [ESME_1, ESME_2]).stored
+    assert old is not None
+    store.settle(old, ESME_1)
+    result = store.put(image(DeviceType.ESME, 3), [ESME_1])
+    assert result.stored is not None and store.images == (result.stored,)
+    (discard,) = result.discarded
+    assert discard.image is old and discard.targets == {ESME_2}
+    assert "overwritten" in discard.reason
+
+
+def test_ppmid_and_hcalcs_overwrite_each_other() -> None:
+    store = ImageStore(slots=4)
+    hcalcs = store.put(image(DeviceType.HCALCS), [HCALCS_1]).stored
+    result = store.put(image(DeviceType.PPMID), [PPMID_1])
+    assert [d.image for d in result.discarded] == [hcalcs]
+    assert result.discarded[0].targets == {HCALCS_1}
+    back = store.put(image(DeviceType.HCALCS, 3), [HCALCS_1])
+    assert [d.image for d in back.discarded] == [result.stored]
+    assert [s.device_type for s in store.images] == [DeviceType.HCALCS]
+
+
+def test_gsme_has_priority_over_an_image_waiting_for_an_alt_han_device() -> None:
+    store = ImageStore(slots=2)
+    store.put(image(DeviceType.ESME), [ESME_1])
+    alt = store.put(image(DeviceType.PPMID), [ALT_HAN_1], device_type=DeviceType.ALT_HAN).stored
+    assert alt is not None and alt.device_type is DeviceType.ALT_HAN
+    result = store.put(image(DeviceType.GSME), [GSME_1])
+    assert result.stored is not None
+    (discard,) = result.discarded
+    assert discard.image is alt and discard.targets == {ALT_HAN_1}
+    assert {s.device_type for s in store.images} == {DeviceType.ESME, DeviceType.GSME}
+
+
+def test_auxiliary_image_cannot_displace_meter_images_and_is_itself_discarded() -> None:
+    store = ImageStore(slots=2)
+    esme = store.put(image(DeviceType.ESME), [ESME_1]).stored
+    gsme = store.put(image(DeviceType.GSME), [GSME_1]).stored
+    result = store.put(image(DeviceType.PPMID), [PPMID_1])
+    assert result.stored is None
+    (discard,) = result.discarded
+    assert discard.image.device_type is DeviceType.PPMID and discard.targets == {PPMID_1}
+    assert "no free slot" in discard.reason
+    assert store.images == (esme, gsme)
+
+
+def test_spent_image_gives_up_its_slot_silently() -> None:
+    store = ImageStore(slots=2)
+    esme = store.put(image(DeviceType.ESME), [ESME_1]).stored
+    store.put(image(DeviceType.GSME), [GSME_1])
+    assert esme is not None
+    store.settle(esme, ESME_1)
+    result = store.put(image(DeviceType.IHD), [IHD_1])
+    assert result.stored is not None and result.discarded == ()
+    assert not store.holds(esme)
+
+
+def test_force_replace_evicts_equal_priority_oldest_first() -> None:
+    store = ImageStore(slots=2)
+    esme = store.put(image(DeviceType.ESME), [ESME_1]).stored
+    store.put(image(DeviceType.PPMID), [PPMID_1])
+    # PPMID is evicted first: lowest priority goes before the ESME image.
+    gsme = store.put(image(DeviceType.GSME), [GSME_1]).stored
+    assert store.images == (esme, gsme)
+    refused = store.put(image(DeviceType.HCALCS, force_replace=True), [HCALCS_1])
+    assert refused.stored is None, "force replace does not beat a higher priority"
+    # Without the Force Replace byte an equal-priority meter image may not be evicted ...
+    assert store.put(image(DeviceType.IHD), [IHD_1]).stored is None
+    # ... with it, the oldest equal-priority image goes.
+    low_store = ImageStore(slots=1)
+    first = low_store.put(image(DeviceType.ESME), [ESME_1]).stored
+    assert low_store.put(image(DeviceType.GSME), [GSME_1]).stored is None
+    forced = low_store.put(image(DeviceType.GSME, force_replace=True), [GSME_1])
+    assert forced.stored is not None and [d.image for d in forced.discarded] == [first]
+
+
+def test_every_device_type_with_an_image_profile_has_a_rule() -> None:
+    from hanbench.gbcs.image_types import IMAGE_PROFILES
+
+    assert set(IMAGE_PROFILES) <= set(STORE_RULES)
+    assert STORE_RULES[DeviceType.ALT_HAN] == STORE_RULES[DeviceType.PPMID]
