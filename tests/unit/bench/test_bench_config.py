@@ -1,0 +1,393 @@
+"""load_bench: the embedded default, derived values, kind rules, and every error's location."""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+from bench_texts import BASE, edit, line_of
+
+from hanbench.bench.config import (
+    BenchConfig,
+    BenchConfigError,
+    BenchKind,
+    DeviceStatus,
+    FlowControl,
+    NotOnBench,
+    RadioType,
+    TimingConfig,
+    default_bench_file,
+    load_bench,
+)
+from hanbench.errors import BadInput
+from hanbench.gbcs.device_types import DeviceType
+from hanbench.gbcs.entity import EntityId
+from hanbench.gbcs.roles import Role
+from hanbench.hardware.ports import PortMatch
+from hanbench.hardware.power import ManualPower
+
+REPO = Path(__file__).resolve().parents[3]
+RTDS = EntityId.parse("90-B3-D5-1F-30-01-00-00")
+
+# -- the embedded default ----------------------------------------------------------------------
+
+
+def test_emu_toml_is_the_default_and_loads_with_every_documented_value() -> None:
+    assert default_bench_file() == REPO / "bench" / "emu.toml"
+    config = load_bench(default_bench_file())
+
+    assert (config.name, config.kind, config.policy.name, config.seed) == ("emu", BenchKind.EMU, "mp207", 1)
+    assert config.start == dt.datetime(2026, 1, 5, 9, 0, tzinfo=dt.UTC)
+    assert config.keystore == REPO / "fixtures" / "keys"
+    assert config.images == REPO / "firmware_images"
+    assert config.sessions == REPO / "sessions"
+    assert config.database_path == REPO / "sessions" / "emu" / "hanbench.db"
+    assert config.timing == TimingConfig(50, 0, 30, 1800, 86400, 86400, 3600)
+    assert config.air is not None and (config.air.latency_ms, config.air.loss, config.air.airtime) == (0, 0, False)
+    assert config.radio is None
+    assert config.hub.id == EntityId.parse("00-DB-12-34-56-78-91-02")
+    assert config.hub.image_store_slots == 2
+
+    users = {str(u.id): (u.name, u.roles) for u in config.users}
+    assert users == {
+        "90-B3-D5-1F-30-01-00-00": ("GITTESTSUPPLIER", {Role.IMPORT_SUPPLIER, Role.GAS_SUPPLIER}),
+        "90-B3-D5-1F-30-02-00-00": ("OTHERSUPPLIER", {Role.IMPORT_SUPPLIER, Role.GAS_SUPPLIER}),
+        "90-B3-D5-1F-30-0A-00-01": ("APPOINTEDRSA", {Role.RSA}),
+        "90-B3-D5-1F-30-0A-00-02": ("UNAPPOINTEDRSA", {Role.RSA}),
+        "90-B3-D5-1F-30-0F-00-01": ("OTHERUSER", {Role.OTHER_USER}),
+    }
+    assert [u.name for u in config.rsas_of(RTDS)] == ["APPOINTEDRSA"]
+    assert config.rsas_of("90-B3-D5-1F-30-02-00-00") == ()
+
+    ids = {d.name: (d.type, str(d.id)) for d in config.devices}
+    assert ids == {
+        "esme": (DeviceType.ESME, "00-DB-12-34-56-78-91-00"),
+        "gsme": (DeviceType.GSME, "00-DB-12-34-56-78-91-01"),
+        "ppmid": (DeviceType.PPMID, "00-DB-12-34-56-78-91-04"),
+        "hcalcs": (DeviceType.HCALCS, "00-DB-12-34-56-78-91-05"),
+        "ihd": (DeviceType.IHD, "00-DB-12-34-56-78-91-06"),
+    }
+    for device in config.devices:
+        assert (device.firmware_version, device.hardware_version) == (1, 0x1111)
+        assert device.status is DeviceStatus.COMMISSIONED
+        assert device.responsible_supplier == RTDS and config.supplier_of(device).name == "GITTESTSUPPLIER"
+        assert device.board is None and device.power is None
+    assert config.device("gsme").gas_supplier == RTDS and config.device("gsme").import_supplier is None
+
+
+def test_emu_toml_documents_every_key_the_loader_knows() -> None:
+    """Every key the loader accepts appears in emu.toml, written or in a comment."""
+    from hanbench.bench import config as module
+
+    text = (REPO / "bench" / "emu.toml").read_text()
+    keys = {*module._TOP, *module._BENCH, *module._DEVICE, *module._PORT,
+            *(f.name for f in dataclasses.fields(module.TimingConfig)),
+            *(f.name for f in dataclasses.fields(module.AirConfig)),
+            "type", "port", "baudrate", "flow_control", "image_store_slots", "roles", "supplier", "rsa"}
+    assert sorted(k for k in keys if k not in text) == []
+
+
+def test_timing_defaults_when_the_table_is_absent(load_text: Callable[[str], BenchConfig]) -> None:
+    config = load_text(BASE)
+    assert config.timing == TimingConfig()
+    assert (config.timing.block_size_max, config.timing.stall_timeout_s, config.timing.gsme_wake_interval_s,
+            config.timing.queue_expiry_s) == (50, 30.0, 1800.0, 86400.0)
+    assert config.seed == 0
+    assert config.sessions == config.file.parent / "sessions"
+
+
+def test_timing_overrides_are_read(load_text: Callable[[str], BenchConfig]) -> None:
+    config = load_text(BASE + "\n[timing]\nblock_size_max = 63\nblock_period_ms = 250\nqueue_expiry_s = 0.5\n")
+    assert (config.timing.block_size_max, config.timing.block_period_ms, config.timing.queue_expiry_s) == (63, 250, 0.5)
+    assert config.knobs()["timing"]["block_period_ms"] == 250
+
+
+# -- paths ---------------------------------------------------------------------------------------
+
+
+def test_relative_paths_resolve_against_the_bench_files_folder(
+    bench_dir: Path, write_bench: Callable[[str], Path], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    monkeypatch.chdir(elsewhere)
+    path = write_bench(edit(BASE, 'images = "../images"', 'images = "../images"\nsessions = "runs"'))
+    config = load_bench(path)
+    assert config.keystore == (tmp_path / "keys").resolve()
+    assert config.images == (tmp_path / "images").resolve()
+    assert config.sessions == (bench_dir / "runs").resolve()
+    assert config.database_path == (bench_dir / "runs" / "t" / "hanbench.db").resolve()
+
+
+def test_a_relative_bench_path_is_read_from_the_current_folder(
+    write_bench: Callable[[str], Path], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    write_bench(BASE)
+    monkeypatch.chdir(tmp_path)
+    config = load_bench("bench/t.toml")
+    assert config.file == (tmp_path / "bench" / "t.toml").resolve()
+    assert config.keystore == (tmp_path / "keys").resolve()
+
+
+def test_absolute_paths_are_used_as_given(load_text: Callable[[str], BenchConfig], tmp_path: Path) -> None:
+    config = load_text(edit(BASE, 'keystore = "../keys"', f'keystore = "{tmp_path / "keys"}"'))
+    assert config.keystore == (tmp_path / "keys").resolve()
+
+
+# -- derived values ------------------------------------------------------------------------------
+
+
+def test_device_lookup_by_name_type_or_entity_id(load_text: Callable[[str], BenchConfig]) -> None:
+    config = load_text(BASE)
+    esme = config.device("esme")
+    assert esme.type is DeviceType.ESME and esme.name == "esme"
+    assert config.device("00-DB-12-34-56-78-91-00") is esme
+    assert config.device(EntityId.parse("00db123456789100")) is esme
+    assert [d.name for d in config.devices_of("gsme")] == ["gsme"]
+    assert config.devices_of(DeviceType.HCALCS) == ()
+    assert config.supplier_of("gsme").id == RTDS
+    assert config.user(RTDS).name == "SUPPLIER"
+
+
+def test_device_lookup_errors_name_the_choices(load_text: Callable[[str], BenchConfig]) -> None:
+    two_esmes = BASE + """
+[[devices]]
+type = "esme"
+id = "00-DB-12-34-56-78-91-09"
+name = "esme2"
+import_supplier = "90-B3-D5-1F-30-01-00-00"
+firmware_version = 1
+hardware_version = 0x1111
+"""
+    config = load_text(two_esmes)
+    assert config.device("esme").name == "esme"  # a name wins over a type
+    assert config.device("esme2").id == EntityId.parse("00-DB-12-34-56-78-91-09")
+    with pytest.raises(NotOnBench, match="has no device 'hcalcs'; its devices: esme, gsme, ihd, esme2"):
+        config.device("hcalcs")
+    with pytest.raises(NotOnBench, match="no device '00-DB-12-34-56-78-91-77'"):
+        config.device("00-DB-12-34-56-78-91-77")
+    with pytest.raises(NotOnBench, match="no user 90-B3-D5-1F-30-0F-00-01"):
+        config.user("90-B3-D5-1F-30-0F-00-01")
+    ambiguous = edit(two_esmes, 'name = "esme2"', 'name = "second"')
+    ambiguous = edit(ambiguous, 'type = "esme"\nid = "00-DB-12-34-56-78-91-00"',
+                     'type = "esme"\nid = "00-DB-12-34-56-78-91-00"\nname = "first"')
+    with pytest.raises(NotOnBench, match="several esme devices \\(first, second\\); name one"):
+        load_text(ambiguous).device("esme")
+    assert issubclass(NotOnBench, BadInput)
+
+
+def test_knobs_hold_everything_that_shapes_a_session(load_text: Callable[[str], BenchConfig]) -> None:
+    config = load_text(BASE.replace("[hub]", "[air]\nloss = 0.25\n\n[hub]"))
+    knobs = config.knobs()
+    assert knobs["start"] == "2026-01-05T09:00:00+00:00"
+    assert knobs["policy"] == "mp207" and knobs["kind"] == "emu" and knobs["seed"] == 0
+    assert knobs["air"] == {"latency_ms": 0.0, "loss": 0.25, "airtime": False}
+    assert knobs["timing"] == dataclasses.asdict(TimingConfig())
+    assert knobs["hub"] == {"id": "00-DB-12-34-56-78-91-02", "image_store_slots": 2}
+    assert knobs["radio"] is None and knobs["bench_file"] == str(config.file)
+
+
+# -- kinds -------------------------------------------------------------------------------------
+
+LAB = edit(BASE, 'kind = "emu"', 'kind = "lab"') + """
+[radio]
+type = "ezsp"
+port = { serial_number = "STICK1" }
+flow_control = "hardware"
+"""
+
+
+def with_boards(text: str) -> str:
+    for n, device in enumerate(("esme", "gsme", "ihd")):
+        text = edit(text, f'type = "{device}"\n', f'type = "{device}"\nboard = {{ serial_number = "B{n}" }}\n')
+    return text
+
+
+def test_a_lab_bench_with_radio_boards_and_power(load_text: Callable[[str], BenchConfig]) -> None:
+    text = edit(with_boards(LAB), 'board = { serial_number = "B0" }',
+                'board = { serial_number = "B0" }\npower = { driver = "manual" }')
+    config = load_text(text)
+    assert config.kind is BenchKind.LAB and config.air is None
+    assert config.radio is not None
+    assert (config.radio.type, config.radio.port, config.radio.baudrate, config.radio.flow_control) == (
+        RadioType.EZSP, PortMatch(serial_number="STICK1"), 115200, FlowControl.HARDWARE)
+    assert [d.board for d in config.devices] == [PortMatch(serial_number=f"B{n}") for n in range(3)]
+    power = config.device("esme").power
+    assert power is not None and power.driver == "manual"
+    assert isinstance(power.build("esme"), ManualPower)
+    assert config.knobs()["radio"]["port"] == '{serial_number = "STICK1"}'
+
+
+def test_a_twin_bench_may_leave_ports_to_the_twin(load_text: Callable[[str], BenchConfig]) -> None:
+    text = edit(BASE, 'kind = "emu"', 'kind = "twin"') + '\n[radio]\ntype = "ezsp"\n'
+    config = load_text(text)
+    assert config.radio is not None and config.radio.port is None
+    assert config.radio.flow_control is FlowControl.SOFTWARE
+    assert config.air is not None  # the twin's emulated stick sits on the virtual air
+
+
+# -- errors: each names the file, the dotted key and its line ------------------------------------
+
+ERRORS = [
+    # (case, old, new, dotted key, fragment locating the line (None: no line), message fragment)
+    ("unknown top-level table", "[hub]", "[hubb]", "hubb", "[hubb]", "unknown key (did you mean 'hub'?)"),
+    ("unknown key", 'name = "t"', 'naem = "t"', "bench.naem", "naem", "did you mean 'name'?"),
+    ("unknown device key", 'type = "ihd"', 'tpye = "ihd"', "devices[2].tpye", "tpye", "did you mean 'type'?"),
+    ("missing key", 'name = "t"\n', "", "bench.name", "[bench]", "missing required key"),
+    ("missing device key", "firmware_version = 1\nhardware_version = 0x1111\n\n[[devices]]\ntype = \"gsme\"",
+     "hardware_version = 0x1111\n\n[[devices]]\ntype = \"gsme\"", "devices[0].firmware_version",
+     '[[devices]]\ntype = "esme"', "missing required key"),
+    ("wrong type", 'kind = "emu"', "kind = 1", "bench.kind", "kind = 1", "should be a string, got integer 1"),
+    ("a boolean is not an integer", "[hub]", "[hub]\nimage_store_slots = true", "hub.image_store_slots",
+     "image_store_slots", "should be an integer, got boolean True"),
+    ("out of range", "[hub]", "[timing]\nblock_size_max = 64\n\n[hub]", "timing.block_size_max",
+     "block_size_max", "should be between 1 and 63, got 64"),
+    ("negative seed", 'policy = "mp207"', 'policy = "mp207"\nseed = -1', "bench.seed", "seed", "at least 0"),
+    ("zero timeout", "[hub]", "[timing]\nstall_timeout_s = 0\n\n[hub]", "timing.stall_timeout_s",
+     "stall_timeout_s", "greater than 0"),
+    ("nan", "[hub]", "[timing]\nqueue_expiry_s = nan\n\n[hub]", "timing.queue_expiry_s", "nan", "got nan"),
+    ("loss above 1", "[hub]", "[air]\nloss = 1.5\n\n[hub]", "air.loss", "loss", "between 0 and 1, got 1.5"),
+    ("firmware version above 32 bits", "firmware_version = 1", "firmware_version = 0x100000000",
+     "devices[0].firmware_version", "0x100000000", "between 0 and 4294967295"),
+    ("bad entity ID", 'id = "00-DB-12-34-56-78-91-02"', 'id = "00-DB-12-34"', "hub.id", 'id = "00-DB-12-34"',
+     "is not an entity ID"),
+    ("unknown device type", 'type = "ihd"', 'type = "ihdd"', "devices[2].type", "ihdd",
+     "unknown value 'ihdd' (did you mean 'ihd'?)"),
+    ("the hub as a device", 'type = "ihd"', 'type = "ch"', "devices[2].type", 'type = "ch"', "described by [hub]"),
+    ("unknown role", '"rsa"]', '"rsaa"]', "users[1].roles[0]", '"rsaa"', "unknown value 'rsaa' (did you mean 'rsa'?)"),
+    ("role listed twice", '["import_supplier", "gas_supplier"]', '["import_supplier",\n  "import_supplier"]',
+     "users[0].roles[1]", '  "import_supplier"]', "role import_supplier is listed twice"),
+    ("no roles", 'roles = ["rsa"]', "roles = []", "users[1].roles", "roles = []", "non-empty array"),
+    ("unknown policy", 'policy = "mp207"', 'policy = "mp208"', "bench.policy", "mp208", "unknown policy 'mp208'"),
+    ("unknown kind", 'kind = "emu"', 'kind = "Lab "', "bench.kind", "Lab ", "unknown value 'Lab '"),
+    ("unknown status", "hardware_version = 0x1111\n\n[[devices]]\ntype = \"gsme\"",
+     "hardware_version = 0x1111\nstatus = \"active\"\n\n[[devices]]\ntype = \"gsme\"", "devices[0].status",
+     "active", "expected one of pending, commissioned, suspended"),
+    ("duplicate user", 'id = "90-B3-D5-1F-30-0A-00-01"', 'id = "90b3d51f30010000"', "users[1].id",
+     "90b3d51f30010000", "duplicate user ID 90-B3-D5-1F-30-01-00-00 (also users[0])"),
+    ("duplicate device", 'id = "00-DB-12-34-56-78-91-01"', 'id = "00-DB-12-34-56-78-91-00"', "devices[1].id",
+     'id = "00-DB-12-34-56-78-91-00"\ngas', "(also devices[0])"),
+    ("a device with the hub's ID", 'id = "00-DB-12-34-56-78-91-06"', 'id = "00-DB-12-34-56-78-91-02"',
+     "devices[2].id", 'id = "00-DB-12-34-56-78-91-02"\nimport', "(also the hub)"),
+    ("two devices with one name", 'type = "ihd"', 'type = "ihd"\nname = "esme"', "devices[2].name",
+     'name = "esme"', "two devices are named 'esme' (also devices[0])"),
+    ("appointment of an unknown user", 'rsa = "90-B3-D5-1F-30-0A-00-01"', 'rsa = "90-B3-D5-1F-30-0A-00-09"',
+     "appointments[0].rsa", "0A-00-09", "is not a user of this bench"),
+    ("appointing a non-RSA", 'rsa = "90-B3-D5-1F-30-0A-00-01"', 'rsa = "90-B3-D5-1F-30-01-00-00"',
+     "appointments[0].rsa", 'rsa = "90-B3-D5-1F-30-01-00-00"', "does not hold role rsa"),
+    ("an RSA appointing", 'supplier = "90-B3-D5-1F-30-01-00-00"', 'supplier = "90-B3-D5-1F-30-0A-00-01"',
+     "appointments[0].supplier", 'supplier = "90-B3-D5-1F-30-0A-00-01"',
+     "does not hold role export_supplier or gas_supplier or import_supplier; its roles: rsa"),
+    ("the same appointment twice", "[[devices]]",
+     '[[appointments]]\nsupplier = "90-B3-D5-1F-30-01-00-00"\nrsa = "90-B3-D5-1F-30-0A-00-01"\n\n[[devices]]',
+     "appointments[1].rsa", 'rsa = "90-B3-D5-1F-30-0A-00-01"\n\n[[devices]]', "already appointed"),
+    ("a device's supplier is not a user", 'import_supplier = "90-B3-D5-1F-30-01-00-00"',
+     'import_supplier = "90-B3-D5-1F-30-03-00-00"', "devices[0].import_supplier", "03-00-00",
+     "is not a user of this bench"),
+    ("a device's supplier lacks the role", 'import_supplier = "90-B3-D5-1F-30-01-00-00"',
+     'import_supplier = "90-B3-D5-1F-30-0A-00-01"', "devices[0].import_supplier", "import_supplier = \"90-B3-D5-1F-30-0A",
+     "does not hold role import_supplier"),
+    ("a GSME with an import supplier", 'gas_supplier = "90-B3-D5-1F-30-01-00-00"',
+     'import_supplier = "90-B3-D5-1F-30-01-00-00"', "devices[1].import_supplier",
+     'import_supplier = "90-B3-D5-1F-30-01-00-00"\nfirmware_version = 1\nhardware_version = 0x1111\n\n[[devices]]\ntype = "ihd"',
+     "a gsme has no import_supplier; its supplier key is gas_supplier"),
+    ("a device without its supplier", 'gas_supplier = "90-B3-D5-1F-30-01-00-00"\n', "", "devices[1].gas_supplier",
+     '[[devices]]\ntype = "gsme"', "a gsme needs its gas_supplier"),
+    ("key store missing", 'keystore = "../keys"', 'keystore = "../keyz"', "bench.keystore", "keyz",
+     "folder '../keyz' does not exist (resolved to "),
+    ("images is a file", 'images = "../images"', 'images = "t.toml"', "bench.images", "t.toml", "is not a folder"),
+    ("start with an offset", "start = 2026-01-05T09:00:00Z", "start = 2026-01-05T09:00:00+01:00", "bench.start",
+     "start", "should be in UTC (end it with Z), got 2026-01-05T09:00:00+01:00"),
+    ("start without a zone", "start = 2026-01-05T09:00:00Z", "start = 2026-01-05T09:00:00", "bench.start",
+     "start", "should be a UTC date-time such as 2026-01-05T09:00:00Z"),
+    ("start as a string", "start = 2026-01-05T09:00:00Z", 'start = "2026-01-05"', "bench.start", "start",
+     "should be a TOML date-time, got string"),
+    ("a name that is not a folder", 'name = "t"', 'name = "a/b"', "bench.name", "a/b", "names a folder"),
+    ("radio on an emu bench", "[hub]", '[radio]\ntype = "ezsp"\n\n[hub]', "radio", "[radio]", "an emu bench has no radio"),
+    ("board on an emu bench", 'type = "ihd"', 'type = "ihd"\nboard = { path = "/dev/pts/3" }', "devices[2].board",
+     "board", "an emu bench has no boards"),
+    ("missing [hub]", '[hub]\nid = "00-DB-12-34-56-78-91-02"\n', "", "hub", None, "missing required table [hub]"),
+]
+
+
+@pytest.mark.parametrize(("old", "new", "key", "at", "fragment"), [case[1:] for case in ERRORS],
+                         ids=[case[0] for case in ERRORS])
+def test_errors_name_file_key_and_line(error_for: Callable[[str], BenchConfigError],
+                                       old: str, new: str, key: str, at: str | None, fragment: str) -> None:
+    text = edit(BASE, old, new)
+    error = error_for(text)
+    assert error.key == key
+    assert fragment in error.problem
+    expected_line = None if at is None else _line(text, at)
+    assert error.line == expected_line
+    where = f"{error.file}:{expected_line}" if expected_line else str(error.file)
+    assert str(error) == f"{where}: {key}: {error.problem}"
+    assert isinstance(error, BadInput) and error.exit_code == 2
+
+
+def _line(text: str, fragment: str) -> int:
+    """The line where ``fragment`` (which may span lines, to be unique) starts."""
+    assert text.count(fragment) == 1, f"{fragment!r} is not unique in the text"
+    return text.count("\n", 0, text.index(fragment)) + 1
+
+
+KIND_ERRORS = [
+    ("twin without radio", edit(BASE, 'kind = "emu"', 'kind = "twin"'), "radio", None,
+     "a twin bench needs a [radio] table"),
+    ("lab without a stick port", with_boards(edit(LAB, 'port = { serial_number = "STICK1" }\n', "")),
+     "radio.port", "[radio]", "a lab bench must say which serial port the stick is on"),
+    ("lab without boards", LAB, "devices[0].board", '[[devices]]\ntype = "esme"', "needs each device's board port"),
+    ("air on a lab bench", with_boards(LAB) + "\n[air]\nloss = 0.1\n", "air", "[air]", "a lab bench has a real air"),
+    ("power on a twin bench", edit(edit(BASE, 'kind = "emu"', 'kind = "twin"') + '\n[radio]\ntype = "ezsp"\n',
+                                   'type = "ihd"', 'type = "ihd"\npower = { driver = "manual" }'),
+     "devices[2].power", "power =", "power switching is for lab benches only"),
+    ("unknown power driver", edit(with_boards(LAB), 'board = { serial_number = "B2" }',
+                                  'board = { serial_number = "B2" }\npower = { driver = "relay" }'),
+     "devices[2].power", "power =", "unknown power driver 'relay'"),
+    ("unknown radio type", edit(with_boards(LAB), 'type = "ezsp"', 'type = "ezps"'), "radio.type", "ezps",
+     "did you mean 'ezsp'?"),
+    ("unknown port key", edit(with_boards(LAB), 'port = { serial_number = "STICK1" }', 'port = { serial = "STICK1" }'),
+     "radio.port.serial", "serial =", "unknown key (did you mean 'serial_number'?)"),
+    ("bad VID:PID", edit(with_boards(LAB), 'port = { serial_number = "STICK1" }', 'port = { vid_pid = "10c4" }'),
+     "radio.port", "vid_pid", "should look like '10c4:ea60'"),
+    ("a board match on two ports", edit(with_boards(LAB), '{ serial_number = "B1" }',
+                                        '{ path = "/dev/ttyUSB1", serial_number = "B1" }'),
+     "devices[1].board", "ttyUSB1", "names one port by itself"),
+    ("flow control", edit(with_boards(LAB), 'flow_control = "hardware"', 'flow_control = "rtscts"'),
+     "radio.flow_control", "rtscts", "expected one of software, hardware, none"),
+]
+
+
+@pytest.mark.parametrize(("text", "key", "at", "fragment"), [case[1:] for case in KIND_ERRORS],
+                         ids=[case[0] for case in KIND_ERRORS])
+def test_kind_rules(error_for: Callable[[str], BenchConfigError], text: str, key: str, at: str | None,
+                    fragment: str) -> None:
+    error = error_for(text)
+    assert (error.key, error.line) == (key, None if at is None else _line(text, at))
+    assert fragment in error.problem
+
+
+def test_a_syntax_error_gives_tomllibs_line_and_column(error_for: Callable[[str], BenchConfigError]) -> None:
+    text = edit(BASE, 'policy = "mp207"', "policy = = 1")
+    error = error_for(text)
+    assert error.key is None and error.line == line_of(text, "policy = = 1")
+    assert error.problem.startswith("column 10: TOML syntax error: Invalid value")
+    assert str(error).startswith(f"{error.file}:{error.line}: column 10: TOML syntax error")
+
+
+def test_a_duplicate_key_is_a_syntax_error(error_for: Callable[[str], BenchConfigError]) -> None:
+    text = edit(BASE, 'name = "t"', 'name = "t"\nname = "u"')
+    error = error_for(text)
+    assert error.line == line_of(text, 'name = "u"') and "TOML syntax error" in error.problem
+
+
+def test_unreadable_files(tmp_path: Path) -> None:
+    with pytest.raises(BenchConfigError, match="missing.toml: cannot read the bench file: No such file"):
+        load_bench(tmp_path / "missing.toml")
+    latin = tmp_path / "latin.toml"
+    latin.write_bytes(b'[bench]\nname = "caf\xe9"\n')
+    with pytest.raises(BenchConfigError, match="latin.toml: not UTF-8 text \\(byte offset 19\\)"):
+        load_bench(latin)
