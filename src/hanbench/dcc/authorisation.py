@@ -69,7 +69,7 @@ class Authoriser:
         certificate is missing from the key store is a bench set-up error
         (:class:`~hanbench.gbcs.errors.KeyStoreError`), not a refusal.
         """
-        parsed = _parse(request, image)
+        parsed = read_request_image(request, image)
         return [self._decide_one(user, request, target, parsed) for target in targets]
 
     def _decide_one(self, user: User, request: ServiceRequest, target: EntityId,
@@ -151,7 +151,9 @@ class Authoriser:
         return None
 
 
-def _parse(request: ServiceRequest, image: bytes | None) -> UpgradeImage | ImageFormatError | None:
+def read_request_image(request: ServiceRequest, image: bytes | None) -> UpgradeImage | ImageFormatError | None:
+    """The image an SR carries, read in the form the SR expects (signed for 11.1, unsigned for
+    11.4); the error instead of raising, so each target's refusal can name it."""
     check = SR_SCOPE[request].image
     if check is ImageCheck.NONE:
         return None

@@ -4,7 +4,8 @@ alerts, inboxes and CS06 originator counters.
 One database per bench run, so a report written after the run reads exactly what the DCC
 decided during it. The schema lives in ``schema.sql`` beside this module and is versioned
 with ``PRAGMA user_version``. Every write runs in a transaction (nested writes use
-savepoints), so a failure never leaves half a device or half a routed alert behind.
+savepoints), so a failure never leaves half a device or half a routed alert behind. The
+file may be shared with the bench's session record, whose tables have other names.
 """
 
 from __future__ import annotations
@@ -73,10 +74,11 @@ class Inventory:
             self._db.row_factory = sqlite3.Row
             self._db.execute("PRAGMA foreign_keys = ON")
             version = self._db.execute("PRAGMA user_version").fetchone()[0]
-            tables = self._db.execute("SELECT count(*) FROM sqlite_master WHERE type = 'table'").fetchone()[0]
+            ours = self._db.execute("SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = 'devices'"
+                                    ).fetchone()[0]
         except sqlite3.DatabaseError as exc:
             raise InventoryError(f"cannot open inventory database {self.path}: {exc}") from None
-        if version == 0 and tables == 0:
+        if version == 0 and not ours:
             self._db.executescript(resources.files("hanbench.dcc").joinpath("schema.sql").read_text("utf-8"))
         elif version != SCHEMA_VERSION:
             self._db.close()

@@ -10,7 +10,7 @@ import enum
 from dataclasses import dataclass
 from datetime import datetime
 
-from hanbench.errors import BadInput
+from hanbench.gbcs.errors import MessageFormatError
 from hanbench.gbcs.device_types import DeviceType
 from hanbench.gbcs.entity import EntityId
 from hanbench.gbcs.roles import RESPONSIBLE_SUPPLIER_ROLE, DeviceStatus, RefusalRule, Role
@@ -21,7 +21,7 @@ MAX_FIRMWARE_VERSION = 0xFFFFFFFF
 def firmware_version_from_bytes(raw: bytes) -> int:
     """A GBCS firmware version octet string (4 bytes, big-endian) as the integer the inventory keeps."""
     if not 1 <= len(raw) <= 4:
-        raise BadInput(f"a firmware version is 1 to 4 bytes, got {len(raw)}: {raw.hex()}")
+        raise MessageFormatError(f"a firmware version is 1 to 4 bytes, got {len(raw)}: {raw.hex()}")
     return int.from_bytes(raw, "big")
 
 

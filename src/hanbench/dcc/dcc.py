@@ -1,0 +1,391 @@
+"""The DCC: takes users' Service Requests, authorises them, talks to the CH, and routes alerts.
+
+* SR 11.1 / 11.4: authorised per device; the accepted devices get the image through one
+  :meth:`HubPort.distribute`; each becomes the device's pending image (hash, file version,
+  since when, by whom).
+* SR 11.3: a CS06 signed with the supplier's DS key under a fresh originator counter (kept
+  in the inventory, so counters keep increasing across runs); the response updates the
+  inventory. When no response arrives within ``activation_response_wait`` the device is
+  flagged (as the real DSP leaves such a device suspended, gbcs-domain.md 1.7); a late
+  response, or a later SR 11.2, clears the flag.
+* SR 11.2: the GBCS read-firmware-version use case for the device type (ECS52, GCS38, CS08).
+* Alerts from the CH are decoded, recorded, applied to the inventory, and delivered to the
+  users :mod:`hanbench.dcc.alert_routing` names; CCS08 about an ESME/GSME also raises N60/N61.
+
+The DCC keeps no clock of its own: every timestamp comes from the ``clock`` it is given
+(the bench's virtual-time clock), every wait from the event loop.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from hanbench.dcc import alert_routing
+from hanbench.dcc.alert_routing import DELIVERY_ALERT_DEVICE_TYPES, DccAlert, code_text
+from hanbench.dcc.authorisation import Authoriser, Decision, read_request_image
+from hanbench.dcc.hub_port import CommandExpired, HubPort
+from hanbench.dcc.inbox import Inbox, Inboxes
+from hanbench.dcc.inventory import Inventory
+from hanbench.dcc.records import AlertOrigin, Device, PendingImage, TargetDecision, UpdateState, User, \
+    firmware_version_from_bytes
+from hanbench.dcc.service_requests import (
+    ActivateFirmware,
+    Outcome,
+    ReadFirmwareVersion,
+    Request,
+    RequestResult,
+    TargetResult,
+    UpdateFirmware,
+    UpdatePpmidFirmware,
+)
+from hanbench.errors import HanbenchError
+from hanbench.gbcs import alerts, cs06, firmware_version
+from hanbench.gbcs.device_types import DeviceType
+from hanbench.gbcs.entity import EntityId
+from hanbench.gbcs.errors import MessageFormatError
+from hanbench.gbcs.frame import Cra, GbcsMessage, decode_message, encode_message, verify_message
+from hanbench.gbcs.image import UpgradeImage
+from hanbench.gbcs.keystore import KeyStore, Usage
+from hanbench.gbcs.roles import Policy
+
+Clock = Callable[[], datetime]
+
+DCC_ENTITY = EntityId.parse("90-B3-D5-1F-30-00-00-02")
+"""The DCC's entity ID (the RTDS Access Control Broker; the target of non-device SRs)."""
+
+DEFAULT_ACTIVATION_RESPONSE_WAIT = timedelta(hours=24)
+"""How long the DCC waits for an 11.3 response before flagging the device (the CH's own
+default sleepy-queue expiry, so a GSME that wakes late is not flagged early)."""
+
+_READ_REQUESTS: dict[DeviceType, Callable[[], firmware_version.FirmwareVersionRequest]] = {
+    DeviceType.ESME: firmware_version.EsmeFirmwareVersionRequest,
+    DeviceType.CH: firmware_version.EsmeFirmwareVersionRequest,
+    DeviceType.GSME: firmware_version.GsmeFirmwareVersionRequest,
+    DeviceType.PPMID: firmware_version.PpmidFirmwareVersionRequest,
+    DeviceType.HCALCS: firmware_version.PpmidFirmwareVersionRequest,
+}
+"""The GBCS use case behind SR 11.2 per device type: ECS52, GCS38, CS08."""
+
+
+class BadResponse(HanbenchError):
+    """A device response the DCC cannot accept (wrong sender, counter, use case or signature)."""
+
+
+@dataclass(frozen=True)
+class _AlertFacts:
+    """What one decoded alert means for the inventory: its subject, and its effect."""
+
+    origin: AlertOrigin
+    device: EntityId
+    code: str
+    hash: bytes | None = None
+    firmware_version: int | None = None
+    detail: str = ""
+
+
+class Dcc:
+    """The DCC side of the bench."""
+
+    def __init__(
+        self,
+        inventory: Inventory,
+        keystore: KeyStore,
+        hub: HubPort,
+        policy: Policy | str,
+        clock: Clock,
+        *,
+        activation_response_wait: timedelta = DEFAULT_ACTIVATION_RESPONSE_WAIT,
+        entity_id: EntityId = DCC_ENTITY,
+    ) -> None:
+        self.inventory = inventory
+        self.keystore = keystore
+        self.hub = hub
+        self.policy = Policy.parse(policy)
+        self.clock = clock
+        self.activation_response_wait = activation_response_wait
+        self.entity_id = entity_id
+        self.authoriser = Authoriser(inventory, keystore, self.policy)
+        self.inboxes = Inboxes(inventory)
+        self._late: set[asyncio.Task[bytes]] = set()
+        hub.on_alert(self.receive_alert)
+
+    def inbox(self, user: EntityId | str) -> Inbox:
+        """``user``'s inbox (:class:`~hanbench.dcc.errors.UnknownUser` if not a user)."""
+        return self.inboxes.of(user)
+
+    async def aclose(self) -> None:
+        """Stop waiting for late activation responses."""
+        for task in list(self._late):
+            task.cancel()
+        await asyncio.gather(*self._late, return_exceptions=True)
+
+    # ---- Service Requests ------------------------------------------------------------------
+
+    async def submit(self, user_id: EntityId | str, request: Request) -> RequestResult:
+        """Authorise ``request`` from ``user_id`` per target, log it, and carry out what was accepted.
+
+        Refused targets get nothing sent. An unknown user is bad input
+        (:class:`~hanbench.dcc.errors.UnknownUser`), not a refusal.
+        """
+        user = self.inventory.user(user_id)
+        sr = request.service_request
+        image = request.image if isinstance(request, (UpdateFirmware, UpdatePpmidFirmware)) else None
+        decisions = self.authoriser.decide(user, sr, request.targets, image)
+        request_id = self.inventory.log_request(
+            self.clock(), user.entity_id, sr.value, _describe(request),
+            [TargetDecision(d.device, d.accepted, d.refusal, d.message, "" if d.accepted else Outcome.REFUSED.value)
+             for d in decisions])
+        results = {d.device: TargetResult(d.device, d.refusal, d.message, Outcome.REFUSED)
+                   for d in decisions if not d.accepted}
+        accepted = [d for d in decisions if d.accepted]
+        if accepted:
+            if isinstance(request, (UpdateFirmware, UpdatePpmidFirmware)):
+                done = await self._distribute(user, request, accepted, request_id)
+            elif isinstance(request, ReadFirmwareVersion):
+                done = [await self._read_version(user, accepted[0], request_id)]
+            else:
+                done = [await self._activate(user, request, accepted[0], request_id)]
+            results.update((r.device, r) for r in done)
+        return RequestResult(request_id, sr, user.entity_id, tuple(results[t] for t in request.targets))
+
+    def _finish(self, request_id: int, result: TargetResult) -> TargetResult:
+        self.inventory.set_outcome(request_id, result.device, result.outcome.value)
+        return result
+
+    async def _distribute(self, user: User, request: UpdateFirmware | UpdatePpmidFirmware,
+                          accepted: Sequence[Decision], request_id: int) -> list[TargetResult]:
+        parsed = read_request_image(request.service_request, request.image)
+        assert isinstance(parsed, UpgradeImage), "authorisation accepts only well-formed images"
+        devices = [d.device for d in accepted]
+        try:
+            await self.hub.distribute(request.image, devices)
+        except HanbenchError as exc:
+            with self.inventory.transaction():
+                for d in accepted:
+                    self._finish(request_id, TargetResult(d.device, None, f"{d.message}; the CH did not store it: {exc}",
+                                                          Outcome.NOT_STORED))
+            raise
+        pending = PendingImage(parsed.manufacturer_image_hash, parsed.header.file_version, self.clock(),
+                               user.entity_id)
+        results = []
+        with self.inventory.transaction():
+            for d in accepted:
+                self.inventory.record_distribution(d.device, pending)
+                results.append(self._finish(request_id, TargetResult(d.device, None, d.message, Outcome.DISTRIBUTED)))
+        return results
+
+    async def _read_version(self, user: User, decision: Decision, request_id: int) -> TargetResult:
+        device = self.inventory.device(decision.device)
+        counter = self.inventory.next_originator_counter(user.entity_id)
+        command = firmware_version.firmware_version_request(user.entity_id, device.entity_id, counter,
+                                                            _READ_REQUESTS[device.type]())
+        try:
+            response = await self.hub.send_command(device.entity_id, encode_message(command))
+            record = firmware_version.decode_firmware_version(self._check_response(command, response, signed=False))
+            if not isinstance(record, firmware_version.FirmwareVersionResponse) or not record.succeeded \
+                    or record.firmware_version is None:
+                raise BadResponse(f"{device.entity_id} could not read its firmware version: {record}")
+            version = firmware_version_from_bytes(record.firmware_version)
+        except CommandExpired as exc:
+            return self._finish(request_id, TargetResult(device.entity_id, None, str(exc), Outcome.NOT_DELIVERED))
+        except (MessageFormatError, BadResponse) as exc:
+            return self._finish(request_id, TargetResult(device.entity_id, None, str(exc), Outcome.BAD_RESPONSE))
+        with self.inventory.transaction():
+            self.inventory.record_firmware_version(device.entity_id, version)
+            return self._finish(request_id, TargetResult(device.entity_id, None, f"running {version:08X}",
+                                                         Outcome.VERSION_READ, version))
+
+    async def _activate(self, user: User, request: ActivateFirmware, decision: Decision,
+                        request_id: int) -> TargetResult:
+        counter = self.inventory.next_originator_counter(user.entity_id)
+        execution = cs06.CANCELLATION_DATETIME if request.cancel else request.execution
+        command = cs06.activate_firmware_command(
+            user.entity_id, request.device, cs06.ActivateFirmware(request.firmware_hash, counter, execution),
+            self.keystore.private_key(user.entity_id, Usage.DS))
+        task = asyncio.ensure_future(self.hub.send_command(request.device, encode_message(command)))
+        done, _ = await asyncio.wait({task}, timeout=self.activation_response_wait.total_seconds())
+        if task in done:
+            return self._settle_activation(command, request.cancel, task, request_id)
+        self.inventory.set_activation_response_missing(request.device, True)
+        self._late.add(task)
+        task.add_done_callback(lambda t: self._late_activation(command, request.cancel, t, request_id))
+        return self._finish(request_id, TargetResult(
+            request.device, None,
+            f"no response within {self.activation_response_wait}; the device is flagged until a response "
+            "or an SR 11.2 arrives", Outcome.RESPONSE_MISSING))
+
+    def _late_activation(self, command: GbcsMessage, cancel: bool, task: asyncio.Task[bytes], request_id: int) -> None:
+        self._late.discard(task)
+        if task.cancelled():
+            return
+        try:
+            self._settle_activation(command, cancel, task, request_id)
+        except HanbenchError as exc:  # the bench failed, not the device: say so in the SR log
+            self.inventory.set_outcome(request_id, command.target, f"late response lost: {exc}")
+
+    def _settle_activation(self, command: GbcsMessage, cancel: bool, task: asyncio.Future[bytes],
+                           request_id: int) -> TargetResult:
+        device = command.target
+        try:
+            response = cs06.read_activate_firmware_response(self._check_response(command, task.result(), signed=True))
+            version = None if isinstance(response, cs06.Accepted) else \
+                firmware_version_from_bytes(response.firmware_version)
+        except CommandExpired as exc:
+            return self._fail_activation(request_id, device, str(exc), Outcome.NOT_DELIVERED)
+        except (MessageFormatError, BadResponse) as exc:
+            return self._fail_activation(request_id, device, str(exc), Outcome.BAD_RESPONSE)
+        with self.inventory.transaction():
+            self.inventory.set_activation_response_missing(device, False)
+            if isinstance(response, cs06.Accepted) or version is None:
+                return self._finish(request_id, self._accepted_activation(device, cancel))
+            if response.succeeded:
+                self.inventory.record_activation(device, version, "activated by CS06")
+                return self._finish(request_id, TargetResult(device, None, f"running {version:08X}",
+                                                             Outcome.ACTIVATED, version))
+            self.inventory.record_firmware_version(device, version)
+            return self._fail_activation(request_id, device, f"activation failed: {response.code.name}",
+                                         Outcome.ACTIVATION_FAILED, version)
+
+    def _accepted_activation(self, device: EntityId, cancel: bool) -> TargetResult:
+        if cancel:
+            state = UpdateState.DISTRIBUTED if self.inventory.device(device).pending else UpdateState.NONE
+            self.inventory.set_update_state(device, state, "future-dated activation cancelled")
+            return TargetResult(device, None, "cancellation accepted", Outcome.ACTIVATION_CANCELLED)
+        self.inventory.set_update_state(device, UpdateState.ACTIVATION_SCHEDULED, "future-dated CS06 accepted")
+        return TargetResult(device, None, "future-dated activation accepted", Outcome.ACTIVATION_SCHEDULED)
+
+    def _fail_activation(self, request_id: int, device: EntityId, detail: str, outcome: Outcome,
+                         version: int | None = None) -> TargetResult:
+        with self.inventory.transaction():
+            self.inventory.set_update_state(device, UpdateState.FAILED, f"SR 11.3: {detail}")
+            return self._finish(request_id, TargetResult(device, None, detail, outcome, version))
+
+    def _check_response(self, command: GbcsMessage, data: bytes, *, signed: bool) -> GbcsMessage:
+        """The response to ``command``, refused unless it comes from the target, answers this
+        command, and (when ``signed``) verifies with the device's certificate."""
+        response = decode_message(data)
+        if response.cra is not Cra.RESPONSE or response.originator != command.target \
+                or response.originator_counter != command.originator_counter:
+            raise BadResponse(f"{command.target} answered with a {response.cra.name.lower()} from "
+                              f"{response.originator} under counter {response.originator_counter}, not the "
+                              f"response to counter {command.originator_counter}")
+        if signed and not self._verifies(response):
+            raise BadResponse(f"the response from {command.target} does not verify with its certificate")
+        return response
+
+    def _verifies(self, msg: GbcsMessage) -> bool:
+        """Whether ``msg`` verifies with its originator's DS certificate.
+
+        A device with no certificate in the key store is taken on trust: the DCC's own
+        inventory of device certificates is not modelled beyond the bench key store.
+        """
+        if not self.keystore.has_certificate(msg.originator, Usage.DS):
+            return True
+        return verify_message(msg, self.keystore.public_key(msg.originator, Usage.DS))
+
+    # ---- alerts ------------------------------------------------------------------------------
+
+    def receive_alert(self, data: bytes) -> None:
+        """The CH forwards an alert: record it, apply it, deliver it. Never raises into the CH."""
+        now = self.clock()
+        try:
+            msg = decode_message(data)
+            alert = alerts.decode_alert(msg)
+        except MessageFormatError as exc:
+            self.inventory.add_alert(received_at=now, origin=AlertOrigin.CH, code="undecodable", device=None,
+                                     sender=None, detail=str(exc), raw=bytes(data))
+            return
+        facts = _facts(msg, alert)
+        trusted = self._verifies(msg)
+        with self.inventory.transaction():
+            device = self.inventory.find_device(facts.device)
+            detail = facts.detail if trusted else f"{facts.detail}; signature does not verify, not acted on"
+            self._record_and_route(now, facts.origin, facts.code, device, facts.device, msg.originator,
+                                   facts.hash, facts.firmware_version, detail, bytes(data))
+            if device is not None and trusted:
+                self._apply(alert, facts, device, now)
+        self.inboxes.wake()
+
+    def _record_and_route(self, now: datetime, origin: AlertOrigin, code: str, device: Device | None,
+                          subject: EntityId, sender: EntityId, hash: bytes | None, version: int | None,
+                          detail: str, raw: bytes | None) -> None:
+        to = alert_routing.recipients(code, device, self.policy)
+        record = self.inventory.add_alert(received_at=now, origin=origin, code=code, device=subject, sender=sender,
+                                          hash=hash, firmware_version=version, detail=detail, raw=raw)
+        for user in to:
+            if self.inventory.find_user(user) is not None:
+                self.inboxes.deliver(user, record.id)
+
+    def _apply(self, alert: alerts.Alert, facts: _AlertFacts, device: Device, now: datetime) -> None:
+        """What an alert tells the DCC about the device's update."""
+        inv, did = self.inventory, device.entity_id
+        if isinstance(alert, alerts.FirmwareReceiptAlert):
+            if not alert.succeeded:
+                inv.set_update_state(did, UpdateState.FAILED, "0x8F1C Firmware Verification Failed")
+            elif device.pending is not None and device.pending.hash != alert.calculated_hash:
+                inv.set_update_state(did, UpdateState.FAILED,
+                                     f"0x8F72 hash {alert.calculated_hash.hex()} is not the pending image's "
+                                     f"{device.pending.hash.hex()}")
+            elif device.pending is not None:
+                inv.set_update_state(did, UpdateState.RECEIVED, "0x8F72 Firmware Verification Successful")
+        elif isinstance(alert, alerts.FirmwareTransferAlert):
+            succeeded = alert.result is alerts.TransferResult.SUCCESS
+            if not succeeded:
+                inv.set_update_state(did, UpdateState.FAILED, f"CCS08 {alert.result.name}")
+            elif device.update_state is UpdateState.DISTRIBUTED:
+                inv.set_update_state(did, UpdateState.TRANSFERRED, "CCS08 transfer success")
+            if device.type in DELIVERY_ALERT_DEVICE_TYPES:
+                dcc_alert = DccAlert.FIRMWARE_DELIVERED if succeeded else DccAlert.FIRMWARE_DELIVERY_FAILED
+                self._record_and_route(now, AlertOrigin.DCC, dcc_alert.value, device, did, self.entity_id, None,
+                                       None, f"raised from CCS08 {alert.result.name}", None)
+        elif isinstance(alert, alerts.PpmidActivationAlert):
+            self._apply_activation(device, facts, alert.outcome is alerts.PpmidActivationOutcome.SUCCESS)
+        elif isinstance(alert, cs06.FutureDatedActivationAlert):
+            self._apply_activation(device, facts, alert.outcome.succeeded)
+
+    def _apply_activation(self, device: Device, facts: _AlertFacts, succeeded: bool) -> None:
+        version = facts.firmware_version
+        if succeeded and version is not None:
+            self.inventory.record_activation(device.entity_id, version, f"{facts.code} activated")
+            return
+        if version is not None:
+            self.inventory.record_firmware_version(device.entity_id, version)
+        self.inventory.set_update_state(device.entity_id, UpdateState.FAILED,
+                                        f"{facts.code} activation failed: {facts.detail}")
+
+
+def _facts(msg: GbcsMessage, alert: alerts.Alert) -> _AlertFacts:
+    """The subject, code and payload facts of a decoded alert message."""
+    code = code_text(alert.alert_code)
+    if isinstance(alert, alerts.FirmwareReceiptAlert):
+        return _AlertFacts(AlertOrigin.DEVICE, msg.originator, code, hash=alert.calculated_hash)
+    if isinstance(alert, alerts.FirmwareTransferAlert):
+        return _AlertFacts(AlertOrigin.CH, alert.device, code, firmware_version=_version(alert.firmware_version),
+                           detail=alert.result.name)
+    if isinstance(alert, alerts.PpmidActivationAlert):
+        return _AlertFacts(AlertOrigin.DEVICE, msg.originator, code, firmware_version=_version(alert.firmware_version),
+                           detail=alert.outcome.name)
+    if isinstance(alert, cs06.FutureDatedActivationAlert):
+        return _AlertFacts(AlertOrigin.DEVICE, msg.originator, code,
+                           firmware_version=_version(alert.outcome.firmware_version),
+                           detail=f"counter {alert.originator_counter}: {alert.outcome.code.name}")
+    if isinstance(alert, alerts.GsmeCommandNotRetrievedAlert):
+        return _AlertFacts(AlertOrigin.CH, alert.gsme, code, detail=f"command counter {alert.command_counter} expired")
+    return _AlertFacts(AlertOrigin.DEVICE, msg.originator, code)
+
+
+def _version(raw: bytes) -> int | None:
+    """A version carried in an alert, or None when it is not a 1-4 byte version (kept in the raw alert)."""
+    return int.from_bytes(raw, "big") if 1 <= len(raw) <= 4 else None
+
+
+def _describe(request: Request) -> str:
+    if isinstance(request, (UpdateFirmware, UpdatePpmidFirmware)):
+        return f"image of {len(request.image)} bytes to {len(request.devices)} device(s)"
+    if isinstance(request, ActivateFirmware):
+        when = "cancel" if request.cancel else (request.execution.isoformat() if request.execution else "now")
+        return f"hash {request.firmware_hash.hex()} {when}"
+    return ""

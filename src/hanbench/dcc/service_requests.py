@@ -1,0 +1,161 @@
+"""Service Requests as users submit them to the DCC, and the typed result the DCC hands back.
+
+The request records are the DUIS bodies of SR 11.1-11.4 with the XML taken away: an image and
+a device list, a device, a device and a hash. The result says, per target device, whether the
+DCC accepted it (and if not, which rule refused it) and what came of it.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import ClassVar
+
+from hanbench.errors import BadInput
+from hanbench.gbcs.cs06 import HASH_LENGTH
+from hanbench.gbcs.entity import EntityId
+from hanbench.gbcs.roles import RefusalRule, ServiceRequest
+
+
+def _targets(devices: Sequence[EntityId | str]) -> tuple[EntityId, ...]:
+    if isinstance(devices, (str, bytes, EntityId)):
+        raise BadInput("the device list must be a list of entity IDs, not a single one")
+    parsed = tuple(EntityId.parse(d) for d in devices)
+    if not parsed:
+        raise BadInput("the device list is empty")
+    if len(set(parsed)) != len(parsed):
+        raise BadInput("the device list names a device more than once")
+    return parsed
+
+
+@dataclass(frozen=True)
+class _ImageRequest:
+    """An image and the devices to distribute it to (the body of 11.1 and 11.4)."""
+
+    service_request: ClassVar[ServiceRequest]
+    image: bytes
+    devices: tuple[EntityId, ...] = field(default=())
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.image, bytes):
+            raise BadInput("the image must be bytes")
+        object.__setattr__(self, "devices", _targets(self.devices))
+
+    @property
+    def targets(self) -> tuple[EntityId, ...]:
+        return self.devices
+
+
+@dataclass(frozen=True)
+class UpdateFirmware(_ImageRequest):
+    """SR 11.1: distribute a signed OTA Upgrade Image to ESME, GSME or HCALCS devices."""
+
+    service_request: ClassVar[ServiceRequest] = ServiceRequest.UPDATE_FIRMWARE
+
+
+@dataclass(frozen=True)
+class UpdatePpmidFirmware(_ImageRequest):
+    """SR 11.4: distribute an image to a PPMID, which activates it on arrival (CS09 reports it)."""
+
+    service_request: ClassVar[ServiceRequest] = ServiceRequest.UPDATE_PPMID_FIRMWARE
+
+
+@dataclass(frozen=True)
+class ReadFirmwareVersion:
+    """SR 11.2: read the version a device runs (allowed on suspended devices too)."""
+
+    service_request: ClassVar[ServiceRequest] = ServiceRequest.READ_FIRMWARE_VERSION
+    device: EntityId
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "device", EntityId.parse(self.device))
+
+    @property
+    def targets(self) -> tuple[EntityId, ...]:
+        return (self.device,)
+
+
+@dataclass(frozen=True)
+class ActivateFirmware:
+    """SR 11.3: activate the image with ``firmware_hash`` now, at ``execution``, or cancel (``cancel=True``)
+    a pending future-dated activation."""
+
+    service_request: ClassVar[ServiceRequest] = ServiceRequest.ACTIVATE_FIRMWARE
+    device: EntityId
+    firmware_hash: bytes
+    execution: datetime | None = None
+    cancel: bool = False
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "device", EntityId.parse(self.device))
+        if not isinstance(self.firmware_hash, bytes) or len(self.firmware_hash) != HASH_LENGTH:
+            raise BadInput(f"a firmware hash is {HASH_LENGTH} bytes (SHA-256 of the Manufacturer Image)")
+        if self.cancel and self.execution is not None:
+            raise BadInput("a cancellation carries no execution date-time of its own")
+        if self.execution is not None and self.execution.tzinfo is None:
+            raise BadInput(f"execution date-time {self.execution} needs a time zone")
+
+    @property
+    def targets(self) -> tuple[EntityId, ...]:
+        return (self.device,)
+
+
+Request = UpdateFirmware | UpdatePpmidFirmware | ReadFirmwareVersion | ActivateFirmware
+
+
+class Outcome(enum.StrEnum):
+    """What came of a Service Request for one device."""
+
+    REFUSED = "refused"
+    DISTRIBUTED = "distributed"                 # the CH stored the image for the device
+    NOT_STORED = "not_stored"                   # the CH failed to store it
+    ACTIVATED = "activated"
+    ACTIVATION_FAILED = "activation_failed"     # the device answered with a failure code
+    ACTIVATION_SCHEDULED = "activation_scheduled"
+    ACTIVATION_CANCELLED = "activation_cancelled"
+    VERSION_READ = "version_read"
+    RESPONSE_MISSING = "response_missing"       # no response within the DCC's wait
+    NOT_DELIVERED = "not_delivered"             # the CH's queue expired before the device fetched it
+    BAD_RESPONSE = "bad_response"               # a response that is malformed or does not verify
+
+
+@dataclass(frozen=True)
+class TargetResult:
+    """The DCC's decision and the outcome for one target device."""
+
+    device: EntityId
+    refusal: RefusalRule | None
+    message: str
+    outcome: Outcome
+    firmware_version: int | None = None
+
+    @property
+    def accepted(self) -> bool:
+        return self.refusal is None
+
+
+@dataclass(frozen=True)
+class RequestResult:
+    """What :meth:`Dcc.submit` returns: one :class:`TargetResult` per target, in request order."""
+
+    request_id: int
+    service_request: ServiceRequest
+    user: EntityId
+    targets: tuple[TargetResult, ...]
+
+    @property
+    def accepted(self) -> tuple[EntityId, ...]:
+        return tuple(t.device for t in self.targets if t.accepted)
+
+    @property
+    def refused(self) -> dict[EntityId, RefusalRule]:
+        return {t.device: t.refusal for t in self.targets if t.refusal is not None}
+
+    def target(self, device: EntityId | str) -> TargetResult:
+        wanted = EntityId.parse(device)
+        for t in self.targets:
+            if t.device == wanted:
+                return t
+        raise BadInput(f"request {self.request_id} has no target {wanted}")
