@@ -124,7 +124,7 @@ class TransferResult(enum.IntEnum):
     FILE_TRANSFER_FAILURE = 3
 
 
-class _TransferDer(core.Sequence):
+class _FirmwareTransferAlert(core.Sequence):
     _fields = [("alertCode", core.Integer), ("executionDateTime", core.GeneralizedTime),
                ("entityId", core.OctetString), ("firmwareVersion", core.OctetString),
                ("responseCode", core.Integer)]
@@ -159,7 +159,7 @@ class FirmwareTransferAlert:
         return MessageCode.CCS08_FIRMWARE_TRANSFER_ALERT
 
     def encode(self) -> bytes:
-        return dump(_TransferDer({"alertCode": int(self.alert_code),
+        return dump(_FirmwareTransferAlert({"alertCode": int(self.alert_code),
                                   "executionDateTime": generalized_time(self.timestamp),
                                   "entityId": bytes(self.device), "firmwareVersion": self.firmware_version,
                                   "responseCode": int(self.result)}), "CCS08 alert")
@@ -167,7 +167,7 @@ class FirmwareTransferAlert:
     @classmethod
     def decode(cls, data: bytes) -> "FirmwareTransferAlert":
         what = "CCS08 alert payload"
-        der = load_der(_TransferDer, data, what)
+        der = load_der(_FirmwareTransferAlert, data, what)
         entity = der["entityId"].native
         if len(entity) != 8:
             raise MessageFormatError(f"{what}: entityId must be 8 bytes, got {len(entity)}")
@@ -190,7 +190,7 @@ class PpmidActivationOutcome(enum.IntEnum):
     FAILURE = 1
 
 
-class _PpmidDer(core.Sequence):
+class _FirmwareActivationAlert(core.Sequence):
     _fields = [("alertCode", core.Integer), ("executionDateTime", core.GeneralizedTime),
                ("firmwareVersion", core.OctetString), ("activateImage", core.Integer)]
 
@@ -220,7 +220,7 @@ class PpmidActivationAlert:
         return MessageCode.CS09_PPMID_FIRMWARE_ACTIVATION_ALERT
 
     def encode(self) -> bytes:
-        return dump(_PpmidDer({"alertCode": int(self.alert_code),
+        return dump(_FirmwareActivationAlert({"alertCode": int(self.alert_code),
                                "executionDateTime": generalized_time(self.timestamp),
                                "firmwareVersion": self.firmware_version,
                                "activateImage": int(self.outcome)}), "CS09 alert")
@@ -228,7 +228,7 @@ class PpmidActivationAlert:
     @classmethod
     def decode(cls, data: bytes) -> "PpmidActivationAlert":
         what = "CS09 alert payload"
-        der = load_der(_PpmidDer, data, what)
+        der = load_der(_FirmwareActivationAlert, data, what)
         alert = decoded(what, lambda: cls(native_time(der["executionDateTime"].native, "executionDateTime", what),
                                           der["firmwareVersion"].native, der["activateImage"].native))
         _check_alert_code(what, der["alertCode"].native, alert.alert_code)

@@ -41,14 +41,23 @@ def _child_offsets(data: bytes, what: str) -> list[int]:
     return offsets
 
 
+def _detail(exc: Exception) -> str:
+    """asn1crypto's complaint without its "Error parsing <python class> - " preamble."""
+    return str(exc).split(" - ", 1)[-1].splitlines()[0]
+
+
 def load_der(spec: type[T], data: bytes, what: str) -> T:
     """``data`` parsed as ``spec``, or a MessageFormatError naming the field and offset."""
     offsets = _child_offsets(data, what)
     try:
         value = spec.load(data, strict=True)
     except _ASN1_ERRORS as exc:
-        raise MessageFormatError(f"{what}: at offset 0: not a DER {spec.__name__}: {exc}") from None
+        raise MessageFormatError(f"{what}: at offset 0: not a DER {spec.__name__.lstrip('_')}: {_detail(exc)}") from None
     if isinstance(value, core.Sequence):
+        try:
+            len(value)  # splits the contents into fields: missing, extra or misplaced fields fail here
+        except _ASN1_ERRORS as exc:
+            raise MessageFormatError(f"{what}: at offset 0: not a DER {spec.__name__.lstrip('_')}: {_detail(exc)}") from None
         present = 0
         for name, *_ in spec._fields:
             at = offsets[present] if present < len(offsets) else len(data)
@@ -56,14 +65,14 @@ def load_der(spec: type[T], data: bytes, what: str) -> T:
                 child = value[name]
                 child.native
             except _ASN1_ERRORS as exc:
-                raise MessageFormatError(f"{what}: {name} at offset {at}: {exc}") from None
+                raise MessageFormatError(f"{what}: {name} at offset {at}: {_detail(exc)}") from None
             if not isinstance(child, core.Void):
                 present += 1
     else:
         try:
             value.native
         except _ASN1_ERRORS as exc:
-            raise MessageFormatError(f"{what}: at offset 0: {exc}") from None
+            raise MessageFormatError(f"{what}: at offset 0: {_detail(exc)}") from None
     try:
         canonical = value.dump(force=True)
     except _ASN1_ERRORS as exc:

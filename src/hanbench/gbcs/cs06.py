@@ -48,7 +48,7 @@ class ActivationResult(enum.IntEnum):
     ACTIVATION_FAILURE = 3
 
 
-class _CommandDer(core.Sequence):
+class _ActivateFirmwareCommand(core.Sequence):
     _fields = [
         ("manufacturerImageHash", core.OctetString),
         ("originatorCounter", core.Integer),
@@ -56,16 +56,16 @@ class _CommandDer(core.Sequence):
     ]
 
 
-class _OutcomeDer(core.Sequence):
+class _ExecutionOutcome(core.Sequence):
     _fields = [("activateImageResponseCode", core.Integer), ("firmwareVersion", core.OctetString)]
 
 
-class _AlertDer(core.Sequence):
+class _FutureDatedActivateFirmwareAlert(core.Sequence):
     _fields = [
         ("alertCode", core.Integer),
         ("executionDateTime", core.GeneralizedTime),
         ("originatorCounter", core.Integer),
-        ("executionOutcome", _OutcomeDer),
+        ("executionOutcome", _ExecutionOutcome),
     ]
 
 
@@ -105,12 +105,12 @@ class ActivateFirmware:
                                      "originatorCounter": self.originator_counter}
         if self.execution_datetime is not None:
             fields["executionDateTime"] = generalized_time(self.execution_datetime)
-        return dump(_CommandDer(fields), "CS06 command")
+        return dump(_ActivateFirmwareCommand(fields), "CS06 command")
 
     @classmethod
     def decode(cls, data: bytes) -> "ActivateFirmware":
         what = "CS06 command payload"
-        der = load_der(_CommandDer, data, what)
+        der = load_der(_ActivateFirmwareCommand, data, what)
         when = der["executionDateTime"].native
         return decoded(what, lambda: cls(der["manufacturerImageHash"].native, der["originatorCounter"].native,
                                         None if when is None else native_time(when, "executionDateTime", what)))
@@ -142,8 +142,8 @@ class ExecutionOutcome:
     def succeeded(self) -> bool:
         return self.code is ActivationResult.SUCCESS
 
-    def _der(self) -> _OutcomeDer:
-        return _OutcomeDer({"activateImageResponseCode": int(self.code), "firmwareVersion": self.firmware_version})
+    def _der(self) -> _ExecutionOutcome:
+        return _ExecutionOutcome({"activateImageResponseCode": int(self.code), "firmwareVersion": self.firmware_version})
 
     def encode(self) -> bytes:
         return dump(self._der(), "CS06 execution outcome")
@@ -158,7 +158,7 @@ def decode_response(data: bytes) -> ActivateFirmwareResponse:
     if data[:1] == b"\x05":
         load_der(core.Null, data, what)
         return Accepted()
-    der = load_der(_OutcomeDer, data, what)
+    der = load_der(_ExecutionOutcome, data, what)
     return decoded(what, lambda: ExecutionOutcome(der["activateImageResponseCode"].native,
                                                  der["firmwareVersion"].native))
 
@@ -190,7 +190,7 @@ class FutureDatedActivationAlert:
         return _ALERT
 
     def encode(self) -> bytes:
-        return dump(_AlertDer({"alertCode": int(self.alert_code),
+        return dump(_FutureDatedActivateFirmwareAlert({"alertCode": int(self.alert_code),
                                "executionDateTime": generalized_time(self.execution_datetime),
                                "originatorCounter": self.originator_counter,
                                "executionOutcome": self.outcome._der()}), "future-dated activation alert")
@@ -198,7 +198,7 @@ class FutureDatedActivationAlert:
     @classmethod
     def decode(cls, data: bytes) -> "FutureDatedActivationAlert":
         what = "future-dated activation alert payload"
-        der = load_der(_AlertDer, data, what)
+        der = load_der(_FutureDatedActivateFirmwareAlert, data, what)
         outcome = der["executionOutcome"]
         alert = decoded(what, lambda: cls(native_time(der["executionDateTime"].native, "executionDateTime", what),
                                          der["originatorCounter"].native,

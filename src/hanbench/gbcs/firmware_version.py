@@ -181,7 +181,7 @@ class ReadResult(enum.IntEnum):
     FAILURE = 1
 
 
-class _Cs08ResponseDer(core.Sequence):
+class _ReadFirmwareVersionResponse(core.Sequence):
     _fields = [("firmwareVersion", core.OctetString), ("responseCode", core.Integer)]
 
 
@@ -217,13 +217,13 @@ class PpmidFirmwareVersionResponse:
         return self.result is ReadResult.SUCCESS
 
     def encode(self) -> bytes:
-        return dump(_Cs08ResponseDer({"firmwareVersion": self.firmware_version, "responseCode": int(self.result)}),
+        return dump(_ReadFirmwareVersionResponse({"firmwareVersion": self.firmware_version, "responseCode": int(self.result)}),
                     "CS08 response")
 
     @classmethod
     def decode(cls, data: bytes) -> "PpmidFirmwareVersionResponse":
         what = "CS08 response payload"
-        der = load_der(_Cs08ResponseDer, data, what)
+        der = load_der(_ReadFirmwareVersionResponse, data, what)
         return decoded(what, lambda: cls(der["firmwareVersion"].native, der["responseCode"].native))
 
 
