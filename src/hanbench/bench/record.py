@@ -206,8 +206,8 @@ class SessionRecord:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             self._db = sqlite3.connect(self.path, timeout=30, isolation_level=None)
             self._db.execute("PRAGMA foreign_keys = ON")
-            with self._transaction():
-                self._db.executescript(_SCHEMA)
+            # executescript commits any open transaction itself, so the script carries its own.
+            self._db.executescript(f"BEGIN IMMEDIATE; {_SCHEMA} COMMIT;")
         except (OSError, sqlite3.Error) as exc:
             raise RecordWriteFailed(f"cannot open session record {self.path}: {exc}") from None
         self._mark_dead_sessions_aborted()

@@ -1,0 +1,227 @@
+"""The event stream: seq and clock stamping, subscribers, wait_for and its timeout message, JSON."""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import datetime as dt
+import json
+
+import pytest
+
+from hanbench.bench import events as ev
+from hanbench.bench.events import (
+    BlockProgress,
+    CommandQueued,
+    Event,
+    EventStream,
+    EventTimeout,
+    ProgressGate,
+    ReceiptAlertRaised,
+    RequestRefused,
+    TransferFinished,
+    TransferStarted,
+)
+from hanbench.errors import BadInput, CheckFailed
+from hanbench.gbcs.entity import EntityId
+
+ESME = EntityId.parse("00-DB-12-34-56-78-91-00")
+SUPPLIER = EntityId.parse("90-B3-D5-1F-30-01-00-00")
+START = dt.datetime(2026, 1, 5, 9, 0, tzinfo=dt.UTC)
+
+
+class Ticking:
+    """A bench clock that advances one second per reading, so stamps are distinguishable."""
+
+    def __init__(self) -> None:
+        self.now = START
+
+    def __call__(self) -> dt.datetime:
+        self.now += dt.timedelta(seconds=1)
+        return self.now
+
+
+def started(size: int = 1000) -> TransferStarted:
+    return TransferStarted(device=ESME, file_version=2, size=size, block_size=50)
+
+
+def finished(result: str = "success") -> TransferFinished:
+    return TransferFinished(device=ESME, file_version=2, result=result)
+
+
+def test_publish_numbers_and_stamps_events_in_order() -> None:
+    stream = EventStream(Ticking())
+    assert stream.last_seq == 0
+    first = stream.publish(started())
+    second = stream.publish(finished())
+    assert (first.seq, second.seq, stream.last_seq) == (1, 2, 2)
+    assert (first.at, second.at) == (START + dt.timedelta(seconds=1), START + dt.timedelta(seconds=2))
+    assert stream.history == (first, second)
+    assert dataclasses.replace(first, seq=-1, at=started().at) == started()  # only seq and at were added
+
+
+def test_an_event_keeps_a_time_it_was_given() -> None:
+    stream = EventStream(Ticking())
+    when = dt.datetime(2030, 1, 1, tzinfo=dt.UTC)
+    assert stream.publish(dataclasses.replace(started(), at=when)).at == when
+
+
+def test_history_is_bounded() -> None:
+    stream = EventStream(Ticking(), history=3)
+    for _ in range(5):
+        stream.publish(started())
+    assert [e.seq for e in stream.history] == [3, 4, 5]
+
+
+def test_subscribers_see_every_event_in_order_until_they_unsubscribe() -> None:
+    stream = EventStream(Ticking())
+    seen: list[tuple[str, int]] = []
+    stop_a = stream.subscribe(lambda e: seen.append(("a", e.seq)))
+    stream.subscribe(lambda e: seen.append(("b", e.seq)))
+    stream.publish(started())
+    stop_a()
+    stop_a()  # twice is harmless
+    stream.publish(finished())
+    assert seen == [("a", 1), ("b", 1), ("b", 2)]
+
+
+def test_a_failing_subscriber_stops_the_publisher() -> None:
+    stream = EventStream(Ticking())
+
+    def broken(event: Event) -> None:
+        raise OSError("disk full")
+
+    stream.subscribe(broken)
+    with pytest.raises(OSError, match="disk full"):
+        stream.publish(started())
+
+
+def test_to_dict_and_json_use_plain_forms() -> None:
+    stream = EventStream(Ticking())
+    alert = stream.publish(ReceiptAlertRaised(device=ESME, alert_code=0x8F72, image_hash=bytes.fromhex("00ff")))
+    assert alert.to_dict() == {
+        "kind": "receipt_alert_raised", "at": "2026-01-05T09:00:01+00:00", "seq": 1,
+        "device": "00-DB-12-34-56-78-91-00", "alert_code": 0x8F72, "image_hash": "00ff",
+    }
+    refused = stream.publish(RequestRefused(request_id="r1", service_request="11.1", user=SUPPLIER,
+                                            devices=(ESME,), rule="appointed_rsa", reason="not appointed"))
+    assert json.loads(refused.to_json())["devices"] == ["00-DB-12-34-56-78-91-00"]
+    queued = stream.publish(CommandQueued(device=ESME, command="CS06", expires_at=START))
+    assert queued.to_dict()["expires_at"] == "2026-01-05T09:00:00+00:00"
+    assert queued.describe() == ("#3 2026-01-05T09:00:03+00:00 command_queued device=00-DB-12-34-56-78-91-00 "
+                                 "command=CS06 request_id=None expires_at=2026-01-05T09:00:00+00:00")
+
+
+def test_every_step_of_an_update_has_its_own_kind() -> None:
+    classes = [c for c in vars(ev).values() if isinstance(c, type) and issubclass(c, Event) and "kind" in vars(c)]
+    kinds = [c.kind for c in classes if c is not Event]
+    assert len(kinds) == len(set(kinds))
+    assert set(kinds) == {"request_submitted", "request_authorised", "request_refused", "image_stored",
+                          "image_notify_sent", "transfer_started", "block_progress", "transfer_finished",
+                          "receipt_alert_raised", "command_sent", "command_queued", "command_expired",
+                          "activation_immediate", "activation_scheduled", "activation_fired", "activation_cancelled",
+                          "activation_refused", "alert_delivered", "infrastructure_fault"}
+
+
+def test_progress_gate_lets_through_every_step_and_the_end() -> None:
+    size = 256 * 1024  # 5243 blocks of 50 bytes, the last one short
+    gate = ProgressGate(size, step_percent=10)
+    block_ends = [min(size, end) for end in range(50, size + 50, 50)]
+    published = [p for end in block_ends if (p := gate.percent_to_publish(end)) is not None]
+    assert published == [0, 10, 20, 30, 40, 50, 60, 70, 80, 90, 100]
+    assert gate.percent_to_publish(size) is None  # the end is told once
+
+
+def test_progress_gate_with_steps_that_do_not_divide_100() -> None:
+    gate = ProgressGate(100, step_percent=30)
+    assert [gate.percent_to_publish(o) for o in (0, 29, 30, 59, 61, 95, 99, 100)] == [0, None, 30, None, 61, 95,
+                                                                                          None, 100]
+
+
+@pytest.mark.parametrize(("size", "step"), [(0, 10), (10, 0), (10, 101)])
+def test_progress_gate_refuses_nonsense(size: int, step: int) -> None:
+    with pytest.raises(BadInput):
+        ProgressGate(size, step)
+
+
+def test_block_progress_carries_what_a_progress_bar_needs() -> None:
+    event = BlockProgress(device=ESME, file_version=2, offset=500, size=1000, percent=50)
+    assert {k: event.to_dict()[k] for k in ("offset", "size", "percent")} == {"offset": 500, "size": 1000,
+                                                                              "percent": 50}
+
+
+# -- wait_for ----------------------------------------------------------------------------------
+
+
+@pytest.mark.asyncio
+async def test_wait_for_an_event_class() -> None:
+    stream = EventStream(Ticking())
+    loop = asyncio.get_running_loop()
+    loop.call_soon(stream.publish, started())
+    loop.call_later(0.01, stream.publish, finished())
+    event = await stream.wait_for(TransferFinished, timeout=5)
+    assert isinstance(event, TransferFinished) and event.seq == 2
+
+
+@pytest.mark.asyncio
+async def test_wait_for_a_predicate_skips_what_does_not_match() -> None:
+    stream = EventStream(Ticking())
+    loop = asyncio.get_running_loop()
+    loop.call_soon(stream.publish, finished("aborted"))
+    loop.call_soon(stream.publish, finished("success"))
+    event = await stream.wait_for(lambda e: isinstance(e, TransferFinished) and e.result == "success", timeout=5)
+    assert event.seq == 2
+
+
+@pytest.mark.asyncio
+async def test_wait_for_ignores_the_past_unless_given_a_mark() -> None:
+    stream = EventStream(Ticking())
+    mark = stream.last_seq
+    stream.publish(finished())  # published before anyone waited
+    assert (await stream.wait_for(TransferFinished, timeout=1, since=mark)).seq == 1
+    with pytest.raises(EventTimeout):
+        await stream.wait_for(TransferFinished, timeout=0.01)
+    with pytest.raises(EventTimeout):
+        await stream.wait_for(TransferFinished, timeout=0.01, since=1)  # the mark is after it
+
+
+@pytest.mark.asyncio
+async def test_wait_for_unsubscribes_when_done() -> None:
+    stream = EventStream(Ticking())
+    asyncio.get_running_loop().call_soon(stream.publish, finished())
+    await stream.wait_for(TransferFinished, timeout=1)
+    with pytest.raises(EventTimeout):
+        await stream.wait_for(TransferFinished, timeout=0.01)
+    assert stream._subscribers == []
+
+
+@pytest.mark.asyncio
+async def test_the_timeout_says_what_was_awaited_and_what_came() -> None:
+    stream = EventStream(Ticking())
+    for _ in range(12):
+        stream.publish(started())
+    with pytest.raises(EventTimeout) as caught:
+        await stream.wait_for(TransferFinished, timeout=0.05)
+    lines = str(caught.value).splitlines()
+    assert lines[0] == "timed out after 0.05 s waiting for a transfer_finished event"
+    assert lines[1] == "last 10 of 12 events:"
+    assert lines[2].startswith("  #3 2026-01-05T09:00:03+00:00 transfer_started device=00-DB-12-34-56-78-91-00")
+    assert lines[-1].startswith("  #12 ")
+    assert isinstance(caught.value, CheckFailed) and isinstance(caught.value, TimeoutError)
+
+
+@pytest.mark.asyncio
+async def test_the_timeout_names_a_predicate_by_what_or_its_docstring() -> None:
+    stream = EventStream(Ticking())
+
+    def esme_activated(event: Event) -> bool:
+        """the ESME activating version 2"""
+        return False
+
+    with pytest.raises(EventTimeout, match="waiting for the ESME activating version 2\nno events were published"):
+        await stream.wait_for(esme_activated, timeout=0.01)
+    with pytest.raises(EventTimeout, match="waiting for CS06 on the GSME\nlast 1 of 1 events"):
+        stream.publish(started())
+        await stream.wait_for(lambda e: False, timeout=0.01, what="CS06 on the GSME")
+    with pytest.raises(EventTimeout, match="waiting for an event matching <lambda>"):
+        await stream.wait_for(lambda e: False, timeout=0.01)
