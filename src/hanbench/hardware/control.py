@@ -270,19 +270,22 @@ class BoardControl:
                    loop: asyncio.AbstractEventLoop) -> None:
         """Reader thread: split the byte stream into lines and pass them to the loop."""
         buffer = bytearray()
-        while not stop.is_set():
-            try:
-                chunk = link.read(max(1, link.in_waiting))
-            except (serial.SerialException, OSError, TypeError) as exc:
-                # pyserial raises TypeError when the port is closed under a blocking read.
-                if not stop.is_set():
-                    loop.call_soon_threadsafe(self._on_lost, generation, exc)
-                return
-            buffer.extend(chunk)
-            while (end := buffer.find(b"\n")) >= 0:
-                line, buffer[:] = bytes(buffer[:end]).rstrip(b"\r"), buffer[end + 1:]
-                if line:
-                    loop.call_soon_threadsafe(self._on_line, generation, line)
+        try:
+            while not stop.is_set():
+                try:
+                    chunk = link.read(max(1, link.in_waiting))
+                except (serial.SerialException, OSError, TypeError) as exc:
+                    # pyserial raises TypeError when the port is closed under a blocking read.
+                    if not stop.is_set():
+                        loop.call_soon_threadsafe(self._on_lost, generation, exc)
+                    return
+                buffer.extend(chunk)
+                while (end := buffer.find(b"\n")) >= 0:
+                    line, buffer[:] = bytes(buffer[:end]).rstrip(b"\r"), buffer[end + 1:]
+                    if line:
+                        loop.call_soon_threadsafe(self._on_line, generation, line)
+        except RuntimeError:
+            return  # the loop closed without close() being awaited; nobody is left to tell
 
     def _on_line(self, generation: int, line: bytes) -> None:
         if generation != self._generation:

@@ -56,6 +56,7 @@ class EmulatedBoard:
         self.reset_gap = reset_gap
         self.protocol_major = protocol_major
         self.muted = False
+        self._restarting = False  # acknowledged a reset: silent until it has happened
         self.requests_seen: list[Request] = []
         self.appearances = 0  # how many times the port has (re)appeared; a reset adds one
         self._master: int | None = None
@@ -139,6 +140,7 @@ class EmulatedBoard:
 
     def unmute(self) -> None:
         self.muted = False
+        self._restarting = False  # acknowledged a reset: silent until it has happened
 
     # --- protocol ------------------------------------------------------------------------
 
@@ -161,7 +163,7 @@ class EmulatedBoard:
         while (end := self._buffer.find(b"\n")) >= 0:
             line = bytes(self._buffer[:end]).rstrip(b"\r")
             del self._buffer[:end + 1]
-            if line and not self.muted:
+            if line and not (self.muted or self._restarting):
                 self._write(self._answer(line))
 
     def _answer(self, line: bytes) -> bytes:
@@ -189,7 +191,8 @@ class EmulatedBoard:
         return {}
 
     def _restart(self, action: Callable[[], None], reason: str) -> Mapping[str, Any]:
-        """Acknowledge now; leave the bus once the acknowledgement is out, then boot."""
+        """Acknowledge now, answer nothing more, leave the bus once the acknowledgement is out, boot."""
+        self._restarting = True
         task = asyncio.get_running_loop().create_task(self._reboot(action, reason))
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
@@ -199,6 +202,7 @@ class EmulatedBoard:
         await asyncio.sleep(0.02)  # a real UART sends the acknowledgement before the MCU resets
         action()
         await self.vanish(self.reset_gap)
+        self._restarting = False
         self.emit(BootEvent(reason))
 
     def _write(self, data: bytes) -> None:

@@ -24,7 +24,7 @@ from hanbench.hardware.protocol import (
 )
 from hanbench.twin.board import EmulatedBoard
 
-from conftest import HASH, MemoryBackend
+from board_backend import HASH, MemoryBackend
 
 pytestmark = pytest.mark.asyncio
 
