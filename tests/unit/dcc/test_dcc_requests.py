@@ -1,0 +1,239 @@
+"""What the DCC does with accepted requests: distribution, CS06 signing and counters, the
+activation response (in time, late, never, expired), SR 11.2 reads and the missing-response flag."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import datetime, timedelta
+
+import pytest
+from conftest import (
+    ESME, GSME, HCALCS, PPMID, START, SUPPLIER_A, V1, V2, FakeHub, activation_responder, loop_clock, seed,
+    signed_image, unsigned_image, version_responder,
+)
+
+from hanbench.dcc.dcc import Dcc
+from hanbench.dcc.hub_port import CommandExpired
+from hanbench.dcc.inventory import Inventory
+from hanbench.dcc.records import UpdateState
+from hanbench.dcc.service_requests import ActivateFirmware, Outcome, ReadFirmwareVersion, UpdateFirmware, \
+    UpdatePpmidFirmware
+from hanbench.errors import BadInput, InfrastructureFault
+from hanbench.gbcs import cs06
+from hanbench.gbcs.entity import EntityId
+from hanbench.gbcs.frame import decode_message, verify_message
+from hanbench.gbcs.image import parse_image
+from hanbench.gbcs.roles import RefusalRule
+
+HASH = bytes(range(32))
+
+
+@pytest.mark.asyncio
+async def test_distribution_records_the_pending_image(make_dcc, inventory, hub, keystore):
+    dcc = make_dcc()
+    image = signed_image(keystore, SUPPLIER_A)
+    await dcc.submit(SUPPLIER_A, UpdateFirmware(image, [ESME]))
+    assert hub.distributed == [(image, (ESME,))]
+    pending = inventory.device(ESME).pending
+    assert pending is not None
+    assert pending.hash == parse_image(image).manufacturer_image_hash
+    assert (pending.file_version, pending.distributed_by) == (V2, SUPPLIER_A)
+    assert inventory.device(ESME).update_state is UpdateState.DISTRIBUTED
+
+
+@pytest.mark.asyncio
+async def test_ppmid_update_distributes_the_unsigned_image(make_dcc, inventory, hub):
+    dcc = make_dcc()
+    result = await dcc.submit(SUPPLIER_A, UpdatePpmidFirmware(unsigned_image(), [PPMID]))
+    assert result.target(PPMID).outcome is Outcome.DISTRIBUTED
+    assert inventory.device(PPMID).pending is not None
+
+
+@pytest.mark.asyncio
+async def test_a_ch_that_cannot_store_the_image_is_an_infrastructure_fault_logged_as_such(make_dcc, inventory, hub,
+                                                                                         keystore):
+    dcc = make_dcc()
+    hub.fail_distribute = InfrastructureFault("NCP stopped answering")
+    with pytest.raises(InfrastructureFault):
+        await dcc.submit(SUPPLIER_A, UpdateFirmware(signed_image(keystore, SUPPLIER_A), [ESME]))
+    assert inventory.requests()[0].targets[0].outcome == "not_stored"
+    assert inventory.device(ESME).pending is None
+
+
+@pytest.mark.asyncio
+async def test_cs06_verifies_with_the_suppliers_certificate_and_counters_increase(make_dcc, inventory, hub,
+                                                                                  keystore):
+    dcc = make_dcc()
+    hub.responder = activation_responder(keystore)
+    for _ in range(3):
+        result = await dcc.submit(SUPPLIER_A, ActivateFirmware(ESME, HASH))
+        assert result.target(ESME).outcome is Outcome.ACTIVATED
+    messages = [decode_message(raw) for _, raw in hub.commands]
+    counters = [m.originator_counter for m in messages]
+    assert counters == sorted(counters) and len(set(counters)) == 3
+    certificate_key = keystore.public_key(SUPPLIER_A)
+    for msg in messages:
+        assert msg.originator == SUPPLIER_A and msg.target == ESME
+        assert verify_message(msg, certificate_key)
+        assert cs06.read_activate_firmware(msg).manufacturer_image_hash == HASH
+    assert not verify_message(messages[0], keystore.public_key(EntityId.parse("90-B3-D5-1F-30-02-00-00")))
+
+
+@pytest.mark.asyncio
+async def test_counters_persist_across_dcc_instances(tmp_path, keystore):
+    path = tmp_path / "bench.db"
+    counters = []
+    for run in range(2):
+        inv = Inventory(path) if run else seed(Inventory(path))
+        hub = FakeHub()
+        hub.responder = activation_responder(keystore)
+        dcc = Dcc(inv, keystore, hub, "mp207", loop_clock)
+        await dcc.submit(SUPPLIER_A, ActivateFirmware(ESME, HASH))
+        counters.append(decode_message(hub.commands[0][1]).originator_counter)
+        inv.close()
+    assert counters[1] > counters[0]
+
+
+@pytest.mark.asyncio
+async def test_activation_response_updates_the_running_version_and_clears_the_pending_image(
+        make_dcc, inventory, hub, keystore):
+    dcc = make_dcc()
+    await dcc.submit(SUPPLIER_A, UpdateFirmware(signed_image(keystore, SUPPLIER_A), [ESME]))
+    hub.responder = activation_responder(keystore, version=V2)
+    result = await dcc.submit(SUPPLIER_A, ActivateFirmware(ESME, inventory.device(ESME).pending.hash))
+    assert result.target(ESME).firmware_version == V2
+    device = inventory.device(ESME)
+    assert (device.firmware_version, device.pending, device.update_state) == (V2, None, UpdateState.ACTIVATED)
+
+
+@pytest.mark.asyncio
+async def test_failed_activation_is_recorded_as_needing_action(make_dcc, inventory, hub, keystore):
+    dcc = make_dcc()
+    hub.responder = activation_responder(keystore, result=cs06.ActivationResult.NO_IMAGE_HELD, version=V1)
+    result = await dcc.submit(SUPPLIER_A, ActivateFirmware(ESME, HASH))
+    assert result.target(ESME).outcome is Outcome.ACTIVATION_FAILED
+    device = inventory.device(ESME)
+    assert device.needs_action and "NO_IMAGE_HELD" in device.update_detail
+
+
+@pytest.mark.asyncio
+async def test_future_dated_activation_and_its_cancellation(make_dcc, inventory, hub, keystore):
+    dcc = make_dcc()
+    hub.responder = activation_responder(keystore)
+    result = await dcc.submit(SUPPLIER_A, ActivateFirmware(HCALCS, HASH, execution=START + timedelta(days=1)))
+    assert result.target(HCALCS).outcome is Outcome.ACTIVATION_SCHEDULED
+    assert inventory.device(HCALCS).update_state is UpdateState.ACTIVATION_SCHEDULED
+    result = await dcc.submit(SUPPLIER_A, ActivateFirmware(HCALCS, HASH, cancel=True))
+    assert result.target(HCALCS).outcome is Outcome.ACTIVATION_CANCELLED
+    sent = cs06.read_activate_firmware(decode_message(hub.commands[-1][1]))
+    assert sent.is_cancellation
+
+
+@pytest.mark.asyncio
+@pytest.mark.looptime
+async def test_missing_activation_response_flags_the_device_and_11_2_clears_it(make_dcc, inventory, hub, keystore):
+    dcc = make_dcc(activation_response_wait=timedelta(hours=1))
+    never = asyncio.Event()
+
+    async def silent(target, msg):
+        await never.wait()
+        raise AssertionError("unreachable")
+
+    hub.responder = silent
+    result = await dcc.submit(SUPPLIER_A, ActivateFirmware(GSME, HASH))
+    assert result.target(GSME).outcome is Outcome.RESPONSE_MISSING
+    assert inventory.device(GSME).activation_response_missing
+    assert inventory.device(GSME).needs_action
+
+    hub.responder = version_responder(V2)
+    read = await dcc.submit(SUPPLIER_A, ReadFirmwareVersion(GSME))
+    assert read.target(GSME).outcome is Outcome.VERSION_READ and read.target(GSME).firmware_version == V2
+    device = inventory.device(GSME)
+    assert not device.activation_response_missing and device.firmware_version == V2
+
+
+@pytest.mark.asyncio
+@pytest.mark.looptime
+async def test_a_late_activation_response_still_updates_the_inventory(make_dcc, inventory, hub, keystore):
+    dcc = make_dcc(activation_response_wait=timedelta(minutes=30))
+    hub.responder = activation_responder(keystore, version=V2, delay=3 * 3600)
+    result = await dcc.submit(SUPPLIER_A, ActivateFirmware(GSME, HASH))
+    assert result.target(GSME).outcome is Outcome.RESPONSE_MISSING
+    await asyncio.sleep(3 * 3600)
+    await asyncio.sleep(0)
+    device = inventory.device(GSME)
+    assert (device.firmware_version, device.activation_response_missing) == (V2, False)
+    assert inventory.requests()[-1].targets[0].outcome == "activated"
+
+
+@pytest.mark.asyncio
+async def test_expired_command_is_not_delivered(make_dcc, inventory, hub, keystore):
+    dcc = make_dcc()
+
+    async def expire(target, msg):
+        raise CommandExpired(target, "queue expiry 24 h")
+
+    hub.responder = expire
+    result = await dcc.submit(SUPPLIER_A, ActivateFirmware(GSME, HASH))
+    assert result.target(GSME).outcome is Outcome.NOT_DELIVERED
+    assert inventory.device(GSME).update_state is UpdateState.FAILED
+    read = await dcc.submit(SUPPLIER_A, ReadFirmwareVersion(GSME))
+    assert read.target(GSME).outcome is Outcome.NOT_DELIVERED
+
+
+@pytest.mark.asyncio
+async def test_responses_that_do_not_verify_or_answer_another_command_are_refused(make_dcc, inventory, hub,
+                                                                                 keystore):
+    dcc = make_dcc()
+    forged = activation_responder(keystore)
+
+    async def wrong_signer(target, msg):
+        # ESME's response, signed by the GSME's key: does not verify with the ESME certificate
+        return await forged(GSME, msg)
+
+    hub.responder = wrong_signer
+    result = await dcc.submit(SUPPLIER_A, ActivateFirmware(ESME, HASH))
+    assert result.target(ESME).outcome is Outcome.BAD_RESPONSE
+    assert "does not verify" in result.target(ESME).message
+
+    async def garbage(target, msg):
+        return b"\x00\x01"
+
+    hub.responder = garbage
+    result = await dcc.submit(SUPPLIER_A, ReadFirmwareVersion(ESME))
+    assert result.target(ESME).outcome is Outcome.BAD_RESPONSE
+    assert inventory.device(ESME).firmware_version == V1
+
+
+@pytest.mark.asyncio
+@pytest.mark.parametrize("device", [ESME, GSME, PPMID, HCALCS])
+async def test_read_version_uses_each_device_types_use_case(make_dcc, inventory, hub, device):
+    dcc = make_dcc()
+    hub.responder = version_responder(0x0123ABCD)
+    result = await dcc.submit(SUPPLIER_A, ReadFirmwareVersion(device))
+    assert result.target(device).firmware_version == 0x0123ABCD
+    assert inventory.device(device).firmware_version == 0x0123ABCD
+
+
+def test_request_records_refuse_bad_input():
+    with pytest.raises(BadInput, match="empty"):
+        UpdateFirmware(b"x", [])
+    with pytest.raises(BadInput, match="more than once"):
+        UpdateFirmware(b"x", [ESME, ESME])
+    with pytest.raises(BadInput, match="not a single one"):
+        UpdateFirmware(b"x", ESME)  # type: ignore[arg-type]
+    with pytest.raises(BadInput, match="32 bytes"):
+        ActivateFirmware(ESME, b"short")
+    with pytest.raises(BadInput, match="time zone"):
+        ActivateFirmware(ESME, HASH, execution=datetime(2030, 1, 1))
+    with pytest.raises(BadInput, match="no execution date-time"):
+        ActivateFirmware(ESME, HASH, execution=START, cancel=True)
+
+
+@pytest.mark.asyncio
+async def test_refused_result_lookup_of_an_unknown_target(make_dcc, keystore):
+    dcc = make_dcc()
+    result = await dcc.submit(SUPPLIER_A, ActivateFirmware(EntityId.parse("00-00-00-00-00-00-00-01"), HASH))
+    assert result.refused == {EntityId.parse("00-00-00-00-00-00-00-01"): RefusalRule.UNKNOWN_DEVICE}
+    with pytest.raises(BadInput, match="no target"):
+        result.target(ESME)
