@@ -1,0 +1,112 @@
+"""Message shapes of the control protocol, as both ends read and write them."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+
+import pytest
+
+from board_backend import HASH, MemoryBackend
+from hanbench.hardware.protocol import (
+    Alert,
+    AlertEvent,
+    BoardState,
+    BootEvent,
+    HeldImage,
+    Identity,
+    IncompatibleVersion,
+    LogEvent,
+    MalformedMessage,
+    PendingActivation,
+    Response,
+    StateEvent,
+    check_protocol_version,
+    encode_error,
+    encode_event,
+    encode_request,
+    encode_result,
+    parse_from_board,
+    parse_request,
+)
+
+ALERT = Alert(alert_code=0x8F66, message_code=0x00CE, payload=b"\x01\x02")
+
+
+def test_records_survive_a_round_trip_through_json() -> None:
+    backend = MemoryBackend(pending=PendingActivation(HASH, datetime(2030, 6, 1, tzinfo=UTC)), alerts=[ALERT])
+    identity, state = backend.identify(), backend.state()
+    assert Identity.from_json(json.loads(json.dumps(identity.to_json()))) == identity
+    assert BoardState.from_json(json.loads(json.dumps(state.to_json()))) == state
+
+
+@pytest.mark.parametrize("event", [AlertEvent(ALERT), StateEvent(MemoryBackend().state()),
+                                   LogEvent("warning", "low battery"), BootEvent("activation")])
+def test_events_round_trip(event: object) -> None:
+    assert parse_from_board(encode_event(event)) == event  # type: ignore[arg-type]
+
+
+def test_a_request_carries_its_arguments_beside_op() -> None:
+    line = encode_request(9, "set_clock", {"clock": "2030-01-01T00:00:00Z"})
+    assert json.loads(line) == {"v": 1, "id": 9, "op": "set_clock", "clock": "2030-01-01T00:00:00Z"}
+    request = parse_request(line)
+    assert (request.id, request.op, dict(request.args)) == (9, "set_clock", {"clock": "2030-01-01T00:00:00Z"})
+
+
+def test_responses_parse_into_result_or_refusal() -> None:
+    assert parse_from_board(encode_result(3, {"a": 1})) == Response(3, True, {"a": 1}, None)
+    refused = parse_from_board(encode_error(None, "busy", "writing flash"))
+    assert isinstance(refused, Response) and refused.id is None and refused.error is not None
+    assert (refused.error.code, refused.error.message) == ("busy", "writing flash")
+
+
+def test_numbers_may_be_integers_or_hex_strings() -> None:
+    assert HeldImage.from_json({"version": 65539, "hash": HASH.hex()}) == HeldImage(0x10003, HASH)
+    assert HeldImage.from_json({"version": "0x00010003", "hash": HASH.hex()}) == HeldImage(0x10003, HASH)
+
+
+@pytest.mark.parametrize(("obj", "complaint"), [
+    ({"hash": HASH.hex()}, "field 'version' is missing"),
+    ({"version": "65539", "hash": HASH.hex()}, "'version' should be a number or a '0x...' string"),
+    ({"version": "0xZZ", "hash": HASH.hex()}, "'version' is not hexadecimal"),
+    ({"version": 1 << 32, "hash": HASH.hex()}, "does not fit in 32 unsigned bits"),
+    ({"version": 1, "hash": "abc"}, "'hash' should be hex bytes"),
+    ({"version": 1, "hash": "abcd"}, "'hash' should be 32 bytes, got 2"),
+    ({"version": True, "hash": HASH.hex()}, "'version' should be an integer or a string"),
+])
+def test_malformed_fields_are_named(obj: dict[str, object], complaint: str) -> None:
+    with pytest.raises(MalformedMessage, match=complaint):
+        HeldImage.from_json(obj)
+
+
+def test_an_identity_with_an_unknown_role_is_malformed() -> None:
+    data = MemoryBackend().identify().to_json() | {"role": "toaster"}
+    with pytest.raises(MalformedMessage, match="unknown device type 'toaster'"):
+        Identity.from_json(data)
+
+
+def test_a_clock_without_time_zone_is_malformed() -> None:
+    data = MemoryBackend().state().to_json() | {"clock": "2030-01-01T00:00:00"}
+    with pytest.raises(MalformedMessage, match="'clock' has no time zone"):
+        BoardState.from_json(data)
+
+
+@pytest.mark.parametrize(("line", "complaint"), [
+    (b"boot banner", "not a JSON line"),
+    (b"[1, 2]", "must be a JSON object"),
+    (b'{"id": 1, "ok": true}', "field 'v' is missing"),
+    (b'{"v": 1, "id": "7", "ok": true}', "'id' should be an integer or null"),
+    (b'{"v": 1, "id": 7, "ok": false}', "field 'error' is missing"),
+])
+def test_lines_that_are_not_messages(line: bytes, complaint: str) -> None:
+    with pytest.raises(MalformedMessage, match=complaint):
+        parse_from_board(line)
+
+
+def test_other_major_versions_are_refused_and_unknown_events_ignored() -> None:
+    with pytest.raises(IncompatibleVersion, match="v2, this hanbench knows only v1"):
+        parse_from_board(b'{"v": 2, "event": "boot", "reason": "reset"}')
+    assert parse_from_board(b'{"v": 1, "event": "x_radio_stats", "rssi": -40}') is None
+    check_protocol_version("1.7")
+    with pytest.raises(IncompatibleVersion, match="implements control protocol 2.0"):
+        check_protocol_version("2.0")
