@@ -32,14 +32,12 @@ from hanbench.gbcs.codes import AlertCode, MessageCode, alert_code
 from hanbench.gbcs.cs06 import FutureDatedActivationAlert
 from hanbench.gbcs.entity import EntityId
 from hanbench.gbcs.errors import MessageFormatError
-from hanbench.gbcs.fields import Cursor, check_bytes, check_uint, decoded, require_utc
+from hanbench.gbcs.fields import (
+    Cursor, check_bytes, check_entity, check_enum, check_uint, decoded, require_utc, whole_seconds_utc,
+)
 from hanbench.gbcs.frame import Cra, GbcsMessage, new_message, sign_message
 
 HASH_LENGTH = 32
-
-
-def _whole_seconds(value: datetime, field: str) -> datetime:
-    return require_utc(value, field).replace(microsecond=0)
 
 
 def _hundredths(value: datetime, field: str) -> datetime:
@@ -76,7 +74,7 @@ class FirmwareReceiptAlert:
         check_bytes(self.calculated_hash, "calculated Manufacturer Image Hash", size=HASH_LENGTH)
         if not isinstance(self.form, ReceiptForm):
             raise MessageFormatError("form must be a ReceiptForm")
-        tidy = _hundredths if self.form is ReceiptForm.DLMS else _whole_seconds
+        tidy = _hundredths if self.form is ReceiptForm.DLMS else whole_seconds_utc
         object.__setattr__(self, "timestamp", tidy(self.timestamp, "receipt alert time"))
 
     @property
@@ -140,14 +138,10 @@ class FirmwareTransferAlert:
     result: TransferResult
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "timestamp", _whole_seconds(self.timestamp, "executionDateTime"))
-        if not isinstance(self.device, EntityId):
-            raise MessageFormatError("CCS08 device must be an EntityId")
+        object.__setattr__(self, "timestamp", whole_seconds_utc(self.timestamp, "executionDateTime"))
+        check_entity(self.device, "CCS08 device")
         check_bytes(self.firmware_version, "firmwareVersion")
-        try:
-            object.__setattr__(self, "result", TransferResult(self.result))
-        except ValueError:
-            raise MessageFormatError(f"CCS08 responseCode {self.result!r} is not 0..3") from None
+        object.__setattr__(self, "result", check_enum(TransferResult, self.result, "CCS08 responseCode"))
 
     @property
     def alert_code(self) -> AlertCode:
@@ -204,12 +198,9 @@ class PpmidActivationAlert:
     outcome: PpmidActivationOutcome
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "timestamp", _whole_seconds(self.timestamp, "executionDateTime"))
+        object.__setattr__(self, "timestamp", whole_seconds_utc(self.timestamp, "executionDateTime"))
         check_bytes(self.firmware_version, "firmwareVersion")
-        try:
-            object.__setattr__(self, "outcome", PpmidActivationOutcome(self.outcome))
-        except ValueError:
-            raise MessageFormatError(f"CS09 activateImage {self.outcome!r} is not 0 or 1") from None
+        object.__setattr__(self, "outcome", check_enum(PpmidActivationOutcome, self.outcome, "CS09 activateImage"))
 
     @property
     def alert_code(self) -> AlertCode:
@@ -271,8 +262,7 @@ class GsmeCommandNotRetrievedAlert:
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "timestamp", _hundredths(self.timestamp, "alert time"))
-        if not isinstance(self.gsme, EntityId):
-            raise MessageFormatError("0x819D gsme must be an EntityId")
+        check_entity(self.gsme, "0x819D GSME")
         check_uint(self.command_counter, 64, "command counter")
 
     @property

@@ -28,7 +28,7 @@ from hanbench.gbcs.codes import AlertCode, MessageCode
 from hanbench.gbcs.dlms import CosemDateTime
 from hanbench.gbcs.entity import EntityId
 from hanbench.gbcs.errors import MessageFormatError
-from hanbench.gbcs.fields import check_bytes, check_uint, decoded, require_utc
+from hanbench.gbcs.fields import check_bytes, check_enum, check_uint, decoded, whole_seconds_utc
 from hanbench.gbcs.frame import Cra, GbcsMessage, new_message, new_response, require_kind, sign_message
 
 HASH_LENGTH = 32
@@ -69,12 +69,6 @@ class _FutureDatedActivateFirmwareAlert(core.Sequence):
     ]
 
 
-def _whole_seconds_utc(value: datetime, field: str) -> datetime:
-    """GBCS GeneralizedTime carries whole UTC seconds; normalising here keeps records equal
-    to what decoding their encoding gives back."""
-    return require_utc(value, field).replace(microsecond=0)
-
-
 @dataclass(frozen=True)
 class ActivateFirmware:
     """The CS06 command payload."""
@@ -88,7 +82,7 @@ class ActivateFirmware:
         check_uint(self.originator_counter, 64, "originatorCounter")
         if self.execution_datetime is not None:
             object.__setattr__(self, "execution_datetime",
-                               _whole_seconds_utc(self.execution_datetime, "executionDateTime"))
+                               whole_seconds_utc(self.execution_datetime, "executionDateTime"))
 
     @property
     def is_cancellation(self) -> bool:
@@ -132,10 +126,7 @@ class ExecutionOutcome:
     firmware_version: bytes
 
     def __post_init__(self) -> None:
-        try:
-            object.__setattr__(self, "code", ActivationResult(self.code))
-        except ValueError:
-            raise MessageFormatError(f"activateImageResponseCode {self.code!r} is not 0..3") from None
+        object.__setattr__(self, "code", check_enum(ActivationResult, self.code, "activateImageResponseCode"))
         check_bytes(self.firmware_version, "firmwareVersion")
 
     @property
@@ -175,7 +166,7 @@ class FutureDatedActivationAlert:
     outcome: ExecutionOutcome
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "execution_datetime", _whole_seconds_utc(self.execution_datetime, "executionDateTime"))
+        object.__setattr__(self, "execution_datetime", whole_seconds_utc(self.execution_datetime, "executionDateTime"))
         check_uint(self.originator_counter, 64, "originatorCounter")
         if not isinstance(self.outcome, ExecutionOutcome):
             raise MessageFormatError("outcome must be an ExecutionOutcome")

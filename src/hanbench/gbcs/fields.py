@@ -9,13 +9,16 @@ encoded.
 
 from __future__ import annotations
 
+import enum
 from collections.abc import Callable
 from datetime import datetime, timezone
 from typing import TypeVar
 
+from hanbench.gbcs.entity import EntityId
 from hanbench.gbcs.errors import MessageFormatError
 
 T = TypeVar("T")
+E = TypeVar("E", bound=enum.IntEnum)
 
 
 class Cursor:
@@ -133,6 +136,27 @@ def require_utc(value: datetime, field: str) -> datetime:
     if not isinstance(value, datetime) or value.tzinfo is None or value.utcoffset() is None:
         raise MessageFormatError(f"{field} must be a timezone-aware datetime, got {value!r}")
     return value.astimezone(timezone.utc)
+
+
+def whole_seconds_utc(value: datetime, field: str) -> datetime:
+    """``value`` in UTC without sub-seconds: what a GeneralizedTime or GBZ time can carry, so a
+    record holds exactly what decoding its encoding gives back."""
+    return require_utc(value, field).replace(microsecond=0)
+
+
+def check_enum(kind: type[E], value: int, field: str) -> E:
+    """``value`` as a member of ``kind``, else a typed error listing what is allowed."""
+    try:
+        return kind(value)
+    except ValueError:
+        allowed = ", ".join(f"{m.value} {m.name}" for m in kind)
+        raise MessageFormatError(f"{field} {value!r} is not one of: {allowed}") from None
+
+
+def check_entity(value: EntityId, field: str) -> EntityId:
+    if not isinstance(value, EntityId):
+        raise MessageFormatError(f"{field} must be an EntityId, got {type(value).__name__}")
+    return value
 
 
 def decoded(what: str, make: Callable[[], T]) -> T:

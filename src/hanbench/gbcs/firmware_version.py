@@ -30,7 +30,7 @@ from hanbench.gbcs.codes import MessageCode
 from hanbench.gbcs.dlms import AttributeRef, CosemDateTime, GetResult
 from hanbench.gbcs.entity import EntityId
 from hanbench.gbcs.errors import MessageFormatError
-from hanbench.gbcs.fields import check_bytes, check_uint, decoded
+from hanbench.gbcs.fields import check_bytes, check_enum, check_uint, decoded
 from hanbench.gbcs.frame import Cra, GbcsMessage, Supplementary, new_message, new_response, require_kind
 from hanbench.gbcs.gbz import GbzComponent, ZclFrame, decode_components, encode_components
 
@@ -207,10 +207,7 @@ class PpmidFirmwareVersionResponse:
 
     def __post_init__(self) -> None:
         check_bytes(self.firmware_version, "firmwareVersion")
-        try:
-            object.__setattr__(self, "result", ReadResult(self.result))
-        except ValueError:
-            raise MessageFormatError(f"CS08 responseCode {self.result!r} is not 0 or 1") from None
+        object.__setattr__(self, "result", check_enum(ReadResult, self.result, "CS08 responseCode"))
 
     @property
     def succeeded(self) -> bool:

@@ -40,7 +40,7 @@ from hanbench.gbcs.codes import MessageCode, message_code
 from hanbench.gbcs.dlms import CosemDateTime, as_cosem
 from hanbench.gbcs.entity import EntityId
 from hanbench.gbcs.errors import MessageFormatError
-from hanbench.gbcs.fields import Cursor, check_bytes, check_uint, encode_length
+from hanbench.gbcs.fields import Cursor, check_bytes, check_entity, check_uint, encode_length
 from hanbench.gbcs.signing import SIGNATURE_LENGTH, sign_raw, verify_raw
 
 GENERAL_SIGNING = 0xDF
@@ -89,8 +89,7 @@ class Supplementary:
     originator_counter: int | None = None
 
     def __post_init__(self) -> None:
-        if not isinstance(self.remote_party, EntityId):
-            raise MessageFormatError("supplementary remote party must be an EntityId")
+        check_entity(self.remote_party, "supplementary remote party")
         if self.remote_party_counter is not None:
             check_uint(self.remote_party_counter, 64, "supplementary remote party counter")
         if self.originator_counter is not None:
@@ -133,9 +132,8 @@ class GbcsMessage:
         except ValueError:
             raise MessageFormatError(f"CRA flag {self.cra!r} is not 1 (command), 2 (response) or 3 (alert)") from None
         check_uint(self.originator_counter, 64, "originator counter")
-        for name in ("originator", "target"):
-            if not isinstance(getattr(self, name), EntityId):
-                raise MessageFormatError(f"{name} must be an EntityId")
+        check_entity(self.originator, "originator")
+        check_entity(self.target, "target")
         object.__setattr__(self, "message_code", message_code(check_uint(self.message_code, 16, "message code")))
         check_bytes(self.payload, "payload")
         if self.date_time is not None and not isinstance(self.date_time, CosemDateTime):
