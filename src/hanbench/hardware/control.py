@@ -89,7 +89,9 @@ class BoardControl:
     # --- connection ----------------------------------------------------------------------
 
     async def open(self) -> None:
-        """Find the port and open it at 8N1; no request is sent."""
+        """Find the port and open it at 8N1; no request is sent. Opening twice is a no-op."""
+        if self._serial is not None:
+            return
         device = self.match.find()
         try:
             link = await asyncio.to_thread(serial.serial_for_url, device, baudrate=self.baudrate,
@@ -123,10 +125,7 @@ class BoardControl:
         if reader is not None:
             await asyncio.to_thread(reader.join)
         link.close()
-        self._fault = PortVanished(f"{self._who()}: the control port is closed")
-        for future in self._pending.values():
-            if not future.done():
-                future.set_exception(self._fault)
+        self._fail(PortVanished(f"{self._who()}: the control port is closed"), tell_subscribers=False)
 
     async def __aenter__(self) -> BoardControl:
         await self.open()
@@ -325,14 +324,15 @@ class BoardControl:
     def _lost(self, exc: BaseException) -> PortVanished:
         return PortVanished(f"{self._who()}: the control port vanished ({exc}){self._evidence()}")
 
-    def _fail(self, fault: InfrastructureFault) -> None:
+    def _fail(self, fault: InfrastructureFault, *, tell_subscribers: bool = True) -> None:
         """Fail everything waiting on this connection with ``fault``."""
         self._fault = fault
         for future in self._pending.values():
             if not future.done():
                 future.set_exception(fault)
-        for queue in self._subscribers:
-            queue.put_nowait(fault)
+        if tell_subscribers:
+            for queue in self._subscribers:
+                queue.put_nowait(fault)
         self._arrived.set()
 
     def _raise_fault(self) -> None:

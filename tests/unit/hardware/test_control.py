@@ -189,3 +189,22 @@ async def test_wait_for_port_follows_a_vanishing_board(board: EmulatedBoard) -> 
     assert path == str(board.path) and board.present
     await returning
 
+
+
+async def test_events_iterator_ends_on_close_and_fails_when_the_port_vanishes(
+        board: EmulatedBoard) -> None:
+    async def drain(control: BoardControl) -> list[object]:
+        return [event async for event in control.events()]
+
+    async with BoardControl(str(board.path), timeout=2) as control:
+        closing = asyncio.create_task(drain(control))
+        await asyncio.sleep(0)
+    assert await asyncio.wait_for(closing, 5) == []
+
+    async with BoardControl(str(board.path), timeout=2) as control:
+        vanishing = asyncio.create_task(drain(control))
+        await asyncio.sleep(0)
+        returning = asyncio.create_task(board.vanish(0.1))
+        with pytest.raises(PortVanished):
+            await asyncio.wait_for(vanishing, 5)
+        await returning
