@@ -1,0 +1,125 @@
+"""Supplier automation: what a Supplier's systems do after a firmware distribution.
+
+Seed 000: "Supplier's systems rely on receipt and in 40% of cases, non-receipt, of the
+firmware download Alert, in order to auto-trigger an activation". So, per device with a
+pending image:
+
+* the receipt alert 0x8F72 arrives within ``receipt_wait`` of the distribution and the hash
+  the device calculated is the pending image's: activate (SR 11.3) with that hash;
+* 0x8F1C, or a different hash: do not activate; the device needs action;
+* no receipt alert in time: read the version (SR 11.2). Already running the pending version:
+  nothing to do. Otherwise activate only if the CH said it delivered the image (CCS08
+  0x8F8A or N60 for the device since the distribution) - the image is held; else report
+  the device as needing action.
+
+It works for images an RSA distributed as well: the Supplier still receives every alert.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import enum
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from hanbench.dcc.alert_routing import DccAlert, code_text
+from hanbench.dcc.dcc import Dcc
+from hanbench.dcc.errors import InboxTimeout
+from hanbench.dcc.inbox import InboxMessage
+from hanbench.dcc.records import PendingImage
+from hanbench.dcc.service_requests import ActivateFirmware, Outcome, ReadFirmwareVersion, TargetResult
+from hanbench.gbcs.codes import AlertCode
+from hanbench.gbcs.entity import EntityId
+
+RECEIPT_CODES = frozenset({code_text(AlertCode.FIRMWARE_VERIFICATION_SUCCESSFUL),
+                           code_text(AlertCode.FIRMWARE_VERIFICATION_FAILED)})
+DELIVERED_CODES = frozenset({code_text(AlertCode.FIRMWARE_TRANSFER_SUCCESS), code_text(DccAlert.FIRMWARE_DELIVERED)})
+
+
+class Path(enum.StrEnum):
+    """Which branch of the automation decided."""
+
+    RECEIPT_ALERT = "receipt_alert"
+    NO_RECEIPT_ALERT = "no_receipt_alert"
+
+
+class Action(enum.StrEnum):
+    ACTIVATION_SENT = "activation_sent"   # SR 11.3 submitted; ``activation`` says how it went
+    ALREADY_RUNNING = "already_running"   # SR 11.2 shows the pending version running
+    NEEDS_ACTION = "needs_action"         # a person has to look; ``detail`` says why
+
+
+@dataclass(frozen=True)
+class AutomationOutcome:
+    """What the automation did for one device, and why."""
+
+    device: EntityId
+    path: Path
+    action: Action
+    detail: str
+    activation: TargetResult | None = None
+
+
+class SupplierAutomation:
+    """The automation of ``supplier``, acting through ``dcc`` on the supplier's own inbox."""
+
+    def __init__(self, dcc: Dcc, supplier: EntityId | str, *, receipt_wait: timedelta,
+                 execution: datetime | None = None) -> None:
+        self.dcc = dcc
+        self.supplier = dcc.inventory.user(supplier).entity_id
+        self.receipt_wait = receipt_wait
+        self.execution = execution
+
+    async def follow(self, devices: Iterable[EntityId | str]) -> list[AutomationOutcome]:
+        """Take every device's pending image to activation (or to a person), concurrently."""
+        return list(await asyncio.gather(*(self._follow(EntityId.parse(d)) for d in devices)))
+
+    async def _follow(self, device: EntityId) -> AutomationOutcome:
+        pending = self.dcc.inventory.device(device).pending
+        if pending is None:
+            return AutomationOutcome(device, Path.NO_RECEIPT_ALERT, Action.NEEDS_ACTION, "no pending image to activate")
+        remaining = (pending.since + self.receipt_wait - self.dcc.clock()).total_seconds()
+        try:
+            receipt = await self.dcc.inbox(self.supplier).wait_for(
+                lambda m: _about(m, device, pending, RECEIPT_CODES), timeout=max(remaining, 0.0))
+        except InboxTimeout:
+            return await self._without_receipt(device, pending)
+        if receipt.alert.code != code_text(AlertCode.FIRMWARE_VERIFICATION_SUCCESSFUL):
+            return AutomationOutcome(device, Path.RECEIPT_ALERT, Action.NEEDS_ACTION,
+                                     f"the device rejected the image ({receipt.alert.code})")
+        if receipt.alert.hash != pending.hash:
+            return AutomationOutcome(device, Path.RECEIPT_ALERT, Action.NEEDS_ACTION,
+                                     f"the device calculated hash {(receipt.alert.hash or b'').hex()}, "
+                                     f"not the distributed image's {pending.hash.hex()}")
+        return await self._activate(device, pending, Path.RECEIPT_ALERT, "receipt alert hash matches")
+
+    async def _without_receipt(self, device: EntityId, pending: PendingImage) -> AutomationOutcome:
+        read = (await self.dcc.submit(self.supplier, ReadFirmwareVersion(device))).target(device)
+        waited = f"no receipt alert within {self.receipt_wait}"
+        if read.outcome is not Outcome.VERSION_READ:
+            return AutomationOutcome(device, Path.NO_RECEIPT_ALERT, Action.NEEDS_ACTION,
+                                     f"{waited}, and SR 11.2 failed: {read.message}")
+        if read.firmware_version == pending.file_version:
+            return AutomationOutcome(device, Path.NO_RECEIPT_ALERT, Action.ALREADY_RUNNING,
+                                     f"{waited}; already running {pending.file_version:08X}")
+        delivered = any(_about(m, device, pending, DELIVERED_CODES) for m in self.dcc.inbox(self.supplier).messages())
+        if not delivered:
+            return AutomationOutcome(device, Path.NO_RECEIPT_ALERT, Action.NEEDS_ACTION,
+                                     f"{waited}; running {read.firmware_version or 0:08X} and nothing says the "
+                                     "image reached the device")
+        return await self._activate(device, pending, Path.NO_RECEIPT_ALERT,
+                                    f"{waited}; the CH reported the image delivered")
+
+    async def _activate(self, device: EntityId, pending: PendingImage, path: Path, why: str) -> AutomationOutcome:
+        result = (await self.dcc.submit(self.supplier, ActivateFirmware(device, pending.hash, self.execution))
+                  ).target(device)
+        if not result.accepted:
+            return AutomationOutcome(device, path, Action.NEEDS_ACTION, f"{why}, but SR 11.3 was refused: "
+                                     f"{result.message}", result)
+        return AutomationOutcome(device, path, Action.ACTIVATION_SENT, why, result)
+
+
+def _about(message: InboxMessage, device: EntityId, pending: PendingImage, codes: frozenset[str]) -> bool:
+    alert = message.alert
+    return alert.device == device and alert.code in codes and alert.received_at >= pending.since

@@ -1,0 +1,113 @@
+"""Supplier automation, both paths: activation on the receipt alert, and the 11.2 fallback when
+the alert is dropped on purpose."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import timedelta
+
+import pytest
+from conftest import (
+    ESME, GSME, HCALCS, RSA_1, SUPPLIER_A, V1, V2, activation_responder, receipt_alert, signed_image,
+    transfer_alert, version_responder,
+)
+
+from hanbench.dcc.automation import Action, Path, SupplierAutomation
+from hanbench.dcc.records import UpdateState
+from hanbench.dcc.service_requests import Outcome, UpdateFirmware
+from hanbench.gbcs import alerts
+from hanbench.gbcs.frame import decode_message
+
+
+def device_answers(keystore, *, running: int):
+    """A device that activates CS06 to V2 and reports ``running`` to 11.2 reads."""
+    activate = activation_responder(keystore, version=V2)
+    read = version_responder(running)
+
+    async def respond(target, msg):
+        return await (activate if msg.message_code == 0x0012 else read)(target, msg)
+    return respond
+
+
+@pytest.mark.asyncio
+@pytest.mark.looptime
+async def test_receipt_alert_with_matching_hash_triggers_activation(make_dcc, inventory, hub, keystore):
+    dcc = make_dcc("mp207")
+    await dcc.submit(RSA_1, UpdateFirmware(signed_image(keystore, SUPPLIER_A), [ESME, GSME]))
+    digest = inventory.device(ESME).pending.hash
+    hub.responder = device_answers(keystore, running=V1)
+
+    async def devices_report() -> None:
+        await asyncio.sleep(120)
+        hub.alert(receipt_alert(keystore, ESME, SUPPLIER_A, digest))
+        hub.alert(receipt_alert(keystore, GSME, SUPPLIER_A, bytes(32)))
+
+    reporter = asyncio.create_task(devices_report())
+    outcomes = await SupplierAutomation(dcc, SUPPLIER_A, receipt_wait=timedelta(hours=1)).follow([ESME, GSME])
+    await reporter
+    esme, gsme = outcomes
+    assert (esme.path, esme.action, esme.activation.outcome) == (Path.RECEIPT_ALERT, Action.ACTIVATION_SENT,
+                                                                 Outcome.ACTIVATED)
+    assert (gsme.path, gsme.action) == (Path.RECEIPT_ALERT, Action.NEEDS_ACTION)
+    assert "calculated hash" in gsme.detail
+    (activation,) = [decode_message(m) for _, m in hub.commands]
+    assert activation.target == ESME and activation.originator == SUPPLIER_A
+    assert inventory.device(ESME).firmware_version == V2
+
+
+@pytest.mark.asyncio
+@pytest.mark.looptime
+async def test_dropped_receipt_alert_falls_back_to_read_then_activates_when_delivered(make_dcc, inventory, hub,
+                                                                                       keystore):
+    dcc = make_dcc("mp207")
+    await dcc.submit(SUPPLIER_A, UpdateFirmware(signed_image(keystore, SUPPLIER_A), [ESME, GSME, HCALCS]))
+    hub.alert(transfer_alert(keystore, ESME, alerts.TransferResult.SUCCESS))  # receipt alert dropped on purpose
+    hub.responder = device_answers(keystore, running=V1)
+    automation = SupplierAutomation(dcc, SUPPLIER_A, receipt_wait=timedelta(minutes=30))
+    esme, gsme, hcalcs = await automation.follow([ESME, GSME, HCALCS])
+    assert (esme.path, esme.action, esme.activation.outcome) == (Path.NO_RECEIPT_ALERT, Action.ACTIVATION_SENT,
+                                                                 Outcome.ACTIVATED)
+    for nothing_heard in (gsme, hcalcs):
+        assert (nothing_heard.path, nothing_heard.action) == (Path.NO_RECEIPT_ALERT, Action.NEEDS_ACTION)
+        assert "nothing says the image reached the device" in nothing_heard.detail
+    reads = [m for _, m in hub.commands if decode_message(m).message_code != 0x0012]
+    assert len(reads) == 3
+    assert inventory.device(ESME).update_state is UpdateState.ACTIVATED
+
+
+@pytest.mark.asyncio
+@pytest.mark.looptime
+async def test_dropped_receipt_but_version_already_running_needs_nothing(make_dcc, inventory, hub, keystore):
+    dcc = make_dcc("mp207")
+    await dcc.submit(SUPPLIER_A, UpdateFirmware(signed_image(keystore, SUPPLIER_A), [ESME]))
+    hub.responder = device_answers(keystore, running=V2)
+    (outcome,) = await SupplierAutomation(dcc, SUPPLIER_A, receipt_wait=timedelta(minutes=5)).follow([ESME])
+    assert outcome.action is Action.ALREADY_RUNNING
+    assert inventory.device(ESME).pending is None
+
+
+@pytest.mark.asyncio
+@pytest.mark.looptime
+async def test_rejected_image_and_missing_pending_image_need_action(make_dcc, inventory, hub, keystore):
+    dcc = make_dcc("mp207")
+    await dcc.submit(SUPPLIER_A, UpdateFirmware(signed_image(keystore, SUPPLIER_A), [ESME]))
+    hub.alert(receipt_alert(keystore, ESME, SUPPLIER_A, inventory.device(ESME).pending.hash, ok=False))
+    automation = SupplierAutomation(dcc, SUPPLIER_A, receipt_wait=timedelta(minutes=5))
+    rejected, nothing = await automation.follow([ESME, HCALCS])
+    assert rejected.action is Action.NEEDS_ACTION and "0x8F1C" in rejected.detail
+    assert nothing.action is Action.NEEDS_ACTION and "no pending image" in nothing.detail
+    assert hub.commands == []
+
+
+@pytest.mark.asyncio
+@pytest.mark.looptime
+async def test_failed_fallback_read_needs_action(make_dcc, inventory, hub, keystore):
+    dcc = make_dcc("mp207")
+    await dcc.submit(SUPPLIER_A, UpdateFirmware(signed_image(keystore, SUPPLIER_A), [GSME]))
+
+    async def garbage(target, msg):
+        return b"\x01"
+
+    hub.responder = garbage
+    (outcome,) = await SupplierAutomation(dcc, SUPPLIER_A, receipt_wait=timedelta(minutes=5)).follow([GSME])
+    assert outcome.action is Action.NEEDS_ACTION and "SR 11.2 failed" in outcome.detail
