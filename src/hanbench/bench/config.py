@@ -20,7 +20,7 @@ from types import MappingProxyType
 from pathlib import Path
 from typing import Any
 
-from hanbench.bench.config_reader import REQUIRED, BenchConfigError, Document, Table
+from hanbench.bench.config_reader import BenchConfigError, Document, Table
 from hanbench.bench.toml_locator import locate_keys
 from hanbench.errors import BadInput
 from hanbench.gbcs.device_types import DeviceType

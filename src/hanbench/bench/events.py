@@ -21,7 +21,8 @@ from collections import deque
 from collections.abc import Callable
 from typing import Any, ClassVar, TypeVar, overload
 
-from hanbench.errors import BadInput, CheckFailed
+from hanbench.errors import CheckFailed
+from hanbench.gbcs.alerts import TransferResult
 from hanbench.gbcs.entity import EntityId
 
 _E = TypeVar("_E", bound="Event")
@@ -39,7 +40,7 @@ class Event:
     seq: int = -1
 
     def to_dict(self) -> dict[str, Any]:
-        """JSON-ready: entity IDs in DUIS form, date-times ISO 8601, bytes hex, enums by value."""
+        """JSON-ready: entity IDs in DUIS form, date-times ISO 8601, bytes hex, enums by name."""
         fields = {f.name: _jsonable(getattr(self, f.name)) for f in dataclasses.fields(self)}
         return {"kind": self.kind, **fields}
 
@@ -57,8 +58,10 @@ def _jsonable(value: Any) -> Any:
         return value.duis
     if isinstance(value, dt.datetime):
         return value.isoformat()
-    if isinstance(value, enum.Enum):
+    if isinstance(value, str) and isinstance(value, enum.Enum):
         return value.value
+    if isinstance(value, enum.Enum):  # a coded enum (a CCS08 result): its name reads better than 3
+        return value.name.lower()
     if isinstance(value, bytes):
         return value.hex()
     if isinstance(value, (tuple, list, frozenset)):
@@ -140,22 +143,31 @@ class TransferStarted(DeviceEvent):
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
 class BlockProgress(DeviceEvent):
-    """Bytes sent so far; published every few percent (see :class:`ProgressGate`), not per block."""
+    """Bytes sent so far. Throttled at the source (the CH's OTA server reports every few
+    percent, not every block), so a 256 KiB image does not flood the stream or the record."""
 
     kind: ClassVar[str] = "block_progress"
     file_version: int
     offset: int
     size: int
-    percent: int
+    blocks: int
+
+    @property
+    def percent(self) -> float:
+        return 100.0 * self.offset / self.size if self.size else 100.0
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
 class TransferFinished(DeviceEvent):
-    """The transfer ended; ``result`` is the CCS08 outcome the CH reports (``success`` or why not)."""
+    """The transfer ended; ``result`` is the CCS08 response code the CH reports, ``reason`` why."""
 
     kind: ClassVar[str] = "transfer_finished"
     file_version: int
-    result: str
+    result: TransferResult
+    reason: str = ""
+    blocks: int = 0
+    bytes_sent: int = 0
+    retries: int = 0
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
@@ -262,30 +274,6 @@ class InfrastructureFaultRaised(Event):
     kind: ClassVar[str] = "infrastructure_fault"
     component: str
     message: str
-
-
-class ProgressGate:
-    """Decides which block offsets deserve a :class:`BlockProgress` event.
-
-    A 256 KiB image in 50-byte blocks is over 5000 blocks; publishing each would flood the
-    stream and the record. The gate lets through the first block, every ``step_percent``
-    boundary crossed, and the last block.
-    """
-
-    def __init__(self, size: int, step_percent: int = 10) -> None:
-        if size <= 0 or not 1 <= step_percent <= 100:
-            raise BadInput(f"a progress gate needs size > 0 and step_percent in 1..100, got {size}, {step_percent}")
-        self.size = size
-        self.step = step_percent
-        self._next = 0  # the lowest percent that will be published next; 101 once 100 was
-
-    def percent_to_publish(self, offset: int) -> int | None:
-        """The percent to publish now that bytes ``0..offset`` are sent, or None to stay quiet."""
-        percent = min(100, offset * 100 // self.size)
-        if percent < self._next:
-            return None
-        self._next = 101 if percent == 100 else min(100, (percent // self.step + 1) * self.step)
-        return percent
 
 
 class EventTimeout(CheckFailed, TimeoutError):

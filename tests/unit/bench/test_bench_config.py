@@ -8,7 +8,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from bench_texts import BASE, edit, line_of
+from bench_helpers import BASE, edit, line_of
 
 from hanbench.bench.config import (
     BenchConfig,
@@ -321,17 +321,11 @@ def test_errors_name_file_key_and_line(error_for: Callable[[str], BenchConfigErr
     error = error_for(text)
     assert error.key == key
     assert fragment in error.problem
-    expected_line = None if at is None else _line(text, at)
+    expected_line = None if at is None else line_of(text, at)
     assert error.line == expected_line
     where = f"{error.file}:{expected_line}" if expected_line else str(error.file)
     assert str(error) == f"{where}: {key}: {error.problem}"
     assert isinstance(error, BadInput) and error.exit_code == 2
-
-
-def _line(text: str, fragment: str) -> int:
-    """The line where ``fragment`` (which may span lines, to be unique) starts."""
-    assert text.count(fragment) == 1, f"{fragment!r} is not unique in the text"
-    return text.count("\n", 0, text.index(fragment)) + 1
 
 
 KIND_ERRORS = [
@@ -358,6 +352,17 @@ KIND_ERRORS = [
      "devices[1].board", "ttyUSB1", "names one port by itself"),
     ("flow control", edit(with_boards(LAB), 'flow_control = "hardware"', 'flow_control = "rtscts"'),
      "radio.flow_control", "rtscts", "expected one of software, hardware, none"),
+    ("a port that is not a table", edit(with_boards(LAB), 'port = { serial_number = "STICK1" }', 'port = "COM3"'),
+     "radio.port", "COM3", "should be a table, got string 'COM3'"),
+    ("power that is not a table", edit(with_boards(LAB), 'board = { serial_number = "B2" }',
+                                       'board = { serial_number = "B2" }\npower = "manual"'),
+     "devices[2].power", 'power = "manual"', "should be a table such as { driver = \"manual\" }"),
+    ("a section that is not a table", "hub = 1\n" + BASE.replace('[hub]\nid = "00-DB-12-34-56-78-91-02"\n', ""),
+     "hub", "hub = 1", "should be a table, got integer 1"),
+    ("users that are not tables", 'users = ["SUPPLIER"]\n' + BASE[: BASE.index("[[users]]")], "users[0]",
+     "users = [", "should be a table, got string 'SUPPLIER'"),
+    ("users that are not an array", 'users = "SUPPLIER"\n' + BASE[: BASE.index("[[users]]")], "users",
+     "users = ", "should be an array of tables, got string 'SUPPLIER'"),
 ]
 
 
@@ -366,7 +371,7 @@ KIND_ERRORS = [
 def test_kind_rules(error_for: Callable[[str], BenchConfigError], text: str, key: str, at: str | None,
                     fragment: str) -> None:
     error = error_for(text)
-    assert (error.key, error.line) == (key, None if at is None else _line(text, at))
+    assert (error.key, error.line) == (key, None if at is None else line_of(text, at))
     assert fragment in error.problem
 
 
@@ -391,3 +396,11 @@ def test_unreadable_files(tmp_path: Path) -> None:
     latin.write_bytes(b'[bench]\nname = "caf\xe9"\n')
     with pytest.raises(BenchConfigError, match="latin.toml: not UTF-8 text \\(byte offset 19\\)"):
         load_bench(latin)
+
+
+def test_without_a_source_checkout_there_is_no_default(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    from hanbench.bench import config as module
+
+    monkeypatch.setattr(module, "__file__", str(tmp_path / "site-packages" / "hanbench" / "bench" / "config.py"))
+    with pytest.raises(BadInput, match="hanbench is not running from a source checkout; pass a bench file"):
+        default_bench_file()

@@ -8,6 +8,7 @@ import datetime as dt
 import json
 
 import pytest
+from bench_helpers import START, Clock
 
 from hanbench.bench import events as ev
 from hanbench.bench.events import (
@@ -16,41 +17,34 @@ from hanbench.bench.events import (
     Event,
     EventStream,
     EventTimeout,
-    ProgressGate,
     ReceiptAlertRaised,
     RequestRefused,
     TransferFinished,
     TransferStarted,
 )
-from hanbench.errors import BadInput, CheckFailed
+from hanbench.errors import CheckFailed
+from hanbench.gbcs.alerts import TransferResult
 from hanbench.gbcs.entity import EntityId
 
 ESME = EntityId.parse("00-DB-12-34-56-78-91-00")
 SUPPLIER = EntityId.parse("90-B3-D5-1F-30-01-00-00")
-START = dt.datetime(2026, 1, 5, 9, 0, tzinfo=dt.UTC)
 
 
-class Ticking:
-    """A bench clock that advances one second per reading, so stamps are distinguishable."""
-
-    def __init__(self) -> None:
-        self.now = START
-
-    def __call__(self) -> dt.datetime:
-        self.now += dt.timedelta(seconds=1)
-        return self.now
+def ticking() -> Clock:
+    """A bench clock that moves one second per reading, so stamps are told apart."""
+    return Clock(START, dt.timedelta(seconds=1))
 
 
 def started(size: int = 1000) -> TransferStarted:
     return TransferStarted(device=ESME, file_version=2, size=size, block_size=50)
 
 
-def finished(result: str = "success") -> TransferFinished:
+def finished(result: TransferResult = TransferResult.SUCCESS) -> TransferFinished:
     return TransferFinished(device=ESME, file_version=2, result=result)
 
 
 def test_publish_numbers_and_stamps_events_in_order() -> None:
-    stream = EventStream(Ticking())
+    stream = EventStream(ticking())
     assert stream.last_seq == 0
     first = stream.publish(started())
     second = stream.publish(finished())
@@ -61,20 +55,20 @@ def test_publish_numbers_and_stamps_events_in_order() -> None:
 
 
 def test_an_event_keeps_a_time_it_was_given() -> None:
-    stream = EventStream(Ticking())
+    stream = EventStream(ticking())
     when = dt.datetime(2030, 1, 1, tzinfo=dt.UTC)
     assert stream.publish(dataclasses.replace(started(), at=when)).at == when
 
 
 def test_history_is_bounded() -> None:
-    stream = EventStream(Ticking(), history=3)
+    stream = EventStream(ticking(), history=3)
     for _ in range(5):
         stream.publish(started())
     assert [e.seq for e in stream.history] == [3, 4, 5]
 
 
 def test_subscribers_see_every_event_in_order_until_they_unsubscribe() -> None:
-    stream = EventStream(Ticking())
+    stream = EventStream(ticking())
     seen: list[tuple[str, int]] = []
     stop_a = stream.subscribe(lambda e: seen.append(("a", e.seq)))
     stream.subscribe(lambda e: seen.append(("b", e.seq)))
@@ -86,7 +80,7 @@ def test_subscribers_see_every_event_in_order_until_they_unsubscribe() -> None:
 
 
 def test_a_failing_subscriber_stops_the_publisher() -> None:
-    stream = EventStream(Ticking())
+    stream = EventStream(ticking())
 
     def broken(event: Event) -> None:
         raise OSError("disk full")
@@ -97,7 +91,7 @@ def test_a_failing_subscriber_stops_the_publisher() -> None:
 
 
 def test_to_dict_and_json_use_plain_forms() -> None:
-    stream = EventStream(Ticking())
+    stream = EventStream(ticking())
     alert = stream.publish(ReceiptAlertRaised(device=ESME, alert_code=0x8F72, image_hash=bytes.fromhex("00ff")))
     assert alert.to_dict() == {
         "kind": "receipt_alert_raised", "at": "2026-01-05T09:00:01+00:00", "seq": 1,
@@ -123,31 +117,19 @@ def test_every_step_of_an_update_has_its_own_kind() -> None:
                           "activation_refused", "alert_delivered", "infrastructure_fault"}
 
 
-def test_progress_gate_lets_through_every_step_and_the_end() -> None:
-    size = 256 * 1024  # 5243 blocks of 50 bytes, the last one short
-    gate = ProgressGate(size, step_percent=10)
-    block_ends = [min(size, end) for end in range(50, size + 50, 50)]
-    published = [p for end in block_ends if (p := gate.percent_to_publish(end)) is not None]
-    assert published == [0, 10, 20, 30, 40, 50, 60, 70, 80, 90, 100]
-    assert gate.percent_to_publish(size) is None  # the end is told once
-
-
-def test_progress_gate_with_steps_that_do_not_divide_100() -> None:
-    gate = ProgressGate(100, step_percent=30)
-    assert [gate.percent_to_publish(o) for o in (0, 29, 30, 59, 61, 95, 99, 100)] == [0, None, 30, None, 61, 95,
-                                                                                          None, 100]
-
-
-@pytest.mark.parametrize(("size", "step"), [(0, 10), (10, 0), (10, 101)])
-def test_progress_gate_refuses_nonsense(size: int, step: int) -> None:
-    with pytest.raises(BadInput):
-        ProgressGate(size, step)
-
-
 def test_block_progress_carries_what_a_progress_bar_needs() -> None:
-    event = BlockProgress(device=ESME, file_version=2, offset=500, size=1000, percent=50)
-    assert {k: event.to_dict()[k] for k in ("offset", "size", "percent")} == {"offset": 500, "size": 1000,
-                                                                              "percent": 50}
+    event = BlockProgress(device=ESME, file_version=2, offset=500, size=1000, blocks=10)
+    assert {k: event.to_dict()[k] for k in ("offset", "size", "blocks")} == {"offset": 500, "size": 1000, "blocks": 10}
+    assert event.percent == 50.0
+    assert BlockProgress(device=ESME, file_version=2, offset=0, size=0, blocks=0).percent == 100.0
+
+
+def test_a_ccs08_result_is_written_by_name() -> None:
+    event = TransferFinished(device=ESME, file_version=2, result=TransferResult.FILE_TRANSFER_FAILURE,
+                             reason="device answered INVALID_IMAGE", blocks=3, bytes_sent=150)
+    data = event.to_dict()
+    assert (data["result"], data["reason"], data["blocks"], data["bytes_sent"], data["retries"]) == (
+        "file_transfer_failure", "device answered INVALID_IMAGE", 3, 150, 0)
 
 
 # -- wait_for ----------------------------------------------------------------------------------
@@ -155,7 +137,7 @@ def test_block_progress_carries_what_a_progress_bar_needs() -> None:
 
 @pytest.mark.asyncio
 async def test_wait_for_an_event_class() -> None:
-    stream = EventStream(Ticking())
+    stream = EventStream(ticking())
     loop = asyncio.get_running_loop()
     loop.call_soon(stream.publish, started())
     loop.call_later(0.01, stream.publish, finished())
@@ -165,17 +147,18 @@ async def test_wait_for_an_event_class() -> None:
 
 @pytest.mark.asyncio
 async def test_wait_for_a_predicate_skips_what_does_not_match() -> None:
-    stream = EventStream(Ticking())
+    stream = EventStream(ticking())
     loop = asyncio.get_running_loop()
-    loop.call_soon(stream.publish, finished("aborted"))
-    loop.call_soon(stream.publish, finished("success"))
-    event = await stream.wait_for(lambda e: isinstance(e, TransferFinished) and e.result == "success", timeout=5)
+    loop.call_soon(stream.publish, finished(TransferResult.FILE_TRANSFER_FAILURE))
+    loop.call_soon(stream.publish, finished(TransferResult.SUCCESS))
+    event = await stream.wait_for(lambda e: isinstance(e, TransferFinished) and e.result is TransferResult.SUCCESS,
+                                  timeout=5)
     assert event.seq == 2
 
 
 @pytest.mark.asyncio
 async def test_wait_for_ignores_the_past_unless_given_a_mark() -> None:
-    stream = EventStream(Ticking())
+    stream = EventStream(ticking())
     mark = stream.last_seq
     stream.publish(finished())  # published before anyone waited
     assert (await stream.wait_for(TransferFinished, timeout=1, since=mark)).seq == 1
@@ -187,7 +170,7 @@ async def test_wait_for_ignores_the_past_unless_given_a_mark() -> None:
 
 @pytest.mark.asyncio
 async def test_wait_for_unsubscribes_when_done() -> None:
-    stream = EventStream(Ticking())
+    stream = EventStream(ticking())
     asyncio.get_running_loop().call_soon(stream.publish, finished())
     await stream.wait_for(TransferFinished, timeout=1)
     with pytest.raises(EventTimeout):
@@ -197,7 +180,7 @@ async def test_wait_for_unsubscribes_when_done() -> None:
 
 @pytest.mark.asyncio
 async def test_the_timeout_says_what_was_awaited_and_what_came() -> None:
-    stream = EventStream(Ticking())
+    stream = EventStream(ticking())
     for _ in range(12):
         stream.publish(started())
     with pytest.raises(EventTimeout) as caught:
@@ -212,7 +195,7 @@ async def test_the_timeout_says_what_was_awaited_and_what_came() -> None:
 
 @pytest.mark.asyncio
 async def test_the_timeout_names_a_predicate_by_what_or_its_docstring() -> None:
-    stream = EventStream(Ticking())
+    stream = EventStream(ticking())
 
     def esme_activated(event: Event) -> bool:
         """the ESME activating version 2"""

@@ -11,10 +11,10 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from bench_texts import BASE
+from bench_helpers import BASE, START, Clock
 
 from hanbench import __version__
-from hanbench.bench.config import BenchConfig, load_bench
+from hanbench.bench.config import BenchConfig
 from hanbench.bench.events import AlertDelivered, EventStream, TransferFinished, TransferStarted
 from hanbench.bench.record import (
     RecordWriteFailed,
@@ -25,22 +25,12 @@ from hanbench.bench.record import (
     UnknownSession,
 )
 from hanbench.errors import BadInput, InfrastructureFault
+from hanbench.gbcs.alerts import TransferResult
 from hanbench.gbcs.entity import EntityId
 
 ESME = EntityId.parse("00-DB-12-34-56-78-91-00")
 SUPPLIER = EntityId.parse("90-B3-D5-1F-30-01-00-00")
-START = dt.datetime(2026, 1, 5, 9, 0, tzinfo=dt.UTC)
 WALL = dt.datetime(2024, 6, 1, 12, 0, tzinfo=dt.UTC)
-
-
-class Clock:
-    """A settable clock (bench or wall)."""
-
-    def __init__(self, now: dt.datetime) -> None:
-        self.now = now
-
-    def __call__(self) -> dt.datetime:
-        return self.now
 
 
 @pytest.fixture
@@ -57,7 +47,8 @@ def run_session(config: BenchConfig) -> int:
         session.attach(stream)
         stream.publish(TransferStarted(device=ESME, file_version=2, size=4096, block_size=40))
         bench_clock.now += dt.timedelta(minutes=5)
-        stream.publish(TransferFinished(device=ESME, file_version=2, result="success"))
+        stream.publish(TransferFinished(device=ESME, file_version=2, result=TransferResult.SUCCESS, blocks=103,
+                                        bytes_sent=4096))
         stream.publish(AlertDelivered(alert_code=0x8F72, device=ESME, user=SUPPLIER))
         session.record_test("tests/test_ota.py::test_esme", TestOutcome.PASSED, 1.5)
         session.record_test("tests/test_ota.py::test_gsme", "failed", 2.0, "no 0x8F72 within 3600 s")
@@ -86,7 +77,8 @@ def test_round_trip_through_the_file(config: BenchConfig) -> None:
         assert [(e.seq, e.kind) for e in events] == [(1, "transfer_started"), (2, "transfer_finished"),
                                                      (3, "alert_delivered")]
         assert events[1].at == START + dt.timedelta(minutes=5)
-        assert events[1].data == {"device": "00-DB-12-34-56-78-91-00", "file_version": 2, "result": "success"}
+        assert events[1].data == {"device": "00-DB-12-34-56-78-91-00", "file_version": 2, "result": "success",
+                                  "reason": "", "blocks": 103, "bytes_sent": 4096, "retries": 0}
         assert events[2].data["alert_code"] == 0x8F72 and events[2].data["user"] == str(SUPPLIER)
 
         tests = record.tests(session_id)
@@ -135,7 +127,7 @@ def test_an_exception_aborts_the_session(config: BenchConfig) -> None:
         assert record.session(finished.id).outcome is SessionOutcome.PASSED
 
 
-def test_a_crashed_process_leaves_its_session_aborted(config: BenchConfig, tmp_path: Path) -> None:
+def test_a_crashed_process_leaves_its_session_aborted(config: BenchConfig) -> None:
     """A process killed mid-session: its row is whole, and the next open marks it aborted."""
     script = textwrap.dedent(f"""
         import datetime as dt, os
@@ -230,7 +222,7 @@ def test_a_write_that_fails_leaves_no_half_row(config: BenchConfig) -> None:
     bench_clock = Clock(START)
     with SessionRecord(config.database_path) as record:
         session = record.start(config, bench_clock)
-        event = EventStream(bench_clock).publish(TransferFinished(device=ESME, file_version=2, result="success"))
+        event = EventStream(bench_clock).publish(TransferFinished(device=ESME, file_version=2, result=TransferResult.SUCCESS))
         session.record_event(event)
         with pytest.raises(RecordWriteFailed, match="UNIQUE constraint failed"):
             session.record_event(event)

@@ -1,6 +1,8 @@
-"""Bench file texts for the tests, and small helpers to edit them and find lines."""
+"""Shared by the bench tests: a bench file text, helpers to edit it and find lines, a test clock."""
 
 from __future__ import annotations
+
+import datetime as dt
 
 # A small valid emu bench: three devices (so that devices[2] exists), a supplier, two RSAs.
 BASE = """\
@@ -60,8 +62,21 @@ def edit(text: str, old: str, new: str, count: int = 1) -> str:
 
 
 def line_of(text: str, fragment: str) -> int:
-    """The 1-based line of the first line containing ``fragment``."""
-    for number, line in enumerate(text.splitlines(), start=1):
-        if fragment in line:
-            return number
-    raise AssertionError(f"{fragment!r} not in the text")
+    """The line where ``fragment`` starts; it must occur once (it may span lines to be unique)."""
+    assert text.count(fragment) == 1, f"{fragment!r} is not unique in the text"
+    return text.count("\n", 0, text.index(fragment)) + 1
+
+
+START = dt.datetime(2026, 1, 5, 9, 0, tzinfo=dt.UTC)
+
+
+class Clock:
+    """A bench or wall clock for tests: reads ``now``, then moves it on by ``step``."""
+
+    def __init__(self, now: dt.datetime = START, step: dt.timedelta = dt.timedelta(0)) -> None:
+        self.now = now
+        self.step = step
+
+    def __call__(self) -> dt.datetime:
+        self.now += self.step
+        return self.now
