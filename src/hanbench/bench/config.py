@@ -355,9 +355,9 @@ class _Loader:
             raise bench.error("name", f"{name!r} names a folder of session records: use letters, "
                               "digits, '.', '_' and '-', starting with a letter or digit")
         kind: BenchKind = bench.choice("kind", BenchKind)
-        users = self._users()
-        hub = self._hub()
-        config = BenchConfig(
+        # Arguments are evaluated in order: sections are read in the order a bench file is
+        # usually written, so the first error reported is the first a reader of the file meets.
+        return BenchConfig(
             file=self.root.doc.file.resolve(),
             name=name,
             kind=kind,
@@ -367,15 +367,14 @@ class _Loader:
             keystore=bench.folder("keystore", must_exist=True),
             images=bench.folder("images", must_exist=True),
             sessions=bench.folder("sessions", "sessions", must_exist=False),
-            timing=self._timing(),
-            hub=hub,
             air=self._air(kind),
+            timing=self._timing(),
             radio=self._radio(kind),
-            users=users,
+            hub=(hub := self._hub()),
+            users=(users := self._users()),
             appointments=self._appointments(users),
             devices=self._devices(kind, users, hub),
         )
-        return config
 
     def _section(self, key: str, allowed: Iterable[str]) -> Table:
         table = self.root.table(key, tuple(allowed))
