@@ -1,0 +1,141 @@
+"""One clock for the whole bench: the asyncio event loop.
+
+Protocol decisions (a device's clock, a future-dated activation, a queue expiry) read the
+date and time from :class:`BenchClock`, which derives it from ``loop.time()``. Nothing asks
+the operating system for the date. That single rule lets emulation run on a *virtual* loop
+that fast-forwards: when every task is waiting on a timer, the loop jumps straight to the
+next timer, so a 30-minute GSME wake cycle or an activation dated 2030 costs milliseconds.
+Hardware benches run the same code on an ordinary loop, in real time.
+
+Virtual time comes from ``looptime`` (:func:`virtual_event_loop`). What it does with the
+outside world, read from ``looptime/_internal/loops.py`` (0.9) and checked in
+``tests/unit/radio/test_clock.py``:
+
+* Each loop iteration first polls the selector with timeout 0; ready I/O is processed at
+  once, without moving the clock.
+* When nothing is ready and a timer is pending, it spins ``noop_cycles`` (42) idle
+  iterations and then *jumps* to the timer. It does not wait for a pty, socket or thread to
+  answer. So any ``asyncio.wait_for(read(), timeout)`` on real I/O times out at once, in
+  loop time, before the peer had any real time to reply. bellows' ASH and EZSP timeouts
+  would fire the same way.
+* Work sent to ``loop.run_in_executor`` is tracked: while such a future is pending the clock
+  advances in real-time steps. Threads started otherwise (bellows' serial thread, which
+  talks back with ``call_soon_threadsafe``) are not tracked.
+* With no timer and no I/O at all it blocks in the selector (real time) until I/O arrives.
+
+Hence: virtual time is only for benches whose every actor lives in the loop (the virtual
+air, emulated devices, the zigpy coordinator on :class:`~hanbench.radio.virtual_app.VirtualRadioApp`).
+Anything with a pty, a socket or a serial port (the EZSP twin, real sticks, dev boards)
+runs on :func:`real_event_loop`. The API is identical.
+
+pytest: pytest-asyncio 1.5 builds each test's loop from the ``pytest_asyncio_loop_factories``
+hook (firstresult; it returns ``{name: factory}`` for an item, and the item is parametrised
+over the factories, or over the subset named in ``@pytest.mark.asyncio(loop_factories=[...])``).
+Return :data:`LOOP_FACTORIES` (or part of it) from that hook in a conftest or plugin, and
+async tests and their async fixtures run on a virtual loop from the start. looptime's own
+pytest plugin leaves such a loop alone (it only patches pytest-asyncio's default loops, and
+only activates them for ``@pytest.mark.looptime`` tests, and only for the test body).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+from collections.abc import Callable, Coroutine
+from typing import Any, TypeVar
+
+import looptime
+
+from hanbench.errors import BadInput
+
+_T = TypeVar("_T")
+
+
+#: looptime keeps its clock in integer microseconds.
+VIRTUAL_CLOCK_RESOLUTION_S = 1e-6
+
+
+def virtual_event_loop() -> asyncio.AbstractEventLoop:
+    """A new event loop whose clock starts at 0.0 and jumps over idle waits.
+
+    The loop's ``_clock_resolution`` is raised from the monotonic clock's 1 ns to
+    looptime's 1 us. asyncio runs a timer when ``when < time() + _clock_resolution``; once
+    the loop time passes about 2**23 s (97 days) a 1 ns margin is below the float's
+    precision, ``time() + 1e-9 == time()``, and a timer due exactly now never runs (the
+    loop spins with a zero timeout forever). A 1 us margin holds up to 2**33 s.
+    """
+    loop = looptime.new_event_loop(start=0.0)
+    loop._clock_resolution = VIRTUAL_CLOCK_RESOLUTION_S
+    return loop
+
+
+def real_event_loop() -> asyncio.AbstractEventLoop:
+    """A new ordinary event loop, for benches with real I/O (ptys, sockets, radios)."""
+    return asyncio.new_event_loop()
+
+
+#: Named loop factories, in the shape pytest-asyncio's ``pytest_asyncio_loop_factories``
+#: hook returns.
+LOOP_FACTORIES: dict[str, Callable[[], asyncio.AbstractEventLoop]] = {
+    "virtual": virtual_event_loop,
+    "real": real_event_loop,
+}
+
+
+def is_virtual(loop: asyncio.AbstractEventLoop) -> bool:
+    """Whether ``loop`` fast-forwards its clock."""
+    return isinstance(loop, looptime.LoopTimeEventLoop) and loop.looptime_on
+
+
+def run_virtual(coro: Coroutine[Any, Any, _T]) -> _T:
+    """Run ``coro`` to completion on a fresh virtual-time loop, from synchronous code.
+
+    Tasks still pending when ``coro`` returns are cancelled and the loop is closed, as
+    :class:`asyncio.Runner` does.
+    """
+    with asyncio.Runner(loop_factory=virtual_event_loop) as runner:
+        return runner.run(coro)
+
+
+class BenchClock:
+    """Wall date-time (UTC) derived from the event loop's clock.
+
+    The clock reads ``epoch`` at the loop time it is created (or at ``origin`` if given) and
+    advances exactly as ``loop.time()`` does, virtual or real. Devices, the hub and the DCC
+    each take the bench's clock rather than asking the operating system, so a test can set
+    "now" to any date and jump to any future one.
+    """
+
+    def __init__(
+        self,
+        epoch: dt.datetime,
+        *,
+        loop: asyncio.AbstractEventLoop | None = None,
+        origin: float | None = None,
+    ) -> None:
+        if epoch.tzinfo is None or epoch.utcoffset() is None:
+            raise BadInput(f"the bench clock epoch must carry a time zone, got {epoch!r}")
+        self._loop = loop if loop is not None else asyncio.get_running_loop()
+        self.epoch = epoch.astimezone(dt.UTC)
+        self.origin = self._loop.time() if origin is None else origin
+
+    @property
+    def loop(self) -> asyncio.AbstractEventLoop:
+        """The loop whose time this clock reads."""
+        return self._loop
+
+    def now(self) -> dt.datetime:
+        """The current date-time, in UTC."""
+        return self.epoch + dt.timedelta(seconds=self._loop.time() - self.origin)
+
+    def loop_time_at(self, when: dt.datetime) -> float:
+        """The loop time at which this clock will read ``when``."""
+        if when.tzinfo is None or when.utcoffset() is None:
+            raise BadInput(f"a bench date-time must carry a time zone, got {when!r}")
+        return self.origin + (when - self.epoch).total_seconds()
+
+    async def sleep_until(self, when: dt.datetime) -> None:
+        """Return when the clock reads ``when``; at once if that is already past."""
+        delay = self.loop_time_at(when) - self._loop.time()
+        if delay > 0:
+            await asyncio.sleep(delay)
