@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import datetime as dt
 
+from hanbench.gbcs.entity import EntityId
+
 # A small valid emu bench: three devices (so that devices[2] exists), a supplier, two RSAs.
 BASE = """\
 [bench]
@@ -68,6 +70,8 @@ def line_of(text: str, fragment: str) -> int:
 
 
 START = dt.datetime(2026, 1, 5, 9, 0, tzinfo=dt.UTC)
+ESME = EntityId.parse("00-DB-12-34-56-78-91-00")
+SUPPLIER = EntityId.parse("90-B3-D5-1F-30-01-00-00")  # the RTDS test supplier
 
 
 class Clock:

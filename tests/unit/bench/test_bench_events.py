@@ -8,7 +8,7 @@ import datetime as dt
 import json
 
 import pytest
-from bench_helpers import START, Clock
+from bench_helpers import ESME, START, SUPPLIER, Clock
 
 from hanbench.bench import events as ev
 from hanbench.bench.events import (
@@ -24,10 +24,7 @@ from hanbench.bench.events import (
 )
 from hanbench.errors import CheckFailed
 from hanbench.gbcs.alerts import TransferResult
-from hanbench.gbcs.entity import EntityId
 
-ESME = EntityId.parse("00-DB-12-34-56-78-91-00")
-SUPPLIER = EntityId.parse("90-B3-D5-1F-30-01-00-00")
 
 
 def ticking() -> Clock:

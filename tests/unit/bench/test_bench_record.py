@@ -11,7 +11,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from bench_helpers import BASE, START, Clock
+from bench_helpers import BASE, ESME, START, SUPPLIER, Clock
 
 from hanbench import __version__
 from hanbench.bench.config import BenchConfig
@@ -26,10 +26,7 @@ from hanbench.bench.record import (
 )
 from hanbench.errors import BadInput, InfrastructureFault
 from hanbench.gbcs.alerts import TransferResult
-from hanbench.gbcs.entity import EntityId
 
-ESME = EntityId.parse("00-DB-12-34-56-78-91-00")
-SUPPLIER = EntityId.parse("90-B3-D5-1F-30-01-00-00")
 WALL = dt.datetime(2024, 6, 1, 12, 0, tzinfo=dt.UTC)
 
 
