@@ -1,0 +1,142 @@
+"""The SQLite inventory: seeding rules, change of supplier, schema versioning, transactions,
+counters and inbox numbering."""
+
+from __future__ import annotations
+
+import sqlite3
+from datetime import datetime
+
+import pytest
+from conftest import CH, ESME, GSME, PPMID, RSA_1, RSA_2, START, SUPPLIER_A, SUPPLIER_B, V1, V2
+
+from hanbench.dcc.errors import InventoryError, UnknownDevice, UnknownUser
+from hanbench.dcc.inventory import SCHEMA_VERSION, Inventory
+from hanbench.dcc.records import AlertOrigin, PendingImage, UpdateState
+from hanbench.gbcs.errors import GbcsError
+from hanbench.gbcs.roles import DeviceStatus, Role
+
+
+def test_seeded_records_read_back(inventory):
+    user = inventory.user(SUPPLIER_A)
+    assert user.roles == {Role.IMPORT_SUPPLIER, Role.GAS_SUPPLIER} and user.name == "Supplier A"
+    gsme = inventory.device(GSME)
+    assert (gsme.type.value, gsme.ch, gsme.status, gsme.responsible_supplier, gsme.firmware_version) == \
+        ("gsme", CH, DeviceStatus.COMMISSIONED, SUPPLIER_A, V1)
+    assert inventory.is_appointed(RSA_1, by=SUPPLIER_A) and not inventory.is_appointed(RSA_1, by=SUPPLIER_B)
+    assert not inventory.is_appointed(RSA_1, by=None)
+    assert inventory.appointing_suppliers(RSA_2) == [SUPPLIER_B]
+
+
+@pytest.mark.parametrize(("call", "message"), [
+    (lambda inv: inv.add_user(SUPPLIER_A, "again", ["rsa"]), "already registered"),
+    (lambda inv: inv.add_user("90-B3-D5-1F-30-07-00-00", "nobody", []), "at least one role"),
+    (lambda inv: inv.appoint(RSA_1, RSA_2), "not an Energy Supplier"),
+    (lambda inv: inv.appoint(SUPPLIER_A, SUPPLIER_B), "does not hold the RSA role"),
+    (lambda inv: inv.appoint(SUPPLIER_A, RSA_1), "already appointed"),
+    (lambda inv: inv.add_device(ESME, "esme"), "already in the inventory"),
+    (lambda inv: inv.add_device("00-00-00-00-00-00-00-09", "esme", ch=ESME), "not a Comms Hub"),
+    (lambda inv: inv.add_device("00-00-00-00-00-00-00-09", "esme", import_supplier=RSA_1),
+     "does not hold the import_supplier role"),
+    (lambda inv: inv.add_device("00-00-00-00-00-00-00-09", "esme", ppmid_variant="B1"), "only a PPMID"),
+    (lambda inv: inv.add_device("00-00-00-00-00-00-00-09", "esme", firmware_version=1 << 32), "32-bit"),
+    (lambda inv: inv.change_supplier(ESME, RSA_2), "does not hold the import_supplier role"),
+    (lambda inv: inv.record_distribution(ESME, PendingImage(bytes(32), V2, datetime(2030, 1, 1), SUPPLIER_A)),
+     "no time zone"),
+    (lambda inv: inv.set_outcome(999, ESME, "x"), "no target"),
+])
+def test_seeding_mistakes_are_refused_with_a_plain_message(inventory, call, message):
+    with pytest.raises(InventoryError, match=message):
+        call(inventory)
+
+
+def test_unknown_ids_and_bad_values(inventory):
+    with pytest.raises(UnknownUser):
+        inventory.user("90-B3-D5-1F-30-09-09-09")
+    with pytest.raises(UnknownDevice):
+        inventory.device("00-00-00-00-00-00-00-09")
+    with pytest.raises(GbcsError):
+        inventory.add_device("00-00-00-00-00-00-00-09", "toaster")
+    with pytest.raises(GbcsError):
+        inventory.set_status(ESME, "lost")
+    with pytest.raises(GbcsError):
+        inventory.add_user("90-B3-D5-1F-30-07-00-00", "x", ["king"])
+
+
+def test_change_of_supplier_moves_the_responsible_capacity(inventory):
+    assert inventory.change_supplier(GSME, SUPPLIER_B).gas_supplier == SUPPLIER_B
+    assert inventory.change_supplier(ESME, SUPPLIER_B).import_supplier == SUPPLIER_B
+    assert inventory.device(PPMID).import_supplier == SUPPLIER_A
+
+
+def test_pending_image_activation_and_the_flag(inventory):
+    inventory.record_distribution(ESME, PendingImage(bytes(32), V2, START, RSA_1))
+    inventory.set_activation_response_missing(ESME, True)
+    inventory.record_firmware_version(ESME, V1)  # an 11.2 read: the flag clears, the image is still pending
+    device = inventory.device(ESME)
+    assert not device.activation_response_missing and device.pending is not None
+    inventory.record_firmware_version(ESME, V2)  # now running the pending version: activated
+    device = inventory.device(ESME)
+    assert (device.pending, device.update_state, device.firmware_version) == (None, UpdateState.ACTIVATED, V2)
+
+
+def test_a_failed_transaction_leaves_nothing_behind(inventory):
+    with pytest.raises(RuntimeError):
+        with inventory.transaction():
+            inventory.add_user("90-B3-D5-1F-30-07-00-00", "half", ["rsa"])
+            inventory.set_status(ESME, "suspended")
+            raise RuntimeError("power cut")
+    assert inventory.find_user("90-B3-D5-1F-30-07-00-00") is None
+    assert inventory.device(ESME).status is DeviceStatus.COMMISSIONED
+
+
+def test_inner_failure_rolls_back_only_the_inner_block(inventory):
+    with inventory.transaction():
+        inventory.set_status(ESME, "suspended")
+        with pytest.raises(InventoryError):
+            inventory.add_user(SUPPLIER_A, "duplicate", ["rsa"])
+    assert inventory.device(ESME).status is DeviceStatus.SUSPENDED
+
+
+def test_database_file_keeps_everything_and_checks_its_schema_version(tmp_path):
+    path = tmp_path / "bench.db"
+    with Inventory(path) as inv:
+        inv.add_user(SUPPLIER_A, "Supplier A", ["import_supplier"])
+        first = inv.next_originator_counter(SUPPLIER_A)
+    with Inventory(path) as inv:
+        assert inv.user(SUPPLIER_A).name == "Supplier A"
+        assert inv.next_originator_counter(SUPPLIER_A) == first + 1
+    db = sqlite3.connect(path)
+    db.execute(f"PRAGMA user_version = {SCHEMA_VERSION + 1}")
+    db.close()
+    with pytest.raises(InventoryError, match=f"schema version {SCHEMA_VERSION + 1}"):
+        Inventory(path)
+
+
+def test_shares_a_file_with_other_tables(tmp_path):
+    path = tmp_path / "session.db"
+    db = sqlite3.connect(path)
+    db.execute("CREATE TABLE session_runs (id INTEGER PRIMARY KEY)")
+    db.commit()
+    db.close()
+    with Inventory(path) as inv:
+        inv.add_user(SUPPLIER_A, "A", ["gas_supplier"])
+
+
+def test_not_a_database_is_bad_input(tmp_path):
+    path = tmp_path / "notes.txt"
+    path.write_text("not sqlite at all, just some words that are long enough to fill a header page")
+    with pytest.raises(InventoryError, match="cannot open inventory database"):
+        Inventory(path)
+
+
+def test_inbox_numbers_are_per_user_and_an_alert_lands_once(inventory):
+    alert = inventory.add_alert(received_at=START, origin=AlertOrigin.DEVICE, code="0x8F72", device=ESME,
+                                sender=ESME)
+    other = inventory.add_alert(received_at=START, origin=AlertOrigin.DCC, code="N60", device=ESME, sender=None)
+    assert inventory.deliver(SUPPLIER_A, alert.id).seq == 1
+    assert inventory.deliver(SUPPLIER_A, other.id).seq == 2
+    assert inventory.deliver(RSA_1, other.id).seq == 1
+    with pytest.raises(InventoryError):
+        inventory.deliver(SUPPLIER_A, alert.id)
+    assert [m.alert.code for m in inventory.inbox(SUPPLIER_A, after=1)] == ["N60"]
+    assert inventory.last_alert(ESME) == other
