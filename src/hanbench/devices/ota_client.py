@@ -1,0 +1,476 @@
+"""The Zigbee OTA Upgrade client of an emulated HAN device.
+
+It pulls an image from the CH's OTA server the way device firmware does: Query Next Image
+(with the device's hardware version), Image Block Requests (or Image Pages) from the last
+good offset, and Upgrade End with the status the device's own check of the image gave.
+The GBCS part of the device (signature check, receipt alert, CS06) is not here: it is the
+``on_image`` verdict callback, and whatever the device does with :attr:`OtaOutcome.upgrade_time`.
+
+Behaviour a test bench needs to get right, because real clients get it wrong (gbcs-domain
+research §5):
+
+* a lost Image Block Response is re-requested *at the same offset* after ``block_timeout_s``,
+  up to ``max_retries`` times in a row; then the download is *interrupted*, not failed, and
+  the bytes so far are kept. The next :meth:`OtaClient.update` (after a wake, after the next
+  Image Notify) resumes from the last good offset of the same image. A client never goes
+  back to offset 0 for an image it has partly downloaded;
+* WAIT_FOR_DATA is honoured: the client sleeps until the server's ``request_time`` (relative
+  to the server's ``current_time``, so clocks need not agree) or for the
+  ``minimum_block_period``, whichever is longer, and from then on keeps at least that period
+  between block requests, telling the server so in the request's MinimumBlockPeriod field;
+* Image Page mode (``page_size``) asks for a page and collects the unsolicited block
+  responses; a gap in a page costs one page re-request from the gap, not a restart.
+
+All waiting is in event-loop time, so emulated downloads run in virtual time.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import enum
+import hashlib
+import logging
+import random
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import zigpy.exceptions
+from zigpy.zcl import foundation
+from zigpy.zcl.clusters.general import (
+    ImageBlockCommand,
+    ImageNotifyCommand,
+    ImagePageCommandFieldControl,
+    Ota,
+)
+
+from hanbench.errors import BadInput
+
+LOGGER = logging.getLogger(__name__)
+
+Status = foundation.Status
+ImageVerdict = Callable[[bytes], Awaitable[foundation.Status]]
+"""``async def on_image(data) -> status``: the device's check of a complete download.
+
+SUCCESS keeps the image (it then waits for activation); INVALID_IMAGE refuses it.
+"""
+
+#: ``upgrade_time`` meaning "wait for the upgrade command" (GBCS: activation is CS06).
+WAIT_FOR_UPGRADE_COMMAND = 0xFFFFFFFF
+
+
+@dataclass(frozen=True)
+class OtaIdentity:
+    """What the device tells the server about itself in Query Next Image."""
+
+    manufacturer_code: int
+    image_type: int
+    hardware_version: int | None = None
+
+
+@dataclass(frozen=True)
+class OtaClientConfig:
+    """The client's knobs.
+
+    ``maximum_data_size``: bytes asked for per block (the server may send fewer).
+    ``block_timeout_s``: how long to wait for each response before re-requesting.
+    ``max_retries``: re-requests in a row before the download is interrupted.
+    ``minimum_block_period_ms``: the client's own pacing between block requests (ZCL
+    MinimumBlockPeriod attribute); a server's WAIT_FOR_DATA can only raise it.
+    ``page_size``: use Image Page requests of this many bytes (``None``: Image Block).
+    ``response_spacing_ms``: the spacing asked for between a page's blocks.
+    ``seed``: for the ZCL QueryJitter draw on Image Notify.
+    """
+
+    maximum_data_size: int = 63
+    block_timeout_s: float = 5.0
+    max_retries: int = 5
+    minimum_block_period_ms: int = 0
+    page_size: int | None = None
+    response_spacing_ms: int = 0
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        if not 1 <= self.maximum_data_size <= 0xFF:
+            raise BadInput(f"maximum data size must be 1..255, got {self.maximum_data_size}")
+        if self.block_timeout_s <= 0:
+            raise BadInput(f"block timeout must be > 0 s, got {self.block_timeout_s}")
+        if self.max_retries < 0:
+            raise BadInput(f"max retries must be >= 0, got {self.max_retries}")
+        if not 0 <= self.minimum_block_period_ms <= 0xFFFF:
+            raise BadInput(f"minimum block period must be 0..65535 ms, got {self.minimum_block_period_ms}")
+        if self.page_size is not None and not 1 <= self.page_size <= 0xFFFF:
+            raise BadInput(f"page size must be 1..65535, got {self.page_size}")
+        if not 0 <= self.response_spacing_ms <= 0xFFFF:
+            raise BadInput(f"response spacing must be 0..65535 ms, got {self.response_spacing_ms}")
+
+
+class ClientResult(enum.Enum):
+    """How one :meth:`OtaClient.update` ended."""
+
+    NO_IMAGE = "no image"            # the server answered NO_IMAGE_AVAILABLE (or nothing)
+    KEPT = "kept"                    # downloaded, verdict SUCCESS, Upgrade End answered
+    REFUSED = "refused"              # downloaded, the device's verdict was not SUCCESS
+    ABORTED = "aborted"              # the server answered ABORT; the partial image is dropped
+    INTERRUPTED = "interrupted"      # out of retries; the partial image is kept for resuming
+
+
+@dataclass(frozen=True)
+class OtaOutcome:
+    """What one update did, for the device's GBCS layer, tests and benchmarks.
+
+    ``resumed_from`` is the offset this update started downloading at (0 for a fresh
+    image); ``offset`` the bytes held at the end. ``waits`` counts WAIT_FOR_DATA answers,
+    ``wait_s`` the loop time spent honouring them. ``upgrade_time`` is the server's
+    answer to Upgrade End (0xFFFFFFFF: wait for the activation command).
+    """
+
+    result: ClientResult
+    file_version: int | None = None
+    image_size: int | None = None
+    resumed_from: int = 0
+    offset: int = 0
+    blocks: int = 0
+    retries: int = 0
+    waits: int = 0
+    wait_s: float = 0.0
+    pages: int = 0
+    end_status: foundation.Status | None = None
+    upgrade_time: int | None = None
+    image_sha256: bytes | None = None
+    started_at: float = 0.0
+    finished_at: float = 0.0
+
+    @property
+    def duration(self) -> float:
+        return self.finished_at - self.started_at
+
+
+@dataclass(frozen=True)
+class ImageOffer:
+    """A SUCCESS answer to Query Next Image."""
+
+    manufacturer_code: int
+    image_type: int
+    file_version: int
+    image_size: int
+
+
+@dataclass
+class _Partial:
+    """The bytes of one image downloaded so far; survives interruptions."""
+
+    offer: ImageOffer
+    data: bytearray = field(default_factory=bytearray)
+
+    @property
+    def offset(self) -> int:
+        return len(self.data)
+
+
+@dataclass
+class _Counters:
+    blocks: int = 0
+    retries: int = 0
+    waits: int = 0
+    wait_s: float = 0.0
+    pages: int = 0
+
+
+class OtaClient:
+    """One device's OTA client; see the module docstring.
+
+    ``node`` sends ZCL requests to the coordinator (``EmulatedNode.request``); feed the
+    node's unsolicited OTA commands to :meth:`handle_command` (Image Notify starts an update;
+    page mode's block responses arrive that way).
+    """
+
+    def __init__(
+        self,
+        node: Any,
+        identity: OtaIdentity,
+        current_file_version: int,
+        on_image: ImageVerdict,
+        config: OtaClientConfig | None = None,
+    ) -> None:
+        self.node = node
+        self.identity = identity
+        #: The running firmware's file version; the device's activation (CS06) raises it.
+        self.current_file_version = current_file_version
+        self.on_image = on_image
+        self.config = config if config is not None else OtaClientConfig()
+        #: Every finished update, oldest first.
+        self.outcomes: list[OtaOutcome] = []
+        self._partial: _Partial | None = None
+        self._period_s = self.config.minimum_block_period_ms / 1000
+        self._last_request_at: float | None = None
+        self._running: asyncio.Task[OtaOutcome] | None = None
+        self._page_blocks: asyncio.Queue[Any] | None = None
+        self._jitter = random.Random(self.config.seed)
+
+    # -- public API ------------------------------------------------------------------
+
+    @property
+    def partial_offset(self) -> int:
+        """Bytes of a partly downloaded image held for resuming (0 if none)."""
+        return 0 if self._partial is None else self._partial.offset
+
+    @property
+    def busy(self) -> bool:
+        """Whether an update is running."""
+        return self._running is not None and not self._running.done()
+
+    async def update(self) -> OtaOutcome:
+        """Query, download (resuming), check and end one upgrade; joins a running one."""
+        if self._running is None or self._running.done():
+            self._running = asyncio.get_running_loop().create_task(self._update(), name="ota-client-update")
+        return await asyncio.shield(self._running)
+
+    async def query(self) -> ImageOffer | None:
+        """Send Query Next Image; the server's offer, or ``None`` (no image, or no answer)."""
+        fields: dict[str, Any] = {
+            "manufacturer_code": self.identity.manufacturer_code,
+            "image_type": self.identity.image_type,
+            "current_file_version": self.current_file_version,
+        }
+        control = Ota.QueryNextImageCommand.FieldControl(0)
+        if self.identity.hardware_version is not None:
+            control |= Ota.QueryNextImageCommand.FieldControl.HardwareVersion
+            fields["hardware_version"] = self.identity.hardware_version
+        try:
+            rsp = await self._request(Ota.ServerCommandDefs.query_next_image, field_control=control, **fields)
+        except (TimeoutError, zigpy.exceptions.DeliveryError) as exc:
+            LOGGER.debug("Query Next Image unanswered: %s", exc)
+            return None
+        if rsp.status != Status.SUCCESS:
+            return None
+        return ImageOffer(rsp.manufacturer_code, rsp.image_type, rsp.file_version, rsp.image_size)
+
+    def handle_command(self, hdr: foundation.ZCLHeader, cmd: Any) -> bool:
+        """An unsolicited OTA command from the server; True if the client consumed it.
+
+        Image Notify (for this device's image, passing the QueryJitter draw) starts an
+        update in the background; a page's Image Block Responses go to the running page.
+        """
+        if isinstance(cmd, ImageNotifyCommand):
+            if self._wants(cmd):
+                asyncio.get_running_loop().create_task(self.update(), name="ota-client-notified")
+            return True
+        if isinstance(cmd, Ota.ImageBlockResponseCommand):
+            if self._page_blocks is not None:
+                self._page_blocks.put_nowait(cmd)
+            return True
+        return False
+
+    # -- the update ------------------------------------------------------------------
+
+    def _wants(self, notify: ImageNotifyCommand) -> bool:
+        """ZCL Image Notify rules: jitter draw, then the optional identity fields must match."""
+        if self._jitter.randint(1, 100) > notify.query_jitter:
+            return False
+        kind = ImageNotifyCommand.PayloadType
+        if notify.payload_type >= kind.QueryJitter_ManufacturerCode and \
+                notify.manufacturer_code != self.identity.manufacturer_code:
+            return False
+        if notify.payload_type >= kind.QueryJitter_ManufacturerCode_ImageType and \
+                notify.image_type != self.identity.image_type:
+            return False
+        if notify.payload_type >= kind.QueryJitter_ManufacturerCode_ImageType_NewFileVersion and \
+                notify.new_file_version == self.current_file_version:
+            return False
+        return True
+
+    async def _update(self) -> OtaOutcome:
+        loop = asyncio.get_running_loop()
+        started = loop.time()
+        offer = await self.query()
+        if offer is None:
+            return self._record(OtaOutcome(ClientResult.NO_IMAGE, started_at=started, finished_at=loop.time()))
+        if self._partial is None or self._partial.offer != offer:
+            self._partial = _Partial(offer)
+        partial = self._partial
+        counters = _Counters()
+        resumed_from = partial.offset
+        download = self._download_pages if self.config.page_size is not None else self._download_blocks
+        result = await download(partial, counters)
+
+        def outcome(result: ClientResult, **extra: Any) -> OtaOutcome:
+            return self._record(OtaOutcome(
+                result, offer.file_version, offer.image_size, resumed_from, partial.offset,
+                counters.blocks, counters.retries, counters.waits, counters.wait_s, counters.pages,
+                started_at=started, finished_at=loop.time(), **extra,
+            ))
+
+        if result is not None:
+            if result is ClientResult.ABORTED:
+                self._partial = None
+            return outcome(result)
+        data = bytes(partial.data)
+        self._partial = None
+        verdict = await self.on_image(data)
+        upgrade_time = await self._upgrade_end(offer, verdict)
+        kept = verdict == Status.SUCCESS
+        return outcome(
+            ClientResult.KEPT if kept else ClientResult.REFUSED,
+            end_status=verdict, upgrade_time=upgrade_time, image_sha256=hashlib.sha256(data).digest(),
+        )
+
+    async def _download_blocks(self, partial: _Partial, counters: _Counters) -> ClientResult | None:
+        """Image Block Requests until the image is complete; a result only if it stopped early."""
+        offer = partial.offer
+        misses = 0
+        while partial.offset < offer.image_size:
+            await self._pace()
+            control = ImageBlockCommand.FieldControl(0)
+            extra: dict[str, Any] = {}
+            if self._period_s:
+                control |= ImageBlockCommand.FieldControl.MinimumBlockPeriod
+                extra["minimum_block_period"] = round(self._period_s * 1000)
+            try:
+                rsp = await self._request(
+                    Ota.ServerCommandDefs.image_block,
+                    field_control=control,
+                    manufacturer_code=offer.manufacturer_code,
+                    image_type=offer.image_type,
+                    file_version=offer.file_version,
+                    file_offset=partial.offset,
+                    maximum_data_size=self.config.maximum_data_size,
+                    **extra,
+                )
+            except (TimeoutError, zigpy.exceptions.DeliveryError) as exc:
+                misses += 1
+                counters.retries += 1
+                LOGGER.debug("block at %d unanswered (%d in a row): %s", partial.offset, misses, exc)
+                if misses > self.config.max_retries:
+                    return ClientResult.INTERRUPTED
+                continue
+            misses = 0
+            stop = await self._take(partial, rsp, counters)
+            if stop is not None:
+                return stop
+        return None
+
+    async def _download_pages(self, partial: _Partial, counters: _Counters) -> ClientResult | None:
+        """Image Page Requests until the image is complete; a result only if it stopped early.
+
+        A page that ends short (a block lost, a block out of order) is re-requested from the
+        first missing byte; ``max_retries`` pages in a row that bring nothing interrupt.
+        """
+        offer = partial.offer
+        page_size = self.config.page_size
+        assert page_size is not None
+        misses = 0
+        queue: asyncio.Queue[Any] = asyncio.Queue()
+        self._page_blocks = queue
+        try:
+            while partial.offset < offer.image_size:
+                await self._pace()
+                start, page_end = partial.offset, min(partial.offset + page_size, offer.image_size)
+                while not queue.empty():
+                    queue.get_nowait()  # late blocks of an earlier page
+                counters.pages += 1
+                try:
+                    await self._request(
+                        Ota.ServerCommandDefs.image_page,
+                        expect_reply=False,
+                        field_control=ImagePageCommandFieldControl(0),
+                        manufacturer_code=offer.manufacturer_code,
+                        image_type=offer.image_type,
+                        file_version=offer.file_version,
+                        file_offset=start,
+                        maximum_data_size=self.config.maximum_data_size,
+                        page_size=page_size,
+                        response_spacing=self.config.response_spacing_ms,
+                    )
+                except zigpy.exceptions.DeliveryError as exc:
+                    LOGGER.debug("page request at %d not delivered: %s", start, exc)
+                waited = await self._collect_page(partial, queue, page_end, counters)
+                if isinstance(waited, ClientResult):
+                    return waited
+                if waited or partial.offset >= page_end:
+                    misses = 0
+                    continue
+                counters.retries += 1
+                misses = 0 if partial.offset > start else misses + 1
+                if misses > self.config.max_retries:
+                    return ClientResult.INTERRUPTED
+            return None
+        finally:
+            self._page_blocks = None
+
+    async def _collect_page(
+        self, partial: _Partial, queue: asyncio.Queue[Any], page_end: int, counters: _Counters
+    ) -> ClientResult | bool:
+        """Take a page's blocks in order; True if the server said WAIT_FOR_DATA, a result to stop."""
+        while partial.offset < page_end:
+            try:
+                rsp = await asyncio.wait_for(queue.get(), self.config.block_timeout_s)
+            except TimeoutError:
+                return False
+            if rsp.status == Status.SUCCESS and rsp.file_offset != partial.offset:
+                continue  # after a gap, or left over from an earlier page
+            stop = await self._take(partial, rsp, counters)
+            if stop is not None:
+                return stop
+            if rsp.status == Status.WAIT_FOR_DATA:
+                return True
+        return False
+
+    async def _take(self, partial: _Partial, rsp: Any, counters: _Counters) -> ClientResult | None:
+        """Apply one Image Block Response; a result if the download must stop."""
+        offer = partial.offer
+        if rsp.status == Status.SUCCESS:
+            same_image = (rsp.manufacturer_code, rsp.image_type, rsp.file_version) == (
+                offer.manufacturer_code, offer.image_type, offer.file_version)
+            if not same_image or rsp.file_offset != partial.offset or not rsp.image_data:
+                counters.retries += 1
+                return None
+            room = offer.image_size - partial.offset
+            partial.data += rsp.image_data[:room]
+            counters.blocks += 1
+            return None
+        if rsp.status == Status.WAIT_FOR_DATA:
+            counters.waits += 1
+            period_s = rsp.minimum_block_period / 1000
+            self._period_s = max(self._period_s, period_s)
+            delay = max(float(rsp.request_time - rsp.current_time), period_s)
+            counters.wait_s += delay
+            await asyncio.sleep(delay)
+            self._last_request_at = asyncio.get_running_loop().time()
+            return None
+        LOGGER.debug("server answered %s at offset %d", rsp.status, partial.offset)
+        return ClientResult.ABORTED
+
+    async def _pace(self) -> None:
+        """Keep the block period between two requests."""
+        loop = asyncio.get_running_loop()
+        if self._period_s and self._last_request_at is not None:
+            delay = self._last_request_at + self._period_s - loop.time()
+            if delay > 0:
+                await asyncio.sleep(delay)
+        self._last_request_at = loop.time()
+
+    async def _upgrade_end(self, offer: ImageOffer, status: foundation.Status) -> int | None:
+        """Send Upgrade End; the server's ``upgrade_time`` (``None`` for a default response)."""
+        for _ in range(self.config.max_retries + 1):
+            try:
+                rsp = await self._request(
+                    Ota.ServerCommandDefs.upgrade_end,
+                    status=status,
+                    manufacturer_code=offer.manufacturer_code,
+                    image_type=offer.image_type,
+                    file_version=offer.file_version,
+                )
+            except (TimeoutError, zigpy.exceptions.DeliveryError):
+                continue
+            return getattr(rsp, "upgrade_time", None)
+        return None
+
+    async def _request(self, command: Any, *, expect_reply: bool = True, **fields: Any) -> Any:
+        return await self.node.request(
+            Ota.cluster_id, command, expect_reply=expect_reply, timeout=self.config.block_timeout_s, **fields
+        )
+
+    def _record(self, outcome: OtaOutcome) -> OtaOutcome:
+        self.outcomes.append(outcome)
+        return outcome

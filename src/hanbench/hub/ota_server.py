@@ -1,0 +1,565 @@
+"""The Comms Hub's Zigbee OTA Upgrade server, with the GBCS policy zigpy does not have.
+
+zigpy's own server (``Device.update_firmware`` and ``zigpy.ota.manager.OTAManager``) is not
+what a GBCS Comms Hub does: it answers Upgrade End with ``upgrade_time = 0`` (activate now),
+where GBCS 11.2.1 wants ``0xFFFFFFFF`` (wait for the upgrade command: activation is CS06);
+it answers every device-initiated Query Next Image with NO_IMAGE_AVAILABLE; it re-encodes the
+image instead of serving the stored bytes, caps blocks at 50 bytes, and knows neither
+WAIT_FOR_DATA nor a minimum block period. This server replaces it on the CH's coordinator,
+using only zigpy APIs, so it runs on the bench's ``VirtualRadioApp`` and on bellows alike.
+
+How it hooks into zigpy 2.4 (``tests/unit/hub/test_ota_server_zigpy_contract.py`` fails if
+zigpy changes any of this):
+
+1. For every device the application knows or learns of (``device_joined``,
+   ``device_initialized``), it registers request listeners with
+   ``app.register_callback_listener(src=device, ...)`` for ``query_next_image``,
+   ``image_block``, ``image_page`` and ``upgrade_end``: the mechanism ``OTAManager`` uses.
+   ``ZigbeeDevice.packet_received`` runs these listeners before the cluster handler.
+2. It sets ``device.ota_in_progress = True``, which is what makes zigpy's
+   ``Ota.handle_cluster_request`` stand aside (otherwise it would also answer
+   NO_IMAGE_AVAILABLE to queries and ABORT to block requests). The flag also makes
+   ``Device.update_firmware`` refuse (it returns ``None``), so nothing can push an image with
+   ``upgrade_time = 0`` behind the CH's back; and zigpy skips re-interviews of such devices.
+3. Replies go out through the device's OTA client cluster object (``find_cluster(0x0019,
+   Client)``), with the request's TSN, as ``OTAManager`` sends them.
+
+Protocol decisions, each a knob in :class:`OtaServerConfig` with the spec default:
+
+* Query Next Image: SUCCESS only for the image the store holds for that device under the
+  asked manufacturer code and image type, strictly newer than the device's current file
+  version, and within the header's hardware range. A hardware mismatch is answered
+  NO_IMAGE_AVAILABLE and reported once, CCS08 result 2; the device then no longer waits
+  for that image. A query without the optional hardware version cannot be checked and is
+  served.
+* Image Block: ``min(maximum_data_size, max_block_size)`` bytes of the stored file, served
+  from the original bytes. A request earlier than ``minimum_block_period_ms`` after the
+  previous block, or any request while :attr:`OtaServer.busy`, gets WAIT_FOR_DATA with
+  current time, request time and the minimum block period (the only ZCL response that can
+  carry the period). Unknown image or device: ABORT. Offset past the end: MALFORMED_COMMAND.
+* Image Page: ``page_size`` bytes as successive unsolicited Image Block Responses, spaced by
+  the larger of the device's ``response_spacing`` and the minimum block period.
+* Upgrade End with SUCCESS: Upgrade End Response with ``upgrade_time`` (0xFFFFFFFF); CCS08
+  result 0. Any other status (INVALID_IMAGE after a failed signature check, ABORT,
+  REQUIRE_MORE_IMAGE): ZCL answers with a Default Response (SUCCESS), and the transfer ends
+  with CCS08 result 3 carrying the device's status. Either way the device has decided and no
+  longer waits for the image.
+* No request for ``stall_timeout_s`` (``upgrade_end_timeout_s`` once the last block is out,
+  since a device checks the signature before it sends Upgrade End): CCS08 result 3. The
+  image stays waiting, and a device that comes back later resumes as a new transfer.
+
+Time on the wire (``current_time`` and ``request_time``, ZCL UTCTime: seconds since
+2000-01-01 UTC) comes from the bench clock; pacing and timeouts from the event loop.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import logging
+import math
+from collections.abc import Callable, Coroutine, Iterable, Mapping
+from dataclasses import dataclass
+from types import MappingProxyType
+from typing import Any
+
+import zigpy.exceptions
+import zigpy.types as t
+from zigpy.application import ControllerApplication
+from zigpy.device import Device
+from zigpy.zcl import ClusterType, foundation
+from zigpy.zcl.clusters.general import (
+    ImageBlockCommand,
+    ImageNotifyCommand,
+    ImagePageCommand,
+    Ota,
+    QueryNextImageCommand,
+)
+
+from hanbench.clock import BenchClock
+from hanbench.errors import BadInput
+from hanbench.gbcs.device_types import DeviceType
+from hanbench.gbcs.entity import EntityId
+from hanbench.hub.image_store import ImageStore, StoredImage
+from hanbench.hub.transfer import (
+    Transfer,
+    TransferObserver,
+    TransferResult,
+    unstarted_outcome,
+)
+
+LOGGER = logging.getLogger(__name__)
+
+#: Upgrade End Response ``upgrade_time``: "wait for upgrade command" (activation is CS06).
+WAIT_FOR_UPGRADE_COMMAND = 0xFFFFFFFF
+#: The largest block a CH serves (SiLabs' OTA server cap without APS encryption).
+MAX_BLOCK_SIZE_LIMIT = 63
+#: ZCL UTCTime counts seconds from this instant.
+ZIGBEE_EPOCH = dt.datetime(2000, 1, 1, tzinfo=dt.UTC)
+
+Status = foundation.Status
+
+
+@dataclass(frozen=True)
+class OtaServerConfig:
+    """The CH OTA server's knobs; defaults are the spec's or common practice's.
+
+    ``max_block_size``: cap on image data per block (zigpy and Z2M use 50; SiLabs caps
+    at 63 without APS encryption). ``minimum_block_period_ms``: the least time between two
+    blocks to one device (ZCL MinimumBlockPeriod, ms; 0 = no pacing). ``stall_timeout_s``:
+    how long a transfer may go without a request (zigpy: 30 s). ``upgrade_end_timeout_s``:
+    the same after the last block (zigpy: 60 s). ``busy_backoff_s``: how long WAIT_FOR_DATA
+    tells a device to wait while the server is busy. ``progress_step_percent``: progress
+    reports per transfer are throttled to one per this much of the image.
+    ``query_jitter``: Image Notify's QueryJitter (100: every device queries).
+    ``upgrade_time``: what Upgrade End Response says; GBCS requires 0xFFFFFFFF, a fault
+    test may set 0 to check that a device still waits for CS06.
+    """
+
+    max_block_size: int = 50
+    minimum_block_period_ms: int = 0
+    stall_timeout_s: float = 30.0
+    upgrade_end_timeout_s: float = 60.0
+    busy_backoff_s: float = 1.0
+    progress_step_percent: float = 10.0
+    query_jitter: int = 100
+    upgrade_time: int = WAIT_FOR_UPGRADE_COMMAND
+
+    def __post_init__(self) -> None:
+        if not 1 <= self.max_block_size <= MAX_BLOCK_SIZE_LIMIT:
+            raise BadInput(f"OTA max block size must be 1..{MAX_BLOCK_SIZE_LIMIT} bytes, got {self.max_block_size}")
+        if not 0 <= self.minimum_block_period_ms <= 0xFFFF:
+            raise BadInput(f"minimum block period must be 0..65535 ms, got {self.minimum_block_period_ms}")
+        for name in ("stall_timeout_s", "upgrade_end_timeout_s", "busy_backoff_s", "progress_step_percent"):
+            if getattr(self, name) <= 0:
+                raise BadInput(f"OTA server {name} must be > 0, got {getattr(self, name)}")
+        if not 0 <= self.query_jitter <= 100:
+            raise BadInput(f"query jitter must be 0..100, got {self.query_jitter}")
+        if not 0 <= self.upgrade_time <= 0xFFFFFFFF:
+            raise BadInput(f"upgrade time must fit in 32 bits, got {self.upgrade_time}")
+
+
+def entity_of(device: EntityId | t.EUI64 | str) -> EntityId:
+    """A device's GBCS entity ID: its EUI-64 in big-endian order (zigpy prints it that way)."""
+    if isinstance(device, EntityId):
+        return device
+    return EntityId.parse(str(device) if isinstance(device, t.EUI64) else device)
+
+
+def eui64_of(device: EntityId) -> t.EUI64:
+    """The zigpy address of a device named by its entity ID."""
+    return t.EUI64(device.raw[::-1])
+
+
+class OtaServer:
+    """The CH's OTA server on one zigpy application; see the module docstring."""
+
+    def __init__(
+        self,
+        store: ImageStore,
+        observer: TransferObserver,
+        clock: BenchClock,
+        config: OtaServerConfig | None = None,
+    ) -> None:
+        self.store = store
+        self.observer = observer
+        self.clock = clock
+        self.config = config if config is not None else OtaServerConfig()
+        #: Fault injection: while True every block or page request gets WAIT_FOR_DATA.
+        self.busy = False
+        self._app: ControllerApplication | None = None
+        self._cancels: dict[t.EUI64, list[Callable[[], None]]] = {}
+        self._transfers: dict[EntityId, Transfer] = {}
+        self._timers: dict[EntityId, asyncio.TimerHandle] = {}
+        self._pages: dict[EntityId, asyncio.Task[None]] = {}
+
+    # -- installation ------------------------------------------------------------------
+
+    def install(self, app: ControllerApplication) -> None:
+        """Serve OTA for every device of ``app``, now and as they join."""
+        if self._app is not None:
+            raise BadInput("this OTA server is already installed on an application")
+        self._app = app
+        app.add_listener(self)
+        for device in list(app.devices.values()):
+            if device.ieee != app.state.node_info.ieee:
+                self.device_joined(device)
+
+    def uninstall(self) -> None:
+        """Stop serving: release every device to zigpy and end running transfers as failed."""
+        if self._app is None:
+            return
+        for entity in list(self._transfers):
+            self._finish(entity, TransferResult.FILE_TRANSFER_FAILURE, "the CH's OTA server was stopped")
+        for ieee, cancels in self._cancels.items():
+            for cancel in cancels:
+                cancel()
+            device = self._app.devices.get(ieee)
+            if device is not None:
+                device.ota_in_progress = False
+        self._cancels.clear()
+        self._app.remove_listener(self)
+        self._app = None
+
+    # zigpy application listener events (called by ``app.listener_event``).
+
+    def device_joined(self, device: Device) -> None:
+        """Claim ``device``'s OTA cluster (idempotent: also called on initialisation)."""
+        assert self._app is not None
+        device.ota_in_progress = True
+        if device.ieee in self._cancels:
+            return
+        handlers: Mapping[type, Callable[[Device, foundation.ZCLHeader, Any], Coroutine[Any, Any, None]]] = {
+            QueryNextImageCommand: self._on_query,
+            ImageBlockCommand: self._on_block,
+            ImagePageCommand: self._on_page,
+            Ota.ServerCommandDefs.upgrade_end.schema: self._on_upgrade_end,
+        }
+        self._cancels[device.ieee] = [
+            self._app.register_callback_listener(
+                src=device, filters=[schema()], callback=_bind(handler, device)
+            )
+            for schema, handler in handlers.items()
+        ]
+
+    device_initialized = device_joined
+
+    def device_removed(self, device: Device) -> None:
+        for cancel in self._cancels.pop(device.ieee, []):
+            cancel()
+
+    # -- what the CH composition calls ----------------------------------------------------
+
+    def offer(
+        self, data: bytes, targets: Iterable[EntityId | t.EUI64 | str], *, device_type: DeviceType | None = None
+    ) -> StoredImage | None:
+        """Store an image for ``targets`` and report what the store discarded (CCS08 code 1).
+
+        Returns the stored image, or ``None`` if the store discarded the newcomer itself.
+        A transfer of an image that was overwritten is stopped at once.
+        """
+        result = self.store.put(data, [entity_of(d) for d in targets], device_type=device_type)
+        now = self._loop_now()
+        for discard in result.discarded:
+            for device in sorted(discard.targets):
+                transfer = self._transfers.get(device)
+                if transfer is not None and transfer.stored is discard.image:
+                    self._finish(device, TransferResult.IMAGE_DISCARDED, discard.reason)
+                else:
+                    self.observer.transfer_finished(
+                        unstarted_outcome(device, discard.image, TransferResult.IMAGE_DISCARDED, discard.reason, now)
+                    )
+        return result.stored
+
+    def image_waiting(self, device: EntityId | t.EUI64 | str) -> StoredImage | None:
+        """The image ``device`` has yet to take, if any (a sleepy device's mirror flag)."""
+        return self.store.waiting_for(entity_of(device))
+
+    @property
+    def transfers(self) -> Mapping[EntityId, Transfer]:
+        """Transfers under way, by device."""
+        return MappingProxyType(self._transfers)
+
+    async def notify(self, device: EntityId | t.EUI64 | str) -> None:
+        """Send Image Notify (unicast) for the image waiting for an awake ``device``.
+
+        Raises :class:`BadInput` if nothing waits for the device or it is not on the network,
+        and zigpy's ``DeliveryError`` if the frame does not get through (device asleep).
+        """
+        entity = entity_of(device)
+        stored = self.image_waiting(entity)
+        if stored is None:
+            raise BadInput(f"no image is waiting for {entity}; offer one before notifying")
+        cluster = self._ota_cluster(self._device(entity))
+        header = stored.image.header
+        await cluster.image_notify(
+            payload_type=ImageNotifyCommand.PayloadType.QueryJitter_ManufacturerCode_ImageType_NewFileVersion,
+            query_jitter=self.config.query_jitter,
+            manufacturer_code=header.manufacturer_code,
+            image_type=header.image_type,
+            new_file_version=header.file_version,
+        )
+
+    # -- request handlers ---------------------------------------------------------------------
+
+    async def _on_query(self, device: Device, hdr: foundation.ZCLHeader, cmd: QueryNextImageCommand) -> None:
+        entity = entity_of(device.ieee)
+        stored = self.store.lookup(entity, cmd.manufacturer_code, cmd.image_type)
+        cluster = self._ota_cluster(device)
+        header = stored.image.header if stored is not None else None
+        if stored is None or header is None or not header.is_newer_than(cmd.current_file_version):
+            await self._send(cluster.query_next_image_response(status=Status.NO_IMAGE_AVAILABLE, tsn=hdr.tsn))
+            return
+        hw = getattr(cmd, "hardware_version", None)
+        if hw is not None and not header.accepts_hardware_version(hw):
+            reason = (
+                f"hardware version 0x{hw:04X} is outside the image's range "
+                f"0x{header.hw_min:04X}..0x{header.hw_max:04X}"
+            )
+            self.store.settle(stored, entity)
+            self.observer.transfer_finished(
+                unstarted_outcome(entity, stored, TransferResult.HARDWARE_VERSION_MISMATCH, reason, self._loop_now())
+            )
+            await self._send(cluster.query_next_image_response(status=Status.NO_IMAGE_AVAILABLE, tsn=hdr.tsn))
+            return
+        self._transfer(entity, stored)
+        await self._send(
+            cluster.query_next_image_response(
+                status=Status.SUCCESS,
+                manufacturer_code=header.manufacturer_code,
+                image_type=header.image_type,
+                file_version=header.file_version,
+                image_size=stored.size,
+                tsn=hdr.tsn,
+            )
+        )
+
+    async def _on_block(self, device: Device, hdr: foundation.ZCLHeader, cmd: ImageBlockCommand) -> None:
+        cluster = self._ota_cluster(device)
+        transfer, status = self._admit(device, cmd)
+        if transfer is None:
+            await self._send(cluster.image_block_response(status=status, tsn=hdr.tsn))
+            return
+        wait_until = self._throttled_until(transfer)
+        if wait_until is not None:
+            transfer.waits += 1
+            await self._send(cluster.image_block_response(**self._wait_for_data(wait_until), tsn=hdr.tsn))
+            return
+        await self._send_block(cluster, transfer, cmd.file_offset, cmd.maximum_data_size, tsn=hdr.tsn)
+
+    async def _on_page(self, device: Device, hdr: foundation.ZCLHeader, cmd: ImagePageCommand) -> None:
+        cluster = self._ota_cluster(device)
+        transfer, status = self._admit(device, cmd)
+        if transfer is None:
+            await self._send(cluster.image_block_response(status=status, tsn=hdr.tsn))
+            return
+        if self.busy:
+            transfer.waits += 1
+            await self._send(
+                cluster.image_block_response(**self._wait_for_data(self._loop_now() + self.config.busy_backoff_s),
+                                             tsn=hdr.tsn)
+            )
+            return
+        previous = self._pages.pop(transfer.device, None)
+        if previous is not None:
+            previous.cancel()
+        self._pages[transfer.device] = asyncio.get_running_loop().create_task(
+            self._stream_page(cluster, transfer, cmd), name=f"ota-page-{transfer.device}"
+        )
+
+    async def _stream_page(self, cluster: Ota, transfer: Transfer, cmd: ImagePageCommand) -> None:
+        spacing_s = max(cmd.response_spacing, self.config.minimum_block_period_ms) / 1000
+        end = min(cmd.file_offset + cmd.page_size, transfer.stored.size)
+        offset = cmd.file_offset
+        while offset < end and self._transfers.get(transfer.device) is transfer:
+            sent = await self._send_block(cluster, transfer, offset, min(cmd.maximum_data_size, end - offset))
+            if sent is None:
+                return
+            offset += sent
+            if offset < end:
+                await asyncio.sleep(spacing_s)
+        self._pages.pop(transfer.device, None)
+
+    async def _on_upgrade_end(self, device: Device, hdr: foundation.ZCLHeader, cmd: Any) -> None:
+        entity = entity_of(device.ieee)
+        cluster = self._ota_cluster(device)
+        transfer = self._transfers.get(entity)
+        if transfer is None or transfer.stored.key.file_version != cmd.file_version:
+            stored = self.store.lookup(entity, cmd.manufacturer_code, cmd.image_type)
+            if stored is None or stored.key.file_version != cmd.file_version:
+                # Not an image the CH is serving to this device: acknowledge and move on.
+                await self._send(self._default_response(cluster, hdr, Status.SUCCESS))
+                return
+            transfer = self._transfer(entity, stored)
+        self.store.settle(transfer.stored, entity)
+        if cmd.status == Status.SUCCESS:
+            header = transfer.stored.image.header
+            sent = await self._send(
+                cluster.upgrade_end_response(
+                    manufacturer_code=header.manufacturer_code,
+                    image_type=header.image_type,
+                    file_version=header.file_version,
+                    current_time=self._utc_seconds(self.clock.now()),
+                    upgrade_time=self.config.upgrade_time,
+                    tsn=hdr.tsn,
+                )
+            )
+            if sent:
+                self._finish(entity, TransferResult.SUCCESS, "the device took the image",
+                             device_status=cmd.status, upgrade_time=self.config.upgrade_time)
+            else:
+                self._finish(entity, TransferResult.FILE_TRANSFER_FAILURE,
+                             "the Upgrade End Response did not reach the device", device_status=cmd.status)
+            return
+        await self._send(self._default_response(cluster, hdr, Status.SUCCESS))
+        self._finish(entity, TransferResult.FILE_TRANSFER_FAILURE,
+                     f"the device ended the upgrade with {cmd.status.name}", device_status=cmd.status)
+
+    # -- transfer bookkeeping -------------------------------------------------------------------
+
+    def _admit(
+        self, device: Device, cmd: ImageBlockCommand | ImagePageCommand
+    ) -> tuple[Transfer | None, Status]:
+        """The transfer a block or page request belongs to, or the status refusing it."""
+        entity = entity_of(device.ieee)
+        transfer = self._transfers.get(entity)
+        if transfer is None or transfer.stored.key.file_version != cmd.file_version:
+            stored = self.store.lookup(entity, cmd.manufacturer_code, cmd.image_type)
+            if stored is None or stored.key.file_version != cmd.file_version:
+                return None, Status.ABORT
+            transfer = self._transfer(entity, stored)
+        if cmd.file_offset >= transfer.stored.size or cmd.maximum_data_size == 0:
+            return None, Status.MALFORMED_COMMAND
+        self._arm_stall_timer(transfer)
+        return transfer, Status.SUCCESS
+
+    def _transfer(self, entity: EntityId, stored: StoredImage) -> Transfer:
+        """The transfer of ``stored`` to ``entity``: the running one, or a new one."""
+        transfer = self._transfers.get(entity)
+        if transfer is not None and transfer.stored is stored:
+            self._arm_stall_timer(transfer)
+            return transfer
+        if transfer is not None:
+            self._finish(entity, TransferResult.FILE_TRANSFER_FAILURE,
+                         f"the device moved on to image {stored.key}")
+        transfer = Transfer(entity, stored, started_at=self._loop_now())
+        self._transfers[entity] = transfer
+        self.observer.transfer_started(transfer.started())
+        self._arm_stall_timer(transfer)
+        return transfer
+
+    def _throttled_until(self, transfer: Transfer) -> float | None:
+        """Loop time before which ``transfer`` may not have its next block, or ``None``."""
+        now = self._loop_now()
+        if self.busy:
+            return now + self.config.busy_backoff_s
+        period = self.config.minimum_block_period_ms / 1000
+        if period and transfer.last_block_at is not None and now < transfer.last_block_at + period:
+            return transfer.last_block_at + period
+        return None
+
+    def _wait_for_data(self, until: float) -> dict[str, Any]:
+        """WAIT_FOR_DATA fields telling a device to come back at loop time ``until``."""
+        now = self.clock.now()
+        later = now + dt.timedelta(seconds=until - self._loop_now())
+        return {
+            "status": Status.WAIT_FOR_DATA,
+            "current_time": self._utc_seconds(now),
+            "request_time": math.ceil((later - ZIGBEE_EPOCH).total_seconds()),
+            "minimum_block_period": self.config.minimum_block_period_ms,
+        }
+
+    async def _send_block(
+        self, cluster: Ota, transfer: Transfer, offset: int, maximum_data_size: int, *, tsn: int | None = None
+    ) -> int | None:
+        """Send one block at ``offset``; its length, or ``None`` if it did not get through."""
+        size = min(maximum_data_size, self.config.max_block_size)
+        data = transfer.stored.data[offset:offset + size]
+        header = transfer.stored.image.header
+        sent = await self._send(
+            cluster.image_block_response(
+                status=Status.SUCCESS,
+                manufacturer_code=header.manufacturer_code,
+                image_type=header.image_type,
+                file_version=header.file_version,
+                file_offset=offset,
+                image_data=data,
+                tsn=tsn,
+            )
+        )
+        if not sent:
+            return None
+        transfer.record_block(offset, len(data), self._loop_now())
+        self._arm_stall_timer(transfer)
+        progress = transfer.progress_due(self.config.progress_step_percent)
+        if progress is not None:
+            self.observer.transfer_progress(progress)
+        return len(data)
+
+    def _arm_stall_timer(self, transfer: Transfer) -> None:
+        timer = self._timers.pop(transfer.device, None)
+        if timer is not None:
+            timer.cancel()
+        last_block_out = transfer.high_water >= transfer.stored.size
+        timeout = self.config.upgrade_end_timeout_s if last_block_out else self.config.stall_timeout_s
+        self._timers[transfer.device] = asyncio.get_running_loop().call_later(
+            timeout, self._stalled, transfer, timeout
+        )
+
+    def _stalled(self, transfer: Transfer, timeout: float) -> None:
+        if self._transfers.get(transfer.device) is transfer:
+            self._timers.pop(transfer.device, None)
+            self._finish(transfer.device, TransferResult.FILE_TRANSFER_FAILURE,
+                         f"no request from the device for {timeout:g} s")
+
+    def _finish(
+        self,
+        entity: EntityId,
+        result: TransferResult,
+        reason: str,
+        *,
+        device_status: Status | None = None,
+        upgrade_time: int | None = None,
+    ) -> None:
+        transfer = self._transfers.pop(entity)
+        timer = self._timers.pop(entity, None)
+        if timer is not None:
+            timer.cancel()
+        page = self._pages.pop(entity, None)
+        if page is not None and page is not asyncio.current_task():
+            page.cancel()
+        self.observer.transfer_finished(
+            transfer.outcome(result, reason, self._loop_now(), device_status=device_status, upgrade_time=upgrade_time)
+        )
+
+    # -- zigpy plumbing ---------------------------------------------------------------------------
+
+    def _device(self, entity: EntityId) -> Device:
+        if self._app is None:
+            raise BadInput("the OTA server is not installed on an application")
+        try:
+            return self._app.get_device(ieee=eui64_of(entity))
+        except KeyError:
+            raise BadInput(f"device {entity} is not on the CH's network") from None
+
+    @staticmethod
+    def _ota_cluster(device: Device) -> Ota:
+        return device.find_cluster(Ota.cluster_id, ClusterType.Client)  # type: ignore[return-value]
+
+    @staticmethod
+    def _default_response(cluster: Ota, hdr: foundation.ZCLHeader, status: Status) -> Coroutine[Any, Any, Any]:
+        return cluster.general_command(
+            foundation.GeneralCommand.Default_Response, hdr.command_id, status, tsn=hdr.tsn
+        )
+
+    @staticmethod
+    async def _send(frame: Coroutine[Any, Any, Any]) -> bool:
+        """Send one reply; False if the device did not get it (asleep, lost on the air).
+
+        A lost reply is not an error of the server: the device retries, or the stall timer
+        ends the transfer.
+        """
+        try:
+            await frame
+        except zigpy.exceptions.DeliveryError as exc:
+            LOGGER.debug("OTA reply not delivered: %s", exc)
+            return False
+        return True
+
+    def _loop_now(self) -> float:
+        return self.clock.loop.time()
+
+    @staticmethod
+    def _utc_seconds(when: dt.datetime) -> int:
+        return int((when - ZIGBEE_EPOCH).total_seconds())
+
+
+def _bind(
+    handler: Callable[[Device, foundation.ZCLHeader, Any], Coroutine[Any, Any, None]], device: Device
+) -> Callable[[foundation.ZCLHeader, Any], Coroutine[Any, Any, None]]:
+    """A zigpy request-listener callback that knows which device the request came from."""
+
+    async def callback(hdr: foundation.ZCLHeader, cmd: Any) -> None:
+        await handler(device, hdr, cmd)
+
+    return callback
