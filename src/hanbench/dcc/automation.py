@@ -37,7 +37,7 @@ RECEIPT_CODES = frozenset({code_text(AlertCode.FIRMWARE_VERIFICATION_SUCCESSFUL)
 DELIVERED_CODES = frozenset({code_text(AlertCode.FIRMWARE_TRANSFER_SUCCESS), code_text(DccAlert.FIRMWARE_DELIVERED)})
 
 
-class Path(enum.StrEnum):
+class Branch(enum.StrEnum):
     """Which branch of the automation decided."""
 
     RECEIPT_ALERT = "receipt_alert"
@@ -55,7 +55,7 @@ class AutomationOutcome:
     """What the automation did for one device, and why."""
 
     device: EntityId
-    path: Path
+    branch: Branch
     action: Action
     detail: str
     activation: TargetResult | None = None
@@ -78,7 +78,7 @@ class SupplierAutomation:
     async def _follow(self, device: EntityId) -> AutomationOutcome:
         pending = self.dcc.inventory.device(device).pending
         if pending is None:
-            return AutomationOutcome(device, Path.NO_RECEIPT_ALERT, Action.NEEDS_ACTION, "no pending image to activate")
+            return AutomationOutcome(device, Branch.NO_RECEIPT_ALERT, Action.NEEDS_ACTION, "no pending image to activate")
         remaining = (pending.since + self.receipt_wait - self.dcc.clock()).total_seconds()
         try:
             receipt = await self.dcc.inbox(self.supplier).wait_for(
@@ -86,38 +86,38 @@ class SupplierAutomation:
         except InboxTimeout:
             return await self._without_receipt(device, pending)
         if receipt.alert.code != code_text(AlertCode.FIRMWARE_VERIFICATION_SUCCESSFUL):
-            return AutomationOutcome(device, Path.RECEIPT_ALERT, Action.NEEDS_ACTION,
+            return AutomationOutcome(device, Branch.RECEIPT_ALERT, Action.NEEDS_ACTION,
                                      f"the device rejected the image ({receipt.alert.code})")
         if receipt.alert.hash != pending.hash:
-            return AutomationOutcome(device, Path.RECEIPT_ALERT, Action.NEEDS_ACTION,
+            return AutomationOutcome(device, Branch.RECEIPT_ALERT, Action.NEEDS_ACTION,
                                      f"the device calculated hash {(receipt.alert.hash or b'').hex()}, "
                                      f"not the distributed image's {pending.hash.hex()}")
-        return await self._activate(device, pending, Path.RECEIPT_ALERT, "receipt alert hash matches")
+        return await self._activate(device, pending, Branch.RECEIPT_ALERT, "receipt alert hash matches")
 
     async def _without_receipt(self, device: EntityId, pending: PendingImage) -> AutomationOutcome:
         read = (await self.dcc.submit(self.supplier, ReadFirmwareVersion(device))).target(device)
         waited = f"no receipt alert within {self.receipt_wait}"
         if read.outcome is not Outcome.VERSION_READ:
-            return AutomationOutcome(device, Path.NO_RECEIPT_ALERT, Action.NEEDS_ACTION,
+            return AutomationOutcome(device, Branch.NO_RECEIPT_ALERT, Action.NEEDS_ACTION,
                                      f"{waited}, and SR 11.2 failed: {read.message}")
         if read.firmware_version == pending.file_version:
-            return AutomationOutcome(device, Path.NO_RECEIPT_ALERT, Action.ALREADY_RUNNING,
+            return AutomationOutcome(device, Branch.NO_RECEIPT_ALERT, Action.ALREADY_RUNNING,
                                      f"{waited}; already running {pending.file_version:08X}")
         delivered = any(_about(m, device, pending, DELIVERED_CODES) for m in self.dcc.inbox(self.supplier).messages())
         if not delivered:
-            return AutomationOutcome(device, Path.NO_RECEIPT_ALERT, Action.NEEDS_ACTION,
+            return AutomationOutcome(device, Branch.NO_RECEIPT_ALERT, Action.NEEDS_ACTION,
                                      f"{waited}; running {read.firmware_version or 0:08X} and nothing says the "
                                      "image reached the device")
-        return await self._activate(device, pending, Path.NO_RECEIPT_ALERT,
+        return await self._activate(device, pending, Branch.NO_RECEIPT_ALERT,
                                     f"{waited}; the CH reported the image delivered")
 
-    async def _activate(self, device: EntityId, pending: PendingImage, path: Path, why: str) -> AutomationOutcome:
+    async def _activate(self, device: EntityId, pending: PendingImage, branch: Branch, why: str) -> AutomationOutcome:
         result = (await self.dcc.submit(self.supplier, ActivateFirmware(device, pending.hash, self.execution))
                   ).target(device)
         if not result.accepted:
-            return AutomationOutcome(device, path, Action.NEEDS_ACTION, f"{why}, but SR 11.3 was refused: "
+            return AutomationOutcome(device, branch, Action.NEEDS_ACTION, f"{why}, but SR 11.3 was refused: "
                                      f"{result.message}", result)
-        return AutomationOutcome(device, path, Action.ACTIVATION_SENT, why, result)
+        return AutomationOutcome(device, branch, Action.ACTIVATION_SENT, why, result)
 
 
 def _about(message: InboxMessage, device: EntityId, pending: PendingImage, codes: frozenset[str]) -> bool:

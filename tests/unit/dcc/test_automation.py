@@ -12,7 +12,7 @@ from conftest import (
     transfer_alert, version_responder,
 )
 
-from hanbench.dcc.automation import Action, Path, SupplierAutomation
+from hanbench.dcc.automation import Action, Branch, SupplierAutomation
 from hanbench.dcc.records import UpdateState
 from hanbench.dcc.service_requests import Outcome, UpdateFirmware
 from hanbench.gbcs import alerts
@@ -46,9 +46,9 @@ async def test_receipt_alert_with_matching_hash_triggers_activation(make_dcc, in
     outcomes = await SupplierAutomation(dcc, SUPPLIER_A, receipt_wait=timedelta(hours=1)).follow([ESME, GSME])
     await reporter
     esme, gsme = outcomes
-    assert (esme.path, esme.action, esme.activation.outcome) == (Path.RECEIPT_ALERT, Action.ACTIVATION_SENT,
+    assert (esme.branch, esme.action, esme.activation.outcome) == (Branch.RECEIPT_ALERT, Action.ACTIVATION_SENT,
                                                                  Outcome.ACTIVATED)
-    assert (gsme.path, gsme.action) == (Path.RECEIPT_ALERT, Action.NEEDS_ACTION)
+    assert (gsme.branch, gsme.action) == (Branch.RECEIPT_ALERT, Action.NEEDS_ACTION)
     assert "calculated hash" in gsme.detail
     (activation,) = [decode_message(m) for _, m in hub.commands]
     assert activation.target == ESME and activation.originator == SUPPLIER_A
@@ -65,10 +65,10 @@ async def test_dropped_receipt_alert_falls_back_to_read_then_activates_when_deli
     hub.responder = device_answers(keystore, running=V1)
     automation = SupplierAutomation(dcc, SUPPLIER_A, receipt_wait=timedelta(minutes=30))
     esme, gsme, hcalcs = await automation.follow([ESME, GSME, HCALCS])
-    assert (esme.path, esme.action, esme.activation.outcome) == (Path.NO_RECEIPT_ALERT, Action.ACTIVATION_SENT,
+    assert (esme.branch, esme.action, esme.activation.outcome) == (Branch.NO_RECEIPT_ALERT, Action.ACTIVATION_SENT,
                                                                  Outcome.ACTIVATED)
     for nothing_heard in (gsme, hcalcs):
-        assert (nothing_heard.path, nothing_heard.action) == (Path.NO_RECEIPT_ALERT, Action.NEEDS_ACTION)
+        assert (nothing_heard.branch, nothing_heard.action) == (Branch.NO_RECEIPT_ALERT, Action.NEEDS_ACTION)
         assert "nothing says the image reached the device" in nothing_heard.detail
     reads = [m for _, m in hub.commands if decode_message(m).message_code != 0x0012]
     assert len(reads) == 3
