@@ -1,0 +1,672 @@
+"""The Zigbee side of an emulated HAN device: what its firmware's network stack does.
+
+:class:`EmulatedNode` is the base of every emulated GB device (ESME, GSME, IHD, ...). It
+sits on the :class:`~hanbench.radio.air.VirtualAir` and exchanges real frames with the Comms
+Hub's zigpy coordinator, encoded and decoded with zigpy's own types (``zigpy.zdo.types``,
+``zigpy.zcl.foundation`` and the cluster command schemas), so zigpy cannot tell it from a
+radio-attached device:
+
+* :meth:`EmulatedNode.join` joins the way a device does (association, then a ZDO
+  ``Device_annce`` broadcast) and the node then answers zigpy's interview: Node, Active
+  Endpoint and Simple Descriptor requests, and Read Attributes on Basic and OTA.
+* :meth:`EmulatedNode.request` sends a cluster command to the coordinator and awaits the
+  response with the same TSN; :meth:`EmulatedNode.reply` answers a received command.
+* Cluster commands from the coordinator land in :meth:`EmulatedNode.handle_cluster_command`,
+  which device types override. Default Responses are sent where the ZCL asks for them.
+* :meth:`EmulatedNode.sleep` / :meth:`EmulatedNode.wake` switch the receiver of a sleepy
+  node; the air refuses unicasts to a sleeping node.
+
+The node never talks to the coordinator object: they meet only on the air.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Coroutine, Sequence
+from typing import Any
+
+import zigpy.types as t
+import zigpy.zdo.types as zdo_t
+from zigpy.zcl import Cluster, ClusterType, foundation
+from zigpy.zcl.clusters.general import Basic, Ota
+
+from hanbench.errors import BadInput
+from hanbench.radio.air import VirtualAir
+from hanbench.radio.se_profile import SE_PROFILE_ID
+
+LOGGER = logging.getLogger(__name__)
+
+ZDO_ENDPOINT = 0
+ZDO_PROFILE_ID = 0x0000
+COORDINATOR_NWK = t.NWK(0x0000)
+#: How long a request waits for its response, in loop seconds (zigpy's APS reply timeout).
+DEFAULT_REPLY_TIMEOUT_S = 5.0
+
+_PendingKey = tuple[str, int, int]  # ("zdo"|"zcl", cluster id, tsn)
+
+
+def _flip(direction: foundation.Direction) -> foundation.Direction:
+    return (
+        foundation.Direction.Server_to_Client
+        if direction == foundation.Direction.Client_to_Server
+        else foundation.Direction.Client_to_Server
+    )
+
+
+def _side_addressed(direction: foundation.Direction) -> ClusterType:
+    """Which side of our cluster a frame travelling in ``direction`` is for."""
+    if direction == foundation.Direction.Client_to_Server:
+        return ClusterType.Server
+    return ClusterType.Client
+
+
+def _cluster_class(cluster_id: int) -> type[Cluster]:
+    try:
+        return Cluster._registry[cluster_id]
+    except KeyError:
+        raise BadInput(f"zigpy knows no ZCL cluster 0x{cluster_id:04X}") from None
+
+
+class EmulatedNode:
+    """One emulated Zigbee node with one application endpoint.
+
+    ``server_clusters``/``client_clusters`` are the endpoint's input/output clusters.
+    ``rx_on_when_idle=False`` makes a sleepy end device on battery; otherwise the node is a
+    mains-powered router. Basic (if served) answers ``manufacturer``, ``model`` and
+    ``power_source``; an OTA client answers ``current_file_version``. Other attributes are
+    added with :meth:`set_attribute`.
+    """
+
+    def __init__(
+        self,
+        air: VirtualAir,
+        ieee: t.EUI64 | str,
+        nwk: int,
+        *,
+        endpoint: int = 1,
+        profile_id: int = SE_PROFILE_ID,
+        device_type: int,
+        manufacturer: str,
+        model: str,
+        server_clusters: Sequence[int],
+        client_clusters: Sequence[int],
+        rx_on_when_idle: bool = True,
+        manufacturer_code: int = 0x0000,
+        current_file_version: int = 0x00000001,
+        coordinator_endpoint: int = 1,
+    ) -> None:
+        self._air = air
+        self._ieee = t.EUI64.convert(ieee) if isinstance(ieee, str) else t.EUI64(ieee)
+        self._nwk = t.NWK(nwk)
+        self.endpoint = endpoint
+        self.profile_id = profile_id
+        self.device_type = device_type
+        self.server_clusters = tuple(server_clusters)
+        self.client_clusters = tuple(client_clusters)
+        self.rx_on_when_idle = rx_on_when_idle
+        self.manufacturer_code = manufacturer_code
+        self.coordinator_endpoint = coordinator_endpoint
+        self._awake = True
+        self._tsn = 0
+        self._pending: dict[_PendingKey, asyncio.Future[Any]] = {}
+        self._tasks: set[asyncio.Task[Any]] = set()
+        self._attributes: dict[tuple[int, ClusterType], dict[int, Any]] = {}
+
+        if Basic.cluster_id in self.server_clusters:
+            self.set_attribute(Basic.cluster_id, "manufacturer", manufacturer)
+            self.set_attribute(Basic.cluster_id, "model", model)
+            self.set_attribute(
+                Basic.cluster_id,
+                "power_source",
+                Basic.PowerSource.Mains_single_phase
+                if rx_on_when_idle
+                else Basic.PowerSource.Battery,
+            )
+        if Ota.cluster_id in self.client_clusters:
+            self.set_attribute(
+                Ota.cluster_id, "current_file_version", current_file_version, server=False
+            )
+
+    # -- identity (the AirNode protocol) -----------------------------------------------
+
+    @property
+    def ieee(self) -> t.EUI64:
+        return self._ieee
+
+    @property
+    def nwk(self) -> t.NWK:
+        return self._nwk
+
+    @property
+    def awake(self) -> bool:
+        """Whether the receiver is on; a mains node is always awake."""
+        return self._awake
+
+    def sleep(self) -> None:
+        """Turn the receiver off (sleepy nodes only): unicasts to the node now fail."""
+        if self.rx_on_when_idle:
+            raise BadInput(f"{self.ieee} is a mains-powered router; it does not sleep")
+        self._awake = False
+
+    def wake(self) -> None:
+        """Turn the receiver on."""
+        self._awake = True
+
+    @property
+    def node_descriptor(self) -> zdo_t.NodeDescriptor:
+        """The ZDO Node Descriptor: router on mains, or sleepy end device on battery."""
+        flags = zdo_t.NodeDescriptor.MACCapabilityFlags.AllocateAddress
+        if self.rx_on_when_idle:
+            flags |= (
+                zdo_t.NodeDescriptor.MACCapabilityFlags.FullFunctionDevice
+                | zdo_t.NodeDescriptor.MACCapabilityFlags.MainsPowered
+                | zdo_t.NodeDescriptor.MACCapabilityFlags.RxOnWhenIdle
+            )
+        return zdo_t.NodeDescriptor(
+            logical_type=(
+                zdo_t.LogicalType.Router if self.rx_on_when_idle else zdo_t.LogicalType.EndDevice
+            ),
+            complex_descriptor_available=0,
+            user_descriptor_available=0,
+            reserved=0,
+            aps_flags=0,
+            frequency_band=zdo_t.NodeDescriptor.FrequencyBand.Freq2400MHz,
+            mac_capability_flags=flags,
+            manufacturer_code=self.manufacturer_code,
+            maximum_buffer_size=82,
+            maximum_incoming_transfer_size=82,
+            server_mask=0,
+            maximum_outgoing_transfer_size=82,
+            descriptor_capability_field=zdo_t.NodeDescriptor.DescriptorCapability.NONE,
+        )
+
+    @property
+    def simple_descriptor(self) -> zdo_t.SizePrefixedSimpleDescriptor:
+        """The ZDO Simple Descriptor of the node's application endpoint."""
+        return zdo_t.SizePrefixedSimpleDescriptor(
+            endpoint=self.endpoint,
+            profile=self.profile_id,
+            device_type=self.device_type,
+            device_version=0,
+            input_clusters=list(self.server_clusters),
+            output_clusters=list(self.client_clusters),
+        )
+
+    # -- attributes --------------------------------------------------------------------
+
+    def set_attribute(
+        self, cluster_id: int, attribute: str | int, value: Any, *, server: bool = True
+    ) -> None:
+        """Store an attribute value; ``attribute`` is a zigpy attribute name or ID."""
+        attr_def = self._attribute_def(cluster_id, attribute)
+        side = ClusterType.Server if server else ClusterType.Client
+        self._attributes.setdefault((cluster_id, side), {})[attr_def.id] = attr_def.type(value)
+
+    def get_attribute(
+        self, cluster_id: int, attribute: str | int, *, server: bool = True
+    ) -> Any:
+        """A stored attribute value (KeyError if never set)."""
+        attr_def = self._attribute_def(cluster_id, attribute)
+        side = ClusterType.Server if server else ClusterType.Client
+        return self._attributes[(cluster_id, side)][attr_def.id]
+
+    @staticmethod
+    def _attribute_def(cluster_id: int, attribute: str | int) -> foundation.ZCLAttributeDef:
+        cluster_class = _cluster_class(cluster_id)
+        try:
+            return cluster_class.find_attribute(attribute)
+        except KeyError:
+            raise BadInput(
+                f"cluster {cluster_class.__name__} has no attribute {attribute!r}"
+            ) from None
+
+    # -- network membership ------------------------------------------------------------
+
+    async def join(self, coordinator_nwk: int = COORDINATOR_NWK) -> None:
+        """Join through the coordinator and announce the node, as a device does.
+
+        Raises :class:`~hanbench.radio.air.JoinNotPermitted` if the network is closed.
+        zigpy's interview follows on its own; the node answers it as frames arrive.
+        """
+        self._air.join(self, parent_nwk=t.NWK(coordinator_nwk))
+        capability = self.node_descriptor.mac_capability_flags
+        await self._send_zdo(
+            t.AddrModeAddress(
+                addr_mode=t.AddrMode.Broadcast, address=t.BroadcastAddress.RX_ON_WHEN_IDLE
+            ),
+            zdo_t.ZDOCmd.Device_annce,
+            self._next_tsn(),
+            [self.nwk, self.ieee, t.uint8_t(capability)],
+        )
+
+    async def close(self) -> None:
+        """Leave the air and stop every task the node started."""
+        self._air.detach(self)
+        for task in self._tasks:
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        for future in self._pending.values():
+            future.cancel()
+
+    async def match_descriptor(
+        self,
+        cluster_id: int,
+        *,
+        server: bool = True,
+        timeout: float = DEFAULT_REPLY_TIMEOUT_S,
+    ) -> list[int]:
+        """Ask the coordinator (ZDO ``Match_Desc_req``) which of its endpoints offer a cluster.
+
+        ``server=True`` looks for a server of ``cluster_id`` (how an OTA client finds its
+        server); the profile is the node's own.
+        """
+        tsn = self._next_tsn()
+        in_clusters = [t.uint16_t(cluster_id)] if server else []
+        out_clusters = [] if server else [t.uint16_t(cluster_id)]
+        args = await self._zdo_exchange(
+            zdo_t.ZDOCmd.Match_Desc_req,
+            tsn,
+            [COORDINATOR_NWK, t.uint16_t(self.profile_id), in_clusters, out_clusters],
+            timeout,
+        )
+        status, _, match_list = args
+        if status != zdo_t.Status.SUCCESS:
+            return []
+        return [int(ep) for ep in match_list]
+
+    # -- ZCL API for device types ------------------------------------------------------
+
+    async def request(
+        self,
+        cluster_id: int,
+        command: str | int,
+        *args: Any,
+        expect_reply: bool = True,
+        timeout: float = DEFAULT_REPLY_TIMEOUT_S,
+        direction: foundation.Direction | None = None,
+        **kwargs: Any,
+    ) -> Any:
+        """Send a cluster-specific command to the coordinator; return its response.
+
+        The direction follows from the node's role in the cluster (client -> server if the
+        node uses the cluster, server -> client if it serves it); pass ``direction`` when
+        the node has both sides. With ``expect_reply`` the Default Response is enabled and
+        the first frame the coordinator sends back on the cluster with this TSN (a specific
+        response or a Default Response) is returned, decoded; ``TimeoutError`` after
+        ``timeout`` loop seconds. Delivery failures raise ``zigpy.exceptions.DeliveryError``.
+        """
+        if direction is None:
+            direction = self._direction_for(cluster_id)
+        tsn = self._next_tsn()
+        header = foundation.ZCLHeader.cluster(tsn, 0, direction=direction)
+        command_id, payload = self._encode_cluster_command(
+            cluster_id, command, direction, args, kwargs
+        )
+        header.command_id = command_id
+        header.frame_control = header.frame_control.replace(
+            disable_default_response=not expect_reply
+        )
+        destination = t.AddrModeAddress(addr_mode=t.AddrMode.NWK, address=COORDINATOR_NWK)
+        if not expect_reply:
+            await self._send_zcl(destination, self.coordinator_endpoint, cluster_id, header, payload)
+            return None
+        key: _PendingKey = ("zcl", cluster_id, tsn)
+        future = self._expect(key)
+        try:
+            await self._send_zcl(destination, self.coordinator_endpoint, cluster_id, header, payload)
+            async with asyncio.timeout(timeout):
+                return await future
+        finally:
+            self._pending.pop(key, None)
+
+    async def reply(
+        self,
+        packet: t.ZigbeePacket,
+        header: foundation.ZCLHeader,
+        command: str | int,
+        *args: Any,
+        **kwargs: Any,
+    ) -> None:
+        """Answer the command in ``packet`` with a cluster-specific command, same TSN."""
+        direction = _flip(header.direction)
+        command_id, payload = self._encode_cluster_command(
+            packet.cluster_id, command, direction, args, kwargs
+        )
+        response_header = foundation.ZCLHeader.cluster(header.tsn, command_id, direction=direction)
+        response_header.frame_control = response_header.frame_control.replace(
+            disable_default_response=True
+        )
+        assert packet.src is not None and packet.src_ep is not None
+        await self._send_zcl(packet.src, packet.src_ep, packet.cluster_id, response_header, payload)
+
+    async def handle_cluster_command(
+        self, packet: t.ZigbeePacket, header: foundation.ZCLHeader, command: Any
+    ) -> foundation.Status | None:
+        """Handle a cluster command from the coordinator; device types override this.
+
+        Return ``None`` after replying with a specific response (:meth:`reply`), or a status
+        for the Default Response, which is sent when the sender asked for one or the
+        status is not SUCCESS. The base node supports no cluster commands.
+        """
+        return foundation.Status.UNSUP_CLUSTER_COMMAND
+
+    # -- reception (called by the air) -------------------------------------------------
+
+    def receive(self, packet: t.ZigbeePacket) -> None:
+        """Take a frame off the air (called from the event loop by :class:`VirtualAir`)."""
+        if packet.dst_ep == ZDO_ENDPOINT:
+            self._receive_zdo(packet)
+        elif packet.dst_ep in (self.endpoint, 0xFF):
+            self._receive_zcl(packet)
+        else:
+            LOGGER.debug("%s: frame for absent endpoint %s dropped", self.ieee, packet.dst_ep)
+
+    def _receive_zdo(self, packet: t.ZigbeePacket) -> None:
+        header, rest = zdo_t.ZDOHeader.deserialize(packet.cluster_id, packet.data.serialize())
+        _, schema = zdo_t.CLUSTERS[header.command_id]
+        args, _ = t.deserialize(rest, schema)
+        if header.command_id & 0x8000:
+            self._resolve(("zdo", header.command_id & 0x7FFF, header.tsn), args)
+            return
+        answer = self._zdo_answer(header.command_id, args)
+        if answer is None:
+            LOGGER.debug("%s: no answer to ZDO %s", self.ieee, header.command_id.name)
+            return
+        assert packet.src is not None
+        self._spawn(
+            self._send_zdo(
+                packet.src, zdo_t.ZDOCmd(header.command_id | 0x8000), header.tsn, answer
+            )
+        )
+
+    def _zdo_answer(self, command: zdo_t.ZDOCmd, args: list[Any]) -> list[Any] | None:
+        """Arguments of the ZDO response to a request addressed to this node, if any."""
+        success = zdo_t.Status.SUCCESS
+        if command == zdo_t.ZDOCmd.Node_Desc_req and args[0] == self.nwk:
+            return [success, self.nwk, self.node_descriptor]
+        if command == zdo_t.ZDOCmd.Active_EP_req and args[0] == self.nwk:
+            return [success, self.nwk, [t.uint8_t(self.endpoint)]]
+        if command == zdo_t.ZDOCmd.Simple_Desc_req and args[0] == self.nwk:
+            if args[1] != self.endpoint:
+                return [zdo_t.Status.NOT_ACTIVE, self.nwk, None]
+            return [success, self.nwk, self.simple_descriptor]
+        if command == zdo_t.ZDOCmd.IEEE_addr_req and args[0] == self.nwk:
+            return [success, self.ieee, self.nwk, None, None, None]
+        if command == zdo_t.ZDOCmd.NWK_addr_req and args[0] == self.ieee:
+            return [success, self.ieee, self.nwk, None, None, None]
+        return None
+
+    def _receive_zcl(self, packet: t.ZigbeePacket) -> None:
+        header, rest = foundation.ZCLHeader.deserialize(packet.data.serialize())
+        try:
+            command = self._decode_zcl(packet.cluster_id, header, rest)
+        except (KeyError, ValueError) as exc:
+            LOGGER.debug("%s: undecodable ZCL frame %r: %s", self.ieee, packet, exc)
+            self._default_response(packet, header, foundation.Status.MALFORMED_COMMAND)
+            return
+        if self._resolve(("zcl", packet.cluster_id, header.tsn), command):
+            return
+        if command is None:
+            status = (
+                foundation.Status.UNSUP_GENERAL_COMMAND
+                if header.frame_control.is_general
+                else foundation.Status.UNSUP_CLUSTER_COMMAND
+            )
+            self._default_response(packet, header, status)
+            return
+        side = _side_addressed(header.direction)
+        served = self.server_clusters if side == ClusterType.Server else self.client_clusters
+        if packet.cluster_id not in served:
+            self._default_response(packet, header, foundation.Status.UNSUPPORTED_CLUSTER)
+            return
+        if header.frame_control.is_general:
+            self._handle_general(packet, header, command, side)
+        else:
+            self._spawn(self._dispatch_cluster_command(packet, header, command))
+
+    @staticmethod
+    def _decode_zcl(cluster_id: int, header: foundation.ZCLHeader, rest: bytes) -> Any:
+        """The command in a ZCL frame, decoded with zigpy's schema; None if unknown."""
+        if header.frame_control.is_general:
+            if header.command_id not in foundation.GENERAL_COMMANDS:
+                return None
+            schema = foundation.GENERAL_COMMANDS[
+                foundation.GeneralCommand(header.command_id)
+            ].schema
+        else:
+            commands = (
+                _cluster_class(cluster_id).server_commands
+                if header.direction == foundation.Direction.Client_to_Server
+                else _cluster_class(cluster_id).client_commands
+            )
+            if header.command_id not in commands:
+                return None
+            schema = commands[header.command_id].schema
+        command, _ = schema.deserialize(rest)
+        return command
+
+    def _handle_general(
+        self,
+        packet: t.ZigbeePacket,
+        header: foundation.ZCLHeader,
+        command: Any,
+        side: ClusterType,
+    ) -> None:
+        if header.command_id == foundation.GeneralCommand.Read_Attributes:
+            records = self._read_attributes(packet.cluster_id, side, command.attribute_ids)
+            response = foundation.GENERAL_COMMANDS[
+                foundation.GeneralCommand.Read_Attributes_rsp
+            ].schema(status_records=records)
+            self._spawn(
+                self._send_general_reply(
+                    packet, header, foundation.GeneralCommand.Read_Attributes_rsp, response
+                )
+            )
+        elif header.command_id != foundation.GeneralCommand.Default_Response:
+            self._default_response(packet, header, foundation.Status.UNSUP_GENERAL_COMMAND)
+
+    def _read_attributes(
+        self, cluster_id: int, side: ClusterType, attribute_ids: Sequence[int]
+    ) -> list[foundation.ReadAttributeRecord]:
+        store = self._attributes.get((cluster_id, side), {})
+        cluster_class = _cluster_class(cluster_id)
+        records = []
+        for attribute_id in attribute_ids:
+            if attribute_id not in store:
+                records.append(
+                    foundation.ReadAttributeRecord(
+                        attribute_id, foundation.Status.UNSUPPORTED_ATTRIBUTE
+                    )
+                )
+                continue
+            attr_def = cluster_class.find_attribute(attribute_id)
+            records.append(
+                foundation.ReadAttributeRecord(
+                    attribute_id,
+                    foundation.Status.SUCCESS,
+                    foundation.TypeValue(type=attr_def.zcl_type, value=store[attribute_id]),
+                )
+            )
+        return records
+
+    async def _dispatch_cluster_command(
+        self, packet: t.ZigbeePacket, header: foundation.ZCLHeader, command: Any
+    ) -> None:
+        status = await self.handle_cluster_command(packet, header, command)
+        if status is None:
+            return
+        if status != foundation.Status.SUCCESS or not header.frame_control.disable_default_response:
+            await self._send_default_response(packet, header, status)
+
+    def _default_response(
+        self, packet: t.ZigbeePacket, header: foundation.ZCLHeader, status: foundation.Status
+    ) -> None:
+        # The ZCL never answers a Default Response, nor a broadcast.
+        if header.frame_control.is_general and (
+            header.command_id == foundation.GeneralCommand.Default_Response
+        ):
+            return
+        if packet.dst is not None and packet.dst.addr_mode == t.AddrMode.Broadcast:
+            return
+        self._spawn(self._send_default_response(packet, header, status))
+
+    async def _send_default_response(
+        self, packet: t.ZigbeePacket, header: foundation.ZCLHeader, status: foundation.Status
+    ) -> None:
+        response = foundation.GENERAL_COMMANDS[foundation.GeneralCommand.Default_Response].schema(
+            command_id=header.command_id, status=status
+        )
+        await self._send_general_reply(
+            packet, header, foundation.GeneralCommand.Default_Response, response
+        )
+
+    async def _send_general_reply(
+        self,
+        packet: t.ZigbeePacket,
+        header: foundation.ZCLHeader,
+        command_id: foundation.GeneralCommand,
+        response: Any,
+    ) -> None:
+        reply_header = foundation.ZCLHeader.general(
+            header.tsn, command_id, direction=_flip(header.direction)
+        )
+        reply_header.frame_control = reply_header.frame_control.replace(
+            disable_default_response=True
+        )
+        assert packet.src is not None and packet.src_ep is not None
+        await self._send_zcl(
+            packet.src, packet.src_ep, packet.cluster_id, reply_header, response.serialize()
+        )
+
+    # -- framing and transmission ------------------------------------------------------
+
+    def _direction_for(self, cluster_id: int) -> foundation.Direction:
+        uses = cluster_id in self.client_clusters
+        serves = cluster_id in self.server_clusters
+        if uses and serves:
+            raise BadInput(
+                f"{self.ieee} has both sides of cluster 0x{cluster_id:04X}; pass direction="
+            )
+        if uses:
+            return foundation.Direction.Client_to_Server
+        if serves:
+            return foundation.Direction.Server_to_Client
+        raise BadInput(f"{self.ieee} has no cluster 0x{cluster_id:04X}")
+
+    @staticmethod
+    def _encode_cluster_command(
+        cluster_id: int,
+        command: str | int,
+        direction: foundation.Direction,
+        args: tuple[Any, ...],
+        kwargs: dict[str, Any],
+    ) -> tuple[int, bytes]:
+        cluster_class = _cluster_class(cluster_id)
+        commands = (
+            cluster_class.server_commands
+            if direction == foundation.Direction.Client_to_Server
+            else cluster_class.client_commands
+        )
+        for command_def in commands.values():
+            if command in (command_def.id, command_def.name):
+                return command_def.id, command_def.schema(*args, **kwargs).serialize()
+        raise BadInput(
+            f"cluster {cluster_class.__name__} has no command {command!r} in direction {direction.name}"
+        )
+
+    def _next_tsn(self) -> int:
+        self._tsn = (self._tsn + 1) % 256
+        return self._tsn
+
+    def _expect(self, key: _PendingKey) -> asyncio.Future[Any]:
+        future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+        self._pending[key] = future
+        return future
+
+    def _resolve(self, key: _PendingKey, value: Any) -> bool:
+        future = self._pending.get(key)
+        if future is None or future.done():
+            return False
+        future.set_result(value)
+        return True
+
+    def _spawn(self, coro: Coroutine[Any, Any, None]) -> None:
+        task = asyncio.get_running_loop().create_task(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._task_done)
+
+    def _task_done(self, task: asyncio.Task[Any]) -> None:
+        self._tasks.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            LOGGER.warning("%s: frame handling failed", self.ieee, exc_info=task.exception())
+
+    async def _zdo_exchange(
+        self, command: zdo_t.ZDOCmd, tsn: int, args: list[Any], timeout: float
+    ) -> list[Any]:
+        key: _PendingKey = ("zdo", command, tsn)
+        future = self._expect(key)
+        try:
+            await self._send_zdo(
+                t.AddrModeAddress(addr_mode=t.AddrMode.NWK, address=COORDINATOR_NWK),
+                command,
+                tsn,
+                args,
+            )
+            async with asyncio.timeout(timeout):
+                result: list[Any] = await future
+                return result
+        finally:
+            self._pending.pop(key, None)
+
+    async def _send_zdo(
+        self, destination: t.AddrModeAddress, command: zdo_t.ZDOCmd, tsn: int, args: list[Any]
+    ) -> None:
+        _, schema = zdo_t.CLUSTERS[command]
+        data = t.uint8_t(tsn).serialize() + t.serialize(args, schema)
+        await self._transmit(destination, ZDO_ENDPOINT, ZDO_ENDPOINT, ZDO_PROFILE_ID, command, tsn, data)
+
+    async def _send_zcl(
+        self,
+        destination: t.AddrModeAddress,
+        dst_ep: int,
+        cluster_id: int,
+        header: foundation.ZCLHeader,
+        payload: bytes,
+    ) -> None:
+        await self._transmit(
+            destination,
+            self.endpoint,
+            dst_ep,
+            self.profile_id,
+            cluster_id,
+            header.tsn,
+            header.serialize() + payload,
+        )
+
+    async def _transmit(
+        self,
+        destination: t.AddrModeAddress,
+        src_ep: int,
+        dst_ep: int,
+        profile_id: int,
+        cluster_id: int,
+        tsn: int,
+        data: bytes,
+    ) -> None:
+        await self._air.transmit(
+            t.ZigbeePacket(
+                src=t.AddrModeAddress(addr_mode=t.AddrMode.NWK, address=self.nwk),
+                src_ep=src_ep,
+                dst=destination,
+                dst_ep=dst_ep,
+                tsn=tsn,
+                profile_id=profile_id,
+                cluster_id=cluster_id,
+                data=t.SerializableBytes(data),
+                lqi=255,
+                rssi=-40,
+            )
+        )
+
+
