@@ -1,0 +1,233 @@
+"""What firmware an emulated HAN device runs and holds, and what it will take.
+
+GBCS splits an update in two (gbcs-domain §1.3): an image is *distributed* (the device
+checks it and keeps it as its *held* image) and later *activated* (the held image becomes
+the *running* image). This module keeps that state, typed, so tests and the bench read the
+same facts the device acts on, and says whether a received OTA Upgrade Image is one this
+device may keep at all. It knows nothing of the air or of GBCS messages: the device types
+and :mod:`hanbench.devices.gbcs_device` drive it.
+
+Every change is told to the listeners as a :class:`FirmwareEvent`, the one stream the bench
+turns into events and a dev-board twin can expose.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+
+from cryptography.hazmat.primitives.asymmetric import ec
+
+from hanbench.gbcs.alerts import Alert
+from hanbench.gbcs.cs06 import ActivationResult
+from hanbench.gbcs.entity import EntityId
+from hanbench.gbcs.errors import GbcsError
+from hanbench.gbcs.image import UpgradeImage, parse_image
+from hanbench.gbcs.image_types import ImageProfile
+
+VERSION_OCTETS = 4
+
+
+@dataclass(frozen=True)
+class Firmware:
+    """One firmware image as a device knows it: its file version and Manufacturer Image Hash.
+
+    ``image_hash`` is ``None`` for the firmware a device was started with from a version
+    number alone (nothing was hashed); every image a device received has one.
+    """
+
+    file_version: int
+    image_hash: bytes | None = None
+
+    @property
+    def version_octets(self) -> bytes:
+        """The version as GBCS messages carry it (CS06 outcome, CS09, SR 11.2): 4 bytes, big-endian."""
+        return self.file_version.to_bytes(VERSION_OCTETS, "big")
+
+    @classmethod
+    def of(cls, image: UpgradeImage) -> Firmware:
+        return cls(image.header.file_version, image.manufacturer_image_hash)
+
+    def __str__(self) -> str:
+        digest = "" if self.image_hash is None else f" ({self.image_hash.hex()[:16]}...)"
+        return f"{self.file_version:08X}{digest}"
+
+
+@dataclass(frozen=True)
+class PendingActivation:
+    """A future-dated CS06 the device accepted: what to activate, when, and under which counter."""
+
+    execution: datetime
+    counter: int
+    image_hash: bytes
+
+
+# --- events --------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class FirmwareEvent:
+    """Something changed on ``device``; subclasses say what."""
+
+    device: EntityId
+    at: datetime
+
+
+@dataclass(frozen=True)
+class ImageHeld(FirmwareEvent):
+    """A received image passed the device's checks and is now its held image."""
+
+    firmware: Firmware
+
+
+@dataclass(frozen=True)
+class ImageRefused(FirmwareEvent):
+    """A received image failed the device's checks; ``image_hash`` is the hash it calculated."""
+
+    reason: str
+    image_hash: bytes
+
+
+@dataclass(frozen=True)
+class Activated(FirmwareEvent):
+    """The device now runs ``firmware`` (``previous`` before); ``how`` names the trigger."""
+
+    firmware: Firmware
+    previous: Firmware
+    how: str
+
+
+@dataclass(frozen=True)
+class ActivationFailed(FirmwareEvent):
+    """An authentic activation could not be carried out; the running firmware is unchanged."""
+
+    result: ActivationResult
+    counter: int | None
+
+
+@dataclass(frozen=True)
+class ActivationScheduled(FirmwareEvent):
+    pending: PendingActivation
+
+
+@dataclass(frozen=True)
+class ActivationCancelled(FirmwareEvent):
+    cancelled: PendingActivation
+
+
+@dataclass(frozen=True)
+class CommandRefused(FirmwareEvent):
+    """A command failed authentication or was malformed; nothing was done."""
+
+    counter: int
+    reason: str
+
+
+@dataclass(frozen=True)
+class AlertRaised(FirmwareEvent):
+    """The device sent an alert: the decoded record and the signed bytes it put on the tunnel."""
+
+    alert: Alert
+    message: bytes
+
+
+FirmwareListener = Callable[[FirmwareEvent], None]
+
+
+class FirmwareState:
+    """The running and held images of one device, and the transitions between them.
+
+    Only :meth:`activate` moves the held image into the running slot, and it does so only
+    for the hash it is given: the gate CS06 (and PPMID/IHD self-activation) pass through.
+    """
+
+    def __init__(self, device: EntityId, running: Firmware, now: Callable[[], datetime]) -> None:
+        self.device = device
+        self.running = running
+        self.held: Firmware | None = None
+        self._now = now
+        self._listeners: list[FirmwareListener] = []
+
+    def subscribe(self, listener: FirmwareListener) -> Callable[[], None]:
+        """Call ``listener`` with every event of this device; returns an unsubscriber."""
+        self._listeners.append(listener)
+        return lambda: self._listeners.remove(listener)
+
+    def emit(self, make: Callable[[EntityId, datetime], FirmwareEvent]) -> FirmwareEvent:
+        """Tell every listener; ``make(device, now)`` builds the event."""
+        event = make(self.device, self._now())
+        for listener in list(self._listeners):
+            listener(event)
+        return event
+
+    def hold(self, firmware: Firmware) -> None:
+        """Keep ``firmware`` as the held image (a newer distribution replaces an older one)."""
+        self.held = firmware
+        self.emit(lambda d, at: ImageHeld(d, at, firmware))
+
+    def refuse(self, reason: str, image_hash: bytes) -> None:
+        """Record a refused image; the held image, if any, is kept."""
+        self.emit(lambda d, at: ImageRefused(d, at, reason, image_hash))
+
+    def activate(self, image_hash: bytes, how: str) -> ActivationResult:
+        """Run the held image if its hash is ``image_hash`` (GBCS CS06 steps 3-4)."""
+        if self.held is None:
+            return ActivationResult.NO_IMAGE_HELD
+        if self.held.image_hash != image_hash:
+            return ActivationResult.HASH_MISMATCH
+        previous, self.running, self.held = self.running, self.held, None
+        self.emit(lambda d, at: Activated(d, at, self.running, previous, how))
+        return ActivationResult.SUCCESS
+
+
+# --- which images a device keeps ----------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ImageCheck:
+    """A device's verdict on one downloaded OTA Upgrade Image.
+
+    ``image_hash`` is the Manufacturer Image Hash the device calculated (the receipt alert
+    carries it either way); for bytes that do not even parse it is SHA-256 of everything
+    received, since there is no Manufacturer Image to hash.
+    """
+
+    image: UpgradeImage | None
+    image_hash: bytes
+    reason: str = ""
+
+    @property
+    def accepted(self) -> bool:
+        return self.image is not None
+
+
+def check_image(
+    data: bytes,
+    profile: ImageProfile,
+    hardware_version: int,
+    supplier_key: ec.EllipticCurvePublicKey | None,
+) -> ImageCheck:
+    """Whether a device of ``profile`` and ``hardware_version`` may keep ``data``.
+
+    The header must name this device's manufacturer code and image type and include its
+    hardware version; a signed profile's image must carry the Supplier's signature
+    (``supplier_key``, the device's trust anchor for its Supplier). The CH checks the
+    hardware range too, but a device never relies on the hub for its own safety.
+    """
+    try:
+        image = parse_image(data, signed=profile.signed)
+    except GbcsError as exc:
+        return ImageCheck(None, hashlib.sha256(data).digest(), f"not a well-formed image: {exc}")
+    header = image.header
+    digest = image.manufacturer_image_hash
+    if not header.is_for(profile.manufacturer_code, profile.image_type):
+        return ImageCheck(None, digest, f"image is for manufacturer 0x{header.manufacturer_code:04X} type "
+                                        f"0x{header.image_type:04X}, this {profile.device_type.value} takes "
+                                        f"0x{profile.manufacturer_code:04X} type 0x{profile.image_type:04X}")
+    if not header.accepts_hardware_version(hardware_version):
+        return ImageCheck(None, digest, f"hardware version 0x{hardware_version:04X} is outside the image's range")
+    if profile.signed and (supplier_key is None or not image.verify(supplier_key)):
+        return ImageCheck(None, digest, "the image is not signed by this device's Supplier")
+    return ImageCheck(image, digest)

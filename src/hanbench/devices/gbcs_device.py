@@ -1,0 +1,288 @@
+"""The GBCS firmware behaviour every emulated meter-class HAN device shares.
+
+One :class:`GbcsDevice` is the part of a device's firmware that speaks GBCS about firmware:
+
+* **Distribution (SR 11.1, GBCS 11.2.6).** A downloaded OTA Upgrade Image is checked
+  (header for this device, Supplier signature against the device's trust anchor for its
+  Supplier); a good one becomes the held image and the device raises 0x8F72 with the hash
+  it calculated, a bad one is dropped and it raises 0x8F1C. The Zigbee Upgrade End status
+  follows the verdict.
+* **Activation (SR 11.3, CS06, GBCS §1.4 steps).** Signature by the device's Supplier, then
+  the originator counter (strictly above the last accepted one), then the hash of the held
+  image. A command that fails authentication gets no response: the device drops it and
+  raises 0x8F3D Trusted Source Authentication Failure (a malformed one, 0x8F1E), so nothing
+  activates and the sender learns why. An authentic command is answered: outcome 0 with the
+  new version, 1 (no image held) or 2 (hash mismatch, the old version keeps running). A
+  future-dated command is answered NULL, recorded, and acted on when the device clock (the
+  bench clock) reaches its date-time, with alert 0x8F66 / 0x8F67; 99991231235959Z cancels
+  it. Replays are refused with 0x8F3D too: GBCS counts the counter check as part of command
+  authentication.
+* **SR 11.2** reads of the running version (ECS52, GCS38 or CS08 by device type), so the
+  DCC's fallback when a receipt alert is lost has something to read.
+
+Responses and alerts are signed with the device's DS key; alerts go to the device's
+Supplier. How they leave the device (at once through the tunnel, or at the next wake of a
+sleepy GSME) is the device type's business: it passes ``send``. Nothing here touches the air
+or asks the operating system for the time.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from cryptography.hazmat.primitives.asymmetric import ec
+
+from hanbench.clock import BenchClock
+from hanbench.gbcs import firmware_version as fv
+from hanbench.gbcs.alerts import Alert, FirmwareReceiptAlert, GenericAlert, ReceiptForm, alert_message
+from hanbench.gbcs.codes import AlertCode, MessageCode
+from hanbench.gbcs.cs06 import (
+    Accepted,
+    ActivateFirmware,
+    ActivateFirmwareResponse,
+    ExecutionOutcome,
+    FutureDatedActivationAlert,
+    activate_firmware_response,
+    future_dated_activation_alert,
+    read_activate_firmware,
+)
+from hanbench.gbcs.device_types import DeviceType
+from hanbench.gbcs.entity import EntityId
+from hanbench.gbcs.errors import GbcsError
+from hanbench.gbcs.frame import Cra, GbcsMessage, decode_message, encode_message, verify_message
+from hanbench.gbcs.image_types import ImageProfile, profile_for
+from hanbench.gbcs.keystore import KeyStore, Usage
+from hanbench.devices.firmware import (
+    ActivationCancelled,
+    ActivationFailed,
+    ActivationScheduled,
+    AlertRaised,
+    CommandRefused,
+    Firmware,
+    FirmwareState,
+    ImageCheck,
+    PendingActivation,
+    check_image,
+)
+
+LOGGER = logging.getLogger(__name__)
+
+Send = Callable[[bytes], None]
+"""How the device type puts a signed GBCS message (alert or response) on its way to the CH."""
+
+
+@dataclass(frozen=True)
+class DeviceKeys:
+    """The device's own DS key and its trust anchor for its Supplier (the Supplier's DS key)."""
+
+    signing_key: ec.EllipticCurvePrivateKey
+    supplier_key: ec.EllipticCurvePublicKey
+
+    @classmethod
+    def from_keystore(cls, keystore: KeyStore, device: EntityId, supplier: EntityId) -> DeviceKeys:
+        return cls(keystore.private_key(device, Usage.DS), keystore.public_key(supplier, Usage.DS))
+
+
+def _read_version_response(request: object, version: bytes) -> fv.FirmwareVersionResponse:
+    """The SR 11.2 answer in the form of the request: ECS52, GCS38 or CS08."""
+    if isinstance(request, fv.GsmeFirmwareVersionRequest):
+        return fv.GsmeFirmwareVersionResponse(version, sequence_number=request.sequence_number)
+    if isinstance(request, fv.EsmeFirmwareVersionRequest):
+        return fv.EsmeFirmwareVersionResponse(version)
+    return fv.PpmidFirmwareVersionResponse(version)
+
+
+_READ_CODES: dict[DeviceType, MessageCode] = {
+    DeviceType.ESME: MessageCode.ECS52_READ_ESME_CH_FIRMWARE_VERSION,
+    DeviceType.GSME: MessageCode.GCS38_READ_GSME_FIRMWARE_VERSION,
+    DeviceType.HCALCS: MessageCode.CS08_READ_PPMID_HCALCS_FIRMWARE_VERSION,
+    DeviceType.PPMID: MessageCode.CS08_READ_PPMID_HCALCS_FIRMWARE_VERSION,
+}
+
+
+class GbcsDevice:
+    """The GBCS firmware logic of one device; see the module docstring.
+
+    ``receipt_form`` is the receipt alert's encoding (DLMS for ESME and HCALCS, GBZ for
+    GSME); ``None`` for a device that raises none (PPMID). ``alert_counter`` is where the
+    device's own originator counter for alerts starts.
+    """
+
+    def __init__(
+        self,
+        *,
+        entity_id: EntityId,
+        device_type: DeviceType,
+        supplier: EntityId,
+        keys: DeviceKeys,
+        clock: BenchClock,
+        running: Firmware,
+        hardware_version: int,
+        send: Send,
+        receipt_form: ReceiptForm | None = ReceiptForm.DLMS,
+        alert_counter: int = 1,
+    ) -> None:
+        self.entity_id = entity_id
+        self.device_type = device_type
+        self.supplier = supplier
+        self.keys = keys
+        self.clock = clock
+        self.hardware_version = hardware_version
+        self.profile: ImageProfile = profile_for(device_type)
+        self.receipt_form = receipt_form
+        self.firmware = FirmwareState(entity_id, running, clock.now)
+        #: Originator counter of the last CS06 that passed authentication.
+        self.last_counter: int | None = None
+        #: The accepted future-dated activation waiting for its date-time.
+        self.pending: PendingActivation | None = None
+        #: Every alert the device raised, decoded, oldest first.
+        self.alerts: list[Alert] = []
+        self._send = send
+        self._alert_counter = alert_counter
+        self._scheduled: asyncio.Task[None] | None = None
+
+    # -- distribution ---------------------------------------------------------------------
+
+    def check(self, data: bytes) -> ImageCheck:
+        """This device's verdict on ``data``, without acting on it."""
+        return check_image(data, self.profile, self.hardware_version, self.keys.supplier_key)
+
+    def receive_image(self, data: bytes) -> bool:
+        """A complete download: keep or drop it and raise the receipt alert; True if kept."""
+        verdict = self.check(data)
+        if verdict.image is not None:
+            self.firmware.hold(Firmware.of(verdict.image))
+        else:
+            self.firmware.refuse(verdict.reason, verdict.image_hash)
+        if self.receipt_form is not None:
+            code = (AlertCode.FIRMWARE_VERIFICATION_SUCCESSFUL if verdict.accepted
+                    else AlertCode.FIRMWARE_VERIFICATION_FAILED)
+            self.raise_alert(FirmwareReceiptAlert(code, self.clock.now(), verdict.image_hash, self.receipt_form))
+        return verdict.accepted
+
+    # -- alerts ---------------------------------------------------------------------------------
+
+    def raise_alert(self, alert: Alert) -> bytes:
+        """Sign ``alert`` to the Supplier under the next alert counter, record it and send it."""
+        counter = self._next_alert_counter()
+        if isinstance(alert, FutureDatedActivationAlert):
+            msg = future_dated_activation_alert(self.entity_id, self.supplier, counter, alert, self.keys.signing_key)
+        else:
+            msg = alert_message(self.entity_id, self.supplier, counter, alert, self.keys.signing_key)
+        data = encode_message(msg)
+        self.alerts.append(alert)
+        self.firmware.emit(lambda d, at: AlertRaised(d, at, alert, data))
+        self._send(data)
+        return data
+
+    def _next_alert_counter(self) -> int:
+        counter = self._alert_counter
+        self._alert_counter += 1
+        return counter
+
+    def _refuse(self, code: AlertCode, counter: int, reason: str) -> None:
+        LOGGER.info("%s refused command %d: %s", self.entity_id, counter, reason)
+        self.firmware.emit(lambda d, at: CommandRefused(d, at, counter, reason))
+        self.raise_alert(GenericAlert(code, self.clock.now()))
+
+    # -- commands -------------------------------------------------------------------------------
+
+    def handle_message(self, data: bytes) -> bytes | None:
+        """A GBCS message from the tunnel; the signed response bytes, or ``None`` for none.
+
+        Messages for another device, and anything that is not a command, are ignored.
+        """
+        try:
+            msg = decode_message(data)
+        except GbcsError as exc:
+            LOGGER.info("%s dropped an undecodable tunnel message: %s", self.entity_id, exc)
+            self._refuse(AlertCode.COMMAND_INTEGRITY_CHECK_FAILED, 0, f"undecodable message: {exc}")
+            return None
+        if msg.cra is not Cra.COMMAND or msg.target != self.entity_id:
+            return None
+        if msg.message_code == MessageCode.CS06_ACTIVATE_FIRMWARE:
+            response = self._activate_firmware(msg)
+            if response is None:
+                return None
+            return encode_message(activate_firmware_response(msg, response, self.keys.signing_key,
+                                                             date_time=self.clock.now()))
+        if msg.message_code == _READ_CODES.get(self.device_type):
+            return self._read_version(msg)
+        self._refuse(AlertCode.COMMAND_INTEGRITY_CHECK_FAILED, msg.originator_counter,
+                     f"message code {msg.message_code!s} is not a command this {self.device_type.value} runs")
+        return None
+
+    def _read_version(self, msg: GbcsMessage) -> bytes | None:
+        try:
+            request = fv.decode_firmware_version(msg)
+        except GbcsError as exc:
+            self._refuse(AlertCode.COMMAND_INTEGRITY_CHECK_FAILED, msg.originator_counter, str(exc))
+            return None
+        answer = _read_version_response(request, self.firmware.running.version_octets)
+        return encode_message(fv.firmware_version_response(msg, answer, date_time=self.clock.now()))
+
+    def _activate_firmware(self, msg: GbcsMessage) -> ActivateFirmwareResponse | None:
+        """CS06, GBCS steps in order; ``None`` when the command is refused unanswered."""
+        counter = msg.originator_counter
+        try:
+            command = read_activate_firmware(msg)
+        except GbcsError as exc:
+            self._refuse(AlertCode.COMMAND_INTEGRITY_CHECK_FAILED, counter, f"malformed CS06: {exc}")
+            return None
+        if msg.originator != self.supplier or not verify_message(msg, self.keys.supplier_key):
+            self._refuse(AlertCode.TRUSTED_SOURCE_AUTHENTICATION_FAILURE, counter,
+                         f"CS06 from {msg.originator} is not signed by this device's Supplier {self.supplier}")
+            return None
+        if self.last_counter is not None and counter <= self.last_counter:
+            self._refuse(AlertCode.TRUSTED_SOURCE_AUTHENTICATION_FAILURE, counter,
+                         f"originator counter {counter} is not above the last accepted {self.last_counter}")
+            return None
+        self.last_counter = counter
+        if command.is_cancellation:
+            self._cancel_pending()
+            return Accepted()
+        if command.is_future_dated:
+            self._schedule(command)
+            return Accepted()
+        return self._activate_now(command.manufacturer_image_hash, counter, "CS06")
+
+    def _activate_now(self, image_hash: bytes, counter: int, how: str) -> ExecutionOutcome:
+        result = self.firmware.activate(image_hash, how)
+        if result is not result.SUCCESS:
+            self.firmware.emit(lambda d, at: ActivationFailed(d, at, result, counter))
+        return ExecutionOutcome(result, self.firmware.running.version_octets)
+
+    # -- future-dated activation -------------------------------------------------------------
+
+    def _schedule(self, command: ActivateFirmware) -> None:
+        """Record a future-dated activation, replacing any earlier one, and arm its timer."""
+        assert command.execution_datetime is not None
+        self._cancel_pending(announce=False)
+        pending = PendingActivation(command.execution_datetime, command.originator_counter,
+                                    command.manufacturer_image_hash)
+        self.pending = pending
+        self.firmware.emit(lambda d, at: ActivationScheduled(d, at, pending))
+        self._scheduled = asyncio.get_running_loop().create_task(
+            self._fire_at(pending), name=f"activation-{self.entity_id}-{pending.counter}")
+
+    async def _fire_at(self, pending: PendingActivation) -> None:
+        await self.clock.sleep_until(pending.execution)
+        self.pending = None
+        self._scheduled = None
+        outcome = self._activate_now(pending.image_hash, pending.counter, "future-dated CS06")
+        self.raise_alert(FutureDatedActivationAlert(pending.execution, pending.counter, outcome))
+
+    def _cancel_pending(self, *, announce: bool = True) -> None:
+        self.close()
+        cancelled, self.pending = self.pending, None
+        if cancelled is not None and announce:
+            self.firmware.emit(lambda d, at: ActivationCancelled(d, at, cancelled))
+
+    def close(self) -> None:
+        """Stop the timer of a future-dated activation (the device is switched off)."""
+        if self._scheduled is not None:
+            self._scheduled.cancel()
+            self._scheduled = None

@@ -1,0 +1,314 @@
+"""GbcsDevice on its own: image checks, receipt alerts, CS06 gating, future dates, SR 11.2.
+
+Real signatures with the bench key store and the sample images; virtual time for dates.
+The over-the-air flows are in ``tests/unit/hub/test_comms_hub_*.py``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+import pytest
+
+from hanbench.clock import BenchClock
+from hanbench.devices.firmware import (
+    Activated,
+    ActivationCancelled,
+    AlertRaised,
+    CommandRefused,
+    Firmware,
+    FirmwareEvent,
+    ImageHeld,
+    ImageRefused,
+)
+from hanbench.devices.gbcs_device import DeviceKeys, GbcsDevice
+from hanbench.gbcs import firmware_version as fv
+from hanbench.gbcs.alerts import FirmwareReceiptAlert, GenericAlert, ReceiptForm, decode_alert
+from hanbench.gbcs.codes import AlertCode
+from hanbench.gbcs.cs06 import (
+    CANCELLATION_DATETIME,
+    Accepted,
+    ActivateFirmware,
+    ActivationResult,
+    ExecutionOutcome,
+    FutureDatedActivationAlert,
+    activate_firmware_command,
+    read_activate_firmware_response,
+)
+from hanbench.gbcs.device_types import DeviceType
+from hanbench.gbcs.entity import EntityId
+from hanbench.gbcs.frame import decode_message, encode_message, verify_message
+from hanbench.gbcs.image import parse_image
+from hanbench.gbcs.image_types import profile_for
+from hanbench.gbcs.keystore import KeyStore
+
+ROOT = Path(__file__).resolve().parents[3]
+pytestmark = [pytest.mark.asyncio, pytest.mark.looptime]
+
+KEYS = KeyStore(ROOT / "fixtures" / "keys")
+IMAGES = ROOT / "firmware_images"
+SUPPLIER = EntityId.parse("90-B3-D5-1F-30-01-00-00")
+OTHER_SUPPLIER = EntityId.parse("90-B3-D5-1F-30-02-00-00")
+ESME = EntityId.parse("00-DB-12-34-56-78-91-00")
+GSME = EntityId.parse("00-DB-12-34-56-78-91-01")
+EPOCH = datetime(2030, 1, 15, 9, 0, tzinfo=timezone.utc)
+HW = 0x1111
+
+
+def sample(kind: DeviceType, version: int = 2) -> bytes:
+    return (IMAGES / profile_for(kind).file_name(version)).read_bytes()
+
+
+def resigned(data: bytes, signer: EntityId) -> bytes:
+    """The sample image signed by ``signer`` instead of the Supplier."""
+    return parse_image(data).signed(KEYS.private_key(signer)).to_bytes()
+
+
+class Bench:
+    """One device with its outbox and its event stream."""
+
+    def __init__(self, kind: DeviceType = DeviceType.ESME, entity: EntityId = ESME,
+                 form: ReceiptForm | None = ReceiptForm.DLMS) -> None:
+        self.sent: list[bytes] = []
+        self.events: list[FirmwareEvent] = []
+        self.device = GbcsDevice(
+            entity_id=entity, device_type=kind, supplier=SUPPLIER,
+            keys=DeviceKeys.from_keystore(KEYS, entity, SUPPLIER), clock=BenchClock(EPOCH),
+            running=Firmware(1), hardware_version=HW, send=self.sent.append, receipt_form=form)
+        self.device.firmware.subscribe(self.events.append)
+        self.counter = 1000
+
+    def cs06(self, image_hash: bytes, *, when: datetime | None = None, counter: int | None = None,
+             signer: EntityId = SUPPLIER, originator: EntityId = SUPPLIER) -> bytes:
+        if counter is None:
+            self.counter += 1
+            counter = self.counter
+        msg = activate_firmware_command(originator, self.device.entity_id,
+                                        ActivateFirmware(image_hash, counter, when), KEYS.private_key(signer))
+        return encode_message(msg)
+
+    def answer(self, command: bytes) -> Accepted | ExecutionOutcome:
+        response = self.device.handle_message(command)
+        assert response is not None, "the device did not answer"
+        msg = decode_message(response)
+        assert verify_message(msg, KEYS.public_key(self.device.entity_id))
+        return read_activate_firmware_response(msg)
+
+    def alerts(self) -> list[tuple[int, object]]:
+        """(alert code, record) of every alert sent, checking signature and addressing."""
+        out = []
+        for data in self.sent:
+            msg = decode_message(data)
+            assert (msg.originator, msg.target) == (self.device.entity_id, SUPPLIER)
+            assert verify_message(msg, KEYS.public_key(self.device.entity_id))
+            record = decode_alert(msg)
+            out.append((int(record.alert_code), record))
+        return out
+
+
+def v2_hash(kind: DeviceType = DeviceType.ESME) -> bytes:
+    return parse_image(sample(kind), signed=profile_for(kind).signed).manufacturer_image_hash
+
+
+# --- distribution ----------------------------------------------------------------------------
+
+async def test_good_image_is_held_and_0x8F72_carries_the_calculated_hash() -> None:
+    bench = Bench()
+    assert bench.device.receive_image(sample(DeviceType.ESME)) is True
+    assert bench.device.firmware.held == Firmware(2, v2_hash())
+    assert bench.device.firmware.running == Firmware(1)
+    [(code, alert)] = bench.alerts()
+    assert code == AlertCode.FIRMWARE_VERIFICATION_SUCCESSFUL
+    assert isinstance(alert, FirmwareReceiptAlert) and alert.form is ReceiptForm.DLMS
+    assert alert.calculated_hash == v2_hash() and alert.timestamp == EPOCH
+    assert [type(e) for e in bench.events] == [ImageHeld, AlertRaised]
+
+
+async def test_gsme_receipt_alert_uses_the_gbz_form() -> None:
+    bench = Bench(DeviceType.GSME, GSME, ReceiptForm.GBZ)
+    assert bench.device.receive_image(sample(DeviceType.GSME))
+    [(code, alert)] = bench.alerts()
+    assert code == AlertCode.FIRMWARE_VERIFICATION_SUCCESSFUL and alert.form is ReceiptForm.GBZ
+
+
+@pytest.mark.parametrize("make, why", [
+    (lambda: resigned(sample(DeviceType.ESME), OTHER_SUPPLIER), "not signed by this device's Supplier"),
+    (lambda: sample(DeviceType.GSME), "this esme takes"),
+    (lambda: sample(DeviceType.ESME)[:-10], "not a well-formed image"),
+])
+async def test_bad_image_raises_0x8F1C_and_nothing_is_held(make, why) -> None:
+    bench = Bench()
+    assert bench.device.receive_image(make()) is False
+    assert bench.device.firmware.held is None
+    [(code, _)] = bench.alerts()
+    assert code == AlertCode.FIRMWARE_VERIFICATION_FAILED
+    [refused] = [e for e in bench.events if isinstance(e, ImageRefused)]
+    assert why in refused.reason
+
+
+async def test_hardware_version_outside_the_image_range_is_refused() -> None:
+    bench = Bench()
+    bench.device.hardware_version = 0x2000
+    assert bench.device.receive_image(sample(DeviceType.ESME)) is False
+    assert bench.alerts()[0][0] == AlertCode.FIRMWARE_VERIFICATION_FAILED
+
+
+# --- CS06 -------------------------------------------------------------------------------------
+
+async def test_cs06_with_the_held_hash_activates_and_answers_the_new_version() -> None:
+    bench = Bench()
+    bench.device.receive_image(sample(DeviceType.ESME))
+    outcome = bench.answer(bench.cs06(v2_hash()))
+    assert outcome == ExecutionOutcome(ActivationResult.SUCCESS, bytes.fromhex("00000002"))
+    assert bench.device.firmware.running == Firmware(2, v2_hash())
+    assert bench.device.firmware.held is None
+    assert bench.device.last_counter == 1001
+    assert any(isinstance(e, Activated) and e.how == "CS06" for e in bench.events)
+
+
+async def test_cs06_hash_mismatch_answers_2_and_the_old_version_keeps_running() -> None:
+    bench = Bench()
+    bench.device.receive_image(sample(DeviceType.ESME))
+    outcome = bench.answer(bench.cs06(bytes(32)))
+    assert outcome == ExecutionOutcome(ActivationResult.HASH_MISMATCH, bytes.fromhex("00000001"))
+    assert bench.device.firmware.running == Firmware(1)
+    assert bench.device.firmware.held == Firmware(2, v2_hash())
+
+
+async def test_cs06_without_a_held_image_answers_1() -> None:
+    bench = Bench()
+    assert bench.answer(bench.cs06(v2_hash())).code is ActivationResult.NO_IMAGE_HELD
+
+
+@pytest.mark.parametrize("signer, originator", [
+    (OTHER_SUPPLIER, OTHER_SUPPLIER),   # another Supplier's genuine command
+    (OTHER_SUPPLIER, SUPPLIER),         # claims to be the Supplier, signed with another key
+])
+async def test_cs06_not_signed_by_the_supplier_is_refused_with_0x8F3D(signer, originator) -> None:
+    bench = Bench()
+    bench.device.receive_image(sample(DeviceType.ESME))
+    bench.sent.clear()
+    assert bench.device.handle_message(bench.cs06(v2_hash(), signer=signer, originator=originator)) is None
+    assert bench.device.firmware.running == Firmware(1)
+    assert bench.device.last_counter is None
+    [(code, alert)] = bench.alerts()
+    assert code == AlertCode.TRUSTED_SOURCE_AUTHENTICATION_FAILURE and isinstance(alert, GenericAlert)
+    assert isinstance(bench.events[-2], CommandRefused)
+
+
+async def test_replayed_cs06_is_refused_and_activates_nothing() -> None:
+    bench = Bench()
+    bench.device.receive_image(sample(DeviceType.ESME))
+    first = bench.cs06(bytes(32))
+    assert bench.answer(first).code is ActivationResult.HASH_MISMATCH
+    bench.sent.clear()
+    replay = bench.cs06(v2_hash(), counter=1001)  # the same counter, now with the right hash
+    assert bench.device.handle_message(replay) is None
+    assert bench.device.handle_message(first) is None
+    assert bench.device.firmware.running == Firmware(1)
+    assert [code for code, _ in bench.alerts()] == [AlertCode.TRUSTED_SOURCE_AUTHENTICATION_FAILURE] * 2
+    assert bench.answer(bench.cs06(v2_hash())).code is ActivationResult.SUCCESS
+
+
+async def test_malformed_or_foreign_messages_are_refused_or_ignored() -> None:
+    bench = Bench()
+    assert bench.device.handle_message(b"\xdf\x09") is None
+    assert bench.alerts()[0][0] == AlertCode.COMMAND_INTEGRITY_CHECK_FAILED
+    other = Bench(DeviceType.GSME, GSME).cs06(v2_hash())  # addressed to the GSME
+    bench.sent.clear()
+    assert bench.device.handle_message(other) is None and bench.sent == []
+
+
+# --- future-dated -----------------------------------------------------------------------------
+
+async def test_future_dated_cs06_activates_at_its_date_time_and_raises_0x8F66() -> None:
+    bench = Bench()
+    bench.device.receive_image(sample(DeviceType.ESME))
+    when = EPOCH + timedelta(days=2, hours=3)
+    assert bench.answer(bench.cs06(v2_hash(), when=when)) == Accepted()
+    assert bench.device.pending is not None and bench.device.pending.execution == when
+    await asyncio.sleep((when - EPOCH).total_seconds() - 1)
+    assert bench.device.firmware.running == Firmware(1)
+    await asyncio.sleep(2)
+    assert bench.device.firmware.running == Firmware(2, v2_hash())
+    assert bench.device.pending is None
+    code, alert = bench.alerts()[-1]
+    assert code == AlertCode.FUTURE_DATED_COMMAND_ACTIONED
+    assert alert == FutureDatedActivationAlert(when, 1001, ExecutionOutcome(ActivationResult.SUCCESS,
+                                                                            bytes.fromhex("00000002")))
+    [activated] = [e for e in bench.events if isinstance(e, Activated)]
+    assert activated.at == when
+
+
+async def test_future_dated_cs06_with_a_wrong_hash_raises_0x8F67_with_the_outcome() -> None:
+    bench = Bench()
+    bench.device.receive_image(sample(DeviceType.ESME))
+    when = EPOCH + timedelta(hours=5)
+    assert bench.answer(bench.cs06(bytes(32), when=when)) == Accepted()
+    await asyncio.sleep(6 * 3600)
+    code, alert = bench.alerts()[-1]
+    assert code == AlertCode.FUTURE_DATED_COMMAND_NOT_ACTIONED
+    assert alert.outcome.code is ActivationResult.HASH_MISMATCH
+    assert bench.device.firmware.running == Firmware(1)
+
+
+async def test_cancellation_stops_a_pending_future_dated_activation() -> None:
+    bench = Bench()
+    bench.device.receive_image(sample(DeviceType.ESME))
+    when = EPOCH + timedelta(hours=5)
+    bench.answer(bench.cs06(v2_hash(), when=when))
+    await asyncio.sleep(3600)
+    assert bench.answer(bench.cs06(v2_hash(), when=CANCELLATION_DATETIME)) == Accepted()
+    assert bench.device.pending is None
+    assert any(isinstance(e, ActivationCancelled) for e in bench.events)
+    sent = len(bench.sent)
+    await asyncio.sleep(10 * 3600)
+    assert bench.device.firmware.running == Firmware(1)
+    assert len(bench.sent) == sent
+
+
+async def test_a_later_future_dated_cs06_replaces_the_pending_one() -> None:
+    bench = Bench()
+    bench.device.receive_image(sample(DeviceType.ESME))
+    bench.answer(bench.cs06(v2_hash(), when=EPOCH + timedelta(hours=1)))
+    later = EPOCH + timedelta(hours=4)
+    bench.answer(bench.cs06(v2_hash(), when=later))
+    await asyncio.sleep(2 * 3600)
+    assert bench.device.firmware.running == Firmware(1)
+    await asyncio.sleep(3 * 3600)
+    assert bench.device.firmware.running.file_version == 2
+    assert [a.originator_counter for _, a in bench.alerts() if isinstance(a, FutureDatedActivationAlert)] == [1002]
+
+
+# --- SR 11.2 ----------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("kind, entity, request_record", [
+    (DeviceType.ESME, ESME, fv.EsmeFirmwareVersionRequest()),
+    (DeviceType.GSME, GSME, fv.GsmeFirmwareVersionRequest(7)),
+])
+async def test_read_firmware_version_answers_the_running_version(kind, entity, request_record) -> None:
+    bench = Bench(kind, entity)
+    command = fv.firmware_version_request(SUPPLIER, entity, 5, request_record)
+    response = bench.device.handle_message(encode_message(command))
+    assert response is not None
+    record = fv.decode_firmware_version(decode_message(response))
+    assert record.firmware_version == bytes.fromhex("00000001")
+    if isinstance(record, fv.GsmeFirmwareVersionResponse):
+        assert record.sequence_number == 7
+
+
+async def test_an_unsupported_command_is_refused_with_0x8F1E() -> None:
+    bench = Bench()
+    command = fv.firmware_version_request(SUPPLIER, ESME, 5, fv.PpmidFirmwareVersionRequest())
+    assert bench.device.handle_message(encode_message(command)) is None
+    assert bench.alerts()[0][0] == AlertCode.COMMAND_INTEGRITY_CHECK_FAILED
+
+
+async def test_alert_counters_increase() -> None:
+    bench = Bench()
+    bench.device.receive_image(sample(DeviceType.ESME))
+    bench.device.receive_image(sample(DeviceType.GSME))
+    counters = [decode_message(m).originator_counter for m in bench.sent]
+    assert counters == sorted(set(counters)) and len(counters) == 2
