@@ -164,7 +164,8 @@ class Transfer:
             return None
         self.reported_percent = percent
         assert self.last_block_at is not None
-        return TransferProgress(self.device, self.stored.key, self.high_water, size, self.blocks, self.last_block_at)
+        return TransferProgress(self.device, self.stored.key, self.high_water, self.stored.size, self.blocks,
+                                self.last_block_at)
 
     def outcome(
         self,

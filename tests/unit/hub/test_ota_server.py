@@ -1,0 +1,511 @@
+"""The CH's OTA server, frame by frame, on a real zigpy coordinator on the virtual air.
+
+A *probe* stands in for a device: it puts hand-made (zigpy-encoded) OTA requests on the
+air and records every frame the coordinator sends back, so each test can say exactly what
+went over the air, including that zigpy itself said nothing. The first tests pin the zigpy
+2.4 behaviour the server relies on (see ``hanbench.hub.ota_server``); if a zigpy upgrade
+changes it, they fail.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import hashlib
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+import zigpy.device
+import zigpy.endpoint
+import zigpy.exceptions
+import zigpy.ota
+import zigpy.ota.providers
+import zigpy.types as t
+import zigpy.zdo.types as zdo_t
+from zigpy.zcl import foundation
+from zigpy.zcl.clusters.general import Ota
+
+from hanbench.clock import BenchClock, run_virtual
+from hanbench.errors import BadInput
+from hanbench.gbcs.entity import EntityId
+from hanbench.gbcs.image_types import INITIAL_FILE_VERSION, NEXT_FILE_VERSION, profile_for
+from hanbench.hub.image_store import ImageStore
+from hanbench.hub.ota_server import (
+    WAIT_FOR_UPGRADE_COMMAND,
+    ZIGBEE_EPOCH,
+    OtaServer,
+    OtaServerConfig,
+    entity_of,
+    eui64_of,
+)
+from hanbench.hub.transfer import TransferRecorder, TransferResult
+from hanbench.radio.air import VirtualAir
+from hanbench.radio.se_profile import SE_PROFILE_ID
+from hanbench.radio.virtual_app import VirtualRadioApp, virtual_coordinator
+
+ROOT = Path(__file__).resolve().parents[3]
+ESME = profile_for("esme")
+ESME_IMAGE = (ROOT / "firmware_images" / ESME.file_name(NEXT_FILE_VERSION)).read_bytes()
+PROBE_IEEE = t.EUI64.convert("00:11:22:33:44:55:66:01")
+PROBE_NWK = t.NWK(0x1234)
+PROBE = entity_of(PROBE_IEEE)
+EPOCH = dt.datetime(2026, 1, 1, tzinfo=dt.UTC)
+Status = foundation.Status
+
+
+@dataclass
+class Frame:
+    at: float
+    hdr: foundation.ZCLHeader
+    cmd: Any
+
+
+class Probe:
+    """A device on the air that sends what a test tells it and records what comes back."""
+
+    def __init__(self, air: VirtualAir) -> None:
+        self.air = air
+        self.awake = True
+        self.frames: list[Frame] = []
+        self._tsn = 0
+
+    @property
+    def nwk(self) -> t.NWK:
+        return PROBE_NWK
+
+    @property
+    def ieee(self) -> t.EUI64:
+        return PROBE_IEEE
+
+    def receive(self, packet: t.ZigbeePacket) -> None:
+        if packet.cluster_id != Ota.cluster_id:
+            return
+        hdr, rest = foundation.ZCLHeader.deserialize(packet.data.serialize())
+        if hdr.frame_control.is_cluster:
+            schema = Ota.client_commands[hdr.command_id].schema
+        else:
+            schema = foundation.GENERAL_COMMANDS[hdr.command_id].schema
+        cmd, _ = schema.deserialize(rest)
+        self.frames.append(Frame(asyncio.get_running_loop().time(), hdr, cmd))
+
+    async def send(self, name: str, **fields: Any) -> int:
+        """Put one OTA client->server command on the air; its TSN."""
+        self._tsn = (self._tsn + 1) % 256
+        command = getattr(Ota.ServerCommandDefs, name)
+        hdr = foundation.ZCLHeader.cluster(self._tsn, command.id, direction=foundation.Direction.Client_to_Server)
+        data = hdr.serialize() + command.schema(**fields).serialize()
+        await self.air.transmit(t.ZigbeePacket(
+            src=t.AddrModeAddress(addr_mode=t.AddrMode.NWK, address=PROBE_NWK), src_ep=1,
+            dst=t.AddrModeAddress(addr_mode=t.AddrMode.NWK, address=0x0000), dst_ep=1,
+            tsn=self._tsn, profile_id=SE_PROFILE_ID, cluster_id=Ota.cluster_id,
+            data=t.SerializableBytes(data),
+        ))
+        return self._tsn
+
+    async def ask(self, name: str, **fields: Any) -> Frame:
+        """Send and wait for the reply with the same TSN."""
+        seen = len(self.frames)
+        tsn = await self.send(name, **fields)
+        for _ in range(100):
+            await asyncio.sleep(0)
+            for frame in self.frames[seen:]:
+                if frame.hdr.tsn == tsn:
+                    return frame
+        raise AssertionError(f"no reply to {name} (TSN {tsn})")
+
+    def query(self, *, version: int = INITIAL_FILE_VERSION, hw: int | None = 0x1111) -> dict[str, Any]:
+        control = Ota.QueryNextImageCommand.FieldControl(0 if hw is None else 1)
+        fields = dict(field_control=control, manufacturer_code=ESME.manufacturer_code,
+                      image_type=ESME.image_type, current_file_version=version)
+        if hw is not None:
+            fields["hardware_version"] = hw
+        return fields
+
+    @staticmethod
+    def block(offset: int, size: int = 63, version: int = NEXT_FILE_VERSION) -> dict[str, Any]:
+        return dict(field_control=0, manufacturer_code=ESME.manufacturer_code, image_type=ESME.image_type,
+                    file_version=version, file_offset=offset, maximum_data_size=size)
+
+    @staticmethod
+    def end(status: Status = Status.SUCCESS) -> dict[str, Any]:
+        return dict(status=status, manufacturer_code=ESME.manufacturer_code, image_type=ESME.image_type,
+                    file_version=NEXT_FILE_VERSION)
+
+
+def _known_device(app: VirtualRadioApp) -> zigpy.device.Device:
+    """Tell zigpy about the probe as an interviewed SE device with an OTA client cluster."""
+    device = app.add_device(PROBE_IEEE, PROBE_NWK)
+    device.node_desc = zdo_t.NodeDescriptor(logical_type=zdo_t.LogicalType.Router)
+    endpoint = device.add_endpoint(1)
+    endpoint.profile_id = SE_PROFILE_ID
+    endpoint.add_output_cluster(Ota.cluster_id)
+    endpoint.status = zigpy.endpoint.Status.ZDO_INIT
+    return device
+
+
+@dataclass
+class Bench:
+    app: VirtualRadioApp
+    probe: Probe
+    device: zigpy.device.Device
+    store: ImageStore
+    recorder: TransferRecorder
+    server: OtaServer | None
+
+
+@asynccontextmanager
+async def bench(config: OtaServerConfig | None = None, *, install: bool = True) -> AsyncIterator[Bench]:
+    air = VirtualAir()
+    probe = Probe(air)
+    air.attach(probe)
+    async with virtual_coordinator(air) as app:
+        device = _known_device(app)
+        store, recorder = ImageStore(), TransferRecorder()
+        server = None
+        if install:
+            server = OtaServer(store, recorder, BenchClock(EPOCH), config)
+            server.install(app)
+        yield Bench(app, probe, device, store, recorder, server)
+        if server is not None:
+            server.uninstall()
+
+
+def scenario(body: Callable[..., Awaitable[None]], **kwargs: Any) -> None:
+    async def run() -> None:
+        async with bench(**kwargs) as b:
+            await body(b)
+
+    run_virtual(run())
+
+
+# -- the zigpy behaviour the server relies on -------------------------------------------------
+
+
+def test_plain_zigpy_refuses_device_initiated_ota() -> None:
+    """Why the CH needs its own server: zigpy answers NO_IMAGE_AVAILABLE and ABORT."""
+
+    async def body(b: Bench) -> None:
+        assert (await b.probe.ask("query_next_image", **b.probe.query())).cmd.status == Status.NO_IMAGE_AVAILABLE
+        assert (await b.probe.ask("image_block", **b.probe.block(0))).cmd.status == Status.ABORT
+
+    scenario(body, install=False)
+
+
+def test_server_is_the_only_one_answering() -> None:
+    """Listeners run before the cluster handler, and ``ota_in_progress`` silences zigpy's."""
+
+    async def body(b: Bench) -> None:
+        assert b.server is not None
+        b.server.offer(ESME_IMAGE, [PROBE])
+        reply = await b.probe.ask("query_next_image", **b.probe.query())
+        assert reply.cmd.status == Status.SUCCESS
+        await asyncio.sleep(1)
+        assert [f.hdr.tsn for f in b.probe.frames] == [reply.hdr.tsn], "zigpy answered too"
+        assert b.device.ota_in_progress
+
+    scenario(body)
+
+
+def test_claimed_device_cannot_be_pushed_by_zigpy_and_is_released_on_uninstall() -> None:
+    async def body(b: Bench) -> None:
+        assert b.server is not None
+        image = zigpy.ota.OtaImageWithMetadata(
+            metadata=zigpy.ota.providers.BaseOtaImageMetadata(file_version=2), firmware=None)
+        assert await b.device.update_firmware(image) is None
+        b.server.uninstall()
+        assert not b.device.ota_in_progress
+        reply = await b.probe.ask("query_next_image", **b.probe.query())
+        assert reply.cmd.status == Status.NO_IMAGE_AVAILABLE
+
+    scenario(body)
+
+
+# -- Query Next Image -------------------------------------------------------------------------
+
+
+def test_query_offers_the_stored_image_with_its_original_size() -> None:
+    async def body(b: Bench) -> None:
+        assert b.server is not None
+        b.server.offer(ESME_IMAGE, [PROBE])
+        rsp = (await b.probe.ask("query_next_image", **b.probe.query())).cmd
+        assert (rsp.status, rsp.manufacturer_code, rsp.image_type, rsp.file_version, rsp.image_size) == (
+            Status.SUCCESS, ESME.manufacturer_code, ESME.image_type, NEXT_FILE_VERSION, len(ESME_IMAGE))
+        assert [s.device for s in b.recorder.started] == [PROBE]
+
+    scenario(body)
+
+
+@pytest.mark.parametrize("change", [
+    {"version": NEXT_FILE_VERSION},  # already running it: not strictly newer
+    {"image_type": 0x0001},  # asks for another image type
+], ids=["not-newer", "other-image-type"])
+def test_query_without_a_matching_newer_image_gets_no_image_and_no_report(change: dict[str, int]) -> None:
+    async def body(b: Bench) -> None:
+        assert b.server is not None
+        b.server.offer(ESME_IMAGE, [PROBE])
+        fields = b.probe.query(version=change.get("version", INITIAL_FILE_VERSION))
+        fields["image_type"] = change.get("image_type", ESME.image_type)
+        assert (await b.probe.ask("query_next_image", **fields)).cmd.status == Status.NO_IMAGE_AVAILABLE
+        assert b.recorder.finished == [] and b.recorder.started == []
+        assert b.server.image_waiting(PROBE) is not None
+
+    scenario(body)
+
+
+def test_hardware_version_mismatch_is_refused_and_reported_once() -> None:
+    async def body(b: Bench) -> None:
+        assert b.server is not None
+        b.server.offer(ESME_IMAGE, [PROBE])
+        for _ in range(2):
+            rsp = (await b.probe.ask("query_next_image", **b.probe.query(hw=0x2000))).cmd
+            assert rsp.status == Status.NO_IMAGE_AVAILABLE
+        (outcome,) = b.recorder.finished
+        assert outcome.result is TransferResult.HARDWARE_VERSION_MISMATCH and outcome.device == PROBE
+        assert "0x2000" in outcome.reason and outcome.blocks == 0
+        assert b.server.image_waiting(PROBE) is None
+
+    scenario(body)
+
+
+def test_query_without_hardware_version_is_served() -> None:
+    async def body(b: Bench) -> None:
+        assert b.server is not None
+        b.server.offer(ESME_IMAGE, [PROBE])
+        assert (await b.probe.ask("query_next_image", **b.probe.query(hw=None))).cmd.status == Status.SUCCESS
+
+    scenario(body)
+
+
+# -- Image Block --------------------------------------------------------------------------------
+
+
+async def _download(b: Bench, size: int = 63) -> bytes:
+    data = b""
+    while len(data) < len(ESME_IMAGE):
+        rsp = (await b.probe.ask("image_block", **b.probe.block(len(data), size))).cmd
+        assert rsp.status == Status.SUCCESS and rsp.file_offset == len(data)
+        data += rsp.image_data
+    return data
+
+
+@pytest.mark.parametrize(("cap", "asked", "served"), [(50, 63, 50), (63, 63, 63), (50, 20, 20)])
+def test_blocks_are_the_stored_bytes_capped_at_the_configured_size(cap: int, asked: int, served: int) -> None:
+    async def body(b: Bench) -> None:
+        assert b.server is not None
+        b.server.offer(ESME_IMAGE, [PROBE])
+        await b.probe.ask("query_next_image", **b.probe.query())
+        data = await _download(b, asked)
+        assert hashlib.sha256(data).digest() == hashlib.sha256(ESME_IMAGE).digest()
+        sizes = {len(f.cmd.image_data) for f in b.probe.frames if hasattr(f.cmd, "image_data")}
+        assert max(sizes) == served
+
+    scenario(body, config=OtaServerConfig(max_block_size=cap))
+
+
+def test_block_requests_the_server_cannot_serve() -> None:
+    async def body(b: Bench) -> None:
+        assert b.server is not None
+        assert (await b.probe.ask("image_block", **b.probe.block(0))).cmd.status == Status.ABORT
+        b.server.offer(ESME_IMAGE, [PROBE])
+        assert (await b.probe.ask("image_block", **b.probe.block(0, version=7))).cmd.status == Status.ABORT
+        past_end = b.probe.block(len(ESME_IMAGE))
+        assert (await b.probe.ask("image_block", **past_end)).cmd.status == Status.MALFORMED_COMMAND
+        assert (await b.probe.ask("image_block", **b.probe.block(0, size=0))).cmd.status == Status.MALFORMED_COMMAND
+
+    scenario(body)
+
+
+def test_block_without_a_query_resumes_the_waiting_image_and_counts_retries() -> None:
+    async def body(b: Bench) -> None:
+        assert b.server is not None
+        b.server.offer(ESME_IMAGE, [PROBE])
+        for offset in (0, 50, 50, 100, 0):
+            assert (await b.probe.ask("image_block", **b.probe.block(offset))).cmd.status == Status.SUCCESS
+        transfer = b.server.transfers[PROBE]
+        assert (transfer.blocks, transfer.retries, transfer.bytes_sent, transfer.high_water) == (5, 2, 250, 150)
+        assert len(b.recorder.started) == 1
+
+    scenario(body)
+
+
+def test_minimum_block_period_answers_early_requests_with_wait_for_data() -> None:
+    async def body(b: Bench) -> None:
+        assert b.server is not None
+        b.server.offer(ESME_IMAGE, [PROBE])
+        first = await b.probe.ask("image_block", **b.probe.block(0))
+        early = await b.probe.ask("image_block", **b.probe.block(50))
+        rsp = early.cmd
+        assert rsp.status == Status.WAIT_FOR_DATA and rsp.minimum_block_period == 2500
+        now = int((EPOCH - ZIGBEE_EPOCH).total_seconds() + early.at)
+        assert rsp.current_time == now
+        assert rsp.request_time == now + 3  # 2.5 s after the first block, rounded up to a second
+        await asyncio.sleep(2.5 - (early.at - first.at))
+        assert (await b.probe.ask("image_block", **b.probe.block(50))).cmd.status == Status.SUCCESS
+        assert b.server.transfers[PROBE].waits == 1
+
+    scenario(body, config=OtaServerConfig(minimum_block_period_ms=2500))
+
+
+def test_busy_server_answers_wait_for_data_until_released() -> None:
+    async def body(b: Bench) -> None:
+        assert b.server is not None
+        b.server.offer(ESME_IMAGE, [PROBE])
+        b.server.busy = True
+        rsp = (await b.probe.ask("image_block", **b.probe.block(0))).cmd
+        assert rsp.status == Status.WAIT_FOR_DATA and rsp.request_time - rsp.current_time == 7
+        b.server.busy = False
+        assert (await b.probe.ask("image_block", **b.probe.block(0))).cmd.status == Status.SUCCESS
+
+    scenario(body, config=OtaServerConfig(busy_backoff_s=7))
+
+
+def test_progress_is_throttled_to_steps_of_the_image() -> None:
+    async def body(b: Bench) -> None:
+        assert b.server is not None
+        b.server.offer(ESME_IMAGE, [PROBE])
+        await _download(b, 10)
+        percents = [p.percent for p in b.recorder.progress]
+        assert len(ESME_IMAGE) // 10 > 100 and 4 <= len(percents) <= 5
+        assert percents == sorted(percents) and percents[-1] == 100.0
+        assert all(later - earlier >= 25 for earlier, later in zip(percents[:-2], percents[1:-1], strict=True))
+
+    scenario(body, config=OtaServerConfig(progress_step_percent=25))
+
+
+# -- Image Page -------------------------------------------------------------------------------
+
+
+def test_image_page_streams_spaced_blocks() -> None:
+    async def body(b: Bench) -> None:
+        assert b.server is not None
+        b.server.offer(ESME_IMAGE, [PROBE])
+        await b.probe.send("image_page", field_control=0, manufacturer_code=ESME.manufacturer_code,
+                           image_type=ESME.image_type, file_version=NEXT_FILE_VERSION, file_offset=100,
+                           maximum_data_size=63, page_size=200, response_spacing=40)
+        await asyncio.sleep(5)
+        blocks = [f for f in b.probe.frames if hasattr(f.cmd, "image_data")]
+        assert [(f.cmd.file_offset, len(f.cmd.image_data)) for f in blocks] == [
+            (100, 50), (150, 50), (200, 50), (250, 50)]
+        assert b"".join(f.cmd.image_data for f in blocks) == ESME_IMAGE[100:300]
+        gaps = [later.at - earlier.at for earlier, later in zip(blocks, blocks[1:], strict=False)]
+        assert gaps == pytest.approx([0.1] * 3), "the larger of response spacing and block period"
+        assert len({f.hdr.tsn for f in blocks}) == 4
+
+    scenario(body, config=OtaServerConfig(minimum_block_period_ms=100))
+
+
+# -- Upgrade End, stall, discard, notify -------------------------------------------------------
+
+
+def test_upgrade_end_success_is_answered_wait_for_upgrade_command() -> None:
+    async def body(b: Bench) -> None:
+        assert b.server is not None
+        b.server.offer(ESME_IMAGE, [PROBE])
+        await b.probe.ask("query_next_image", **b.probe.query())
+        await _download(b)
+        await asyncio.sleep(12)  # the device checks the signature
+        reply = await b.probe.ask("upgrade_end", **b.probe.end())
+        rsp = reply.cmd
+        assert rsp.upgrade_time == WAIT_FOR_UPGRADE_COMMAND == 0xFFFFFFFF
+        assert rsp.current_time == int((EPOCH - ZIGBEE_EPOCH).total_seconds() + reply.at)
+        assert (rsp.manufacturer_code, rsp.image_type, rsp.file_version) == (
+            ESME.manufacturer_code, ESME.image_type, NEXT_FILE_VERSION)
+        (outcome,) = b.recorder.finished
+        assert outcome.result is TransferResult.SUCCESS and outcome.device_status == Status.SUCCESS
+        assert outcome.bytes_sent == len(ESME_IMAGE) and outcome.blocks == -(-len(ESME_IMAGE) // 50)
+        assert outcome.image_sha256 == hashlib.sha256(ESME_IMAGE).digest()
+        assert outcome.duration == pytest.approx(12)
+        assert outcome.upgrade_time == 0xFFFFFFFF
+        assert b.server.image_waiting(PROBE) is None and PROBE not in b.server.transfers
+
+    scenario(body)
+
+
+def test_upgrade_end_refusal_gets_a_default_response_and_file_transfer_failure() -> None:
+    async def body(b: Bench) -> None:
+        assert b.server is not None
+        b.server.offer(ESME_IMAGE, [PROBE])
+        await _download(b)
+        rsp = (await b.probe.ask("upgrade_end", **b.probe.end(Status.INVALID_IMAGE))).cmd
+        assert isinstance(rsp, foundation.DefaultResponse)
+        assert (rsp.command_id, rsp.status) == (Ota.ServerCommandDefs.upgrade_end.id, Status.SUCCESS)
+        (outcome,) = b.recorder.finished
+        assert outcome.result is TransferResult.FILE_TRANSFER_FAILURE
+        assert outcome.device_status == Status.INVALID_IMAGE and "INVALID_IMAGE" in outcome.reason
+
+    scenario(body)
+
+
+def test_stalled_transfer_ends_as_file_transfer_failure_after_the_timeout() -> None:
+    async def body(b: Bench) -> None:
+        assert b.server is not None
+        b.server.offer(ESME_IMAGE, [PROBE])
+        await b.probe.ask("image_block", **b.probe.block(0))
+        await asyncio.sleep(19.9)
+        await b.probe.ask("image_block", **b.probe.block(50))
+        await asyncio.sleep(19.9)
+        assert b.recorder.finished == []
+        await asyncio.sleep(0.2)
+        (outcome,) = b.recorder.finished
+        assert outcome.result is TransferResult.FILE_TRANSFER_FAILURE and "20 s" in outcome.reason
+        assert outcome.duration == pytest.approx(19.9 + 20) and outcome.blocks == 2
+        # The image still waits; the device can come back and resume, as a new transfer.
+        assert b.server.image_waiting(PROBE) is not None
+        assert (await b.probe.ask("image_block", **b.probe.block(100))).cmd.status == Status.SUCCESS
+        assert len(b.recorder.started) == 2
+
+    scenario(body, config=OtaServerConfig(stall_timeout_s=20))
+
+
+def test_overwritten_image_ends_the_transfer_as_discarded() -> None:
+    async def body(b: Bench) -> None:
+        assert b.server is not None
+        old = b.server.offer(ESME_IMAGE, [PROBE, "00-11-22-33-44-55-66-99"])
+        await b.probe.ask("image_block", **b.probe.block(0))
+        newer = (ROOT / "firmware_images" / ESME.file_name(INITIAL_FILE_VERSION)).read_bytes()
+        assert b.server.offer(newer, [PROBE]) is not None
+        results = {(o.device, o.result, o.blocks) for o in b.recorder.finished}
+        assert results == {(PROBE, TransferResult.IMAGE_DISCARDED, 1),
+                           (EntityId.parse("00-11-22-33-44-55-66-99"), TransferResult.IMAGE_DISCARDED, 0)}
+        assert all(o.image == old.key for o in b.recorder.finished if old is not None)
+        assert (await b.probe.ask("image_block", **b.probe.block(50))).cmd.status == Status.ABORT
+
+    scenario(body)
+
+
+def test_notify_sends_image_notify_with_the_waiting_image() -> None:
+    async def body(b: Bench) -> None:
+        assert b.server is not None
+        with pytest.raises(BadInput, match="no image is waiting"):
+            await b.server.notify(PROBE)
+        b.server.offer(ESME_IMAGE, [PROBE])
+        await b.server.notify(PROBE_IEEE)
+        await asyncio.sleep(0)
+        (frame,) = b.probe.frames
+        cmd = frame.cmd
+        assert cmd.payload_type == Ota.ImageNotifyCommand.PayloadType.QueryJitter_ManufacturerCode_ImageType_NewFileVersion
+        assert (cmd.query_jitter, cmd.manufacturer_code, cmd.image_type, cmd.new_file_version) == (
+            100, ESME.manufacturer_code, ESME.image_type, NEXT_FILE_VERSION)
+        b.probe.awake = False
+        with pytest.raises(zigpy.exceptions.DeliveryError):
+            await b.server.notify(PROBE)
+
+    scenario(body)
+
+
+def test_entity_and_eui64_round_trip() -> None:
+    assert str(PROBE) == "00-11-22-33-44-55-66-01"
+    assert eui64_of(PROBE) == PROBE_IEEE
+
+
+@pytest.mark.parametrize("bad", [
+    {"max_block_size": 64}, {"max_block_size": 0}, {"stall_timeout_s": 0}, {"minimum_block_period_ms": -1},
+    {"query_jitter": 101}, {"upgrade_time": 1 << 32},
+])
+def test_config_refuses_out_of_range_knobs(bad: dict[str, Any]) -> None:
+    with pytest.raises(BadInput):
+        OtaServerConfig(**bad)
