@@ -1,0 +1,58 @@
+"""Waiting for zigpy to finish interviewing a device, on any zigpy radio.
+
+A device that joins is interviewed by zigpy in the background; the bench must not send it
+anything before zigpy knows its endpoints. zigpy reports the outcome only as application
+listener events (``device_initialized`` / ``device_init_failure``); this turns them into
+an awaitable.
+"""
+
+from __future__ import annotations
+
+import asyncio
+
+import zigpy.application
+import zigpy.device
+import zigpy.types as t
+
+from hanbench.errors import InfrastructureFault
+
+
+class InterviewFailed(InfrastructureFault):
+    """zigpy gave up interviewing a device (it did not answer its ZDO or Basic requests)."""
+
+
+class _InterviewListener:
+    def __init__(self, ieee: t.EUI64, future: asyncio.Future[zigpy.device.Device]) -> None:
+        self._ieee = ieee
+        self._future = future
+
+    def device_initialized(self, device: zigpy.device.Device) -> None:
+        if device.ieee == self._ieee and not self._future.done():
+            self._future.set_result(device)
+
+    def device_init_failure(self, device: zigpy.device.Device) -> None:
+        if device.ieee == self._ieee and not self._future.done():
+            self._future.set_exception(InterviewFailed(f"zigpy could not interview {device.ieee}"))
+
+
+async def wait_interviewed(
+    app: zigpy.application.ControllerApplication, ieee: t.EUI64, *, timeout: float = 120.0
+) -> zigpy.device.Device:
+    """The zigpy device for ``ieee`` once its interview has completed.
+
+    Returns at once if it already has. Raises :class:`InterviewFailed` if zigpy reports a
+    failure, ``TimeoutError`` after ``timeout`` loop seconds. Call it straight after the
+    device's join: the interview needs several round trips on the air, so its end cannot
+    have passed unseen.
+    """
+    device = app.devices.get(ieee)
+    if device is not None and device.is_initialized:
+        return device
+    future: asyncio.Future[zigpy.device.Device] = asyncio.get_running_loop().create_future()
+    listener = _InterviewListener(ieee, future)
+    app.add_listener(listener)
+    try:
+        async with asyncio.timeout(timeout):
+            return await future
+    finally:
+        app.remove_listener(listener)

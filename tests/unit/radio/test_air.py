@@ -1,0 +1,327 @@
+"""The virtual air: addressing, delivery through the loop, link costs, loss, capture."""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+
+import pytest
+import zigpy.exceptions
+import zigpy.types as t
+
+from hanbench.clock import run_virtual
+from hanbench.errors import BadInput
+from hanbench.radio.air import AirFrame, AirNode, JoinNotPermitted, VirtualAir
+from hanbench.radio.link import FRAME_OVERHEAD_OCTETS, LinkModel
+
+
+@dataclasses.dataclass
+class RecordingNode:
+    """A minimal AirNode that records what it receives and when (loop time)."""
+
+    nwk: t.NWK
+    ieee: t.EUI64
+    awake: bool = True
+    received: list[tuple[float, t.ZigbeePacket]] = dataclasses.field(default_factory=list)
+
+    def receive(self, packet: t.ZigbeePacket) -> None:
+        self.received.append((asyncio.get_running_loop().time(), packet))
+
+
+def make_node(index: int, *, awake: bool = True) -> RecordingNode:
+    return RecordingNode(t.NWK(index), t.EUI64.convert(f"00:00:00:00:00:00:00:{index:02x}"), awake)
+
+
+def nwk(address: int) -> t.AddrModeAddress:
+    return t.AddrModeAddress(addr_mode=t.AddrMode.NWK, address=address)
+
+
+def packet(src: int, dst: t.AddrModeAddress, payload: bytes = b"\x00\x01\x02", tsn: int = 1) -> t.ZigbeePacket:
+    return t.ZigbeePacket(
+        src=nwk(src),
+        src_ep=1,
+        dst=dst,
+        dst_ep=1,
+        tsn=tsn,
+        profile_id=0x0109,
+        cluster_id=0x0019,
+        data=t.SerializableBytes(payload),
+    )
+
+
+BROADCAST = t.AddrModeAddress(addr_mode=t.AddrMode.Broadcast, address=t.BroadcastAddress.ALL_DEVICES)
+
+
+def air_with(*nodes: RecordingNode, **kwargs: object) -> VirtualAir:
+    air = VirtualAir(**kwargs)  # type: ignore[arg-type]
+    for node in nodes:
+        air.attach(node)
+    return air
+
+
+def test_recording_node_satisfies_the_protocol() -> None:
+    assert isinstance(make_node(1), AirNode)
+
+
+def test_unicast_is_delivered_from_the_loop_not_inside_transmit() -> None:
+    a, b = make_node(1), make_node(2)
+    air = air_with(a, b)
+
+    async def scenario() -> None:
+        await air.transmit(packet(1, nwk(2)))
+        assert b.received == []
+        await asyncio.sleep(0)
+        assert [p.data.serialize() for _, p in b.received] == [b"\x00\x01\x02"]
+        assert a.received == []
+
+    run_virtual(scenario())
+
+
+def test_unicast_by_ieee_reaches_the_node() -> None:
+    a, b = make_node(1), make_node(2)
+    air = air_with(a, b)
+
+    async def scenario() -> None:
+        await air.transmit(packet(1, t.AddrModeAddress(addr_mode=t.AddrMode.IEEE, address=b.ieee)))
+        await asyncio.sleep(0)
+
+    run_virtual(scenario())
+    assert len(b.received) == 1
+
+
+def test_unicast_to_unknown_nwk_raises_delivery_error() -> None:
+    a = make_node(1)
+    air = air_with(a)
+    with pytest.raises(zigpy.exceptions.DeliveryError, match="unknown"):
+        run_virtual(air.transmit(packet(1, nwk(0x4242))))
+    assert air.undeliverable == 1
+
+
+def test_unicast_to_sleeping_node_raises_until_it_wakes() -> None:
+    a, b = make_node(1), make_node(2, awake=False)
+    air = air_with(a, b)
+    with pytest.raises(zigpy.exceptions.DeliveryError, match="asleep"):
+        run_virtual(air.transmit(packet(1, nwk(2))))
+    b.awake = True
+
+    async def scenario() -> None:
+        await air.transmit(packet(1, nwk(2)))
+        await asyncio.sleep(0)
+
+    run_virtual(scenario())
+    assert len(b.received) == 1
+
+
+def test_sleeping_node_can_still_transmit() -> None:
+    a, b = make_node(1), make_node(2, awake=False)
+    air = air_with(a, b)
+
+    async def scenario() -> None:
+        await air.transmit(packet(2, nwk(1)))
+        await asyncio.sleep(0)
+
+    run_virtual(scenario())
+    assert len(a.received) == 1
+
+
+def test_sender_must_be_on_the_air() -> None:
+    air = air_with(make_node(2))
+    with pytest.raises(zigpy.exceptions.DeliveryError, match="join first"):
+        run_virtual(air.transmit(packet(7, nwk(2))))
+
+
+def test_broadcast_reaches_every_other_awake_node() -> None:
+    a, b, c, d = make_node(1), make_node(2), make_node(3), make_node(4, awake=False)
+    air = air_with(a, b, c, d)
+
+    async def scenario() -> None:
+        await air.transmit(packet(1, BROADCAST))
+        await asyncio.sleep(0)
+
+    run_virtual(scenario())
+    assert (len(a.received), len(b.received), len(c.received), len(d.received)) == (0, 1, 1, 0)
+
+
+def test_default_link_costs_nothing() -> None:
+    a, b = make_node(1), make_node(2)
+    air = air_with(a, b)
+
+    async def scenario() -> float:
+        start = asyncio.get_running_loop().time()
+        for tsn in range(50):
+            await air.transmit(packet(1, nwk(2), tsn=tsn))
+        await asyncio.sleep(0)
+        return start
+
+    start = run_virtual(scenario())
+    assert len(b.received) == 50
+    assert all(at == start for at, _ in b.received)
+    assert air.total_stats().lost == 0
+
+
+def test_latency_and_airtime_delay_delivery_by_the_computed_amount() -> None:
+    a, b = make_node(1), make_node(2)
+    air = air_with(a, b, default_link=LinkModel.radio(latency_s=0.010))
+    payload = bytes(40)
+    airtime = (FRAME_OVERHEAD_OCTETS + 40) * 8 / 250_000
+
+    async def scenario() -> float:
+        start = asyncio.get_running_loop().time()
+        await air.transmit(packet(1, nwk(2), payload, tsn=1))
+        await air.transmit(packet(1, nwk(2), payload, tsn=2))
+        await asyncio.sleep(1)
+        return start
+
+    start = run_virtual(scenario())
+    first, second = (at - start for at, _ in b.received)
+    assert first == pytest.approx(airtime + 0.010, abs=2e-6)
+    # The second frame waits for the channel: it starts when the first one's airtime ends.
+    assert second == pytest.approx(2 * airtime + 0.010, abs=2e-6)
+    assert [p.tsn for _, p in b.received] == [1, 2]
+
+
+def test_frames_on_one_link_arrive_in_order_with_equal_delays() -> None:
+    a, b = make_node(1), make_node(2)
+    air = air_with(a, b, default_link=LinkModel(latency_s=0.005))
+
+    async def scenario() -> None:
+        for tsn in range(100):
+            await air.transmit(packet(1, nwk(2), tsn=tsn))
+        await asyncio.sleep(1)
+
+    run_virtual(scenario())
+    assert [p.tsn for _, p in b.received] == list(range(100))
+
+
+def _lost_unicasts(seed: int) -> list[int]:
+    a, b = make_node(1), make_node(2)
+    air = air_with(a, b, default_link=LinkModel(loss=0.3), seed=seed)
+    lost = []
+
+    async def scenario() -> None:
+        for tsn in range(200):
+            try:
+                await air.transmit(packet(1, nwk(2), tsn=tsn))
+            except zigpy.exceptions.DeliveryError:
+                lost.append(tsn)
+        await asyncio.sleep(0)
+
+    run_virtual(scenario())
+    stats = air.link_stats()[(a.ieee, b.ieee)]
+    assert stats.frames == 200
+    assert stats.lost == len(lost)
+    assert sorted(p.tsn for _, p in b.received) == sorted(set(range(200)) - set(lost))
+    return lost
+
+
+def test_loss_with_a_fixed_seed_is_reproducible() -> None:
+    first = _lost_unicasts(seed=7)
+    assert first == _lost_unicasts(seed=7)
+    assert 30 < len(first) < 90  # 30 % of 200, loosely
+    assert first != _lost_unicasts(seed=8)
+
+
+def test_lost_broadcast_copy_vanishes_silently_and_is_counted() -> None:
+    a, b = make_node(1), make_node(2)
+    air = air_with(a, b)
+    air.set_link(a.ieee, b.ieee, LinkModel(loss=1.0))
+
+    async def scenario() -> None:
+        await air.transmit(packet(1, BROADCAST))
+        await asyncio.sleep(0)
+
+    run_virtual(scenario())
+    assert b.received == []
+    assert air.link_stats()[(a.ieee, b.ieee)].lost == 1
+
+
+def test_set_link_one_way_leaves_the_reverse_on_the_default() -> None:
+    a, b = make_node(1), make_node(2)
+    air = air_with(a, b)
+    model = LinkModel(latency_s=1.0)
+    air.set_link(a.ieee, b.ieee, model, both_ways=False)
+    assert air.link_model(a.ieee, b.ieee) is model
+    assert air.link_model(b.ieee, a.ieee) == LinkModel()
+
+
+def test_stats_count_frames_and_octets_per_link() -> None:
+    a, b = make_node(1), make_node(2)
+    air = air_with(a, b)
+
+    async def scenario() -> None:
+        await air.transmit(packet(1, nwk(2), bytes(10)))
+        await air.transmit(packet(2, nwk(1), bytes(20)))
+        await air.transmit(packet(2, nwk(1), bytes(20)))
+
+    run_virtual(scenario())
+    stats = air.link_stats()
+    assert (stats[(a.ieee, b.ieee)].frames, stats[(a.ieee, b.ieee)].octets) == (1, FRAME_OVERHEAD_OCTETS + 10)
+    assert (stats[(b.ieee, a.ieee)].frames, stats[(b.ieee, a.ieee)].octets) == (2, 2 * (FRAME_OVERHEAD_OCTETS + 20))
+
+
+def test_observers_see_every_frame_including_undeliverable_ones() -> None:
+    a, b = make_node(1), make_node(2, awake=False)
+    air = air_with(a, b)
+    seen: list[AirFrame] = []
+    remove = air.add_observer(seen.append)
+
+    async def scenario() -> None:
+        await air.transmit(packet(1, BROADCAST))
+        with pytest.raises(zigpy.exceptions.DeliveryError):
+            await air.transmit(packet(1, nwk(2), tsn=2))
+        remove()
+        await air.transmit(packet(1, BROADCAST, tsn=3))
+
+    run_virtual(scenario())
+    assert [f.packet.tsn for f in seen] == [1, 2]
+    assert seen[0].octets == FRAME_OVERHEAD_OCTETS + 3
+
+
+def test_join_needs_permit_and_notifies_the_trust_centre_from_the_loop() -> None:
+    air = VirtualAir()
+    node = make_node(5)
+    joins: list[tuple[int, t.EUI64, int]] = []
+    air.add_join_handler(lambda n, i, p: joins.append((n, i, p)))
+
+    async def scenario() -> None:
+        with pytest.raises(JoinNotPermitted):
+            air.join(node)
+        air.permit_joining(60)
+        air.join(node, parent_nwk=t.NWK(0))
+        assert joins == []
+        await asyncio.sleep(0)
+        assert joins == [(5, node.ieee, 0)]
+        await asyncio.sleep(61)
+        assert not air.joining_permitted
+
+    run_virtual(scenario())
+    assert node in air.nodes
+
+
+def test_attach_refuses_address_clashes() -> None:
+    air = air_with(make_node(1))
+    with pytest.raises(BadInput, match="NWK address 0x0001"):
+        air.attach(RecordingNode(t.NWK(1), t.EUI64.convert("aa:aa:aa:aa:aa:aa:aa:aa")))
+    with pytest.raises(BadInput, match="IEEE"):
+        air.attach(make_node(1))
+
+
+def test_frame_in_flight_to_a_detached_node_is_dropped() -> None:
+    a, b = make_node(1), make_node(2)
+    air = air_with(a, b, default_link=LinkModel(latency_s=0.1))
+
+    async def scenario() -> None:
+        await air.transmit(packet(1, nwk(2)))
+        air.detach(b)
+        await asyncio.sleep(1)
+
+    run_virtual(scenario())
+    assert b.received == []
+
+
+@pytest.mark.parametrize(
+    "kwargs", [{"latency_s": -1.0}, {"bitrate_bps": 0.0}, {"loss": 1.5}, {"loss": -0.1}]
+)
+def test_link_model_rejects_impossible_values(kwargs: dict[str, float]) -> None:
+    with pytest.raises(BadInput):
+        LinkModel(**kwargs)  # type: ignore[arg-type]
