@@ -1,0 +1,221 @@
+"""Virtual time: BenchClock on loop time, run_virtual, loop factories, real I/O caveats."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import datetime as dt
+import socket
+import threading
+import time
+
+import pytest
+
+from hanbench.clock import (
+    LOOP_FACTORIES,
+    BenchClock,
+    is_virtual,
+    real_event_loop,
+    run_virtual,
+    virtual_event_loop,
+)
+from hanbench.errors import BadInput
+
+pytest_plugins = ["pytester"]
+
+EPOCH = dt.datetime(2024, 3, 1, 12, 0, tzinfo=dt.UTC)
+
+
+def test_a_day_of_sleep_moves_the_clock_by_exactly_a_day() -> None:
+    async def scenario() -> tuple[dt.datetime, dt.datetime]:
+        clock = BenchClock(EPOCH)
+        before = clock.now()
+        await asyncio.sleep(24 * 3600)
+        return before, clock.now()
+
+    before, after = run_virtual(scenario())
+    assert before == EPOCH
+    assert after - before == dt.timedelta(hours=24)
+
+
+def test_sleep_until_fires_at_the_requested_clock_time() -> None:
+    target = dt.datetime(2030, 1, 15, 9, 0, tzinfo=dt.UTC)
+
+    async def scenario() -> tuple[dt.datetime, float]:
+        clock = BenchClock(EPOCH)
+        await clock.sleep_until(target)
+        return clock.now(), asyncio.get_running_loop().time()
+
+    now, loop_time = run_virtual(scenario())
+    assert now == target
+    assert loop_time == (target - EPOCH).total_seconds()
+
+
+def test_timers_due_on_the_microsecond_grid_fire_after_years_of_virtual_time() -> None:
+    # With asyncio's default 1 ns clock resolution this loop spins forever once the loop
+    # time passes ~2**23 s: time() + 1e-9 == time() in floats of that size.
+    async def scenario() -> float:
+        await asyncio.sleep(3 * 365 * 24 * 3600)
+        for _ in range(10):
+            await asyncio.sleep(1800)
+        return asyncio.get_running_loop().time()
+
+    assert run_virtual(scenario()) == 3 * 365 * 24 * 3600 + 10 * 1800
+
+
+def test_sleep_until_a_past_time_returns_at_once() -> None:
+    async def scenario() -> float:
+        clock = BenchClock(EPOCH)
+        await asyncio.sleep(10)
+        start = asyncio.get_running_loop().time()
+        await clock.sleep_until(EPOCH)
+        return asyncio.get_running_loop().time() - start
+
+    assert run_virtual(scenario()) == 0
+
+
+def test_loop_time_at_maps_dates_to_loop_time_from_the_origin() -> None:
+    clock = BenchClock(EPOCH, loop=asyncio.new_event_loop(), origin=100.0)
+    try:
+        assert clock.loop_time_at(EPOCH + dt.timedelta(minutes=30)) == 1900.0
+        other_zone = dt.timezone(dt.timedelta(hours=1))
+        assert clock.loop_time_at(dt.datetime(2024, 3, 1, 13, 0, tzinfo=other_zone)) == 100.0
+    finally:
+        clock.loop.close()
+
+
+def test_naive_datetimes_are_refused() -> None:
+    with pytest.raises(BadInput, match="time zone"):
+        BenchClock(dt.datetime(2024, 1, 1), loop=asyncio.new_event_loop())
+    clock = BenchClock(EPOCH, loop=asyncio.new_event_loop())
+    try:
+        with pytest.raises(BadInput, match="time zone"):
+            clock.loop_time_at(dt.datetime(2030, 1, 1))
+    finally:
+        clock.loop.close()
+
+
+def test_run_virtual_cancels_what_the_coroutine_left_running() -> None:
+    cancelled = []
+
+    async def forever() -> None:
+        try:
+            await asyncio.sleep(10**6)
+        except asyncio.CancelledError:
+            cancelled.append(True)
+            raise
+
+    async def scenario() -> str:
+        asyncio.get_running_loop().create_task(forever())
+        await asyncio.sleep(0)
+        return "done"
+
+    assert run_virtual(scenario()) == "done"
+    assert cancelled == [True]
+
+
+def test_real_time_mode_is_the_same_api_on_an_ordinary_loop() -> None:
+    async def scenario() -> tuple[bool, dt.timedelta]:
+        clock = BenchClock(EPOCH)
+        await asyncio.sleep(0.02)
+        return is_virtual(asyncio.get_running_loop()), clock.now() - EPOCH
+
+    with asyncio.Runner(loop_factory=real_event_loop) as runner:
+        virtual, elapsed = runner.run(scenario())
+    assert not virtual
+    assert elapsed >= dt.timedelta(seconds=0.02)
+
+
+def _answer_after(sock: socket.socket, delay_s: float) -> threading.Thread:
+    def answer() -> None:
+        time.sleep(delay_s)
+        # On the virtual loop the reader has long given up and closed its end.
+        with contextlib.suppress(BrokenPipeError):
+            sock.sendall(b"pong")
+
+    thread = threading.Thread(target=answer)
+    thread.start()
+    return thread
+
+
+async def _read_with_timeout(sock: socket.socket, timeout: float) -> bytes:
+    reader, writer = await asyncio.open_connection(sock=sock)
+    try:
+        return await asyncio.wait_for(reader.read(4), timeout)
+    finally:
+        writer.close()
+
+
+@pytest.mark.parametrize("loop_name", ["virtual", "real"])
+def test_virtual_time_does_not_wait_for_real_io(loop_name: str) -> None:
+    """A peer outside the loop gets no real time to answer: the timeout wins at once.
+
+    This is why the hardware path (ptys, sockets, serial ports) runs on the real loop.
+    """
+    ours, theirs = socket.socketpair()
+    thread = _answer_after(theirs, 0.2)
+    try:
+        with asyncio.Runner(loop_factory=LOOP_FACTORIES[loop_name]) as runner:
+            if loop_name == "virtual":
+                with pytest.raises(TimeoutError):
+                    runner.run(_read_with_timeout(ours, 30.0))
+            else:
+                assert runner.run(_read_with_timeout(ours, 30.0)) == b"pong"
+    finally:
+        thread.join()
+        theirs.close()
+        ours.close()
+
+
+def test_virtual_loop_factory_makes_virtual_loops() -> None:
+    loop = virtual_event_loop()
+    try:
+        assert is_virtual(loop)
+        assert loop.time() == 0.0
+    finally:
+        loop.close()
+
+
+CONFTEST = """
+from hanbench.clock import LOOP_FACTORIES
+
+def pytest_asyncio_loop_factories(config, item):
+    return {"virtual": LOOP_FACTORIES["virtual"]}
+"""
+
+TEST_WITH_VIRTUAL_LOOP = """
+import asyncio
+import contextlib
+import datetime as dt
+
+import pytest
+import pytest_asyncio
+
+from hanbench.clock import BenchClock, is_virtual
+
+
+@pytest_asyncio.fixture
+async def clock():
+    await asyncio.sleep(3600)  # fixtures run on the virtual loop too
+    return BenchClock(dt.datetime(2024, 1, 1, tzinfo=dt.UTC))
+
+
+@pytest.mark.asyncio
+async def test_runs_on_a_virtual_loop(clock):
+    loop = asyncio.get_running_loop()
+    assert is_virtual(loop)
+    assert loop.time() == 3600
+    await asyncio.sleep(7 * 24 * 3600)
+    assert clock.now() == dt.datetime(2024, 1, 8, tzinfo=dt.UTC)
+"""
+
+
+def test_pytest_asyncio_runs_tests_and_fixtures_on_the_virtual_loop(
+    pytester: pytest.Pytester,
+) -> None:
+    """How a conftest (or the hanbench plugin) gives pytest-asyncio 1.5 the virtual loop."""
+    pytester.makeconftest(CONFTEST)
+    pytester.makepyfile(TEST_WITH_VIRTUAL_LOOP)
+    pytester.makeini("[pytest]\nasyncio_mode = strict\nasyncio_default_fixture_loop_scope = function\n")
+    result = pytester.runpytest_subprocess("-p", "no:cacheprovider")
+    result.assert_outcomes(passed=1)
