@@ -1,0 +1,24 @@
+"""The scripting API: everything a bench script or test imports, in one place.
+
+``from hanbench import open_bench`` is the usual spelling (the package re-exports these names
+lazily, so ``import hanbench`` stays light); this module is the list of what is public.
+"""
+
+from __future__ import annotations
+
+from hanbench.bench.bench import Bench, BenchDevice, DeviceRef, VirtualTimeRequired, open_bench
+from hanbench.bench.config import BenchConfig, BenchConfigError, BenchKind, NotOnBench, load_bench
+from hanbench.bench.events import Event, EventStream, EventTimeout
+from hanbench.bench.premises import DeviceState, NotOnEmulator
+from hanbench.bench.users import BenchUser, UserAlert
+from hanbench.clock import run_virtual
+from hanbench.dcc.errors import InboxTimeout
+from hanbench.dcc.service_requests import Outcome, RequestResult, TargetResult
+from hanbench.gbcs.roles import RefusalRule
+
+__all__ = [
+    "Bench", "BenchConfig", "BenchConfigError", "BenchDevice", "BenchKind", "BenchUser", "DeviceRef",
+    "DeviceState", "Event", "EventStream", "EventTimeout", "InboxTimeout", "NotOnBench", "NotOnEmulator",
+    "Outcome", "RefusalRule", "RequestResult", "TargetResult", "UserAlert", "VirtualTimeRequired",
+    "load_bench", "open_bench", "run_virtual",
+]

@@ -1,0 +1,274 @@
+"""The bench a lab engineer drives: ``async with open_bench("bench/emu.toml") as bench: ...``.
+
+:func:`open_bench` loads the bench file, reconciles the DCC's inventory in the session
+database with it, has the bench's kind assemble the premises (on ``emu``: the virtual air,
+the CH's coordinator, the CH, every device joined and interviewed), starts the DCC on top,
+and records the session. Leaving the block shuts everything down with no task left and
+closes the session record as ``passed``, ``failed`` (an assertion or a failed check left the
+block) or ``aborted`` (anything else did).
+
+Everything a script touches is the same for every kind; only :attr:`Bench.emulator` is
+emu-only, and says so when asked elsewhere.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import datetime as dt
+from collections.abc import AsyncIterator, Sequence
+from datetime import timedelta
+from pathlib import Path
+
+from hanbench.bench.config import BenchConfig, BenchKind, DeviceConfig, NotOnBench, load_bench
+from hanbench.bench.dcc_events import AlertDeliveries
+from hanbench.bench.events import EventStream
+from hanbench.bench.kinds import kind_strategy
+from hanbench.bench.premises import AssemblyContext, DeviceState, DeviceUnderTest, EmulatorControls, NotOnEmulator, \
+    Premises
+from hanbench.bench.record import Session, SessionOutcome, SessionRecord
+from hanbench.bench.seeding import reconcile_inventory
+from hanbench.bench.users import BenchUser, ImageSource
+from hanbench.clock import BenchClock, is_virtual
+from hanbench.dcc.dcc import Dcc
+from hanbench.dcc.inventory import Inventory
+from hanbench.errors import BadInput, CheckFailed
+from hanbench.gbcs.device_types import DeviceType
+from hanbench.gbcs.entity import EntityId
+from hanbench.gbcs.image_types import profile_for
+from hanbench.gbcs.keystore import KeyStore
+from hanbench.gbcs.roles import SUPPLIER_ROLES, Role
+
+
+class BenchDevice:
+    """A HAN device of the bench: its bench-file entry and its live firmware state."""
+
+    def __init__(self, device: DeviceUnderTest) -> None:
+        self._device = device
+        self.config: DeviceConfig = device.config
+
+    @property
+    def name(self) -> str:
+        return self.config.name
+
+    @property
+    def id(self) -> EntityId:
+        return self.config.id
+
+    @property
+    def type(self) -> DeviceType:
+        return self.config.type
+
+    @property
+    def state(self) -> DeviceState:
+        """What the device runs and holds now, as the device reports it."""
+        return self._device.state
+
+    def __repr__(self) -> str:
+        return f"BenchDevice({self.name!r}, {self.type.value}, {self.id})"
+
+
+DeviceRef = BenchDevice | EntityId | str
+"""A device as scripts name it: the object, its entity ID, or its bench-file name."""
+
+
+class VirtualTimeRequired(BadInput):
+    """An emu bench was opened on an ordinary event loop."""
+
+
+class Bench:
+    """An open bench. Build it with :func:`open_bench`."""
+
+    def __init__(self, config: BenchConfig, clock: BenchClock, events: EventStream, dcc: Dcc, premises: Premises,
+                 session: Session, deliveries: AlertDeliveries) -> None:
+        self.config = config
+        self.clock = clock
+        self.events = events
+        self.dcc = dcc
+        self.session = session
+        self._premises = premises
+        self._devices = {name: BenchDevice(device) for name, device in premises.devices.items()}
+        self._users = {u.id: BenchUser(self, u.id, u.name, u.roles, deliveries.inbox_mark(u.id))
+                       for u in config.users}
+
+    @property
+    def kind(self) -> BenchKind:
+        return self.config.kind
+
+    @property
+    def name(self) -> str:
+        return self.config.name
+
+    def now(self) -> dt.datetime:
+        """The bench clock (UTC): virtual on an emu bench."""
+        return self.clock.now()
+
+    async def advance(self, seconds: float) -> None:
+        """Let ``seconds`` of bench time pass (at once in virtual time, for real elsewhere)."""
+        if seconds < 0:
+            raise BadInput(f"time only moves forward; cannot advance by {seconds} s")
+        await asyncio.sleep(seconds)
+
+    async def sleep_until(self, when: dt.datetime) -> None:
+        """Return when the bench clock reads ``when`` (at once if that has passed)."""
+        await self.clock.sleep_until(when)
+
+    # -- devices ------------------------------------------------------------------------------
+
+    @property
+    def devices(self) -> tuple[BenchDevice, ...]:
+        """Every HAN device, in bench-file order."""
+        return tuple(self._devices.values())
+
+    def device(self, handle: DeviceRef) -> BenchDevice:
+        """A device by name, by type (when only one has it) or by entity ID."""
+        if isinstance(handle, BenchDevice):
+            return handle
+        return self._devices[self.config.device(handle).name]
+
+    def has_device(self, device_type: DeviceType | str) -> bool:
+        return bool(self.config.devices_of(device_type))
+
+    def id_of(self, device: DeviceRef) -> EntityId:
+        return self.device(device).id
+
+    def ids(self, devices: Sequence[DeviceRef]) -> tuple[EntityId, ...]:
+        """Entity IDs of a device list (a single device is refused: SRs take lists)."""
+        if isinstance(devices, (str, BenchDevice, EntityId)):
+            raise BadInput("the device list must be a list of devices, not a single one: write [device]")
+        return tuple(self.id_of(d) for d in devices)
+
+    @property
+    def comms_hub(self) -> object:
+        """The kind's CH object (``CommsHub`` on emu), for tests that look inside the hub."""
+        return self._premises.comms_hub
+
+    # -- users ------------------------------------------------------------------------------
+
+    def user(self, user_id: EntityId | str) -> BenchUser:
+        """A user by entity ID or by name."""
+        for user in self._users.values():
+            if user.name == user_id:
+                return user
+        return self._users[self.config.user(user_id).id]
+
+    @property
+    def users(self) -> tuple[BenchUser, ...]:
+        return tuple(self._users.values())
+
+    @property
+    def supplier(self) -> BenchUser:
+        """The responsible supplier of the premises' devices (there must be exactly one)."""
+        found = {d.responsible_supplier for d in self.config.devices}
+        if len(found) != 1:
+            names = ", ".join(sorted(str(s) for s in found)) or "none"
+            raise NotOnBench(f"bench {self.name!r} has no single supplier (its devices' suppliers: {names}); "
+                             "use bench.supplier_of(device)")
+        return self._users[found.pop()]
+
+    def supplier_of(self, device: DeviceRef) -> BenchUser:
+        """The responsible supplier of ``device``: who signs its images and CS06."""
+        return self._users[self.device(device).config.responsible_supplier]
+
+    def rsa_of(self, supplier: BenchUser) -> BenchUser:
+        """The RSA ``supplier`` appointed (MP207)."""
+        rsas = self.config.rsas_of(supplier.id)
+        if not rsas:
+            raise NotOnBench(f"{supplier.name} ({supplier.id}) has appointed no RSA on bench {self.name!r}")
+        return self._users[rsas[0].id]
+
+    def user_with(self, role: Role | str, *, besides: Sequence[BenchUser] = ()) -> BenchUser:
+        """The first user (in bench-file order) holding ``role``, other than those in ``besides``."""
+        wanted = Role.parse(role) if isinstance(role, str) else role
+        skip = {u.id for u in besides}
+        for user in self._users.values():
+            if wanted in user.roles and user.id not in skip:
+                return user
+        raise NotOnBench(f"bench {self.name!r} has no{' other' if skip else ''} user with role {wanted}")
+
+    def other_supplier(self, supplier: BenchUser) -> BenchUser:
+        """A supplier that is not ``supplier`` (for "signed by someone else" cases)."""
+        for user in self._users.values():
+            if user.roles & SUPPLIER_ROLES and user.id != supplier.id:
+                return user
+        raise NotOnBench(f"bench {self.name!r} has no supplier besides {supplier.name}")
+
+    # -- images -----------------------------------------------------------------------------
+
+    def image(self, device: DeviceRef, file_version: int) -> bytes:
+        """The sample image of ``file_version`` for ``device``'s type, from the bench's images folder."""
+        name = profile_for(self.device(device).type).file_name(file_version)
+        return self.read_image(self.config.images / name)
+
+    def read_image(self, image: ImageSource) -> bytes:
+        """Image bytes from bytes, a path, or a file name in the bench's images folder."""
+        if isinstance(image, bytes):
+            return image
+        path = Path(image)
+        if not path.is_absolute() and not path.exists() and (self.config.images / path).exists():
+            path = self.config.images / path
+        try:
+            return path.read_bytes()
+        except OSError as exc:
+            raise BadInput(f"cannot read image {path}: {exc.strerror}") from None
+
+    # -- emulator ----------------------------------------------------------------------------
+
+    @property
+    def emulator(self) -> EmulatorControls:
+        """Fault injection and stimuli (link loss, dropped alerts, waking a GSME): emu only."""
+        controls = self._premises.controls
+        if controls is None:
+            raise NotOnEmulator(f"emulator controls need an emu bench (virtual time, fault injection); "
+                                f"active bench {self.config.file} is {self.kind}")
+        return controls
+
+
+@contextlib.asynccontextmanager
+async def open_bench(bench_file: Path | str | BenchConfig, *, events: EventStream | None = None,
+                     session: Session | None = None) -> AsyncIterator[Bench]:
+    """Open the bench of ``bench_file`` (a path or a loaded config) for one session.
+
+    ``events`` and ``session`` let a caller that runs many benches (the pytest plugin) keep
+    one event stream and one session record across them; by default the bench has its own
+    stream and records its own session in ``config.database_path``.
+    """
+    config = bench_file if isinstance(bench_file, BenchConfig) else load_bench(bench_file)
+    kind = kind_strategy(config.kind)
+    loop = asyncio.get_running_loop()
+    if kind.VIRTUAL_TIME and not is_virtual(loop):
+        raise VirtualTimeRequired(
+            f"{config.file} is an {config.kind} bench, which runs in virtual time: run the script with "
+            "hanbench.run_virtual(main()), or the test with the hanbench pytest plugin")
+    clock = BenchClock(config.start, loop=loop)
+    stream = events if events is not None else EventStream(clock.now)
+    async with contextlib.AsyncExitStack() as stack:
+        own_session = session is None
+        if session is None:
+            record = stack.enter_context(SessionRecord(config.database_path))
+            # Its own exit marks the session aborted if assembly fails before the block runs.
+            session = stack.enter_context(record.start(config, clock.now))
+            session.attach(stream)
+        inventory = stack.enter_context(Inventory(config.database_path))
+        reconcile_inventory(inventory, config)
+        keystore = KeyStore(config.keystore)
+        premises = await stack.enter_async_context(
+            kind.assemble(AssemblyContext(config, clock, stream, keystore)))
+        deliveries = AlertDeliveries(premises.hub, inventory, [u.id for u in config.users], stream)
+        dcc = Dcc(inventory, keystore, deliveries, config.policy, clock.now,
+                  activation_response_wait=timedelta(seconds=config.timing.activation_response_wait_s))
+        stack.push_async_callback(dcc.aclose)
+        bench = Bench(config, clock, stream, dcc, premises, session, deliveries)
+        try:
+            yield bench
+        except BaseException as exc:
+            if own_session:
+                session.finish(_outcome_of(exc), f"{type(exc).__name__}: {exc}")
+            raise
+        if own_session:
+            session.finish(SessionOutcome.PASSED)
+
+
+def _outcome_of(exc: BaseException) -> SessionOutcome:
+    """A failed check or assertion fails the session; anything else aborted it."""
+    return SessionOutcome.FAILED if isinstance(exc, (AssertionError, CheckFailed)) else SessionOutcome.ABORTED

@@ -1,0 +1,132 @@
+"""What a bench kind assembles, and the one interface the bench drives it through.
+
+A *premises* is the Comms Hub and its HAN devices, however they exist: emulated on a virtual
+air (``emu``), on the hardware code path with emulated sticks and boards (``twin``), or real
+(``lab``). Each kind is a small strategy module in :mod:`hanbench.bench.kinds` that turns a
+:class:`~hanbench.bench.config.BenchConfig` into a :class:`Premises`; everything above it
+(the DCC, the scripting API, the pytest plugin, the conformance suite) is the same for all
+kinds, which is what lets one test file run on every bench.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+from collections.abc import Mapping
+from contextlib import AbstractAsyncContextManager
+from typing import Protocol
+
+from hanbench.bench.config import BenchConfig, DeviceConfig
+from hanbench.bench.events import EventStream
+from hanbench.clock import BenchClock
+from hanbench.dcc.hub_port import HubPort
+from hanbench.errors import BadInput
+from hanbench.gbcs.keystore import KeyStore
+
+
+@dataclasses.dataclass(frozen=True)
+class DeviceState:
+    """What a device runs and holds, as the device itself reports it.
+
+    ``running_hash`` is ``None`` for the firmware a device was started with from a version
+    number alone; ``pending_activation_at`` is the execution date-time of a future-dated CS06
+    the device accepted and has not yet carried out.
+    """
+
+    running_version: int
+    running_hash: bytes | None
+    held_version: int | None
+    held_hash: bytes | None
+    pending_activation_at: dt.datetime | None
+
+    @property
+    def holds_image(self) -> bool:
+        return self.held_version is not None
+
+
+class DeviceUnderTest(Protocol):
+    """One HAN device of the premises, as a kind exposes it."""
+
+    @property
+    def config(self) -> DeviceConfig:
+        """The device's entry in the bench file."""
+        ...
+
+    @property
+    def state(self) -> DeviceState:
+        """Its firmware state now."""
+        ...
+
+
+class EmulatorControls(Protocol):
+    """Fault injection and stimuli only an emulated premises can offer."""
+
+    def set_link_loss(self, device: DeviceConfig, loss: float) -> None:
+        """Lose ``loss`` (0..1) of the frames between the CH and ``device``, both ways."""
+        ...
+
+    def drop_alerts(self, device: DeviceConfig, drop: bool = True) -> None:
+        """Have ``device`` swallow the alerts it would raise (a device whose alerts get lost)."""
+        ...
+
+    async def wake(self, device: DeviceConfig) -> None:
+        """Run a sleepy device's wake cycle now instead of at its next wake interval."""
+        ...
+
+    async def push_image(self, device: DeviceConfig, image: bytes) -> None:
+        """Put ``image`` in the CH's store for ``device`` directly, past the DCC's checks.
+
+        The DCC refuses an image not signed by the device's supplier (SR 11.1 rule
+        ``image_not_signed_by_supplier``), so this is how a test gets such an image to the
+        device to see the device refuse it too (0x8F1C).
+        """
+        ...
+
+
+class Premises(Protocol):
+    """An assembled premises: the CH as the DCC sees it, and the devices."""
+
+    @property
+    def hub(self) -> HubPort:
+        """The Comms Hub, through the one interface the DCC uses."""
+        ...
+
+    @property
+    def comms_hub(self) -> object:
+        """The kind's own CH object, for tests that look inside it."""
+        ...
+
+    @property
+    def devices(self) -> Mapping[str, DeviceUnderTest]:
+        """Every device, by its bench-file name."""
+        ...
+
+    @property
+    def controls(self) -> EmulatorControls | None:
+        """The emulator's controls, or None on a kind without them."""
+        ...
+
+
+@dataclasses.dataclass(frozen=True)
+class AssemblyContext:
+    """Everything a kind needs to build a premises: the file, the clock, the stream, the keys."""
+
+    config: BenchConfig
+    clock: BenchClock
+    events: EventStream
+    keystore: KeyStore
+
+
+class Kind(Protocol):
+    """A bench kind's strategy module (``hanbench.bench.kinds.<kind>``)."""
+
+    #: Whether the kind's actors all live in the event loop, so it runs in virtual time.
+    VIRTUAL_TIME: bool
+
+    def assemble(self, context: AssemblyContext) -> AbstractAsyncContextManager[Premises]:
+        """The premises, built and joined on entry, shut down with no task left on exit."""
+        ...
+
+
+class NotOnEmulator(BadInput):
+    """An emulator control was asked of a bench that is not emulated."""

@@ -1,0 +1,111 @@
+"""Bring the DCC's inventory in the session database to the bench file's start state.
+
+The inventory lives in ``BenchConfig.database_path`` beside the session record and
+outlives a session: CS06 originator counters must keep rising across runs (a device
+refuses a replayed counter) and the SR log and alerts are what reports read afterwards.
+The premises, though, starts fresh every session, with each device running the version
+the bench file names. So opening a bench *reconciles* rather than re-creates:
+
+* users, appointments and devices missing from the inventory are added;
+* a device already there is put back to the file's start state: its status, responsible
+  supplier and running version, with no pending image and no update in progress;
+* what the inventory cannot be made to agree with (a user whose roles changed, an
+  appointment the file no longer has, a device that changed type) is a
+  :class:`StaleInventory` error naming the database to delete, never a silent mix.
+
+Everything happens in one inventory transaction: a reconciliation that fails changes nothing.
+"""
+
+from __future__ import annotations
+
+from hanbench.bench.config import BenchConfig, DeviceConfig, User
+from hanbench.dcc.inventory import Inventory
+from hanbench.dcc.records import UpdateState
+from hanbench.errors import BadInput
+from hanbench.gbcs.device_types import DeviceType
+from hanbench.gbcs.entity import EntityId
+
+SESSION_START_DETAIL = "put back to the bench file's start state when the session opened"
+
+
+class StaleInventory(BadInput):
+    """The session database's inventory contradicts the bench file in a way it cannot be reconciled."""
+
+
+def reconcile_inventory(inventory: Inventory, config: BenchConfig) -> None:
+    """Make ``inventory`` hold the users, appointments, hub and devices of ``config``."""
+    with inventory.transaction():
+        for user in config.users:
+            _reconcile_user(inventory, config, user)
+        _reconcile_appointments(inventory, config)
+        _reconcile_hub(inventory, config)
+        for device in config.devices:
+            _reconcile_device(inventory, config, device)
+
+
+def _stale(config: BenchConfig, what: str) -> StaleInventory:
+    return StaleInventory(
+        f"the inventory in {config.database_path} no longer matches {config.file}: {what}; "
+        "delete that database (or give the bench another name) to start afresh")
+
+
+def _reconcile_user(inventory: Inventory, config: BenchConfig, user: User) -> None:
+    known = inventory.find_user(user.id)
+    if known is None:
+        inventory.add_user(user.id, user.name, user.roles)
+    elif known.roles != user.roles:
+        held = ", ".join(sorted(known.roles))
+        raise _stale(config, f"user {user.id} ({user.name}) holds roles {held} there")
+
+
+def _reconcile_appointments(inventory: Inventory, config: BenchConfig) -> None:
+    wanted = {(a.supplier, a.rsa) for a in config.appointments}
+    for user in config.users:
+        for supplier in inventory.appointing_suppliers(user.id):
+            if (supplier, user.id) not in wanted:
+                raise _stale(config, f"{supplier} appoints {user.id} there, and the bench file does not")
+    for supplier, rsa in sorted(wanted, key=str):
+        if not inventory.is_appointed(rsa, by=supplier):
+            inventory.appoint(supplier, rsa)
+
+
+def hub_supplier(config: BenchConfig) -> EntityId | None:
+    """The CH's responsible (import) supplier: that of the premises' first electricity-side device."""
+    for device in config.devices:
+        if device.type is not DeviceType.GSME:
+            return device.responsible_supplier
+    return None
+
+
+def _reconcile_hub(inventory: Inventory, config: BenchConfig) -> None:
+    known = inventory.find_device(config.hub.id)
+    if known is None:
+        inventory.add_device(config.hub.id, DeviceType.CH, import_supplier=hub_supplier(config))
+    elif known.type is not DeviceType.CH:
+        raise _stale(config, f"{config.hub.id} is a {known.type.value} there, not the Comms Hub")
+
+
+def _reconcile_device(inventory: Inventory, config: BenchConfig, device: DeviceConfig) -> None:
+    known = inventory.find_device(device.id)
+    if known is None:
+        inventory.add_device(
+            device.id, device.type, ch=config.hub.id, status=device.status.value,
+            import_supplier=device.import_supplier, export_supplier=device.export_supplier,
+            gas_supplier=device.gas_supplier, firmware_version=device.firmware_version)
+        return
+    if known.type is not device.type:
+        raise _stale(config, f"{device.id} is a {known.type.value} there, the bench file says {device.type.value}")
+    if known.export_supplier != device.export_supplier:
+        raise _stale(config, f"{device.id} has export supplier {known.export_supplier} there")
+    if known.responsible_supplier != device.responsible_supplier:
+        inventory.change_supplier(device.id, device.responsible_supplier)
+    if known.status.value != device.status.value:
+        inventory.set_status(device.id, device.status.value)
+    if known.pending is not None:
+        # The only way the inventory API clears a pending image is an activation record; the
+        # update state is reset right after, so no report reads it as an activation.
+        inventory.record_activation(device.id, device.firmware_version, SESSION_START_DETAIL)
+    else:
+        inventory.record_firmware_version(device.id, device.firmware_version)
+    inventory.set_activation_response_missing(device.id, False)
+    inventory.set_update_state(device.id, UpdateState.NONE, SESSION_START_DETAIL)

@@ -1,0 +1,161 @@
+"""DCC Users as a script drives them: firmware Service Requests and their inbox.
+
+A :class:`BenchUser` is one user of the bench file acting through the bench's DCC. Each call
+is one DUIS Service Request (SR 11.1 to 11.4); results are the DCC's typed records (per
+target: accepted, or refused with the rule that refused it, and what came of it), and every
+request also lands on the event stream. :meth:`BenchUser.wait_alert` reads the user's inbox
+the way ``expect`` reads a console: it returns the oldest matching alert of this session
+that no earlier wait returned, waiting (in virtual time on an emu bench) for one to arrive.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from hanbench.bench.dcc_events import publish_request
+from hanbench.dcc.alert_routing import code_text
+from hanbench.dcc.inbox import Match
+from hanbench.dcc.records import InboxMessage
+from hanbench.dcc.service_requests import (
+    ActivateFirmware,
+    ReadFirmwareVersion,
+    Request,
+    RequestResult,
+    TargetResult,
+    UpdateFirmware,
+    UpdatePpmidFirmware,
+)
+from hanbench.errors import BadInput
+from hanbench.gbcs.entity import EntityId
+from hanbench.gbcs.roles import Role
+
+if TYPE_CHECKING:
+    from hanbench.bench.bench import Bench, DeviceRef
+
+#: How long :meth:`BenchUser.wait_alert` waits unless told (bench-clock seconds).
+DEFAULT_ALERT_TIMEOUT_S = 3600.0
+
+ImageSource = bytes | Path | str
+
+
+@dataclasses.dataclass(frozen=True)
+class UserAlert:
+    """One alert in a user's inbox: ``code`` as DUIS spells it (``0x8F72``, ``N60``).
+
+    ``calculated_hash`` is the Manufacturer Image Hash a receipt alert (0x8F72 / 0x8F1C)
+    carries: the hash to put in SR 11.3.
+    """
+
+    seq: int
+    code: str
+    device: EntityId | None
+    calculated_hash: bytes | None
+    firmware_version: int | None
+    received_at: dt.datetime
+    detail: str
+
+    @classmethod
+    def of(cls, message: InboxMessage) -> UserAlert:
+        alert = message.alert
+        return cls(message.seq, alert.code, alert.device, alert.hash, alert.firmware_version, alert.received_at,
+                   alert.detail)
+
+
+@dataclasses.dataclass(frozen=True)
+class _Unreturned(Match):
+    """A :class:`Match` that also skips messages an earlier wait returned."""
+
+    returned: frozenset[int] = frozenset()
+
+    def __call__(self, message: InboxMessage) -> bool:
+        return message.seq not in self.returned and super().__call__(message)
+
+
+class BenchUser:
+    """A DCC User of the bench; get one from :meth:`Bench.user` (or ``bench.supplier``...)."""
+
+    def __init__(self, bench: Bench, user_id: EntityId, name: str, roles: frozenset[Role], inbox_mark: int) -> None:
+        self._bench = bench
+        self.id = user_id
+        self.name = name
+        self.roles = roles
+        self._inbox_mark = inbox_mark
+        self._returned: set[int] = set()
+
+    def __repr__(self) -> str:
+        return f"BenchUser({self.id}, {self.name!r}, roles={sorted(self.roles)})"
+
+    # -- Service Requests ---------------------------------------------------------------------
+
+    async def update_firmware(self, image: ImageSource, devices: Sequence[DeviceRef]) -> RequestResult:
+        """SR 11.1 Update Firmware: distribute ``image`` (bytes, or a file) to ``devices``.
+
+        Returns once the CH has stored the image for the accepted devices; the transfer
+        itself shows up later as events and alerts.
+        """
+        return await self._submit(UpdateFirmware(self._bench.read_image(image), self._bench.ids(devices)))
+
+    async def update_ppmid_firmware(self, image: ImageSource, devices: Sequence[DeviceRef]) -> RequestResult:
+        """SR 11.4 Update PPMID Firmware: the PPMID activates the image itself and reports with CS09."""
+        return await self._submit(UpdatePpmidFirmware(self._bench.read_image(image), self._bench.ids(devices)))
+
+    async def read_firmware_version(self, device: DeviceRef) -> TargetResult:
+        """SR 11.2 Read Firmware Version."""
+        return await self._submit_one(ReadFirmwareVersion(self._bench.id_of(device)))
+
+    async def activate_firmware(self, device: DeviceRef, firmware_hash: bytes, *, at: dt.datetime | None = None,
+                                cancel: bool = False) -> TargetResult:
+        """SR 11.3 Activate Firmware: now, at ``at`` (future-dated), or ``cancel`` a pending one.
+
+        Returns when the device has answered (for a sleepy GSME, after its next wake).
+        """
+        return await self._submit_one(ActivateFirmware(self._bench.id_of(device), firmware_hash, at, cancel))
+
+    async def _submit_one(self, request: ReadFirmwareVersion | ActivateFirmware) -> TargetResult:
+        return (await self._submit(request)).target(request.device)
+
+    async def _submit(self, request: Request) -> RequestResult:
+        submitted_at = self._bench.now()
+        result = await self._bench.dcc.submit(self.id, request)
+        publish_request(self._bench.events, result, request.targets, submitted_at)
+        return result
+
+    # -- the inbox ---------------------------------------------------------------------------
+
+    def alerts(self) -> list[UserAlert]:
+        """Every alert delivered to this user since the bench opened, oldest first."""
+        return [UserAlert.of(m) for m in self._bench.dcc.inbox(self.id).messages(after=self._inbox_mark)]
+
+    async def wait_alert(self, code: int | str | None = None, *, device: DeviceRef | None = None,
+                         timeout: float = DEFAULT_ALERT_TIMEOUT_S) -> UserAlert:
+        """The oldest alert of this session with ``code`` about ``device`` that no earlier wait
+        returned, waiting up to ``timeout`` bench-clock seconds for it.
+
+        Raises :class:`~hanbench.dcc.errors.InboxTimeout` saying what was awaited and listing
+        what arrived instead.
+        """
+        if timeout < 0:
+            raise BadInput(f"a timeout cannot be negative, got {timeout}")
+        wanted = _Unreturned(code=None if code is None else _code(code),
+                             device=None if device is None else self._bench.id_of(device),
+                             returned=frozenset(self._returned))
+        message = await self._bench.dcc.inbox(self.id).wait_for(wanted, timeout, after=self._inbox_mark)
+        self._returned.add(message.seq)
+        return UserAlert.of(message)
+
+
+def _code(code: int | str) -> str:
+    """An alert code as the inventory spells it: ``0x8F72`` from 0x8F72 or "0x8f72"; ``N60`` as is."""
+    if isinstance(code, int):
+        return code_text(code)
+    text = code.strip()
+    if text.lower().startswith("0x"):
+        try:
+            return code_text(int(text, 16))
+        except ValueError:
+            raise BadInput(f"alert code {code!r} is not a hexadecimal number") from None
+    return text.upper()
