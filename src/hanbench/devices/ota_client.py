@@ -36,6 +36,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import zigpy.exceptions
+import zigpy.types as t
 from zigpy.zcl import foundation
 from zigpy.zcl.clusters.general import (
     ImageBlockCommand,
@@ -44,6 +45,7 @@ from zigpy.zcl.clusters.general import (
     Ota,
 )
 
+from hanbench.devices.node import EmulatedNode
 from hanbench.errors import BadInput
 
 LOGGER = logging.getLogger(__name__)
@@ -54,6 +56,8 @@ ImageVerdict = Callable[[bytes], Awaitable[foundation.Status]]
 
 SUCCESS keeps the image (it then waits for activation); INVALID_IMAGE refuses it.
 """
+
+_QUERY_RESPONSE = Ota.ClientCommandDefs.query_next_image_response.schema
 
 #: ``upgrade_time`` meaning "wait for the upgrade command" (GBCS: activation is CS06).
 WAIT_FOR_UPGRADE_COMMAND = 0xFFFFFFFF
@@ -180,23 +184,22 @@ class _Counters:
 class OtaClient:
     """One device's OTA client; see the module docstring.
 
-    ``node`` sends ZCL requests to the coordinator (``EmulatedNode.request``); feed the
-    node's unsolicited OTA commands to :meth:`handle_command` (Image Notify starts an update;
-    page mode's block responses arrive that way).
+    ``node`` carries the frames (:meth:`EmulatedNode.request`) and holds the running file
+    version (its OTA ``current_file_version`` attribute, which zigpy reads at the
+    interview). Feed the node's unsolicited OTA commands to :meth:`handle_command` (Image
+    Notify starts an update; page mode's block responses arrive that way), or build the
+    device on :class:`OtaClientNode`, which does.
     """
 
     def __init__(
         self,
-        node: Any,
+        node: EmulatedNode,
         identity: OtaIdentity,
-        current_file_version: int,
         on_image: ImageVerdict,
         config: OtaClientConfig | None = None,
     ) -> None:
         self.node = node
         self.identity = identity
-        #: The running firmware's file version; the device's activation (CS06) raises it.
-        self.current_file_version = current_file_version
         self.on_image = on_image
         self.config = config if config is not None else OtaClientConfig()
         #: Every finished update, oldest first.
@@ -209,6 +212,16 @@ class OtaClient:
         self._jitter = random.Random(self.config.seed)
 
     # -- public API ------------------------------------------------------------------
+
+    @property
+    def current_file_version(self) -> int:
+        """The running firmware's file version (what Query Next Image reports)."""
+        return int(self.node.get_attribute(Ota.cluster_id, "current_file_version", server=False))
+
+    @current_file_version.setter
+    def current_file_version(self, version: int) -> None:
+        """Set by the device when it activates an image (CS06)."""
+        self.node.set_attribute(Ota.cluster_id, "current_file_version", version, server=False)
 
     @property
     def partial_offset(self) -> int:
@@ -227,7 +240,10 @@ class OtaClient:
         return await asyncio.shield(self._running)
 
     async def query(self) -> ImageOffer | None:
-        """Send Query Next Image; the server's offer, or ``None`` (no image, or no answer)."""
+        """Send Query Next Image; the server's offer, or ``None`` (no image, or no answer).
+
+        An unanswered query is repeated up to ``max_retries`` times.
+        """
         fields: dict[str, Any] = {
             "manufacturer_code": self.identity.manufacturer_code,
             "image_type": self.identity.image_type,
@@ -237,12 +253,15 @@ class OtaClient:
         if self.identity.hardware_version is not None:
             control |= Ota.QueryNextImageCommand.FieldControl.HardwareVersion
             fields["hardware_version"] = self.identity.hardware_version
-        try:
-            rsp = await self._request(Ota.ServerCommandDefs.query_next_image, field_control=control, **fields)
-        except (TimeoutError, zigpy.exceptions.DeliveryError) as exc:
-            LOGGER.debug("Query Next Image unanswered: %s", exc)
+        for attempt in range(self.config.max_retries + 1):
+            try:
+                rsp = await self._request(Ota.ServerCommandDefs.query_next_image, field_control=control, **fields)
+                break
+            except (TimeoutError, zigpy.exceptions.DeliveryError) as exc:
+                LOGGER.debug("Query Next Image unanswered (attempt %d): %s", attempt + 1, exc)
+        else:
             return None
-        if rsp.status != Status.SUCCESS:
+        if not isinstance(rsp, _QUERY_RESPONSE) or rsp.status != Status.SUCCESS:
             return None
         return ImageOffer(rsp.manufacturer_code, rsp.image_type, rsp.file_version, rsp.image_size)
 
@@ -419,6 +438,9 @@ class OtaClient:
     async def _take(self, partial: _Partial, rsp: Any, counters: _Counters) -> ClientResult | None:
         """Apply one Image Block Response; a result if the download must stop."""
         offer = partial.offer
+        if not isinstance(rsp, Ota.ImageBlockResponseCommand):
+            LOGGER.debug("server answered a block request with %r", rsp)
+            return ClientResult.ABORTED
         if rsp.status == Status.SUCCESS:
             same_image = (rsp.manufacturer_code, rsp.image_type, rsp.file_version) == (
                 offer.manufacturer_code, offer.image_type, offer.file_version)
@@ -468,9 +490,39 @@ class OtaClient:
 
     async def _request(self, command: Any, *, expect_reply: bool = True, **fields: Any) -> Any:
         return await self.node.request(
-            Ota.cluster_id, command, expect_reply=expect_reply, timeout=self.config.block_timeout_s, **fields
+            Ota.cluster_id, command.name, expect_reply=expect_reply, timeout=self.config.block_timeout_s, **fields
         )
 
     def _record(self, outcome: OtaOutcome) -> OtaOutcome:
         self.outcomes.append(outcome)
         return outcome
+
+
+class OtaClientNode(EmulatedNode):
+    """An emulated node whose OTA client hears the server's unsolicited OTA commands.
+
+    ``ota_identity``, ``on_image`` and ``ota_config`` build :attr:`ota`; everything else is
+    :class:`EmulatedNode`'s (the node must list the OTA cluster among its client clusters).
+    Device types derive from this and extend :meth:`handle_cluster_command` for their own
+    clusters.
+    """
+
+    def __init__(
+        self,
+        *args: Any,
+        ota_identity: OtaIdentity,
+        on_image: ImageVerdict,
+        ota_config: OtaClientConfig | None = None,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(*args, **kwargs)
+        if Ota.cluster_id not in self.client_clusters:
+            raise BadInput(f"{self.ieee} needs the OTA cluster (0x0019) among its client clusters")
+        self.ota = OtaClient(self, ota_identity, on_image, ota_config)
+
+    async def handle_cluster_command(
+        self, packet: t.ZigbeePacket, header: foundation.ZCLHeader, command: Any
+    ) -> foundation.Status | None:
+        if packet.cluster_id == Ota.cluster_id and self.ota.handle_command(header, command):
+            return Status.SUCCESS
+        return await super().handle_cluster_command(packet, header, command)

@@ -440,12 +440,12 @@ class OtaServer:
 
     def _wait_for_data(self, until: float) -> dict[str, Any]:
         """WAIT_FOR_DATA fields telling a device to come back at loop time ``until``."""
-        now = self.clock.now()
-        later = now + dt.timedelta(seconds=until - self._loop_now())
+        current_time = self._utc_seconds(self.clock.now())
+        # UTCTime has whole seconds: round the wait up, so a device that honours it is never early.
         return {
             "status": Status.WAIT_FOR_DATA,
-            "current_time": self._utc_seconds(now),
-            "request_time": math.ceil((later - ZIGBEE_EPOCH).total_seconds()),
+            "current_time": current_time,
+            "request_time": current_time + math.ceil(until - self._loop_now()),
             "minimum_block_period": self.config.minimum_block_period_ms,
         }
 
