@@ -493,7 +493,13 @@ class EmulatedNode:
     async def _dispatch_cluster_command(
         self, packet: t.ZigbeePacket, header: foundation.ZCLHeader, command: Any
     ) -> None:
-        status = await self.handle_cluster_command(packet, header, command)
+        try:
+            status = await self.handle_cluster_command(packet, header, command)
+        except Exception:
+            # Answer as firmware with a failed handler would, so the sender is not left
+            # waiting for a timeout; the traceback says what went wrong.
+            LOGGER.exception("%s: handling %r failed", self.ieee, command)
+            status = foundation.Status.FAILURE
         if status is None:
             return
         if status != foundation.Status.SUCCESS or not header.frame_control.disable_default_response:

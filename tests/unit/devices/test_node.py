@@ -1,0 +1,230 @@
+"""EmulatedNode: ZCL plumbing in both directions, default responses, errors, sleep."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+from typing import Any, TypeVar
+
+import pytest
+import zigpy.device
+import zigpy.exceptions
+import zigpy.types as t
+from zigpy.zcl import foundation
+from zigpy.zcl.clusters.general import Basic, Identify, Ota
+
+from hanbench.clock import run_virtual
+from hanbench.devices.node import EmulatedNode
+from hanbench.errors import BadInput
+from hanbench.radio.air import VirtualAir
+from hanbench.radio.interview import wait_interviewed
+from hanbench.radio.link import LinkModel
+from hanbench.radio.se_profile import SeDeviceType
+from hanbench.radio.virtual_app import VIRTUAL_RADIO_IEEE, virtual_coordinator
+
+_R = TypeVar("_R")
+
+
+class IdentifyingNode(EmulatedNode):
+    """Serves Identify: answers identify_query with a specific response, others by status."""
+
+    def __init__(self, air: VirtualAir) -> None:
+        super().__init__(
+            air,
+            "00:11:22:33:44:55:00:09",
+            0x0909,
+            device_type=SeDeviceType.IN_HOME_DISPLAY,
+            manufacturer="Acme",
+            model="IHD-3",
+            server_clusters=[Basic.cluster_id, Identify.cluster_id],
+            client_clusters=[Ota.cluster_id, Identify.cluster_id],
+        )
+        self.identify_times: list[int] = []
+
+    async def handle_cluster_command(
+        self, packet: t.ZigbeePacket, header: foundation.ZCLHeader, command: Any
+    ) -> foundation.Status | None:
+        if packet.cluster_id != Identify.cluster_id:
+            return await super().handle_cluster_command(packet, header, command)
+        if header.command_id == Identify.ServerCommandDefs.identify_query.id:
+            await self.reply(packet, header, "identify_query_response", timeout=30)
+            return None
+        if header.command_id == Identify.ServerCommandDefs.identify.id:
+            self.identify_times.append(command.identify_time)
+            return foundation.Status.SUCCESS
+        raise RuntimeError("firmware bug")  # trigger_effect: the node must still answer
+
+
+def on_network(
+    scenario: Callable[[VirtualAir, IdentifyingNode, zigpy.device.Device], Awaitable[_R]],
+    *,
+    air: VirtualAir | None = None,
+) -> _R:
+    """Run ``scenario`` in virtual time with the node joined and interviewed."""
+
+    async def run() -> _R:
+        the_air = air if air is not None else VirtualAir()
+        async with virtual_coordinator(the_air) as app:
+            node = IdentifyingNode(the_air)
+            await app.permit(60)
+            await node.join()
+            device = await wait_interviewed(app, node.ieee)
+            try:
+                return await scenario(the_air, node, device)
+            finally:
+                await node.close()
+
+    return run_virtual(run())
+
+
+def test_zigpy_sends_a_command_and_gets_the_nodes_specific_response() -> None:
+    async def scenario(air: VirtualAir, node: IdentifyingNode, device: zigpy.device.Device) -> Any:
+        return await device.endpoints[1].identify.identify_query()
+
+    response = on_network(scenario)
+    assert response.timeout == 30
+
+
+def test_node_answers_with_a_default_response_when_asked() -> None:
+    async def scenario(air: VirtualAir, node: IdentifyingNode, device: zigpy.device.Device) -> Any:
+        response = await device.endpoints[1].identify.identify(identify_time=7)
+        return response, node.identify_times
+
+    response, times = on_network(scenario)
+    assert times == [7]
+    assert response == foundation.DefaultResponse(
+        command_id=Identify.ServerCommandDefs.identify.id, status=foundation.Status.SUCCESS
+    )
+
+
+def test_unsupported_cluster_command_gets_unsup_cluster_command() -> None:
+    async def scenario(air: VirtualAir, node: IdentifyingNode, device: zigpy.device.Device) -> Any:
+        return await device.endpoints[1].basic.reset_fact_default()
+
+    response = on_network(scenario)
+    assert response.status == foundation.Status.UNSUP_CLUSTER_COMMAND
+
+
+def test_a_failing_handler_answers_failure_instead_of_staying_silent() -> None:
+    async def scenario(air: VirtualAir, node: IdentifyingNode, device: zigpy.device.Device) -> Any:
+        return await device.endpoints[1].identify.trigger_effect(effect_id=0, effect_variant=0)
+
+    response = on_network(scenario)
+    assert response.status == foundation.Status.FAILURE
+
+
+def test_attribute_reads_come_from_the_store_and_unknown_ones_are_unsupported() -> None:
+    async def scenario(air: VirtualAir, node: IdentifyingNode, device: zigpy.device.Device) -> Any:
+        node.set_attribute(Basic.cluster_id, "sw_build_id", "1.2.3")
+        return await device.endpoints[1].basic.read_attributes(
+            ["sw_build_id", "power_source", "location_desc"], allow_cache=False
+        )
+
+    success, failure = on_network(scenario)
+    assert success == {"sw_build_id": "1.2.3", "power_source": Basic.PowerSource.Mains_single_phase}
+    assert failure == {"location_desc": foundation.Status.UNSUPPORTED_ATTRIBUTE}
+
+
+def test_node_request_reaches_the_coordinator_listener_and_returns_its_reply() -> None:
+    async def scenario(air: VirtualAir, node: IdentifyingNode, device: zigpy.device.Device) -> Any:
+        heard: list[int] = []
+        cancel = device.application.register_callback_listener(
+            src=device,
+            filters=[Identify.ServerCommandDefs.identify.schema()],
+            callback=lambda hdr, cmd: heard.append(cmd.identify_time),
+        )
+        reply = await node.request(
+            Identify.cluster_id, "identify", 12, direction=foundation.Direction.Client_to_Server
+        )
+        silent = await node.request(
+            Identify.cluster_id,
+            Identify.ServerCommandDefs.identify.id,
+            13,
+            expect_reply=False,
+            direction=foundation.Direction.Client_to_Server,
+        )
+        await asyncio.sleep(0.1)
+        cancel()
+        return heard, reply, silent
+
+    heard, reply, silent = on_network(scenario)
+    assert heard == [12, 13]
+    # zigpy has no Identify handler: it acknowledges with a Default Response.
+    assert reply.status == foundation.Status.SUCCESS
+    assert silent is None
+
+
+def test_request_times_out_in_loop_time_when_the_reply_is_lost() -> None:
+    air = VirtualAir()
+
+    async def scenario(air: VirtualAir, node: IdentifyingNode, device: zigpy.device.Device) -> float:
+        air.set_link(VIRTUAL_RADIO_IEEE, node.ieee, LinkModel(loss=1.0), both_ways=False)
+        loop = asyncio.get_running_loop()
+        start = loop.time()
+        with pytest.raises(TimeoutError):
+            await node.request(
+                Ota.cluster_id,
+                "query_next_image",
+                field_control=0,
+                manufacturer_code=0,
+                image_type=0,
+                current_file_version=1,
+                timeout=8.0,
+            )
+        return loop.time() - start
+
+    assert on_network(scenario, air=air) == pytest.approx(8.0)
+
+
+def test_sleeping_node_receives_nothing_but_can_send() -> None:
+    async def scenario(air: VirtualAir, node: IdentifyingNode, device: zigpy.device.Device) -> None:
+        node.rx_on_when_idle = False
+        node.sleep()
+        assert not node.awake
+        with pytest.raises(zigpy.exceptions.DeliveryError):
+            await device.endpoints[1].identify.identify_query()
+        await node.request(
+            Identify.cluster_id,
+            "identify",
+            1,
+            expect_reply=False,
+            direction=foundation.Direction.Client_to_Server,
+        )
+        node.wake()
+        assert (await device.endpoints[1].identify.identify_query()).timeout == 30
+
+    on_network(scenario)
+
+
+def test_misuse_is_reported_as_bad_input() -> None:
+    node = IdentifyingNode(VirtualAir())
+    with pytest.raises(BadInput, match="does not sleep"):
+        node.sleep()
+    with pytest.raises(BadInput, match="no attribute"):
+        node.set_attribute(Basic.cluster_id, "no_such_attribute", 1)
+    with pytest.raises(BadInput, match="both sides"):
+        run_virtual(node.request(Identify.cluster_id, "identify", 1))
+    with pytest.raises(BadInput, match="has no cluster"):
+        run_virtual(node.request(0x0006, "on"))
+    with pytest.raises(BadInput, match="no command"):
+        run_virtual(node.request(Ota.cluster_id, "no_such_command"))
+
+
+def test_descriptors_follow_the_power_mode() -> None:
+    node = IdentifyingNode(VirtualAir())
+    assert node.node_descriptor.is_router and node.node_descriptor.is_mains_powered
+    assert node.simple_descriptor.profile == 0x0109
+    assert list(node.simple_descriptor.input_clusters) == [Basic.cluster_id, Identify.cluster_id]
+    sleepy = EmulatedNode(
+        VirtualAir(),
+        "00:00:00:00:00:00:00:01",
+        1,
+        device_type=SeDeviceType.METERING_DEVICE,
+        manufacturer="m",
+        model="m",
+        server_clusters=[Basic.cluster_id],
+        client_clusters=[],
+        rx_on_when_idle=False,
+    )
+    assert sleepy.node_descriptor.is_end_device and not sleepy.node_descriptor.is_mains_powered
+    assert sleepy.get_attribute(Basic.cluster_id, "power_source") == Basic.PowerSource.Battery

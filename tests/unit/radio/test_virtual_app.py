@@ -1,0 +1,178 @@
+"""The zigpy coordinator on the virtual air: startup, interview over the air, shutdown."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+import zigpy.config as conf
+import zigpy.exceptions
+import zigpy.types as t
+import zigpy.zdo.types as zdo_t
+from zigpy.zcl.clusters.general import Basic, Ota
+from zigpy.zcl.clusters.smartenergy import Metering, Tunneling
+
+from hanbench.clock import run_virtual
+from hanbench.devices.node import EmulatedNode
+from hanbench.radio.air import JoinNotPermitted, VirtualAir
+from hanbench.radio.interview import wait_interviewed
+from hanbench.radio.link import LinkModel
+from hanbench.radio.se_profile import SE_PROFILE_ID, SeDeviceType
+from hanbench.radio.virtual_app import (
+    VIRTUAL_RADIO_IEEE,
+    VirtualRadioApp,
+    comms_hub_endpoint,
+    virtual_coordinator,
+)
+from hanbench.radio.zigpy_config import bench_zigpy_config
+
+GSME_IEEE = t.EUI64.convert("00:11:22:33:44:55:00:02")
+
+
+def gsme(air: VirtualAir) -> EmulatedNode:
+    return EmulatedNode(
+        air,
+        GSME_IEEE,
+        0x5A5A,
+        device_type=SeDeviceType.METERING_DEVICE,
+        manufacturer="Acme Gas",
+        model="GSME-2",
+        server_clusters=[Basic.cluster_id, Metering.cluster_id],
+        client_clusters=[Ota.cluster_id, Tunneling.cluster_id],
+        rx_on_when_idle=False,
+        manufacturer_code=0x1234,
+        current_file_version=0x00000105,
+    )
+
+
+def test_bench_config_turns_background_tasks_off_and_validates() -> None:
+    config = conf.CONFIG_SCHEMA(bench_zigpy_config("/dev/ttyUSB0", channel=20, pan_id=0x1A62))
+    assert config[conf.CONF_WATCHDOG_ENABLED] is False
+    assert config[conf.CONF_NWK_BACKUP_ENABLED] is False
+    assert config[conf.CONF_TOPO_SCAN_ENABLED] is False
+    assert config[conf.CONF_OTA][conf.CONF_OTA_BROADCAST_ENABLED] is False
+    assert config[conf.CONF_OTA][conf.CONF_OTA_PROVIDERS] == []
+    assert config[conf.CONF_NWK][conf.CONF_NWK_CHANNEL] == 20
+    assert config[conf.CONF_DATABASE] is None
+
+
+def test_coordinator_forms_a_network_with_an_se_endpoint_and_stops_cleanly() -> None:
+    async def scenario() -> set[asyncio.Task[object]]:
+        air = VirtualAir()
+        async with virtual_coordinator(air) as app:
+            coordinator = app._device
+            assert app.state.node_info.ieee == VIRTUAL_RADIO_IEEE
+            assert app.state.node_info.nwk == 0x0000
+            assert app.state.network_info.channel == 15
+            assert coordinator.endpoints[1].profile_id == SE_PROFILE_ID
+            assert {Ota.cluster_id, Tunneling.cluster_id, Basic.cluster_id} <= set(
+                coordinator.endpoints[1].in_clusters
+            )
+            assert [node.ieee for node in air.nodes] == [VIRTUAL_RADIO_IEEE]
+        assert air.nodes == ()
+        return asyncio.all_tasks() - {asyncio.current_task()}  # type: ignore[operator]
+
+    assert run_virtual(scenario()) == set()
+
+
+def test_caller_chooses_the_coordinator_endpoints() -> None:
+    endpoints = [comms_hub_endpoint(1, server_clusters=[Basic.cluster_id, Ota.cluster_id])]
+
+    async def scenario() -> list[int]:
+        async with virtual_coordinator(VirtualAir(), endpoints=endpoints) as app:
+            return sorted(app._device.endpoints[1].in_clusters)
+
+    assert run_virtual(scenario()) == [Basic.cluster_id, Ota.cluster_id]
+
+
+def test_coordinator_needs_endpoint_one() -> None:
+    with pytest.raises(zigpy.exceptions.ControllerException, match="endpoint 1"):
+        VirtualRadioApp(
+            bench_zigpy_config("virtual://x"), air=VirtualAir(), endpoints=[comms_hub_endpoint(2)]
+        )
+
+
+def test_node_joins_and_zigpy_interviews_it_over_the_air() -> None:
+    async def scenario() -> tuple[object, ...]:
+        air = VirtualAir()
+        async with virtual_coordinator(air) as app:
+            node = gsme(air)
+            await app.permit(60)
+            await node.join()
+            device = await wait_interviewed(app, node.ieee)
+            endpoint = device.endpoints[1]
+            result = (
+                device.nwk,
+                device.node_desc.logical_type,
+                device.node_desc.is_mains_powered,
+                device.manufacturer,
+                device.model,
+                endpoint.profile_id,
+                endpoint.device_type,
+                sorted(endpoint.in_clusters),
+                sorted(endpoint.out_clusters),
+                endpoint.out_clusters[Ota.cluster_id].get("current_file_version"),
+            )
+            await node.close()
+        return result
+
+    assert run_virtual(scenario()) == (
+        0x5A5A,
+        zdo_t.LogicalType.EndDevice,
+        False,
+        "Acme Gas",
+        "GSME-2",
+        SE_PROFILE_ID,
+        SeDeviceType.METERING_DEVICE,
+        [Basic.cluster_id, Metering.cluster_id],
+        [Ota.cluster_id, Tunneling.cluster_id],
+        0x00000105,
+    )
+
+
+def test_join_without_permit_is_refused_and_zigpy_never_hears_of_the_node() -> None:
+    async def scenario() -> bool:
+        air = VirtualAir()
+        async with virtual_coordinator(air) as app:
+            with pytest.raises(JoinNotPermitted):
+                await gsme(air).join()
+            return GSME_IEEE in app.devices
+
+    assert run_virtual(scenario()) is False
+
+
+def test_zigpy_request_to_a_sleeping_node_fails_with_delivery_error() -> None:
+    async def scenario() -> None:
+        air = VirtualAir()
+        async with virtual_coordinator(air) as app:
+            node = gsme(air)
+            await app.permit(60)
+            await node.join()
+            device = await wait_interviewed(app, node.ieee)
+            node.sleep()
+            with pytest.raises(zigpy.exceptions.DeliveryError):
+                await device.endpoints[1].basic.read_attributes(["model"], allow_cache=False)
+            node.wake()
+            result, _ = await device.endpoints[1].basic.read_attributes(["model"], allow_cache=False)
+            assert result == {"model": "GSME-2"}
+            await node.close()
+
+    run_virtual(scenario())
+
+
+def test_interview_over_a_slow_radio_link_costs_loop_time_only() -> None:
+    async def scenario() -> tuple[str | None, float]:
+        air = VirtualAir(default_link=LinkModel.radio(latency_s=0.05), seed=3)
+        async with virtual_coordinator(air) as app:
+            node = gsme(air)
+            await app.permit(60)
+            start = asyncio.get_running_loop().time()
+            await node.join()
+            device = await wait_interviewed(app, node.ieee)
+            elapsed = asyncio.get_running_loop().time() - start
+            await node.close()
+            return device.model, elapsed
+
+    model, elapsed = run_virtual(scenario())
+    assert model == "GSME-2"
+    assert elapsed > 0.05 * 10  # at least ten one-way hops at 50 ms each
