@@ -9,6 +9,7 @@ an awaitable.
 from __future__ import annotations
 
 import asyncio
+from typing import Protocol
 
 import zigpy.application
 import zigpy.device
@@ -56,3 +57,25 @@ async def wait_interviewed(
             return await future
     finally:
         app.remove_listener(listener)
+
+
+class Joining(Protocol):
+    """A device that can be told to join (an emulated node; a board told to join over serial)."""
+
+    @property
+    def ieee(self) -> t.EUI64: ...
+
+    async def join(self) -> None: ...
+
+
+async def join_and_interview(
+    app: zigpy.application.ControllerApplication,
+    device: Joining,
+    *,
+    permit_s: int = 60,
+    timeout: float = 120.0,
+) -> zigpy.device.Device:
+    """Open the network, have ``device`` join, and return zigpy's device once interviewed."""
+    await app.permit(permit_s)
+    await device.join()
+    return await wait_interviewed(app, device.ieee, timeout=timeout)

@@ -17,7 +17,7 @@ from hanbench.clock import run_virtual
 from hanbench.devices.node import EmulatedNode
 from hanbench.errors import BadInput
 from hanbench.radio.air import VirtualAir
-from hanbench.radio.interview import wait_interviewed
+from hanbench.radio.interview import join_and_interview
 from hanbench.radio.link import LinkModel
 from hanbench.radio.se_profile import SeDeviceType
 from hanbench.radio.virtual_app import VIRTUAL_RADIO_IEEE, virtual_coordinator
@@ -66,9 +66,7 @@ def on_network(
         the_air = air if air is not None else VirtualAir()
         async with virtual_coordinator(the_air) as app:
             node = IdentifyingNode(the_air)
-            await app.permit(60)
-            await node.join()
-            device = await wait_interviewed(app, node.ieee)
+            device = await join_and_interview(app, node)
             try:
                 return await scenario(the_air, node, device)
             finally:

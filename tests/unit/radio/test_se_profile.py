@@ -18,7 +18,7 @@ from zigpy.zcl.clusters.general import Ota
 from hanbench.clock import run_virtual
 from hanbench.devices.node import EmulatedNode
 from hanbench.radio.air import VirtualAir
-from hanbench.radio.interview import wait_interviewed
+from hanbench.radio.interview import join_and_interview
 from hanbench.radio.se_profile import (
     SE_PROFILE_ID,
     SeDeviceType,
@@ -96,9 +96,7 @@ def test_plain_zigpy_answers_se_match_descriptor_with_nothing() -> None:
         air = VirtualAir()
         async with virtual_coordinator(air) as app:
             node = meter(air)
-            await app.permit(60)
-            await node.join()
-            device = await wait_interviewed(app, node.ieee)
+            device = await join_and_interview(app, node)
             device.zdo = device.endpoints[0] = zigpy.zdo.ZDO(device)
             found = await node.match_descriptor(Ota.cluster_id)
             await node.close()
@@ -112,9 +110,7 @@ def test_se_frame_from_a_node_reaches_request_listeners_and_the_ota_handler() ->
         air = VirtualAir()
         async with virtual_coordinator(air) as app:
             node = meter(air)
-            await app.permit(60)
-            await node.join()
-            device = await wait_interviewed(app, node.ieee)
+            device = await join_and_interview(app, node)
             heard: list[object] = []
             cancel = app.register_callback_listener(
                 src=device,
@@ -144,9 +140,7 @@ def test_se_match_descriptor_finds_the_coordinator_ota_server() -> None:
         air = VirtualAir()
         async with virtual_coordinator(air) as app:
             node = meter(air)
-            await app.permit(60)
-            await node.join()
-            await wait_interviewed(app, node.ieee)
+            await join_and_interview(app, node)
             ota = await node.match_descriptor(Ota.cluster_id)
             absent = await node.match_descriptor(0x0B04)  # Electrical Measurement: not served
             await node.close()

@@ -15,7 +15,7 @@ from zigpy.zcl.clusters.smartenergy import Metering, Tunneling
 from hanbench.clock import run_virtual
 from hanbench.devices.node import EmulatedNode
 from hanbench.radio.air import JoinNotPermitted, VirtualAir
-from hanbench.radio.interview import wait_interviewed
+from hanbench.radio.interview import join_and_interview
 from hanbench.radio.link import LinkModel
 from hanbench.radio.se_profile import SE_PROFILE_ID, SeDeviceType
 from hanbench.radio.virtual_app import (
@@ -97,9 +97,7 @@ def test_node_joins_and_zigpy_interviews_it_over_the_air() -> None:
         air = VirtualAir()
         async with virtual_coordinator(air) as app:
             node = gsme(air)
-            await app.permit(60)
-            await node.join()
-            device = await wait_interviewed(app, node.ieee)
+            device = await join_and_interview(app, node)
             endpoint = device.endpoints[1]
             result = (
                 device.nwk,
@@ -146,9 +144,7 @@ def test_zigpy_request_to_a_sleeping_node_fails_with_delivery_error() -> None:
         air = VirtualAir()
         async with virtual_coordinator(air) as app:
             node = gsme(air)
-            await app.permit(60)
-            await node.join()
-            device = await wait_interviewed(app, node.ieee)
+            device = await join_and_interview(app, node)
             node.sleep()
             with pytest.raises(zigpy.exceptions.DeliveryError):
                 await device.endpoints[1].basic.read_attributes(["model"], allow_cache=False)
@@ -165,10 +161,8 @@ def test_interview_over_a_slow_radio_link_costs_loop_time_only() -> None:
         air = VirtualAir(default_link=LinkModel.radio(latency_s=0.05), seed=3)
         async with virtual_coordinator(air) as app:
             node = gsme(air)
-            await app.permit(60)
             start = asyncio.get_running_loop().time()
-            await node.join()
-            device = await wait_interviewed(app, node.ieee)
+            device = await join_and_interview(app, node)
             elapsed = asyncio.get_running_loop().time() - start
             await node.close()
             return device.model, elapsed
