@@ -16,16 +16,17 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import datetime as dt
+import time
 from collections.abc import AsyncIterator, Sequence
 from datetime import timedelta
 from pathlib import Path
 
 from hanbench.bench.config import BenchConfig, BenchKind, DeviceConfig, NotOnBench, load_bench
-from hanbench.bench.dcc_events import AlertDeliveries
+from hanbench.bench.session_events import AlertDeliveries, PremisesClosed, PremisesOpened
 from hanbench.bench.events import EventStream
 from hanbench.bench.kinds import kind_strategy
-from hanbench.bench.premises import AssemblyContext, DeviceState, DeviceUnderTest, EmulatorControls, NotOnEmulator, \
-    Premises
+from hanbench.bench.premises import AssemblyContext, DeviceState, DeviceUnderTest, EmulatorControls, Kind, \
+    NotOnEmulator, Premises
 from hanbench.bench.record import Session, SessionOutcome, SessionRecord
 from hanbench.bench.seeding import reconcile_inventory
 from hanbench.bench.users import BenchUser, ImageSource
@@ -242,31 +243,41 @@ async def open_bench(bench_file: Path | str | BenchConfig, *, events: EventStrea
             "hanbench.run_virtual(main()), or the test with the hanbench pytest plugin")
     clock = BenchClock(config.start, loop=loop)
     stream = events if events is not None else EventStream(clock.now)
+    if session is not None:
+        async with _assembled(config, kind, clock, stream, session) as bench:
+            yield bench
+        return
+    with SessionRecord(config.database_path) as record, record.start(config, clock.now) as own:
+        # The session's own exit marks it aborted if assembly fails before the block runs.
+        own.attach(stream)
+        try:
+            async with _assembled(config, kind, clock, stream, own) as bench:
+                yield bench
+        except BaseException as exc:
+            own.finish(_outcome_of(exc), f"{type(exc).__name__}: {exc}")
+            raise
+        own.finish(SessionOutcome.PASSED)
+
+
+@contextlib.asynccontextmanager
+async def _assembled(config: BenchConfig, kind: Kind, clock: BenchClock, stream: EventStream,
+                     session: Session) -> AsyncIterator[Bench]:
+    """The premises and the DCC over it, torn down in reverse order of building."""
     async with contextlib.AsyncExitStack() as stack:
-        own_session = session is None
-        if session is None:
-            record = stack.enter_context(SessionRecord(config.database_path))
-            # Its own exit marks the session aborted if assembly fails before the block runs.
-            session = stack.enter_context(record.start(config, clock.now))
-            session.attach(stream)
         inventory = stack.enter_context(Inventory(config.database_path))
         reconcile_inventory(inventory, config)
         keystore = KeyStore(config.keystore)
+        began = time.perf_counter()  # wall time, for the summary only; the bench runs on the clock
         premises = await stack.enter_async_context(
             kind.assemble(AssemblyContext(config, clock, stream, keystore)))
+        stream.publish(PremisesOpened(bench=config.name, assembly_wall_s=time.perf_counter() - began))
+        stack.callback(lambda: stream.publish(PremisesClosed(
+            bench=config.name, elapsed_s=(clock.now() - config.start).total_seconds())))
         deliveries = AlertDeliveries(premises.hub, inventory, [u.id for u in config.users], stream)
         dcc = Dcc(inventory, keystore, deliveries, config.policy, clock.now,
                   activation_response_wait=timedelta(seconds=config.timing.activation_response_wait_s))
         stack.push_async_callback(dcc.aclose)
-        bench = Bench(config, clock, stream, dcc, premises, session, deliveries)
-        try:
-            yield bench
-        except BaseException as exc:
-            if own_session:
-                session.finish(_outcome_of(exc), f"{type(exc).__name__}: {exc}")
-            raise
-        if own_session:
-            session.finish(SessionOutcome.PASSED)
+        yield Bench(config, clock, stream, dcc, premises, session, deliveries)
 
 
 def _outcome_of(exc: BaseException) -> SessionOutcome:

@@ -16,7 +16,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from hanbench.bench.dcc_events import publish_request
+from hanbench.bench.session_events import publish_request
 from hanbench.dcc.alert_routing import code_text
 from hanbench.dcc.inbox import Match
 from hanbench.dcc.records import InboxMessage

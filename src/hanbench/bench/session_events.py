@@ -1,4 +1,8 @@
-"""The DCC's part of the event stream: service request decisions and alert deliveries.
+"""Events the bench layer itself publishes: premises opened and closed, and the DCC's part.
+
+:class:`PremisesOpened` / :class:`PremisesClosed` frame each premises in the stream (a
+pytest run assembles one per test), with what assembly cost in wall-clock time and how much
+bench time the premises lived: the session summary adds these up.
 
 The DCC writes what it decides into its inventory and keeps no observers; the bench turns
 that into events in two places:
@@ -24,6 +28,24 @@ from hanbench.dcc.hub_port import AlertSink, HubPort
 from hanbench.dcc.inventory import Inventory
 from hanbench.dcc.service_requests import RequestResult
 from hanbench.gbcs.entity import EntityId
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class PremisesOpened(Event):
+    """A premises of bench ``bench`` was assembled, in ``assembly_wall_s`` wall-clock seconds."""
+
+    kind: ClassVar[str] = "premises_opened"
+    bench: str
+    assembly_wall_s: float
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class PremisesClosed(Event):
+    """The premises is shut down after ``elapsed_s`` seconds on the bench clock."""
+
+    kind: ClassVar[str] = "premises_closed"
+    bench: str
+    elapsed_s: float
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)

@@ -1,0 +1,73 @@
+"""``hanbench run``: the conformance suite on a bench, then what the session did.
+
+The suite runs through pytest with the hanbench plugin, so ``-k``, ``-m`` and ``--junitxml``
+mean what they mean to pytest and the exit code is pytest's (0 all passed, 1 some failed,
+5 nothing selected). A bench file that does not load is exit code 2 with one ``error:``
+line, before pytest starts.
+
+Where the suite is: ``--suite DIR`` when given; otherwise ``tests/conformance`` of the
+project the bench file belongs to (the nearest folder above the bench file that has one),
+and failing that, of the source checkout hanbench runs from. So ``hanbench run --bench
+bench/lab.toml`` in a clone runs that clone's suite, whatever the working directory.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+import pytest
+
+from hanbench.bench.config import BenchConfig, default_bench_file, load_bench
+from hanbench.bench.record import SessionRecord
+from hanbench.bench.summary import summarise
+from hanbench.errors import BadInput
+from hanbench.pytest_plugin import SESSION_ID
+
+SUITE = Path("tests") / "conformance"
+
+
+def find_suite(config: BenchConfig) -> Path:
+    """The conformance suite for ``config``'s project (see the module docstring)."""
+    checkout = Path(__file__).resolve().parents[3]
+    for folder in (*config.file.parents, checkout):
+        if (folder / SUITE).is_dir():
+            return folder / SUITE
+    raise BadInput(f"no {SUITE} folder above {config.file} or in {checkout}; pass --suite DIR")
+
+
+class _SessionId:
+    """A pytest plugin that keeps the session ID the hanbench plugin recorded into."""
+
+    def __init__(self) -> None:
+        self.session_id: int | None = None
+
+    def pytest_unconfigure(self, config: pytest.Config) -> None:
+        self.session_id = config.stash.get(SESSION_ID, None)
+
+
+@click.command("run")
+@click.option("--bench", "bench_file", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Bench file (default: bench/emu.toml of this checkout).")
+@click.option("-k", "keyword", metavar="EXPR", help="Only tests matching this pytest -k expression.")
+@click.option("-m", "markexpr", metavar="MARKEXPR", help="Only tests matching this pytest -m expression (emu, hw).")
+@click.option("--junitxml", type=click.Path(dir_okay=False, path_type=Path), help="Also write a JUnit XML report.")
+@click.option("--suite", type=click.Path(file_okay=False, exists=True, path_type=Path),
+              help="Conformance suite folder (default: tests/conformance of the bench file's project).")
+def command(bench_file: Path | None, keyword: str | None, markexpr: str | None, junitxml: Path | None,
+            suite: Path | None) -> None:
+    """Run the conformance suite on a bench and summarise the session."""
+    config = load_bench(bench_file if bench_file is not None else default_bench_file())
+    folder = suite if suite is not None else find_suite(config)
+    args = [str(folder), "--bench", str(config.file), "-p", "no:cacheprovider"]
+    for flag, value in (("-k", keyword), ("-m", markexpr), ("--junitxml", junitxml)):
+        if value is not None:
+            args += [flag, str(value)]
+    catcher = _SessionId()
+    code = int(pytest.main(args, plugins=[catcher]))
+    if catcher.session_id is not None:
+        with SessionRecord(config.database_path) as record:
+            click.echo("\n".join(summarise(record, catcher.session_id, config).lines()))
+    else:
+        click.echo(f"hanbench: no test used the bench, so nothing was recorded in {config.database_path}")
+    click.get_current_context().exit(code)
