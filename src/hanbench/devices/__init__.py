@@ -1,1 +1,57 @@
-"""devices layer of hanbench; see README.md for what lives here."""
+"""Emulated HAN devices: the firmware behaviour of ESME, GSME, HCALCS, PPMID and IHD.
+
+:func:`build_device` is the one way the bench (and tests) make a device of a given type;
+each type lives in its own module (``esme.py``, ``gsme.py``, ...), built from the shared
+shell and GBCS behaviour in :mod:`hanbench.devices.gbcs_device`.
+"""
+
+from __future__ import annotations
+
+from hanbench.clock import BenchClock
+from hanbench.devices.esme import Esme
+from hanbench.devices.gbcs_device import DeviceKeys, DeviceSettings, GbcsHanDevice, HanDevice
+from hanbench.devices.gsme import Gsme, GsmeTiming
+from hanbench.devices.hcalcs import Hcalcs
+from hanbench.devices.ihd import Ihd
+from hanbench.devices.ppmid import Ppmid
+from hanbench.errors import BadInput
+from hanbench.gbcs.device_types import DeviceType
+from hanbench.gbcs.keystore import KeyStore, Usage
+from hanbench.radio.air import VirtualAir
+
+__all__ = ["DEVICE_CLASSES", "DeviceSettings", "GsmeTiming", "HanDevice", "build_device"]
+
+DEVICE_CLASSES: dict[DeviceType, type[HanDevice]] = {
+    DeviceType.ESME: Esme,
+    DeviceType.GSME: Gsme,
+    DeviceType.HCALCS: Hcalcs,
+    DeviceType.PPMID: Ppmid,
+    DeviceType.IHD: Ihd,
+}
+
+
+def build_device(
+    kind: DeviceType,
+    air: VirtualAir,
+    settings: DeviceSettings,
+    clock: BenchClock,
+    keystore: KeyStore,
+    *,
+    gsme_timing: GsmeTiming | None = None,
+) -> HanDevice:
+    """An emulated device of ``kind`` on ``air``, not yet joined (call ``await device.start()``).
+
+    Its keys come from ``keystore``: its own DS key (not for an IHD, which has none) and its
+    Supplier's DS certificate as its trust anchor. ``gsme_timing`` sets a GSME's wake cycle.
+    """
+    cls = DEVICE_CLASSES.get(kind)
+    if cls is None:
+        known = ", ".join(k.value for k in DEVICE_CLASSES)
+        raise BadInput(f"the bench cannot emulate a {kind.value}; it emulates {known}")
+    if cls is Ihd:
+        return Ihd(air, settings, clock, keystore.public_key(settings.supplier, Usage.DS))
+    keys = DeviceKeys.from_keystore(keystore, settings.entity_id, settings.supplier)
+    if cls is Gsme:
+        return Gsme(air, settings, clock, keys, timing=gsme_timing)
+    assert issubclass(cls, GbcsHanDevice)
+    return cls(air, settings, clock, keys)

@@ -22,18 +22,28 @@ One :class:`GbcsDevice` is the part of a device's firmware that speaks GBCS abou
 
 Responses and alerts are signed with the device's DS key; alerts go to the device's
 Supplier. How they leave the device (at once through the tunnel, or at the next wake of a
-sleepy GSME) is the device type's business: it passes ``send``. Nothing here touches the air
-or asks the operating system for the time.
+sleepy GSME) is the device type's business: it passes ``send``. Nothing in
+:class:`GbcsDevice` touches the air or asks the operating system for the time.
+
+The second half of the module is the shell every device type is built from:
+:class:`HanDevice` (an :class:`~hanbench.devices.node.EmulatedNode`, the Zigbee OTA client
+and the firmware state, wired so that an activation updates what the node reports) and
+:class:`GbcsHanDevice` (adds the GBCS behaviour and its message link to the CH).
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from typing import Any, ClassVar, Protocol
 
+import zigpy.exceptions
+import zigpy.types as t
 from cryptography.hazmat.primitives.asymmetric import ec
+from zigpy.zcl import foundation
+from zigpy.zcl.clusters.general import Basic, Ota
 
 from hanbench.clock import BenchClock
 from hanbench.gbcs import firmware_version as fv
@@ -53,20 +63,25 @@ from hanbench.gbcs.device_types import DeviceType
 from hanbench.gbcs.entity import EntityId
 from hanbench.gbcs.errors import GbcsError
 from hanbench.gbcs.frame import Cra, GbcsMessage, decode_message, encode_message, verify_message
-from hanbench.gbcs.image_types import ImageProfile, profile_for
+from hanbench.gbcs.image_types import INITIAL_FILE_VERSION, RTDS_HW_MIN, ImageProfile, profile_for
 from hanbench.gbcs.keystore import KeyStore, Usage
 from hanbench.devices.firmware import (
+    Activated,
     ActivationCancelled,
     ActivationFailed,
     ActivationScheduled,
     AlertRaised,
     CommandRefused,
     Firmware,
+    FirmwareEvent,
     FirmwareState,
     ImageCheck,
     PendingActivation,
     check_image,
 )
+
+from hanbench.devices.ota_client import OtaClientConfig, OtaClientNode, OtaIdentity
+from hanbench.radio.air import VirtualAir
 
 LOGGER = logging.getLogger(__name__)
 
@@ -119,7 +134,7 @@ class GbcsDevice:
         supplier: EntityId,
         keys: DeviceKeys,
         clock: BenchClock,
-        running: Firmware,
+        firmware: FirmwareState,
         hardware_version: int,
         send: Send,
         receipt_form: ReceiptForm | None = ReceiptForm.DLMS,
@@ -133,7 +148,7 @@ class GbcsDevice:
         self.hardware_version = hardware_version
         self.profile: ImageProfile = profile_for(device_type)
         self.receipt_form = receipt_form
-        self.firmware = FirmwareState(entity_id, running, clock.now)
+        self.firmware = firmware
         #: Originator counter of the last CS06 that passed authentication.
         self.last_counter: int | None = None
         #: The accepted future-dated activation waiting for its date-time.
@@ -286,3 +301,165 @@ class GbcsDevice:
         if self._scheduled is not None:
             self._scheduled.cancel()
             self._scheduled = None
+
+
+# --- the shell every emulated device type is built from ---------------------------------------
+
+CommandHandler = Callable[[t.ZigbeePacket, foundation.ZCLHeader, Any], Awaitable[foundation.Status | None]]
+
+
+def eui64_for(entity: EntityId) -> t.EUI64:
+    """A device's zigpy address from its entity ID (the EUI-64, big-endian in GBCS)."""
+    return t.EUI64(entity.raw[::-1])
+
+
+class HanNode(OtaClientNode):
+    """An OTA client node that first offers each cluster command to the handler set for its cluster.
+
+    A handler answering UNSUP_CLUSTER_COMMAND passes the command on, so a device type can
+    take one OTA command (an IHD's upgrade command) and leave the rest to the OTA client.
+    """
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.handlers: dict[int, CommandHandler] = {}
+
+    async def handle_cluster_command(
+        self, packet: t.ZigbeePacket, header: foundation.ZCLHeader, command: Any
+    ) -> foundation.Status | None:
+        handler = self.handlers.get(packet.cluster_id)
+        if handler is not None:
+            status = await handler(packet, header, command)
+            if status != foundation.Status.UNSUP_CLUSTER_COMMAND:
+                return status
+        return await super().handle_cluster_command(packet, header, command)
+
+
+@dataclass(frozen=True)
+class DeviceSettings:
+    """What a premises says about one emulated device: who it is, who supplies it, what it runs.
+
+    ``nwk`` is its short address on the air; ``running_version`` the file version it boots
+    with; ``hardware_version`` what it tells the OTA server (and checks images against).
+    """
+
+    entity_id: EntityId
+    nwk: int
+    supplier: EntityId
+    running_version: int = INITIAL_FILE_VERSION
+    hardware_version: int = RTDS_HW_MIN
+    ota: OtaClientConfig = OtaClientConfig()
+
+
+class HanDevice:
+    """Node + Zigbee OTA client + firmware state; subclasses say what a downloaded image does.
+
+    The node's OTA ``current_file_version`` follows every activation, so the CH's OTA server
+    sees the new version at the next Query Next Image.
+    """
+
+    kind: ClassVar[DeviceType]
+    se_device_type: ClassVar[int]
+    sleepy: ClassVar[bool] = False
+    server_clusters: ClassVar[tuple[int, ...]] = (Basic.cluster_id,)
+    client_clusters: ClassVar[tuple[int, ...]] = (Ota.cluster_id,)
+
+    def __init__(self, air: VirtualAir, settings: DeviceSettings, clock: BenchClock) -> None:
+        self.settings = settings
+        self.clock = clock
+        self.entity_id = settings.entity_id
+        self.profile = profile_for(self.kind)
+        self.firmware = FirmwareState(settings.entity_id, Firmware(settings.running_version), clock.now)
+        self.node = HanNode(
+            air, eui64_for(settings.entity_id), settings.nwk,
+            device_type=self.se_device_type, manufacturer="hanbench", model=f"emulated {self.kind.value}",
+            server_clusters=self.server_clusters, client_clusters=self.client_clusters,
+            rx_on_when_idle=not self.sleepy, manufacturer_code=self.profile.manufacturer_code,
+            current_file_version=settings.running_version,
+            ota_identity=OtaIdentity(self.profile.manufacturer_code, self.profile.image_type,
+                                     settings.hardware_version),
+            on_image=self.image_verdict, ota_config=settings.ota,
+        )
+        self.ota = self.node.ota
+        self.firmware.subscribe(self._follow_activation)
+
+    async def image_verdict(self, data: bytes) -> foundation.Status:
+        """The device's check of a complete download; the Upgrade End status."""
+        raise NotImplementedError
+
+    def _follow_activation(self, event: FirmwareEvent) -> None:
+        if isinstance(event, Activated):
+            self.ota.current_file_version = event.firmware.file_version
+
+    async def start(self) -> None:
+        """Join the CH's network (it must be permitting joins)."""
+        await self.node.join()
+
+    async def ready(self) -> None:
+        """The CH has interviewed the device; a sleepy type starts its wake cycle here."""
+
+    async def close(self) -> None:
+        """Leave the air and stop every task."""
+        await self.node.close()
+
+
+class GbcsLink(Protocol):
+    """The device's end of the GBCS message path to the CH (the tunnel client)."""
+
+    async def send(self, message: bytes) -> None: ...
+
+
+class GbcsHanDevice(HanDevice):
+    """A device that speaks GBCS: checks images, raises alerts, answers CS06 and SR 11.2.
+
+    Outgoing messages wait in :attr:`outbox` until :meth:`flush` sends them over the link;
+    an awake device flushes as soon as something is queued, a sleepy one when it wakes.
+    """
+
+    receipt_form: ClassVar[ReceiptForm | None] = ReceiptForm.DLMS
+
+    def __init__(self, air: VirtualAir, settings: DeviceSettings, clock: BenchClock, keys: DeviceKeys) -> None:
+        super().__init__(air, settings, clock)
+        self.gbcs = GbcsDevice(
+            entity_id=settings.entity_id, device_type=self.kind, supplier=settings.supplier, keys=keys,
+            clock=clock, firmware=self.firmware, hardware_version=settings.hardware_version,
+            send=self.queue, receipt_form=self.receipt_form,
+        )
+        self.link: GbcsLink | None = None
+        #: Signed messages not yet handed to the link, oldest first.
+        self.outbox: list[bytes] = []
+        self._flushing: asyncio.Task[None] | None = None
+
+    async def image_verdict(self, data: bytes) -> foundation.Status:
+        return foundation.Status.SUCCESS if self.gbcs.receive_image(data) else foundation.Status.INVALID_IMAGE
+
+    def receive_message(self, message: bytes) -> None:
+        """A GBCS message from the CH: handle it and queue the response, if any."""
+        response = self.gbcs.handle_message(message)
+        if response is not None:
+            self.queue(response)
+
+    def queue(self, message: bytes) -> None:
+        self.outbox.append(message)
+        if not self.sleepy and self.link is not None:
+            self._kick()
+
+    def _kick(self) -> None:
+        if self._flushing is None or self._flushing.done():
+            self._flushing = asyncio.get_running_loop().create_task(self.flush(), name=f"gbcs-out-{self.entity_id}")
+
+    async def flush(self) -> None:
+        """Send the outbox over the link in order; what fails to go stays queued."""
+        while self.outbox and self.link is not None:
+            try:
+                await self.link.send(self.outbox[0])
+            except (zigpy.exceptions.DeliveryError, TimeoutError) as exc:
+                LOGGER.info("%s could not send a GBCS message, kept for later: %s", self.entity_id, exc)
+                return
+            self.outbox.pop(0)
+
+    async def close(self) -> None:
+        self.gbcs.close()
+        if self._flushing is not None:
+            self._flushing.cancel()
+        await super().close()

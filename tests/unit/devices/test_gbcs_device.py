@@ -20,6 +20,7 @@ from hanbench.devices.firmware import (
     CommandRefused,
     Firmware,
     FirmwareEvent,
+    FirmwareState,
     ImageHeld,
     ImageRefused,
 )
@@ -73,10 +74,11 @@ class Bench:
                  form: ReceiptForm | None = ReceiptForm.DLMS) -> None:
         self.sent: list[bytes] = []
         self.events: list[FirmwareEvent] = []
+        clock = BenchClock(EPOCH)
         self.device = GbcsDevice(
             entity_id=entity, device_type=kind, supplier=SUPPLIER,
-            keys=DeviceKeys.from_keystore(KEYS, entity, SUPPLIER), clock=BenchClock(EPOCH),
-            running=Firmware(1), hardware_version=HW, send=self.sent.append, receipt_form=form)
+            keys=DeviceKeys.from_keystore(KEYS, entity, SUPPLIER), clock=clock,
+            firmware=FirmwareState(entity, Firmware(1), clock.now), hardware_version=HW, send=self.sent.append, receipt_form=form)
         self.device.firmware.subscribe(self.events.append)
         self.counter = 1000
 

@@ -1,0 +1,139 @@
+"""The emulated GSME (gas meter): a battery device that sleeps and wakes on its own schedule.
+
+A GSME keeps its receiver off between wakes, so the CH cannot push anything to it. Every
+``wake_interval_s`` (GBCS recommends 30 minutes: the mirror update interval Silicon Labs'
+GSME plugin quotes) it wakes and, in this order:
+
+1. reads its Functional Notification Flags from its mirror in the CH;
+2. if "New OTA Firmware" is set, pulls the image over the Zigbee OTA cluster (resuming a
+   partial download from an earlier wake), checks it and raises its receipt alert;
+3. fetches the GBCS messages queued for it (GB-HRGP GET) and handles each (CS06, SR 11.2);
+4. sends its responses and alerts (GB-HRGP PUT), including alerts raised while it slept
+   (a future-dated activation fires at its date-time whether the radio is on or not);
+5. sleeps again.
+
+``phase_s`` offsets the first wake so that many GSMEs on one bench do not all wake at
+once; by default it is drawn from the GSME's entity ID, so it is stable from run to run.
+The receipt alert is the GBZ form (message 0x00CF).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import logging
+from dataclasses import dataclass
+from typing import Protocol
+
+import zigpy.exceptions
+from zigpy.zcl.clusters.general import Basic, Ota
+from zigpy.zcl.clusters.smartenergy import Metering, Tunneling
+
+from hanbench.clock import BenchClock
+from hanbench.devices.gbcs_device import DeviceKeys, DeviceSettings, GbcsHanDevice, GbcsLink
+from hanbench.errors import BadInput
+from hanbench.gbcs.alerts import ReceiptForm
+from hanbench.gbcs.device_types import DeviceType
+from hanbench.gbcs.entity import EntityId
+from hanbench.radio.air import VirtualAir
+from hanbench.radio.se_clusters import NotificationFlags
+from hanbench.radio.se_profile import SeDeviceType
+
+LOGGER = logging.getLogger(__name__)
+
+DEFAULT_WAKE_INTERVAL_S = 30 * 60.0
+
+
+@dataclass(frozen=True)
+class GsmeTiming:
+    """The wake cycle: every ``wake_interval_s``, first at ``phase_s`` (``None``: from the ID)."""
+
+    wake_interval_s: float = DEFAULT_WAKE_INTERVAL_S
+    phase_s: float | None = None
+
+    def __post_init__(self) -> None:
+        if self.wake_interval_s <= 0:
+            raise BadInput(f"a GSME's wake interval must be > 0 s, got {self.wake_interval_s}")
+        if self.phase_s is not None and not 0 <= self.phase_s < self.wake_interval_s:
+            raise BadInput(f"a GSME's wake phase must be within [0, {self.wake_interval_s}) s, got {self.phase_s}")
+
+    def phase_for(self, entity: EntityId) -> float:
+        """Seconds from start to the first wake: ``phase_s``, or a whole-second offset hashed from the ID."""
+        if self.phase_s is not None:
+            return self.phase_s
+        spread = int.from_bytes(hashlib.sha256(entity.raw).digest()[:4], "big")
+        return float(spread % max(1, int(self.wake_interval_s)))
+
+
+class SleepyLink(GbcsLink, Protocol):
+    """The GSME's end of the tunnel: it must ask for what the CH queued."""
+
+    async def fetch_pending(self) -> list[bytes]: ...
+
+
+class FlagsSource(Protocol):
+    """Where a GSME reads its Functional Notification Flags (its mirror in the CH)."""
+
+    async def read_flags(self) -> NotificationFlags: ...
+
+
+class Gsme(GbcsHanDevice):
+    """An emulated GSME; build it with :func:`hanbench.devices.build_device`."""
+
+    kind = DeviceType.GSME
+    se_device_type = SeDeviceType.METERING_DEVICE
+    sleepy = True
+    receipt_form = ReceiptForm.GBZ
+    server_clusters = (Basic.cluster_id, Metering.cluster_id)
+    client_clusters = (Ota.cluster_id, Tunneling.cluster_id)
+
+    def __init__(self, air: VirtualAir, settings: DeviceSettings, clock: BenchClock, keys: DeviceKeys, *,
+                 timing: GsmeTiming | None = None) -> None:
+        super().__init__(air, settings, clock, keys)
+        self.timing = timing if timing is not None else GsmeTiming()
+        self.mirror: FlagsSource | None = None
+        self.link: SleepyLink | None = None  # type: ignore[assignment]
+        #: Loop times of every wake, for tests and benchmarks.
+        self.wakes: list[float] = []
+        self._loop_task: asyncio.Task[None] | None = None
+        self._cycle_lock = asyncio.Lock()
+
+    async def ready(self) -> None:
+        """The CH has interviewed the GSME: go to sleep and start the wake cycle."""
+        self.node.sleep()
+        self._loop_task = asyncio.get_running_loop().create_task(self._wake_loop(), name=f"gsme-wake-{self.entity_id}")
+
+    async def _wake_loop(self) -> None:
+        loop = asyncio.get_running_loop()
+        next_wake = loop.time() + self.timing.phase_for(self.entity_id)
+        while True:
+            await asyncio.sleep(max(0.0, next_wake - loop.time()))
+            await self.wake_cycle()
+            next_wake += self.timing.wake_interval_s
+
+    async def wake_cycle(self) -> None:
+        """One wake: flags, image, queued messages, outbox; then sleep. Also callable on demand."""
+        async with self._cycle_lock:
+            self.wakes.append(asyncio.get_running_loop().time())
+            self.node.wake()
+            try:
+                await self._wake_work()
+            except (zigpy.exceptions.DeliveryError, TimeoutError) as exc:
+                LOGGER.info("%s: wake cut short, will retry at the next wake: %s", self.entity_id, exc)
+            finally:
+                self.node.sleep()
+
+    async def _wake_work(self) -> None:
+        flags = NotificationFlags(0) if self.mirror is None else await self.mirror.read_flags()
+        if NotificationFlags.NEW_OTA_FIRMWARE in flags:
+            await self.ota.update()
+        if self.link is not None:
+            for message in await self.link.fetch_pending():
+                self.receive_message(message)
+        await self.flush()
+
+    async def close(self) -> None:
+        if self._loop_task is not None:
+            self._loop_task.cancel()
+            await asyncio.gather(self._loop_task, return_exceptions=True)
+        await super().close()

@@ -1,0 +1,41 @@
+"""The emulated PPMID (Prepayment Meter Interface Device): SR 11.4, self-activating.
+
+SR 11.4 combines distribution and activation (SECMP0007; seed 001, MP207: "PPMID Update
+Firmware automatically activates"). The image is the unsigned RTDS 11.4 form, so the PPMID
+checks only that the header is for it (manufacturer code, image type, hardware version).
+After a good transfer it activates the image at once, by itself, and raises CS09 (0x8F8B)
+with the version it now runs; it never waits for CS06 and raises no receipt alert. A
+refused image is reported the same way, CS09 with outcome Failure and the version still
+running, so the Supplier hears about every SR 11.4 attempt.
+"""
+
+from __future__ import annotations
+
+from zigpy.zcl import foundation
+
+from hanbench.devices.firmware import Firmware
+from hanbench.devices.gbcs_device import GbcsHanDevice
+from hanbench.gbcs.alerts import PpmidActivationAlert, PpmidActivationOutcome
+from hanbench.gbcs.device_types import DeviceType
+from hanbench.radio.se_profile import SeDeviceType
+
+
+class Ppmid(GbcsHanDevice):
+    """An emulated PPMID; build it with :func:`hanbench.devices.build_device`."""
+
+    kind = DeviceType.PPMID
+    se_device_type = SeDeviceType.PREPAYMENT_TERMINAL
+    receipt_form = None
+
+    async def image_verdict(self, data: bytes) -> foundation.Status:
+        verdict = self.gbcs.check(data)
+        if verdict.image is None:
+            self.firmware.refuse(verdict.reason, verdict.image_hash)
+            outcome = PpmidActivationOutcome.FAILURE
+        else:
+            self.firmware.hold(Firmware.of(verdict.image))
+            self.firmware.activate(verdict.image_hash, "SR 11.4 self-activation")
+            outcome = PpmidActivationOutcome.SUCCESS
+        self.gbcs.raise_alert(
+            PpmidActivationAlert(self.clock.now(), self.firmware.running.version_octets, outcome))
+        return foundation.Status.SUCCESS if verdict.accepted else foundation.Status.INVALID_IMAGE

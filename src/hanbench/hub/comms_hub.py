@@ -1,0 +1,240 @@
+"""The Comms Hub: the CH's parts composed on one zigpy application, behind the DCC's HubPort.
+
+:class:`CommsHub` is what the DCC talks to (:class:`~hanbench.dcc.hub_port.HubPort`) and
+what HAN devices meet on the air. It owns:
+
+* the image store and the OTA server (:mod:`hanbench.hub.image_store`,
+  :mod:`hanbench.hub.ota_server`): :meth:`CommsHub.distribute` stores an image, then tells
+  each awake target with Image Notify and sets "New OTA Firmware" on each sleepy target's
+  mirror (the GSME reads it at its next wake);
+* the GBCS message path (:mod:`hanbench.hub.tunnel`, :mod:`hanbench.hub.sleepy_queue`,
+  :mod:`hanbench.hub.mirror`): :meth:`CommsHub.send_command` tunnels a command to an awake
+  device, or queues it for a sleepy one, and returns the device's response, matched by the
+  command's originator counter, however late it comes; a queued command that expires raises
+  0x819D and fails the wait with :class:`~hanbench.dcc.hub_port.CommandExpired`;
+* the CH's own alerts: CCS08 for every transfer outcome (0x8F8A success, 0x8F89 failure with
+  the CCS08 response code), and 0x819D, signed with the CH's DS key. They are addressed to
+  the DCC (``90-B3-D5-1F-30-00-00-02``), as the RTDS CCS08 vector is: the CH does not know
+  users, and the DCC routes them on (to the device's Supplier, and the RSA under MP207).
+  Device alerts are forwarded as they came, byte for byte.
+
+**IHD activation.** An IHD speaks no GBCS, and SECMP0007 option 1 has the CH manage its
+activation (seed 003). When a transfer to a device registered as an IHD succeeds, the CH
+sends it an unsolicited Upgrade End Response whose upgrade time is ``ihd_activation_delay_s``
+after its current time (default 0: now); see :mod:`hanbench.devices.ihd`.
+
+The CH knows its devices the way a real CH does, from its device log: :meth:`CommsHub.register`
+names each device's type (GSME is the only sleepy type, as in Silicon Labs' CHF).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+
+import zigpy.exceptions
+import zigpy.zdo.types as zdo_t
+from zigpy.application import ControllerApplication
+from zigpy.zcl import ClusterType
+from zigpy.zcl.clusters.general import Ota
+
+from hanbench.clock import BenchClock
+from hanbench.dcc.hub_port import AlertSink, CommandExpired
+from hanbench.errors import BadInput
+from hanbench.gbcs.alerts import Alert, FirmwareTransferAlert, GsmeCommandNotRetrievedAlert, alert_message
+from hanbench.gbcs.device_types import DeviceType
+from hanbench.gbcs.entity import EntityId
+from hanbench.gbcs.frame import encode_message
+from hanbench.gbcs.keystore import KeyStore, Usage
+from hanbench.hub.image_store import DEFAULT_SLOTS, ImageStore, StoredImage
+from hanbench.hub.ota_server import OtaServer, OtaServerConfig, ZIGBEE_EPOCH, eui64_of
+from hanbench.hub.mirror import mirror_endpoint_descriptors
+from hanbench.radio.virtual_app import comms_hub_endpoint
+from hanbench.hub.transfer import TransferOutcome, TransferProgress, TransferStarted
+
+LOGGER = logging.getLogger(__name__)
+
+DCC_ENTITY = EntityId.parse("90-B3-D5-1F-30-00-00-02")
+"""Where the CH addresses its own alerts (the DCC's Access Control Broker, as in RTDS)."""
+
+SLEEPY_TYPES = frozenset({DeviceType.GSME})
+
+
+def hub_endpoints() -> list[zdo_t.SimpleDescriptor]:
+    """The coordinator endpoints a CH needs: its ESI endpoint and the GSME mirror endpoints."""
+    return [comms_hub_endpoint(), *mirror_endpoint_descriptors()]
+
+
+class HubObserver:
+    """What the CH tells the bench; override the calls you want (each default does nothing)."""
+
+    def image_stored(self, stored: StoredImage) -> None: ...
+
+    def notify_sent(self, device: EntityId, delivered: bool) -> None: ...
+
+    def transfer_started(self, started: TransferStarted) -> None: ...
+
+    def transfer_progress(self, progress: TransferProgress) -> None: ...
+
+    def transfer_finished(self, outcome: TransferOutcome) -> None: ...
+
+    def command_sent(self, device: EntityId, counter: int) -> None: ...
+
+    def command_queued(self, device: EntityId, counter: int) -> None: ...
+
+    def command_expired(self, device: EntityId, counter: int) -> None: ...
+
+    def alert_forwarded(self, message: bytes, from_device: bool) -> None: ...
+
+
+@dataclass(frozen=True)
+class CommsHubTiming:
+    """The CH's knobs: OTA server, image slots, sleepy-queue expiry, waits.
+
+    ``response_timeout_s`` bounds the wait for an awake device's response (a sleepy device's
+    is bounded by ``queue_expiry_s`` plus the same); ``ihd_activation_delay_s`` is the
+    upgrade time the CH gives an IHD after a good transfer.
+    """
+
+    ota: OtaServerConfig = field(default_factory=OtaServerConfig)
+    slots: int = DEFAULT_SLOTS
+    queue_expiry_s: float = 24 * 3600.0
+    response_timeout_s: float = 24 * 3600.0
+    ihd_activation_delay_s: int = 0
+
+
+class CommsHub:
+    """The CH on ``app``; see the module docstring. Call :meth:`start` before use."""
+
+    def __init__(
+        self,
+        app: ControllerApplication,
+        *,
+        entity_id: EntityId,
+        keystore: KeyStore,
+        clock: BenchClock,
+        timing: CommsHubTiming | None = None,
+        observer: HubObserver | None = None,
+        alert_target: EntityId = DCC_ENTITY,
+    ) -> None:
+        self.app = app
+        self.entity_id = entity_id
+        self.clock = clock
+        self.timing = timing if timing is not None else CommsHubTiming()
+        self.observer = observer if observer is not None else HubObserver()
+        self.alert_target = alert_target
+        self._key = keystore.private_key(entity_id, Usage.DS)
+        self.store = ImageStore(self.timing.slots)
+        self.ota = OtaServer(self.store, self, clock, self.timing.ota)
+        #: The CH's device log: every HAN device it serves, by type.
+        self.devices: dict[EntityId, DeviceType] = {}
+        #: Every alert the CH raised itself, decoded, oldest first.
+        self.alerts: list[Alert] = []
+        self._sinks: list[AlertSink] = []
+        self._alert_counter = 1
+        self._tasks: set[asyncio.Task[None]] = set()
+
+    # -- life cycle ----------------------------------------------------------------------------
+
+    def start(self) -> None:
+        """Start serving OTA on the application."""
+        self.ota.install(self.app)
+
+    async def close(self) -> None:
+        self.ota.uninstall()
+        for task in list(self._tasks):
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+
+    def register(self, device: EntityId, kind: DeviceType) -> None:
+        """Add ``device`` to the CH's device log."""
+        self.devices[device] = kind
+
+    def is_sleepy(self, device: EntityId) -> bool:
+        return self.devices.get(device) in SLEEPY_TYPES
+
+    # -- HubPort: distribution ------------------------------------------------------------------
+
+    async def distribute(self, image: bytes, targets: Sequence[EntityId]) -> None:
+        """Store ``image`` for ``targets``, then tell them: Image Notify, or the GSME mirror flag.
+
+        Discards (of this image or of images it overwrote) come back as CCS08 result 1.
+        Raises :class:`BadInput` for bytes that are not an image the CH stores.
+        """
+        stored = self.ota.offer(image, targets)
+        if stored is None:
+            return
+        self.observer.image_stored(stored)
+        for device in targets:
+            if not self.is_sleepy(device):
+                await self._notify(device)
+
+    async def _notify(self, device: EntityId) -> None:
+        try:
+            await self.ota.notify(device)
+        except (BadInput, zigpy.exceptions.DeliveryError) as exc:
+            LOGGER.info("Image Notify to %s not delivered: %s", device, exc)
+            self.observer.notify_sent(device, False)
+            return
+        self.observer.notify_sent(device, True)
+
+    def new_ota_firmware(self, device: EntityId) -> bool:
+        """The "New OTA Firmware" flag of ``device``'s mirror: an image waits for it."""
+        return self.ota.image_waiting(device) is not None
+
+    # -- transfer observer (from the OTA server) ----------------------------------------------
+
+    def transfer_started(self, started: TransferStarted) -> None:
+        self.observer.transfer_started(started)
+
+    def transfer_progress(self, progress: TransferProgress) -> None:
+        self.observer.transfer_progress(progress)
+
+    def transfer_finished(self, outcome: TransferOutcome) -> None:
+        """Every transfer outcome becomes a CCS08; a good one to an IHD also activates it."""
+        self.observer.transfer_finished(outcome)
+        version = outcome.image.file_version.to_bytes(4, "big")
+        self._raise(FirmwareTransferAlert(self.clock.now(), outcome.device, version, outcome.result))
+        if outcome.result == outcome.result.SUCCESS and self.devices.get(outcome.device) is DeviceType.IHD:
+            self._spawn(self._upgrade_ihd(outcome))
+
+    async def _upgrade_ihd(self, outcome: TransferOutcome) -> None:
+        """Tell an IHD to switch to the image it just took (SECMP0007: the CH activates it)."""
+        try:
+            device = self.app.get_device(ieee=eui64_of(outcome.device))
+        except KeyError:
+            LOGGER.warning("IHD %s left the network before its upgrade command", outcome.device)
+            return
+        cluster = device.find_cluster(Ota.cluster_id, ClusterType.Client)
+        now = int((self.clock.now() - ZIGBEE_EPOCH).total_seconds())
+        try:
+            await cluster.upgrade_end_response(
+                manufacturer_code=outcome.image.manufacturer_code, image_type=outcome.image.image_type,
+                file_version=outcome.image.file_version, current_time=now,
+                upgrade_time=now + self.timing.ihd_activation_delay_s)
+        except zigpy.exceptions.DeliveryError as exc:
+            LOGGER.warning("upgrade command to IHD %s not delivered: %s", outcome.device, exc)
+
+    # -- alerts ------------------------------------------------------------------------------------
+
+    def on_alert(self, sink: AlertSink) -> None:
+        """Call ``sink`` with every alert the CH forwards or raises."""
+        self._sinks.append(sink)
+
+    def _raise(self, alert: Alert) -> None:
+        counter, self._alert_counter = self._alert_counter, self._alert_counter + 1
+        data = encode_message(alert_message(self.entity_id, self.alert_target, counter, alert, self._key))
+        self.alerts.append(alert)
+        self._forward(data, from_device=False)
+
+    def _forward(self, data: bytes, *, from_device: bool) -> None:
+        self.observer.alert_forwarded(data, from_device)
+        for sink in list(self._sinks):
+            sink(data)
+
+    def _spawn(self, coro: object) -> None:
+        task = asyncio.get_running_loop().create_task(coro)  # type: ignore[arg-type]
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)

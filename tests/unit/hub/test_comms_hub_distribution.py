@@ -1,0 +1,144 @@
+"""Distribution over the virtual air: CommsHub -> Zigbee OTA -> emulated devices.
+
+Every test runs a real zigpy coordinator (VirtualRadioApp) with the CommsHub on it and
+emulated devices that join, get interviewed and pull images block by block, in virtual time.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+
+import pytest
+
+from han_premises import ENTITIES, KEYS, OTHER_SUPPLIER, Premises, premises, sample_image
+from hanbench.clock import run_virtual
+from hanbench.devices.firmware import Activated, Firmware, ImageHeld, ImageRefused
+from hanbench.devices.ota_client import ClientResult
+from hanbench.gbcs.alerts import FirmwareTransferAlert, PpmidActivationAlert, PpmidActivationOutcome, TransferResult
+from hanbench.gbcs.codes import AlertCode
+from hanbench.gbcs.device_types import DeviceType
+from hanbench.gbcs.alerts import decode_alert
+from hanbench.gbcs.frame import decode_message, verify_message
+from hanbench.gbcs.image import parse_image
+from hanbench.hub.comms_hub import DCC_ENTITY, CommsHubTiming
+
+D = DeviceType
+
+
+def scenario(kinds: list[DeviceType], body: Callable[[Premises], Awaitable[None]], **kwargs: object) -> None:
+    async def run() -> None:
+        async with premises(kinds, **kwargs) as p:  # type: ignore[arg-type]
+            await body(p)
+    run_virtual(run())
+
+
+def ccs08(p: Premises) -> list[FirmwareTransferAlert]:
+    out = []
+    for msg, alert in p.alerts():
+        if isinstance(alert, FirmwareTransferAlert):
+            assert (msg.originator, msg.target) == (p.hub.entity_id, DCC_ENTITY)
+            assert verify_message(msg, KEYS.public_key(p.hub.entity_id))
+            out.append(alert)
+    return out
+
+
+@pytest.mark.parametrize("kind", [D.ESME, D.HCALCS])
+def test_awake_device_takes_the_image_on_image_notify_and_holds_it(kind: DeviceType) -> None:
+    async def body(p: Premises) -> None:
+        device = p.devices[kind]
+        await p.hub.distribute(sample_image(kind), [ENTITIES[kind]])
+        await p.until(lambda: device.firmware.held is not None, timeout_s=600)
+        expected = parse_image(sample_image(kind)).manufacturer_image_hash
+        assert device.firmware.held == Firmware(2, expected)
+        assert device.firmware.running == Firmware(1)
+        assert device.ota.outcomes[-1].upgrade_time == 0xFFFFFFFF
+        [transfer] = ccs08(p)
+        assert (transfer.device, transfer.result, transfer.firmware_version) == (
+            ENTITIES[kind], TransferResult.SUCCESS, bytes.fromhex("00000002"))
+    scenario([kind], body)
+
+
+def test_nothing_activates_without_cs06_after_days() -> None:
+    async def body(p: Premises) -> None:
+        esme = p.devices[D.ESME]
+        await p.hub.distribute(sample_image(D.ESME), [ENTITIES[D.ESME]])
+        await asyncio.sleep(5 * 24 * 3600)
+        assert esme.firmware.running == Firmware(1)
+        assert esme.firmware.held is not None and esme.firmware.held.file_version == 2
+        assert esme.node.get_attribute(0x0019, "current_file_version", server=False) == 1
+    scenario([D.ESME], body)
+
+
+def test_image_signed_by_another_party_is_refused_and_nothing_is_held() -> None:
+    async def body(p: Premises) -> None:
+        esme = p.devices[D.ESME]
+        events: list[object] = []
+        esme.firmware.subscribe(events.append)
+        forged = parse_image(sample_image(D.ESME)).signed(KEYS.private_key(OTHER_SUPPLIER)).to_bytes()
+        await p.hub.distribute(forged, [ENTITIES[D.ESME]])
+        await p.until(lambda: esme.ota.outcomes and esme.ota.outcomes[-1].result is ClientResult.REFUSED)
+        assert esme.firmware.held is None
+        assert [type(e) for e in events if isinstance(e, (ImageHeld, ImageRefused))] == [ImageRefused]
+        await p.until(lambda: ccs08(p))
+        assert ccs08(p)[0].result is TransferResult.FILE_TRANSFER_FAILURE
+    scenario([D.ESME], body)
+
+
+def test_hardware_version_outside_the_range_is_refused_by_the_ch_with_ccs08_2() -> None:
+    async def body(p: Premises) -> None:
+        await p.hub.distribute(sample_image(D.ESME), [ENTITIES[D.ESME]])
+        await p.until(lambda: ccs08(p))
+        assert ccs08(p)[0].result is TransferResult.HARDWARE_VERSION_MISMATCH
+        assert p.devices[D.ESME].firmware.held is None
+    scenario([D.ESME], body, hardware_version=0x2000)
+
+
+def test_ppmid_activates_by_itself_and_raises_cs09() -> None:
+    async def body(p: Premises) -> None:
+        ppmid = p.devices[D.PPMID]
+        await p.hub.distribute(sample_image(D.PPMID), [ENTITIES[D.PPMID]])
+        await p.until(lambda: ppmid.firmware.running.file_version == 2, timeout_s=600)
+        assert ppmid.firmware.held is None
+        [(msg, cs09)] = [(m, decode_alert(m)) for m in map(decode_message, ppmid.outbox)]
+        assert isinstance(cs09, PpmidActivationAlert) and cs09.alert_code == AlertCode.READ_FIRMWARE_VERSION_ALERT
+        assert (cs09.outcome, cs09.firmware_version) == (PpmidActivationOutcome.SUCCESS, bytes.fromhex("00000002"))
+        assert verify_message(msg, KEYS.public_key(ENTITIES[D.PPMID]))
+    scenario([D.PPMID], body)
+
+
+def test_ihd_is_activated_by_the_ch_after_a_good_transfer() -> None:
+    async def body(p: Premises) -> None:
+        ihd = p.devices[D.IHD]
+        events: list[object] = []
+        ihd.firmware.subscribe(events.append)
+        await p.hub.distribute(sample_image(D.IHD), [ENTITIES[D.IHD]])
+        await p.until(lambda: ihd.firmware.running.file_version == 2, timeout_s=600)
+        assert ihd.ota.outcomes[-1].upgrade_time == 0xFFFFFFFF  # the OTA answer still says "wait"
+        assert [type(e) for e in events] == [ImageHeld, Activated]
+        assert events[1].how == "CH upgrade command"
+        assert ihd.firmware.held is None
+        assert p.alerts(ENTITIES[D.IHD]) == []  # an IHD raises no GBCS alert
+    scenario([D.IHD], body)
+
+
+def test_ihd_upgrade_time_from_the_ch_is_honoured() -> None:
+    async def body(p: Premises) -> None:
+        ihd = p.devices[D.IHD]
+        await p.hub.distribute(sample_image(D.IHD), [ENTITIES[D.IHD]])
+        await p.until(lambda: ihd.firmware.held is not None, timeout_s=600)
+        await asyncio.sleep(3000)
+        assert ihd.firmware.running.file_version == 1
+        await asyncio.sleep(700)
+        assert ihd.firmware.running.file_version == 2
+    scenario([D.IHD], body, timing=CommsHubTiming(ihd_activation_delay_s=3600))
+
+
+def test_discarded_image_is_reported_as_ccs08_1() -> None:
+    async def body(p: Premises) -> None:
+        # one slot: the HCALCS image overwrites the PPMID's (they share the auxiliary slot)
+        await p.hub.distribute(sample_image(D.PPMID), [ENTITIES[D.PPMID]])
+        await p.hub.distribute(sample_image(D.HCALCS), [ENTITIES[D.HCALCS]])
+        discarded = [a for a in ccs08(p) if a.result is TransferResult.IMAGE_DISCARDED]
+        assert [a.device for a in discarded] == [ENTITIES[D.PPMID]]
+    scenario([D.HCALCS, D.PPMID], body, timing=CommsHubTiming(slots=1))
