@@ -1,0 +1,155 @@
+"""The ``emu`` kind: the whole premises in this process, on a virtual air, in virtual time.
+
+Assembly, in the order a real premises comes up:
+
+1. a :class:`~hanbench.radio.air.VirtualAir` with the bench file's link model and seed;
+2. the CH's zigpy coordinator on it (:func:`~hanbench.radio.virtual_app.virtual_coordinator`,
+   with the CH's endpoints) and the :class:`~hanbench.hub.comms_hub.CommsHub` over it,
+   with every timing knob of the bench file and an observer that feeds the event stream;
+3. each device of the bench file built as its type (:func:`~hanbench.devices.build_device`),
+   entered in the CH's device log, joined and interviewed, then told it is ready (a GSME
+   goes to sleep and starts its wake cycle).
+
+Teardown runs the other way round and waits for every task it stopped, so a closed bench
+leaves nothing running on the loop.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import AsyncIterator, Mapping
+
+from hanbench.bench.config import AirConfig, BenchConfig, DeviceConfig
+from hanbench.bench.kinds.emu_events import StreamObserver, firmware_listener
+from hanbench.bench.premises import AssemblyContext, DeviceState
+from hanbench.devices import DeviceSettings, GsmeTiming, HanDevice, build_device
+from hanbench.devices.gsme import Gsme
+from hanbench.errors import BadInput
+from hanbench.hub.comms_hub import CommsHub, CommsHubTiming, hub_endpoints
+from hanbench.hub.ota_server import OtaServerConfig
+from hanbench.radio.air import VirtualAir
+from hanbench.radio.interview import join_and_interview
+from hanbench.radio.link import BITRATE_2_4_GHZ_BPS, LinkModel
+from hanbench.radio.virtual_app import virtual_coordinator
+
+VIRTUAL_TIME = True
+
+#: Short addresses of the emulated devices: 0x1000, 0x1001, ... in bench-file order.
+FIRST_DEVICE_NWK = 0x1000
+
+
+def link_model(air: AirConfig) -> LinkModel:
+    """The bench file's ``[air]`` as the virtual air's link model."""
+    return LinkModel(latency_s=air.latency_ms / 1000.0, loss=air.loss,
+                     bitrate_bps=BITRATE_2_4_GHZ_BPS if air.airtime else None)
+
+
+def hub_timing(config: BenchConfig) -> CommsHubTiming:
+    """The CH's knobs from the bench file's ``[timing]`` and ``[hub]``."""
+    timing = config.timing
+    return CommsHubTiming(
+        ota=OtaServerConfig(max_block_size=timing.block_size_max, minimum_block_period_ms=timing.block_period_ms,
+                            stall_timeout_s=timing.stall_timeout_s),
+        slots=config.hub.image_store_slots,
+        queue_expiry_s=timing.queue_expiry_s,
+    )
+
+
+class EmulatedDevice:
+    """One emulated device as the bench sees it: its bench-file entry and its firmware."""
+
+    def __init__(self, config: DeviceConfig, device: HanDevice) -> None:
+        self.config = config
+        self.device = device
+
+    @property
+    def state(self) -> DeviceState:
+        firmware = self.device.firmware
+        held = firmware.held
+        pending = getattr(getattr(self.device, "gbcs", None), "pending", None)
+        return DeviceState(
+            running_version=firmware.running.file_version, running_hash=firmware.running.image_hash,
+            held_version=None if held is None else held.file_version,
+            held_hash=None if held is None else held.image_hash,
+            pending_activation_at=None if pending is None else pending.execution)
+
+
+class EmuPremises:
+    """The assembled emulated premises, and the emulator's controls over it."""
+
+    def __init__(self, air: VirtualAir, hub: CommsHub, devices: Mapping[str, EmulatedDevice]) -> None:
+        self.air = air
+        self._hub = hub
+        self._devices = devices
+
+    @property
+    def hub(self) -> CommsHub:
+        return self._hub
+
+    @property
+    def comms_hub(self) -> CommsHub:
+        return self._hub
+
+    @property
+    def devices(self) -> Mapping[str, EmulatedDevice]:
+        return self._devices
+
+    @property
+    def controls(self) -> EmuPremises:
+        return self
+
+    def _emulated(self, device: DeviceConfig) -> HanDevice:
+        return self._devices[device.name].device
+
+    def set_link_loss(self, device: DeviceConfig, loss: float) -> None:
+        if not 0.0 <= loss <= 1.0:
+            raise BadInput(f"a link loss is a probability in 0..1, got {loss}")
+        node = self._emulated(device).node
+        hub_ieee = self._hub.app.state.node_info.ieee
+        model = LinkModel(latency_s=self.air.default_link.latency_s, bitrate_bps=self.air.default_link.bitrate_bps,
+                          loss=loss)
+        self.air.set_link(hub_ieee, node.ieee, model)
+        self.air.set_link(node.ieee, hub_ieee, model)
+
+    def drop_alerts(self, device: DeviceConfig, drop: bool = True) -> None:
+        self._emulated(device).drop_alerts = drop  # type: ignore[attr-defined]
+
+    async def wake(self, device: DeviceConfig) -> None:
+        emulated = self._emulated(device)
+        if not isinstance(emulated, Gsme):
+            raise BadInput(f"{device.name} is a {device.type.value}, which never sleeps; only a GSME wakes")
+        await emulated.wake_cycle()
+
+    async def push_image(self, device: DeviceConfig, image: bytes) -> None:
+        await self._hub.distribute(image, [device.id])
+
+
+@contextlib.asynccontextmanager
+async def assemble(context: AssemblyContext) -> AsyncIterator[EmuPremises]:
+    """The emulated premises of ``context.config``; see the module docstring."""
+    config = context.config
+    air = VirtualAir(default_link=link_model(config.air or AirConfig()), seed=config.seed)
+    async with virtual_coordinator(air, endpoints=hub_endpoints()) as app:
+        observer = StreamObserver(context.events, context.clock, block_size=config.timing.block_size_max,
+                                  queue_expiry_s=config.timing.queue_expiry_s)
+        hub = CommsHub(app, entity_id=config.hub.id, keystore=context.keystore, clock=context.clock,
+                       timing=hub_timing(config), observer=observer)
+        hub.start()
+        async with contextlib.AsyncExitStack() as stack:
+            stack.push_async_callback(hub.close)
+            devices: dict[str, EmulatedDevice] = {}
+            gsme_timing = GsmeTiming(wake_interval_s=config.timing.gsme_wake_interval_s)
+            for index, entry in enumerate(config.devices):
+                device = build_device(
+                    entry.type, air,
+                    DeviceSettings(entity_id=entry.id, nwk=FIRST_DEVICE_NWK + index,
+                                   supplier=entry.responsible_supplier, running_version=entry.firmware_version,
+                                   hardware_version=entry.hardware_version),
+                    context.clock, context.keystore, gsme_timing=gsme_timing)
+                stack.push_async_callback(device.close)
+                device.firmware.subscribe(firmware_listener(context.events, device.firmware))
+                hub.register(entry.id, entry.type)
+                await join_and_interview(app, device.node)
+                await device.ready()
+                devices[entry.name] = EmulatedDevice(entry, device)
+            yield EmuPremises(air, hub, devices)
