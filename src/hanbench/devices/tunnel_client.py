@@ -1,0 +1,212 @@
+"""A HAN device's end of its GBCS tunnel to the CH: the Smart Energy Tunneling client.
+
+The device opens the tunnel after joining (RequestTunnel, GB-HRGP); from then on:
+
+* :meth:`TunnelClient.send` carries a response or alert up to the CH as TransferData and
+  waits for the CH's answer: a Default Response, or TransferDataError, which raises
+  :class:`~hanbench.radio.se_clusters.TransferDataRefused` (unknown tunnel, overflow).
+  A sleepy client wraps its messages in GB-HRGP PUT, as GBCS has a GSME do.
+* Messages the CH pushes (TransferData to the client) reach every :meth:`on_message`
+  listener. One for another tunnel, or larger than this client's maximum incoming transfer
+  size, is answered TransferDataError and reported to the :meth:`on_error` listeners.
+* :meth:`fetch_pending` is the sleepy device's collection at wake: GB-HRGP GET, answered by
+  GET-RESPONSE (with the GET's TSN) carrying one queued message and the number still
+  queued, repeated until nothing remains.
+
+Frames go through :class:`~hanbench.devices.node.EmulatedNode`: the node's device type
+routes the Tunneling cluster's commands to :meth:`TunnelClient.handle_command` from its
+``handle_cluster_command``. The node must list Tunneling (0x0704) among its client clusters.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import zigpy.types as t
+from zigpy.zcl import foundation
+
+from hanbench.devices.node import DEFAULT_REPLY_TIMEOUT_S, EmulatedNode
+from hanbench.errors import BadInput, CheckFailed, HanbenchError
+from hanbench.radio.se_clusters import (
+    STANDARD_PROTOCOL_MANUFACTURER,
+    HrgpFrame,
+    HrgpKind,
+    MessageTooLarge,
+    NoTunnel,
+    TransferDataRefused,
+    TransferDataStatus,
+    Tunneling,
+    TunnelProtocol,
+    TunnelRefused,
+    TunnelStatus,
+)
+
+LOGGER = logging.getLogger(__name__)
+
+#: The largest TransferData a device accepts unless configured otherwise (octets).
+DEFAULT_MAXIMUM_INCOMING_TRANSFER_SIZE = 1500
+
+MessageListener = Callable[[bytes], None]
+ErrorListener = Callable[[HanbenchError], None]
+
+_S2C = Tunneling.ClientCommandDefs
+_C2S = Tunneling.ServerCommandDefs
+
+
+@dataclass(frozen=True)
+class TunnelClientConfig:
+    """``maximum_incoming_transfer_size``: what the device tells the CH it accepts (octets).
+    ``response_timeout_s``: how long each request waits for the CH's answer (loop seconds).
+    ``max_fetch``: how many messages one :meth:`TunnelClient.fetch_pending` collects at most,
+    so a CH that keeps saying "more" cannot keep the device awake for ever.
+    """
+
+    maximum_incoming_transfer_size: int = DEFAULT_MAXIMUM_INCOMING_TRANSFER_SIZE
+    response_timeout_s: float = DEFAULT_REPLY_TIMEOUT_S
+    max_fetch: int = 32
+
+    def __post_init__(self) -> None:
+        if not 1 <= self.maximum_incoming_transfer_size <= 0xFFFF:
+            raise BadInput(
+                f"maximum incoming transfer size must be 1..65535 octets, got {self.maximum_incoming_transfer_size}"
+            )
+        if self.response_timeout_s <= 0:
+            raise BadInput(f"tunnel response timeout must be > 0 s, got {self.response_timeout_s}")
+        if self.max_fetch < 1:
+            raise BadInput(f"max_fetch must be >= 1, got {self.max_fetch}")
+
+
+class TunnelClient:
+    """One device's tunnel to the CH; see the module docstring."""
+
+    def __init__(self, node: EmulatedNode, *, sleepy: bool = False, config: TunnelClientConfig | None = None) -> None:
+        if Tunneling.cluster_id not in node.client_clusters:
+            raise BadInput(f"{node.ieee} does not list Tunneling among its client clusters")
+        self.node = node
+        self.sleepy = sleepy
+        self.config = config if config is not None else TunnelClientConfig()
+        #: The open tunnel's ID (``None`` until :meth:`open` succeeds).
+        self.tunnel_id: int | None = None
+        #: What the CH said it accepts per TransferData.
+        self.server_maximum_incoming_transfer_size: int | None = None
+        self._message_listeners: list[MessageListener] = []
+        self._error_listeners: list[ErrorListener] = []
+
+    # -- public API ------------------------------------------------------------------
+
+    def on_message(self, listener: MessageListener) -> Callable[[], None]:
+        """Call ``listener(message)`` with every GBCS message the CH pushes; returns a remover."""
+        self._message_listeners.append(listener)
+        return lambda: self._message_listeners.remove(listener)
+
+    def on_error(self, listener: ErrorListener) -> Callable[[], None]:
+        """Call ``listener(error)`` for every transfer this client refused; returns a remover."""
+        self._error_listeners.append(listener)
+        return lambda: self._error_listeners.remove(listener)
+
+    async def open(self) -> int:
+        """RequestTunnel (GB-HRGP, no flow control); the tunnel ID.
+
+        Raises :class:`TunnelRefused` if the CH answers other than SUCCESS, ``TimeoutError``
+        if it does not answer, zigpy's ``DeliveryError`` if the frame does not get out.
+        """
+        rsp = await self._request(
+            _C2S.request_tunnel,
+            protocol_id=TunnelProtocol.GB_HRGP,
+            manufacturer_code=STANDARD_PROTOCOL_MANUFACTURER,
+            flow_control_support=False,
+            maximum_incoming_transfer_size=self.config.maximum_incoming_transfer_size,
+        )
+        if not isinstance(rsp, _S2C.request_tunnel_response.schema):
+            raise CheckFailed(f"the CH answered RequestTunnel with {rsp!r}")
+        if rsp.tunnel_status != TunnelStatus.SUCCESS:
+            raise TunnelRefused(rsp.tunnel_status)
+        self.tunnel_id = rsp.tunnel_id
+        self.server_maximum_incoming_transfer_size = rsp.maximum_incoming_transfer_size
+        return self.tunnel_id
+
+    async def send(self, message: bytes) -> None:
+        """Send a GBCS message (response or alert) to the CH (as PUT if this client is sleepy)."""
+        frame = HrgpFrame(HrgpKind.PUT if self.sleepy else None, bytes(message))
+        rsp = await self._transfer(frame.encode())
+        if rsp.status != foundation.Status.SUCCESS:
+            raise CheckFailed(f"the CH answered TransferData with Default Response {rsp.status.name}")
+
+    async def fetch_pending(self) -> list[bytes]:
+        """Collect the messages the CH holds for this device (GET until none remains)."""
+        messages: list[bytes] = []
+        for _ in range(self.config.max_fetch):
+            rsp = await self._transfer(HrgpFrame(HrgpKind.GET).encode())
+            if not isinstance(rsp, _S2C.transfer_data_server_to_client.schema):
+                raise CheckFailed(f"the CH answered GET with {rsp!r}, not GET-RESPONSE")
+            frame = HrgpFrame.decode(rsp.data)
+            if frame.kind is not HrgpKind.GET_RESPONSE:
+                raise CheckFailed(f"the CH answered GET with a {frame.kind} frame, not GET-RESPONSE")
+            if frame.message:
+                messages.append(frame.message)
+            if frame.remaining == 0:
+                break
+        return messages
+
+    async def handle_command(
+        self, packet: t.ZigbeePacket, header: foundation.ZCLHeader, command: Any
+    ) -> foundation.Status | None:
+        """A Tunneling command from the CH (the node's ``handle_cluster_command`` for 0x0704)."""
+        if isinstance(command, _S2C.transfer_data_server_to_client.schema):
+            return await self._receive(packet, header, command)
+        if isinstance(command, _S2C.transfer_data_error_server_to_client.schema):
+            self._report(TransferDataRefused("hub", command.tunnel_id, command.status, "unsolicited TransferDataError"))
+            return foundation.Status.SUCCESS
+        if isinstance(command, _S2C.tunnel_closure_notification.schema):
+            if command.tunnel_id == self.tunnel_id:
+                self.tunnel_id = None
+            return foundation.Status.SUCCESS
+        return foundation.Status.UNSUP_CLUSTER_COMMAND
+
+    # -- internals -------------------------------------------------------------------
+
+    async def _receive(self, packet: t.ZigbeePacket, header: foundation.ZCLHeader, command: Any) -> foundation.Status | None:
+        if self.tunnel_id is None or command.tunnel_id != self.tunnel_id:
+            return await self._refuse(packet, header, command.tunnel_id, TransferDataStatus.NO_SUCH_TUNNEL,
+                                      f"this device's tunnel is {self.tunnel_id}")
+        if len(command.data) > self.config.maximum_incoming_transfer_size:
+            return await self._refuse(packet, header, command.tunnel_id, TransferDataStatus.DATA_OVERFLOW,
+                                      f"{len(command.data)} octets, the device takes "
+                                      f"{self.config.maximum_incoming_transfer_size}")
+        message = HrgpFrame.decode(command.data).message
+        for listener in list(self._message_listeners):
+            listener(message)
+        return foundation.Status.SUCCESS
+
+    async def _refuse(
+        self, packet: t.ZigbeePacket, header: foundation.ZCLHeader, tunnel_id: int,
+        status: TransferDataStatus, detail: str,
+    ) -> None:
+        self._report(TransferDataRefused("device", tunnel_id, status, detail))
+        await self.node.reply(packet, header, _C2S.transfer_data_error_client_to_server.name,
+                              tunnel_id=tunnel_id, status=status)
+
+    async def _transfer(self, payload: bytes) -> Any:
+        """TransferData up the tunnel; the CH's answer (TransferDataError raises)."""
+        if self.tunnel_id is None:
+            raise NoTunnel(f"{self.node.ieee} has no tunnel to the CH; open() it first")
+        limit = self.server_maximum_incoming_transfer_size
+        if limit is not None and len(payload) > limit:
+            raise MessageTooLarge(len(payload), limit)
+        rsp = await self._request(_C2S.transfer_data_client_to_server, tunnel_id=self.tunnel_id, data=t.Bytes(payload))
+        if isinstance(rsp, _S2C.transfer_data_error_server_to_client.schema):
+            raise TransferDataRefused("hub", rsp.tunnel_id, rsp.status, "answer to TransferData")
+        return rsp
+
+    async def _request(self, command: foundation.ZCLCommandDef, **fields: Any) -> Any:
+        return await self.node.request(
+            Tunneling.cluster_id, command.name, timeout=self.config.response_timeout_s, **fields
+        )
+
+    def _report(self, error: HanbenchError) -> None:
+        LOGGER.warning("%s tunnel: %s", self.node.ieee, error)
+        for listener in list(self._error_listeners):
+            listener(error)

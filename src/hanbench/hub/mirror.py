@@ -1,0 +1,273 @@
+"""The CH's mirror of each GSME: its Functional Notification Flags, served over the air.
+
+A GSME sleeps with its receiver off, so the CH tells it what waits through flags the GSME
+reads when it wakes (SE 1.4 Metering mirroring; GBCS names the bits): bit 0 "New OTA
+Firmware" while the CH holds an image for it, bit 21 "Tunnel Message Pending" while a GBCS
+command waits in the sleepy queue. The flags are the Metering **client** attribute 0x0000
+(bitmap32) on the GSME's mirror endpoint in the CH.
+
+Over the air, as SE specifies and the Silicon Labs meter-mirror/CHF plugins do it:
+
+* the GSME sends Metering **RequestMirror** (server to client); the CH answers
+  **RequestMirrorResponse** with the mirror's endpoint, or 0xFFFF when it has no mirror
+  for that device (the bench mirrors only devices the CH composition registered with
+  :meth:`MirrorServer.create`, i.e. GSMEs in its device log);
+* the GSME sends **Read Attributes** (server to client: the attributes of the mirror's
+  Metering *client*) to that endpoint; the CH answers Read Attributes Response from it.
+
+How it hooks into zigpy: on the CH, a GSME's frames arrive at zigpy's object for the
+GSME's own Metering server cluster. :class:`MirrorServer` listens to those cluster objects
+(``Cluster.add_listener``: ``general_command`` and ``cluster_command`` events), which tells
+it the cluster the frame came on, and answers with ``Device.reply`` from the mirror
+endpoint. zigpy's own answers to these two frames are suppressed by
+:class:`hanbench.radio.se_clusters.Metering`.
+
+The mirror endpoints are a fixed range the CH hosts (:data:`DEFAULT_MIRROR_ENDPOINTS`); a
+real stack only delivers frames to endpoints it has, so put :func:`mirror_endpoint_descriptors`
+among the coordinator's endpoints.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import zigpy.types as t
+import zigpy.zdo.types as zdo_t
+from zigpy.application import ControllerApplication
+from zigpy.device import Device
+from zigpy.zcl import Cluster, foundation
+
+from hanbench.errors import BadInput
+from hanbench.gbcs.entity import EntityId
+from hanbench.hub.ota_server import entity_of, eui64_of
+from hanbench.radio.se_clusters import (
+    NO_MIRROR_ENDPOINT,
+    Metering,
+    MeteringClientAttributes,
+    NotificationFlags,
+    is_client_attribute_read,
+)
+from hanbench.radio.se_profile import SE_PROFILE_ID, SeDeviceType
+
+LOGGER = logging.getLogger(__name__)
+
+#: Endpoints the CH keeps for GSME mirrors (endpoint 1 is its ESI endpoint).
+DEFAULT_MIRROR_ENDPOINTS: tuple[int, ...] = (2, 3, 4, 5)
+
+FlagsListener = Callable[["Mirror"], None]
+
+
+def mirror_endpoint_descriptors(endpoints: Sequence[int] = DEFAULT_MIRROR_ENDPOINTS) -> list[zdo_t.SimpleDescriptor]:
+    """Simple Descriptors of the CH's mirror endpoints: Metering server and client, SE profile."""
+    return [
+        zdo_t.SimpleDescriptor(
+            endpoint=endpoint,
+            profile=SE_PROFILE_ID,
+            device_type=SeDeviceType.METERING_DEVICE,
+            device_version=0,
+            input_clusters=[Metering.cluster_id],
+            output_clusters=[Metering.cluster_id],
+        )
+        for endpoint in endpoints
+    ]
+
+
+class Mirror:
+    """One GSME's mirror: its endpoint in the CH and its notification flags."""
+
+    def __init__(self, device: EntityId, endpoint: int, on_change: FlagsListener) -> None:
+        self.device = device
+        self.endpoint = endpoint
+        self._flags = NotificationFlags(0)
+        self._on_change = on_change
+
+    @property
+    def flags(self) -> NotificationFlags:
+        """The Functional Notification Flags as the GSME would read them now."""
+        return self._flags
+
+    def set(self, flags: NotificationFlags) -> None:
+        """Raise ``flags`` (e.g. NEW_OTA_FIRMWARE when the CH takes an image for the GSME)."""
+        self._update(self._flags | flags)
+
+    def clear(self, flags: NotificationFlags) -> None:
+        """Lower ``flags`` (e.g. NEW_OTA_FIRMWARE when the transfer has completed)."""
+        self._update(self._flags & ~flags)
+
+    def _update(self, flags: NotificationFlags) -> None:
+        flags = NotificationFlags(flags)
+        if flags != self._flags:
+            self._flags = flags
+            self._on_change(self)
+
+    def __repr__(self) -> str:
+        return f"Mirror({self.device}, endpoint={self.endpoint}, flags={self._flags!r})"
+
+
+class MirrorServer:
+    """The CH's mirrors, one per registered GSME, served on one zigpy application."""
+
+    def __init__(self, endpoints: Sequence[int] = DEFAULT_MIRROR_ENDPOINTS, *, esi_endpoint: int = 1) -> None:
+        if not endpoints or len(set(endpoints)) != len(endpoints) or esi_endpoint in endpoints:
+            raise BadInput(f"mirror endpoints must be distinct and exclude the ESI endpoint, got {list(endpoints)}")
+        self.esi_endpoint = esi_endpoint
+        self._free = list(endpoints)
+        self._mirrors: dict[EntityId, Mirror] = {}
+        self._listeners: list[FlagsListener] = []
+        self._app: ControllerApplication | None = None
+        self._attached: dict[t.EUI64, list[tuple[Cluster, _MeteringListener]]] = {}
+
+    # -- the mirrors --------------------------------------------------------------------
+
+    def create(self, device: EntityId | t.EUI64 | str) -> Mirror:
+        """The mirror of ``device``, made now if it has none (idempotent)."""
+        entity = entity_of(device)
+        mirror = self._mirrors.get(entity)
+        if mirror is not None:
+            return mirror
+        if not self._free:
+            raise BadInput(f"the CH has no free mirror endpoint for {entity}; give it more mirror endpoints")
+        mirror = Mirror(entity, self._free.pop(0), self._changed)
+        self._mirrors[entity] = mirror
+        if self._app is not None:
+            zigpy_device = self._app.devices.get(eui64_of(entity))
+            if zigpy_device is not None:
+                self._attach(zigpy_device)
+        return mirror
+
+    def get(self, device: EntityId | t.EUI64 | str) -> Mirror | None:
+        """The mirror of ``device``, or ``None`` if it has none."""
+        return self._mirrors.get(entity_of(device))
+
+    def on_change(self, listener: FlagsListener) -> Callable[[], None]:
+        """Call ``listener`` with a mirror whenever its flags change; returns a remover."""
+        self._listeners.append(listener)
+        return lambda: self._listeners.remove(listener)
+
+    def _changed(self, mirror: Mirror) -> None:
+        LOGGER.debug("mirror of %s now flags %r", mirror.device, mirror.flags)
+        for listener in list(self._listeners):
+            listener(mirror)
+
+    # -- installation -------------------------------------------------------------------
+
+    def install(self, app: ControllerApplication) -> None:
+        """Serve the mirrors to their GSMEs on ``app``, now and as they join."""
+        if self._app is not None:
+            raise BadInput("this mirror server is already installed on an application")
+        self._app = app
+        app.add_listener(self)
+        for device in list(app.devices.values()):
+            self._attach(device)
+
+    def uninstall(self) -> None:
+        """Stop answering mirror traffic."""
+        if self._app is None:
+            return
+        for ieee in list(self._attached):
+            self._detach(ieee)
+        self._app.remove_listener(self)
+        self._app = None
+
+    # zigpy application listener events.
+
+    def device_initialized(self, device: Device) -> None:
+        self._attach(device)
+
+    def device_removed(self, device: Device) -> None:
+        self._detach(device.ieee)
+
+    def _attach(self, device: Device) -> None:
+        """Listen to the Metering server clusters of ``device`` if it has a mirror here."""
+        if entity_of(device.ieee) not in self._mirrors or device.ieee in self._attached:
+            return
+        attached = []
+        for endpoint in device.non_zdo_endpoints:
+            cluster = endpoint.in_clusters.get(Metering.cluster_id)
+            if cluster is not None:
+                listener = _MeteringListener(self, device, cluster)
+                cluster.add_listener(listener)
+                attached.append((cluster, listener))
+        if attached:
+            self._attached[device.ieee] = attached
+
+    def _detach(self, ieee: t.EUI64) -> None:
+        for cluster, listener in self._attached.pop(ieee, []):
+            cluster.remove_listener(listener)
+
+    # -- answers --------------------------------------------------------------------------
+
+    async def _answer_request_mirror(self, device: Device, cluster: Cluster, tsn: int) -> None:
+        mirror = self.get(device.ieee)
+        endpoint = NO_MIRROR_ENDPOINT if mirror is None else mirror.endpoint
+        response = Metering.ServerCommandDefs.request_mirror_response
+        await self._reply(
+            device, cluster, self.esi_endpoint, tsn, response.id, False,
+            response.schema(endpoint_id=endpoint).serialize(),
+        )
+
+    async def _answer_read(self, device: Device, cluster: Cluster, tsn: int, attribute_ids: list[int]) -> None:
+        mirror = self.get(device.ieee)
+        if mirror is None:
+            return
+        records = [self._record(mirror, attrid) for attrid in attribute_ids]
+        rsp = foundation.GENERAL_COMMANDS[foundation.GeneralCommand.Read_Attributes_rsp]
+        await self._reply(
+            device, cluster, mirror.endpoint, tsn, rsp.id, True, rsp.schema(status_records=records).serialize()
+        )
+
+    @staticmethod
+    def _record(mirror: Mirror, attrid: int) -> foundation.ReadAttributeRecord:
+        flags = MeteringClientAttributes.functional_notification_flags
+        if attrid != flags.id:
+            return foundation.ReadAttributeRecord(attrid, foundation.Status.UNSUPPORTED_ATTRIBUTE)
+        return foundation.ReadAttributeRecord(
+            attrid, foundation.Status.SUCCESS, foundation.TypeValue(type=flags.zcl_type, value=mirror.flags)
+        )
+
+    @staticmethod
+    async def _reply(
+        device: Device, cluster: Cluster, src_ep: int, tsn: int, command_id: int, general: bool, payload: bytes
+    ) -> None:
+        """Send one answer from the CH's Metering client (``src_ep``) to the GSME's server."""
+        control = (foundation.FrameControl.general if general else foundation.FrameControl.cluster)(
+            direction=foundation.Direction.Client_to_Server
+        ).replace(disable_default_response=True)
+        header = foundation.ZCLHeader(frame_control=control, tsn=tsn, command_id=command_id)
+        await device.reply(
+            profile=cluster.endpoint.profile_id,
+            cluster=Metering.cluster_id,
+            src_ep=src_ep,
+            dst_ep=cluster.endpoint.endpoint_id,
+            sequence=tsn,
+            data=header.serialize() + payload,
+        )
+
+
+class _MeteringListener:
+    """Listens to one GSME's Metering server cluster object on the CH for mirror traffic."""
+
+    def __init__(self, server: MirrorServer, device: Device, cluster: Cluster) -> None:
+        self._server = server
+        self._device = device
+        self._cluster = cluster
+
+    def general_command(self, hdr: foundation.ZCLHeader, args: Any) -> None:
+        if is_client_attribute_read(hdr):
+            self._spawn(self._server._answer_read(self._device, self._cluster, hdr.tsn, list(args.attribute_ids)))
+
+    def cluster_command(self, tsn: int, command_id: int, args: Any) -> None:
+        if isinstance(args, Metering.ClientCommandDefs.request_mirror.schema):
+            self._spawn(self._server._answer_request_mirror(self._device, self._cluster, tsn))
+
+    def _spawn(self, answer: Any) -> None:
+        task = asyncio.get_running_loop().create_task(answer, name=f"mirror-answer-{self._device.ieee}")
+        task.add_done_callback(_log_failure)
+
+
+def _log_failure(task: asyncio.Task[None]) -> None:
+    if not task.cancelled() and task.exception() is not None:
+        LOGGER.warning("a mirror answer did not reach its GSME: %s", task.exception())

@@ -1,0 +1,412 @@
+"""The CH's end of the GBCS tunnels: the Smart Energy Tunneling server on the coordinator.
+
+Every GBCS message between the CH and a HAN device crosses the air in the Tunneling
+cluster (definitions in :mod:`hanbench.radio.se_clusters`):
+
+* A device opens a tunnel with RequestTunnel (GB-HRGP, manufacturer code 0xFFFF, no flow
+  control); the CH answers RequestTunnelResponse with a tunnel ID and its maximum incoming
+  transfer size. A request for another protocol gets PROTOCOL_NOT_SUPPORTED, one asking for
+  flow control FLOW_CONTROL_NOT_SUPPORTED. A device that asks again (after a rejoin) gets a
+  new tunnel; its old one is closed. Bench choice: every device opens its tunnel to the CH.
+  (GBCS 10.2.2.1 has the CH open the tunnel to an ESME, HCALCS or PPMID; the messages that
+  then flow are the same.)
+* :meth:`TunnelServer.send` pushes a message to an awake device as TransferData and waits
+  for the device's Default Response (a TransferDataError answer raises
+  :class:`~hanbench.radio.se_clusters.TransferDataRefused`). A message for a **sleepy**
+  device (registered with :meth:`TunnelServer.register_sleepy`, or whose zigpy node
+  descriptor says its receiver is off when idle) goes into the :class:`SleepyQueue` and
+  raises "Tunnel Message Pending" on its mirror; the device collects it with GB-HRGP GET,
+  answered GET-RESPONSE (remaining count, message). The flag drops when the queue for the
+  device is empty (after the last GET, or after the last message expired).
+* TransferData from a device is checked: unknown tunnel ID (NO_SUCH_TUNNEL), a tunnel of
+  another device (WRONG_DEVICE), more than the CH's maximum incoming transfer size
+  (DATA_OVERFLOW). A refusal is answered TransferDataError with the frame's TSN, logged,
+  and reported to the error listeners; nothing is dropped silently. An accepted frame gets
+  its Default Response (if asked for) and its message (a bare GBCS message, or a GB-HRGP
+  PUT's content) goes to every :meth:`TunnelServer.on_message` listener.
+
+How it hooks into zigpy, as the CH's OTA server does: for every device the application
+knows or learns of it registers request listeners (``app.register_callback_listener``) for
+the Tunneling commands a client sends, and answers through the device's Tunneling client
+cluster object with the request's TSN.
+
+Default maximum incoming transfer size: 1500 octets (the bench's own choice, configurable:
+large enough for any GBCS firmware command; APS fragmentation is not modelled on the air).
+"""
+
+from __future__ import annotations
+
+import enum
+import itertools
+import logging
+from collections.abc import Callable, Coroutine
+from dataclasses import dataclass
+from typing import Any
+
+import zigpy.types as t
+from zigpy.application import ControllerApplication
+from zigpy.device import Device
+from zigpy.zcl import ClusterType, foundation
+
+from hanbench.errors import BadInput, CheckFailed, HanbenchError
+from hanbench.gbcs.entity import EntityId
+from hanbench.hub.mirror import MirrorServer
+from hanbench.hub.ota_server import _bind, entity_of, eui64_of
+from hanbench.hub.sleepy_queue import QueuedMessage, SleepyQueue
+from hanbench.radio.se_clusters import (
+    GET_RESPONSE_OVERHEAD,
+    STANDARD_PROTOCOL_MANUFACTURER,
+    HrgpFormatError,
+    HrgpFrame,
+    HrgpKind,
+    MessageTooLarge,
+    NotificationFlags,
+    NoTunnel,
+    SupportedProtocol,
+    TransferDataRefused,
+    TransferDataStatus,
+    Tunneling,
+    TunnelProtocol,
+    TunnelStatus,
+)
+
+LOGGER = logging.getLogger(__name__)
+
+#: RequestTunnelResponse's tunnel ID when no tunnel was made.
+NO_TUNNEL_ID = 0xFFFF
+#: The CH's maximum incoming transfer size unless configured otherwise.
+DEFAULT_MAXIMUM_INCOMING_TRANSFER_SIZE = 1500
+
+MessageListener = Callable[[EntityId, bytes], None]
+"""Called with the sending device and each GBCS message it sent up the tunnel."""
+ErrorListener = Callable[[EntityId, HanbenchError], None]
+"""Called with the device and what went wrong on its tunnel."""
+
+_S2C = Tunneling.ClientCommandDefs
+_C2S = Tunneling.ServerCommandDefs
+
+
+class Delivery(enum.Enum):
+    """What :meth:`TunnelServer.send` did with a message."""
+
+    SENT = "sent"  # the awake device acknowledged it
+    QUEUED = "queued"  # it waits in the sleepy queue for the device's next GET
+
+
+class NoMirror(BadInput):
+    """A message for a sleepy device that has no mirror to flag it on: create the mirror first."""
+
+
+@dataclass(frozen=True)
+class TunnelServerConfig:
+    """``maximum_incoming_transfer_size``: the largest TransferData the CH accepts (octets)."""
+
+    maximum_incoming_transfer_size: int = DEFAULT_MAXIMUM_INCOMING_TRANSFER_SIZE
+
+    def __post_init__(self) -> None:
+        if not 1 <= self.maximum_incoming_transfer_size <= 0xFFFF:
+            raise BadInput(
+                f"maximum incoming transfer size must be 1..65535 octets, got {self.maximum_incoming_transfer_size}"
+            )
+
+
+@dataclass(frozen=True)
+class Tunnel:
+    """An open tunnel: its ID, its device, and the largest TransferData the device accepts."""
+
+    tunnel_id: int
+    device: EntityId
+    maximum_incoming_transfer_size: int
+
+
+class TunnelServer:
+    """The CH's Tunneling server on one zigpy application; see the module docstring."""
+
+    def __init__(
+        self,
+        mirrors: MirrorServer,
+        queue: SleepyQueue | None = None,
+        config: TunnelServerConfig | None = None,
+    ) -> None:
+        self.mirrors = mirrors
+        self.queue = queue if queue is not None else SleepyQueue()
+        self.config = config if config is not None else TunnelServerConfig()
+        self._app: ControllerApplication | None = None
+        self._cancels: dict[t.EUI64, list[Callable[[], None]]] = {}
+        self._tunnels: dict[int, Tunnel] = {}
+        self._sleepy: dict[EntityId, bool] = {}
+        self._ids = itertools.cycle(range(NO_TUNNEL_ID))
+        self._message_listeners: list[MessageListener] = []
+        self._error_listeners: list[ErrorListener] = []
+        self.queue.on_expired(self._expired)
+
+    # -- installation ------------------------------------------------------------------
+
+    def install(self, app: ControllerApplication) -> None:
+        """Serve tunnels for every device of ``app``, now and as they join."""
+        if self._app is not None:
+            raise BadInput("this tunnel server is already installed on an application")
+        self._app = app
+        app.add_listener(self)
+        for device in list(app.devices.values()):
+            if device.ieee != app.state.node_info.ieee:
+                self.device_joined(device)
+
+    def uninstall(self) -> None:
+        """Stop serving tunnels; open tunnels are forgotten."""
+        if self._app is None:
+            return
+        for cancels in self._cancels.values():
+            for cancel in cancels:
+                cancel()
+        self._cancels.clear()
+        self._tunnels.clear()
+        self._app.remove_listener(self)
+        self._app = None
+
+    # zigpy application listener events.
+
+    def device_joined(self, device: Device) -> None:
+        """Listen for ``device``'s tunnel commands (idempotent: also called on initialisation)."""
+        assert self._app is not None
+        if device.ieee in self._cancels:
+            return
+        handlers: dict[Any, Callable[[Device, foundation.ZCLHeader, Any], Coroutine[Any, Any, None]]] = {
+            _C2S.request_tunnel: self._on_request_tunnel,
+            _C2S.close_tunnel: self._on_close_tunnel,
+            _C2S.transfer_data_client_to_server: self._on_transfer_data,
+            _C2S.transfer_data_error_client_to_server: self._on_transfer_data_error,
+            _C2S.get_supported_tunnel_protocols: self._on_get_supported_protocols,
+        }
+        self._cancels[device.ieee] = [
+            self._app.register_callback_listener(
+                src=device, filters=[command.schema()], callback=_bind(handler, device)
+            )
+            for command, handler in handlers.items()
+        ]
+
+    device_initialized = device_joined
+
+    def device_removed(self, device: Device) -> None:
+        for cancel in self._cancels.pop(device.ieee, []):
+            cancel()
+        self._close(entity_of(device.ieee))
+
+    # -- what the CH composition calls --------------------------------------------------
+
+    def register_sleepy(self, device: EntityId | t.EUI64 | str, sleepy: bool = True) -> None:
+        """Say whether ``device`` is sleepy, overriding what its node descriptor says."""
+        self._sleepy[entity_of(device)] = sleepy
+
+    def is_sleepy(self, device: EntityId | t.EUI64 | str) -> bool:
+        """Whether messages for ``device`` wait in the sleepy queue rather than go now."""
+        entity = entity_of(device)
+        if entity in self._sleepy:
+            return self._sleepy[entity]
+        zigpy_device = self._app.devices.get(eui64_of(entity)) if self._app is not None else None
+        node_desc = zigpy_device.node_desc if zigpy_device is not None else None
+        return node_desc is not None and not node_desc.is_receiver_on_when_idle
+
+    def tunnel_of(self, device: EntityId | t.EUI64 | str) -> Tunnel | None:
+        """The open tunnel of ``device``, if any."""
+        entity = entity_of(device)
+        return next((tunnel for tunnel in self._tunnels.values() if tunnel.device == entity), None)
+
+    def on_message(self, listener: MessageListener) -> Callable[[], None]:
+        """Call ``listener(device, message)`` with every GBCS message a device sends; returns a remover."""
+        self._message_listeners.append(listener)
+        return lambda: self._message_listeners.remove(listener)
+
+    def on_error(self, listener: ErrorListener) -> Callable[[], None]:
+        """Call ``listener(device, error)`` for every refused transfer on any tunnel; returns a remover."""
+        self._error_listeners.append(listener)
+        return lambda: self._error_listeners.remove(listener)
+
+    async def send(self, device: EntityId | t.EUI64 | str, message: bytes) -> Delivery:
+        """Deliver a GBCS message to ``device``: now if it is awake, else through its queue.
+
+        Raises :class:`NoMirror` for a sleepy device without a mirror, :class:`NoTunnel`
+        for an awake device that has not opened its tunnel, :class:`MessageTooLarge` when
+        the device said it takes less, :class:`TransferDataRefused` when the device
+        answers TransferDataError, and zigpy's ``DeliveryError`` if the frame does not
+        get through.
+        """
+        entity = entity_of(device)
+        tunnel = self.tunnel_of(entity)
+        if self.is_sleepy(entity):
+            mirror = self.mirrors.get(entity)
+            if mirror is None:
+                raise NoMirror(f"{entity} is sleepy but has no mirror to flag a pending message on")
+            if tunnel is not None:
+                _check_size(len(message) + GET_RESPONSE_OVERHEAD, tunnel.maximum_incoming_transfer_size)
+            self.queue.put(entity, message)
+            mirror.set(NotificationFlags.TUNNEL_MESSAGE_PENDING)
+            return Delivery.QUEUED
+        if tunnel is None:
+            raise NoTunnel(f"{entity} has not opened a tunnel to the CH")
+        _check_size(len(message), tunnel.maximum_incoming_transfer_size)
+        rsp = await self._tunneling(entity).client_command(
+            _S2C.transfer_data_server_to_client.id,
+            tunnel_id=tunnel.tunnel_id,
+            data=t.Bytes(message),
+            expect_reply=True,
+            disable_default_response=False,
+        )
+        if isinstance(rsp, _C2S.transfer_data_error_client_to_server.schema):
+            raise self._refused_by_device(entity, rsp)
+        if rsp.status != foundation.Status.SUCCESS:
+            raise CheckFailed(f"{entity} answered TransferData with Default Response {rsp.status.name}")
+        return Delivery.SENT
+
+    # -- request handlers ----------------------------------------------------------------
+
+    async def _on_request_tunnel(self, device: Device, hdr: foundation.ZCLHeader, cmd: Any) -> None:
+        entity = entity_of(device.ieee)
+        status = TunnelStatus.SUCCESS
+        if cmd.protocol_id != TunnelProtocol.GB_HRGP or cmd.manufacturer_code != STANDARD_PROTOCOL_MANUFACTURER:
+            status = TunnelStatus.PROTOCOL_NOT_SUPPORTED
+        elif cmd.flow_control_support:
+            status = TunnelStatus.FLOW_CONTROL_NOT_SUPPORTED
+        tunnel_id = NO_TUNNEL_ID
+        if status == TunnelStatus.SUCCESS:
+            self._close(entity)
+            tunnel_id = self._free_id()
+            self._tunnels[tunnel_id] = Tunnel(tunnel_id, entity, cmd.maximum_incoming_transfer_size)
+            LOGGER.info("tunnel %d open to %s", tunnel_id, entity)
+        else:
+            LOGGER.warning("tunnel request from %s refused: %s", entity, status.name)
+        await self._tunneling(entity).client_command(
+            _S2C.request_tunnel_response.id,
+            tunnel_id=tunnel_id,
+            tunnel_status=status,
+            maximum_incoming_transfer_size=self.config.maximum_incoming_transfer_size,
+            tsn=hdr.tsn,
+        )
+
+    async def _on_close_tunnel(self, device: Device, hdr: foundation.ZCLHeader, cmd: Any) -> None:
+        tunnel = self._tunnels.get(cmd.tunnel_id)
+        if tunnel is not None and tunnel.device == entity_of(device.ieee):
+            del self._tunnels[cmd.tunnel_id]
+            LOGGER.info("tunnel %d closed by %s", cmd.tunnel_id, tunnel.device)
+        await self._default_response(device, hdr, foundation.Status.SUCCESS)
+
+    async def _on_get_supported_protocols(self, device: Device, hdr: foundation.ZCLHeader, cmd: Any) -> None:
+        protocols = [SupportedProtocol(manufacturer_code=STANDARD_PROTOCOL_MANUFACTURER,
+                                       protocol_id=TunnelProtocol.GB_HRGP)]
+        await self._tunneling(entity_of(device.ieee)).client_command(
+            _S2C.supported_tunnel_protocols_response.id,
+            protocol_list_complete=True,
+            protocols=protocols[cmd.protocol_offset:],
+            tsn=hdr.tsn,
+        )
+
+    async def _on_transfer_data(self, device: Device, hdr: foundation.ZCLHeader, cmd: Any) -> None:
+        entity = entity_of(device.ieee)
+        tunnel = self._tunnels.get(cmd.tunnel_id)
+        if tunnel is None:
+            await self._refuse(entity, hdr, cmd.tunnel_id, TransferDataStatus.NO_SUCH_TUNNEL,
+                               "no tunnel has this ID; send RequestTunnel first")
+            return
+        if tunnel.device != entity:
+            await self._refuse(entity, hdr, cmd.tunnel_id, TransferDataStatus.WRONG_DEVICE,
+                               f"the tunnel belongs to {tunnel.device}")
+            return
+        if len(cmd.data) > self.config.maximum_incoming_transfer_size:
+            await self._refuse(entity, hdr, cmd.tunnel_id, TransferDataStatus.DATA_OVERFLOW,
+                               f"{len(cmd.data)} octets, the CH takes {self.config.maximum_incoming_transfer_size}")
+            return
+        try:
+            frame = HrgpFrame.decode(cmd.data)
+        except HrgpFormatError as exc:
+            await self._default_response(device, hdr, foundation.Status.MALFORMED_COMMAND)
+            self._report(entity, exc)
+            return
+        if frame.kind is HrgpKind.GET:
+            await self._answer_get(tunnel, hdr)
+            return
+        await self._default_response(device, hdr, foundation.Status.SUCCESS)
+        if frame.kind is HrgpKind.GET_RESPONSE:
+            self._report(entity, HrgpFormatError("a device sent GET-RESPONSE, which only the CH sends"))
+            return
+        for listener in list(self._message_listeners):
+            listener(entity, frame.message)
+
+    async def _on_transfer_data_error(self, device: Device, hdr: foundation.ZCLHeader, cmd: Any) -> None:
+        self._report(entity_of(device.ieee), self._refused_by_device(entity_of(device.ieee), cmd))
+
+    async def _answer_get(self, tunnel: Tunnel, hdr: foundation.ZCLHeader) -> None:
+        """GET-RESPONSE with the oldest queued message; it leaves the queue once sent."""
+        waiting = self.queue.peek(tunnel.device)
+        queued: QueuedMessage | None = waiting[0] if waiting else None
+        remaining = max(len(waiting) - 1, 0)
+        payload = HrgpFrame(HrgpKind.GET_RESPONSE, queued.message if queued else b"", remaining).encode()
+        if len(payload) > tunnel.maximum_incoming_transfer_size and queued is not None:
+            self.queue.pop(tunnel.device)
+            self._report(tunnel.device, MessageTooLarge(len(payload), tunnel.maximum_incoming_transfer_size))
+            payload = HrgpFrame(HrgpKind.GET_RESPONSE, b"", remaining).encode()
+            queued = None
+        await self._tunneling(tunnel.device).client_command(
+            _S2C.transfer_data_server_to_client.id, tunnel_id=tunnel.tunnel_id, data=t.Bytes(payload), tsn=hdr.tsn
+        )
+        if queued is not None:
+            self.queue.pop(tunnel.device)
+        self._lower_pending_flag(tunnel.device)
+
+    # -- helpers ---------------------------------------------------------------------------
+
+    def _expired(self, queued: QueuedMessage) -> None:
+        self._lower_pending_flag(queued.device)
+
+    def _lower_pending_flag(self, device: EntityId) -> None:
+        mirror = self.mirrors.get(device)
+        if mirror is not None and self.queue.pending(device) == 0:
+            mirror.clear(NotificationFlags.TUNNEL_MESSAGE_PENDING)
+
+    async def _refuse(
+        self, entity: EntityId, hdr: foundation.ZCLHeader, tunnel_id: int, status: TransferDataStatus, detail: str
+    ) -> None:
+        self._report(entity, TransferDataRefused("hub", tunnel_id, status, detail))
+        await self._tunneling(entity).client_command(
+            _S2C.transfer_data_error_server_to_client.id, tunnel_id=tunnel_id, status=status, tsn=hdr.tsn
+        )
+
+    def _refused_by_device(self, entity: EntityId, cmd: Any) -> TransferDataRefused:
+        return TransferDataRefused("device", cmd.tunnel_id, cmd.status, f"answer from {entity}")
+
+    def _report(self, entity: EntityId, error: HanbenchError) -> None:
+        LOGGER.warning("tunnel of %s: %s", entity, error)
+        for listener in list(self._error_listeners):
+            listener(entity, error)
+
+    async def _default_response(self, device: Device, hdr: foundation.ZCLHeader, status: foundation.Status) -> None:
+        if hdr.frame_control.disable_default_response and status == foundation.Status.SUCCESS:
+            return
+        await self._tunneling(entity_of(device.ieee)).general_command(
+            foundation.GeneralCommand.Default_Response, hdr.command_id, status, tsn=hdr.tsn
+        )
+
+    def _free_id(self) -> int:
+        return next(i for i in self._ids if i not in self._tunnels)
+
+    def _close(self, entity: EntityId) -> None:
+        tunnel = self.tunnel_of(entity)
+        if tunnel is not None:
+            del self._tunnels[tunnel.tunnel_id]
+
+    def _tunneling(self, entity: EntityId) -> Tunneling:
+        """zigpy's object for the Tunneling client cluster of ``entity``."""
+        if self._app is None:
+            raise BadInput("the tunnel server is not installed on an application")
+        device = self._app.devices.get(eui64_of(entity))
+        if device is None:
+            raise NoTunnel(f"{entity} is not on the CH's network")
+        try:
+            return device.find_cluster(Tunneling.cluster_id, ClusterType.Client)  # type: ignore[return-value]
+        except ValueError:
+            raise NoTunnel(f"{entity} has no Tunneling client cluster") from None
+
+
+def _check_size(size: int, limit: int) -> None:
+    if size > limit:
+        raise MessageTooLarge(size, limit)
+
