@@ -37,13 +37,14 @@ import asyncio
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Any, ClassVar, Protocol
+from typing import Any, ClassVar
 
 import zigpy.exceptions
 import zigpy.types as t
 from cryptography.hazmat.primitives.asymmetric import ec
 from zigpy.zcl import foundation
 from zigpy.zcl.clusters.general import Basic, Ota
+from zigpy.zcl.clusters.smartenergy import Tunneling
 
 from hanbench.clock import BenchClock
 from hanbench.gbcs import firmware_version as fv
@@ -81,6 +82,8 @@ from hanbench.devices.firmware import (
 )
 
 from hanbench.devices.ota_client import OtaClientConfig, OtaClientNode, OtaIdentity
+from hanbench.devices.tunnel_client import TunnelClient
+from hanbench.errors import HanbenchError
 from hanbench.radio.air import VirtualAir
 
 LOGGER = logging.getLogger(__name__)
@@ -403,20 +406,17 @@ class HanDevice:
         await self.node.close()
 
 
-class GbcsLink(Protocol):
-    """The device's end of the GBCS message path to the CH (the tunnel client)."""
-
-    async def send(self, message: bytes) -> None: ...
-
-
 class GbcsHanDevice(HanDevice):
     """A device that speaks GBCS: checks images, raises alerts, answers CS06 and SR 11.2.
 
-    Outgoing messages wait in :attr:`outbox` until :meth:`flush` sends them over the link;
-    an awake device flushes as soon as something is queued, a sleepy one when it wakes.
+    GBCS messages travel in its tunnel to the CH (:class:`TunnelClient`), opened in
+    :meth:`ready`. Outgoing messages wait in :attr:`outbox` until :meth:`flush` sends them:
+    an awake device flushes as soon as something is queued and its tunnel is open, a sleepy
+    one when it wakes. What cannot be sent stays queued for the next try.
     """
 
     receipt_form: ClassVar[ReceiptForm | None] = ReceiptForm.DLMS
+    client_clusters: ClassVar[tuple[int, ...]] = (Ota.cluster_id, Tunneling.cluster_id)
 
     def __init__(self, air: VirtualAir, settings: DeviceSettings, clock: BenchClock, keys: DeviceKeys) -> None:
         super().__init__(air, settings, clock)
@@ -425,10 +425,20 @@ class GbcsHanDevice(HanDevice):
             clock=clock, firmware=self.firmware, hardware_version=settings.hardware_version,
             send=self.queue, receipt_form=self.receipt_form,
         )
-        self.link: GbcsLink | None = None
-        #: Signed messages not yet handed to the link, oldest first.
+        self.tunnel = TunnelClient(self.node, sleepy=self.sleepy)
+        self.node.handlers[Tunneling.cluster_id] = self.tunnel.handle_command
+        self.tunnel.on_message(self.receive_message)
+        #: Signed messages not yet sent to the CH, oldest first.
         self.outbox: list[bytes] = []
+        #: Fault injection: while True, alerts are signed and recorded but never sent.
+        self.drop_alerts = False
         self._flushing: asyncio.Task[None] | None = None
+
+    async def ready(self) -> None:
+        """The CH has interviewed the device: open the tunnel and send what waited for it."""
+        await self.tunnel.open()
+        if not self.sleepy:
+            self._kick()
 
     async def image_verdict(self, data: bytes) -> foundation.Status:
         return foundation.Status.SUCCESS if self.gbcs.receive_image(data) else foundation.Status.INVALID_IMAGE
@@ -440,8 +450,12 @@ class GbcsHanDevice(HanDevice):
             self.queue(response)
 
     def queue(self, message: bytes) -> None:
+        """Queue a signed message for the CH (an alert is dropped here under ``drop_alerts``)."""
+        if self.drop_alerts and decode_message(message).cra is Cra.ALERT:
+            LOGGER.info("%s dropped an alert (fault injection)", self.entity_id)
+            return
         self.outbox.append(message)
-        if not self.sleepy and self.link is not None:
+        if not self.sleepy and self.tunnel.tunnel_id is not None:
             self._kick()
 
     def _kick(self) -> None:
@@ -449,11 +463,11 @@ class GbcsHanDevice(HanDevice):
             self._flushing = asyncio.get_running_loop().create_task(self.flush(), name=f"gbcs-out-{self.entity_id}")
 
     async def flush(self) -> None:
-        """Send the outbox over the link in order; what fails to go stays queued."""
-        while self.outbox and self.link is not None:
+        """Send the outbox through the tunnel in order; what fails to go stays queued."""
+        while self.outbox and self.tunnel.tunnel_id is not None:
             try:
-                await self.link.send(self.outbox[0])
-            except (zigpy.exceptions.DeliveryError, TimeoutError) as exc:
+                await self.tunnel.send(self.outbox[0])
+            except (zigpy.exceptions.DeliveryError, TimeoutError, HanbenchError) as exc:
                 LOGGER.info("%s could not send a GBCS message, kept for later: %s", self.entity_id, exc)
                 return
             self.outbox.pop(0)

@@ -23,15 +23,15 @@ import asyncio
 import hashlib
 import logging
 from dataclasses import dataclass
-from typing import Protocol
 
 import zigpy.exceptions
 from zigpy.zcl.clusters.general import Basic, Ota
 from zigpy.zcl.clusters.smartenergy import Metering, Tunneling
 
 from hanbench.clock import BenchClock
-from hanbench.devices.gbcs_device import DeviceKeys, DeviceSettings, GbcsHanDevice, GbcsLink
-from hanbench.errors import BadInput
+from hanbench.devices.gbcs_device import DeviceKeys, DeviceSettings, GbcsHanDevice
+from hanbench.devices.mirror_client import MirrorClient
+from hanbench.errors import BadInput, HanbenchError
 from hanbench.gbcs.alerts import ReceiptForm
 from hanbench.gbcs.device_types import DeviceType
 from hanbench.gbcs.entity import EntityId
@@ -65,18 +65,6 @@ class GsmeTiming:
         return float(spread % max(1, int(self.wake_interval_s)))
 
 
-class SleepyLink(GbcsLink, Protocol):
-    """The GSME's end of the tunnel: it must ask for what the CH queued."""
-
-    async def fetch_pending(self) -> list[bytes]: ...
-
-
-class FlagsSource(Protocol):
-    """Where a GSME reads its Functional Notification Flags (its mirror in the CH)."""
-
-    async def read_flags(self) -> NotificationFlags: ...
-
-
 class Gsme(GbcsHanDevice):
     """An emulated GSME; build it with :func:`hanbench.devices.build_device`."""
 
@@ -91,15 +79,16 @@ class Gsme(GbcsHanDevice):
                  timing: GsmeTiming | None = None) -> None:
         super().__init__(air, settings, clock, keys)
         self.timing = timing if timing is not None else GsmeTiming()
-        self.mirror: FlagsSource | None = None
-        self.link: SleepyLink | None = None  # type: ignore[assignment]
+        self.mirror = MirrorClient(self.node)
         #: Loop times of every wake, for tests and benchmarks.
         self.wakes: list[float] = []
         self._loop_task: asyncio.Task[None] | None = None
         self._cycle_lock = asyncio.Lock()
 
     async def ready(self) -> None:
-        """The CH has interviewed the GSME: go to sleep and start the wake cycle."""
+        """The CH has interviewed the GSME: find its mirror, open its tunnel, sleep, start waking."""
+        await self.mirror.locate()
+        await super().ready()
         self.node.sleep()
         self._loop_task = asyncio.get_running_loop().create_task(self._wake_loop(), name=f"gsme-wake-{self.entity_id}")
 
@@ -118,17 +107,17 @@ class Gsme(GbcsHanDevice):
             self.node.wake()
             try:
                 await self._wake_work()
-            except (zigpy.exceptions.DeliveryError, TimeoutError) as exc:
+            except (zigpy.exceptions.DeliveryError, TimeoutError, HanbenchError) as exc:
                 LOGGER.info("%s: wake cut short, will retry at the next wake: %s", self.entity_id, exc)
             finally:
                 self.node.sleep()
 
     async def _wake_work(self) -> None:
-        flags = NotificationFlags(0) if self.mirror is None else await self.mirror.read_flags()
+        flags = await self.mirror.read_flags()
         if NotificationFlags.NEW_OTA_FIRMWARE in flags:
             await self.ota.update()
-        if self.link is not None:
-            for message in await self.link.fetch_pending():
+        if NotificationFlags.TUNNEL_MESSAGE_PENDING in flags:
+            for message in await self.tunnel.fetch_pending():
                 self.receive_message(message)
         await self.flush()
 

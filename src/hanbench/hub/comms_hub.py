@@ -31,7 +31,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import zigpy.exceptions
@@ -46,12 +46,16 @@ from hanbench.errors import BadInput
 from hanbench.gbcs.alerts import Alert, FirmwareTransferAlert, GsmeCommandNotRetrievedAlert, alert_message
 from hanbench.gbcs.device_types import DeviceType
 from hanbench.gbcs.entity import EntityId
-from hanbench.gbcs.frame import encode_message
+from hanbench.gbcs.errors import MessageFormatError
+from hanbench.gbcs.frame import Cra, decode_message, encode_message
 from hanbench.gbcs.keystore import KeyStore, Usage
 from hanbench.hub.image_store import DEFAULT_SLOTS, ImageStore, StoredImage
 from hanbench.hub.ota_server import OtaServer, OtaServerConfig, ZIGBEE_EPOCH, eui64_of
-from hanbench.hub.mirror import mirror_endpoint_descriptors
+from hanbench.hub.mirror import MirrorServer, mirror_endpoint_descriptors
+from hanbench.radio.se_clusters import NotificationFlags
 from hanbench.radio.virtual_app import comms_hub_endpoint
+from hanbench.hub.sleepy_queue import QueuedMessage, SleepyQueue
+from hanbench.hub.tunnel import Delivery, TunnelServer
 from hanbench.hub.transfer import TransferOutcome, TransferProgress, TransferStarted
 
 LOGGER = logging.getLogger(__name__)
@@ -128,29 +132,42 @@ class CommsHub:
         self._key = keystore.private_key(entity_id, Usage.DS)
         self.store = ImageStore(self.timing.slots)
         self.ota = OtaServer(self.store, self, clock, self.timing.ota)
+        self.mirrors = MirrorServer()
+        self.queue = SleepyQueue(expiry_s=self.timing.queue_expiry_s)
+        self.tunnels = TunnelServer(self.mirrors, self.queue)
+        self.tunnels.on_message(self._on_device_message)
+        self.queue.on_expired(self._on_expired)
         #: The CH's device log: every HAN device it serves, by type.
         self.devices: dict[EntityId, DeviceType] = {}
         #: Every alert the CH raised itself, decoded, oldest first.
         self.alerts: list[Alert] = []
         self._sinks: list[AlertSink] = []
+        self._awaiting: dict[tuple[EntityId, int], asyncio.Future[bytes]] = {}
         self._alert_counter = 1
         self._tasks: set[asyncio.Task[None]] = set()
 
     # -- life cycle ----------------------------------------------------------------------------
 
     def start(self) -> None:
-        """Start serving OTA on the application."""
+        """Start serving OTA and the GSME mirrors on the application."""
         self.ota.install(self.app)
+        self.mirrors.install(self.app)
+        self.tunnels.install(self.app)
 
     async def close(self) -> None:
+        self.tunnels.uninstall()
+        self.mirrors.uninstall()
         self.ota.uninstall()
         for task in list(self._tasks):
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
 
     def register(self, device: EntityId, kind: DeviceType) -> None:
-        """Add ``device`` to the CH's device log."""
+        """Add ``device`` to the CH's device log; a sleepy device gets a mirror."""
         self.devices[device] = kind
+        self.tunnels.register_sleepy(device, kind in SLEEPY_TYPES)
+        if kind in SLEEPY_TYPES:
+            self.mirrors.create(device)
 
     def is_sleepy(self, device: EntityId) -> bool:
         return self.devices.get(device) in SLEEPY_TYPES
@@ -168,7 +185,9 @@ class CommsHub:
             return
         self.observer.image_stored(stored)
         for device in targets:
-            if not self.is_sleepy(device):
+            if self.is_sleepy(device):
+                self._update_ota_flag(device)
+            else:
                 await self._notify(device)
 
     async def _notify(self, device: EntityId) -> None:
@@ -180,9 +199,80 @@ class CommsHub:
             return
         self.observer.notify_sent(device, True)
 
-    def new_ota_firmware(self, device: EntityId) -> bool:
-        """The "New OTA Firmware" flag of ``device``'s mirror: an image waits for it."""
-        return self.ota.image_waiting(device) is not None
+    def _update_ota_flag(self, device: EntityId) -> None:
+        """Keep a sleepy device's "New OTA Firmware" flag equal to "an image waits for it"."""
+        mirror = self.mirrors.get(device)
+        if mirror is None:
+            return
+        if self.ota.image_waiting(device) is not None:
+            mirror.set(NotificationFlags.NEW_OTA_FIRMWARE)
+        else:
+            mirror.clear(NotificationFlags.NEW_OTA_FIRMWARE)
+
+    # -- HubPort: commands ---------------------------------------------------------------------
+
+    async def send_command(self, target: EntityId, message: bytes) -> bytes:
+        """Tunnel one GBCS command to ``target`` and return its response, matched by counter.
+
+        An awake device gets it now; a sleepy one at its next GET. Raises
+        :class:`CommandExpired` when the queued command expires (the CH has raised 0x819D)
+        or no response comes within ``response_timeout_s`` of sending (plus the queue
+        expiry for a queued command; a device that
+        refused the command, e.g. a CS06 failing authentication, answers with an alert, not
+        a response); :class:`BadInput` for bytes that are not a GBCS message.
+        """
+        try:
+            counter = decode_message(message).originator_counter
+        except MessageFormatError as exc:
+            raise BadInput(f"the CH cannot send this command to {target}: {exc}") from exc
+        key = (target, counter)
+        if key in self._awaiting:
+            raise BadInput(f"a command under counter {counter} is already waiting for {target}'s response")
+        future: asyncio.Future[bytes] = asyncio.get_running_loop().create_future()
+        self._awaiting[key] = future
+        try:
+            delivery = await self.tunnels.send(target, message)
+            timeout = self.timing.response_timeout_s
+            if delivery is Delivery.QUEUED:
+                self.observer.command_queued(target, counter)
+                timeout += self.queue.expiry_s
+            else:
+                self.observer.command_sent(target, counter)
+            try:
+                async with asyncio.timeout(timeout):
+                    return await future
+            except TimeoutError:
+                raise CommandExpired(target, f"no response to counter {counter} within {timeout:g} s") from None
+        finally:
+            self._awaiting.pop(key, None)
+
+    def _on_device_message(self, device: EntityId, data: bytes) -> None:
+        """A message from a device: a response completes its command, an alert goes up as is."""
+        try:
+            msg = decode_message(data)
+        except MessageFormatError as exc:
+            LOGGER.warning("undecodable message from %s forwarded as is: %s", device, exc)
+            self._forward(data, from_device=True)
+            return
+        if msg.cra is Cra.ALERT:
+            self._forward(data, from_device=True)
+            return
+        future = self._awaiting.get((device, msg.originator_counter))
+        if msg.cra is Cra.RESPONSE and future is not None and not future.done():
+            future.set_result(data)
+        else:
+            LOGGER.info("unexpected %s from %s under counter %d dropped",
+                        msg.cra.name.lower(), device, msg.originator_counter)
+
+    def _on_expired(self, queued: QueuedMessage) -> None:
+        """A queued command expired: raise 0x819D and fail the DCC's wait."""
+        counter = decode_message(queued.message).originator_counter
+        self.observer.command_expired(queued.device, counter)
+        self._raise(GsmeCommandNotRetrievedAlert(self.clock.now(), queued.device, counter))
+        future = self._awaiting.get((queued.device, counter))
+        if future is not None and not future.done():
+            future.set_exception(CommandExpired(queued.device, f"uncollected after {self.queue.expiry_s:g} s; "
+                                                               "the CH raised 0x819D"))
 
     # -- transfer observer (from the OTA server) ----------------------------------------------
 
@@ -195,6 +285,7 @@ class CommsHub:
     def transfer_finished(self, outcome: TransferOutcome) -> None:
         """Every transfer outcome becomes a CCS08; a good one to an IHD also activates it."""
         self.observer.transfer_finished(outcome)
+        self._update_ota_flag(outcome.device)
         version = outcome.image.file_version.to_bytes(4, "big")
         self._raise(FirmwareTransferAlert(self.clock.now(), outcome.device, version, outcome.result))
         if outcome.result == outcome.result.SUCCESS and self.devices.get(outcome.device) is DeviceType.IHD:

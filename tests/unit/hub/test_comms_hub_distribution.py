@@ -18,8 +18,7 @@ from hanbench.devices.ota_client import ClientResult
 from hanbench.gbcs.alerts import FirmwareTransferAlert, PpmidActivationAlert, PpmidActivationOutcome, TransferResult
 from hanbench.gbcs.codes import AlertCode
 from hanbench.gbcs.device_types import DeviceType
-from hanbench.gbcs.alerts import decode_alert
-from hanbench.gbcs.frame import decode_message, verify_message
+from hanbench.gbcs.frame import verify_message
 from hanbench.gbcs.image import parse_image
 from hanbench.hub.comms_hub import DCC_ENTITY, CommsHubTiming
 
@@ -100,7 +99,8 @@ def test_ppmid_activates_by_itself_and_raises_cs09() -> None:
         await p.hub.distribute(sample_image(D.PPMID), [ENTITIES[D.PPMID]])
         await p.until(lambda: ppmid.firmware.running.file_version == 2, timeout_s=600)
         assert ppmid.firmware.held is None
-        [(msg, cs09)] = [(m, decode_alert(m)) for m in map(decode_message, ppmid.outbox)]
+        await p.until(lambda: p.alerts(ENTITIES[D.PPMID]) != [])
+        [(msg, cs09)] = p.alerts(ENTITIES[D.PPMID])
         assert isinstance(cs09, PpmidActivationAlert) and cs09.alert_code == AlertCode.READ_FIRMWARE_VERSION_ALERT
         assert (cs09.outcome, cs09.firmware_version) == (PpmidActivationOutcome.SUCCESS, bytes.fromhex("00000002"))
         assert verify_message(msg, KEYS.public_key(ENTITIES[D.PPMID]))
