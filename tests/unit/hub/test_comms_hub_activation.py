@@ -1,0 +1,193 @@
+"""Distribution then activation, end to end over the virtual air, in virtual time.
+
+distribute -> Zigbee OTA -> receipt alert through the tunnel -> CS06 through
+CommsHub.send_command -> the device's signed response, and the gating cases around it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+from collections.abc import Awaitable, Callable
+
+import pytest
+
+from han_premises import ENTITIES, EPOCH, KEYS, OTHER_SUPPLIER, SUPPLIER, Premises, premises, sample_image
+from hanbench.clock import run_virtual
+from hanbench.dcc.hub_port import CommandExpired
+from hanbench.devices import GsmeTiming
+from hanbench.devices.firmware import Firmware
+from hanbench.gbcs.alerts import FirmwareReceiptAlert, GsmeCommandNotRetrievedAlert, ReceiptForm
+from hanbench.gbcs.codes import AlertCode
+from hanbench.gbcs.cs06 import (
+    CANCELLATION_DATETIME,
+    Accepted,
+    ActivationResult,
+    ExecutionOutcome,
+    FutureDatedActivationAlert,
+    read_activate_firmware_response,
+)
+from hanbench.gbcs.device_types import DeviceType
+from hanbench.gbcs.frame import decode_message, verify_message
+from hanbench.gbcs.image import parse_image
+from hanbench.hub.comms_hub import CommsHubTiming
+
+D = DeviceType
+V1, V2 = bytes.fromhex("00000001"), bytes.fromhex("00000002")
+
+
+def scenario(kinds: list[DeviceType], body: Callable[[Premises], Awaitable[None]], **kwargs: object) -> None:
+    async def run() -> None:
+        async with premises(kinds, **kwargs) as p:  # type: ignore[arg-type]
+            await body(p)
+    run_virtual(run())
+
+
+def image_hash(kind: DeviceType) -> bytes:
+    return parse_image(sample_image(kind)).manufacturer_image_hash
+
+
+async def activate(p: Premises, kind: DeviceType, command: bytes) -> Accepted | ExecutionOutcome:
+    """Send ``command`` through the CH; the device's verified CS06 response."""
+    response = decode_message(await p.hub.send_command(ENTITIES[kind], command))
+    assert response.originator == ENTITIES[kind] and response.target == SUPPLIER
+    assert verify_message(response, KEYS.public_key(ENTITIES[kind]))
+    return read_activate_firmware_response(response)
+
+
+async def distributed(p: Premises, kind: DeviceType) -> FirmwareReceiptAlert:
+    """Distribute the v2 sample image and wait for the device's receipt alert at the CH."""
+    await p.hub.distribute(sample_image(kind), [ENTITIES[kind]])
+    await p.until(lambda: receipts(p, kind) != [], timeout_s=7200)
+    [receipt] = receipts(p, kind)
+    return receipt
+
+
+def receipts(p: Premises, kind: DeviceType) -> list[FirmwareReceiptAlert]:
+    return [a for _, a in p.alerts(ENTITIES[kind]) if isinstance(a, FirmwareReceiptAlert)]
+
+
+@pytest.mark.parametrize("kind", [D.ESME, D.HCALCS])
+def test_whole_flow_receipt_alert_then_cs06_activates(kind: DeviceType) -> None:
+    async def body(p: Premises) -> None:
+        receipt = await distributed(p, kind)
+        assert receipt.alert_code == AlertCode.FIRMWARE_VERIFICATION_SUCCESSFUL
+        assert receipt.form is ReceiptForm.DLMS and receipt.calculated_hash == image_hash(kind)
+        [msg] = [m for m, a in p.alerts(ENTITIES[kind]) if isinstance(a, FirmwareReceiptAlert)]
+        assert verify_message(msg, KEYS.public_key(ENTITIES[kind])) and msg.target == SUPPLIER
+        assert p.devices[kind].firmware.running == Firmware(1)
+        outcome = await activate(p, kind, p.cs06(kind, receipt.calculated_hash))
+        assert outcome == ExecutionOutcome(ActivationResult.SUCCESS, V2)
+        assert p.devices[kind].firmware.running == Firmware(2, image_hash(kind))
+    scenario([kind], body)
+
+
+def test_wrong_hash_answers_2_and_the_old_version_keeps_running() -> None:
+    async def body(p: Premises) -> None:
+        await distributed(p, D.ESME)
+        outcome = await activate(p, D.ESME, p.cs06(D.ESME, bytes(32)))
+        assert outcome == ExecutionOutcome(ActivationResult.HASH_MISMATCH, V1)
+        assert p.devices[D.ESME].firmware.running == Firmware(1)
+    scenario([D.ESME], body)
+
+
+def test_cs06_without_an_image_answers_no_image_held() -> None:
+    async def body(p: Premises) -> None:
+        outcome = await activate(p, D.ESME, p.cs06(D.ESME, image_hash(D.ESME)))
+        assert outcome == ExecutionOutcome(ActivationResult.NO_IMAGE_HELD, V1)
+    scenario([D.ESME], body)
+
+
+def test_cs06_signed_by_another_supplier_is_refused_with_0x8F3D_and_nothing_activates() -> None:
+    async def body(p: Premises) -> None:
+        await distributed(p, D.ESME)
+        with pytest.raises(CommandExpired, match="no response"):
+            await p.hub.send_command(ENTITIES[D.ESME], p.cs06(D.ESME, image_hash(D.ESME), signer=OTHER_SUPPLIER))
+        assert p.devices[D.ESME].firmware.running == Firmware(1)
+        assert AlertCode.TRUSTED_SOURCE_AUTHENTICATION_FAILURE in p.alert_codes(ENTITIES[D.ESME])
+    scenario([D.ESME], body, timing=CommsHubTiming(response_timeout_s=60))
+
+
+def test_replayed_cs06_is_refused() -> None:
+    async def body(p: Premises) -> None:
+        await distributed(p, D.ESME)
+        wrong = p.cs06(D.ESME, bytes(32))
+        assert (await activate(p, D.ESME, wrong)).code is ActivationResult.HASH_MISMATCH
+        with pytest.raises(CommandExpired):
+            await p.hub.send_command(ENTITIES[D.ESME], wrong)
+        replay = p.cs06(D.ESME, image_hash(D.ESME), counter=p.counter)  # same counter, right hash
+        with pytest.raises(CommandExpired):
+            await p.hub.send_command(ENTITIES[D.ESME], replay)
+        assert p.devices[D.ESME].firmware.running == Firmware(1)
+        assert p.alert_codes(ENTITIES[D.ESME]).count(AlertCode.TRUSTED_SOURCE_AUTHENTICATION_FAILURE) == 2
+    scenario([D.ESME], body, timing=CommsHubTiming(response_timeout_s=60))
+
+
+def test_future_dated_activation_fires_at_its_date_time_with_0x8F66() -> None:
+    async def body(p: Premises) -> None:
+        await distributed(p, D.ESME)
+        when = EPOCH + dt.timedelta(days=3)
+        assert await activate(p, D.ESME, p.cs06(D.ESME, image_hash(D.ESME), when=when)) == Accepted()
+        esme = p.devices[D.ESME]
+        assert esme.gbcs.pending is not None and esme.gbcs.pending.execution == when
+        await asyncio.sleep((when - p.clock.now()).total_seconds() - 1)
+        assert esme.firmware.running == Firmware(1)
+        await p.until(lambda: esme.firmware.running.file_version == 2, timeout_s=10)
+        assert p.clock.now() - when < dt.timedelta(seconds=2)
+        await p.until(lambda: any(isinstance(a, FutureDatedActivationAlert) for _, a in p.alerts()))
+        [alert] = [a for _, a in p.alerts(ENTITIES[D.ESME]) if isinstance(a, FutureDatedActivationAlert)]
+        assert alert.alert_code == AlertCode.FUTURE_DATED_COMMAND_ACTIONED
+        assert (alert.execution_datetime, alert.outcome) == (when, ExecutionOutcome(ActivationResult.SUCCESS, V2))
+    scenario([D.ESME], body)
+
+
+def test_cancellation_prevents_a_future_dated_activation() -> None:
+    async def body(p: Premises) -> None:
+        await distributed(p, D.ESME)
+        when = EPOCH + dt.timedelta(days=1)
+        assert await activate(p, D.ESME, p.cs06(D.ESME, image_hash(D.ESME), when=when)) == Accepted()
+        assert await activate(p, D.ESME, p.cs06(D.ESME, image_hash(D.ESME), when=CANCELLATION_DATETIME)) == Accepted()
+        await asyncio.sleep(3 * 24 * 3600)
+        assert p.devices[D.ESME].firmware.running == Firmware(1)
+        assert p.devices[D.ESME].gbcs.pending is None
+        assert not any(isinstance(a, FutureDatedActivationAlert) for _, a in p.alerts())
+    scenario([D.ESME], body)
+
+
+# --- GSME: only through its wake cycle ---------------------------------------------------------
+
+GSME_TIMING = GsmeTiming(wake_interval_s=1800, phase_s=600)
+
+
+def test_gsme_takes_the_image_at_its_first_wake_and_activates_by_a_queued_cs06() -> None:
+    async def body(p: Premises) -> None:
+        gsme = p.devices[D.GSME]
+        assert not gsme.node.awake
+        start = asyncio.get_running_loop().time()
+        receipt = await distributed(p, D.GSME)
+        assert receipt.form is ReceiptForm.GBZ and receipt.calculated_hash == image_hash(D.GSME)
+        assert len(gsme.wakes) == 1 and gsme.wakes[0] - start <= 600  # the first wake after distribution
+        response = asyncio.ensure_future(p.hub.send_command(ENTITIES[D.GSME], p.cs06(D.GSME, receipt.calculated_hash)))
+        await asyncio.sleep(60)
+        assert not response.done() and gsme.firmware.running == Firmware(1)  # queued until it wakes
+        await p.until(response.done, timeout_s=1800)
+        assert len(gsme.wakes) == 2
+        msg = decode_message(response.result())
+        assert read_activate_firmware_response(msg) == ExecutionOutcome(ActivationResult.SUCCESS, V2)
+        assert gsme.firmware.running == Firmware(2, image_hash(D.GSME))
+        assert not gsme.node.awake
+    scenario([D.GSME], body, gsme_timing=GSME_TIMING)
+
+
+def test_gsme_queue_expiry_raises_0x819D_and_command_expired() -> None:
+    async def body(p: Premises) -> None:
+        gsme = p.devices[D.GSME]
+        await gsme.close()  # the GSME never wakes again (flat battery)
+        command = p.cs06(D.GSME, image_hash(D.GSME))
+        with pytest.raises(CommandExpired):
+            await p.hub.send_command(ENTITIES[D.GSME], command)
+        [(msg, alert)] = [(m, a) for m, a in p.alerts() if isinstance(a, GsmeCommandNotRetrievedAlert)]
+        assert (alert.gsme, alert.command_counter) == (ENTITIES[D.GSME], decode_message(command).originator_counter)
+        assert msg.originator == p.hub.entity_id and verify_message(msg, KEYS.public_key(p.hub.entity_id))
+        assert p.clock.now() - EPOCH >= dt.timedelta(hours=2)
+    scenario([D.GSME], body, gsme_timing=GSME_TIMING, timing=CommsHubTiming(queue_expiry_s=2 * 3600))
