@@ -67,18 +67,20 @@ def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "emu: needs the emulator's controls (virtual time, fault injection)")
     run = config.stash[_RUN] = _Run(_bench_path(config))
     config.pluginmanager.register(run, "hanbench-run")
+    if run.chosen:
+        run.config  # a bench the user named must load before anything runs: a usage error otherwise
 
 
-def _bench_path(config: pytest.Config) -> tuple[Path, str]:
-    """The bench file and how to show it: as the user wrote it when they did."""
+def _bench_path(config: pytest.Config) -> tuple[Path, str, bool]:
+    """The bench file, how to show it (as the user wrote it), and whether the user chose it."""
     given: str | None = config.getoption("hanbench_bench")
     if given:
-        return Path(given).resolve(), given
+        return Path(given).resolve(), given, True
     ini = config.getini(INI_BENCH)
     if ini:
         base = config.inipath.parent if config.inipath is not None else config.rootpath
-        return (base / str(ini)).resolve(), str(ini)
-    return config.rootpath / DEFAULT_BENCH, str(DEFAULT_BENCH)
+        return (base / str(ini)).resolve(), str(ini), True
+    return config.rootpath / DEFAULT_BENCH, str(DEFAULT_BENCH), False
 
 
 # -- the active bench and the run's session ----------------------------------------------------
@@ -111,8 +113,8 @@ class _Run:
     Registered as a plugin of its own so that it sees every test report.
     """
 
-    def __init__(self, where: tuple[Path, str]) -> None:
-        self.path, self.shown = where
+    def __init__(self, where: tuple[Path, str, bool]) -> None:
+        self.path, self.shown, self.chosen = where
         self._config: BenchConfig | None = None
         self.recording: _Recording | None = None
         self.bench_items: set[str] = set()

@@ -1,0 +1,166 @@
+"""The hanbench pytest plugin as a user meets it: --bench, kind markers, -m selection, skips,
+virtual time, and the session record of a run."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+
+from hanbench.bench.record import SessionOutcome, SessionRecord, TestOutcome
+
+pytest_plugins = ["pytester"]
+
+ROOT = Path(__file__).resolve().parents[2]
+EMU_TOML = (ROOT / "bench" / "emu.toml").read_text()
+
+TESTS = """
+import asyncio
+import pytest
+from hanbench.clock import is_virtual
+
+@pytest.mark.asyncio
+async def test_any_bench(bench):
+    assert bench.name
+
+@pytest.mark.emu
+@pytest.mark.asyncio
+async def test_needs_emu(bench):
+    assert bench.kind == "emu"
+
+@pytest.mark.hw
+@pytest.mark.asyncio
+async def test_needs_hw(bench):
+    assert bench.kind != "emu"
+
+def test_plain():
+    assert True
+"""
+
+
+def bench_file(folder: Path, *, kind: str = "emu", name: str = "t") -> Path:
+    """A copy of bench/emu.toml whose paths point into the repository and ``folder``."""
+    text = EMU_TOML.replace('"../fixtures/keys"', f'"{ROOT / "fixtures" / "keys"}"')
+    text = text.replace('"../firmware_images"', f'"{ROOT / "firmware_images"}"')
+    text = text.replace('"../sessions"', f'"{folder / "sessions"}"')
+    text = text.replace('name = "emu"', f'name = "{name}"')
+    if kind != "emu":
+        text = text.replace('kind = "emu"', f'kind = "{kind}"') + '\n[radio]\ntype = "ezsp"\n'
+    path = folder / f"{kind}.toml"
+    path.write_text(text)
+    return path
+
+
+@pytest.fixture
+def suite(pytester: pytest.Pytester) -> pytest.Pytester:
+    pytester.makeini("[pytest]\nasyncio_mode = strict\nasyncio_default_fixture_loop_scope = function\n"
+                     "addopts = --strict-markers -p no:cacheprovider\n")
+    pytester.makepyfile(test_suite=TESTS)
+    return pytester
+
+
+def selected(result: pytest.RunResult) -> set[str]:
+    return {m.group(1) for line in result.outlines if (m := re.search(r"::(test_\w+)", line))}
+
+
+def test_unmarked_bench_tests_get_the_emu_marker_on_an_emu_bench(suite: pytest.Pytester) -> None:
+    bench = bench_file(suite.path)
+    result = suite.runpytest("--bench", str(bench), "-m", "emu", "--collect-only", "-q")
+    assert selected(result) == {"test_any_bench", "test_needs_emu"}
+    result = suite.runpytest("--bench", str(bench), "-m", "hw", "--collect-only", "-q")
+    assert selected(result) == {"test_needs_hw"}
+
+
+def test_a_twin_bench_presents_as_hw(suite: pytest.Pytester) -> None:
+    bench = bench_file(suite.path, kind="twin")
+    result = suite.runpytest("--bench", str(bench), "-m", "hw", "--collect-only", "-q")
+    assert selected(result) == {"test_any_bench", "test_needs_hw"}
+    result = suite.runpytest("--bench", str(bench), "-m", "not hw", "--collect-only", "-q")
+    assert selected(result) == {"test_needs_emu", "test_plain"}
+
+
+def test_a_test_for_another_kind_is_skipped_naming_the_bench_it_needs(suite: pytest.Pytester) -> None:
+    bench = bench_file(suite.path, kind="twin")
+    result = suite.runpytest("--bench", str(bench), "-k", "needs_emu", "-rs")
+    result.assert_outcomes(skipped=1)
+    result.stdout.fnmatch_lines([
+        f"*needs an emu bench (virtual time, fault injection); active bench {bench} is twin*"])
+
+
+def test_a_hw_test_on_the_emu_bench_is_skipped_with_its_reason(suite: pytest.Pytester) -> None:
+    bench = bench_file(suite.path)
+    result = suite.runpytest("--bench", str(bench), "-k", "needs_hw", "-rs")
+    result.assert_outcomes(skipped=1)
+    result.stdout.fnmatch_lines(["*needs a hardware bench (twin or lab: the radio and board code path); "
+                                 f"active bench {bench} is emu*"])
+
+
+def test_the_bench_can_come_from_the_ini_file(suite: pytest.Pytester) -> None:
+    bench_file(suite.path, kind="twin")
+    suite.makeini("[pytest]\nasyncio_mode = strict\nasyncio_default_fixture_loop_scope = function\n"
+                  "hanbench_bench = twin.toml\n")
+    result = suite.runpytest("-m", "hw", "--collect-only", "-q", "-p", "no:cacheprovider")
+    assert selected(result) == {"test_any_bench", "test_needs_hw"}
+
+
+def test_a_bad_bench_file_is_a_one_line_usage_error(suite: pytest.Pytester) -> None:
+    bench = suite.path / "broken.toml"
+    bench.write_text("[bench]\nname = 'x'\nkind = 'quantum'\n")
+    result = suite.runpytest("--bench", str(bench))
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines([f"ERROR: hanbench: {bench}:*kind*"])
+    assert "Traceback" not in result.stderr.str()
+
+
+def test_a_run_without_bench_tests_writes_no_session_record(suite: pytest.Pytester) -> None:
+    bench = bench_file(suite.path)
+    result = suite.runpytest("--bench", str(bench), "-k", "plain")
+    result.assert_outcomes(passed=1)
+    assert not (suite.path / "sessions").exists()
+
+
+RECORDED = """
+import asyncio
+import pytest
+from hanbench.clock import is_virtual
+
+@pytest.mark.asyncio
+async def test_runs_in_virtual_time(bench, esme, supplier):
+    assert is_virtual(asyncio.get_running_loop())
+    start = bench.now()
+    await bench.advance(10 * 24 * 3600)
+    assert (bench.now() - start).days == 10
+    assert esme.state.running_version == 1
+    assert supplier.name == "GITTESTSUPPLIER"
+
+@pytest.mark.asyncio
+async def test_fails(bench):
+    assert bench.device("esme").state.running_version == 99
+
+@pytest.mark.hw
+@pytest.mark.asyncio
+async def test_hw_only(bench):
+    pass
+"""
+
+
+def test_every_bench_test_outcome_lands_in_one_session_record(pytester: pytest.Pytester) -> None:
+    pytester.makeini("[pytest]\nasyncio_mode = strict\nasyncio_default_fixture_loop_scope = function\n")
+    pytester.makepyfile(test_recorded=RECORDED)
+    bench = bench_file(pytester.path, name="plugin")
+    result = pytester.runpytest("--bench", str(bench), "-p", "no:cacheprovider")
+    result.assert_outcomes(passed=1, failed=1, skipped=1)
+    with SessionRecord(pytester.path / "sessions" / "plugin" / "hanbench.db") as record:
+        [session] = record.list_sessions()
+        assert session.outcome is SessionOutcome.FAILED
+        outcomes = {t.name.rsplit("::", 1)[1]: t for t in record.tests(session.id)}
+        assert {name: t.outcome for name, t in outcomes.items()} == {
+            "test_runs_in_virtual_time": TestOutcome.PASSED,
+            "test_fails": TestOutcome.FAILED,
+            "test_hw_only": TestOutcome.SKIPPED,
+        }
+        assert "assert 1 == 99" in (outcomes["test_fails"].message or "")
+        assert "needs a hardware bench" in (outcomes["test_hw_only"].message or "")
+        kinds = [e.kind for e in record.events(session.id)]
+        assert kinds.count("premises_opened") == kinds.count("premises_closed") == 2
