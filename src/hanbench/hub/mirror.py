@@ -14,6 +14,7 @@ Over the air, as SE specifies and the Silicon Labs meter-mirror/CHF plugins do i
   :meth:`MirrorServer.create`, i.e. GSMEs in its device log);
 * the GSME sends **Read Attributes** (server to client: the attributes of the mirror's
   Metering *client*) to that endpoint; the CH answers Read Attributes Response from it.
+  A device without a mirror gets UNSUPPORTED_ATTRIBUTE for everything it reads.
 
 How it hooks into zigpy: on the CH, a GSME's frames arrive at zigpy's object for the
 GSME's own Metering server cluster. :class:`MirrorServer` listens to those cluster objects
@@ -42,7 +43,7 @@ from zigpy.zcl import Cluster, foundation
 
 from hanbench.errors import BadInput
 from hanbench.gbcs.entity import EntityId
-from hanbench.hub.ota_server import entity_of, eui64_of
+from hanbench.hub.ota_server import entity_of
 from hanbench.radio.se_clusters import (
     NO_MIRROR_ENDPOINT,
     Metering,
@@ -132,10 +133,6 @@ class MirrorServer:
             raise BadInput(f"the CH has no free mirror endpoint for {entity}; give it more mirror endpoints")
         mirror = Mirror(entity, self._free.pop(0), self._changed)
         self._mirrors[entity] = mirror
-        if self._app is not None:
-            zigpy_device = self._app.devices.get(eui64_of(entity))
-            if zigpy_device is not None:
-                self._attach(zigpy_device)
         return mirror
 
     def get(self, device: EntityId | t.EUI64 | str) -> Mirror | None:
@@ -181,8 +178,8 @@ class MirrorServer:
         self._detach(device.ieee)
 
     def _attach(self, device: Device) -> None:
-        """Listen to the Metering server clusters of ``device`` if it has a mirror here."""
-        if entity_of(device.ieee) not in self._mirrors or device.ieee in self._attached:
+        """Listen to the Metering server clusters of ``device`` (a mirror may come later)."""
+        if device.ieee in self._attached:
             return
         attached = []
         for endpoint in device.non_zdo_endpoints:
@@ -211,18 +208,16 @@ class MirrorServer:
 
     async def _answer_read(self, device: Device, cluster: Cluster, tsn: int, attribute_ids: list[int]) -> None:
         mirror = self.get(device.ieee)
-        if mirror is None:
-            return
         records = [self._record(mirror, attrid) for attrid in attribute_ids]
         rsp = foundation.GENERAL_COMMANDS[foundation.GeneralCommand.Read_Attributes_rsp]
-        await self._reply(
-            device, cluster, mirror.endpoint, tsn, rsp.id, True, rsp.schema(status_records=records).serialize()
-        )
+        src_ep = self.esi_endpoint if mirror is None else mirror.endpoint
+        await self._reply(device, cluster, src_ep, tsn, rsp.id, True, rsp.schema(status_records=records).serialize())
 
     @staticmethod
-    def _record(mirror: Mirror, attrid: int) -> foundation.ReadAttributeRecord:
+    def _record(mirror: Mirror | None, attrid: int) -> foundation.ReadAttributeRecord:
+        """A device without a mirror reads nothing: every attribute is unsupported for it."""
         flags = MeteringClientAttributes.functional_notification_flags
-        if attrid != flags.id:
+        if mirror is None or attrid != flags.id:
             return foundation.ReadAttributeRecord(attrid, foundation.Status.UNSUPPORTED_ATTRIBUTE)
         return foundation.ReadAttributeRecord(
             attrid, foundation.Status.SUCCESS, foundation.TypeValue(type=flags.zcl_type, value=mirror.flags)
