@@ -20,7 +20,7 @@ from hanbench.gbcs.codes import AlertCode
 from hanbench.gbcs.device_types import DeviceType
 from hanbench.gbcs.frame import verify_message
 from hanbench.gbcs.image import parse_image
-from hanbench.hub.comms_hub import DCC_ENTITY, CommsHubTiming
+from hanbench.hub.comms_hub import DCC_ENTITY, CommsHubTiming, HubObserver
 
 D = DeviceType
 
@@ -142,3 +142,35 @@ def test_discarded_image_is_reported_as_ccs08_1() -> None:
         discarded = [a for a in ccs08(p) if a.result is TransferResult.IMAGE_DISCARDED]
         assert [a.device for a in discarded] == [ENTITIES[D.PPMID]]
     scenario([D.HCALCS, D.PPMID], body, timing=CommsHubTiming(slots=1))
+
+
+class Recorder(HubObserver):
+    def __init__(self) -> None:
+        self.calls: list[str] = []
+
+    def image_stored(self, stored: object) -> None:
+        self.calls.append("stored")
+
+    def notify_sent(self, device: object, delivered: bool) -> None:
+        self.calls.append(f"notify {delivered}")
+
+    def transfer_finished(self, outcome: object) -> None:
+        self.calls.append("finished")
+
+    def alert_forwarded(self, message: bytes, from_device: bool) -> None:
+        self.calls.append("device alert" if from_device else "ch alert")
+
+
+def test_observer_hears_each_step_and_dropped_alerts_never_reach_the_ch() -> None:
+    recorder = Recorder()
+
+    async def body(p: Premises) -> None:
+        esme = p.devices[D.ESME]
+        esme.drop_alerts = True
+        await p.hub.distribute(sample_image(D.ESME), [ENTITIES[D.ESME]])
+        await p.until(lambda: "finished" in recorder.calls, timeout_s=600)
+        await asyncio.sleep(60)
+        assert esme.firmware.held is not None and esme.gbcs.alerts  # raised and recorded ...
+        assert p.alerts(ENTITIES[D.ESME]) == []  # ... but never sent
+        assert recorder.calls == ["stored", "notify True", "finished", "ch alert"]
+    scenario([D.ESME], body, observer=recorder)
