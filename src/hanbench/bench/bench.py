@@ -32,6 +32,7 @@ from hanbench.bench.seeding import reconcile_inventory
 from hanbench.bench.users import BenchUser, ImageSource
 from hanbench.clock import BenchClock, is_virtual
 from hanbench.dcc.dcc import Dcc
+from hanbench.dcc.hub_port import HubPort
 from hanbench.dcc.inventory import Inventory
 from hanbench.errors import BadInput, CheckFailed
 from hanbench.gbcs.device_types import DeviceType
@@ -140,6 +141,16 @@ class Bench:
         return tuple(self.id_of(d) for d in devices)
 
     @property
+    def hub(self) -> HubPort:
+        """The CH as the DCC talks to it (distribute an image, send a command), past the DCC.
+
+        The direct hub path, on every kind: it is how a conformance test puts in front of a
+        device what the DCC would refuse to send (an image signed by someone else, a CS06
+        signed with the wrong key or replayed), to check that the device refuses it too.
+        """
+        return self._premises.hub
+
+    @property
     def comms_hub(self) -> object:
         """The kind's CH object (``CommsHub`` on emu), for tests that look inside the hub."""
         return self._premises.comms_hub
@@ -217,7 +228,7 @@ class Bench:
 
     @property
     def emulator(self) -> EmulatorControls:
-        """Fault injection and stimuli (link loss, dropped alerts, waking a GSME): emu only."""
+        """Fault injection and stimuli (link loss, waking a GSME): emu only."""
         controls = self._premises.controls
         if controls is None:
             raise NotOnEmulator(f"emulator controls need an emu bench (virtual time, fault injection); "

@@ -65,21 +65,8 @@ class EmulatorControls(Protocol):
         """Lose ``loss`` (0..1) of the frames between the CH and ``device``, both ways."""
         ...
 
-    def drop_alerts(self, device: DeviceConfig, drop: bool = True) -> None:
-        """Have ``device`` swallow the alerts it would raise (a device whose alerts get lost)."""
-        ...
-
     async def wake(self, device: DeviceConfig) -> None:
         """Run a sleepy device's wake cycle now instead of at its next wake interval."""
-        ...
-
-    async def push_image(self, device: DeviceConfig, image: bytes) -> None:
-        """Put ``image`` in the CH's store for ``device`` directly, past the DCC's checks.
-
-        The DCC refuses an image not signed by the device's supplier (SR 11.1 rule
-        ``image_not_signed_by_supplier``), so this is how a test gets such an image to the
-        device to see the device refuse it too (0x8F1C).
-        """
         ...
 
 

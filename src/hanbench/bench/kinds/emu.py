@@ -111,17 +111,11 @@ class EmuPremises:
         self.air.set_link(hub_ieee, node.ieee, model)
         self.air.set_link(node.ieee, hub_ieee, model)
 
-    def drop_alerts(self, device: DeviceConfig, drop: bool = True) -> None:
-        self._emulated(device).drop_alerts = drop  # type: ignore[attr-defined]
-
     async def wake(self, device: DeviceConfig) -> None:
         emulated = self._emulated(device)
         if not isinstance(emulated, Gsme):
             raise BadInput(f"{device.name} is a {device.type.value}, which never sleeps; only a GSME wakes")
         await emulated.wake_cycle()
-
-    async def push_image(self, device: DeviceConfig, image: bytes) -> None:
-        await self._hub.distribute(image, [device.id])
 
 
 @contextlib.asynccontextmanager

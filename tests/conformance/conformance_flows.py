@@ -1,0 +1,44 @@
+"""Steps the conformance tests share, written only against the scripting API.
+
+Kept out of ``conftest.py`` so that the tests import them by a name no other test folder uses.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from hanbench import Bench, BenchDevice, BenchUser, Outcome, UserAlert
+from hanbench.gbcs.cs06 import ActivateFirmware, activate_firmware_command
+from hanbench.gbcs.frame import encode_message
+from hanbench.gbcs.image import parse_image
+
+#: The version every sample device starts with, and the one the sample images bring.
+OLD, NEW = 0x00000001, 0x00000002
+
+#: Long enough for any device to receive an image, a GSME included (one wake interval).
+RECEIPT_WAIT_S = 2 * 3600.0
+
+
+async def distribute(bench: Bench, user: BenchUser, device: BenchDevice) -> UserAlert:
+    """SR 11.1 of the NEW sample image to ``device`` by ``user``; the supplier's receipt alert."""
+    result = await user.update_firmware(bench.image(device, NEW), [device])
+    assert result.target(device.id).outcome is Outcome.DISTRIBUTED, result
+    alert = await bench.supplier_of(device).wait_alert(0x8F72, device=device, timeout=RECEIPT_WAIT_S)
+    assert device.state.held_version == NEW
+    assert alert.calculated_hash == device.state.held_hash
+    return alert
+
+
+def image_signed_by(bench: Bench, device: BenchDevice, signer: BenchUser) -> bytes:
+    """The NEW sample image for ``device``, signed by ``signer`` instead of the device's supplier."""
+    key = bench.dcc.keystore.private_key(signer.id)
+    return parse_image(bench.image(device, NEW)).signed(key).to_bytes()
+
+
+def cs06(bench: Bench, signer: BenchUser, device: BenchDevice, image_hash: bytes, *,
+         execution: dt.datetime | None = None) -> bytes:
+    """A CS06 from ``signer`` under the signer's next DCC originator counter, as the DCC would build it."""
+    counter = bench.dcc.inventory.next_originator_counter(signer.id)
+    command = ActivateFirmware(image_hash, counter, execution)
+    key = bench.dcc.keystore.private_key(signer.id)
+    return encode_message(activate_firmware_command(signer.id, device.id, command, key))
