@@ -115,6 +115,13 @@ class SupportedProtocol(t.Struct):
     protocol_id: TunnelProtocol
 
 
+# Fields of the commands that exist in both directions (each direction compiles its own schema).
+_TRANSFER_DATA = {"tunnel_id": t.uint16_t, "data": t.Bytes}  # data: the rest of the frame
+_TRANSFER_DATA_ERROR = {"tunnel_id": t.uint16_t, "status": TransferDataStatus}
+_ACK_TRANSFER_DATA = {"tunnel_id": t.uint16_t, "number_of_bytes_left": t.uint16_t}
+_READY_DATA = {"tunnel_id": t.uint16_t, "number_of_octets_left": t.uint16_t}
+
+
 class Tunneling(smartenergy.Tunneling):
     """zigpy's Tunneling cluster with the SE 1.4 commands and attribute.
 
@@ -139,18 +146,10 @@ class Tunneling(smartenergy.Tunneling):
             },
         )
         close_tunnel: Final = ZCLCommandDef(id=0x01, schema={"tunnel_id": t.uint16_t})
-        transfer_data_client_to_server: Final = ZCLCommandDef(
-            id=0x02, schema={"tunnel_id": t.uint16_t, "data": t.Bytes}
-        )
-        transfer_data_error_client_to_server: Final = ZCLCommandDef(
-            id=0x03, schema={"tunnel_id": t.uint16_t, "status": TransferDataStatus}
-        )
-        ack_transfer_data_client_to_server: Final = ZCLCommandDef(
-            id=0x04, schema={"tunnel_id": t.uint16_t, "number_of_bytes_left": t.uint16_t}
-        )
-        ready_data_client_to_server: Final = ZCLCommandDef(
-            id=0x05, schema={"tunnel_id": t.uint16_t, "number_of_octets_left": t.uint16_t}
-        )
+        transfer_data_client_to_server: Final = ZCLCommandDef(id=0x02, schema=_TRANSFER_DATA)
+        transfer_data_error_client_to_server: Final = ZCLCommandDef(id=0x03, schema=_TRANSFER_DATA_ERROR)
+        ack_transfer_data_client_to_server: Final = ZCLCommandDef(id=0x04, schema=_ACK_TRANSFER_DATA)
+        ready_data_client_to_server: Final = ZCLCommandDef(id=0x05, schema=_READY_DATA)
         get_supported_tunnel_protocols: Final = ZCLCommandDef(
             id=0x06, schema={"protocol_offset": t.uint8_t}
         )
@@ -164,18 +163,10 @@ class Tunneling(smartenergy.Tunneling):
                 "maximum_incoming_transfer_size": t.uint16_t,
             },
         )
-        transfer_data_server_to_client: Final = ZCLCommandDef(
-            id=0x01, schema={"tunnel_id": t.uint16_t, "data": t.Bytes}
-        )
-        transfer_data_error_server_to_client: Final = ZCLCommandDef(
-            id=0x02, schema={"tunnel_id": t.uint16_t, "status": TransferDataStatus}
-        )
-        ack_transfer_data_server_to_client: Final = ZCLCommandDef(
-            id=0x03, schema={"tunnel_id": t.uint16_t, "number_of_bytes_left": t.uint16_t}
-        )
-        ready_data_server_to_client: Final = ZCLCommandDef(
-            id=0x04, schema={"tunnel_id": t.uint16_t, "number_of_octets_left": t.uint16_t}
-        )
+        transfer_data_server_to_client: Final = ZCLCommandDef(id=0x01, schema=_TRANSFER_DATA)
+        transfer_data_error_server_to_client: Final = ZCLCommandDef(id=0x02, schema=_TRANSFER_DATA_ERROR)
+        ack_transfer_data_server_to_client: Final = ZCLCommandDef(id=0x03, schema=_ACK_TRANSFER_DATA)
+        ready_data_server_to_client: Final = ZCLCommandDef(id=0x04, schema=_READY_DATA)
         supported_tunnel_protocols_response: Final = ZCLCommandDef(
             id=0x05,
             schema={
