@@ -18,8 +18,9 @@ without a conftest.
 * Async tests that use the bench run on a virtual-time loop on an emu bench (their async
   fixtures too), and on an ordinary loop otherwise.
 * The run is one session in the bench's session record: every event of every test's
-  premises, and every bench test's outcome. It is opened by the first test that uses the
-  bench, so runs that never touch a bench write nothing.
+  premises, and every bench test's outcome. It is opened (and the bench locked, see
+  :mod:`hanbench.bench.lock`) once collection has selected a test that uses the bench, so
+  runs that never touch a bench write nothing, and a bench in use fails the run at once.
 """
 
 from __future__ import annotations
@@ -37,6 +38,7 @@ from hanbench.bench.bench import Bench, BenchDevice, open_bench
 from hanbench.bench.config import BenchConfig, BenchKind, NotOnBench, load_bench
 from hanbench.bench.events import EventStream
 from hanbench.bench.kinds import kind_strategy
+from hanbench.bench.lock import BenchLock
 from hanbench.bench.record import Session, SessionOutcome, SessionRecord, TestOutcome
 from hanbench.bench.users import BenchUser
 from hanbench.clock import BenchClock, real_event_loop, virtual_event_loop
@@ -101,6 +103,7 @@ class _RunClock:
 
 @dataclasses.dataclass
 class _Recording:
+    lock: BenchLock
     record: SessionRecord
     session: Session
     events: EventStream
@@ -143,13 +146,23 @@ class _Run:
     def open(self) -> _Recording:
         if self.recording is None:
             config = self.config
+            lock = BenchLock(config.database_path).__enter__()
             record = SessionRecord(config.database_path)
             clock = _RunClock(config.start)
             session = record.start(config, clock)
             events = EventStream(clock)
             session.attach(events)
-            self.recording = _Recording(record, session, events, clock)
+            self.recording = _Recording(lock, record, session, events, clock)
         return self.recording
+
+    def pytest_collection_finish(self, session: pytest.Session) -> None:
+        """Take the bench and open the run's session as soon as a selected test will use it."""
+        if session.config.option.collectonly or not any(i.nodeid in self.bench_items for i in session.items):
+            return
+        try:
+            self.open()
+        except HanbenchError as exc:
+            raise pytest.UsageError(f"hanbench: {exc}") from None
 
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
         """Fold one phase report of a bench test into its outcome; record it after teardown."""
@@ -171,6 +184,7 @@ class _Run:
         recording, self.recording = self.recording, None
         recording.session.finish(outcome, failure)
         recording.record.close()
+        recording.lock.__exit__(None, None, None)
         return recording.session.id
 
 

@@ -85,7 +85,8 @@ async def test_future_dated_activation_fires_at_its_date_time(
     await bench.sleep_until(at - dt.timedelta(seconds=1))
     assert esme.state.running_version == OLD
     await supplier.wait_alert(0x8F66, device=esme, timeout=60)
-    fired = await bench.events.wait_for(lambda e: isinstance(e, ActivationFired) and e.device == esme.id, 0, since=0)
+    fired = await bench.events.wait_for(
+        lambda e: isinstance(e, ActivationFired) and e.device == esme.id, 0, since=bench.opened_seq)
     assert fired.at == at
     assert esme.state.running_version == NEW
 

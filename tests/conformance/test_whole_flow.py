@@ -48,7 +48,7 @@ async def test_ppmid_activates_by_itself_and_reports_with_cs09(
     assert cs09.firmware_version == NEW
     assert ppmid.state.running_version == NEW
     activated = await bench.events.wait_for(
-        lambda e: isinstance(e, ActivationImmediate) and e.device == ppmid.id, 0, since=0)
+        lambda e: isinstance(e, ActivationImmediate) and e.device == ppmid.id, 0, since=bench.opened_seq)
     assert activated.file_version == NEW
 
 

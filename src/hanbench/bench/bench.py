@@ -25,6 +25,7 @@ from hanbench.bench.config import BenchConfig, BenchKind, DeviceConfig, NotOnBen
 from hanbench.bench.session_events import AlertDeliveries, PremisesClosed, PremisesOpened
 from hanbench.bench.events import EventStream
 from hanbench.bench.kinds import kind_strategy
+from hanbench.bench.lock import BenchLock
 from hanbench.bench.premises import AssemblyContext, DeviceState, DeviceUnderTest, EmulatorControls, Kind, \
     NotOnEmulator, Premises
 from hanbench.bench.record import Session, SessionOutcome, SessionRecord
@@ -89,6 +90,9 @@ class Bench:
         self.dcc = dcc
         self.session = session
         self._premises = premises
+        #: The stream's ``seq`` when this premises was ready: ``events.wait_for(..., since=bench.opened_seq)``
+        #: then sees this premises' events only, even on a stream shared across benches.
+        self.opened_seq = events.last_seq
         self._devices = {name: BenchDevice(device) for name, device in premises.devices.items()}
         self._users = {u.id: BenchUser(self, u.id, u.name, u.roles, deliveries.inbox_mark(u.id))
                        for u in config.users}
@@ -242,8 +246,9 @@ async def open_bench(bench_file: Path | str | BenchConfig, *, events: EventStrea
     """Open the bench of ``bench_file`` (a path or a loaded config) for one session.
 
     ``events`` and ``session`` let a caller that runs many benches (the pytest plugin) keep
-    one event stream and one session record across them; by default the bench has its own
-    stream and records its own session in ``config.database_path``.
+    one event stream and one session record across them (and hold the bench's lock); by
+    default the bench has its own stream, takes the lock, and records its own session in
+    ``config.database_path``.
     """
     config = bench_file if isinstance(bench_file, BenchConfig) else load_bench(bench_file)
     kind = kind_strategy(config.kind)
@@ -258,7 +263,8 @@ async def open_bench(bench_file: Path | str | BenchConfig, *, events: EventStrea
         async with _assembled(config, kind, clock, stream, session) as bench:
             yield bench
         return
-    with SessionRecord(config.database_path) as record, record.start(config, clock.now) as own:
+    with BenchLock(config.database_path), SessionRecord(config.database_path) as record, \
+            record.start(config, clock.now) as own:
         # The session's own exit marks it aborted if assembly fails before the block runs.
         own.attach(stream)
         try:

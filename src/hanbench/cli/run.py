@@ -68,6 +68,6 @@ def command(bench_file: Path | None, keyword: str | None, markexpr: str | None, 
     if catcher.session_id is not None:
         with SessionRecord(config.database_path) as record:
             click.echo("\n".join(summarise(record, catcher.session_id, config).lines()))
-    else:
-        click.echo(f"hanbench: no test used the bench, so nothing was recorded in {config.database_path}")
+    elif code in (pytest.ExitCode.OK, pytest.ExitCode.NO_TESTS_COLLECTED):
+        click.echo(f"hanbench: no selected test used the bench, so nothing was recorded in {config.database_path}")
     click.get_current_context().exit(code)

@@ -1,0 +1,65 @@
+"""``hanbench run``: pytest's exit code, a summary read from the session record, and a
+one-line error for a bench file that does not load."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+from test_bench_open import ROOT, emu_copy
+
+FAILING_SUITE = """
+import pytest
+
+@pytest.mark.asyncio
+async def test_passes(bench, esme):
+    assert esme.state.running_version == 1
+
+@pytest.mark.asyncio
+async def test_fails(bench, esme):
+    assert esme.state.running_version == 7
+"""
+
+
+def hanbench(*args: str) -> subprocess.CompletedProcess[str]:
+    """The installed console script, as a user runs it."""
+    return subprocess.run([str(Path(sys.executable).with_name("hanbench")), *args], capture_output=True, text=True,
+                          cwd=ROOT, timeout=120, check=False)
+
+
+def test_run_passes_and_summarises_the_session(tmp_path: Path) -> None:
+    bench = emu_copy(tmp_path, name="clirun")
+    done = hanbench("run", "--bench", str(bench), "-k", "awake_meter_class and esme or mp207",
+                    "--junitxml", str(tmp_path / "junit.xml"))
+    assert done.returncode == 0, done.stdout + done.stderr
+    out = done.stdout
+    assert "bench clirun (kind emu, policy mp207) -> passed" in out
+    assert "tests: 2 passed, 0 failed, 0 error, 0 skipped" in out
+    assert "esme     esme   00000001 -> 00000002 (2 activations)" in out
+    assert "gsme     gsme   00000001 -> nothing activated" in out
+    assert "APPOINTEDRSA (90-B3-D5-1F-30-0A-00-01): 0x8F72 x1" in out
+    assert "gsme_wake_interval_s=1800" in out
+    assert f"session database: {tmp_path / 'sessions' / 'clirun' / 'hanbench.db'}" in out
+    assert "bench clock" in out and "wall" in out
+    assert (tmp_path / "junit.xml").is_file()
+
+
+def test_run_exits_1_when_a_test_fails(tmp_path: Path) -> None:
+    bench = emu_copy(tmp_path, name="clifail")
+    suite = tmp_path / "suite"
+    suite.mkdir()
+    (suite / "test_suite.py").write_text(FAILING_SUITE)
+    done = hanbench("run", "--bench", str(bench), "--suite", str(suite))
+    assert done.returncode == 1, done.stdout + done.stderr
+    assert "-> failed" in done.stdout
+    assert "tests: 1 passed, 1 failed" in done.stdout
+
+
+def test_a_bad_bench_file_is_exit_2_with_one_error_line(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.toml"
+    bad.write_text("[bench\n")
+    done = hanbench("run", "--bench", str(bad))
+    assert done.returncode == 2
+    assert done.stderr.count("\n") == 1 and done.stderr.startswith(f"error: {bad}:1:")
+    assert done.stdout == ""
