@@ -228,7 +228,10 @@ def _run(config: pytest.Config) -> _Run:
 
 
 def _uses_bench(item: pytest.Item) -> bool:
-    return "bench" in getattr(item, "fixturenames", ())
+    """Whether ``item`` uses this plugin's ``bench`` fixture (not some other fixture of that name)."""
+    info = getattr(item, "_fixtureinfo", None)
+    definitions = info.name2fixturedefs.get("bench", ()) if info is not None else ()
+    return bool(definitions) and getattr(definitions[-1].func, "__module__", None) == __name__
 
 
 # -- collection: kind markers and skips ----------------------------------------------------------
