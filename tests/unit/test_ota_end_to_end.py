@@ -257,3 +257,35 @@ def test_image_page_mode_delivers_the_image() -> None:
         assert outcome.duration - 2 == pytest.approx(spacing_s) or outcome.duration - 2 > spacing_s
 
     scenario(body, client_config=OtaClientConfig(page_size=500, response_spacing_ms=20))
+
+
+def test_image_page_mode_recovers_a_lost_block_from_the_gap() -> None:
+    async def body(b: OtaBench) -> None:
+        b.air.set_link(VIRTUAL_RADIO_IEEE, b.node.ieee, LinkModel(loss=0.2))
+        b.server.offer(IMAGE, [DEVICE])
+        outcome = await b.node.ota.update()
+        assert outcome.result is ClientResult.KEPT and b.received == [IMAGE]
+        assert b.air.total_stats().lost > 0
+        assert outcome.retries > 0 and outcome.pages > -(-len(IMAGE) // 500)
+        assert outcome.resumed_from == 0
+
+    scenario(body, client_config=OtaClientConfig(page_size=500, block_timeout_s=1))
+
+
+def test_image_overwritten_mid_transfer_aborts_the_device_and_reports_discarded() -> None:
+    async def body(b: OtaBench) -> None:
+        b.server.offer(IMAGE, [DEVICE])
+        other = (ROOT / "firmware_images" / ESME.file_name(INITIAL_FILE_VERSION)).read_bytes()
+
+        def overwrite(frame: AirFrame) -> None:
+            # The CH gets a new image as the device asks for its 11th block.
+            if len(b.block_requests) == 11 and b.server.image_waiting(DEVICE) is not None:
+                b.server.offer(other, ["00-11-22-33-44-55-66-99"])
+
+        b.air.add_observer(overwrite)
+        outcome = await b.node.ota.update()
+        assert outcome.result is ClientResult.ABORTED and b.node.ota.partial_offset == 0
+        (server_outcome,) = b.recorder.finished
+        assert server_outcome.result is TransferResult.IMAGE_DISCARDED and server_outcome.blocks == 10
+
+    scenario(body)

@@ -234,10 +234,18 @@ class OtaClient:
         return self._running is not None and not self._running.done()
 
     async def update(self) -> OtaOutcome:
-        """Query, download (resuming), check and end one upgrade; joins a running one."""
+        """Query, download (resuming), check and end one upgrade; joins a running one.
+
+        Cancelling the caller does not cancel the update (another caller may share it);
+        the device's sleep makes it run out of retries instead, keeping the partial image.
+        """
+        return await asyncio.shield(self._start())
+
+    def _start(self) -> asyncio.Task[OtaOutcome]:
         if self._running is None or self._running.done():
             self._running = asyncio.get_running_loop().create_task(self._update(), name="ota-client-update")
-        return await asyncio.shield(self._running)
+            self._running.add_done_callback(_log_failure)
+        return self._running
 
     async def query(self) -> ImageOffer | None:
         """Send Query Next Image; the server's offer, or ``None`` (no image, or no answer).
@@ -273,7 +281,7 @@ class OtaClient:
         """
         if isinstance(cmd, ImageNotifyCommand):
             if self._wants(cmd):
-                asyncio.get_running_loop().create_task(self.update(), name="ota-client-notified")
+                self._start()
             return True
         if isinstance(cmd, Ota.ImageBlockResponseCommand):
             if self._page_blocks is not None:
@@ -496,6 +504,12 @@ class OtaClient:
     def _record(self, outcome: OtaOutcome) -> OtaOutcome:
         self.outcomes.append(outcome)
         return outcome
+
+
+def _log_failure(task: asyncio.Task[OtaOutcome]) -> None:
+    """An update nobody awaits (started by Image Notify) must not fail silently."""
+    if not task.cancelled() and task.exception() is not None:
+        LOGGER.error("OTA update failed", exc_info=task.exception())
 
 
 class OtaClientNode(EmulatedNode):

@@ -8,7 +8,7 @@ image instead of serving the stored bytes, caps blocks at 50 bytes, and knows ne
 WAIT_FOR_DATA nor a minimum block period. This server replaces it on the CH's coordinator,
 using only zigpy APIs, so it runs on the bench's ``VirtualRadioApp`` and on bellows alike.
 
-How it hooks into zigpy 2.4 (``tests/unit/hub/test_ota_server_zigpy_contract.py`` fails if
+How it hooks into zigpy 2.4 (the first tests in ``tests/unit/hub/test_ota_server.py`` fail if
 zigpy changes any of this):
 
 1. For every device the application knows or learns of (``device_joined``,

@@ -1,0 +1,103 @@
+"""The device OTA client on its own: knobs, Image Notify rules, where its version lives.
+
+Transfers against the CH's server are in ``tests/unit/test_ota_end_to_end.py``. Here the
+node is on an air with no coordinator, so any query the client starts fails at once and
+ends as NO_IMAGE: what is observed is *whether* the client started one.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+import zigpy.types as t
+from zigpy.zcl import foundation
+from zigpy.zcl.clusters.general import Basic, ImageNotifyCommand, Ota
+
+from hanbench.clock import run_virtual
+from hanbench.devices.ota_client import ClientResult, OtaClientConfig, OtaClientNode, OtaIdentity
+from hanbench.errors import BadInput
+from hanbench.radio.air import VirtualAir
+from hanbench.radio.se_profile import SeDeviceType
+
+MFR, IMAGE_TYPE = 0x121D, 0x0000
+Payload = ImageNotifyCommand.PayloadType
+
+
+def node(air: VirtualAir, *, client_clusters: tuple[int, ...] = (Ota.cluster_id,), **config: Any) -> OtaClientNode:
+    async def keep(data: bytes) -> foundation.Status:
+        return foundation.Status.SUCCESS
+
+    return OtaClientNode(
+        air, "00:11:22:33:44:55:66:01", 0x4A01, device_type=SeDeviceType.METERING_DEVICE, manufacturer="hanbench",
+        model="ESME", server_clusters=[Basic.cluster_id], client_clusters=list(client_clusters),
+        manufacturer_code=MFR, current_file_version=5, ota_identity=OtaIdentity(MFR, IMAGE_TYPE, 0x1111),
+        on_image=keep, ota_config=OtaClientConfig(**config),
+    )
+
+
+NOTIFIES = {
+    "jitter-only": (ImageNotifyCommand(payload_type=Payload.QueryJitter, query_jitter=100), True),
+    "this-image": (ImageNotifyCommand(payload_type=Payload.QueryJitter_ManufacturerCode_ImageType_NewFileVersion,
+                                      query_jitter=100, manufacturer_code=MFR, image_type=IMAGE_TYPE,
+                                      new_file_version=6), True),
+    "other-manufacturer": (ImageNotifyCommand(payload_type=Payload.QueryJitter_ManufacturerCode, query_jitter=100,
+                                              manufacturer_code=0x1002), False),
+    "other-image-type": (ImageNotifyCommand(payload_type=Payload.QueryJitter_ManufacturerCode_ImageType,
+                                            query_jitter=100, manufacturer_code=MFR, image_type=0x0001), False),
+    "version-it-runs": (ImageNotifyCommand(payload_type=Payload.QueryJitter_ManufacturerCode_ImageType_NewFileVersion,
+                                           query_jitter=100, manufacturer_code=MFR, image_type=IMAGE_TYPE,
+                                           new_file_version=5), False),
+    "zero-jitter": (ImageNotifyCommand(payload_type=Payload.QueryJitter, query_jitter=0), False),
+}
+
+
+@pytest.mark.parametrize("case", NOTIFIES)
+def test_image_notify_starts_an_update_only_when_it_is_for_this_device(case: str) -> None:
+    notify, starts = NOTIFIES[case]
+
+    async def run() -> None:
+        device = node(VirtualAir(), max_retries=1)
+        hdr = foundation.ZCLHeader.cluster(1, Ota.ClientCommandDefs.image_notify.id,
+                                           direction=foundation.Direction.Server_to_Client)
+        assert device.ota.handle_command(hdr, notify), "Image Notify is always the client's"
+        assert device.ota.busy is starts
+        if starts:
+            outcome = await device.ota.update()  # joins the update the notify started
+            assert outcome.result is ClientResult.NO_IMAGE
+        assert len(device.ota.outcomes) == int(starts)
+
+    run_virtual(run())
+
+
+def test_commands_that_are_not_the_clients_are_left_to_the_device() -> None:
+    async def run() -> None:
+        device = node(VirtualAir())
+        hdr = foundation.ZCLHeader.cluster(1, 0x07, direction=foundation.Direction.Server_to_Client)
+        upgrade_end = Ota.ClientCommandDefs.upgrade_end_response.schema(
+            manufacturer_code=MFR, image_type=IMAGE_TYPE, file_version=6, current_time=0, upgrade_time=0)
+        assert not device.ota.handle_command(hdr, upgrade_end)
+        assert not device.ota.busy
+
+    run_virtual(run())
+
+
+def test_running_version_is_the_nodes_ota_attribute() -> None:
+    device = node(VirtualAir())
+    assert device.ota.current_file_version == 5
+    device.ota.current_file_version = 6
+    assert device.get_attribute(Ota.cluster_id, "current_file_version", server=False) == t.uint32_t(6)
+
+
+def test_node_without_an_ota_client_cluster_is_refused() -> None:
+    with pytest.raises(BadInput, match="0x0019"):
+        node(VirtualAir(), client_clusters=())
+
+
+@pytest.mark.parametrize("bad", [
+    {"maximum_data_size": 0}, {"maximum_data_size": 256}, {"block_timeout_s": 0}, {"max_retries": -1},
+    {"page_size": 0}, {"minimum_block_period_ms": 70000}, {"response_spacing_ms": -1},
+])
+def test_config_refuses_out_of_range_knobs(bad: dict[str, Any]) -> None:
+    with pytest.raises(BadInput):
+        OtaClientConfig(**bad)
