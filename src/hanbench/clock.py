@@ -40,6 +40,7 @@ only activates them for ``@pytest.mark.looptime`` tests, and only for the test b
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import datetime as dt
 from collections.abc import Callable, Coroutine
 from typing import Any, TypeVar
@@ -91,8 +92,19 @@ def run_virtual(coro: Coroutine[Any, Any, _T]) -> _T:
     """Run ``coro`` to completion on a fresh virtual-time loop, from synchronous code.
 
     Tasks still pending when ``coro`` returns are cancelled and the loop is closed, as
-    :class:`asyncio.Runner` does.
+    :class:`asyncio.Runner` does. Called where a loop is already running in this thread (a
+    Jupyter notebook cell), the virtual loop runs in a worker thread and this call blocks
+    until it is done: the notebook's own loop keeps real time, the bench keeps virtual time.
     """
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return _run_on_virtual_loop(coro)
+    with concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="hanbench-virtual") as pool:
+        return pool.submit(_run_on_virtual_loop, coro).result()
+
+
+def _run_on_virtual_loop(coro: Coroutine[Any, Any, _T]) -> _T:
     with asyncio.Runner(loop_factory=virtual_event_loop) as runner:
         return runner.run(coro)
 

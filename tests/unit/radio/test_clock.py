@@ -219,3 +219,16 @@ def test_pytest_asyncio_runs_tests_and_fixtures_on_the_virtual_loop(
     pytester.makeini("[pytest]\nasyncio_mode = strict\nasyncio_default_fixture_loop_scope = function\n")
     result = pytester.runpytest_subprocess("-p", "no:cacheprovider")
     result.assert_outcomes(passed=1)
+
+
+@pytest.mark.asyncio
+async def test_run_virtual_works_inside_a_running_loop_as_in_a_notebook() -> None:
+    """A notebook cell already runs a loop; run_virtual must still give the bench virtual time."""
+
+    async def a_day_later() -> float:
+        loop = asyncio.get_running_loop()
+        start = loop.time()
+        await asyncio.sleep(24 * 3600)
+        return loop.time() - start
+
+    assert run_virtual(a_day_later()) == pytest.approx(24 * 3600)
