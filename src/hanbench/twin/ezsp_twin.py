@@ -20,6 +20,7 @@ import bellows.types as t
 
 from hanbench.errors import BadInput
 from hanbench.radio.air import VirtualAir
+from hanbench.radio.stick_config import stick_zigpy_config
 from hanbench.twin.air_link import CoordinatorRadio
 from hanbench.twin.ash import AshNcp, AshStats, LinkState
 from hanbench.twin.ezsp_ncp import EzspNcp
@@ -36,20 +37,12 @@ BENCH_CHANNEL = 15
 def bellows_app_config(port: str, *, channel: int = BENCH_CHANNEL) -> dict[str, Any]:
     """zigpy config for a bellows `ControllerApplication` on a twin's port.
 
-    Every background task is off (watchdog, backups, topology scans, OTA broadcasts
-    and providers, the database), so what a test sees on the serial link is what it
-    asked for, and shutdown leaves nothing running. A fixed channel spares the energy
-    scan zigpy would run before forming.
+    It is the config the bench gives a real EZSP stick (`radio.stick_config`): every
+    background task off, so what a test sees on the serial link is what it asked for and
+    shutdown leaves nothing running, and bellows' serial link on the caller's event loop,
+    so a vanished port cannot leave `app.shutdown()` waiting on bellows' stopped thread.
     """
-    return {
-        "device": {"path": port},
-        "database_path": None,
-        "network": {"channel": channel},
-        "ota": {"enabled": False, "broadcast_enabled": False, "providers": []},
-        "topology_scan_enabled": False,
-        "backup_enabled": False,
-        "watchdog_enabled": False,
-    }
+    return stick_zigpy_config(port, radio="ezsp", channel=channel)
 
 
 class EzspTwin:
