@@ -151,7 +151,8 @@ def test_block_size_follows_the_configured_maximum() -> None:
         assert outcome.result is ClientResult.KEPT and b.received == [IMAGE]
         assert max(b.block_sizes) == 40
 
-    scenario(body, server_config=OtaServerConfig(max_block_size=63), client_config=OtaClientConfig(maximum_data_size=40))
+    scenario(body, server_config=OtaServerConfig(max_block_size=63),
+             client_config=OtaClientConfig(maximum_data_size=40))
 
 
 def test_wait_for_data_paces_the_whole_transfer() -> None:

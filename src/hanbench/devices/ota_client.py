@@ -159,6 +159,11 @@ class ImageOffer:
     file_version: int
     image_size: int
 
+    def fields(self) -> dict[str, int]:
+        """The image's identity as the OTA cluster's request schemas name it."""
+        return {"manufacturer_code": self.manufacturer_code, "image_type": self.image_type,
+                "file_version": self.file_version}
+
 
 @dataclass
 class _Partial:
@@ -357,9 +362,7 @@ class OtaClient:
                 rsp = await self._request(
                     Ota.ServerCommandDefs.image_block,
                     field_control=control,
-                    manufacturer_code=offer.manufacturer_code,
-                    image_type=offer.image_type,
-                    file_version=offer.file_version,
+                    **offer.fields(),
                     file_offset=partial.offset,
                     maximum_data_size=self.config.maximum_data_size,
                     **extra,
@@ -401,9 +404,7 @@ class OtaClient:
                         Ota.ServerCommandDefs.image_page,
                         expect_reply=False,
                         field_control=ImagePageCommandFieldControl(0),
-                        manufacturer_code=offer.manufacturer_code,
-                        image_type=offer.image_type,
-                        file_version=offer.file_version,
+                        **offer.fields(),
                         file_offset=start,
                         maximum_data_size=self.config.maximum_data_size,
                         page_size=page_size,
@@ -450,8 +451,7 @@ class OtaClient:
             LOGGER.debug("server answered a block request with %r", rsp)
             return ClientResult.ABORTED
         if rsp.status == Status.SUCCESS:
-            same_image = (rsp.manufacturer_code, rsp.image_type, rsp.file_version) == (
-                offer.manufacturer_code, offer.image_type, offer.file_version)
+            same_image = ImageOffer(rsp.manufacturer_code, rsp.image_type, rsp.file_version, offer.image_size) == offer
             if not same_image or rsp.file_offset != partial.offset or not rsp.image_data:
                 counters.retries += 1
                 return None
@@ -487,9 +487,7 @@ class OtaClient:
                 rsp = await self._request(
                     Ota.ServerCommandDefs.upgrade_end,
                     status=status,
-                    manufacturer_code=offer.manufacturer_code,
-                    image_type=offer.image_type,
-                    file_version=offer.file_version,
+                    **offer.fields(),
                 )
             except (TimeoutError, zigpy.exceptions.DeliveryError):
                 continue

@@ -80,6 +80,11 @@ class ImageKey:
     def __str__(self) -> str:
         return f"{self.manufacturer_code:04X}-{self.image_type:04X}-{self.file_version:08X}"
 
+    def fields(self) -> dict[str, int]:
+        """The three fields as the OTA cluster's command schemas name them."""
+        return {"manufacturer_code": self.manufacturer_code, "image_type": self.image_type,
+                "file_version": self.file_version}
+
 
 @dataclass(eq=False)
 class StoredImage:

@@ -38,7 +38,9 @@ Protocol decisions, each a knob in :class:`OtaServerConfig` with the spec defaul
   current time, request time and the minimum block period (the only ZCL response that can
   carry the period). Unknown image or device: ABORT. Offset past the end: MALFORMED_COMMAND.
 * Image Page: ``page_size`` bytes as successive unsolicited Image Block Responses, spaced by
-  the larger of the device's ``response_spacing`` and the minimum block period.
+  the larger of the device's ``response_spacing`` and the minimum block period. A page
+  request is refused like a block request (ABORT, MALFORMED_COMMAND, WAIT_FOR_DATA). A block
+  that does not get through ends the page; the device asks again from the gap.
 * Upgrade End with SUCCESS: Upgrade End Response with ``upgrade_time`` (0xFFFFFFFF); CCS08
   result 0. Any other status (INVALID_IMAGE after a failed signature check, ABORT,
   REQUIRE_MORE_IMAGE): ZCL answers with a Default Response (SUCCESS), and the transfer ends
@@ -305,40 +307,20 @@ class OtaServer:
         self._transfer(entity, stored)
         await self._send(
             cluster.query_next_image_response(
-                status=Status.SUCCESS,
-                manufacturer_code=header.manufacturer_code,
-                image_type=header.image_type,
-                file_version=header.file_version,
-                image_size=stored.size,
-                tsn=hdr.tsn,
+                status=Status.SUCCESS, **stored.key.fields(), image_size=stored.size, tsn=hdr.tsn
             )
         )
 
     async def _on_block(self, device: Device, hdr: foundation.ZCLHeader, cmd: ImageBlockCommand) -> None:
         cluster = self._ota_cluster(device)
-        transfer, status = self._admit(device, cmd)
-        if transfer is None:
-            await self._send(cluster.image_block_response(status=status, tsn=hdr.tsn))
-            return
-        wait_until = self._throttled_until(transfer)
-        if wait_until is not None:
-            transfer.waits += 1
-            await self._send(cluster.image_block_response(**self._wait_for_data(wait_until), tsn=hdr.tsn))
-            return
-        await self._send_block(cluster, transfer, cmd.file_offset, cmd.maximum_data_size, tsn=hdr.tsn)
+        transfer = await self._admit(device, cluster, hdr, cmd)
+        if transfer is not None:
+            await self._send_block(cluster, transfer, cmd.file_offset, cmd.maximum_data_size, tsn=hdr.tsn)
 
     async def _on_page(self, device: Device, hdr: foundation.ZCLHeader, cmd: ImagePageCommand) -> None:
         cluster = self._ota_cluster(device)
-        transfer, status = self._admit(device, cmd)
+        transfer = await self._admit(device, cluster, hdr, cmd)
         if transfer is None:
-            await self._send(cluster.image_block_response(status=status, tsn=hdr.tsn))
-            return
-        if self.busy:
-            transfer.waits += 1
-            await self._send(
-                cluster.image_block_response(**self._wait_for_data(self._loop_now() + self.config.busy_backoff_s),
-                                             tsn=hdr.tsn)
-            )
             return
         previous = self._pages.pop(transfer.device, None)
         if previous is not None:
@@ -373,12 +355,9 @@ class OtaServer:
             transfer = self._transfer(entity, stored)
         self.store.settle(transfer.stored, entity)
         if cmd.status == Status.SUCCESS:
-            header = transfer.stored.image.header
             sent = await self._send(
                 cluster.upgrade_end_response(
-                    manufacturer_code=header.manufacturer_code,
-                    image_type=header.image_type,
-                    file_version=header.file_version,
+                    **transfer.stored.key.fields(),
                     current_time=self._utc_seconds(self.clock.now()),
                     upgrade_time=self.config.upgrade_time,
                     tsn=hdr.tsn,
@@ -397,21 +376,33 @@ class OtaServer:
 
     # -- transfer bookkeeping -------------------------------------------------------------------
 
-    def _admit(
-        self, device: Device, cmd: ImageBlockCommand | ImagePageCommand
-    ) -> tuple[Transfer | None, Status]:
-        """The transfer a block or page request belongs to, or the status refusing it."""
+    async def _admit(
+        self, device: Device, cluster: Ota, hdr: foundation.ZCLHeader, cmd: ImageBlockCommand | ImagePageCommand
+    ) -> Transfer | None:
+        """The transfer a block or page request may be served from now, or ``None``.
+
+        ``None`` after answering the request: ABORT (no such image for this device),
+        MALFORMED_COMMAND (offset past the end, zero data size) or WAIT_FOR_DATA (too early
+        for the block period, or the server is busy).
+        """
         entity = entity_of(device.ieee)
         transfer = self._transfers.get(entity)
         if transfer is None or transfer.stored.key.file_version != cmd.file_version:
             stored = self.store.lookup(entity, cmd.manufacturer_code, cmd.image_type)
             if stored is None or stored.key.file_version != cmd.file_version:
-                return None, Status.ABORT
+                await self._send(cluster.image_block_response(status=Status.ABORT, tsn=hdr.tsn))
+                return None
             transfer = self._transfer(entity, stored)
-        if cmd.file_offset >= transfer.stored.size or cmd.maximum_data_size == 0:
-            return None, Status.MALFORMED_COMMAND
         self._arm_stall_timer(transfer)
-        return transfer, Status.SUCCESS
+        if cmd.file_offset >= transfer.stored.size or cmd.maximum_data_size == 0:
+            await self._send(cluster.image_block_response(status=Status.MALFORMED_COMMAND, tsn=hdr.tsn))
+            return None
+        wait_until = self._throttled_until(transfer)
+        if wait_until is not None:
+            transfer.waits += 1
+            await self._send(cluster.image_block_response(**self._wait_for_data(wait_until), tsn=hdr.tsn))
+            return None
+        return transfer
 
     def _transfer(self, entity: EntityId, stored: StoredImage) -> Transfer:
         """The transfer of ``stored`` to ``entity``: the running one, or a new one."""
@@ -455,13 +446,10 @@ class OtaServer:
         """Send one block at ``offset``; its length, or ``None`` if it did not get through."""
         size = min(maximum_data_size, self.config.max_block_size)
         data = transfer.stored.data[offset:offset + size]
-        header = transfer.stored.image.header
         sent = await self._send(
             cluster.image_block_response(
                 status=Status.SUCCESS,
-                manufacturer_code=header.manufacturer_code,
-                image_type=header.image_type,
-                file_version=header.file_version,
+                **transfer.stored.key.fields(),
                 file_offset=offset,
                 image_data=data,
                 tsn=tsn,

@@ -3,11 +3,11 @@
 The CH's OTA server (:mod:`hanbench.hub.ota_server`) keeps a :class:`Transfer` per device
 while it serves an image, and reports to a :class:`TransferObserver`: once when the transfer
 starts, a few times as it progresses, and exactly once when it finishes, with the CCS08
-response code (:class:`~hanbench.gbcs.alerts.TransferResult`, re-exported here). Outcomes that are not transfers in the Zigbee
-sense but still need a CCS08 (an image discarded by the store before a device fetched it, a
-hardware version mismatch found at Query Next Image) are reported the same way, as a
-finished outcome with zero blocks, so the CH composition has one stream to turn into CCS08
-alerts and bench events.
+response code (:class:`~hanbench.gbcs.alerts.TransferResult`, re-exported here). Outcomes
+that are not transfers in the Zigbee sense but still need a CCS08 (an image discarded by the
+store before a device fetched it, a hardware version mismatch found at Query Next Image) are
+reported the same way, as a finished outcome with zero blocks, so the CH composition has one
+stream to turn into CCS08 alerts and bench events.
 
 All times are event-loop times (virtual in emulation), never the wall clock.
 """

@@ -487,7 +487,8 @@ def test_notify_sends_image_notify_with_the_waiting_image() -> None:
         await asyncio.sleep(0)
         (frame,) = b.probe.frames
         cmd = frame.cmd
-        assert cmd.payload_type == Ota.ImageNotifyCommand.PayloadType.QueryJitter_ManufacturerCode_ImageType_NewFileVersion
+        payload = Ota.ImageNotifyCommand.PayloadType
+        assert cmd.payload_type == payload.QueryJitter_ManufacturerCode_ImageType_NewFileVersion
         assert (cmd.query_jitter, cmd.manufacturer_code, cmd.image_type, cmd.new_file_version) == (
             100, ESME.manufacturer_code, ESME.image_type, NEXT_FILE_VERSION)
         b.probe.awake = False
