@@ -13,7 +13,8 @@ research §5):
   up to ``max_retries`` times in a row; then the download is *interrupted*, not failed, and
   the bytes so far are kept. The next :meth:`OtaClient.update` (after a wake, after the next
   Image Notify) resumes from the last good offset of the same image. A client never goes
-  back to offset 0 for an image it has partly downloaded;
+  back to offset 0 for an image it has partly downloaded (only the server's ABORT, or an
+  offer of a different image, drops the partial bytes);
 * WAIT_FOR_DATA is honoured: the client sleeps until the server's ``request_time`` (relative
   to the server's ``current_time``, so clocks need not agree) or for the
   ``minimum_block_period``, whichever is longer, and from then on keeps at least that period
