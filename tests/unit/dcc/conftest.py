@@ -1,61 +1,16 @@
-"""Shared pieces for the DCC tests: a seeded inventory, the bench key store, signed images,
-an in-memory CH (:class:`FakeHub`) and emulated device answers built with the real GBCS codecs."""
+"""Fixtures of the DCC tests: the bench key store, a seeded in-memory inventory, a fake CH
+and DCCs over them. The names they are built from live in :mod:`dcc_support`."""
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import Awaitable, Callable, Sequence
-from datetime import datetime, timedelta, timezone
-from pathlib import Path
-
 import pytest
 import pytest_asyncio
-from cryptography.hazmat.primitives.asymmetric import ec
+
+from dcc_support import KEYS, FakeHub, loop_clock, seed
 
 from hanbench.dcc.dcc import Dcc
 from hanbench.dcc.inventory import Inventory
-from hanbench.gbcs import alerts, cs06, firmware_version
-from hanbench.gbcs.codes import AlertCode
-from hanbench.gbcs.entity import EntityId
-from hanbench.gbcs.frame import GbcsMessage, decode_message, encode_message, sign_message
-from hanbench.gbcs.image import build_image
 from hanbench.gbcs.keystore import KeyStore
-
-KEYS = Path(__file__).resolve().parents[3] / "fixtures" / "keys"
-START = datetime(2030, 1, 15, 9, 0, tzinfo=timezone.utc)
-
-SUPPLIER_A = EntityId.parse("90-B3-D5-1F-30-01-00-00")
-SUPPLIER_B = EntityId.parse("90-B3-D5-1F-30-02-00-00")
-RSA_1 = EntityId.parse("90-B3-D5-1F-30-0A-00-01")   # appointed by Supplier A
-RSA_2 = EntityId.parse("90-B3-D5-1F-30-0A-00-02")   # appointed by Supplier B
-OTHER = EntityId.parse("90-B3-D5-1F-30-0F-00-01")
-
-CH = EntityId.parse("00-DB-12-34-56-78-91-02")
-ESME = EntityId.parse("00-DB-12-34-56-78-91-00")
-GSME = EntityId.parse("00-DB-12-34-56-78-91-01")
-PPMID = EntityId.parse("00-DB-12-34-56-78-91-04")
-HCALCS = EntityId.parse("00-DB-12-34-56-78-91-05")
-IHD = EntityId.parse("00-DB-12-34-56-78-91-06")
-ESME_B = EntityId.parse("00-DB-12-34-56-78-92-00")  # Supplier B's meter (no key in the key store)
-
-V1, V2 = 0x00000001, 0x00000002
-
-
-def seed(inv: Inventory) -> Inventory:
-    """The default bench's people and premises, plus one ESME of Supplier B."""
-    inv.add_user(SUPPLIER_A, "Supplier A", ["import_supplier", "gas_supplier"])
-    inv.add_user(SUPPLIER_B, "Supplier B", ["import_supplier", "gas_supplier"])
-    inv.add_user(RSA_1, "RSA 1", ["rsa"])
-    inv.add_user(RSA_2, "RSA 2", ["rsa"])
-    inv.add_user(OTHER, "Other User", ["other_user"])
-    inv.appoint(SUPPLIER_A, RSA_1)
-    inv.appoint(SUPPLIER_B, RSA_2)
-    inv.add_device(CH, "ch", import_supplier=SUPPLIER_A, firmware_version=V1)
-    for dev, kind in ((ESME, "esme"), (PPMID, "ppmid"), (HCALCS, "hcalcs"), (IHD, "ihd")):
-        inv.add_device(dev, kind, ch=CH, import_supplier=SUPPLIER_A, firmware_version=V1)
-    inv.add_device(GSME, "gsme", ch=CH, gas_supplier=SUPPLIER_A, firmware_version=V1)
-    inv.add_device(ESME_B, "esme", import_supplier=SUPPLIER_B, firmware_version=V1)
-    return inv
 
 
 @pytest.fixture
@@ -70,55 +25,9 @@ def inventory() -> Inventory:
     inv.close()
 
 
-def signed_image(keystore: KeyStore, signer: EntityId, version: int = V2, payload: bytes = b"firmware") -> bytes:
-    """A GBCS OTA Upgrade Image signed with ``signer``'s DS key."""
-    return build_image(payload + version.to_bytes(4, "big"), manufacturer_code=0x121D, image_type=0,
-                       file_version=version, sign_key=keystore.private_key(signer)).to_bytes()
-
-
-def unsigned_image(version: int = V2) -> bytes:
-    return build_image(b"ppmid firmware", manufacturer_code=0x121D, image_type=0x84, file_version=version).to_bytes()
-
-
-Responder = Callable[[EntityId, GbcsMessage], Awaitable[bytes]]
-
-
-class FakeHub:
-    """An in-memory CH: records what the DCC hands it and answers with what tests tell it to."""
-
-    def __init__(self) -> None:
-        self.distributed: list[tuple[bytes, tuple[EntityId, ...]]] = []
-        self.commands: list[tuple[EntityId, bytes]] = []
-        self.sinks: list[Callable[[bytes], None]] = []
-        self.responder: Responder | None = None
-        self.fail_distribute: Exception | None = None
-
-    async def distribute(self, image: bytes, targets: Sequence[EntityId]) -> None:
-        if self.fail_distribute is not None:
-            raise self.fail_distribute
-        self.distributed.append((image, tuple(targets)))
-
-    async def send_command(self, target: EntityId, message: bytes) -> bytes:
-        self.commands.append((target, message))
-        assert self.responder is not None, "the test sent a command without telling the fake CH how to answer"
-        return await self.responder(target, decode_message(message))
-
-    def on_alert(self, sink: Callable[[bytes], None]) -> None:
-        self.sinks.append(sink)
-
-    def alert(self, message: GbcsMessage) -> None:
-        for sink in self.sinks:
-            sink(encode_message(message))
-
-
 @pytest.fixture
 def hub() -> FakeHub:
     return FakeHub()
-
-
-def loop_clock() -> datetime:
-    """Bench time: START plus the event loop's (virtual, under looptime) seconds."""
-    return START + timedelta(seconds=asyncio.get_running_loop().time())
 
 
 @pytest_asyncio.fixture
@@ -133,73 +42,3 @@ async def make_dcc(inventory: Inventory, keystore: KeyStore, hub: FakeHub):
     yield make
     for dcc in made:
         await dcc.aclose()
-
-
-# ---- emulated device behaviour, with the real codecs -------------------------------------------
-
-def device_key(keystore: KeyStore, device: EntityId) -> ec.EllipticCurvePrivateKey:
-    if keystore.has_private_key(device):
-        return keystore.private_key(device)
-    return _spare_key()
-
-
-_SPARE: list[ec.EllipticCurvePrivateKey] = []
-
-
-def _spare_key() -> ec.EllipticCurvePrivateKey:
-    """A key for devices the key store does not know (their signatures cannot be checked)."""
-    if not _SPARE:
-        _SPARE.append(ec.generate_private_key(ec.SECP256R1()))
-    return _SPARE[0]
-
-
-def activation_responder(keystore: KeyStore, *, result: cs06.ActivationResult = cs06.ActivationResult.SUCCESS,
-                         version: int = V2, delay: float = 0.0) -> Responder:
-    """A device that answers CS06 with ``result`` (NULL when future-dated) after ``delay`` seconds."""
-
-    async def respond(target: EntityId, msg: GbcsMessage) -> bytes:
-        await asyncio.sleep(delay)
-        command = cs06.read_activate_firmware(msg)
-        answer: cs06.ActivateFirmwareResponse
-        if command.execution_datetime is not None:
-            answer = cs06.Accepted()
-        else:
-            answer = cs06.ExecutionOutcome(result, version.to_bytes(4, "big"))
-        return encode_message(cs06.activate_firmware_response(msg, answer, device_key(keystore, target),
-                                                              date_time=START))
-    return respond
-
-
-def version_responder(version: int) -> Responder:
-    """A device that answers SR 11.2 reads with ``version``, in its type's use case."""
-
-    async def respond(target: EntityId, msg: GbcsMessage) -> bytes:
-        request = firmware_version.decode_firmware_version(msg)
-        raw = version.to_bytes(4, "big")
-        answer: firmware_version.FirmwareVersionResponse
-        if isinstance(request, firmware_version.EsmeFirmwareVersionRequest):
-            answer = firmware_version.EsmeFirmwareVersionResponse(raw)
-        elif isinstance(request, firmware_version.GsmeFirmwareVersionRequest):
-            answer = firmware_version.GsmeFirmwareVersionResponse(raw)
-        else:
-            answer = firmware_version.PpmidFirmwareVersionResponse(raw)
-        return encode_message(firmware_version.firmware_version_response(msg, answer, date_time=START))
-    return respond
-
-
-def receipt_alert(keystore: KeyStore, device: EntityId, recipient: EntityId, digest: bytes, *,
-                  ok: bool = True, counter: int = 1) -> GbcsMessage:
-    code = AlertCode.FIRMWARE_VERIFICATION_SUCCESSFUL if ok else AlertCode.FIRMWARE_VERIFICATION_FAILED
-    return alerts.alert_message(device, recipient, counter, alerts.FirmwareReceiptAlert(code, START, digest),
-                                device_key(keystore, device))
-
-
-def transfer_alert(keystore: KeyStore, device: EntityId, result: alerts.TransferResult,
-                   counter: int = 1) -> GbcsMessage:
-    record = alerts.FirmwareTransferAlert(START, device, V2.to_bytes(4, "big"), result)
-    return alerts.alert_message(CH, EntityId.parse("90-B3-D5-1F-30-00-00-02"), counter, record,
-                                keystore.private_key(CH))
-
-
-def resign(msg: GbcsMessage, key: ec.EllipticCurvePrivateKey) -> GbcsMessage:
-    return sign_message(msg, key)

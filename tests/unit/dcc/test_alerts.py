@@ -7,7 +7,7 @@ import asyncio
 import random
 
 import pytest
-from conftest import (
+from dcc_support import (
     CH, ESME, GSME, HCALCS, PPMID, RSA_1, START, SUPPLIER_A, V2, receipt_alert, resign, signed_image,
     transfer_alert,
 )

@@ -4,7 +4,7 @@ which rule, and that a refusal sends nothing to the CH."""
 from __future__ import annotations
 
 import pytest
-from conftest import (
+from dcc_support import (
     CH, ESME, ESME_B, GSME, HCALCS, IHD, OTHER, PPMID, RSA_1, RSA_2, SUPPLIER_A, SUPPLIER_B,
     signed_image, unsigned_image, version_responder,
 )

@@ -7,7 +7,7 @@ import asyncio
 from datetime import timedelta
 
 import pytest
-from conftest import (
+from dcc_support import (
     ESME, GSME, HCALCS, RSA_1, SUPPLIER_A, V1, V2, activation_responder, receipt_alert, signed_image,
     transfer_alert, version_responder,
 )

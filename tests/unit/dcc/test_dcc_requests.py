@@ -7,7 +7,7 @@ import asyncio
 from datetime import datetime, timedelta
 
 import pytest
-from conftest import (
+from dcc_support import (
     ESME, GSME, HCALCS, PPMID, START, SUPPLIER_A, V1, V2, FakeHub, activation_responder, loop_clock, seed,
     signed_image, unsigned_image, version_responder,
 )

@@ -7,7 +7,7 @@ import sqlite3
 from datetime import datetime
 
 import pytest
-from conftest import CH, ESME, GSME, PPMID, RSA_1, RSA_2, START, SUPPLIER_A, SUPPLIER_B, V1, V2
+from dcc_support import CH, ESME, GSME, PPMID, RSA_1, RSA_2, START, SUPPLIER_A, SUPPLIER_B, V1, V2
 
 from hanbench.dcc.errors import InventoryError, UnknownDevice, UnknownUser
 from hanbench.dcc.inventory import SCHEMA_VERSION, Inventory

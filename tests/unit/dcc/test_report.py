@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
-from conftest import (
+from dcc_support import (
     CH, ESME, ESME_B, GSME, HCALCS, IHD, OTHER, PPMID, RSA_1, RSA_2, SUPPLIER_A, SUPPLIER_B, V1, V2,
     activation_responder, receipt_alert, signed_image,
 )
