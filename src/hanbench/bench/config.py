@@ -25,7 +25,7 @@ from hanbench.bench.toml_locator import locate_keys
 from hanbench.errors import BadInput
 from hanbench.gbcs.device_types import DeviceType
 from hanbench.gbcs.entity import EntityId
-from hanbench.gbcs.roles import SUPPLIER_ROLES, Policy, Role
+from hanbench.gbcs.roles import RESPONSIBLE_SUPPLIER_ROLE, SUPPLIER_ROLES, DeviceStatus, DeviceSuppliers, Policy, Role
 from hanbench.hardware.ports import PortMatch
 from hanbench.hardware.power import PowerDriver, power_from_config
 
@@ -60,14 +60,6 @@ class FlowControl(enum.StrEnum):
     SOFTWARE = "software"  # XON/XOFF, the EmberZNet NCP default
     HARDWARE = "hardware"  # RTS/CTS
     NONE = "none"
-
-
-class DeviceStatus(enum.StrEnum):
-    """A device's inventory status at the start of a session (Smart Metering Inventory)."""
-
-    PENDING = "pending"
-    COMMISSIONED = "commissioned"
-    SUSPENDED = "suspended"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -171,13 +163,15 @@ class PowerConfig:
 
 
 @dataclasses.dataclass(frozen=True)
-class DeviceConfig:
+class DeviceConfig(DeviceSuppliers):
     """One HAN device at the start of a session.
 
     ``name`` is the handle tests and fixtures use (the type when not given).
     ``import_supplier`` (ESME, HCALCS, PPMID, IHD, Alt HAN) or ``gas_supplier`` (GSME) is its
-    responsible supplier; an ESME may also have an ``export_supplier``. ``board`` matches the
-    board's control port (twin, lab); ``power`` switches it (lab).
+    responsible supplier (the rule is ``gbcs.roles``'); an ESME may also have an
+    ``export_supplier``. ``status`` is its inventory status at the start of a session, any
+    but decommissioned (a decommissioned device is no longer on the premises). ``board``
+    matches the board's control port (twin, lab); ``power`` switches it (lab).
     """
 
     type: DeviceType
@@ -194,8 +188,8 @@ class DeviceConfig:
 
     @property
     def responsible_supplier(self) -> EntityId:
-        """The supplier whose key signs this device's images and CS06 (see ``gbcs/roles.py``)."""
-        supplier = self.gas_supplier if self.type is DeviceType.GSME else self.import_supplier
+        """The supplier whose key signs this device's images and CS06 (never None in a loaded file)."""
+        supplier = super().responsible_supplier
         assert supplier is not None, "load_bench guarantees a responsible supplier"
         return supplier
 
@@ -311,8 +305,10 @@ _DEVICE = ("type", "id", "name", "import_supplier", "export_supplier", "gas_supp
 _PORT = tuple(f.name for f in dataclasses.fields(PortMatch))
 # Integer knobs and their ranges; every other knob is a duration that must be positive.
 _TIMING_INT_LIMITS = {"block_size_max": (1, 63), "block_period_ms": (0, 0xFFFF)}
-_SUPPLIER_KEYS = {"import_supplier": Role.IMPORT_SUPPLIER, "export_supplier": Role.EXPORT_SUPPLIER,
-                  "gas_supplier": Role.GAS_SUPPLIER}
+# A device's supplier keys are spelt as the supplier roles are.
+_SUPPLIER_KEYS = {role.value: role for role in SUPPLIER_ROLES}
+# A decommissioned device is no longer on a premises, so no session starts with one.
+_START_STATUSES = frozenset(DeviceStatus) - {DeviceStatus.DECOMMISSIONED}
 
 
 def load_bench(path: Path | str) -> BenchConfig:
@@ -483,7 +479,7 @@ def _device(table: Table, kind: BenchKind, users: tuple[User, ...]) -> DeviceCon
     device_type: DeviceType = table.choice("type", DeviceType)
     if device_type is DeviceType.CH:
         raise table.error("type", "the Comms Hub is described by [hub], not [[devices]]")
-    responsible = "gas_supplier" if device_type is DeviceType.GSME else "import_supplier"
+    responsible = RESPONSIBLE_SUPPLIER_ROLE[device_type].value
     allowed = {responsible} | ({"export_supplier"} if device_type is DeviceType.ESME else set())
     for key in _SUPPLIER_KEYS:
         if table.has(key) and key not in allowed:
@@ -504,7 +500,7 @@ def _device(table: Table, kind: BenchKind, users: tuple[User, ...]) -> DeviceCon
         name=table.string("name", device_type.value),
         firmware_version=table.integer("firmware_version", minimum=0, maximum=0xFFFFFFFF),
         hardware_version=table.integer("hardware_version", minimum=0, maximum=0xFFFF),
-        status=table.choice("status", DeviceStatus, DeviceStatus.COMMISSIONED),
+        status=table.choice("status", DeviceStatus, DeviceStatus.COMMISSIONED, among=_START_STATUSES),
         board=board,
         power=power,
         **suppliers,

@@ -134,21 +134,26 @@ class Table:
             bounds = f"between {minimum} and {maximum}"
         raise self.error(key, f"should be {bounds}, got {value}")
 
-    def choice(self, key: str, kind: type[_E], default: _E | None | _Missing = REQUIRED) -> Any:
-        """An enum member, by value; a near miss gets a did-you-mean."""
+    def choice(self, key: str, kind: type[_E], default: _E | None | _Missing = REQUIRED, *,
+               among: Collection[_E] | None = None) -> Any:
+        """An enum member, by value; a near miss gets a did-you-mean. ``among`` narrows the
+        members a bench file may name (an enum shared with other layers may have more)."""
         text = self.string(key, REQUIRED if default is REQUIRED else None)
-        return default if text is None else self.member(key, text, kind)
+        return default if text is None else self.member(key, text, kind, among=among)
 
-    def member(self, key: str | KeyPath, text: Any, kind: type[_E]) -> _E:
-        """``text`` as a member of ``kind``; ``key`` locates the error (a path for array items)."""
-        values = [str(m.value) for m in kind]
+    def member(self, key: str | KeyPath, text: Any, kind: type[_E], *, among: Collection[_E] | None = None) -> _E:
+        """``text`` as a member of ``kind`` (of ``among`` if given); ``key`` locates the error
+        (a path for array items)."""
+        members = list(kind) if among is None else [m for m in kind if m in among]
+        values = [str(m.value) for m in members]
         if not isinstance(text, str):
             raise self.error(key, f"should be a string, one of {', '.join(values)}; got {_describe(text)}")
-        try:
-            return kind(text)
-        except ValueError:
-            raise self.error(key, f"unknown value {text!r}{did_you_mean(text, values)}; "
-                             f"expected one of {', '.join(values)}") from None
+        for member in members:
+            if member.value == text:
+                return member
+        known = text in (str(m.value) for m in kind)
+        problem = f"{text!r} is not allowed here" if known else f"unknown value {text!r}{did_you_mean(text, values)}"
+        raise self.error(key, f"{problem}; expected one of {', '.join(values)}")
 
     def utc_datetime(self, key: str) -> dt.datetime:
         """A TOML offset date-time in UTC (``2026-01-05T09:00:00Z``)."""

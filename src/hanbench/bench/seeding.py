@@ -20,10 +20,10 @@ from __future__ import annotations
 
 from hanbench.bench.config import BenchConfig, DeviceConfig, User
 from hanbench.dcc.inventory import Inventory
-from hanbench.dcc.records import UpdateState
 from hanbench.errors import BadInput
 from hanbench.gbcs.device_types import DeviceType
 from hanbench.gbcs.entity import EntityId
+from hanbench.gbcs.roles import RESPONSIBLE_SUPPLIER_ROLE
 
 SESSION_START_DETAIL = "put back to the bench file's start state when the session opened"
 
@@ -70,10 +70,12 @@ def _reconcile_appointments(inventory: Inventory, config: BenchConfig) -> None:
 
 
 def hub_supplier(config: BenchConfig) -> EntityId | None:
-    """The CH's responsible (import) supplier: that of the premises' first electricity-side device."""
+    """The CH's responsible supplier (``gbcs.roles``: its Import Supplier): the premises' first device's
+    supplier in that role."""
+    role = RESPONSIBLE_SUPPLIER_ROLE[DeviceType.CH]
     for device in config.devices:
-        if device.type is not DeviceType.GSME:
-            return device.responsible_supplier
+        if (supplier := device.supplier_in(role)) is not None:
+            return supplier
     return None
 
 
@@ -89,7 +91,7 @@ def _reconcile_device(inventory: Inventory, config: BenchConfig, device: DeviceC
     known = inventory.find_device(device.id)
     if known is None:
         inventory.add_device(
-            device.id, device.type, ch=config.hub.id, status=device.status.value,
+            device.id, device.type, ch=config.hub.id, status=device.status,
             import_supplier=device.import_supplier, export_supplier=device.export_supplier,
             gas_supplier=device.gas_supplier, firmware_version=device.firmware_version)
         return
@@ -99,13 +101,5 @@ def _reconcile_device(inventory: Inventory, config: BenchConfig, device: DeviceC
         raise _stale(config, f"{device.id} has export supplier {known.export_supplier} there")
     if known.responsible_supplier != device.responsible_supplier:
         inventory.change_supplier(device.id, device.responsible_supplier)
-    if known.status.value != device.status.value:
-        inventory.set_status(device.id, device.status.value)
-    if known.pending is not None:
-        # The only way the inventory API clears a pending image is an activation record; the
-        # update state is reset right after, so no report reads it as an activation.
-        inventory.record_activation(device.id, device.firmware_version, SESSION_START_DETAIL)
-    else:
-        inventory.record_firmware_version(device.id, device.firmware_version)
-    inventory.set_activation_response_missing(device.id, False)
-    inventory.set_update_state(device.id, UpdateState.NONE, SESSION_START_DETAIL)
+    inventory.reset_device(device.id, status=device.status, firmware_version=device.firmware_version,
+                           detail=SESSION_START_DETAIL)

@@ -246,6 +246,25 @@ class Inventory:
         self._update_device(device, "status = ?", (dstatus.value,))
         return self.device(device)
 
+    def reset_device(self, device: Id, *, status: DeviceStatus | str, firmware_version: int,
+                     detail: str = "") -> Device:
+        """Put ``device`` back to a fresh start: ``status``, running ``firmware_version``, no
+        pending image, no update in progress (``detail`` says why) and no missing 11.3 response.
+
+        For a bench opening a new session: the premises starts afresh from its bench file,
+        while the inventory keeps what outlives a session (the SR log, alerts, inboxes and
+        originator counters), so the device record is reset rather than re-created.
+        """
+        dstatus = DeviceStatus.parse(status) if isinstance(status, str) else status
+        self._update_device(
+            device,
+            "status = ?, firmware_version = ?, activation_response_missing = 0, update_state = ?, "
+            "update_detail = ?, pending_hash = NULL, pending_file_version = NULL, pending_since = NULL, "
+            "pending_by = NULL",
+            (dstatus.value, _check_version(firmware_version), UpdateState.NONE.value, detail),
+        )
+        return self.device(device)
+
     def find_device(self, entity_id: Id) -> Device | None:
         row = self._db.execute("SELECT * FROM devices WHERE entity_id = ?", (_eid(entity_id),)).fetchone()
         return None if row is None else _device(row)

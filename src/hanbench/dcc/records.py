@@ -13,7 +13,7 @@ from datetime import datetime
 from hanbench.gbcs.errors import MessageFormatError
 from hanbench.gbcs.device_types import DeviceType
 from hanbench.gbcs.entity import EntityId
-from hanbench.gbcs.roles import RESPONSIBLE_SUPPLIER_ROLE, DeviceStatus, RefusalRule, Role
+from hanbench.gbcs.roles import DeviceStatus, DeviceSuppliers, RefusalRule, Role
 
 MAX_FIRMWARE_VERSION = 0xFFFFFFFF
 
@@ -66,8 +66,8 @@ class PendingImage:
 
 
 @dataclass(frozen=True)
-class Device:
-    """One device of the Smart Metering Inventory."""
+class Device(DeviceSuppliers):
+    """One device of the Smart Metering Inventory (its supplier rule: :class:`DeviceSuppliers`)."""
 
     entity_id: EntityId
     type: DeviceType
@@ -82,19 +82,6 @@ class Device:
     update_state: UpdateState
     update_detail: str
     pending: PendingImage | None
-
-    def supplier_in(self, role: Role) -> EntityId | None:
-        """The device's supplier in ``role`` (Import, Export or Gas), or None."""
-        return {
-            Role.IMPORT_SUPPLIER: self.import_supplier,
-            Role.EXPORT_SUPPLIER: self.export_supplier,
-            Role.GAS_SUPPLIER: self.gas_supplier,
-        }.get(role)
-
-    @property
-    def responsible_supplier(self) -> EntityId | None:
-        """The supplier who signs this device's images and CS06 and owns it (see gbcs.roles)."""
-        return self.supplier_in(RESPONSIBLE_SUPPLIER_ROLE[self.type])
 
     @property
     def needs_action(self) -> bool:

@@ -33,6 +33,7 @@ from dataclasses import dataclass
 from types import MappingProxyType
 
 from hanbench.gbcs.device_types import DeviceType
+from hanbench.gbcs.entity import EntityId
 from hanbench.gbcs.errors import GbcsError
 
 
@@ -143,6 +144,33 @@ RESPONSIBLE_SUPPLIER_ROLE: Mapping[DeviceType, Role] = MappingProxyType({
     DeviceType.CH: Role.IMPORT_SUPPLIER,
     DeviceType.ALT_HAN: Role.IMPORT_SUPPLIER,
 })
+
+
+class DeviceSuppliers:
+    """The supplier rule for any record of a device that names its suppliers per role.
+
+    Both the DCC's inventory records and the bench file's device entries carry a device
+    type and an Import, Export and Gas Supplier; this mixin is the one place that reads
+    "who is this device's supplier" from them, through :data:`RESPONSIBLE_SUPPLIER_ROLE`.
+    """
+
+    type: DeviceType
+    import_supplier: EntityId | None
+    export_supplier: EntityId | None
+    gas_supplier: EntityId | None
+
+    def supplier_in(self, role: Role) -> EntityId | None:
+        """The device's supplier in ``role`` (Import, Export or Gas), or None."""
+        return {
+            Role.IMPORT_SUPPLIER: self.import_supplier,
+            Role.EXPORT_SUPPLIER: self.export_supplier,
+            Role.GAS_SUPPLIER: self.gas_supplier,
+        }.get(role)
+
+    @property
+    def responsible_supplier(self) -> EntityId | None:
+        """The supplier who signs the device's images and CS06 and owns it (see the module docstring)."""
+        return self.supplier_in(RESPONSIBLE_SUPPLIER_ROLE[self.type])
 
 
 class Relation(enum.Enum):

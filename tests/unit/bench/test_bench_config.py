@@ -25,6 +25,7 @@ from hanbench.bench.config import (
 from hanbench.errors import BadInput
 from hanbench.gbcs.device_types import DeviceType
 from hanbench.gbcs.entity import EntityId
+from hanbench.gbcs import roles
 from hanbench.gbcs.roles import Role
 from hanbench.hardware.ports import PortMatch
 from hanbench.hardware.power import ManualPower
@@ -72,7 +73,7 @@ def test_emu_toml_is_the_default_and_loads_with_every_documented_value() -> None
     }
     for device in config.devices:
         assert (device.firmware_version, device.hardware_version) == (1, 0x1111)
-        assert device.status is DeviceStatus.COMMISSIONED
+        assert device.status is DeviceStatus.COMMISSIONED and DeviceStatus is roles.DeviceStatus
         assert device.responsible_supplier == RTDS and config.supplier_of(device).name == "GITTESTSUPPLIER"
         assert device.board is None and device.power is None
     assert config.device("gsme").gas_supplier == RTDS and config.device("gsme").import_supplier is None
@@ -266,6 +267,9 @@ ERRORS = [
     ("unknown status", "hardware_version = 0x1111\n\n[[devices]]\ntype = \"gsme\"",
      "hardware_version = 0x1111\nstatus = \"active\"\n\n[[devices]]\ntype = \"gsme\"", "devices[0].status",
      "active", "expected one of pending, commissioned, suspended"),
+    ("decommissioned at the start", "hardware_version = 0x1111\n\n[[devices]]\ntype = \"gsme\"",
+     "hardware_version = 0x1111\nstatus = \"decommissioned\"\n\n[[devices]]\ntype = \"gsme\"", "devices[0].status",
+     "decommissioned", "'decommissioned' is not allowed here; expected one of pending, commissioned, suspended"),
     ("duplicate user", 'id = "90-B3-D5-1F-30-0A-00-01"', 'id = "90b3d51f30010000"', "users[1].id",
      "90b3d51f30010000", "duplicate user ID 90-B3-D5-1F-30-01-00-00 (also users[0])"),
     ("duplicate device", 'id = "00-DB-12-34-56-78-91-01"', 'id = "00-DB-12-34-56-78-91-00"', "devices[1].id",

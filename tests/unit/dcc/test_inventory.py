@@ -140,3 +140,25 @@ def test_inbox_numbers_are_per_user_and_an_alert_lands_once(inventory):
         inventory.deliver(SUPPLIER_A, alert.id)
     assert [m.alert.code for m in inventory.inbox(SUPPLIER_A, after=1)] == ["N60"]
     assert inventory.last_alert(ESME) == other
+
+
+def test_reset_device_starts_it_afresh_and_keeps_the_history(inventory):
+    inventory.record_distribution(ESME, PendingImage(bytes(32), V2, START, RSA_1))
+    inventory.set_activation_response_missing(ESME, True)
+    inventory.set_update_state(ESME, UpdateState.FAILED, "0x8F1C")
+    inventory.set_status(ESME, "suspended")
+    alert = inventory.add_alert(received_at=START, origin=AlertOrigin.DEVICE, code="0x8F1C", device=ESME, sender=ESME)
+    counter = inventory.next_originator_counter(SUPPLIER_A)
+
+    device = inventory.reset_device(ESME, status="commissioned", firmware_version=0x7, detail="new session")
+
+    assert (device.status, device.firmware_version, device.pending) == (DeviceStatus.COMMISSIONED, 0x7, None)
+    assert (device.update_state, device.update_detail) == (UpdateState.NONE, "new session")
+    assert not device.activation_response_missing and not device.needs_action
+    assert device.responsible_supplier == SUPPLIER_A
+    assert inventory.last_alert(ESME) == alert
+    assert inventory.next_originator_counter(SUPPLIER_A) == counter + 1
+    with pytest.raises(InventoryError, match="32-bit"):
+        inventory.reset_device(ESME, status="commissioned", firmware_version=-1)
+    with pytest.raises(UnknownDevice):
+        inventory.reset_device("00-00-00-00-00-00-00-09", status="commissioned", firmware_version=1)
