@@ -1,0 +1,134 @@
+"""An emulated HAN device behind the board control protocol: the backend of an `EmulatedBoard`.
+
+On a lab bench a dev board's test build tells the bench, over its control UART, what the
+device decided: the image it holds, a pending activation, the alerts it raised. On the twin
+bench the device is emulated on the virtual air and :class:`DeviceBoard` reports the same
+from its typed state and its firmware events, so `BoardControl` reads a real pty with the
+very code it uses on a lab board.
+
+What a board's firmware owns and the emulation maps onto:
+
+* identity and state come from the device's settings, its :class:`FirmwareState` and its
+  GBCS pending activation; ``joined``/``network`` from :meth:`DeviceBoard.joined`, which the
+  bench calls once the CH has interviewed the device (an emulated node knows its short
+  address, not the PAN it joined);
+* the clock is the device's own :class:`BenchClock`: ``set_clock`` moves it for this device
+  only (an activation timer already running keeps the loop time it was set for);
+* ``reset`` keeps everything (an emulated device has no volatile state that a restart
+  would lose and the bench could observe); ``factory_reset`` forgets the held image and a
+  pending activation, as erasing a board's persistent state does, and keeps the running
+  firmware.
+"""
+
+from __future__ import annotations
+
+import collections
+from datetime import datetime
+
+from hanbench.clock import BenchClock
+from hanbench.devices import firmware as fw
+from hanbench.devices.firmware import (
+    Activated,
+    ActivationCancelled,
+    ActivationScheduled,
+    AlertRaised,
+    FirmwareEvent,
+    ImageHeld,
+)
+from hanbench.devices.gbcs_device import GbcsHanDevice, HanDevice
+from hanbench.hardware.protocol import (
+    PROTOCOL_VERSION,
+    Alert,
+    AlertEvent,
+    BoardState,
+    EventSink,
+    HeldImage,
+    Identity,
+    Network,
+    PendingActivation,
+    StateEvent,
+)
+
+#: Alerts a board keeps for ``state`` (the protocol asks for at least 8).
+ALERTS_KEPT = 8
+MANUFACTURER = "hanbench"
+
+
+class DeviceBoard:
+    """`hardware.protocol.BoardBackend` for an emulated device; ``clock`` must be the device's own."""
+
+    def __init__(self, device: HanDevice, clock: BenchClock) -> None:
+        self.device = device
+        self.clock = clock
+        self._network: Network | None = None
+        self._alerts: collections.deque[Alert] = collections.deque(maxlen=ALERTS_KEPT)
+        self._emit: EventSink | None = None
+        device.firmware.subscribe(self._firmware_event)
+
+    # -- BoardBackend -----------------------------------------------------------------------
+
+    def identify(self) -> Identity:
+        firmware = self.device.firmware
+        return Identity(role=self.device.kind, eui64=self.device.entity_id, manufacturer=MANUFACTURER,
+                        model=f"emulated {self.device.kind.value}",
+                        hardware_version=self.device.settings.hardware_version,
+                        firmware_version=firmware.running.file_version, held_image=self._held(),
+                        protocol=PROTOCOL_VERSION)
+
+    def state(self) -> BoardState:
+        pending = self._gbcs_pending()
+        return BoardState(
+            firmware_version=self.device.firmware.running.file_version, held_image=self._held(),
+            pending_activation=None if pending is None else PendingActivation(pending.image_hash, pending.execution),
+            clock=self.clock.now(), joined=self._network is not None, network=self._network,
+            last_alerts=tuple(self._alerts))
+
+    def reset(self) -> None:
+        """Nothing the bench can observe is volatile on an emulated device."""
+
+    def factory_reset(self) -> None:
+        if isinstance(self.device, GbcsHanDevice):
+            self.device.gbcs.close()
+            self.device.gbcs.pending = None
+        self.device.firmware.held = None
+        self._alerts.clear()
+        self._state_changed()
+
+    def set_clock(self, clock: datetime) -> None:
+        self.clock.epoch, self.clock.origin = clock, self.clock.loop.time()
+        self._state_changed()
+
+    def attach(self, emit: EventSink) -> None:
+        self._emit = emit
+
+    # -- the bench's side -------------------------------------------------------------------
+
+    def joined(self, network: Network) -> None:
+        """The CH has let the device in and interviewed it, on ``network``."""
+        self._network = network
+        self._state_changed()
+
+    # -- internals --------------------------------------------------------------------------
+
+    def _held(self) -> HeldImage | None:
+        held = self.device.firmware.held
+        if held is None or held.image_hash is None:
+            return None
+        return HeldImage(held.file_version, held.image_hash)
+
+    def _gbcs_pending(self) -> fw.PendingActivation | None:
+        return self.device.gbcs.pending if isinstance(self.device, GbcsHanDevice) else None
+
+    def _firmware_event(self, event: FirmwareEvent) -> None:
+        if isinstance(event, AlertRaised):
+            alert = Alert(alert_code=int(event.alert.alert_code), message_code=int(event.alert.message_code),
+                          payload=event.message)
+            self._alerts.append(alert)
+            if self._emit is not None:
+                self._emit(AlertEvent(alert))
+        elif isinstance(event, (ImageHeld, Activated, ActivationScheduled, ActivationCancelled)):
+            self._state_changed()
+
+    def _state_changed(self) -> None:
+        if self._emit is not None:
+            self._emit(StateEvent(self.state()))
