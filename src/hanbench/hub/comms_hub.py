@@ -50,7 +50,8 @@ from hanbench.gbcs.errors import MessageFormatError
 from hanbench.gbcs.frame import Cra, decode_message, encode_message
 from hanbench.gbcs.keystore import KeyStore, Usage
 from hanbench.hub.image_store import DEFAULT_SLOTS, ImageStore, StoredImage
-from hanbench.hub.ota_server import OtaServer, OtaServerConfig, ZIGBEE_EPOCH, eui64_of
+from hanbench.hub.addresses import eui64_of
+from hanbench.hub.ota_server import OtaServer, OtaServerConfig, ZIGBEE_EPOCH
 from hanbench.hub.mirror import MirrorServer, mirror_endpoint_descriptors
 from hanbench.radio.se_clusters import NotificationFlags
 from hanbench.radio.virtual_app import comms_hub_endpoint

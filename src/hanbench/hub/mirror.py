@@ -17,10 +17,12 @@ Over the air, as SE specifies and the Silicon Labs meter-mirror/CHF plugins do i
   A device without a mirror gets UNSUPPORTED_ATTRIBUTE for everything it reads.
 
 How it hooks into zigpy: on the CH, a GSME's frames arrive at zigpy's object for the
-GSME's own Metering server cluster. :class:`MirrorServer` listens to those cluster objects
-(``Cluster.add_listener``: ``general_command`` and ``cluster_command`` events), which tells
-it the cluster the frame came on, and answers with ``Device.reply`` from the mirror
-endpoint. zigpy's own answers to these two frames are suppressed by
+GSME's own Metering server cluster. :class:`MirrorServer` hooks every device as the CH's
+other servers do (:class:`~hanbench.hub.cluster_hook.DeviceHooks`), but listens to those
+cluster objects (``Cluster.add_listener``: ``general_command`` and ``cluster_command``
+events) rather than to zigpy's request listeners, because the answer must go back to the
+endpoint the frame came from, which only the cluster object knows; it answers with
+``Device.reply`` from the mirror endpoint. zigpy's own answers to these two frames are suppressed by
 :class:`hanbench.radio.se_clusters.Metering`.
 
 The mirror endpoints are a fixed range the CH hosts (:data:`DEFAULT_MIRROR_ENDPOINTS`); a
@@ -31,6 +33,7 @@ among the coordinator's endpoints.
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -43,7 +46,8 @@ from zigpy.zcl import Cluster, foundation
 
 from hanbench.errors import BadInput
 from hanbench.gbcs.entity import EntityId
-from hanbench.hub.ota_server import entity_of
+from hanbench.hub.addresses import entity_of
+from hanbench.hub.cluster_hook import DeviceHooks, Unhook
 from hanbench.radio.se_clusters import (
     NO_MIRROR_ENDPOINT,
     Metering,
@@ -118,8 +122,7 @@ class MirrorServer:
         self._free = list(endpoints)
         self._mirrors: dict[EntityId, Mirror] = {}
         self._listeners: list[FlagsListener] = []
-        self._app: ControllerApplication | None = None
-        self._attached: dict[t.EUI64, list[tuple[Cluster, _MeteringListener]]] = {}
+        self._hooks = DeviceHooks("mirror server", self._attach)
 
     # -- the mirrors --------------------------------------------------------------------
 
@@ -153,47 +156,26 @@ class MirrorServer:
 
     def install(self, app: ControllerApplication) -> None:
         """Serve the mirrors to their GSMEs on ``app``, now and as they join."""
-        if self._app is not None:
-            raise BadInput("this mirror server is already installed on an application")
-        self._app = app
-        app.add_listener(self)
-        for device in list(app.devices.values()):
-            self._attach(device)
+        self._hooks.install(app)
 
     def uninstall(self) -> None:
         """Stop answering mirror traffic."""
-        if self._app is None:
-            return
-        for ieee in list(self._attached):
-            self._detach(ieee)
-        self._app.remove_listener(self)
-        self._app = None
+        self._hooks.uninstall()
 
-    # zigpy application listener events.
+    def _attach(self, app: ControllerApplication, device: Device) -> list[Unhook]:
+        """Listen to the Metering server clusters of ``device`` (a mirror may come later).
 
-    def device_initialized(self, device: Device) -> None:
-        self._attach(device)
-
-    def device_removed(self, device: Device) -> None:
-        self._detach(device.ieee)
-
-    def _attach(self, device: Device) -> None:
-        """Listen to the Metering server clusters of ``device`` (a mirror may come later)."""
-        if device.ieee in self._attached:
-            return
-        attached = []
+        Nothing to listen to before zigpy has interviewed the device's endpoints; the
+        hooks ask again when the device is initialised.
+        """
+        unhooks: list[Unhook] = []
         for endpoint in device.non_zdo_endpoints:
             cluster = endpoint.in_clusters.get(Metering.cluster_id)
             if cluster is not None:
                 listener = _MeteringListener(self, device, cluster)
                 cluster.add_listener(listener)
-                attached.append((cluster, listener))
-        if attached:
-            self._attached[device.ieee] = attached
-
-    def _detach(self, ieee: t.EUI64) -> None:
-        for cluster, listener in self._attached.pop(ieee, []):
-            cluster.remove_listener(listener)
+                unhooks.append(functools.partial(cluster.remove_listener, listener))
+        return unhooks
 
     # -- answers --------------------------------------------------------------------------
 

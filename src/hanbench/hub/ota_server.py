@@ -8,15 +8,14 @@ image instead of serving the stored bytes, caps blocks at 50 bytes, and knows ne
 WAIT_FOR_DATA nor a minimum block period. This server replaces it on the CH's coordinator,
 using only zigpy APIs, so it runs on the bench's ``VirtualRadioApp`` and on bellows alike.
 
-How it hooks into zigpy 2.4 (the first tests in ``tests/unit/hub/test_ota_server.py`` fail if
-zigpy changes any of this):
+How it hooks into zigpy 2.4 (the first tests in ``tests/unit/hub/test_ota_server.py`` and
+``tests/unit/hub/test_cluster_hook.py`` fail if zigpy changes any of this):
 
-1. For every device the application knows or learns of (``device_joined``,
-   ``device_initialized``), it registers request listeners with
-   ``app.register_callback_listener(src=device, ...)`` for ``query_next_image``,
-   ``image_block``, ``image_page`` and ``upgrade_end``: the mechanism ``OTAManager`` uses.
-   ``ZigbeeDevice.packet_received`` runs these listeners before the cluster handler.
-2. It sets ``device.ota_in_progress = True``, which is what makes zigpy's
+1. For every device the application knows or learns of, it listens for
+   ``query_next_image``, ``image_block``, ``image_page`` and ``upgrade_end`` through
+   :mod:`hanbench.hub.cluster_hook` (zigpy request listeners, the mechanism ``OTAManager``
+   uses; they run before the cluster handler).
+2. It claims each device with ``device.ota_in_progress = True``, which is what makes zigpy's
    ``Ota.handle_cluster_request`` stand aside (otherwise it would also answer
    NO_IMAGE_AVAILABLE to queries and ABORT to block requests). The flag also makes
    ``Device.update_firmware`` refuse (it returns ``None``), so nothing can push an image with
@@ -60,7 +59,7 @@ import asyncio
 import datetime as dt
 import logging
 import math
-from collections.abc import Callable, Coroutine, Iterable, Mapping
+from collections.abc import Coroutine, Iterable, Mapping
 from dataclasses import dataclass
 from types import MappingProxyType
 from typing import Any
@@ -82,6 +81,8 @@ from hanbench.clock import BenchClock
 from hanbench.errors import BadInput
 from hanbench.gbcs.device_types import DeviceType
 from hanbench.gbcs.entity import EntityId
+from hanbench.hub.addresses import entity_of, eui64_of
+from hanbench.hub.cluster_hook import DeviceHooks, request_listeners
 from hanbench.hub.image_store import ImageStore, StoredImage
 from hanbench.hub.transfer import (
     Transfer,
@@ -141,18 +142,6 @@ class OtaServerConfig:
             raise BadInput(f"upgrade time must fit in 32 bits, got {self.upgrade_time}")
 
 
-def entity_of(device: EntityId | t.EUI64 | str) -> EntityId:
-    """A device's GBCS entity ID: its EUI-64 in big-endian order (zigpy prints it that way)."""
-    if isinstance(device, EntityId):
-        return device
-    return EntityId.parse(str(device) if isinstance(device, t.EUI64) else device)
-
-
-def eui64_of(device: EntityId) -> t.EUI64:
-    """The zigpy address of a device named by its entity ID."""
-    return t.EUI64(device.raw[::-1])
-
-
 class OtaServer:
     """The CH's OTA server on one zigpy application; see the module docstring."""
 
@@ -169,8 +158,16 @@ class OtaServer:
         self.config = config if config is not None else OtaServerConfig()
         #: Fault injection: while True every block or page request gets WAIT_FOR_DATA.
         self.busy = False
-        self._app: ControllerApplication | None = None
-        self._cancels: dict[t.EUI64, list[Callable[[], None]]] = {}
+        self._hooks = DeviceHooks(
+            "OTA server",
+            request_listeners({
+                QueryNextImageCommand: self._on_query,
+                ImageBlockCommand: self._on_block,
+                ImagePageCommand: self._on_page,
+                Ota.ServerCommandDefs.upgrade_end.schema: self._on_upgrade_end,
+            }),
+            claim=_claim_ota,
+        )
         self._transfers: dict[EntityId, Transfer] = {}
         self._timers: dict[EntityId, asyncio.TimerHandle] = {}
         self._pages: dict[EntityId, asyncio.Task[None]] = {}
@@ -179,56 +176,15 @@ class OtaServer:
 
     def install(self, app: ControllerApplication) -> None:
         """Serve OTA for every device of ``app``, now and as they join."""
-        if self._app is not None:
-            raise BadInput("this OTA server is already installed on an application")
-        self._app = app
-        app.add_listener(self)
-        for device in list(app.devices.values()):
-            if device.ieee != app.state.node_info.ieee:
-                self.device_joined(device)
+        self._hooks.install(app)
 
     def uninstall(self) -> None:
         """Stop serving: release every device to zigpy and end running transfers as failed."""
-        if self._app is None:
+        if not self._hooks.installed:
             return
         for entity in list(self._transfers):
             self._finish(entity, TransferResult.FILE_TRANSFER_FAILURE, "the CH's OTA server was stopped")
-        for ieee, cancels in self._cancels.items():
-            for cancel in cancels:
-                cancel()
-            device = self._app.devices.get(ieee)
-            if device is not None:
-                device.ota_in_progress = False
-        self._cancels.clear()
-        self._app.remove_listener(self)
-        self._app = None
-
-    # zigpy application listener events (called by ``app.listener_event``).
-
-    def device_joined(self, device: Device) -> None:
-        """Claim ``device``'s OTA cluster (idempotent: also called on initialisation)."""
-        assert self._app is not None
-        device.ota_in_progress = True
-        if device.ieee in self._cancels:
-            return
-        handlers: Mapping[type, Callable[[Device, foundation.ZCLHeader, Any], Coroutine[Any, Any, None]]] = {
-            QueryNextImageCommand: self._on_query,
-            ImageBlockCommand: self._on_block,
-            ImagePageCommand: self._on_page,
-            Ota.ServerCommandDefs.upgrade_end.schema: self._on_upgrade_end,
-        }
-        self._cancels[device.ieee] = [
-            self._app.register_callback_listener(
-                src=device, filters=[schema()], callback=_bind(handler, device)
-            )
-            for schema, handler in handlers.items()
-        ]
-
-    device_initialized = device_joined
-
-    def device_removed(self, device: Device) -> None:
-        for cancel in self._cancels.pop(device.ieee, []):
-            cancel()
+        self._hooks.uninstall()
 
     # -- what the CH composition calls ----------------------------------------------------
 
@@ -503,10 +459,8 @@ class OtaServer:
     # -- zigpy plumbing ---------------------------------------------------------------------------
 
     def _device(self, entity: EntityId) -> Device:
-        if self._app is None:
-            raise BadInput("the OTA server is not installed on an application")
         try:
-            return self._app.get_device(ieee=eui64_of(entity))
+            return self._hooks.app.get_device(ieee=eui64_of(entity))
         except KeyError:
             raise BadInput(f"device {entity} is not on the CH's network") from None
 
@@ -542,12 +496,6 @@ class OtaServer:
         return int((when - ZIGBEE_EPOCH).total_seconds())
 
 
-def _bind(
-    handler: Callable[[Device, foundation.ZCLHeader, Any], Coroutine[Any, Any, None]], device: Device
-) -> Callable[[foundation.ZCLHeader, Any], Coroutine[Any, Any, None]]:
-    """A zigpy request-listener callback that knows which device the request came from."""
-
-    async def callback(hdr: foundation.ZCLHeader, cmd: Any) -> None:
-        await handler(device, hdr, cmd)
-
-    return callback
+def _claim_ota(device: Device, claimed: bool) -> None:
+    """Make zigpy's own OTA handling stand aside for ``device`` (or take over again)."""
+    device.ota_in_progress = claimed

@@ -25,10 +25,10 @@ cluster (definitions in :mod:`hanbench.radio.se_clusters`):
   its Default Response (if asked for) and its message (a bare GBCS message, or a GB-HRGP
   PUT's content) goes to every :meth:`TunnelServer.on_message` listener.
 
-How it hooks into zigpy, as the CH's OTA server does: for every device the application
-knows or learns of it registers request listeners (``app.register_callback_listener``) for
-the Tunneling commands a client sends, and answers through the device's Tunneling client
-cluster object with the request's TSN.
+How it hooks into zigpy, as the CH's OTA server does (:mod:`hanbench.hub.cluster_hook`): for
+every device the application knows or learns of it listens for the Tunneling commands a
+client sends, and answers through the device's Tunneling client cluster object with the
+request's TSN.
 
 Default maximum incoming transfer size: 1500 octets (the bench's own choice, configurable:
 large enough for any GBCS firmware command; APS fragmentation is not modelled on the air).
@@ -39,7 +39,7 @@ from __future__ import annotations
 import enum
 import itertools
 import logging
-from collections.abc import Callable, Coroutine
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -50,8 +50,9 @@ from zigpy.zcl import ClusterType, foundation
 
 from hanbench.errors import BadInput, CheckFailed, HanbenchError
 from hanbench.gbcs.entity import EntityId
+from hanbench.hub.addresses import entity_of, eui64_of
+from hanbench.hub.cluster_hook import DeviceHooks, request_listeners
 from hanbench.hub.mirror import MirrorServer
-from hanbench.hub.ota_server import _bind, entity_of, eui64_of
 from hanbench.hub.sleepy_queue import QueuedMessage, SleepyQueue
 from hanbench.radio.se_clusters import (
     GET_RESPONSE_OVERHEAD,
@@ -131,8 +132,17 @@ class TunnelServer:
         self.mirrors = mirrors
         self.queue = queue if queue is not None else SleepyQueue()
         self.config = config if config is not None else TunnelServerConfig()
-        self._app: ControllerApplication | None = None
-        self._cancels: dict[t.EUI64, list[Callable[[], None]]] = {}
+        self._hooks = DeviceHooks(
+            "tunnel server",
+            request_listeners({
+                _C2S.request_tunnel.schema: self._on_request_tunnel,
+                _C2S.close_tunnel.schema: self._on_close_tunnel,
+                _C2S.transfer_data_client_to_server.schema: self._on_transfer_data,
+                _C2S.transfer_data_error_client_to_server.schema: self._on_transfer_data_error,
+                _C2S.get_supported_tunnel_protocols.schema: self._on_get_supported_protocols,
+            }),
+            on_removed=lambda device: self._close(entity_of(device.ieee)),
+        )
         self._tunnels: dict[int, Tunnel] = {}
         self._sleepy: dict[EntityId, bool] = {}
         self._ids = itertools.cycle(range(NO_TUNNEL_ID))
@@ -144,53 +154,14 @@ class TunnelServer:
 
     def install(self, app: ControllerApplication) -> None:
         """Serve tunnels for every device of ``app``, now and as they join."""
-        if self._app is not None:
-            raise BadInput("this tunnel server is already installed on an application")
-        self._app = app
-        app.add_listener(self)
-        for device in list(app.devices.values()):
-            if device.ieee != app.state.node_info.ieee:
-                self.device_joined(device)
+        self._hooks.install(app)
 
     def uninstall(self) -> None:
         """Stop serving tunnels; open tunnels are forgotten."""
-        if self._app is None:
+        if not self._hooks.installed:
             return
-        for cancels in self._cancels.values():
-            for cancel in cancels:
-                cancel()
-        self._cancels.clear()
+        self._hooks.uninstall()
         self._tunnels.clear()
-        self._app.remove_listener(self)
-        self._app = None
-
-    # zigpy application listener events.
-
-    def device_joined(self, device: Device) -> None:
-        """Listen for ``device``'s tunnel commands (idempotent: also called on initialisation)."""
-        assert self._app is not None
-        if device.ieee in self._cancels:
-            return
-        handlers: dict[Any, Callable[[Device, foundation.ZCLHeader, Any], Coroutine[Any, Any, None]]] = {
-            _C2S.request_tunnel: self._on_request_tunnel,
-            _C2S.close_tunnel: self._on_close_tunnel,
-            _C2S.transfer_data_client_to_server: self._on_transfer_data,
-            _C2S.transfer_data_error_client_to_server: self._on_transfer_data_error,
-            _C2S.get_supported_tunnel_protocols: self._on_get_supported_protocols,
-        }
-        self._cancels[device.ieee] = [
-            self._app.register_callback_listener(
-                src=device, filters=[command.schema()], callback=_bind(handler, device)
-            )
-            for command, handler in handlers.items()
-        ]
-
-    device_initialized = device_joined
-
-    def device_removed(self, device: Device) -> None:
-        for cancel in self._cancels.pop(device.ieee, []):
-            cancel()
-        self._close(entity_of(device.ieee))
 
     # -- what the CH composition calls --------------------------------------------------
 
@@ -203,7 +174,7 @@ class TunnelServer:
         entity = entity_of(device)
         if entity in self._sleepy:
             return self._sleepy[entity]
-        zigpy_device = self._app.devices.get(eui64_of(entity)) if self._app is not None else None
+        zigpy_device = self._hooks.app.devices.get(eui64_of(entity)) if self._hooks.installed else None
         node_desc = zigpy_device.node_desc if zigpy_device is not None else None
         return node_desc is not None and not node_desc.is_receiver_on_when_idle
 
@@ -395,9 +366,7 @@ class TunnelServer:
 
     def _tunneling(self, entity: EntityId) -> Tunneling:
         """zigpy's object for the Tunneling client cluster of ``entity``."""
-        if self._app is None:
-            raise BadInput("the tunnel server is not installed on an application")
-        device = self._app.devices.get(eui64_of(entity))
+        device = self._hooks.app.devices.get(eui64_of(entity))
         if device is None:
             raise NoTunnel(f"{entity} is not on the CH's network")
         try:
