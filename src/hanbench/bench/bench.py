@@ -209,6 +209,18 @@ class Bench:
                 return user
         raise NotOnBench(f"bench {self.name!r} has no supplier besides {supplier.name}")
 
+    def change_supplier(self, device: DeviceRef, supplier: BenchUser) -> None:
+        """Change of supplier in the DCC's inventory: ``supplier`` becomes ``device``'s responsible supplier.
+
+        From now on the DCC authorises Service Requests and routes alerts for the device by
+        the new supplier, so the old supplier, and every RSA it appointed, lose the device.
+        Only the DCC's records change: the device keeps its trust anchors (the bench does not
+        model the certificate replacement a real change of supplier goes with) and
+        :meth:`supplier_of` still names the bench file's supplier, who signs its images. The
+        next session starts from the bench file again.
+        """
+        self.dcc.inventory.change_supplier(self.id_of(device), supplier.id)
+
     # -- images -----------------------------------------------------------------------------
 
     def image(self, device: DeviceRef, file_version: int) -> bytes:

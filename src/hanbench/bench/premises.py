@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from contextlib import AbstractAsyncContextManager
 from typing import Protocol
 
@@ -67,6 +67,15 @@ class EmulatorControls(Protocol):
 
     async def wake(self, device: DeviceConfig) -> None:
         """Run a sleepy device's wake cycle now instead of at its next wake interval."""
+        ...
+
+    def drop_alerts(self, device: DeviceConfig, codes: Collection[int] | None = None) -> None:
+        """From now on, ``device`` raises alerts but never sends them: every alert (``codes``
+        None) or those whose code is in ``codes``; an empty ``codes`` sends every alert again.
+
+        Seed 000: suppliers' systems must cope with the firmware download alert not arriving
+        in 40% of cases. Responses to commands are never dropped, only alerts.
+        """
         ...
 
 

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING
 
 from hanbench.bench.session_events import publish_request
 from hanbench.dcc.alert_routing import code_text
+from hanbench.dcc.automation import AutomationOutcome, SupplierAutomation
 from hanbench.dcc.inbox import Match
 from hanbench.dcc.records import InboxMessage
 from hanbench.dcc.service_requests import (
@@ -114,6 +115,30 @@ class BenchUser:
         Returns when the device has answered (for a sleepy GSME, after its next wake).
         """
         return await self._submit_one(ActivateFirmware(self._bench.id_of(device), firmware_hash, at, cancel))
+
+    async def automate(self, devices: Sequence[DeviceRef], *, at: dt.datetime | None = None) -> list[AutomationOutcome]:
+        """Run this supplier's activation automation over ``devices`` after a distribution.
+
+        What a Supplier's systems do (seed 000: they "rely on receipt and in 40% of cases,
+        non-receipt, of the firmware download Alert, in order to auto-trigger an activation"),
+        for each device's pending image, whoever distributed it:
+
+        * the receipt alert 0x8F72 arrives within the bench's ``timing.receipt_alert_wait_s``
+          of the distribution with the pending image's hash: SR 11.3 with that hash, now or at
+          ``at``;
+        * 0x8F1C, or 0x8F72 with another hash: nothing is sent, the device needs action;
+        * no receipt alert in time: SR 11.2, then SR 11.3 only if the CH reported the image
+          delivered (CCS08 success, or the DCC's N60); otherwise the device needs action.
+
+        Returns once every device is settled, one
+        :class:`~hanbench.dcc.automation.AutomationOutcome` per device in order (``action``
+        says what was done, ``detail`` why). Its SRs are this user's, on the event stream like
+        any other request; run it as a task to distribute or drop alerts meanwhile.
+        """
+        automation = SupplierAutomation(
+            self._bench.dcc, self.id, receipt_wait=dt.timedelta(seconds=self._bench.config.timing.receipt_alert_wait_s),
+            execution=at, submit=self._submit)
+        return await automation.follow(self._bench.ids(devices))
 
     async def _submit_one(self, request: ReadFirmwareVersion | ActivateFirmware) -> TargetResult:
         return (await self._submit(request)).target(request.device)

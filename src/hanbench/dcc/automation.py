@@ -19,16 +19,18 @@ from __future__ import annotations
 
 import asyncio
 import enum
-from collections.abc import Iterable
+from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import partial
 
 from hanbench.dcc.alert_routing import DccAlert, code_text
 from hanbench.dcc.dcc import Dcc
 from hanbench.dcc.errors import InboxTimeout
 from hanbench.dcc.inbox import InboxMessage
 from hanbench.dcc.records import PendingImage
-from hanbench.dcc.service_requests import ActivateFirmware, Outcome, ReadFirmwareVersion, TargetResult
+from hanbench.dcc.service_requests import ActivateFirmware, Outcome, ReadFirmwareVersion, Request, RequestResult, \
+    TargetResult
 from hanbench.gbcs.codes import AlertCode
 from hanbench.gbcs.entity import EntityId
 
@@ -61,15 +63,24 @@ class AutomationOutcome:
     activation: TargetResult | None = None
 
 
+Submit = Callable[[Request], Awaitable[RequestResult]]
+"""How the automation sends its SRs as the supplier (the bench passes one that also publishes them)."""
+
+
 class SupplierAutomation:
-    """The automation of ``supplier``, acting through ``dcc`` on the supplier's own inbox."""
+    """The automation of ``supplier``, acting through ``dcc`` on the supplier's own inbox.
+
+    Its SR 11.2 and 11.3 go through ``submit`` when given (so a caller can record them like
+    the supplier's other requests), else straight to ``dcc.submit`` as the supplier.
+    """
 
     def __init__(self, dcc: Dcc, supplier: EntityId | str, *, receipt_wait: timedelta,
-                 execution: datetime | None = None) -> None:
+                 execution: datetime | None = None, submit: Submit | None = None) -> None:
         self.dcc = dcc
         self.supplier = dcc.inventory.user(supplier).entity_id
         self.receipt_wait = receipt_wait
         self.execution = execution
+        self._submit: Submit = submit if submit is not None else partial(dcc.submit, self.supplier)
 
     async def follow(self, devices: Iterable[EntityId | str]) -> list[AutomationOutcome]:
         """Take every device's pending image to activation (or to a person), concurrently."""
@@ -95,7 +106,7 @@ class SupplierAutomation:
         return await self._activate(device, pending, Branch.RECEIPT_ALERT, "receipt alert hash matches")
 
     async def _without_receipt(self, device: EntityId, pending: PendingImage) -> AutomationOutcome:
-        read = (await self.dcc.submit(self.supplier, ReadFirmwareVersion(device))).target(device)
+        read = (await self._submit(ReadFirmwareVersion(device))).target(device)
         waited = f"no receipt alert within {self.receipt_wait}"
         if read.outcome is not Outcome.VERSION_READ:
             return AutomationOutcome(device, Branch.NO_RECEIPT_ALERT, Action.NEEDS_ACTION,
@@ -112,8 +123,7 @@ class SupplierAutomation:
                                     f"{waited}; the CH reported the image delivered")
 
     async def _activate(self, device: EntityId, pending: PendingImage, branch: Branch, why: str) -> AutomationOutcome:
-        result = (await self.dcc.submit(self.supplier, ActivateFirmware(device, pending.hash, self.execution))
-                  ).target(device)
+        result = (await self._submit(ActivateFirmware(device, pending.hash, self.execution))).target(device)
         if not result.accepted:
             return AutomationOutcome(device, branch, Action.NEEDS_ACTION, f"{why}, but SR 11.3 was refused: "
                                      f"{result.message}", result)
