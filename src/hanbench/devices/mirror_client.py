@@ -5,24 +5,18 @@ side): it learns the mirror's endpoint once with the SE Metering RequestMirror c
 (answered RequestMirrorResponse; 0xFFFF means the CH keeps no mirror for it), then reads the
 Metering client attribute Functional Notification Flags from that endpoint with a ZCL Read
 Attributes (direction server to client: the GSME's Metering server reads the mirror's
-Metering client). The flags come back as a
-:class:`~hanbench.radio.se_clusters.NotificationFlags` set.
-
-:class:`~hanbench.devices.node.EmulatedNode` sends cluster commands to one coordinator
-endpoint and has no public call for a general command to another endpoint, so the read is
-framed here with zigpy's foundation types and goes out through the node's own framing and
-response matching (TSN, pending responses). Move it to the node when the node offers one.
+Metering client), sent with :meth:`~hanbench.devices.node.EmulatedNode.request_general`.
+The flags come back as a :class:`~hanbench.radio.se_clusters.NotificationFlags` set.
 """
 
 from __future__ import annotations
 
-import asyncio
 from typing import Any
 
 import zigpy.types as t
 from zigpy.zcl import foundation
 
-from hanbench.devices.node import COORDINATOR_NWK, DEFAULT_REPLY_TIMEOUT_S, EmulatedNode
+from hanbench.devices.node import DEFAULT_REPLY_TIMEOUT_S, EmulatedNode
 from hanbench.errors import BadInput, CheckFailed
 from hanbench.radio.se_clusters import NO_MIRROR_ENDPOINT, Metering, MeteringClientAttributes, NotificationFlags
 
@@ -70,25 +64,14 @@ class MirrorClient:
 
     async def _read_client_attributes(self, endpoint: int, attribute_ids: list[int]) -> Any:
         """Read Attributes of the mirror's Metering client; the Read Attributes Response."""
-        node = self.node
-        tsn = node._next_tsn()
-        header = foundation.ZCLHeader.general(
-            tsn, foundation.GeneralCommand.Read_Attributes, direction=foundation.Direction.Server_to_Client
+        rsp = await self.node.request_general(
+            Metering.cluster_id,
+            foundation.GeneralCommand.Read_Attributes,
+            attribute_ids=[t.uint16_t(a) for a in attribute_ids],
+            endpoint=endpoint,
+            direction=foundation.Direction.Server_to_Client,
+            timeout=self.timeout_s,
         )
-        request = foundation.GENERAL_COMMANDS[foundation.GeneralCommand.Read_Attributes].schema(
-            attribute_ids=[t.uint16_t(a) for a in attribute_ids]
-        )
-        key = ("zcl", Metering.cluster_id, tsn)
-        future = node._expect(key)
-        try:
-            await node._send_zcl(
-                t.AddrModeAddress(addr_mode=t.AddrMode.NWK, address=COORDINATOR_NWK),
-                endpoint, Metering.cluster_id, header, request.serialize(),
-            )
-            async with asyncio.timeout(self.timeout_s):
-                rsp = await future
-        finally:
-            node._pending.pop(key, None)
         if not isinstance(rsp, foundation.GENERAL_COMMANDS[foundation.GeneralCommand.Read_Attributes_rsp].schema):
             raise CheckFailed(f"the mirror answered Read Attributes with {rsp!r}")
         return rsp

@@ -10,7 +10,9 @@ radio-attached device:
   ``Device_annce`` broadcast) and the node then answers zigpy's interview: Node, Active
   Endpoint and Simple Descriptor requests, and Read Attributes on Basic and OTA.
 * :meth:`EmulatedNode.request` sends a cluster command to the coordinator and awaits the
-  response with the same TSN; :meth:`EmulatedNode.reply` answers a received command.
+  response with the same TSN; :meth:`EmulatedNode.request_general` does the same for a
+  general (profile-wide) command such as Read Attributes, to any coordinator endpoint;
+  :meth:`EmulatedNode.reply` answers a received command.
 * Cluster commands from the coordinator land in :meth:`EmulatedNode.handle_cluster_command`,
   which device types override. Default Responses are sent where the ZCL asks for them.
 * :meth:`EmulatedNode.sleep` / :meth:`EmulatedNode.wake` switch the receiver of a sleepy
@@ -59,6 +61,10 @@ def _side_addressed(direction: foundation.Direction) -> ClusterType:
     if direction == foundation.Direction.Client_to_Server:
         return ClusterType.Server
     return ClusterType.Client
+
+
+def _to_coordinator() -> t.AddrModeAddress:
+    return t.AddrModeAddress(addr_mode=t.AddrMode.NWK, address=COORDINATOR_NWK)
 
 
 def _cluster_class(cluster_id: int) -> type[Cluster]:
@@ -307,18 +313,40 @@ class EmulatedNode:
         header.frame_control = header.frame_control.replace(
             disable_default_response=not expect_reply
         )
-        destination = t.AddrModeAddress(addr_mode=t.AddrMode.NWK, address=COORDINATOR_NWK)
+        send = self._send_zcl(_to_coordinator(), self.coordinator_endpoint, cluster_id, header, payload)
         if not expect_reply:
-            await self._send_zcl(destination, self.coordinator_endpoint, cluster_id, header, payload)
+            await send
             return None
-        key: _PendingKey = ("zcl", cluster_id, tsn)
-        future = self._expect(key)
-        try:
-            await self._send_zcl(destination, self.coordinator_endpoint, cluster_id, header, payload)
-            async with asyncio.timeout(timeout):
-                return await future
-        finally:
-            self._pending.pop(key, None)
+        return await self._exchange(("zcl", cluster_id, tsn), send, timeout)
+
+    async def request_general(
+        self,
+        cluster_id: int,
+        command: foundation.GeneralCommand,
+        *args: Any,
+        endpoint: int | None = None,
+        direction: foundation.Direction | None = None,
+        timeout: float = DEFAULT_REPLY_TIMEOUT_S,
+        **kwargs: Any,
+    ) -> Any:
+        """Send a general command (Read Attributes, ...) on a cluster; return the answer.
+
+        It goes to the coordinator's ``endpoint`` (default: the one cluster commands go to),
+        because the CH serves some clusters from other endpoints, such as a GSME's mirror.
+        ``direction`` defaults as in :meth:`request`; Server_to_Client addresses the
+        attributes of the coordinator's *client* side of the cluster. The frame control is
+        zigpy's for a general command. Returns the first frame the coordinator sends back on
+        the cluster with this TSN (the command's response, or a Default Response), decoded;
+        ``TimeoutError`` after ``timeout`` loop seconds.
+        """
+        if direction is None:
+            direction = self._direction_for(cluster_id)
+        tsn = self._next_tsn()
+        header = foundation.ZCLHeader.general(tsn, command, direction=direction)
+        payload = foundation.GENERAL_COMMANDS[command].schema(*args, **kwargs).serialize()
+        dst_ep = self.coordinator_endpoint if endpoint is None else endpoint
+        send = self._send_zcl(_to_coordinator(), dst_ep, cluster_id, header, payload)
+        return await self._exchange(("zcl", cluster_id, tsn), send, timeout)
 
     async def reply(
         self,
@@ -585,10 +613,20 @@ class EmulatedNode:
         self._tsn = (self._tsn + 1) % 256
         return self._tsn
 
-    def _expect(self, key: _PendingKey) -> asyncio.Future[Any]:
+    async def _exchange(self, key: _PendingKey, send: Coroutine[Any, Any, None], timeout: float) -> Any:
+        """Run ``send`` and return the answer filed under ``key``, waiting ``timeout`` at most.
+
+        The answer is expected before the frame goes out: a reply on the virtual air can
+        arrive before ``send`` returns.
+        """
         future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
         self._pending[key] = future
-        return future
+        try:
+            await send
+            async with asyncio.timeout(timeout):
+                return await future
+        finally:
+            self._pending.pop(key, None)
 
     def _resolve(self, key: _PendingKey, value: Any) -> bool:
         future = self._pending.get(key)
@@ -610,20 +648,9 @@ class EmulatedNode:
     async def _zdo_exchange(
         self, command: zdo_t.ZDOCmd, tsn: int, args: list[Any], timeout: float
     ) -> list[Any]:
-        key: _PendingKey = ("zdo", command, tsn)
-        future = self._expect(key)
-        try:
-            await self._send_zdo(
-                t.AddrModeAddress(addr_mode=t.AddrMode.NWK, address=COORDINATOR_NWK),
-                command,
-                tsn,
-                args,
-            )
-            async with asyncio.timeout(timeout):
-                result: list[Any] = await future
-                return result
-        finally:
-            self._pending.pop(key, None)
+        send = self._send_zdo(_to_coordinator(), command, tsn, args)
+        result: list[Any] = await self._exchange(("zdo", command, tsn), send, timeout)
+        return result
 
     async def _send_zdo(
         self, destination: t.AddrModeAddress, command: zdo_t.ZDOCmd, tsn: int, args: list[Any]

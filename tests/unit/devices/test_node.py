@@ -16,7 +16,7 @@ from zigpy.zcl.clusters.general import Basic, Identify, Ota
 from hanbench.clock import run_virtual
 from hanbench.devices.node import EmulatedNode
 from hanbench.errors import BadInput
-from hanbench.radio.air import VirtualAir
+from hanbench.radio.air import AirFrame, VirtualAir
 from hanbench.radio.interview import join_and_interview
 from hanbench.radio.link import LinkModel
 from hanbench.radio.se_profile import SeDeviceType
@@ -150,6 +150,49 @@ def test_node_request_reaches_the_coordinator_listener_and_returns_its_reply() -
     # zigpy has no Identify handler: it acknowledges with a Default Response.
     assert reply.status == foundation.Status.SUCCESS
     assert silent is None
+
+
+def _zcl_header(frame: AirFrame) -> foundation.ZCLHeader:
+    header, _ = foundation.ZCLHeader.deserialize(frame.packet.data.serialize())
+    return header
+
+
+def test_request_general_goes_to_the_chosen_coordinator_endpoint_and_returns_the_answer() -> None:
+    async def scenario(air: VirtualAir, node: IdentifyingNode, device: zigpy.device.Device) -> Any:
+        frames: list[AirFrame] = []
+        air.add_observer(frames.append)
+        rsp = await node.request_general(
+            Identify.cluster_id, foundation.GeneralCommand.Read_Attributes, attribute_ids=[0x0000],
+            endpoint=2, direction=foundation.Direction.Client_to_Server,
+        )
+        return rsp, frames
+
+    rsp, (request, *later) = on_network(scenario)
+    header = _zcl_header(request)
+    assert (request.packet.dst_ep, request.packet.cluster_id) == (2, Identify.cluster_id)
+    assert header.frame_control.is_general and header.direction == foundation.Direction.Client_to_Server
+    assert header.command_id == foundation.GeneralCommand.Read_Attributes
+    (answer,) = [f for f in later if f.packet.cluster_id == Identify.cluster_id]
+    assert (_zcl_header(answer).tsn, _zcl_header(answer).command_id) == (
+        header.tsn, foundation.GeneralCommand.Read_Attributes_rsp)
+    # The coordinator keeps no Identify attributes of the node: zigpy answers them unsupported.
+    assert isinstance(rsp, foundation.GENERAL_COMMANDS[foundation.GeneralCommand.Read_Attributes_rsp].schema)
+    assert [(r.attrid, r.status) for r in rsp.status_records] == [(0x0000, foundation.Status.UNSUPPORTED_ATTRIBUTE)]
+
+
+def test_request_general_defaults_to_the_cluster_endpoint_and_the_nodes_side() -> None:
+    async def scenario(air: VirtualAir, node: IdentifyingNode, device: zigpy.device.Device) -> Any:
+        frames: list[AirFrame] = []
+        air.add_observer(frames.append)
+        await node.request_general(Ota.cluster_id, foundation.GeneralCommand.Read_Attributes, attribute_ids=[0])
+        with pytest.raises(BadInput, match="both sides"):
+            await node.request_general(Identify.cluster_id, foundation.GeneralCommand.Read_Attributes,
+                                       attribute_ids=[0])
+        return frames[0]
+
+    request = on_network(scenario)
+    assert request.packet.dst_ep == 1  # the node's coordinator_endpoint
+    assert _zcl_header(request).direction == foundation.Direction.Client_to_Server  # it uses OTA
 
 
 def test_request_times_out_in_loop_time_when_the_reply_is_lost() -> None:
