@@ -137,7 +137,7 @@ class BenchUser:
         """
         automation = SupplierAutomation(
             self._bench.dcc, self.id, receipt_wait=dt.timedelta(seconds=self._bench.config.timing.receipt_alert_wait_s),
-            execution=at, submit=self._submit)
+            execution=at, submit=self._submit, after=self._inbox_mark)
         return await automation.follow(self._bench.ids(devices))
 
     async def _submit_one(self, request: ReadFirmwareVersion | ActivateFirmware) -> TargetResult:

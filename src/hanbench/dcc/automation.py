@@ -71,15 +71,19 @@ class SupplierAutomation:
     """The automation of ``supplier``, acting through ``dcc`` on the supplier's own inbox.
 
     Its SR 11.2 and 11.3 go through ``submit`` when given (so a caller can record them like
-    the supplier's other requests), else straight to ``dcc.submit`` as the supplier.
+    the supplier's other requests), else straight to ``dcc.submit`` as the supplier. It reads
+    only inbox messages numbered above ``after``: an inbox outlives bench sessions, and each
+    session's clock starts again from the bench file's start, so a date-time alone cannot
+    tell this session's alerts from an earlier one's.
     """
 
     def __init__(self, dcc: Dcc, supplier: EntityId | str, *, receipt_wait: timedelta,
-                 execution: datetime | None = None, submit: Submit | None = None) -> None:
+                 execution: datetime | None = None, submit: Submit | None = None, after: int = 0) -> None:
         self.dcc = dcc
         self.supplier = dcc.inventory.user(supplier).entity_id
         self.receipt_wait = receipt_wait
         self.execution = execution
+        self.after = after
         self._submit: Submit = submit if submit is not None else partial(dcc.submit, self.supplier)
 
     async def follow(self, devices: Iterable[EntityId | str]) -> list[AutomationOutcome]:
@@ -93,7 +97,7 @@ class SupplierAutomation:
         remaining = (pending.since + self.receipt_wait - self.dcc.clock()).total_seconds()
         try:
             receipt = await self.dcc.inbox(self.supplier).wait_for(
-                lambda m: _about(m, device, pending, RECEIPT_CODES), timeout=max(remaining, 0.0))
+                lambda m: _about(m, device, pending, RECEIPT_CODES), timeout=max(remaining, 0.0), after=self.after)
         except InboxTimeout:
             return await self._without_receipt(device, pending)
         if receipt.alert.code != code_text(AlertCode.FIRMWARE_VERIFICATION_SUCCESSFUL):
@@ -114,7 +118,8 @@ class SupplierAutomation:
         if read.firmware_version == pending.file_version:
             return AutomationOutcome(device, Branch.NO_RECEIPT_ALERT, Action.ALREADY_RUNNING,
                                      f"{waited}; already running {pending.file_version:08X}")
-        delivered = any(_about(m, device, pending, DELIVERED_CODES) for m in self.dcc.inbox(self.supplier).messages())
+        delivered = any(_about(m, device, pending, DELIVERED_CODES)
+                        for m in self.dcc.inbox(self.supplier).messages(after=self.after))
         if not delivered:
             return AutomationOutcome(device, Branch.NO_RECEIPT_ALERT, Action.NEEDS_ACTION,
                                      f"{waited}; running {read.firmware_version or 0:08X} and nothing says the "

@@ -111,3 +111,25 @@ async def test_failed_fallback_read_needs_action(make_dcc, inventory, hub, keyst
     hub.responder = garbage
     (outcome,) = await SupplierAutomation(dcc, SUPPLIER_A, receipt_wait=timedelta(minutes=5)).follow([GSME])
     assert outcome.action is Action.NEEDS_ACTION and "SR 11.2 failed" in outcome.detail
+
+
+@pytest.mark.asyncio
+@pytest.mark.looptime
+async def test_alerts_from_before_the_mark_are_not_taken_for_this_update(make_dcc, inventory, hub, keystore):
+    # An earlier bench session on the same inventory: same clock readings, same image, same alerts.
+    dcc = make_dcc("mp207")
+    await dcc.submit(SUPPLIER_A, UpdateFirmware(signed_image(keystore, SUPPLIER_A), [ESME]))
+    digest = inventory.device(ESME).pending.hash
+    hub.alert(receipt_alert(keystore, ESME, SUPPLIER_A, digest))
+    hub.alert(transfer_alert(keystore, ESME, alerts.TransferResult.SUCCESS))
+    mark = dcc.inbox(SUPPLIER_A).messages()[-1].seq
+    inventory.reset_device(ESME, status="commissioned", firmware_version=V1)
+    # This session: the same distribution, and every alert of it lost.
+    await dcc.submit(SUPPLIER_A, UpdateFirmware(signed_image(keystore, SUPPLIER_A), [ESME]))
+    hub.responder = device_answers(keystore, running=V1)
+
+    [outcome] = await SupplierAutomation(dcc, SUPPLIER_A, receipt_wait=timedelta(hours=1), after=mark).follow([ESME])
+
+    assert (outcome.branch, outcome.action) == (Branch.NO_RECEIPT_ALERT, Action.NEEDS_ACTION)
+    assert "nothing says the image reached the device" in outcome.detail
+    assert len(hub.commands) == 1, "the SR 11.2 read, and no SR 11.3"
