@@ -1,0 +1,130 @@
+"""The ``twin`` kind: the hardware code path with emulated hardware, in real time.
+
+What runs is what runs on a lab bench: the CH on unmodified bellows through
+:mod:`hanbench.radio.stick` (a serial port, ASH, EZSP), and each device's state read through
+:class:`~hanbench.hardware.control.BoardControl` over a pseudo-terminal. Only the far ends are
+emulated: the coordinator stick is an :class:`~hanbench.twin.ezsp_twin.EzspTwin` on the
+virtual air, and each dev board an :class:`~hanbench.twin.board.EmulatedBoard` fronting an
+emulated device (:class:`~hanbench.twin.device_board.DeviceBoard`) on the same air.
+
+Layout in the session folder ``<sessions>/<name>/``: ``radio/`` is the CH's radio state
+(zigpy's database with the network backup), as on a lab bench; ``twin/ncp/`` is the twin
+stick's NVRAM and ``twin/boards/`` holds the boards' stable pty links. A ``[radio] port`` or
+a device's ``board`` in the bench file is honoured (a ``path`` match to a pty or
+``socket://`` the caller serves); without one, the twin's own port is used.
+
+Real time: pty I/O and bellows' ASH timers cannot follow a virtual clock, so every timing
+knob of a twin bench file should be short (see ``bench/twin.toml``).
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import AsyncIterator, Mapping
+
+from hanbench.bench.config import AirConfig, BenchConfig, DeviceConfig
+from hanbench.bench.kinds.boards import BoardDevice, board_device
+from hanbench.bench.kinds.emu import FIRST_DEVICE_NWK, hub_timing, link_model
+from hanbench.bench.kinds.emu_events import StreamObserver
+from hanbench.bench.premises import AssemblyContext
+from hanbench.clock import BenchClock
+from hanbench.devices import DeviceSettings, GsmeTiming, build_device
+from hanbench.hardware.control import BoardControl
+from hanbench.hardware.protocol import Network
+from hanbench.hub.comms_hub import CommsHub, hub_endpoints
+from hanbench.radio.air import VirtualAir
+from hanbench.radio.interview import wait_interviewed
+from hanbench.radio.join_security import JoinSecurity
+from hanbench.radio.stick import StickSettings, open_stick
+from hanbench.twin.board import EmulatedBoard
+from hanbench.twin.device_board import DeviceBoard
+from hanbench.twin.ezsp_twin import EzspTwin
+
+VIRTUAL_TIME = False
+
+
+class BoardPremises:
+    """A premises whose CH runs on a stick and whose devices answer on board ports."""
+
+    def __init__(self, hub: CommsHub, devices: Mapping[str, BoardDevice]) -> None:
+        self._hub = hub
+        self._devices = devices
+
+    @property
+    def hub(self) -> CommsHub:
+        return self._hub
+
+    @property
+    def comms_hub(self) -> CommsHub:
+        return self._hub
+
+    @property
+    def devices(self) -> Mapping[str, BoardDevice]:
+        return self._devices
+
+    @property
+    def controls(self) -> None:
+        return None
+
+
+def stick_settings(config: BenchConfig, path: str) -> StickSettings:
+    """The CH's radio of ``config`` on the port ``path``, its state in the session folder."""
+    assert config.radio is not None, "load_bench requires [radio] on twin and lab benches"
+    return StickSettings(radio=config.radio.type.value, path=path,
+                         state_dir=config.sessions / config.name / "radio",
+                         baudrate=config.radio.baudrate, flow_control=config.radio.flow_control.value)
+
+
+def hub_on(app: object, context: AssemblyContext) -> CommsHub:
+    """The CH on a started application, reporting to the bench's event stream."""
+    config = context.config
+    observer = StreamObserver(context.events, context.clock, block_size=config.timing.block_size_max,
+                              queue_expiry_s=config.timing.queue_expiry_s)
+    hub = CommsHub(app, entity_id=config.hub.id, keystore=context.keystore,  # type: ignore[arg-type]
+                   clock=context.clock, timing=hub_timing(config), observer=observer)
+    hub.start()
+    return hub
+
+
+@contextlib.asynccontextmanager
+async def assemble(context: AssemblyContext) -> AsyncIterator[BoardPremises]:
+    """The twin premises of ``context.config``; see the module docstring."""
+    config = context.config
+    assert config.radio is not None
+    folder = config.sessions / config.name / "twin"
+    (folder / "boards").mkdir(parents=True, exist_ok=True)
+    air = VirtualAir(default_link=link_model(config.air or AirConfig()), seed=config.seed)
+    async with contextlib.AsyncExitStack() as stack:
+        twin = await stack.enter_async_context(EzspTwin(air, state_dir=folder / "ncp"))
+        port = twin.port if config.radio.port is None else config.radio.port.find()
+        app = await stack.enter_async_context(open_stick(stick_settings(config, port), hub_endpoints()))
+        hub = hub_on(app, context)
+        stack.push_async_callback(hub.close)
+        security = JoinSecurity()
+        network = app.state.network_info
+        devices: dict[str, BoardDevice] = {}
+        for index, entry in enumerate(config.devices):
+            backend = await _emulated_device(stack, context, entry, air, FIRST_DEVICE_NWK + index)
+            board = await stack.enter_async_context(EmulatedBoard(backend, folder / "boards", name=entry.name))
+            hub.register(entry.id, entry.type)
+            await security.permit(app, backend.device.node.ieee)
+            await backend.device.start()
+            await wait_interviewed(app, backend.device.node.ieee)
+            await backend.device.ready()
+            backend.joined(Network(pan_id=network.pan_id, channel=network.channel, nwk=backend.device.node.nwk))
+            control = BoardControl(entry.board or str(board.path), name=entry.name)
+            devices[entry.name] = await stack.enter_async_context(board_device(entry, control))
+        yield BoardPremises(hub, devices)
+
+
+async def _emulated_device(stack: contextlib.AsyncExitStack, context: AssemblyContext, entry: DeviceConfig,
+                           air: VirtualAir, nwk: int) -> DeviceBoard:
+    """``entry`` emulated on the air with a clock of its own (a board's clock can be set)."""
+    clock = BenchClock(context.config.start, loop=context.clock.loop, origin=context.clock.origin)
+    device = build_device(
+        entry.type, air,
+        DeviceSettings(entity_id=entry.id, nwk=nwk, supplier=entry.responsible_supplier,
+                       running_version=entry.firmware_version, hardware_version=entry.hardware_version),
+        clock, context.keystore, gsme_timing=GsmeTiming(wake_interval_s=context.config.timing.gsme_wake_interval_s))
+    stack.push_async_callback(device.close)
+    return DeviceBoard(device, clock)

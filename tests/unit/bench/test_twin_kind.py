@@ -1,0 +1,66 @@
+"""The ``twin`` kind: ``bench/twin.toml`` opened for real, bellows on a pty, devices on board ports.
+
+Real time. Each test gets its own session folder, so the network is formed afresh.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+
+import pytest
+
+from hanbench.bench.bench import open_bench
+from hanbench.bench.config import BenchConfig, load_bench
+from hanbench.bench.kinds.boards import WrongBoard, check_identity
+from hanbench.gbcs.device_types import DeviceType
+from hanbench.hardware.protocol import Identity, StateEvent
+from hanbench.radio.stick import DATABASE_NAME
+
+ROOT = Path(__file__).resolve().parents[3]
+TWIN = ROOT / "bench" / "twin.toml"
+
+
+def twin_config(tmp_path: Path) -> BenchConfig:
+    return dataclasses.replace(load_bench(TWIN), sessions=tmp_path / "sessions")
+
+
+@pytest.mark.asyncio
+async def test_the_twin_bench_comes_up_on_bellows_and_board_ports(tmp_path: Path) -> None:
+    config = twin_config(tmp_path)
+    async with open_bench(config) as bench:
+        assert [d.name for d in bench.devices] == ["esme", "gsme", "ppmid", "hcalcs", "ihd"]
+        assert type(bench.comms_hub.app).__module__ == "hanbench.radio.stick"  # type: ignore[attr-defined]
+        for device in bench.devices:
+            assert device.state.running_version == 1 and not device.state.holds_image
+        esme = bench._premises.devices["esme"]  # type: ignore[attr-defined]
+        state = await esme.refresh()
+        assert state.joined and state.network is not None
+        assert state.network.pan_id == bench.comms_hub.app.state.network_info.pan_id  # type: ignore[attr-defined]
+    assert (config.sessions / config.name / "radio" / DATABASE_NAME).is_file()
+
+
+@pytest.mark.asyncio
+async def test_an_update_reaches_the_esme_through_bellows_and_its_board_reports_it(tmp_path: Path) -> None:
+    async with open_bench(twin_config(tmp_path)) as bench:
+        esme = bench.device("esme")
+        control = bench._premises.devices["esme"].control  # type: ignore[attr-defined]
+        await bench.supplier.update_firmware(bench.image(esme, 2), [esme])
+        alert = await bench.supplier.wait_alert(0x8F72, device=esme, timeout=30)
+        # The board's state event says what the device decided; the bench's view follows it
+        await control.wait_event(lambda e: isinstance(e, StateEvent) and e.state.held_image is not None,
+                                 timeout=10)
+        assert esme.state.held_version == 2 and esme.state.held_hash == alert.calculated_hash
+        await bench.supplier.activate_firmware(esme, alert.calculated_hash)
+        await control.wait_event(lambda e: isinstance(e, StateEvent) and e.state.firmware_version == 2, timeout=10)
+        assert esme.state.running_version == 2 and not esme.state.holds_image
+
+
+def test_a_board_that_is_another_device_is_refused(tmp_path: Path) -> None:
+    config = twin_config(tmp_path)
+    esme, gsme = config.device("esme"), config.device("gsme")
+    identity = Identity(role=DeviceType.GSME, eui64=gsme.id, manufacturer="m", model="m", hardware_version=1,
+                        firmware_version=1, held_image=None, protocol="1.0")
+    with pytest.raises(WrongBoard, match="is a gsme .* but the bench file says esme"):
+        check_identity(esme, identity, "/dev/ttyUSB3")
+    check_identity(gsme, identity, "/dev/ttyUSB3")
