@@ -49,15 +49,15 @@ from hanbench.gbcs.entity import EntityId
 from hanbench.gbcs.errors import MessageFormatError
 from hanbench.gbcs.frame import Cra, decode_message, encode_message
 from hanbench.gbcs.keystore import KeyStore, Usage
-from hanbench.hub.image_store import DEFAULT_SLOTS, ImageStore, StoredImage
 from hanbench.hub.addresses import eui64_of
-from hanbench.hub.ota_server import OtaServer, OtaServerConfig, ZIGBEE_EPOCH
+from hanbench.hub.image_store import DEFAULT_SLOTS, ImageStore, StoredImage
 from hanbench.hub.mirror import MirrorServer, mirror_endpoint_descriptors
-from hanbench.radio.se_clusters import NotificationFlags
-from hanbench.radio.virtual_app import comms_hub_endpoint
+from hanbench.hub.ota_server import ZIGBEE_EPOCH, OtaServer, OtaServerConfig
 from hanbench.hub.sleepy_queue import QueuedMessage, SleepyQueue
-from hanbench.hub.tunnel import Delivery, TunnelServer
 from hanbench.hub.transfer import TransferOutcome, TransferProgress, TransferStarted
+from hanbench.hub.tunnel import Delivery, TunnelServer
+from hanbench.radio.endpoints import comms_hub_endpoint
+from hanbench.radio.se_clusters import NotificationFlags
 
 LOGGER = logging.getLogger(__name__)
 

@@ -55,7 +55,8 @@ from hanbench.radio.se_clusters import (
     NotificationFlags,
     is_client_attribute_read,
 )
-from hanbench.radio.se_profile import SE_PROFILE_ID, SeDeviceType
+from hanbench.radio.endpoints import se_endpoint
+from hanbench.radio.se_profile import SeDeviceType
 
 LOGGER = logging.getLogger(__name__)
 
@@ -68,13 +69,11 @@ FlagsListener = Callable[["Mirror"], None]
 def mirror_endpoint_descriptors(endpoints: Sequence[int] = DEFAULT_MIRROR_ENDPOINTS) -> list[zdo_t.SimpleDescriptor]:
     """Simple Descriptors of the CH's mirror endpoints: Metering server and client, SE profile."""
     return [
-        zdo_t.SimpleDescriptor(
-            endpoint=endpoint,
-            profile=SE_PROFILE_ID,
-            device_type=SeDeviceType.METERING_DEVICE,
-            device_version=0,
-            input_clusters=[Metering.cluster_id],
-            output_clusters=[Metering.cluster_id],
+        se_endpoint(
+            endpoint,
+            SeDeviceType.METERING_DEVICE,
+            server_clusters=[Metering.cluster_id],
+            client_clusters=[Metering.cluster_id],
         )
         for endpoint in endpoints
     ]

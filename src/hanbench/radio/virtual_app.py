@@ -35,10 +35,9 @@ import zigpy.exceptions
 import zigpy.state
 import zigpy.types as t
 import zigpy.zdo.types as zdo_t
-from zigpy.zcl.clusters import general, smartenergy
-
 from hanbench.radio.air import VirtualAir
-from hanbench.radio.se_profile import SE_PROFILE_ID, SeDeviceType, SmartEnergyAppMixin
+from hanbench.radio.endpoints import comms_hub_endpoint
+from hanbench.radio.se_profile import SmartEnergyAppMixin
 from hanbench.radio.zigpy_config import bench_zigpy_config
 
 LOGGER = logging.getLogger(__name__)
@@ -46,36 +45,6 @@ LOGGER = logging.getLogger(__name__)
 #: The virtual radio's EUI-64 unless the caller picks another.
 VIRTUAL_RADIO_IEEE = t.EUI64.convert("00:0b:57:ff:fe:00:00:01")
 COORDINATOR_NWK = t.NWK(0x0000)
-
-#: The server clusters a GB Comms Hub offers on its ESI endpoint.
-COMMS_HUB_SERVER_CLUSTERS: tuple[int, ...] = (
-    general.Basic.cluster_id,
-    general.Identify.cluster_id,
-    general.Time.cluster_id,
-    general.Ota.cluster_id,
-    smartenergy.Metering.cluster_id,  # GSME mirror
-    smartenergy.Messaging.cluster_id,
-    smartenergy.Tunneling.cluster_id,
-    smartenergy.KeyEstablishment.cluster_id,
-)
-
-
-def comms_hub_endpoint(
-    endpoint: int = 1,
-    *,
-    server_clusters: Sequence[int] = COMMS_HUB_SERVER_CLUSTERS,
-    client_clusters: Sequence[int] = (),
-) -> zdo_t.SimpleDescriptor:
-    """The Simple Descriptor of a Comms Hub ESI endpoint on the Smart Energy profile."""
-    return zdo_t.SimpleDescriptor(
-        endpoint=endpoint,
-        profile=SE_PROFILE_ID,
-        device_type=SeDeviceType.ENERGY_SERVICE_INTERFACE,
-        device_version=0,
-        input_clusters=list(server_clusters),
-        output_clusters=list(client_clusters),
-    )
-
 
 class _CoordinatorOnAir:
     """The coordinator as an :class:`~hanbench.radio.air.AirNode`: frames go to zigpy."""
@@ -104,7 +73,7 @@ class VirtualRadioApp(SmartEnergyAppMixin, zigpy.application.ControllerApplicati
     """zigpy's controller application on the virtual air.
 
     ``endpoints`` are the coordinator's own endpoints (default: one Comms Hub ESI endpoint
-    on 0x0109, :func:`comms_hub_endpoint`); endpoint 1 must be among them, zigpy stores
+    on 0x0109, :func:`~hanbench.radio.endpoints.comms_hub_endpoint`); endpoint 1 must be among them, zigpy stores
     the coordinator's model strings on it. ``config`` is zigpy's config dict, normally
     from :func:`~hanbench.radio.zigpy_config.bench_zigpy_config`.
     """

@@ -29,6 +29,7 @@ from hanbench.hub.mirror import MirrorServer, mirror_endpoint_descriptors
 from hanbench.hub.sleepy_queue import DEFAULT_EXPIRY_S, QueuedMessage, SleepyQueue
 from hanbench.hub.tunnel import Delivery, NoMirror, TunnelServer, TunnelServerConfig
 from hanbench.radio.air import AirFrame, VirtualAir
+from hanbench.radio.endpoints import comms_hub_endpoint
 from hanbench.radio.interview import join_and_interview
 from hanbench.radio.se_clusters import (
     HrgpFormatError,
@@ -44,7 +45,7 @@ from hanbench.radio.se_clusters import (
     TunnelStatus,
 )
 from hanbench.radio.se_profile import SeDeviceType
-from hanbench.radio.virtual_app import VirtualRadioApp, comms_hub_endpoint, virtual_coordinator
+from hanbench.radio.virtual_app import VirtualRadioApp, virtual_coordinator
 
 _R = TypeVar("_R")
 

@@ -15,13 +15,13 @@ from zigpy.zcl.clusters.smartenergy import Metering, Tunneling
 from hanbench.clock import run_virtual
 from hanbench.devices.node import EmulatedNode
 from hanbench.radio.air import JoinNotPermitted, VirtualAir
+from hanbench.radio.endpoints import comms_hub_endpoint
 from hanbench.radio.interview import join_and_interview
 from hanbench.radio.link import LinkModel
 from hanbench.radio.se_profile import SE_PROFILE_ID, SeDeviceType
 from hanbench.radio.virtual_app import (
     VIRTUAL_RADIO_IEEE,
     VirtualRadioApp,
-    comms_hub_endpoint,
     virtual_coordinator,
 )
 from hanbench.radio.zigpy_config import bench_zigpy_config
