@@ -1,4 +1,4 @@
-"""Devices reached through their dev board's control port: what the twin and lab kinds share.
+"""What the twin and lab kinds share: the CH on a stick, devices reached through their boards.
 
 On the hardware code path the bench learns a device's firmware state only from its board
 (``hardware.md``, the board control protocol). :class:`BoardDevice` is the
@@ -12,13 +12,19 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 
-from hanbench.bench.config import DeviceConfig
-from hanbench.bench.premises import DeviceState
+import zigpy.application
+
+from hanbench.bench.config import BenchConfig, DeviceConfig
+from hanbench.bench.kinds.emu import hub_timing
+from hanbench.bench.kinds.emu_events import StreamObserver
+from hanbench.bench.premises import AssemblyContext, DeviceState
 from hanbench.errors import BadInput
 from hanbench.hardware.control import BoardControl
 from hanbench.hardware.protocol import BoardState, Identity, StateEvent
+from hanbench.hub.comms_hub import CommsHub
+from hanbench.radio.stick import StickSettings
 
 
 class WrongBoard(BadInput):
@@ -75,3 +81,46 @@ async def board_device(entry: DeviceConfig, control: BoardControl) -> AsyncItera
         finally:
             follower.cancel()
             await asyncio.gather(follower, return_exceptions=True)
+
+
+class BoardPremises:
+    """A premises whose CH runs on a stick and whose devices answer on board ports."""
+
+    def __init__(self, hub: CommsHub, devices: Mapping[str, BoardDevice]) -> None:
+        self._hub = hub
+        self._devices = devices
+
+    @property
+    def hub(self) -> CommsHub:
+        return self._hub
+
+    @property
+    def comms_hub(self) -> CommsHub:
+        return self._hub
+
+    @property
+    def devices(self) -> Mapping[str, BoardDevice]:
+        return self._devices
+
+    @property
+    def controls(self) -> None:
+        return None
+
+
+def stick_settings(config: BenchConfig, path: str) -> StickSettings:
+    """The CH's radio of ``config`` on the port ``path``, its state in the session folder."""
+    assert config.radio is not None, "load_bench requires [radio] on twin and lab benches"
+    return StickSettings(radio=config.radio.type.value, path=path,
+                         state_dir=config.sessions / config.name / "radio",
+                         baudrate=config.radio.baudrate, flow_control=config.radio.flow_control.value)
+
+
+def hub_on(app: zigpy.application.ControllerApplication, context: AssemblyContext) -> CommsHub:
+    """The CH on a started application, reporting to the bench's event stream."""
+    config = context.config
+    observer = StreamObserver(context.events, context.clock, block_size=config.timing.block_size_max,
+                              queue_expiry_s=config.timing.queue_expiry_s)
+    hub = CommsHub(app, entity_id=config.hub.id, keystore=context.keystore, clock=context.clock,
+                   timing=hub_timing(config), observer=observer)
+    hub.start()
+    return hub

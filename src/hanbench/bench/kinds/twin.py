@@ -20,70 +20,26 @@ knob of a twin bench file should be short (see ``bench/twin.toml``).
 from __future__ import annotations
 
 import contextlib
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator
 
-from hanbench.bench.config import AirConfig, BenchConfig, DeviceConfig
-from hanbench.bench.kinds.boards import BoardDevice, board_device
-from hanbench.bench.kinds.emu import FIRST_DEVICE_NWK, hub_timing, link_model
-from hanbench.bench.kinds.emu_events import StreamObserver
+from hanbench.bench.config import AirConfig, DeviceConfig
+from hanbench.bench.kinds.boards import BoardDevice, BoardPremises, board_device, hub_on, stick_settings
+from hanbench.bench.kinds.emu import FIRST_DEVICE_NWK, link_model
 from hanbench.bench.premises import AssemblyContext
 from hanbench.clock import BenchClock
 from hanbench.devices import DeviceSettings, GsmeTiming, build_device
 from hanbench.hardware.control import BoardControl
 from hanbench.hardware.protocol import Network
-from hanbench.hub.comms_hub import CommsHub, hub_endpoints
+from hanbench.hub.comms_hub import hub_endpoints
 from hanbench.radio.air import VirtualAir
 from hanbench.radio.interview import wait_interviewed
 from hanbench.radio.join_security import JoinSecurity
-from hanbench.radio.stick import StickSettings, open_stick
+from hanbench.radio.stick import open_stick
 from hanbench.twin.board import EmulatedBoard
 from hanbench.twin.device_board import DeviceBoard
 from hanbench.twin.ezsp_twin import EzspTwin
 
 VIRTUAL_TIME = False
-
-
-class BoardPremises:
-    """A premises whose CH runs on a stick and whose devices answer on board ports."""
-
-    def __init__(self, hub: CommsHub, devices: Mapping[str, BoardDevice]) -> None:
-        self._hub = hub
-        self._devices = devices
-
-    @property
-    def hub(self) -> CommsHub:
-        return self._hub
-
-    @property
-    def comms_hub(self) -> CommsHub:
-        return self._hub
-
-    @property
-    def devices(self) -> Mapping[str, BoardDevice]:
-        return self._devices
-
-    @property
-    def controls(self) -> None:
-        return None
-
-
-def stick_settings(config: BenchConfig, path: str) -> StickSettings:
-    """The CH's radio of ``config`` on the port ``path``, its state in the session folder."""
-    assert config.radio is not None, "load_bench requires [radio] on twin and lab benches"
-    return StickSettings(radio=config.radio.type.value, path=path,
-                         state_dir=config.sessions / config.name / "radio",
-                         baudrate=config.radio.baudrate, flow_control=config.radio.flow_control.value)
-
-
-def hub_on(app: object, context: AssemblyContext) -> CommsHub:
-    """The CH on a started application, reporting to the bench's event stream."""
-    config = context.config
-    observer = StreamObserver(context.events, context.clock, block_size=config.timing.block_size_max,
-                              queue_expiry_s=config.timing.queue_expiry_s)
-    hub = CommsHub(app, entity_id=config.hub.id, keystore=context.keystore,  # type: ignore[arg-type]
-                   clock=context.clock, timing=hub_timing(config), observer=observer)
-    hub.start()
-    return hub
 
 
 @contextlib.asynccontextmanager

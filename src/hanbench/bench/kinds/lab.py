@@ -1,0 +1,54 @@
+"""The ``lab`` kind: a real coordinator stick and real dev boards, in real time.
+
+Assembly, in the order a lab bench comes up:
+
+1. the stick is found by its ``[radio] port`` match and the CH's radio started on it
+   (:mod:`hanbench.radio.stick`: the network of the session folder, resumed or formed);
+2. the CH runs on it, reporting to the bench's event stream;
+3. each device's board is found by its ``board`` match, asked who it is (a board that is
+   another device stops the bench with the port named), and its state followed;
+4. a device zigpy does not know yet is let in with its join key
+   (:mod:`hanbench.radio.join_security`) and the bench waits for zigpy's interview. A test
+   build joins by itself while the network is open (the control protocol has no join op);
+   a device already in the session's zigpy database is kept as it is.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import AsyncIterator
+
+from hanbench.bench.kinds.boards import BoardDevice, BoardPremises, board_device, hub_on, stick_settings
+from hanbench.bench.premises import AssemblyContext
+from hanbench.devices.gbcs_device import eui64_for
+from hanbench.hardware.control import BoardControl
+from hanbench.hub.comms_hub import hub_endpoints
+from hanbench.radio.interview import wait_interviewed
+from hanbench.radio.join_security import PERMIT_S, JoinSecurity
+from hanbench.radio.stick import open_stick
+
+VIRTUAL_TIME = False
+
+
+@contextlib.asynccontextmanager
+async def assemble(context: AssemblyContext) -> AsyncIterator[BoardPremises]:
+    """The lab premises of ``context.config``; see the module docstring."""
+    config = context.config
+    assert config.radio is not None and config.radio.port is not None, "load_bench requires both on a lab bench"
+    async with contextlib.AsyncExitStack() as stack:
+        app = await stack.enter_async_context(
+            open_stick(stick_settings(config, config.radio.port.find()), hub_endpoints()))
+        hub = hub_on(app, context)
+        stack.push_async_callback(hub.close)
+        security = JoinSecurity()
+        devices: dict[str, BoardDevice] = {}
+        for entry in config.devices:
+            assert entry.board is not None, "load_bench requires a board on a lab bench"
+            hub.register(entry.id, entry.type)
+            devices[entry.name] = await stack.enter_async_context(
+                board_device(entry, BoardControl(entry.board, name=entry.name)))
+            ieee = eui64_for(entry.id)
+            if ieee not in app.devices:
+                await security.permit(app, ieee)
+                await wait_interviewed(app, ieee, timeout=PERMIT_S)
+        yield BoardPremises(hub, devices)
