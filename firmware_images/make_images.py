@@ -3,7 +3,7 @@
 For each device type in :data:`hanbench.gbcs.image_types.IMAGE_PROFILES` and for the two file
 versions the bench uses (the one emulated devices start on and the next one to distribute),
 it generates a small deterministic Manufacturer Image, wraps it with the same
-:func:`~hanbench.gbcs.image.build_image` and :func:`~hanbench.cli.image.write_image` that
+:func:`~hanbench.gbcs.image.build_image` and :func:`~hanbench.image_files.write_image` that
 ``hanbench image build`` uses, and signs it with the RTDS test Supplier's DS key (PPMID
 images stay unsigned, like RTDS 11.4).
 
@@ -29,7 +29,7 @@ from hanbench.gbcs.image_types import (
     ImageProfile,
 )
 from hanbench.gbcs.keystore import load_certificate, load_private_key, public_key_of
-from hanbench.cli.image import read_image, write_image
+from hanbench.image_files import read_image, write_image
 
 HERE = Path(__file__).resolve().parent
 KEYSTORE = HERE.parent / "fixtures" / "rtds" / "keystore"

@@ -8,8 +8,6 @@ file, a bad option).
 from __future__ import annotations
 
 import json
-import os
-import secrets
 from pathlib import Path
 from typing import Any
 
@@ -17,10 +15,11 @@ import click
 
 from hanbench.errors import BadInput, CheckFailed
 from hanbench.gbcs.entity import EntityId
-from hanbench.gbcs.image import UpgradeImage, build_image, parse_image
+from hanbench.gbcs.image import UpgradeImage, build_image
 from hanbench.gbcs.image_types import device_type_of
 from hanbench.gbcs.keystore import load_certificate, load_private_key, public_key_of
 from hanbench.gbcs.ota_header import HEADER_VERSION
+from hanbench.image_files import read_bytes, read_image, write_image
 
 
 class UInt(click.ParamType):
@@ -66,42 +65,6 @@ _form_option = click.option(
     help="Which image form to read: 'auto' decides by the shape of the trailer; 'signed' and "
     "'unsigned' (the PPMID form) insist.",
 )
-
-
-def read_bytes(path: Path, what: str) -> bytes:
-    """The contents of ``path``, or :class:`BadInput` naming ``what`` could not be read."""
-    try:
-        return path.read_bytes()
-    except OSError as exc:
-        raise BadInput(f"cannot read {what} {path}: {exc.strerror or exc}") from None
-
-
-def read_image(path: Path, *, signed: bool | None = None) -> UpgradeImage:
-    """Parse the image file at ``path``; format errors name the file."""
-    data = read_bytes(path, "image")
-    try:
-        return parse_image(data, signed=signed)
-    except BadInput as exc:
-        raise type(exc)(f"{path}: {exc}") from None
-
-
-def write_image(path: Path, image: UpgradeImage) -> None:
-    """Write ``image`` to ``path`` atomically: a temporary file beside it, then a rename.
-
-    A crash or a full disk leaves either the old file or the new one, never half of one.
-    """
-    path = Path(path)
-    tmp = path.with_name(f".{path.name}.{secrets.token_hex(4)}.tmp")
-    try:
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
-        with os.fdopen(fd, "wb") as out:
-            out.write(image.to_bytes())
-            out.flush()
-            os.fsync(out.fileno())
-        os.replace(tmp, path)
-    except OSError as exc:
-        tmp.unlink(missing_ok=True)
-        raise BadInput(f"cannot write image {path}: {exc.strerror or exc}") from None
 
 
 command = click.Group("image", help="Build, inspect, verify and hash GBCS OTA Upgrade Images.")

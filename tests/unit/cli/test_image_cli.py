@@ -9,9 +9,7 @@ import pytest
 from click.testing import CliRunner, Result
 
 from hanbench.cli import main
-from hanbench.errors import BadInput
-from hanbench.cli.image import write_image
-from hanbench.gbcs.image import build_image, parse_image
+from hanbench.gbcs.image import parse_image
 from hanbench.gbcs.keystore import load_certificate, public_key_of
 
 ROOT = Path(__file__).resolve().parents[3]
@@ -121,24 +119,6 @@ def test_build_into_a_missing_folder_leaves_nothing(firmware: Path, tmp_path: Pa
     result = _build(firmware, tmp_path / "absent" / "out.ota", "--unsigned")
     assert result.exit_code == 2 and "cannot write image" in result.stderr
     assert not (tmp_path / "absent").exists()
-
-
-def test_write_is_atomic_a_failed_write_keeps_the_old_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    out = tmp_path / "out.ota"
-    out.write_bytes(b"old image")
-    image = build_image(FIRMWARE, manufacturer_code=1, image_type=2, file_version=3)
-
-    def fail(*_: object) -> None:
-        raise OSError(28, "No space left on device")
-
-    monkeypatch.setattr("hanbench.cli.image.os.replace", fail)
-    with pytest.raises(BadInput, match="No space left on device"):
-        write_image(out, image)
-    assert out.read_bytes() == b"old image"
-    assert [p.name for p in tmp_path.iterdir()] == ["out.ota"], "the temporary file must be removed"
-    monkeypatch.undo()
-    write_image(out, image)
-    assert out.read_bytes() == image.to_bytes()
 
 
 def test_inspect_table() -> None:
