@@ -30,7 +30,7 @@ def hanbench(*args: str) -> subprocess.CompletedProcess[str]:
 
 def test_run_passes_and_summarises_the_session(tmp_path: Path) -> None:
     bench = emu_copy(tmp_path, name="clirun")
-    done = hanbench("run", "--bench", str(bench), "-k", "awake_meter_class and esme or mp207",
+    done = hanbench("run", "--bench", str(bench), "-k", "awake_meter_class and esme or rsa_distributes_supplier_activates and esme",
                     "--junitxml", str(tmp_path / "junit.xml"))
     assert done.returncode == 0, done.stdout + done.stderr
     out = done.stdout
