@@ -37,8 +37,6 @@ from dataclasses import dataclass, field
 import zigpy.exceptions
 import zigpy.zdo.types as zdo_t
 from zigpy.application import ControllerApplication
-from zigpy.zcl import ClusterType
-from zigpy.zcl.clusters.general import Ota
 
 from hanbench.clock import BenchClock
 from hanbench.dcc.hub_port import AlertSink, CommandExpired
@@ -49,10 +47,9 @@ from hanbench.gbcs.entity import EntityId
 from hanbench.gbcs.errors import MessageFormatError
 from hanbench.gbcs.frame import Cra, decode_message, encode_message
 from hanbench.gbcs.keystore import KeyStore, Usage
-from hanbench.hub.addresses import eui64_of
 from hanbench.hub.image_store import DEFAULT_SLOTS, ImageStore, StoredImage
 from hanbench.hub.mirror import MirrorServer, mirror_endpoint_descriptors
-from hanbench.hub.ota_server import ZIGBEE_EPOCH, OtaServer, OtaServerConfig
+from hanbench.hub.ota_server import OtaServer, OtaServerConfig
 from hanbench.hub.sleepy_queue import QueuedMessage, SleepyQueue
 from hanbench.hub.transfer import TransferOutcome, TransferProgress, TransferStarted
 from hanbench.hub.tunnel import Delivery, TunnelServer
@@ -295,19 +292,14 @@ class CommsHub:
     async def _upgrade_ihd(self, outcome: TransferOutcome) -> None:
         """Tell an IHD to switch to the image it just took (SECMP0007: the CH activates it)."""
         try:
-            device = self.app.get_device(ieee=eui64_of(outcome.device))
-        except KeyError:
+            delivered = await self.ota.send_upgrade_command(
+                outcome.device, outcome.image, self.timing.ihd_activation_delay_s
+            )
+        except BadInput:
             LOGGER.warning("IHD %s left the network before its upgrade command", outcome.device)
             return
-        cluster = device.find_cluster(Ota.cluster_id, ClusterType.Client)
-        now = int((self.clock.now() - ZIGBEE_EPOCH).total_seconds())
-        try:
-            await cluster.upgrade_end_response(
-                manufacturer_code=outcome.image.manufacturer_code, image_type=outcome.image.image_type,
-                file_version=outcome.image.file_version, current_time=now,
-                upgrade_time=now + self.timing.ihd_activation_delay_s)
-        except zigpy.exceptions.DeliveryError as exc:
-            LOGGER.warning("upgrade command to IHD %s not delivered: %s", outcome.device, exc)
+        if not delivered:
+            LOGGER.warning("upgrade command to IHD %s not delivered", outcome.device)
 
     # -- alerts ------------------------------------------------------------------------------------
 

@@ -81,9 +81,10 @@ from hanbench.clock import BenchClock
 from hanbench.errors import BadInput
 from hanbench.gbcs.device_types import DeviceType
 from hanbench.gbcs.entity import EntityId
+from hanbench.gbcs.gbz import ZIGBEE_EPOCH
 from hanbench.hub.addresses import entity_of, eui64_of
 from hanbench.hub.cluster_hook import DeviceHooks, request_listeners
-from hanbench.hub.image_store import ImageStore, StoredImage
+from hanbench.hub.image_store import ImageKey, ImageStore, StoredImage
 from hanbench.hub.transfer import (
     Transfer,
     TransferObserver,
@@ -97,8 +98,6 @@ LOGGER = logging.getLogger(__name__)
 WAIT_FOR_UPGRADE_COMMAND = 0xFFFFFFFF
 #: The largest block a CH serves (SiLabs' OTA server cap without APS encryption).
 MAX_BLOCK_SIZE_LIMIT = 63
-#: ZCL UTCTime counts seconds from this instant.
-ZIGBEE_EPOCH = dt.datetime(2000, 1, 1, tzinfo=dt.UTC)
 
 Status = foundation.Status
 
@@ -236,6 +235,19 @@ class OtaServer:
             manufacturer_code=header.manufacturer_code,
             image_type=header.image_type,
             new_file_version=header.file_version,
+        )
+
+    async def send_upgrade_command(self, device: EntityId | t.EUI64 | str, image: ImageKey, delay_s: int) -> bool:
+        """Tell ``device`` to switch to ``image`` in ``delay_s`` seconds: an unsolicited Upgrade End Response.
+
+        For a device the CH activates itself (an IHD speaks no GBCS, so SECMP0007 has the CH
+        activate it). Returns False if the frame did not get through; raises
+        :class:`BadInput` if the device is not on the network.
+        """
+        cluster = self._ota_cluster(self._device(entity_of(device)))
+        now = self._utc_seconds(self.clock.now())
+        return await self._send(
+            cluster.upgrade_end_response(**image.fields(), current_time=now, upgrade_time=now + delay_s)
         )
 
     # -- request handlers ---------------------------------------------------------------------

@@ -33,7 +33,7 @@ from hanbench.clock import BenchClock, run_virtual
 from hanbench.errors import BadInput
 from hanbench.gbcs.entity import EntityId
 from hanbench.gbcs.image_types import INITIAL_FILE_VERSION, NEXT_FILE_VERSION, profile_for
-from hanbench.hub.image_store import ImageStore
+from hanbench.hub.image_store import ImageKey, ImageStore
 from hanbench.hub.ota_server import (
     WAIT_FOR_UPGRADE_COMMAND,
     ZIGBEE_EPOCH,
@@ -494,6 +494,26 @@ def test_notify_sends_image_notify_with_the_waiting_image() -> None:
         b.probe.awake = False
         with pytest.raises(zigpy.exceptions.DeliveryError):
             await b.server.notify(PROBE)
+
+    scenario(body)
+
+
+def test_upgrade_command_tells_the_device_when_to_switch() -> None:
+    async def body(b: Bench) -> None:
+        assert b.server is not None
+        key = ImageKey(ESME.manufacturer_code, ESME.image_type, NEXT_FILE_VERSION)
+        assert await b.server.send_upgrade_command(PROBE, key, 3600)
+        await asyncio.sleep(0)
+        (frame,) = b.probe.frames
+        cmd = frame.cmd
+        assert cmd.current_time == int((EPOCH - ZIGBEE_EPOCH).total_seconds() + frame.at)
+        assert cmd.upgrade_time == cmd.current_time + 3600
+        assert (cmd.manufacturer_code, cmd.image_type, cmd.file_version) == (
+            ESME.manufacturer_code, ESME.image_type, NEXT_FILE_VERSION)
+        b.probe.awake = False
+        assert not await b.server.send_upgrade_command(PROBE, key, 0)
+        with pytest.raises(BadInput, match="not on the CH's network"):
+            await b.server.send_upgrade_command(EntityId.parse("00-11-22-33-44-55-66-99"), key, 0)
 
     scenario(body)
 
