@@ -31,10 +31,10 @@ from zigpy.zcl import foundation
 from hanbench.devices.node import DEFAULT_REPLY_TIMEOUT_S, EmulatedNode
 from hanbench.errors import BadInput, CheckFailed, HanbenchError
 from hanbench.radio.se_clusters import (
+    DEFAULT_MAXIMUM_INCOMING_TRANSFER_SIZE,
     STANDARD_PROTOCOL_MANUFACTURER,
     HrgpFrame,
     HrgpKind,
-    MessageTooLarge,
     NoTunnel,
     TransferDataRefused,
     TransferDataStatus,
@@ -42,12 +42,11 @@ from hanbench.radio.se_clusters import (
     TunnelProtocol,
     TunnelRefused,
     TunnelStatus,
+    check_fits,
+    check_maximum_incoming_transfer_size,
 )
 
 LOGGER = logging.getLogger(__name__)
-
-#: The largest TransferData a device accepts unless configured otherwise (octets).
-DEFAULT_MAXIMUM_INCOMING_TRANSFER_SIZE = 1500
 
 MessageListener = Callable[[bytes], None]
 ErrorListener = Callable[[HanbenchError], None]
@@ -69,10 +68,7 @@ class TunnelClientConfig:
     max_fetch: int = 32
 
     def __post_init__(self) -> None:
-        if not 1 <= self.maximum_incoming_transfer_size <= 0xFFFF:
-            raise BadInput(
-                f"maximum incoming transfer size must be 1..65535 octets, got {self.maximum_incoming_transfer_size}"
-            )
+        check_maximum_incoming_transfer_size(self.maximum_incoming_transfer_size)
         if self.response_timeout_s <= 0:
             raise BadInput(f"tunnel response timeout must be > 0 s, got {self.response_timeout_s}")
         if self.max_fetch < 1:
@@ -193,9 +189,8 @@ class TunnelClient:
         """TransferData up the tunnel; the CH's answer (TransferDataError raises)."""
         if self.tunnel_id is None:
             raise NoTunnel(f"{self.node.ieee} has no tunnel to the CH; open() it first")
-        limit = self.server_maximum_incoming_transfer_size
-        if limit is not None and len(payload) > limit:
-            raise MessageTooLarge(len(payload), limit)
+        if self.server_maximum_incoming_transfer_size is not None:
+            check_fits(len(payload), self.server_maximum_incoming_transfer_size)
         rsp = await self._request(_C2S.transfer_data_client_to_server, tunnel_id=self.tunnel_id, data=t.Bytes(payload))
         if isinstance(rsp, _S2C.transfer_data_error_server_to_client.schema):
             raise TransferDataRefused("hub", rsp.tunnel_id, rsp.status, "answer to TransferData")

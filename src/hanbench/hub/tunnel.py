@@ -30,8 +30,8 @@ every device the application knows or learns of it listens for the Tunneling com
 client sends, and answers through the device's Tunneling client cluster object with the
 request's TSN.
 
-Default maximum incoming transfer size: 1500 octets (the bench's own choice, configurable:
-large enough for any GBCS firmware command; APS fragmentation is not modelled on the air).
+Default maximum incoming transfer size:
+:data:`~hanbench.radio.se_clusters.DEFAULT_MAXIMUM_INCOMING_TRANSFER_SIZE` (configurable).
 """
 
 from __future__ import annotations
@@ -55,6 +55,7 @@ from hanbench.hub.cluster_hook import DeviceHooks, request_listeners
 from hanbench.hub.mirror import MirrorServer
 from hanbench.hub.sleepy_queue import QueuedMessage, SleepyQueue
 from hanbench.radio.se_clusters import (
+    DEFAULT_MAXIMUM_INCOMING_TRANSFER_SIZE,
     GET_RESPONSE_OVERHEAD,
     STANDARD_PROTOCOL_MANUFACTURER,
     HrgpFormatError,
@@ -69,14 +70,14 @@ from hanbench.radio.se_clusters import (
     Tunneling,
     TunnelProtocol,
     TunnelStatus,
+    check_fits,
+    check_maximum_incoming_transfer_size,
 )
 
 LOGGER = logging.getLogger(__name__)
 
 #: RequestTunnelResponse's tunnel ID when no tunnel was made.
 NO_TUNNEL_ID = 0xFFFF
-#: The CH's maximum incoming transfer size unless configured otherwise.
-DEFAULT_MAXIMUM_INCOMING_TRANSFER_SIZE = 1500
 
 MessageListener = Callable[[EntityId, bytes], None]
 """Called with the sending device and each GBCS message it sent up the tunnel."""
@@ -105,10 +106,7 @@ class TunnelServerConfig:
     maximum_incoming_transfer_size: int = DEFAULT_MAXIMUM_INCOMING_TRANSFER_SIZE
 
     def __post_init__(self) -> None:
-        if not 1 <= self.maximum_incoming_transfer_size <= 0xFFFF:
-            raise BadInput(
-                f"maximum incoming transfer size must be 1..65535 octets, got {self.maximum_incoming_transfer_size}"
-            )
+        check_maximum_incoming_transfer_size(self.maximum_incoming_transfer_size)
 
 
 @dataclass(frozen=True)
@@ -209,13 +207,13 @@ class TunnelServer:
             if mirror is None:
                 raise NoMirror(f"{entity} is sleepy but has no mirror to flag a pending message on")
             if tunnel is not None:
-                _check_size(len(message) + GET_RESPONSE_OVERHEAD, tunnel.maximum_incoming_transfer_size)
+                check_fits(len(message) + GET_RESPONSE_OVERHEAD, tunnel.maximum_incoming_transfer_size)
             self.queue.put(entity, message)
             mirror.set(NotificationFlags.TUNNEL_MESSAGE_PENDING)
             return Delivery.QUEUED
         if tunnel is None:
             raise NoTunnel(f"{entity} has not opened a tunnel to the CH")
-        _check_size(len(message), tunnel.maximum_incoming_transfer_size)
+        check_fits(len(message), tunnel.maximum_incoming_transfer_size)
         rsp = await self._tunneling(entity).client_command(
             _S2C.transfer_data_server_to_client.id,
             tunnel_id=tunnel.tunnel_id,
@@ -373,9 +371,3 @@ class TunnelServer:
             return device.find_cluster(Tunneling.cluster_id, ClusterType.Client)  # type: ignore[return-value]
         except ValueError:
             raise NoTunnel(f"{entity} has no Tunneling client cluster") from None
-
-
-def _check_size(size: int, limit: int) -> None:
-    if size > limit:
-        raise MessageTooLarge(size, limit)
-

@@ -75,6 +75,16 @@ from hanbench.errors import BadInput, CheckFailed
 
 #: RequestTunnel's manufacturer code for a protocol that is not manufacturer-specific.
 STANDARD_PROTOCOL_MANUFACTURER = 0xFFFF
+#: The largest TransferData either tunnel end accepts unless configured otherwise (octets):
+#: the bench's own choice, large enough for any GBCS firmware command (APS fragmentation is
+#: not modelled on the air).
+DEFAULT_MAXIMUM_INCOMING_TRANSFER_SIZE = 1500
+
+
+def check_maximum_incoming_transfer_size(size: int) -> None:
+    """Refuse a configured maximum that RequestTunnel(Response)'s uint16 field cannot carry."""
+    if not 1 <= size <= 0xFFFF:
+        raise BadInput(f"maximum incoming transfer size must be 1..65535 octets, got {size}")
 
 
 class TunnelProtocol(t.enum8):
@@ -367,3 +377,9 @@ class MessageTooLarge(BadInput):
         self.size = size
         self.limit = limit
         super().__init__(f"a {size}-octet tunnel payload exceeds the receiver's maximum of {limit} octets")
+
+
+def check_fits(size: int, limit: int) -> None:
+    """Raise :class:`MessageTooLarge` if a ``size``-octet payload exceeds the receiver's ``limit``."""
+    if size > limit:
+        raise MessageTooLarge(size, limit)

@@ -112,3 +112,14 @@ def test_malformed_gb_hrgp_frames_are_refused(wire: bytes) -> None:
 def test_get_response_counts_at_most_255_remaining() -> None:
     with pytest.raises(BadInput):
         HrgpFrame(HrgpKind.GET_RESPONSE, b"", 256).encode()
+
+
+def test_both_tunnel_ends_share_the_transfer_size_rules() -> None:
+    se_clusters.check_fits(64, 64)
+    with pytest.raises(se_clusters.MessageTooLarge) as too_large:
+        se_clusters.check_fits(65, 64)
+    assert (too_large.value.size, too_large.value.limit) == (65, 64)
+    se_clusters.check_maximum_incoming_transfer_size(se_clusters.DEFAULT_MAXIMUM_INCOMING_TRANSFER_SIZE)
+    for bad in (0, 0x10000):
+        with pytest.raises(BadInput, match="1..65535 octets"):
+            se_clusters.check_maximum_incoming_transfer_size(bad)
