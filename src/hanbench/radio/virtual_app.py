@@ -21,7 +21,6 @@ What the "radio" does, in the place each real radio library does it:
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import logging
 from collections.abc import AsyncIterator, Sequence
@@ -35,9 +34,12 @@ import zigpy.exceptions
 import zigpy.state
 import zigpy.types as t
 import zigpy.zdo.types as zdo_t
+
 from hanbench.radio.air import VirtualAir
 from hanbench.radio.endpoints import comms_hub_endpoint
 from hanbench.radio.se_profile import SmartEnergyAppMixin
+from hanbench.radio.shutdown import shut_down
+from hanbench.radio.shutdown import zigpy_tasks as _zigpy_tasks  # noqa: F401  (radio/stick.py imports it from here)
 from hanbench.radio.zigpy_config import bench_zigpy_config
 
 LOGGER = logging.getLogger(__name__)
@@ -207,18 +209,6 @@ class VirtualRadioApp(SmartEnergyAppMixin, zigpy.application.ControllerApplicati
                 self.air.detach(node)
 
 
-def _zigpy_tasks(app: zigpy.application.ControllerApplication) -> set[asyncio.Task[Any]]:
-    """Tasks zigpy started for the application and its devices (shutdown only cancels them)."""
-    tasks: set[asyncio.Task[Any]] = set(app._tasks)
-    for device in app.devices.values():
-        tasks |= set(getattr(device, "_tasks", ()))
-        for attribute in ("_initialize_task", "_group_scan_task", "_fast_polling_reset_task"):
-            task = getattr(device, attribute, None)
-            if task is not None:
-                tasks.add(task)
-    return tasks
-
-
 @contextlib.asynccontextmanager
 async def virtual_coordinator(
     air: VirtualAir,
@@ -238,8 +228,4 @@ async def virtual_coordinator(
     try:
         yield app
     finally:
-        pending = _zigpy_tasks(app)
-        await app.shutdown()
-        for task in pending:
-            task.cancel()
-        await asyncio.gather(*pending, return_exceptions=True)
+        await shut_down(app)

@@ -19,6 +19,7 @@ from hanbench.radio.endpoints import comms_hub_endpoint
 from hanbench.radio.interview import join_and_interview
 from hanbench.radio.link import LinkModel
 from hanbench.radio.se_profile import SE_PROFILE_ID, SeDeviceType
+from hanbench.radio.shutdown import shut_down, zigpy_tasks
 from hanbench.radio.virtual_app import (
     VIRTUAL_RADIO_IEEE,
     VirtualRadioApp,
@@ -70,6 +71,25 @@ def test_coordinator_forms_a_network_with_an_se_endpoint_and_stops_cleanly() -> 
             )
             assert [node.ieee for node in air.nodes] == [VIRTUAL_RADIO_IEEE]
         assert air.nodes == ()
+        return asyncio.all_tasks() - {asyncio.current_task()}  # type: ignore[operator]
+
+    assert run_virtual(scenario()) == set()
+
+
+def test_shut_down_waits_for_the_interview_zigpy_only_cancels() -> None:
+    async def scenario() -> set[asyncio.Task[object]]:
+        air = VirtualAir()
+        app = VirtualRadioApp(bench_zigpy_config("virtual://air"), air=air)
+        await app.startup(auto_form=True)
+        await app.permit(60)
+        node = gsme(air)
+        await node.join()
+        await asyncio.sleep(0)
+        started = zigpy_tasks(app)
+        assert any(not task.done() for task in started), "zigpy is interviewing the node"
+        await shut_down(app)
+        assert all(task.done() for task in started)
+        await node.close()
         return asyncio.all_tasks() - {asyncio.current_task()}  # type: ignore[operator]
 
     assert run_virtual(scenario()) == set()
