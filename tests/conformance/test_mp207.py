@@ -27,8 +27,10 @@ from hanbench.gbcs.roles import Role
 #: The repository's default bench, from which the baseline bench file is written.
 EMU_BENCH = Path(__file__).resolve().parents[2] / "bench" / "emu.toml"
 
-#: What a device receiving nothing looks like for this long (one GSME wake interval and more).
-QUIET_S = 2 * 3600.0
+def quiet_s(bench: Bench) -> float:
+    """How long to watch a device receive nothing: two GSME wake intervals, in which an awake
+    device would have started any transfer and a sleepy one woken (free in virtual time)."""
+    return 2 * bench.config.timing.gsme_wake_interval_s
 
 
 def emu_bench_file(folder: Path, *, name: str, policy: str | None = None) -> Path:
@@ -129,7 +131,7 @@ async def test_an_rsa_activation_is_refused_and_nothing_reaches_the_device(
     with watching(bench) as seen:
         now = await rsa.activate_firmware(esme, alert.calculated_hash)
         dated = await rsa.activate_firmware(esme, alert.calculated_hash, at=bench.now() + dt.timedelta(hours=2))
-        await bench.advance(60)
+        await bench.advance(quiet_s(bench))
     for refused in (now, dated):
         assert refused.refusal is RefusalRule.ROLE_NOT_ALLOWED
         assert refused.outcome is Outcome.REFUSED and "11.3" in refused.message
@@ -149,7 +151,7 @@ async def test_an_rsa_not_appointed_by_the_supplier_is_refused(
             result = await stranger.update_firmware(bench.image(device, NEW), [device])
             assert result.refused == {device.id: RefusalRule.RSA_NOT_APPOINTED}
             assert supplier.id.duis in result.target(device.id).message
-        await bench.advance(QUIET_S)
+        await bench.advance(quiet_s(bench))
     assert reached(seen, esme) == reached(seen, gsme) == []
     assert esme.state.held_version is None and gsme.state.held_version is None
     assert stranger.alerts() == []
@@ -169,7 +171,7 @@ async def test_an_rsa_may_distribute_to_esme_and_gsme_only(
     device = bench.device(device_type)
     with watching(bench) as seen:
         result = await rsa.update_firmware(bench.image(device, NEW), [device])
-        await bench.advance(60)
+        await bench.advance(quiet_s(bench))
     assert result.refused == {device.id: rule}
     assert reached(seen, device) == []
     assert device.state.held_version is None and device.state.running_version == OLD
@@ -180,7 +182,7 @@ async def test_an_rsa_may_not_send_the_ppmid_update_either(bench: Bench, rsa: Be
     require_mp207(bench)
     result = await rsa.update_ppmid_firmware(bench.image(ppmid, NEW), [ppmid])
     assert result.refused == {ppmid.id: RefusalRule.ROLE_NOT_ALLOWED}
-    await bench.advance(60)
+    await bench.advance(quiet_s(bench))
     assert ppmid.state.running_version == OLD
 
 
@@ -190,7 +192,7 @@ async def test_an_other_user_cannot_distribute_or_activate(
     with watching(bench) as seen:
         result = await other_user.update_firmware(bench.image(esme, NEW), [esme])
         activation = await other_user.activate_firmware(esme, bytes(32))
-        await bench.advance(60)
+        await bench.advance(quiet_s(bench))
     assert result.refused == {esme.id: RefusalRule.ROLE_NOT_ALLOWED}
     assert activation.refusal is RefusalRule.ROLE_NOT_ALLOWED
     assert reached(seen, esme) == [] and esme.state.held_version is None
@@ -208,7 +210,7 @@ async def test_supplier_b_cannot_touch_the_suppliers_devices(
             assert activation.refusal is RefusalRule.SUPPLIER_DOES_NOT_OWN_DEVICE
             read = await supplier_b.read_firmware_version(device)
             assert read.refusal is RefusalRule.SUPPLIER_DOES_NOT_OWN_DEVICE
-        await bench.advance(QUIET_S)
+        await bench.advance(quiet_s(bench))
     assert reached(seen, esme) == reached(seen, gsme) == []
     await supplier.update_firmware(bench.image(esme, NEW), [esme])
     await supplier.wait_alert(0x8F72, device=esme, timeout=RECEIPT_WAIT_S)
@@ -223,7 +225,7 @@ async def test_after_a_change_of_supplier_the_old_suppliers_rsa_is_refused(
     with watching(bench) as seen:
         by_rsa = await rsa.update_firmware(bench.image(esme, NEW), [esme])
         by_old_supplier = await supplier.update_firmware(bench.image(esme, NEW), [esme])
-        await bench.advance(60)
+        await bench.advance(quiet_s(bench))
     assert by_rsa.refused == {esme.id: RefusalRule.RSA_NOT_APPOINTED}
     assert supplier_b.id.duis in by_rsa.target(esme.id).message
     assert by_old_supplier.refused == {esme.id: RefusalRule.SUPPLIER_DOES_NOT_OWN_DEVICE}
@@ -242,7 +244,7 @@ def test_under_the_baseline_policy_no_rsa_distributes(tmp_path: Path) -> None:
             esme, gsme = bench.device("esme"), bench.device("gsme")
             with watching(bench) as seen:
                 result = await rsa.update_firmware(bench.image(esme, NEW), [esme, gsme])
-                await bench.advance(QUIET_S)
+                await bench.advance(quiet_s(bench))
             assert result.refused == {esme.id: RefusalRule.ROLE_NOT_ALLOWED, gsme.id: RefusalRule.ROLE_NOT_ALLOWED}
             assert "under policy baseline" in result.target(esme.id).message
             assert reached(seen, esme) == reached(seen, gsme) == []
