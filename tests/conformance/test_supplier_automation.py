@@ -54,7 +54,10 @@ async def test_the_receipt_alert_triggers_activation_with_its_hash(
     assert outcome.activation is not None and outcome.activation.outcome is Outcome.ACTIVATED
     assert sent == ["11.3"], "no version read when the receipt alert came"
     receipt = await supplier.wait_alert(0x8F72, device=esme, timeout=0)
-    assert esme.state.running_version == NEW and esme.state.running_hash == receipt.calculated_hash
+    activation = bench.dcc.inventory.requests()[-1]
+    assert (activation.request, activation.user) == ("11.3", supplier.id)
+    assert activation.detail == f"hash {(receipt.calculated_hash or b'').hex()} now", "the hash the device reported"
+    assert esme.state.running_version == NEW
 
 
 @pytest.mark.emu
