@@ -59,7 +59,10 @@ def command(bench_file: Path | None, keyword: str | None, markexpr: str | None, 
     """Run the conformance suite on a bench and summarise the session."""
     config = load_bench(bench_file if bench_file is not None else default_bench_file())
     folder = suite if suite is not None else find_suite(config)
-    args = [str(folder), "--bench", str(config.file), "-p", "no:cacheprovider"]
+    # hanbench, pytest-asyncio and looptime are imported before pytest starts (this command
+    # is hanbench), so pytest cannot rewrite their asserts; that warning is noise here.
+    args = [str(folder), "--bench", str(config.file), "-p", "no:cacheprovider",
+            "-W", "ignore::pytest.PytestAssertRewriteWarning"]
     for flag, value in (("-k", keyword), ("-m", markexpr), ("--junitxml", junitxml)):
         if value is not None:
             args += [flag, str(value)]
