@@ -15,15 +15,27 @@ from hanbench.gbcs.image import parse_image
 #: The version every sample device starts with, and the one the sample images bring.
 OLD, NEW = 0x00000001, 0x00000002
 
-#: Long enough for any device to receive an image, a GSME included (one wake interval).
-RECEIPT_WAIT_S = 2 * 3600.0
+
+
+def receipt_wait_s(bench: Bench) -> float:
+    """Long enough for any device to receive an image, a GSME included: what the bench gives a
+    supplier's systems to wait for the receipt alert (an hour on emu, where it is free;
+    seconds on the twin, where it is real time and a GSME wakes every few seconds)."""
+    return bench.config.timing.receipt_alert_wait_s
+
+
+def quiet_s(bench: Bench) -> float:
+    """How long to watch a device receive nothing, or leave a command unanswered: two GSME wake
+    intervals, in which an awake device would have answered or started any transfer and a
+    sleepy one woken (free in virtual time)."""
+    return 2 * bench.config.timing.gsme_wake_interval_s
 
 
 async def distribute(bench: Bench, user: BenchUser, device: BenchDevice) -> UserAlert:
     """SR 11.1 of the NEW sample image to ``device`` by ``user``; the supplier's receipt alert."""
     result = await user.update_firmware(bench.image(device, NEW), [device])
     assert result.target(device.id).outcome is Outcome.DISTRIBUTED, result
-    alert = await bench.supplier_of(device).wait_alert(0x8F72, device=device, timeout=RECEIPT_WAIT_S)
+    alert = await bench.supplier_of(device).wait_alert(0x8F72, device=device, timeout=receipt_wait_s(bench))
     assert device.state.held_version == NEW
     assert alert.calculated_hash == device.state.held_hash
     return alert

@@ -7,12 +7,9 @@ import datetime as dt
 
 import pytest
 
-from conformance_flows import NEW, OLD, RECEIPT_WAIT_S, cs06, distribute, image_signed_by
+from conformance_flows import NEW, OLD, cs06, distribute, image_signed_by, quiet_s, receipt_wait_s
 from hanbench import Bench, BenchDevice, BenchUser, Outcome, RefusalRule
 from hanbench.bench.events import ActivationFired
-
-#: How long a test waits for a device to answer a command it should refuse without answering.
-NO_ANSWER_S = 60.0
 
 
 @pytest.mark.asyncio
@@ -36,8 +33,8 @@ async def test_cs06_from_another_supplier_is_refused_by_the_dcc_and_by_the_devic
     # Past the DCC, straight to the CH: the device must refuse the foreign signature itself.
     with pytest.raises(TimeoutError):
         await asyncio.wait_for(bench.hub.send_command(esme.id, cs06(bench, supplier_b, esme, alert.calculated_hash)),
-                               NO_ANSWER_S)
-    await supplier.wait_alert(0x8F3D, device=esme, timeout=NO_ANSWER_S)
+                               quiet_s(bench))
+    await supplier.wait_alert(0x8F3D, device=esme, timeout=quiet_s(bench))
     assert esme.state.running_version == OLD
 
 
@@ -57,7 +54,7 @@ async def test_image_signed_by_the_wrong_party_is_refused_by_the_dcc_and_by_the_
     result = await supplier.update_firmware(image, [esme])
     assert result.refused == {esme.id: RefusalRule.IMAGE_NOT_SIGNED_BY_SUPPLIER}
     await bench.hub.distribute(image, [esme.id])  # the direct hub path, past the DCC's check
-    await supplier.wait_alert(0x8F1C, device=esme, timeout=RECEIPT_WAIT_S)
+    await supplier.wait_alert(0x8F1C, device=esme, timeout=receipt_wait_s(bench))
     assert esme.state.held_version is None
     assert esme.state.running_version == OLD
 
@@ -68,12 +65,13 @@ async def test_replayed_cs06_is_refused(bench: Bench, supplier: BenchUser, esme:
     command = cs06(bench, supplier, esme, bytes(32))  # authentic, answered: hash mismatch
     await bench.hub.send_command(esme.id, command)
     with pytest.raises(TimeoutError):
-        await asyncio.wait_for(bench.hub.send_command(esme.id, command), NO_ANSWER_S)
-    await supplier.wait_alert(0x8F3D, device=esme, timeout=NO_ANSWER_S)
+        await asyncio.wait_for(bench.hub.send_command(esme.id, command), quiet_s(bench))
+    await supplier.wait_alert(0x8F3D, device=esme, timeout=quiet_s(bench))
     result = await supplier.activate_firmware(esme, alert.calculated_hash)
     assert result.outcome is Outcome.ACTIVATED, "a fresh counter still works after the replay"
 
 
+@pytest.mark.emu  # waits six hours of bench time for the execution date-time
 @pytest.mark.asyncio
 async def test_future_dated_activation_fires_at_its_date_time(
         bench: Bench, supplier: BenchUser, esme: BenchDevice) -> None:
@@ -91,6 +89,7 @@ async def test_future_dated_activation_fires_at_its_date_time(
     assert esme.state.running_version == NEW
 
 
+@pytest.mark.emu  # waits past an execution date-time two hours away
 @pytest.mark.asyncio
 async def test_cancellation_prevents_a_future_dated_activation(
         bench: Bench, supplier: BenchUser, esme: BenchDevice) -> None:

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from conformance_flows import NEW, OLD, RECEIPT_WAIT_S
+from conformance_flows import NEW, OLD, quiet_s, receipt_wait_s
 from hanbench import Bench, BenchDevice, BenchUser, Event, NotOnBench, Outcome, RefusalRule, open_bench, \
     run_virtual
 from hanbench.bench.events import ActivationEvent, CommandEvent, RequestRefused, TransferStarted
@@ -26,12 +26,6 @@ from hanbench.gbcs.roles import Role
 
 #: The repository's default bench, from which the baseline bench file is written.
 EMU_BENCH = Path(__file__).resolve().parents[2] / "bench" / "emu.toml"
-
-def quiet_s(bench: Bench) -> float:
-    """How long to watch a device receive nothing: two GSME wake intervals, in which an awake
-    device would have started any transfer and a sleepy one woken (free in virtual time)."""
-    return 2 * bench.config.timing.gsme_wake_interval_s
-
 
 def emu_bench_file(folder: Path, *, name: str, policy: str | None = None) -> Path:
     """``bench/emu.toml`` rewritten into ``folder``: its own name and sessions there, paths
@@ -107,12 +101,12 @@ async def test_rsa_distributes_supplier_activates_and_both_get_the_update_alerts
     pending = bench.dcc.inventory.device(device.id).pending
     assert pending is not None and pending.distributed_by == rsa.id
 
-    to_supplier = await supplier.wait_alert(0x8F72, device=device, timeout=RECEIPT_WAIT_S)
+    to_supplier = await supplier.wait_alert(0x8F72, device=device, timeout=receipt_wait_s(bench))
     to_rsa = await rsa.wait_alert(0x8F72, device=device, timeout=0)
     assert to_rsa.calculated_hash == to_supplier.calculated_hash == device.state.held_hash
     for user in (supplier, rsa):  # the CH's CCS08 and the DCC's N60 it drives
-        await user.wait_alert(0x8F8A, device=device, timeout=RECEIPT_WAIT_S)
-        await user.wait_alert("N60", device=device, timeout=RECEIPT_WAIT_S)
+        await user.wait_alert(0x8F8A, device=device, timeout=receipt_wait_s(bench))
+        await user.wait_alert("N60", device=device, timeout=receipt_wait_s(bench))
 
     activated = await supplier.activate_firmware(device, to_supplier.calculated_hash)
     assert activated.outcome is Outcome.ACTIVATED
@@ -127,7 +121,7 @@ async def test_an_rsa_activation_is_refused_and_nothing_reaches_the_device(
         bench: Bench, supplier: BenchUser, rsa: BenchUser, esme: BenchDevice) -> None:
     require_mp207(bench)
     await rsa.update_firmware(bench.image(esme, NEW), [esme])
-    alert = await rsa.wait_alert(0x8F72, device=esme, timeout=RECEIPT_WAIT_S)
+    alert = await rsa.wait_alert(0x8F72, device=esme, timeout=receipt_wait_s(bench))
     with watching(bench) as seen:
         now = await rsa.activate_firmware(esme, alert.calculated_hash)
         dated = await rsa.activate_firmware(esme, alert.calculated_hash, at=bench.now() + dt.timedelta(hours=2))
@@ -213,7 +207,7 @@ async def test_supplier_b_cannot_touch_the_suppliers_devices(
         await bench.advance(quiet_s(bench))
     assert reached(seen, esme) == reached(seen, gsme) == []
     await supplier.update_firmware(bench.image(esme, NEW), [esme])
-    await supplier.wait_alert(0x8F72, device=esme, timeout=RECEIPT_WAIT_S)
+    await supplier.wait_alert(0x8F72, device=esme, timeout=receipt_wait_s(bench))
     assert supplier_b.alerts() == [], "another supplier's devices' alerts never reach supplier B"
 
 
@@ -250,7 +244,7 @@ def test_under_the_baseline_policy_no_rsa_distributes(tmp_path: Path) -> None:
             assert reached(seen, esme) == reached(seen, gsme) == []
             # The supplier still distributes, and its alerts go to the supplier alone.
             await supplier.update_firmware(bench.image(esme, NEW), [esme])
-            await supplier.wait_alert(0x8F72, device=esme, timeout=RECEIPT_WAIT_S)
+            await supplier.wait_alert(0x8F72, device=esme, timeout=receipt_wait_s(bench))
             assert rsa.alerts() == []
 
     run_virtual(session())

@@ -19,7 +19,7 @@ from typing import Any
 import pytest
 from click.testing import CliRunner
 
-from conformance_flows import NEW, RECEIPT_WAIT_S, distribute, image_signed_by
+from conformance_flows import NEW, distribute, image_signed_by, receipt_wait_s
 from hanbench import Bench, BenchUser, Outcome, load_bench, open_bench, run_virtual
 from hanbench.cli import main
 from hanbench.gbcs.roles import Role
@@ -54,13 +54,13 @@ async def mixed_session(bench_file: Path) -> Seen:
         before = bench.now()
         assert (await rsa.update_firmware(bench.image(gsme, NEW), [gsme])).accepted == (gsme.id,)
         after = bench.now()
-        receipt = await supplier.wait_alert(0x8F72, device=gsme, timeout=RECEIPT_WAIT_S)
+        receipt = await supplier.wait_alert(0x8F72, device=gsme, timeout=receipt_wait_s(bench))
 
         await bench.hub.distribute(image_signed_by(bench, hcalcs, supplier_b), [hcalcs.id])
-        await supplier.wait_alert(0x8F1C, device=hcalcs, timeout=RECEIPT_WAIT_S)
+        await supplier.wait_alert(0x8F1C, device=hcalcs, timeout=receipt_wait_s(bench))
 
         await supplier.update_ppmid_firmware(bench.image(ppmid, NEW), [ppmid])
-        await supplier.wait_alert(0x8F8B, device=ppmid, timeout=RECEIPT_WAIT_S)
+        await supplier.wait_alert(0x8F8B, device=ppmid, timeout=receipt_wait_s(bench))
 
         bench.change_supplier(ihd, supplier_b)
         await bench.advance(600)  # let every trailing alert land

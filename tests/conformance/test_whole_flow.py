@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from conformance_flows import NEW, OLD, RECEIPT_WAIT_S, distribute
+from conformance_flows import NEW, OLD, distribute, receipt_wait_s
 from hanbench import Bench, BenchDevice, BenchUser, Outcome
 from hanbench.bench.events import ActivationImmediate, ImageNotifySent, TransferStarted
 
@@ -30,7 +30,7 @@ async def test_gsme_receives_its_image_only_through_its_wake_cycle(
     await supplier.update_firmware(bench.image(gsme, NEW), [gsme])
     await bench.advance(1)
     assert gsme.state.held_version is None, "a sleeping GSME cannot have been sent anything yet"
-    alert = await supplier.wait_alert(0x8F72, device=gsme, timeout=RECEIPT_WAIT_S)
+    alert = await supplier.wait_alert(0x8F72, device=gsme, timeout=receipt_wait_s(bench))
     seen = [e for e in bench.events.history if e.seq > mark and getattr(e, "device", None) == gsme.id]
     assert not any(isinstance(e, ImageNotifySent) for e in seen), "the CH sets the mirror flag, never notifies"
     assert any(isinstance(e, TransferStarted) for e in seen)
@@ -44,7 +44,7 @@ async def test_ppmid_activates_by_itself_and_reports_with_cs09(
         bench: Bench, supplier: BenchUser, ppmid: BenchDevice) -> None:
     result = await supplier.update_ppmid_firmware(bench.image(ppmid, NEW), [ppmid])
     assert result.target(ppmid.id).outcome is Outcome.DISTRIBUTED
-    cs09 = await supplier.wait_alert(0x8F8B, device=ppmid, timeout=RECEIPT_WAIT_S)
+    cs09 = await supplier.wait_alert(0x8F8B, device=ppmid, timeout=receipt_wait_s(bench))
     assert cs09.firmware_version == NEW
     assert ppmid.state.running_version == NEW
     activated = await bench.events.wait_for(
@@ -58,6 +58,6 @@ async def test_ihd_is_activated_by_the_comms_hub(bench: Bench, ihd: BenchDevice)
     # activates it after a good transfer. The image goes in by the direct hub path.
     await bench.hub.distribute(bench.image(ihd, NEW), [ihd.id])
     activated = await bench.events.wait_for(
-        lambda e: isinstance(e, ActivationImmediate) and e.device == ihd.id, RECEIPT_WAIT_S)
+        lambda e: isinstance(e, ActivationImmediate) and e.device == ihd.id, receipt_wait_s(bench))
     assert activated.file_version == NEW
     assert ihd.state.running_version == NEW
