@@ -138,7 +138,12 @@ class BenchClock:
 
     def now(self) -> dt.datetime:
         """The current date-time, in UTC."""
-        return self.epoch + dt.timedelta(seconds=self._loop.time() - self.origin)
+        return self.at(self._loop.time())
+
+    def at(self, loop_time: float) -> dt.datetime:
+        """The date-time this clock reads (or read) at ``loop_time``: stamps recorded in loop
+        time, such as frames on the virtual air, become bench-clock dates."""
+        return self.epoch + dt.timedelta(seconds=loop_time - self.origin)
 
     def loop_time_at(self, when: dt.datetime) -> float:
         """The loop time at which this clock will read ``when``."""

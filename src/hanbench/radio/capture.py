@@ -1,0 +1,249 @@
+"""A packet capture of the virtual air, for Wireshark: what a sniffer beside the premises sees.
+
+:class:`AirCapture` watches one or more :class:`~hanbench.radio.air.VirtualAir` (one per
+premises, one after the other, all into one file) and writes every frame a node puts on the
+air to a pcap file of link type 195, IEEE 802.15.4 with FCS (:mod:`hanbench.radio.pcap`).
+The air carries zigpy packets, which hold only what the application layer sees (addresses,
+endpoints, profile, cluster and the ZCL/ZDO payload), so the layers below are synthesised
+around that payload the way a Zigbee PRO stack frames it:
+
+* MAC: a data frame with PAN ID compression, 16-bit destination and source addresses, the
+  sender's data sequence number, acknowledgement requested for unicasts, and the FCS (the
+  ITU-T CRC-16 of IEEE 802.15.4, so Wireshark checks it). The air is one hop, so the MAC
+  addresses are the NWK addresses (0xFFFF for broadcasts and group frames).
+* NWK: a data frame of protocol version 2 (Zigbee PRO), destination and source short
+  addresses, radius (the packet's, else 30), the sender's NWK sequence number, and the
+  destination's and source's IEEE addresses whenever the air knows them, so Wireshark can
+  name each node by its EUI-64 (the device's entity ID).
+* APS: a data frame, unicast, broadcast or group delivery, endpoints (group address for a
+  group frame), cluster, profile (0x0109 Smart Energy, 0x0000 for ZDO) and the sender's
+  APS counter.
+
+Unsecured: real GB HAN traffic is NWK-encrypted and SE application traffic APS-encrypted
+with link keys from CBKE, so a sniffer on a real premises sees ciphertext. This capture
+shows the plaintext the bench exchanged, since the virtual air models no network security.
+
+Every frame put on the air is written, including a unicast the air then refuses (its
+destination asleep or gone) or loses on the link, as a sniffer beside the sender would see
+it; retries and acknowledgements are not on the virtual air and so not in the capture.
+
+Frames above 127 octets: the virtual air does not fragment (see :mod:`hanbench.radio.link`),
+so a large payload (a GBCS command in the tunnel, a big ZDO reply) travels as one frame
+longer than an 802.15.4 PSDU may be. It is written whole anyway, so the payload can be read,
+and counted in :attr:`AirCapture.oversized`; Wireshark decodes it normally. On a real air it
+would be APS-fragmented.
+
+Timestamps are the bench clock's reading at the frame's loop time: a capture of a 30-day
+virtual run spans 30 days of bench-clock dates, not the milliseconds it took. Each premises
+of a pytest run starts its clock at the bench file's ``start`` again, so premises after
+premises the capture's time goes back to the start; Wireshark shows the frames in file order.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import struct
+from collections.abc import Callable
+from pathlib import Path
+from types import TracebackType
+
+import zigpy.types as t
+
+from hanbench.clock import BenchClock
+from hanbench.errors import HanbenchError
+from hanbench.radio.air import AirFrame, VirtualAir
+from hanbench.radio.pcap import LINKTYPE_IEEE802_15_4_WITHFCS, PcapWriter
+
+#: aMaxPhyPacketSize: the longest PSDU (MAC frame with FCS) 802.15.4 carries.
+MAX_PSDU_OCTETS = 127
+#: NWK radius when the packet leaves it to the stack: 2 * nwkMaxDepth (15) in Zigbee PRO.
+DEFAULT_RADIUS = 30
+#: The NWK address of a node whose short address the air does not know.
+UNKNOWN_NWK = 0xFFFE
+#: MAC destination of broadcasts and group frames.
+MAC_BROADCAST = 0xFFFF
+
+# IEEE 802.15.4 MAC frame control: data frame, ack request, PAN ID compression, short
+# destination address, frame version 2003, short source address.
+_MAC_DATA = 0x0001
+_MAC_ACK_REQUEST = 0x0020
+_MAC_PAN_ID_COMPRESSION = 0x0040
+_MAC_DST_SHORT = 0x0800
+_MAC_SRC_SHORT = 0x8000
+# Zigbee NWK frame control: data frame, protocol version 2, route discovery enabled,
+# destination IEEE present, source IEEE present.
+_NWK_DATA_PRO = 0x0008
+_NWK_DISCOVER_ROUTE = 0x0040
+_NWK_DST_IEEE = 0x0800
+_NWK_SRC_IEEE = 0x1000
+# Zigbee APS frame control: data frame; delivery mode in bits 2-3.
+_APS_UNICAST = 0x00
+_APS_BROADCAST = 0x08
+_APS_GROUP = 0x0C
+
+_UNICAST_MODES = (t.AddrMode.NWK, t.AddrMode.IEEE)
+
+
+@dataclasses.dataclass(frozen=True)
+class Station:
+    """A node as the NWK header names it: short address, and EUI-64 when known."""
+
+    nwk: int
+    ieee: t.EUI64 | None = None
+
+
+@dataclasses.dataclass(frozen=True)
+class FrameNumbers:
+    """A sender's MAC data sequence number, NWK sequence number and APS counter (0..255)."""
+
+    mac: int
+    nwk: int
+    aps: int
+
+
+def fcs(mpdu: bytes) -> bytes:
+    """The 802.15.4 FCS of ``mpdu``: ITU-T CRC-16 (x^16 + x^12 + x^5 + 1), reflected, initial
+    value 0, sent least significant octet first (the CRC some call CRC-16/KERMIT)."""
+    crc = 0
+    for octet in mpdu:
+        crc ^= octet
+        for _ in range(8):
+            crc = (crc >> 1) ^ 0x8408 if crc & 1 else crc >> 1
+    return crc.to_bytes(2, "little")
+
+
+def zigbee_frame(packet: t.ZigbeePacket, src: Station, dst: Station, numbers: FrameNumbers, *, pan_id: int) -> bytes:
+    """``packet`` as a complete 802.15.4 frame (MAC, NWK and APS headers, payload, FCS).
+
+    ``dst`` is the NWK destination: a node for a unicast, the broadcast address for a
+    broadcast, 0xFFFD (every node with its receiver on) for a group frame.
+    """
+    assert packet.dst is not None
+    unicast = packet.dst.addr_mode in _UNICAST_MODES
+    nwk = _nwk_header(packet, src, dst, numbers.nwk, unicast=unicast)
+    mpdu = _mac_header(src.nwk, dst.nwk if unicast else MAC_BROADCAST, numbers.mac, pan_id, unicast=unicast) \
+        + nwk + _aps_header(packet, numbers.aps) + packet.data.serialize()
+    return mpdu + fcs(mpdu)
+
+
+def _mac_header(src: int, dst: int, sequence: int, pan_id: int, *, unicast: bool) -> bytes:
+    control = _MAC_DATA | _MAC_PAN_ID_COMPRESSION | _MAC_DST_SHORT | _MAC_SRC_SHORT
+    if unicast:
+        control |= _MAC_ACK_REQUEST
+    return struct.pack("<HBHHH", control, sequence, pan_id, dst, src)
+
+
+def _nwk_header(packet: t.ZigbeePacket, src: Station, dst: Station, sequence: int, *, unicast: bool) -> bytes:
+    control = _NWK_DATA_PRO | (_NWK_DISCOVER_ROUTE if unicast else 0)
+    extended = b""
+    if unicast and dst.ieee is not None:
+        control |= _NWK_DST_IEEE
+        extended += dst.ieee.serialize()
+    if src.ieee is not None:
+        control |= _NWK_SRC_IEEE
+        extended += src.ieee.serialize()
+    radius = packet.radius or DEFAULT_RADIUS
+    return struct.pack("<HHHBB", control, dst.nwk, src.nwk, radius, sequence) + extended
+
+
+def _aps_header(packet: t.ZigbeePacket, counter: int) -> bytes:
+    assert packet.dst is not None
+    mode = packet.dst.addr_mode
+    if mode == t.AddrMode.Group:
+        head = struct.pack("<BH", _APS_GROUP, int(packet.dst.address))
+    else:
+        delivery = _APS_UNICAST if mode in _UNICAST_MODES else _APS_BROADCAST
+        head = struct.pack("<BB", delivery, packet.dst_ep or 0)
+    return head + struct.pack("<HHBB", packet.cluster_id, packet.profile_id, packet.src_ep or 0, counter)
+
+
+class AirCapture:
+    """Every frame of the airs it watches, in one pcap file (see the module docstring).
+
+    Close it (or leave its ``with`` block, even by an exception: the capture of a failed
+    session is the one worth reading) to get the file under its name. Should the file
+    fail to be written, the air is not disturbed: nothing more is written, the partial
+    file is removed at close, and close raises
+    :class:`~hanbench.radio.pcap.PcapWriteFailed`.
+    """
+
+    def __init__(self, path: Path | str) -> None:
+        self._writer = PcapWriter(path, LINKTYPE_IEEE802_15_4_WITHFCS)
+        #: Frames written so far.
+        self.frames = 0
+        #: Of those, frames longer than an 802.15.4 PSDU (the air does not fragment).
+        self.oversized = 0
+        self._numbers: dict[Station, FrameNumbers] = {}
+        self._failure: HanbenchError | None = None
+
+    @property
+    def path(self) -> Path:
+        """The file the capture will be under once closed."""
+        return self._writer.path
+
+    def watch(self, air: VirtualAir, clock: BenchClock, *, pan_id: int) -> Callable[[], None]:
+        """Capture every frame on ``air`` from now on, stamped by ``clock``; returns a remover.
+
+        ``pan_id`` is the network's PAN ID, for the MAC header (the air itself has none).
+        """
+
+        def observe(frame: AirFrame) -> None:
+            packet = frame.packet
+            assert packet.src is not None and packet.dst is not None
+            src = _station(air, packet.src)
+            dst = _station(air, packet.dst) if packet.dst.addr_mode in _UNICAST_MODES else _group_or_broadcast(packet)
+            self._write(clock, frame.loop_time, zigbee_frame(packet, src, dst, self._next_numbers(src), pan_id=pan_id))
+
+        return air.add_observer(observe)
+
+    def _next_numbers(self, sender: Station) -> FrameNumbers:
+        last = self._numbers.get(sender)
+        numbers = FrameNumbers(0, 0, 0) if last is None else \
+            FrameNumbers((last.mac + 1) % 256, (last.nwk + 1) % 256, (last.aps + 1) % 256)
+        self._numbers[sender] = numbers
+        return numbers
+
+    def _write(self, clock: BenchClock, loop_time: float, frame: bytes) -> None:
+        if self._failure is not None:
+            return
+        try:
+            self._writer.write(clock.at(loop_time), frame)
+        except HanbenchError as exc:
+            # Raised here it would reach the sender as if its transmission had failed.
+            self._failure = exc
+            self._writer.discard()
+            return
+        self.frames += 1
+        self.oversized += len(frame) > MAX_PSDU_OCTETS
+
+    def close(self) -> None:
+        """Write the file under its name, or raise why it could not be written."""
+        if self._failure is not None:
+            raise self._failure
+        self._writer.close()
+
+    def __enter__(self) -> AirCapture:
+        return self
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                 tb: TracebackType | None) -> None:
+        self.close()
+
+
+def _station(air: VirtualAir, address: t.AddrModeAddress) -> Station:
+    """The node ``address`` names, with both its addresses if it is on the air."""
+    if address.addr_mode == t.AddrMode.IEEE:
+        ieee = t.EUI64(address.address)
+        node = next((n for n in air.nodes if n.ieee == ieee), None)
+        return Station(UNKNOWN_NWK if node is None else int(node.nwk), ieee)
+    nwk = int(address.address)
+    node = next((n for n in air.nodes if n.nwk == nwk), None)
+    return Station(nwk, None if node is None else t.EUI64(node.ieee))
+
+
+def _group_or_broadcast(packet: t.ZigbeePacket) -> Station:
+    """The NWK destination of a broadcast (its address) or group frame (every awake node)."""
+    assert packet.dst is not None
+    if packet.dst.addr_mode == t.AddrMode.Group:
+        return Station(int(t.BroadcastAddress.RX_ON_WHEN_IDLE))
+    return Station(int(packet.dst.address))
