@@ -41,6 +41,7 @@ from hanbench.gbcs.entity import EntityId
 from hanbench.gbcs.image_types import profile_for
 from hanbench.gbcs.keystore import KeyStore
 from hanbench.gbcs.roles import SUPPLIER_ROLES, Role
+from hanbench.radio.capture import AirCapture
 
 
 class BenchDevice:
@@ -252,15 +253,36 @@ class Bench:
         return controls
 
 
+class CaptureUnavailable(BadInput):
+    """A capture was asked of a bench whose air is real radio, which hanbench cannot see."""
+
+
+def open_capture(config: BenchConfig, path: Path | str) -> AirCapture:
+    """A pcap capture of ``config``'s virtual air into ``path`` (see :mod:`hanbench.radio.capture`).
+
+    Only emu and twin benches have a virtual air (a bench file gives ``[air]`` to those
+    alone); a lab bench's frames never pass through hanbench.
+    """
+    if config.air is None:
+        raise CaptureUnavailable(f"{config.file} is a {config.kind} bench, whose air is real radio: capture the "
+                                 "real air with a sniffer; hanbench cannot see it")
+    return AirCapture(path)
+
+
 @contextlib.asynccontextmanager
 async def open_bench(bench_file: Path | str | BenchConfig, *, events: EventStream | None = None,
-                     session: Session | None = None) -> AsyncIterator[Bench]:
+                     session: Session | None = None,
+                     capture: Path | str | AirCapture | None = None) -> AsyncIterator[Bench]:
     """Open the bench of ``bench_file`` (a path or a loaded config) for one session.
 
     ``events`` and ``session`` let a caller that runs many benches (the pytest plugin) keep
     one event stream and one session record across them (and hold the bench's lock); by
     default the bench has its own stream, takes the lock, and records its own session in
     ``config.database_path``.
+
+    ``capture`` writes every frame of the virtual air to a pcap file: a path (the file
+    appears there when the bench closes, however the session ended), or an
+    :class:`~hanbench.radio.capture.AirCapture` the caller shares across benches and closes.
     """
     config = bench_file if isinstance(bench_file, BenchConfig) else load_bench(bench_file)
     kind = kind_strategy(config.kind)
@@ -269,28 +291,37 @@ async def open_bench(bench_file: Path | str | BenchConfig, *, events: EventStrea
         raise VirtualTimeRequired(
             f"{config.file} is an {config.kind} bench, which runs in virtual time: run the script with "
             "hanbench.run_virtual(main()), or the test with the hanbench pytest plugin")
-    clock = BenchClock(config.start, loop=loop)
-    stream = events if events is not None else EventStream(clock.now)
-    if session is not None:
-        async with _assembled(config, kind, clock, stream, session) as bench:
-            yield bench
-        return
-    with BenchLock(config.database_path), SessionRecord(config.database_path) as record, \
-            record.start(config, clock.now) as own:
-        # The session's own exit marks it aborted if assembly fails before the block runs.
-        own.attach(stream)
-        try:
-            async with _assembled(config, kind, clock, stream, own) as bench:
+    with _own_capture(config, capture) as air_capture:
+        clock = BenchClock(config.start, loop=loop)
+        stream = events if events is not None else EventStream(clock.now)
+        if session is not None:
+            async with _assembled(config, kind, clock, stream, session, air_capture) as bench:
                 yield bench
-        except BaseException as exc:
-            own.finish(_outcome_of(exc), f"{type(exc).__name__}: {exc}")
-            raise
-        own.finish(SessionOutcome.PASSED)
+            return
+        with BenchLock(config.database_path), SessionRecord(config.database_path) as record, \
+                record.start(config, clock.now) as own:
+            # The session's own exit marks it aborted if assembly fails before the block runs.
+            own.attach(stream)
+            try:
+                async with _assembled(config, kind, clock, stream, own, air_capture) as bench:
+                    yield bench
+            except BaseException as exc:
+                own.finish(_outcome_of(exc), f"{type(exc).__name__}: {exc}")
+                raise
+            own.finish(SessionOutcome.PASSED)
+
+
+def _own_capture(config: BenchConfig, capture: Path | str | AirCapture | None
+                 ) -> contextlib.AbstractContextManager[AirCapture | None]:
+    """The capture to use: opened here (and closed on leaving) for a path, else as given."""
+    if capture is None or isinstance(capture, AirCapture):
+        return contextlib.nullcontext(capture)
+    return open_capture(config, capture)
 
 
 @contextlib.asynccontextmanager
 async def _assembled(config: BenchConfig, kind: Kind, clock: BenchClock, stream: EventStream,
-                     session: Session) -> AsyncIterator[Bench]:
+                     session: Session, capture: AirCapture | None) -> AsyncIterator[Bench]:
     """The premises and the DCC over it, torn down in reverse order of building."""
     async with contextlib.AsyncExitStack() as stack:
         inventory = stack.enter_context(Inventory(config.database_path))
@@ -298,7 +329,7 @@ async def _assembled(config: BenchConfig, kind: Kind, clock: BenchClock, stream:
         keystore = KeyStore(config.keystore)
         began = time.perf_counter()  # wall time, for the summary only; the bench runs on the clock
         premises = await stack.enter_async_context(
-            kind.assemble(AssemblyContext(config, clock, stream, keystore)))
+            kind.assemble(AssemblyContext(config, clock, stream, keystore, capture)))
         stream.publish(PremisesOpened(bench=config.name, assembly_wall_s=time.perf_counter() - began))
         stack.callback(lambda: stream.publish(PremisesClosed(
             bench=config.name, elapsed_s=(clock.now() - config.start).total_seconds())))

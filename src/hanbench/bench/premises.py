@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
-from collections.abc import Collection, Mapping
+from collections.abc import Callable, Collection, Mapping
 from contextlib import AbstractAsyncContextManager
 from typing import Protocol
 
@@ -22,6 +22,8 @@ from hanbench.clock import BenchClock
 from hanbench.dcc.hub_port import HubPort
 from hanbench.errors import BadInput
 from hanbench.gbcs.keystore import KeyStore
+from hanbench.radio.air import VirtualAir
+from hanbench.radio.capture import AirCapture
 
 
 @dataclasses.dataclass(frozen=True)
@@ -111,6 +113,18 @@ class AssemblyContext:
     clock: BenchClock
     events: EventStream
     keystore: KeyStore
+    #: The pcap capture of the virtual air, when the bench was opened with one.
+    capture: AirCapture | None = None
+
+    def watch_air(self, air: VirtualAir, *, pan_id: int) -> Callable[[], None]:
+        """Capture ``air`` if a capture was asked for; returns what stops it.
+
+        A kind whose premises sits on a virtual air calls this once its network is formed
+        (``pan_id`` goes into every frame's MAC header).
+        """
+        if self.capture is None:
+            return lambda: None
+        return self.capture.watch(air, self.clock, pan_id=pan_id)
 
 
 class Kind(Protocol):

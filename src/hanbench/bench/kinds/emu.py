@@ -6,6 +6,7 @@ Assembly, in the order a real premises comes up:
 2. the CH's zigpy coordinator on it (:func:`~hanbench.radio.virtual_app.virtual_coordinator`,
    with the CH's endpoints) and the :class:`~hanbench.hub.comms_hub.CommsHub` over it,
    with every timing knob of the bench file and an observer that feeds the event stream;
+   from here on the air is captured if the bench was opened with a capture;
 3. each device of the bench file built as its type (:func:`~hanbench.devices.build_device`),
    entered in the CH's device log, joined and interviewed, then told it is ready (a GSME
    goes to sleep and starts its wake cycle).
@@ -164,6 +165,7 @@ async def assemble(context: AssemblyContext) -> AsyncIterator[EmuPremises]:
                        timing=hub_timing(config), observer=observer)
         hub.start()
         async with contextlib.AsyncExitStack() as stack:
+            stack.callback(context.watch_air(air, pan_id=app.state.network_info.pan_id))
             stack.push_async_callback(hub.close)
             devices: dict[str, EmulatedDevice] = {}
             gsme_timing = GsmeTiming(wake_interval_s=config.timing.gsme_wake_interval_s)
