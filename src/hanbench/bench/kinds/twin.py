@@ -54,6 +54,7 @@ async def assemble(context: AssemblyContext) -> AsyncIterator[BoardPremises]:
         twin = await stack.enter_async_context(EzspTwin(air, state_dir=folder / "ncp"))
         port = twin.port if config.radio.port is None else config.radio.port.find()
         app = await stack.enter_async_context(open_stick(stick_settings(config, port), hub_endpoints()))
+        stack.callback(context.watch_air(air, pan_id=app.state.network_info.pan_id))
         hub = hub_on(app, context)
         stack.push_async_callback(hub.close)
         security = JoinSecurity()
