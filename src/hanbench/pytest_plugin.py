@@ -21,6 +21,9 @@ without a conftest.
   premises, and every bench test's outcome. It is opened (and the bench locked, see
   :mod:`hanbench.bench.lock`) once collection has selected a test that uses the bench, so
   runs that never touch a bench write nothing, and a bench in use fails the run at once.
+* ``--hanbench-capture FILE`` writes every frame of every test's virtual air (emu and twin
+  benches) to one pcap file, premises after premises (:mod:`hanbench.radio.capture`); it is
+  opened with the session and appears under its name when the run ends.
 """
 
 from __future__ import annotations
@@ -34,7 +37,7 @@ from pathlib import Path
 import pytest
 import pytest_asyncio
 
-from hanbench.bench.bench import Bench, BenchDevice, open_bench
+from hanbench.bench.bench import Bench, BenchDevice, open_bench, open_capture
 from hanbench.bench.config import BenchConfig, BenchKind, NotOnBench, load_bench
 from hanbench.bench.events import EventStream
 from hanbench.bench.kinds import kind_strategy
@@ -45,6 +48,7 @@ from hanbench.clock import BenchClock, real_event_loop, virtual_event_loop
 from hanbench.errors import HanbenchError
 from hanbench.gbcs.device_types import DeviceType
 from hanbench.gbcs.roles import Role
+from hanbench.radio.capture import AirCapture
 
 DEFAULT_BENCH = Path("bench") / "emu.toml"
 INI_BENCH = "hanbench_bench"
@@ -61,13 +65,15 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group = parser.getgroup("hanbench", "hanbench bench")
     group.addoption("--bench", dest="hanbench_bench", metavar="FILE", default=None,
                     help=f"bench file to run on (default: ini {INI_BENCH}, else {DEFAULT_BENCH} under the rootdir)")
+    group.addoption("--hanbench-capture", dest="hanbench_capture", metavar="FILE", default=None,
+                    help="write every frame of the bench's virtual air to this pcap file (emu and twin benches)")
     parser.addini(INI_BENCH, "bench file for hanbench tests, relative to the ini file", default=None)
 
 
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "hw: needs the hardware code path (a twin or lab bench)")
     config.addinivalue_line("markers", "emu: needs the emulator's controls (virtual time, fault injection)")
-    run = config.stash[_RUN] = _Run(_bench_path(config))
+    run = config.stash[_RUN] = _Run(_bench_path(config), config.getoption("hanbench_capture"))
     config.pluginmanager.register(run, "hanbench-run")
     if run.chosen:
         run.config  # a bench the user named must load before anything runs: a usage error otherwise
@@ -108,6 +114,7 @@ class _Recording:
     session: Session
     events: EventStream
     clock: _RunClock
+    capture: AirCapture | None
 
 
 class _Run:
@@ -116,8 +123,11 @@ class _Run:
     Registered as a plugin of its own so that it sees every test report.
     """
 
-    def __init__(self, where: tuple[Path, str, bool]) -> None:
+    def __init__(self, where: tuple[Path, str, bool], capture: str | None) -> None:
         self.path, self.shown, self.chosen = where
+        self.capture_path = capture
+        #: How the run's capture ended, for the terminal summary (None: no capture was written).
+        self.capture_report: str | None = None
         self._config: BenchConfig | None = None
         self.recording: _Recording | None = None
         self.bench_items: set[str] = set()
@@ -147,12 +157,13 @@ class _Run:
         if self.recording is None:
             config = self.config
             lock = BenchLock(config.database_path).__enter__()
+            capture = None if self.capture_path is None else open_capture(config, self.capture_path)
             record = SessionRecord(config.database_path)
             clock = _RunClock(config.start)
             session = record.start(config, clock)
             events = EventStream(clock)
             session.attach(events)
-            self.recording = _Recording(lock, record, session, events, clock)
+            self.recording = _Recording(lock, record, session, events, clock, capture)
         return self.recording
 
     def pytest_collection_finish(self, session: pytest.Session) -> None:
@@ -185,7 +196,23 @@ class _Run:
         recording.session.finish(outcome, failure)
         recording.record.close()
         recording.lock.__exit__(None, None, None)
+        if recording.capture is not None:
+            self.capture_report = _close_capture(recording.capture)
         return recording.session.id
+
+    def pytest_terminal_summary(self, terminalreporter: pytest.TerminalReporter) -> None:
+        if self.capture_report is not None:
+            terminalreporter.write_line(self.capture_report)
+
+
+def _close_capture(capture: AirCapture) -> str:
+    """Close the run's capture; one line saying where it is, or why there is none."""
+    try:
+        capture.close()
+    except HanbenchError as exc:
+        return f"hanbench: no air capture: {exc}"
+    longer = f" ({capture.oversized} longer than an 802.15.4 frame, unfragmented)" if capture.oversized else ""
+    return f"hanbench: air capture of {capture.frames} frames{longer} in {capture.path}"
 
 
 @dataclasses.dataclass
@@ -274,7 +301,8 @@ async def bench(request: pytest.FixtureRequest) -> AsyncIterator[Bench]:
     """The active bench, freshly assembled for this test and shut down after it."""
     run = _run(request.config)
     recording = run.open()
-    async with open_bench(run.config, events=recording.events, session=recording.session) as opened:
+    async with open_bench(run.config, events=recording.events, session=recording.session,
+                          capture=recording.capture) as opened:
         recording.clock.current = opened.clock
         try:
             yield opened

@@ -42,6 +42,7 @@ from hanbench.gbcs.image_types import profile_for
 from hanbench.gbcs.keystore import KeyStore
 from hanbench.gbcs.roles import SUPPLIER_ROLES, Role
 from hanbench.radio.capture import AirCapture
+from hanbench.radio.pcap import capture_target
 
 
 class BenchDevice:
@@ -257,8 +258,8 @@ class CaptureUnavailable(BadInput):
     """A capture was asked of a bench whose air is real radio, which hanbench cannot see."""
 
 
-def open_capture(config: BenchConfig, path: Path | str) -> AirCapture:
-    """A pcap capture of ``config``'s virtual air into ``path`` (see :mod:`hanbench.radio.capture`).
+def capture_path(config: BenchConfig, path: Path | str) -> Path:
+    """``path`` made absolute, if a capture of ``config``'s air can be written there.
 
     Only emu and twin benches have a virtual air (a bench file gives ``[air]`` to those
     alone); a lab bench's frames never pass through hanbench.
@@ -266,7 +267,12 @@ def open_capture(config: BenchConfig, path: Path | str) -> AirCapture:
     if config.air is None:
         raise CaptureUnavailable(f"{config.file} is a {config.kind} bench, whose air is real radio: capture the "
                                  "real air with a sniffer; hanbench cannot see it")
-    return AirCapture(path)
+    return capture_target(path)
+
+
+def open_capture(config: BenchConfig, path: Path | str) -> AirCapture:
+    """A pcap capture of ``config``'s virtual air into ``path`` (see :mod:`hanbench.radio.capture`)."""
+    return AirCapture(capture_path(config, path))
 
 
 @contextlib.asynccontextmanager

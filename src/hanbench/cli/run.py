@@ -9,6 +9,10 @@ Where the suite is: ``--suite DIR`` when given; otherwise ``tests/conformance`` 
 project the bench file belongs to (the nearest folder above the bench file that has one),
 and failing that, of the source checkout hanbench runs from. So ``hanbench run --bench
 bench/lab.toml`` in a clone runs that clone's suite, whatever the working directory.
+
+``--capture FILE`` writes the virtual air of every test's premises to one pcap file for
+Wireshark (emu and twin benches; see :mod:`hanbench.radio.capture`). The path and the bench's
+kind are checked before pytest starts, so a bad one is exit code 2 with one ``error:`` line.
 """
 
 from __future__ import annotations
@@ -18,6 +22,7 @@ from pathlib import Path
 import click
 import pytest
 
+from hanbench.bench.bench import capture_path
 from hanbench.bench.config import BenchConfig, default_bench_file, load_bench
 from hanbench.bench.record import SessionRecord
 from hanbench.bench.summary import summarise
@@ -54,16 +59,19 @@ class _SessionId:
 @click.option("--junitxml", type=click.Path(dir_okay=False, path_type=Path), help="Also write a JUnit XML report.")
 @click.option("--suite", type=click.Path(file_okay=False, exists=True, path_type=Path),
               help="Conformance suite folder (default: tests/conformance of the bench file's project).")
+@click.option("--capture", type=click.Path(dir_okay=False, path_type=Path), metavar="FILE",
+              help="Write every frame of the virtual air to this pcap file, for Wireshark (emu and twin benches).")
 def command(bench_file: Path | None, keyword: str | None, markexpr: str | None, junitxml: Path | None,
-            suite: Path | None) -> None:
+            suite: Path | None, capture: Path | None) -> None:
     """Run the conformance suite on a bench and summarise the session."""
     config = load_bench(bench_file if bench_file is not None else default_bench_file())
     folder = suite if suite is not None else find_suite(config)
+    pcap = None if capture is None else capture_path(config, capture)
     # hanbench, pytest-asyncio and looptime are imported before pytest starts (this command
     # is hanbench), so pytest cannot rewrite their asserts; that warning is noise here.
     args = [str(folder), "--bench", str(config.file), "-p", "no:cacheprovider",
             "-W", "ignore::pytest.PytestAssertRewriteWarning"]
-    for flag, value in (("-k", keyword), ("-m", markexpr), ("--junitxml", junitxml)):
+    for flag, value in (("-k", keyword), ("-m", markexpr), ("--junitxml", junitxml), ("--hanbench-capture", pcap)):
         if value is not None:
             args += [flag, str(value)]
     catcher = _SessionId()

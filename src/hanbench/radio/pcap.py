@@ -17,8 +17,8 @@ from __future__ import annotations
 
 import datetime as dt
 import os
+import secrets
 import struct
-import tempfile
 from pathlib import Path
 from typing import BinaryIO
 
@@ -82,11 +82,13 @@ class PcapWriter:
 
     def __init__(self, path: Path | str, linktype: int) -> None:
         self.path = capture_target(path)
+        # A fresh name (O_EXCL) created with the umask's permissions, as the final file should
+        # have (mkstemp's would be 0600): a capture is for sharing.
+        self._temp = self.path.with_name(f".{self.path.name}.{secrets.token_hex(4)}.partial")
         try:
-            fd, temp = tempfile.mkstemp(dir=self.path.parent, prefix=f".{self.path.name}.", suffix=".partial")
+            fd = os.open(self._temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
         except OSError as exc:
             raise BadInput(f"cannot write capture {self.path}: {exc.strerror}") from None
-        self._temp = Path(temp)
         self._file: BinaryIO | None = os.fdopen(fd, "wb")
         self._put(GLOBAL_HEADER.pack(PCAP_MAGIC, *PCAP_VERSION, 0, 0, SNAPLEN, linktype))
 
