@@ -37,9 +37,6 @@ from hanbench.gbcs.roles import Role
 if TYPE_CHECKING:
     from hanbench.bench.bench import Bench, DeviceRef
 
-#: How long :meth:`BenchUser.wait_alert` waits unless told (bench-clock seconds).
-DEFAULT_ALERT_TIMEOUT_S = 3600.0
-
 ImageSource = bytes | Path | str
 
 
@@ -156,13 +153,19 @@ class BenchUser:
         return [UserAlert.of(m) for m in self._bench.dcc.inbox(self.id).messages(after=self._inbox_mark)]
 
     async def wait_alert(self, code: int | str | None = None, *, device: DeviceRef | None = None,
-                         timeout: float = DEFAULT_ALERT_TIMEOUT_S) -> UserAlert:
+                         timeout: float | None = None) -> UserAlert:
         """The oldest alert of this session with ``code`` about ``device`` that no earlier wait
         returned, waiting up to ``timeout`` bench-clock seconds for it.
+
+        By default it waits as long as the bench's ``timing.receipt_alert_wait_s``: free in
+        virtual time on emu, and short on a twin, whose bench clock is real time, so that an
+        alert that is not coming fails the wait in seconds.
 
         Raises :class:`~hanbench.dcc.errors.InboxTimeout` saying what was awaited and listing
         what arrived instead.
         """
+        if timeout is None:
+            timeout = self._bench.config.timing.receipt_alert_wait_s
         if timeout < 0:
             raise BadInput(f"a timeout cannot be negative, got {timeout}")
         wanted = _Unreturned(code=None if code is None else _code(code),
