@@ -18,7 +18,7 @@ import datetime as dt
 import enum
 import json
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any, ClassVar, TypeVar, overload
 
 from hanbench.errors import CheckFailed
@@ -49,8 +49,14 @@ class Event:
 
     def describe(self) -> str:
         """One line for logs and timeout messages: ``#7 09:00:05 transfer_started device=...``."""
-        details = " ".join(f"{k}={v}" for k, v in self.to_dict().items() if k not in ("kind", "at", "seq"))
+        details = describe_data({k: v for k, v in self.to_dict().items() if k not in ("kind", "at", "seq")})
         return f"#{self.seq} {self.at.isoformat()} {self.kind} {details}".rstrip()
+
+
+def describe_data(data: Mapping[str, Any]) -> str:
+    """An event's fields as ``key=value`` words: the one way events are described, live in
+    timeout messages or read back from a session record."""
+    return " ".join(f"{k}={v}" for k, v in data.items())
 
 
 def _jsonable(value: Any) -> Any:

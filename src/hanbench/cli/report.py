@@ -13,6 +13,7 @@ from pathlib import Path
 import click
 
 from hanbench.bench.config import load_bench
+from hanbench.cli._database import existing_database
 from hanbench.dcc.inventory import Inventory
 from hanbench.dcc.report import RENDERERS, portfolio
 from hanbench.errors import BadInput
@@ -53,9 +54,5 @@ def portfolio_command(bench_file: Path, user_id: str, fmt: str, targets: tuple[s
     """Each device's running version, pending image and last alert; counts, failures and compliance."""
     user = EntityId.parse(user_id)
     wanted = _targets(targets)
-    bench = load_bench(bench_file)
-    database = bench.database_path
-    if not database.is_file():
-        raise BadInput(f"bench {bench.name!r} has no database at {database} yet: run a session on it first")
-    with Inventory(database) as inventory:
+    with Inventory(existing_database(load_bench(bench_file))) as inventory:
         click.echo(RENDERERS[fmt](portfolio(inventory, user, wanted)), nl=False)
