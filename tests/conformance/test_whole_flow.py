@@ -23,6 +23,7 @@ async def test_awake_meter_class_device_updates_and_activates_by_cs06(
     assert device.state.held_version is None
 
 
+@pytest.mark.emu  # the GSME must sleep through the second after the SR: only virtual time says when it wakes
 @pytest.mark.asyncio
 async def test_gsme_receives_its_image_only_through_its_wake_cycle(
         bench: Bench, supplier: BenchUser, gsme: BenchDevice) -> None:
