@@ -1,0 +1,157 @@
+"""A capture of real emu sessions: the OTA transfer and the tunnelled CS06 are on it, frame
+by frame, on the bench clock; ``hanbench run --capture`` writes one for a whole run; a lab
+bench refuses."""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import datetime as dt
+import os
+import struct
+import subprocess
+import sys
+from collections import Counter
+from pathlib import Path
+
+import pytest
+from capture_support import ZigbeeFrame, parse_frame, read_pcap
+
+from hanbench import open_bench, run_virtual
+from hanbench.bench.bench import CaptureUnavailable
+from hanbench.bench.config import BenchConfig, load_bench
+
+ROOT = Path(__file__).resolve().parents[3]
+HUB_NWK, ESME_NWK = 0x0000, 0x1000  # the CH's coordinator; the first device of bench/emu.toml
+OTA, TUNNELING = 0x0019, 0x0704
+IMAGE_BLOCK_REQUEST, IMAGE_BLOCK_RESPONSE, UPGRADE_END_REQUEST = 0x03, 0x05, 0x06
+TRANSFER_DATA_TO_CLIENT, TRANSFER_DATA_TO_SERVER = 0x01, 0x02  # the tunnel's command IDs each way
+DEVICE_ANNOUNCE = 0x0013
+GBCS_GENERAL_SIGNING = 0xDF
+
+
+def emu_config(tmp_path: Path) -> BenchConfig:
+    """bench/emu.toml with its session record in ``tmp_path``."""
+    return dataclasses.replace(load_bench(ROOT / "bench" / "emu.toml"), sessions=tmp_path / "sessions")
+
+
+def emu_bench_file(tmp_path: Path) -> Path:
+    """bench/emu.toml copied unchanged into ``tmp_path/bench``, its key store and images linked
+    beside it, so its ``../sessions`` is ``tmp_path/sessions``."""
+    (tmp_path / "bench").mkdir()
+    for folder in ("fixtures", "firmware_images"):
+        (tmp_path / folder).symlink_to(ROOT / folder, target_is_directory=True)
+    path = tmp_path / "bench" / "emu.toml"
+    path.write_bytes((ROOT / "bench" / "emu.toml").read_bytes())
+    return path
+
+
+@dataclasses.dataclass(frozen=True)
+class Zcl:
+    """A captured ZCL frame: who sent it to whom, and its command."""
+
+    frame: ZigbeeFrame
+    server_to_client: bool
+    command: int
+    body: bytes
+
+
+def zcl(frame: ZigbeeFrame) -> Zcl:
+    control = frame.payload[0]
+    header = 5 if control & 0x04 else 3  # manufacturer code present
+    return Zcl(frame, bool(control & 0x08), frame.payload[header - 1], frame.payload[header:])
+
+
+def test_an_esme_update_is_on_the_capture_block_by_block(tmp_path: Path) -> None:
+    config = emu_config(tmp_path)
+    target = tmp_path / "esme.pcap"
+
+    async def update() -> tuple[int, dt.datetime]:
+        async with open_bench(config, capture=target) as bench:
+            supplier, esme = bench.supplier, bench.device("esme")
+            image = bench.image(esme, 2)
+            await supplier.update_firmware(image, [esme])
+            alert = await supplier.wait_alert(0x8F72, device=esme, timeout=3600)
+            await supplier.activate_firmware(esme, alert.calculated_hash)
+            assert esme.state.running_version == 2
+            assert not target.exists(), "the capture gets its name when the bench closes"
+            return len(image), bench.now()
+
+    size, end = run_virtual(update())
+    pcap = read_pcap(target)
+    frames = [parse_frame(r.data) for r in pcap.records]
+    assert all(f.fcs_ok for f in frames)
+
+    by_cluster = Counter((f.profile, f.cluster) for f in frames)
+    assert by_cluster[(0x0109, OTA)] > 2 * (size // 50)  # a request and a response per block, and more
+    assert by_cluster[(0x0109, TUNNELING)] >= 4  # tunnel set-up, CS06, its response and the alerts
+    assert by_cluster[(0x0000, 0x0005)] > 0  # ZDO Active Endpoints of the interview
+
+    ota = [zcl(f) for f in frames if f.cluster == OTA]
+    responses = [z for z in ota if z.server_to_client and z.command == IMAGE_BLOCK_RESPONSE
+                 and z.frame.nwk_dst == ESME_NWK]
+    requests = [z for z in ota if not z.server_to_client and z.command == IMAGE_BLOCK_REQUEST
+                and z.frame.nwk_src == ESME_NWK]
+    assert len(requests) == len(responses) == -(-size // 50)
+    offset = 0
+    for response in responses:  # status SUCCESS, manufacturer, type, version, offset, length, data
+        status, _, _, version, at, length = struct.unpack_from("<BHHIIB", response.body)
+        assert (status, version, at) == (0, 2, offset)
+        offset += length
+    assert offset == size, "the blocks on the capture add up to the image"
+    assert any(not z.server_to_client and z.command == UPGRADE_END_REQUEST for z in ota)
+
+    tunnel = [zcl(f) for f in frames if f.cluster == TUNNELING]
+    to_esme = [z for z in tunnel if z.server_to_client and z.command == TRANSFER_DATA_TO_CLIENT
+               and z.frame.nwk_dst == ESME_NWK]
+    from_esme = [z for z in tunnel if not z.server_to_client and z.command == TRANSFER_DATA_TO_SERVER
+                 and z.frame.nwk_src == ESME_NWK]
+    assert to_esme and from_esme
+    assert to_esme[-1].body[2] == GBCS_GENERAL_SIGNING, "the CS06, after the tunnel ID"
+    assert all(z.frame.nwk_src_ieee == bytes.fromhex("00DB123456789100")[::-1] for z in from_esme)
+
+    stamps = [dt.datetime.fromtimestamp(r.seconds + r.micros / 1e6, dt.UTC) for r in pcap.records]
+    assert stamps == sorted(stamps)
+    assert config.start <= stamps[0] and stamps[-1] <= end
+
+
+def test_every_premises_of_a_run_goes_into_one_capture(tmp_path: Path) -> None:
+    bench = emu_bench_file(tmp_path)
+    target = tmp_path / "run.pcap"
+    done = subprocess.run(
+        [str(Path(sys.executable).with_name("hanbench")), "run", "--bench", str(bench), "--capture", str(target),
+         "-k", "awake_meter_class and esme or rsa_distributes_supplier_activates and esme"],
+        capture_output=True, text=True, cwd=tmp_path, timeout=180, check=False)
+    assert done.returncode == 0, done.stdout + done.stderr
+    frames = [parse_frame(r.data) for r in read_pcap(target).records]
+    assert f"hanbench: air capture of {len(frames)} frames" in done.stdout
+    assert f"in {target}" in done.stdout
+    # the ESME joins each premises once: two tests, two premises, one file
+    announces = [f for f in frames if (f.profile, f.cluster, f.nwk_src) == (0x0000, DEVICE_ANNOUNCE, ESME_NWK)]
+    assert len(announces) == 2
+    assert {f.cluster for f in frames if f.profile == 0x0109} >= {OTA, TUNNELING}
+    assert [p.name for p in tmp_path.iterdir() if p.name.endswith(".partial")] == []
+
+
+def test_a_lab_bench_cannot_be_captured(tmp_path: Path) -> None:
+    config = dataclasses.replace(load_bench(ROOT / "bench" / "lab-example.toml"), sessions=tmp_path / "sessions")
+
+    async def open_lab() -> None:
+        async with open_bench(config, capture=tmp_path / "lab.pcap"):
+            pass
+
+    with pytest.raises(CaptureUnavailable, match="capture the real air with a sniffer; hanbench cannot see it"):
+        asyncio.run(open_lab())
+    assert os.listdir(tmp_path) == []
+
+
+def test_hanbench_run_refuses_a_capture_it_cannot_write_before_it_starts(tmp_path: Path) -> None:
+    bench = emu_bench_file(tmp_path)
+    done = subprocess.run(
+        [str(Path(sys.executable).with_name("hanbench")), "run", "--bench", str(bench),
+         "--capture", str(tmp_path / "missing" / "run.pcap")],
+        capture_output=True, text=True, timeout=60, check=False)
+    assert done.returncode == 2
+    assert done.stderr == f"error: cannot write capture {tmp_path / 'missing' / 'run.pcap'}: folder " \
+                          f"{tmp_path / 'missing'} does not exist\n"
+    assert done.stdout == "" and not (tmp_path / "sessions").exists()
