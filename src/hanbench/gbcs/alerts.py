@@ -55,7 +55,8 @@ class ReceiptForm(enum.Enum):
     GBZ = MessageCode.FIRMWARE_DISTRIBUTION_RECEIPT_ALERT_GSME
 
 
-_RECEIPT_CODES = (AlertCode.FIRMWARE_VERIFICATION_SUCCESSFUL, AlertCode.FIRMWARE_VERIFICATION_FAILED)
+#: The alert codes of a firmware receipt: the image was kept (0x8F72) or refused (0x8F1C).
+RECEIPT_CODES = (AlertCode.FIRMWARE_VERIFICATION_SUCCESSFUL, AlertCode.FIRMWARE_VERIFICATION_FAILED)
 
 
 @dataclass(frozen=True)
@@ -68,7 +69,7 @@ class FirmwareReceiptAlert:
     form: ReceiptForm = ReceiptForm.DLMS
 
     def __post_init__(self) -> None:
-        if self.alert_code not in _RECEIPT_CODES:
+        if self.alert_code not in RECEIPT_CODES:
             raise MessageFormatError(f"receipt alert code {alert_code(self.alert_code)!s} is not 0x8F72 or 0x8F1C")
         object.__setattr__(self, "alert_code", AlertCode(self.alert_code))
         check_bytes(self.calculated_hash, "calculated Manufacturer Image Hash", size=HASH_LENGTH)

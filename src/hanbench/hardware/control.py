@@ -85,6 +85,7 @@ class BoardControl:
         self._backlog: deque[Event] = deque(maxlen=_BACKLOG)
         self._arrived = asyncio.Event()
         self._subscribers: list[asyncio.Queue[Event | InfrastructureFault | None]] = []
+        self._listeners: list[Callable[[Event], None]] = []
 
     # --- connection ----------------------------------------------------------------------
 
@@ -225,6 +226,16 @@ class BoardControl:
         finally:
             self._subscribers.remove(queue)
 
+    def listen(self, listener: Callable[[Event], None]) -> Callable[[], None]:
+        """Call ``listener`` with every event as it is read, in the order the board sent it.
+
+        Unlike :meth:`events` no task stands between the port and the listener: an event the
+        board sent before answering a request has reached every listener by the time that
+        request returns, which is what makes a request a barrier. Returns an unsubscriber.
+        """
+        self._listeners.append(listener)
+        return lambda: self._listeners.remove(listener)
+
     # --- request machinery ---------------------------------------------------------------
 
     async def request(self, op: str, args: Mapping[str, Any] | None = None,
@@ -305,6 +316,8 @@ class BoardControl:
         if isinstance(message, Response):
             self._on_response(message)
         elif message is not None:
+            for listener in list(self._listeners):
+                listener(message)
             self._backlog.append(message)
             self._arrived.set()
             for queue in self._subscribers:

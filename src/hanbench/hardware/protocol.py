@@ -28,14 +28,14 @@ from hanbench.gbcs.entity import EntityId
 from hanbench.gbcs.errors import GbcsError
 
 PROTOCOL_MAJOR = 1
-PROTOCOL_MINOR = 0
+PROTOCOL_MINOR = 1
 PROTOCOL_VERSION = f"{PROTOCOL_MAJOR}.{PROTOCOL_MINOR}"
 
 OPS = ("identify", "state", "reset", "factory_reset", "set_clock")
-"""Every op of version 1.0; a board answers anything else with ``unknown_op``."""
+"""Every op of version 1; a board answers anything else with ``unknown_op``."""
 
 ERROR_CODES = ("unknown_op", "bad_request", "unsupported_version", "invalid_argument", "busy", "internal")
-"""Error codes of version 1.0. Clients must accept codes not in this list (minor versions add some)."""
+"""Error codes of version 1. Clients must accept codes not in this list (minor versions add some)."""
 
 _HEX = re.compile(r"^(?:[0-9A-Fa-f]{2})*$")
 
@@ -249,7 +249,13 @@ class Identity:
 
 @dataclass(frozen=True)
 class BoardState:
-    """The result of ``state``: what a test asserts after an OTA transfer or a CS06."""
+    """The result of ``state``: what a test asserts after an OTA transfer or a CS06.
+
+    ``running_hash`` (added in 1.1, optional) is the Manufacturer Image Hash of the running
+    image: what proves that the image a CS06 named is the one that now runs. A 1.0 board, or
+    one running the firmware it was flashed with rather than an image it received, leaves it
+    out.
+    """
 
     firmware_version: int
     held_image: HeldImage | None
@@ -258,6 +264,7 @@ class BoardState:
     joined: bool
     network: Network | None
     last_alerts: tuple[Alert, ...] = field(default=())
+    running_hash: bytes | None = None
 
     @classmethod
     def from_json(cls, obj: Mapping[str, Any]) -> BoardState:
@@ -269,7 +276,8 @@ class BoardState:
                    pending_activation=_optional(obj, "pending_activation", PendingActivation.from_json),
                    clock=_timestamp(obj, "clock"), joined=_get(obj, "joined", bool),
                    network=_optional(obj, "network", Network.from_json),
-                   last_alerts=tuple(Alert.from_json(a) for a in alerts))
+                   last_alerts=tuple(Alert.from_json(a) for a in alerts),
+                   running_hash=None if obj.get("running_hash") is None else _hex_bytes(obj, "running_hash", 32))
 
     def to_json(self) -> dict[str, Any]:
         return {"firmware_version": _hex_code(self.firmware_version, 8),
@@ -277,7 +285,8 @@ class BoardState:
                 "pending_activation": self.pending_activation.to_json() if self.pending_activation else None,
                 "clock": format_timestamp(self.clock), "joined": self.joined,
                 "network": self.network.to_json() if self.network else None,
-                "last_alerts": [a.to_json() for a in self.last_alerts]}
+                "last_alerts": [a.to_json() for a in self.last_alerts],
+                "running_hash": None if self.running_hash is None else self.running_hash.hex()}
 
 
 # --- events ----------------------------------------------------------------------------------

@@ -81,7 +81,7 @@ class DeviceBoard:
             firmware_version=self.device.firmware.running.file_version, held_image=self._held(),
             pending_activation=None if pending is None else PendingActivation(pending.image_hash, pending.execution),
             clock=self.clock.now(), joined=self._network is not None, network=self._network,
-            last_alerts=tuple(self._alerts))
+            last_alerts=tuple(self._alerts), running_hash=self.device.firmware.running.image_hash)
 
     def reset(self) -> None:
         """Nothing the bench can observe is volatile on an emulated device."""

@@ -34,7 +34,7 @@ async def test_the_twin_bench_comes_up_on_bellows_and_board_ports(tmp_path: Path
         for device in bench.devices:
             assert device.state.running_version == 1 and not device.state.holds_image
         esme = bench._premises.devices["esme"]  # type: ignore[attr-defined]
-        state = await esme.refresh()
+        state = await esme.settle()
         assert state.joined and state.network is not None
         assert state.network.pan_id == bench.comms_hub.app.state.network_info.pan_id  # type: ignore[attr-defined]
     assert (config.sessions / config.name / "radio" / DATABASE_NAME).is_file()

@@ -12,6 +12,7 @@ import pytest
 import pytest_asyncio
 import serial
 
+from hanbench.hardware.protocol import PROTOCOL_VERSION
 from hanbench.twin.board import EmulatedBoard
 
 pytestmark = pytest.mark.asyncio
@@ -34,7 +35,7 @@ async def exchange(link: serial.SerialBase, line: bytes) -> dict[str, Any]:
 async def test_a_request_gets_a_v1_response_with_its_id(raw: serial.SerialBase) -> None:
     answer = await exchange(raw, b'{"v":1,"id":41,"op":"identify"}\n')
     assert (answer["v"], answer["id"], answer["ok"]) == (1, 41, True)
-    assert answer["result"]["role"] == "esme" and answer["result"]["protocol"] == "1.0"
+    assert answer["result"]["role"] == "esme" and answer["result"]["protocol"] == PROTOCOL_VERSION
 
 
 async def test_a_request_without_op_is_a_bad_request_echoing_the_id(raw: serial.SerialBase) -> None:

@@ -3,28 +3,38 @@
 On the hardware code path the bench learns a device's firmware state only from its board
 (``hardware.md``, the board control protocol). :class:`BoardDevice` is the
 :class:`~hanbench.bench.premises.DeviceUnderTest` of such a device: it checks on connect that
-the board on the port is the device the bench file names, then keeps the latest state the
-board reported (a ``state`` answer, then every ``state`` event), so that reading
-``device.state`` never waits on a serial port.
+the board on the port is the device the bench file names, keeps the latest state the board
+reported (a ``state`` answer, then every ``state`` event), so that reading ``device.state``
+never waits on a serial port, and publishes what the reports show the device did
+(:mod:`.board_events`). :class:`BoardPremises` hands the DCC a CH whose alerts and responses
+wait for the boards to have reported (:mod:`.settled_hub`), so that state is current by the
+time a script acts on them.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 from collections.abc import AsyncIterator, Mapping
 
 import zigpy.application
 
 from hanbench.bench.config import BenchConfig, DeviceConfig
+from hanbench.bench.events import EventStream, InfrastructureFaultRaised
+from hanbench.bench.kinds.board_events import receipt_alert, state_changes
 from hanbench.bench.kinds.emu import hub_timing
 from hanbench.bench.kinds.emu_events import StreamObserver
+from hanbench.bench.kinds.settled_hub import SettledHub
 from hanbench.bench.premises import AssemblyContext, DeviceState
-from hanbench.errors import BadInput
+from hanbench.errors import BadInput, HanbenchError
+from hanbench.gbcs.errors import GbcsError
 from hanbench.hardware.control import BoardControl
-from hanbench.hardware.protocol import BoardState, Identity, StateEvent
+from hanbench.hardware.protocol import AlertEvent, BoardState, Event, Identity, StateEvent
 from hanbench.hub.comms_hub import CommsHub
 from hanbench.radio.stick import StickSettings
+
+log = logging.getLogger(__name__)
 
 
 class WrongBoard(BadInput):
@@ -42,57 +52,92 @@ def check_identity(entry: DeviceConfig, identity: Identity, port: str) -> None:
 class BoardDevice:
     """A device under test whose state comes from its board's control port."""
 
-    def __init__(self, config: DeviceConfig, control: BoardControl, state: BoardState) -> None:
+    def __init__(self, config: DeviceConfig, control: BoardControl, events: EventStream) -> None:
         self.config = config
         self.control = control
-        self._latest = state
+        self._events = events
+        self._latest: BoardState | None = None
+        self._reports = 0  # state events heard: an answer older than one of them is not taken
+        self._unlisten = control.listen(self._heard)
 
     @property
     def state(self) -> DeviceState:
-        """The board's last report (the protocol carries no hash of the running image)."""
+        """The board's last report."""
         latest = self._latest
+        assert latest is not None, "board_device() reads the state before handing the device out"
         held, pending = latest.held_image, latest.pending_activation
         return DeviceState(
-            running_version=latest.firmware_version, running_hash=None,
+            running_version=latest.firmware_version, running_hash=latest.running_hash,
             held_version=None if held is None else held.version, held_hash=None if held is None else held.hash,
             pending_activation_at=None if pending is None else pending.at)
 
-    async def refresh(self) -> BoardState:
-        """Ask the board now (after a reset, for instance) and keep its answer."""
-        self._latest = await self.control.state()
-        return self._latest
+    async def settle(self) -> BoardState:
+        """Ask the board now; once it answers, every state it announced before is known here."""
+        reports = self._reports
+        answer = await self.control.state()
+        if self._reports == reports:  # no announcement crossed the request: the answer is the latest
+            self._take(answer)
+        return answer
 
-    async def follow(self) -> None:
-        """Keep every state the board announces, until its port closes."""
-        async for event in self.control.events():
-            if isinstance(event, StateEvent):
-                self._latest = event.state
+    def close(self) -> None:
+        self._unlisten()
+
+    def _heard(self, event: Event) -> None:
+        if isinstance(event, StateEvent):
+            self._reports += 1
+            self._take(event.state)
+        elif isinstance(event, AlertEvent):
+            try:
+                receipt = receipt_alert(self.config.id, event.alert)
+            except GbcsError as exc:
+                log.warning("board %r reported an undecodable receipt alert: %s", self.config.name, exc)
+                return
+            if receipt is not None:
+                self._events.publish(receipt)
+
+    def _take(self, state: BoardState) -> None:
+        previous, self._latest = self._latest, state
+        if previous is not None:
+            for change in state_changes(self.config.id, previous, state):
+                self._events.publish(change)
 
 
 @contextlib.asynccontextmanager
-async def board_device(entry: DeviceConfig, control: BoardControl) -> AsyncIterator[BoardDevice]:
+async def board_device(entry: DeviceConfig, control: BoardControl, events: EventStream) -> AsyncIterator[BoardDevice]:
     """``entry``'s device on ``control`` (opened, identity checked, state followed), closed on exit."""
     async with control:
         check_identity(entry, await control.identify(), control.device or str(control.match))
-        device = BoardDevice(entry, control, await control.state())
-        follower = asyncio.get_running_loop().create_task(device.follow(), name=f"board-state-{entry.name}")
+        device = BoardDevice(entry, control, events)
         try:
+            await device.settle()
             yield device
         finally:
-            follower.cancel()
-            await asyncio.gather(follower, return_exceptions=True)
+            device.close()
 
 
 class BoardPremises:
-    """A premises whose CH runs on a stick and whose devices answer on board ports."""
+    """A premises whose CH runs on a stick and whose devices answer on board ports.
 
-    def __init__(self, hub: CommsHub, devices: Mapping[str, BoardDevice]) -> None:
+    An async context manager: while open, the DCC's view of the CH (:attr:`hub`) waits for
+    the boards after every frame.
+    """
+
+    def __init__(self, hub: CommsHub, devices: Mapping[str, BoardDevice], events: EventStream) -> None:
         self._hub = hub
         self._devices = devices
+        self._events = events
+        self._settled = SettledHub(hub, self.settle)
+
+    async def __aenter__(self) -> BoardPremises:
+        await self._settled.__aenter__()
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self._settled.__aexit__(*exc_info)
 
     @property
-    def hub(self) -> CommsHub:
-        return self._hub
+    def hub(self) -> SettledHub:
+        return self._settled
 
     @property
     def comms_hub(self) -> CommsHub:
@@ -105,6 +150,21 @@ class BoardPremises:
     @property
     def controls(self) -> None:
         return None
+
+    async def settle(self) -> None:
+        """Bring every device's state up to date; a board that cannot answer is reported, not raised.
+
+        An alert must still reach the DCC when a board is away: the state of that device may
+        then lag, and the fault on the stream says why.
+        """
+        devices = list(self._devices.values())
+        results = await asyncio.gather(*(d.settle() for d in devices), return_exceptions=True)
+        for device, result in zip(devices, results, strict=True):
+            if isinstance(result, HanbenchError):  # a vanished or broken control port: the bench's fault
+                self._events.publish(InfrastructureFaultRaised(component=f"board {device.config.name}",
+                                                               message=str(result)))
+            elif isinstance(result, BaseException):
+                raise result
 
 
 def stick_settings(config: BenchConfig, path: str) -> StickSettings:

@@ -46,9 +46,9 @@ async def assemble(context: AssemblyContext) -> AsyncIterator[BoardPremises]:
             assert entry.board is not None, "load_bench requires a board on a lab bench"
             hub.register(entry.id, entry.type)
             devices[entry.name] = await stack.enter_async_context(
-                board_device(entry, BoardControl(entry.board, name=entry.name)))
+                board_device(entry, BoardControl(entry.board, name=entry.name), context.events))
             ieee = eui64_for(entry.id)
             if ieee not in app.devices:
                 await security.permit(app, ieee)
                 await wait_interviewed(app, ieee, timeout=PERMIT_S)
-        yield BoardPremises(hub, devices)
+        yield await stack.enter_async_context(BoardPremises(hub, devices, context.events))

@@ -70,8 +70,8 @@ async def assemble(context: AssemblyContext) -> AsyncIterator[BoardPremises]:
             await backend.device.ready()
             backend.joined(Network(pan_id=network.pan_id, channel=network.channel, nwk=backend.device.node.nwk))
             control = BoardControl(entry.board or str(board.path), name=entry.name)
-            devices[entry.name] = await stack.enter_async_context(board_device(entry, control))
-        yield BoardPremises(hub, devices)
+            devices[entry.name] = await stack.enter_async_context(board_device(entry, control, context.events))
+        yield await stack.enter_async_context(BoardPremises(hub, devices, context.events))
 
 
 async def _emulated_device(stack: contextlib.AsyncExitStack, context: AssemblyContext, entry: DeviceConfig,

@@ -1,0 +1,77 @@
+"""The CH as the DCC sees it on a bench whose devices report over board ports.
+
+A device's answer travels two roads: over the air (radio, stick, bellows, the CH, the DCC)
+and over its board's control port (a ``state`` or ``alert`` event). Nothing orders the two:
+on a loaded machine, or a lab whose USB hub is busy, the alert 0x8F72 can reach a user's
+inbox before the board's report that the image is held, and a test that reads
+``device.state`` after ``wait_alert`` would see the device as it was. :class:`SettledHub`
+puts the order back: every alert the CH forwards, and every command response it returns,
+waits until each board has answered one ``state`` request sent after the frame arrived.
+The board sends its events in order, so by then the bench knows everything the device
+reported before the frame left the radio.
+
+Alerts and responses go through one queue, so the DCC still sees them in the order the CH
+did; a single ``settle`` covers every item waiting when it starts.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable, Sequence
+
+from hanbench.dcc.hub_port import AlertSink, HubPort
+from hanbench.gbcs.entity import EntityId
+
+#: Brings the bench's view of every device up to date; must not raise.
+Settle = Callable[[], Awaitable[None]]
+
+
+class SettledHub:
+    """A :class:`HubPort` over ``hub`` that hands nothing on before ``settle`` has run after it.
+
+    Use as an async context manager: the worker that settles runs while it is open.
+    """
+
+    def __init__(self, hub: HubPort, settle: Settle) -> None:
+        self._hub = hub
+        self._settle = settle
+        self._sinks: list[AlertSink] = []
+        self._queue: asyncio.Queue[bytes | asyncio.Future[None]] = asyncio.Queue()
+        self._worker: asyncio.Task[None] | None = None
+        hub.on_alert(self._queue.put_nowait)
+
+    async def __aenter__(self) -> SettledHub:
+        self._worker = asyncio.get_running_loop().create_task(self._run(), name="settled-hub")
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        if self._worker is not None:
+            self._worker.cancel()
+            await asyncio.gather(self._worker, return_exceptions=True)
+            self._worker = None
+
+    async def distribute(self, image: bytes, targets: Sequence[EntityId]) -> None:
+        await self._hub.distribute(image, targets)
+
+    async def send_command(self, target: EntityId, message: bytes) -> bytes:
+        response = await self._hub.send_command(target, message)
+        settled: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._queue.put_nowait(settled)
+        await settled
+        return response
+
+    def on_alert(self, sink: AlertSink) -> None:
+        self._sinks.append(sink)
+
+    async def _run(self) -> None:
+        while True:
+            batch = [await self._queue.get()]
+            while not self._queue.empty():
+                batch.append(self._queue.get_nowait())
+            await self._settle()
+            for item in batch:
+                if isinstance(item, bytes):
+                    for sink in self._sinks:
+                        sink(item)
+                elif not item.done():
+                    item.set_result(None)
