@@ -35,14 +35,14 @@ def emu_config(tmp_path: Path) -> BenchConfig:
     return dataclasses.replace(load_bench(ROOT / "bench" / "emu.toml"), sessions=tmp_path / "sessions")
 
 
-def emu_bench_file(tmp_path: Path) -> Path:
-    """bench/emu.toml copied unchanged into ``tmp_path/bench``, its key store and images linked
-    beside it, so its ``../sessions`` is ``tmp_path/sessions``."""
+def bench_file(tmp_path: Path, name: str = "emu.toml") -> Path:
+    """``bench/<name>`` copied unchanged into ``tmp_path/bench``, its key store and images
+    linked beside it, so its ``../sessions`` is ``tmp_path/sessions``."""
     (tmp_path / "bench").mkdir()
     for folder in ("fixtures", "firmware_images"):
         (tmp_path / folder).symlink_to(ROOT / folder, target_is_directory=True)
-    path = tmp_path / "bench" / "emu.toml"
-    path.write_bytes((ROOT / "bench" / "emu.toml").read_bytes())
+    path = tmp_path / "bench" / name
+    path.write_bytes((ROOT / "bench" / name).read_bytes())
     return path
 
 
@@ -116,7 +116,7 @@ def test_an_esme_update_is_on_the_capture_block_by_block(tmp_path: Path) -> None
 
 
 def test_every_premises_of_a_run_goes_into_one_capture(tmp_path: Path) -> None:
-    bench = emu_bench_file(tmp_path)
+    bench = bench_file(tmp_path)
     target = tmp_path / "run.pcap"
     done = subprocess.run(
         [str(Path(sys.executable).with_name("hanbench")), "run", "--bench", str(bench), "--capture", str(target),
@@ -133,6 +133,21 @@ def test_every_premises_of_a_run_goes_into_one_capture(tmp_path: Path) -> None:
     assert [p.name for p in tmp_path.iterdir() if p.name.endswith(".partial")] == []
 
 
+def test_the_twin_air_is_captured_with_the_stick_network_pan(tmp_path: Path) -> None:
+    target = tmp_path / "twin.pcap"
+
+    async def open_twin() -> tuple[int, set[str]]:
+        async with open_bench(bench_file(tmp_path, "twin.toml"), capture=target) as bench:
+            return bench.comms_hub.app.state.network_info.pan_id, {str(d.id) for d in bench.devices}
+
+    pan_id, devices = asyncio.run(open_twin())
+    frames = [parse_frame(r.data) for r in read_pcap(target).records]
+    assert frames and all(f.fcs_ok and f.pan_id == pan_id for f in frames)
+    announced = {f.nwk_src_ieee[::-1].hex("-").upper() for f in frames
+                 if f.nwk_src_ieee is not None and (f.profile, f.cluster) == (0x0000, DEVICE_ANNOUNCE)}
+    assert announced == devices
+
+
 def test_a_lab_bench_cannot_be_captured(tmp_path: Path) -> None:
     config = dataclasses.replace(load_bench(ROOT / "bench" / "lab-example.toml"), sessions=tmp_path / "sessions")
 
@@ -146,7 +161,7 @@ def test_a_lab_bench_cannot_be_captured(tmp_path: Path) -> None:
 
 
 def test_hanbench_run_refuses_a_capture_it_cannot_write_before_it_starts(tmp_path: Path) -> None:
-    bench = emu_bench_file(tmp_path)
+    bench = bench_file(tmp_path)
     done = subprocess.run(
         [str(Path(sys.executable).with_name("hanbench")), "run", "--bench", str(bench),
          "--capture", str(tmp_path / "missing" / "run.pcap")],
