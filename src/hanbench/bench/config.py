@@ -105,13 +105,17 @@ class RadioConfig:
     """The CH's coordinator stick (twin and lab benches).
 
     ``port`` is a port match; a twin bench may leave it out, since the twin creates the
-    stick's pseudo-terminal itself.
+    stick's pseudo-terminal itself. The bench asks the stick a trivial question every
+    ``probe_interval_s`` and calls it hung if no answer comes within ``probe_timeout_s``:
+    a hung stick is reported within ``probe_interval_s + probe_timeout_s``.
     """
 
     type: RadioType
     port: PortMatch | None
     baudrate: int = 115200
     flow_control: FlowControl = FlowControl.SOFTWARE
+    probe_interval_s: float = 5.0
+    probe_timeout_s: float = 3.0
 
 
 @dataclasses.dataclass(frozen=True)
@@ -406,7 +410,8 @@ class _Loader:
         )
 
     def _radio(self, kind: BenchKind) -> RadioConfig | None:
-        table = self.root.table("radio", ("type", "port", "baudrate", "flow_control"))
+        table = self.root.table("radio", ("type", "port", "baudrate", "flow_control", "probe_interval_s",
+                                          "probe_timeout_s"))
         if kind is BenchKind.EMU:
             if table is not None:
                 raise self.root.error("radio", "an emu bench has no radio; [radio] is for twin and lab benches")
@@ -421,6 +426,8 @@ class _Loader:
             port=port,
             baudrate=table.integer("baudrate", 115200, minimum=1),
             flow_control=table.choice("flow_control", FlowControl, FlowControl.SOFTWARE),
+            probe_interval_s=table.number("probe_interval_s", RadioConfig.probe_interval_s, above=0),
+            probe_timeout_s=table.number("probe_timeout_s", RadioConfig.probe_timeout_s, above=0),
         )
 
     def _hub(self) -> HubConfig:
