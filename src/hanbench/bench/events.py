@@ -282,6 +282,15 @@ class InfrastructureFaultRaised(Event):
     message: str
 
 
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class InfrastructureRestored(Event):
+    """A part that failed (``component``, as in :class:`InfrastructureFaultRaised`) works again."""
+
+    kind: ClassVar[str] = "infrastructure_restored"
+    component: str
+    message: str
+
+
 class EventTimeout(CheckFailed, TimeoutError):
     """An awaited event did not come; the message lists what came instead."""
 

@@ -111,7 +111,7 @@ def test_every_step_of_an_update_has_its_own_kind() -> None:
                           "image_notify_sent", "transfer_started", "block_progress", "transfer_finished",
                           "receipt_alert_raised", "command_sent", "command_queued", "command_expired",
                           "activation_immediate", "activation_scheduled", "activation_fired", "activation_cancelled",
-                          "activation_refused", "alert_delivered", "infrastructure_fault"}
+                          "activation_refused", "alert_delivered", "infrastructure_fault", "infrastructure_restored"}
 
 
 def test_block_progress_carries_what_a_progress_bar_needs() -> None:
