@@ -170,12 +170,24 @@ class BoardControl:
         back when ``identify`` succeeds, so that is retried until ``reset_timeout``. A board
         that resets before its acknowledgement leaves the UART has still done what was asked.
         """
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + self.reset_timeout
+        deadline = asyncio.get_running_loop().time() + self.reset_timeout
         try:
             await self.request(op)
         except PortVanished:
             log.info("%s: the port vanished before the '%s' acknowledgement arrived", self._who(), op)
+        return await self._come_back(deadline, f"after '{op}'")
+
+    async def reconnect(self) -> Identity:
+        """Close the port, wait up to ``reset_timeout`` for the board to be back, and reopen it.
+
+        For a port that vanished under the bench (a board reset by hand, a USB hub hiccup):
+        the board is back once ``identify`` succeeds on the port its match finds, which may
+        be a new path. Returns its identity, which the caller should check.
+        """
+        return await self._come_back(asyncio.get_running_loop().time() + self.reset_timeout, "after it vanished")
+
+    async def _come_back(self, deadline: float, when: str) -> Identity:
+        loop = asyncio.get_running_loop()
         await self._disconnect()
         last: Exception | None = None
         while (remaining := deadline - loop.time()) > 0:
@@ -187,8 +199,8 @@ class BoardControl:
                 last = exc
                 await self._disconnect()
                 await asyncio.sleep(_READ_SLICE)
-        raise BoardTimeout(f"{self._who()}: did not come back within {self.reset_timeout:g} s after "
-                           f"'{op}'; last problem: {last}")
+        raise BoardTimeout(f"{self._who()}: did not come back within {self.reset_timeout:g} s {when}; "
+                           f"last problem: {last}")
 
     # --- events --------------------------------------------------------------------------
 

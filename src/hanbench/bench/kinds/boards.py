@@ -21,15 +21,17 @@ from collections.abc import AsyncIterator, Mapping
 import zigpy.application
 
 from hanbench.bench.config import BenchConfig, DeviceConfig
-from hanbench.bench.events import EventStream, InfrastructureFaultRaised
+from hanbench.bench.events import EventStream, InfrastructureFaultRaised, InfrastructureRestored
 from hanbench.bench.kinds.board_events import receipt_alert, state_changes
 from hanbench.bench.kinds.emu import hub_timing
 from hanbench.bench.kinds.emu_events import StreamObserver
 from hanbench.bench.kinds.settled_hub import SettledHub
+from hanbench.bench.kinds.stick_watch import StickWatch
 from hanbench.bench.premises import AssemblyContext, DeviceState
 from hanbench.errors import BadInput, HanbenchError
 from hanbench.gbcs.errors import GbcsError
-from hanbench.hardware.control import BoardControl
+from hanbench.hardware.control import BoardControl, PortVanished
+from hanbench.hardware.ports import PortMatch
 from hanbench.hardware.protocol import AlertEvent, BoardState, Event, Identity, StateEvent
 from hanbench.hub.comms_hub import CommsHub
 from hanbench.radio.stick import StickSettings
@@ -71,8 +73,28 @@ class BoardDevice:
             held_version=None if held is None else held.version, held_hash=None if held is None else held.hash,
             pending_activation_at=None if pending is None else pending.at)
 
+    @property
+    def component(self) -> str:
+        """How infrastructure events name this device's board."""
+        return f"board {self.config.name}"
+
     async def settle(self) -> BoardState:
-        """Ask the board now; once it answers, every state it announced before is known here."""
+        """Ask the board now; once it answers, every state it announced before is known here.
+
+        A control port that vanished is waited for (``BoardControl.reset_timeout``) and
+        reopened, as a board reset by hand or a USB hub hiccup must not fail a test; the
+        outage is on the event stream as an infrastructure fault and its end.
+        """
+        try:
+            return await self._ask()
+        except PortVanished as exc:
+            self._events.publish(InfrastructureFaultRaised(component=self.component, message=str(exc)))
+        check_identity(self.config, await self.control.reconnect(), self.control.device or str(self.control.match))
+        self._events.publish(InfrastructureRestored(component=self.component,
+                                                    message=f"the board answers again on {self.control.device}"))
+        return await self._ask()
+
+    async def _ask(self) -> BoardState:
         reports = self._reports
         answer = await self.control.state()
         if self._reports == reports:  # no announcement crossed the request: the answer is the latest
@@ -161,8 +183,7 @@ class BoardPremises:
         results = await asyncio.gather(*(d.settle() for d in devices), return_exceptions=True)
         for device, result in zip(devices, results, strict=True):
             if isinstance(result, HanbenchError):  # a vanished or broken control port: the bench's fault
-                self._events.publish(InfrastructureFaultRaised(component=f"board {device.config.name}",
-                                                               message=str(result)))
+                self._events.publish(InfrastructureFaultRaised(component=device.component, message=str(result)))
             elif isinstance(result, BaseException):
                 raise result
 
@@ -184,3 +205,11 @@ def hub_on(app: zigpy.application.ControllerApplication, context: AssemblyContex
                    timing=hub_timing(config), observer=observer)
     hub.start()
     return hub
+
+
+def stick_watch(app: zigpy.application.ControllerApplication, context: AssemblyContext, port: PortMatch) -> StickWatch:
+    """The watch over the CH's stick on ``port``, with the bench file's probe timing."""
+    radio = context.config.radio
+    assert radio is not None, "load_bench requires [radio] on twin and lab benches"
+    return StickWatch(app, port, context.events, probe_interval_s=radio.probe_interval_s,
+                      probe_timeout_s=radio.probe_timeout_s)

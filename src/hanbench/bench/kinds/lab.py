@@ -3,7 +3,8 @@
 Assembly, in the order a lab bench comes up:
 
 1. the stick is found by its ``[radio] port`` match and the CH's radio started on it
-   (:mod:`hanbench.radio.stick`: the network of the session folder, resumed or formed);
+   (:mod:`hanbench.radio.stick`: the network of the session folder, resumed or formed),
+   then watched (:mod:`.stick_watch`: a pulled or hung stick is reported and brought back);
 2. the CH runs on it, reporting to the bench's event stream;
 3. each device's board is found by its ``board`` match, asked who it is (a board that is
    another device stops the bench with the port named), and its state followed;
@@ -18,7 +19,8 @@ from __future__ import annotations
 import contextlib
 from collections.abc import AsyncIterator
 
-from hanbench.bench.kinds.boards import BoardDevice, BoardPremises, board_device, hub_on, stick_settings
+from hanbench.bench.kinds.boards import BoardDevice, BoardPremises, board_device, hub_on, stick_settings, \
+    stick_watch
 from hanbench.bench.premises import AssemblyContext
 from hanbench.devices.gbcs_device import eui64_for
 from hanbench.hardware.control import BoardControl
@@ -38,6 +40,7 @@ async def assemble(context: AssemblyContext) -> AsyncIterator[BoardPremises]:
     async with contextlib.AsyncExitStack() as stack:
         app = await stack.enter_async_context(
             open_stick(stick_settings(config, config.radio.port.find()), hub_endpoints()))
+        await stack.enter_async_context(stick_watch(app, context, config.radio.port))
         hub = hub_on(app, context)
         stack.push_async_callback(hub.close)
         security = JoinSecurity()

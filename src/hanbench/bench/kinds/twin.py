@@ -20,17 +20,19 @@ knob of a twin bench file should be short (see ``bench/twin.toml``).
 from __future__ import annotations
 
 import contextlib
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 
 from hanbench.bench.config import AirConfig, DeviceConfig
-from hanbench.bench.kinds.boards import BoardDevice, BoardPremises, board_device, hub_on, stick_settings
+from hanbench.bench.events import EventStream
+from hanbench.bench.kinds.boards import BoardDevice, BoardPremises, board_device, hub_on, stick_settings, stick_watch
 from hanbench.bench.kinds.emu import FIRST_DEVICE_NWK, link_model
 from hanbench.bench.premises import AssemblyContext
 from hanbench.clock import BenchClock
 from hanbench.devices import DeviceSettings, GsmeTiming, build_device
 from hanbench.hardware.control import BoardControl
+from hanbench.hardware.ports import PortMatch
 from hanbench.hardware.protocol import Network
-from hanbench.hub.comms_hub import hub_endpoints
+from hanbench.hub.comms_hub import CommsHub, hub_endpoints
 from hanbench.radio.air import VirtualAir
 from hanbench.radio.interview import wait_interviewed
 from hanbench.radio.join_security import JoinSecurity
@@ -52,17 +54,20 @@ async def assemble(context: AssemblyContext) -> AsyncIterator[BoardPremises]:
     air = VirtualAir(default_link=link_model(config.air or AirConfig()), seed=config.seed)
     async with contextlib.AsyncExitStack() as stack:
         twin = await stack.enter_async_context(EzspTwin(air, state_dir=folder / "ncp"))
-        port = twin.port if config.radio.port is None else config.radio.port.find()
-        app = await stack.enter_async_context(open_stick(stick_settings(config, port), hub_endpoints()))
+        port = PortMatch(path=twin.port) if config.radio.port is None else config.radio.port
+        app = await stack.enter_async_context(open_stick(stick_settings(config, port.find()), hub_endpoints()))
+        await stack.enter_async_context(stick_watch(app, context, port))
         stack.callback(context.watch_air(air, pan_id=app.state.network_info.pan_id))
         hub = hub_on(app, context)
         stack.push_async_callback(hub.close)
         security = JoinSecurity()
         network = app.state.network_info
         devices: dict[str, BoardDevice] = {}
+        boards: dict[str, EmulatedBoard] = {}
         for index, entry in enumerate(config.devices):
             backend = await _emulated_device(stack, context, entry, air, FIRST_DEVICE_NWK + index)
-            board = await stack.enter_async_context(EmulatedBoard(backend, folder / "boards", name=entry.name))
+            board = boards[entry.name] = await stack.enter_async_context(
+                EmulatedBoard(backend, folder / "boards", name=entry.name))
             hub.register(entry.id, entry.type)
             await security.permit(app, backend.device.node.ieee)
             await backend.device.start()
@@ -71,7 +76,22 @@ async def assemble(context: AssemblyContext) -> AsyncIterator[BoardPremises]:
             backend.joined(Network(pan_id=network.pan_id, channel=network.channel, nwk=backend.device.node.nwk))
             control = BoardControl(entry.board or str(board.path), name=entry.name)
             devices[entry.name] = await stack.enter_async_context(board_device(entry, control, context.events))
-        yield await stack.enter_async_context(BoardPremises(hub, devices, context.events))
+        yield await stack.enter_async_context(TwinPremises(hub, devices, context.events, twin, boards))
+
+
+class TwinPremises(BoardPremises):
+    """A twin's premises, with the emulated hardware's fault controls for the twin's own tests.
+
+    ``stick`` pulls, hangs or resets the coordinator stick; ``boards`` (by device name) make a
+    board vanish, go silent or print garbage. Conformance tests never touch them: they run on
+    a lab as they are.
+    """
+
+    def __init__(self, hub: CommsHub, devices: Mapping[str, BoardDevice], events: EventStream, stick: EzspTwin,
+                 boards: Mapping[str, EmulatedBoard]) -> None:
+        super().__init__(hub, devices, events)
+        self.stick = stick
+        self.boards = boards
 
 
 async def _emulated_device(stack: contextlib.AsyncExitStack, context: AssemblyContext, entry: DeviceConfig,
