@@ -10,8 +10,10 @@ PIP    := $(PY) -m pip --disable-pip-version-check -q
 run: $(VENV)/.installed
 	$(VENV)/bin/hanbench run --bench bench/emu.toml
 
+# Every test on the emu bench, then the conformance suite on the hardware code path.
 test: $(VENV)/.installed-test
 	$(PY) -m pytest
+	$(MAKE) --no-print-directory test-twin
 
 # The conformance suite on the hardware code path (bellows and board ports on ptys).
 test-twin: $(VENV)/.installed-test
