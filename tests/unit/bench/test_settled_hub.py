@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Sequence
+import dataclasses
+from collections.abc import AsyncIterator, Sequence
 
 import pytest
+import pytest_asyncio
 
 from hanbench.bench.kinds.settled_hub import SettledHub
 from hanbench.dcc.hub_port import AlertSink
@@ -36,41 +38,50 @@ class FakeHub:
             sink(alert)
 
 
-async def settled_steps(log: list[str], release: asyncio.Queue[None]) -> None:
-    """A settle that logs itself and returns when the test lets it."""
-    log.append("settle")
-    await release.get()
+@dataclasses.dataclass
+class Rig:
+    """A SettledHub over a FakeHub whose settle logs itself and returns when the test releases it."""
+
+    hub: FakeHub
+    settled: SettledHub
+    log: list[str]
+    release: asyncio.Queue[None]
+
+
+@pytest_asyncio.fixture
+async def rig() -> AsyncIterator[Rig]:
+    hub, log, release = FakeHub(), [], asyncio.Queue()
+
+    async def settle() -> None:
+        log.append("settle")
+        await release.get()
+
+    async with SettledHub(hub, settle) as settled:
+        settled.on_alert(lambda data: log.append(data.decode()))
+        yield Rig(hub, settled, log, release)
 
 
 @pytest.mark.asyncio
-async def test_alerts_and_responses_wait_for_a_settle_and_keep_the_chs_order() -> None:
-    hub, log = FakeHub(), []
-    release: asyncio.Queue[None] = asyncio.Queue()
-    async with SettledHub(hub, lambda: settled_steps(log, release)) as settled:
-        settled.on_alert(lambda data: log.append(data.decode()))
-        command = asyncio.create_task(settled.send_command(DEVICE, b"cs06"))
-        await asyncio.sleep(0.01)
-        hub.forward(b"alert-1")
-        assert hub.response is not None
-        hub.response.set_result(b"response")
-        await asyncio.sleep(0.01)
-        assert log == ["settle"] and not command.done(), "held until the boards have answered"
-        release.put_nowait(None)
-        await asyncio.sleep(0.01)
-        assert log == ["settle", "alert-1", "settle"] and not command.done(), \
-            "the response came after the alert, so it waits for a settle of its own"
-        release.put_nowait(None)
-        assert await command == b"response"
+async def test_alerts_and_responses_wait_for_a_settle_and_keep_the_chs_order(rig: Rig) -> None:
+    command = asyncio.create_task(rig.settled.send_command(DEVICE, b"cs06"))
+    await asyncio.sleep(0.01)
+    rig.hub.forward(b"alert-1")
+    assert rig.hub.response is not None
+    rig.hub.response.set_result(b"response")
+    await asyncio.sleep(0.01)
+    assert rig.log == ["settle"] and not command.done(), "held until the boards have answered"
+    rig.release.put_nowait(None)
+    await asyncio.sleep(0.01)
+    assert rig.log == ["settle", "alert-1", "settle"] and not command.done(), \
+        "the response came after the alert, so it waits for a settle of its own"
+    rig.release.put_nowait(None)
+    assert await command == b"response"
 
 
 @pytest.mark.asyncio
-async def test_one_settle_covers_everything_waiting_when_it_starts() -> None:
-    hub, log = FakeHub(), []
-    release: asyncio.Queue[None] = asyncio.Queue()
-    async with SettledHub(hub, lambda: settled_steps(log, release)) as settled:
-        settled.on_alert(lambda data: log.append(data.decode()))
-        for n in (1, 2, 3):
-            hub.forward(f"alert-{n}".encode())
-        release.put_nowait(None)
-        await asyncio.sleep(0.01)
-        assert log == ["settle", "alert-1", "alert-2", "alert-3"]
+async def test_one_settle_covers_everything_waiting_when_it_starts(rig: Rig) -> None:
+    for n in (1, 2, 3):
+        rig.hub.forward(f"alert-{n}".encode())
+    rig.release.put_nowait(None)
+    await asyncio.sleep(0.01)
+    assert rig.log == ["settle", "alert-1", "alert-2", "alert-3"]
