@@ -1,8 +1,10 @@
 """The one narrow interface between the DCC and the Comms Hub.
 
-The DCC never reaches into ``hub/``: it hands the CH an image for some devices, sends one
-GBCS command to one device and waits for its response, and receives every alert the CH
-forwards. The CH side implements :class:`HubPort`; tests use an in-memory fake.
+The rest of the DCC never reaches into ``hub/``: it hands the CH an image for some devices,
+sends one GBCS command to one device and waits for its response, and receives every alert
+the CH forwards. The CH side implements :class:`HubPort`; tests use an in-memory fake.
+:class:`CommandExpired` is the CH's own error (``hub/`` sits below the DCC and must not import
+it), re-exported here as part of the interface.
 """
 
 from __future__ import annotations
@@ -10,24 +12,12 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import Protocol
 
-from hanbench.errors import CheckFailed
 from hanbench.gbcs.entity import EntityId
+from hanbench.hub.errors import CommandExpired
+
+__all__ = ["AlertSink", "CommandExpired", "HubPort"]
 
 AlertSink = Callable[[bytes], None]
-
-
-class CommandExpired(CheckFailed):
-    """The CH's queue for a device expired before the device fetched the command.
-
-    A sleepy GSME that never wakes is the device's failure to collect, not the bench's
-    fault, so this is a failed check rather than an infrastructure fault. The CH also
-    raises alert 0x819D for it.
-    """
-
-    def __init__(self, target: EntityId, detail: str = "") -> None:
-        self.target = target
-        super().__init__(f"the CH's queued command for {target} expired before the device fetched it"
-                         + (f": {detail}" if detail else ""))
 
 
 class HubPort(Protocol):

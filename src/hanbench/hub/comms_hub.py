@@ -11,7 +11,7 @@ what HAN devices meet on the air. It owns:
   :mod:`hanbench.hub.mirror`): :meth:`CommsHub.send_command` tunnels a command to an awake
   device, or queues it for a sleepy one, and returns the device's response, matched by the
   command's originator counter, however late it comes; a queued command that expires raises
-  0x819D and fails the wait with :class:`~hanbench.dcc.hub_port.CommandExpired`;
+  0x819D and fails the wait with :class:`~hanbench.hub.errors.CommandExpired`;
 * the CH's own alerts: CCS08 for every transfer outcome (0x8F8A success, 0x8F89 failure with
   the CCS08 response code), and 0x819D, signed with the CH's DS key. They are addressed to
   the DCC (``90-B3-D5-1F-30-00-00-02``), as the RTDS CCS08 vector is: the CH does not know
@@ -31,7 +31,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 import zigpy.exceptions
@@ -39,7 +39,6 @@ import zigpy.zdo.types as zdo_t
 from zigpy.application import ControllerApplication
 
 from hanbench.clock import BenchClock
-from hanbench.dcc.hub_port import AlertSink, CommandExpired
 from hanbench.errors import BadInput
 from hanbench.gbcs.alerts import Alert, FirmwareTransferAlert, GsmeCommandNotRetrievedAlert, alert_message
 from hanbench.gbcs.device_types import DeviceType
@@ -47,6 +46,7 @@ from hanbench.gbcs.entity import EntityId
 from hanbench.gbcs.errors import MessageFormatError
 from hanbench.gbcs.frame import Cra, decode_message, encode_message
 from hanbench.gbcs.keystore import KeyStore, Usage
+from hanbench.hub.errors import CommandExpired
 from hanbench.hub.image_store import DEFAULT_SLOTS, ImageStore, StoredImage
 from hanbench.hub.mirror import MirrorServer, mirror_endpoint_descriptors
 from hanbench.hub.ota_server import OtaServer, OtaServerConfig
@@ -139,7 +139,7 @@ class CommsHub:
         self.devices: dict[EntityId, DeviceType] = {}
         #: Every alert the CH raised itself, decoded, oldest first.
         self.alerts: list[Alert] = []
-        self._sinks: list[AlertSink] = []
+        self._sinks: list[Callable[[bytes], None]] = []
         self._awaiting: dict[tuple[EntityId, int], asyncio.Future[bytes]] = {}
         self._alert_counter = 1
         self._tasks: set[asyncio.Task[None]] = set()
@@ -303,7 +303,7 @@ class CommsHub:
 
     # -- alerts ------------------------------------------------------------------------------------
 
-    def on_alert(self, sink: AlertSink) -> None:
+    def on_alert(self, sink: Callable[[bytes], None]) -> None:
         """Call ``sink`` with every alert the CH forwards or raises."""
         self._sinks.append(sink)
 

@@ -14,7 +14,6 @@ import pytest
 
 from han_premises import ENTITIES, EPOCH, KEYS, OTHER_SUPPLIER, SUPPLIER, Premises, premises, sample_image
 from hanbench.clock import run_virtual
-from hanbench.dcc.hub_port import CommandExpired
 from hanbench.devices import GsmeTiming
 from hanbench.devices.firmware import Firmware
 from hanbench.gbcs.alerts import FirmwareReceiptAlert, GsmeCommandNotRetrievedAlert, ReceiptForm
@@ -31,6 +30,7 @@ from hanbench.gbcs.device_types import DeviceType
 from hanbench.gbcs.frame import decode_message, verify_message
 from hanbench.gbcs.image import parse_image
 from hanbench.hub.comms_hub import CommsHubTiming
+from hanbench.hub.errors import CommandExpired
 
 D = DeviceType
 V1, V2 = bytes.fromhex("00000001"), bytes.fromhex("00000002")
