@@ -84,6 +84,7 @@ from hanbench.devices.firmware import (
 from hanbench.devices.ota_client import OtaClientConfig, OtaClientNode, OtaIdentity
 from hanbench.devices.tunnel_client import TunnelClient
 from hanbench.errors import HanbenchError
+from hanbench.radio.addresses import eui64_of
 from hanbench.radio.air import VirtualAir
 
 LOGGER = logging.getLogger(__name__)
@@ -311,9 +312,8 @@ class GbcsDevice:
 CommandHandler = Callable[[t.ZigbeePacket, foundation.ZCLHeader, Any], Awaitable[foundation.Status | None]]
 
 
-def eui64_for(entity: EntityId) -> t.EUI64:
-    """A device's zigpy address from its entity ID (the EUI-64, big-endian in GBCS)."""
-    return t.EUI64(entity.raw[::-1])
+eui64_for = eui64_of
+"""A device's zigpy address from its entity ID (:func:`hanbench.radio.addresses.eui64_of`)."""
 
 
 class HanNode(OtaClientNode):
@@ -374,7 +374,7 @@ class HanDevice:
         self.profile = profile_for(self.kind)
         self.firmware = FirmwareState(settings.entity_id, Firmware(settings.running_version), clock.now)
         self.node = HanNode(
-            air, eui64_for(settings.entity_id), settings.nwk,
+            air, eui64_of(settings.entity_id), settings.nwk,
             device_type=self.se_device_type, manufacturer="hanbench", model=f"emulated {self.kind.value}",
             server_clusters=self.server_clusters, client_clusters=self.client_clusters,
             rx_on_when_idle=not self.sleepy, manufacturer_code=self.profile.manufacturer_code,

@@ -46,8 +46,8 @@ from zigpy.zcl import Cluster, foundation
 
 from hanbench.errors import BadInput
 from hanbench.gbcs.entity import EntityId
-from hanbench.hub.addresses import entity_of
 from hanbench.hub.cluster_hook import DeviceHooks, Unhook
+from hanbench.radio.addresses import entity_of
 from hanbench.radio.se_clusters import (
     NO_MIRROR_ENDPOINT,
     Metering,

@@ -82,7 +82,6 @@ from hanbench.errors import BadInput
 from hanbench.gbcs.device_types import DeviceType
 from hanbench.gbcs.entity import EntityId
 from hanbench.gbcs.gbz import ZIGBEE_EPOCH
-from hanbench.hub.addresses import entity_of, eui64_of
 from hanbench.hub.cluster_hook import DeviceHooks, request_listeners
 from hanbench.hub.image_store import ImageKey, ImageStore, StoredImage
 from hanbench.hub.transfer import (
@@ -91,6 +90,7 @@ from hanbench.hub.transfer import (
     TransferResult,
     unstarted_outcome,
 )
+from hanbench.radio.addresses import entity_of, eui64_of
 
 LOGGER = logging.getLogger(__name__)
 

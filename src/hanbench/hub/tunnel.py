@@ -50,10 +50,10 @@ from zigpy.zcl import ClusterType, foundation
 
 from hanbench.errors import BadInput, CheckFailed, HanbenchError
 from hanbench.gbcs.entity import EntityId
-from hanbench.hub.addresses import entity_of, eui64_of
 from hanbench.hub.cluster_hook import DeviceHooks, request_listeners
 from hanbench.hub.mirror import MirrorServer
 from hanbench.hub.sleepy_queue import QueuedMessage, SleepyQueue
+from hanbench.radio.addresses import entity_of, eui64_of
 from hanbench.radio.se_clusters import (
     DEFAULT_MAXIMUM_INCOMING_TRANSFER_SIZE,
     GET_RESPONSE_OVERHEAD,

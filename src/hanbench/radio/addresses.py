@@ -1,8 +1,9 @@
-"""A HAN device's two names on the CH: its GBCS entity ID and its zigpy EUI-64.
+"""A HAN device's two names: its GBCS entity ID and its zigpy EUI-64.
 
 GBCS names a device by its entity ID (the EUI-64 in big-endian order, as zigpy prints it);
-zigpy keys devices by ``EUI64``, which holds the bytes little-endian. Every CH server
-converts between the two at its zigpy edge, so the conversion lives here once.
+zigpy keys devices by ``EUI64``, which holds the bytes little-endian. Every CH server and
+every emulated device converts between the two at its zigpy edge, so the conversion lives
+here once, below both.
 """
 
 from __future__ import annotations
