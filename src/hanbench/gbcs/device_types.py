@@ -29,8 +29,3 @@ class DeviceType(enum.StrEnum):
         except ValueError:
             names = ", ".join(m.value for m in cls)
             raise GbcsError(f"unknown device type {text!r}; expected one of {names}") from None
-
-    @property
-    def is_meter(self) -> bool:
-        """ESME and GSME: the only devices MP207 lets an RSA distribute firmware to."""
-        return self in (DeviceType.ESME, DeviceType.GSME)

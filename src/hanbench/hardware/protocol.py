@@ -31,12 +31,6 @@ PROTOCOL_MAJOR = 1
 PROTOCOL_MINOR = 1
 PROTOCOL_VERSION = f"{PROTOCOL_MAJOR}.{PROTOCOL_MINOR}"
 
-OPS = ("identify", "state", "reset", "factory_reset", "set_clock")
-"""Every op of version 1; a board answers anything else with ``unknown_op``."""
-
-ERROR_CODES = ("unknown_op", "bad_request", "unsupported_version", "invalid_argument", "busy", "internal")
-"""Error codes of version 1. Clients must accept codes not in this list (minor versions add some)."""
-
 _HEX = re.compile(r"^(?:[0-9A-Fa-f]{2})*$")
 
 

@@ -119,9 +119,6 @@ class TransferRecorder:
     def transfer_finished(self, outcome: TransferOutcome) -> None:
         self.finished.append(outcome)
 
-    def outcomes_for(self, device: EntityId) -> list[TransferOutcome]:
-        return [o for o in self.finished if o.device == device]
-
 
 @dataclass
 class Transfer:

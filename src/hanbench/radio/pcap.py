@@ -92,11 +92,6 @@ class PcapWriter:
         self._file: BinaryIO | None = os.fdopen(fd, "wb")
         self._put(GLOBAL_HEADER.pack(PCAP_MAGIC, *PCAP_VERSION, 0, 0, SNAPLEN, linktype))
 
-    @property
-    def temporary_path(self) -> Path:
-        """Where the records go until :meth:`close` renames the file onto :attr:`path`."""
-        return self._temp
-
     def write(self, when: dt.datetime, frame: bytes) -> None:
         """Append one record: ``frame`` stamped ``when`` (an aware date-time)."""
         seconds, micros = record_time(when)
