@@ -15,6 +15,7 @@ import click
 
 from hanbench.errors import BadInput, CheckFailed
 from hanbench.gbcs.entity import EntityId
+from hanbench.gbcs.errors import SignatureInvalid
 from hanbench.gbcs.image import UpgradeImage, build_image
 from hanbench.gbcs.image_types import device_type_of
 from hanbench.gbcs.keystore import load_certificate, load_private_key, public_key_of
@@ -216,7 +217,7 @@ def verify(image_path: Path, cert: Path) -> None:
         raise CheckFailed(f"{image_path} is unsigned (no Force Replace/signature trailer): nothing to verify")
     holder = certificate.subject.rfc4514_string() or "certificate with an empty subject"
     if not image.verify(key):
-        raise CheckFailed(
+        raise SignatureInvalid(
             f"signature INVALID: {image_path} was not signed over its Manufacturer Image by the key of "
             f"{holder} ({cert})"
         )
