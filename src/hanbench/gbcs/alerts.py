@@ -29,15 +29,13 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from hanbench.gbcs import dlms, gbz
 from hanbench.gbcs.asn1 import dump, generalized_time, load_der, native_time
 from hanbench.gbcs.codes import AlertCode, MessageCode, alert_code
-from hanbench.gbcs.cs06 import FutureDatedActivationAlert
+from hanbench.gbcs.cs06 import HASH_LENGTH, FutureDatedActivationAlert
 from hanbench.gbcs.entity import EntityId
 from hanbench.gbcs.errors import MessageFormatError
 from hanbench.gbcs.fields import (
     Cursor, check_bytes, check_entity, check_enum, check_uint, decoded, require_utc, whole_seconds_utc,
 )
 from hanbench.gbcs.frame import Cra, GbcsMessage, new_message, sign_message
-
-HASH_LENGTH = 32
 
 
 def _hundredths(value: datetime, field: str) -> datetime:
