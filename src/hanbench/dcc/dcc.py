@@ -41,7 +41,7 @@ from hanbench.dcc.service_requests import (
     UpdateFirmware,
     UpdatePpmidFirmware,
 )
-from hanbench.errors import HanbenchError
+from hanbench.errors import CheckFailed, HanbenchError
 from hanbench.gbcs import alerts, cs06, firmware_version
 from hanbench.gbcs.device_types import DeviceType
 from hanbench.gbcs.entity import EntityId
@@ -70,8 +70,9 @@ _READ_REQUESTS: dict[DeviceType, Callable[[], firmware_version.FirmwareVersionRe
 """The GBCS use case behind SR 11.2 per device type: ECS52, GCS38, CS08."""
 
 
-class BadResponse(HanbenchError):
-    """A device response the DCC cannot accept (wrong sender, counter, use case or signature)."""
+class BadResponse(CheckFailed):
+    """A device response the DCC cannot accept (wrong sender, counter, use case or signature):
+    the device failed a check, which the SR log records as ``bad_response``."""
 
 
 @dataclass(frozen=True)
