@@ -12,11 +12,15 @@ from hanbench.bench.events import Event, EventStream, EventTimeout
 from hanbench.bench.premises import DeviceState, NotOnEmulator
 from hanbench.bench.users import BenchUser, UserAlert
 from hanbench.clock import run_virtual
+from hanbench.dcc.automation import Action as AutomationAction
+from hanbench.dcc.automation import AutomationOutcome
+from hanbench.dcc.automation import Branch as AutomationBranch
 from hanbench.dcc.errors import InboxTimeout
 from hanbench.dcc.service_requests import Outcome, RequestResult, TargetResult
 from hanbench.gbcs.roles import RefusalRule
 
 __all__ = [
+    "AutomationAction", "AutomationBranch", "AutomationOutcome",
     "Bench", "BenchConfig", "BenchConfigError", "BenchDevice", "BenchKind", "BenchUser", "DeviceRef",
     "DeviceState", "Event", "EventStream", "EventTimeout", "InboxTimeout", "NotOnBench", "NotOnEmulator",
     "Outcome", "RefusalRule", "RequestResult", "TargetResult", "UserAlert", "VirtualTimeRequired",
