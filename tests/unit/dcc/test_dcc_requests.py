@@ -4,12 +4,13 @@ activation response (in time, late, never, expired), SR 11.2 reads and the missi
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 from datetime import datetime, timedelta
 
 import pytest
 from dcc_support import (
-    ESME, GSME, HCALCS, PPMID, START, SUPPLIER_A, V1, V2, FakeHub, activation_responder, loop_clock, seed,
-    signed_image, unsigned_image, version_responder,
+    ESME, GSME, HCALCS, PPMID, START, SUPPLIER_A, V1, V2, FakeHub, activation_responder, device_key, loop_clock,
+    resign, seed, signed_image, unsigned_image, version_responder,
 )
 
 from hanbench.dcc.dcc import Dcc
@@ -21,7 +22,7 @@ from hanbench.dcc.service_requests import ActivateFirmware, Outcome, ReadFirmwar
 from hanbench.errors import BadInput, InfrastructureFault
 from hanbench.gbcs import cs06
 from hanbench.gbcs.entity import EntityId
-from hanbench.gbcs.frame import decode_message, verify_message
+from hanbench.gbcs.frame import decode_message, encode_message, verify_message
 from hanbench.gbcs.image import parse_image
 from hanbench.gbcs.roles import RefusalRule
 
@@ -195,6 +196,17 @@ async def test_responses_that_do_not_verify_or_answer_another_command_are_refuse
     result = await dcc.submit(SUPPLIER_A, ActivateFirmware(ESME, HASH))
     assert result.target(ESME).outcome is Outcome.BAD_RESPONSE
     assert "does not verify" in result.target(ESME).message
+
+    async def answers_an_earlier_command(target, msg):
+        # the target's own signed response, but under the previous command's counter
+        response = decode_message(await activation_responder(keystore)(target, msg))
+        earlier = dataclasses.replace(response, originator_counter=response.originator_counter - 1)
+        return encode_message(resign(earlier, device_key(keystore, target)))
+
+    hub.responder = answers_an_earlier_command
+    result = await dcc.submit(SUPPLIER_A, ActivateFirmware(ESME, HASH))
+    assert result.target(ESME).outcome is Outcome.BAD_RESPONSE
+    assert "not the response to counter" in result.target(ESME).message
 
     async def garbage(target, msg):
         return b"\x00\x01"
