@@ -22,9 +22,9 @@ from collections.abc import AsyncIterator
 from hanbench.bench.kinds.boards import BoardDevice, BoardPremises, board_device, hub_on, stick_settings, \
     stick_watch
 from hanbench.bench.premises import AssemblyContext
-from hanbench.devices.gbcs_device import eui64_for
 from hanbench.hardware.control import BoardControl
 from hanbench.hub.comms_hub import hub_endpoints
+from hanbench.radio.addresses import eui64_of
 from hanbench.radio.interview import wait_interviewed
 from hanbench.radio.join_security import PERMIT_S, JoinSecurity
 from hanbench.radio.stick import open_stick
@@ -50,8 +50,9 @@ async def assemble(context: AssemblyContext) -> AsyncIterator[BoardPremises]:
             hub.register(entry.id, entry.type)
             devices[entry.name] = await stack.enter_async_context(
                 board_device(entry, BoardControl(entry.board, name=entry.name), context.events))
-            ieee = eui64_for(entry.id)
+            ieee = eui64_of(entry.id)
             if ieee not in app.devices:
                 await security.permit(app, ieee)
-                await wait_interviewed(app, ieee, timeout=PERMIT_S)
+            # A device that joined while the network was open for another is still being interviewed
+            await wait_interviewed(app, ieee, timeout=PERMIT_S)
         yield await stack.enter_async_context(BoardPremises(hub, devices, context.events))

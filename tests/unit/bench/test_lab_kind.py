@@ -1,0 +1,139 @@
+"""The ``lab`` kind against twin hardware: a stick and boards on ptys that the bench only finds.
+
+A :class:`~hanbench.twin.lab_rig.LabRig` stands outside the bench with the premises of
+``bench/twin.toml`` (an EZSP twin, a board per device, devices that join by themselves), and
+a lab bench file in ``tmp_path`` binds the stick and every board by ``path``. Everything
+from there on is what a lab with real hardware runs: ``hanbench bench check``,
+``open_bench`` and the conformance suite. Real time.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import sys
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+import pytest_asyncio
+from click.testing import CliRunner
+
+from hanbench.bench.bench import open_bench
+from hanbench.bench.config import BenchConfig, load_bench
+from hanbench.bench.kinds.boards import BoardDevice
+from hanbench.cli import main
+from hanbench.cli.bench import BAD_FILE_OR_PORT, BOARD_PROBLEM
+from hanbench.devices import DeviceSettings, GsmeTiming
+from hanbench.gbcs.keystore import KeyStore
+from hanbench.twin.lab_rig import LabRig, RigDevice
+
+ROOT = Path(__file__).resolve().parents[3]
+TWIN = ROOT / "bench" / "twin.toml"
+FIRST_NWK = 0x1000
+#: Long enough for the ESME's image over bellows and the twin (seconds on an idle machine).
+TRANSFER_S = 60.0
+
+
+def rig_devices(config: BenchConfig) -> list[RigDevice]:
+    return [RigDevice(entry.name, entry.type, DeviceSettings(
+                entity_id=entry.id, nwk=FIRST_NWK + index, supplier=entry.responsible_supplier,
+                running_version=entry.firmware_version, hardware_version=entry.hardware_version))
+            for index, entry in enumerate(config.devices)]
+
+
+@pytest_asyncio.fixture
+async def rig(tmp_path: Path) -> AsyncIterator[LabRig]:
+    config = load_bench(TWIN)
+    async with LabRig(rig_devices(config), tmp_path / "rig", start=config.start, keystore=KeyStore(config.keystore),
+                      gsme_timing=GsmeTiming(wake_interval_s=config.timing.gsme_wake_interval_s)) as opened:
+        yield opened
+
+
+def lab_bench(tmp_path: Path, rig: LabRig, *, boards: dict[str, str] | None = None) -> Path:
+    """``bench/twin.toml`` as a lab bench on ``rig``: its ports bound by path; ``boards`` overrides some."""
+    text = TWIN.read_text()
+    text = text[:text.index("[air]")] + text[text.index("[timing]"):]  # a lab's air is real
+    replacements = {
+        'kind = "twin"': 'kind = "lab"',
+        "# port: left out, so the twin's own pty is used; a path match would name another one":
+            f'port = {{ path = "{rig.stick_path}" }}',
+        '"../fixtures/keys"': f'"{ROOT / "fixtures" / "keys"}"',
+        '"../firmware_images"': f'"{ROOT / "firmware_images"}"',
+        '"../sessions"': f'"{tmp_path / "sessions"}"',
+    }
+    for name in rig.boards:
+        path = (boards or {}).get(name, str(rig.board_path(name)))
+        replacements[f'name = "{name}"\n'] = f'name = "{name}"\nboard = {{ path = "{path}" }}\n'
+    for old, new in replacements.items():
+        assert text.count(old) == 1, old
+        text = text.replace(old, new)
+    file = tmp_path / "lab.toml"
+    file.write_text(text)
+    return file
+
+
+async def bench_check(file: Path) -> tuple[int, str]:
+    """``hanbench bench check FILE``, run while the rig serves its ports on this loop."""
+    result = await asyncio.to_thread(CliRunner().invoke, main, ["bench", "check", str(file)])
+    return result.exit_code, result.output
+
+
+@pytest.mark.asyncio
+async def test_bench_check_finds_the_stick_and_identifies_every_board(tmp_path: Path, rig: LabRig) -> None:
+    status, output = await bench_check(lab_bench(tmp_path, rig))
+    assert status == 0, output
+    lines = output.splitlines()
+    assert lines[0].split() == ["ROLE", "NAME", "PORT", "IDENTITY", "FIRMWARE"]
+    assert lines[1].split()[:3] == ["ezsp", "radio", rig.stick_path]
+    esme = next(line for line in lines if line.startswith("esme "))
+    assert str(rig.board_path("esme")) in esme and "esme 00-DB-12-34-56-78-91-00" in esme and "0x00000001" in esme
+    assert len(lines) == 7
+
+
+@pytest.mark.asyncio
+async def test_bench_check_names_a_board_bound_to_another_device(tmp_path: Path, rig: LabRig) -> None:
+    status, output = await bench_check(lab_bench(tmp_path, rig, boards={"hcalcs": str(rig.board_path("ihd"))}))
+    assert status == BOARD_PROBLEM, output
+    errors = [line for line in output.splitlines() if line.startswith("error: ")]
+    assert len(errors) == 1 and errors[0].startswith("error: hcalcs: ")
+    assert "is a ihd" in errors[0] and "says hcalcs" in errors[0]
+
+
+@pytest.mark.asyncio
+async def test_bench_check_names_a_missing_port(tmp_path: Path, rig: LabRig) -> None:
+    status, output = await bench_check(lab_bench(tmp_path, rig, boards={"gsme": str(tmp_path / "unplugged")}))
+    assert status == BAD_FILE_OR_PORT, output
+    errors = [line for line in output.splitlines() if line.startswith("error: ")]
+    assert len(errors) == 1 and errors[0].startswith("error: gsme: ") and "unplugged" in errors[0]
+
+
+@pytest.mark.asyncio
+async def test_an_esme_update_runs_through_the_lab_kind_twice_on_one_network(tmp_path: Path, rig: LabRig) -> None:
+    file = lab_bench(tmp_path, rig)
+    async with open_bench(file) as bench:
+        assert bench.kind.value == "lab"
+        esme = bench.device("esme")
+        assert isinstance(bench._premises.devices["esme"], BoardDevice)  # the board's reports, not the emulator's
+        await bench.supplier.update_firmware(bench.image(esme, 2), [esme])  # SR 11.1
+        alert = await bench.supplier.wait_alert(0x8F72, device=esme, timeout=TRANSFER_S)
+        assert esme.state.held_version == 2 and esme.state.held_hash == alert.calculated_hash
+        await bench.supplier.activate_firmware(esme, alert.calculated_hash)  # SR 11.3
+        assert esme.state.running_version == 2 and esme.state.running_hash == alert.calculated_hash
+    # A second session finds the devices in the session's network and lets none join again
+    async with open_bench(file) as bench:
+        assert bench.device("esme").state.running_version == 2
+
+
+@pytest.mark.asyncio
+async def test_the_conformance_suite_runs_on_the_lab_bench(tmp_path: Path, rig: LabRig) -> None:
+    process = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "--rootdir", str(ROOT),
+        "--bench", str(lab_bench(tmp_path, rig)), "-k", "whole_flow and esme",
+        str(ROOT / "tests" / "conformance" / "test_whole_flow.py"),
+        cwd=ROOT, env={**os.environ, "PYTHONDONTWRITEBYTECODE": "1"},
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT)
+    output, _ = await process.communicate()
+    text = output.decode()
+    assert process.returncode == 0, text
+    assert "1 passed" in text, text
