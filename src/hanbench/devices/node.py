@@ -118,6 +118,10 @@ class EmulatedNode:
         self._pending: dict[_PendingKey, asyncio.Future[Any]] = {}
         self._tasks: set[asyncio.Task[Any]] = set()
         self._attributes: dict[tuple[int, ClusterType], dict[int, Any]] = {}
+        # Exceptions raised by this node's own command handlers: on the air they are a
+        # FAILURE status, as real firmware would answer, but they are bugs in the emulated
+        # firmware, so the bench fails the test that hit one rather than let it pass.
+        self.firmware_faults: list[Exception] = []
 
         if Basic.cluster_id in self.server_clusters:
             self.set_attribute(Basic.cluster_id, "manufacturer", manufacturer)
@@ -523,10 +527,11 @@ class EmulatedNode:
     ) -> None:
         try:
             status = await self.handle_cluster_command(packet, header, command)
-        except Exception:
+        except Exception as exc:
             # Answer as firmware with a failed handler would, so the sender is not left
-            # waiting for a timeout; the traceback says what went wrong.
+            # waiting for a timeout; the fault is kept for the bench to report.
             LOGGER.exception("%s: handling %r failed", self.ieee, command)
+            self.firmware_faults.append(exc)
             status = foundation.Status.FAILURE
         if status is None:
             return

@@ -11,6 +11,7 @@ import pytest
 from hanbench import BenchConfigError, VirtualTimeRequired, open_bench, run_virtual
 from hanbench.bench.config import load_bench
 from hanbench.bench.lock import BenchBusy
+from hanbench.bench.kinds.emu import EmulatedFirmwareFault
 from hanbench.bench.record import SessionOutcome, SessionRecord
 from hanbench.clock import real_event_loop
 from hanbench.errors import BadInput
@@ -123,3 +124,24 @@ def test_a_busy_bench_is_refused_and_the_emulator_wakes_only_a_gsme(tmp_path: Pa
                 await bench.emulator.wake(bench.device("esme").config)
 
     run_virtual(session())
+
+
+def test_a_bug_in_emulated_firmware_fails_the_session_instead_of_passing_as_a_refusal(tmp_path: Path) -> None:
+    """On the air a raising handler answers FAILURE, like real firmware; the bench must still
+    fail loudly, or a test expecting a refusal could pass on an emulator bug."""
+    bench_file = emu_copy(tmp_path)
+
+    async def session() -> None:
+        async with open_bench(bench_file) as bench:
+            esme = bench.device("esme")
+            node = esme._device.device.node  # the emulated ESME's Zigbee stack
+
+            async def broken(*args: object) -> None:
+                raise ZeroDivisionError("emulated firmware bug")
+
+            node.handle_cluster_command = broken  # type: ignore[method-assign]
+            await bench.supplier.update_firmware(bench.image(esme, 2), [esme])  # the CH's Image Notify
+            await bench.advance(60)
+
+    with pytest.raises(EmulatedFirmwareFault, match="esme: ZeroDivisionError"):
+        run_virtual(session())

@@ -111,6 +111,15 @@ def test_a_failing_handler_answers_failure_instead_of_staying_silent() -> None:
     assert response.status == foundation.Status.FAILURE
 
 
+def test_a_failing_handler_is_kept_as_a_firmware_fault_for_the_bench() -> None:
+    async def scenario(air: VirtualAir, node: IdentifyingNode, device: zigpy.device.Device) -> list[Exception]:
+        await device.endpoints[1].identify.trigger_effect(effect_id=0, effect_variant=0)
+        return node.firmware_faults
+
+    faults = on_network(scenario)
+    assert [str(fault) for fault in faults] == ["firmware bug"]
+
+
 def test_attribute_reads_come_from_the_store_and_unknown_ones_are_unsupported() -> None:
     async def scenario(air: VirtualAir, node: IdentifyingNode, device: zigpy.device.Device) -> Any:
         node.set_attribute(Basic.cluster_id, "sw_build_id", "1.2.3")

@@ -183,3 +183,20 @@ async def assemble(context: AssemblyContext) -> AsyncIterator[EmuPremises]:
                 await device.ready()
                 devices[entry.name] = EmulatedDevice(entry, device)
             yield EmuPremises(air, hub, devices)
+            raise_firmware_faults(devices)
+
+
+class EmulatedFirmwareFault(RuntimeError):
+    """An emulated device's command handler raised: a bug in hanbench, not a device refusal.
+
+    Deliberately not a :class:`~hanbench.errors.HanbenchError`: it must surface with its
+    traceback, never as an expected failure.
+    """
+
+
+def raise_firmware_faults(devices: Mapping[str, EmulatedDevice]) -> None:
+    """Fail the premises if any emulated device's firmware raised while it served the test."""
+    faults = [(name, exc) for name, emulated in devices.items() for exc in emulated.device.node.firmware_faults]
+    if faults:
+        listed = "; ".join(f"{name}: {exc!r}" for name, exc in faults)
+        raise EmulatedFirmwareFault(f"emulated firmware raised while handling commands ({listed})") from faults[0][1]
