@@ -107,7 +107,10 @@ class RadioConfig:
     ``port`` is a port match; a twin bench may leave it out, since the twin creates the
     stick's pseudo-terminal itself. The bench asks the stick a trivial question every
     ``probe_interval_s`` and calls it hung if no answer comes within ``probe_timeout_s``:
-    a hung stick is reported within ``probe_interval_s + probe_timeout_s``.
+    a hung stick is reported within ``probe_interval_s + probe_timeout_s``. A stick that
+    failed is brought back for up to ``reconnect_timeout_s``; then the bench gives up on it
+    and the session is aborted, so an unattended run does not wait for ever on a stick
+    that was pulled for good.
     """
 
     type: RadioType
@@ -116,6 +119,7 @@ class RadioConfig:
     flow_control: FlowControl = FlowControl.SOFTWARE
     probe_interval_s: float = 5.0
     probe_timeout_s: float = 3.0
+    reconnect_timeout_s: float = 300.0
 
 
 @dataclasses.dataclass(frozen=True)
@@ -411,7 +415,7 @@ class _Loader:
 
     def _radio(self, kind: BenchKind) -> RadioConfig | None:
         table = self.root.table("radio", ("type", "port", "baudrate", "flow_control", "probe_interval_s",
-                                          "probe_timeout_s"))
+                                          "probe_timeout_s", "reconnect_timeout_s"))
         if kind is BenchKind.EMU:
             if table is not None:
                 raise self.root.error("radio", "an emu bench has no radio; [radio] is for twin and lab benches")
@@ -428,6 +432,7 @@ class _Loader:
             flow_control=table.choice("flow_control", FlowControl, FlowControl.SOFTWARE),
             probe_interval_s=table.number("probe_interval_s", RadioConfig.probe_interval_s, above=0),
             probe_timeout_s=table.number("probe_timeout_s", RadioConfig.probe_timeout_s, above=0),
+            reconnect_timeout_s=table.number("reconnect_timeout_s", RadioConfig.reconnect_timeout_s, above=0),
         )
 
     def _hub(self) -> HubConfig:

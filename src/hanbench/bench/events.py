@@ -18,14 +18,15 @@ import datetime as dt
 import enum
 import json
 from collections import deque
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from typing import Any, ClassVar, TypeVar, overload
 
-from hanbench.errors import CheckFailed
+from hanbench.errors import CheckFailed, InfrastructureFault
 from hanbench.gbcs.alerts import TransferResult
 from hanbench.gbcs.entity import EntityId
 
 _E = TypeVar("_E", bound="Event")
+_T = TypeVar("_T")
 
 # A datetime no bench clock can read: marks an event the stream has not stamped yet.
 _UNSTAMPED = dt.datetime.min.replace(tzinfo=dt.UTC)
@@ -291,6 +292,19 @@ class InfrastructureRestored(Event):
     message: str
 
 
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class InfrastructureLost(Event):
+    """The bench gave up on a part that failed (``component``): the session cannot go on."""
+
+    kind: ClassVar[str] = "infrastructure_lost"
+    component: str
+    message: str
+
+
+class BenchAborted(InfrastructureFault):
+    """A wait ended because a part of the bench was lost (:class:`InfrastructureLost`) meanwhile."""
+
+
 class EventTimeout(CheckFailed, TimeoutError):
     """An awaited event did not come; the message lists what came instead."""
 
@@ -361,7 +375,10 @@ class EventStream:
         Only events published after the call count, unless ``since`` is a ``seq`` mark
         (from :attr:`last_seq` taken before starting the action): then events after that
         mark in the history count too, so an event published before the wait began is not
-        missed. Raises :class:`EventTimeout` after ``timeout`` seconds of loop time.
+        missed. Raises :class:`EventTimeout` after ``timeout`` seconds of loop time, and
+        :class:`BenchAborted` as soon as a part of the bench is lost (an
+        :class:`InfrastructureLost` that ``match`` does not accept), since what is awaited
+        cannot come any more.
         """
         accept: Predicate = (lambda e: isinstance(e, match)) if isinstance(match, type) else match
         described = what or _describe_match(match)
@@ -369,11 +386,17 @@ class EventStream:
             for event in self._history:
                 if event.seq > since and accept(event):
                     return event
+                if event.seq > since and isinstance(event, InfrastructureLost):
+                    raise BenchAborted(event.message)
         found: asyncio.Future[Event] = asyncio.get_running_loop().create_future()
 
         def check(event: Event) -> None:
-            if not found.done() and accept(event):
+            if found.done():
+                return
+            if accept(event):
                 found.set_result(event)
+            elif isinstance(event, InfrastructureLost):
+                found.set_exception(BenchAborted(event.message))
 
         unsubscribe = self.subscribe(check)
         try:
@@ -383,6 +406,24 @@ class EventStream:
             raise EventTimeout(self._timeout_message(described, timeout)) from None
         finally:
             unsubscribe()
+
+    async def unless_lost(self, awaitable: Awaitable[_T], *, since: int) -> _T:
+        """``awaitable``'s result, unless a part of the bench is lost first (after ``since``).
+
+        For waits that do not read the stream (a user's inbox, a command's answer): they end
+        with :class:`BenchAborted` at once instead of running into their own timeout.
+        """
+        work = asyncio.ensure_future(awaitable)
+        lost = asyncio.ensure_future(self.wait_for(InfrastructureLost, float("inf"), since=since))
+        try:
+            await asyncio.wait((work, lost), return_when=asyncio.FIRST_COMPLETED)
+            if work.done():
+                return work.result()
+            raise BenchAborted(lost.result().message)
+        finally:
+            for task in (work, lost):
+                task.cancel()
+            await asyncio.gather(work, lost, return_exceptions=True)
 
     def _timeout_message(self, described: str, timeout: float, shown: int = 10) -> str:
         recent = list(self._history)[-shown:]

@@ -12,9 +12,9 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
-from collections.abc import Sequence
+from collections.abc import Awaitable, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypeVar
 
 from hanbench.bench.session_events import publish_request
 from hanbench.dcc.alert_routing import code_text
@@ -38,6 +38,7 @@ if TYPE_CHECKING:
     from hanbench.bench.bench import Bench, DeviceRef
 
 ImageSource = bytes | Path | str
+_T = TypeVar("_T")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -135,16 +136,20 @@ class BenchUser:
         automation = SupplierAutomation(
             self._bench.dcc, self.id, receipt_wait=dt.timedelta(seconds=self._bench.config.timing.receipt_alert_wait_s),
             execution=at, submit=self._submit, after=self._inbox_mark)
-        return await automation.follow(self._bench.ids(devices))
+        return await self._unless_lost(automation.follow(self._bench.ids(devices)))
 
     async def _submit_one(self, request: ReadFirmwareVersion | ActivateFirmware) -> TargetResult:
         return (await self._submit(request)).target(request.device)
 
     async def _submit(self, request: Request) -> RequestResult:
         submitted_at = self._bench.now()
-        result = await self._bench.dcc.submit(self.id, request)
+        result = await self._unless_lost(self._bench.dcc.submit(self.id, request))
         publish_request(self._bench.events, result, request.targets, submitted_at)
         return result
+
+    async def _unless_lost(self, awaitable: Awaitable[_T]) -> _T:
+        """Every wait of a user ends as soon as the bench loses a part it needs (a stick pulled for good)."""
+        return await self._bench.events.unless_lost(awaitable, since=self._bench.opened_seq)
 
     # -- the inbox ---------------------------------------------------------------------------
 
@@ -162,7 +167,8 @@ class BenchUser:
         alert that is not coming fails the wait in seconds.
 
         Raises :class:`~hanbench.dcc.errors.InboxTimeout` saying what was awaited and listing
-        what arrived instead.
+        what arrived instead, or :class:`~hanbench.bench.events.BenchAborted` at once if the
+        bench loses its stick for good meanwhile.
         """
         if timeout is None:
             timeout = self._bench.config.timing.receipt_alert_wait_s
@@ -171,7 +177,8 @@ class BenchUser:
         wanted = _Unreturned(code=None if code is None else _code(code),
                              device=None if device is None else self._bench.id_of(device),
                              returned=frozenset(self._returned))
-        message = await self._bench.dcc.inbox(self.id).wait_for(wanted, timeout, after=self._inbox_mark)
+        message = await self._unless_lost(self._bench.dcc.inbox(self.id).wait_for(wanted, timeout,
+                                                                                  after=self._inbox_mark))
         self._returned.add(message.seq)
         return UserAlert.of(message)
 

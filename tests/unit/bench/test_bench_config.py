@@ -227,6 +227,7 @@ def test_a_twin_bench_may_leave_ports_to_the_twin(load_text: Callable[[str], Ben
     config = load_text(text)
     assert config.radio is not None and config.radio.port is None
     assert config.radio.flow_control is FlowControl.SOFTWARE
+    assert config.radio.reconnect_timeout_s == 300.0  # minutes: a lab stick may be replugged by hand
     assert config.air is not None  # the twin's emulated stick sits on the virtual air
 
 
@@ -356,6 +357,9 @@ KIND_ERRORS = [
      "devices[1].board", "ttyUSB1", "names one port by itself"),
     ("flow control", edit(with_boards(LAB), 'flow_control = "hardware"', 'flow_control = "rtscts"'),
      "radio.flow_control", "rtscts", "expected one of software, hardware, none"),
+    ("a reconnect limit that is not positive", edit(with_boards(LAB), 'flow_control = "hardware"',
+                                                    'flow_control = "hardware"\nreconnect_timeout_s = 0'),
+     "radio.reconnect_timeout_s", "reconnect_timeout_s", "greater than 0"),
     ("a port that is not a table", edit(with_boards(LAB), 'port = { serial_number = "STICK1" }', 'port = "COM3"'),
      "radio.port", "COM3", "should be a table, got string 'COM3'"),
     ("power that is not a table", edit(with_boards(LAB), 'board = { serial_number = "B2" }',

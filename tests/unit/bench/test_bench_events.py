@@ -12,11 +12,13 @@ from bench_helpers import ESME, START, SUPPLIER, Clock
 
 from hanbench.bench import events as ev
 from hanbench.bench.events import (
+    BenchAborted,
     BlockProgress,
     CommandQueued,
     Event,
     EventStream,
     EventTimeout,
+    InfrastructureLost,
     ReceiptAlertRaised,
     RequestRefused,
     TransferFinished,
@@ -111,7 +113,8 @@ def test_every_step_of_an_update_has_its_own_kind() -> None:
                           "image_notify_sent", "transfer_started", "block_progress", "transfer_finished",
                           "receipt_alert_raised", "command_sent", "command_queued", "command_expired",
                           "activation_immediate", "activation_scheduled", "activation_fired", "activation_cancelled",
-                          "activation_refused", "alert_delivered", "infrastructure_fault", "infrastructure_restored"}
+                          "activation_refused", "alert_delivered", "infrastructure_fault", "infrastructure_restored",
+                          "infrastructure_lost"}
 
 
 def test_block_progress_carries_what_a_progress_bar_needs() -> None:
@@ -163,6 +166,24 @@ async def test_wait_for_ignores_the_past_unless_given_a_mark() -> None:
         await stream.wait_for(TransferFinished, timeout=0.01)
     with pytest.raises(EventTimeout):
         await stream.wait_for(TransferFinished, timeout=0.01, since=1)  # the mark is after it
+
+
+@pytest.mark.asyncio
+async def test_a_lost_part_ends_every_wait_at_once_with_its_message() -> None:
+    stream = EventStream(ticking())
+    mark = stream.last_seq
+    never: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+    waits = [asyncio.ensure_future(stream.wait_for(TransferFinished, timeout=3600)),
+             asyncio.ensure_future(stream.unless_lost(never, since=mark))]
+    await asyncio.sleep(0)
+    stream.publish(InfrastructureLost(component="stick", message="the stick is gone"))
+    for wait in waits:
+        with pytest.raises(BenchAborted, match="the stick is gone"):
+            await wait
+    assert never.cancelled() and stream._subscribers == []
+    with pytest.raises(BenchAborted):  # a later wait from before the loss ends at once too
+        await stream.wait_for(TransferFinished, timeout=3600, since=mark)
+    assert await stream.unless_lost(asyncio.sleep(0, "done"), since=stream.last_seq) == "done"
 
 
 @pytest.mark.asyncio

@@ -16,28 +16,37 @@ import pytest
 import pytest_asyncio
 
 from hanbench.bench.bench import Bench, open_bench
-from hanbench.bench.config import load_bench
+from hanbench.bench.config import BenchConfig, load_bench
 from hanbench.bench.events import (
     ActivationRefused,
+    BenchAborted,
     BlockProgress,
     Event,
     InfrastructureFaultRaised,
+    InfrastructureLost,
     InfrastructureRestored,
     TransferFinished,
 )
+from hanbench.bench.kinds.stick_watch import StickLost
 from hanbench.bench.kinds.twin import TwinPremises
+from hanbench.bench.record import SessionOutcome, SessionRecord
 from hanbench.gbcs.alerts import TransferResult
 
 ROOT = Path(__file__).resolve().parents[3]
 NEW = 2
 #: Long enough for an emulated device to re-request a block that went unanswered (5 s) and finish.
 RESUME_S = 30.0
+#: Far longer than pytest's timeout: a wait this long must end because the bench gave up, not by itself.
+FOREVER_S = 3600.0
+
+
+def twin_config(tmp_path: Path) -> BenchConfig:
+    return dataclasses.replace(load_bench(ROOT / "bench" / "twin.toml"), sessions=tmp_path / "sessions")
 
 
 @pytest_asyncio.fixture
 async def bench(tmp_path: Path) -> AsyncIterator[Bench]:
-    config = dataclasses.replace(load_bench(ROOT / "bench" / "twin.toml"), sessions=tmp_path / "sessions")
-    async with open_bench(config) as opened:
+    async with open_bench(twin_config(tmp_path)) as opened:
         yield opened
 
 
@@ -104,3 +113,43 @@ async def test_a_board_port_that_vanishes_for_a_while_is_waited_for(bench: Bench
     assert esme.state.held_version == NEW and esme.state.held_hash == receipt.calculated_hash
     await bench.events.wait_for(about("board esme", InfrastructureFaultRaised), 0, since=mark)
     await bench.events.wait_for(about("board esme", InfrastructureRestored), 0, since=mark)
+
+
+def recorded_failure(config: BenchConfig) -> tuple[SessionOutcome, str | None]:
+    with SessionRecord(config.database_path) as record:
+        [session] = record.list_sessions()
+        return session.outcome, session.failure
+
+
+@pytest.mark.asyncio
+async def test_a_stick_that_never_comes_back_ends_every_wait_and_aborts_the_session(tmp_path: Path) -> None:
+    config = twin_config(tmp_path)
+    assert config.radio is not None
+    with pytest.raises(BenchAborted) as caught:
+        async with open_bench(config) as bench:
+            esme, stick = bench.device("esme"), twin_of(bench).stick
+            port = stick.port
+            transfer = asyncio.create_task(bench.events.wait_for(TransferFinished, FOREVER_S))
+            stick.close_port()  # and never reopened
+            try:
+                await bench.supplier.wait_alert(0x8F72, device=esme, timeout=FOREVER_S)
+            finally:
+                with pytest.raises(BenchAborted):
+                    await transfer
+    message = str(caught.value)
+    assert f'path = "{port}"' in message, message
+    assert f"within {config.radio.reconnect_timeout_s:g} s" in message and "last error:" in message
+    outcome, failure = recorded_failure(config)
+    assert outcome is SessionOutcome.ABORTED and failure is not None and message in failure
+
+
+@pytest.mark.asyncio
+async def test_a_session_that_outlived_its_stick_is_aborted_even_if_nothing_waited(tmp_path: Path) -> None:
+    config = twin_config(tmp_path)
+    with pytest.raises(StickLost, match="did not come back within"):
+        async with open_bench(config) as bench:
+            mark = bench.events.last_seq
+            twin_of(bench).stick.close_port()
+            await bench.events.wait_for(InfrastructureLost, FOREVER_S, since=mark)
+    outcome, failure = recorded_failure(config)
+    assert outcome is SessionOutcome.ABORTED and failure is not None and "StickLost" in failure

@@ -208,8 +208,8 @@ def hub_on(app: zigpy.application.ControllerApplication, context: AssemblyContex
 
 
 def stick_watch(app: zigpy.application.ControllerApplication, context: AssemblyContext, port: PortMatch) -> StickWatch:
-    """The watch over the CH's stick on ``port``, with the bench file's probe timing."""
+    """The watch over the CH's stick on ``port``, with the bench file's probe and reconnect timing."""
     radio = context.config.radio
     assert radio is not None, "load_bench requires [radio] on twin and lab benches"
     return StickWatch(app, port, context.events, probe_interval_s=radio.probe_interval_s,
-                      probe_timeout_s=radio.probe_timeout_s)
+                      probe_timeout_s=radio.probe_timeout_s, reconnect_timeout_s=radio.reconnect_timeout_s)
