@@ -186,7 +186,22 @@ class TunnelClient:
                               tunnel_id=tunnel_id, status=status)
 
     async def _transfer(self, payload: bytes) -> Any:
-        """TransferData up the tunnel; the CH's answer (TransferDataError raises)."""
+        """TransferData up the tunnel; the CH's answer (TransferDataError raises).
+
+        A CH that restarted has forgotten every tunnel and answers NO_SUCH_TUNNEL: the device
+        then requests a new tunnel and sends once more, as firmware must to stay reachable
+        after a hub reboot, instead of holding its alerts for ever.
+        """
+        try:
+            return await self._transfer_once(payload)
+        except TransferDataRefused as refused:
+            if refused.status != TransferDataStatus.NO_SUCH_TUNNEL:
+                raise
+            LOGGER.info("%s: the CH no longer knows tunnel %s; requesting a new one", self.node.ieee, refused.tunnel_id)
+            await self.open()
+            return await self._transfer_once(payload)
+
+    async def _transfer_once(self, payload: bytes) -> Any:
         if self.tunnel_id is None:
             raise NoTunnel(f"{self.node.ieee} has no tunnel to the CH; open() it first")
         if self.server_maximum_incoming_transfer_size is not None:

@@ -314,18 +314,20 @@ def test_a_client_without_a_tunnel_refuses_to_send() -> None:
     on_premises(scenario)
 
 
-def test_an_unknown_tunnel_id_is_refused_and_the_device_gets_a_typed_error() -> None:
+def test_a_device_whose_tunnel_the_ch_forgot_requests_a_new_one_and_resends() -> None:
+    """A restarted CH knows no tunnels: NO_SUCH_TUNNEL, then a new RequestTunnel, then the alert."""
+    alert = gbcs_message(Cra.ALERT, ESME, SUPPLIER, 1)
+
     async def scenario(p: Premises) -> Any:
         tunnel_id = await p.esme.tunnel.open()
-        p.esme.tunnel.tunnel_id = tunnel_id + 100
-        with pytest.raises(TransferDataRefused) as caught:
-            await p.esme.tunnel.send(gbcs_message(Cra.ALERT, ESME, SUPPLIER, 1))
-        return caught.value, p.from_devices, p.hub_errors
+        p.esme.tunnel.tunnel_id = tunnel_id + 100  # as if the CH had restarted since
+        await p.esme.tunnel.send(alert)
+        return p.esme.tunnel.tunnel_id, p.tunnels.tunnel_of(ESME), p.from_devices, p.hub_errors
 
-    error, delivered, hub_errors = on_premises(scenario)
-    assert (error.refused_by, error.status) == ("hub", TransferDataStatus.NO_SUCH_TUNNEL)
-    assert delivered == []
-    assert len(hub_errors) == 1
+    new_id, hub_tunnel, delivered, hub_errors = on_premises(scenario)
+    assert delivered == [(ESME, alert)]
+    assert hub_tunnel is not None and hub_tunnel.tunnel_id == new_id
+    assert [(device, error.status) for device, error in hub_errors] == [(ESME, TransferDataStatus.NO_SUCH_TUNNEL)]
 
 
 def test_a_tunnel_used_by_another_device_is_refused_wrong_device() -> None:
