@@ -129,11 +129,12 @@ async def test_an_esme_update_runs_through_the_lab_kind_twice_on_one_network(tmp
 async def test_the_conformance_suite_runs_on_the_lab_bench(tmp_path: Path, rig: LabRig) -> None:
     process = await asyncio.create_subprocess_exec(
         sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "--rootdir", str(ROOT),
-        "--bench", str(lab_bench(tmp_path, rig)), "-k", "whole_flow and esme",
+        "-c", str(ROOT / "pyproject.toml"), "--bench", str(lab_bench(tmp_path, rig)),
         str(ROOT / "tests" / "conformance" / "test_whole_flow.py"),
         cwd=ROOT, env={**os.environ, "PYTHONDONTWRITEBYTECODE": "1"},
         stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT)
     output, _ = await process.communicate()
     text = output.decode()
     assert process.returncode == 0, text
-    assert "1 passed" in text, text
+    # every whole-flow test but the GSME wake-cycle one, which needs virtual time (emu only)
+    assert "4 passed, 1 skipped" in text, text
