@@ -15,13 +15,11 @@ import os
 from pathlib import Path
 from types import TracebackType
 
-from hanbench.errors import HanbenchError
+from hanbench.errors import InfrastructureFault
 
 
-class BenchBusy(HanbenchError):
-    """Another session holds the bench."""
-
-    exit_code = 3
+class BenchBusy(InfrastructureFault):
+    """Another session holds the bench: the bench is unavailable, nothing is wrong with the input."""
 
 
 class BenchLock:

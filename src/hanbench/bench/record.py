@@ -33,7 +33,7 @@ from typing import Any
 from hanbench import __version__
 from hanbench.bench.config import BenchConfig
 from hanbench.bench.events import Event, EventStream
-from hanbench.errors import BadInput, HanbenchError, InfrastructureFault
+from hanbench.errors import BadInput, InfrastructureFault
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS session_runs (
@@ -102,8 +102,8 @@ class RecordWriteFailed(InfrastructureFault):
     """The session record could not be written (disk full, file locked, folder gone)."""
 
 
-class SessionFinished(HanbenchError):
-    """Something was recorded into a session that has already ended."""
+class SessionFinished(BadInput):
+    """Something was recorded into a session that has already ended: the caller's mistake."""
 
 
 @dataclasses.dataclass(frozen=True)

@@ -312,10 +312,6 @@ class GbcsDevice:
 CommandHandler = Callable[[t.ZigbeePacket, foundation.ZCLHeader, Any], Awaitable[foundation.Status | None]]
 
 
-eui64_for = eui64_of
-"""A device's zigpy address from its entity ID (:func:`hanbench.radio.addresses.eui64_of`)."""
-
-
 class HanNode(OtaClientNode):
     """An OTA client node that first offers each cluster command to the handler set for its cluster.
 

@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Protocol, TypeVar
 
-from hanbench.errors import HanbenchError, InfrastructureFault
+from hanbench.errors import CheckFailed, InfrastructureFault
 from hanbench.gbcs.device_types import DeviceType
 from hanbench.gbcs.entity import EntityId
 from hanbench.gbcs.errors import GbcsError
@@ -47,8 +47,8 @@ class IncompatibleVersion(ProtocolError):
     """The peer speaks a major protocol version this side does not know."""
 
 
-class BoardRefused(HanbenchError):
-    """The board answered a request with ``ok: false``.
+class BoardRefused(CheckFailed):
+    """The board answered a request with ``ok: false``: the device said no, a failed check.
 
     Raised by the client with the board's own code and message, and raised *by a backend*
     to make an emulated board answer with that error.
