@@ -59,3 +59,38 @@ def comms_hub_endpoint(
         server_clusters=server_clusters,
         client_clusters=client_clusters,
     )
+
+
+def coordinator_node_descriptor(
+    *,
+    manufacturer_code: int = 0x0000,
+    maximum_transfer_size: int = 82,
+    server_mask: int = 0x0001,
+) -> zdo_t.NodeDescriptor:
+    """The node descriptor of a mains-powered Zigbee coordinator (the CH's radio).
+
+    Only what differs between radios is a parameter: the virtual coordinator keeps the
+    defaults (server mask: primary trust centre), an emulated EmberZNet NCP gives Silicon
+    Labs' manufacturer code, its transfer sizes and its stack's server mask.
+    """
+    return zdo_t.NodeDescriptor(
+        logical_type=zdo_t.LogicalType.Coordinator,
+        complex_descriptor_available=0,
+        user_descriptor_available=0,
+        reserved=0,
+        aps_flags=0,
+        frequency_band=zdo_t.NodeDescriptor.FrequencyBand.Freq2400MHz,
+        mac_capability_flags=(
+            zdo_t.NodeDescriptor.MACCapabilityFlags.AlternatePanCoordinator
+            | zdo_t.NodeDescriptor.MACCapabilityFlags.FullFunctionDevice
+            | zdo_t.NodeDescriptor.MACCapabilityFlags.MainsPowered
+            | zdo_t.NodeDescriptor.MACCapabilityFlags.RxOnWhenIdle
+            | zdo_t.NodeDescriptor.MACCapabilityFlags.AllocateAddress
+        ),
+        manufacturer_code=manufacturer_code,
+        maximum_buffer_size=82,
+        maximum_incoming_transfer_size=maximum_transfer_size,
+        server_mask=server_mask,
+        maximum_outgoing_transfer_size=maximum_transfer_size,
+        descriptor_capability_field=zdo_t.NodeDescriptor.DescriptorCapability.NONE,
+    )

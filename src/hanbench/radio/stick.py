@@ -18,7 +18,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import dataclasses
 import importlib
@@ -35,7 +34,7 @@ import zigpy.zdo.types as zdo_t
 from hanbench.errors import BadInput, InfrastructureFault
 from hanbench.radio.se_profile import with_smart_energy
 from hanbench.radio.stick_config import RADIO_TYPES, stick_zigpy_config
-from hanbench.radio.virtual_app import _zigpy_tasks as zigpy_tasks
+from hanbench.radio.shutdown import shut_down
 
 LOGGER = logging.getLogger(__name__)
 
@@ -184,11 +183,7 @@ async def close_stick(app: zigpy.application.ControllerApplication) -> None:
 
     After a lost connection this sends nothing and returns at once (see ``stick_config``).
     """
-    pending = zigpy_tasks(app)
-    await app.shutdown()
-    for task in pending:
-        task.cancel()
-    await asyncio.gather(*pending, return_exceptions=True)
+    await shut_down(app)
 
 
 @contextlib.asynccontextmanager

@@ -36,10 +36,9 @@ import zigpy.types as t
 import zigpy.zdo.types as zdo_t
 
 from hanbench.radio.air import VirtualAir
-from hanbench.radio.endpoints import comms_hub_endpoint
+from hanbench.radio.endpoints import comms_hub_endpoint, coordinator_node_descriptor
 from hanbench.radio.se_profile import SmartEnergyAppMixin
 from hanbench.radio.shutdown import shut_down
-from hanbench.radio.shutdown import zigpy_tasks as _zigpy_tasks  # noqa: F401  (radio/stick.py imports it from here)
 from hanbench.radio.zigpy_config import bench_zigpy_config
 
 LOGGER = logging.getLogger(__name__)
@@ -150,27 +149,7 @@ class VirtualRadioApp(SmartEnergyAppMixin, zigpy.application.ControllerApplicati
         await self.register_endpoints()
         node_info = self.state.node_info
         device = self.add_device(node_info.ieee, node_info.nwk)
-        device.node_desc = zdo_t.NodeDescriptor(
-            logical_type=zdo_t.LogicalType.Coordinator,
-            complex_descriptor_available=0,
-            user_descriptor_available=0,
-            reserved=0,
-            aps_flags=0,
-            frequency_band=zdo_t.NodeDescriptor.FrequencyBand.Freq2400MHz,
-            mac_capability_flags=(
-                zdo_t.NodeDescriptor.MACCapabilityFlags.AlternatePanCoordinator
-                | zdo_t.NodeDescriptor.MACCapabilityFlags.FullFunctionDevice
-                | zdo_t.NodeDescriptor.MACCapabilityFlags.MainsPowered
-                | zdo_t.NodeDescriptor.MACCapabilityFlags.RxOnWhenIdle
-                | zdo_t.NodeDescriptor.MACCapabilityFlags.AllocateAddress
-            ),
-            manufacturer_code=0x0000,
-            maximum_buffer_size=82,
-            maximum_incoming_transfer_size=82,
-            server_mask=0x0001,  # primary trust centre
-            maximum_outgoing_transfer_size=82,
-            descriptor_capability_field=zdo_t.NodeDescriptor.DescriptorCapability.NONE,
-        )
+        device.node_desc = coordinator_node_descriptor()
         for descriptor in self._registered:
             endpoint = device.add_endpoint(descriptor.endpoint)
             endpoint.profile_id = descriptor.profile

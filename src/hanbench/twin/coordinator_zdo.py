@@ -12,32 +12,16 @@ from collections.abc import Mapping
 import zigpy.types as zt
 import zigpy.zdo.types as zdo_t
 
+from hanbench.radio.endpoints import coordinator_node_descriptor
+
 ZDO_ENDPOINT = 0
 ZDO_PROFILE = 0x0000
 
 # EmberZNet's coordinator node descriptor: a mains-powered coordinator with the
 # Silicon Labs manufacturer code, buffer and transfer sizes of a 7.4 NCP.
 SILABS_MANUFACTURER_CODE = 0x1002
-COORDINATOR_NODE_DESCRIPTOR = zdo_t.NodeDescriptor(
-    logical_type=zdo_t.LogicalType.Coordinator,
-    complex_descriptor_available=0,
-    user_descriptor_available=0,
-    reserved=0,
-    aps_flags=0,
-    frequency_band=zdo_t.NodeDescriptor.FrequencyBand.Freq2400MHz,
-    mac_capability_flags=(
-        zdo_t.NodeDescriptor.MACCapabilityFlags.AlternatePanCoordinator
-        | zdo_t.NodeDescriptor.MACCapabilityFlags.FullFunctionDevice
-        | zdo_t.NodeDescriptor.MACCapabilityFlags.MainsPowered
-        | zdo_t.NodeDescriptor.MACCapabilityFlags.RxOnWhenIdle
-        | zdo_t.NodeDescriptor.MACCapabilityFlags.AllocateAddress
-    ),
-    manufacturer_code=SILABS_MANUFACTURER_CODE,
-    maximum_buffer_size=82,
-    maximum_incoming_transfer_size=128,
-    server_mask=11329,
-    maximum_outgoing_transfer_size=128,
-    descriptor_capability_field=zdo_t.NodeDescriptor.DescriptorCapability.NONE,
+COORDINATOR_NODE_DESCRIPTOR = coordinator_node_descriptor(
+    manufacturer_code=SILABS_MANUFACTURER_CODE, maximum_transfer_size=128, server_mask=11329
 )
 
 
