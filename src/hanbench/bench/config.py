@@ -28,6 +28,7 @@ from hanbench.gbcs.entity import EntityId
 from hanbench.gbcs.roles import RESPONSIBLE_SUPPLIER_ROLE, SUPPLIER_ROLES, DeviceStatus, DeviceSuppliers, Policy, Role
 from hanbench.hardware.ports import PortMatch
 from hanbench.hardware.power import PowerDriver, power_from_config
+from hanbench.radio.join_security import link_key_from_install_code, parse_link_key
 
 __all__ = [
     "AirConfig", "Appointment", "BenchConfig", "BenchConfigError", "BenchKind", "DeviceConfig",
@@ -180,6 +181,9 @@ class DeviceConfig(DeviceSuppliers):
     ``export_supplier``. ``status`` is its inventory status at the start of a session, any
     but decommissioned (a decommissioned device is no longer on the premises). ``board``
     matches the board's control port (twin, lab); ``power`` switches it (lab).
+    ``install_code`` or ``link_key`` (twin, lab; at most one, hex as written, checked on
+    load) is the key the device joins with instead of the network's: GB devices would
+    establish it by CBKE, which the bench's radio libraries lack (``hardware.md``).
     """
 
     type: DeviceType
@@ -193,6 +197,8 @@ class DeviceConfig(DeviceSuppliers):
     gas_supplier: EntityId | None = None
     board: PortMatch | None = None
     power: PowerConfig | None = None
+    install_code: str | None = None
+    link_key: str | None = None
 
     @property
     def responsible_supplier(self) -> EntityId:
@@ -309,7 +315,7 @@ def default_bench_file() -> Path:
 _TOP = ("bench", "air", "timing", "radio", "hub", "users", "appointments", "devices")
 _BENCH = ("name", "kind", "policy", "start", "seed", "keystore", "images", "sessions")
 _DEVICE = ("type", "id", "name", "import_supplier", "export_supplier", "gas_supplier",
-           "firmware_version", "hardware_version", "status", "board", "power")
+           "firmware_version", "hardware_version", "status", "board", "power", "install_code", "link_key")
 _PORT = tuple(f.name for f in dataclasses.fields(PortMatch))
 # Integer knobs and their ranges; every other knob is a duration that must be positive.
 _TIMING_INT_LIMITS = {"block_size_max": (1, 63), "block_period_ms": (0, 0xFFFF)}
@@ -506,6 +512,7 @@ def _device(table: Table, kind: BenchKind, users: tuple[User, ...]) -> DeviceCon
     if board is None and kind is BenchKind.LAB:
         raise table.error("board", "missing required key: a lab bench needs each device's board port")
     power = _power(table, kind)
+    install_code, link_key = _join_key(table, kind)
     return DeviceConfig(
         type=device_type,
         id=table.convert("id", EntityId.parse),
@@ -515,6 +522,8 @@ def _device(table: Table, kind: BenchKind, users: tuple[User, ...]) -> DeviceCon
         status=table.choice("status", DeviceStatus, DeviceStatus.COMMISSIONED, among=_START_STATUSES),
         board=board,
         power=power,
+        install_code=install_code,
+        link_key=link_key,
         **suppliers,
     )
 
@@ -544,6 +553,28 @@ def _power(table: Table, kind: BenchKind) -> PowerConfig | None:
     name = table.data.get("name", table.data.get("type", "device"))
     table.convert_value("power", raw, lambda t: power_from_config(t, name=str(name)))
     return PowerConfig(MappingProxyType(dict(raw)))
+
+
+def _join_key(table: Table, kind: BenchKind) -> tuple[str | None, str | None]:
+    """A device's ``install_code`` or ``link_key``, each checked by the code that will derive the key.
+
+    Checking here rather than when the network opens means a miscopied code (its CRC) is
+    reported against its line before a session starts, not minutes into one.
+    """
+    parsers = {"install_code": link_key_from_install_code, "link_key": parse_link_key}
+    given = [key for key in parsers if table.has(key)]
+    if not given:
+        return None, None
+    if kind is BenchKind.EMU:
+        raise table.error(given[0], "an emu bench has no network security; install_code and link_key are "
+                          "for twin and lab benches")
+    if len(given) == 2:
+        raise table.error("link_key", "a device joins with an install code or a link key, not both; "
+                          "keep one of install_code and link_key")
+    key = given[0]
+    text: str = table.string(key)
+    table.convert_value(key, text, parsers[key])
+    return (text, None) if key == "install_code" else (None, text)
 
 
 def _port(table: Table, key: str) -> PortMatch | None:

@@ -10,6 +10,8 @@ from pathlib import Path
 import pytest
 from bench_helpers import BASE, edit, line_of
 
+import zigpy.types as zt
+
 from hanbench.bench.config import (
     BenchConfig,
     BenchConfigError,
@@ -29,6 +31,8 @@ from hanbench.gbcs import roles
 from hanbench.gbcs.roles import Role
 from hanbench.hardware.ports import PortMatch
 from hanbench.hardware.power import ManualPower
+from hanbench.bench.kinds.boards import join_security
+from hanbench.radio.addresses import eui64_of
 
 REPO = Path(__file__).resolve().parents[3]
 RTDS = EntityId.parse("90-B3-D5-1F-30-01-00-00")
@@ -231,6 +235,35 @@ def test_a_twin_bench_may_leave_ports_to_the_twin(load_text: Callable[[str], Ben
     assert config.air is not None  # the twin's emulated stick sits on the virtual air
 
 
+TWIN = edit(BASE, 'kind = "emu"', 'kind = "twin"') + '\n[radio]\ntype = "ezsp"\n'
+# Zigbee 3.0 Base Device Behaviour spec, install code example (16 bytes and CRC), and its link key
+INSTALL_CODE = "83FED3407A939723A5C639B26916D505C3B5"
+INSTALL_CODE_KEY = "66:b6:90:09:81:e1:ee:3c:a4:20:6b:6b:86:1c:02:bb"
+# An 8-byte install code with its CRC, written with separators, and its link key
+SHORT_CODE = "01:02:03:04:05:06:07:08:D4:6D"
+SHORT_CODE_KEY = "0a:7e:11:a3:60:ae:d8:c8:c1:73:b6:73:67:06:0e:f3"
+
+
+def with_join_key(text: str, device: str, line: str) -> str:
+    """``text`` with ``line`` (an ``install_code`` or ``link_key``) added to ``device``'s table."""
+    return edit(text, f'type = "{device}"\n', f'type = "{device}"\n{line}\n')
+
+
+def test_devices_may_join_with_an_install_code_or_a_link_key(load_text: Callable[[str], BenchConfig]) -> None:
+    text = with_join_key(TWIN, "esme", f'install_code = "{INSTALL_CODE}"')
+    text = with_join_key(text, "gsme", f'install_code = "{SHORT_CODE}"')
+    text = with_join_key(text, "ihd", 'link_key = "5A-69-67-42-65-65-41-6C 6C-69-61-6E-63-65-30-39"')
+    config = load_text(text)
+    esme, gsme, ihd = config.devices
+    assert (esme.install_code, esme.link_key) == (INSTALL_CODE, None)
+    assert (ihd.install_code, ihd.link_key) == (None, "5A-69-67-42-65-65-41-6C 6C-69-61-6E-63-65-30-39")
+    security = join_security(config)
+    assert security.key_for(eui64_of(esme.id)) == zt.KeyData.convert(INSTALL_CODE_KEY)
+    assert security.key_for(eui64_of(gsme.id)) == zt.KeyData.convert(SHORT_CODE_KEY)
+    assert security.key_for(eui64_of(ihd.id)) == zt.KeyData(b"ZigBeeAlliance09")
+    assert join_security(load_text(TWIN)).link_keys == {}  # no keys: every device joins with the network's
+
+
 # -- errors: each names the file, the dotted key and its line ------------------------------------
 
 ERRORS = [
@@ -369,6 +402,23 @@ KIND_ERRORS = [
      "hub", "hub = 1", "should be a table, got integer 1"),
     ("users that are not tables", 'users = ["SUPPLIER"]\n' + BASE[: BASE.index("[[users]]")], "users[0]",
      "users = [", "should be a table, got string 'SUPPLIER'"),
+    ("an install code on an emu bench", with_join_key(BASE, "gsme", f'install_code = "{INSTALL_CODE}"'),
+     "devices[1].install_code", "install_code", "an emu bench has no network security"),
+    ("a link key on an emu bench", with_join_key(BASE, "ihd", f'link_key = "{"00" * 16}"'),
+     "devices[2].link_key", "link_key", "an emu bench has no network security"),
+    ("an install code with a bad CRC", with_join_key(TWIN, "ihd", f'install_code = "{INSTALL_CODE[:-2]}B6"'),
+     "devices[2].install_code", "install_code", "Invalid install code CRC"),
+    ("an install code of the wrong length", with_join_key(TWIN, "esme", 'install_code = "83FED3407A939723A5C639"'),
+     "devices[0].install_code", "install_code", "Invalid install code length"),
+    ("an install code that is not hex", with_join_key(TWIN, "esme", 'install_code = "83FED3407A9397ZZ"'),
+     "devices[0].install_code", "install_code", "is not hexadecimal"),
+    ("an install code that is not a string", with_join_key(TWIN, "esme", "install_code = 0x83FED3"),
+     "devices[0].install_code", "install_code", "should be a string, got integer"),
+    ("a short link key", with_join_key(TWIN, "gsme", 'link_key = "01020304"'), "devices[1].link_key", "link_key",
+     "'01020304' is 4 bytes; a Zigbee link key is 16"),
+    ("an install code and a link key", with_join_key(TWIN, "ihd", f'install_code = "{INSTALL_CODE}"\n'
+                                                                  f'link_key = "{"00" * 16}"'),
+     "devices[2].link_key", "link_key", "an install code or a link key, not both"),
     ("users that are not an array", 'users = "SUPPLIER"\n' + BASE[: BASE.index("[[users]]")], "users",
      "users = ", "should be an array of tables, got string 'SUPPLIER'"),
 ]

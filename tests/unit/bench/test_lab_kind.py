@@ -17,15 +17,17 @@ from pathlib import Path
 
 import pytest
 import pytest_asyncio
+import zigpy.types as zt
 from click.testing import CliRunner
 
-from hanbench.bench.bench import open_bench
+from hanbench.bench.bench import Bench, open_bench
 from hanbench.bench.config import BenchConfig, load_bench
 from hanbench.bench.kinds.boards import BoardDevice
 from hanbench.cli import main
 from hanbench.cli.bench import BAD_FILE_OR_PORT, BOARD_PROBLEM
 from hanbench.devices import DeviceSettings, GsmeTiming
 from hanbench.gbcs.keystore import KeyStore
+from hanbench.radio.addresses import eui64_of
 from hanbench.twin.lab_rig import LabRig, RigDevice
 
 ROOT = Path(__file__).resolve().parents[3]
@@ -50,8 +52,10 @@ async def rig(tmp_path: Path) -> AsyncIterator[LabRig]:
         yield opened
 
 
-def lab_bench(tmp_path: Path, rig: LabRig, *, boards: dict[str, str] | None = None) -> Path:
-    """``bench/twin.toml`` as a lab bench on ``rig``: its ports bound by path; ``boards`` overrides some."""
+def lab_bench(tmp_path: Path, rig: LabRig, *, boards: dict[str, str] | None = None,
+              keys: dict[str, str] | None = None) -> Path:
+    """``bench/twin.toml`` as a lab bench on ``rig``: its ports bound by path; ``boards`` overrides some,
+    ``keys`` adds a line (``install_code = ...``) to some devices."""
     text = TWIN.read_text()
     text = text[:text.index("[air]")] + text[text.index("[timing]"):]  # a lab's air is real
     replacements = {
@@ -64,7 +68,8 @@ def lab_bench(tmp_path: Path, rig: LabRig, *, boards: dict[str, str] | None = No
     }
     for name in rig.boards:
         path = (boards or {}).get(name, str(rig.board_path(name)))
-        replacements[f'name = "{name}"\n'] = f'name = "{name}"\nboard = {{ path = "{path}" }}\n'
+        key = f"{keys[name]}\n" if keys and name in keys else ""
+        replacements[f'name = "{name}"\n'] = f'name = "{name}"\nboard = {{ path = "{path}" }}\n{key}'
     for old, new in replacements.items():
         assert text.count(old) == 1, old
         text = text.replace(old, new)
@@ -108,21 +113,48 @@ async def test_bench_check_names_a_missing_port(tmp_path: Path, rig: LabRig) -> 
     assert len(errors) == 1 and errors[0].startswith("error: gsme: ") and "unplugged" in errors[0]
 
 
+def keyed_devices(bench: Bench, rig: LabRig) -> dict[str, zt.KeyData]:
+    """The transient link keys the rig's NCP was given (``importTransientKey``), by device name.
+
+    bellows also imports the well-known key for the wildcard EUI-64 before a plain permit:
+    only the bench's devices count here.
+    """
+    keys = rig.stick.ncp.transient_keys
+    return {entry.name: keys[eui64_of(entry.id)] for entry in bench.config.devices if eui64_of(entry.id) in keys}
+
+
+async def update_esme(bench: Bench) -> None:
+    """SR 11.1 then SR 11.3 of version 2 on the ESME, each checked on what its board reports."""
+    esme = bench.device("esme")
+    assert isinstance(bench._premises.devices["esme"], BoardDevice)  # the board's reports, not the emulator's
+    await bench.supplier.update_firmware(bench.image(esme, 2), [esme])  # SR 11.1
+    alert = await bench.supplier.wait_alert(0x8F72, device=esme, timeout=TRANSFER_S)
+    assert esme.state.held_version == 2 and esme.state.held_hash == alert.calculated_hash
+    await bench.supplier.activate_firmware(esme, alert.calculated_hash)  # SR 11.3
+    assert esme.state.running_version == 2 and esme.state.running_hash == alert.calculated_hash
+
+
 @pytest.mark.asyncio
 async def test_an_esme_update_runs_through_the_lab_kind_twice_on_one_network(tmp_path: Path, rig: LabRig) -> None:
     file = lab_bench(tmp_path, rig)
     async with open_bench(file) as bench:
         assert bench.kind.value == "lab"
-        esme = bench.device("esme")
-        assert isinstance(bench._premises.devices["esme"], BoardDevice)  # the board's reports, not the emulator's
-        await bench.supplier.update_firmware(bench.image(esme, 2), [esme])  # SR 11.1
-        alert = await bench.supplier.wait_alert(0x8F72, device=esme, timeout=TRANSFER_S)
-        assert esme.state.held_version == 2 and esme.state.held_hash == alert.calculated_hash
-        await bench.supplier.activate_firmware(esme, alert.calculated_hash)  # SR 11.3
-        assert esme.state.running_version == 2 and esme.state.running_hash == alert.calculated_hash
+        await update_esme(bench)
+        assert keyed_devices(bench, rig) == {}  # no device has a key of its own: all join with the network's
     # A second session finds the devices in the session's network and lets none join again
     async with open_bench(file) as bench:
         assert bench.device("esme").state.running_version == 2
+
+
+@pytest.mark.asyncio
+async def test_a_device_with_an_install_code_joins_with_its_derived_key(tmp_path: Path, rig: LabRig) -> None:
+    # Zigbee 3.0 Base Device Behaviour spec, install code example, and its link key
+    file = lab_bench(tmp_path, rig, keys={"esme": 'install_code = "83FED3407A939723A5C639B26916D505C3B5"'})
+    async with open_bench(file) as bench:
+        # bellows' permit_with_link_key sent importTransientKey: the NCP holds the ESME's key, and no other device's
+        assert keyed_devices(bench, rig) == {
+            "esme": zt.KeyData.convert("66:b6:90:09:81:e1:ee:3c:a4:20:6b:6b:86:1c:02:bb")}
+        await update_esme(bench)
 
 
 @pytest.mark.asyncio

@@ -9,12 +9,14 @@ import dataclasses
 from pathlib import Path
 
 import pytest
+import zigpy.types as zt
 
 from hanbench.bench.bench import open_bench
 from hanbench.bench.config import BenchConfig, load_bench
 from hanbench.bench.kinds.boards import WrongBoard, check_identity
 from hanbench.gbcs.device_types import DeviceType
 from hanbench.hardware.protocol import Identity, StateEvent
+from hanbench.radio.addresses import eui64_of
 from hanbench.radio.stick import DATABASE_NAME
 
 ROOT = Path(__file__).resolve().parents[3]
@@ -64,3 +66,17 @@ def test_a_board_that_is_another_device_is_refused(tmp_path: Path) -> None:
     with pytest.raises(WrongBoard, match="is a gsme .* but the bench file says esme"):
         check_identity(esme, identity, "/dev/ttyUSB3")
     check_identity(gsme, identity, "/dev/ttyUSB3")
+
+
+@pytest.mark.asyncio
+async def test_a_device_with_a_link_key_is_let_in_with_it(tmp_path: Path) -> None:
+    config = twin_config(tmp_path)
+    key = "00-11-22-33-44-55-66-77-88-99-AA-BB-CC-DD-EE-FF"
+    ihd = dataclasses.replace(config.device("ihd"), link_key=key)
+    config = dataclasses.replace(config, devices=tuple(ihd if d.name == "ihd" else d for d in config.devices))
+    async with open_bench(config) as bench:
+        held = bench._premises.stick.ncp.transient_keys  # type: ignore[attr-defined]
+        # The twin NCP was given the IHD's key (importTransientKey) and no other device's
+        assert {d.name: held[eui64_of(d.id)] for d in config.devices if eui64_of(d.id) in held} == {
+            "ihd": zt.KeyData(bytes.fromhex("00112233445566778899aabbccddeeff"))}
+        assert (await bench._premises.devices["ihd"].settle()).joined  # type: ignore[attr-defined]

@@ -34,6 +34,8 @@ from hanbench.hardware.control import BoardControl, PortVanished
 from hanbench.hardware.ports import PortMatch
 from hanbench.hardware.protocol import AlertEvent, BoardState, Event, Identity, StateEvent
 from hanbench.hub.comms_hub import CommsHub
+from hanbench.radio.addresses import eui64_of
+from hanbench.radio.join_security import JoinSecurity
 from hanbench.radio.stick import StickSettings
 
 log = logging.getLogger(__name__)
@@ -194,6 +196,17 @@ def stick_settings(config: BenchConfig, path: str) -> StickSettings:
     return StickSettings(radio=config.radio.type.value, path=path,
                          state_dir=config.sessions / config.name / "radio",
                          baudrate=config.radio.baudrate, flow_control=config.radio.flow_control.value)
+
+
+def join_security(config: BenchConfig) -> JoinSecurity:
+    """The join key of every device of ``config`` that has its own (``install_code``, ``link_key``).
+
+    Both kinds on a stick open the network through this one :class:`JoinSecurity`, so a
+    device joins with the same key on a twin as on a lab bench.
+    """
+    return JoinSecurity.from_codes(
+        install_codes={eui64_of(d.id): d.install_code for d in config.devices if d.install_code is not None},
+        link_keys={eui64_of(d.id): d.link_key for d in config.devices if d.link_key is not None})
 
 
 def hub_on(app: zigpy.application.ControllerApplication, context: AssemblyContext) -> CommsHub:

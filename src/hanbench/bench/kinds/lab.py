@@ -8,10 +8,11 @@ Assembly, in the order a lab bench comes up:
 2. the CH runs on it, reporting to the bench's event stream;
 3. each device's board is found by its ``board`` match, asked who it is (a board that is
    another device stops the bench with the port named), and its state followed;
-4. a device zigpy does not know yet is let in with its join key
-   (:mod:`hanbench.radio.join_security`) and the bench waits for zigpy's interview. A test
-   build joins by itself while the network is open (the control protocol has no join op);
-   a device already in the session's zigpy database is kept as it is.
+4. a device zigpy does not know yet is let in with its join key (its ``install_code`` or
+   ``link_key`` in the bench file, else the network's: :func:`.boards.join_security`) and
+   the bench waits for zigpy's interview. A test build joins by itself while the network
+   is open (the control protocol has no join op); a device already in the session's zigpy
+   database is kept as it is.
 """
 
 from __future__ import annotations
@@ -19,14 +20,14 @@ from __future__ import annotations
 import contextlib
 from collections.abc import AsyncIterator
 
-from hanbench.bench.kinds.boards import BoardDevice, BoardPremises, board_device, hub_on, stick_settings, \
-    stick_watch
+from hanbench.bench.kinds.boards import BoardDevice, BoardPremises, board_device, hub_on, join_security, \
+    stick_settings, stick_watch
 from hanbench.bench.premises import AssemblyContext
 from hanbench.hardware.control import BoardControl
 from hanbench.hub.comms_hub import hub_endpoints
 from hanbench.radio.addresses import eui64_of
 from hanbench.radio.interview import wait_interviewed
-from hanbench.radio.join_security import PERMIT_S, JoinSecurity
+from hanbench.radio.join_security import PERMIT_S
 from hanbench.radio.stick import open_stick
 
 VIRTUAL_TIME = False
@@ -43,7 +44,7 @@ async def assemble(context: AssemblyContext) -> AsyncIterator[BoardPremises]:
         await stack.enter_async_context(stick_watch(app, context, config.radio.port))
         hub = hub_on(app, context)
         stack.push_async_callback(hub.close)
-        security = JoinSecurity()
+        security = join_security(config)
         devices: dict[str, BoardDevice] = {}
         for entry in config.devices:
             assert entry.board is not None, "load_bench requires a board on a lab bench"

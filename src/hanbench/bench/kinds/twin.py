@@ -24,7 +24,8 @@ from collections.abc import AsyncIterator, Mapping
 
 from hanbench.bench.config import AirConfig, DeviceConfig
 from hanbench.bench.events import EventStream
-from hanbench.bench.kinds.boards import BoardDevice, BoardPremises, board_device, hub_on, stick_settings, stick_watch
+from hanbench.bench.kinds.boards import BoardDevice, BoardPremises, board_device, hub_on, join_security, \
+    stick_settings, stick_watch
 from hanbench.bench.kinds.emu import FIRST_DEVICE_NWK, link_model
 from hanbench.bench.premises import AssemblyContext
 from hanbench.clock import BenchClock
@@ -35,7 +36,6 @@ from hanbench.hardware.protocol import Network
 from hanbench.hub.comms_hub import CommsHub, hub_endpoints
 from hanbench.radio.air import VirtualAir
 from hanbench.radio.interview import wait_interviewed
-from hanbench.radio.join_security import JoinSecurity
 from hanbench.radio.stick import open_stick
 from hanbench.twin.board import EmulatedBoard
 from hanbench.twin.device_board import DeviceBoard
@@ -60,7 +60,7 @@ async def assemble(context: AssemblyContext) -> AsyncIterator[BoardPremises]:
         stack.callback(context.watch_air(air, pan_id=app.state.network_info.pan_id))
         hub = hub_on(app, context)
         stack.push_async_callback(hub.close)
-        security = JoinSecurity()
+        security = join_security(config)
         network = app.state.network_info
         devices: dict[str, BoardDevice] = {}
         boards: dict[str, EmulatedBoard] = {}
