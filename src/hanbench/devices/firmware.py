@@ -26,6 +26,7 @@ from hanbench.gbcs.entity import EntityId
 from hanbench.gbcs.errors import GbcsError
 from hanbench.gbcs.image import UpgradeImage, parse_image
 from hanbench.gbcs.image_types import ImageProfile
+from hanbench.listeners import Listeners
 
 VERSION_OCTETS = 4
 
@@ -148,18 +149,16 @@ class FirmwareState:
         self.running = running
         self.held: Firmware | None = None
         self._now = now
-        self._listeners: list[FirmwareListener] = []
+        self._listeners: Listeners[FirmwareListener] = Listeners()
 
     def subscribe(self, listener: FirmwareListener) -> Callable[[], None]:
         """Call ``listener`` with every event of this device; returns an unsubscriber."""
-        self._listeners.append(listener)
-        return lambda: self._listeners.remove(listener)
+        return self._listeners.add(listener)
 
     def emit(self, make: Callable[[EntityId, datetime], FirmwareEvent]) -> FirmwareEvent:
         """Tell every listener; ``make(device, now)`` builds the event."""
         event = make(self.device, self._now())
-        for listener in list(self._listeners):
-            listener(event)
+        self._listeners(event)
         return event
 
     def hold(self, firmware: Firmware) -> None:

@@ -30,6 +30,7 @@ from zigpy.zcl import foundation
 
 from hanbench.devices.node import DEFAULT_REPLY_TIMEOUT_S, EmulatedNode
 from hanbench.errors import BadInput, CheckFailed, HanbenchError
+from hanbench.listeners import Listeners
 from hanbench.radio.se_clusters import (
     DEFAULT_MAXIMUM_INCOMING_TRANSFER_SIZE,
     STANDARD_PROTOCOL_MANUFACTURER,
@@ -88,20 +89,18 @@ class TunnelClient:
         self.tunnel_id: int | None = None
         #: What the CH said it accepts per TransferData.
         self.server_maximum_incoming_transfer_size: int | None = None
-        self._message_listeners: list[MessageListener] = []
-        self._error_listeners: list[ErrorListener] = []
+        self._message_listeners: Listeners[MessageListener] = Listeners()
+        self._error_listeners: Listeners[ErrorListener] = Listeners()
 
     # -- public API ------------------------------------------------------------------
 
     def on_message(self, listener: MessageListener) -> Callable[[], None]:
         """Call ``listener(message)`` with every GBCS message the CH pushes; returns a remover."""
-        self._message_listeners.append(listener)
-        return lambda: self._message_listeners.remove(listener)
+        return self._message_listeners.add(listener)
 
     def on_error(self, listener: ErrorListener) -> Callable[[], None]:
         """Call ``listener(error)`` for every transfer this client refused; returns a remover."""
-        self._error_listeners.append(listener)
-        return lambda: self._error_listeners.remove(listener)
+        return self._error_listeners.add(listener)
 
     async def open(self) -> int:
         """RequestTunnel (GB-HRGP, no flow control); the tunnel ID.
@@ -173,8 +172,7 @@ class TunnelClient:
                                       f"{len(command.data)} octets, the device takes "
                                       f"{self.config.maximum_incoming_transfer_size}")
         message = HrgpFrame.decode(command.data).message
-        for listener in list(self._message_listeners):
-            listener(message)
+        self._message_listeners(message)
         return foundation.Status.SUCCESS
 
     async def _refuse(
@@ -218,5 +216,4 @@ class TunnelClient:
 
     def _report(self, error: HanbenchError) -> None:
         LOGGER.warning("%s tunnel: %s", self.node.ieee, error)
-        for listener in list(self._error_listeners):
-            listener(error)
+        self._error_listeners(error)

@@ -40,6 +40,7 @@ from hanbench.hardware.protocol import (
     format_timestamp,
     parse_from_board,
 )
+from hanbench.listeners import Listeners
 
 log = logging.getLogger(__name__)
 
@@ -85,7 +86,7 @@ class BoardControl:
         self._backlog: deque[Event] = deque(maxlen=_BACKLOG)
         self._arrived = asyncio.Event()
         self._subscribers: list[asyncio.Queue[Event | InfrastructureFault | None]] = []
-        self._listeners: list[Callable[[Event], None]] = []
+        self._listeners: Listeners[Callable[[Event], None]] = Listeners()
 
     # --- connection ----------------------------------------------------------------------
 
@@ -245,8 +246,7 @@ class BoardControl:
         board sent before answering a request has reached every listener by the time that
         request returns, which is what makes a request a barrier. Returns an unsubscriber.
         """
-        self._listeners.append(listener)
-        return lambda: self._listeners.remove(listener)
+        return self._listeners.add(listener)
 
     # --- request machinery ---------------------------------------------------------------
 
@@ -328,8 +328,7 @@ class BoardControl:
         if isinstance(message, Response):
             self._on_response(message)
         elif message is not None:
-            for listener in list(self._listeners):
-                listener(message)
+            self._listeners(message)
             self._backlog.append(message)
             self._arrived.set()
             for queue in self._subscribers:

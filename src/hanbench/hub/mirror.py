@@ -47,6 +47,7 @@ from zigpy.zcl import Cluster, foundation
 from hanbench.errors import BadInput
 from hanbench.gbcs.entity import EntityId
 from hanbench.hub.cluster_hook import DeviceHooks, Unhook
+from hanbench.listeners import Listeners
 from hanbench.radio.addresses import entity_of
 from hanbench.radio.se_clusters import (
     NO_MIRROR_ENDPOINT,
@@ -120,7 +121,7 @@ class MirrorServer:
         self.esi_endpoint = esi_endpoint
         self._free = list(endpoints)
         self._mirrors: dict[EntityId, Mirror] = {}
-        self._listeners: list[FlagsListener] = []
+        self._listeners: Listeners[FlagsListener] = Listeners()
         self._hooks = DeviceHooks("mirror server", self._attach)
 
     # -- the mirrors --------------------------------------------------------------------
@@ -143,13 +144,11 @@ class MirrorServer:
 
     def on_change(self, listener: FlagsListener) -> Callable[[], None]:
         """Call ``listener`` with a mirror whenever its flags change; returns a remover."""
-        self._listeners.append(listener)
-        return lambda: self._listeners.remove(listener)
+        return self._listeners.add(listener)
 
     def _changed(self, mirror: Mirror) -> None:
         LOGGER.debug("mirror of %s now flags %r", mirror.device, mirror.flags)
-        for listener in list(self._listeners):
-            listener(mirror)
+        self._listeners(mirror)
 
     # -- installation -------------------------------------------------------------------
 

@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 
 from hanbench.errors import BadInput
 from hanbench.gbcs.entity import EntityId
+from hanbench.listeners import Listeners
 
 LOGGER = logging.getLogger(__name__)
 
@@ -56,13 +57,12 @@ class SleepyQueue:
             raise BadInput(f"sleepy queue expiry must be > 0 s, got {expiry_s}")
         self.expiry_s = expiry_s
         self._queues: dict[EntityId, collections.deque[QueuedMessage]] = {}
-        self._listeners: list[ExpiryListener] = []
+        self._listeners: Listeners[ExpiryListener] = Listeners()
         self._sequence = itertools.count()
 
     def on_expired(self, listener: ExpiryListener) -> Callable[[], None]:
         """Call ``listener`` with every message that expires; returns a remover."""
-        self._listeners.append(listener)
-        return lambda: self._listeners.remove(listener)
+        return self._listeners.add(listener)
 
     def put(self, device: EntityId, message: bytes, *, expiry_s: float | None = None) -> QueuedMessage:
         """Queue ``message`` for ``device``; it expires after ``expiry_s`` (default: the queue's)."""
@@ -120,5 +120,4 @@ class SleepyQueue:
             "message %d for %s expired after %g s uncollected",
             queued.sequence, queued.device, queued.expires_at - queued.queued_at,
         )
-        for listener in list(self._listeners):
-            listener(queued)
+        self._listeners(queued)

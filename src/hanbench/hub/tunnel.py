@@ -53,6 +53,7 @@ from hanbench.gbcs.entity import EntityId
 from hanbench.hub.cluster_hook import DeviceHooks, request_listeners
 from hanbench.hub.mirror import MirrorServer
 from hanbench.hub.sleepy_queue import QueuedMessage, SleepyQueue
+from hanbench.listeners import Listeners
 from hanbench.radio.addresses import entity_of, eui64_of
 from hanbench.radio.se_clusters import (
     DEFAULT_MAXIMUM_INCOMING_TRANSFER_SIZE,
@@ -144,8 +145,8 @@ class TunnelServer:
         self._tunnels: dict[int, Tunnel] = {}
         self._sleepy: dict[EntityId, bool] = {}
         self._ids = itertools.cycle(range(NO_TUNNEL_ID))
-        self._message_listeners: list[MessageListener] = []
-        self._error_listeners: list[ErrorListener] = []
+        self._message_listeners: Listeners[MessageListener] = Listeners()
+        self._error_listeners: Listeners[ErrorListener] = Listeners()
         self.queue.on_expired(self._expired)
 
     # -- installation ------------------------------------------------------------------
@@ -183,13 +184,11 @@ class TunnelServer:
 
     def on_message(self, listener: MessageListener) -> Callable[[], None]:
         """Call ``listener(device, message)`` with every GBCS message a device sends; returns a remover."""
-        self._message_listeners.append(listener)
-        return lambda: self._message_listeners.remove(listener)
+        return self._message_listeners.add(listener)
 
     def on_error(self, listener: ErrorListener) -> Callable[[], None]:
         """Call ``listener(device, error)`` for every refused transfer on any tunnel; returns a remover."""
-        self._error_listeners.append(listener)
-        return lambda: self._error_listeners.remove(listener)
+        return self._error_listeners.add(listener)
 
     async def send(self, device: EntityId | t.EUI64 | str, message: bytes) -> Delivery:
         """Deliver a GBCS message to ``device``: now if it is awake, else through its queue.
@@ -297,8 +296,7 @@ class TunnelServer:
         if frame.kind is HrgpKind.GET_RESPONSE:
             self._report(entity, HrgpFormatError("a device sent GET-RESPONSE, which only the CH sends"))
             return
-        for listener in list(self._message_listeners):
-            listener(entity, frame.message)
+        self._message_listeners(entity, frame.message)
 
     async def _on_transfer_data_error(self, device: Device, hdr: foundation.ZCLHeader, cmd: Any) -> None:
         self._report(entity_of(device.ieee), self._refused_by_device(entity_of(device.ieee), cmd))
@@ -344,8 +342,7 @@ class TunnelServer:
 
     def _report(self, entity: EntityId, error: HanbenchError) -> None:
         LOGGER.warning("tunnel of %s: %s", entity, error)
-        for listener in list(self._error_listeners):
-            listener(entity, error)
+        self._error_listeners(entity, error)
 
     async def _default_response(self, device: Device, hdr: foundation.ZCLHeader, status: foundation.Status) -> None:
         if hdr.frame_control.disable_default_response and status == foundation.Status.SUCCESS:

@@ -39,6 +39,7 @@ import zigpy.exceptions
 import zigpy.types as t
 
 from hanbench.errors import BadInput, InfrastructureFault
+from hanbench.listeners import Listeners
 from hanbench.radio.link import Link, LinkModel, LinkStats, frame_octets
 
 LOGGER = logging.getLogger(__name__)
@@ -106,8 +107,8 @@ class VirtualAir:
         self._models: dict[tuple[t.EUI64, t.EUI64], LinkModel] = {}
         self._links: dict[tuple[t.EUI64, t.EUI64], Link] = {}
         self._in_flight: dict[tuple[t.EUI64, t.EUI64], collections.deque[_Delivery]] = {}
-        self._observers: list[FrameObserver] = []
-        self._join_handlers: list[JoinHandler] = []
+        self._observers: Listeners[FrameObserver] = Listeners()
+        self._join_handlers: Listeners[JoinHandler] = Listeners()
         self._permit_until = float("-inf")
 
     # -- membership --------------------------------------------------------------------
@@ -148,8 +149,7 @@ class VirtualAir:
 
     def add_join_handler(self, handler: JoinHandler) -> Callable[[], None]:
         """Register the trust centre's join callback; returns a function that removes it."""
-        self._join_handlers.append(handler)
-        return lambda: self._join_handlers.remove(handler)
+        return self._join_handlers.add(handler)
 
     def join(self, node: AirNode, *, parent_nwk: t.NWK = t.NWK(0x0000)) -> None:
         """Join ``node`` through ``parent_nwk``: attach it and tell the join handlers.
@@ -163,8 +163,7 @@ class VirtualAir:
             )
         self.attach(node)
         loop = asyncio.get_running_loop()
-        for handler in list(self._join_handlers):
-            loop.call_soon(handler, t.NWK(node.nwk), t.EUI64(node.ieee), t.NWK(parent_nwk))
+        loop.call_soon(self._join_handlers, t.NWK(node.nwk), t.EUI64(node.ieee), t.NWK(parent_nwk))
 
     # -- links -------------------------------------------------------------------------
 
@@ -199,8 +198,7 @@ class VirtualAir:
 
     def add_observer(self, observer: FrameObserver) -> Callable[[], None]:
         """Call ``observer`` with every frame put on the air; returns a remover."""
-        self._observers.append(observer)
-        return lambda: self._observers.remove(observer)
+        return self._observers.add(observer)
 
     # -- transmission ------------------------------------------------------------------
 
@@ -218,8 +216,7 @@ class VirtualAir:
             )
         payload_octets = len(packet.data.serialize())
         frame = AirFrame(loop.time(), packet, frame_octets(payload_octets))
-        for observer in list(self._observers):
-            observer(frame)
+        self._observers(frame)
 
         assert packet.dst is not None
         if packet.dst.addr_mode in (t.AddrMode.NWK, t.AddrMode.IEEE):
