@@ -1,9 +1,9 @@
-"""EZSP v13 command handling: the behaviour of an EmberZNet 7.4 coordinator NCP.
+"""EZSP v13 command meaning: the behaviour of an EmberZNet 7.4 coordinator NCP.
 
 Each `_cmd_<name>` method answers the EZSP command of that name (bellows' spelling)
-with the fields of its response schema. A command without a method is answered with
-`invalidCommand(ERROR_INVALID_FRAME_ID)` and a warning in the log, so bellows raises
-`InvalidCommandError` at once instead of waiting 10 s for a reply that never comes.
+with the fields of its response schema. Frames, the version gate, parameter decoding
+and the order of responses and callbacks are `ezsp_dispatch`'s job, as bellows keeps
+its protocol handler apart from what its application does with each frame.
 
 Radio traffic goes through an `AirLink` (the bench's virtual air); without one the
 NCP is a coordinator alone on its channel: broadcasts go nowhere and unicasts fail.
@@ -22,17 +22,8 @@ import zigpy.types as zt
 import zigpy.zdo.types as zdo_t
 
 from hanbench.twin import coordinator_zdo
-from hanbench.twin.ezsp_codec import (
-    COMMANDS_BY_ID,
-    EZSP_VERSION,
-    LEGACY_VERSION_ID,
-    EzspDecodeError,
-    Request,
-    encode_response,
-    invalid_command,
-    parse_params,
-    split_frame,
-)
+from hanbench.twin.ezsp_codec import EZSP_VERSION
+from hanbench.twin.ezsp_dispatch import EzspDispatcher, Handler
 from hanbench.twin.ncp_state import NetworkTokens, NvramStore, UNSET_EUI64
 
 LOGGER = logging.getLogger(__name__)
@@ -88,22 +79,24 @@ class AirLink(Protocol):
 
 
 class EzspNcp:
-    """The EZSP layer of the emulated NCP.
+    """The EZSP command set of the emulated NCP.
 
-    `send` hands a finished EZSP frame to ASH. RAM state (configuration, endpoints,
-    policies, tables) is rebuilt by `power_on_reset`; what the chip keeps in flash is
-    `store.nvram`, saved whenever it changes.
+    `link` is the dispatcher that feeds it the host's commands (`link.frame_received`)
+    and carries its callbacks; `send` hands a finished EZSP frame to ASH. RAM state
+    (configuration, endpoints, policies, tables) is rebuilt by `power_on_reset`; what
+    the chip keeps in flash is `store.nvram`, saved whenever it changes.
     """
 
     def __init__(self, store: NvramStore, send: Callable[[bytes], None]) -> None:
         self.store = store
-        self._send = send
+        self.link = EzspDispatcher(send, self._handler_for)
         self.air: AirLink | None = None
-        self.commands_seen: dict[str, int] = {}
         self._tasks: set[asyncio.Task[None]] = set()
-        self._last_seq = 0
-        self._callbacks_held: list[tuple[str, dict[str, Any]]] | None = None
         self.power_on_reset()
+
+    def _handler_for(self, name: str) -> Handler | None:
+        handler: Handler | None = getattr(self, f"_cmd_{name}", None)
+        return handler
 
     # -- RAM state --------------------------------------------------------------
 
@@ -112,7 +105,7 @@ class EzspNcp:
         for task in self._tasks:
             task.cancel()
         self._tasks.clear()
-        self.version_negotiated = False
+        self.link.reset()
         self.network_up = False
         self.configuration: dict[t.EzspConfigId, int] = dict(DEFAULT_CONFIGURATION)
         self.values: dict[t.EzspValueId, bytes] = {}
@@ -124,65 +117,6 @@ class EzspNcp:
         self.transient_keys: dict[t.EUI64, t.KeyData] = {}
         self.counters: dict[t.EmberCounterType, int] = dict.fromkeys(t.EmberCounterType, 0)
         self._aps_counter = 0
-
-    # -- frames in and out ------------------------------------------------------
-
-    def frame_received(self, data: bytes) -> None:
-        """Execute one EZSP command from the host and answer it."""
-        try:
-            request = split_frame(data)
-        except EzspDecodeError as exc:
-            LOGGER.warning("%s", exc)
-            return
-        self._last_seq = request.seq
-
-        if not self.version_negotiated and request.frame_id != LEGACY_VERSION_ID:
-            # EmberZNet refuses everything until the host has sent `version`
-            self._send(invalid_command(request, t.EzspStatus.ERROR_VERSION_NOT_SET))
-            return
-        if request.legacy and request.frame_id != LEGACY_VERSION_ID:
-            self._send(invalid_command(request, t.EzspStatus.ERROR_WRONG_DIRECTION))
-            return
-
-        entry = COMMANDS_BY_ID.get(request.frame_id)
-        handler = getattr(self, f"_cmd_{entry[0]}", None) if entry is not None else None
-        if entry is None or handler is None:
-            name = entry[0] if entry is not None else "unknown"
-            LOGGER.warning("EZSP command %s (0x%04X) is not emulated", name, request.frame_id)
-            self._send(invalid_command(request, t.EzspStatus.ERROR_INVALID_FRAME_ID))
-            return
-
-        name, tx_schema, _ = entry
-        try:
-            params = parse_params(name, tx_schema, request.payload)
-        except EzspDecodeError as exc:
-            LOGGER.warning("%s", exc)
-            self._send(invalid_command(request, exc.status))
-            return
-
-        self.commands_seen[name] = self.commands_seen.get(name, 0) + 1
-        self._reply(request, name, handler, params)
-
-    def _reply(self, request: Request, name: str, handler: Callable[..., dict[str, Any]],
-               params: dict[str, Any]) -> None:
-        # Callbacks a command raises (stackStatusHandler after networkInit, ...) follow
-        # its response on the wire, as on the chip
-        self._callbacks_held = []
-        try:
-            fields = handler(**params)
-            self._send(encode_response(request.seq, name, fields, legacy=request.legacy))
-        finally:
-            held, self._callbacks_held = self._callbacks_held, None
-        for callback, callback_fields in held:
-            self.callback(callback, **callback_fields)
-
-    def callback(self, name: str, **fields: Any) -> None:
-        """Send an asynchronous callback frame to the host."""
-        if self._callbacks_held is not None:
-            self._callbacks_held.append((name, fields))
-            return
-        # The sequence of the last command: never one the host is still waiting on
-        self._send(encode_response(self._last_seq, name, fields, callback=True))
 
     def _spawn(self, coro: Coroutine[Any, Any, None]) -> None:
         task = asyncio.get_running_loop().create_task(coro)
@@ -207,7 +141,6 @@ class EzspNcp:
     def _cmd_version(self, desiredProtocolVersion: int) -> dict[str, Any]:
         # The chip always answers with the one version it speaks; a host that asked
         # for another one switches and asks again
-        self.version_negotiated = True
         return {"protocolVersion": EZSP_VERSION, "stackType": STACK_TYPE,
                 "stackVersion": STACK_VERSION}
 
@@ -335,7 +268,7 @@ class EzspNcp:
 
     def _bring_network_up(self) -> None:
         self.network_up = True
-        self.callback("stackStatusHandler", status=t.EmberStatus.NETWORK_UP)
+        self.link.callback("stackStatusHandler", status=t.EmberStatus.NETWORK_UP)
 
     def _cmd_networkInit(self, networkInitBitmask: int) -> dict[str, Any]:
         if self.network_up:
@@ -379,7 +312,7 @@ class EzspNcp:
         self.network_up = False
         self.store.nvram.forget_network(keep_frame_counters=True)
         self.store.save()
-        self.callback("stackStatusHandler", status=t.EmberStatus.NETWORK_DOWN)
+        self.link.callback("stackStatusHandler", status=t.EmberStatus.NETWORK_DOWN)
         return {"status": t.EmberStatus.SUCCESS}
 
     def _cmd_tokenFactoryReset(self, excludeOutgoingFC: bool, excludeBootCounter: bool) -> dict[str, Any]:
@@ -465,11 +398,11 @@ class EzspNcp:
                        duration: int) -> dict[str, Any]:
         if scanType != t.EzspNetworkScanType.ENERGY_SCAN:
             # Active scans would need beacons from other networks: there are none
-            self.callback("scanCompleteHandler", channel=0, status=t.EmberStatus.SUCCESS)
+            self.link.callback("scanCompleteHandler", channel=0, status=t.EmberStatus.SUCCESS)
             return {"status": t.EmberStatus.SUCCESS}
         for channel in channelMask:
-            self.callback("energyScanResultHandler", channel=channel, maxRssiValue=QUIET_CHANNEL_RSSI)
-        self.callback("scanCompleteHandler", channel=0, status=t.EmberStatus.SUCCESS)
+            self.link.callback("energyScanResultHandler", channel=channel, maxRssiValue=QUIET_CHANNEL_RSSI)
+        self.link.callback("scanCompleteHandler", channel=0, status=t.EmberStatus.SUCCESS)
         return {"status": t.EmberStatus.SUCCESS}
 
     # -- addressing -------------------------------------------------------------
@@ -551,7 +484,7 @@ class EzspNcp:
         self._count(t.EmberCounterType.COUNTER_JOIN_INDICATION)
         self.store.nvram.known_devices[str(ieee)] = int(nwk)
         self.store.save()
-        self.callback("trustCenterJoinHandler", newNodeId=nwk, newNodeEui64=ieee,
+        self.link.callback("trustCenterJoinHandler", newNodeId=nwk, newNodeEui64=ieee,
                       status=t.EmberDeviceUpdate.STANDARD_SECURITY_UNSECURED_JOIN,
                       policyDecision=t.EmberJoinDecision.USE_PRECONFIGURED_KEY,
                       parentOfNewNodeId=parent_nwk)
@@ -602,7 +535,7 @@ class EzspNcp:
                 status = t.EmberStatus.DELIVERY_FAILED
         self._count(t.EmberCounterType.COUNTER_APS_DATA_TX_UNICAST_SUCCESS
                     if status == t.EmberStatus.SUCCESS else t.EmberCounterType.COUNTER_APS_DATA_TX_UNICAST_FAILED)
-        self.callback("messageSentHandler", type=message_type, indexOrDestination=index_or_destination,
+        self.link.callback("messageSentHandler", type=message_type, indexOrDestination=index_or_destination,
                       apsFrame=aps, messageTag=tag, status=status, messageContents=packet.data.serialize())
 
     def _loop_back(self, packet: zt.ZigbeePacket) -> None:
@@ -645,7 +578,7 @@ class EzspNcp:
                 LOGGER.debug("Broadcast failed: %s", exc)
                 status = t.EmberStatus.DELIVERY_FAILED
         self._count(t.EmberCounterType.COUNTER_APS_DATA_TX_BROADCAST)
-        self.callback("messageSentHandler", type=message_type, indexOrDestination=destination,
+        self.link.callback("messageSentHandler", type=message_type, indexOrDestination=destination,
                       apsFrame=aps, messageTag=tag, status=status, messageContents=packet.data.serialize())
 
     # -- receiving --------------------------------------------------------------
@@ -669,7 +602,7 @@ class EzspNcp:
             groupId=packet.dst.address if packet.dst.addr_mode == zt.AddrMode.Group else 0,
             sequence=(packet.tsn or 0) & 0xFF,
         )
-        self.callback(
+        self.link.callback(
             "incomingMessageHandler", type=message_type, apsFrame=aps,
             lastHopLqi=packet.lqi if packet.lqi is not None else DEFAULT_LQI,
             lastHopRssi=packet.rssi if packet.rssi is not None else DEFAULT_RSSI,

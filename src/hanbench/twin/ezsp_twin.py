@@ -81,7 +81,7 @@ class EzspTwin:
         self._open = False
 
     def _ezsp_frame(self, data: bytes) -> None:
-        self.ncp.frame_received(data)
+        self.ncp.link.frame_received(data)
 
     def _chip_reset(self) -> None:
         self.ncp.power_on_reset()

@@ -70,7 +70,7 @@ async def test_a_factory_new_stick_gets_the_session_network_back(tmp_path: Path)
     async with EzspTwin(state_dir=tmp_path / "spare-ncp") as spare, open_stick(settings(spare, session),
                                                                                 ENDPOINTS) as app:
         resumed = app.state.network_info
-        assert "formNetwork" in spare.ncp.commands_seen  # written from the backup, not formed at random
+        assert "formNetwork" in spare.ncp.link.commands_seen  # written from the backup, not formed at random
     assert (resumed.pan_id, resumed.extended_pan_id, resumed.channel) == (
         formed.pan_id, formed.extended_pan_id, formed.channel)
     assert resumed.network_key.key == formed.network_key.key
@@ -111,7 +111,7 @@ def test_a_radio_library_that_is_not_installed_says_how_to_install_it(monkeypatc
 async def test_endpoint_1_is_required(twin: EzspTwin, tmp_path: Path) -> None:
     with pytest.raises(BadInput, match="endpoint 1"):
         await stick.start_stick(settings(twin, tmp_path / "session"), [comms_hub_endpoint(2)])
-    assert "version" not in twin.ncp.commands_seen  # refused before the port was opened
+    assert "version" not in twin.ncp.link.commands_seen  # refused before the port was opened
 
 
 def test_flow_control_is_mapped_for_each_library() -> None:

@@ -42,7 +42,7 @@ class Host:
 
     def ask(self, name: str, **params: Any) -> list[tuple[int, int, str, dict[str, Any]]]:
         self.sent.clear()
-        self.ncp.frame_received(command(7, name, **params))
+        self.ncp.link.frame_received(command(7, name, **params))
         return [decode(f) for f in self.sent]
 
     def negotiate(self) -> None:
@@ -51,7 +51,7 @@ class Host:
 
 def test_legacy_version_is_answered_in_the_legacy_layout(tmp_path: Path) -> None:
     host = Host(tmp_path)
-    host.ncp.frame_received(bytes([0, 0x00, 0x00, 4]))
+    host.ncp.link.frame_received(bytes([0, 0x00, 0x00, 4]))
     (reply,) = host.sent
     assert reply[:3] == bytes([0, 0x80, 0x00])
     version, _ = zt.uint8_t.deserialize(reply[3:])
@@ -68,7 +68,7 @@ def test_command_without_emulation_gets_invalid_command_and_a_log_line(
 ) -> None:
     host = Host(tmp_path)
     host.negotiate()
-    with caplog.at_level(logging.WARNING, logger="hanbench.twin.ezsp_ncp"):
+    with caplog.at_level(logging.WARNING, logger="hanbench.twin.ezsp_dispatch"):
         replies = host.ask("getNeighbor", index=0)
     assert replies == [(7, 0x80, "invalidCommand", {"status": bt.EzspStatus.ERROR_INVALID_FRAME_ID})]
     assert "getNeighbor" in caplog.text
@@ -78,8 +78,8 @@ def test_unknown_frame_id_and_truncated_payload_are_refused(tmp_path: Path) -> N
     host = Host(tmp_path)
     host.negotiate()
     host.sent.clear()
-    host.ncp.frame_received(bytes([9, 0x00, FRAME_FORMAT_V1, 0xEE, 0x0E]))
-    host.ncp.frame_received(command(10, "getConfigurationValue", configId=bt.EzspConfigId.CONFIG_SECURITY_LEVEL)[:-1])
+    host.ncp.link.frame_received(bytes([9, 0x00, FRAME_FORMAT_V1, 0xEE, 0x0E]))
+    host.ncp.link.frame_received(command(10, "getConfigurationValue", configId=bt.EzspConfigId.CONFIG_SECURITY_LEVEL)[:-1])
     assert [decode(f)[2:] for f in host.sent] == [
         ("invalidCommand", {"status": bt.EzspStatus.ERROR_INVALID_FRAME_ID}),
         ("invalidCommand", {"status": bt.EzspStatus.ERROR_TRUNCATED}),

@@ -110,7 +110,7 @@ async def test_bellows_forms_then_resumes_the_network(twin: EzspTwin) -> None:
     app, resumed_in = await start_app(twin)
     assert app.state.network_info.pan_id == network.pan_id
     assert app.state.network_info.extended_pan_id == network.extended_pan_id
-    assert twin.ncp.commands_seen["formNetwork"] == 1
+    assert twin.ncp.link.commands_seen["formNetwork"] == 1
     await app.shutdown()
 
     assert await threads_left(threads_before) == set()
@@ -131,7 +131,7 @@ async def test_network_survives_a_twin_restart(tmp_path: Path) -> None:
         app, _ = await start_app(second)
         assert app.state.network_info.pan_id == pan_id
         assert app.state.node_info.ieee == ieee
-        assert "formNetwork" not in second.ncp.commands_seen
+        assert "formNetwork" not in second.ncp.link.commands_seen
         await app.shutdown()
 
 
@@ -158,7 +158,7 @@ async def test_port_closing_mid_session_is_a_connection_loss(formed_twin: EzspTw
     await formed_twin.reopen_port()
     app, _ = await start_app(formed_twin)
     assert app.state.network_info.pan_id == pan_id
-    assert "formNetwork" not in formed_twin.ncp.commands_seen
+    assert "formNetwork" not in formed_twin.ncp.link.commands_seen
     await app.shutdown()
 
 
