@@ -7,7 +7,9 @@ lazily, so ``import hanbench`` stays light); this module is the list of what is 
 from __future__ import annotations
 
 from hanbench.bench.bench import Bench, BenchDevice, DeviceRef, VirtualTimeRequired, open_bench
-from hanbench.bench.config import BenchConfig, BenchConfigError, BenchKind, NotOnBench, load_bench
+from hanbench.bench.bench_config import BenchConfig, BenchKind, NotOnBench
+from hanbench.bench.bench_file import load_bench
+from hanbench.bench.config_reader import BenchConfigError
 from hanbench.bench.events import Event, EventStream, EventTimeout
 from hanbench.bench.premises import DeviceState, NotOnEmulator
 from hanbench.bench.users import BenchUser, UserAlert

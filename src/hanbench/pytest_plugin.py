@@ -38,7 +38,8 @@ import pytest
 import pytest_asyncio
 
 from hanbench.bench.bench import Bench, BenchDevice, open_bench, open_capture
-from hanbench.bench.config import BenchConfig, BenchKind, NotOnBench, load_bench
+from hanbench.bench.bench_config import BenchConfig, BenchKind, NotOnBench
+from hanbench.bench.bench_file import load_bench
 from hanbench.bench.events import EventStream
 from hanbench.bench.kinds import kind_strategy
 from hanbench.bench.lock import BenchLock

@@ -21,7 +21,8 @@ from collections.abc import AsyncIterator, Sequence
 from datetime import timedelta
 from pathlib import Path
 
-from hanbench.bench.config import BenchConfig, BenchKind, DeviceConfig, NotOnBench, load_bench
+from hanbench.bench.bench_config import BenchConfig, BenchKind, DeviceConfig, NotOnBench
+from hanbench.bench.bench_file import load_bench
 from hanbench.bench.session_events import AlertDeliveries, PremisesClosed, PremisesOpened
 from hanbench.bench.events import EventStream
 from hanbench.bench.kinds import kind_strategy

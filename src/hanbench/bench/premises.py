@@ -3,7 +3,7 @@
 A *premises* is the Comms Hub and its HAN devices, however they exist: emulated on a virtual
 air (``emu``), on the hardware code path with emulated sticks and boards (``twin``), or real
 (``lab``). Each kind is a small strategy module in :mod:`hanbench.bench.kinds` that turns a
-:class:`~hanbench.bench.config.BenchConfig` into a :class:`Premises`; everything above it
+:class:`~hanbench.bench.bench_config.BenchConfig` into a :class:`Premises`; everything above it
 (the DCC, the scripting API, the pytest plugin, the conformance suite) is the same for all
 kinds, which is what lets one test file run on every bench.
 """
@@ -16,7 +16,7 @@ from collections.abc import Callable, Collection, Mapping
 from contextlib import AbstractAsyncContextManager
 from typing import Protocol
 
-from hanbench.bench.config import BenchConfig, DeviceConfig
+from hanbench.bench.bench_config import BenchConfig, DeviceConfig
 from hanbench.bench.events import EventStream
 from hanbench.clock import BenchClock
 from hanbench.dcc.hub_port import HubPort

@@ -31,7 +31,7 @@ from types import TracebackType
 from typing import Any
 
 from hanbench import __version__
-from hanbench.bench.config import BenchConfig
+from hanbench.bench.bench_config import BenchConfig
 from hanbench.bench.events import Event, EventStream
 from hanbench.errors import BadInput, InfrastructureFault
 

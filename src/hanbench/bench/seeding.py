@@ -18,7 +18,7 @@ Everything happens in one inventory transaction: a reconciliation that fails cha
 
 from __future__ import annotations
 
-from hanbench.bench.config import BenchConfig, DeviceConfig, User
+from hanbench.bench.bench_config import BenchConfig, DeviceConfig, User
 from hanbench.dcc.inventory import Inventory
 from hanbench.errors import BadInput
 from hanbench.gbcs.device_types import DeviceType

@@ -13,7 +13,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from hanbench.bench.config import BenchConfig
+from hanbench.bench.bench_config import BenchConfig
 from hanbench.bench.record import RecordedEvent, SessionInfo, SessionRecord, TestOutcome
 from hanbench.dcc.records import format_firmware_version
 from hanbench.gbcs.entity import EntityId

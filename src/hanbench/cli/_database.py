@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from hanbench.bench.config import BenchConfig
+from hanbench.bench.bench_config import BenchConfig
 from hanbench.errors import BadInput
 
 

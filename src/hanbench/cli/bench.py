@@ -19,7 +19,8 @@ from pathlib import Path
 
 import click
 
-from hanbench.bench.config import BenchConfig, BenchKind, DeviceConfig, load_bench
+from hanbench.bench.bench_config import BenchConfig, BenchKind, DeviceConfig
+from hanbench.bench.bench_file import load_bench
 from hanbench.bench.events import EventStream
 from hanbench.bench.kinds import kind_strategy
 from hanbench.bench.kinds.boards import BoardDevice, WrongBoard, check_identity

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import click
 
-from hanbench.bench.config import load_bench
+from hanbench.bench.bench_file import load_bench
 from hanbench.cli._database import existing_database
 from hanbench.dcc.inventory import Inventory
 from hanbench.dcc.report import RENDERERS, portfolio

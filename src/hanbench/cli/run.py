@@ -23,7 +23,8 @@ import click
 import pytest
 
 from hanbench.bench.bench import capture_path
-from hanbench.bench.config import BenchConfig, default_bench_file, load_bench
+from hanbench.bench.bench_config import BenchConfig
+from hanbench.bench.bench_file import default_bench_file, load_bench
 from hanbench.bench.record import SessionRecord
 from hanbench.bench.summary import summarise
 from hanbench.errors import BadInput

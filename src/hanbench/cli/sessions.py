@@ -26,7 +26,8 @@ from typing import Any
 
 import click
 
-from hanbench.bench.config import BenchConfig, load_bench
+from hanbench.bench.bench_config import BenchConfig
+from hanbench.bench.bench_file import load_bench
 from hanbench.bench.events import describe_data
 from hanbench.bench.record import RecordedEvent, SessionRecord, SessionSummary
 from hanbench.bench.summary import RunSummary, summarise

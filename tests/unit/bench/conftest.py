@@ -7,7 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from hanbench.bench.config import BenchConfig, BenchConfigError, load_bench
+from hanbench.bench.bench_config import BenchConfig
+from hanbench.bench.bench_file import load_bench
+from hanbench.bench.config_reader import BenchConfigError
 
 @pytest.fixture
 def bench_dir(tmp_path: Path) -> Path:

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from hanbench import BenchConfigError, VirtualTimeRequired, open_bench, run_virtual
-from hanbench.bench.config import load_bench
+from hanbench.bench.bench_file import load_bench
 from hanbench.bench.lock import BenchBusy
 from hanbench.bench.kinds.emu import EmulatedFirmwareFault
 from hanbench.bench.record import SessionOutcome, SessionRecord

@@ -14,7 +14,7 @@ import pytest
 from bench_helpers import BASE, ESME, START, SUPPLIER, Clock
 
 from hanbench import __version__
-from hanbench.bench.config import BenchConfig
+from hanbench.bench.bench_config import BenchConfig
 from hanbench.bench.events import AlertDelivered, EventStream, TransferFinished, TransferStarted
 from hanbench.bench.record import (
     RecordWriteFailed,
@@ -128,7 +128,7 @@ def test_a_crashed_process_leaves_its_session_aborted(config: BenchConfig) -> No
     """A process killed mid-session: its row is whole, and the next open marks it aborted."""
     script = textwrap.dedent(f"""
         import datetime as dt, os
-        from hanbench.bench.config import load_bench
+        from hanbench.bench.bench_file import load_bench
         from hanbench.bench.events import EventStream, TransferStarted
         from hanbench.bench.record import SessionRecord
         from hanbench.gbcs.entity import EntityId

@@ -21,7 +21,8 @@ import zigpy.types as zt
 from click.testing import CliRunner
 
 from hanbench.bench.bench import Bench, open_bench
-from hanbench.bench.config import BenchConfig, load_bench
+from hanbench.bench.bench_config import BenchConfig
+from hanbench.bench.bench_file import load_bench
 from hanbench.bench.kinds.boards import BoardDevice
 from hanbench.cli import main
 from hanbench.cli.bench import BAD_FILE_OR_PORT, BOARD_PROBLEM

@@ -16,7 +16,8 @@ import pytest
 import pytest_asyncio
 
 from hanbench.bench.bench import Bench, open_bench
-from hanbench.bench.config import BenchConfig, load_bench
+from hanbench.bench.bench_config import BenchConfig
+from hanbench.bench.bench_file import load_bench
 from hanbench.bench.events import (
     ActivationRefused,
     BenchAborted,

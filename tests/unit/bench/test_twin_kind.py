@@ -12,7 +12,8 @@ import pytest
 import zigpy.types as zt
 
 from hanbench.bench.bench import open_bench
-from hanbench.bench.config import BenchConfig, load_bench
+from hanbench.bench.bench_config import BenchConfig
+from hanbench.bench.bench_file import load_bench
 from hanbench.bench.kinds.boards import WrongBoard, check_identity
 from hanbench.gbcs.device_types import DeviceType
 from hanbench.hardware.protocol import Identity, StateEvent

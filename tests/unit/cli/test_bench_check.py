@@ -9,7 +9,7 @@ import pytest
 import pytest_asyncio
 from click.testing import CliRunner
 
-from hanbench.bench.config import load_bench
+from hanbench.bench.bench_file import load_bench
 from hanbench.cli import main
 from hanbench.cli.bench import BAD_FILE_OR_PORT, BOARD_PROBLEM, check_lab
 from hanbench.clock import BenchClock

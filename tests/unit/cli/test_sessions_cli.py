@@ -11,7 +11,7 @@ from click.testing import CliRunner, Result
 from test_bench_check import bench_copy
 
 from hanbench import open_bench, run_virtual
-from hanbench.bench.config import load_bench
+from hanbench.bench.bench_file import load_bench
 from hanbench.bench.record import SessionRecord
 from hanbench.bench.summary import summarise
 from hanbench.cli import main

@@ -17,7 +17,7 @@ from dcc_support import (
     activation_responder, receipt_alert, signed_image,
 )
 
-from hanbench.bench.config import load_bench
+from hanbench.bench.bench_file import load_bench
 from hanbench.cli import main
 from hanbench.dcc.inventory import Inventory
 from hanbench.dcc.report import NoPortfolio, portfolio, to_csv, to_json, to_table

@@ -19,7 +19,8 @@ from capture_support import ZigbeeFrame, parse_frame, read_pcap
 
 from hanbench import open_bench, run_virtual
 from hanbench.bench.bench import CaptureUnavailable
-from hanbench.bench.config import BenchConfig, load_bench
+from hanbench.bench.bench_config import BenchConfig
+from hanbench.bench.bench_file import load_bench
 
 ROOT = Path(__file__).resolve().parents[3]
 HUB_NWK, ESME_NWK = 0x0000, 0x1000  # the CH's coordinator; the first device of bench/emu.toml

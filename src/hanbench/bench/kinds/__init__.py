@@ -12,7 +12,7 @@ from __future__ import annotations
 import importlib
 from typing import cast
 
-from hanbench.bench.config import BenchKind
+from hanbench.bench.bench_config import BenchKind
 from hanbench.bench.premises import Kind
 from hanbench.errors import BadInput
 

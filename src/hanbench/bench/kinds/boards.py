@@ -20,7 +20,7 @@ from collections.abc import AsyncIterator, Mapping
 
 import zigpy.application
 
-from hanbench.bench.config import BenchConfig, DeviceConfig
+from hanbench.bench.bench_config import BenchConfig, DeviceConfig
 from hanbench.bench.events import EventStream, InfrastructureFaultRaised, InfrastructureRestored
 from hanbench.bench.kinds.board_events import receipt_alert, state_changes
 from hanbench.bench.kinds.emu import hub_timing

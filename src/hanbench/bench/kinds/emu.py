@@ -20,7 +20,7 @@ from __future__ import annotations
 import contextlib
 from collections.abc import AsyncIterator, Callable, Collection, Mapping
 
-from hanbench.bench.config import AirConfig, BenchConfig, DeviceConfig
+from hanbench.bench.bench_config import AirConfig, BenchConfig, DeviceConfig
 from hanbench.bench.kinds.emu_events import StreamObserver, firmware_listener
 from hanbench.bench.premises import AssemblyContext, DeviceState
 from hanbench.devices import DeviceSettings, GsmeTiming, HanDevice, build_device

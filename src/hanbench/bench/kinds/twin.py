@@ -22,7 +22,7 @@ from __future__ import annotations
 import contextlib
 from collections.abc import AsyncIterator, Mapping
 
-from hanbench.bench.config import AirConfig, DeviceConfig
+from hanbench.bench.bench_config import AirConfig, DeviceConfig
 from hanbench.bench.events import EventStream
 from hanbench.bench.kinds.boards import BoardDevice, BoardPremises, board_device, hub_on, join_security, \
     stick_settings, stick_watch

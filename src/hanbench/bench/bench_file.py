@@ -1,304 +1,40 @@
-"""The bench file: one premises (a Comms Hub and its HAN devices) and the users around it.
+"""The bench file: reading a TOML bench description into a checked :class:`BenchConfig`.
 
 A bench file is TOML (``bench/emu.toml`` is the embedded default and documents every key).
-:func:`load_bench` turns it into frozen dataclasses, checking everything a lab engineer
-could get wrong before any radio is opened: types and ranges, entity IDs, device types,
-roles, duplicate IDs, appointments and suppliers against the users, paths, and the rules
-of the bench kind. Every error is a :class:`BenchConfigError` naming the file, the dotted
-key and its line, and nothing is built from a file that has one.
+:func:`load_bench` turns it into the frozen records of :mod:`hanbench.bench.bench_config`,
+checking everything a lab engineer could get wrong before any radio is opened: types and
+ranges, entity IDs, device types, roles, duplicate IDs, appointments and suppliers against
+the users, paths, and the rules of the bench kind. Every error is a :class:`BenchConfigError`
+naming the file, the dotted key and its line, and nothing is built from a file that has one.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import datetime as dt
-import enum
 import re
 import tomllib
-from collections.abc import Iterable, Mapping
-from types import MappingProxyType
+from collections.abc import Iterable
 from pathlib import Path
+from types import MappingProxyType
 from typing import Any
 
+from hanbench.bench.bench_config import (
+    AirConfig, Appointment, BenchConfig, BenchKind, DeviceConfig, FlowControl, HubConfig, PowerConfig,
+    RadioConfig, RadioType, TimingConfig, User,
+)
 from hanbench.bench.config_reader import BenchConfigError, Document, Table
 from hanbench.bench.toml_locator import locate_keys
 from hanbench.errors import BadInput
 from hanbench.gbcs.device_types import DeviceType
 from hanbench.gbcs.entity import EntityId
-from hanbench.gbcs.roles import RESPONSIBLE_SUPPLIER_ROLE, SUPPLIER_ROLES, DeviceStatus, DeviceSuppliers, Policy, Role
+from hanbench.gbcs.roles import RESPONSIBLE_SUPPLIER_ROLE, SUPPLIER_ROLES, DeviceStatus, Policy, Role
 from hanbench.hardware.ports import PortMatch
-from hanbench.hardware.power import PowerDriver, power_from_config
+from hanbench.hardware.power import power_from_config
 from hanbench.radio.join_security import link_key_from_install_code, parse_link_key
 
-__all__ = [
-    "AirConfig", "Appointment", "BenchConfig", "BenchConfigError", "BenchKind", "DeviceConfig",
-    "DeviceStatus", "FlowControl", "HubConfig", "PowerConfig", "RadioConfig",
-    "RadioType", "TimingConfig", "NotOnBench", "User", "default_bench_file", "load_bench",
-]
+__all__ = ["BenchConfigError", "default_bench_file", "load_bench"]
 
 _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")
-
-
-class BenchKind(enum.StrEnum):
-    """Where the premises lives."""
-
-    EMU = "emu"    # everything emulated on a virtual air, in virtual time
-    TWIN = "twin"  # the hardware code path: bellows and board control on pseudo-terminals
-    LAB = "lab"    # a real coordinator stick and real dev boards on USB serial ports
-
-
-class RadioType(enum.StrEnum):
-    """The zigpy radio library driving the CH's coordinator stick."""
-
-    EZSP = "ezsp"      # bellows (Silicon Labs EmberZNet)
-    ZNP = "znp"        # zigpy-znp (TI Z-Stack)
-    DECONZ = "deconz"  # zigpy-deconz (dresden elektronik)
-
-
-class FlowControl(enum.StrEnum):
-    """Serial flow control towards the stick (bellows' ``flow_control`` setting)."""
-
-    SOFTWARE = "software"  # XON/XOFF, the EmberZNet NCP default
-    HARDWARE = "hardware"  # RTS/CTS
-    NONE = "none"
-
-
-@dataclasses.dataclass(frozen=True)
-class AirConfig:
-    """The virtual air's link model (emu and twin benches; a lab has a real air).
-
-    ``latency_ms`` is added to every frame; ``loss`` is the probability (0..1) that a frame
-    is lost after MAC/APS retries; ``airtime`` charges 2.4 GHz airtime (250 kbit/s) per frame
-    so that transfer times are realistic.
-    """
-
-    latency_ms: float = 0.0
-    loss: float = 0.0
-    airtime: bool = False
-
-
-@dataclasses.dataclass(frozen=True)
-class TimingConfig:
-    """Every timing knob of an update, defaulted from the specs and recorded per session."""
-
-    # Bytes per Image Block Response, 1..63. zigpy and zigbee2mqtt cap at 50 (zigpy PR #1781
-    # raised 40 -> 50 for Telink); the Silicon Labs OTA server caps at 63 without APS encryption.
-    block_size_max: int = 50
-    # ZCL OTA MinimumBlockPeriod (ms, uint16; 15-0324-02 section 11.10.10): 0 = no throttling.
-    block_period_ms: int = 0
-    # The CH gives up a transfer that makes no progress for this long (zigpy
-    # MAX_TIME_WITHOUT_PROGRESS = 30 s, PR #1346).
-    stall_timeout_s: float = 30.0
-    # GSME wake / mirror update interval: "The GBCS spec recommends this value at 30 minutes"
-    # (Silicon Labs GBCS CHF documentation).
-    gsme_wake_interval_s: float = 1800.0
-    # Sleepy-queue expiry on the CH, then alert 0x819D: 24 h is the Silicon Labs CHF default.
-    queue_expiry_s: float = 86400.0
-    # The DCC flags a device whose SR 11.3 response never came (bench choice: one day, the
-    # same horizon as the sleepy queue).
-    activation_response_wait_s: float = 86400.0
-    # Supplier automation waits this long for 0x8F72 before asking SR 11.2 (bench choice).
-    receipt_alert_wait_s: float = 3600.0
-
-
-@dataclasses.dataclass(frozen=True)
-class RadioConfig:
-    """The CH's coordinator stick (twin and lab benches).
-
-    ``port`` is a port match; a twin bench may leave it out, since the twin creates the
-    stick's pseudo-terminal itself. The bench asks the stick a trivial question every
-    ``probe_interval_s`` and calls it hung if no answer comes within ``probe_timeout_s``:
-    a hung stick is reported within ``probe_interval_s + probe_timeout_s``. A stick that
-    failed is brought back for up to ``reconnect_timeout_s``; then the bench gives up on it
-    and the session is aborted, so an unattended run does not wait for ever on a stick
-    that was pulled for good.
-    """
-
-    type: RadioType
-    port: PortMatch | None
-    baudrate: int = 115200
-    flow_control: FlowControl = FlowControl.SOFTWARE
-    probe_interval_s: float = 5.0
-    probe_timeout_s: float = 3.0
-    reconnect_timeout_s: float = 300.0
-
-
-@dataclasses.dataclass(frozen=True)
-class HubConfig:
-    """The Comms Hub: its entity ID (its EUI-64) and how many images its store holds."""
-
-    id: EntityId
-    image_store_slots: int = 2
-
-
-@dataclasses.dataclass(frozen=True)
-class User:
-    """A DCC User (supplier, RSA, network operator, other user) and its roles."""
-
-    id: EntityId
-    name: str
-    roles: frozenset[Role]
-
-    @property
-    def is_supplier(self) -> bool:
-        return bool(self.roles & SUPPLIER_ROLES)
-
-
-@dataclasses.dataclass(frozen=True)
-class Appointment:
-    """MP207: ``supplier`` appoints ``rsa`` as its Registered Supplier Agent."""
-
-    supplier: EntityId
-    rsa: EntityId
-
-
-@dataclasses.dataclass(frozen=True)
-class PowerConfig:
-    """How a lab board's power is switched: the table ``hardware.power`` builds a driver from.
-
-    ``driver`` is ``manual``, ``serial-relay`` (with ``port``, ``channel``, ``baudrate``) or
-    ``usb-port`` (with ``hub``, ``port``); :func:`load_bench` has the hardware layer check it.
-    """
-
-    table: Mapping[str, Any]
-
-    @property
-    def driver(self) -> str:
-        return str(self.table["driver"])
-
-    def build(self, name: str) -> PowerDriver:
-        """The power driver for the board called ``name``."""
-        return power_from_config(self.table, name=name)
-
-
-@dataclasses.dataclass(frozen=True)
-class DeviceConfig(DeviceSuppliers):
-    """One HAN device at the start of a session.
-
-    ``name`` is the handle tests and fixtures use (the type when not given).
-    ``import_supplier`` (ESME, HCALCS, PPMID, IHD, Alt HAN) or ``gas_supplier`` (GSME) is its
-    responsible supplier (the rule is ``gbcs.roles``'); an ESME may also have an
-    ``export_supplier``. ``status`` is its inventory status at the start of a session, any
-    but decommissioned (a decommissioned device is no longer on the premises). ``board``
-    matches the board's control port (twin, lab); ``power`` switches it (lab).
-    ``install_code`` or ``link_key`` (twin, lab; at most one, hex as written, checked on
-    load) is the key the device joins with instead of the network's: GB devices would
-    establish it by CBKE, which the bench's radio libraries lack (``hardware.md``).
-    """
-
-    type: DeviceType
-    id: EntityId
-    name: str
-    firmware_version: int
-    hardware_version: int
-    status: DeviceStatus
-    import_supplier: EntityId | None = None
-    export_supplier: EntityId | None = None
-    gas_supplier: EntityId | None = None
-    board: PortMatch | None = None
-    power: PowerConfig | None = None
-    install_code: str | None = None
-    link_key: str | None = None
-
-    @property
-    def responsible_supplier(self) -> EntityId:
-        """The supplier whose key signs this device's images and CS06 (never None in a loaded file)."""
-        supplier = super().responsible_supplier
-        assert supplier is not None, "load_bench guarantees a responsible supplier"
-        return supplier
-
-
-class NotOnBench(BadInput):
-    """A device or user handle that names nothing on the bench, or more than one device."""
-
-
-@dataclasses.dataclass(frozen=True)
-class BenchConfig:
-    """A validated bench file. Paths are absolute; the start time is UTC."""
-
-    file: Path
-    name: str
-    kind: BenchKind
-    policy: Policy
-    start: dt.datetime
-    seed: int
-    keystore: Path
-    images: Path
-    sessions: Path
-    timing: TimingConfig
-    hub: HubConfig
-    air: AirConfig | None = None
-    radio: RadioConfig | None = None
-    users: tuple[User, ...] = ()
-    appointments: tuple[Appointment, ...] = ()
-    devices: tuple[DeviceConfig, ...] = ()
-
-    @property
-    def database_path(self) -> Path:
-        """The session record (SQLite) of this bench: ``<sessions>/<name>/hanbench.db``."""
-        return self.sessions / self.name / "hanbench.db"
-
-    def device(self, handle: str | EntityId) -> DeviceConfig:
-        """A device by name, by type (when only one has it) or by entity ID."""
-        for device in self.devices:
-            if device.name == handle or device.id == handle:
-                return device
-        if isinstance(handle, str):
-            of_type = [d for d in self.devices if d.type.value == handle.lower()]
-            if len(of_type) == 1:
-                return of_type[0]
-            if of_type:
-                names = ", ".join(d.name for d in of_type)
-                raise NotOnBench(f"bench {self.name!r} has several {handle} devices ({names}); name one")
-            try:
-                return self.device(EntityId.parse(handle))
-            except BadInput:
-                pass
-        names = ", ".join(d.name for d in self.devices) or "none"
-        raise NotOnBench(f"bench {self.name!r} has no device {str(handle)!r}; its devices: {names}")
-
-    def devices_of(self, device_type: DeviceType | str) -> tuple[DeviceConfig, ...]:
-        """Every device of one type, in file order."""
-        wanted = DeviceType.parse(device_type)
-        return tuple(d for d in self.devices if d.type is wanted)
-
-    def user(self, user_id: EntityId | str) -> User:
-        """A user by entity ID."""
-        wanted = EntityId.parse(user_id)
-        for user in self.users:
-            if user.id == wanted:
-                return user
-        raise NotOnBench(f"bench {self.name!r} has no user {wanted}")
-
-    def supplier_of(self, device: DeviceConfig | str) -> User:
-        """The responsible supplier of ``device`` (a config or a handle for :meth:`device`)."""
-        config = device if isinstance(device, DeviceConfig) else self.device(device)
-        return self.user(config.responsible_supplier)
-
-    def rsas_of(self, supplier: EntityId | str) -> tuple[User, ...]:
-        """The RSAs ``supplier`` has appointed."""
-        wanted = EntityId.parse(supplier)
-        return tuple(self.user(a.rsa) for a in self.appointments if a.supplier == wanted)
-
-    def knobs(self) -> dict[str, Any]:
-        """Everything that shapes a session's timing and randomness, as JSON-ready values.
-
-        The session record stores this so that a result can be reproduced or compared.
-        """
-        return {
-            "bench_file": str(self.file),
-            "kind": self.kind.value,
-            "policy": self.policy.name,
-            "start": self.start.isoformat(),
-            "seed": self.seed,
-            "timing": dataclasses.asdict(self.timing),
-            "air": dataclasses.asdict(self.air) if self.air is not None else None,
-            "hub": {"id": str(self.hub.id), "image_store_slots": self.hub.image_store_slots},
-            "radio": None if self.radio is None else {
-                "type": self.radio.type.value, "port": None if self.radio.port is None else str(self.radio.port),
-                "baudrate": self.radio.baudrate, "flow_control": self.radio.flow_control.value,
-            },
-        }
 
 
 def default_bench_file() -> Path:
@@ -309,8 +45,6 @@ def default_bench_file() -> Path:
                        "checkout; pass a bench file explicitly")
     return path
 
-
-# -- loading ---------------------------------------------------------------------------------
 
 _TOP = ("bench", "air", "timing", "radio", "hub", "users", "appointments", "devices")
 _BENCH = ("name", "kind", "policy", "start", "seed", "keystore", "images", "sessions")
