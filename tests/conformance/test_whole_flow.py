@@ -6,7 +6,9 @@ import pytest
 
 from conformance_flows import NEW, OLD, distribute, receipt_wait_s
 from hanbench import Bench, BenchDevice, BenchUser, Outcome
-from hanbench.bench.events import ActivationImmediate, ImageNotifySent, TransferStarted
+from hanbench.bench.events import ActivationImmediate, AlertDelivered, ImageNotifySent, TransferStarted
+from hanbench.bench.session_events import DccAlertDelivered
+from hanbench.gbcs.device_types import DeviceType
 
 
 @pytest.mark.asyncio
@@ -16,6 +18,13 @@ async def test_awake_meter_class_device_updates_and_activates_by_cs06(
     device = bench.device(device_type)
     alert = await distribute(bench, supplier, device)
     assert device.state.running_version == OLD, "nothing activates before CS06"
+    delivered = [(e.alert_code, e.user) for e in bench.events.history
+                 if isinstance(e, AlertDelivered) and e.seq > bench.opened_seq and e.device == device.id]
+    assert (0x8F72, supplier.id) in delivered, "every inbox delivery is on the event stream, by its code"
+    if device.type is DeviceType.ESME:  # the DCC's own N60 (from CCS08) is delivered too, by name
+        n60 = await bench.events.wait_for(lambda e: isinstance(e, DccAlertDelivered) and e.device == device.id,
+                                          receipt_wait_s(bench), since=bench.opened_seq)
+        assert (n60.alert_code, n60.user) == ("N60", supplier.id)
     result = await supplier.activate_firmware(device, alert.calculated_hash)
     assert result.outcome is Outcome.ACTIVATED and result.firmware_version == NEW
     assert device.state.running_version == NEW

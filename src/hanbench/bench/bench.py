@@ -23,7 +23,7 @@ from pathlib import Path
 
 from hanbench.bench.bench_config import BenchConfig, BenchKind, DeviceConfig, NotOnBench
 from hanbench.bench.bench_file import load_bench
-from hanbench.bench.session_events import AlertDeliveries, PremisesClosed, PremisesOpened
+from hanbench.bench.session_events import PremisesClosed, PremisesOpened, delivery_publisher
 from hanbench.bench.events import EventStream
 from hanbench.bench.kinds import kind_strategy
 from hanbench.bench.lock import BenchLock
@@ -86,7 +86,7 @@ class Bench:
     """An open bench. Build it with :func:`open_bench`."""
 
     def __init__(self, config: BenchConfig, clock: BenchClock, events: EventStream, dcc: Dcc, premises: Premises,
-                 session: Session, deliveries: AlertDeliveries) -> None:
+                 session: Session) -> None:
         self.config = config
         self.clock = clock
         self.events = events
@@ -97,7 +97,8 @@ class Bench:
         #: then sees this premises' events only, even on a stream shared across benches.
         self.opened_seq = events.last_seq
         self._devices = {name: BenchDevice(device) for name, device in premises.devices.items()}
-        self._users = {u.id: BenchUser(self, u.id, u.name, u.roles, deliveries.inbox_mark(u.id))
+        # Inboxes outlive sessions: only messages after these marks are this session's.
+        self._users = {u.id: BenchUser(self, u.id, u.name, u.roles, dcc.inboxes.last_seq(u.id))
                        for u in config.users}
 
     @property
@@ -340,11 +341,11 @@ async def _assembled(config: BenchConfig, kind: Kind, clock: BenchClock, stream:
         stream.publish(PremisesOpened(bench=config.name, assembly_wall_s=time.perf_counter() - began))
         stack.callback(lambda: stream.publish(PremisesClosed(
             bench=config.name, elapsed_s=(clock.now() - config.start).total_seconds())))
-        deliveries = AlertDeliveries(premises.hub, inventory, [u.id for u in config.users], stream)
-        dcc = Dcc(inventory, keystore, deliveries, config.policy, clock.now,
+        dcc = Dcc(inventory, keystore, premises.hub, config.policy, clock.now,
                   activation_response_wait=timedelta(seconds=config.timing.activation_response_wait_s))
+        dcc.on_delivery(delivery_publisher(stream))
         stack.push_async_callback(dcc.aclose)
-        yield Bench(config, clock, stream, dcc, premises, session, deliveries)
+        yield Bench(config, clock, stream, dcc, premises, session)
 
 
 def _outcome_of(exc: BaseException) -> SessionOutcome:

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import enum
 from collections.abc import Mapping
+from dataclasses import dataclass
 from types import MappingProxyType
 
 from hanbench.dcc.records import Device
@@ -31,6 +32,19 @@ class DccAlert(enum.StrEnum):
 
     FIRMWARE_DELIVERED = "N60"
     FIRMWARE_DELIVERY_FAILED = "N61"
+
+
+@dataclass(frozen=True)
+class AlertDelivery:
+    """The DCC put an alert about ``device`` in ``user``'s inbox.
+
+    ``code`` is typed as the alert was read: a GBCS alert code (an :class:`AlertCode`, or
+    the bare number of one no enum names) or one of the DCC's own alerts.
+    """
+
+    user: EntityId
+    device: EntityId
+    code: AlertCode | int | DccAlert
 
 
 def code_text(code: AlertCode | DccAlert | int) -> str:

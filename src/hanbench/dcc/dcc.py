@@ -11,6 +11,7 @@
 * SR 11.2: the GBCS read-firmware-version use case for the device type (ECS52, GCS38, CS08).
 * Alerts from the CH are decoded, recorded, applied to the inventory, and delivered to the
   users :mod:`hanbench.dcc.alert_routing` names; CCS08 about an ESME/GSME also raises N60/N61.
+  Every delivery is announced to the :meth:`Dcc.on_delivery` listeners once it is committed.
 
 The DCC keeps no clock of its own: every timestamp comes from the ``clock`` it is given
 (the bench's virtual-time clock), every wait from the event loop.
@@ -24,7 +25,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from hanbench.dcc import alert_routing
-from hanbench.dcc.alert_routing import DELIVERY_ALERT_DEVICE_TYPES, DccAlert, code_text
+from hanbench.dcc.alert_routing import DELIVERY_ALERT_DEVICE_TYPES, AlertDelivery, DccAlert, code_text
 from hanbench.dcc.authorisation import Authoriser, Decision, read_request_image
 from hanbench.dcc.hub_port import CommandExpired, HubPort
 from hanbench.dcc.inbox import Inbox, Inboxes
@@ -50,8 +51,10 @@ from hanbench.gbcs.frame import Cra, GbcsMessage, decode_message, encode_message
 from hanbench.gbcs.image import UpgradeImage
 from hanbench.gbcs.keystore import KeyStore, Usage
 from hanbench.gbcs.roles import Policy
+from hanbench.listeners import Listeners
 
 Clock = Callable[[], datetime]
+DeliveryListener = Callable[[AlertDelivery], None]
 
 DCC_ENTITY = EntityId.parse("90-B3-D5-1F-30-00-00-02")
 """The DCC's entity ID (the RTDS Access Control Broker; the target of non-device SRs)."""
@@ -81,7 +84,7 @@ class _AlertFacts:
 
     origin: AlertOrigin
     device: EntityId
-    code: str
+    code: alerts.AlertCode | int
     hash: bytes | None = None
     firmware_version: int | None = None
     detail: str = ""
@@ -111,7 +114,12 @@ class Dcc:
         self.authoriser = Authoriser(inventory, keystore, self.policy)
         self.inboxes = Inboxes(inventory)
         self._late: set[asyncio.Task[bytes]] = set()
+        self._delivery_listeners: Listeners[DeliveryListener] = Listeners()
         hub.on_alert(self.receive_alert)
+
+    def on_delivery(self, listener: DeliveryListener) -> Callable[[], None]:
+        """Call ``listener`` with every alert put in a user's inbox, after it is committed; returns a remover."""
+        return self._delivery_listeners.add(listener)
 
     def inbox(self, user: EntityId | str) -> Inbox:
         """``user``'s inbox (:class:`~hanbench.dcc.errors.UnknownUser` if not a user)."""
@@ -301,27 +309,34 @@ class Dcc:
             return
         facts = _facts(msg, alert)
         trusted = self._verifies(msg)
+        delivered: list[AlertDelivery] = []
         with self.inventory.transaction():
             device = self.inventory.find_device(facts.device)
             detail = facts.detail if trusted else f"{facts.detail}; signature does not verify, not acted on"
-            self._record_and_route(now, facts.origin, facts.code, device, facts.device, msg.originator,
-                                   facts.hash, facts.firmware_version, detail, bytes(data))
+            delivered += self._record_and_route(now, facts.origin, facts.code, device, facts.device, msg.originator,
+                                                facts.hash, facts.firmware_version, detail, bytes(data))
             if device is not None and trusted:
-                self._apply(alert, facts, device, now)
+                delivered += self._apply(alert, facts, device, now)
+        for delivery in delivered:
+            self._delivery_listeners(delivery)
         self.inboxes.wake()
 
-    def _record_and_route(self, now: datetime, origin: AlertOrigin, code: str, device: Device | None,
-                          subject: EntityId, sender: EntityId, hash: bytes | None, version: int | None,
-                          detail: str, raw: bytes | None) -> None:
-        to = alert_routing.recipients(code, device, self.policy)
-        record = self.inventory.add_alert(received_at=now, origin=origin, code=code, device=subject, sender=sender,
+    def _record_and_route(self, now: datetime, origin: AlertOrigin, code: alerts.AlertCode | int | DccAlert,
+                          device: Device | None, subject: EntityId, sender: EntityId, hash: bytes | None,
+                          version: int | None, detail: str, raw: bytes | None) -> list[AlertDelivery]:
+        text = code_text(code)
+        to = alert_routing.recipients(text, device, self.policy)
+        record = self.inventory.add_alert(received_at=now, origin=origin, code=text, device=subject, sender=sender,
                                           hash=hash, firmware_version=version, detail=detail, raw=raw)
+        delivered = []
         for user in to:
             if self.inventory.find_user(user) is not None:
                 self.inboxes.deliver(user, record.id)
+                delivered.append(AlertDelivery(user, subject, code))
+        return delivered
 
-    def _apply(self, alert: alerts.Alert, facts: _AlertFacts, device: Device, now: datetime) -> None:
-        """What an alert tells the DCC about the device's update."""
+    def _apply(self, alert: alerts.Alert, facts: _AlertFacts, device: Device, now: datetime) -> list[AlertDelivery]:
+        """What an alert tells the DCC about the device's update; the deliveries of any alert it raises."""
         inv, did = self.inventory, device.entity_id
         if isinstance(alert, alerts.FirmwareReceiptAlert):
             if not alert.succeeded:
@@ -340,27 +355,29 @@ class Dcc:
                 inv.set_update_state(did, UpdateState.TRANSFERRED, "CCS08 transfer success")
             if device.type in DELIVERY_ALERT_DEVICE_TYPES:
                 dcc_alert = DccAlert.FIRMWARE_DELIVERED if succeeded else DccAlert.FIRMWARE_DELIVERY_FAILED
-                self._record_and_route(now, AlertOrigin.DCC, dcc_alert.value, device, did, self.entity_id, None,
-                                       None, f"raised from CCS08 {alert.result.name}", None)
+                return self._record_and_route(now, AlertOrigin.DCC, dcc_alert, device, did, self.entity_id, None,
+                                              None, f"raised from CCS08 {alert.result.name}", None)
         elif isinstance(alert, alerts.PpmidActivationAlert):
             self._apply_activation(device, facts, alert.outcome is alerts.PpmidActivationOutcome.SUCCESS)
         elif isinstance(alert, cs06.FutureDatedActivationAlert):
             self._apply_activation(device, facts, alert.outcome.succeeded)
+        return []
 
     def _apply_activation(self, device: Device, facts: _AlertFacts, succeeded: bool) -> None:
         version = facts.firmware_version
+        code = code_text(facts.code)
         if succeeded and version is not None:
-            self.inventory.record_activation(device.entity_id, version, f"{facts.code} activated")
+            self.inventory.record_activation(device.entity_id, version, f"{code} activated")
             return
         if version is not None:
             self.inventory.record_firmware_version(device.entity_id, version)
         self.inventory.set_update_state(device.entity_id, UpdateState.FAILED,
-                                        f"{facts.code} activation failed: {facts.detail}")
+                                        f"{code} activation failed: {facts.detail}")
 
 
 def _facts(msg: GbcsMessage, alert: alerts.Alert) -> _AlertFacts:
     """The subject, code and payload facts of a decoded alert message."""
-    code = code_text(alert.alert_code)
+    code = alert.alert_code
     if isinstance(alert, alerts.FirmwareReceiptAlert):
         return _AlertFacts(AlertOrigin.DEVICE, msg.originator, code, hash=alert.calculated_hash)
     if isinstance(alert, alerts.FirmwareTransferAlert):

@@ -73,6 +73,11 @@ class Inboxes:
                 waiter.set_result(None)
         self._waiters.clear()
 
+    def last_seq(self, user: EntityId | str) -> int:
+        """The number of ``user``'s latest message (0 for an empty inbox): a mark for ``after``."""
+        messages = self.inventory.inbox(user)
+        return messages[-1].seq if messages else 0
+
     def of(self, user: EntityId | str) -> "Inbox":
         return Inbox(self, self.inventory.user(user).entity_id)
 

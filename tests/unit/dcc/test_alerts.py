@@ -12,6 +12,7 @@ from dcc_support import (
     transfer_alert,
 )
 
+from hanbench.dcc.alert_routing import AlertDelivery, DccAlert
 from hanbench.dcc.errors import InboxTimeout, UnknownUser
 from hanbench.dcc.inbox import Match
 from hanbench.dcc.records import PendingImage, UpdateState
@@ -218,3 +219,30 @@ async def test_inbox_of_unknown_user_is_bad_input(make_dcc):
     with pytest.raises(UnknownUser):
         dcc.inbox("90-B3-D5-1F-30-99-00-00")
 
+
+
+@pytest.mark.asyncio
+async def test_each_delivery_is_announced_typed_once_it_is_in_the_inbox(make_dcc, inventory, hub, keystore):
+    dcc = make_dcc("mp207")
+    heard: list[tuple[AlertDelivery, list[str]]] = []
+    dcc.on_delivery(lambda d: heard.append((d, [m.alert.code for m in dcc.inbox(d.user).messages()])))
+    await dcc.submit(RSA_1, UpdateFirmware(signed_image(keystore, SUPPLIER_A), [GSME]))
+    hub.alert(transfer_alert(keystore, GSME, alerts.TransferResult.SUCCESS))
+    assert [d for d, _ in heard] == [
+        AlertDelivery(SUPPLIER_A, GSME, AlertCode.FIRMWARE_TRANSFER_SUCCESS),
+        AlertDelivery(RSA_1, GSME, AlertCode.FIRMWARE_TRANSFER_SUCCESS),
+        AlertDelivery(SUPPLIER_A, GSME, DccAlert.FIRMWARE_DELIVERED),
+        AlertDelivery(RSA_1, GSME, DccAlert.FIRMWARE_DELIVERED),
+    ]
+    # announced after the commit: the listener already reads the alert in the user's inbox
+    assert heard[0][1] == ["0x8F8A", "N60"] and heard[-1][1] == ["0x8F8A", "N60"]
+
+
+@pytest.mark.asyncio
+async def test_an_undecodable_alert_is_recorded_and_announced_to_nobody(make_dcc, inventory, hub):
+    dcc = make_dcc("mp207")
+    heard: list[AlertDelivery] = []
+    dcc.on_delivery(heard.append)
+    for sink in hub.sinks:
+        sink(b"\x01\x02not a GBCS message")
+    assert heard == [] and inventory.alerts()[-1].code == "undecodable"
