@@ -4,7 +4,7 @@ The device opens the tunnel after joining (RequestTunnel, GB-HRGP); from then on
 
 * :meth:`TunnelClient.send` carries a response or alert up to the CH as TransferData and
   waits for the CH's answer: a Default Response, or TransferDataError, which raises
-  :class:`~hanbench.radio.se_clusters.TransferDataRefused` (unknown tunnel, overflow).
+  :class:`~hanbench.radio.tunnel_errors.TransferDataRefused` (unknown tunnel, overflow).
   A sleepy client wraps its messages in GB-HRGP PUT, as GBCS has a GSME do.
 * Messages the CH pushes (TransferData to the client) reach every :meth:`on_message`
   listener. One for another tunnel, or larger than this client's maximum incoming transfer
@@ -31,21 +31,17 @@ from zigpy.zcl import foundation
 from hanbench.devices.node import DEFAULT_REPLY_TIMEOUT_S, EmulatedNode
 from hanbench.errors import BadInput, CheckFailed, HanbenchError
 from hanbench.listeners import Listeners
+from hanbench.radio.gb_hrgp import HrgpFrame, HrgpKind
 from hanbench.radio.se_clusters import (
     DEFAULT_MAXIMUM_INCOMING_TRANSFER_SIZE,
     STANDARD_PROTOCOL_MANUFACTURER,
-    HrgpFrame,
-    HrgpKind,
-    NoTunnel,
-    TransferDataRefused,
     TransferDataStatus,
     Tunneling,
     TunnelProtocol,
-    TunnelRefused,
     TunnelStatus,
-    check_fits,
     check_maximum_incoming_transfer_size,
 )
+from hanbench.radio.tunnel_errors import NoTunnel, TransferDataRefused, TunnelRefused, check_fits
 
 LOGGER = logging.getLogger(__name__)
 

@@ -12,7 +12,7 @@ cluster (definitions in :mod:`hanbench.radio.se_clusters`):
   then flow are the same.)
 * :meth:`TunnelServer.send` pushes a message to an awake device as TransferData and waits
   for the device's Default Response (a TransferDataError answer raises
-  :class:`~hanbench.radio.se_clusters.TransferDataRefused`). A message for a **sleepy**
+  :class:`~hanbench.radio.tunnel_errors.TransferDataRefused`). A message for a **sleepy**
   device (registered with :meth:`TunnelServer.register_sleepy`, or whose zigpy node
   descriptor says its receiver is off when idle) goes into the :class:`SleepyQueue` and
   raises "Tunnel Message Pending" on its mirror; the device collects it with GB-HRGP GET,
@@ -55,25 +55,19 @@ from hanbench.hub.mirror import MirrorServer
 from hanbench.hub.sleepy_queue import QueuedMessage, SleepyQueue
 from hanbench.listeners import Listeners
 from hanbench.radio.addresses import entity_of, eui64_of
+from hanbench.radio.gb_hrgp import GET_RESPONSE_OVERHEAD, HrgpFormatError, HrgpFrame, HrgpKind
 from hanbench.radio.se_clusters import (
     DEFAULT_MAXIMUM_INCOMING_TRANSFER_SIZE,
-    GET_RESPONSE_OVERHEAD,
     STANDARD_PROTOCOL_MANUFACTURER,
-    HrgpFormatError,
-    HrgpFrame,
-    HrgpKind,
-    MessageTooLarge,
     NotificationFlags,
-    NoTunnel,
     SupportedProtocol,
-    TransferDataRefused,
     TransferDataStatus,
     Tunneling,
     TunnelProtocol,
     TunnelStatus,
-    check_fits,
     check_maximum_incoming_transfer_size,
 )
+from hanbench.radio.tunnel_errors import MessageTooLarge, NoTunnel, TransferDataRefused, check_fits
 
 LOGGER = logging.getLogger(__name__)
 

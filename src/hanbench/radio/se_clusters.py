@@ -4,7 +4,9 @@ GBCS commands, responses and alerts cross the GB HAN in the Smart Energy **Tunne
 cluster (0x0704), and a sleepy GSME learns what waits for it from the **Functional
 Notification Flags** of its mirror in the CH (a Metering cluster, 0x0702). zigpy 2.4 has
 both clusters but defines no Tunneling command and no Metering client attribute; this module
-defines them with zigpy's own ZCL types, and the GB-HRGP framing that rides on the tunnel.
+defines them with zigpy's own ZCL types. What rides on the tunnel is framed by
+:mod:`hanbench.radio.gb_hrgp`; the errors either tunnel end reports are in
+:mod:`hanbench.radio.tunnel_errors`.
 
 Tunneling (SE 1.4 annex D.6), commands the server receives (client to server):
 
@@ -33,13 +35,6 @@ AckTransferData and ReadyData exist in both directions with the same fields; the
 zigpy looks commands up by name across both directions. The server attribute
 CloseTunnelTimeout (0x0000, uint16 seconds, default 0xFFFF) is defined too.
 
-GB-HRGP (protocol ID 6) framing, used between the CH and a sleepy device (GBCS; the values
-and the layout match the Silicon Labs Comms Hub Function): the device sends **GET** (the
-single octet 0x01) to collect one queued message; the CH answers **GET-RESPONSE** (0x02, the
-number of messages still queued after this one, then the message, empty if none); the
-device sends its responses and alerts as **PUT** (0x03 followed by the message). Any other
-payload is a GBCS message as is: a GBCS message starts with 0xDD or 0xDF, never 0x01..0x03.
-
 Functional Notification Flags (SE 1.4 Table D-59; GBCS names the same bits): a bitmap32
 Metering **client** attribute (0x0000, the Notification Attribute Set) that the CH keeps on
 the mirror endpoint of each GSME. The GSME reads it with a ZCL Read Attributes addressed to
@@ -56,14 +51,12 @@ an endpoint adds a cluster; so every endpoint created afterwards (interviewed de
 CH, emulated devices' own endpoints) carries :class:`Tunneling` and :class:`Metering` from
 here. Both modules that talk over these clusters import this one. The subclasses also stop
 zigpy's generic answers that would contradict the tunnel and the mirror (see their
-docstrings). ``tests/unit/hub/test_tunnel_definitions.py`` fails if zigpy starts defining
+docstrings). ``tests/unit/radio/test_se_clusters.py`` fails if zigpy starts defining
 Tunneling commands itself, so these definitions get reviewed against zigpy's.
 """
 
 from __future__ import annotations
 
-import enum
-from dataclasses import dataclass
 from typing import Any, Final
 
 import zigpy.types as t
@@ -71,7 +64,7 @@ from zigpy.zcl import foundation
 from zigpy.zcl.clusters import smartenergy
 from zigpy.zcl.foundation import BaseAttributeDefs, ZCLAttributeDef, ZCLCommandDef
 
-from hanbench.errors import BadInput, CheckFailed
+from hanbench.errors import BadInput
 
 #: RequestTunnel's manufacturer code for a protocol that is not manufacturer-specific.
 STANDARD_PROTOCOL_MANUFACTURER = 0xFFFF
@@ -281,105 +274,3 @@ def is_client_attribute_read(hdr: foundation.ZCLHeader) -> bool:
         and hdr.command_id == foundation.GeneralCommand.Read_Attributes
         and hdr.direction == foundation.Direction.Server_to_Client
     )
-
-
-# --- GB-HRGP framing ---------------------------------------------------------------------
-
-
-class HrgpKind(enum.IntEnum):
-    """The first octet of a GB-HRGP tunnel payload to or from a sleepy device."""
-
-    GET = 0x01
-    GET_RESPONSE = 0x02
-    PUT = 0x03
-
-
-class HrgpFormatError(CheckFailed):
-    """A tunnel payload claims to be GB-HRGP framing but is not well formed."""
-
-
-@dataclass(frozen=True)
-class HrgpFrame:
-    """One tunnel payload: a GB-HRGP frame, or (``kind`` None) a bare GBCS message.
-
-    ``remaining`` is GET-RESPONSE's count of messages still queued after this one.
-    """
-
-    kind: HrgpKind | None
-    message: bytes = b""
-    remaining: int = 0
-
-    def encode(self) -> bytes:
-        """The tunnel payload."""
-        if self.kind is None:
-            return self.message
-        if self.kind is HrgpKind.GET:
-            return bytes([HrgpKind.GET])
-        if self.kind is HrgpKind.GET_RESPONSE:
-            if not 0 <= self.remaining <= 0xFF:
-                raise BadInput(f"GET-RESPONSE counts 0..255 remaining messages, not {self.remaining}")
-            return bytes([HrgpKind.GET_RESPONSE, self.remaining]) + self.message
-        return bytes([HrgpKind.PUT]) + self.message
-
-    @classmethod
-    def decode(cls, data: bytes) -> HrgpFrame:
-        """Split a tunnel payload into its GB-HRGP header and message."""
-        if not data or data[0] not in tuple(HrgpKind):
-            return cls(None, bytes(data))
-        kind = HrgpKind(data[0])
-        if kind is HrgpKind.GET:
-            if len(data) != 1:
-                raise HrgpFormatError(f"a GB-HRGP GET is one octet, got {len(data)}")
-            return cls(kind)
-        if kind is HrgpKind.GET_RESPONSE:
-            if len(data) < 2:
-                raise HrgpFormatError("a GB-HRGP GET-RESPONSE lacks its remaining-messages count")
-            return cls(kind, bytes(data[2:]), data[1])
-        return cls(kind, bytes(data[1:]))
-
-
-#: Octets GET-RESPONSE adds in front of a queued message.
-GET_RESPONSE_OVERHEAD = 2
-
-
-# --- errors both tunnel ends report -------------------------------------------------------
-
-
-class TunnelRefused(CheckFailed):
-    """RequestTunnel was answered with a status other than SUCCESS."""
-
-    def __init__(self, status: TunnelStatus) -> None:
-        self.status = status
-        super().__init__(f"the CH refused the tunnel: {status.name}")
-
-
-class TransferDataRefused(CheckFailed):
-    """One end of a tunnel refused a TransferData with TransferDataError.
-
-    ``refused_by`` is ``"hub"`` or ``"device"``: whoever sent the TransferDataError.
-    """
-
-    def __init__(self, refused_by: str, tunnel_id: int, status: TransferDataStatus, detail: str) -> None:
-        self.refused_by = refused_by
-        self.tunnel_id = tunnel_id
-        self.status = status
-        super().__init__(f"the {refused_by} refused TransferData on tunnel {tunnel_id}: {status.name} ({detail})")
-
-
-class NoTunnel(BadInput):
-    """A message was to go over a tunnel that is not open: open the tunnel first."""
-
-
-class MessageTooLarge(BadInput):
-    """A message is larger than the receiving end's maximum incoming transfer size."""
-
-    def __init__(self, size: int, limit: int) -> None:
-        self.size = size
-        self.limit = limit
-        super().__init__(f"a {size}-octet tunnel payload exceeds the receiver's maximum of {limit} octets")
-
-
-def check_fits(size: int, limit: int) -> None:
-    """Raise :class:`MessageTooLarge` if a ``size``-octet payload exceeds the receiver's ``limit``."""
-    if size > limit:
-        raise MessageTooLarge(size, limit)

@@ -14,7 +14,8 @@ from hanbench.devices.node import EmulatedNode
 from hanbench.devices.tunnel_client import TunnelClient, TunnelClientConfig
 from hanbench.errors import BadInput
 from hanbench.radio.air import VirtualAir
-from hanbench.radio.se_clusters import NoTunnel, Tunneling
+from hanbench.radio.se_clusters import Tunneling
+from hanbench.radio.tunnel_errors import NoTunnel
 from hanbench.radio.se_profile import SeDeviceType
 
 

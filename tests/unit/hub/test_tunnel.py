@@ -31,19 +31,16 @@ from hanbench.hub.tunnel import Delivery, NoMirror, TunnelServer, TunnelServerCo
 from hanbench.radio.air import AirFrame, VirtualAir
 from hanbench.radio.endpoints import comms_hub_endpoint
 from hanbench.radio.interview import join_and_interview
+from hanbench.radio.gb_hrgp import HrgpFormatError, HrgpKind
 from hanbench.radio.se_clusters import (
-    HrgpFormatError,
-    HrgpKind,
-    MessageTooLarge,
     Metering,
     NotificationFlags,
-    NoTunnel,
-    TransferDataRefused,
     TransferDataStatus,
     Tunneling,
     TunnelProtocol,
     TunnelStatus,
 )
+from hanbench.radio.tunnel_errors import MessageTooLarge, NoTunnel, TransferDataRefused
 from hanbench.radio.se_profile import SeDeviceType
 from hanbench.radio.virtual_app import VirtualRadioApp, virtual_coordinator
 

@@ -1,4 +1,4 @@
-"""The Smart Energy definitions hanbench adds to zigpy: commands, flags, GB-HRGP framing.
+"""The Smart Energy definitions hanbench adds to zigpy: commands, flags, the transfer size rules.
 
 The first test fails the day zigpy defines Tunneling commands itself: then ours must be
 reviewed against zigpy's (keep one set, not two).
@@ -13,15 +13,8 @@ from zigpy.zcl.clusters import smartenergy
 
 from hanbench.errors import BadInput
 from hanbench.radio import se_clusters
-from hanbench.radio.se_clusters import (
-    HrgpFormatError,
-    HrgpFrame,
-    HrgpKind,
-    MeteringClientAttributes,
-    NotificationFlags,
-    Tunneling,
-    TunnelProtocol,
-)
+from hanbench.radio.se_clusters import MeteringClientAttributes, NotificationFlags, Tunneling, TunnelProtocol
+from hanbench.radio.tunnel_errors import MessageTooLarge, check_fits
 
 
 def test_zigpy_still_defines_no_tunneling_commands_and_no_metering_client_flags() -> None:
@@ -88,36 +81,10 @@ def test_the_flags_attribute_is_a_bitmap32_metering_client_attribute() -> None:
     assert attribute.zcl_type == foundation.DataTypeId.map32
 
 
-@pytest.mark.parametrize(
-    ("frame", "wire"),
-    [
-        (HrgpFrame(HrgpKind.GET), b"\x01"),
-        (HrgpFrame(HrgpKind.GET_RESPONSE, b"\xdf\x09", 3), b"\x02\x03\xdf\x09"),
-        (HrgpFrame(HrgpKind.GET_RESPONSE, b"", 0), b"\x02\x00"),
-        (HrgpFrame(HrgpKind.PUT, b"\xdd\x00"), b"\x03\xdd\x00"),
-        (HrgpFrame(None, b"\xdf\x09"), b"\xdf\x09"),
-    ],
-)
-def test_gb_hrgp_frames_round_trip(frame: HrgpFrame, wire: bytes) -> None:
-    assert frame.encode() == wire
-    assert HrgpFrame.decode(wire) == frame
-
-
-@pytest.mark.parametrize("wire", [b"\x01\x00", b"\x02"])
-def test_malformed_gb_hrgp_frames_are_refused(wire: bytes) -> None:
-    with pytest.raises(HrgpFormatError):
-        HrgpFrame.decode(wire)
-
-
-def test_get_response_counts_at_most_255_remaining() -> None:
-    with pytest.raises(BadInput):
-        HrgpFrame(HrgpKind.GET_RESPONSE, b"", 256).encode()
-
-
 def test_both_tunnel_ends_share_the_transfer_size_rules() -> None:
-    se_clusters.check_fits(64, 64)
-    with pytest.raises(se_clusters.MessageTooLarge) as too_large:
-        se_clusters.check_fits(65, 64)
+    check_fits(64, 64)
+    with pytest.raises(MessageTooLarge) as too_large:
+        check_fits(65, 64)
     assert (too_large.value.size, too_large.value.limit) == (65, 64)
     se_clusters.check_maximum_incoming_transfer_size(se_clusters.DEFAULT_MAXIMUM_INCOMING_TRANSFER_SIZE)
     for bad in (0, 0x10000):
