@@ -5,8 +5,13 @@
   0x00CE (ESME and CH), GBZ in message 0x00CF (GSME).
 * CCS08 Firmware Transfer Alert (message 0x0128, ASN.1) from the CH: 0x8F8A / 0x8F89.
 * CS09 PPMID Firmware Activation Alert (message 0x012B as in RTDS, ASN.1): 0x8F8B.
-* Generic DLMS alerts (messages 0x1000 critical / 0x1001 non-critical): an alert code and
-  a time, as RTDS's 0x8F30 "Source Does not have Authority" vector carries them.
+* Generic alerts (messages 0x1000 critical / 0x1001 non-critical): an alert code and a time,
+  in one of two forms. ESME and CH send DLMS (a Data-Notification whose structure holds the
+  code and a COSEM date-time: RTDS ``GCA-DLMS`` 0x8F30, ``GNCA-DLMS`` 0x810E); a GSME sends GBZ
+  (profile 0x0109, component count 0, the code, then seconds since 2000-01-01: RTDS
+  ``GCA-ZigBee`` 0x8F30, ``GNCA-ZigBee`` 0x810E). The decoder picks the form from the first
+  byte, as Wireshark's packet-gbcs.c and the DCC's gbcs-parser both do: 0x0F is a DLMS
+  Data-Notification, 0x01 0x09 the GBZ profile ID; anything else is refused.
 * 0x819D GSME Command Not Retrieved, raised by the CH when a command queued for a sleepy
   GSME expires. No RTDS vector or public encoding exists; hanbench's own choice is the
   generic non-critical DLMS alert (message 0x1001) whose structure adds the GSME's entity ID
@@ -225,25 +230,39 @@ class PpmidActivationAlert:
         return alert
 
 
-# --- generic DLMS alerts and 0x819D ------------------------------------------------------------
+# --- generic alerts and 0x819D ---------------------------------------------------------------
+
+class AlertForm(enum.Enum):
+    """How a generic alert's payload is encoded: DLMS (ESME, CH) or GBZ (GSME)."""
+
+    DLMS = "dlms"
+    GBZ = "gbz"
+
 
 @dataclass(frozen=True)
 class GenericAlert:
-    """An alert with no use-case content (e.g. 0x8F30): code and time, critical or not."""
+    """An alert with no use-case content (e.g. 0x8F30): code and time, critical or not, in the
+    DLMS form (ESME, CH) or the GBZ form (GSME)."""
 
     alert_code: AlertCode | int
     timestamp: datetime
     critical: bool = True
+    form: AlertForm = AlertForm.DLMS
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "alert_code", alert_code(check_uint(self.alert_code, 16, "alert code")))
-        object.__setattr__(self, "timestamp", _hundredths(self.timestamp, "alert time"))
+        if not isinstance(self.form, AlertForm):
+            raise MessageFormatError("form must be an AlertForm")
+        tidy = _hundredths if self.form is AlertForm.DLMS else whole_seconds_utc
+        object.__setattr__(self, "timestamp", tidy(self.timestamp, "alert time"))
 
     @property
     def message_code(self) -> MessageCode:
         return MessageCode.GENERIC_CRITICAL_ALERT if self.critical else MessageCode.GENERIC_NON_CRITICAL_ALERT
 
     def encode(self, counter: int) -> bytes:
+        if self.form is AlertForm.GBZ:
+            return gbz.encode_alert_header(self.alert_code, self.timestamp, components=0)
         return _generic_payload(counter, self.alert_code, self.timestamp)
 
 
@@ -286,6 +305,15 @@ def _generic_payload(counter: int, code: int, when: datetime, *extra: bytes) -> 
 
 def _decode_generic(data: bytes, critical: bool) -> GenericAlert | GsmeCommandNotRetrievedAlert:
     what = "generic alert payload"
+    if data[:2] == gbz.PROFILE_ID.to_bytes(2, "big"):
+        cur = Cursor(data, f"{what} (GBZ)")
+        code, when = gbz.read_alert_header(cur, components=0)
+        cur.done()
+        return decoded(what, lambda: GenericAlert(code, when, critical, AlertForm.GBZ))
+    if data[:1] != bytes([dlms.DATA_NOTIFICATION]):
+        first = data[:2].hex().upper() or "nothing"
+        raise MessageFormatError(f"{what}: at offset 0: expected a DLMS Data-Notification (0F) or the GBZ "
+                                 f"profile ID (0109), found {first}")
     cur = dlms.read_data_notification(data, what)
     at = cur.offset
     size = dlms.read_structure_size(cur, "alert structure")

@@ -13,7 +13,8 @@ from hypothesis import strategies as st
 
 from gbcs_vectors import read_vector, vector_files
 from hanbench.gbcs.alerts import (
-    FirmwareReceiptAlert, FirmwareTransferAlert, GenericAlert, GsmeCommandNotRetrievedAlert, PpmidActivationAlert,
+    AlertForm, FirmwareReceiptAlert, FirmwareTransferAlert, GenericAlert, GsmeCommandNotRetrievedAlert,
+    PpmidActivationAlert,
     ReceiptForm, alert_payload, decode_alert,
 )
 from hanbench.gbcs.codes import AlertCode, MessageCode
@@ -65,7 +66,8 @@ records = st.one_of(
               times, hashes, st.sampled_from(ReceiptForm)),
     st.builds(FirmwareTransferAlert, times, entities, versions, st.integers(0, 3)),
     st.builds(PpmidActivationAlert, times, versions, st.integers(0, 1)),
-    st.builds(GenericAlert, st.integers(0, 0xFFFF).filter(lambda c: c != 0x819D), times, st.booleans()),
+    st.builds(GenericAlert, st.integers(0, 0xFFFF).filter(lambda c: c != 0x819D), times, st.booleans(),
+              st.sampled_from(AlertForm)),
     st.builds(GsmeCommandNotRetrievedAlert, times, entities, counters),
     st.just(EsmeFirmwareVersionRequest()),
     st.builds(EsmeFirmwareVersionResponse, versions, st.just(0)),

@@ -2,13 +2,11 @@
 and (where its signer's certificate is in the key store) its signature verifies.
 
 Which signatures cannot be verified, and why:
-* ECS52 and CS08 commands and responses are non-critical reads: they carry no signature
-  (length 0), only the 12-byte MAC of the DCC's general-ciphering envelope. That GMAC is keyed
-  by a key agreed between the ACB and the device; deriving it is not part of hanbench's frame
-  layer, so the MAC is carried, not verified.
+* ECS52, GCS38 and CS08 commands and responses are non-critical reads, and 0x1001 alerts are
+  non-critical: they carry no signature (length 0), only the 12-byte MAC of the general-ciphering
+  envelope, which ``test_protection.py`` verifies.
 * CS06 pre-commands are unsigned by definition (the Supplier signs them next); the CS06
   command's own signature is verified, and shown to cover exactly the pre-command's bytes.
-  Its MAC is carried unverified for the reason above.
 """
 
 from __future__ import annotations
@@ -19,7 +17,7 @@ import pytest
 
 from gbcs_vectors import CHF, DCC, ESME, GSME, HCALCS, KEYS, PPMID, SUPPLIER, read_vector, vector_files
 from hanbench.gbcs.alerts import (
-    FirmwareReceiptAlert, FirmwareTransferAlert, GenericAlert, PpmidActivationAlert, PpmidActivationOutcome,
+    AlertForm, FirmwareReceiptAlert, FirmwareTransferAlert, GenericAlert, PpmidActivationAlert, PpmidActivationOutcome,
     ReceiptForm, TransferResult, alert_payload, decode_alert,
 )
 from hanbench.gbcs.codes import AlertCode, MessageCode
@@ -119,6 +117,13 @@ EXPECTED: dict[str, tuple] = {
                                                                 b"\xa1" * 32, ReceiptForm.GBZ)),
     "GCA-DLMS_NA_8F30_ALERT_GBCS.HEX": (A, 2000, ESME, SUPPLIER, 0x1000, None, None, True, False,
                                         GenericAlert(AlertCode.SOURCE_DOES_NOT_HAVE_AUTHORITY, JAN_2015, critical=True)),
+    "GCA-ZigBee_NA_8F30_ALERT_GBCS.HEX": (A, 3000, GSME, SUPPLIER, 0x1000, None, None, True, False,
+                                          GenericAlert(AlertCode.SOURCE_DOES_NOT_HAVE_AUTHORITY, JAN_2015,
+                                                       critical=True, form=AlertForm.GBZ)),
+    "GNCA-DLMS_NA_810E_ALERT_GBCS.HEX": (A, 2000, ESME, SUPPLIER, 0x1001, None, None, False, True,
+                                         GenericAlert(0x810E, JAN_2015, critical=False)),
+    "GNCA-ZigBee_NA_810E_ALERT_GBCS.HEX": (A, 3000, GSME, SUPPLIER, 0x1001, None, None, False, True,
+                                           GenericAlert(0x810E, JAN_2015, critical=False, form=AlertForm.GBZ)),
 }
 
 # RTDS 4.5.0 GCS38 vectors (SmartDCCInnovation/gbcs-parser, test/rtds/RTDS-4.5.0/11.2_GCS38/), not among
@@ -205,11 +210,12 @@ def test_vector_signature_verifies_with_originators_certificate(name: str) -> No
     assert not verify_message(msg, KEYS.public_key(other))
 
 
-def test_all_seventeen_signed_vectors_are_checked() -> None:
-    # 5 CS06 commands (Supplier), 5 CS06 responses, 2 future-dated alerts, FDRA x2, GCA (ESME/GSME),
-    # CCS08 (CH), CS09 (PPMID). The other 17 (pre-commands, ECS52, CS08, GCS38) carry no signature.
-    assert len(SIGNED) == 17
-    assert len(ALL) - len(SIGNED) == 17
+def test_all_eighteen_signed_vectors_are_checked() -> None:
+    # 5 CS06 commands (Supplier), 5 CS06 responses, 2 future-dated alerts, FDRA x2, GCA x2 (ESME DLMS,
+    # GSME GBZ), CCS08 (CH), CS09 (PPMID). The other 19 (pre-commands, ECS52, CS08, GCS38, the two
+    # non-critical generic alerts) carry no signature.
+    assert len(SIGNED) == 18
+    assert len(ALL) - len(SIGNED) == 19
 
 
 @pytest.mark.parametrize("kind", ["IMMEDIATE_SUCCESS", "IMMEDIATE_ERROR", "FUTURE_DATED_SUCCESS",
