@@ -21,9 +21,22 @@ class MessageFormatError(GbcsError):
     """Bytes that are not a well-formed GBCS message (frame, CS06, alert)."""
 
 
+class MessageTruncated(MessageFormatError):
+    """A GBCS message that ends before a field it announces (cut short in a log or on the air)."""
+
+
 class KeyStoreError(BadInput):
     """A key or certificate that is missing or unreadable in the key store."""
 
 
+class KeyMissing(KeyStoreError):
+    """The key store has no file for the key a check or a MAC needs."""
+
+
 class SignatureInvalid(CheckFailed):
     """A signature that does not verify with the key it was checked against."""
+
+
+class MacInvalid(CheckFailed):
+    """A GBCS MAC (the GMAC of a general-ciphering envelope) that does not verify, or is missing
+    where GBCS requires one."""

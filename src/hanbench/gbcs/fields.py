@@ -15,7 +15,7 @@ from datetime import datetime, timezone
 from typing import TypeVar
 
 from hanbench.gbcs.entity import EntityId
-from hanbench.gbcs.errors import MessageFormatError
+from hanbench.gbcs.errors import MessageFormatError, MessageTruncated
 
 T = TypeVar("T")
 E = TypeVar("E", bound=enum.IntEnum)
@@ -50,7 +50,8 @@ class Cursor:
 
     def take(self, n: int, field: str) -> bytes:
         if n > self.remaining:
-            raise self.fail(field, f"needs {n} bytes, only {self.remaining} left")
+            where = self.offset
+            raise MessageTruncated(f"{self.what}: {field} at offset {where}: needs {n} bytes, only {self.remaining} left")
         chunk = self._data[self._pos : self._pos + n]
         self._pos += n
         return chunk

@@ -18,14 +18,22 @@ users). Layout, as the RTDS 4.5.0 vectors carry it::
     08 <target (8)>             business target ID
     00 | 0C <COSEM date-time>   date-time (responses carry it)
     len code(2) [supplementary] other-information: message code, optionally a supplementary
-                                remote party ID (8), its counter (8), an originator counter (8)
+                                remote party ID (8), its counter (8), then either an originator
+                                counter (8) or the supplementary remote party's KA certificate
+                                (DER, any length: commands for an unknown remote party)
     len <payload>               content: the use-case specific payload
     00 | 40 <signature (64)>    signature; absent altogether in a pre-command
 
 The signature is ECDSA P-256 / SHA-256 over the general-signing block from the byte after
 the 0xDF tag to the end of the content (proved by every signed RTDS vector verifying against
-its originator's certificate). The MAC is carried, not computed: it needs a key agreed
-between the ACB and the device, which this module does not derive.
+its originator's certificate). The MAC is carried here; :mod:`hanbench.gbcs.protection`
+computes and verifies it.
+
+Other-information beyond 26 bytes is laid out as the DCC's own RTDS parser reads it
+(SmartDCCInnovation/gbcs-parser ``src/parser.ts``: message code, remote party ID, remote party
+counter, then the certificate); an older Wireshark plugin put the certificate after a 26-byte
+prefix instead. Lengths 2, 10, 18 and 26 keep their fixed meaning; anything longer must be
+exactly 18 bytes followed by one DER X.509 certificate, or the frame is refused.
 """
 
 from __future__ import annotations
@@ -34,6 +42,7 @@ import enum
 from dataclasses import dataclass, replace
 from datetime import datetime
 
+from cryptography import x509
 from cryptography.hazmat.primitives.asymmetric import ec
 
 from hanbench.gbcs.codes import MessageCode, message_code
@@ -50,7 +59,8 @@ _TRANSACTION_ID_LENGTH = 9
 _ENTITY_LENGTH = 8
 _CIPHERING_EMPTY_FIELDS = bytes(6)
 _SECURITY_HEADER_LENGTH = 5
-_OTHER_INFO_LENGTHS = (2, 10, 18, 26)
+_OTHER_INFO_FIXED_LENGTHS = (2, 10, 18, 26)
+_CERTIFICATE_AFTER = 18
 _WHAT = "GBCS message"
 
 
@@ -81,28 +91,53 @@ class Supplementary:
     """Other-information beyond the message code, used when the DCC sends on a user's behalf.
 
     In the RTDS CS08 vectors the DCC (ACB) originates the frame and names here the user it
-    acts for (supplementary remote party ID) and that user's request counter.
+    acts for (supplementary remote party ID) and that user's request counter. A command for
+    an unknown remote party carries that party's key agreement certificate instead of an
+    originator counter (``ka_certificate``, DER), so the device can protect its response.
     """
 
     remote_party: EntityId
     remote_party_counter: int | None = None
     originator_counter: int | None = None
+    ka_certificate: bytes | None = None
 
     def __post_init__(self) -> None:
         check_entity(self.remote_party, "supplementary remote party")
         if self.remote_party_counter is not None:
             check_uint(self.remote_party_counter, 64, "supplementary remote party counter")
+        if (self.originator_counter is not None or self.ka_certificate is not None) and self.remote_party_counter is None:
+            raise MessageFormatError("a supplementary originator counter or certificate needs a remote party counter")
         if self.originator_counter is not None:
             check_uint(self.originator_counter, 64, "supplementary originator counter")
-            if self.remote_party_counter is None:
-                raise MessageFormatError("a supplementary originator counter needs a remote party counter")
+            if self.ka_certificate is not None:
+                raise MessageFormatError("other-information carries an originator counter or a certificate, not both")
+        if self.ka_certificate is not None:
+            check_bytes(self.ka_certificate, "supplementary remote party KA certificate")
+            _check_certificate(self.ka_certificate)
+
+    @property
+    def certificate(self) -> x509.Certificate | None:
+        """The supplementary remote party's KA certificate, parsed, if the frame carries one."""
+        return None if self.ka_certificate is None else x509.load_der_x509_certificate(self.ka_certificate)
 
     def encode(self) -> bytes:
         out = bytes(self.remote_party)
         for counter in (self.remote_party_counter, self.originator_counter):
             if counter is not None:
                 out += counter.to_bytes(8, "big")
-        return out
+        return out + (self.ka_certificate or b"")
+
+
+def _check_certificate(der: bytes) -> None:
+    """``der`` must be one DER X.509 certificate and nothing else (it fills other-information)."""
+    cur = Cursor(der, "supplementary remote party KA certificate")
+    cur.expect(b"\x30", "certificate SEQUENCE tag")
+    cur.take(cur.length("certificate length"), "certificate")
+    cur.done("end of certificate")
+    try:
+        x509.load_der_x509_certificate(der)
+    except ValueError as exc:
+        raise MessageFormatError(f"supplementary remote party KA certificate is not an X.509 certificate: {exc}") from None
 
 
 @dataclass(frozen=True)
@@ -166,11 +201,17 @@ def _encode_signed_part(msg: GbcsMessage) -> bytes:
             + encode_length(len(msg.payload)) + msg.payload)
 
 
-def encode_message(msg: GbcsMessage) -> bytes:
-    """The wire bytes of ``msg``."""
+def general_signing_block(msg: GbcsMessage) -> bytes:
+    """The general-signing block from the 0xDF tag through the signature field: what a MAC covers."""
     block = _encode_signed_part(msg)
     if not msg.pre_command:
         block += b"\x00" if msg.signature is None else encode_length(SIGNATURE_LENGTH) + msg.signature
+    return block
+
+
+def encode_message(msg: GbcsMessage) -> bytes:
+    """The wire bytes of ``msg``."""
+    block = general_signing_block(msg)
     if msg.mac is None:
         return block
     ciphered = (bytes([msg.mac.security_control]) + msg.mac.invocation_counter.to_bytes(4, "big")
@@ -225,10 +266,14 @@ def _read_general_signing(cur: Cursor, inside_mac: bool) -> GbcsMessage:
     date_time = CosemDateTime.read(cur, "date-time") if dt_length else None
     at = cur.offset
     info_length = cur.length("other-information length")
-    if info_length not in _OTHER_INFO_LENGTHS:
-        raise cur.fail("other-information length", f"must be one of {_OTHER_INFO_LENGTHS}, found {info_length}", at)
-    code = cur.uint(2, "message code")
-    supplementary = _read_supplementary(cur, info_length)
+    if info_length not in _OTHER_INFO_FIXED_LENGTHS and info_length <= _OTHER_INFO_FIXED_LENGTHS[-1]:
+        raise cur.fail("other-information length",
+                       f"must be one of {_OTHER_INFO_FIXED_LENGTHS} or longer than 26 (a certificate), "
+                       f"found {info_length}", at)
+    info = cur.sub(info_length, "other-information")
+    code = info.uint(2, "message code")
+    supplementary = _read_supplementary(info, info_length)
+    info.done("end of other-information")
     payload = cur.take(cur.length("content length"), "content")
     signature: bytes | None = None
     pre_command = not inside_mac and cur.remaining == 0
@@ -253,7 +298,15 @@ def _read_supplementary(cur: Cursor, info_length: int) -> Supplementary | None:
     party = EntityId(cur.take(_ENTITY_LENGTH, "supplementary remote party ID"))
     party_counter = cur.uint(8, "supplementary remote party counter") if info_length >= 18 else None
     originator_counter = cur.uint(8, "supplementary originator counter") if info_length == 26 else None
-    return Supplementary(party, party_counter, originator_counter)
+    certificate = None
+    if info_length > 26:
+        at = cur.offset
+        certificate = cur.rest()
+        try:
+            _check_certificate(certificate)
+        except MessageFormatError as exc:
+            raise cur.fail("supplementary remote party KA certificate", str(exc), at) from None
+    return Supplementary(party, party_counter, originator_counter, certificate)
 
 
 # --- signatures --------------------------------------------------------------------------------

@@ -4,8 +4,15 @@ A key store is a folder laid out like the RTDS test key store: ``<entity-hex>-<u
 for certificates and ``<entity-hex>-<usage>.key`` for private keys, where usage is ``ds``
 (digital signing), ``ka`` (key agreement) or ``pp-ka`` (prepayment key agreement).
 
+Every device and party has a DS pair (it signs) and a KA pair (it agrees MAC keys, see
+:mod:`hanbench.gbcs.protection`). A certificate asked for as KA must allow key agreement and one
+asked for as DS must allow digital signatures, where it says (keyUsage), so a swapped file is
+found at load time rather than as a MAC that never verifies.
+
 This is the one module under ``gbcs/`` that reads files: it reads them when asked for a key
-and keeps what it parsed, so callers above it never deal with PEM.
+and keeps what it parsed, so callers above it never deal with PEM. Whatever is wrong with a
+file (missing, unreadable, not PEM/DER, not P-256, wrong usage) is a :class:`KeyStoreError`
+(:class:`KeyMissing` when the file is not there); no ``cryptography`` exception escapes.
 """
 
 from __future__ import annotations
@@ -15,11 +22,12 @@ from functools import cache
 from pathlib import Path
 
 from cryptography import x509
+from cryptography.exceptions import UnsupportedAlgorithm
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
 from hanbench.gbcs.entity import EntityId
-from hanbench.gbcs.errors import KeyStoreError
+from hanbench.gbcs.errors import KeyMissing, KeyStoreError
 
 
 class Usage(enum.StrEnum):
@@ -53,7 +61,10 @@ class KeyStore:
 
     def public_key(self, entity: EntityId | str, usage: Usage | str = Usage.DS) -> ec.EllipticCurvePublicKey:
         """The P-256 public key from ``entity``'s certificate for ``usage``."""
-        return public_key_of(self.certificate(entity, usage), self._path(entity, usage, ".pem"))
+        path = self._path(entity, usage, ".pem")
+        cert = self.certificate(entity, usage)
+        _check_usage(cert, Usage(usage), path)
+        return public_key_of(cert, path)
 
     def private_key(self, entity: EntityId | str, usage: Usage | str = Usage.DS) -> ec.EllipticCurvePrivateKey:
         """The P-256 private key of ``entity`` for ``usage``."""
@@ -65,20 +76,42 @@ class KeyStore:
         return sorted(found)
 
 
+def _check_usage(cert: x509.Certificate, usage: Usage, where: Path) -> None:
+    try:
+        key_usage = cert.extensions.get_extension_for_class(x509.KeyUsage).value
+    except x509.ExtensionNotFound:
+        return
+    except ValueError as exc:
+        raise KeyStoreError(f"{where}: unreadable certificate extensions: {exc}") from None
+    allowed = key_usage.digital_signature if usage is Usage.DS else key_usage.key_agreement
+    if not allowed:
+        wanted = "digitalSignature" if usage is Usage.DS else "keyAgreement"
+        raise KeyStoreError(f"{where}: its keyUsage does not allow {wanted}, so it is not a {usage.value} certificate")
+
+
 def public_key_of(cert: x509.Certificate, where: Path | str = "certificate") -> ec.EllipticCurvePublicKey:
     """The certificate's public key, which GBCS requires to be P-256."""
-    key = cert.public_key()
+    try:
+        key = cert.public_key()
+    except (ValueError, TypeError, UnsupportedAlgorithm) as exc:
+        raise KeyStoreError(f"{where}: unreadable public key: {exc}") from None
     if not isinstance(key, ec.EllipticCurvePublicKey) or not isinstance(key.curve, ec.SECP256R1):
         raise KeyStoreError(f"{where}: GBCS certificates carry P-256 keys")
     return key
 
 
+def _read(path: Path, what: str) -> bytes:
+    try:
+        return path.read_bytes()
+    except FileNotFoundError:
+        raise KeyMissing(f"no {what} {path.name} in key store {path.parent}") from None
+    except OSError as exc:
+        raise KeyStoreError(f"cannot read {what} {path}: {exc.strerror or exc}") from None
+
+
 @cache
 def _load_certificate(path: Path) -> x509.Certificate:
-    try:
-        data = path.read_bytes()
-    except FileNotFoundError:
-        raise KeyStoreError(f"no certificate {path.name} in key store {path.parent}") from None
+    data = _read(path, "certificate")
     try:
         return x509.load_pem_x509_certificate(data)
     except ValueError:
@@ -95,16 +128,13 @@ def load_certificate(path: Path | str) -> x509.Certificate:
 
 @cache
 def _load_private_key(path: Path) -> ec.EllipticCurvePrivateKey:
-    try:
-        data = path.read_bytes()
-    except FileNotFoundError:
-        raise KeyStoreError(f"no private key {path.name} in key store {path.parent}") from None
+    data = _read(path, "private key")
     try:
         key = serialization.load_pem_private_key(data, password=None)
-    except (ValueError, TypeError):
+    except (ValueError, TypeError, UnsupportedAlgorithm):
         try:
             key = serialization.load_der_private_key(data, password=None)
-        except (ValueError, TypeError):
+        except (ValueError, TypeError, UnsupportedAlgorithm):
             raise KeyStoreError(f"{path} is not an unencrypted PEM or DER private key") from None
     if not isinstance(key, ec.EllipticCurvePrivateKey) or not isinstance(key.curve, ec.SECP256R1):
         raise KeyStoreError(f"{path}: GBCS keys are P-256 EC keys")
