@@ -2,7 +2,9 @@
 
 For each device type in :data:`hanbench.gbcs.image_types.IMAGE_PROFILES` and for the two file
 versions the bench uses (the one emulated devices start on and the next one to distribute),
-it generates a small deterministic Manufacturer Image, wraps it with the same
+it generates a small deterministic Manufacturer Image in the emulated firmware format
+(:mod:`hanbench.gbcs.emulated_firmware`: the device type, firmware version and hardware range
+inside the signed content, then the payload), wraps it with the same
 :func:`~hanbench.gbcs.image.build_image` and :func:`~hanbench.image_files.write_image` that
 ``hanbench image build`` uses, and signs it with the RTDS test Supplier's DS key (PPMID
 images stay unsigned, like RTDS 11.4).
@@ -21,6 +23,7 @@ from pathlib import Path
 from cryptography.hazmat.primitives.asymmetric import ec
 
 from hanbench.errors import BadInput
+from hanbench.gbcs.emulated_firmware import EmulatedFirmware
 from hanbench.gbcs.image import UpgradeImage, build_image
 from hanbench.gbcs.image_types import (
     IMAGE_PROFILES,
@@ -40,7 +43,8 @@ _BLOCKS = 96
 
 
 def manufacturer_image(profile: ImageProfile, file_version: int) -> bytes:
-    """A ~4 KiB Manufacturer Image that names its device type and version in every line.
+    """A ~4 KiB emulated Manufacturer Image: the signed facts header, then a payload that names
+    its device type and version in every line.
 
     Text rather than random bytes so that a capture or a hex dump shows at a glance which
     image a device received; different for every type and version so their hashes differ.
@@ -50,7 +54,8 @@ def manufacturer_image(profile: ImageProfile, file_version: int) -> bytes:
              f"file version 0x{file_version:08X}\n"]
     for block in range(_BLOCKS):
         lines.append(f"{name}:{file_version:08X}:{block:04d}:{'0123456789ABCDEF'[block % 16] * 16}\n")
-    return "".join(lines).encode("ascii")
+    payload = "".join(lines).encode("ascii")
+    return EmulatedFirmware(profile.device_type, file_version, profile.hw_min, profile.hw_max, payload).encode()
 
 
 def sample_image(profile: ImageProfile, file_version: int, key: ec.EllipticCurvePrivateKey) -> UpgradeImage:

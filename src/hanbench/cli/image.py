@@ -1,5 +1,10 @@
 """``hanbench image``: build, inspect, verify and hash GBCS OTA Upgrade Images.
 
+``build --emulated TYPE`` puts the bench's emulated firmware header (device type, firmware
+version = ``--file-version``, hardware range) in front of the given payload, inside the signed
+Manufacturer Image (:mod:`hanbench.gbcs.emulated_firmware`); ``inspect`` shows those facts when
+an image carries them, and says a real manufacturer's image is opaque.
+
 Exit codes follow the project's taxonomy: 0 success, 1 a check failed (a signature that
 does not verify, an unsigned image asked to verify), 2 bad input (not an image, a missing
 file, a bad option).
@@ -14,10 +19,12 @@ from typing import Any
 import click
 
 from hanbench.errors import BadInput, CheckFailed
+from hanbench.gbcs.device_types import DeviceType
+from hanbench.gbcs.emulated_firmware import EmulatedFirmware, read_emulated_firmware
 from hanbench.gbcs.entity import EntityId
 from hanbench.gbcs.errors import SignatureInvalid
 from hanbench.gbcs.image import UpgradeImage, build_image
-from hanbench.gbcs.image_types import device_type_of
+from hanbench.gbcs.image_types import device_type_of, profile_for
 from hanbench.gbcs.keystore import load_certificate, load_private_key, public_key_of
 from hanbench.gbcs.ota_header import HEADER_VERSION
 from hanbench.image_files import read_bytes, read_image, write_image
@@ -86,6 +93,10 @@ command = click.Group("image", help="Build, inspect, verify and hash GBCS OTA Up
 @click.option("--force-replace", is_flag=True, help="Set the Force Replace byte (signed images only).")
 @click.option("--sign-key", type=click.Path(dir_okay=False, path_type=Path), help="Supplier DS private key (PEM/DER).")
 @click.option("--unsigned", is_flag=True, help="Build the unsigned PPMID form instead of signing.")
+@click.option("--emulated", "emulated", type=click.Choice([t.value for t in DeviceType]), metavar="TYPE",
+              help="Emulated firmware for a device of TYPE (esme, gsme, ...): MANUFACTURER_IMAGE becomes the "
+              "payload behind a signed header naming TYPE, --file-version and the hardware range (--hw-min/"
+              "--hw-max, default the bench's range for TYPE).")
 @click.option("-o", "--output", "output", type=click.Path(dir_okay=False, path_type=Path), required=True,
               help="Image file to write (atomically).")
 def build(
@@ -102,14 +113,24 @@ def build(
     force_replace: bool,
     sign_key: Path | None,
     unsigned: bool,
+    emulated: str | None,
     output: Path,
 ) -> None:
     """Wrap MANUFACTURER_IMAGE in an OTA header and sign it (or not) into OUTPUT."""
     if (sign_key is None) == (not unsigned):
         raise BadInput("give exactly one of --sign-key KEY or --unsigned")
     key = load_private_key(sign_key) if sign_key is not None else None
+    content = read_bytes(manufacturer_image, "manufacturer image")
+    if emulated is not None:
+        if (hw_min is None) != (hw_max is None):
+            raise BadInput("give both --hw-min and --hw-max, or neither")
+        kind = DeviceType.parse(emulated)
+        if hw_min is None:
+            profile = profile_for(kind)
+            hw_min, hw_max = profile.hw_min, profile.hw_max
+        content = EmulatedFirmware(kind, file_version, hw_min, hw_max, content).encode()
     image = build_image(
-        read_bytes(manufacturer_image, "manufacturer image"),
+        content,
         manufacturer_code=manufacturer_code,
         image_type=image_type,
         file_version=file_version,
@@ -132,6 +153,7 @@ def describe(image: UpgradeImage) -> dict[str, Any]:
     """Every field of ``image`` as JSON-ready values (numbers as integers, bytes as hex)."""
     h = image.header
     device_type = device_type_of(h)
+    facts = read_emulated_firmware(image.manufacturer_image)
     return {
         "size": h.total_image_size,
         "signed": image.is_signed,
@@ -152,10 +174,29 @@ def describe(image: UpgradeImage) -> dict[str, Any]:
             "hw_max": h.hw_max,
         },
         "manufacturer_image_size": len(image.manufacturer_image),
+        "emulated_firmware": None if facts is None else {
+            "device_type": facts.device_type.value,
+            "firmware_version": facts.firmware_version,
+            "hw_min": facts.hw_min,
+            "hw_max": facts.hw_max,
+            "payload_size": len(facts.payload),
+        },
         "manufacturer_image_hash": image.manufacturer_image_hash.hex(),
         "force_replace": image.force_replace if image.is_signed else None,
         "signature": image.signature.hex() if image.signature is not None else None,
     }
+
+
+def _emulated_rows(facts: dict[str, Any] | None) -> list[tuple[str, str]]:
+    """The signed facts of emulated firmware, or a word that a real image is opaque."""
+    if facts is None:
+        return [("signed firmware facts", "none (a manufacturer's opaque image)")]
+    return [
+        ("signed device type", facts["device_type"]),
+        ("signed firmware version", _hex(facts["firmware_version"], 8)),
+        ("signed hardware versions", f"{_hex(facts['hw_min'], 4)}..{_hex(facts['hw_max'], 4)}"),
+        ("firmware payload", f"{facts['payload_size']} bytes"),
+    ]
 
 
 def _hex(value: int | None, digits: int) -> str:
@@ -181,6 +222,7 @@ def _table(image: UpgradeImage) -> list[tuple[str, str]]:
         ("upgrade file destination", d["header"]["upgrade_file_destination"] or "-"),
         ("hardware versions", "-" if h.hw_min is None else f"{_hex(h.hw_min, 4)}..{_hex(h.hw_max, 4)}"),
         ("manufacturer image", f"{len(image.manufacturer_image)} bytes"),
+        *_emulated_rows(d["emulated_firmware"]),
         ("manufacturer image hash", d["manufacturer_image_hash"]),
         ("force replace", "-" if not image.is_signed else ("yes" if image.force_replace else "no")),
         ("signature", d["signature"] or "-"),

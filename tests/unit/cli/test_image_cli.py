@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import base64
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -235,3 +237,49 @@ def test_installed_entry_point_exit_codes(tmp_path: Path) -> None:
     assert (ok.returncode, bad_sig.returncode, missing.returncode) == (0, 1, 2)
     assert "Traceback" not in bad_sig.stderr + missing.stderr
     assert missing.stderr.count("\n") == 1 and missing.stderr.startswith("error: ")
+
+
+def test_build_emulated_puts_the_facts_inside_the_signed_content(firmware: Path, tmp_path: Path) -> None:
+    out = tmp_path / "gsme.ota"
+    result = _build(firmware, out, "--sign-key", SUPPLIER_KEY, "--emulated", "gsme")
+    assert result.exit_code == 0, result.output
+    image = parse_image(out.read_bytes())
+    # magic, format 1, GSME (2), the file version, the bench's GSME hardware range, the payload
+    assert image.manufacturer_image == b"HBFW\x01\x02\x01\x02\x03\x04\x11\x11\x12\x11" + FIRMWARE
+    assert image.verify(public_key_of(load_certificate(SUPPLIER_CERT)))
+    doc = json.loads(run("image", "inspect", out, "--json").stdout)
+    assert doc["emulated_firmware"] == {"device_type": "gsme", "firmware_version": 0x01020304, "hw_min": 0x1111,
+                                        "hw_max": 0x1211, "payload_size": len(FIRMWARE)}
+    table = run("image", "inspect", out).stdout
+    assert "signed device type           gsme" in table and "signed firmware version      0x01020304" in table
+
+
+def test_build_emulated_with_its_own_hardware_range(firmware: Path, tmp_path: Path) -> None:
+    out = tmp_path / "esme.ota"
+    assert _build(firmware, out, "--unsigned", "--emulated", "esme", "--hw-min", "2", "--hw-max", "3").exit_code == 0
+    assert parse_image(out.read_bytes(), signed=False).manufacturer_image[10:14] == bytes.fromhex("00020003")
+
+
+def test_build_emulated_with_half_a_range_exits_2(firmware: Path, tmp_path: Path) -> None:
+    result = _build(firmware, tmp_path / "x.ota", "--unsigned", "--emulated", "esme", "--hw-min", "2")
+    assert result.exit_code == 2 and "both --hw-min and --hw-max" in result.output
+
+
+def test_inspect_says_a_real_image_is_opaque(tmp_path: Path) -> None:
+    xml = (ROOT / "fixtures" / "rtds" / "duis" / "11.1_UPDATE_FIRMWARE_REQUEST_DUIS.XML").read_text()
+    rtds = tmp_path / "rtds.ota"
+    rtds.write_bytes(base64.b64decode(re.search(r"<sr:FirmwareImage>([^<]+)<", xml).group(1)))
+    result = run("image", "inspect", rtds)
+    assert result.exit_code == 0, result.output
+    assert "signed firmware facts        none (a manufacturer's opaque image)" in result.stdout
+    assert json.loads(run("image", "inspect", rtds, "--json").stdout)["emulated_firmware"] is None
+
+
+def test_inspect_of_a_malformed_emulated_header_exits_2(tmp_path: Path) -> None:
+    out = tmp_path / "bad.ota"
+    bad = tmp_path / "bad.bin"
+    bad.write_bytes(b"HBFW\x09" + bytes(20))
+    assert _build(bad, out, "--unsigned").exit_code == 0
+    result = run("image", "inspect", out)
+    assert result.exit_code == 2
+    assert "format version at offset 4: 9 is not 1" in result.output

@@ -10,6 +10,7 @@ import pytest
 
 from hanbench.gbcs.device_types import DeviceType
 from hanbench.gbcs.errors import GbcsError
+from hanbench.gbcs.emulated_firmware import read_emulated_firmware
 from hanbench.gbcs.image import parse_image
 from hanbench.gbcs.image_types import (
     IMAGE_PROFILES,
@@ -72,6 +73,10 @@ def test_sample_image_parses_verifies_and_matches_its_profile(profile: ImageProf
     assert image.to_bytes() == data
     # Committed images are current: the generator would produce the same Manufacturer Image.
     assert image.manufacturer_image == _make_images().manufacturer_image(profile, version)
+    # ... and its signed content says what the unsigned header says.
+    facts = read_emulated_firmware(image.manufacturer_image)
+    assert (facts.device_type, facts.firmware_version, facts.hw_min, facts.hw_max) == \
+        (profile.device_type, version, profile.hw_min, profile.hw_max)
 
 
 def test_next_version_is_newer_than_the_initial_one() -> None:

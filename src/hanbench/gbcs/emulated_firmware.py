@@ -1,0 +1,108 @@
+"""The bench's own format for the Manufacturer Image of an *emulated* device's firmware.
+
+GBCS signs the Manufacturer Image and nothing else of an OTA Upgrade Image (GBCS 11.2.2-11.2.4);
+the OTA header's file version, image type and hardware range travel unsigned, and anyone on
+the air can rewrite them. A real device learns what an image is from the manufacturer's own
+content; the bench's emulated devices do the same, from this small header at the start of
+the Manufacturer Image, which the Supplier's signature covers::
+
+    offset size  field
+    0      4     magic "HBFW" (48 42 46 57)
+    4      1     format version (1)
+    5      1     device type code (table below)
+    6      4     firmware version, the version the device runs once it activates this image
+    10     2     minimum hardware version the firmware runs on
+    12     2     maximum hardware version the firmware runs on
+    14     ...   payload (the firmware itself; opaque)
+
+Multi-byte numbers are big-endian, as everywhere in GBCS. Device type codes: 1 ESME, 2 GSME,
+3 HCALCS, 4 PPMID, 5 IHD, 6 CH, 7 Alt HAN bridge.
+
+A Manufacturer Image that does not start with the magic is a real manufacturer's and stays
+opaque: :func:`read_emulated_firmware` returns None for it. One that starts with the magic but
+is otherwise malformed is refused (:class:`ImageFormatError` naming the field and offset):
+it claims to be emulated firmware and is not. Hand-written because the format is the bench's
+own.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from types import MappingProxyType
+
+from hanbench.gbcs.device_types import DeviceType
+from hanbench.gbcs.errors import ImageFormatError, MessageFormatError
+from hanbench.gbcs.fields import Cursor, check_bytes, check_uint
+
+MAGIC = b"HBFW"
+FORMAT_VERSION = 1
+HEADER_LENGTH = 14
+
+DEVICE_TYPE_CODES = MappingProxyType({
+    DeviceType.ESME: 1, DeviceType.GSME: 2, DeviceType.HCALCS: 3, DeviceType.PPMID: 4,
+    DeviceType.IHD: 5, DeviceType.CH: 6, DeviceType.ALT_HAN: 7,
+})
+_TYPES_BY_CODE = {code: kind for kind, code in DEVICE_TYPE_CODES.items()}
+_WHAT = "emulated firmware header in the Manufacturer Image"
+
+
+@dataclass(frozen=True)
+class EmulatedFirmware:
+    """What an emulated Manufacturer Image says about itself, and its payload."""
+
+    device_type: DeviceType
+    firmware_version: int
+    hw_min: int
+    hw_max: int
+    payload: bytes = b""
+
+    def __post_init__(self) -> None:
+        try:
+            if not isinstance(self.device_type, DeviceType):
+                raise MessageFormatError(f"device type must be a DeviceType, got {self.device_type!r}")
+            check_uint(self.firmware_version, 32, "firmware version")
+            check_uint(self.hw_min, 16, "minimum hardware version")
+            check_uint(self.hw_max, 16, "maximum hardware version")
+            check_bytes(self.payload, "payload")
+        except MessageFormatError as exc:
+            raise ImageFormatError(f"{_WHAT}: {exc}") from None
+        if self.hw_min > self.hw_max:
+            raise ImageFormatError(f"{_WHAT}: hardware range 0x{self.hw_min:04X}..0x{self.hw_max:04X} is inverted")
+
+    def runs_on(self, device_type: DeviceType, hw_version: int) -> bool:
+        """Whether this firmware is for a device of ``device_type`` at ``hw_version``."""
+        return device_type is self.device_type and self.hw_min <= hw_version <= self.hw_max
+
+    def encode(self) -> bytes:
+        """The Manufacturer Image: header, then payload."""
+        return (MAGIC + bytes([FORMAT_VERSION, DEVICE_TYPE_CODES[self.device_type]])
+                + self.firmware_version.to_bytes(4, "big") + self.hw_min.to_bytes(2, "big")
+                + self.hw_max.to_bytes(2, "big") + self.payload)
+
+
+def is_emulated_firmware(manufacturer_image: bytes) -> bool:
+    """Whether the Manufacturer Image claims this format (starts with the magic)."""
+    return manufacturer_image[:len(MAGIC)] == MAGIC
+
+
+def read_emulated_firmware(manufacturer_image: bytes) -> EmulatedFirmware | None:
+    """The facts an emulated Manufacturer Image carries; None for a real (opaque) one."""
+    if not is_emulated_firmware(manufacturer_image):
+        return None
+    cur = Cursor(manufacturer_image, _WHAT)
+    try:
+        cur.take(len(MAGIC), "magic")
+        at = cur.offset
+        version = cur.byte("format version")
+        if version != FORMAT_VERSION:
+            raise cur.fail("format version", f"{version} is not {FORMAT_VERSION}, the only format hanbench knows", at)
+        at = cur.offset
+        code = cur.byte("device type")
+        if code not in _TYPES_BY_CODE:
+            known = ", ".join(f"{c} {t.value}" for c, t in sorted(_TYPES_BY_CODE.items()))
+            raise cur.fail("device type", f"code {code} is not one of {known}", at)
+        firmware_version = cur.uint(4, "firmware version")
+        hw_min, hw_max = cur.uint(2, "minimum hardware version"), cur.uint(2, "maximum hardware version")
+    except MessageFormatError as exc:
+        raise ImageFormatError(str(exc)) from None
+    return EmulatedFirmware(_TYPES_BY_CODE[code], firmware_version, hw_min, hw_max, cur.rest())
