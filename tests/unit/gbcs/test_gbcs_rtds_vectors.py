@@ -18,20 +18,20 @@ import pytest
 from gbcs_vectors import CHF, DCC, ESME, GSME, HCALCS, KEYS, PPMID, SUPPLIER, read_vector, vector_files
 from hanbench.gbcs.alerts import (
     AlertForm, FirmwareReceiptAlert, FirmwareTransferAlert, GenericAlert, PpmidActivationAlert, PpmidActivationOutcome,
-    ReceiptForm, TransferResult, alert_payload, decode_alert,
+    ReceiptForm, TransferResult,
 )
 from hanbench.gbcs.codes import AlertCode, MessageCode
 from hanbench.gbcs.cs06 import (
     CANCELLATION_DATETIME, Accepted, ActivateFirmware, ActivationResult, ExecutionOutcome,
-    FutureDatedActivationAlert, read_activate_firmware, read_activate_firmware_response,
+    FutureDatedActivationAlert, read_activate_firmware,
 )
 from hanbench.gbcs.dlms import CosemDateTime
 from hanbench.gbcs.firmware_version import (
     EsmeFirmwareVersionRequest, EsmeFirmwareVersionResponse, GsmeFirmwareVersionRequest,
     GsmeFirmwareVersionResponse, PpmidFirmwareVersionRequest, PpmidFirmwareVersionResponse, ReadResult,
-    decode_firmware_version, firmware_version_payload,
 )
-from hanbench.gbcs.frame import Cra, GbcsMessage, Supplementary, decode_message, encode_message, verify_message
+from hanbench.gbcs.frame import Cra, Supplementary, decode_message, encode_message, verify_message
+from hanbench.gbcs.use_cases import payload_of, read_payload
 
 C, R, A = Cra.COMMAND, Cra.RESPONSE, Cra.ALERT
 UTC = timezone.utc
@@ -156,24 +156,6 @@ def test_every_fixture_vector_has_expectations() -> None:
     assert {p.name for p in vector_files()} == set(EXPECTED)
 
 
-def record_of(msg: GbcsMessage) -> object:
-    """The typed record of a message, by use case."""
-    if msg.message_code == MessageCode.CS06_ACTIVATE_FIRMWARE:
-        return read_activate_firmware(msg) if msg.cra is Cra.COMMAND else read_activate_firmware_response(msg)
-    if msg.cra is Cra.ALERT:
-        return decode_alert(msg)
-    return decode_firmware_version(msg)
-
-
-def payload_of(record: object, counter: int) -> bytes:
-    if isinstance(record, (EsmeFirmwareVersionRequest, EsmeFirmwareVersionResponse, GsmeFirmwareVersionRequest,
-                           GsmeFirmwareVersionResponse, PpmidFirmwareVersionRequest, PpmidFirmwareVersionResponse)):
-        return firmware_version_payload(record, counter)
-    if isinstance(record, (ActivateFirmware, Accepted, ExecutionOutcome)):
-        return record.encode()
-    return alert_payload(record, counter)  # type: ignore[arg-type]
-
-
 @pytest.mark.parametrize("name", sorted(ALL))
 def test_vector_decodes_to_documented_values(name: str) -> None:
     data, (cra, counter, originator, target, code, date_time, supplementary, signed, macd, record) = ALL[name]
@@ -187,7 +169,7 @@ def test_vector_decodes_to_documented_values(name: str) -> None:
     assert (msg.signature is not None) is signed
     assert (msg.mac is not None) is macd
     assert msg.pre_command is ("PRECOMMAND" in name)
-    assert record_of(msg) == record
+    assert read_payload(msg) == record
 
 
 @pytest.mark.parametrize("name", sorted(ALL))
