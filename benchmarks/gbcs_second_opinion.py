@@ -1,0 +1,203 @@
+"""A second opinion on the GBCS traffic of one whole emulated session.
+
+Runs the conformance suite on the emu bench with an air capture (``hanbench run --capture``),
+takes every GBCS message out of the Smart Energy tunnel frames in the pcap (TransferData in
+both directions, bare or in a GB-HRGP PUT / GET-RESPONSE), and for each one checks that the
+project's decoders read it (frame, then its use case) and that it re-encodes to the very
+same bytes: frame from the decoded frame, payload from the decoded record. Any message that
+fails either is printed and the script exits 1.
+
+When tshark is installed, Wireshark's own GBCS dissector reads the same pcap and must find
+the same messages (frame number, message code, CRA flag, originator counter); without
+tshark that cross-check is skipped and the script says so.
+
+    .venv/bin/python benchmarks/gbcs_second_opinion.py [--pcap FILE] [-k EXPR] [--bench FILE]
+
+``--pcap FILE`` reads an existing capture instead of running a session. Counts are printed;
+nothing is timed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import shutil
+import struct
+import subprocess
+import sys
+import tempfile
+from collections import Counter
+from dataclasses import dataclass
+from pathlib import Path
+
+from hanbench.errors import HanbenchError
+from hanbench.gbcs.frame import decode_message, encode_message
+from hanbench.gbcs.use_cases import payload_of, read_payload
+from hanbench.radio.se_clusters import HrgpFrame
+
+ROOT = Path(__file__).resolve().parents[1]
+TUNNELING = 0x0704
+SMART_ENERGY = 0x0109
+TRANSFER_DATA = {False: 0x02, True: 0x01}  # client-to-server, server-to-client
+_PCAP_MAGIC = 0xA1B2C3D4
+
+
+@dataclass(frozen=True)
+class Captured:
+    """One GBCS message as it crossed the air: pcap frame number (from 1) and its bytes."""
+
+    frame: int
+    message: bytes
+
+
+def pcap_frames(path: Path) -> list[bytes]:
+    """The packets of a classic little-endian pcap file (what :mod:`hanbench.radio.pcap` writes)."""
+    data = path.read_bytes()
+    if len(data) < 24 or struct.unpack_from("<I", data)[0] != _PCAP_MAGIC:
+        raise SystemExit(f"{path} is not a little-endian pcap file")
+    frames, at = [], 24
+    while at < len(data):
+        _, _, captured, _ = struct.unpack_from("<IIII", data, at)
+        frames.append(data[at + 16:at + 16 + captured])
+        at += 16 + captured
+    return frames
+
+
+def zcl_of(psdu: bytes) -> tuple[int, int, bytes] | None:
+    """``(cluster, profile, ZCL frame)`` of an 802.15.4 / Zigbee NWK / APS data frame, else None.
+
+    Reads the headers by their frame-control flags (IEEE 802.15.4-2003 short addressing with
+    PAN ID compression, Zigbee PRO NWK with optional IEEE addresses, APS data frames), which
+    is all the capture of the virtual air contains.
+    """
+    body = psdu[:-2]  # FCS
+    mac_fc = int.from_bytes(body[0:2], "little")
+    if mac_fc & 0x7 != 1:
+        return None
+    at = 3 + 2 + 2 + 2  # frame control, sequence, PAN ID, short destination, short source
+    nwk_fc = int.from_bytes(body[at:at + 2], "little")
+    if nwk_fc & 0x3 != 0:
+        return None
+    at += 8 + (8 if nwk_fc & 0x0800 else 0) + (8 if nwk_fc & 0x1000 else 0)
+    aps_fc = body[at]
+    if aps_fc & 0x3 != 0:
+        return None
+    delivery = (aps_fc >> 2) & 0x3
+    at += 1 + (2 if delivery == 3 else 1)  # group address, or destination endpoint
+    cluster, profile = struct.unpack_from("<HH", body, at)
+    at += 4 + 1 + 1  # cluster, profile, source endpoint, APS counter
+    return cluster, profile, body[at:]
+
+
+def gbcs_messages(frames: list[bytes]) -> list[Captured]:
+    """Every GBCS message carried by a Tunneling TransferData in ``frames``."""
+    found = []
+    for number, psdu in enumerate(frames, start=1):
+        zcl = zcl_of(psdu)
+        if zcl is None or zcl[0] != TUNNELING or zcl[1] != SMART_ENERGY:
+            continue
+        frame = zcl[2]
+        control = frame[0]
+        header = 3 + (2 if control & 0x04 else 0)
+        specific, server_to_client = control & 0x03 == 1, bool(control & 0x08)
+        if not specific or frame[header - 1] != TRANSFER_DATA[server_to_client]:
+            continue
+        message = HrgpFrame.decode(frame[header + 2:]).message  # after the tunnel ID
+        if message:
+            found.append(Captured(number, message))
+    return found
+
+
+def check(captured: Captured) -> tuple[str, str | None]:
+    """``(kind, problem)``: the message's use case and CRA, and what is wrong with it, if anything."""
+    try:
+        msg = decode_message(captured.message)
+        kind = f"{msg.message_code!s} {msg.cra.name.lower()}"
+        record = read_payload(msg)
+    except HanbenchError as exc:
+        return "undecodable", str(exc)
+    if encode_message(msg) != captured.message:
+        return kind, "the decoded frame does not re-encode to the same bytes"
+    if payload_of(record, msg.originator_counter) != msg.payload:
+        return kind, "the decoded payload record does not re-encode to the same bytes"
+    return kind, None
+
+
+def wireshark_view(pcap: Path) -> dict[int, tuple[int, int, int]] | None:
+    """``frame -> (message code, CRA flag, originator counter)`` as Wireshark's GBCS dissector
+    reads the capture, or None without tshark."""
+    tshark = shutil.which("tshark")
+    if tshark is None:
+        return None
+    fields = ["frame.number", "gbcs_message.grouping_header.message_code",
+              "gbcs_message.grouping_header.cra_flag", "gbcs_message.grouping_header.originator_counter"]
+    out = subprocess.run([tshark, "-r", str(pcap), "-Y", "gbcs_message", "-T", "fields",
+                          *(a for f in fields for a in ("-e", f))],
+                         capture_output=True, text=True, check=True).stdout
+    view = {}
+    for line in out.splitlines():
+        number, code, cra, counter = (line.split("\t") + ["", "", ""])[:4]
+        if code:
+            view[int(number)] = (int(code, 0), int(cra, 0), int(counter, 0))
+    return view
+
+
+def run_session(bench: Path, pcap: Path, keyword: str | None) -> None:
+    args = [str(Path(sys.executable).parent / "hanbench"), "run", "--bench", str(bench), "--capture", str(pcap)]
+    if keyword:
+        args += ["-k", keyword]
+    completed = subprocess.run(args, cwd=ROOT)
+    if completed.returncode != 0:
+        raise SystemExit(f"the session itself failed (hanbench run exit {completed.returncode})")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--pcap", type=Path, help="read this capture instead of running a session")
+    parser.add_argument("--bench", type=Path, default=ROOT / "bench" / "emu.toml")
+    parser.add_argument("-k", dest="keyword", help="only the conformance tests matching this pytest -k expression")
+    args = parser.parse_args(argv)
+    with tempfile.TemporaryDirectory() as tmp:
+        pcap = args.pcap
+        if pcap is None:
+            pcap = Path(tmp) / "air.pcap"
+            run_session(args.bench, pcap, args.keyword)
+        frames = pcap_frames(pcap)
+        messages = gbcs_messages(frames)
+        kinds: Counter[str] = Counter()
+        failures = []
+        for captured in messages:
+            kind, problem = check(captured)
+            kinds[kind] += 1
+            if problem:
+                failures.append((captured, kind, problem))
+        print(f"gbcs second opinion: {len(frames)} frames on the air, {len(messages)} GBCS messages, "
+              f"{len(messages) - len(failures)} decoded and re-encoded byte for byte, {len(failures)} failed")
+        for kind, count in sorted(kinds.items()):
+            print(f"  {count:5d}  {kind}")
+        for captured, kind, problem in failures:
+            print(f"FAILED frame {captured.frame} ({kind}): {problem}\n  {captured.message.hex().upper()}")
+        failures_ws = cross_check(pcap, messages)
+    return 1 if failures or failures_ws else 0
+
+
+def cross_check(pcap: Path, messages: list[Captured]) -> int:
+    """Compare with Wireshark's dissector; the number of disagreements (0 when skipped)."""
+    view = wireshark_view(pcap)
+    if view is None:
+        print("wireshark cross-check: skipped (tshark is not installed)")
+        return 0
+    ours = {}
+    for captured in messages:
+        msg = decode_message(captured.message)
+        ours[captured.frame] = (int(msg.message_code), int(msg.cra), msg.originator_counter)
+    disagreements = sorted(set(ours.items()) ^ set(view.items()))
+    print(f"wireshark cross-check: tshark's GBCS dissector read {len(view)} messages, "
+          f"{len(disagreements)} disagreements with hanbench")
+    for frame, fields in disagreements[:20]:
+        side = "hanbench" if ours.get(frame) == fields else "wireshark"
+        print(f"  frame {frame}: {side} says message code 0x{fields[0]:04X}, CRA {fields[1]}, counter {fields[2]}")
+    return len(disagreements)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
