@@ -32,7 +32,7 @@ from pathlib import Path
 from hanbench.errors import HanbenchError
 from hanbench.gbcs.frame import decode_message, encode_message
 from hanbench.gbcs.use_cases import payload_of, read_payload
-from hanbench.radio.se_clusters import HrgpFrame
+from hanbench.radio.gb_hrgp import HrgpFrame
 
 ROOT = Path(__file__).resolve().parents[1]
 TUNNELING = 0x0704
