@@ -21,7 +21,7 @@ from datetime import datetime
 from cryptography.hazmat.primitives.asymmetric import ec
 
 from hanbench.gbcs.alerts import Alert
-from hanbench.gbcs.cs06 import ActivationResult
+from hanbench.gbcs.cs06 import ActivationResult, PendingActivation
 from hanbench.gbcs.entity import EntityId
 from hanbench.gbcs.errors import GbcsError
 from hanbench.gbcs.image import UpgradeImage, parse_image
@@ -54,15 +54,6 @@ class Firmware:
     def __str__(self) -> str:
         digest = "" if self.image_hash is None else f" ({self.image_hash.hex()[:16]}...)"
         return f"{self.file_version:08X}{digest}"
-
-
-@dataclass(frozen=True)
-class PendingActivation:
-    """A future-dated CS06 the device accepted: what to activate, when, and under which counter."""
-
-    execution: datetime
-    counter: int
-    image_hash: bytes
 
 
 # --- events --------------------------------------------------------------------------------

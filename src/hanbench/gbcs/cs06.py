@@ -155,6 +155,22 @@ def decode_response(data: bytes) -> ActivateFirmwareResponse:
 
 
 @dataclass(frozen=True)
+class PendingActivation:
+    """A future-dated CS06 a device accepted and has yet to carry out.
+
+    At ``execution`` the device activates the held image whose Manufacturer Image Hash is
+    ``image_hash``, and reports the outcome in a :class:`FutureDatedActivationAlert` that
+    repeats the command's originator ``counter``. One record for the device that keeps it and
+    for the board that reports it (``hardware.protocol``); the board control protocol carries
+    no counter, so a pending activation read from a board has ``counter`` None.
+    """
+
+    execution: datetime
+    counter: int | None
+    image_hash: bytes
+
+
+@dataclass(frozen=True)
 class FutureDatedActivationAlert:
     """Alert 0x8F66 / 0x8F67 (message 0x00CA): the outcome of a future-dated CS06.
 

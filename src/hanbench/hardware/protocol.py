@@ -23,6 +23,7 @@ from datetime import UTC, datetime
 from typing import Any, Protocol, TypeVar
 
 from hanbench.errors import CheckFailed, InfrastructureFault
+from hanbench.gbcs.cs06 import PendingActivation
 from hanbench.gbcs.device_types import DeviceType
 from hanbench.gbcs.entity import EntityId
 from hanbench.gbcs.errors import GbcsError
@@ -158,19 +159,13 @@ class HeldImage:
         return {"version": _hex_code(self.version, 8), "hash": self.hash.hex()}
 
 
-@dataclass(frozen=True)
-class PendingActivation:
-    """A CS06 accepted with a future execution date-time: the image activates ``at`` then."""
+def _pending_from_json(obj: Mapping[str, Any]) -> PendingActivation:
+    """``{"hash": ..., "at": ...}``: the board reports no originator counter."""
+    return PendingActivation(execution=_timestamp(obj, "at"), counter=None, image_hash=_hex_bytes(obj, "hash", 32))
 
-    hash: bytes
-    at: datetime
 
-    @classmethod
-    def from_json(cls, obj: Mapping[str, Any]) -> PendingActivation:
-        return cls(hash=_hex_bytes(obj, "hash", 32), at=_timestamp(obj, "at"))
-
-    def to_json(self) -> dict[str, Any]:
-        return {"hash": self.hash.hex(), "at": format_timestamp(self.at)}
+def _pending_to_json(pending: PendingActivation) -> dict[str, Any]:
+    return {"hash": pending.image_hash.hex(), "at": format_timestamp(pending.execution)}
 
 
 @dataclass(frozen=True)
@@ -267,7 +262,7 @@ class BoardState:
             raise MalformedMessage("field 'last_alerts' should be a list of alert objects")
         return cls(firmware_version=_number(obj, "firmware_version", 32),
                    held_image=_optional(obj, "held_image", HeldImage.from_json),
-                   pending_activation=_optional(obj, "pending_activation", PendingActivation.from_json),
+                   pending_activation=_optional(obj, "pending_activation", _pending_from_json),
                    clock=_timestamp(obj, "clock"), joined=_get(obj, "joined", bool),
                    network=_optional(obj, "network", Network.from_json),
                    last_alerts=tuple(Alert.from_json(a) for a in alerts),
@@ -276,7 +271,7 @@ class BoardState:
     def to_json(self) -> dict[str, Any]:
         return {"firmware_version": _hex_code(self.firmware_version, 8),
                 "held_image": self.held_image.to_json() if self.held_image else None,
-                "pending_activation": self.pending_activation.to_json() if self.pending_activation else None,
+                "pending_activation": _pending_to_json(self.pending_activation) if self.pending_activation else None,
                 "clock": format_timestamp(self.clock), "joined": self.joined,
                 "network": self.network.to_json() if self.network else None,
                 "last_alerts": [a.to_json() for a in self.last_alerts],

@@ -26,7 +26,6 @@ import collections
 from datetime import datetime
 
 from hanbench.clock import BenchClock
-from hanbench.devices import firmware as fw
 from hanbench.devices.firmware import (
     Activated,
     ActivationCancelled,
@@ -36,6 +35,7 @@ from hanbench.devices.firmware import (
     ImageHeld,
 )
 from hanbench.devices.gbcs_device import GbcsHanDevice, HanDevice
+from hanbench.gbcs.cs06 import PendingActivation
 from hanbench.hardware.protocol import (
     PROTOCOL_VERSION,
     Alert,
@@ -45,7 +45,6 @@ from hanbench.hardware.protocol import (
     HeldImage,
     Identity,
     Network,
-    PendingActivation,
     StateEvent,
 )
 
@@ -76,10 +75,9 @@ class DeviceBoard:
                         protocol=PROTOCOL_VERSION)
 
     def state(self) -> BoardState:
-        pending = self._gbcs_pending()
         return BoardState(
             firmware_version=self.device.firmware.running.file_version, held_image=self._held(),
-            pending_activation=None if pending is None else PendingActivation(pending.image_hash, pending.execution),
+            pending_activation=self._gbcs_pending(),
             clock=self.clock.now(), joined=self._network is not None, network=self._network,
             last_alerts=tuple(self._alerts), running_hash=self.device.firmware.running.image_hash)
 
@@ -116,7 +114,7 @@ class DeviceBoard:
             return None
         return HeldImage(held.file_version, held.image_hash)
 
-    def _gbcs_pending(self) -> fw.PendingActivation | None:
+    def _gbcs_pending(self) -> PendingActivation | None:
         return self.device.gbcs.pending if isinstance(self.device, GbcsHanDevice) else None
 
     def _firmware_event(self, event: FirmwareEvent) -> None:

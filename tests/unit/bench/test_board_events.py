@@ -18,10 +18,11 @@ from hanbench.bench.events import (
 from hanbench.bench.kinds.board_events import receipt_alert, state_changes
 from hanbench.gbcs.alerts import FirmwareReceiptAlert, GenericAlert, alert_message
 from hanbench.gbcs.codes import AlertCode
+from hanbench.gbcs.cs06 import PendingActivation
 from hanbench.gbcs.entity import EntityId
 from hanbench.gbcs.errors import MessageFormatError
 from hanbench.gbcs.frame import encode_message
-from hanbench.hardware.protocol import Alert, BoardState, HeldImage, PendingActivation
+from hanbench.hardware.protocol import Alert, BoardState, HeldImage
 
 DEVICE = EntityId.parse("00-DB-12-34-56-78-91-00")
 CH = EntityId.parse("00-DB-12-34-56-78-91-02")
@@ -29,7 +30,7 @@ NOW = dt.datetime(2026, 1, 5, 9, 0, tzinfo=dt.UTC)
 NEW_HASH = bytes(range(32))
 IDLE = BoardState(firmware_version=1, held_image=None, pending_activation=None, clock=NOW, joined=True, network=None)
 HOLDING = dataclasses.replace(IDLE, held_image=HeldImage(2, NEW_HASH))
-PENDING = dataclasses.replace(HOLDING, pending_activation=PendingActivation(NEW_HASH, NOW + dt.timedelta(hours=1)))
+PENDING = dataclasses.replace(HOLDING, pending_activation=PendingActivation(NOW + dt.timedelta(hours=1), None, NEW_HASH))
 RUNNING_NEW = dataclasses.replace(IDLE, firmware_version=2, running_hash=NEW_HASH)
 
 

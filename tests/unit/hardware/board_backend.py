@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 
+from hanbench.gbcs.cs06 import PendingActivation
 from hanbench.gbcs.device_types import DeviceType
 from hanbench.gbcs.entity import EntityId
 from hanbench.hardware.protocol import (
@@ -18,7 +19,6 @@ from hanbench.hardware.protocol import (
     HeldImage,
     Identity,
     Network,
-    PendingActivation,
 )
 
 HASH = bytes(range(32))

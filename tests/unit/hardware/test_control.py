@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from hanbench.errors import BadInput, InfrastructureFault
+from hanbench.gbcs.cs06 import PendingActivation
 from hanbench.hardware.control import BoardControl, BoardTimeout, PortVanished
 from hanbench.hardware.ports import PortMatch, wait_for_port
 from hanbench.hardware.protocol import (
@@ -18,7 +19,6 @@ from hanbench.hardware.protocol import (
     BoardRefused,
     IncompatibleVersion,
     LogEvent,
-    PendingActivation,
     StateEvent,
 )
 from hanbench.twin.board import EmulatedBoard
@@ -38,7 +38,7 @@ async def test_identify_reports_the_backend(control: BoardControl, backend: Memo
 
 
 async def test_state_carries_every_field(control: BoardControl, backend: MemoryBackend) -> None:
-    backend.pending = PendingActivation(HASH, datetime(2030, 6, 1, 12, tzinfo=UTC))
+    backend.pending = PendingActivation(datetime(2030, 6, 1, 12, tzinfo=UTC), None, HASH)
     backend.alerts.append(ALERT)
     state = await control.state()
     assert state == backend.state()

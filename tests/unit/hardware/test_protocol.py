@@ -8,6 +8,7 @@ from datetime import UTC, datetime
 import pytest
 
 from board_backend import HASH, MemoryBackend
+from hanbench.gbcs.cs06 import PendingActivation
 from hanbench.hardware.protocol import (
     Alert,
     AlertEvent,
@@ -18,7 +19,6 @@ from hanbench.hardware.protocol import (
     IncompatibleVersion,
     LogEvent,
     MalformedMessage,
-    PendingActivation,
     Response,
     StateEvent,
     check_protocol_version,
@@ -34,10 +34,18 @@ ALERT = Alert(alert_code=0x8F66, message_code=0x00CE, payload=b"\x01\x02")
 
 
 def test_records_survive_a_round_trip_through_json() -> None:
-    backend = MemoryBackend(pending=PendingActivation(HASH, datetime(2030, 6, 1, tzinfo=UTC)), alerts=[ALERT])
+    backend = MemoryBackend(pending=PendingActivation(datetime(2030, 6, 1, tzinfo=UTC), None, HASH), alerts=[ALERT])
     identity, state = backend.identify(), backend.state()
     assert Identity.from_json(json.loads(json.dumps(identity.to_json()))) == identity
     assert BoardState.from_json(json.loads(json.dumps(state.to_json()))) == state
+
+
+def test_a_pending_activation_goes_on_the_wire_as_hash_and_time_without_its_counter() -> None:
+    at = datetime(2030, 6, 1, 12, tzinfo=UTC)
+    state = MemoryBackend(pending=PendingActivation(at, 41, HASH)).state()
+    wire = json.loads(json.dumps(state.to_json()))
+    assert wire["pending_activation"] == {"hash": HASH.hex(), "at": "2030-06-01T12:00:00Z"}
+    assert BoardState.from_json(wire).pending_activation == PendingActivation(at, None, HASH)
 
 
 @pytest.mark.parametrize("event", [AlertEvent(ALERT), StateEvent(MemoryBackend().state()),

@@ -43,7 +43,7 @@ def state_changes(device: EntityId, before: BoardState, after: BoardState) -> li
                                            reason="the board reports no pending activation any more"))
     if after.pending_activation is not None and after.pending_activation != before.pending_activation:
         changes.append(ActivationScheduled(device=device, file_version=_held_version(after),
-                                           execute_at=after.pending_activation.at))
+                                           execute_at=after.pending_activation.execution))
     return changes
 
 

@@ -73,7 +73,7 @@ class BoardDevice:
         return DeviceState(
             running_version=latest.firmware_version, running_hash=latest.running_hash,
             held_version=None if held is None else held.version, held_hash=None if held is None else held.hash,
-            pending_activation_at=None if pending is None else pending.at)
+            pending_activation_at=None if pending is None else pending.execution)
 
     @property
     def component(self) -> str:
