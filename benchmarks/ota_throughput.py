@@ -47,7 +47,7 @@ from zigpy.zcl.clusters.general import Basic, Ota
 
 from hanbench.clock import BenchClock, run_virtual
 from hanbench.devices.ota_client import ClientResult, OtaClientConfig, OtaClientNode, OtaIdentity
-from hanbench.gbcs.image import build_image
+from hanbench.gbcs.image import UpgradeImage, build_image
 from hanbench.gbcs.image_types import INITIAL_FILE_VERSION, NEXT_FILE_VERSION, profile_for
 from hanbench.gbcs.keystore import load_private_key
 from hanbench.hub.image_store import ImageStore
@@ -84,7 +84,7 @@ def payload(size: int) -> bytes:
     return hashlib.shake_256(b"hanbench ota throughput").digest(size)
 
 
-def gbcs_image(size: int) -> bytes:
+def gbcs_image(size: int) -> UpgradeImage:
     """A signed GBCS ESME image of exactly ``size`` bytes."""
     overhead = len(build_image(b"", manufacturer_code=PROFILE.manufacturer_code, image_type=PROFILE.image_type,
                                file_version=NEXT_FILE_VERSION, hw_min=PROFILE.hw_min, hw_max=PROFILE.hw_max,
@@ -93,7 +93,7 @@ def gbcs_image(size: int) -> bytes:
         payload(size - overhead), manufacturer_code=PROFILE.manufacturer_code, image_type=PROFILE.image_type,
         file_version=NEXT_FILE_VERSION, hw_min=PROFILE.hw_min, hw_max=PROFILE.hw_max,
         sign_key=load_private_key(SUPPLIER_KEY),
-    ).to_bytes()
+    )
 
 
 def zigpy_image(size: int) -> OtaImageWithMetadata:
@@ -144,8 +144,9 @@ async def measure(size: int, link: LinkModel) -> tuple[Run, Run]:
         server.offer(image, [entity_of(node.ieee)])
         wall, virtual = time.perf_counter(), loop.time()
         outcome = await node.ota.update()
-        ours = Run("CH OtaServer", len(image), outcome.blocks, downloaded_at[-1] - wall, outcome.finished_at - virtual,
-                   outcome.result is ClientResult.KEPT and received[-1] == image)
+        sent = image.to_bytes()
+        ours = Run("CH OtaServer", len(sent), outcome.blocks, downloaded_at[-1] - wall, outcome.finished_at - virtual,
+                   outcome.result is ClientResult.KEPT and received[-1] == sent)
         server.uninstall()
 
         # (b) zigpy's update_firmware pushes (Image Notify); the same client pulls.

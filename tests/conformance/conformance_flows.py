@@ -9,8 +9,8 @@ import datetime as dt
 
 from hanbench import Bench, BenchDevice, BenchUser, Outcome, UserAlert
 from hanbench.gbcs.cs06 import ActivateFirmware, activate_firmware_command
-from hanbench.gbcs.frame import encode_message
-from hanbench.gbcs.image import parse_image
+from hanbench.gbcs.frame import GbcsMessage
+from hanbench.gbcs.image import UpgradeImage, parse_image
 
 #: The version every sample device starts with, and the one the sample images bring.
 OLD, NEW = 0x00000001, 0x00000002
@@ -41,16 +41,16 @@ async def distribute(bench: Bench, user: BenchUser, device: BenchDevice) -> User
     return alert
 
 
-def image_signed_by(bench: Bench, device: BenchDevice, signer: BenchUser) -> bytes:
+def image_signed_by(bench: Bench, device: BenchDevice, signer: BenchUser) -> UpgradeImage:
     """The NEW sample image for ``device``, signed by ``signer`` instead of the device's supplier."""
     key = bench.dcc.keystore.private_key(signer.id)
-    return parse_image(bench.image(device, NEW)).signed(key).to_bytes()
+    return parse_image(bench.image(device, NEW)).signed(key)
 
 
 def cs06(bench: Bench, signer: BenchUser, device: BenchDevice, image_hash: bytes, *,
-         execution: dt.datetime | None = None) -> bytes:
+         execution: dt.datetime | None = None) -> GbcsMessage:
     """A CS06 from ``signer`` under the signer's next DCC originator counter, as the DCC would build it."""
     counter = bench.dcc.inventory.next_originator_counter(signer.id)
     command = ActivateFirmware(image_hash, counter, execution)
     key = bench.dcc.keystore.private_key(signer.id)
-    return encode_message(activate_firmware_command(signer.id, device.id, command, key))
+    return activate_firmware_command(signer.id, device.id, command, key)

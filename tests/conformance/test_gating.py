@@ -32,7 +32,7 @@ async def test_cs06_from_another_supplier_is_refused_by_the_dcc_and_by_the_devic
     assert refused.refusal is RefusalRule.SUPPLIER_DOES_NOT_OWN_DEVICE
     # Past the DCC, straight to the CH: the device must refuse the foreign signature itself.
     with pytest.raises(TimeoutError):
-        await asyncio.wait_for(bench.hub.send_command(esme.id, cs06(bench, supplier_b, esme, alert.calculated_hash)),
+        await asyncio.wait_for(bench.hub.send_command(cs06(bench, supplier_b, esme, alert.calculated_hash)),
                                quiet_s(bench))
     await supplier.wait_alert(0x8F3D, device=esme, timeout=quiet_s(bench))
     assert esme.state.running_version == OLD
@@ -51,7 +51,7 @@ async def test_without_cs06_nothing_activates_for_days(bench: Bench, supplier: B
 async def test_image_signed_by_the_wrong_party_is_refused_by_the_dcc_and_by_the_device(
         bench: Bench, supplier: BenchUser, supplier_b: BenchUser, esme: BenchDevice) -> None:
     image = image_signed_by(bench, esme, supplier_b)
-    result = await supplier.update_firmware(image, [esme])
+    result = await supplier.update_firmware(image.to_bytes(), [esme])
     assert result.refused == {esme.id: RefusalRule.IMAGE_NOT_SIGNED_BY_SUPPLIER}
     await bench.hub.distribute(image, [esme.id])  # the direct hub path, past the DCC's check
     await supplier.wait_alert(0x8F1C, device=esme, timeout=receipt_wait_s(bench))
@@ -63,9 +63,9 @@ async def test_image_signed_by_the_wrong_party_is_refused_by_the_dcc_and_by_the_
 async def test_replayed_cs06_is_refused(bench: Bench, supplier: BenchUser, esme: BenchDevice) -> None:
     alert = await distribute(bench, supplier, esme)
     command = cs06(bench, supplier, esme, bytes(32))  # authentic, answered: hash mismatch
-    await bench.hub.send_command(esme.id, command)
+    await bench.hub.send_command(command)
     with pytest.raises(TimeoutError):
-        await asyncio.wait_for(bench.hub.send_command(esme.id, command), quiet_s(bench))
+        await asyncio.wait_for(bench.hub.send_command(command), quiet_s(bench))
     await supplier.wait_alert(0x8F3D, device=esme, timeout=quiet_s(bench))
     result = await supplier.activate_firmware(esme, alert.calculated_hash)
     assert result.outcome is Outcome.ACTIVATED, "a fresh counter still works after the replay"

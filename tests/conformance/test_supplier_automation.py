@@ -113,7 +113,7 @@ async def test_a_receipt_alert_with_another_hash_is_not_activated(
     # distributed one in the CH's store, past the DCC: the device verifies and keeps that one.
     image = parse_image(bench.image(gsme, NEW))
     other = dataclasses.replace(image, manufacturer_image=image.manufacturer_image[:-1] + b"!")
-    await bench.hub.distribute(other.signed(bench.dcc.keystore.private_key(supplier.id)).to_bytes(), [gsme.id])
+    await bench.hub.distribute(other.signed(bench.dcc.keystore.private_key(supplier.id)), [gsme.id])
     with requests_sent(bench, supplier) as sent:
         [outcome] = await supplier.automate([gsme])
     assert (outcome.branch, outcome.action, outcome.activation) == (Branch.RECEIPT_ALERT, Action.NEEDS_ACTION, None)

@@ -9,6 +9,7 @@ from hanbench import Bench, BenchDevice, BenchUser, Outcome
 from hanbench.bench.events import ActivationImmediate, AlertDelivered, ImageNotifySent, TransferStarted
 from hanbench.bench.session_events import DccAlertDelivered
 from hanbench.gbcs.device_types import DeviceType
+from hanbench.gbcs.image import parse_image
 
 
 @pytest.mark.asyncio
@@ -66,7 +67,7 @@ async def test_ppmid_activates_by_itself_and_reports_with_cs09(
 async def test_ihd_is_activated_by_the_comms_hub(bench: Bench, ihd: BenchDevice) -> None:
     # No Service Request reaches an IHD (SECMP0007): its image arrives through the CH, which
     # activates it after a good transfer. The image goes in by the direct hub path.
-    await bench.hub.distribute(bench.image(ihd, NEW), [ihd.id])
+    await bench.hub.distribute(parse_image(bench.image(ihd, NEW)), [ihd.id])
     activated = await bench.events.wait_for(
         lambda e: isinstance(e, ActivationImmediate) and e.device == ihd.id, receipt_wait_s(bench))
     assert activated.file_version == NEW

@@ -24,6 +24,7 @@ from zigpy.zcl.clusters.general import Basic, Ota
 
 from hanbench.clock import BenchClock, run_virtual
 from hanbench.devices.ota_client import ClientResult, OtaClientConfig, OtaClientNode, OtaIdentity
+from hanbench.gbcs.image import parse_image
 from hanbench.gbcs.image_types import INITIAL_FILE_VERSION, NEXT_FILE_VERSION, profile_for
 from hanbench.hub.image_store import ImageStore
 from hanbench.hub.ota_server import OtaServer, OtaServerConfig, entity_of
@@ -124,7 +125,7 @@ def scenario(body: Callable[[OtaBench], Awaitable[None]], **kwargs: Any) -> None
 
 def test_image_notify_leads_to_the_exact_stored_bytes_and_wait_for_upgrade_command() -> None:
     async def body(b: OtaBench) -> None:
-        b.server.offer(IMAGE, [DEVICE])
+        b.server.offer(parse_image(IMAGE), [DEVICE])
         assert b.server.image_waiting(DEVICE) is not None
         before = len(b.node.ota.outcomes)
         await b.server.notify(DEVICE)
@@ -146,7 +147,7 @@ def test_image_notify_leads_to_the_exact_stored_bytes_and_wait_for_upgrade_comma
 
 def test_block_size_follows_the_configured_maximum() -> None:
     async def body(b: OtaBench) -> None:
-        b.server.offer(IMAGE, [DEVICE])
+        b.server.offer(parse_image(IMAGE), [DEVICE])
         outcome = await b.node.ota.update()
         assert outcome.result is ClientResult.KEPT and b.received == [IMAGE]
         assert max(b.block_sizes) == 40
@@ -157,7 +158,7 @@ def test_block_size_follows_the_configured_maximum() -> None:
 
 def test_wait_for_data_paces_the_whole_transfer() -> None:
     async def body(b: OtaBench) -> None:
-        b.server.offer(IMAGE, [DEVICE])
+        b.server.offer(parse_image(IMAGE), [DEVICE])
         outcome = await b.node.ota.update()
         assert outcome.result is ClientResult.KEPT and b.received == [IMAGE]
         assert outcome.waits >= 1
@@ -171,7 +172,7 @@ def test_wait_for_data_paces_the_whole_transfer() -> None:
 
 def test_busy_server_makes_the_device_wait_then_finish() -> None:
     async def body(b: OtaBench) -> None:
-        b.server.offer(IMAGE, [DEVICE])
+        b.server.offer(parse_image(IMAGE), [DEVICE])
         b.server.busy = True
         loop = asyncio.get_running_loop()
         loop.call_later(10, setattr, b.server, "busy", False)
@@ -185,7 +186,7 @@ def test_busy_server_makes_the_device_wait_then_finish() -> None:
 
 def test_hardware_version_mismatch_gets_no_image_and_ccs08_code_2() -> None:
     async def body(b: OtaBench) -> None:
-        b.server.offer(IMAGE, [DEVICE])
+        b.server.offer(parse_image(IMAGE), [DEVICE])
         outcome = await b.node.ota.update()
         assert outcome.result is ClientResult.NO_IMAGE and b.received == []
         (server_outcome,) = b.recorder.finished
@@ -196,7 +197,7 @@ def test_hardware_version_mismatch_gets_no_image_and_ccs08_code_2() -> None:
 
 def test_refused_image_ends_with_the_device_status_and_ccs08_code_3() -> None:
     async def body(b: OtaBench) -> None:
-        b.server.offer(IMAGE, [DEVICE])
+        b.server.offer(parse_image(IMAGE), [DEVICE])
         outcome = await b.node.ota.update()
         assert outcome.result is ClientResult.REFUSED and outcome.end_status == Status.INVALID_IMAGE
         assert outcome.upgrade_time is None, "a refusal is answered by a Default Response"
@@ -210,7 +211,7 @@ def test_refused_image_ends_with_the_device_status_and_ccs08_code_3() -> None:
 def test_lost_frames_are_re_requested_from_the_same_offset() -> None:
     async def body(b: OtaBench) -> None:
         b.air.set_link(VIRTUAL_RADIO_IEEE, b.node.ieee, LinkModel(loss=0.1))
-        b.server.offer(IMAGE, [DEVICE])
+        b.server.offer(parse_image(IMAGE), [DEVICE])
         outcome = await b.node.ota.update()
         assert outcome.result is ClientResult.KEPT and b.received == [IMAGE]
         assert outcome.retries > 0 and b.air.total_stats().lost > 0
@@ -222,7 +223,7 @@ def test_lost_frames_are_re_requested_from_the_same_offset() -> None:
 
 def test_device_sleeping_mid_transfer_resumes_from_the_last_good_offset() -> None:
     async def body(b: OtaBench) -> None:
-        b.server.offer(IMAGE, [DEVICE])
+        b.server.offer(parse_image(IMAGE), [DEVICE])
 
         def nap(frame: AirFrame) -> None:
             # The device turns its receiver off as the 20th block is on its way to it.
@@ -250,7 +251,7 @@ def test_device_sleeping_mid_transfer_resumes_from_the_last_good_offset() -> Non
 
 def test_image_page_mode_delivers_the_image() -> None:
     async def body(b: OtaBench) -> None:
-        b.server.offer(IMAGE, [DEVICE])
+        b.server.offer(parse_image(IMAGE), [DEVICE])
         outcome = await b.node.ota.update()
         assert outcome.result is ClientResult.KEPT and b.received == [IMAGE]
         assert outcome.pages == -(-len(IMAGE) // 500) and b.block_requests == []
@@ -263,7 +264,7 @@ def test_image_page_mode_delivers_the_image() -> None:
 def test_image_page_mode_recovers_a_lost_block_from_the_gap() -> None:
     async def body(b: OtaBench) -> None:
         b.air.set_link(VIRTUAL_RADIO_IEEE, b.node.ieee, LinkModel(loss=0.2))
-        b.server.offer(IMAGE, [DEVICE])
+        b.server.offer(parse_image(IMAGE), [DEVICE])
         outcome = await b.node.ota.update()
         assert outcome.result is ClientResult.KEPT and b.received == [IMAGE]
         assert b.air.total_stats().lost > 0
@@ -275,8 +276,8 @@ def test_image_page_mode_recovers_a_lost_block_from_the_gap() -> None:
 
 def test_image_overwritten_mid_transfer_aborts_the_device_and_reports_discarded() -> None:
     async def body(b: OtaBench) -> None:
-        b.server.offer(IMAGE, [DEVICE])
-        other = (ROOT / "firmware_images" / ESME.file_name(INITIAL_FILE_VERSION)).read_bytes()
+        b.server.offer(parse_image(IMAGE), [DEVICE])
+        other = parse_image((ROOT / "firmware_images" / ESME.file_name(INITIAL_FILE_VERSION)).read_bytes())
 
         def overwrite(frame: AirFrame) -> None:
             # The CH gets a new image as the device asks for its 11th block.

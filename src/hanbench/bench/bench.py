@@ -342,7 +342,7 @@ async def _assembled(config: BenchConfig, kind: Kind, clock: BenchClock, stream:
         stack.callback(lambda: stream.publish(PremisesClosed(
             bench=config.name, elapsed_s=(clock.now() - config.start).total_seconds())))
         dcc = Dcc(inventory, keystore, premises.hub, config.policy, clock.now,
-                  activation_response_wait=timedelta(seconds=config.timing.activation_response_wait_s))
+                  response_wait=timedelta(seconds=config.timing.response_wait_s))
         dcc.on_delivery(delivery_publisher(stream))
         stack.push_async_callback(dcc.aclose)
         yield Bench(config, clock, stream, dcc, premises, session)

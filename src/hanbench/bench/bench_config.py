@@ -84,9 +84,9 @@ class TimingConfig:
     gsme_wake_interval_s: float = 1800.0
     # Sleepy-queue expiry on the CH, then alert 0x819D: 24 h is the Silicon Labs CHF default.
     queue_expiry_s: float = 86400.0
-    # The DCC flags a device whose SR 11.3 response never came (bench choice: one day, the
-    # same horizon as the sleepy queue).
-    activation_response_wait_s: float = 86400.0
+    # How long the DCC waits for a device's response to SR 11.2 / 11.3 (bench choice: one
+    # day, the same horizon as the sleepy queue); a missing 11.3 response flags the device.
+    response_wait_s: float = 86400.0
     # Supplier automation waits this long for 0x8F72 before asking SR 11.2 (bench choice).
     receipt_alert_wait_s: float = 3600.0
 

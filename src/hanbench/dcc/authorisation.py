@@ -62,15 +62,15 @@ class Authoriser:
         self.policy = policy
 
     def decide(self, user: User, request: ServiceRequest, targets: Sequence[EntityId],
-               image: bytes | None = None) -> list[Decision]:
+               image: UpgradeImage | ImageFormatError | None = None) -> list[Decision]:
         """One decision per target, in the order given.
 
-        ``image`` is required for 11.1 and 11.4 and ignored otherwise. A supplier whose DS
+        ``image`` is what :func:`read_request_image` made of the SR's image: required for 11.1
+        and 11.4 (an error refuses every target, naming it) and ignored otherwise. A supplier whose DS
         certificate is missing from the key store is a bench set-up error
         (:class:`~hanbench.gbcs.errors.KeyStoreError`), not a refusal.
         """
-        parsed = read_request_image(request, image)
-        return [self._decide_one(user, request, target, parsed) for target in targets]
+        return [self._decide_one(user, request, target, image) for target in targets]
 
     def _decide_one(self, user: User, request: ServiceRequest, target: EntityId,
                     image: UpgradeImage | ImageFormatError | None) -> Decision:

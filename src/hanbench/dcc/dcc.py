@@ -1,14 +1,19 @@
 """The DCC: takes users' Service Requests, authorises them, talks to the CH, and routes alerts.
 
-* SR 11.1 / 11.4: authorised per device; the accepted devices get the image through one
-  :meth:`HubPort.distribute`; each becomes the device's pending image (hash, file version,
-  since when, by whom).
+* SR 11.1 / 11.4: the image is read once, here; authorised per device against that reading;
+  the accepted devices get the read image through one :meth:`HubPort.distribute`; each
+  becomes the device's pending image (hash, file version, since when, by whom).
 * SR 11.3: a CS06 signed with the supplier's DS key under a fresh originator counter (kept
   in the inventory, so counters keep increasing across runs); the response updates the
-  inventory. When no response arrives within ``activation_response_wait`` the device is
-  flagged (as the real DSP leaves such a device suspended, gbcs-domain.md 1.7); a late
-  response, or a later SR 11.2, clears the flag.
-* SR 11.2: the GBCS read-firmware-version use case for the device type (ECS52, GCS38, CS08).
+  inventory. When no response arrives within ``response_wait`` the device is flagged (as
+  the real DSP leaves such a device suspended, gbcs-domain.md 1.7); a late response, or a
+  later SR 11.2, clears the flag.
+* SR 11.2: the GBCS read-firmware-version use case for the device type (ECS52, GCS38, CS08);
+  no response within ``response_wait`` is ``not_delivered``.
+
+``response_wait`` is the one bound on waiting for a device: the CH waits for a response as
+long as it is asked to, and ends a wait early only when its sleepy queue gives the command
+up (:class:`~hanbench.hub.errors.CommandNotRetrieved`, with alert 0x819D).
 * Alerts from the CH are decoded, recorded, applied to the inventory, and delivered to the
   users :mod:`hanbench.dcc.alert_routing` names; CCS08 about an ESME/GSME also raises N60/N61.
   Every delivery is announced to the :meth:`Dcc.on_delivery` listeners once it is committed.
@@ -27,7 +32,7 @@ from datetime import datetime, timedelta
 from hanbench.dcc import alert_routing
 from hanbench.dcc.alert_routing import DELIVERY_ALERT_DEVICE_TYPES, AlertDelivery, DccAlert, code_text
 from hanbench.dcc.authorisation import Authoriser, Decision, read_request_image
-from hanbench.dcc.hub_port import CommandExpired, HubPort
+from hanbench.dcc.hub_port import CommandNotRetrieved, ForwardedAlert, HubPort
 from hanbench.dcc.inbox import Inbox, Inboxes
 from hanbench.dcc.inventory import Inventory
 from hanbench.dcc.records import AlertOrigin, Device, PendingImage, TargetDecision, UpdateState, User, \
@@ -45,9 +50,9 @@ from hanbench.dcc.service_requests import (
 from hanbench.errors import CheckFailed, HanbenchError
 from hanbench.gbcs import alerts, cs06, firmware_version
 from hanbench.gbcs.device_types import DeviceType
-from hanbench.gbcs.entity import EntityId
+from hanbench.gbcs.entity import DCC_ENTITY, EntityId
 from hanbench.gbcs.errors import MessageFormatError
-from hanbench.gbcs.frame import Cra, GbcsMessage, decode_message, encode_message, verify_message
+from hanbench.gbcs.frame import Cra, GbcsMessage, verify_message
 from hanbench.gbcs.image import UpgradeImage
 from hanbench.gbcs.keystore import KeyStore, Usage
 from hanbench.gbcs.roles import Policy
@@ -56,12 +61,9 @@ from hanbench.listeners import Listeners
 Clock = Callable[[], datetime]
 DeliveryListener = Callable[[AlertDelivery], None]
 
-DCC_ENTITY = EntityId.parse("90-B3-D5-1F-30-00-00-02")
-"""The DCC's entity ID (the RTDS Access Control Broker; the target of non-device SRs)."""
-
-DEFAULT_ACTIVATION_RESPONSE_WAIT = timedelta(hours=24)
-"""How long the DCC waits for an 11.3 response before flagging the device (the CH's own
-default sleepy-queue expiry, so a GSME that wakes late is not flagged early)."""
+DEFAULT_RESPONSE_WAIT = timedelta(hours=24)
+"""How long the DCC waits for a device's response (bench choice: the CH's default
+sleepy-queue expiry, so a GSME that wakes late is not flagged early)."""
 
 _READ_REQUESTS: dict[DeviceType, Callable[[], firmware_version.FirmwareVersionRequest]] = {
     DeviceType.ESME: firmware_version.EsmeFirmwareVersionRequest,
@@ -101,7 +103,7 @@ class Dcc:
         policy: Policy | str,
         clock: Clock,
         *,
-        activation_response_wait: timedelta = DEFAULT_ACTIVATION_RESPONSE_WAIT,
+        response_wait: timedelta = DEFAULT_RESPONSE_WAIT,
         entity_id: EntityId = DCC_ENTITY,
     ) -> None:
         self.inventory = inventory
@@ -109,11 +111,11 @@ class Dcc:
         self.hub = hub
         self.policy = Policy.parse(policy)
         self.clock = clock
-        self.activation_response_wait = activation_response_wait
+        self.response_wait = response_wait
         self.entity_id = entity_id
         self.authoriser = Authoriser(inventory, keystore, self.policy)
         self.inboxes = Inboxes(inventory)
-        self._late: set[asyncio.Task[bytes]] = set()
+        self._late: set[asyncio.Task[GbcsMessage]] = set()
         self._delivery_listeners: Listeners[DeliveryListener] = Listeners()
         hub.on_alert(self.receive_alert)
 
@@ -141,7 +143,8 @@ class Dcc:
         """
         user = self.inventory.user(user_id)
         sr = request.service_request
-        image = request.image if isinstance(request, (UpdateFirmware, UpdatePpmidFirmware)) else None
+        image = read_request_image(sr, request.image if isinstance(request, (UpdateFirmware, UpdatePpmidFirmware))
+                                   else None)
         decisions = self.authoriser.decide(user, sr, request.targets, image)
         request_id = self.inventory.log_request(
             self.clock(), user.entity_id, sr.value, _describe(request),
@@ -152,7 +155,8 @@ class Dcc:
         accepted = [d for d in decisions if d.accepted]
         if accepted:
             if isinstance(request, (UpdateFirmware, UpdatePpmidFirmware)):
-                done = await self._distribute(user, request, accepted, request_id)
+                assert isinstance(image, UpgradeImage), "authorisation accepts only well-formed images"
+                done = await self._distribute(user, image, accepted, request_id)
             elif isinstance(request, ReadFirmwareVersion):
                 done = [await self._read_version(user, accepted[0], request_id)]
             else:
@@ -164,20 +168,18 @@ class Dcc:
         self.inventory.set_outcome(request_id, result.device, result.outcome.value)
         return result
 
-    async def _distribute(self, user: User, request: UpdateFirmware | UpdatePpmidFirmware,
-                          accepted: Sequence[Decision], request_id: int) -> list[TargetResult]:
-        parsed = read_request_image(request.service_request, request.image)
-        assert isinstance(parsed, UpgradeImage), "authorisation accepts only well-formed images"
+    async def _distribute(self, user: User, image: UpgradeImage, accepted: Sequence[Decision],
+                          request_id: int) -> list[TargetResult]:
         devices = [d.device for d in accepted]
         try:
-            await self.hub.distribute(request.image, devices)
+            await self.hub.distribute(image, devices)
         except HanbenchError as exc:
             with self.inventory.transaction():
                 for d in accepted:
                     self._finish(request_id, TargetResult(d.device, None, f"{d.message}; the CH did not store it: {exc}",
                                                           Outcome.NOT_STORED))
             raise
-        pending = PendingImage(parsed.manufacturer_image_hash, parsed.header.file_version, self.clock(),
+        pending = PendingImage(image.manufacturer_image_hash, image.header.file_version, self.clock(),
                                user.entity_id)
         results = []
         with self.inventory.transaction():
@@ -192,13 +194,18 @@ class Dcc:
         command = firmware_version.firmware_version_request(user.entity_id, device.entity_id, counter,
                                                             _READ_REQUESTS[device.type]())
         try:
-            response = await self.hub.send_command(device.entity_id, encode_message(command))
+            async with asyncio.timeout(self.response_wait.total_seconds()):
+                response = await self.hub.send_command(command)
             record = firmware_version.decode_firmware_version(self._check_response(command, response, signed=False))
             if not isinstance(record, firmware_version.FirmwareVersionResponse) or not record.succeeded \
                     or record.firmware_version is None:
                 raise BadResponse(f"{device.entity_id} could not read its firmware version: {record}")
             version = firmware_version_from_bytes(record.firmware_version)
-        except CommandExpired as exc:
+        except TimeoutError:
+            return self._finish(request_id, TargetResult(device.entity_id, None,
+                                                         f"no response within {self.response_wait}",
+                                                         Outcome.NOT_DELIVERED))
+        except CommandNotRetrieved as exc:
             return self._finish(request_id, TargetResult(device.entity_id, None, str(exc), Outcome.NOT_DELIVERED))
         except (MessageFormatError, BadResponse) as exc:
             return self._finish(request_id, TargetResult(device.entity_id, None, str(exc), Outcome.BAD_RESPONSE))
@@ -214,8 +221,8 @@ class Dcc:
         command = cs06.activate_firmware_command(
             user.entity_id, request.device, cs06.ActivateFirmware(request.firmware_hash, counter, execution),
             self.keystore.private_key(user.entity_id, Usage.DS))
-        task = asyncio.ensure_future(self.hub.send_command(request.device, encode_message(command)))
-        done, _ = await asyncio.wait({task}, timeout=self.activation_response_wait.total_seconds())
+        task = asyncio.ensure_future(self.hub.send_command(command))
+        done, _ = await asyncio.wait({task}, timeout=self.response_wait.total_seconds())
         if task in done:
             return self._settle_activation(command, request.cancel, task, request_id)
         self.inventory.set_activation_response_missing(request.device, True)
@@ -223,10 +230,11 @@ class Dcc:
         task.add_done_callback(lambda t: self._late_activation(command, request.cancel, t, request_id))
         return self._finish(request_id, TargetResult(
             request.device, None,
-            f"no response within {self.activation_response_wait}; the device is flagged until a response "
+            f"no response within {self.response_wait}; the device is flagged until a response "
             "or an SR 11.2 arrives", Outcome.RESPONSE_MISSING))
 
-    def _late_activation(self, command: GbcsMessage, cancel: bool, task: asyncio.Task[bytes], request_id: int) -> None:
+    def _late_activation(self, command: GbcsMessage, cancel: bool, task: asyncio.Task[GbcsMessage],
+                         request_id: int) -> None:
         self._late.discard(task)
         if task.cancelled():
             return
@@ -235,14 +243,14 @@ class Dcc:
         except HanbenchError as exc:  # the bench failed, not the device: say so in the SR log
             self.inventory.set_outcome(request_id, command.target, f"late response lost: {exc}")
 
-    def _settle_activation(self, command: GbcsMessage, cancel: bool, task: asyncio.Future[bytes],
+    def _settle_activation(self, command: GbcsMessage, cancel: bool, task: asyncio.Future[GbcsMessage],
                            request_id: int) -> TargetResult:
         device = command.target
         try:
             response = cs06.read_activate_firmware_response(self._check_response(command, task.result(), signed=True))
             version = None if isinstance(response, cs06.Accepted) else \
                 firmware_version_from_bytes(response.firmware_version)
-        except CommandExpired as exc:
+        except CommandNotRetrieved as exc:
             return self._fail_activation(request_id, device, str(exc), Outcome.NOT_DELIVERED)
         except (MessageFormatError, BadResponse) as exc:
             return self._fail_activation(request_id, device, str(exc), Outcome.BAD_RESPONSE)
@@ -272,10 +280,9 @@ class Dcc:
             self.inventory.set_update_state(device, UpdateState.FAILED, f"SR 11.3: {detail}")
             return self._finish(request_id, TargetResult(device, None, detail, outcome, version))
 
-    def _check_response(self, command: GbcsMessage, data: bytes, *, signed: bool) -> GbcsMessage:
-        """The response to ``command``, refused unless it comes from the target, answers this
-        command, and (when ``signed``) verifies with the device's certificate."""
-        response = decode_message(data)
+    def _check_response(self, command: GbcsMessage, response: GbcsMessage, *, signed: bool) -> GbcsMessage:
+        """``response``, refused unless it comes from the target, answers ``command``, and
+        (when ``signed``) verifies with the device's certificate."""
         if response.cra is not Cra.RESPONSE or response.originator != command.target \
                 or response.originator_counter != command.originator_counter:
             raise BadResponse(f"{command.target} answered with a {response.cra.name.lower()} from "
@@ -297,15 +304,17 @@ class Dcc:
 
     # ---- alerts ------------------------------------------------------------------------------
 
-    def receive_alert(self, data: bytes) -> None:
+    def receive_alert(self, forwarded: ForwardedAlert) -> None:
         """The CH forwards an alert: record it, apply it, deliver it. Never raises into the CH."""
         now = self.clock()
+        msg = forwarded.message
         try:
-            msg = decode_message(data)
+            if msg is None:
+                raise MessageFormatError(forwarded.error)
             alert = alerts.decode_alert(msg)
         except MessageFormatError as exc:
             self.inventory.add_alert(received_at=now, origin=AlertOrigin.CH, code="undecodable", device=None,
-                                     sender=None, detail=str(exc), raw=bytes(data))
+                                     sender=None, detail=str(exc), raw=forwarded.raw)
             return
         facts = _facts(msg, alert)
         trusted = self._verifies(msg)
@@ -314,7 +323,7 @@ class Dcc:
             device = self.inventory.find_device(facts.device)
             detail = facts.detail if trusted else f"{facts.detail}; signature does not verify, not acted on"
             delivered += self._record_and_route(now, facts.origin, facts.code, device, facts.device, msg.originator,
-                                                facts.hash, facts.firmware_version, detail, bytes(data))
+                                                facts.hash, facts.firmware_version, detail, forwarded.raw)
             if device is not None and trusted:
                 delivered += self._apply(alert, facts, device, now)
         for delivery in delivered:

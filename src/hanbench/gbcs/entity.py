@@ -56,3 +56,9 @@ class EntityId:
 
     def __str__(self) -> str:
         return self.duis
+
+
+DCC_ENTITY = EntityId.parse("90-B3-D5-1F-30-00-00-02")
+"""The DCC's entity ID: the RTDS Access Control Broker. The DCC originates its own alerts
+(N60 / N61) under it, and the CH addresses its alerts (CCS08, 0x819D) to it, as the RTDS
+CCS08 vector does."""

@@ -10,13 +10,15 @@ what HAN devices meet on the air. It owns:
 * the GBCS message path (:mod:`hanbench.hub.tunnel`, :mod:`hanbench.hub.sleepy_queue`,
   :mod:`hanbench.hub.mirror`): :meth:`CommsHub.send_command` tunnels a command to an awake
   device, or queues it for a sleepy one, and returns the device's response, matched by the
-  command's originator counter, however late it comes; a queued command that expires raises
-  0x819D and fails the wait with :class:`~hanbench.hub.errors.CommandExpired`;
+  command's originator counter, however late it comes (how long to wait is the DCC's
+  business, not the CH's); a queued command that expires raises 0x819D and fails the wait
+  with :class:`~hanbench.hub.errors.CommandNotRetrieved`;
 * the CH's own alerts: CCS08 for every transfer outcome (0x8F8A success, 0x8F89 failure with
   the CCS08 response code), and 0x819D, signed with the CH's DS key. They are addressed to
-  the DCC (``90-B3-D5-1F-30-00-00-02``), as the RTDS CCS08 vector is: the CH does not know
-  users, and the DCC routes them on (to the device's Supplier, and the RSA under MP207).
-  Device alerts are forwarded as they came, byte for byte.
+  the DCC (:data:`~hanbench.gbcs.entity.DCC_ENTITY`), as the RTDS CCS08 vector is: the CH
+  does not know users, and the DCC routes them on (to the device's Supplier, and the RSA
+  under MP207). Device alerts are forwarded as they came, byte for byte, with what the CH
+  read of them (:class:`~hanbench.hub.forwarded.ForwardedAlert`).
 
 **IHD activation.** An IHD speaks no GBCS, and SECMP0007 option 1 has the CH manage its
 activation (seed 003). When a transfer to a device registered as an IHD succeeds, the CH
@@ -42,24 +44,24 @@ from hanbench.clock import BenchClock
 from hanbench.errors import BadInput
 from hanbench.gbcs.alerts import Alert, FirmwareTransferAlert, GsmeCommandNotRetrievedAlert, alert_message
 from hanbench.gbcs.device_types import DeviceType
-from hanbench.gbcs.entity import EntityId
+from hanbench.gbcs.entity import DCC_ENTITY, EntityId
 from hanbench.gbcs.errors import MessageFormatError
-from hanbench.gbcs.frame import Cra, decode_message, encode_message
+from hanbench.gbcs.frame import Cra, GbcsMessage, decode_message, encode_message
+from hanbench.gbcs.image import UpgradeImage
 from hanbench.gbcs.keystore import KeyStore, Usage
-from hanbench.hub.errors import CommandExpired
+from hanbench.hub.errors import CommandNotRetrieved
+from hanbench.hub.forwarded import AlertListener, ForwardedAlert
 from hanbench.hub.image_store import DEFAULT_SLOTS, ImageStore, StoredImage
 from hanbench.hub.mirror import MirrorServer, mirror_endpoint_descriptors
 from hanbench.hub.ota_server import OtaServer, OtaServerConfig
-from hanbench.hub.sleepy_queue import QueuedMessage, SleepyQueue
+from hanbench.hub.sleepy_queue import DEFAULT_EXPIRY_S, QueuedMessage, SleepyQueue
 from hanbench.hub.transfer import TransferOutcome, TransferProgress, TransferStarted
 from hanbench.hub.tunnel import Delivery, TunnelServer
+from hanbench.listeners import Listeners
 from hanbench.radio.endpoints import comms_hub_endpoint
 from hanbench.radio.se_clusters import NotificationFlags
 
 LOGGER = logging.getLogger(__name__)
-
-DCC_ENTITY = EntityId.parse("90-B3-D5-1F-30-00-00-02")
-"""Where the CH addresses its own alerts (the DCC's Access Control Broker, as in RTDS)."""
 
 SLEEPY_TYPES = frozenset({DeviceType.GSME})
 
@@ -93,17 +95,14 @@ class HubObserver:
 
 @dataclass(frozen=True)
 class CommsHubTiming:
-    """The CH's knobs: OTA server, image slots, sleepy-queue expiry, waits.
+    """The CH's knobs: OTA server, image slots, sleepy-queue expiry, the IHD's upgrade time.
 
-    ``response_timeout_s`` bounds the wait for an awake device's response (a sleepy device's
-    is bounded by ``queue_expiry_s`` plus the same); ``ihd_activation_delay_s`` is the
-    upgrade time the CH gives an IHD after a good transfer.
+    ``ihd_activation_delay_s`` is the upgrade time the CH gives an IHD after a good transfer.
     """
 
     ota: OtaServerConfig = field(default_factory=OtaServerConfig)
     slots: int = DEFAULT_SLOTS
-    queue_expiry_s: float = 24 * 3600.0
-    response_timeout_s: float = 24 * 3600.0
+    queue_expiry_s: float = DEFAULT_EXPIRY_S
     ihd_activation_delay_s: int = 0
 
 
@@ -139,8 +138,8 @@ class CommsHub:
         self.devices: dict[EntityId, DeviceType] = {}
         #: Every alert the CH raised itself, decoded, oldest first.
         self.alerts: list[Alert] = []
-        self._sinks: list[Callable[[bytes], None]] = []
-        self._awaiting: dict[tuple[EntityId, int], asyncio.Future[bytes]] = {}
+        self._alert_listeners: Listeners[AlertListener] = Listeners()
+        self._awaiting: dict[tuple[EntityId, int], asyncio.Future[GbcsMessage]] = {}
         self._alert_counter = 1
         self._tasks: set[asyncio.Task[None]] = set()
 
@@ -161,29 +160,30 @@ class CommsHub:
         await asyncio.gather(*self._tasks, return_exceptions=True)
 
     def register(self, device: EntityId, kind: DeviceType) -> None:
-        """Add ``device`` to the CH's device log; a sleepy device gets a mirror."""
+        """Add ``device`` to the CH's device log; a sleepy device gets a mirror.
+
+        The tunnel server keeps the answer to "is it sleepy" (:meth:`TunnelServer.is_sleepy`),
+        so distribution and the message path cannot disagree about a device.
+        """
         self.devices[device] = kind
         self.tunnels.register_sleepy(device, kind in SLEEPY_TYPES)
         if kind in SLEEPY_TYPES:
             self.mirrors.create(device)
 
-    def is_sleepy(self, device: EntityId) -> bool:
-        return self.devices.get(device) in SLEEPY_TYPES
-
     # -- HubPort: distribution ------------------------------------------------------------------
 
-    async def distribute(self, image: bytes, targets: Sequence[EntityId]) -> None:
+    async def distribute(self, image: UpgradeImage, targets: Sequence[EntityId]) -> None:
         """Store ``image`` for ``targets``, then tell them: Image Notify, or the GSME mirror flag.
 
         Discards (of this image or of images it overwrote) come back as CCS08 result 1.
-        Raises :class:`BadInput` for bytes that are not an image the CH stores.
+        Raises :class:`BadInput` for an image the CH does not store.
         """
         stored = self.ota.offer(image, targets)
         if stored is None:
             return
         self.observer.image_stored(stored)
         for device in targets:
-            if self.is_sleepy(device):
+            if self.tunnels.is_sleepy(device):
                 self._update_ota_flag(device)
             else:
                 await self._notify(device)
@@ -209,68 +209,58 @@ class CommsHub:
 
     # -- HubPort: commands ---------------------------------------------------------------------
 
-    async def send_command(self, target: EntityId, message: bytes) -> bytes:
-        """Tunnel one GBCS command to ``target`` and return its response, matched by counter.
+    async def send_command(self, command: GbcsMessage) -> GbcsMessage:
+        """Tunnel ``command`` to its target and return the response, matched by originator counter.
 
-        An awake device gets it now; a sleepy one at its next GET. Raises
-        :class:`CommandExpired` when the queued command expires (the CH has raised 0x819D)
-        or no response comes within ``response_timeout_s`` of sending (plus the queue
-        expiry for a queued command; a device that
-        refused the command, e.g. a CS06 failing authentication, answers with an alert, not
-        a response); :class:`BadInput` for bytes that are not a GBCS message.
+        An awake device gets it now; a sleepy one at its next GET. The wait has no bound of
+        its own (the DCC decides how long to wait): it ends with the response, or with
+        :class:`CommandNotRetrieved` when the queued command expires (the CH has raised
+        0x819D). A device that refused the command (a CS06 failing authentication) answers
+        with an alert, not a response. Raises :class:`BadInput` when a command under the
+        same counter already waits for the same device.
         """
-        try:
-            counter = decode_message(message).originator_counter
-        except MessageFormatError as exc:
-            raise BadInput(f"the CH cannot send this command to {target}: {exc}") from exc
+        target, counter = command.target, command.originator_counter
         key = (target, counter)
         if key in self._awaiting:
             raise BadInput(f"a command under counter {counter} is already waiting for {target}'s response")
-        future: asyncio.Future[bytes] = asyncio.get_running_loop().create_future()
+        future: asyncio.Future[GbcsMessage] = asyncio.get_running_loop().create_future()
         self._awaiting[key] = future
         try:
-            delivery = await self.tunnels.send(target, message)
-            timeout = self.timing.response_timeout_s
+            delivery = await self.tunnels.send(target, command)
             if delivery is Delivery.QUEUED:
                 self.observer.command_queued(target, counter)
-                timeout += self.queue.expiry_s
             else:
                 self.observer.command_sent(target, counter)
-            try:
-                async with asyncio.timeout(timeout):
-                    return await future
-            except TimeoutError:
-                raise CommandExpired(target, f"no response to counter {counter} within {timeout:g} s") from None
+            return await future
         finally:
             self._awaiting.pop(key, None)
 
     def _on_device_message(self, device: EntityId, data: bytes) -> None:
-        """A message from a device: a response completes its command, an alert goes up as is."""
+        """A message from a device, read here once: a response completes its command, an alert goes up."""
         try:
             msg = decode_message(data)
         except MessageFormatError as exc:
             LOGGER.warning("undecodable message from %s forwarded as is: %s", device, exc)
-            self._forward(data, from_device=True)
+            self._forward(ForwardedAlert(data, None, str(exc)), from_device=True)
             return
         if msg.cra is Cra.ALERT:
-            self._forward(data, from_device=True)
+            self._forward(ForwardedAlert(data, msg), from_device=True)
             return
         future = self._awaiting.get((device, msg.originator_counter))
         if msg.cra is Cra.RESPONSE and future is not None and not future.done():
-            future.set_result(data)
+            future.set_result(msg)
         else:
             LOGGER.info("unexpected %s from %s under counter %d dropped",
                         msg.cra.name.lower(), device, msg.originator_counter)
 
     def _on_expired(self, queued: QueuedMessage) -> None:
         """A queued command expired: raise 0x819D and fail the DCC's wait."""
-        counter = decode_message(queued.message).originator_counter
-        self.observer.command_expired(queued.device, counter)
-        self._raise(GsmeCommandNotRetrievedAlert(self.clock.now(), queued.device, counter))
-        future = self._awaiting.get((queued.device, counter))
+        self.observer.command_expired(queued.device, queued.counter)
+        self._raise(GsmeCommandNotRetrievedAlert(self.clock.now(), queued.device, queued.counter))
+        future = self._awaiting.get((queued.device, queued.counter))
         if future is not None and not future.done():
-            future.set_exception(CommandExpired(queued.device, f"uncollected after {self.queue.expiry_s:g} s; "
-                                                               "the CH raised 0x819D"))
+            future.set_exception(CommandNotRetrieved(queued.device, f"uncollected after {self.queue.expiry_s:g} s; "
+                                                                    "the CH raised 0x819D"))
 
     # -- transfer observer (from the OTA server) ----------------------------------------------
 
@@ -303,20 +293,19 @@ class CommsHub:
 
     # -- alerts ------------------------------------------------------------------------------------
 
-    def on_alert(self, sink: Callable[[bytes], None]) -> None:
-        """Call ``sink`` with every alert the CH forwards or raises."""
-        self._sinks.append(sink)
+    def on_alert(self, listener: AlertListener) -> Callable[[], None]:
+        """Call ``listener`` with every alert the CH forwards or raises; returns a remover."""
+        return self._alert_listeners.add(listener)
 
     def _raise(self, alert: Alert) -> None:
         counter, self._alert_counter = self._alert_counter, self._alert_counter + 1
-        data = encode_message(alert_message(self.entity_id, self.alert_target, counter, alert, self._key))
+        message = alert_message(self.entity_id, self.alert_target, counter, alert, self._key)
         self.alerts.append(alert)
-        self._forward(data, from_device=False)
+        self._forward(ForwardedAlert(encode_message(message), message), from_device=False)
 
-    def _forward(self, data: bytes, *, from_device: bool) -> None:
-        self.observer.alert_forwarded(data, from_device)
-        for sink in list(self._sinks):
-            sink(data)
+    def _forward(self, alert: ForwardedAlert, *, from_device: bool) -> None:
+        self.observer.alert_forwarded(alert.raw, from_device)
+        self._alert_listeners(alert)
 
     def _spawn(self, coro: object) -> None:
         task = asyncio.get_running_loop().create_task(coro)  # type: ignore[arg-type]

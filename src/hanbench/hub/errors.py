@@ -14,12 +14,12 @@ if TYPE_CHECKING:
     from hanbench.gbcs.entity import EntityId
 
 
-class CommandExpired(CheckFailed):
-    """The CH's queue for a device expired before the device fetched the command.
+class CommandNotRetrieved(CheckFailed):
+    """The CH's queue for a sleepy device expired before the device fetched the command.
 
-    A sleepy GSME that never wakes is the device's failure to collect, not the bench's
-    fault, so this is a failed check rather than an infrastructure fault. The CH also
-    raises alert 0x819D for it.
+    A GSME that never wakes is the device's failure to collect, not the bench's fault, so
+    this is a failed check rather than an infrastructure fault. The CH raises alert 0x819D
+    "GSME Command Not Retrieved" for it, whose name this error shares.
     """
 
     def __init__(self, target: EntityId, detail: str = "") -> None:

@@ -1,8 +1,9 @@
 """The images a Comms Hub holds for its HAN devices, and the rules that decide which it keeps.
 
 A CH has room for a few OTA Upgrade Images (``slots``, 2 by default). Each stored image is
-kept with the exact bytes it arrived as (the CH serves those bytes, never a re-encoding),
-its parsed header and hashes, and the set of target devices (GBCS entity IDs) still waiting
+kept as it was read where it entered the bench (the DCC reads an SR's image once and hands
+the CH that :class:`~hanbench.gbcs.image.UpgradeImage`), with the bytes it is served as (a
+read image encodes back byte for byte), and the set of target devices (GBCS entity IDs) still waiting
 for it. When there is no room, or a new image overwrites an older one, the images that lose
 are *discarded* and :meth:`ImageStore.put` returns a :class:`Discard` for each, naming the
 targets still waiting, so the CH can raise CCS08 response code 1 "Image Discarded" for each.
@@ -39,9 +40,8 @@ from types import MappingProxyType
 from hanbench.errors import BadInput
 from hanbench.gbcs.device_types import DeviceType
 from hanbench.gbcs.entity import EntityId
-from hanbench.gbcs.image import UpgradeImage, parse_image
-from hanbench.gbcs.image_types import IMAGE_PROFILES, device_type_of
-from hanbench.gbcs.ota_header import parse_header
+from hanbench.gbcs.image import UpgradeImage
+from hanbench.gbcs.image_types import device_type_of
 
 DEFAULT_SLOTS = 2
 
@@ -168,25 +168,23 @@ class ImageStore:
 
     def put(
         self,
-        data: bytes,
+        image: UpgradeImage,
         targets: Iterable[EntityId | str],
         *,
         device_type: DeviceType | None = None,
     ) -> PutResult:
-        """Store ``data`` (a GBCS OTA Upgrade Image) for ``targets``, applying the rules.
+        """Store ``image`` for ``targets``, applying the rules.
 
         ``device_type`` defaults to the type whose image profile matches the header; give it
-        for images no profile names (an Alt HAN bridge's). Raises :class:`BadInput` (an
-        :class:`~hanbench.gbcs.errors.ImageFormatError` for bad bytes) before changing
-        anything.
+        for images no profile names (an Alt HAN bridge's). Raises :class:`BadInput` before
+        changing anything.
         """
-        data = bytes(data)
-        kind, image = self._parse(data, device_type)
+        kind = self._device_type(image, device_type)
         wanted = frozenset(EntityId.parse(t) for t in targets)
         if not wanted:
             raise BadInput(f"an image for {kind.value} needs at least one target device")
         self._sequence += 1
-        newcomer = StoredImage(data, image, kind, wanted, self._sequence, pending=set(wanted))
+        newcomer = StoredImage(image.to_bytes(), image, kind, wanted, self._sequence, pending=set(wanted))
         rule = self._rules[kind]
 
         losers = [s for s in self._images if self._rules[s.device_type].group == rule.group]
@@ -222,8 +220,8 @@ class ImageStore:
         theirs = self._rules[stored.device_type].priority
         return mine > theirs or (newcomer.force_replace and mine == theirs)
 
-    def _parse(self, data: bytes, device_type: DeviceType | None) -> tuple[DeviceType, UpgradeImage]:
-        header = parse_header(data)
+    def _device_type(self, image: UpgradeImage, device_type: DeviceType | None) -> DeviceType:
+        header = image.header
         kind = device_type if device_type is not None else device_type_of(header)
         if kind is None:
             raise BadInput(
@@ -232,8 +230,7 @@ class ImageStore:
             )
         if kind not in self._rules:
             raise BadInput(f"the CH does not store images for {kind.value}")
-        profile = IMAGE_PROFILES.get(kind)
-        return kind, parse_image(data, signed=profile.signed if profile is not None else None)
+        return kind
 
     def lookup(self, device: EntityId, manufacturer_code: int, image_type: int) -> StoredImage | None:
         """The image waiting for ``device`` under this manufacturer code and image type.

@@ -82,6 +82,7 @@ from hanbench.errors import BadInput
 from hanbench.gbcs.device_types import DeviceType
 from hanbench.gbcs.entity import EntityId
 from hanbench.gbcs.gbz import ZIGBEE_EPOCH
+from hanbench.gbcs.image import UpgradeImage
 from hanbench.hub.cluster_hook import DeviceHooks, request_listeners
 from hanbench.hub.image_store import ImageKey, ImageStore, StoredImage
 from hanbench.hub.transfer import (
@@ -188,14 +189,15 @@ class OtaServer:
     # -- what the CH composition calls ----------------------------------------------------
 
     def offer(
-        self, data: bytes, targets: Iterable[EntityId | t.EUI64 | str], *, device_type: DeviceType | None = None
+        self, image: UpgradeImage, targets: Iterable[EntityId | t.EUI64 | str], *,
+        device_type: DeviceType | None = None,
     ) -> StoredImage | None:
         """Store an image for ``targets`` and report what the store discarded (CCS08 code 1).
 
         Returns the stored image, or ``None`` if the store discarded the newcomer itself.
         A transfer of an image that was overwritten is stopped at once.
         """
-        result = self.store.put(data, [entity_of(d) for d in targets], device_type=device_type)
+        result = self.store.put(image, [entity_of(d) for d in targets], device_type=device_type)
         now = self._loop_now()
         for discard in result.discarded:
             for device in sorted(discard.targets):

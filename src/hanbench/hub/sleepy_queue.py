@@ -4,8 +4,9 @@ A GSME keeps its receiver off between wakes, so the CH cannot push a command to 
 command waits here, the GSME's mirror says "tunnel message pending", and the GSME collects
 it with GB-HRGP GET at its next wake (:mod:`hanbench.hub.tunnel`). A command the device does
 not collect within the expiry time is dropped and reported once to every expiry listener:
-the CH composition raises alert 0x819D "GSME Command Not Retrieved" and fails the DCC's
-wait with ``CommandExpired``.
+the CH composition raises alert 0x819D "GSME Command Not Retrieved" (which names the
+command by its originator counter, kept with each message) and fails the DCC's wait with
+``CommandNotRetrieved``.
 
 The default expiry is 24 h (Silicon Labs' Comms Hub Function default; GBCS does not fix a
 figure that this project could find). Expiry runs on the event loop's clock, so it is
@@ -36,10 +37,12 @@ ExpiryListener = Callable[["QueuedMessage"], None]
 
 @dataclass(eq=False)
 class QueuedMessage:
-    """One message waiting for ``device``; ``queued_at``/``expires_at`` are loop times."""
+    """One message waiting for ``device``: its bytes and originator counter; ``queued_at``/``expires_at``
+    are loop times."""
 
     device: EntityId
     message: bytes
+    counter: int
     queued_at: float
     expires_at: float
     sequence: int
@@ -64,14 +67,15 @@ class SleepyQueue:
         """Call ``listener`` with every message that expires; returns a remover."""
         return self._listeners.add(listener)
 
-    def put(self, device: EntityId, message: bytes, *, expiry_s: float | None = None) -> QueuedMessage:
-        """Queue ``message`` for ``device``; it expires after ``expiry_s`` (default: the queue's)."""
+    def put(self, device: EntityId, message: bytes, counter: int, *, expiry_s: float | None = None) -> QueuedMessage:
+        """Queue ``message`` (a command under originator ``counter``) for ``device``; it expires
+        after ``expiry_s`` (default: the queue's)."""
         expiry = self.expiry_s if expiry_s is None else expiry_s
         if expiry <= 0:
             raise BadInput(f"a queued message's expiry must be > 0 s, got {expiry}")
         loop = asyncio.get_running_loop()
         now = loop.time()
-        queued = QueuedMessage(device, bytes(message), now, now + expiry, next(self._sequence))
+        queued = QueuedMessage(device, bytes(message), counter, now, now + expiry, next(self._sequence))
         queued._timer = loop.call_at(queued.expires_at, self._expire, queued)
         self._queues.setdefault(device, collections.deque()).append(queued)
         return queued

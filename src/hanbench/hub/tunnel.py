@@ -10,8 +10,9 @@ cluster (definitions in :mod:`hanbench.radio.se_clusters`):
   new tunnel; its old one is closed. Bench choice: every device opens its tunnel to the CH.
   (GBCS 10.2.2.1 has the CH open the tunnel to an ESME, HCALCS or PPMID; the messages that
   then flow are the same.)
-* :meth:`TunnelServer.send` pushes a message to an awake device as TransferData and waits
-  for the device's Default Response (a TransferDataError answer raises
+* :meth:`TunnelServer.send` encodes a GBCS command (bytes from here on: this is where it
+  leaves for the air) and pushes it to an awake device as TransferData, waiting for the
+  device's Default Response (a TransferDataError answer raises
   :class:`~hanbench.radio.tunnel_errors.TransferDataRefused`). A message for a **sleepy**
   device (registered with :meth:`TunnelServer.register_sleepy`, or whose zigpy node
   descriptor says its receiver is off when idle) goes into the :class:`SleepyQueue` and
@@ -50,6 +51,7 @@ from zigpy.zcl import ClusterType, foundation
 
 from hanbench.errors import BadInput, CheckFailed, HanbenchError
 from hanbench.gbcs.entity import EntityId
+from hanbench.gbcs.frame import GbcsMessage, encode_message
 from hanbench.hub.cluster_hook import DeviceHooks, request_listeners
 from hanbench.hub.mirror import MirrorServer
 from hanbench.hub.sleepy_queue import QueuedMessage, SleepyQueue
@@ -184,8 +186,8 @@ class TunnelServer:
         """Call ``listener(device, error)`` for every refused transfer on any tunnel; returns a remover."""
         return self._error_listeners.add(listener)
 
-    async def send(self, device: EntityId | t.EUI64 | str, message: bytes) -> Delivery:
-        """Deliver a GBCS message to ``device``: now if it is awake, else through its queue.
+    async def send(self, device: EntityId | t.EUI64 | str, command: GbcsMessage) -> Delivery:
+        """Deliver a GBCS command to ``device``: now if it is awake, else through its queue.
 
         Raises :class:`NoMirror` for a sleepy device without a mirror, :class:`NoTunnel`
         for an awake device that has not opened its tunnel, :class:`MessageTooLarge` when
@@ -195,13 +197,14 @@ class TunnelServer:
         """
         entity = entity_of(device)
         tunnel = self.tunnel_of(entity)
+        message = encode_message(command)
         if self.is_sleepy(entity):
             mirror = self.mirrors.get(entity)
             if mirror is None:
                 raise NoMirror(f"{entity} is sleepy but has no mirror to flag a pending message on")
             if tunnel is not None:
                 check_fits(len(message) + GET_RESPONSE_OVERHEAD, tunnel.maximum_incoming_transfer_size)
-            self.queue.put(entity, message)
+            self.queue.put(entity, message, command.originator_counter)
             mirror.set(NotificationFlags.TUNNEL_MESSAGE_PENDING)
             return Delivery.QUEUED
         if tunnel is None:

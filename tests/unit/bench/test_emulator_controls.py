@@ -14,7 +14,6 @@ from hanbench.bench.events import ReceiptAlertRaised
 from hanbench.errors import BadInput
 from hanbench.gbcs.codes import AlertCode
 from hanbench.gbcs.cs06 import ActivateFirmware, activate_firmware_command
-from hanbench.gbcs.frame import encode_message
 
 
 def test_drop_alerts_drops_all_or_some_codes_and_only_those(tmp_path: Path) -> None:
@@ -46,7 +45,7 @@ def test_drop_alerts_drops_all_or_some_codes_and_only_those(tmp_path: Path) -> N
             command = activate_firmware_command(other.id, esme.id, ActivateFirmware(bytes(32), 1, None),
                                                 bench.dcc.keystore.private_key(other.id))
             with pytest.raises(TimeoutError):
-                await asyncio.wait_for(bench.hub.send_command(esme.id, encode_message(command)), 60)
+                await asyncio.wait_for(bench.hub.send_command(command), 60)
             await supplier.wait_alert(0x8F3D, device=esme, timeout=60)
 
     run_virtual(session())

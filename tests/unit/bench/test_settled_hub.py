@@ -4,38 +4,44 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 
 import pytest
 import pytest_asyncio
 
 from hanbench.bench.kinds.settled_hub import SettledHub
-from hanbench.dcc.hub_port import AlertSink
-from hanbench.gbcs.entity import EntityId
+from hanbench.dcc.hub_port import AlertListener, ForwardedAlert
+from hanbench.gbcs.codes import MessageCode
+from hanbench.gbcs.entity import DCC_ENTITY, EntityId
+from hanbench.gbcs.frame import Cra, GbcsMessage, new_message, new_response
+from hanbench.gbcs.image import UpgradeImage
 
 DEVICE = EntityId.parse("00-DB-12-34-56-78-91-00")
+CS06 = new_message(Cra.COMMAND, DCC_ENTITY, DEVICE, 7, MessageCode.CS06_ACTIVATE_FIRMWARE, b"")
+RESPONSE = new_response(CS06, b"", date_time=None)
 
 
 class FakeHub:
     """A CH whose alerts and command responses the test releases by hand."""
 
     def __init__(self) -> None:
-        self.sinks: list[AlertSink] = []
-        self.response: asyncio.Future[bytes] | None = None
+        self.listeners: list[AlertListener] = []
+        self.response: asyncio.Future[GbcsMessage] | None = None
 
-    async def distribute(self, image: bytes, targets: Sequence[EntityId]) -> None:
+    async def distribute(self, image: UpgradeImage, targets: Sequence[EntityId]) -> None:
         return None
 
-    async def send_command(self, target: EntityId, message: bytes) -> bytes:
+    async def send_command(self, command: GbcsMessage) -> GbcsMessage:
         self.response = asyncio.get_running_loop().create_future()
         return await self.response
 
-    def on_alert(self, sink: AlertSink) -> None:
-        self.sinks.append(sink)
+    def on_alert(self, listener: AlertListener) -> Callable[[], None]:
+        self.listeners.append(listener)
+        return lambda: self.listeners.remove(listener)
 
-    def forward(self, alert: bytes) -> None:
-        for sink in self.sinks:
-            sink(alert)
+    def forward(self, name: str) -> None:
+        for listener in self.listeners:
+            listener(ForwardedAlert(name.encode(), None, "a stand-in"))
 
 
 @dataclasses.dataclass
@@ -57,17 +63,17 @@ async def rig() -> AsyncIterator[Rig]:
         await release.get()
 
     async with SettledHub(hub, settle) as settled:
-        settled.on_alert(lambda data: log.append(data.decode()))
+        settled.on_alert(lambda alert: log.append(alert.raw.decode()))
         yield Rig(hub, settled, log, release)
 
 
 @pytest.mark.asyncio
 async def test_alerts_and_responses_wait_for_a_settle_and_keep_the_chs_order(rig: Rig) -> None:
-    command = asyncio.create_task(rig.settled.send_command(DEVICE, b"cs06"))
+    command = asyncio.create_task(rig.settled.send_command(CS06))
     await asyncio.sleep(0.01)
-    rig.hub.forward(b"alert-1")
+    rig.hub.forward("alert-1")
     assert rig.hub.response is not None
-    rig.hub.response.set_result(b"response")
+    rig.hub.response.set_result(RESPONSE)
     await asyncio.sleep(0.01)
     assert rig.log == ["settle"] and not command.done(), "held until the boards have answered"
     rig.release.put_nowait(None)
@@ -75,13 +81,13 @@ async def test_alerts_and_responses_wait_for_a_settle_and_keep_the_chs_order(rig
     assert rig.log == ["settle", "alert-1", "settle"] and not command.done(), \
         "the response came after the alert, so it waits for a settle of its own"
     rig.release.put_nowait(None)
-    assert await command == b"response"
+    assert await command is RESPONSE
 
 
 @pytest.mark.asyncio
 async def test_one_settle_covers_everything_waiting_when_it_starts(rig: Rig) -> None:
     for n in (1, 2, 3):
-        rig.hub.forward(f"alert-{n}".encode())
+        rig.hub.forward(f"alert-{n}")
     rig.release.put_nowait(None)
     await asyncio.sleep(0.01)
     assert rig.log == ["settle", "alert-1", "alert-2", "alert-3"]

@@ -19,8 +19,9 @@ from hanbench.dcc.inventory import Inventory
 from hanbench.gbcs import alerts, cs06, firmware_version
 from hanbench.gbcs.codes import AlertCode
 from hanbench.gbcs.entity import EntityId
-from hanbench.gbcs.frame import GbcsMessage, decode_message, encode_message, sign_message
-from hanbench.gbcs.image import build_image
+from hanbench.dcc.hub_port import AlertListener, ForwardedAlert
+from hanbench.gbcs.frame import GbcsMessage, encode_message, sign_message
+from hanbench.gbcs.image import UpgradeImage, build_image
 from hanbench.gbcs.keystore import KeyStore
 
 KEYS = Path(__file__).resolve().parents[3] / "fixtures" / "keys"
@@ -70,35 +71,40 @@ def unsigned_image(version: int = V2) -> bytes:
     return build_image(b"ppmid firmware", manufacturer_code=0x121D, image_type=0x84, file_version=version).to_bytes()
 
 
-Responder = Callable[[EntityId, GbcsMessage], Awaitable[bytes]]
+Responder = Callable[[EntityId, GbcsMessage], Awaitable[GbcsMessage]]
 
 
 class FakeHub:
     """An in-memory CH: records what the DCC hands it and answers with what tests tell it to."""
 
     def __init__(self) -> None:
-        self.distributed: list[tuple[bytes, tuple[EntityId, ...]]] = []
-        self.commands: list[tuple[EntityId, bytes]] = []
-        self.sinks: list[Callable[[bytes], None]] = []
+        self.distributed: list[tuple[UpgradeImage, tuple[EntityId, ...]]] = []
+        self.commands: list[GbcsMessage] = []
+        self.listeners: list[AlertListener] = []
         self.responder: Responder | None = None
         self.fail_distribute: Exception | None = None
 
-    async def distribute(self, image: bytes, targets: Sequence[EntityId]) -> None:
+    async def distribute(self, image: UpgradeImage, targets: Sequence[EntityId]) -> None:
         if self.fail_distribute is not None:
             raise self.fail_distribute
         self.distributed.append((image, tuple(targets)))
 
-    async def send_command(self, target: EntityId, message: bytes) -> bytes:
-        self.commands.append((target, message))
+    async def send_command(self, command: GbcsMessage) -> GbcsMessage:
+        self.commands.append(command)
         assert self.responder is not None, "the test sent a command without telling the fake CH how to answer"
-        return await self.responder(target, decode_message(message))
+        return await self.responder(command.target, command)
 
-    def on_alert(self, sink: Callable[[bytes], None]) -> None:
-        self.sinks.append(sink)
+    def on_alert(self, listener: AlertListener) -> Callable[[], None]:
+        self.listeners.append(listener)
+        return lambda: self.listeners.remove(listener)
 
     def alert(self, message: GbcsMessage) -> None:
-        for sink in self.sinks:
-            sink(encode_message(message))
+        """Forward ``message`` as the CH does: its bytes, and what the CH read of them."""
+        self.forward(ForwardedAlert(encode_message(message), message))
+
+    def forward(self, alert: ForwardedAlert) -> None:
+        for listener in self.listeners:
+            listener(alert)
 
 
 def loop_clock() -> datetime:
@@ -128,7 +134,7 @@ def activation_responder(keystore: KeyStore, *, result: cs06.ActivationResult = 
                          version: int = V2, delay: float = 0.0) -> Responder:
     """A device that answers CS06 with ``result`` (NULL when future-dated) after ``delay`` seconds."""
 
-    async def respond(target: EntityId, msg: GbcsMessage) -> bytes:
+    async def respond(target: EntityId, msg: GbcsMessage) -> GbcsMessage:
         await asyncio.sleep(delay)
         command = cs06.read_activate_firmware(msg)
         answer: cs06.ActivateFirmwareResponse
@@ -136,15 +142,14 @@ def activation_responder(keystore: KeyStore, *, result: cs06.ActivationResult = 
             answer = cs06.Accepted()
         else:
             answer = cs06.ExecutionOutcome(result, version.to_bytes(4, "big"))
-        return encode_message(cs06.activate_firmware_response(msg, answer, device_key(keystore, target),
-                                                              date_time=START))
+        return cs06.activate_firmware_response(msg, answer, device_key(keystore, target), date_time=START)
     return respond
 
 
 def version_responder(version: int) -> Responder:
     """A device that answers SR 11.2 reads with ``version``, in its type's use case."""
 
-    async def respond(target: EntityId, msg: GbcsMessage) -> bytes:
+    async def respond(target: EntityId, msg: GbcsMessage) -> GbcsMessage:
         request = firmware_version.decode_firmware_version(msg)
         raw = version.to_bytes(4, "big")
         answer: firmware_version.FirmwareVersionResponse
@@ -154,7 +159,7 @@ def version_responder(version: int) -> Responder:
             answer = firmware_version.GsmeFirmwareVersionResponse(raw)
         else:
             answer = firmware_version.PpmidFirmwareVersionResponse(raw)
-        return encode_message(firmware_version.firmware_version_response(msg, answer, date_time=START))
+        return firmware_version.firmware_version_response(msg, answer, date_time=START)
     return respond
 
 

@@ -14,6 +14,7 @@ from dcc_support import (
 
 from hanbench.dcc.alert_routing import AlertDelivery, DccAlert
 from hanbench.dcc.errors import InboxTimeout, UnknownUser
+from hanbench.dcc.hub_port import ForwardedAlert
 from hanbench.dcc.inbox import Match
 from hanbench.dcc.records import PendingImage, UpdateState
 from hanbench.dcc.service_requests import UpdateFirmware
@@ -122,8 +123,7 @@ async def test_alert_whose_signature_fails_is_recorded_but_not_acted_on(make_dcc
 @pytest.mark.asyncio
 async def test_undecodable_alerts_are_recorded_and_never_raise_into_the_ch(make_dcc, inventory, hub):
     dcc = make_dcc("mp207")
-    for sink in hub.sinks:
-        sink(b"\xde\xad")
+    hub.forward(ForwardedAlert(b"\xde\xad", None, "not a GBCS message"))
     (record,) = inventory.alerts()
     assert record.code == "undecodable" and record.raw == b"\xde\xad"
     assert codes(dcc, SUPPLIER_A) == []
@@ -243,6 +243,5 @@ async def test_an_undecodable_alert_is_recorded_and_announced_to_nobody(make_dcc
     dcc = make_dcc("mp207")
     heard: list[AlertDelivery] = []
     dcc.on_delivery(heard.append)
-    for sink in hub.sinks:
-        sink(b"\x01\x02not a GBCS message")
+    hub.forward(ForwardedAlert(b"\x01\x02", None, "not a GBCS message"))
     assert heard == [] and inventory.alerts()[-1].code == "undecodable"

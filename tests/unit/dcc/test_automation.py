@@ -8,7 +8,7 @@ from datetime import timedelta
 
 import pytest
 from dcc_support import (
-    ESME, GSME, HCALCS, RSA_1, SUPPLIER_A, V1, V2, activation_responder, receipt_alert, signed_image,
+    ESME, GSME, HCALCS, RSA_1, START, SUPPLIER_A, V1, V2, activation_responder, receipt_alert, signed_image,
     transfer_alert, version_responder,
 )
 
@@ -16,7 +16,7 @@ from hanbench.dcc.automation import Action, Branch, SupplierAutomation
 from hanbench.dcc.records import UpdateState
 from hanbench.dcc.service_requests import Outcome, UpdateFirmware
 from hanbench.gbcs import alerts
-from hanbench.gbcs.frame import decode_message
+from hanbench.gbcs.frame import new_response
 
 
 def device_answers(keystore, *, running: int):
@@ -50,7 +50,7 @@ async def test_receipt_alert_with_matching_hash_triggers_activation(make_dcc, in
                                                                  Outcome.ACTIVATED)
     assert (gsme.branch, gsme.action) == (Branch.RECEIPT_ALERT, Action.NEEDS_ACTION)
     assert "calculated hash" in gsme.detail
-    (activation,) = [decode_message(m) for _, m in hub.commands]
+    (activation,) = hub.commands
     assert activation.target == ESME and activation.originator == SUPPLIER_A
     assert inventory.device(ESME).firmware_version == V2
 
@@ -70,7 +70,7 @@ async def test_dropped_receipt_alert_falls_back_to_read_then_activates_when_deli
     for nothing_heard in (gsme, hcalcs):
         assert (nothing_heard.branch, nothing_heard.action) == (Branch.NO_RECEIPT_ALERT, Action.NEEDS_ACTION)
         assert "nothing says the image reached the device" in nothing_heard.detail
-    reads = [m for _, m in hub.commands if decode_message(m).message_code != 0x0012]
+    reads = [m for m in hub.commands if m.message_code != 0x0012]
     assert len(reads) == 3
     assert inventory.device(ESME).update_state is UpdateState.ACTIVATED
 
@@ -106,7 +106,7 @@ async def test_failed_fallback_read_needs_action(make_dcc, inventory, hub, keyst
     await dcc.submit(SUPPLIER_A, UpdateFirmware(signed_image(keystore, SUPPLIER_A), [GSME]))
 
     async def garbage(target, msg):
-        return b"\x01"
+        return new_response(msg, b"\x01", date_time=START)  # a response whose content is no use case
 
     hub.responder = garbage
     (outcome,) = await SupplierAutomation(dcc, SUPPLIER_A, receipt_wait=timedelta(minutes=5)).follow([GSME])

@@ -14,7 +14,7 @@ from dcc_support import (
 )
 
 from hanbench.dcc.dcc import Dcc
-from hanbench.dcc.hub_port import CommandExpired
+from hanbench.dcc.hub_port import CommandNotRetrieved
 from hanbench.dcc.inventory import Inventory
 from hanbench.dcc.records import UpdateState
 from hanbench.dcc.service_requests import ActivateFirmware, Outcome, ReadFirmwareVersion, UpdateFirmware, \
@@ -22,7 +22,7 @@ from hanbench.dcc.service_requests import ActivateFirmware, Outcome, ReadFirmwar
 from hanbench.errors import BadInput, InfrastructureFault
 from hanbench.gbcs import cs06
 from hanbench.gbcs.entity import EntityId
-from hanbench.gbcs.frame import decode_message, encode_message, verify_message
+from hanbench.gbcs.frame import new_response, verify_message
 from hanbench.gbcs.image import parse_image
 from hanbench.gbcs.roles import RefusalRule
 
@@ -34,7 +34,7 @@ async def test_distribution_records_the_pending_image(make_dcc, inventory, hub, 
     dcc = make_dcc()
     image = signed_image(keystore, SUPPLIER_A)
     await dcc.submit(SUPPLIER_A, UpdateFirmware(image, [ESME]))
-    assert hub.distributed == [(image, (ESME,))]
+    assert hub.distributed == [(parse_image(image), (ESME,))], "the image as the DCC read it, once"
     pending = inventory.device(ESME).pending
     assert pending is not None
     assert pending.hash == parse_image(image).manufacturer_image_hash
@@ -69,7 +69,7 @@ async def test_cs06_verifies_with_the_suppliers_certificate_and_counters_increas
     for _ in range(3):
         result = await dcc.submit(SUPPLIER_A, ActivateFirmware(ESME, HASH))
         assert result.target(ESME).outcome is Outcome.ACTIVATED
-    messages = [decode_message(raw) for _, raw in hub.commands]
+    messages = hub.commands
     counters = [m.originator_counter for m in messages]
     assert counters == sorted(counters) and len(set(counters)) == 3
     certificate_key = keystore.public_key(SUPPLIER_A)
@@ -90,7 +90,7 @@ async def test_counters_persist_across_dcc_instances(tmp_path, keystore):
         hub.responder = activation_responder(keystore)
         dcc = Dcc(inv, keystore, hub, "mp207", loop_clock)
         await dcc.submit(SUPPLIER_A, ActivateFirmware(ESME, HASH))
-        counters.append(decode_message(hub.commands[0][1]).originator_counter)
+        counters.append(hub.commands[0].originator_counter)
         inv.close()
     assert counters[1] > counters[0]
 
@@ -126,14 +126,14 @@ async def test_future_dated_activation_and_its_cancellation(make_dcc, inventory,
     assert inventory.device(HCALCS).update_state is UpdateState.ACTIVATION_SCHEDULED
     result = await dcc.submit(SUPPLIER_A, ActivateFirmware(HCALCS, HASH, cancel=True))
     assert result.target(HCALCS).outcome is Outcome.ACTIVATION_CANCELLED
-    sent = cs06.read_activate_firmware(decode_message(hub.commands[-1][1]))
+    sent = cs06.read_activate_firmware(hub.commands[-1])
     assert sent.is_cancellation
 
 
 @pytest.mark.asyncio
 @pytest.mark.looptime
 async def test_missing_activation_response_flags_the_device_and_11_2_clears_it(make_dcc, inventory, hub, keystore):
-    dcc = make_dcc(activation_response_wait=timedelta(hours=1))
+    dcc = make_dcc(response_wait=timedelta(hours=1))
     never = asyncio.Event()
 
     async def silent(target, msg):
@@ -156,7 +156,7 @@ async def test_missing_activation_response_flags_the_device_and_11_2_clears_it(m
 @pytest.mark.asyncio
 @pytest.mark.looptime
 async def test_a_late_activation_response_still_updates_the_inventory(make_dcc, inventory, hub, keystore):
-    dcc = make_dcc(activation_response_wait=timedelta(minutes=30))
+    dcc = make_dcc(response_wait=timedelta(minutes=30))
     hub.responder = activation_responder(keystore, version=V2, delay=3 * 3600)
     result = await dcc.submit(SUPPLIER_A, ActivateFirmware(GSME, HASH))
     assert result.target(GSME).outcome is Outcome.RESPONSE_MISSING
@@ -168,11 +168,32 @@ async def test_a_late_activation_response_still_updates_the_inventory(make_dcc, 
 
 
 @pytest.mark.asyncio
+@pytest.mark.looptime
+async def test_a_read_unanswered_within_the_dccs_wait_is_not_delivered(make_dcc, inventory, hub):
+    dcc = make_dcc(response_wait=timedelta(hours=2))
+    waited: list[float] = []
+
+    async def silent(target, msg):
+        start = asyncio.get_running_loop().time()
+        try:
+            await asyncio.Event().wait()
+        finally:
+            waited.append(asyncio.get_running_loop().time() - start)
+
+    hub.responder = silent
+    read = await dcc.submit(SUPPLIER_A, ReadFirmwareVersion(ESME))
+    assert read.target(ESME).outcome is Outcome.NOT_DELIVERED
+    assert "no response within 2:00:00" in read.target(ESME).message
+    assert waited == [pytest.approx(7200)], "the DCC's wait is the only bound: it gives the CH's wait up"
+    assert inventory.device(ESME).firmware_version == V1
+
+
+@pytest.mark.asyncio
 async def test_expired_command_is_not_delivered(make_dcc, inventory, hub, keystore):
     dcc = make_dcc()
 
     async def expire(target, msg):
-        raise CommandExpired(target, "queue expiry 24 h")
+        raise CommandNotRetrieved(target, "queue expiry 24 h")
 
     hub.responder = expire
     result = await dcc.submit(SUPPLIER_A, ActivateFirmware(GSME, HASH))
@@ -199,9 +220,9 @@ async def test_responses_that_do_not_verify_or_answer_another_command_are_refuse
 
     async def answers_an_earlier_command(target, msg):
         # the target's own signed response, but under the previous command's counter
-        response = decode_message(await activation_responder(keystore)(target, msg))
+        response = await activation_responder(keystore)(target, msg)
         earlier = dataclasses.replace(response, originator_counter=response.originator_counter - 1)
-        return encode_message(resign(earlier, device_key(keystore, target)))
+        return resign(earlier, device_key(keystore, target))
 
     hub.responder = answers_an_earlier_command
     result = await dcc.submit(SUPPLIER_A, ActivateFirmware(ESME, HASH))
@@ -209,7 +230,7 @@ async def test_responses_that_do_not_verify_or_answer_another_command_are_refuse
     assert "not the response to counter" in result.target(ESME).message
 
     async def garbage(target, msg):
-        return b"\x00\x01"
+        return new_response(msg, b"\x00\x01", date_time=START)  # a response whose content is no use case
 
     hub.responder = garbage
     result = await dcc.submit(SUPPLIER_A, ReadFirmwareVersion(ESME))

@@ -30,7 +30,7 @@ BENCH = Path(__file__).resolve().parents[3] / "bench" / "emu.toml"
 async def mixed_run(make_dcc, inventory, hub, keystore) -> None:
     """ESME: RSA update, receipt, activated. GSME: device rejects the image. HCALCS: activation
     response never arrives."""
-    dcc = make_dcc("mp207", activation_response_wait=timedelta(minutes=10))
+    dcc = make_dcc("mp207", response_wait=timedelta(minutes=10))
     image = signed_image(keystore, SUPPLIER_A)
     await dcc.submit(RSA_1, UpdateFirmware(image, [ESME, GSME]))
     await dcc.submit(SUPPLIER_A, UpdateFirmware(image, [HCALCS]))

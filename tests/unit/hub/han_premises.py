@@ -20,8 +20,10 @@ from hanbench.gbcs.alerts import Alert, decode_alert
 from hanbench.gbcs.cs06 import ActivateFirmware, activate_firmware_command
 from hanbench.gbcs.device_types import DeviceType
 from hanbench.gbcs.entity import EntityId
-from hanbench.gbcs.frame import GbcsMessage, decode_message, encode_message
+from hanbench.gbcs.frame import GbcsMessage
+from hanbench.gbcs.image import UpgradeImage, parse_image
 from hanbench.gbcs.image_types import profile_for
+from hanbench.hub.forwarded import ForwardedAlert
 from hanbench.gbcs.keystore import KeyStore
 from hanbench.hub.comms_hub import CommsHub, CommsHubTiming, HubObserver, hub_endpoints
 from hanbench.radio.air import VirtualAir
@@ -44,8 +46,10 @@ ENTITIES = {
 }
 
 
-def sample_image(kind: DeviceType, version: int = 2) -> bytes:
-    return (IMAGES / profile_for(kind).file_name(version)).read_bytes()
+def sample_image(kind: DeviceType, version: int = 2) -> UpgradeImage:
+    """The sample image of ``kind``, read in its type's form, as the DCC hands it to the CH."""
+    profile = profile_for(kind)
+    return parse_image((IMAGES / profile.file_name(version)).read_bytes(), signed=profile.signed)
 
 
 @dataclass
@@ -55,14 +59,15 @@ class Premises:
     hub: CommsHub
     clock: BenchClock
     devices: dict[DeviceType, HanDevice]
-    forwarded: list[bytes] = field(default_factory=list)
+    forwarded: list[ForwardedAlert] = field(default_factory=list)
     counter: int = 1000
 
     def alerts(self, device: EntityId | None = None) -> list[tuple[GbcsMessage, Alert]]:
         """Every alert the CH forwarded (from ``device`` if given), decoded."""
         out = []
-        for data in self.forwarded:
-            msg = decode_message(data)
+        for forwarded in self.forwarded:
+            msg = forwarded.message
+            assert msg is not None, f"the CH forwarded an unreadable alert: {forwarded.error}"
             if device is None or msg.originator == device:
                 out.append((msg, decode_alert(msg)))
         return out
@@ -71,13 +76,13 @@ class Premises:
         return [int(alert.alert_code) for _, alert in self.alerts(device)]
 
     def cs06(self, kind: DeviceType, image_hash: bytes, *, when: dt.datetime | None = None,
-             signer: EntityId = SUPPLIER, counter: int | None = None) -> bytes:
+             signer: EntityId = SUPPLIER, counter: int | None = None) -> GbcsMessage:
         """A CS06 for the device of ``kind``, signed by ``signer`` (its Supplier by default)."""
         if counter is None:
             self.counter += 1
             counter = self.counter
         command = ActivateFirmware(image_hash, counter, when)
-        return encode_message(activate_firmware_command(signer, ENTITIES[kind], command, KEYS.private_key(signer)))
+        return activate_firmware_command(signer, ENTITIES[kind], command, KEYS.private_key(signer))
 
     async def until(self, condition, *, timeout_s: float = 3600.0, step_s: float = 1.0) -> None:
         """Let virtual time pass until ``condition()`` holds; AssertionError after ``timeout_s``."""

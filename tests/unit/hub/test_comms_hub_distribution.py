@@ -19,8 +19,8 @@ from hanbench.gbcs.alerts import FirmwareTransferAlert, PpmidActivationAlert, Pp
 from hanbench.gbcs.codes import AlertCode
 from hanbench.gbcs.device_types import DeviceType
 from hanbench.gbcs.frame import verify_message
-from hanbench.gbcs.image import parse_image
-from hanbench.hub.comms_hub import DCC_ENTITY, CommsHubTiming, HubObserver
+from hanbench.gbcs.entity import DCC_ENTITY
+from hanbench.hub.comms_hub import CommsHubTiming, HubObserver
 
 D = DeviceType
 
@@ -48,7 +48,7 @@ def test_awake_device_takes_the_image_on_image_notify_and_holds_it(kind: DeviceT
         device = p.devices[kind]
         await p.hub.distribute(sample_image(kind), [ENTITIES[kind]])
         await p.until(lambda: device.firmware.held is not None, timeout_s=600)
-        expected = parse_image(sample_image(kind)).manufacturer_image_hash
+        expected = sample_image(kind).manufacturer_image_hash
         assert device.firmware.held == Firmware(2, expected)
         assert device.firmware.running == Firmware(1)
         assert device.ota.outcomes[-1].upgrade_time == 0xFFFFFFFF
@@ -74,7 +74,7 @@ def test_image_signed_by_another_party_is_refused_and_nothing_is_held() -> None:
         esme = p.devices[D.ESME]
         events: list[object] = []
         esme.firmware.subscribe(events.append)
-        forged = parse_image(sample_image(D.ESME)).signed(KEYS.private_key(OTHER_SUPPLIER)).to_bytes()
+        forged = sample_image(D.ESME).signed(KEYS.private_key(OTHER_SUPPLIER))
         await p.hub.distribute(forged, [ENTITIES[D.ESME]])
         await p.until(lambda: esme.ota.outcomes and esme.ota.outcomes[-1].result is ClientResult.REFUSED)
         assert esme.firmware.held is None

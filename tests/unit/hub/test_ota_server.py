@@ -32,6 +32,7 @@ from zigpy.zcl.clusters.general import Ota
 from hanbench.clock import BenchClock, run_virtual
 from hanbench.errors import BadInput
 from hanbench.gbcs.entity import EntityId
+from hanbench.gbcs.image import parse_image
 from hanbench.gbcs.image_types import INITIAL_FILE_VERSION, NEXT_FILE_VERSION, profile_for
 from hanbench.hub.image_store import ImageKey, ImageStore
 from hanbench.hub.ota_server import (
@@ -200,7 +201,7 @@ def test_server_is_the_only_one_answering() -> None:
 
     async def body(b: Bench) -> None:
         assert b.server is not None
-        b.server.offer(ESME_IMAGE, [PROBE])
+        b.server.offer(parse_image(ESME_IMAGE), [PROBE])
         reply = await b.probe.ask("query_next_image", **b.probe.query())
         assert reply.cmd.status == Status.SUCCESS
         await asyncio.sleep(1)
@@ -230,7 +231,7 @@ def test_claimed_device_cannot_be_pushed_by_zigpy_and_is_released_on_uninstall()
 def test_query_offers_the_stored_image_with_its_original_size() -> None:
     async def body(b: Bench) -> None:
         assert b.server is not None
-        b.server.offer(ESME_IMAGE, [PROBE])
+        b.server.offer(parse_image(ESME_IMAGE), [PROBE])
         rsp = (await b.probe.ask("query_next_image", **b.probe.query())).cmd
         assert (rsp.status, rsp.manufacturer_code, rsp.image_type, rsp.file_version, rsp.image_size) == (
             Status.SUCCESS, ESME.manufacturer_code, ESME.image_type, NEXT_FILE_VERSION, len(ESME_IMAGE))
@@ -246,7 +247,7 @@ def test_query_offers_the_stored_image_with_its_original_size() -> None:
 def test_query_without_a_matching_newer_image_gets_no_image_and_no_report(change: dict[str, int]) -> None:
     async def body(b: Bench) -> None:
         assert b.server is not None
-        b.server.offer(ESME_IMAGE, [PROBE])
+        b.server.offer(parse_image(ESME_IMAGE), [PROBE])
         fields = b.probe.query(version=change.get("version", INITIAL_FILE_VERSION))
         fields["image_type"] = change.get("image_type", ESME.image_type)
         assert (await b.probe.ask("query_next_image", **fields)).cmd.status == Status.NO_IMAGE_AVAILABLE
@@ -259,7 +260,7 @@ def test_query_without_a_matching_newer_image_gets_no_image_and_no_report(change
 def test_hardware_version_mismatch_is_refused_and_reported_once() -> None:
     async def body(b: Bench) -> None:
         assert b.server is not None
-        b.server.offer(ESME_IMAGE, [PROBE])
+        b.server.offer(parse_image(ESME_IMAGE), [PROBE])
         for _ in range(2):
             rsp = (await b.probe.ask("query_next_image", **b.probe.query(hw=0x2000))).cmd
             assert rsp.status == Status.NO_IMAGE_AVAILABLE
@@ -274,7 +275,7 @@ def test_hardware_version_mismatch_is_refused_and_reported_once() -> None:
 def test_query_without_hardware_version_is_served() -> None:
     async def body(b: Bench) -> None:
         assert b.server is not None
-        b.server.offer(ESME_IMAGE, [PROBE])
+        b.server.offer(parse_image(ESME_IMAGE), [PROBE])
         assert (await b.probe.ask("query_next_image", **b.probe.query(hw=None))).cmd.status == Status.SUCCESS
 
     scenario(body)
@@ -296,7 +297,7 @@ async def _download(b: Bench, size: int = 63) -> bytes:
 def test_blocks_are_the_stored_bytes_capped_at_the_configured_size(cap: int, asked: int, served: int) -> None:
     async def body(b: Bench) -> None:
         assert b.server is not None
-        b.server.offer(ESME_IMAGE, [PROBE])
+        b.server.offer(parse_image(ESME_IMAGE), [PROBE])
         await b.probe.ask("query_next_image", **b.probe.query())
         data = await _download(b, asked)
         assert hashlib.sha256(data).digest() == hashlib.sha256(ESME_IMAGE).digest()
@@ -310,7 +311,7 @@ def test_block_requests_the_server_cannot_serve() -> None:
     async def body(b: Bench) -> None:
         assert b.server is not None
         assert (await b.probe.ask("image_block", **b.probe.block(0))).cmd.status == Status.ABORT
-        b.server.offer(ESME_IMAGE, [PROBE])
+        b.server.offer(parse_image(ESME_IMAGE), [PROBE])
         assert (await b.probe.ask("image_block", **b.probe.block(0, version=7))).cmd.status == Status.ABORT
         past_end = b.probe.block(len(ESME_IMAGE))
         assert (await b.probe.ask("image_block", **past_end)).cmd.status == Status.MALFORMED_COMMAND
@@ -322,7 +323,7 @@ def test_block_requests_the_server_cannot_serve() -> None:
 def test_block_without_a_query_resumes_the_waiting_image_and_counts_retries() -> None:
     async def body(b: Bench) -> None:
         assert b.server is not None
-        b.server.offer(ESME_IMAGE, [PROBE])
+        b.server.offer(parse_image(ESME_IMAGE), [PROBE])
         for offset in (0, 50, 50, 100, 0):
             assert (await b.probe.ask("image_block", **b.probe.block(offset))).cmd.status == Status.SUCCESS
         transfer = b.server.transfers[PROBE]
@@ -335,7 +336,7 @@ def test_block_without_a_query_resumes_the_waiting_image_and_counts_retries() ->
 def test_minimum_block_period_answers_early_requests_with_wait_for_data() -> None:
     async def body(b: Bench) -> None:
         assert b.server is not None
-        b.server.offer(ESME_IMAGE, [PROBE])
+        b.server.offer(parse_image(ESME_IMAGE), [PROBE])
         first = await b.probe.ask("image_block", **b.probe.block(0))
         early = await b.probe.ask("image_block", **b.probe.block(50))
         rsp = early.cmd
@@ -353,7 +354,7 @@ def test_minimum_block_period_answers_early_requests_with_wait_for_data() -> Non
 def test_busy_server_answers_wait_for_data_until_released() -> None:
     async def body(b: Bench) -> None:
         assert b.server is not None
-        b.server.offer(ESME_IMAGE, [PROBE])
+        b.server.offer(parse_image(ESME_IMAGE), [PROBE])
         b.server.busy = True
         rsp = (await b.probe.ask("image_block", **b.probe.block(0))).cmd
         assert rsp.status == Status.WAIT_FOR_DATA and rsp.request_time - rsp.current_time == 7
@@ -366,7 +367,7 @@ def test_busy_server_answers_wait_for_data_until_released() -> None:
 def test_progress_is_throttled_to_steps_of_the_image() -> None:
     async def body(b: Bench) -> None:
         assert b.server is not None
-        b.server.offer(ESME_IMAGE, [PROBE])
+        b.server.offer(parse_image(ESME_IMAGE), [PROBE])
         await _download(b, 10)
         percents = [p.percent for p in b.recorder.progress]
         assert len(ESME_IMAGE) // 10 > 100 and 4 <= len(percents) <= 5
@@ -382,7 +383,7 @@ def test_progress_is_throttled_to_steps_of_the_image() -> None:
 def test_image_page_streams_spaced_blocks() -> None:
     async def body(b: Bench) -> None:
         assert b.server is not None
-        b.server.offer(ESME_IMAGE, [PROBE])
+        b.server.offer(parse_image(ESME_IMAGE), [PROBE])
         await b.probe.send("image_page", field_control=0, manufacturer_code=ESME.manufacturer_code,
                            image_type=ESME.image_type, file_version=NEXT_FILE_VERSION, file_offset=100,
                            maximum_data_size=63, page_size=200, response_spacing=40)
@@ -404,7 +405,7 @@ def test_image_page_streams_spaced_blocks() -> None:
 def test_upgrade_end_success_is_answered_wait_for_upgrade_command() -> None:
     async def body(b: Bench) -> None:
         assert b.server is not None
-        b.server.offer(ESME_IMAGE, [PROBE])
+        b.server.offer(parse_image(ESME_IMAGE), [PROBE])
         await b.probe.ask("query_next_image", **b.probe.query())
         await _download(b)
         await asyncio.sleep(12)  # the device checks the signature
@@ -428,7 +429,7 @@ def test_upgrade_end_success_is_answered_wait_for_upgrade_command() -> None:
 def test_upgrade_end_refusal_gets_a_default_response_and_file_transfer_failure() -> None:
     async def body(b: Bench) -> None:
         assert b.server is not None
-        b.server.offer(ESME_IMAGE, [PROBE])
+        b.server.offer(parse_image(ESME_IMAGE), [PROBE])
         await _download(b)
         rsp = (await b.probe.ask("upgrade_end", **b.probe.end(Status.INVALID_IMAGE))).cmd
         assert isinstance(rsp, foundation.DefaultResponse)
@@ -443,7 +444,7 @@ def test_upgrade_end_refusal_gets_a_default_response_and_file_transfer_failure()
 def test_stalled_transfer_ends_as_file_transfer_failure_after_the_timeout() -> None:
     async def body(b: Bench) -> None:
         assert b.server is not None
-        b.server.offer(ESME_IMAGE, [PROBE])
+        b.server.offer(parse_image(ESME_IMAGE), [PROBE])
         await b.probe.ask("image_block", **b.probe.block(0))
         await asyncio.sleep(19.9)
         await b.probe.ask("image_block", **b.probe.block(50))
@@ -464,10 +465,10 @@ def test_stalled_transfer_ends_as_file_transfer_failure_after_the_timeout() -> N
 def test_overwritten_image_ends_the_transfer_as_discarded() -> None:
     async def body(b: Bench) -> None:
         assert b.server is not None
-        old = b.server.offer(ESME_IMAGE, [PROBE, "00-11-22-33-44-55-66-99"])
+        old = b.server.offer(parse_image(ESME_IMAGE), [PROBE, "00-11-22-33-44-55-66-99"])
         await b.probe.ask("image_block", **b.probe.block(0))
         newer = (ROOT / "firmware_images" / ESME.file_name(INITIAL_FILE_VERSION)).read_bytes()
-        assert b.server.offer(newer, [PROBE]) is not None
+        assert b.server.offer(parse_image(newer), [PROBE]) is not None
         results = {(o.device, o.result, o.blocks) for o in b.recorder.finished}
         assert results == {(PROBE, TransferResult.IMAGE_DISCARDED, 1),
                            (EntityId.parse("00-11-22-33-44-55-66-99"), TransferResult.IMAGE_DISCARDED, 0)}
@@ -482,7 +483,7 @@ def test_notify_sends_image_notify_with_the_waiting_image() -> None:
         assert b.server is not None
         with pytest.raises(BadInput, match="no image is waiting"):
             await b.server.notify(PROBE)
-        b.server.offer(ESME_IMAGE, [PROBE])
+        b.server.offer(parse_image(ESME_IMAGE), [PROBE])
         await b.server.notify(PROBE_IEEE)
         await asyncio.sleep(0)
         (frame,) = b.probe.frames

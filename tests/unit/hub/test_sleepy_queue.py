@@ -24,8 +24,8 @@ def test_messages_leave_oldest_first_per_device() -> None:
     async def scenario() -> Any:
         queue = SleepyQueue()
         for message in (b"a", b"b"):
-            queue.put(GSME, message)
-        queue.put(OTHER, b"x")
+            queue.put(GSME, message, 1)
+        queue.put(OTHER, b"x", 2)
         counts = queue.pending(GSME), queue.pending(OTHER)
         order = [queue.pop(GSME), queue.pop(GSME), queue.pop(GSME)]
         return counts, [q.message if q else None for q in order], queue.pending(GSME), queue.peek(OTHER)
@@ -44,7 +44,7 @@ def test_an_uncollected_message_expires_at_its_loop_time_and_is_reported_once() 
         reports: list[tuple[float, QueuedMessage]] = []
         queue.on_expired(lambda q: reports.append((loop.time(), q)))
         start = loop.time()
-        queue.put(GSME, b"cmd")
+        queue.put(GSME, b"cmd", 3)
         await asyncio.sleep(599.9)
         before = list(reports)
         await asyncio.sleep(10_000)
@@ -55,7 +55,8 @@ def test_an_uncollected_message_expires_at_its_loop_time_and_is_reported_once() 
     assert len(reports) == 1
     when, queued = reports[0]
     assert when == pytest.approx(start + 600)
-    assert (queued.device, queued.message, queued.expires_at) == (GSME, b"cmd", pytest.approx(start + 600))
+    assert (queued.device, queued.message, queued.counter, queued.expires_at) == \
+        (GSME, b"cmd", 3, pytest.approx(start + 600))
     assert pending == 0 and popped is None
 
 
@@ -64,8 +65,8 @@ def test_each_message_keeps_its_own_expiry() -> None:
         queue = SleepyQueue(expiry_s=100)
         expired: list[bytes] = []
         queue.on_expired(lambda q: expired.append(q.message))
-        queue.put(GSME, b"short", expiry_s=10)
-        queue.put(GSME, b"default")
+        queue.put(GSME, b"short", 4, expiry_s=10)
+        queue.put(GSME, b"default", 5)
         await asyncio.sleep(50)
         mid = list(expired), [q.message for q in queue.peek(GSME)]
         await asyncio.sleep(100)
@@ -81,8 +82,8 @@ def test_a_collected_or_dropped_message_never_expires() -> None:
         queue = SleepyQueue(expiry_s=10)
         expired: list[QueuedMessage] = []
         queue.on_expired(expired.append)
-        queue.put(GSME, b"taken")
-        queue.put(OTHER, b"dropped")
+        queue.put(GSME, b"taken", 6)
+        queue.put(OTHER, b"dropped", 7)
         taken = queue.pop(GSME)
         dropped = queue.drop(OTHER)
         await asyncio.sleep(100)
@@ -100,7 +101,7 @@ def test_a_removed_listener_hears_nothing() -> None:
         heard: list[QueuedMessage] = []
         remove = queue.on_expired(heard.append)
         remove()
-        queue.put(GSME, b"m")
+        queue.put(GSME, b"m", 8)
         await asyncio.sleep(2)
         return heard
 
@@ -113,7 +114,7 @@ def test_expiry_must_be_positive(expiry: float) -> None:
         SleepyQueue(expiry_s=expiry)
 
     async def put() -> None:
-        SleepyQueue().put(GSME, b"m", expiry_s=expiry)
+        SleepyQueue().put(GSME, b"m", 9, expiry_s=expiry)
 
     with pytest.raises(BadInput):
         run_virtual(put())

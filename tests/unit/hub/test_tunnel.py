@@ -24,7 +24,7 @@ from hanbench.devices.tunnel_client import TunnelClient, TunnelClientConfig
 from hanbench.errors import HanbenchError
 from hanbench.gbcs.codes import MessageCode
 from hanbench.gbcs.entity import EntityId
-from hanbench.gbcs.frame import Cra, decode_message, encode_message, new_message, sign_message
+from hanbench.gbcs.frame import Cra, GbcsMessage, decode_message, encode_message, new_message, sign_message
 from hanbench.hub.mirror import MirrorServer, mirror_endpoint_descriptors
 from hanbench.hub.sleepy_queue import DEFAULT_EXPIRY_S, QueuedMessage, SleepyQueue
 from hanbench.hub.tunnel import Delivery, NoMirror, TunnelServer, TunnelServerConfig
@@ -52,10 +52,25 @@ SUPPLIER = EntityId.parse("90-B3-D5-1F-30-01-00-00")
 KEY = ec.generate_private_key(ec.SECP256R1())
 
 
+def signed(cra: Cra, originator: EntityId, target: EntityId, counter: int, payload: bytes = b"\x01\x02") -> GbcsMessage:
+    """A signed GBCS message, as the CH hands it to its tunnel server."""
+    code = MessageCode.CS06_ACTIVATE_FIRMWARE if cra is Cra.COMMAND else MessageCode.GENERIC_CRITICAL_ALERT
+    return sign_message(new_message(cra, originator, target, counter, code, payload), KEY)
+
+
 def gbcs_message(cra: Cra, originator: EntityId, target: EntityId, counter: int, payload: bytes = b"\x01\x02") -> bytes:
     """A signed GBCS message as it travels in the tunnel."""
-    code = MessageCode.CS06_ACTIVATE_FIRMWARE if cra is Cra.COMMAND else MessageCode.GENERIC_CRITICAL_ALERT
-    return encode_message(sign_message(new_message(cra, originator, target, counter, code, payload), KEY))
+    return encode_message(signed(cra, originator, target, counter, payload))
+
+
+def command_of_size(target: EntityId, size: int) -> GbcsMessage:
+    """A command to ``target`` that is ``size`` octets on the air."""
+    payload = b""
+    while len(encode_message(signed(Cra.COMMAND, SUPPLIER, target, 1, payload))) < size:
+        payload += b"\x00"
+    command = signed(Cra.COMMAND, SUPPLIER, target, 1, payload)
+    assert len(encode_message(command)) == size
+    return command
 
 
 class HanNode(EmulatedNode):
@@ -221,7 +236,7 @@ def test_the_ch_lists_gb_hrgp_as_its_only_tunnel_protocol() -> None:
 
 
 def test_the_ch_pushes_a_gbcs_command_that_the_device_receives_byte_identical() -> None:
-    command = gbcs_message(Cra.COMMAND, SUPPLIER, ESME, 4242, payload=bytes(range(200)))
+    command = signed(Cra.COMMAND, SUPPLIER, ESME, 4242, payload=bytes(range(200)))
 
     async def scenario(p: Premises) -> Any:
         await p.esme.tunnel.open()
@@ -231,7 +246,7 @@ def test_the_ch_pushes_a_gbcs_command_that_the_device_receives_byte_identical() 
 
     delivery, received, frames = on_premises(scenario)
     assert delivery is Delivery.SENT
-    assert received == [command]
+    assert received == [encode_message(command)]
     decoded = decode_message(received[0])
     assert (decoded.cra, decoded.originator_counter, decoded.target) == (Cra.COMMAND, 4242, ESME)
     assert decoded.payload == bytes(range(200))
@@ -253,7 +268,7 @@ def test_a_device_alert_reaches_the_chs_callback() -> None:
 def test_the_ch_cannot_send_to_an_awake_device_without_a_tunnel() -> None:
     async def scenario(p: Premises) -> Any:
         with pytest.raises(NoTunnel):
-            await p.tunnels.send(ESME, gbcs_message(Cra.COMMAND, SUPPLIER, ESME, 1))
+            await p.tunnels.send(ESME, signed(Cra.COMMAND, SUPPLIER, ESME, 1))
         return p.esme.received
 
     assert on_premises(scenario) == []
@@ -263,7 +278,7 @@ def test_the_ch_will_not_send_more_than_the_device_takes() -> None:
     async def scenario(p: Premises) -> Any:
         await p.esme.tunnel.open()
         with pytest.raises(MessageTooLarge) as caught:
-            await p.tunnels.send(ESME, bytes(101))
+            await p.tunnels.send(ESME, command_of_size(ESME, 101))
         return caught.value, p.esme.received
 
     error, received = on_premises(scenario, client=TunnelClientConfig(maximum_incoming_transfer_size=100))
@@ -277,7 +292,7 @@ def test_a_device_refuses_transfer_data_for_a_tunnel_it_does_not_have() -> None:
         p.esme.tunnel = TunnelClient(p.esme)  # the device restarted and forgot its tunnel
         p.esme.tunnel.on_error(p.esme.errors.append)
         with pytest.raises(TransferDataRefused) as caught:
-            await p.tunnels.send(ESME, gbcs_message(Cra.COMMAND, SUPPLIER, ESME, 2))
+            await p.tunnels.send(ESME, signed(Cra.COMMAND, SUPPLIER, ESME, 2))
         return caught.value, p.esme.errors
 
     error, device_errors = on_premises(scenario)
@@ -403,7 +418,7 @@ def test_close_tunnel_forgets_the_tunnel() -> None:
 
 
 def test_a_message_for_a_sleepy_device_is_queued_flagged_and_fetched_at_wake() -> None:
-    commands = [gbcs_message(Cra.COMMAND, SUPPLIER, GSME, n) for n in (11, 12)]
+    commands = [signed(Cra.COMMAND, SUPPLIER, GSME, n) for n in (11, 12)]
 
     async def scenario(p: Premises) -> Any:
         await p.gsme.tunnel.open()
@@ -421,7 +436,7 @@ def test_a_message_for_a_sleepy_device_is_queued_flagged_and_fetched_at_wake() -
     assert deliveries == [Delivery.QUEUED, Delivery.QUEUED]
     assert queued == 2
     assert NotificationFlags.TUNNEL_MESSAGE_PENDING in at_wake
-    assert fetched == commands
+    assert fetched == [encode_message(c) for c in commands]
     assert [decode_message(m).originator_counter for m in fetched] == [11, 12]
     assert NotificationFlags.TUNNEL_MESSAGE_PENDING not in after
     assert left == 0
@@ -438,7 +453,7 @@ def test_registration_overrides_the_node_descriptor() -> None:
     async def scenario(p: Premises) -> Any:
         p.tunnels.register_sleepy(ESME)
         with pytest.raises(NoMirror):  # a sleepy device needs a mirror to be told
-            await p.tunnels.send(ESME, gbcs_message(Cra.COMMAND, SUPPLIER, ESME, 1))
+            await p.tunnels.send(ESME, signed(Cra.COMMAND, SUPPLIER, ESME, 1))
         p.tunnels.register_sleepy(GSME, False)
         return p.tunnels.is_sleepy(ESME), p.tunnels.is_sleepy(GSME), p.queue.pending(ESME)
 
@@ -471,7 +486,7 @@ def test_a_get_with_nothing_queued_answers_zero_remaining() -> None:
 
 
 def test_a_queued_message_expires_after_the_configured_time_exactly_once() -> None:
-    command = gbcs_message(Cra.COMMAND, SUPPLIER, GSME, 99)
+    command = signed(Cra.COMMAND, SUPPLIER, GSME, 99)
 
     async def scenario(p: Premises) -> Any:
         await p.gsme.tunnel.open()
@@ -490,7 +505,7 @@ def test_a_queued_message_expires_after_the_configured_time_exactly_once() -> No
     before, at, expired, flags, fetched = on_premises(scenario, expiry_s=3600)
     assert before[0] == [] and NotificationFlags.TUNNEL_MESSAGE_PENDING in before[1]
     assert at == [pytest.approx(3600)]
-    assert [(q.device, q.message) for q in expired] == [(GSME, command)]
+    assert [(q.device, q.message, q.counter) for q in expired] == [(GSME, encode_message(command), 99)]
     assert NotificationFlags.TUNNEL_MESSAGE_PENDING not in flags
     assert fetched == []
 
@@ -498,7 +513,7 @@ def test_a_queued_message_expires_after_the_configured_time_exactly_once() -> No
 def test_a_message_fetched_in_time_never_expires() -> None:
     async def scenario(p: Premises) -> Any:
         await p.gsme.tunnel.open()
-        await p.tunnels.send(GSME, gbcs_message(Cra.COMMAND, SUPPLIER, GSME, 5))
+        await p.tunnels.send(GSME, signed(Cra.COMMAND, SUPPLIER, GSME, 5))
         fetched = await p.gsme.tunnel.fetch_pending()
         await asyncio.sleep(2 * DEFAULT_EXPIRY_S)
         return fetched, p.expired
@@ -511,7 +526,7 @@ def test_a_queued_message_too_large_for_the_device_is_refused_at_the_ch() -> Non
     async def scenario(p: Premises) -> Any:
         await p.gsme.tunnel.open()
         with pytest.raises(MessageTooLarge) as caught:
-            await p.tunnels.send(GSME, bytes(99))  # 99 + the GET-RESPONSE header > 100
+            await p.tunnels.send(GSME, command_of_size(GSME, 99))  # 99 + the GET-RESPONSE header > 100
         return caught.value, p.queue.pending(GSME), p.mirrors.get(GSME).flags
 
     error, pending, flags = on_premises(scenario, client=TunnelClientConfig(maximum_incoming_transfer_size=100))

@@ -19,8 +19,11 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Awaitable, Callable, Sequence
 
-from hanbench.dcc.hub_port import AlertSink, HubPort
+from hanbench.dcc.hub_port import AlertListener, ForwardedAlert, HubPort
 from hanbench.gbcs.entity import EntityId
+from hanbench.gbcs.frame import GbcsMessage
+from hanbench.gbcs.image import UpgradeImage
+from hanbench.listeners import Listeners
 
 #: Brings the bench's view of every device up to date; must not raise.
 Settle = Callable[[], Awaitable[None]]
@@ -35,8 +38,8 @@ class SettledHub:
     def __init__(self, hub: HubPort, settle: Settle) -> None:
         self._hub = hub
         self._settle = settle
-        self._sinks: list[AlertSink] = []
-        self._queue: asyncio.Queue[bytes | asyncio.Future[None]] = asyncio.Queue()
+        self._listeners: Listeners[AlertListener] = Listeners()
+        self._queue: asyncio.Queue[ForwardedAlert | asyncio.Future[None]] = asyncio.Queue()
         self._worker: asyncio.Task[None] | None = None
         hub.on_alert(self._queue.put_nowait)
 
@@ -50,18 +53,18 @@ class SettledHub:
             await asyncio.gather(self._worker, return_exceptions=True)
             self._worker = None
 
-    async def distribute(self, image: bytes, targets: Sequence[EntityId]) -> None:
+    async def distribute(self, image: UpgradeImage, targets: Sequence[EntityId]) -> None:
         await self._hub.distribute(image, targets)
 
-    async def send_command(self, target: EntityId, message: bytes) -> bytes:
-        response = await self._hub.send_command(target, message)
+    async def send_command(self, command: GbcsMessage) -> GbcsMessage:
+        response = await self._hub.send_command(command)
         settled: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         self._queue.put_nowait(settled)
         await settled
         return response
 
-    def on_alert(self, sink: AlertSink) -> None:
-        self._sinks.append(sink)
+    def on_alert(self, listener: AlertListener) -> Callable[[], None]:
+        return self._listeners.add(listener)
 
     async def _run(self) -> None:
         while True:
@@ -70,8 +73,7 @@ class SettledHub:
                 batch.append(self._queue.get_nowait())
             await self._settle()
             for item in batch:
-                if isinstance(item, bytes):
-                    for sink in self._sinks:
-                        sink(item)
+                if isinstance(item, ForwardedAlert):
+                    self._listeners(item)
                 elif not item.done():
                     item.set_result(None)
