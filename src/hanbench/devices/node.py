@@ -32,15 +32,15 @@ import zigpy.types as t
 import zigpy.zdo.types as zdo_t
 from zigpy.zcl import Cluster, ClusterType, foundation
 from zigpy.zcl.clusters.general import Basic, Ota
+from zigpy.zdo import ZDO_ENDPOINT
 
 from hanbench.errors import BadInput
 from hanbench.radio.air import VirtualAir
 from hanbench.radio.se_profile import SE_PROFILE_ID
+from hanbench.radio.zdo_responder import ZDO_PROFILE_ID, ZdoFrame, ZdoNode, answer
 
 LOGGER = logging.getLogger(__name__)
 
-ZDO_ENDPOINT = 0
-ZDO_PROFILE_ID = 0x0000
 COORDINATOR_NWK = t.NWK(0x0000)
 #: How long a request waits for its response, in loop seconds (zigpy's APS reply timeout).
 DEFAULT_REPLY_TIMEOUT_S = 5.0
@@ -202,6 +202,11 @@ class EmulatedNode:
             input_clusters=list(self.server_clusters),
             output_clusters=list(self.client_clusters),
         )
+
+    @property
+    def zdo_node(self) -> ZdoNode:
+        """What the node's stack answers ZDO discovery from: addresses, descriptors, its one endpoint."""
+        return ZdoNode(self.nwk, self.ieee, self.node_descriptor, {self.endpoint: self.simple_descriptor})
 
     # -- attributes --------------------------------------------------------------------
 
@@ -395,39 +400,16 @@ class EmulatedNode:
             LOGGER.debug("%s: frame for absent endpoint %s dropped", self.ieee, packet.dst_ep)
 
     def _receive_zdo(self, packet: t.ZigbeePacket) -> None:
-        header, rest = zdo_t.ZDOHeader.deserialize(packet.cluster_id, packet.data.serialize())
-        _, schema = zdo_t.CLUSTERS[header.command_id]
-        args, _ = t.deserialize(rest, schema)
-        if header.command_id & 0x8000:
-            self._resolve(("zdo", header.command_id & 0x7FFF, header.tsn), args)
+        frame = ZdoFrame.decode(packet.cluster_id, packet.data.serialize())
+        if frame.is_response:
+            self._resolve(("zdo", frame.command & 0x7FFF, frame.tsn), frame.args)
             return
-        answer = self._zdo_answer(header.command_id, args)
-        if answer is None:
-            LOGGER.debug("%s: no answer to ZDO %s", self.ieee, header.command_id.name)
+        reply = answer(self.zdo_node, frame)
+        if reply is None:
+            LOGGER.debug("%s: no answer to ZDO %s", self.ieee, frame.command.name)
             return
         assert packet.src is not None
-        self._spawn(
-            self._send_zdo(
-                packet.src, zdo_t.ZDOCmd(header.command_id | 0x8000), header.tsn, answer
-            )
-        )
-
-    def _zdo_answer(self, command: zdo_t.ZDOCmd, args: list[Any]) -> list[Any] | None:
-        """Arguments of the ZDO response to a request addressed to this node, if any."""
-        success = zdo_t.Status.SUCCESS
-        if command == zdo_t.ZDOCmd.Node_Desc_req and args[0] == self.nwk:
-            return [success, self.nwk, self.node_descriptor]
-        if command == zdo_t.ZDOCmd.Active_EP_req and args[0] == self.nwk:
-            return [success, self.nwk, [t.uint8_t(self.endpoint)]]
-        if command == zdo_t.ZDOCmd.Simple_Desc_req and args[0] == self.nwk:
-            if args[1] != self.endpoint:
-                return [zdo_t.Status.NOT_ACTIVE, self.nwk, None]
-            return [success, self.nwk, self.simple_descriptor]
-        if command == zdo_t.ZDOCmd.IEEE_addr_req and args[0] == self.nwk:
-            return [success, self.ieee, self.nwk, None, None, None]
-        if command == zdo_t.ZDOCmd.NWK_addr_req and args[0] == self.ieee:
-            return [success, self.ieee, self.nwk, None, None, None]
-        return None
+        self._spawn(self._send_zdo(packet.src, reply.command, reply.tsn, reply.args))
 
     def _receive_zcl(self, packet: t.ZigbeePacket) -> None:
         header, rest = foundation.ZCLHeader.deserialize(packet.data.serialize())
@@ -660,8 +642,7 @@ class EmulatedNode:
     async def _send_zdo(
         self, destination: t.AddrModeAddress, command: zdo_t.ZDOCmd, tsn: int, args: list[Any]
     ) -> None:
-        _, schema = zdo_t.CLUSTERS[command]
-        data = t.uint8_t(tsn).serialize() + t.serialize(args, schema)
+        data = ZdoFrame(command, tsn, args).encode()
         await self._transmit(destination, ZDO_ENDPOINT, ZDO_ENDPOINT, ZDO_PROFILE_ID, command, tsn, data)
 
     async def _send_zcl(

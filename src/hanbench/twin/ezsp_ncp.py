@@ -540,7 +540,7 @@ class EzspNcp:
 
     def _loop_back(self, packet: zt.ZigbeePacket) -> None:
         """A frame to the coordinator itself: the stack answers ZDO, the rest goes up."""
-        reply = coordinator_zdo.answer(packet, COORDINATOR_NWK, self.endpoints)
+        reply = coordinator_zdo.answer(packet, COORDINATOR_NWK, self.eui64, self.endpoints)
         self.packet_from_air(reply if reply is not None else packet)
 
     def _cmd_sendBroadcast(self, destination: int, apsFrame: t.EmberApsFrame, radius: int,
