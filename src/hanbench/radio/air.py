@@ -4,21 +4,45 @@ Everything that would cross a radio in a lab crosses this object in emulation: t
 Hub's zigpy coordinator (:mod:`hanbench.radio.virtual_app`), emulated HAN devices
 (:mod:`hanbench.devices.node`) and the emulated EZSP NCP all attach to it as nodes and send
 each other :class:`zigpy.types.ZigbeePacket` objects whose ``data`` is real ZCL/ZDO bytes.
-The air never looks inside a frame; it only addresses, delays, loses and counts.
+The air addresses, delays, loses, counts and numbers frames; it reads no payload, except the
+ZCL header of an OTA frame to tell an Image Block Response (see *pacing* below).
 
-Delivery rules, chosen to match what a Zigbee stack reports to its application:
+One air is one premises, and it runs one of two models.
 
-* A unicast (NWK or IEEE destination) to a node that is not attached, or not awake, raises
-  :class:`zigpy.exceptions.DeliveryError` from :meth:`VirtualAir.transmit`. For a sleeping
-  node this is what the parent's indirect-queue expiry looks like to the sender.
-* Every unicast is treated as APS-acknowledged (bellows asks for APS retries on every
-  unicast), so a unicast lost on its link also raises ``DeliveryError``. The sender learns
-  at once, not after the retry timeout a real stack would spend; the loss is counted.
-* Broadcasts and group frames go to every other attached node that is awake; a copy lost on
-  one link just vanishes (nothing acknowledges a broadcast) and is counted.
-* ``transmit`` returns once the frame is on its way; the receiver's ``receive(packet)`` runs
-  later from the event loop, after the link's delay (see :mod:`hanbench.radio.link`), never
-  inside ``transmit``. Frames on one link arrive in the order they were sent.
+**The free air** (``timing=None``, the default; unit tests use it). A frame costs no time:
+
+* a unicast to a node that is not attached, or not awake, raises
+  :class:`zigpy.exceptions.DeliveryError` from :meth:`VirtualAir.transmit` at once;
+* every unicast is treated as APS-acknowledged, so one lost on its link (``loss`` is the
+  probability a frame is lost after all its retries) raises ``DeliveryError`` at once too;
+* broadcasts and group frames go to every other awake node; a copy lost on one link just
+  vanishes (nothing acknowledges a broadcast) and is counted;
+* the receiver's ``receive(packet)`` runs from the event loop after the link's latency,
+  never inside ``transmit``; frames on one link arrive in the order they were sent.
+
+**The honest air** (``timing=AirTiming()``; the conformance run uses it). What a lab's air
+does, on the 802.15.4 MAC of :mod:`hanbench.radio.mac`:
+
+* the premises has one 2.4 GHz channel: every frame of every node takes its turn on it
+  with unslotted CSMA-CA, so transfers in one premises share its 250 kbit/s;
+* a unicast is MAC-acknowledged and retried (macMaxFrameRetries 3); a frame whose
+  ``tx_options`` ask for an APS ACK (zigpy asks on every frame that expects no reply, and
+  bellows then sets APS_OPTION_RETRY) gets one from the receiver's stack, and is sent again
+  up to apscMaxFrameRetries (3) times after an APS ACK wait of 1.6 s without one;
+* ``transmit`` returns when the sender's stack would confirm the send (the MAC ACK, or the
+  APS ACK when asked for) and raises ``DeliveryError`` when it would report a failure, after
+  the retries' time. Every frame, ACK and poll goes to the observers, for the capture;
+* a sleepy node (``rx_on_when_idle`` False) never hears the air directly. Frames for it wait
+  in its parent's indirect queue; while it is ``awake`` its MAC polls the parent every
+  ``poll_interval_s`` (a Data Request; the parent's ACK says whether a frame is pending, and
+  the frame follows). Polling starts when the node transmits and stops when it sleeps. A
+  frame not polled for within the indirect transmission timeout (7.68 s) fails;
+* *pacing*: a device's application takes ``block_pacing_s`` over each Image Block Response
+  (writing the block to flash, its block request delay) before it sees the next frame, so
+  its next Image Block Request leaves that much later. The MAC and APS ACKs are the stack's
+  and go out at once. :meth:`VirtualAir.set_pacing` sets it per node.
+
+:class:`AirTiming` says where each default comes from.
 
 Joining is modelled at the level the coordinator's stack reports it: a node asks
 :meth:`VirtualAir.join`, which succeeds only while joining is permitted, attaches the node and
@@ -31,18 +55,45 @@ from __future__ import annotations
 import asyncio
 import collections
 import dataclasses
+import enum
+import heapq
+import itertools
 import logging
+import random
 from collections.abc import Callable
 from typing import Protocol, runtime_checkable
 
 import zigpy.exceptions
 import zigpy.types as t
+from zigpy.zcl.clusters.general import Ota
 
 from hanbench.errors import BadInput, InfrastructureFault
 from hanbench.listeners import Listeners
-from hanbench.radio.link import Link, LinkModel, LinkStats, frame_octets
+from hanbench.radio.link import Link, LinkModel, LinkStats
+from hanbench.radio.mac import (
+    ACK_OCTETS,
+    DATA_REQUEST_OCTETS,
+    Channel,
+    ChannelStats,
+    MacConstants,
+    aps_ack_octets,
+    data_frame_octets,
+)
+from hanbench.radio.se_profile import SE_PROFILE_ID
 
 LOGGER = logging.getLogger(__name__)
+
+#: The NWK address of a node whose short address the air does not know.
+UNKNOWN_NWK = 0xFFFE
+#: The NWK destination of a group frame: every node with its receiver on.
+RX_ON_WHEN_IDLE = 0xFFFD
+_IMAGE_BLOCK_RESPONSE = Ota.ClientCommandDefs.image_block_response.id
+
+#: Silicon Labs' end-device-support plugin polls every 1 s while it expects data (Short Poll
+#: Interval, SL_ZIGBEE_AF_PLUGIN_END_DEVICE_SUPPORT_SHORT_POLL_INTERVAL_SECONDS, default 1).
+DEFAULT_POLL_INTERVAL_S = 1.0
+#: The block cycle of a router-class device; see :class:`AirTiming`.
+DEFAULT_BLOCK_PACING_S = 0.25
 
 
 @runtime_checkable
@@ -61,7 +112,12 @@ class AirNode(Protocol):
 
     @property
     def awake(self) -> bool:
-        """False while a sleepy node has its receiver off; unicasts to it then fail."""
+        """False while a sleepy node has its radio off (or a router is switched off)."""
+        ...
+
+    @property
+    def rx_on_when_idle(self) -> bool:
+        """True for a router or coordinator; False for a sleepy end device, which polls."""
         ...
 
     def receive(self, packet: t.ZigbeePacket) -> None:
@@ -70,72 +126,237 @@ class AirNode(Protocol):
 
 
 @dataclasses.dataclass(frozen=True)
+class Station:
+    """A node as the MAC and NWK headers name it: short address, and EUI-64 when known."""
+
+    nwk: int
+    ieee: t.EUI64 | None = None
+
+
+@dataclasses.dataclass(frozen=True)
+class FrameNumbers:
+    """A frame's MAC data sequence number, NWK sequence number and APS counter (0..255)."""
+
+    mac: int
+    nwk: int
+    aps: int
+
+
+@dataclasses.dataclass(frozen=True)
 class AirFrame:
-    """One frame as a capture sees it: when it went on the air, what, and how big."""
+    """A Zigbee data frame as a sniffer sees it: when it went on the air, what, how big.
+
+    ``octets`` is its length on the air (PHY header and security included). ``dst`` is the
+    NWK destination: a node, a broadcast address, or 0xFFFD for a group frame. With
+    ``aps_ack`` the frame is the APS acknowledgement of ``packet``, sent back by its
+    receiver. ``attempt`` is 0 for a first transmission, n for the n-th MAC retry.
+    """
 
     loop_time: float
     packet: t.ZigbeePacket
     octets: int
+    src: Station
+    dst: Station
+    numbers: FrameNumbers
+    aps_ack: bool = False
+    attempt: int = 0
+
+
+class MacFrameKind(enum.Enum):
+    ACK = "ack"
+    DATA_REQUEST = "data request"
+
+
+@dataclasses.dataclass(frozen=True)
+class MacFrame:
+    """A MAC frame with no Zigbee payload (honest air only): an acknowledgement of the frame
+    with MAC ``sequence``, or a sleepy node's Data Request (``src`` polls its parent ``dst``).
+    An ACK's ``frame_pending`` tells a polling node that a frame waits for it."""
+
+    loop_time: float
+    kind: MacFrameKind
+    sequence: int
+    octets: int
+    src: Station | None = None
+    dst: Station | None = None
+    frame_pending: bool = False
 
 
 JoinHandler = Callable[[t.NWK, t.EUI64, t.NWK], None]
 """Called as ``handler(nwk, ieee, parent_nwk)`` when a node has joined."""
 
-FrameObserver = Callable[[AirFrame], None]
+FrameObserver = Callable[[AirFrame | MacFrame], None]
+
+
+@dataclasses.dataclass(frozen=True)
+class AirTiming:
+    """The honest air's knobs; the 802.15.4 and Zigbee constants are in ``mac``.
+
+    ``poll_interval_s``: how often a sleepy node's MAC polls its parent while it is awake.
+    Default 1 s, the Short Poll Interval of Silicon Labs' end-device-support plugin. With it
+    a sleepy device gets one block per poll: about 50 B/s with 50-byte blocks, the 47 B/s
+    measured to a sleepy device (40-byte blocks every ~0.85 s, rbaron/b-parasite PR #192).
+
+    ``block_pacing_s``: the time a device's application takes over an Image Block Response
+    before it asks for the next block. Default 250 ms, which with the honest air's ~17 ms of
+    frames per block gives 241 KB to a router-class device in about 21 minutes: the figure
+    measured with zigbee2mqtt (about 150 B/s to a router, Koenkk/zigbee2mqtt#17374: a
+    291,130-byte image at 48 % with 17 minutes to go), whose OTA server keeps 250 ms per block
+    (image_block_response_delay, zigbee-herdsman-converters ``lib/ota.ts``). Devices alone
+    are faster (a deCONZ trace of an IKEA router shows 66-74 ms per block,
+    dresden-elektronik/deconz-ota-plugin#44; Hue bulbs ask at once, zigbee-herdsman#1846),
+    and no GB figure is public (research notes, gbcs-domain section 5): a lab that times its
+    devices sets the bench file's ``[air.block_pacing_ms]`` per device type.
+    """
+
+    poll_interval_s: float = DEFAULT_POLL_INTERVAL_S
+    block_pacing_s: float = DEFAULT_BLOCK_PACING_S
+    mac: MacConstants = MacConstants()
+
+    def __post_init__(self) -> None:
+        if self.poll_interval_s <= 0:
+            raise BadInput(f"a sleepy node's poll interval must be > 0 s, got {self.poll_interval_s}")
+        if self.block_pacing_s < 0:
+            raise BadInput(f"a device's block pacing must be >= 0 s, got {self.block_pacing_s}")
 
 
 class JoinNotPermitted(InfrastructureFault):
     """A node tried to join while the network was closed: permit joining first."""
 
 
-_Delivery = tuple[AirNode, t.ZigbeePacket]
+def _key(ieee: t.EUI64) -> int:
+    """A node's EUI-64 as an int: hashing an ``EUI64`` formats it as a string every time."""
+    return int.from_bytes(bytes(ieee), "little")
+
+
+class _Indirect:
+    """A frame in a parent's indirect queue, waiting for its sleepy child's poll."""
+
+    __slots__ = ("sender", "packet", "numbers", "aps_ack", "confirmed", "expiry")
+
+    def __init__(self, sender: _Attached, packet: t.ZigbeePacket, numbers: FrameNumbers, aps_ack: bool,
+                 confirmed: asyncio.Future[None]) -> None:
+        self.sender = sender
+        self.packet = packet
+        self.numbers = numbers
+        self.aps_ack = aps_ack
+        self.confirmed = confirmed
+        self.expiry: asyncio.TimerHandle | None = None
+
+
+class _Attached:
+    """What the air keeps per attached node: its numbering, its queues, its poll timer."""
+
+    def __init__(self, node: AirNode, key: int) -> None:
+        self.node = node
+        self.key = key
+        self.parent_nwk = 0x0000
+        self._mac = self._nwk = self._aps = 0xFF
+        self._station = Station(int(node.nwk), t.EUI64(node.ieee))
+        # Honest air: frames waiting for the node's poll; arrivals (due time, order, packet)
+        # not yet handed over; frames handed to a busy application; the next poll.
+        self.indirect: collections.deque[_Indirect] = collections.deque()
+        self.arrivals: list[tuple[float, int, t.ZigbeePacket]] = []
+        self.inbox: collections.deque[t.ZigbeePacket] = collections.deque()
+        self.app_busy = False
+        self.poll: asyncio.TimerHandle | None = None
+        # The node's radio sends one MPDU at a time: when it is free for the next.
+        self.mac_free_at = 0.0
+
+    @property
+    def station(self) -> Station:
+        if self._station.nwk != self.node.nwk:
+            self._station = Station(int(self.node.nwk), self._station.ieee)
+        return self._station
+
+    @property
+    def sleepy(self) -> bool:
+        return not self.node.rx_on_when_idle
+
+    def next_numbers(self) -> FrameNumbers:
+        """Numbers for a new NWK/APS data frame from this node."""
+        self._aps = (self._aps + 1) % 256
+        return self.renumbered(self._aps)
+
+    def renumbered(self, aps_counter: int) -> FrameNumbers:
+        """A new MPDU and NWK frame carrying APS counter ``aps_counter`` (an APS retry or ACK)."""
+        self._mac = (self._mac + 1) % 256
+        self._nwk = (self._nwk + 1) % 256
+        return FrameNumbers(self._mac, self._nwk, aps_counter)
+
+    def next_mac_sequence(self) -> int:
+        """A MAC sequence number for a MAC command (a Data Request)."""
+        self._mac = (self._mac + 1) % 256
+        return self._mac
+
+
+_Delivery = tuple[_Attached, t.ZigbeePacket]
 
 
 class VirtualAir:
-    """An in-process radio medium shared by every emulated node of one bench.
+    """An in-process radio medium shared by every emulated node of one premises.
 
     ``default_link`` is the model of every directed link not set with :meth:`set_link`;
-    ``seed`` makes loss reproducible (each link derives its own generator from it).
+    ``seed`` makes losses and backoffs reproducible; ``timing`` chooses the honest air
+    (None: the free air; see the module docstring).
     """
 
-    def __init__(self, *, default_link: LinkModel | None = None, seed: int = 0) -> None:
+    def __init__(self, *, default_link: LinkModel | None = None, seed: int = 0,
+                 timing: AirTiming | None = None) -> None:
         self.default_link = default_link if default_link is not None else LinkModel()
         self.seed = seed
-        #: Unicasts refused because the destination was unknown or asleep.
+        self.timing = timing
+        #: Unicasts that failed because the destination was unknown, asleep or never polled.
         self.undeliverable = 0
-        self._nodes: dict[t.EUI64, AirNode] = {}
-        self._models: dict[tuple[t.EUI64, t.EUI64], LinkModel] = {}
-        self._links: dict[tuple[t.EUI64, t.EUI64], Link] = {}
-        self._in_flight: dict[tuple[t.EUI64, t.EUI64], collections.deque[_Delivery]] = {}
+        self._nodes: dict[int, _Attached] = {}
+        self._by_nwk: dict[int, _Attached] = {}
+        self._models: dict[tuple[int, int], LinkModel] = {}
+        self._pacing_by_node: dict[int, float] = {}
+        self._links: dict[tuple[int, int], Link] = {}
+        self._in_flight: dict[tuple[int, int], collections.deque[_Delivery]] = {}
         self._observers: Listeners[FrameObserver] = Listeners()
         self._join_handlers: Listeners[JoinHandler] = Listeners()
         self._permit_until = float("-inf")
+        self._arrival_order = itertools.count()
+        self._channel: Channel | None = None
 
     # -- membership --------------------------------------------------------------------
 
     @property
     def nodes(self) -> tuple[AirNode, ...]:
         """The attached nodes, in attachment order."""
-        return tuple(self._nodes.values())
+        return tuple(attached.node for attached in self._nodes.values())
 
     def attach(self, node: AirNode) -> None:
         """Put a node on the air without a join (the coordinator, a node restored from NVRAM)."""
-        existing = self._nodes.get(node.ieee)
-        if existing is node:
+        key = _key(node.ieee)
+        existing = self._nodes.get(key)
+        if existing is not None and existing.node is node:
             return
         if existing is not None:
             raise BadInput(f"another node with IEEE {node.ieee} is already on the air")
-        clash = self._find_by_nwk(node.nwk)
+        clash = self._find_by_nwk(int(node.nwk))
         if clash is not None:
             raise BadInput(
-                f"NWK address 0x{node.nwk:04X} of {node.ieee} is already used by {clash.ieee}"
+                f"NWK address 0x{node.nwk:04X} of {node.ieee} is already used by {clash.node.ieee}"
             )
-        self._nodes[node.ieee] = node
+        attached = _Attached(node, key)
+        self._nodes[key] = attached
+        self._by_nwk[int(node.nwk)] = attached
 
     def detach(self, node: AirNode) -> None:
-        """Take a node off the air; frames still in flight to it are dropped on arrival."""
-        if self._nodes.get(node.ieee) is node:
-            del self._nodes[node.ieee]
+        """Take a node off the air; frames still in flight to it are dropped on arrival, and
+        frames queued for it at its parent fail."""
+        attached = self._nodes.get(_key(node.ieee))
+        if attached is None or attached.node is not node:
+            return
+        del self._nodes[attached.key]
+        self._by_nwk.pop(attached.station.nwk, None)
+        if attached.poll is not None:
+            attached.poll.cancel()
+            attached.poll = None
+        while attached.indirect:
+            self._fail_indirect(attached.indirect.popleft(), f"{node.ieee} left the network")
 
     def permit_joining(self, duration_s: float) -> None:
         """Open the network for joins for ``duration_s`` seconds of loop time (0 closes it)."""
@@ -162,16 +383,17 @@ class VirtualAir:
                 f"{node.ieee} cannot join: joining is not permitted on the network"
             )
         self.attach(node)
+        self._nodes[_key(node.ieee)].parent_nwk = int(parent_nwk)
         loop = asyncio.get_running_loop()
         loop.call_soon(self._join_handlers, t.NWK(node.nwk), t.EUI64(node.ieee), t.NWK(parent_nwk))
 
-    # -- links -------------------------------------------------------------------------
+    # -- links and pacing --------------------------------------------------------------
 
     def set_link(
         self, src: t.EUI64, dst: t.EUI64, model: LinkModel, *, both_ways: bool = True
     ) -> None:
         """Give the link ``src -> dst`` (and ``dst -> src`` unless ``both_ways`` is False) a model."""
-        pairs = [(src, dst), (dst, src)] if both_ways else [(src, dst)]
+        pairs = [(_key(src), _key(dst)), (_key(dst), _key(src))] if both_ways else [(_key(src), _key(dst))]
         for pair in pairs:
             self._models[pair] = model
             if pair in self._links:
@@ -179,11 +401,17 @@ class VirtualAir:
 
     def link_model(self, src: t.EUI64, dst: t.EUI64) -> LinkModel:
         """The model that applies to frames from ``src`` to ``dst``."""
-        return self._models.get((src, dst), self.default_link)
+        return self._models.get((_key(src), _key(dst)), self.default_link)
+
+    def set_pacing(self, ieee: t.EUI64, seconds: float) -> None:
+        """The honest air's block pacing for node ``ieee`` (see :class:`AirTiming`)."""
+        if seconds < 0:
+            raise BadInput(f"a device's block pacing must be >= 0 s, got {seconds}")
+        self._pacing_by_node[_key(ieee)] = seconds
 
     def link_stats(self) -> dict[tuple[t.EUI64, t.EUI64], LinkStats]:
         """Counters of every link that carried at least one frame, keyed by (src, dst) IEEE."""
-        return {pair: link.stats for pair, link in self._links.items()}
+        return {(_eui64(src), _eui64(dst)): link.stats for (src, dst), link in self._links.items()}
 
     def total_stats(self) -> LinkStats:
         """All links' counters summed."""
@@ -193,6 +421,11 @@ class VirtualAir:
             total.octets += link.stats.octets
             total.lost += link.stats.lost
         return total
+
+    @property
+    def channel_stats(self) -> ChannelStats | None:
+        """The honest air's channel counters (MAC frames, ACKs, retries); None on the free air."""
+        return None if self._channel is None else self._channel.stats
 
     # -- capture -----------------------------------------------------------------------
 
@@ -206,7 +439,7 @@ class VirtualAir:
         """Put ``packet`` on the air from the node named by ``packet.src``.
 
         Raises :class:`zigpy.exceptions.DeliveryError` for a unicast that cannot or did not
-        get through (unknown destination, sleeping destination, lost on the link).
+        get through (unknown destination, sleeping destination, lost on the air).
         """
         loop = asyncio.get_running_loop()
         sender = self._resolve(packet.src)
@@ -214,74 +447,362 @@ class VirtualAir:
             raise zigpy.exceptions.DeliveryError(
                 f"sender {packet.src} is not on the air (join first)"
             )
-        payload_octets = len(packet.data.serialize())
-        frame = AirFrame(loop.time(), packet, frame_octets(payload_octets))
-        self._observers(frame)
-
         assert packet.dst is not None
+        octets = data_frame_octets(len(packet.data.serialize()), aps_secured=packet.profile_id == SE_PROFILE_ID)
+        if self.timing is None:
+            self._transmit_free(loop, sender, packet, octets)
+        else:
+            await self._transmit_honest(loop, self.timing, sender, packet, octets)
+
+    # -- the free air ------------------------------------------------------------------
+
+    def _transmit_free(self, loop: asyncio.AbstractEventLoop, sender: _Attached, packet: t.ZigbeePacket,
+                       octets: int) -> None:
+        assert packet.dst is not None
+        numbers = sender.next_numbers()
         if packet.dst.addr_mode in (t.AddrMode.NWK, t.AddrMode.IEEE):
             dst = self._resolve(packet.dst)
-            if dst is None or not dst.awake:
+            self._observe_data(loop.time(), packet, octets, sender, self._destination(packet, dst), numbers)
+            if dst is None or not dst.node.awake:
                 self.undeliverable += 1
                 state = "unknown" if dst is None else "asleep"
                 raise zigpy.exceptions.DeliveryError(
                     f"unicast to {packet.dst.address} failed: destination {state}"
                 )
-            if not self._send_on_link(loop, sender, dst, packet, payload_octets):
+            if not self._send_free(loop, sender, dst, packet, octets):
                 raise zigpy.exceptions.DeliveryError(
                     f"unicast to {packet.dst.address} lost on the air"
                 )
             return
+        self._observe_data(loop.time(), packet, octets, sender, self._destination(packet, None), numbers)
+        for attached in list(self._nodes.values()):
+            if attached is not sender and attached.node.awake:
+                self._send_free(loop, sender, attached, packet, octets)
 
-        for node in list(self._nodes.values()):
-            if node is not sender and node.awake:
-                self._send_on_link(loop, sender, node, packet, payload_octets)
-
-    def _send_on_link(
-        self,
-        loop: asyncio.AbstractEventLoop,
-        src: AirNode,
-        dst: AirNode,
-        packet: t.ZigbeePacket,
-        payload_octets: int,
-    ) -> bool:
+    def _send_free(self, loop: asyncio.AbstractEventLoop, src: _Attached, dst: _Attached,
+                   packet: t.ZigbeePacket, octets: int) -> bool:
         """Schedule one copy of ``packet`` to ``dst``; False if the link lost it."""
-        pair = (t.EUI64(src.ieee), t.EUI64(dst.ieee))
-        link = self._links.get(pair)
-        if link is None:
-            link = Link(self.link_model(*pair), seed=f"{self.seed}:{pair[0]}:{pair[1]}")
-            self._links[pair] = link
-        arrival = link.send(payload_octets, loop.time())
-        if arrival is None:
+        link = self._link(src, dst)
+        if link.lost(octets):
             return False
+        pair = (src.key, dst.key)
         queue = self._in_flight.setdefault(pair, collections.deque())
         queue.append((dst, packet))
-        if arrival <= loop.time():
-            loop.call_soon(self._deliver_next, pair)
+        if link.model.latency_s:
+            loop.call_later(link.model.latency_s, self._deliver_next, pair)
         else:
-            loop.call_at(arrival, self._deliver_next, pair)
+            loop.call_soon(self._deliver_next, pair)
         return True
 
-    def _deliver_next(self, pair: tuple[t.EUI64, t.EUI64]) -> None:
+    def _deliver_next(self, pair: tuple[int, int]) -> None:
         # Pop the oldest frame of the link, not the one this timer was set for: equal
         # arrival times are not ordered by the loop's timer heap, the link's queue is.
         dst, packet = self._in_flight[pair].popleft()
-        if self._nodes.get(dst.ieee) is not dst:
-            LOGGER.debug("dropping frame to %s: it left the air while the frame was in flight", dst.ieee)
+        if self._nodes.get(dst.key) is not dst:
+            LOGGER.debug("dropping frame to %s: it left the air while the frame was in flight", dst.node.ieee)
             return
-        dst.receive(packet)
+        dst.node.receive(packet)
 
-    def _resolve(self, address: t.AddrModeAddress | None) -> AirNode | None:
+    # -- the honest air ----------------------------------------------------------------
+
+    async def _transmit_honest(self, loop: asyncio.AbstractEventLoop, timing: AirTiming, sender: _Attached,
+                               packet: t.ZigbeePacket, octets: int) -> None:
+        assert packet.dst is not None
+        now = loop.time()
+        numbers = sender.next_numbers()
+        if sender.sleepy:
+            self._keep_polling(loop, timing, sender)
+        if packet.dst.addr_mode not in (t.AddrMode.NWK, t.AddrMode.IEEE):
+            await self._broadcast(loop, sender, packet, octets, numbers)
+            return
+        dst = self._resolve(packet.dst)
+        if dst is not None and dst.sleepy and dst is not sender:
+            await self._via_parent(loop, timing, sender, dst, packet, numbers)
+            return
+        aps_ack = t.TransmitOptions.ACK in packet.tx_options
+        ok, done_at = self._unicast(now, sender, dst, self._destination(packet, dst), packet, octets, numbers,
+                                    aps_ack=aps_ack)
+        await _until(loop, done_at)
+        if not ok:
+            if dst is None or not dst.node.awake:
+                self.undeliverable += 1
+            state = "unknown" if dst is None else "not answering" if not dst.node.awake else "lost on the air"
+            raise zigpy.exceptions.DeliveryError(f"unicast to {packet.dst.address} failed: {state}")
+
+    def _unicast(self, at: float, sender: _Attached, dst: _Attached | None, dst_station: Station,
+                 packet: t.ZigbeePacket, octets: int, numbers: FrameNumbers, *, aps_ack: bool) -> tuple[bool, float]:
+        """Decide one unicast from loop time ``at``, with the MAC's and (if ``aps_ack``) the
+        APS's retries: whether the sender's stack confirms it, and when it knows."""
+        channel = self._honest_channel()
+        constants = channel.constants
+        reachable = dst is not None and dst.node.awake
+        forward = self._link(sender, dst) if dst is not None else None
+        back = self._link(dst, sender) if dst is not None else None
+        ack_octets = aps_ack_octets(aps_secured=packet.profile_id == SE_PROFILE_ID)
+        delivered = False
+        for aps_try in range(1 + (constants.aps_max_retries if aps_ack else 0)):
+            if aps_try:
+                numbers = sender.renumbered(numbers.aps)
+            sent = channel.send(
+                max(at, sender.mac_free_at), octets, acked=True,
+                frame_lost=(lambda: forward.lost(octets)) if reachable and forward else _always,
+                ack_lost=(lambda: back.lost(ACK_OCTETS)) if back else _always,
+                on_frame=self._data_hook(packet, octets, sender.station, dst_station, numbers),
+                on_ack=self._ack_hook(numbers.mac))
+            sender.mac_free_at = sent.done_at
+            if sent.received_at is None or dst is None or forward is None or back is None:
+                if not aps_ack:
+                    return False, sent.done_at
+                at = max(sent.done_at, at + constants.aps_ack_wait_s)
+                continue
+            arrived = sent.received_at + forward.model.latency_s
+            if not delivered:  # an APS retry the receiver already has is dropped as a duplicate
+                self._arrive(arrived, dst, packet)
+                delivered = True
+            if not aps_ack:
+                return sent.acked, sent.done_at
+            ack_numbers = dst.renumbered(numbers.aps)
+            acked = channel.send(
+                max(arrived, dst.mac_free_at), ack_octets, acked=True,
+                frame_lost=lambda: back.lost(ack_octets), ack_lost=lambda: forward.lost(ACK_OCTETS),
+                on_frame=self._data_hook(packet, ack_octets, dst.station, sender.station, ack_numbers, aps_ack=True),
+                on_ack=self._ack_hook(ack_numbers.mac))
+            dst.mac_free_at = acked.done_at
+            if acked.received_at is not None:
+                return True, acked.received_at + back.model.latency_s
+            at = max(acked.done_at, at + constants.aps_ack_wait_s)
+        return False, at
+
+    async def _broadcast(self, loop: asyncio.AbstractEventLoop, sender: _Attached, packet: t.ZigbeePacket,
+                         octets: int, numbers: FrameNumbers) -> None:
+        sent = self._honest_channel().send(
+            max(loop.time(), sender.mac_free_at), octets, acked=False, frame_lost=_never, ack_lost=_never,
+            on_frame=self._data_hook(packet, octets, sender.station, self._destination(packet, None), numbers),
+            on_ack=_ignore)
+        sender.mac_free_at = sent.done_at
+        if sent.received_at is not None:
+            for attached in list(self._nodes.values()):
+                if attached is not sender and attached.node.awake:
+                    link = self._link(sender, attached)
+                    if not link.lost(octets):
+                        self._arrive(sent.received_at + link.model.latency_s, attached, packet)
+        await _until(loop, sent.done_at)
+        if not sent.acked:
+            raise zigpy.exceptions.DeliveryError(f"broadcast from {sender.node.ieee}: channel access failure")
+
+    async def _via_parent(self, loop: asyncio.AbstractEventLoop, timing: AirTiming, sender: _Attached,
+                          dst: _Attached, packet: t.ZigbeePacket, numbers: FrameNumbers) -> None:
+        """A unicast to a sleepy node: it waits in the parent's indirect queue for a poll."""
+        confirmed: asyncio.Future[None] = loop.create_future()
+        entry = _Indirect(sender, packet, numbers, t.TransmitOptions.ACK in packet.tx_options, confirmed)
+        entry.expiry = loop.call_later(timing.mac.indirect_timeout_s, self._expire, dst, entry)
+        dst.indirect.append(entry)
+        self._keep_polling(loop, timing, dst)
+        await confirmed
+
+    def _keep_polling(self, loop: asyncio.AbstractEventLoop, timing: AirTiming, node: _Attached) -> None:
+        """Start a sleepy node's polls if it is awake and not polling yet."""
+        if node.poll is None and node.node.awake and self._nodes.get(node.key) is node:
+            node.poll = loop.call_later(timing.poll_interval_s, self._poll, node)
+
+    def _poll(self, child: _Attached) -> None:
+        """A sleepy node's poll: a Data Request to its parent and, if one waits, a frame back."""
+        child.poll = None
+        if self._nodes.get(child.key) is not child or not child.node.awake:
+            return
+        loop = asyncio.get_running_loop()
+        timing = self.timing
+        assert timing is not None
+        now = loop.time()
+        parent = self._find_by_nwk(child.parent_nwk)
+        pending = bool(child.indirect)
+        sequence = child.next_mac_sequence()
+        parent_station = parent.station if parent is not None else Station(child.parent_nwk)
+        up = self._link(child, parent) if parent is not None else None
+        down = self._link(parent, child) if parent is not None else None
+        poll = self._honest_channel().send(
+            max(now, child.mac_free_at), DATA_REQUEST_OCTETS, acked=True,
+            frame_lost=(lambda: up.lost(DATA_REQUEST_OCTETS)) if up else _always,
+            ack_lost=(lambda: down.lost(ACK_OCTETS)) if down else _always,
+            on_frame=self._poll_hook(sequence, child.station, parent_station),
+            on_ack=self._ack_hook(sequence, frame_pending=pending))
+        child.mac_free_at = poll.done_at
+        next_poll = now + timing.poll_interval_s
+        if poll.acked and pending:
+            entry = child.indirect.popleft()
+            if entry.expiry is not None:
+                entry.expiry.cancel()
+            octets = data_frame_octets(len(entry.packet.data.serialize()),
+                                       aps_secured=entry.packet.profile_id == SE_PROFILE_ID)
+            ok, done_at = self._unicast(poll.done_at, entry.sender, child, child.station, entry.packet, octets,
+                                        entry.numbers, aps_ack=entry.aps_ack)
+            loop.call_at(done_at, _settle, entry.confirmed,
+                         None if ok else f"unicast to {child.node.ieee} lost on the air")
+            # A frame sent with more pending keeps the child polling at once.
+            next_poll = done_at if child.indirect else max(next_poll, done_at)
+        child.poll = loop.call_at(next_poll, self._poll, child)
+
+    def _expire(self, child: _Attached, entry: _Indirect) -> None:
+        """The indirect transmission timeout: the child did not poll for the frame in time."""
+        try:
+            child.indirect.remove(entry)
+        except ValueError:
+            return
+        self.undeliverable += 1
+        self._fail_indirect(entry, f"unicast to {child.node.ieee} failed: destination asleep "
+                                   f"(not polled within {self._honest_channel().constants.indirect_timeout_s} s)")
+
+    @staticmethod
+    def _fail_indirect(entry: _Indirect, reason: str) -> None:
+        if entry.expiry is not None:
+            entry.expiry.cancel()
+        _settle(entry.confirmed, reason)
+
+    def _arrive(self, when: float, dst: _Attached, packet: t.ZigbeePacket) -> None:
+        """Hand ``packet`` to ``dst``'s stack at loop time ``when``."""
+        heapq.heappush(dst.arrivals, (when, next(self._arrival_order), packet))
+        asyncio.get_running_loop().call_at(when, self._arrived, dst)
+
+    def _arrived(self, dst: _Attached) -> None:
+        # Take the earliest arrival, not the one this timer was set for: the loop's timer
+        # heap does not order equal times, the node's arrival heap does.
+        _, _, packet = heapq.heappop(dst.arrivals)
+        if self._nodes.get(dst.key) is not dst:
+            LOGGER.debug("dropping frame to %s: it left the air while the frame was in flight", dst.node.ieee)
+            return
+        dst.inbox.append(packet)
+        if not dst.app_busy:
+            self._hand_over(dst)
+
+    def _hand_over(self, dst: _Attached) -> None:
+        """Give the node's application its frames in order; an Image Block Response keeps it
+        busy for its pacing, and what arrives meanwhile waits."""
+        while dst.inbox:
+            packet = dst.inbox.popleft()
+            pacing = self._pacing(dst, packet)
+            if pacing:
+                dst.app_busy = True
+                asyncio.get_running_loop().call_later(pacing, self._paced, dst, packet)
+                return
+            dst.node.receive(packet)
+
+    def _paced(self, dst: _Attached, packet: t.ZigbeePacket) -> None:
+        dst.app_busy = False
+        if self._nodes.get(dst.key) is dst:
+            dst.node.receive(packet)
+            self._hand_over(dst)
+
+    def _pacing(self, dst: _Attached, packet: t.ZigbeePacket) -> float:
+        if packet.cluster_id != Ota.cluster_id or not _is_image_block_response(packet.data.serialize()):
+            return 0.0
+        assert self.timing is not None
+        return self._pacing_by_node.get(dst.key, self.timing.block_pacing_s)
+
+    def _honest_channel(self) -> Channel:
+        if self._channel is None:
+            assert self.timing is not None
+            loop = asyncio.get_running_loop()
+            self._channel = Channel(self.timing.mac, random.Random(f"{self.seed}:channel"), loop.time)
+        return self._channel
+
+    # -- observers ---------------------------------------------------------------------
+
+    def _observe_data(self, at: float, packet: t.ZigbeePacket, octets: int, src: _Attached, dst: Station,
+                      numbers: FrameNumbers) -> None:
+        self._observers(AirFrame(at, packet, octets, src.station, dst, numbers))
+
+    def _data_hook(self, packet: t.ZigbeePacket, octets: int, src: Station, dst: Station, numbers: FrameNumbers,
+                   *, aps_ack: bool = False) -> Callable[[float, int], None]:
+        def on_frame(start: float, attempt: int) -> None:
+            self._observers(AirFrame(start, packet, octets, src, dst, numbers, aps_ack, attempt))
+        return on_frame
+
+    def _ack_hook(self, sequence: int, *, frame_pending: bool = False) -> Callable[[float, int], None]:
+        def on_ack(start: float, attempt: int) -> None:
+            self._observers(MacFrame(start, MacFrameKind.ACK, sequence, ACK_OCTETS, frame_pending=frame_pending))
+        return on_ack
+
+    def _poll_hook(self, sequence: int, src: Station, dst: Station) -> Callable[[float, int], None]:
+        def on_poll(start: float, attempt: int) -> None:
+            self._observers(MacFrame(start, MacFrameKind.DATA_REQUEST, sequence, DATA_REQUEST_OCTETS, src, dst))
+        return on_poll
+
+    # -- addressing --------------------------------------------------------------------
+
+    def _link(self, src: _Attached, dst: _Attached) -> Link:
+        pair = (src.key, dst.key)
+        link = self._links.get(pair)
+        if link is None:
+            model = self._models.get(pair, self.default_link)
+            link = Link(model, seed=f"{self.seed}:{src.node.ieee}:{dst.node.ieee}")
+            self._links[pair] = link
+        return link
+
+    def _destination(self, packet: t.ZigbeePacket, dst: _Attached | None) -> Station:
+        """The NWK destination of ``packet`` as the headers name it."""
+        assert packet.dst is not None
+        mode = packet.dst.addr_mode
+        if dst is not None:
+            return dst.station
+        if mode == t.AddrMode.IEEE:
+            return Station(UNKNOWN_NWK, t.EUI64(packet.dst.address))
+        if mode == t.AddrMode.Group:
+            return Station(RX_ON_WHEN_IDLE)
+        return Station(int(packet.dst.address))
+
+    def _resolve(self, address: t.AddrModeAddress | None) -> _Attached | None:
         if address is None:
             return None
         if address.addr_mode == t.AddrMode.IEEE:
-            return self._nodes.get(t.EUI64(address.address))
+            return self._nodes.get(_key(t.EUI64(address.address)))
         if address.addr_mode == t.AddrMode.NWK:
-            return self._find_by_nwk(t.NWK(address.address))
+            return self._find_by_nwk(int(address.address))
         return None
 
-    def _find_by_nwk(self, nwk: t.NWK) -> AirNode | None:
-        for node in self._nodes.values():
-            if node.nwk == nwk:
-                return node
-        return None
+    def _find_by_nwk(self, nwk: int) -> _Attached | None:
+        attached = self._by_nwk.get(nwk)
+        if attached is not None and attached.node.nwk == nwk and self._nodes.get(attached.key) is attached:
+            return attached
+        # A node changed its address (a rejoin): look it up and file it under the new one.
+        self._by_nwk = {int(a.node.nwk): a for a in self._nodes.values()}
+        return self._by_nwk.get(nwk)
+
+
+def _eui64(key: int) -> t.EUI64:
+    return t.EUI64(key.to_bytes(8, "little"))
+
+
+def _is_image_block_response(zcl: bytes) -> bool:
+    """Whether a ZCL frame is an OTA Image Block Response: cluster-specific, server to client,
+    command 0x05 (after the manufacturer code when the frame has one)."""
+    if len(zcl) < 3 or zcl[0] & 0x03 != 0x01 or not zcl[0] & 0x08:
+        return False
+    command = 4 if zcl[0] & 0x04 else 2
+    return len(zcl) > command and zcl[command] == _IMAGE_BLOCK_RESPONSE
+
+
+async def _until(loop: asyncio.AbstractEventLoop, when: float) -> None:
+    delay = when - loop.time()
+    if delay > 0:
+        await asyncio.sleep(delay)
+
+
+def _settle(future: asyncio.Future[None], failure: str | None) -> None:
+    if future.done():
+        return
+    if failure is None:
+        future.set_result(None)
+    else:
+        future.set_exception(zigpy.exceptions.DeliveryError(failure))
+
+
+def _always() -> bool:
+    return True
+
+
+def _never() -> bool:
+    return False
+
+
+def _ignore(start: float, attempt: int) -> None:
+    pass

@@ -5,7 +5,8 @@ premises, one after the other, all into one file) and writes every frame a node 
 air to a pcap file of link type 195, IEEE 802.15.4 with FCS (:mod:`hanbench.radio.pcap`).
 The air carries zigpy packets, which hold only what the application layer sees (addresses,
 endpoints, profile, cluster and the ZCL/ZDO payload), so the layers below are synthesised
-around that payload the way a Zigbee PRO stack frames it:
+around that payload the way a Zigbee PRO stack frames it, with the addresses and sequence
+numbers the air gave the frame:
 
 * MAC: a data frame with PAN ID compression, 16-bit destination and source addresses, the
   sender's data sequence number, acknowledgement requested for unicasts, and the FCS (the
@@ -17,21 +18,33 @@ around that payload the way a Zigbee PRO stack frames it:
   name each node by its EUI-64 (the device's entity ID).
 * APS: a data frame, unicast, broadcast or group delivery, endpoints (group address for a
   group frame), cluster, profile (0x0109 Smart Energy, 0x0000 for ZDO) and the sender's
-  APS counter.
+  APS counter; or an APS acknowledgement, which names the acknowledged frame's endpoints,
+  cluster, profile and counter.
+
+On the honest air (:mod:`hanbench.radio.mac`) the capture also holds what a sniffer sees of
+the MAC: every retransmission (the same MAC sequence number again), the MAC
+acknowledgements (frame pending set when a polling node has a frame waiting), a sleepy
+node's Data Requests, and the APS acknowledgements. The free air has none of these.
 
 Unsecured: real GB HAN traffic is NWK-encrypted and SE application traffic APS-encrypted
 with link keys from CBKE, so a sniffer on a real premises sees ciphertext. This capture
-shows the plaintext the bench exchanged, since the virtual air models no network security.
+shows the plaintext the bench exchanged, since the virtual air models no network security
+(its timing counts the security headers' octets all the same).
 
 Every frame put on the air is written, including a unicast the air then refuses (its
 destination asleep or gone) or loses on the link, as a sniffer beside the sender would see
-it; retries and acknowledgements are not on the virtual air and so not in the capture.
+it.
 
-Frames above 127 octets: the virtual air does not fragment (see :mod:`hanbench.radio.link`),
+Frames above 127 octets: the virtual air does not fragment (see :mod:`hanbench.radio.mac`),
 so a large payload (a GBCS command in the tunnel, a big ZDO reply) travels as one frame
 longer than an 802.15.4 PSDU may be. It is written whole anyway, so the payload can be read,
 and counted in :attr:`AirCapture.oversized`; Wireshark decodes it normally. On a real air it
 would be APS-fragmented.
+
+Records are in the order the frames went on the air. The honest air decides an exchange
+(its ACKs, an APS ACK, retries) when it starts, so it reports frames a little ahead of their
+time; the capture holds each until the loop's clock has passed it, and writes what it holds
+when it stops watching an air.
 
 Timestamps are the bench clock's reading at the frame's loop time: a capture of a 30-day
 virtual run spans 30 days of bench-clock dates, not the milliseconds it took. Each premises
@@ -41,7 +54,8 @@ premises the capture's time goes back to the start; Wireshark shows the frames i
 
 from __future__ import annotations
 
-import dataclasses
+import heapq
+import itertools
 import struct
 from collections.abc import Callable
 from pathlib import Path
@@ -51,54 +65,40 @@ import zigpy.types as t
 
 from hanbench.clock import BenchClock
 from hanbench.errors import HanbenchError
-from hanbench.radio.air import AirFrame, VirtualAir
+from hanbench.radio.air import AirFrame, FrameNumbers, MacFrame, MacFrameKind, Station, VirtualAir
+from hanbench.radio.mac import MAX_PSDU_OCTETS
 from hanbench.radio.pcap import LINKTYPE_IEEE802_15_4_WITHFCS, PcapWriter
 
-#: aMaxPhyPacketSize: the longest PSDU (MAC frame with FCS) 802.15.4 carries.
-MAX_PSDU_OCTETS = 127
 #: NWK radius when the packet leaves it to the stack: 2 * nwkMaxDepth (15) in Zigbee PRO.
 DEFAULT_RADIUS = 30
-#: The NWK address of a node whose short address the air does not know.
-UNKNOWN_NWK = 0xFFFE
 #: MAC destination of broadcasts and group frames.
 MAC_BROADCAST = 0xFFFF
 
-# IEEE 802.15.4 MAC frame control: data frame, ack request, PAN ID compression, short
-# destination address, frame version 2003, short source address.
+# IEEE 802.15.4 MAC frame control: frame type (data, ack, command), frame pending, ack
+# request, PAN ID compression, short destination address, frame version 2003, short source.
 _MAC_DATA = 0x0001
+_MAC_ACK = 0x0002
+_MAC_COMMAND = 0x0003
+_MAC_FRAME_PENDING = 0x0010
 _MAC_ACK_REQUEST = 0x0020
 _MAC_PAN_ID_COMPRESSION = 0x0040
 _MAC_DST_SHORT = 0x0800
 _MAC_SRC_SHORT = 0x8000
+#: MAC command frame identifier of a Data Request.
+_MAC_DATA_REQUEST = 0x04
 # Zigbee NWK frame control: data frame, protocol version 2, route discovery enabled,
 # destination IEEE present, source IEEE present.
 _NWK_DATA_PRO = 0x0008
 _NWK_DISCOVER_ROUTE = 0x0040
 _NWK_DST_IEEE = 0x0800
 _NWK_SRC_IEEE = 0x1000
-# Zigbee APS frame control: data frame; delivery mode in bits 2-3.
+# Zigbee APS frame control: frame type data or ack; delivery mode in bits 2-3.
 _APS_UNICAST = 0x00
+_APS_ACK = 0x02
 _APS_BROADCAST = 0x08
 _APS_GROUP = 0x0C
 
 _UNICAST_MODES = (t.AddrMode.NWK, t.AddrMode.IEEE)
-
-
-@dataclasses.dataclass(frozen=True)
-class Station:
-    """A node as the NWK header names it: short address, and EUI-64 when known."""
-
-    nwk: int
-    ieee: t.EUI64 | None = None
-
-
-@dataclasses.dataclass(frozen=True)
-class FrameNumbers:
-    """A sender's MAC data sequence number, NWK sequence number and APS counter (0..255)."""
-
-    mac: int
-    nwk: int
-    aps: int
 
 
 def fcs(mpdu: bytes) -> bytes:
@@ -120,9 +120,35 @@ def zigbee_frame(packet: t.ZigbeePacket, src: Station, dst: Station, numbers: Fr
     """
     assert packet.dst is not None
     unicast = packet.dst.addr_mode in _UNICAST_MODES
-    nwk = _nwk_header(packet, src, dst, numbers.nwk, unicast=unicast)
+    nwk = _nwk_header(packet.radius, src, dst, numbers.nwk, unicast=unicast)
     mpdu = _mac_header(src.nwk, dst.nwk if unicast else MAC_BROADCAST, numbers.mac, pan_id, unicast=unicast) \
         + nwk + _aps_header(packet, numbers.aps) + packet.data.serialize()
+    return mpdu + fcs(mpdu)
+
+
+def aps_ack_frame(acked: t.ZigbeePacket, src: Station, dst: Station, numbers: FrameNumbers, *, pan_id: int) -> bytes:
+    """The APS acknowledgement ``src`` sends back for ``acked``, as a complete 802.15.4 frame.
+
+    It names the acknowledged frame's endpoints the other way round, its cluster, profile
+    and APS counter (``numbers.aps``), and carries no payload.
+    """
+    nwk = _nwk_header(0, src, dst, numbers.nwk, unicast=True)
+    aps = struct.pack("<BBHHBB", _APS_ACK, acked.src_ep or 0, acked.cluster_id, acked.profile_id,
+                      acked.dst_ep or 0, numbers.aps)
+    mpdu = _mac_header(src.nwk, dst.nwk, numbers.mac, pan_id, unicast=True) + nwk + aps
+    return mpdu + fcs(mpdu)
+
+
+def mac_ack_frame(sequence: int, *, frame_pending: bool = False) -> bytes:
+    """An 802.15.4 immediate acknowledgement of the frame with MAC ``sequence``."""
+    mpdu = struct.pack("<HB", _MAC_ACK | (_MAC_FRAME_PENDING if frame_pending else 0), sequence)
+    return mpdu + fcs(mpdu)
+
+
+def data_request_frame(sequence: int, src: Station, dst: Station, *, pan_id: int) -> bytes:
+    """A sleepy node's MAC Data Request to its parent, short addresses, ACK requested."""
+    control = _MAC_COMMAND | _MAC_ACK_REQUEST | _MAC_PAN_ID_COMPRESSION | _MAC_DST_SHORT | _MAC_SRC_SHORT
+    mpdu = struct.pack("<HBHHHB", control, sequence, pan_id, dst.nwk, src.nwk, _MAC_DATA_REQUEST)
     return mpdu + fcs(mpdu)
 
 
@@ -133,7 +159,7 @@ def _mac_header(src: int, dst: int, sequence: int, pan_id: int, *, unicast: bool
     return struct.pack("<HBHHH", control, sequence, pan_id, dst, src)
 
 
-def _nwk_header(packet: t.ZigbeePacket, src: Station, dst: Station, sequence: int, *, unicast: bool) -> bytes:
+def _nwk_header(radius: int, src: Station, dst: Station, sequence: int, *, unicast: bool) -> bytes:
     control = _NWK_DATA_PRO | (_NWK_DISCOVER_ROUTE if unicast else 0)
     extended = b""
     if unicast and dst.ieee is not None:
@@ -142,8 +168,7 @@ def _nwk_header(packet: t.ZigbeePacket, src: Station, dst: Station, sequence: in
     if src.ieee is not None:
         control |= _NWK_SRC_IEEE
         extended += src.ieee.serialize()
-    radius = packet.radius or DEFAULT_RADIUS
-    return struct.pack("<HHHBB", control, dst.nwk, src.nwk, radius, sequence) + extended
+    return struct.pack("<HHHBB", control, dst.nwk, src.nwk, radius or DEFAULT_RADIUS, sequence) + extended
 
 
 def _aps_header(packet: t.ZigbeePacket, counter: int) -> bytes:
@@ -155,6 +180,18 @@ def _aps_header(packet: t.ZigbeePacket, counter: int) -> bytes:
         delivery = _APS_UNICAST if mode in _UNICAST_MODES else _APS_BROADCAST
         head = struct.pack("<BB", delivery, packet.dst_ep or 0)
     return head + struct.pack("<HHBB", packet.cluster_id, packet.profile_id, packet.src_ep or 0, counter)
+
+
+def frame_bytes(frame: AirFrame | MacFrame, *, pan_id: int) -> bytes:
+    """The octets a sniffer records for ``frame`` (FCS included)."""
+    if isinstance(frame, MacFrame):
+        if frame.kind is MacFrameKind.ACK:
+            return mac_ack_frame(frame.sequence, frame_pending=frame.frame_pending)
+        assert frame.src is not None and frame.dst is not None
+        return data_request_frame(frame.sequence, frame.src, frame.dst, pan_id=pan_id)
+    if frame.aps_ack:
+        return aps_ack_frame(frame.packet, frame.src, frame.dst, frame.numbers, pan_id=pan_id)
+    return zigbee_frame(frame.packet, frame.src, frame.dst, frame.numbers, pan_id=pan_id)
 
 
 class AirCapture:
@@ -173,8 +210,9 @@ class AirCapture:
         self.frames = 0
         #: Of those, frames longer than an 802.15.4 PSDU (the air does not fragment).
         self.oversized = 0
-        self._numbers: dict[Station, FrameNumbers] = {}
         self._failure: HanbenchError | None = None
+        self._order = itertools.count()
+        self._flushes: dict[int, Callable[[], None]] = {}
 
     @property
     def path(self) -> Path:
@@ -182,26 +220,35 @@ class AirCapture:
         return self._writer.path
 
     def watch(self, air: VirtualAir, clock: BenchClock, *, pan_id: int) -> Callable[[], None]:
-        """Capture every frame on ``air`` from now on, stamped by ``clock``; returns a remover.
+        """Capture every frame on ``air`` from now on, stamped by ``clock``; returns what
+        stops it, writing the frames still held (closing the capture writes them too).
 
         ``pan_id`` is the network's PAN ID, for the MAC header (the air itself has none).
         """
 
-        def observe(frame: AirFrame) -> None:
-            packet = frame.packet
-            assert packet.src is not None and packet.dst is not None
-            src = _station(air, packet.src)
-            dst = _station(air, packet.dst) if packet.dst.addr_mode in _UNICAST_MODES else _group_or_broadcast(packet)
-            self._write(clock, frame.loop_time, zigbee_frame(packet, src, dst, self._next_numbers(src), pan_id=pan_id))
+        held: list[tuple[float, int, bytes]] = []
 
-        return air.add_observer(observe)
+        def write_until(loop_time: float) -> None:
+            while held and held[0][0] <= loop_time:
+                at, _, octets = heapq.heappop(held)
+                self._write(clock, at, octets)
 
-    def _next_numbers(self, sender: Station) -> FrameNumbers:
-        last = self._numbers.get(sender)
-        numbers = FrameNumbers(0, 0, 0) if last is None else \
-            FrameNumbers((last.mac + 1) % 256, (last.nwk + 1) % 256, (last.aps + 1) % 256)
-        self._numbers[sender] = numbers
-        return numbers
+        def observe(frame: AirFrame | MacFrame) -> None:
+            heapq.heappush(held, (frame.loop_time, next(self._order), frame_bytes(frame, pan_id=pan_id)))
+            # A frame is never reported for a time before the loop's clock: what is due is final.
+            write_until(clock.loop.time())
+
+        token = next(self._order)
+        self._flushes[token] = lambda: write_until(float("inf"))
+        remove = air.add_observer(observe)
+
+        def stop() -> None:
+            remove()
+            flush = self._flushes.pop(token, None)
+            if flush is not None:
+                flush()
+
+        return stop
 
     def _write(self, clock: BenchClock, loop_time: float, frame: bytes) -> None:
         if self._failure is not None:
@@ -218,6 +265,9 @@ class AirCapture:
 
     def close(self) -> None:
         """Write the file under its name, or raise why it could not be written."""
+        for flush in list(self._flushes.values()):
+            flush()
+        self._flushes.clear()
         if self._failure is not None:
             raise self._failure
         self._writer.close()
@@ -228,22 +278,3 @@ class AirCapture:
     def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
                  tb: TracebackType | None) -> None:
         self.close()
-
-
-def _station(air: VirtualAir, address: t.AddrModeAddress) -> Station:
-    """The node ``address`` names, with both its addresses if it is on the air."""
-    if address.addr_mode == t.AddrMode.IEEE:
-        ieee = t.EUI64(address.address)
-        node = next((n for n in air.nodes if n.ieee == ieee), None)
-        return Station(UNKNOWN_NWK if node is None else int(node.nwk), ieee)
-    nwk = int(address.address)
-    node = next((n for n in air.nodes if n.nwk == nwk), None)
-    return Station(nwk, None if node is None else t.EUI64(node.ieee))
-
-
-def _group_or_broadcast(packet: t.ZigbeePacket) -> Station:
-    """The NWK destination of a broadcast (its address) or group frame (every awake node)."""
-    assert packet.dst is not None
-    if packet.dst.addr_mode == t.AddrMode.Group:
-        return Station(int(t.BroadcastAddress.RX_ON_WHEN_IDLE))
-    return Station(int(packet.dst.address))

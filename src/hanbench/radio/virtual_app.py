@@ -66,6 +66,10 @@ class _CoordinatorOnAir:
     def awake(self) -> bool:
         return True
 
+    @property
+    def rx_on_when_idle(self) -> bool:
+        return True
+
     def receive(self, packet: t.ZigbeePacket) -> None:
         self._app.packet_received(packet)
 

@@ -1,7 +1,7 @@
 """The twin NCP's radio: the coordinator node (NWK 0x0000) on the bench's virtual air.
 
-It is the one place that knows both sides: the air's node protocol (`nwk`, `ieee`,
-`awake`, `receive`) and join callbacks on one side, the NCP's `AirLink` on the other.
+It is the one place that knows both sides: the air's node protocol (`nwk`, `ieee`, `awake`,
+`rx_on_when_idle`, `receive`) and join callbacks on one side, the NCP's `AirLink` on the other.
 """
 
 from __future__ import annotations
@@ -37,6 +37,11 @@ class CoordinatorRadio:
     def awake(self) -> bool:
         """A coordinator hears the air only while its chip runs a network."""
         return self._ncp.network_up and self._chip_running()
+
+    @property
+    def rx_on_when_idle(self) -> bool:
+        """A coordinator never sleeps."""
+        return True
 
     def receive(self, packet: zt.ZigbeePacket) -> None:
         """A frame for the coordinator: the NCP passes it to the host."""

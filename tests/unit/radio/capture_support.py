@@ -59,7 +59,8 @@ def crc16_by_the_standard(octets: bytes) -> int:
 
 @dataclasses.dataclass(frozen=True)
 class ZigbeeFrame:
-    """The fields of a MAC data frame carrying a Zigbee NWK data frame and an APS data frame."""
+    """The fields of a MAC data frame carrying a Zigbee NWK data frame and an APS data frame
+    (or an APS acknowledgement, which has the same fields and no payload)."""
 
     mac_control: int
     mac_sequence: int
@@ -87,6 +88,51 @@ class ZigbeeFrame:
     @property
     def delivery_mode(self) -> int:
         return (self.aps_control >> 2) & 0b11
+
+    @property
+    def aps_ack(self) -> bool:
+        """APS frame type 0b10: an acknowledgement."""
+        return self.aps_control & 0b11 == 0b10
+
+
+@dataclasses.dataclass(frozen=True)
+class MacCommandOrAck:
+    """An 802.15.4 frame with no Zigbee payload: an acknowledgement (frame type 0b010) or a
+    MAC command (0b011) such as the Data Request (command identifier 0x04)."""
+
+    mac_control: int
+    mac_sequence: int
+    mac_dst: int | None
+    mac_src: int | None
+    command: int | None
+    fcs_ok: bool
+
+    @property
+    def is_ack(self) -> bool:
+        return self.mac_control & 0b111 == 0b010
+
+    @property
+    def frame_pending(self) -> bool:
+        return bool(self.mac_control & 0x0010)
+
+    @property
+    def is_data_request(self) -> bool:
+        return self.mac_control & 0b111 == 0b011 and self.command == 0x04
+
+
+def parse_any(frame: bytes) -> ZigbeeFrame | MacCommandOrAck:
+    """A data frame as :func:`parse_frame` reads it; an ACK or a short-addressed MAC command."""
+    mac_control, mac_sequence = struct.unpack_from("<HB", frame, 0)
+    fcs_ok = crc16_by_the_standard(frame[:-2]) == struct.unpack_from("<H", frame, len(frame) - 2)[0]
+    frame_type = mac_control & 0b111
+    if frame_type == 0b010:
+        assert len(frame) == 5, "an immediate ACK is frame control, sequence and FCS"
+        return MacCommandOrAck(mac_control, mac_sequence, None, None, None, fcs_ok)
+    if frame_type == 0b011:
+        assert (mac_control >> 6) & 1 and (mac_control >> 10) & 0b11 == 2 and (mac_control >> 14) & 0b11 == 2
+        _, mac_dst, mac_src, command = struct.unpack_from("<HHHB", frame, 3)
+        return MacCommandOrAck(mac_control, mac_sequence, mac_dst, mac_src, command, fcs_ok)
+    return parse_frame(frame)
 
 
 def parse_frame(frame: bytes) -> ZigbeeFrame:

@@ -14,7 +14,7 @@ from zigpy.zcl.clusters.smartenergy import Metering, Tunneling
 
 from hanbench.clock import run_virtual
 from hanbench.devices.node import EmulatedNode
-from hanbench.radio.air import JoinNotPermitted, VirtualAir
+from hanbench.radio.air import AirTiming, JoinNotPermitted, VirtualAir
 from hanbench.radio.endpoints import comms_hub_endpoint
 from hanbench.radio.interview import join_and_interview
 from hanbench.radio.link import LinkModel
@@ -178,7 +178,7 @@ def test_zigpy_request_to_a_sleeping_node_fails_with_delivery_error() -> None:
 
 def test_interview_over_a_slow_radio_link_costs_loop_time_only() -> None:
     async def scenario() -> tuple[str | None, float]:
-        air = VirtualAir(default_link=LinkModel.radio(latency_s=0.05), seed=3)
+        air = VirtualAir(default_link=LinkModel(latency_s=0.05), seed=3, timing=AirTiming())
         async with virtual_coordinator(air) as app:
             node = gsme(air)
             start = asyncio.get_running_loop().time()

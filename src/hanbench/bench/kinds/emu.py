@@ -2,7 +2,8 @@
 
 Assembly, in the order a real premises comes up:
 
-1. a :class:`~hanbench.radio.air.VirtualAir` with the bench file's link model and seed;
+1. a :class:`~hanbench.radio.air.VirtualAir` with the bench file's ``[air]`` (the free air, or
+   the honest one with ``airtime = true``) and seed;
 2. the CH's zigpy coordinator on it (:func:`~hanbench.radio.virtual_app.virtual_coordinator`,
    with the CH's endpoints) and the :class:`~hanbench.hub.comms_hub.CommsHub` over it,
    with every timing knob of the bench file and an observer that feeds the event stream;
@@ -30,9 +31,9 @@ from hanbench.devices.gsme import Gsme
 from hanbench.errors import BadInput
 from hanbench.hub.comms_hub import CommsHub, CommsHubTiming, hub_endpoints
 from hanbench.hub.ota_server import OtaServerConfig
-from hanbench.radio.air import VirtualAir
+from hanbench.radio.air import AirTiming, VirtualAir
 from hanbench.radio.interview import join_and_interview
-from hanbench.radio.link import BITRATE_2_4_GHZ_BPS, LinkModel
+from hanbench.radio.link import LinkModel
 from hanbench.radio.virtual_app import virtual_coordinator
 
 VIRTUAL_TIME = True
@@ -41,10 +42,11 @@ VIRTUAL_TIME = True
 FIRST_DEVICE_NWK = 0x1000
 
 
-def link_model(air: AirConfig) -> LinkModel:
-    """The bench file's ``[air]`` as the virtual air's link model."""
-    return LinkModel(latency_s=air.latency_ms / 1000.0, loss=air.loss,
-                     bitrate_bps=BITRATE_2_4_GHZ_BPS if air.airtime else None)
+def virtual_air(config: BenchConfig) -> VirtualAir:
+    """The premises' virtual air as the bench file's ``[air]`` and ``seed`` describe it."""
+    air = config.air or AirConfig()
+    return VirtualAir(default_link=LinkModel(latency_s=air.latency_ms / 1000.0, loss=air.loss), seed=config.seed,
+                      timing=AirTiming() if air.airtime else None)
 
 
 def hub_timing(config: BenchConfig) -> CommsHubTiming:
@@ -111,8 +113,7 @@ class EmuPremises:
             raise BadInput(f"a link loss is a probability in 0..1, got {loss}")
         node = self._emulated(device).node
         hub_ieee = self._hub.app.state.node_info.ieee
-        model = LinkModel(latency_s=self.air.default_link.latency_s, bitrate_bps=self.air.default_link.bitrate_bps,
-                          loss=loss)
+        model = LinkModel(latency_s=self.air.default_link.latency_s, loss=loss)
         self.air.set_link(hub_ieee, node.ieee, model)
         self.air.set_link(node.ieee, hub_ieee, model)
 
@@ -157,7 +158,7 @@ def _alert_filter(device: GbcsHanDevice, codes: frozenset[int]) -> Callable[[fw.
 async def assemble(context: AssemblyContext) -> AsyncIterator[EmuPremises]:
     """The emulated premises of ``context.config``; see the module docstring."""
     config = context.config
-    air = VirtualAir(default_link=link_model(config.air or AirConfig()), seed=config.seed)
+    air = virtual_air(config)
     async with virtual_coordinator(air, endpoints=hub_endpoints()) as app:
         observer = StreamObserver(context.events, context.clock, block_size=config.timing.block_size_max,
                                   queue_expiry_s=config.timing.queue_expiry_s)

@@ -22,11 +22,11 @@ from __future__ import annotations
 import contextlib
 from collections.abc import AsyncIterator, Mapping
 
-from hanbench.bench.bench_config import AirConfig, DeviceConfig
+from hanbench.bench.bench_config import DeviceConfig
 from hanbench.bench.events import EventStream
 from hanbench.bench.kinds.boards import BoardDevice, BoardPremises, board_device, hub_on, join_security, \
     stick_settings, stick_watch
-from hanbench.bench.kinds.emu import FIRST_DEVICE_NWK, link_model
+from hanbench.bench.kinds.emu import FIRST_DEVICE_NWK, virtual_air
 from hanbench.bench.premises import AssemblyContext
 from hanbench.clock import BenchClock
 from hanbench.devices import DeviceSettings, GsmeTiming, build_device
@@ -51,7 +51,7 @@ async def assemble(context: AssemblyContext) -> AsyncIterator[BoardPremises]:
     assert config.radio is not None
     folder = config.sessions / config.name / "twin"
     (folder / "boards").mkdir(parents=True, exist_ok=True)
-    air = VirtualAir(default_link=link_model(config.air or AirConfig()), seed=config.seed)
+    air = virtual_air(config)
     async with contextlib.AsyncExitStack() as stack:
         twin = await stack.enter_async_context(EzspTwin(air, state_dir=folder / "ncp"))
         port = PortMatch(path=twin.port) if config.radio.port is None else config.radio.port
