@@ -13,11 +13,15 @@ outside world, read from ``looptime/_internal/loops.py`` (0.9) and checked in
 
 * Each loop iteration first polls the selector with timeout 0; ready I/O is processed at
   once, without moving the clock.
-* When nothing is ready and a timer is pending, it spins ``noop_cycles`` (42) idle
-  iterations and then *jumps* to the timer. It does not wait for a pty, socket or thread to
-  answer. So any ``asyncio.wait_for(read(), timeout)`` on real I/O times out at once, in
-  loop time, before the peer had any real time to reply. bellows' ASH and EZSP timeouts
-  would fire the same way.
+* When nothing is ready and a timer is pending, it spins ``noop_cycles`` idle iterations
+  (looptime's default is 42) and then *jumps* to the timer. It does not wait for a pty,
+  socket or thread to answer. So any ``asyncio.wait_for(read(), timeout)`` on real I/O times
+  out at once, in loop time, before the peer had any real time to reply. bellows' ASH and
+  EZSP timeouts would fire the same way. The idle spins are there for such outside actors
+  (a thread's ``call_soon_threadsafe`` lands within them); an emu bench has none, and every
+  spin is a selector poll: with 42, a whole update on the honest air spent more than half its
+  wall time spinning. :func:`virtual_event_loop` sets :data:`IDLE_CYCLES_PER_JUMP` = 0
+  (looptime then still passes one idle iteration before it jumps).
 * Work sent to ``loop.run_in_executor`` is tracked: while such a future is pending the clock
   advances in real-time steps. Threads started otherwise (bellows' serial thread, which
   talks back with ``call_soon_threadsafe``) are not tracked.
@@ -54,10 +58,12 @@ _T = TypeVar("_T")
 
 #: looptime keeps its clock in integer microseconds.
 VIRTUAL_CLOCK_RESOLUTION_S = 1e-6
+#: Idle loop iterations before a time jump (see the module docstring).
+IDLE_CYCLES_PER_JUMP = 0
 
 
 def virtual_event_loop() -> asyncio.AbstractEventLoop:
-    """A new event loop whose clock starts at 0.0 and jumps over idle waits.
+    """A new event loop whose clock starts at 0.0 and jumps over idle waits, at once.
 
     The loop's ``_clock_resolution`` is raised from the monotonic clock's 1 ns to
     looptime's 1 us. asyncio runs a timer when ``when < time() + _clock_resolution``; once
@@ -65,7 +71,7 @@ def virtual_event_loop() -> asyncio.AbstractEventLoop:
     precision, ``time() + 1e-9 == time()``, and a timer due exactly now never runs (the
     loop spins with a zero timeout forever). A 1 us margin holds up to 2**33 s.
     """
-    loop = looptime.new_event_loop(start=0.0)
+    loop = looptime.new_event_loop(start=0.0, noop_cycles=IDLE_CYCLES_PER_JUMP)
     loop._clock_resolution = VIRTUAL_CLOCK_RESOLUTION_S
     return loop
 

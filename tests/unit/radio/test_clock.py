@@ -232,3 +232,29 @@ async def test_run_virtual_works_inside_a_running_loop_as_in_a_notebook() -> Non
         return loop.time() - start
 
     assert run_virtual(a_day_later()) == pytest.approx(24 * 3600)
+
+
+def test_a_virtual_loop_jumps_to_the_next_timer_after_one_idle_iteration() -> None:
+    """looptime spins idle iterations (selector polls) before each jump, 42 by default; an emu
+    bench has no outside actor to wait for, and its updates make thousands of jumps."""
+    loop = virtual_event_loop()
+    selector = loop._selector  # type: ignore[attr-defined]
+    polls = 0
+    select = selector.select
+
+    def counting(timeout: float | None = None) -> list[object]:
+        nonlocal polls
+        polls += 1
+        return select(timeout)
+
+    selector.select = counting
+    try:
+        async def hundred_jumps() -> float:
+            for _ in range(100):
+                await asyncio.sleep(60)
+            return asyncio.get_running_loop().time()
+
+        assert loop.run_until_complete(hundred_jumps()) == 6000
+    finally:
+        loop.close()
+    assert polls <= 4 * 100  # three polls a jump (looptime's default: 44)
