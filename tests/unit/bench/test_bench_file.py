@@ -42,7 +42,7 @@ def test_emu_toml_is_the_default_and_loads_with_every_documented_value() -> None
     assert config.sessions == REPO / "sessions"
     assert config.database_path == REPO / "sessions" / "emu" / "hanbench.db"
     assert config.timing == TimingConfig(50, 0, 30, 1800, 86400, 86400, 3600)
-    assert config.air is not None and (config.air.latency_ms, config.air.loss, config.air.airtime) == (0, 0, False)
+    assert config.air is not None and (config.air.latency_ms, config.air.loss, config.air.airtime) == (0, 0, True)
     assert config.radio is None
     assert config.hub.id == EntityId.parse("00-DB-12-34-56-78-91-02")
     assert config.hub.image_store_slots == 2

@@ -1,6 +1,7 @@
 """A capture of real emu sessions: the OTA transfer and the tunnelled CS06 are on it, frame
-by frame, on the bench clock; ``hanbench run --capture`` writes one for a whole run; a lab
-bench refuses."""
+by frame, on the bench clock, with the honest air's MAC and APS acknowledgements and the
+GSME's polls; Wireshark finds nothing malformed in it; ``hanbench run --capture`` writes one
+for a whole run; a lab bench refuses."""
 
 from __future__ import annotations
 
@@ -8,14 +9,16 @@ import asyncio
 import dataclasses
 import datetime as dt
 import os
+import shutil
 import struct
 import subprocess
 import sys
+import itertools
 from collections import Counter
 from pathlib import Path
 
 import pytest
-from capture_support import ZigbeeFrame, parse_frame, read_pcap
+from capture_support import MacCommandOrAck, ZigbeeFrame, parse_any, parse_frame, read_pcap
 
 from hanbench import open_bench, run_virtual
 from hanbench.bench.bench import CaptureUnavailable
@@ -23,7 +26,7 @@ from hanbench.bench.bench_config import BenchConfig
 from hanbench.bench.bench_file import load_bench
 
 ROOT = Path(__file__).resolve().parents[3]
-HUB_NWK, ESME_NWK = 0x0000, 0x1000  # the CH's coordinator; the first device of bench/emu.toml
+HUB_NWK, ESME_NWK, GSME_NWK = 0x0000, 0x1000, 0x1001  # the CH's coordinator; bench/emu.toml's first devices
 OTA, TUNNELING = 0x0019, 0x0704
 IMAGE_BLOCK_REQUEST, IMAGE_BLOCK_RESPONSE, UPGRADE_END_REQUEST = 0x03, 0x05, 0x06
 TRANSFER_DATA_TO_CLIENT, TRANSFER_DATA_TO_SERVER = 0x01, 0x02  # the tunnel's command IDs each way
@@ -80,8 +83,9 @@ def test_an_esme_update_is_on_the_capture_block_by_block(tmp_path: Path) -> None
 
     size, end = run_virtual(update())
     pcap = read_pcap(target)
-    frames = [parse_frame(r.data) for r in pcap.records]
-    assert all(f.fcs_ok for f in frames)
+    everything = [parse_any(r.data) for r in pcap.records]
+    assert all(f.fcs_ok for f in everything)
+    frames = [f for f in everything if isinstance(f, ZigbeeFrame) and not f.aps_ack]
 
     by_cluster = Counter((f.profile, f.cluster) for f in frames)
     assert by_cluster[(0x0109, OTA)] > 2 * (size // 50)  # a request and a response per block, and more
@@ -113,7 +117,58 @@ def test_an_esme_update_is_on_the_capture_block_by_block(tmp_path: Path) -> None
 
     stamps = [dt.datetime.fromtimestamp(r.seconds + r.micros / 1e6, dt.UTC) for r in pcap.records]
     assert stamps == sorted(stamps)
-    assert config.start <= stamps[0] and stamps[-1] <= end
+    # The last frames are the MAC and APS ACKs of the answer the script had just read.
+    assert config.start <= stamps[0] and stamps[-1] - end < dt.timedelta(milliseconds=50)
+
+    # The honest air, as a sniffer sees it: every unicast is followed by the receiver's ACK of
+    # its MAC sequence number (no loss here, so nothing between them and no retries) ...
+    for sent, after in itertools.pairwise(everything):
+        if isinstance(sent, ZigbeeFrame) and sent.mac_control & 0x0020:
+            assert isinstance(after, MacCommandOrAck) and after.is_ack and after.mac_sequence == sent.mac_sequence
+    # ... zigpy asks for an APS ACK on every reply, so the ESME acknowledges each block ...
+    aps_acks = [f for f in everything if isinstance(f, ZigbeeFrame) and f.aps_ack
+                and (f.nwk_src, f.cluster) == (ESME_NWK, OTA)]
+    assert len(aps_acks) >= len(responses) and aps_acks[0].payload == b""
+    # ... and the sleepy GSME is reached only through its Data Requests to the CH.
+    polls = [f for f in everything if isinstance(f, MacCommandOrAck) and f.is_data_request]
+    assert polls and all((f.mac_src, f.mac_dst) == (GSME_NWK, HUB_NWK) for f in polls)
+    to_gsme = [i for i, f in enumerate(everything) if isinstance(f, ZigbeeFrame) and f.nwk_dst == GSME_NWK]
+    assert to_gsme
+    for index in to_gsme:  # each came after a poll whose ACK said a frame was pending
+        before = everything[:index]
+        poll = max(i for i, f in enumerate(before) if isinstance(f, MacCommandOrAck) and f.is_data_request)
+        ack = everything[poll + 1]
+        assert isinstance(ack, MacCommandOrAck) and ack.is_ack and ack.frame_pending
+
+
+@pytest.mark.skipif(shutil.which("tshark") is None, reason="needs tshark (Wireshark) installed")
+def test_wireshark_finds_nothing_malformed_in_a_session_capture(tmp_path: Path) -> None:
+    config = emu_config(tmp_path)
+    target = tmp_path / "session.pcap"
+
+    async def update() -> None:
+        async with open_bench(config, capture=target) as bench:
+            supplier = bench.supplier
+            for device in (bench.device("esme"), bench.device("gsme")):
+                await supplier.update_firmware(bench.image(device, 2), [device])
+            for device in (bench.device("esme"), bench.device("gsme")):
+                alert = await supplier.wait_alert(0x8F72, device=device, timeout=3600)
+                await supplier.activate_firmware(device, alert.calculated_hash)
+
+    run_virtual(update())
+    fields = ("frame.protocols", "wpan.frame_type", "wpan.fcs_ok", "_ws.malformed", "_ws.expert.severity")
+    done = subprocess.run(["tshark", "-r", str(target), "-T", "fields", "-E", "separator=|",
+                           *(arg for f in fields for arg in ("-e", f))],
+                          capture_output=True, text=True, timeout=120, check=True)
+    rows = [dict(zip(fields, line.split("|"), strict=True)) for line in done.stdout.splitlines()]
+    assert len(rows) == len(read_pcap(target).records)
+    assert [r for r in rows if r["_ws.malformed"] or r["wpan.fcs_ok"] != "1"] == []
+    warning = 0x00600000  # Wireshark's PI_WARN; errors are above it
+    assert [r for r in rows if any(int(s, 0) >= warning for s in r["_ws.expert.severity"].split(",") if s)] == []
+    kinds = Counter(int(r["wpan.frame_type"], 16) for r in rows)
+    assert kinds[1] and kinds[2] and kinds[3]  # data frames, ACKs, Data Requests
+    assert any(r["frame.protocols"].endswith("zbee_zcl_general.ota") for r in rows)
+    assert any("zbee_zcl_se.tun" in r["frame.protocols"] for r in rows)
 
 
 def test_every_premises_of_a_run_goes_into_one_capture(tmp_path: Path) -> None:
@@ -124,8 +179,9 @@ def test_every_premises_of_a_run_goes_into_one_capture(tmp_path: Path) -> None:
          "-k", "awake_meter_class and esme or rsa_distributes_supplier_activates and esme"],
         capture_output=True, text=True, cwd=tmp_path, timeout=180, check=False)
     assert done.returncode == 0, done.stdout + done.stderr
-    frames = [parse_frame(r.data) for r in read_pcap(target).records]
-    assert f"hanbench: air capture of {len(frames)} frames" in done.stdout
+    records = read_pcap(target).records
+    frames = [f for f in (parse_any(r.data) for r in records) if isinstance(f, ZigbeeFrame)]
+    assert f"hanbench: air capture of {len(records)} frames" in done.stdout
     assert f"in {target}" in done.stdout
     # the ESME joins each premises once: two tests, two premises, one file
     announces = [f for f in frames if (f.profile, f.cluster, f.nwk_src) == (0x0000, DEVICE_ANNOUNCE, ESME_NWK)]

@@ -1,0 +1,70 @@
+"""The honest air's calibration, pinned in bench time: what a lab measures for a whole image.
+
+A 241 KB image to an awake router-class device takes 15 to 25 minutes (zigbee2mqtt's
+figure, see :class:`hanbench.radio.air.AirTiming`); a sleepy GSME polling once a second gets
+about 50 B/s. Bench time is virtual and deterministic, so these are exact checks of the
+model, not timings of this machine. The flow is the conformance suite's: SR 11.1 through the
+DCC, the CH's OTA server, the air, the device's OTA client and its receipt alert.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+
+from hanbench import Outcome, open_bench, run_virtual
+from hanbench.bench.bench_file import load_bench
+from hanbench.bench.events import TransferFinished, TransferStarted
+from hanbench.gbcs.image import build_image
+from hanbench.gbcs.image_types import NEXT_FILE_VERSION, profile_for
+from hanbench.gbcs.keystore import load_private_key
+
+ROOT = Path(__file__).resolve().parents[2]
+SUPPLIER_KEY = ROOT / "fixtures" / "rtds" / "keystore" / "90b3d51f30010000-ds.key"
+
+
+def image_of(device_type: str, total_bytes: int) -> bytes:
+    """A supplier-signed image of about ``total_bytes`` for ``device_type`` at the next version."""
+    profile = profile_for(device_type)
+    overhead = len(build_image(b"", manufacturer_code=profile.manufacturer_code, image_type=profile.image_type,
+                               file_version=NEXT_FILE_VERSION, hw_min=profile.hw_min, hw_max=profile.hw_max,
+                               sign_key=load_private_key(SUPPLIER_KEY)).to_bytes())
+    body = bytes(i % 251 for i in range(total_bytes - overhead))
+    return build_image(body, manufacturer_code=profile.manufacturer_code, image_type=profile.image_type,
+                       file_version=NEXT_FILE_VERSION, hw_min=profile.hw_min, hw_max=profile.hw_max,
+                       sign_key=load_private_key(SUPPLIER_KEY)).to_bytes()
+
+
+def transfer(tmp_path: Path, device_name: str, image: bytes) -> tuple[float, int]:
+    """SR 11.1 of ``image`` to the device of bench/emu.toml named ``device_name``, to its
+    receipt alert: (transfer seconds, bytes sent), from the CH's transfer events."""
+    config = dataclasses.replace(load_bench(ROOT / "bench" / "emu.toml"), sessions=tmp_path)
+    assert config.air is not None and config.air.airtime, "bench/emu.toml runs on the honest air"
+
+    async def main() -> tuple[float, int]:
+        async with open_bench(config) as bench:
+            device = bench.device(device_name)
+            mark = bench.events.last_seq
+            result = await bench.supplier.update_firmware(image, [device])
+            assert result.target(device.id).outcome is Outcome.DISTRIBUTED, result
+            await bench.supplier.wait_alert(0x8F72, device=device, timeout=6 * 3600)
+            events = [e for e in bench.events.history if e.seq > mark and getattr(e, "device", None) == device.id]
+            started = next(e for e in events if isinstance(e, TransferStarted))
+            finished = next(e for e in events if isinstance(e, TransferFinished))
+            return (finished.at - started.at).total_seconds(), finished.bytes_sent
+
+    return run_virtual(main())
+
+
+def test_241_kb_to_an_awake_router_class_device_takes_15_to_25_minutes(tmp_path: Path) -> None:
+    image = image_of("esme", 241_000)
+    seconds, sent = transfer(tmp_path, "esme", image)
+    assert sent == len(image) == 241_000
+    assert 15 * 60 <= seconds <= 25 * 60, f"{seconds / 60:.1f} min"
+
+
+def test_a_sleepy_gsme_polling_once_a_second_gets_about_50_bytes_a_second(tmp_path: Path) -> None:
+    image = image_of("gsme", 20_000)
+    seconds, sent = transfer(tmp_path, "gsme", image)
+    assert sent == len(image)
+    assert 40 <= sent / seconds <= 55, f"{sent / seconds:.1f} B/s"
