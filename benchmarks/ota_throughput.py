@@ -52,7 +52,6 @@ from hanbench.gbcs.image_types import INITIAL_FILE_VERSION, NEXT_FILE_VERSION, p
 from hanbench.gbcs.keystore import load_private_key
 from hanbench.hub.image_store import ImageStore
 from hanbench.hub.ota_server import OtaServer, OtaServerConfig, entity_of
-from hanbench.hub.transfer import TransferRecorder
 from hanbench.radio.air import VirtualAir
 from hanbench.radio.link import LinkModel
 from hanbench.radio.se_profile import SeDeviceType
@@ -116,7 +115,7 @@ async def measure(size: int, link: LinkModel) -> tuple[Run, Run]:
     air = VirtualAir(default_link=link)
     loop = asyncio.get_running_loop()
     async with virtual_coordinator(air) as app:
-        server = OtaServer(ImageStore(), TransferRecorder(), BenchClock(dt.datetime(2026, 1, 1, tzinfo=dt.UTC)),
+        server = OtaServer(ImageStore(), BenchClock(dt.datetime(2026, 1, 1, tzinfo=dt.UTC)),
                            OtaServerConfig(max_block_size=BLOCK_SIZE))
         server.install(app)
         received: list[bytes] = []

@@ -82,7 +82,8 @@ async def ota_bench(
     air = VirtualAir(seed=170)
     async with virtual_coordinator(air) as app:
         recorder = TransferRecorder()
-        server = OtaServer(ImageStore(), recorder, BenchClock(dt.datetime(2026, 1, 1, tzinfo=dt.UTC)), server_config)
+        server = OtaServer(ImageStore(), BenchClock(dt.datetime(2026, 1, 1, tzinfo=dt.UTC)), server_config)
+        server.on_transfer(recorder)
         server.install(app)
         received: list[bytes] = []
 

@@ -20,6 +20,9 @@ what HAN devices meet on the air. It owns:
   under MP207). Device alerts are forwarded as they came, byte for byte, with what the CH
   read of them (:class:`~hanbench.hub.forwarded.ForwardedAlert`).
 
+Every step is told to the :meth:`CommsHub.on_event` listeners as a typed record
+(:mod:`hanbench.hub.hub_events`), and every alert to the :meth:`CommsHub.on_alert` ones.
+
 **IHD activation.** An IHD speaks no GBCS, and SECMP0007 option 1 has the CH manage its
 activation (seed 003). When a transfer to a device registered as an IHD succeeds, the CH
 sends it an unsolicited Upgrade End Response whose upgrade time is ``ihd_activation_delay_s``
@@ -51,12 +54,14 @@ from hanbench.gbcs.image import UpgradeImage
 from hanbench.gbcs.keystore import KeyStore, Usage
 from hanbench.hub.errors import CommandNotRetrieved
 from hanbench.hub.forwarded import AlertListener, ForwardedAlert
-from hanbench.hub.image_store import DEFAULT_SLOTS, ImageStore, StoredImage
+from hanbench.hub.image_store import DEFAULT_SLOTS, ImageStore
 from hanbench.hub.mirror import MirrorServer, mirror_endpoint_descriptors
 from hanbench.hub.ota_server import OtaServer, OtaServerConfig
 from hanbench.hub.sleepy_queue import DEFAULT_EXPIRY_S, QueuedMessage, SleepyQueue
-from hanbench.hub.transfer import TransferOutcome, TransferProgress, TransferStarted
-from hanbench.hub.tunnel import Delivery, TunnelServer
+from hanbench.hub import hub_events
+from hanbench.hub.hub_events import HubListener
+from hanbench.hub.transfer import TransferEvent, TransferOutcome
+from hanbench.hub.tunnel import TunnelServer
 from hanbench.listeners import Listeners
 from hanbench.radio.endpoints import comms_hub_endpoint
 from hanbench.radio.se_clusters import NotificationFlags
@@ -69,28 +74,6 @@ SLEEPY_TYPES = frozenset({DeviceType.GSME})
 def hub_endpoints() -> list[zdo_t.SimpleDescriptor]:
     """The coordinator endpoints a CH needs: its ESI endpoint and the GSME mirror endpoints."""
     return [comms_hub_endpoint(), *mirror_endpoint_descriptors()]
-
-
-class HubObserver:
-    """What the CH tells the bench; override the calls you want (each default does nothing)."""
-
-    def image_stored(self, stored: StoredImage) -> None: ...
-
-    def notify_sent(self, device: EntityId, delivered: bool) -> None: ...
-
-    def transfer_started(self, started: TransferStarted) -> None: ...
-
-    def transfer_progress(self, progress: TransferProgress) -> None: ...
-
-    def transfer_finished(self, outcome: TransferOutcome) -> None: ...
-
-    def command_sent(self, device: EntityId, counter: int) -> None: ...
-
-    def command_queued(self, device: EntityId, counter: int) -> None: ...
-
-    def command_expired(self, device: EntityId, counter: int) -> None: ...
-
-    def alert_forwarded(self, message: bytes, from_device: bool) -> None: ...
 
 
 @dataclass(frozen=True)
@@ -117,18 +100,17 @@ class CommsHub:
         keystore: KeyStore,
         clock: BenchClock,
         timing: CommsHubTiming | None = None,
-        observer: HubObserver | None = None,
         alert_target: EntityId = DCC_ENTITY,
     ) -> None:
         self.app = app
         self.entity_id = entity_id
         self.clock = clock
         self.timing = timing if timing is not None else CommsHubTiming()
-        self.observer = observer if observer is not None else HubObserver()
         self.alert_target = alert_target
         self._key = keystore.private_key(entity_id, Usage.DS)
         self.store = ImageStore(self.timing.slots)
-        self.ota = OtaServer(self.store, self, clock, self.timing.ota)
+        self.ota = OtaServer(self.store, clock, self.timing.ota)
+        self.ota.on_transfer(self._on_transfer)
         self.mirrors = MirrorServer()
         self.queue = SleepyQueue(expiry_s=self.timing.queue_expiry_s)
         self.tunnels = TunnelServer(self.mirrors, self.queue)
@@ -139,11 +121,17 @@ class CommsHub:
         #: Every alert the CH raised itself, decoded, oldest first.
         self.alerts: list[Alert] = []
         self._alert_listeners: Listeners[AlertListener] = Listeners()
+        self._listeners: Listeners[HubListener] = Listeners()
         self._awaiting: dict[tuple[EntityId, int], asyncio.Future[GbcsMessage]] = {}
         self._alert_counter = 1
         self._tasks: set[asyncio.Task[None]] = set()
 
     # -- life cycle ----------------------------------------------------------------------------
+
+    def on_event(self, listener: HubListener) -> Callable[[], None]:
+        """Call ``listener`` with every step the CH takes (:mod:`hanbench.hub.hub_events`), in
+        order; returns a remover."""
+        return self._listeners.add(listener)
 
     def start(self) -> None:
         """Start serving OTA and the GSME mirrors on the application."""
@@ -181,7 +169,7 @@ class CommsHub:
         stored = self.ota.offer(image, targets)
         if stored is None:
             return
-        self.observer.image_stored(stored)
+        self._listeners(hub_events.Stored(stored))
         for device in targets:
             if self.tunnels.is_sleepy(device):
                 self._update_ota_flag(device)
@@ -193,9 +181,9 @@ class CommsHub:
             await self.ota.notify(device)
         except (BadInput, zigpy.exceptions.DeliveryError) as exc:
             LOGGER.info("Image Notify to %s not delivered: %s", device, exc)
-            self.observer.notify_sent(device, False)
+            self._listeners(hub_events.Notified(device, False))
             return
-        self.observer.notify_sent(device, True)
+        self._listeners(hub_events.Notified(device, True))
 
     def _update_ota_flag(self, device: EntityId) -> None:
         """Keep a sleepy device's "New OTA Firmware" flag equal to "an image waits for it"."""
@@ -227,10 +215,7 @@ class CommsHub:
         self._awaiting[key] = future
         try:
             delivery = await self.tunnels.send(target, command)
-            if delivery is Delivery.QUEUED:
-                self.observer.command_queued(target, counter)
-            else:
-                self.observer.command_sent(target, counter)
+            self._listeners(hub_events.Tunnelled(target, counter, delivery))
             return await future
         finally:
             self._awaiting.pop(key, None)
@@ -241,10 +226,10 @@ class CommsHub:
             msg = decode_message(data)
         except MessageFormatError as exc:
             LOGGER.warning("undecodable message from %s forwarded as is: %s", device, exc)
-            self._forward(ForwardedAlert(data, None, str(exc)), from_device=True)
+            self._forward(ForwardedAlert(data, None, str(exc)))
             return
         if msg.cra is Cra.ALERT:
-            self._forward(ForwardedAlert(data, msg), from_device=True)
+            self._forward(ForwardedAlert(data, msg))
             return
         future = self._awaiting.get((device, msg.originator_counter))
         if msg.cra is Cra.RESPONSE and future is not None and not future.done():
@@ -255,24 +240,22 @@ class CommsHub:
 
     def _on_expired(self, queued: QueuedMessage) -> None:
         """A queued command expired: raise 0x819D and fail the DCC's wait."""
-        self.observer.command_expired(queued.device, queued.counter)
+        self._listeners(hub_events.Uncollected(queued.device, queued.counter))
         self._raise(GsmeCommandNotRetrievedAlert(self.clock.now(), queued.device, queued.counter))
         future = self._awaiting.get((queued.device, queued.counter))
         if future is not None and not future.done():
             future.set_exception(CommandNotRetrieved(queued.device, f"uncollected after {self.queue.expiry_s:g} s; "
                                                                     "the CH raised 0x819D"))
 
-    # -- transfer observer (from the OTA server) ----------------------------------------------
+    # -- transfers (from the OTA server) -----------------------------------------------------
 
-    def transfer_started(self, started: TransferStarted) -> None:
-        self.observer.transfer_started(started)
+    def _on_transfer(self, event: TransferEvent) -> None:
+        """Pass each transfer record on; an outcome then becomes a CCS08 (and activates an IHD)."""
+        self._listeners(event)
+        if isinstance(event, TransferOutcome):
+            self._transfer_finished(event)
 
-    def transfer_progress(self, progress: TransferProgress) -> None:
-        self.observer.transfer_progress(progress)
-
-    def transfer_finished(self, outcome: TransferOutcome) -> None:
-        """Every transfer outcome becomes a CCS08; a good one to an IHD also activates it."""
-        self.observer.transfer_finished(outcome)
+    def _transfer_finished(self, outcome: TransferOutcome) -> None:
         self._update_ota_flag(outcome.device)
         version = outcome.image.file_version.to_bytes(4, "big")
         self._raise(FirmwareTransferAlert(self.clock.now(), outcome.device, version, outcome.result))
@@ -301,10 +284,9 @@ class CommsHub:
         counter, self._alert_counter = self._alert_counter, self._alert_counter + 1
         message = alert_message(self.entity_id, self.alert_target, counter, alert, self._key)
         self.alerts.append(alert)
-        self._forward(ForwardedAlert(encode_message(message), message), from_device=False)
+        self._forward(ForwardedAlert(encode_message(message), message))
 
-    def _forward(self, alert: ForwardedAlert, *, from_device: bool) -> None:
-        self.observer.alert_forwarded(alert.raw, from_device)
+    def _forward(self, alert: ForwardedAlert) -> None:
         self._alert_listeners(alert)
 
     def _spawn(self, coro: object) -> None:

@@ -59,7 +59,7 @@ import asyncio
 import datetime as dt
 import logging
 import math
-from collections.abc import Coroutine, Iterable, Mapping
+from collections.abc import Callable, Coroutine, Iterable, Mapping
 from dataclasses import dataclass
 from types import MappingProxyType
 from typing import Any
@@ -87,10 +87,11 @@ from hanbench.hub.cluster_hook import DeviceHooks, request_listeners
 from hanbench.hub.image_store import ImageKey, ImageStore, StoredImage
 from hanbench.hub.transfer import (
     Transfer,
-    TransferObserver,
+    TransferListener,
     TransferResult,
     unstarted_outcome,
 )
+from hanbench.listeners import Listeners
 from hanbench.radio.addresses import entity_of, eui64_of
 
 LOGGER = logging.getLogger(__name__)
@@ -148,12 +149,10 @@ class OtaServer:
     def __init__(
         self,
         store: ImageStore,
-        observer: TransferObserver,
         clock: BenchClock,
         config: OtaServerConfig | None = None,
     ) -> None:
         self.store = store
-        self.observer = observer
         self.clock = clock
         self.config = config if config is not None else OtaServerConfig()
         #: Fault injection: while True every block or page request gets WAIT_FOR_DATA.
@@ -169,8 +168,12 @@ class OtaServer:
             claim=_claim_ota,
         )
         self._transfers: dict[EntityId, Transfer] = {}
-        self._timers: dict[EntityId, asyncio.TimerHandle] = {}
-        self._pages: dict[EntityId, asyncio.Task[None]] = {}
+        self._listeners: Listeners[TransferListener] = Listeners()
+
+    def on_transfer(self, listener: TransferListener) -> Callable[[], None]:
+        """Call ``listener`` as each transfer starts, progresses and finishes (every outcome
+        that needs a CCS08, started or not); returns a remover."""
+        return self._listeners.add(listener)
 
     # -- installation ------------------------------------------------------------------
 
@@ -205,7 +208,7 @@ class OtaServer:
                 if transfer is not None and transfer.stored is discard.image:
                     self._finish(device, TransferResult.IMAGE_DISCARDED, discard.reason)
                 else:
-                    self.observer.transfer_finished(
+                    self._listeners(
                         unstarted_outcome(device, discard.image, TransferResult.IMAGE_DISCARDED, discard.reason, now)
                     )
         return result.stored
@@ -269,7 +272,7 @@ class OtaServer:
                 f"0x{header.hw_min:04X}..0x{header.hw_max:04X}"
             )
             self.store.settle(stored, entity)
-            self.observer.transfer_finished(
+            self._listeners(
                 unstarted_outcome(entity, stored, TransferResult.HARDWARE_VERSION_MISMATCH, reason, self._loop_now())
             )
             await self._send(cluster.query_next_image_response(status=Status.NO_IMAGE_AVAILABLE, tsn=hdr.tsn))
@@ -292,12 +295,9 @@ class OtaServer:
         transfer = await self._admit(device, cluster, hdr, cmd)
         if transfer is None:
             return
-        previous = self._pages.pop(transfer.device, None)
-        if previous is not None:
-            previous.cancel()
-        self._pages[transfer.device] = asyncio.get_running_loop().create_task(
+        transfer.stream_page(asyncio.get_running_loop().create_task(
             self._stream_page(cluster, transfer, cmd), name=f"ota-page-{transfer.device}"
-        )
+        ))
 
     async def _stream_page(self, cluster: Ota, transfer: Transfer, cmd: ImagePageCommand) -> None:
         spacing_s = max(cmd.response_spacing, self.config.minimum_block_period_ms) / 1000
@@ -310,7 +310,6 @@ class OtaServer:
             offset += sent
             if offset < end:
                 await asyncio.sleep(spacing_s)
-        self._pages.pop(transfer.device, None)
 
     async def _on_upgrade_end(self, device: Device, hdr: foundation.ZCLHeader, cmd: Any) -> None:
         entity = entity_of(device.ieee)
@@ -385,7 +384,7 @@ class OtaServer:
                          f"the device moved on to image {stored.key}")
         transfer = Transfer(entity, stored, started_at=self._loop_now())
         self._transfers[entity] = transfer
-        self.observer.transfer_started(transfer.started())
+        self._listeners(transfer.started())
         self._arm_stall_timer(transfer)
         return transfer
 
@@ -431,22 +430,16 @@ class OtaServer:
         self._arm_stall_timer(transfer)
         progress = transfer.progress_due(self.config.progress_step_percent)
         if progress is not None:
-            self.observer.transfer_progress(progress)
+            self._listeners(progress)
         return len(data)
 
     def _arm_stall_timer(self, transfer: Transfer) -> None:
-        timer = self._timers.pop(transfer.device, None)
-        if timer is not None:
-            timer.cancel()
         last_block_out = transfer.high_water >= transfer.stored.size
         timeout = self.config.upgrade_end_timeout_s if last_block_out else self.config.stall_timeout_s
-        self._timers[transfer.device] = asyncio.get_running_loop().call_later(
-            timeout, self._stalled, transfer, timeout
-        )
+        transfer.arm_stall_timer(timeout, self._stalled)
 
     def _stalled(self, transfer: Transfer, timeout: float) -> None:
         if self._transfers.get(transfer.device) is transfer:
-            self._timers.pop(transfer.device, None)
             self._finish(transfer.device, TransferResult.FILE_TRANSFER_FAILURE,
                          f"no request from the device for {timeout:g} s")
 
@@ -460,13 +453,8 @@ class OtaServer:
         upgrade_time: int | None = None,
     ) -> None:
         transfer = self._transfers.pop(entity)
-        timer = self._timers.pop(entity, None)
-        if timer is not None:
-            timer.cancel()
-        page = self._pages.pop(entity, None)
-        if page is not None and page is not asyncio.current_task():
-            page.cancel()
-        self.observer.transfer_finished(
+        transfer.stop()
+        self._listeners(
             transfer.outcome(result, reason, self._loop_now(), device_status=device_status, upgrade_time=upgrade_time)
         )
 

@@ -1,9 +1,11 @@
 """One image transfer from the CH to one device: its running state and the records it reports.
 
 The CH's OTA server (:mod:`hanbench.hub.ota_server`) keeps a :class:`Transfer` per device
-while it serves an image, and reports to a :class:`TransferObserver`: once when the transfer
-starts, a few times as it progresses, and exactly once when it finishes, with the CCS08
-response code (:class:`~hanbench.gbcs.alerts.TransferResult`, re-exported here). Outcomes
+while it serves an image. The transfer owns what runs on its behalf, its stall timer and the
+page being streamed to it, so ending it stops both at once (as zigpy's OTA manager keeps one
+timer per transfer). The server tells its transfer listeners once when a transfer starts, a
+few times as it progresses, and exactly once when it finishes, with the CCS08 response code
+(:class:`~hanbench.gbcs.alerts.TransferResult`, re-exported here). Outcomes
 that are not transfers in the Zigbee sense but still need a CCS08 (an image discarded by the
 store before a device fetched it, a hardware version mismatch found at Query Next Image) are
 reported the same way, as a finished outcome with zero blocks, so the CH composition has one
@@ -14,8 +16,9 @@ All times are event-loop times (virtual in emulation), never the wall clock.
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Protocol
 
 from zigpy.zcl import foundation
 
@@ -25,7 +28,8 @@ from hanbench.hub.image_store import ImageKey, StoredImage
 
 __all__ = [
     "Transfer",
-    "TransferObserver",
+    "TransferEvent",
+    "TransferListener",
     "TransferOutcome",
     "TransferProgress",
     "TransferRecorder",
@@ -92,32 +96,27 @@ class TransferOutcome:
         return 0.0 if self.started_at is None else self.finished_at - self.started_at
 
 
-class TransferObserver(Protocol):
-    """Who hears about transfers: the CH composition (CCS08 alerts, bench events), tests."""
-
-    def transfer_started(self, started: TransferStarted) -> None: ...
-
-    def transfer_progress(self, progress: TransferProgress) -> None: ...
-
-    def transfer_finished(self, outcome: TransferOutcome) -> None: ...
+TransferEvent = TransferStarted | TransferProgress | TransferOutcome
+TransferListener = Callable[[TransferEvent], None]
+"""Who hears about transfers: the CH composition (CCS08 alerts, bench events), tests."""
 
 
 @dataclass
 class TransferRecorder:
-    """A :class:`TransferObserver` that keeps everything, for tests, benchmarks and logs."""
+    """A transfer listener that keeps everything, by kind, for tests, benchmarks and logs."""
 
     started: list[TransferStarted] = field(default_factory=list)
     progress: list[TransferProgress] = field(default_factory=list)
     finished: list[TransferOutcome] = field(default_factory=list)
 
-    def transfer_started(self, started: TransferStarted) -> None:
-        self.started.append(started)
-
-    def transfer_progress(self, progress: TransferProgress) -> None:
-        self.progress.append(progress)
-
-    def transfer_finished(self, outcome: TransferOutcome) -> None:
-        self.finished.append(outcome)
+    def __call__(self, event: TransferEvent) -> None:
+        match event:
+            case TransferStarted():
+                self.started.append(event)
+            case TransferProgress():
+                self.progress.append(event)
+            case TransferOutcome():
+                self.finished.append(event)
 
 
 @dataclass
@@ -135,6 +134,31 @@ class Transfer:
     high_water: int = 0
     last_block_at: float | None = None
     reported_percent: float = 0.0
+    _stall_timer: asyncio.TimerHandle | None = field(default=None, repr=False)
+    _page: asyncio.Task[None] | None = field(default=None, repr=False)
+
+    def arm_stall_timer(self, timeout: float, stalled: Callable[[Transfer, float], None]) -> None:
+        """Call ``stalled(self, timeout)`` after ``timeout`` seconds, unless armed again (or
+        stopped) first: each request from the device re-arms it."""
+        if self._stall_timer is not None:
+            self._stall_timer.cancel()
+        self._stall_timer = asyncio.get_running_loop().call_later(timeout, stalled, self, timeout)
+
+    def stream_page(self, page: asyncio.Task[None]) -> None:
+        """``page`` now streams blocks to the device; a page still running gives way to it."""
+        if self._page is not None:
+            self._page.cancel()
+        self._page = page
+
+    def stop(self) -> None:
+        """The transfer ended: no stall timer, and no page streaming (unless the page itself
+        is what ended it, which then finishes on its own)."""
+        if self._stall_timer is not None:
+            self._stall_timer.cancel()
+            self._stall_timer = None
+        if self._page is not None and self._page is not asyncio.current_task():
+            self._page.cancel()
+        self._page = None
 
     def started(self) -> TransferStarted:
         return TransferStarted(self.device, self.stored.key, self.stored.size, self.started_at)

@@ -25,7 +25,8 @@ from hanbench.gbcs.image import UpgradeImage, parse_image
 from hanbench.gbcs.image_types import profile_for
 from hanbench.hub.forwarded import ForwardedAlert
 from hanbench.gbcs.keystore import KeyStore
-from hanbench.hub.comms_hub import CommsHub, CommsHubTiming, HubObserver, hub_endpoints
+from hanbench.hub.comms_hub import CommsHub, CommsHubTiming, hub_endpoints
+from hanbench.hub.hub_events import HubListener
 from hanbench.radio.air import VirtualAir
 from hanbench.radio.interview import wait_interviewed
 from hanbench.radio.virtual_app import VirtualRadioApp, virtual_coordinator
@@ -96,12 +97,14 @@ class Premises:
 
 @asynccontextmanager
 async def premises(kinds: Sequence[DeviceType], *, timing: CommsHubTiming | None = None,
-                   gsme_timing: GsmeTiming | None = None, observer: HubObserver | None = None,
+                   gsme_timing: GsmeTiming | None = None, listener: HubListener | None = None,
                    hardware_version: int = 0x1111) -> AsyncIterator[Premises]:
     air = VirtualAir()
     clock = BenchClock(EPOCH)
     async with virtual_coordinator(air, endpoints=hub_endpoints()) as app:
-        hub = CommsHub(app, entity_id=CH, keystore=KEYS, clock=clock, timing=timing, observer=observer)
+        hub = CommsHub(app, entity_id=CH, keystore=KEYS, clock=clock, timing=timing)
+        if listener is not None:
+            hub.on_event(listener)
         p = Premises(air, app, hub, clock, {})
         hub.on_alert(p.forwarded.append)
         hub.start()

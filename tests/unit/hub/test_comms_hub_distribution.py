@@ -20,7 +20,9 @@ from hanbench.gbcs.codes import AlertCode
 from hanbench.gbcs.device_types import DeviceType
 from hanbench.gbcs.frame import verify_message
 from hanbench.gbcs.entity import DCC_ENTITY
-from hanbench.hub.comms_hub import CommsHubTiming, HubObserver
+from hanbench.hub import hub_events
+from hanbench.hub.comms_hub import CommsHubTiming
+from hanbench.hub.transfer import TransferOutcome
 
 D = DeviceType
 
@@ -144,33 +146,34 @@ def test_discarded_image_is_reported_as_ccs08_1() -> None:
     scenario([D.HCALCS, D.PPMID], body, timing=CommsHubTiming(slots=1))
 
 
-class Recorder(HubObserver):
-    def __init__(self) -> None:
-        self.calls: list[str] = []
+def recorder(p: Premises) -> list[str]:
+    """What the CH told its listeners, by kind, in order: its steps and the alerts it sent up."""
+    calls: list[str] = []
 
-    def image_stored(self, stored: object) -> None:
-        self.calls.append("stored")
+    def step(event: hub_events.HubEvent) -> None:
+        match event:
+            case hub_events.Stored():
+                calls.append("stored")
+            case hub_events.Notified(delivered=delivered):
+                calls.append(f"notify {delivered}")
+            case TransferOutcome():
+                calls.append("finished")
 
-    def notify_sent(self, device: object, delivered: bool) -> None:
-        self.calls.append(f"notify {delivered}")
-
-    def transfer_finished(self, outcome: object) -> None:
-        self.calls.append("finished")
-
-    def alert_forwarded(self, message: bytes, from_device: bool) -> None:
-        self.calls.append("device alert" if from_device else "ch alert")
+    p.hub.on_event(step)
+    p.hub.on_alert(lambda alert: calls.append("ch alert" if alert.message.originator == p.hub.entity_id
+                                              else "device alert"))
+    return calls
 
 
-def test_observer_hears_each_step_and_dropped_alerts_never_reach_the_ch() -> None:
-    recorder = Recorder()
-
+def test_listeners_hear_each_step_and_dropped_alerts_never_reach_the_ch() -> None:
     async def body(p: Premises) -> None:
+        calls = recorder(p)
         esme = p.devices[D.ESME]
         esme.drop_alerts = True
         await p.hub.distribute(sample_image(D.ESME), [ENTITIES[D.ESME]])
-        await p.until(lambda: "finished" in recorder.calls, timeout_s=600)
+        await p.until(lambda: "finished" in calls, timeout_s=600)
         await asyncio.sleep(60)
         assert esme.firmware.held is not None and esme.gbcs.alerts  # raised and recorded ...
         assert p.alerts(ENTITIES[D.ESME]) == []  # ... but never sent
-        assert recorder.calls == ["stored", "notify True", "finished", "ch alert"]
-    scenario([D.ESME], body, observer=recorder)
+        assert calls == ["stored", "notify True", "finished", "ch alert"]
+    scenario([D.ESME], body)

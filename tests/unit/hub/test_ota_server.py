@@ -168,7 +168,8 @@ async def bench(config: OtaServerConfig | None = None, *, install: bool = True) 
         store, recorder = ImageStore(), TransferRecorder()
         server = None
         if install:
-            server = OtaServer(store, recorder, BenchClock(EPOCH), config)
+            server = OtaServer(store, BenchClock(EPOCH), config)
+            server.on_transfer(recorder)
             server.install(app)
         yield Bench(app, probe, device, store, recorder, server)
         if server is not None:

@@ -23,8 +23,6 @@ import zigpy.application
 from hanbench.bench.bench_config import BenchConfig, DeviceConfig
 from hanbench.bench.events import EventStream, InfrastructureFaultRaised, InfrastructureRestored
 from hanbench.bench.kinds.board_events import receipt_alert, state_changes
-from hanbench.bench.kinds.emu import hub_timing
-from hanbench.bench.kinds.emu_events import StreamObserver
 from hanbench.bench.kinds.settled_hub import SettledHub
 from hanbench.bench.kinds.stick_watch import StickWatch
 from hanbench.bench.premises import AssemblyContext, DeviceState
@@ -207,17 +205,6 @@ def join_security(config: BenchConfig) -> JoinSecurity:
     return JoinSecurity.from_codes(
         install_codes={eui64_of(d.id): d.install_code for d in config.devices if d.install_code is not None},
         link_keys={eui64_of(d.id): d.link_key for d in config.devices if d.link_key is not None})
-
-
-def hub_on(app: zigpy.application.ControllerApplication, context: AssemblyContext) -> CommsHub:
-    """The CH on a started application, reporting to the bench's event stream."""
-    config = context.config
-    observer = StreamObserver(context.events, context.clock, block_size=config.timing.block_size_max,
-                              queue_expiry_s=config.timing.queue_expiry_s)
-    hub = CommsHub(app, entity_id=config.hub.id, keystore=context.keystore, clock=context.clock,
-                   timing=hub_timing(config), observer=observer)
-    hub.start()
-    return hub
 
 
 def stick_watch(app: zigpy.application.ControllerApplication, context: AssemblyContext, port: PortMatch) -> StickWatch:

@@ -6,7 +6,8 @@ Assembly, in the order a real premises comes up:
    the honest one with ``airtime = true``) and seed;
 2. the CH's zigpy coordinator on it (:func:`~hanbench.radio.virtual_app.virtual_coordinator`,
    with the CH's endpoints) and the :class:`~hanbench.hub.comms_hub.CommsHub` over it,
-   with every timing knob of the bench file and an observer that feeds the event stream;
+   with every timing knob of the bench file and a listener that feeds the event stream
+   (:func:`hub_on`, which the twin and lab kinds build their CH with too);
    from here on the air is captured if the bench was opened with a capture;
 3. each device of the bench file built as its type (:func:`~hanbench.devices.build_device`),
    entered in the CH's device log, joined and interviewed, then told it is ready (a GSME
@@ -21,8 +22,10 @@ from __future__ import annotations
 import contextlib
 from collections.abc import AsyncIterator, Callable, Collection, Mapping
 
+from zigpy.application import ControllerApplication
+
 from hanbench.bench.bench_config import AirConfig, BenchConfig, DeviceConfig
-from hanbench.bench.kinds.emu_events import StreamObserver, firmware_listener
+from hanbench.bench.kinds.emu_events import firmware_listener, hub_listener
 from hanbench.bench.premises import AssemblyContext, DeviceState
 from hanbench.devices import DeviceSettings, GsmeTiming, HanDevice, build_device
 from hanbench.devices import firmware as fw
@@ -58,6 +61,18 @@ def hub_timing(config: BenchConfig) -> CommsHubTiming:
         slots=config.hub.image_store_slots,
         queue_expiry_s=timing.queue_expiry_s,
     )
+
+
+def hub_on(app: ControllerApplication, context: AssemblyContext) -> CommsHub:
+    """The CH on a started application, with the bench file's knobs, reporting to the bench's
+    event stream, and started."""
+    config = context.config
+    hub = CommsHub(app, entity_id=config.hub.id, keystore=context.keystore, clock=context.clock,
+                   timing=hub_timing(config))
+    hub.on_event(hub_listener(context.events, context.clock, block_size=config.timing.block_size_max,
+                              queue_expiry_s=config.timing.queue_expiry_s))
+    hub.start()
+    return hub
 
 
 class EmulatedDevice:
@@ -160,11 +175,7 @@ async def assemble(context: AssemblyContext) -> AsyncIterator[EmuPremises]:
     config = context.config
     air = virtual_air(config)
     async with virtual_coordinator(air, endpoints=hub_endpoints()) as app:
-        observer = StreamObserver(context.events, context.clock, block_size=config.timing.block_size_max,
-                                  queue_expiry_s=config.timing.queue_expiry_s)
-        hub = CommsHub(app, entity_id=config.hub.id, keystore=context.keystore, clock=context.clock,
-                       timing=hub_timing(config), observer=observer)
-        hub.start()
+        hub = hub_on(app, context)
         async with contextlib.AsyncExitStack() as stack:
             stack.callback(context.watch_air(air, pan_id=app.state.network_info.pan_id))
             stack.push_async_callback(hub.close)

@@ -1,9 +1,10 @@
-"""How an emulated premises feeds the event stream: the CH's observer and the devices' firmware.
+"""How a premises feeds the event stream: the CH's steps and the emulated devices' firmware.
 
-The CH reports through a :class:`~hanbench.hub.comms_hub.HubObserver`; each emulated device
-through its :class:`~hanbench.devices.firmware.FirmwareState` listeners. Both become the typed
-events of :mod:`hanbench.bench.events` here, in one place, so every reader of the stream
-(progress, the session record, tests) sees the same steps whichever side took them.
+The CH tells its :meth:`~hanbench.hub.comms_hub.CommsHub.on_event` listeners
+(:mod:`hanbench.hub.hub_events`), on every kind; each emulated device its
+:class:`~hanbench.devices.firmware.FirmwareState` listeners. Both become the typed events of
+:mod:`hanbench.bench.events` here, in one place, so every reader of the stream (progress,
+the session record, tests) sees the same steps whichever side took them.
 """
 
 from __future__ import annotations
@@ -31,60 +32,50 @@ from hanbench.clock import BenchClock
 from hanbench.devices import firmware as fw
 from hanbench.gbcs.alerts import FirmwareReceiptAlert
 from hanbench.gbcs.entity import EntityId
-from hanbench.hub import transfer
-from hanbench.hub.comms_hub import HubObserver
-from hanbench.hub.image_store import StoredImage
+from hanbench.hub import hub_events, transfer
+from hanbench.hub.tunnel import Delivery
 
 #: ``Activated.how`` of an activation that ran at a future-dated CS06's execution time.
 FUTURE_DATED = "future-dated CS06"
 
 
-class StreamObserver(HubObserver):
-    """The CH's observer: every hub step as a bench event."""
+def hub_listener(events: EventStream, clock: BenchClock, *, block_size: int,
+                 queue_expiry_s: float) -> hub_events.HubListener:
+    """A listener on the CH that publishes each of its steps as a bench event."""
+    queue_expiry = dt.timedelta(seconds=queue_expiry_s)
+    versions: dict[EntityId, int] = {}  # the file version offered to each device, for Image Notify
 
-    def __init__(self, events: EventStream, clock: BenchClock, *, block_size: int, queue_expiry_s: float) -> None:
-        self._events = events
-        self._clock = clock
-        self._block_size = block_size
-        self._queue_expiry = dt.timedelta(seconds=queue_expiry_s)
-        self._versions: dict[EntityId, int] = {}
+    def publish(event: hub_events.HubEvent) -> None:
+        match event:
+            case hub_events.Stored(image=stored):
+                header = stored.image.header
+                versions.update(dict.fromkeys(stored.targets, header.file_version))
+                events.publish(ImageStored(
+                    device_type=stored.device_type.value, manufacturer_code=header.manufacturer_code,
+                    image_type=header.image_type, file_version=header.file_version, size=stored.size,
+                    slot=stored.sequence))
+            case hub_events.Notified(device=device, delivered=True):
+                events.publish(ImageNotifySent(device=device, file_version=versions.get(device, 0),
+                                               method="image_notify"))
+            case transfer.TransferStarted():
+                events.publish(TransferStarted(device=event.device, file_version=event.image.file_version,
+                                               size=event.size, block_size=block_size))
+            case transfer.TransferProgress():
+                events.publish(BlockProgress(device=event.device, file_version=event.image.file_version,
+                                             offset=event.offset, size=event.size, blocks=event.blocks))
+            case transfer.TransferOutcome():
+                events.publish(TransferFinished(
+                    device=event.device, file_version=event.image.file_version, result=event.result,
+                    reason=event.reason, blocks=event.blocks, bytes_sent=event.bytes_sent, retries=event.retries))
+            case hub_events.Tunnelled(device=device, counter=counter, delivery=Delivery.QUEUED):
+                events.publish(CommandQueued(device=device, command="GBCS", request_id=str(counter),
+                                             expires_at=clock.now() + queue_expiry))
+            case hub_events.Tunnelled(device=device, counter=counter):
+                events.publish(CommandSent(device=device, command="GBCS", request_id=str(counter)))
+            case hub_events.Uncollected(device=device, counter=counter):
+                events.publish(CommandExpired(device=device, command="GBCS", request_id=str(counter)))
 
-    def image_stored(self, stored: StoredImage) -> None:
-        header = stored.image.header
-        for device in stored.targets:
-            self._versions[device] = header.file_version
-        self._events.publish(ImageStored(
-            device_type=stored.device_type.value, manufacturer_code=header.manufacturer_code,
-            image_type=header.image_type, file_version=header.file_version, size=stored.size,
-            slot=stored.sequence))
-
-    def notify_sent(self, device: EntityId, delivered: bool) -> None:
-        if delivered:
-            self._events.publish(ImageNotifySent(device=device, file_version=self._versions.get(device, 0),
-                                                 method="image_notify"))
-
-    def transfer_started(self, started: transfer.TransferStarted) -> None:
-        self._events.publish(TransferStarted(device=started.device, file_version=started.image.file_version,
-                                             size=started.size, block_size=self._block_size))
-
-    def transfer_progress(self, progress: transfer.TransferProgress) -> None:
-        self._events.publish(BlockProgress(device=progress.device, file_version=progress.image.file_version,
-                                           offset=progress.offset, size=progress.size, blocks=progress.blocks))
-
-    def transfer_finished(self, outcome: transfer.TransferOutcome) -> None:
-        self._events.publish(TransferFinished(
-            device=outcome.device, file_version=outcome.image.file_version, result=outcome.result,
-            reason=outcome.reason, blocks=outcome.blocks, bytes_sent=outcome.bytes_sent, retries=outcome.retries))
-
-    def command_sent(self, device: EntityId, counter: int) -> None:
-        self._events.publish(CommandSent(device=device, command="GBCS", request_id=str(counter)))
-
-    def command_queued(self, device: EntityId, counter: int) -> None:
-        self._events.publish(CommandQueued(device=device, command="GBCS", request_id=str(counter),
-                                           expires_at=self._clock.now() + self._queue_expiry))
-
-    def command_expired(self, device: EntityId, counter: int) -> None:
-        self._events.publish(CommandExpired(device=device, command="GBCS", request_id=str(counter)))
+    return publish
 
 
 def firmware_listener(events: EventStream, state: fw.FirmwareState) -> fw.FirmwareListener:

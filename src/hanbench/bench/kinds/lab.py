@@ -20,8 +20,9 @@ from __future__ import annotations
 import contextlib
 from collections.abc import AsyncIterator
 
-from hanbench.bench.kinds.boards import BoardDevice, BoardPremises, board_device, hub_on, join_security, \
-    stick_settings, stick_watch
+from hanbench.bench.kinds.boards import BoardDevice, BoardPremises, board_device, join_security, stick_settings, \
+    stick_watch
+from hanbench.bench.kinds.emu import hub_on
 from hanbench.bench.premises import AssemblyContext
 from hanbench.hardware.control import BoardControl
 from hanbench.hub.comms_hub import hub_endpoints

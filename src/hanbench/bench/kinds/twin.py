@@ -24,9 +24,9 @@ from collections.abc import AsyncIterator, Mapping
 
 from hanbench.bench.bench_config import DeviceConfig
 from hanbench.bench.events import EventStream
-from hanbench.bench.kinds.boards import BoardDevice, BoardPremises, board_device, hub_on, join_security, \
-    stick_settings, stick_watch
-from hanbench.bench.kinds.emu import FIRST_DEVICE_NWK, virtual_air
+from hanbench.bench.kinds.boards import BoardDevice, BoardPremises, board_device, join_security, stick_settings, \
+    stick_watch
+from hanbench.bench.kinds.emu import FIRST_DEVICE_NWK, hub_on, virtual_air
 from hanbench.bench.premises import AssemblyContext
 from hanbench.clock import BenchClock
 from hanbench.devices import DeviceSettings, GsmeTiming, build_device
