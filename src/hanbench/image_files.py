@@ -8,10 +8,9 @@ every writer leaves either the old file or the new one, never half of one.
 
 from __future__ import annotations
 
-import os
-import secrets
 from pathlib import Path
 
+from hanbench.atomic_file import write_atomically
 from hanbench.errors import BadInput
 from hanbench.gbcs.image import UpgradeImage, parse_image
 
@@ -38,19 +37,6 @@ def read_image(path: Path, *, signed: bool | None = None) -> UpgradeImage:
 
 
 def write_image(path: Path, image: UpgradeImage) -> None:
-    """Write ``image`` to ``path`` atomically: a temporary file beside it, then a rename.
-
-    A crash or a full disk leaves either the old file or the new one, never half of one.
-    """
-    path = Path(path)
-    tmp = path.with_name(f".{path.name}.{secrets.token_hex(4)}.tmp")
-    try:
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
-        with os.fdopen(fd, "wb") as out:
-            out.write(image.to_bytes())
-            out.flush()
-            os.fsync(out.fileno())
-        os.replace(tmp, path)
-    except OSError as exc:
-        tmp.unlink(missing_ok=True)
-        raise BadInput(f"cannot write image {path}: {exc.strerror or exc}") from None
+    """Write ``image`` to ``path`` atomically: a crash or a full disk leaves either the old file
+    or the new one, never half of one."""
+    write_atomically(path, image.to_bytes(), "image")

@@ -18,7 +18,8 @@ without a conftest.
 * Async tests that use the bench run on a virtual-time loop on an emu bench (their async
   fixtures too), and on an ordinary loop otherwise.
 * The run is one session in the bench's session record: every event of every test's
-  premises, and every bench test's outcome. It is opened (and the bench locked, see
+  premises (noted as that test's), and every bench test's outcome, with the clause it checks
+  when it is marked ``@pytest.mark.clause("GBCS 11.2.6")`` (reports group tests by clause). It is opened (and the bench locked, see
   :mod:`hanbench.bench.lock`) once collection has selected a test that uses the bench, so
   runs that never touch a bench write nothing, and a bench in use fails the run at once.
 * ``--hanbench-capture FILE`` writes every frame of every test's virtual air (emu and twin
@@ -52,6 +53,8 @@ from hanbench.gbcs.roles import Role
 from hanbench.radio.capture import AirCapture
 
 DEFAULT_BENCH = Path("bench") / "emu.toml"
+#: The marker naming the clause a test checks; also the test's user property that carries it.
+CLAUSE = "clause"
 INI_BENCH = "hanbench_bench"
 
 #: The marker a test for each kind of bench carries.
@@ -74,6 +77,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "hw: needs the hardware code path (a twin or lab bench)")
     config.addinivalue_line("markers", "emu: needs the emulator's controls (virtual time, fault injection)")
+    config.addinivalue_line("markers", f"{CLAUSE}(text): the specification clause the test checks, for reports")
     run = config.stash[_RUN] = _Run(_bench_path(config), config.getoption("hanbench_capture"))
     config.pluginmanager.register(run, "hanbench-run")
     if run.chosen:
@@ -184,7 +188,9 @@ class _Run:
         test.fold(report)
         if report.when == "teardown":
             del self._tests[report.nodeid]
-            self.open().session.record_test(report.nodeid, test.outcome, test.duration, test.message)
+            clause = dict(report.user_properties).get(CLAUSE)
+            self.open().session.record_test(report.nodeid, test.outcome, test.duration, test.message,
+                                            clause=None if clause is None else str(clause))
 
     def finish(self, exitstatus: int) -> int | None:
         """Close the run's session; its ID, or None if no test used the bench."""
@@ -274,6 +280,9 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         if not wanted and not _uses_bench(item):
             continue
         run.bench_items.add(item.nodeid)
+        clause = item.get_closest_marker(CLAUSE)
+        if clause is not None and clause.args:
+            item.user_properties.append((CLAUSE, str(clause.args[0])))
         if not wanted:
             item.add_marker(run.marker)
         elif run.marker not in wanted:
@@ -302,14 +311,15 @@ async def bench(request: pytest.FixtureRequest) -> AsyncIterator[Bench]:
     """The active bench, freshly assembled for this test and shut down after it."""
     run = _run(request.config)
     recording = run.open()
-    async with open_bench(run.config, events=recording.events, session=recording.session,
-                          capture=recording.capture) as opened:
-        recording.clock.current = opened.clock
-        try:
-            yield opened
-        finally:
-            recording.clock()  # keep the last reading for events published between tests
-            recording.clock.current = None
+    with recording.session.running(request.node.nodeid):
+        async with open_bench(run.config, events=recording.events, session=recording.session,
+                              capture=recording.capture) as opened:
+            recording.clock.current = opened.clock
+            try:
+                yield opened
+            finally:
+                recording.clock()  # keep the last reading for events published between tests
+                recording.clock.current = None
 
 
 def _device_fixture(device_type: DeviceType) -> Callable[[Bench], BenchDevice]:

@@ -46,7 +46,7 @@ def test_write_is_atomic_a_failed_write_keeps_the_old_file(tmp_path: Path, monke
     def fail(*_: object) -> None:
         raise OSError(28, "No space left on device")
 
-    monkeypatch.setattr("hanbench.image_files.os.replace", fail)
+    monkeypatch.setattr("hanbench.atomic_file.os.replace", fail)
     with pytest.raises(BadInput, match="No space left on device"):
         write_image(out, image)
     assert out.read_bytes() == b"old image"

@@ -134,6 +134,7 @@ async def test_runs_in_virtual_time(bench, esme, supplier):
     assert esme.state.running_version == 1
     assert supplier.name == "GITTESTSUPPLIER"
 
+@pytest.mark.clause("GBCS 11.2.4")
 @pytest.mark.asyncio
 async def test_fails(bench):
     assert bench.device("esme").state.running_version == 99
@@ -164,3 +165,11 @@ def test_every_bench_test_outcome_lands_in_one_session_record(pytester: pytest.P
         assert "needs a hardware bench" in (outcomes["test_hw_only"].message or "")
         kinds = [e.kind for e in record.events(session.id)]
         assert kinds.count("premises_opened") == kinds.count("premises_closed") == 2
+        assert outcomes["test_fails"].clause == "GBCS 11.2.4"
+        assert outcomes["test_runs_in_virtual_time"].clause is None
+        # each event is noted as the evidence of the test whose premises published it
+        premises = [(e.kind, e.test) for e in record.events(session.id) if e.kind.startswith("premises_")]
+        first, second = outcomes["test_runs_in_virtual_time"].name, outcomes["test_fails"].name
+        assert premises == [("premises_opened", first), ("premises_closed", first),
+                            ("premises_opened", second), ("premises_closed", second)]
+        assert {e.test for e in record.events(session.id)} == {first, second}

@@ -115,10 +115,13 @@ class RadioConfig:
 
 @dataclasses.dataclass(frozen=True)
 class HubConfig:
-    """The Comms Hub: its entity ID (its EUI-64) and how many images its store holds."""
+    """The Comms Hub: its entity ID (its EUI-64), how many images its store holds, and the
+    largest image it takes (bytes; None: the bench knows no limit, and GBCS sets none).
+    ``hanbench validate`` checks an image's size against ``max_image_size``."""
 
     id: EntityId
     image_store_slots: int = 2
+    max_image_size: int | None = None
 
 
 @dataclasses.dataclass(frozen=True)
@@ -284,7 +287,8 @@ class BenchConfig:
             "seed": self.seed,
             "timing": dataclasses.asdict(self.timing),
             "air": dataclasses.asdict(self.air) if self.air is not None else None,
-            "hub": {"id": str(self.hub.id), "image_store_slots": self.hub.image_store_slots},
+            "hub": {"id": str(self.hub.id), "image_store_slots": self.hub.image_store_slots,
+                    "max_image_size": self.hub.max_image_size},
             "radio": None if self.radio is None else {
                 "type": self.radio.type.value, "port": None if self.radio.port is None else str(self.radio.port),
                 "baudrate": self.radio.baudrate, "flow_control": self.radio.flow_control.value,

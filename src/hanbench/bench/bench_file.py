@@ -176,10 +176,11 @@ class _Loader:
         )
 
     def _hub(self) -> HubConfig:
-        table = self._section("hub", ("id", "image_store_slots"))
+        table = self._section("hub", ("id", "image_store_slots", "max_image_size"))
         return HubConfig(
             id=table.convert("id", EntityId.parse),
             image_store_slots=table.integer("image_store_slots", 2, minimum=1),
+            max_image_size=table.integer("max_image_size", minimum=1) if table.has("max_image_size") else None,
         )
 
     def _users(self) -> tuple[User, ...]:

@@ -2,12 +2,15 @@
 
 One row per session (bench, kind, policy, start and end on the bench clock and the wall
 clock, outcome, every timing/air knob, library versions), every event the stream
-published, and the outcome of each test of a pytest-driven session. Reports and
-``hanbench`` commands read it back; a result can be compared with, or reproduced from, the
-knobs it ran with.
+published (with the test whose premises published it, in a pytest-driven session), the
+outcome and clause of each test of a pytest-driven session, and for a ``hanbench validate``
+session the image, the device and the static checks (the validation, as the report's JSON
+form). Reports and ``hanbench`` commands read it back; a result can be compared with, or
+reproduced from, the knobs it ran with, and a session's report rebuilt from it.
 
 The file is ``BenchConfig.database_path``, shared with the DCC inventory, so these tables
-are prefixed ``session_``/``event_`` and created only if missing. Every write is one
+are prefixed ``session_``/``event_`` and created only if missing; a column added since a
+file was made is added to it when it is opened. Every write is one
 transaction. A session starts as ``running``; one that ends in an exception is
 ``aborted``; one whose process died is found on the next open (same host, process gone)
 and marked ``aborted``. No reader ever sees half a row.
@@ -60,6 +63,7 @@ CREATE TABLE IF NOT EXISTS event_log (
     kind TEXT NOT NULL,
     at TEXT NOT NULL,
     data_json TEXT NOT NULL,
+    test TEXT,
     PRIMARY KEY (session_id, seq)
 );
 CREATE TABLE IF NOT EXISTS session_tests (
@@ -68,9 +72,17 @@ CREATE TABLE IF NOT EXISTS session_tests (
     outcome TEXT NOT NULL,
     duration_s REAL NOT NULL,
     message TEXT,
-    recorded_wall TEXT NOT NULL
+    recorded_wall TEXT NOT NULL,
+    clause TEXT
+);
+CREATE TABLE IF NOT EXISTS session_validations (
+    session_id INTEGER PRIMARY KEY REFERENCES session_runs(id),
+    validation_json TEXT NOT NULL
 );
 """
+
+#: Columns added after their table first shipped: (table, column, declaration).
+_ADDED_COLUMNS = (("event_log", "test", "TEXT"), ("session_tests", "clause", "TEXT"))
 
 
 class SessionOutcome(enum.StrEnum):
@@ -130,7 +142,8 @@ class SessionInfo:
 
 @dataclasses.dataclass(frozen=True)
 class RecordedEvent:
-    """An event as stored: its kind, seq and time, and its fields as JSON values.
+    """An event as stored: its kind, seq and time, and its fields as JSON values; ``test`` is the
+    test (pytest node ID) whose premises published it, None outside any test.
 
     Kept as data rather than rebuilt into :mod:`~hanbench.bench.events` classes so that a
     record stays readable after the event classes change.
@@ -141,6 +154,7 @@ class RecordedEvent:
     kind: str
     at: dt.datetime
     data: Mapping[str, Any]
+    test: str | None = None
 
 
 @dataclasses.dataclass(frozen=True)
@@ -154,6 +168,7 @@ class TestResult:
     outcome: TestOutcome
     duration_s: float
     message: str | None
+    clause: str | None = None
 
 
 @dataclasses.dataclass(frozen=True)
@@ -210,6 +225,7 @@ class SessionRecord:
             self._db.executescript(f"BEGIN IMMEDIATE; {_SCHEMA} COMMIT;")
         except (OSError, sqlite3.Error) as exc:
             raise RecordWriteFailed(f"cannot open session record {self.path}: {exc}") from None
+        self._add_missing_columns()
         self._mark_dead_sessions_aborted()
 
     def close(self) -> None:
@@ -234,6 +250,13 @@ class SessionRecord:
             self._db.execute("COMMIT")
         except sqlite3.Error as exc:
             raise RecordWriteFailed(f"cannot write session record {self.path}: {exc}") from None
+
+    def _add_missing_columns(self) -> None:
+        """Bring a file made before a column existed up to date (the column is empty in old rows)."""
+        with self._transaction() as db:
+            for table, column, declaration in _ADDED_COLUMNS:
+                if column not in {row[1] for row in db.execute(f"PRAGMA table_info({table})")}:
+                    db.execute(f"ALTER TABLE {table} ADD COLUMN {column} {declaration}")
 
     def _mark_dead_sessions_aborted(self) -> None:
         """Sessions left ``running`` by a process of this host that no longer exists."""
@@ -286,20 +309,28 @@ class SessionRecord:
         """The session's events in ``seq`` order."""
         self.session(session_id)
         rows = self._db.execute(
-            "SELECT seq, kind, at, data_json FROM event_log WHERE session_id = ? ORDER BY seq", (session_id,)
+            "SELECT seq, kind, at, data_json, test FROM event_log WHERE session_id = ? ORDER BY seq", (session_id,)
         )
-        return [RecordedEvent(session_id, seq, kind, dt.datetime.fromisoformat(at), json.loads(data))
-                for seq, kind, at, data in rows]
+        return [RecordedEvent(session_id, seq, kind, dt.datetime.fromisoformat(at), json.loads(data), test)
+                for seq, kind, at, data, test in rows]
 
     def tests(self, session_id: int) -> list[TestResult]:
         """The session's test outcomes in the order they were recorded."""
         self.session(session_id)
         rows = self._db.execute(
-            "SELECT name, outcome, duration_s, message FROM session_tests WHERE session_id = ? ORDER BY rowid",
+            "SELECT name, outcome, duration_s, message, clause FROM session_tests WHERE session_id = ? "
+            "ORDER BY rowid",
             (session_id,),
         )
-        return [TestResult(session_id, name, TestOutcome(outcome), duration, message)
-                for name, outcome, duration, message in rows]
+        return [TestResult(session_id, name, TestOutcome(outcome), duration, message, clause)
+                for name, outcome, duration, message, clause in rows]
+
+    def validation(self, session_id: int) -> dict[str, Any] | None:
+        """What :meth:`Session.record_validation` recorded for the session, or None (no validation)."""
+        self.session(session_id)
+        row = self._db.execute("SELECT validation_json FROM session_validations WHERE session_id = ?",
+                               (session_id,)).fetchone()
+        return None if row is None else json.loads(row[0])
 
     def summary(self, session_id: int) -> SessionSummary:
         info = self.session(session_id)
@@ -340,26 +371,48 @@ class Session:
         self._clock = clock
         self._detach: list[Callable[[], None]] = []
         self._finished = False
+        self._test: str | None = None
 
     def attach(self, stream: EventStream) -> None:
         """Record every event ``stream`` publishes from now until the session finishes."""
         self._detach.append(stream.subscribe(self.record_event))
 
+    @contextmanager
+    def running(self, test: str) -> Iterator[None]:
+        """Within the block, every event recorded is ``test``'s evidence (its ``test`` column)."""
+        self._test = test
+        try:
+            yield
+        finally:
+            self._test = None
+
     def record_event(self, event: Event) -> None:
         self._check_open()
         data = {k: v for k, v in event.to_dict().items() if k not in ("kind", "seq", "at")}
         self.record._write(
-            "INSERT INTO event_log (session_id, seq, kind, at, data_json) VALUES (?, ?, ?, ?, ?)",
-            (self.id, event.seq, event.kind, event.at.isoformat(), json.dumps(data, sort_keys=True)),
+            "INSERT INTO event_log (session_id, seq, kind, at, data_json, test) VALUES (?, ?, ?, ?, ?, ?)",
+            (self.id, event.seq, event.kind, event.at.isoformat(), json.dumps(data, sort_keys=True), self._test),
         )
 
-    def record_test(self, name: str, outcome: TestOutcome | str, duration_s: float, message: str | None = None) -> None:
+    def record_test(self, name: str, outcome: TestOutcome | str, duration_s: float, message: str | None = None,
+                    *, clause: str | None = None) -> None:
+        """One test's outcome; ``clause`` is the specification clause it checks, when it is tagged with one."""
         self._check_open()
         self.record._write(
-            "INSERT INTO session_tests (session_id, name, outcome, duration_s, message, recorded_wall) "
-            "VALUES (?, ?, ?, ?, ?, ?)",
-            (self.id, name, TestOutcome(outcome).value, duration_s, message, self.record._wall_clock().isoformat()),
+            "INSERT INTO session_tests (session_id, name, outcome, duration_s, message, recorded_wall, clause) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?)",
+            (self.id, name, TestOutcome(outcome).value, duration_s, message, self.record._wall_clock().isoformat(),
+             clause),
         )
+
+    def record_validation(self, validation: Mapping[str, Any]) -> None:
+        """What ``hanbench validate`` checked before any test (the image, the device, the static
+        checks), as JSON values; once per session."""
+        self._check_open()
+        if self.record.validation(self.id) is not None:
+            raise BadInput(f"session {self.id} already has a validation recorded")
+        self.record._write("INSERT INTO session_validations (session_id, validation_json) VALUES (?, ?)",
+                           (self.id, json.dumps(validation, sort_keys=True)))
 
     def finish(self, outcome: SessionOutcome | str, failure: str | None = None) -> None:
         """End the session with ``outcome`` (not ``running``) at the bench clock's now."""

@@ -21,9 +21,9 @@ class _Root(click.Group):
     """Root group that turns expected failures into one line and an exit code."""
 
     def main(self, *args: Any, **kwargs: Any) -> Any:  # noqa: D401 - click API
-        kwargs.setdefault("standalone_mode", True)
+        standalone = kwargs.pop("standalone_mode", True)
         try:
-            return super().main(*args, **{**kwargs, "standalone_mode": False})
+            code = super().main(*args, **kwargs, standalone_mode=False)
         except HanbenchError as exc:
             click.echo(f"error: {exc}", err=True)
             sys.exit(exc.exit_code)
@@ -39,6 +39,11 @@ class _Root(click.Group):
             sys.exit(exc.exit_code)
         except click.exceptions.Exit as exc:
             sys.exit(exc.exit_code)
+        if not standalone:
+            return code
+        # Outside its standalone mode click returns the code a command exited with (ctx.exit),
+        # and None when it simply returned; exit with it, as click's standalone mode would.
+        sys.exit(code if isinstance(code, int) else 0)
 
 
 @click.group(cls=_Root)

@@ -2,16 +2,18 @@
 
 ``hanbench sessions list --bench FILE [--json]`` lists every session: ID, when it started
 (wall clock, UTC), kind, policy, outcome, tests passed and failed, wall time and bench time.
-``hanbench sessions show ID --bench FILE [--events] [--json]`` prints the summary
+``hanbench sessions show ID --bench FILE [--events] [--json] [--html FILE]`` prints the summary
 ``hanbench run`` printed at the end of that session (the same :mod:`hanbench.bench.summary`,
 so the two never disagree) and, with ``--events``, its event log: seq, bench-clock time,
-kind and the event's fields.
+kind and the event's fields. ``--html FILE`` also writes the session's report page, rebuilt
+from the record as ``hanbench validate`` built it (:mod:`hanbench.bench.report.build`): for a
+``hanbench run`` session its tests, their transfers and alerts.
 
 Bench time is what the bench clock covered over all the session's premises (a pytest run
 opens one per test); in emulation that is virtual time, days of it in seconds of wall time.
 
 Exit codes: 0 printed; 2 bad input (bench file that does not load, no database yet, unknown
-session ID).
+session ID, a report page that cannot be written).
 """
 
 from __future__ import annotations
@@ -30,6 +32,8 @@ from hanbench.bench.bench_config import BenchConfig
 from hanbench.bench.bench_file import load_bench
 from hanbench.bench.events import describe_data
 from hanbench.bench.record import RecordedEvent, SessionRecord, SessionSummary
+from hanbench.bench.report.build import build_report
+from hanbench.bench.report.files import write_html
 from hanbench.bench.summary import RunSummary, summarise
 from hanbench.cli._database import existing_database
 
@@ -66,12 +70,16 @@ def list_command(bench_file: Path, as_json: bool) -> None:
 @_BENCH_OPTION
 @click.option("--events", "with_events", is_flag=True, help="also print the session's event log")
 @_JSON_OPTION
-def show_command(session_id: int, bench_file: Path, with_events: bool, as_json: bool) -> None:
-    """The summary of session ID, as `hanbench run` printed it, and optionally its events."""
+@click.option("--html", "html_file", type=click.Path(dir_okay=False, path_type=Path), metavar="FILE",
+              help="also write the session's report as one self-contained HTML page")
+def show_command(session_id: int, bench_file: Path, with_events: bool, as_json: bool, html_file: Path | None) -> None:
+    """The summary of session ID, as `hanbench run` printed it, and optionally its events and report page."""
     config = load_bench(bench_file)
     with SessionRecord(existing_database(config)) as record:
         session = _Session.read(record, session_id, config)
         events = record.events(session_id) if with_events else None
+        if html_file is not None:
+            write_html(build_report(record, session_id, config), html_file)
     summary = session.summary
     if as_json:
         shown: dict[str, Any] = {**session.overview(), "summary": dataclasses.asdict(summary)}
@@ -84,6 +92,8 @@ def show_command(session_id: int, bench_file: Path, with_events: bool, as_json: 
         lines.append(f"  ended by: {summary.session.failure}")
     if events is not None:
         lines += ["  events (seq, bench clock, kind, fields):", *(_event_line(e) for e in events)]
+    if html_file is not None:
+        lines.append(f"  report page: {html_file}")
     click.echo("\n".join(lines))
 
 

@@ -191,12 +191,12 @@ def _image_identity(s: _Subject) -> _Verdict:
     header, profile = s.image.header, s.target.profile
     wanted = f"manufacturer code {_hex(profile.manufacturer_code, 4)}, image type {_hex(profile.image_type, 4)}"
     if header.is_for(profile.manufacturer_code, profile.image_type):
-        return PASS, f"{wanted}, as a {profile.device_type.value} asks for"
+        return PASS, f"{wanted}, as {profile.device_type.name} devices ask for"
     other = device_type_of(header)
-    meant = f" (a {other.value} image)" if other is not None else ""
+    meant = f" (an image for {other.name})" if other is not None else ""
     return FAIL, (f"the header says manufacturer code {_hex(header.manufacturer_code, 4)}, image type "
-                  f"{_hex(header.image_type, 4)}{meant}; a {profile.device_type.value} asks for {wanted}, "
-                  "so the CH never offers it this image")
+                  f"{_hex(header.image_type, 4)}{meant}; {profile.device_type.name} devices ask for {wanted}, "
+                  "so the CH never offers this one")
 
 
 def _hardware_version(s: _Subject) -> _Verdict:
@@ -232,13 +232,13 @@ def _signature(s: _Subject) -> _Verdict:
     image, target = s.image, s.target
     if not target.profile.signed:
         if s.looks_signed:
-            return FAIL, (f"the image ends in a Force Replace/signature trailer, but {target.device_type.value} "
+            return FAIL, (f"the image ends in a Force Replace/signature trailer, but {target.device_type.name} "
                           "images travel unsigned (SR 11.4): the device reads everything after the header as the "
                           "Manufacturer Image and would hash the trailer with it")
-        return PASS, f"unsigned, as SR 11.4 has it for a {target.device_type.value} image"
+        return PASS, f"unsigned, as SR 11.4 has it for {target.device_type.name} images"
     if not image.is_signed:
-        return FAIL, (f"no Force Replace/signature trailer (or a damaged one): a {target.device_type.value} "
-                      f"image must be signed by its Supplier, {target.supplier} (SR 11.1); only PPMID images "
+        return FAIL, (f"no Force Replace/signature trailer (or a damaged one): {target.device_type.name} "
+                      f"images must be signed by the device's Supplier, {target.supplier} (SR 11.1); only PPMID images "
                       "travel unsigned (SR 11.4)")
     if image.verify(target.supplier.public_key):
         return PASS, f"signed over the Manufacturer Image by the device's Supplier, {target.supplier}"
@@ -270,13 +270,13 @@ def _firmware_facts_device(s: _Subject) -> _Verdict:
         return facts
     target, problems = s.target, []
     if facts.device_type is not target.device_type:
-        problems.append(f"the signed firmware is for a {facts.device_type.value}, not a {target.device_type.value}")
+        problems.append(f"the signed firmware is for {facts.device_type.name}, the device is {target.device_type.name}")
     if not facts.hw_min <= target.hardware_version <= facts.hw_max:
         problems.append(f"it runs on hardware {_range(facts.hw_min, facts.hw_max)}, not the device's "
                         f"{_hex(target.hardware_version, 4)}")
     if problems:
         return FAIL, "; ".join(problems)
-    return PASS, (f"signed firmware for a {facts.device_type.value} on {_range(facts.hw_min, facts.hw_max)}, "
+    return PASS, (f"signed firmware for {facts.device_type.name} on {_range(facts.hw_min, facts.hw_max)}, "
                   f"which includes {_hex(target.hardware_version, 4)}")
 
 
@@ -287,8 +287,8 @@ def _firmware_facts_header(s: _Subject) -> _Verdict:
     header, problems = s.image.header, []
     labelled = device_type_of(header)
     if labelled is not facts.device_type:
-        named = labelled.value if labelled is not None else "no bench device type"
-        problems.append(f"the header names {named}, the signed firmware a {facts.device_type.value}")
+        named = labelled.name if labelled is not None else "no bench device type"
+        problems.append(f"the header is for {named}, the signed firmware for {facts.device_type.name}")
     if header.file_version != facts.firmware_version:
         problems.append(f"the header says file version {_hex(header.file_version, 8)}, the signed firmware "
                         f"{_hex(facts.firmware_version, 8)}")

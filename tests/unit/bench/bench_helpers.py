@@ -3,7 +3,12 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Iterator
+from contextlib import contextmanager
 
+from hanbench.bench.bench_config import BenchConfig
+from hanbench.bench.events import EventStream
+from hanbench.bench.record import Session, SessionRecord
 from hanbench.gbcs.entity import EntityId
 
 # A small valid emu bench: three devices (so that devices[2] exists), a supplier, two RSAs.
@@ -84,3 +89,14 @@ class Clock:
     def __call__(self) -> dt.datetime:
         self.now += self.step
         return self.now
+
+
+@contextmanager
+def recording(config: BenchConfig, clock: Clock,
+              wall_clock: Clock | None = None) -> Iterator[tuple[SessionRecord, EventStream, Session]]:
+    """A new session of ``config``'s record on the bench clock ``clock``, recording an event stream."""
+    with SessionRecord(config.database_path, wall_clock=wall_clock or Clock()) as record:
+        stream = EventStream(clock)
+        session = record.start(config, clock)
+        session.attach(stream)
+        yield record, stream, session

@@ -62,5 +62,5 @@ def test_knobs_hold_everything_that_shapes_a_session(load_text: Callable[[str], 
     assert knobs["policy"] == "mp207" and knobs["kind"] == "emu" and knobs["seed"] == 0
     assert knobs["air"] == {"latency_ms": 0.0, "loss": 0.25, "airtime": False}
     assert knobs["timing"] == dataclasses.asdict(TimingConfig())
-    assert knobs["hub"] == {"id": "00-DB-12-34-56-78-91-02", "image_store_slots": 2}
+    assert knobs["hub"] == {"id": "00-DB-12-34-56-78-91-02", "image_store_slots": 2, "max_image_size": None}
     assert knobs["radio"] is None and knobs["bench_file"] == str(config.file)

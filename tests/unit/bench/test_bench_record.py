@@ -11,7 +11,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from bench_helpers import BASE, ESME, START, SUPPLIER, Clock
+from bench_helpers import BASE, ESME, START, SUPPLIER, Clock, recording
 
 from hanbench import __version__
 from hanbench.bench.bench_config import BenchConfig
@@ -38,10 +38,7 @@ def config(load_text: Callable[[str], BenchConfig]) -> BenchConfig:
 def run_session(config: BenchConfig) -> int:
     """A session with three events and three tests, written and closed."""
     bench_clock = Clock(START)
-    with SessionRecord(config.database_path, wall_clock=Clock(WALL)) as record:
-        stream = EventStream(bench_clock)
-        session = record.start(config, bench_clock)
-        session.attach(stream)
+    with recording(config, bench_clock, Clock(WALL)) as (_, stream, session):
         stream.publish(TransferStarted(device=ESME, file_version=2, size=4096, block_size=40))
         bench_clock.now += dt.timedelta(minutes=5)
         stream.publish(TransferFinished(device=ESME, file_version=2, result=TransferResult.SUCCESS, blocks=103,
@@ -234,3 +231,44 @@ def test_the_default_bench_database_path_is_used_as_given(load_text: Callable[[s
         record.start(config, Clock(START)).finish(SessionOutcome.PASSED)
     assert config.database_path == config.file.parent / "sessions" / "t" / "hanbench.db"
     assert config.database_path.is_file()
+
+
+def test_events_carry_the_test_that_published_them_and_tests_their_clause(config: BenchConfig) -> None:
+    with recording(config, Clock(START)) as (record, stream, session):
+        stream.publish(TransferStarted(device=ESME, file_version=2, size=4096, block_size=40))
+        with session.running("suite.py::test_a"):
+            stream.publish(TransferStarted(device=ESME, file_version=2, size=4096, block_size=40))
+        stream.publish(AlertDelivered(alert_code=0x8F72, device=ESME, user=SUPPLIER))
+        session.record_test("suite.py::test_a", "passed", 0.1, clause="GBCS 11.2.6")
+        session.record_test("suite.py::test_b", "passed", 0.1)
+        session.finish("passed")
+        assert [e.test for e in record.events(session.id)] == [None, "suite.py::test_a", None]
+        assert [t.clause for t in record.tests(session.id)] == ["GBCS 11.2.6", None]
+
+
+def test_a_validation_is_kept_once_per_session(config: BenchConfig) -> None:
+    with SessionRecord(config.database_path, wall_clock=Clock(WALL)) as record:
+        session = record.start(config, Clock(START))
+        assert record.validation(session.id) is None
+        session.record_validation({"device": {"name": "esme"}, "checks": [{"check": "signature", "outcome": "pass"}]})
+        with pytest.raises(BadInput, match="already has a validation"):
+            session.record_validation({})
+        session.finish("passed")
+    with SessionRecord(config.database_path) as record:
+        assert record.validation(session.id) == {"device": {"name": "esme"},
+                                                 "checks": [{"check": "signature", "outcome": "pass"}]}
+        with pytest.raises(UnknownSession):
+            record.validation(session.id + 1)
+
+
+def test_a_file_from_before_the_test_and_clause_columns_is_brought_up_to_date(config: BenchConfig) -> None:
+    session_id = run_session(config)
+    with sqlite3.connect(config.database_path) as db:  # as a file written before those columns existed
+        db.execute("ALTER TABLE event_log DROP COLUMN test")
+        db.execute("ALTER TABLE session_tests DROP COLUMN clause")
+    with SessionRecord(config.database_path) as record:
+        assert {e.test for e in record.events(session_id)} == {None}
+        assert {t.clause for t in record.tests(session_id)} == {None}
+    later = run_session(config)
+    with SessionRecord(config.database_path) as record:
+        assert len(record.events(later)) == 3

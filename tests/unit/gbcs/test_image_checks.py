@@ -81,7 +81,7 @@ def test_an_image_for_another_type_fails_identity_and_the_signed_facts() -> None
     found = outcomes(gsme, target())
     assert found["image_identity"] is FAIL and found["firmware_facts_device"] is FAIL
     assert found["firmware_facts_header"] is PASS  # header and content agree: it is a GSME image
-    assert "(a gsme image); a esme asks for manufacturer code 0x121D, image type 0x0000" in reason(
+    assert "(an image for GSME); ESME devices ask for manufacturer code 0x121D, image type 0x0000" in reason(
         gsme, target(), "image_identity")
 
 
