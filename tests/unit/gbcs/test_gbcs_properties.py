@@ -18,7 +18,7 @@ from hanbench.gbcs.alerts import (
     ReceiptForm, alert_payload, decode_alert,
 )
 from hanbench.gbcs.codes import AlertCode, MessageCode
-from hanbench.gbcs.cs06 import ActivateFirmware, ExecutionOutcome, FutureDatedActivationAlert, decode_response
+from hanbench.gbcs.cs06 import Accepted, ActivateFirmware, ExecutionOutcome, FutureDatedActivationAlert, decode_response
 from hanbench.gbcs.dlms import CosemDateTime
 from hanbench.gbcs.entity import EntityId
 from hanbench.gbcs.errors import MessageFormatError
@@ -57,28 +57,6 @@ def test_message_round_trip(msg: GbcsMessage) -> None:
     assert decode_message(encode_message(msg)) == msg
 
 
-records = st.one_of(
-    st.builds(ActivateFirmware, hashes, counters, st.none() | times),
-    st.builds(ExecutionOutcome, st.integers(0, 3), versions),
-    st.builds(FutureDatedActivationAlert, times, counters, st.builds(ExecutionOutcome, st.integers(0, 3), versions)),
-    st.builds(FirmwareReceiptAlert, st.sampled_from([AlertCode.FIRMWARE_VERIFICATION_SUCCESSFUL,
-                                                     AlertCode.FIRMWARE_VERIFICATION_FAILED]),
-              times, hashes, st.sampled_from(ReceiptForm)),
-    st.builds(FirmwareTransferAlert, times, entities, versions, st.integers(0, 3)),
-    st.builds(PpmidActivationAlert, times, versions, st.integers(0, 1)),
-    st.builds(GenericAlert, st.integers(0, 0xFFFF).filter(lambda c: c != 0x819D), times, st.booleans(),
-              st.sampled_from(AlertForm)),
-    st.builds(GsmeCommandNotRetrievedAlert, times, entities, counters),
-    st.just(EsmeFirmwareVersionRequest()),
-    st.builds(EsmeFirmwareVersionResponse, versions, st.just(0)),
-    st.builds(EsmeFirmwareVersionResponse, st.none(), st.integers(1, 255)),
-    st.builds(GsmeFirmwareVersionRequest, st.integers(0, 255)),
-    st.builds(GsmeFirmwareVersionResponse, versions, st.just(0), st.integers(0, 255)),
-    st.builds(GsmeFirmwareVersionResponse, st.none(), st.integers(1, 255), st.integers(0, 255)),
-    st.just(PpmidFirmwareVersionRequest()),
-    st.builds(PpmidFirmwareVersionResponse, versions, st.integers(0, 1)),
-)
-
 _READ_CODES = {
     EsmeFirmwareVersionRequest: (MessageCode.ECS52_READ_ESME_CH_FIRMWARE_VERSION, Cra.COMMAND),
     EsmeFirmwareVersionResponse: (MessageCode.ECS52_READ_ESME_CH_FIRMWARE_VERSION, Cra.RESPONSE),
@@ -87,23 +65,57 @@ _READ_CODES = {
     PpmidFirmwareVersionRequest: (MessageCode.CS08_READ_PPMID_HCALCS_FIRMWARE_VERSION, Cra.COMMAND),
     PpmidFirmwareVersionResponse: (MessageCode.CS08_READ_PPMID_HCALCS_FIRMWARE_VERSION, Cra.RESPONSE),
 }
+_outcomes = st.builds(ExecutionOutcome, st.integers(0, 3), versions)
+_receipt_codes = st.sampled_from([AlertCode.FIRMWARE_VERIFICATION_SUCCESSFUL, AlertCode.FIRMWARE_VERIFICATION_FAILED])
+_generic_codes = st.integers(0, 0xFFFF).filter(lambda c: c != 0x819D)
+
+#: Every record a payload decoder reads, by decoder (the names of DECODERS below).
+RECORDS: dict[str, st.SearchStrategy[object]] = {
+    "CS06 command": st.builds(ActivateFirmware, hashes, counters, st.none() | times),
+    "CS06 response": _outcomes | st.just(Accepted()),
+    "0x00CA alert": st.builds(FutureDatedActivationAlert, times, counters, _outcomes),
+    "receipt DLMS": st.builds(FirmwareReceiptAlert, _receipt_codes, times, hashes, st.just(ReceiptForm.DLMS)),
+    "receipt GBZ": st.builds(FirmwareReceiptAlert, _receipt_codes, times, hashes, st.just(ReceiptForm.GBZ)),
+    "CCS08": st.builds(FirmwareTransferAlert, times, entities, versions, st.integers(0, 3)),
+    "CS09": st.builds(PpmidActivationAlert, times, versions, st.integers(0, 1)),
+    "generic critical": st.builds(GenericAlert, _generic_codes, times, st.just(True), st.sampled_from(AlertForm)),
+    "generic non-critical": st.builds(GenericAlert, _generic_codes, times, st.just(False), st.sampled_from(AlertForm))
+    | st.builds(GsmeCommandNotRetrievedAlert, times, entities, counters),
+    "EsmeFirmwareVersionRequest": st.just(EsmeFirmwareVersionRequest()),
+    "EsmeFirmwareVersionResponse": st.builds(EsmeFirmwareVersionResponse, versions, st.just(0))
+    | st.builds(EsmeFirmwareVersionResponse, st.none(), st.integers(1, 255)),
+    "GsmeFirmwareVersionRequest": st.builds(GsmeFirmwareVersionRequest, st.integers(0, 255)),
+    "GsmeFirmwareVersionResponse": st.builds(GsmeFirmwareVersionResponse, versions, st.just(0), st.integers(0, 255))
+    | st.builds(GsmeFirmwareVersionResponse, st.none(), st.integers(1, 255), st.integers(0, 255)),
+    "PpmidFirmwareVersionRequest": st.just(PpmidFirmwareVersionRequest()),
+    "PpmidFirmwareVersionResponse": st.builds(PpmidFirmwareVersionResponse, versions, st.integers(0, 1)),
+}
+records = st.one_of(*RECORDS.values())
+
+
+def payload_of(record: object, counter: int) -> bytes:
+    """``record``'s payload in a message sent under ``counter`` (DLMS forms take their invoke ID from it)."""
+    if isinstance(record, (ActivateFirmware, ExecutionOutcome, Accepted)):
+        return record.encode()
+    if type(record) in _READ_CODES:
+        return firmware_version_payload(record, counter)  # type: ignore[arg-type]
+    return alert_payload(record, counter)  # type: ignore[arg-type]
 
 
 @FEW
 @given(records, counters)
 def test_record_round_trip(record: object, counter: int) -> None:
     """Each record, carried in a message, decodes back to itself."""
+    payload = payload_of(record, counter)
     if isinstance(record, ActivateFirmware):
-        assert ActivateFirmware.decode(record.encode()) == record
-    elif isinstance(record, ExecutionOutcome):
-        assert decode_response(record.encode()) == record
+        assert ActivateFirmware.decode(payload) == record
+    elif isinstance(record, (ExecutionOutcome, Accepted)):
+        assert decode_response(payload) == record
     elif type(record) in _READ_CODES:
         code, cra = _READ_CODES[type(record)]
-        payload = firmware_version_payload(record, counter)  # type: ignore[arg-type]
         msg = GbcsMessage(cra, counter, EntityId(bytes(8)), EntityId(bytes(8)), code, payload)
         assert decode_firmware_version(decode_message(encode_message(msg))) == record
     else:
-        payload = alert_payload(record, counter)  # type: ignore[arg-type]
         msg = GbcsMessage(Cra.ALERT, counter, EntityId(bytes(8)), EntityId(bytes(8)),
                           record.message_code, payload)  # type: ignore[attr-defined]
         assert decode_alert(decode_message(encode_message(msg))) == record
@@ -121,8 +133,8 @@ def _payload_decoders() -> dict[str, Callable[[bytes], object]]:
         "receipt GBZ": lambda b: FirmwareReceiptAlert.decode(b, ReceiptForm.GBZ),
         "CCS08": FirmwareTransferAlert.decode,
         "CS09": PpmidActivationAlert.decode,
-        "generic critical": in_message(0x1000, Cra.ALERT, decode_alert),
-        "generic non-critical": in_message(0x1001, Cra.ALERT, decode_alert),
+        "generic critical": in_message(MessageCode.GENERIC_CRITICAL_ALERT, Cra.ALERT, decode_alert),
+        "generic non-critical": in_message(MessageCode.GENERIC_NON_CRITICAL_ALERT, Cra.ALERT, decode_alert),
     }
     for record, (code, cra) in _READ_CODES.items():
         decoders[record.__name__] = in_message(code, cra, decode_firmware_version)
@@ -132,12 +144,23 @@ def _payload_decoders() -> dict[str, Callable[[bytes], object]]:
 DECODERS = _payload_decoders()
 
 
+def test_every_payload_decoder_has_records_to_decode() -> None:
+    assert sorted(RECORDS) == sorted(DECODERS)
+
+
 @pytest.mark.parametrize("name", sorted(DECODERS))
 @FEW
-@given(data=st.binary(max_size=120))
-def test_random_bytes_into_payload_decoders(name: str, data: bytes) -> None:
+@given(data=st.data())
+def test_payload_decoders_take_valid_payloads_and_refuse_noise_only_with_message_format_error(
+    name: str, data: st.DataObject
+) -> None:
+    """A decoder that rejected everything would pass on noise alone, so each must also read
+    its own records' payloads (encoded under counter 1, as the decoders here read them)."""
+    record = data.draw(RECORDS[name], label="record")
+    assert DECODERS[name](payload_of(record, 1)) == record
+    noise = data.draw(st.binary(max_size=120), label="noise")
     try:
-        DECODERS[name](data)
+        DECODERS[name](noise)
     except MessageFormatError:
         pass
 
