@@ -6,12 +6,12 @@ from pathlib import Path
 
 import pytest
 
+from fixture_files import IMAGES
 from hanbench.errors import BadInput
 from hanbench.gbcs.image import build_image
 from hanbench.image_files import read_image, write_image
 
-ROOT = Path(__file__).resolve().parents[2]
-PPMID_SAMPLE = ROOT / "firmware_images" / "PPMID-121D-0084-00000002.ota"
+PPMID_SAMPLE = IMAGES / "PPMID-121D-0084-00000002.ota"
 FIRMWARE = b"bench firmware\n" * 100
 
 

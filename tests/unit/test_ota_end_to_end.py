@@ -14,7 +14,6 @@ import hashlib
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -22,6 +21,7 @@ import zigpy.types as t
 from zigpy.zcl import foundation
 from zigpy.zcl.clusters.general import Basic, Ota
 
+from fixture_files import sample_bytes
 from hanbench.clock import BenchClock, run_virtual
 from hanbench.devices.ota_client import ClientResult, OtaClientConfig, OtaClientNode, OtaIdentity
 from hanbench.gbcs.image import parse_image
@@ -34,9 +34,8 @@ from hanbench.radio.link import LinkModel
 from hanbench.radio.se_profile import SeDeviceType
 from hanbench.radio.virtual_app import VIRTUAL_RADIO_IEEE, VirtualRadioApp, virtual_coordinator
 
-ROOT = Path(__file__).resolve().parents[2]
 ESME = profile_for("esme")
-IMAGE = (ROOT / "firmware_images" / ESME.file_name(NEXT_FILE_VERSION)).read_bytes()
+IMAGE = sample_bytes("esme", NEXT_FILE_VERSION)
 SHA = hashlib.sha256(IMAGE).digest()
 DEVICE_IEEE = "00:11:22:33:44:55:66:01"
 DEVICE = entity_of(t.EUI64.convert(DEVICE_IEEE))
@@ -278,7 +277,7 @@ def test_image_page_mode_recovers_a_lost_block_from_the_gap() -> None:
 def test_image_overwritten_mid_transfer_aborts_the_device_and_reports_discarded() -> None:
     async def body(b: OtaBench) -> None:
         b.server.offer(parse_image(IMAGE), [DEVICE])
-        other = parse_image((ROOT / "firmware_images" / ESME.file_name(INITIAL_FILE_VERSION)).read_bytes())
+        other = parse_image(sample_bytes("esme", INITIAL_FILE_VERSION))
 
         def overwrite(frame: AirFrame) -> None:
             # The CH gets a new image as the device asks for its 11th block.

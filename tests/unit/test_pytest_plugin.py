@@ -8,12 +8,11 @@ from pathlib import Path
 
 import pytest
 
+from fixture_files import bench_copy
 from hanbench.bench.record import SessionOutcome, SessionRecord, TestOutcome
 
 pytest_plugins = ["pytester"]
 
-ROOT = Path(__file__).resolve().parents[2]
-EMU_TOML = (ROOT / "bench" / "emu.toml").read_text()
 
 TESTS = """
 import asyncio
@@ -41,14 +40,12 @@ def test_plain():
 
 def bench_file(folder: Path, *, kind: str = "emu", name: str = "t") -> Path:
     """A copy of bench/emu.toml whose paths point into the repository and ``folder``."""
-    text = EMU_TOML.replace('"../fixtures/keys"', f'"{ROOT / "fixtures" / "keys"}"')
-    text = text.replace('"../firmware_images"', f'"{ROOT / "firmware_images"}"')
-    text = text.replace('"../sessions"', f'"{folder / "sessions"}"')
-    text = text.replace('name = "emu"', f'name = "{name}"')
+    replace = {'name = "emu"': f'name = "{name}"'}
     if kind != "emu":
-        text = text.replace('kind = "emu"', f'kind = "{kind}"') + '\n[radio]\ntype = "ezsp"\n'
-    path = folder / f"{kind}.toml"
-    path.write_text(text)
+        replace['kind = "emu"'] = f'kind = "{kind}"'
+    path = bench_copy(folder, replace=replace, file_name=f"{kind}.toml")
+    if kind != "emu":
+        path.write_text(path.read_text() + '\n[radio]\ntype = "ezsp"\n')
     return path
 
 

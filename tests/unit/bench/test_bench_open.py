@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from fixture_files import bench_copy
 from hanbench import BenchConfigError, VirtualTimeRequired, open_bench, run_virtual
 from hanbench.bench.bench_file import load_bench
 from hanbench.bench.lock import BenchBusy
@@ -20,14 +21,8 @@ ROOT = Path(__file__).resolve().parents[3]
 
 
 def emu_copy(folder: Path, *, name: str = "unit") -> Path:
-    """bench/emu.toml with its paths pointing into the repository and sessions in ``folder``."""
-    text = (ROOT / "bench" / "emu.toml").read_text()
-    text = text.replace('"../fixtures/keys"', f'"{ROOT / "fixtures" / "keys"}"')
-    text = text.replace('"../firmware_images"', f'"{ROOT / "firmware_images"}"')
-    text = text.replace('"../sessions"', f'"{folder / "sessions"}"').replace('name = "emu"', f'name = "{name}"')
-    path = folder / "bench.toml"
-    path.write_text(text)
-    return path
+    """bench/emu.toml in ``folder`` as a bench of its own called ``name``."""
+    return bench_copy(folder, replace={'name = "emu"': f'name = "{name}"'}, file_name="bench.toml")
 
 
 def sessions(path: Path) -> list:

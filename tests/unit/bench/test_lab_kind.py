@@ -20,6 +20,7 @@ import pytest_asyncio
 import zigpy.types as zt
 from click.testing import CliRunner
 
+from fixture_files import BENCH_FILES, ROOT, bench_copy
 from hanbench.bench.bench import Bench, open_bench
 from hanbench.bench.bench_config import BenchConfig
 from hanbench.bench.bench_file import load_bench
@@ -31,8 +32,7 @@ from hanbench.gbcs.keystore import KeyStore
 from hanbench.radio.addresses import eui64_of
 from hanbench.twin.lab_rig import LabRig, RigDevice
 
-ROOT = Path(__file__).resolve().parents[3]
-TWIN = ROOT / "bench" / "twin.toml"
+TWIN = BENCH_FILES / "twin.toml"
 FIRST_NWK = 0x1000
 #: Long enough for the ESME's image over bellows and the twin (seconds on an idle machine).
 TRANSFER_S = 60.0
@@ -58,25 +58,17 @@ def lab_bench(tmp_path: Path, rig: LabRig, *, boards: dict[str, str] | None = No
     """``bench/twin.toml`` as a lab bench on ``rig``: its ports bound by path; ``boards`` overrides some,
     ``keys`` adds a line (``install_code = ...``) to some devices."""
     text = TWIN.read_text()
-    text = text[:text.index("[air]")] + text[text.index("[timing]"):]  # a lab's air is real
     replacements = {
+        text[text.index("[air]"):text.index("[timing]")]: "",  # a lab's air is real
         'kind = "twin"': 'kind = "lab"',
         "# port: left out, so the twin's own pty is used; a path match would name another one":
             f'port = {{ path = "{rig.stick_path}" }}',
-        '"../fixtures/keys"': f'"{ROOT / "fixtures" / "keys"}"',
-        '"../firmware_images"': f'"{ROOT / "firmware_images"}"',
-        '"../sessions"': f'"{tmp_path / "sessions"}"',
     }
     for name in rig.boards:
         path = (boards or {}).get(name, str(rig.board_path(name)))
         key = f"{keys[name]}\n" if keys and name in keys else ""
         replacements[f'name = "{name}"\n'] = f'name = "{name}"\nboard = {{ path = "{path}" }}\n{key}'
-    for old, new in replacements.items():
-        assert text.count(old) == 1, old
-        text = text.replace(old, new)
-    file = tmp_path / "lab.toml"
-    file.write_text(text)
-    return file
+    return bench_copy(tmp_path, "twin.toml", replace=replacements, file_name="lab.toml")
 
 
 async def bench_check(file: Path) -> tuple[int, str]:

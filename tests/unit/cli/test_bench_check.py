@@ -9,6 +9,7 @@ import pytest
 import pytest_asyncio
 from click.testing import CliRunner
 
+from fixture_files import BENCH_FILES, SUPPLIER, bench_copy, bench_keys
 from hanbench.bench.bench_file import load_bench
 from hanbench.cli import main
 from hanbench.cli.bench import BAD_FILE_OR_PORT, BOARD_PROBLEM, check_lab
@@ -16,28 +17,11 @@ from hanbench.clock import BenchClock
 from hanbench.devices import DeviceSettings, build_device
 from hanbench.gbcs.device_types import DeviceType
 from hanbench.gbcs.entity import EntityId
-from hanbench.gbcs.keystore import KeyStore
 from hanbench.radio.air import VirtualAir
 from hanbench.twin.board import EmulatedBoard
 from hanbench.twin.device_board import DeviceBoard
 
-ROOT = Path(__file__).resolve().parents[3]
-SUPPLIER = EntityId.parse("90-B3-D5-1F-30-01-00-00")
 ESME = EntityId.parse("00-DB-12-34-56-78-91-00")
-
-
-def bench_copy(tmp_path: Path, name: str, *, replace: dict[str, str] | None = None) -> Path:
-    """A bench file of ``bench/`` in ``tmp_path``, its folders made absolute, sessions kept there."""
-    text = (ROOT / "bench" / name).read_text()
-    text = text.replace('"../fixtures/keys"', f'"{ROOT / "fixtures" / "keys"}"')
-    text = text.replace('"../firmware_images"', f'"{ROOT / "firmware_images"}"')
-    text = text.replace('"../sessions"', f'"{tmp_path / "sessions"}"')
-    for old, new in (replace or {}).items():
-        assert old in text, old
-        text = text.replace(old, new)
-    path = tmp_path / name
-    path.write_text(text)
-    return path
 
 
 def test_the_twin_bench_checks_out(tmp_path: Path) -> None:
@@ -66,9 +50,9 @@ def test_missing_ports_exit_2_with_one_line_each(tmp_path: Path) -> None:
 
 @pytest_asyncio.fixture
 async def esme_board(tmp_path: Path) -> AsyncIterator[EmulatedBoard]:
-    clock = BenchClock(load_bench(ROOT / "bench" / "twin.toml").start)
+    clock = BenchClock(load_bench(BENCH_FILES / "twin.toml").start)
     device = build_device(DeviceType.ESME, VirtualAir(), DeviceSettings(entity_id=ESME, nwk=0x1000, supplier=SUPPLIER),
-                          clock, KeyStore(ROOT / "fixtures" / "keys"))
+                          clock, bench_keys())
     async with EmulatedBoard(DeviceBoard(device, clock), tmp_path, name="board0") as board:
         yield board
     await device.close()

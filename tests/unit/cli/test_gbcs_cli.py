@@ -9,11 +9,11 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner, Result
 
+from fixture_files import RTDS, RTDS_KEYS
 from hanbench.cli import main
 
-ROOT = Path(__file__).resolve().parents[3]
-VECTORS = ROOT / "fixtures" / "rtds" / "gbcs"
-KEYSTORE = ROOT / "fixtures" / "rtds" / "keystore"
+VECTORS = RTDS / "gbcs"
+KEYSTORE = RTDS_KEYS
 CS06 = VECTORS / "11.3_CS06" / "CS06_11.3_IMMEDIATE_SUCCESS_COMMAND_GBCS.HEX"
 GNCA = VECTORS / "NA_GNCA-ZigBee" / "GNCA-ZigBee_NA_810E_ALERT_GBCS.HEX"
 

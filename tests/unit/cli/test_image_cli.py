@@ -10,17 +10,17 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner, Result
 
+from fixture_files import IMAGES, RTDS, RTDS_KEYS
 from hanbench.cli import main
 from hanbench.gbcs.image import parse_image
 from hanbench.gbcs.keystore import load_certificate, public_key_of
 
-ROOT = Path(__file__).resolve().parents[3]
-KEYSTORE = ROOT / "fixtures" / "rtds" / "keystore"
+KEYSTORE = RTDS_KEYS
 SUPPLIER_KEY = KEYSTORE / "90b3d51f30010000-ds.key"
 SUPPLIER_CERT = KEYSTORE / "90b3d51f30010000-ds.pem"
 OTHER_CERT = KEYSTORE / "90b3d51f30000002-ds.pem"
-ESME_SAMPLE = ROOT / "firmware_images" / "ESME-121D-0000-00000002.ota"
-PPMID_SAMPLE = ROOT / "firmware_images" / "PPMID-121D-0084-00000002.ota"
+ESME_SAMPLE = IMAGES / "ESME-121D-0000-00000002.ota"
+PPMID_SAMPLE = IMAGES / "PPMID-121D-0084-00000002.ota"
 FIRMWARE = b"bench firmware\n" * 100
 
 
@@ -266,7 +266,7 @@ def test_build_emulated_with_half_a_range_exits_2(firmware: Path, tmp_path: Path
 
 
 def test_inspect_says_a_real_image_is_opaque(tmp_path: Path) -> None:
-    xml = (ROOT / "fixtures" / "rtds" / "duis" / "11.1_UPDATE_FIRMWARE_REQUEST_DUIS.XML").read_text()
+    xml = (RTDS / "duis" / "11.1_UPDATE_FIRMWARE_REQUEST_DUIS.XML").read_text()
     rtds = tmp_path / "rtds.ota"
     rtds.write_bytes(base64.b64decode(re.search(r"<sr:FirmwareImage>([^<]+)<", xml).group(1)))
     result = run("image", "inspect", rtds)

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner, Result
-from test_bench_check import bench_copy
+from fixture_files import bench_copy
 
 from hanbench import open_bench, run_virtual
 from hanbench.bench.bench_file import load_bench

@@ -8,10 +8,10 @@ from __future__ import annotations
 
 import asyncio
 from datetime import datetime, timedelta, timezone
-from pathlib import Path
 
 import pytest
 
+from fixture_files import SUPPLIER, bench_keys, sample_bytes
 from hanbench.clock import BenchClock
 from hanbench.devices.firmware import (
     Activated,
@@ -43,14 +43,10 @@ from hanbench.gbcs.entity import EntityId
 from hanbench.gbcs.frame import decode_message, encode_message, verify_message
 from hanbench.gbcs.image import parse_image
 from hanbench.gbcs.image_types import profile_for
-from hanbench.gbcs.keystore import KeyStore
 
-ROOT = Path(__file__).resolve().parents[3]
 pytestmark = [pytest.mark.asyncio, pytest.mark.looptime]
 
-KEYS = KeyStore(ROOT / "fixtures" / "keys")
-IMAGES = ROOT / "firmware_images"
-SUPPLIER = EntityId.parse("90-B3-D5-1F-30-01-00-00")
+KEYS = bench_keys()
 OTHER_SUPPLIER = EntityId.parse("90-B3-D5-1F-30-02-00-00")
 ESME = EntityId.parse("00-DB-12-34-56-78-91-00")
 GSME = EntityId.parse("00-DB-12-34-56-78-91-01")
@@ -59,7 +55,7 @@ HW = 0x1111
 
 
 def sample(kind: DeviceType, version: int = 2) -> bytes:
-    return (IMAGES / profile_for(kind).file_name(version)).read_bytes()
+    return sample_bytes(kind, version)
 
 
 def resigned(data: bytes, signer: EntityId) -> bytes:

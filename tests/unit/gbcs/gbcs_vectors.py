@@ -1,17 +1,15 @@
-"""Where the RTDS vectors and keys live, shared by the GBCS message tests."""
+"""The RTDS GBCS vectors and the entities they name, shared by the GBCS message tests."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
+from fixture_files import RTDS, RTDS_KEYS
 from hanbench.gbcs.entity import EntityId
 from hanbench.gbcs.keystore import KeyStore
 
-RTDS = Path(__file__).resolve().parents[3] / "fixtures" / "rtds"
 VECTORS = RTDS / "gbcs"
-KEYS = KeyStore(RTDS / "keystore")
-
-SUPPLIER = EntityId.parse("90-B3-D5-1F-30-01-00-00")
+KEYS = KeyStore(RTDS_KEYS)
 DCC = EntityId.parse("90-B3-D5-1F-30-00-00-02")
 ESME = EntityId.parse("00-DB-12-34-56-78-90-A0")
 GSME = EntityId.parse("00-DB-12-34-56-78-90-A1")

@@ -8,7 +8,8 @@ from datetime import datetime, timedelta, timezone
 import pytest
 from cryptography.hazmat.primitives.asymmetric import ec
 
-from gbcs_vectors import DCC, ESME, GSME, KEYS, PPMID, SUPPLIER, CHF, read_vector
+from fixture_files import SUPPLIER
+from gbcs_vectors import CHF, DCC, ESME, GSME, KEYS, PPMID, read_vector
 from hanbench.gbcs.alerts import (
     FirmwareReceiptAlert, FirmwareTransferAlert, GsmeCommandNotRetrievedAlert, ReceiptForm, TransferResult,
     alert_message, decode_alert,

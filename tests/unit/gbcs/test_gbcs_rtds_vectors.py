@@ -15,7 +15,8 @@ from datetime import datetime, timezone
 
 import pytest
 
-from gbcs_vectors import CHF, DCC, ESME, GSME, HCALCS, KEYS, PPMID, SUPPLIER, read_vector, vector_files
+from fixture_files import SUPPLIER
+from gbcs_vectors import CHF, DCC, ESME, GSME, HCALCS, KEYS, PPMID, read_vector, vector_files
 from hanbench.gbcs.alerts import (
     AlertForm, FirmwareReceiptAlert, FirmwareTransferAlert, GenericAlert, PpmidActivationAlert, PpmidActivationOutcome,
     ReceiptForm, TransferResult,

@@ -3,21 +3,19 @@
 from __future__ import annotations
 
 import struct
-from pathlib import Path
 
 import pytest
 from cryptography.hazmat.primitives.asymmetric import ec
 
+from fixture_files import supplier_key, supplier_public_key
 from hanbench.errors import BadInput
 from hanbench.gbcs.entity import EntityId
 from hanbench.gbcs.errors import ImageFormatError
 from hanbench.gbcs.image import TRAILER_LENGTH, UpgradeImage, build_image, parse_image
-from hanbench.gbcs.keystore import load_certificate, load_private_key, public_key_of
 from hanbench.gbcs.ota_header import FieldControl, OtaHeader, parse_header
 
-KEYSTORE = Path(__file__).resolve().parents[3] / "fixtures" / "rtds" / "keystore"
-SUPPLIER_KEY = load_private_key(KEYSTORE / "90b3d51f30010000-ds.key")
-SUPPLIER_PUBLIC = public_key_of(load_certificate(KEYSTORE / "90b3d51f30010000-ds.pem"))
+SUPPLIER_KEY = supplier_key()
+SUPPLIER_PUBLIC = supplier_public_key()
 FIRMWARE = bytes(range(256)) * 4
 
 

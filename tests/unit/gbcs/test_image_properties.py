@@ -2,19 +2,15 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from fixture_files import supplier_key
 from hanbench.gbcs.entity import EntityId
 from hanbench.gbcs.errors import ImageFormatError
 from hanbench.gbcs.image import UpgradeImage, build_image, parse_image
-from hanbench.gbcs.keystore import load_private_key
 
-SUPPLIER_KEY = load_private_key(
-    Path(__file__).resolve().parents[3] / "fixtures" / "rtds" / "keystore" / "90b3d51f30010000-ds.key"
-)
+SUPPLIER_KEY = supplier_key()
 
 # Random bytes behind a valid magic and header version reach the deeper checks.
 MAGIC_AND_VERSION = bytes.fromhex("1ef1ee0b0001")

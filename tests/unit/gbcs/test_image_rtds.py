@@ -4,25 +4,22 @@ from __future__ import annotations
 
 import base64
 import xml.etree.ElementTree as ET
-from pathlib import Path
-
 import pytest
 
+from fixture_files import RTDS, RTDS_KEYS, supplier_public_key
 from hanbench.gbcs.errors import ImageFormatError
 from hanbench.gbcs.image import UpgradeImage, parse_image
 from hanbench.gbcs.keystore import load_certificate, public_key_of
 from hanbench.gbcs.ota_header import FieldControl
 
-FIXTURES = Path(__file__).resolve().parents[3] / "fixtures" / "rtds"
-SUPPLIER_CERT = FIXTURES / "keystore" / "90b3d51f30010000-ds.pem"
-DEVICE_CERT = FIXTURES / "keystore" / "00db1234567890a0-ds.pem"
+DEVICE_CERT = RTDS_KEYS / "00db1234567890a0-ds.pem"
 RTDS_HASH = "7542f475e3f12eae887d81e32c46d313741d67076b13caec2f82e00ba5e1bb36"
 _SR = "{http://www.dccinterface.co.uk/ServiceUserGateway}"
 
 
 def rtds_image(xml_name: str) -> bytes:
     """The OTA image a DUIS request template carries in ``FirmwareImage`` (base64)."""
-    element = ET.parse(FIXTURES / "duis" / xml_name).getroot().find(f".//{_SR}FirmwareImage")
+    element = ET.parse(RTDS / "duis" / xml_name).getroot().find(f".//{_SR}FirmwareImage")
     assert element is not None and element.text
     return base64.b64decode(element.text)
 
@@ -69,12 +66,12 @@ def test_rtds_11_1_reencodes_byte_for_byte(esme_bytes: bytes, esme: UpgradeImage
 
 
 def test_rtds_11_1_signature_is_the_suppliers(esme: UpgradeImage) -> None:
-    assert esme.verify(public_key_of(load_certificate(SUPPLIER_CERT)))
+    assert esme.verify(supplier_public_key())
     assert not esme.verify(public_key_of(load_certificate(DEVICE_CERT)))
 
 
 def test_rtds_11_1_any_changed_manufacturer_image_byte_breaks_the_signature(esme_bytes: bytes) -> None:
-    key = public_key_of(load_certificate(SUPPLIER_CERT))
+    key = supplier_public_key()
     start = 60
     for offset in range(start, start + 235):
         mutated = bytearray(esme_bytes)
@@ -97,7 +94,7 @@ def test_rtds_11_4_ppmid_image_is_the_unsigned_form(ppmid_bytes: bytes) -> None:
     assert len(image.manufacturer_image) == 235
     assert image.to_bytes() == ppmid_bytes
     assert parse_image(ppmid_bytes, signed=None) == image
-    assert not image.verify(public_key_of(load_certificate(SUPPLIER_CERT)))
+    assert not image.verify(supplier_public_key())
 
 
 def test_rtds_11_4_ppmid_image_refused_where_a_signed_image_is_required(ppmid_bytes: bytes) -> None:

@@ -8,6 +8,7 @@ from types import ModuleType
 
 import pytest
 
+from fixture_files import IMAGES, supplier_public_key
 from hanbench.gbcs.device_types import DeviceType
 from hanbench.gbcs.errors import GbcsError
 from hanbench.gbcs.emulated_firmware import read_emulated_firmware
@@ -20,11 +21,8 @@ from hanbench.gbcs.image_types import (
     device_type_of,
     profile_for,
 )
-from hanbench.gbcs.keystore import load_certificate, public_key_of
 
-ROOT = Path(__file__).resolve().parents[3]
-IMAGES = ROOT / "firmware_images"
-SUPPLIER_PUBLIC = public_key_of(load_certificate(ROOT / "fixtures" / "rtds" / "keystore" / "90b3d51f30010000-ds.pem"))
+SUPPLIER_PUBLIC = supplier_public_key()
 SAMPLES = [(p, v) for p in IMAGE_PROFILES.values() for v in (INITIAL_FILE_VERSION, NEXT_FILE_VERSION)]
 
 

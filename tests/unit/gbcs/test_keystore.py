@@ -9,7 +9,8 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
-from gbcs_vectors import ESME, RTDS, SUPPLIER
+from fixture_files import RTDS, SUPPLIER
+from gbcs_vectors import ESME
 from hanbench.gbcs.errors import KeyMissing, KeyStoreError
 from hanbench.gbcs.keystore import KeyStore, Usage
 

@@ -13,7 +13,8 @@ from dataclasses import replace
 import pytest
 from cryptography.hazmat.primitives.serialization import Encoding
 
-from gbcs_vectors import KEYS, RTDS, SUPPLIER, read_vector
+from fixture_files import RTDS, SUPPLIER
+from gbcs_vectors import KEYS, read_vector
 from hanbench.gbcs.errors import MessageFormatError
 from hanbench.gbcs.frame import Supplementary, decode_message, encode_message
 from hanbench.gbcs.keystore import Usage

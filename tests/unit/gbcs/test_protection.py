@@ -19,7 +19,8 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.kdf.concatkdf import ConcatKDFHash
 
-from gbcs_vectors import DCC, ESME, GSME, KEYS, SUPPLIER, read_vector, vector_files
+from fixture_files import SUPPLIER
+from gbcs_vectors import DCC, ESME, GSME, KEYS, read_vector, vector_files
 from hanbench.gbcs.errors import KeyMissing, MacInvalid, MessageFormatError, MessageTruncated
 from hanbench.gbcs.frame import Cra, GbcsMessage, decode_message, encode_message, general_signing_block, sign_message
 from hanbench.gbcs.keystore import KeyStore, Usage

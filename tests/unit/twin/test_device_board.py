@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 import pytest_asyncio
 
+from fixture_files import SUPPLIER, bench_keys, sample_bytes
 from hanbench.clock import BenchClock
 from hanbench.devices import DeviceSettings, build_device
 from hanbench.devices.gbcs_device import GbcsHanDevice
@@ -20,17 +21,13 @@ from hanbench.gbcs.codes import AlertCode
 from hanbench.gbcs.device_types import DeviceType
 from hanbench.gbcs.entity import EntityId
 from hanbench.gbcs.image import parse_image
-from hanbench.gbcs.image_types import profile_for
-from hanbench.gbcs.keystore import KeyStore
 from hanbench.hardware.control import BoardControl
 from hanbench.hardware.protocol import AlertEvent, Network, StateEvent
 from hanbench.radio.air import VirtualAir
 from hanbench.twin.board import EmulatedBoard
 from hanbench.twin.device_board import DeviceBoard
 
-ROOT = Path(__file__).resolve().parents[3]
-KEYS = KeyStore(ROOT / "fixtures" / "keys")
-SUPPLIER = EntityId.parse("90-B3-D5-1F-30-01-00-00")
+KEYS = bench_keys()
 OTHER_SUPPLIER = EntityId.parse("90-B3-D5-1F-30-02-00-00")
 ESME = EntityId.parse("00-DB-12-34-56-78-91-00")
 START = datetime(2026, 1, 5, 9, 0, tzinfo=UTC)
@@ -46,7 +43,7 @@ class Rig:
 
 
 def sample(version: int = 2) -> bytes:
-    return (ROOT / "firmware_images" / profile_for(DeviceType.ESME).file_name(version)).read_bytes()
+    return sample_bytes(DeviceType.ESME, version)
 
 
 @pytest_asyncio.fixture

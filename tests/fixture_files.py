@@ -1,0 +1,100 @@
+"""The project's fixture files as every test folder reaches them, and images made from them.
+
+Test modules import this by name (``pyproject.toml`` puts ``tests/`` on pytest's
+``pythonpath``). It is the one place that says where the key stores, the RTDS vectors, the
+sample images and the bench files live, who the test supplier is, and how a test builds an
+OTA image signed with that supplier's key or copies a bench file into its own folder.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Mapping
+from pathlib import Path
+
+from cryptography.hazmat.primitives.asymmetric import ec
+
+from hanbench.gbcs.device_types import DeviceType
+from hanbench.gbcs.entity import EntityId
+from hanbench.gbcs.image import UpgradeImage, build_image, parse_image
+from hanbench.gbcs.image_types import NEXT_FILE_VERSION, profile_for
+from hanbench.gbcs.keystore import KeyStore, load_certificate, load_private_key, public_key_of
+
+ROOT = Path(__file__).resolve().parents[1]
+#: The bench's key store: every entity of ``bench/*.toml`` (``fixtures/make_keys.py``).
+BENCH_KEYS = ROOT / "fixtures" / "keys"
+#: The official RTDS 4.5.0 vectors (``gbcs/``, ``duis/``) and their test key store.
+RTDS = ROOT / "fixtures" / "rtds"
+RTDS_KEYS = RTDS / "keystore"
+#: The sample images, signed by :data:`SUPPLIER` (``firmware_images/make_images.py``).
+IMAGES = ROOT / "firmware_images"
+BENCH_FILES = ROOT / "bench"
+
+#: The RTDS test supplier (GITTESTSUPPLIER): the same key pair in both key stores.
+SUPPLIER = EntityId.parse("90-B3-D5-1F-30-01-00-00")
+
+
+@functools.cache
+def bench_keys() -> KeyStore:
+    return KeyStore(BENCH_KEYS)
+
+
+@functools.cache
+def supplier_key() -> ec.EllipticCurvePrivateKey:
+    """:data:`SUPPLIER`'s Digital Signing key, which signs the sample images."""
+    return load_private_key(RTDS_KEYS / "90b3d51f30010000-ds.key")
+
+
+@functools.cache
+def supplier_public_key() -> ec.EllipticCurvePublicKey:
+    """The public half, from :data:`SUPPLIER`'s DS certificate: what verifies a sample image."""
+    return public_key_of(load_certificate(RTDS_KEYS / "90b3d51f30010000-ds.pem"))
+
+
+def sample_bytes(kind: DeviceType | str, version: int = NEXT_FILE_VERSION) -> bytes:
+    """The sample image of ``kind`` at ``version``, as its file holds it."""
+    return (IMAGES / profile_for(kind).file_name(version)).read_bytes()
+
+
+def sample(kind: DeviceType | str, version: int = NEXT_FILE_VERSION) -> UpgradeImage:
+    """The sample image, read in its type's form (as the DCC reads an SR's image)."""
+    return parse_image(sample_bytes(kind, version), signed=profile_for(kind).signed)
+
+
+def built_image(kind: DeviceType | str, version: int = NEXT_FILE_VERSION, *,
+                sign_key: ec.EllipticCurvePrivateKey | None = None, force_replace: bool = False,
+                body: bytes = b"firmware", hardware_range: bool = True) -> UpgradeImage:
+    """A new image for ``kind``'s profile carrying ``body``.
+
+    It is signed with ``sign_key``, or with :data:`SUPPLIER`'s key when the profile is a
+    signed one or ``force_replace`` asks for a signature; ``hardware_range`` False leaves
+    the profile's hardware versions out of the header.
+    """
+    profile = profile_for(kind)
+    if sign_key is None and (profile.signed or force_replace):
+        sign_key = supplier_key()
+    return build_image(
+        body, manufacturer_code=profile.manufacturer_code, image_type=profile.image_type, file_version=version,
+        hw_min=profile.hw_min if hardware_range else None, hw_max=profile.hw_max if hardware_range else None,
+        force_replace=force_replace, sign_key=sign_key,
+    )
+
+
+def bench_copy(folder: Path, name: str = "emu.toml", *, replace: Mapping[str, str] | None = None,
+               file_name: str | None = None) -> Path:
+    """``bench/<name>`` written into ``folder``: its key store and images made absolute, its
+    session records kept in ``folder/sessions``, and each ``replace`` key (which must occur
+    exactly once) replaced."""
+    text = (BENCH_FILES / name).read_text()
+    replacements = {
+        '"../fixtures/keys"': f'"{BENCH_KEYS}"',
+        '"../firmware_images"': f'"{IMAGES}"',
+        '"../sessions"': f'"{folder / "sessions"}"',
+        **(replace or {}),
+    }
+    for old, new in replacements.items():
+        assert text.count(old) == 1, f"{name} does not have exactly one {old!r} to replace"
+        text = text.replace(old, new)
+    path = folder / (file_name or name)
+    path.write_text(text)
+    return path
