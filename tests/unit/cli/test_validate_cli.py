@@ -10,14 +10,13 @@ from pathlib import Path
 import junitparser
 import pytest
 from click.testing import CliRunner, Result
-from test_bench_check import ROOT, bench_copy
+from fixture_files import IMAGES, bench_copy
 
 from hanbench.bench.bench_file import load_bench
 from hanbench.bench.record import SessionOutcome, SessionRecord
 from hanbench.cli import main
 from hanbench.gbcs.image import parse_image
 
-IMAGES = ROOT / "firmware_images"
 ESME_V2 = IMAGES / "ESME-121D-0000-00000002.ota"
 
 
