@@ -10,14 +10,18 @@ PIP    := $(PY) -m pip --disable-pip-version-check -q
 run: $(VENV)/.installed
 	$(VENV)/bin/hanbench run --bench bench/emu.toml
 
-# Every test on the emu bench, then the conformance suite on the hardware code path.
+# pytest-xdist workers for `make test` (auto: one per core). `make test JOBS=0` runs in one process.
+JOBS ?= auto
+
+# Every test on the emu bench, then the conformance suite on the hardware code path, each
+# spread over JOBS pytest-xdist workers (README: "Parallel runs").
 test: $(VENV)/.installed-test
-	$(PY) -m pytest
+	$(PY) -m pytest -n $(JOBS)
 	$(MAKE) --no-print-directory test-twin
 
 # The conformance suite on the hardware code path (bellows and board ports on ptys).
 test-twin: $(VENV)/.installed-test
-	$(PY) -m pytest tests/conformance --bench bench/twin.toml
+	$(PY) -m pytest -n $(JOBS) tests/conformance --bench bench/twin.toml
 
 images: $(VENV)/.installed
 	$(PY) firmware_images/make_images.py

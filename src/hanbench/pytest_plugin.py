@@ -25,6 +25,13 @@ without a conftest.
 * ``--hanbench-capture FILE`` writes every frame of every test's virtual air (emu and twin
   benches) to one pcap file, premises after premises (:mod:`hanbench.radio.capture`); it is
   opened with the session and appears under its name when the run ends.
+* ``--hanbench-sessions DIR`` keeps the session record and the premises' state under ``DIR``
+  instead of the bench file's ``sessions`` folder (a test suite points it at its temporary
+  folder, so a run writes nothing into the checkout).
+* A failing bench test's report says how to run it alone: the test, the bench file and the
+  bench's seed.
+* Under pytest-xdist (``-n N``) the controller holds the bench and records the run's one
+  session; each worker keeps its premises apart (:mod:`hanbench.pytest_workers`).
 """
 
 from __future__ import annotations
@@ -32,8 +39,9 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import datetime as dt
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 import pytest_asyncio
@@ -50,6 +58,7 @@ from hanbench.clock import BenchClock, real_event_loop, virtual_event_loop
 from hanbench.errors import HanbenchError
 from hanbench.gbcs.device_types import DeviceType
 from hanbench.gbcs.roles import Role
+from hanbench.pytest_workers import WorkerPart, hand_over, is_controller, on_worker, refuse_on_workers, worker_id
 from hanbench.radio.capture import AirCapture
 
 DEFAULT_BENCH = Path("bench") / "emu.toml"
@@ -71,6 +80,8 @@ def pytest_addoption(parser: pytest.Parser) -> None:
                     help=f"bench file to run on (default: ini {INI_BENCH}, else {DEFAULT_BENCH} under the rootdir)")
     group.addoption("--hanbench-capture", dest="hanbench_capture", metavar="FILE", default=None,
                     help="write every frame of the bench's virtual air to this pcap file (emu and twin benches)")
+    group.addoption("--hanbench-sessions", dest="hanbench_sessions", metavar="DIR", default=None,
+                    help="keep session records and premises state under DIR instead of the bench file's sessions")
     parser.addini(INI_BENCH, "bench file for hanbench tests, relative to the ini file", default=None)
 
 
@@ -78,7 +89,7 @@ def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "hw: needs the hardware code path (a twin or lab bench)")
     config.addinivalue_line("markers", "emu: needs the emulator's controls (virtual time, fault injection)")
     config.addinivalue_line("markers", f"{CLAUSE}(text): the specification clause the test checks, for reports")
-    run = config.stash[_RUN] = _Run(_bench_path(config), config.getoption("hanbench_capture"))
+    run = config.stash[_RUN] = _Run(config, _bench_path(config))
     config.pluginmanager.register(run, "hanbench-run")
     if run.chosen:
         run.config  # a bench the user named must load before anything runs: a usage error otherwise
@@ -112,9 +123,14 @@ class _RunClock:
         return self._last
 
 
+    def advance_to(self, at: dt.datetime) -> None:
+        """Take ``at`` as the last reading if it is later (events merged from elsewhere)."""
+        self._last = max(self._last, at)
+
+
 @dataclasses.dataclass
 class _Recording:
-    lock: BenchLock
+    config: BenchConfig
     record: SessionRecord
     session: Session
     events: EventStream
@@ -125,27 +141,44 @@ class _Recording:
 class _Run:
     """The active bench of a pytest run, loaded on first need, and the run's session record.
 
-    Registered as a plugin of its own so that it sees every test report.
+    Registered as a plugin of its own so that it sees every test report. In an xdist
+    controller it holds the bench from the start and records the reports its workers send;
+    in a worker, or a run without workers, it opens the session when a test first needs it.
     """
 
-    def __init__(self, where: tuple[Path, str, bool], capture: str | None) -> None:
+    def __init__(self, pytest_config: pytest.Config, where: tuple[Path, str, bool]) -> None:
         self.path, self.shown, self.chosen = where
-        self.capture_path = capture
+        self._pytest_config = pytest_config
+        self.capture_path: str | None = pytest_config.getoption("hanbench_capture")
+        self.worker = worker_id(pytest_config)
         #: How the run's capture ended, for the terminal summary (None: no capture was written).
         self.capture_report: str | None = None
         self._config: BenchConfig | None = None
+        self._lock: BenchLock | None = None
         self.recording: _Recording | None = None
         self.bench_items: set[str] = set()
         self._tests: dict[str, _TestRecord] = {}
+        self._parts: list[WorkerPart] = []
 
     @property
     def config(self) -> BenchConfig:
+        """The bench file as written."""
         if self._config is None:
             try:
                 self._config = load_bench(self.path)
             except HanbenchError as exc:
                 raise pytest.UsageError(f"hanbench: {exc}") from None
         return self._config
+
+    def premises_config(self) -> BenchConfig:
+        """The bench this process records into and assembles: its sessions moved by
+        ``--hanbench-sessions`` (read when the session opens, after every conftest), and into
+        the worker's own folder in an xdist worker."""
+        config = self.config
+        sessions = self._pytest_config.getoption("hanbench_sessions")
+        if sessions is not None:
+            config = dataclasses.replace(config, sessions=Path(sessions).resolve())
+        return config if self.worker is None else on_worker(config, self.worker)
 
     @property
     def marker(self) -> str:
@@ -158,31 +191,52 @@ class _Run:
         except HanbenchError:
             return False  # the bench fixture reports the missing kind on use
 
+    def hold(self, config: BenchConfig) -> None:
+        """Take the bench's lock (once); a bench in use elsewhere is a usage error naming its holder."""
+        if self._lock is None:
+            try:
+                self._lock = BenchLock(config.database_path).__enter__()
+            except HanbenchError as exc:
+                raise pytest.UsageError(f"hanbench: {exc}") from None
+
     def open(self) -> _Recording:
         if self.recording is None:
-            config = self.config
-            lock = BenchLock(config.database_path).__enter__()
+            config = self.premises_config()
+            self.hold(config)
             capture = None if self.capture_path is None else open_capture(config, self.capture_path)
             record = SessionRecord(config.database_path)
             clock = _RunClock(config.start)
             session = record.start(config, clock)
             events = EventStream(clock)
             session.attach(events)
-            self.recording = _Recording(lock, record, session, events, clock, capture)
+            self.recording = _Recording(config, record, session, events, clock, capture)
         return self.recording
 
+    @pytest.hookimpl(tryfirst=True)
+    def pytest_sessionstart(self, session: pytest.Session) -> None:
+        """An xdist controller takes the bench before any worker starts: a bench in use fails the run now."""
+        if not is_controller(session.config) or not (self.chosen or self.path.is_file()):
+            return
+        refuse_on_workers(self.config, self.shown, self.capture_path)
+        self.hold(self.premises_config())
+
     def pytest_collection_finish(self, session: pytest.Session) -> None:
-        """Take the bench and open the run's session as soon as a selected test will use it."""
+        """Take the bench and open the run's session as soon as a selected test will use it.
+
+        A worker leaves that to the ``bench`` fixture: an error raised in a worker's
+        collection hook would leave xdist waiting for that worker for ever.
+        """
         if session.config.option.collectonly or not any(i.nodeid in self.bench_items for i in session.items):
             return
-        try:
-            self.open()
-        except HanbenchError as exc:
-            raise pytest.UsageError(f"hanbench: {exc}") from None
+        if self.worker is None:
+            try:
+                self.open()
+            except HanbenchError as exc:
+                raise pytest.UsageError(f"hanbench: {exc}") from None
 
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
         """Fold one phase report of a bench test into its outcome; record it after teardown."""
-        if report.nodeid not in self.bench_items:
+        if not getattr(report, _BENCH_TEST, False):
             return
         test = self._tests.setdefault(report.nodeid, _TestRecord())
         test.fold(report)
@@ -192,24 +246,49 @@ class _Run:
             self.open().session.record_test(report.nodeid, test.outcome, test.duration, test.message,
                                             clause=None if clause is None else str(clause))
 
+    @pytest.hookimpl(optionalhook=True)
+    def pytest_testnodedown(self, node: Any, error: object) -> None:
+        """xdist, in the controller: a worker ended; keep the session it recorded its part into."""
+        part = WorkerPart.from_output(getattr(node, "workeroutput", {}))
+        if part is not None:
+            self._parts.append(part)
+
     def finish(self, exitstatus: int) -> int | None:
         """Close the run's session; its ID, or None if no test used the bench."""
-        if self.recording is None:
-            return None
+        recording, self.recording = self.recording, None
+        session_id = None if recording is None else self._close(recording, exitstatus)
+        if self._lock is not None:
+            self._lock.__exit__(None, None, None)
+            self._lock = None
+        return session_id
+
+    def _close(self, recording: _Recording, exitstatus: int) -> int:
         outcome = {pytest.ExitCode.OK: SessionOutcome.PASSED,
                    pytest.ExitCode.TESTS_FAILED: SessionOutcome.FAILED}.get(exitstatus, SessionOutcome.ABORTED)
         failure = None if outcome is SessionOutcome.PASSED else f"pytest exit status {int(exitstatus)}"
-        recording, self.recording = self.recording, None
+        for part in sorted(self._parts, key=lambda p: p.worker):
+            with SessionRecord(part.database) as source:
+                last = recording.session.take_events(source, part.session_id, worker=part.worker)
+            if last is not None:
+                recording.clock.advance_to(last)
         recording.session.finish(outcome, failure)
         recording.record.close()
-        recording.lock.__exit__(None, None, None)
         if recording.capture is not None:
             self.capture_report = _close_capture(recording.capture)
+        if self.worker is not None:
+            hand_over(self._pytest_config, WorkerPart(self.worker, recording.config.database_path,
+                                                      recording.session.id))
         return recording.session.id
 
     def pytest_terminal_summary(self, terminalreporter: pytest.TerminalReporter) -> None:
         if self.capture_report is not None:
             terminalreporter.write_line(self.capture_report)
+
+    def reproduce(self, nodeid: str) -> str:
+        """How to run one bench test alone, as its failure report says."""
+        config = self.config
+        return (f"pytest '{nodeid}' --bench {self.shown}\n"
+                f"(bench {config.name!r}, {config.kind} kind, seed {config.seed}, starting {config.start.isoformat()})")
 
 
 def _close_capture(capture: AirCapture) -> str:
@@ -253,6 +332,8 @@ def _failure_line(report: pytest.TestReport) -> str:
 
 
 _RUN = pytest.StashKey[_Run]()
+#: Set on the report of every phase of a bench test (it travels with the report to an xdist controller).
+_BENCH_TEST = "hanbench_bench_test"
 #: After the run: the session ID it recorded into, or None (``hanbench run`` reads it).
 SESSION_ID = pytest.StashKey[int | None]()
 
@@ -291,6 +372,18 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
                 reason=f"needs {need}; active bench {run.shown} is {run.config.kind}"))
 
 
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Iterator[None]:
+    """Mark a bench test's report, and add to a failed one how to run the test alone."""
+    report: pytest.TestReport = yield
+    run = _run(item.config)
+    if item.nodeid in run.bench_items:
+        setattr(report, _BENCH_TEST, True)
+        if report.failed:
+            report.sections.append(("hanbench: run it alone", run.reproduce(item.nodeid)))
+    return report
+
+
 @pytest.hookimpl(trylast=True)
 def pytest_asyncio_loop_factories(config: pytest.Config, item: pytest.Item) -> dict[str, Callable[[], asyncio.AbstractEventLoop]]:
     """Virtual time for bench tests on an emu bench; an ordinary loop for everything else."""
@@ -312,7 +405,7 @@ async def bench(request: pytest.FixtureRequest) -> AsyncIterator[Bench]:
     run = _run(request.config)
     recording = run.open()
     with recording.session.running(request.node.nodeid):
-        async with open_bench(run.config, events=recording.events, session=recording.session,
+        async with open_bench(recording.config, events=recording.events, session=recording.session,
                               capture=recording.capture) as opened:
             recording.clock.current = opened.clock
             try:

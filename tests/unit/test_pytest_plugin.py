@@ -3,12 +3,14 @@ virtual time, and the session record of a run."""
 
 from __future__ import annotations
 
+import os
 import re
 from pathlib import Path
 
 import pytest
 
-from fixture_files import bench_copy
+from fixture_files import ROOT, bench_copy
+from hanbench.bench.lock import BenchLock
 from hanbench.bench.record import SessionOutcome, SessionRecord, TestOutcome
 
 pytest_plugins = ["pytester"]
@@ -170,3 +172,67 @@ def test_every_bench_test_outcome_lands_in_one_session_record(pytester: pytest.P
         assert premises == [("premises_opened", first), ("premises_closed", first),
                             ("premises_opened", second), ("premises_closed", second)]
         assert {e.test for e in record.events(session.id)} == {first, second}
+
+
+def test_a_failing_bench_test_says_how_to_run_it_alone(pytester: pytest.Pytester) -> None:
+    pytester.makeini("[pytest]\nasyncio_mode = strict\nasyncio_default_fixture_loop_scope = function\n")
+    pytester.makepyfile(test_recorded=RECORDED)
+    bench = bench_file(pytester.path, name="plugin")
+    result = pytester.runpytest("--bench", str(bench), "-p", "no:cacheprovider", "-k", "fails")
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines([
+        "*- hanbench: run it alone -*",
+        f"pytest 'test_recorded.py::test_fails' --bench {bench}",
+        "(bench 'plugin', emu kind, seed 1, starting 2026-01-05T09:00:00+00:00)",
+    ])
+
+
+XDIST = ["-n", "2", "-p", "no:cacheprovider", "-p", "xdist"]
+
+
+def test_under_xdist_the_run_records_one_session_and_each_worker_its_premises_apart(
+        pytester: pytest.Pytester) -> None:
+    pytester.makeini("[pytest]\nasyncio_mode = strict\nasyncio_default_fixture_loop_scope = function\n")
+    pytester.makepyfile(test_recorded=RECORDED, test_more=RECORDED.replace("test_", "test_more_"))
+    bench = bench_file(pytester.path, name="plugin")
+    result = pytester.runpytest_subprocess("--bench", str(bench), *XDIST, timeout=300)
+    result.assert_outcomes(passed=2, failed=2, skipped=2)
+    assert "in use by" not in result.stdout.str() + result.stderr.str()
+    result.stdout.fnmatch_lines(["*- hanbench: run it alone -*", f"pytest 'test_*.py::test_*fails' --bench {bench}"])
+    folder = pytester.path / "sessions" / "plugin"
+    workers = {}
+    for worker in ("gw0", "gw1"):  # each worker recorded its own part in its own folder
+        with SessionRecord(folder / "workers" / worker / "plugin" / "hanbench.db") as part:
+            [session] = part.list_sessions()
+            workers[worker] = len(part.events(session.id))
+    with SessionRecord(folder / "hanbench.db") as record:
+        [session] = record.list_sessions()  # the run's one session
+        assert session.outcome is SessionOutcome.FAILED
+        assert sorted(t.outcome for t in record.tests(session.id)) == sorted([TestOutcome.PASSED, TestOutcome.FAILED,
+                                                                             TestOutcome.SKIPPED] * 2)
+        events = record.events(session.id)
+        assert [e.seq for e in events] == list(range(1, len(events) + 1))
+        by_worker = {w: sum(e.data["worker"] == w for e in events) for w in workers}
+        assert by_worker == workers and all(by_worker.values())
+        assert [e.kind for e in events].count("premises_opened") == 4
+
+
+def test_a_bench_held_elsewhere_fails_an_xdist_run_at_once(pytester: pytest.Pytester) -> None:
+    pytester.makeini("[pytest]\nasyncio_mode = strict\nasyncio_default_fixture_loop_scope = function\n")
+    pytester.makepyfile(test_recorded=RECORDED)
+    bench = bench_file(pytester.path, name="plugin")
+    with BenchLock(pytester.path / "sessions" / "plugin" / "hanbench.db"):
+        result = pytester.runpytest_subprocess("--bench", str(bench), *XDIST, timeout=60)
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines([f"ERROR: hanbench: the bench database * is in use by pid {os.getpid()}; *"])
+    assert "bringing up nodes" not in result.stdout.str()
+
+
+def test_a_lab_bench_is_refused_under_xdist(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(test_plain="def test_plain():\n    pass\n")
+    lab = pytester.path / "lab.toml"
+    lab.write_text((ROOT / "bench" / "lab-example.toml").read_text().replace('"../', f'"{ROOT}/'))
+    result = pytester.runpytest_subprocess("--bench", str(lab), *XDIST, timeout=60)
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines(["ERROR: hanbench: * is a lab bench: one set of hardware that xdist workers "
+                                 "cannot share; run it without -n"])

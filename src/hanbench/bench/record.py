@@ -414,6 +414,26 @@ class Session:
         self.record._write("INSERT INTO session_validations (session_id, validation_json) VALUES (?, ?)",
                            (self.id, json.dumps(validation, sort_keys=True)))
 
+    def take_events(self, source: SessionRecord, session_id: int, **extra: Any) -> dt.datetime | None:
+        """Append the events of ``source``'s session ``session_id`` to this session, in one transaction.
+
+        They are numbered on after this session's own and each gets the fields ``extra`` (a
+        pytest-xdist run merges its workers' sessions into the run's one session this way,
+        ``worker="gw0"`` telling whose premises an event came from). Returns the time of the
+        last event taken, or None if there was none.
+        """
+        self._check_open()
+        events = source.events(session_id)
+        with self.record._transaction() as db:
+            (last,) = db.execute("SELECT COALESCE(MAX(seq), 0) FROM event_log WHERE session_id = ?",
+                                 (self.id,)).fetchone()
+            db.executemany(
+                "INSERT INTO event_log (session_id, seq, kind, at, data_json, test) VALUES (?, ?, ?, ?, ?, ?)",
+                [(self.id, last + index, event.kind, event.at.isoformat(),
+                  json.dumps({**event.data, **extra}, sort_keys=True), event.test)
+                 for index, event in enumerate(events, start=1)])
+        return max((event.at for event in events), default=None)
+
     def finish(self, outcome: SessionOutcome | str, failure: str | None = None) -> None:
         """End the session with ``outcome`` (not ``running``) at the bench clock's now."""
         self._check_open()

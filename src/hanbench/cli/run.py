@@ -70,8 +70,10 @@ def command(bench_file: Path | None, keyword: str | None, markexpr: str | None, 
     pcap = None if capture is None else capture_path(config, capture)
     # hanbench, pytest-asyncio and looptime are imported before pytest starts (this command
     # is hanbench), so pytest cannot rewrite their asserts; that warning is noise here.
-    args = [str(folder), "--bench", str(config.file), "-p", "no:cacheprovider",
-            "-W", "ignore::pytest.PytestAssertRewriteWarning"]
+    # The session folder is passed on explicitly: the run records into the bench file's
+    # database (read back below) whatever a conftest of the suite would choose.
+    args = [str(folder), "--bench", str(config.file), "--hanbench-sessions", str(config.sessions),
+            "-p", "no:cacheprovider", "-W", "ignore::pytest.PytestAssertRewriteWarning"]
     for flag, value in (("-k", keyword), ("-m", markexpr), ("--junitxml", junitxml), ("--hanbench-capture", pcap)):
         if value is not None:
             args += [flag, str(value)]
