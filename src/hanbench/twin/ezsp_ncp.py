@@ -497,11 +497,14 @@ class EzspNcp:
 
     def _outgoing_packet(self, dst: zt.AddrModeAddress, aps: t.EmberApsFrame, data: bytes,
                          radius: int = 0) -> zt.ZigbeePacket:
+        # APS_OPTION_RETRY is how the host asks EmberZNet for an APS ACK (and its retries).
+        retry = t.EmberApsOption.APS_OPTION_RETRY in t.EmberApsOption(aps.options)
         return zt.ZigbeePacket(
             src=zt.AddrModeAddress(addr_mode=zt.AddrMode.NWK, address=COORDINATOR_NWK),
             src_ep=aps.sourceEndpoint, dst=dst, dst_ep=aps.destinationEndpoint,
             tsn=aps.sequence, profile_id=aps.profileId, cluster_id=aps.clusterId,
             data=zt.SerializableBytes(bytes(data)), radius=radius,
+            tx_options=zt.TransmitOptions.ACK if retry else zt.TransmitOptions.NONE,
         )
 
     def _cmd_sendUnicast(self, type: t.EmberOutgoingMessageType, indexOrDestination: int,

@@ -196,3 +196,18 @@ async def test_join_is_refused_while_the_network_is_closed(
     with pytest.raises(Exception, match="not permitted"):
         await SmallDevice(air).join()
     assert DEVICE_IEEE not in app.devices
+
+
+@pytest.mark.asyncio
+async def test_a_frame_bellows_sends_with_aps_retry_asks_the_air_for_an_aps_ack(
+    bench: tuple[VirtualAir, EzspTwin, ControllerApplication],
+) -> None:
+    air, _, app = bench
+    node, device = await joined_device(air, app)
+    node.heard.clear()
+    # zigpy asks for an APS ACK on a frame that expects no reply; bellows sets APS_OPTION_RETRY
+    await app.request(device, HA_PROFILE, Basic.cluster_id, 1, 1, 0x42, b"\x18\x42\x0b\x00\x00", expect_reply=False)
+    await device.endpoints[1].basic.read_attributes(["model"], allow_cache=False)  # expects its reply: no ACK
+    unsolicited, read = node.heard
+    assert unsolicited.tsn == 0x42 and zt.TransmitOptions.ACK in unsolicited.tx_options
+    assert zt.TransmitOptions.ACK not in read.tx_options
