@@ -1,7 +1,7 @@
 """The honest air's calibration, pinned in bench time: what a lab measures for a whole image.
 
 A 241 KB image to an awake router-class device takes 15 to 25 minutes (zigbee2mqtt's
-figure, see :class:`hanbench.radio.air.AirTiming`); a sleepy GSME polling once a second gets
+figure, see :class:`hanbench.radio.air_timing.AirTiming`); a sleepy GSME polling once a second gets
 about 50 B/s. Bench time is virtual and deterministic, so these are exact checks of the
 model, not timings of this machine. The flow is the conformance suite's: SR 11.1 through the
 DCC, the CH's OTA server, the air, the device's OTA client and its receipt alert.
@@ -11,10 +11,15 @@ from __future__ import annotations
 
 import dataclasses
 from pathlib import Path
+from typing import Any
+
+import pytest
 
 from hanbench import Outcome, open_bench, run_virtual
+from hanbench.bench.bench_config import AirConfig, BenchConfig
 from hanbench.bench.bench_file import load_bench
 from hanbench.bench.events import TransferFinished, TransferStarted
+from hanbench.gbcs.device_types import DeviceType
 from hanbench.gbcs.image import build_image
 from hanbench.gbcs.image_types import NEXT_FILE_VERSION, profile_for
 from hanbench.gbcs.keystore import load_private_key
@@ -35,17 +40,22 @@ def image_of(device_type: str, total_bytes: int) -> bytes:
                        sign_key=load_private_key(SUPPLIER_KEY)).to_bytes()
 
 
-def transfer(tmp_path: Path, device_name: str, image: bytes) -> tuple[float, int]:
-    """SR 11.1 of ``image`` to the device of bench/emu.toml named ``device_name``, to its
-    receipt alert: (transfer seconds, bytes sent), from the CH's transfer events."""
-    config = dataclasses.replace(load_bench(ROOT / "bench" / "emu.toml"), sessions=tmp_path)
+def emu(tmp_path: Path, **air: Any) -> BenchConfig:
+    """bench/emu.toml, its record in ``tmp_path``, with ``air`` changed in its ``[air]``."""
+    config = load_bench(ROOT / "bench" / "emu.toml")
     assert config.air is not None and config.air.airtime, "bench/emu.toml runs on the honest air"
+    return dataclasses.replace(config, sessions=tmp_path, air=dataclasses.replace(config.air, **air))
+
+
+def transfer(config: BenchConfig, device_name: str, image: bytes | None = None) -> tuple[float, int]:
+    """SR 11.1 of ``image`` (default: the sample image) to the device named ``device_name``,
+    to its receipt alert: (transfer seconds, bytes sent), from the CH's transfer events."""
 
     async def main() -> tuple[float, int]:
         async with open_bench(config) as bench:
             device = bench.device(device_name)
             mark = bench.events.last_seq
-            result = await bench.supplier.update_firmware(image, [device])
+            result = await bench.supplier.update_firmware(image or bench.image(device, NEXT_FILE_VERSION), [device])
             assert result.target(device.id).outcome is Outcome.DISTRIBUTED, result
             await bench.supplier.wait_alert(0x8F72, device=device, timeout=6 * 3600)
             events = [e for e in bench.events.history if e.seq > mark and getattr(e, "device", None) == device.id]
@@ -58,13 +68,25 @@ def transfer(tmp_path: Path, device_name: str, image: bytes) -> tuple[float, int
 
 def test_241_kb_to_an_awake_router_class_device_takes_15_to_25_minutes(tmp_path: Path) -> None:
     image = image_of("esme", 241_000)
-    seconds, sent = transfer(tmp_path, "esme", image)
+    seconds, sent = transfer(emu(tmp_path), "esme", image)
     assert sent == len(image) == 241_000
     assert 15 * 60 <= seconds <= 25 * 60, f"{seconds / 60:.1f} min"
 
 
 def test_a_sleepy_gsme_polling_once_a_second_gets_about_50_bytes_a_second(tmp_path: Path) -> None:
     image = image_of("gsme", 20_000)
-    seconds, sent = transfer(tmp_path, "gsme", image)
+    seconds, sent = transfer(emu(tmp_path), "gsme", image)
     assert sent == len(image)
     assert 40 <= sent / seconds <= 55, f"{sent / seconds:.1f} B/s"
+
+
+def test_the_bench_files_pacing_and_poll_interval_reach_the_air(tmp_path: Path) -> None:
+    paced, sent = transfer(emu(tmp_path / "paced"), "esme")
+    unpaced, _ = transfer(emu(tmp_path / "unpaced", block_pacing_ms={**AirConfig().block_pacing_ms, DeviceType.ESME: 0.0}), "esme")
+    blocks = -(-sent // 50)
+    assert paced - unpaced == pytest.approx(blocks * 0.250, rel=0.05)  # 250 ms a block, by default
+
+    unpaced_gsme = {**AirConfig().block_pacing_ms, DeviceType.GSME: 0.0}
+    slow, sent = transfer(emu(tmp_path / "slow", block_pacing_ms=unpaced_gsme), "gsme")
+    fast, _ = transfer(emu(tmp_path / "fast", block_pacing_ms=unpaced_gsme, poll_interval_ms=250.0), "gsme")
+    assert sent / fast == pytest.approx(4 * sent / slow, rel=0.1)  # a block per poll

@@ -23,6 +23,7 @@ from hanbench.gbcs.entity import EntityId
 from hanbench.gbcs.roles import SUPPLIER_ROLES, DeviceStatus, DeviceSuppliers, Policy, Role
 from hanbench.hardware.ports import PortMatch
 from hanbench.hardware.power import PowerDriver, power_from_config
+from hanbench.radio.air_timing import DEFAULT_BLOCK_PACING_S, DEFAULT_POLL_INTERVAL_S
 
 __all__ = [
     "AirConfig", "Appointment", "BenchConfig", "BenchKind", "DeviceConfig", "FlowControl", "HubConfig",
@@ -53,18 +54,28 @@ class FlowControl(enum.StrEnum):
     NONE = "none"
 
 
+def _default_block_pacing() -> dict[DeviceType, float]:
+    return {device_type: DEFAULT_BLOCK_PACING_S * 1000 for device_type in DeviceType if device_type is not DeviceType.CH}
+
+
 @dataclasses.dataclass(frozen=True)
 class AirConfig:
-    """The virtual air's link model (emu and twin benches; a lab has a real air).
+    """The virtual air (emu and twin benches; a lab has a real air).
 
-    ``latency_ms`` is added to every frame; ``loss`` is the probability (0..1) that a frame
-    is lost after MAC/APS retries; ``airtime`` charges 2.4 GHz airtime (250 kbit/s) per frame
-    so that transfer times are realistic.
+    ``airtime`` chooses the honest 802.15.4 air over the free one (see
+    :mod:`hanbench.radio.air`). ``latency_ms`` is added to every frame. ``loss`` is the
+    probability (0..1) that a frame is lost: on the free air after all MAC/APS retries, on the
+    honest air each frame on the air. On the honest air only: ``poll_interval_ms``, how often a
+    sleepy device (the GSME) polls the CH while awake; ``block_pacing_ms``, per device type,
+    how long a device takes over each Image Block Response before it asks for the next
+    (defaults and their sources: :mod:`hanbench.radio.air_timing`).
     """
 
     latency_ms: float = 0.0
     loss: float = 0.0
     airtime: bool = False
+    poll_interval_ms: float = DEFAULT_POLL_INTERVAL_S * 1000
+    block_pacing_ms: dict[DeviceType, float] = dataclasses.field(default_factory=_default_block_pacing)
 
 
 @dataclasses.dataclass(frozen=True)

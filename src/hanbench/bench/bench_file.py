@@ -147,10 +147,19 @@ class _Loader:
             return None
         if table is None:
             return AirConfig()
+        defaults = AirConfig()
+        pacing = dict(defaults.block_pacing_ms)
+        types = [device_type.value for device_type in pacing]
+        per_type = table.table("block_pacing_ms", types)
+        if per_type is not None:
+            for device_type in pacing:
+                pacing[device_type] = per_type.number(device_type.value, pacing[device_type], minimum=0)
         return AirConfig(
-            latency_ms=table.number("latency_ms", 0.0, minimum=0),
-            loss=table.number("loss", 0.0, minimum=0, maximum=1),
-            airtime=table.boolean("airtime", False),
+            latency_ms=table.number("latency_ms", defaults.latency_ms, minimum=0),
+            loss=table.number("loss", defaults.loss, minimum=0, maximum=1),
+            airtime=table.boolean("airtime", defaults.airtime),
+            poll_interval_ms=table.number("poll_interval_ms", defaults.poll_interval_ms, above=0),
+            block_pacing_ms=pacing,
         )
 
     def _radio(self, kind: BenchKind) -> RadioConfig | None:

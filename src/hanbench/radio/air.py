@@ -42,7 +42,7 @@ does, on the 802.15.4 MAC of :mod:`hanbench.radio.mac`:
   its next Image Block Request leaves that much later. The MAC and APS ACKs are the stack's
   and go out at once. :meth:`VirtualAir.set_pacing` sets it per node.
 
-:class:`AirTiming` says where each default comes from.
+:class:`~hanbench.radio.air_timing.AirTiming` says where each default comes from.
 
 Joining is modelled at the level the coordinator's stack reports it: a node asks
 :meth:`VirtualAir.join`, which succeeds only while joining is permitted, attaches the node and
@@ -69,13 +69,13 @@ from zigpy.zcl.clusters.general import Ota
 
 from hanbench.errors import BadInput, InfrastructureFault
 from hanbench.listeners import Listeners
+from hanbench.radio.air_timing import AirTiming
 from hanbench.radio.link import Link, LinkModel, LinkStats
 from hanbench.radio.mac import (
     ACK_OCTETS,
     DATA_REQUEST_OCTETS,
     Channel,
     ChannelStats,
-    MacConstants,
     aps_ack_octets,
     data_frame_octets,
 )
@@ -88,13 +88,6 @@ UNKNOWN_NWK = 0xFFFE
 #: The NWK destination of a group frame: every node with its receiver on.
 RX_ON_WHEN_IDLE = 0xFFFD
 _IMAGE_BLOCK_RESPONSE = Ota.ClientCommandDefs.image_block_response.id
-
-#: Silicon Labs' end-device-support plugin polls every 1 s while it expects data (Short Poll
-#: Interval, SL_ZIGBEE_AF_PLUGIN_END_DEVICE_SUPPORT_SHORT_POLL_INTERVAL_SECONDS, default 1).
-DEFAULT_POLL_INTERVAL_S = 1.0
-#: The block cycle of a router-class device; see :class:`AirTiming`.
-DEFAULT_BLOCK_PACING_S = 0.25
-
 
 @runtime_checkable
 class AirNode(Protocol):
@@ -186,38 +179,6 @@ JoinHandler = Callable[[t.NWK, t.EUI64, t.NWK], None]
 """Called as ``handler(nwk, ieee, parent_nwk)`` when a node has joined."""
 
 FrameObserver = Callable[[AirFrame | MacFrame], None]
-
-
-@dataclasses.dataclass(frozen=True)
-class AirTiming:
-    """The honest air's knobs; the 802.15.4 and Zigbee constants are in ``mac``.
-
-    ``poll_interval_s``: how often a sleepy node's MAC polls its parent while it is awake.
-    Default 1 s, the Short Poll Interval of Silicon Labs' end-device-support plugin. With it
-    a sleepy device gets one block per poll: about 50 B/s with 50-byte blocks, the 47 B/s
-    measured to a sleepy device (40-byte blocks every ~0.85 s, rbaron/b-parasite PR #192).
-
-    ``block_pacing_s``: the time a device's application takes over an Image Block Response
-    before it asks for the next block. Default 250 ms, which with the honest air's ~17 ms of
-    frames per block gives 241 KB to a router-class device in about 21 minutes: the figure
-    measured with zigbee2mqtt (about 150 B/s to a router, Koenkk/zigbee2mqtt#17374: a
-    291,130-byte image at 48 % with 17 minutes to go), whose OTA server keeps 250 ms per block
-    (image_block_response_delay, zigbee-herdsman-converters ``lib/ota.ts``). Devices alone
-    are faster (a deCONZ trace of an IKEA router shows 66-74 ms per block,
-    dresden-elektronik/deconz-ota-plugin#44; Hue bulbs ask at once, zigbee-herdsman#1846),
-    and no GB figure is public (research notes, gbcs-domain section 5): a lab that times its
-    devices sets the bench file's ``[air.block_pacing_ms]`` per device type.
-    """
-
-    poll_interval_s: float = DEFAULT_POLL_INTERVAL_S
-    block_pacing_s: float = DEFAULT_BLOCK_PACING_S
-    mac: MacConstants = MacConstants()
-
-    def __post_init__(self) -> None:
-        if self.poll_interval_s <= 0:
-            raise BadInput(f"a sleepy node's poll interval must be > 0 s, got {self.poll_interval_s}")
-        if self.block_pacing_s < 0:
-            raise BadInput(f"a device's block pacing must be >= 0 s, got {self.block_pacing_s}")
 
 
 class JoinNotPermitted(InfrastructureFault):

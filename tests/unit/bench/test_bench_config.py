@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import json
 from collections.abc import Callable
 
 import pytest
@@ -56,11 +57,15 @@ hardware_version = 0x1111
 
 
 def test_knobs_hold_everything_that_shapes_a_session(load_text: Callable[[str], BenchConfig]) -> None:
-    config = load_text(BASE.replace("[hub]", "[air]\nloss = 0.25\n\n[hub]"))
+    config = load_text(BASE.replace("[hub]", "[air]\nloss = 0.25\nairtime = true\npoll_interval_ms = 250\n\n"
+                                                "[air.block_pacing_ms]\nesme = 80\n\n[hub]"))
     knobs = config.knobs()
     assert knobs["start"] == "2026-01-05T09:00:00+00:00"
     assert knobs["policy"] == "mp207" and knobs["kind"] == "emu" and knobs["seed"] == 0
-    assert knobs["air"] == {"latency_ms": 0.0, "loss": 0.25, "airtime": False}
+    pacing = {"esme": 80.0, "gsme": 250.0, "hcalcs": 250.0, "ppmid": 250.0, "ihd": 250.0, "alt_han": 250.0}
+    assert knobs["air"] == {"latency_ms": 0.0, "loss": 0.25, "airtime": True, "poll_interval_ms": 250.0,
+                            "block_pacing_ms": pacing}
+    assert json.loads(json.dumps(knobs)) == knobs, "the record stores the knobs as JSON"
     assert knobs["timing"] == dataclasses.asdict(TimingConfig())
     assert knobs["hub"] == {"id": "00-DB-12-34-56-78-91-02", "image_store_slots": 2, "max_image_size": None}
     assert knobs["radio"] is None and knobs["bench_file"] == str(config.file)

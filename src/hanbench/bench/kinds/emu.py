@@ -34,7 +34,8 @@ from hanbench.devices.gsme import Gsme
 from hanbench.errors import BadInput
 from hanbench.hub.comms_hub import CommsHub, CommsHubTiming, hub_endpoints
 from hanbench.hub.ota_server import OtaServerConfig
-from hanbench.radio.air import AirTiming, VirtualAir
+from hanbench.radio.air import AirNode, VirtualAir
+from hanbench.radio.air_timing import AirTiming
 from hanbench.radio.interview import join_and_interview
 from hanbench.radio.link import LinkModel
 from hanbench.radio.virtual_app import virtual_coordinator
@@ -46,10 +47,17 @@ FIRST_DEVICE_NWK = 0x1000
 
 
 def virtual_air(config: BenchConfig) -> VirtualAir:
-    """The premises' virtual air as the bench file's ``[air]`` and ``seed`` describe it."""
+    """The premises' virtual air as the bench file's ``[air]`` and ``seed`` describe it; each
+    device's pacing is set as it is built (:func:`pace`)."""
     air = config.air or AirConfig()
+    timing = AirTiming(poll_interval_s=air.poll_interval_ms / 1000.0) if air.airtime else None
     return VirtualAir(default_link=LinkModel(latency_s=air.latency_ms / 1000.0, loss=air.loss), seed=config.seed,
-                      timing=AirTiming() if air.airtime else None)
+                      timing=timing)
+
+
+def pace(air: VirtualAir, config: BenchConfig, entry: DeviceConfig, node: AirNode) -> None:
+    """Give ``node`` the block pacing the bench file gives its device type."""
+    air.set_pacing(node.ieee, (config.air or AirConfig()).block_pacing_ms[entry.type] / 1000.0)
 
 
 def hub_timing(config: BenchConfig) -> CommsHubTiming:
@@ -189,6 +197,7 @@ async def assemble(context: AssemblyContext) -> AsyncIterator[EmuPremises]:
                                    hardware_version=entry.hardware_version),
                     context.clock, context.keystore, gsme_timing=gsme_timing)
                 stack.push_async_callback(device.close)
+                pace(air, config, entry, device.node)
                 device.firmware.subscribe(firmware_listener(context.events, device.firmware))
                 hub.register(entry.id, entry.type)
                 await join_and_interview(app, device.node)

@@ -26,7 +26,7 @@ from hanbench.bench.bench_config import DeviceConfig
 from hanbench.bench.events import EventStream
 from hanbench.bench.kinds.boards import BoardDevice, BoardPremises, board_device, join_security, stick_settings, \
     stick_watch
-from hanbench.bench.kinds.emu import FIRST_DEVICE_NWK, hub_on, virtual_air
+from hanbench.bench.kinds.emu import FIRST_DEVICE_NWK, hub_on, pace, virtual_air
 from hanbench.bench.premises import AssemblyContext
 from hanbench.clock import BenchClock
 from hanbench.devices import DeviceSettings, GsmeTiming, build_device
@@ -104,4 +104,5 @@ async def _emulated_device(stack: contextlib.AsyncExitStack, context: AssemblyCo
                        running_version=entry.firmware_version, hardware_version=entry.hardware_version),
         clock, context.keystore, gsme_timing=GsmeTiming(wake_interval_s=context.config.timing.gsme_wake_interval_s))
     stack.push_async_callback(device.close)
+    pace(air, context.config, entry, device.node)
     return DeviceBoard(device, clock)
