@@ -1,8 +1,8 @@
 """The honest air's calibration, pinned in bench time: what a lab measures for a whole image.
 
 A 241 KB image to an awake router-class device takes 15 to 25 minutes (zigbee2mqtt's
-figure, see :class:`hanbench.radio.air_timing.AirTiming`); a sleepy GSME polling once a second gets
-about 50 B/s. Bench time is virtual and deterministic, so these are exact checks of the
+figure, see :class:`hanbench.radio.air_timing.AirTiming`); a sleepy GSME polling once a
+second gets about 50 B/s. Bench time is virtual and deterministic, so these are exact checks of the
 model, not timings of this machine. The flow is the conformance suite's: SR 11.1 through the
 DCC, the CH's OTA server, the air, the device's OTA client and its receipt alert.
 """
@@ -14,35 +14,25 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from fixture_files import BENCH_FILES, built_image
 
 from hanbench import Outcome, open_bench, run_virtual
 from hanbench.bench.bench_config import AirConfig, BenchConfig
 from hanbench.bench.bench_file import load_bench
 from hanbench.bench.events import TransferFinished, TransferStarted
 from hanbench.gbcs.device_types import DeviceType
-from hanbench.gbcs.image import build_image
-from hanbench.gbcs.image_types import NEXT_FILE_VERSION, profile_for
-from hanbench.gbcs.keystore import load_private_key
-
-ROOT = Path(__file__).resolve().parents[2]
-SUPPLIER_KEY = ROOT / "fixtures" / "rtds" / "keystore" / "90b3d51f30010000-ds.key"
+from hanbench.gbcs.image_types import NEXT_FILE_VERSION
 
 
 def image_of(device_type: str, total_bytes: int) -> bytes:
-    """A supplier-signed image of about ``total_bytes`` for ``device_type`` at the next version."""
-    profile = profile_for(device_type)
-    overhead = len(build_image(b"", manufacturer_code=profile.manufacturer_code, image_type=profile.image_type,
-                               file_version=NEXT_FILE_VERSION, hw_min=profile.hw_min, hw_max=profile.hw_max,
-                               sign_key=load_private_key(SUPPLIER_KEY)).to_bytes())
-    body = bytes(i % 251 for i in range(total_bytes - overhead))
-    return build_image(body, manufacturer_code=profile.manufacturer_code, image_type=profile.image_type,
-                       file_version=NEXT_FILE_VERSION, hw_min=profile.hw_min, hw_max=profile.hw_max,
-                       sign_key=load_private_key(SUPPLIER_KEY)).to_bytes()
+    """A supplier-signed image of exactly ``total_bytes`` for ``device_type`` at the next version."""
+    overhead = len(built_image(device_type, body=b"").to_bytes())
+    return built_image(device_type, body=bytes(i % 251 for i in range(total_bytes - overhead))).to_bytes()
 
 
 def emu(tmp_path: Path, **air: Any) -> BenchConfig:
     """bench/emu.toml, its record in ``tmp_path``, with ``air`` changed in its ``[air]``."""
-    config = load_bench(ROOT / "bench" / "emu.toml")
+    config = load_bench(BENCH_FILES / "emu.toml")
     assert config.air is not None and config.air.airtime, "bench/emu.toml runs on the honest air"
     return dataclasses.replace(config, sessions=tmp_path, air=dataclasses.replace(config.air, **air))
 
