@@ -121,17 +121,20 @@ async def measure(size: int, link: LinkModel) -> tuple[Run, Run]:
         received: list[bytes] = []
         downloaded_at: list[float] = []  # wall clock when a download completes
 
-        async def keep(data: bytes) -> foundation.Status:
-            downloaded_at.append(time.perf_counter())
-            received.append(data)
-            return foundation.Status.SUCCESS
+        class Keeper:
+            """The device: keeps every download, noting when it completed."""
+
+            async def judge_image(self, data: bytes) -> foundation.Status:
+                downloaded_at.append(time.perf_counter())
+                received.append(data)
+                return foundation.Status.SUCCESS
 
         node = OtaClientNode(
             air, DEVICE_IEEE, 0x4A01, device_type=SeDeviceType.METERING_DEVICE, manufacturer="hanbench",
             model="throughput", server_clusters=[Basic.cluster_id], client_clusters=[Ota.cluster_id],
             manufacturer_code=PROFILE.manufacturer_code, current_file_version=INITIAL_FILE_VERSION,
             ota_identity=OtaIdentity(PROFILE.manufacturer_code, PROFILE.image_type, PROFILE.hw_min),
-            on_image=keep, ota_config=OtaClientConfig(maximum_data_size=63),
+            judge=Keeper(), ota_config=OtaClientConfig(maximum_data_size=63),
         )
         await app.permit(60)
         await node.join()

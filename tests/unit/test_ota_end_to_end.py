@@ -86,17 +86,20 @@ async def ota_bench(
         server.install(app)
         received: list[bytes] = []
 
-        async def on_image(data: bytes) -> Status:
-            received.append(data)
-            await asyncio.sleep(2)  # the device checks the signature
-            return verdict
+        class Device:
+            """What the OTA client downloads for: it takes 2 s to check an image, then says ``verdict``."""
+
+            async def judge_image(self, data: bytes) -> Status:
+                received.append(data)
+                await asyncio.sleep(2)  # the device checks the signature
+                return verdict
 
         node = OtaClientNode(
             air, DEVICE_IEEE, 0x4A01, device_type=SeDeviceType.METERING_DEVICE, manufacturer="hanbench",
             model="ESME", server_clusters=[Basic.cluster_id], client_clusters=[Ota.cluster_id],
             manufacturer_code=ESME.manufacturer_code, current_file_version=INITIAL_FILE_VERSION,
             ota_identity=OtaIdentity(ESME.manufacturer_code, ESME.image_type, hardware_version),
-            on_image=on_image, ota_config=client_config, rx_on_when_idle=not sleepy,
+            judge=Device(), ota_config=client_config, rx_on_when_idle=not sleepy,
         )
         await app.permit(60)
         await node.join()

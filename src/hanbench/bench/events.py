@@ -217,6 +217,16 @@ class CommandExpired(CommandEvent):
     kind: ClassVar[str] = "command_expired"
 
 
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class CommandRefused(CommandEvent):
+    """The device dropped a command unanswered, for ``reason``: an SR 11.2 read it could not
+    read, a command it does not run, bytes that were no GBCS message (``command`` says
+    which). A refused CS06 is an :class:`ActivationRefused`."""
+
+    kind: ClassVar[str] = "command_refused"
+    reason: str
+
+
 # -- activation --------------------------------------------------------------------------------
 
 

@@ -2,14 +2,16 @@
 
 :func:`build_device` is the one way the bench (and tests) make a device of a given type;
 each type lives in its own module (``esme.py``, ``gsme.py``, ...), built from the shared
-shell and GBCS behaviour in :mod:`hanbench.devices.gbcs_device`.
+shell in :mod:`hanbench.devices.han_device` and the GBCS behaviour in
+:mod:`hanbench.devices.gbcs_device`.
 """
 
 from __future__ import annotations
 
 from hanbench.clock import BenchClock
 from hanbench.devices.esme import Esme
-from hanbench.devices.gbcs_device import DeviceKeys, DeviceSettings, GbcsHanDevice, HanDevice
+from hanbench.devices.gbcs_device import DeviceKeys
+from hanbench.devices.han_device import DeviceSettings, GbcsHanDevice, HanDevice
 from hanbench.devices.gsme import Gsme, GsmeTiming
 from hanbench.devices.hcalcs import Hcalcs
 from hanbench.devices.ihd import Ihd

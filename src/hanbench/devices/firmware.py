@@ -13,6 +13,7 @@ turns into events and a dev-board twin can expose.
 
 from __future__ import annotations
 
+import enum
 import hashlib
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -21,6 +22,7 @@ from datetime import datetime
 from cryptography.hazmat.primitives.asymmetric import ec
 
 from hanbench.gbcs.alerts import Alert
+from hanbench.gbcs.codes import MessageCode
 from hanbench.gbcs.cs06 import ActivationResult, PendingActivation
 from hanbench.gbcs.entity import EntityId
 from hanbench.gbcs.errors import GbcsError
@@ -59,6 +61,15 @@ class Firmware:
 # --- events --------------------------------------------------------------------------------
 
 
+class ActivationTrigger(enum.Enum):
+    """What made a device run its held image."""
+
+    CS06 = "CS06"  # a CS06 without an execution date-time: at once
+    FUTURE_DATED_CS06 = "future-dated CS06"  # a future-dated CS06, at its execution date-time
+    SELF_ACTIVATION = "SR 11.4 self-activation"  # a PPMID activating what it just received
+    CH_UPGRADE_COMMAND = "CH upgrade command"  # an IHD, told by the CH (SECMP0007)
+
+
 @dataclass(frozen=True)
 class FirmwareEvent:
     """Something changed on ``device``; subclasses say what."""
@@ -84,11 +95,11 @@ class ImageRefused(FirmwareEvent):
 
 @dataclass(frozen=True)
 class Activated(FirmwareEvent):
-    """The device now runs ``firmware`` (``previous`` before); ``how`` names the trigger."""
+    """The device now runs ``firmware`` (``previous`` before), because of ``trigger``."""
 
     firmware: Firmware
     previous: Firmware
-    how: str
+    trigger: ActivationTrigger
 
 
 @dataclass(frozen=True)
@@ -100,21 +111,30 @@ class ActivationFailed(FirmwareEvent):
 
 
 @dataclass(frozen=True)
-class ActivationScheduled(FirmwareEvent):
+class FutureDatedAccepted(FirmwareEvent):
+    """The device accepted a future-dated CS06: ``pending`` runs at its execution date-time."""
+
     pending: PendingActivation
 
 
 @dataclass(frozen=True)
-class ActivationCancelled(FirmwareEvent):
+class FutureDatedCancelled(FirmwareEvent):
+    """A cancelling CS06 (99991231235959Z) dropped the accepted future-dated activation."""
+
     cancelled: PendingActivation
 
 
 @dataclass(frozen=True)
-class CommandRefused(FirmwareEvent):
-    """A command failed authentication or was malformed; nothing was done."""
+class CommandDropped(FirmwareEvent):
+    """A command failed authentication or was malformed: dropped unanswered, nothing done.
+
+    ``command`` is its message code (CS06, an SR 11.2 read...), or ``None`` for bytes that
+    were no GBCS message at all.
+    """
 
     counter: int
     reason: str
+    command: MessageCode | int | None
 
 
 @dataclass(frozen=True)
@@ -161,14 +181,14 @@ class FirmwareState:
         """Record a refused image; the held image, if any, is kept."""
         self.emit(lambda d, at: ImageRefused(d, at, reason, image_hash))
 
-    def activate(self, image_hash: bytes, how: str) -> ActivationResult:
+    def activate(self, image_hash: bytes, trigger: ActivationTrigger) -> ActivationResult:
         """Run the held image if its hash is ``image_hash`` (GBCS CS06 steps 3-4)."""
         if self.held is None:
             return ActivationResult.NO_IMAGE_HELD
         if self.held.image_hash != image_hash:
             return ActivationResult.HASH_MISMATCH
         previous, self.running, self.held = self.running, self.held, None
-        self.emit(lambda d, at: Activated(d, at, self.running, previous, how))
+        self.emit(lambda d, at: Activated(d, at, self.running, previous, trigger))
         return ActivationResult.SUCCESS
 
 
@@ -176,7 +196,7 @@ class FirmwareState:
 
 
 @dataclass(frozen=True)
-class ImageCheck:
+class ImageVerdict:
     """A device's verdict on one downloaded OTA Upgrade Image.
 
     ``image_hash`` is the Manufacturer Image Hash the device calculated (the receipt alert
@@ -198,7 +218,7 @@ def check_image(
     profile: ImageProfile,
     hardware_version: int,
     supplier_key: ec.EllipticCurvePublicKey | None,
-) -> ImageCheck:
+) -> ImageVerdict:
     """Whether a device of ``profile`` and ``hardware_version`` may keep ``data``.
 
     The header must name this device's manufacturer code and image type and include its
@@ -209,15 +229,15 @@ def check_image(
     try:
         image = parse_image(data, signed=profile.signed)
     except GbcsError as exc:
-        return ImageCheck(None, hashlib.sha256(data).digest(), f"not a well-formed image: {exc}")
+        return ImageVerdict(None, hashlib.sha256(data).digest(), f"not a well-formed image: {exc}")
     header = image.header
     digest = image.manufacturer_image_hash
     if not header.is_for(profile.manufacturer_code, profile.image_type):
-        return ImageCheck(None, digest, f"image is for manufacturer 0x{header.manufacturer_code:04X} type "
+        return ImageVerdict(None, digest, f"image is for manufacturer 0x{header.manufacturer_code:04X} type "
                                         f"0x{header.image_type:04X}, this {profile.device_type.value} takes "
                                         f"0x{profile.manufacturer_code:04X} type 0x{profile.image_type:04X}")
     if not header.accepts_hardware_version(hardware_version):
-        return ImageCheck(None, digest, f"hardware version 0x{hardware_version:04X} is outside the image's range")
+        return ImageVerdict(None, digest, f"hardware version 0x{hardware_version:04X} is outside the image's range")
     if profile.signed and (supplier_key is None or not image.verify(supplier_key)):
-        return ImageCheck(None, digest, "the image is not signed by this device's Supplier")
-    return ImageCheck(image, digest)
+        return ImageVerdict(None, digest, "the image is not signed by this device's Supplier")
+    return ImageVerdict(image, digest)

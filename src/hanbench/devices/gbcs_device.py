@@ -21,30 +21,23 @@ One :class:`GbcsDevice` is the part of a device's firmware that speaks GBCS abou
   DCC's fallback when a receipt alert is lost has something to read.
 
 Responses and alerts are signed with the device's DS key; alerts go to the device's
-Supplier. How they leave the device (at once through the tunnel, or at the next wake of a
-sleepy GSME) is the device type's business: it passes ``send``. Nothing in
-:class:`GbcsDevice` touches the air or asks the operating system for the time.
+Supplier. :meth:`GbcsDevice.handle_message` returns the response it signed; every alert goes
+into the device's outbox (:class:`~hanbench.devices.outbox.Outbox`), an object the device
+holds, which sends it at once through the tunnel or at the next wake of a sleepy GSME.
+Nothing in :class:`GbcsDevice` touches the air or asks the operating system for the time.
 
-The second half of the module is the shell every device type is built from:
-:class:`HanDevice` (an :class:`~hanbench.devices.node.EmulatedNode`, the Zigbee OTA client
-and the firmware state, wired so that an activation updates what the node reports) and
-:class:`GbcsHanDevice` (adds the GBCS behaviour and its message link to the CH).
+The shell every device type is built from (node, OTA client, tunnel, outbox) is
+:mod:`hanbench.devices.han_device`.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Any, ClassVar
+from typing import Protocol
 
-import zigpy.exceptions
-import zigpy.types as t
 from cryptography.hazmat.primitives.asymmetric import ec
-from zigpy.zcl import foundation
-from zigpy.zcl.clusters.general import Basic, Ota
-from zigpy.zcl.clusters.smartenergy import Tunneling
 
 from hanbench.clock import BenchClock
 from hanbench.gbcs import firmware_version as fv
@@ -64,33 +57,29 @@ from hanbench.gbcs.device_types import DeviceType
 from hanbench.gbcs.entity import EntityId
 from hanbench.gbcs.errors import GbcsError
 from hanbench.gbcs.frame import Cra, GbcsMessage, decode_message, encode_message, verify_message
-from hanbench.gbcs.image_types import INITIAL_FILE_VERSION, RTDS_HW_MIN, ImageProfile, profile_for
+from hanbench.gbcs.image_types import ImageProfile, profile_for
 from hanbench.gbcs.keystore import KeyStore, Usage
 from hanbench.devices.firmware import (
-    Activated,
-    ActivationCancelled,
     ActivationFailed,
-    ActivationScheduled,
+    ActivationTrigger,
     AlertRaised,
-    CommandRefused,
+    CommandDropped,
     Firmware,
-    FirmwareEvent,
     FirmwareState,
-    ImageCheck,
+    FutureDatedAccepted,
+    FutureDatedCancelled,
+    ImageVerdict,
     PendingActivation,
     check_image,
 )
 
-from hanbench.devices.ota_client import OtaClientConfig, OtaClientNode, OtaIdentity
-from hanbench.devices.tunnel_client import TunnelClient
-from hanbench.errors import HanbenchError
-from hanbench.radio.addresses import eui64_of
-from hanbench.radio.air import VirtualAir
-
 LOGGER = logging.getLogger(__name__)
 
-Send = Callable[[bytes], None]
-"""How the device type puts a signed GBCS message (alert or response) on its way to the CH."""
+
+class AlertOutbox(Protocol):
+    """Where the device puts each alert it signs, for the CH (:class:`~hanbench.devices.outbox.Outbox`)."""
+
+    def put_alert(self, code: int, message: bytes) -> None: ...
 
 
 @dataclass(frozen=True)
@@ -140,7 +129,7 @@ class GbcsDevice:
         clock: BenchClock,
         firmware: FirmwareState,
         hardware_version: int,
-        send: Send,
+        outbox: AlertOutbox,
         receipt_form: ReceiptForm | None = ReceiptForm.DLMS,
         alert_counter: int = 1,
     ) -> None:
@@ -159,13 +148,13 @@ class GbcsDevice:
         self.pending: PendingActivation | None = None
         #: Every alert the device raised, decoded, oldest first.
         self.alerts: list[Alert] = []
-        self._send = send
+        self.outbox = outbox
         self._alert_counter = alert_counter
         self._scheduled: asyncio.Task[None] | None = None
 
     # -- distribution ---------------------------------------------------------------------
 
-    def check(self, data: bytes) -> ImageCheck:
+    def check(self, data: bytes) -> ImageVerdict:
         """This device's verdict on ``data``, without acting on it."""
         return check_image(data, self.profile, self.hardware_version, self.keys.supplier_key)
 
@@ -185,7 +174,7 @@ class GbcsDevice:
     # -- alerts ---------------------------------------------------------------------------------
 
     def raise_alert(self, alert: Alert) -> bytes:
-        """Sign ``alert`` to the Supplier under the next alert counter, record it and send it."""
+        """Sign ``alert`` to the Supplier under the next alert counter, record it and put it in the outbox."""
         counter = self._next_alert_counter()
         if isinstance(alert, FutureDatedActivationAlert):
             msg = future_dated_activation_alert(self.entity_id, self.supplier, counter, alert, self.keys.signing_key)
@@ -194,7 +183,7 @@ class GbcsDevice:
         data = encode_message(msg)
         self.alerts.append(alert)
         self.firmware.emit(lambda d, at: AlertRaised(d, at, alert, data))
-        self._send(data)
+        self.outbox.put_alert(alert.alert_code, data)
         return data
 
     def _next_alert_counter(self) -> int:
@@ -202,9 +191,11 @@ class GbcsDevice:
         self._alert_counter += 1
         return counter
 
-    def _refuse(self, code: AlertCode, counter: int, reason: str) -> None:
+    def _refuse(self, code: AlertCode, command: MessageCode | int | None, counter: int, reason: str) -> None:
+        """Drop ``command`` unanswered (``None``: a message that could not even be read) and
+        raise alert ``code`` for it."""
         LOGGER.info("%s refused command %d: %s", self.entity_id, counter, reason)
-        self.firmware.emit(lambda d, at: CommandRefused(d, at, counter, reason))
+        self.firmware.emit(lambda d, at: CommandDropped(d, at, counter, reason, command))
         self.raise_alert(GenericAlert(code, self.clock.now()))
 
     # -- commands -------------------------------------------------------------------------------
@@ -218,7 +209,7 @@ class GbcsDevice:
             msg = decode_message(data)
         except GbcsError as exc:
             LOGGER.info("%s dropped an undecodable tunnel message: %s", self.entity_id, exc)
-            self._refuse(AlertCode.COMMAND_INTEGRITY_CHECK_FAILED, 0, f"undecodable message: {exc}")
+            self._refuse(AlertCode.COMMAND_INTEGRITY_CHECK_FAILED, None, 0, f"undecodable message: {exc}")
             return None
         if msg.cra is not Cra.COMMAND or msg.target != self.entity_id:
             return None
@@ -230,7 +221,7 @@ class GbcsDevice:
                                                              date_time=self.clock.now()))
         if msg.message_code == _READ_CODES.get(self.device_type):
             return self._read_version(msg)
-        self._refuse(AlertCode.COMMAND_INTEGRITY_CHECK_FAILED, msg.originator_counter,
+        self._refuse(AlertCode.COMMAND_INTEGRITY_CHECK_FAILED, msg.message_code, msg.originator_counter,
                      f"message code {msg.message_code!s} is not a command this {self.device_type.value} runs")
         return None
 
@@ -238,7 +229,7 @@ class GbcsDevice:
         try:
             request = fv.decode_firmware_version(msg)
         except GbcsError as exc:
-            self._refuse(AlertCode.COMMAND_INTEGRITY_CHECK_FAILED, msg.originator_counter, str(exc))
+            self._refuse(AlertCode.COMMAND_INTEGRITY_CHECK_FAILED, msg.message_code, msg.originator_counter, str(exc))
             return None
         answer = _read_version_response(request, self.firmware.running.version_octets)
         return encode_message(fv.firmware_version_response(msg, answer, date_time=self.clock.now()))
@@ -249,14 +240,14 @@ class GbcsDevice:
         try:
             command = read_activate_firmware(msg)
         except GbcsError as exc:
-            self._refuse(AlertCode.COMMAND_INTEGRITY_CHECK_FAILED, counter, f"malformed CS06: {exc}")
+            self._refuse(AlertCode.COMMAND_INTEGRITY_CHECK_FAILED, msg.message_code, counter, f"malformed CS06: {exc}")
             return None
         if msg.originator != self.supplier or not verify_message(msg, self.keys.supplier_key):
-            self._refuse(AlertCode.TRUSTED_SOURCE_AUTHENTICATION_FAILURE, counter,
+            self._refuse(AlertCode.TRUSTED_SOURCE_AUTHENTICATION_FAILURE, msg.message_code, counter,
                          f"CS06 from {msg.originator} is not signed by this device's Supplier {self.supplier}")
             return None
         if self.last_counter is not None and counter <= self.last_counter:
-            self._refuse(AlertCode.TRUSTED_SOURCE_AUTHENTICATION_FAILURE, counter,
+            self._refuse(AlertCode.TRUSTED_SOURCE_AUTHENTICATION_FAILURE, msg.message_code, counter,
                          f"originator counter {counter} is not above the last accepted {self.last_counter}")
             return None
         self.last_counter = counter
@@ -266,10 +257,10 @@ class GbcsDevice:
         if command.is_future_dated:
             self._schedule(command)
             return Accepted()
-        return self._activate_now(command.manufacturer_image_hash, counter, "CS06")
+        return self._activate_now(command.manufacturer_image_hash, counter, ActivationTrigger.CS06)
 
-    def _activate_now(self, image_hash: bytes, counter: int, how: str) -> ExecutionOutcome:
-        result = self.firmware.activate(image_hash, how)
+    def _activate_now(self, image_hash: bytes, counter: int, trigger: ActivationTrigger) -> ExecutionOutcome:
+        result = self.firmware.activate(image_hash, trigger)
         if result is not result.SUCCESS:
             self.firmware.emit(lambda d, at: ActivationFailed(d, at, result, counter))
         return ExecutionOutcome(result, self.firmware.running.version_octets)
@@ -283,7 +274,7 @@ class GbcsDevice:
         pending = PendingActivation(command.execution_datetime, command.originator_counter,
                                     command.manufacturer_image_hash)
         self.pending = pending
-        self.firmware.emit(lambda d, at: ActivationScheduled(d, at, pending))
+        self.firmware.emit(lambda d, at: FutureDatedAccepted(d, at, pending))
         self._scheduled = asyncio.get_running_loop().create_task(
             self._fire_at(pending), name=f"activation-{self.entity_id}-{pending.counter}")
 
@@ -291,185 +282,17 @@ class GbcsDevice:
         await self.clock.sleep_until(pending.execution)
         self.pending = None
         self._scheduled = None
-        outcome = self._activate_now(pending.image_hash, pending.counter, "future-dated CS06")
+        outcome = self._activate_now(pending.image_hash, pending.counter, ActivationTrigger.FUTURE_DATED_CS06)
         self.raise_alert(FutureDatedActivationAlert(pending.execution, pending.counter, outcome))
 
     def _cancel_pending(self, *, announce: bool = True) -> None:
         self.close()
         cancelled, self.pending = self.pending, None
         if cancelled is not None and announce:
-            self.firmware.emit(lambda d, at: ActivationCancelled(d, at, cancelled))
+            self.firmware.emit(lambda d, at: FutureDatedCancelled(d, at, cancelled))
 
     def close(self) -> None:
         """Stop the timer of a future-dated activation (the device is switched off)."""
         if self._scheduled is not None:
             self._scheduled.cancel()
             self._scheduled = None
-
-
-# --- the shell every emulated device type is built from ---------------------------------------
-
-CommandHandler = Callable[[t.ZigbeePacket, foundation.ZCLHeader, Any], Awaitable[foundation.Status | None]]
-
-
-class HanNode(OtaClientNode):
-    """An OTA client node that first offers each cluster command to the handler set for its cluster.
-
-    A handler answering UNSUP_CLUSTER_COMMAND passes the command on, so a device type can
-    take one OTA command (an IHD's upgrade command) and leave the rest to the OTA client.
-    """
-
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        self.handlers: dict[int, CommandHandler] = {}
-
-    async def handle_cluster_command(
-        self, packet: t.ZigbeePacket, header: foundation.ZCLHeader, command: Any
-    ) -> foundation.Status | None:
-        handler = self.handlers.get(packet.cluster_id)
-        if handler is not None:
-            status = await handler(packet, header, command)
-            if status != foundation.Status.UNSUP_CLUSTER_COMMAND:
-                return status
-        return await super().handle_cluster_command(packet, header, command)
-
-
-@dataclass(frozen=True)
-class DeviceSettings:
-    """What a premises says about one emulated device: who it is, who supplies it, what it runs.
-
-    ``nwk`` is its short address on the air; ``running_version`` the file version it boots
-    with; ``hardware_version`` what it tells the OTA server (and checks images against).
-    """
-
-    entity_id: EntityId
-    nwk: int
-    supplier: EntityId
-    running_version: int = INITIAL_FILE_VERSION
-    hardware_version: int = RTDS_HW_MIN
-    ota: OtaClientConfig = OtaClientConfig()
-
-
-class HanDevice:
-    """Node + Zigbee OTA client + firmware state; subclasses say what a downloaded image does.
-
-    The node's OTA ``current_file_version`` follows every activation, so the CH's OTA server
-    sees the new version at the next Query Next Image.
-    """
-
-    kind: ClassVar[DeviceType]
-    se_device_type: ClassVar[int]
-    sleepy: ClassVar[bool] = False
-    server_clusters: ClassVar[tuple[int, ...]] = (Basic.cluster_id,)
-    client_clusters: ClassVar[tuple[int, ...]] = (Ota.cluster_id,)
-
-    def __init__(self, air: VirtualAir, settings: DeviceSettings, clock: BenchClock) -> None:
-        self.settings = settings
-        self.clock = clock
-        self.entity_id = settings.entity_id
-        self.profile = profile_for(self.kind)
-        self.firmware = FirmwareState(settings.entity_id, Firmware(settings.running_version), clock.now)
-        self.node = HanNode(
-            air, eui64_of(settings.entity_id), settings.nwk,
-            device_type=self.se_device_type, manufacturer="hanbench", model=f"emulated {self.kind.value}",
-            server_clusters=self.server_clusters, client_clusters=self.client_clusters,
-            rx_on_when_idle=not self.sleepy, manufacturer_code=self.profile.manufacturer_code,
-            current_file_version=settings.running_version,
-            ota_identity=OtaIdentity(self.profile.manufacturer_code, self.profile.image_type,
-                                     settings.hardware_version),
-            on_image=self.image_verdict, ota_config=settings.ota,
-        )
-        self.ota = self.node.ota
-        self.firmware.subscribe(self._follow_activation)
-
-    async def image_verdict(self, data: bytes) -> foundation.Status:
-        """The device's check of a complete download; the Upgrade End status."""
-        raise NotImplementedError
-
-    def _follow_activation(self, event: FirmwareEvent) -> None:
-        if isinstance(event, Activated):
-            self.ota.current_file_version = event.firmware.file_version
-
-    async def start(self) -> None:
-        """Join the CH's network (it must be permitting joins)."""
-        await self.node.join()
-
-    async def ready(self) -> None:
-        """The CH has interviewed the device; a sleepy type starts its wake cycle here."""
-
-    async def close(self) -> None:
-        """Leave the air and stop every task."""
-        await self.node.close()
-
-
-class GbcsHanDevice(HanDevice):
-    """A device that speaks GBCS: checks images, raises alerts, answers CS06 and SR 11.2.
-
-    GBCS messages travel in its tunnel to the CH (:class:`TunnelClient`), opened in
-    :meth:`ready`. Outgoing messages wait in :attr:`outbox` until :meth:`flush` sends them:
-    an awake device flushes as soon as something is queued and its tunnel is open, a sleepy
-    one when it wakes. What cannot be sent stays queued for the next try.
-    """
-
-    receipt_form: ClassVar[ReceiptForm | None] = ReceiptForm.DLMS
-    client_clusters: ClassVar[tuple[int, ...]] = (Ota.cluster_id, Tunneling.cluster_id)
-
-    def __init__(self, air: VirtualAir, settings: DeviceSettings, clock: BenchClock, keys: DeviceKeys) -> None:
-        super().__init__(air, settings, clock)
-        self.gbcs = GbcsDevice(
-            entity_id=settings.entity_id, device_type=self.kind, supplier=settings.supplier, keys=keys,
-            clock=clock, firmware=self.firmware, hardware_version=settings.hardware_version,
-            send=self.queue, receipt_form=self.receipt_form,
-        )
-        self.tunnel = TunnelClient(self.node, sleepy=self.sleepy)
-        self.node.handlers[Tunneling.cluster_id] = self.tunnel.handle_command
-        self.tunnel.on_message(self.receive_message)
-        #: Signed messages not yet sent to the CH, oldest first.
-        self.outbox: list[bytes] = []
-        #: Fault injection: while True, alerts are signed and recorded but never sent.
-        self.drop_alerts = False
-        self._flushing: asyncio.Task[None] | None = None
-
-    async def ready(self) -> None:
-        """The CH has interviewed the device: open the tunnel and send what waited for it."""
-        await self.tunnel.open()
-        if not self.sleepy:
-            self._kick()
-
-    async def image_verdict(self, data: bytes) -> foundation.Status:
-        return foundation.Status.SUCCESS if self.gbcs.receive_image(data) else foundation.Status.INVALID_IMAGE
-
-    def receive_message(self, message: bytes) -> None:
-        """A GBCS message from the CH: handle it and queue the response, if any."""
-        response = self.gbcs.handle_message(message)
-        if response is not None:
-            self.queue(response)
-
-    def queue(self, message: bytes) -> None:
-        """Queue a signed message for the CH (an alert is dropped here under ``drop_alerts``)."""
-        if self.drop_alerts and decode_message(message).cra is Cra.ALERT:
-            LOGGER.info("%s dropped an alert (fault injection)", self.entity_id)
-            return
-        self.outbox.append(message)
-        if not self.sleepy and self.tunnel.tunnel_id is not None:
-            self._kick()
-
-    def _kick(self) -> None:
-        if self._flushing is None or self._flushing.done():
-            self._flushing = asyncio.get_running_loop().create_task(self.flush(), name=f"gbcs-out-{self.entity_id}")
-
-    async def flush(self) -> None:
-        """Send the outbox through the tunnel in order; what fails to go stays queued."""
-        while self.outbox and self.tunnel.tunnel_id is not None:
-            try:
-                await self.tunnel.send(self.outbox[0])
-            except (zigpy.exceptions.DeliveryError, TimeoutError, HanbenchError) as exc:
-                LOGGER.info("%s could not send a GBCS message, kept for later: %s", self.entity_id, exc)
-                return
-            self.outbox.pop(0)
-
-    async def close(self) -> None:
-        self.gbcs.close()
-        if self._flushing is not None:
-            self._flushing.cancel()
-        await super().close()

@@ -29,7 +29,8 @@ from zigpy.zcl.clusters.general import Basic, Ota
 from zigpy.zcl.clusters.smartenergy import Metering, Tunneling
 
 from hanbench.clock import BenchClock
-from hanbench.devices.gbcs_device import DeviceKeys, DeviceSettings, GbcsHanDevice
+from hanbench.devices.gbcs_device import DeviceKeys
+from hanbench.devices.han_device import DeviceSettings, GbcsHanDevice
 from hanbench.devices.mirror_client import MirrorClient
 from hanbench.errors import BadInput, HanbenchError
 from hanbench.gbcs.alerts import ReceiptForm
@@ -119,7 +120,7 @@ class Gsme(GbcsHanDevice):
         if NotificationFlags.TUNNEL_MESSAGE_PENDING in flags:
             for message in await self.tunnel.fetch_pending():
                 self.receive_message(message)
-        await self.flush()
+        await self.outbox.flush()
 
     async def close(self) -> None:
         if self._loop_task is not None:

@@ -7,7 +7,7 @@ image profile and SE device ID differ; SR 11.2 reads it with CS08 rather than EC
 
 from __future__ import annotations
 
-from hanbench.devices.gbcs_device import GbcsHanDevice
+from hanbench.devices.han_device import GbcsHanDevice
 from hanbench.gbcs.alerts import ReceiptForm
 from hanbench.gbcs.device_types import DeviceType
 from hanbench.radio.se_profile import SeDeviceType

@@ -28,8 +28,8 @@ from zigpy.zcl import foundation
 from zigpy.zcl.clusters.general import Ota
 
 from hanbench.clock import BenchClock
-from hanbench.devices.firmware import Firmware, check_image
-from hanbench.devices.gbcs_device import DeviceSettings, HanDevice
+from hanbench.devices.firmware import ActivationTrigger, Firmware, check_image
+from hanbench.devices.han_device import DeviceSettings, HanDevice
 from hanbench.devices.ota_client import WAIT_FOR_UPGRADE_COMMAND
 from hanbench.gbcs.device_types import DeviceType
 from hanbench.radio.air import VirtualAir
@@ -49,7 +49,7 @@ class Ihd(HanDevice):
         self._switch: asyncio.Task[None] | None = None
         self.node.handlers[Ota.cluster_id] = self._on_upgrade_command
 
-    async def image_verdict(self, data: bytes) -> foundation.Status:
+    async def judge_image(self, data: bytes) -> foundation.Status:
         verdict = check_image(data, self.profile, self.settings.hardware_version, self.supplier_key)
         if verdict.image is None:
             self.firmware.refuse(verdict.reason, verdict.image_hash)
@@ -76,7 +76,7 @@ class Ihd(HanDevice):
     async def _activate_after(self, delay: float, held: Firmware) -> None:
         await asyncio.sleep(delay)
         assert held.image_hash is not None
-        self.firmware.activate(held.image_hash, "CH upgrade command")
+        self.firmware.activate(held.image_hash, ActivationTrigger.CH_UPGRADE_COMMAND)
 
     async def close(self) -> None:
         if self._switch is not None:

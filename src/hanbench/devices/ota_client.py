@@ -3,8 +3,9 @@
 It pulls an image from the CH's OTA server the way device firmware does: Query Next Image
 (with the device's hardware version), Image Block Requests (or Image Pages) from the last
 good offset, and Upgrade End with the status the device's own check of the image gave.
-The GBCS part of the device (signature check, receipt alert, CS06) is not here: it is the
-``on_image`` verdict callback, and whatever the device does with :attr:`OtaOutcome.upgrade_time`.
+The GBCS part of the device (signature check, receipt alert, CS06) is not here: the client
+holds the device as its :class:`ImageJudge` and asks it for its verdict on each complete
+download; what the device does with :attr:`OtaOutcome.upgrade_time` is its own business.
 
 Behaviour a test bench needs to get right, because real clients get it wrong (gbcs-domain
 research §5):
@@ -32,9 +33,8 @@ import enum
 import hashlib
 import logging
 import random
-from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 import zigpy.exceptions
 import zigpy.types as t
@@ -52,11 +52,16 @@ from hanbench.errors import BadInput
 LOGGER = logging.getLogger(__name__)
 
 Status = foundation.Status
-ImageVerdict = Callable[[bytes], Awaitable[foundation.Status]]
-"""``async def on_image(data) -> status``: the device's check of a complete download.
 
-SUCCESS keeps the image (it then waits for activation); INVALID_IMAGE refuses it.
-"""
+
+class ImageJudge(Protocol):
+    """The device an OTA client downloads for (:class:`~hanbench.devices.han_device.HanDevice`)."""
+
+    async def judge_image(self, data: bytes) -> foundation.Status:
+        """The device's check of a complete download, sent as the Upgrade End status:
+        SUCCESS keeps the image (it then waits for activation); INVALID_IMAGE refuses it."""
+        ...
+
 
 _QUERY_RESPONSE = Ota.ClientCommandDefs.query_next_image_response.schema
 
@@ -201,12 +206,12 @@ class OtaClient:
         self,
         node: EmulatedNode,
         identity: OtaIdentity,
-        on_image: ImageVerdict,
+        judge: ImageJudge,
         config: OtaClientConfig | None = None,
     ) -> None:
         self.node = node
         self.identity = identity
-        self.on_image = on_image
+        self.judge = judge
         self.config = config if config is not None else OtaClientConfig()
         #: Every finished update, oldest first.
         self.outcomes: list[OtaOutcome] = []
@@ -340,7 +345,7 @@ class OtaClient:
             return outcome(result)
         data = bytes(partial.data)
         self._partial = None
-        verdict = await self.on_image(data)
+        verdict = await self.judge.judge_image(data)
         upgrade_time = await self._upgrade_end(offer, verdict)
         kept = verdict == Status.SUCCESS
         return outcome(
@@ -514,7 +519,7 @@ def _log_failure(task: asyncio.Task[OtaOutcome]) -> None:
 class OtaClientNode(EmulatedNode):
     """An emulated node whose OTA client hears the server's unsolicited OTA commands.
 
-    ``ota_identity``, ``on_image`` and ``ota_config`` build :attr:`ota`; everything else is
+    ``ota_identity``, ``judge`` and ``ota_config`` build :attr:`ota`; everything else is
     :class:`EmulatedNode`'s (the node must list the OTA cluster among its client clusters).
     Device types derive from this and extend :meth:`handle_cluster_command` for their own
     clusters.
@@ -524,14 +529,14 @@ class OtaClientNode(EmulatedNode):
         self,
         *args: Any,
         ota_identity: OtaIdentity,
-        on_image: ImageVerdict,
+        judge: ImageJudge,
         ota_config: OtaClientConfig | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(*args, **kwargs)
         if Ota.cluster_id not in self.client_clusters:
             raise BadInput(f"{self.ieee} needs the OTA cluster (0x0019) among its client clusters")
-        self.ota = OtaClient(self, ota_identity, on_image, ota_config)
+        self.ota = OtaClient(self, ota_identity, judge, ota_config)
 
     async def handle_cluster_command(
         self, packet: t.ZigbeePacket, header: foundation.ZCLHeader, command: Any

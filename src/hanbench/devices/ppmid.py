@@ -13,8 +13,8 @@ from __future__ import annotations
 
 from zigpy.zcl import foundation
 
-from hanbench.devices.firmware import Firmware
-from hanbench.devices.gbcs_device import GbcsHanDevice
+from hanbench.devices.firmware import ActivationTrigger, Firmware
+from hanbench.devices.han_device import GbcsHanDevice
 from hanbench.gbcs.alerts import PpmidActivationAlert, PpmidActivationOutcome
 from hanbench.gbcs.device_types import DeviceType
 from hanbench.radio.se_profile import SeDeviceType
@@ -27,14 +27,14 @@ class Ppmid(GbcsHanDevice):
     se_device_type = SeDeviceType.PREPAYMENT_TERMINAL
     receipt_form = None
 
-    async def image_verdict(self, data: bytes) -> foundation.Status:
+    async def judge_image(self, data: bytes) -> foundation.Status:
         verdict = self.gbcs.check(data)
         if verdict.image is None:
             self.firmware.refuse(verdict.reason, verdict.image_hash)
             outcome = PpmidActivationOutcome.FAILURE
         else:
             self.firmware.hold(Firmware.of(verdict.image))
-            self.firmware.activate(verdict.image_hash, "SR 11.4 self-activation")
+            self.firmware.activate(verdict.image_hash, ActivationTrigger.SELF_ACTIVATION)
             outcome = PpmidActivationOutcome.SUCCESS
         self.gbcs.raise_alert(
             PpmidActivationAlert(self.clock.now(), self.firmware.running.version_octets, outcome))

@@ -28,13 +28,13 @@ from datetime import datetime
 from hanbench.clock import BenchClock
 from hanbench.devices.firmware import (
     Activated,
-    ActivationCancelled,
-    ActivationScheduled,
     AlertRaised,
     FirmwareEvent,
+    FutureDatedAccepted,
+    FutureDatedCancelled,
     ImageHeld,
 )
-from hanbench.devices.gbcs_device import GbcsHanDevice, HanDevice
+from hanbench.devices.han_device import GbcsHanDevice, HanDevice
 from hanbench.gbcs.cs06 import PendingActivation
 from hanbench.hardware.protocol import (
     PROTOCOL_VERSION,
@@ -124,7 +124,7 @@ class DeviceBoard:
             self._alerts.append(alert)
             if self._emit is not None:
                 self._emit(AlertEvent(alert))
-        elif isinstance(event, (ImageHeld, Activated, ActivationScheduled, ActivationCancelled)):
+        elif isinstance(event, (ImageHeld, Activated, FutureDatedAccepted, FutureDatedCancelled)):
             self._state_changed()
 
     def _state_changed(self) -> None:

@@ -15,19 +15,20 @@ from fixture_files import SUPPLIER, bench_keys, sample_bytes
 from hanbench.clock import BenchClock
 from hanbench.devices.firmware import (
     Activated,
-    ActivationCancelled,
+    ActivationTrigger,
     AlertRaised,
-    CommandRefused,
+    CommandDropped,
     Firmware,
     FirmwareEvent,
     FirmwareState,
+    FutureDatedCancelled,
     ImageHeld,
     ImageRefused,
 )
 from hanbench.devices.gbcs_device import DeviceKeys, GbcsDevice
 from hanbench.gbcs import firmware_version as fv
 from hanbench.gbcs.alerts import FirmwareReceiptAlert, GenericAlert, ReceiptForm, decode_alert
-from hanbench.gbcs.codes import AlertCode
+from hanbench.gbcs.codes import AlertCode, MessageCode
 from hanbench.gbcs.cs06 import (
     CANCELLATION_DATETIME,
     Accepted,
@@ -74,9 +75,14 @@ class Bench:
         self.device = GbcsDevice(
             entity_id=entity, device_type=kind, supplier=SUPPLIER,
             keys=DeviceKeys.from_keystore(KEYS, entity, SUPPLIER), clock=clock,
-            firmware=FirmwareState(entity, Firmware(1), clock.now), hardware_version=HW, send=self.sent.append, receipt_form=form)
+            firmware=FirmwareState(entity, Firmware(1), clock.now), hardware_version=HW, outbox=self,
+            receipt_form=form)
         self.device.firmware.subscribe(self.events.append)
         self.counter = 1000
+
+    def put_alert(self, code: int, message: bytes) -> None:
+        """The device's outbox: keeps every alert the device signed, in order."""
+        self.sent.append(message)
 
     def cs06(self, image_hash: bytes, *, when: datetime | None = None, counter: int | None = None,
              signer: EntityId = SUPPLIER, originator: EntityId = SUPPLIER) -> bytes:
@@ -163,7 +169,7 @@ async def test_cs06_with_the_held_hash_activates_and_answers_the_new_version() -
     assert bench.device.firmware.running == Firmware(2, v2_hash())
     assert bench.device.firmware.held is None
     assert bench.device.last_counter == 1001
-    assert any(isinstance(e, Activated) and e.how == "CS06" for e in bench.events)
+    assert any(isinstance(e, Activated) and e.trigger is ActivationTrigger.CS06 for e in bench.events)
 
 
 async def test_cs06_hash_mismatch_answers_2_and_the_old_version_keeps_running() -> None:
@@ -193,7 +199,8 @@ async def test_cs06_not_signed_by_the_supplier_is_refused_with_0x8F3D(signer, or
     assert bench.device.last_counter is None
     [(code, alert)] = bench.alerts()
     assert code == AlertCode.TRUSTED_SOURCE_AUTHENTICATION_FAILURE and isinstance(alert, GenericAlert)
-    assert isinstance(bench.events[-2], CommandRefused)
+    dropped = bench.events[-2]
+    assert isinstance(dropped, CommandDropped) and dropped.command is MessageCode.CS06_ACTIVATE_FIRMWARE
 
 
 async def test_replayed_cs06_is_refused_and_activates_nothing() -> None:
@@ -260,7 +267,7 @@ async def test_cancellation_stops_a_pending_future_dated_activation() -> None:
     await asyncio.sleep(3600)
     assert bench.answer(bench.cs06(v2_hash(), when=CANCELLATION_DATETIME)) == Accepted()
     assert bench.device.pending is None
-    assert any(isinstance(e, ActivationCancelled) for e in bench.events)
+    assert any(isinstance(e, FutureDatedCancelled) for e in bench.events)
     sent = len(bench.sent)
     await asyncio.sleep(10 * 3600)
     assert bench.device.firmware.running == Firmware(1)

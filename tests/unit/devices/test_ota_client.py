@@ -24,15 +24,19 @@ MFR, IMAGE_TYPE = 0x121D, 0x0000
 Payload = ImageNotifyCommand.PayloadType
 
 
-def node(air: VirtualAir, *, client_clusters: tuple[int, ...] = (Ota.cluster_id,), **config: Any) -> OtaClientNode:
-    async def keep(data: bytes) -> foundation.Status:
+class Keeper:
+    """A device that keeps every image it downloads."""
+
+    async def judge_image(self, data: bytes) -> foundation.Status:
         return foundation.Status.SUCCESS
 
+
+def node(air: VirtualAir, *, client_clusters: tuple[int, ...] = (Ota.cluster_id,), **config: Any) -> OtaClientNode:
     return OtaClientNode(
         air, "00:11:22:33:44:55:66:01", 0x4A01, device_type=SeDeviceType.METERING_DEVICE, manufacturer="hanbench",
         model="ESME", server_clusters=[Basic.cluster_id], client_clusters=list(client_clusters),
         manufacturer_code=MFR, current_file_version=5, ota_identity=OtaIdentity(MFR, IMAGE_TYPE, 0x1111),
-        on_image=keep, ota_config=OtaClientConfig(**config),
+        judge=Keeper(), ota_config=OtaClientConfig(**config),
     )
 
 

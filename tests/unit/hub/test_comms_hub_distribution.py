@@ -13,7 +13,7 @@ import pytest
 
 from han_premises import ENTITIES, KEYS, OTHER_SUPPLIER, Premises, premises, sample_image
 from hanbench.clock import run_virtual
-from hanbench.devices.firmware import Activated, Firmware, ImageHeld, ImageRefused
+from hanbench.devices.firmware import Activated, ActivationTrigger, Firmware, ImageHeld, ImageRefused
 from hanbench.devices.ota_client import ClientResult
 from hanbench.gbcs.alerts import FirmwareTransferAlert, PpmidActivationAlert, PpmidActivationOutcome, TransferResult
 from hanbench.gbcs.codes import AlertCode
@@ -118,7 +118,7 @@ def test_ihd_is_activated_by_the_ch_after_a_good_transfer() -> None:
         await p.until(lambda: ihd.firmware.running.file_version == 2, timeout_s=600)
         assert ihd.ota.outcomes[-1].upgrade_time == 0xFFFFFFFF  # the OTA answer still says "wait"
         assert [type(e) for e in events] == [ImageHeld, Activated]
-        assert events[1].how == "CH upgrade command"
+        assert events[1].trigger is ActivationTrigger.CH_UPGRADE_COMMAND
         assert ihd.firmware.held is None
         assert p.alerts(ENTITIES[D.IHD]) == []  # an IHD raises no GBCS alert
     scenario([D.IHD], body)
@@ -169,7 +169,7 @@ def test_listeners_hear_each_step_and_dropped_alerts_never_reach_the_ch() -> Non
     async def body(p: Premises) -> None:
         calls = recorder(p)
         esme = p.devices[D.ESME]
-        esme.drop_alerts = True
+        esme.outbox.drop_alerts()
         await p.hub.distribute(sample_image(D.ESME), [ENTITIES[D.ESME]])
         await p.until(lambda: "finished" in calls, timeout_s=600)
         await asyncio.sleep(60)

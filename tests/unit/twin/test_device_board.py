@@ -16,7 +16,7 @@ import pytest_asyncio
 from fixture_files import SUPPLIER, bench_keys, sample_bytes
 from hanbench.clock import BenchClock
 from hanbench.devices import DeviceSettings, build_device
-from hanbench.devices.gbcs_device import GbcsHanDevice
+from hanbench.devices.han_device import GbcsHanDevice
 from hanbench.gbcs.codes import AlertCode
 from hanbench.gbcs.device_types import DeviceType
 from hanbench.gbcs.entity import EntityId

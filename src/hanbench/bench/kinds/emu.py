@@ -20,7 +20,7 @@ leaves nothing running on the loop.
 from __future__ import annotations
 
 import contextlib
-from collections.abc import AsyncIterator, Callable, Collection, Mapping
+from collections.abc import AsyncIterator, Collection, Mapping
 
 from zigpy.application import ControllerApplication
 
@@ -28,8 +28,7 @@ from hanbench.bench.bench_config import AirConfig, BenchConfig, DeviceConfig
 from hanbench.bench.kinds.emu_events import firmware_listener, hub_listener
 from hanbench.bench.premises import AssemblyContext, DeviceState
 from hanbench.devices import DeviceSettings, GsmeTiming, HanDevice, build_device
-from hanbench.devices import firmware as fw
-from hanbench.devices.gbcs_device import GbcsHanDevice
+from hanbench.devices.han_device import GbcsHanDevice
 from hanbench.devices.gsme import Gsme
 from hanbench.errors import BadInput
 from hanbench.hub.comms_hub import CommsHub, CommsHubTiming, hub_endpoints
@@ -109,8 +108,6 @@ class EmuPremises:
         self.air = air
         self._hub = hub
         self._devices = devices
-        #: Per device name, how to stop its :meth:`drop_alerts` code filter.
-        self._alert_filters: dict[str, Callable[[], None]] = {}
 
     @property
     def hub(self) -> CommsHub:
@@ -150,31 +147,7 @@ class EmuPremises:
         emulated = self._emulated(device)
         if not isinstance(emulated, GbcsHanDevice):
             raise BadInput(f"{device.name} is a {device.type.value}, which raises no GBCS alerts to drop")
-        unsubscribe = self._alert_filters.pop(device.name, None)
-        if unsubscribe is not None:
-            unsubscribe()
-        if codes is None:
-            emulated.drop_alerts = True
-            return
-        wanted = frozenset(int(code) for code in codes)
-        emulated.drop_alerts = False
-        if wanted:
-            self._alert_filters[device.name] = emulated.firmware.subscribe(_alert_filter(emulated, wanted))
-
-
-def _alert_filter(device: GbcsHanDevice, codes: frozenset[int]) -> Callable[[fw.FirmwareEvent], None]:
-    """Set the device's ``drop_alerts`` knob for each alert it is about to send.
-
-    A device announces every alert (:class:`~hanbench.devices.firmware.AlertRaised`) just
-    before it queues it for the CH, and the knob is read as it is queued, so the knob
-    always holds the verdict on the alert being sent.
-    """
-
-    def decide(event: fw.FirmwareEvent) -> None:
-        if isinstance(event, fw.AlertRaised):
-            device.drop_alerts = int(event.alert.alert_code) in codes
-
-    return decide
+        emulated.outbox.drop_alerts(codes)
 
 
 @contextlib.asynccontextmanager

@@ -20,6 +20,7 @@ from hanbench.bench.events import (
     BlockProgress,
     CommandExpired,
     CommandQueued,
+    CommandRefused,
     CommandSent,
     EventStream,
     ImageNotifySent,
@@ -31,12 +32,10 @@ from hanbench.bench.events import (
 from hanbench.clock import BenchClock
 from hanbench.devices import firmware as fw
 from hanbench.gbcs.alerts import FirmwareReceiptAlert
+from hanbench.gbcs.codes import MessageCode
 from hanbench.gbcs.entity import EntityId
 from hanbench.hub import hub_events, transfer
 from hanbench.hub.tunnel import Delivery
-
-#: ``Activated.how`` of an activation that ran at a future-dated CS06's execution time.
-FUTURE_DATED = "future-dated CS06"
 
 
 def hub_listener(events: EventStream, clock: BenchClock, *, block_size: int,
@@ -87,19 +86,33 @@ def firmware_listener(events: EventStream, state: fw.FirmwareState) -> fw.Firmwa
     def publish(event: fw.FirmwareEvent) -> None:
         device = event.device
         match event:
-            case fw.Activated(firmware=firmware, how=how):
-                cls = ActivationFired if how == FUTURE_DATED else ActivationImmediate
-                events.publish(cls(device=device, file_version=firmware.file_version))
-            case fw.ActivationScheduled(pending=pending):
-                events.publish(ActivationScheduled(device=device, file_version=held_version(), execute_at=pending.execution))
-            case fw.ActivationCancelled():
-                events.publish(ActivationCancelled(device=device, file_version=held_version(), reason="cancelled by CS06"))
+            case fw.Activated(firmware=firmware, trigger=fw.ActivationTrigger.FUTURE_DATED_CS06):
+                events.publish(ActivationFired(device=device, file_version=firmware.file_version))
+            case fw.Activated(firmware=firmware):
+                events.publish(ActivationImmediate(device=device, file_version=firmware.file_version))
+            case fw.FutureDatedAccepted(pending=pending):
+                events.publish(ActivationScheduled(device=device, file_version=held_version(),
+                                                   execute_at=pending.execution))
+            case fw.FutureDatedCancelled():
+                events.publish(ActivationCancelled(device=device, file_version=held_version(),
+                                                   reason="cancelled by CS06"))
             case fw.ActivationFailed(result=result):
-                events.publish(ActivationRefused(device=device, file_version=held_version(), reason=result.name.lower()))
-            case fw.CommandRefused(reason=reason):
+                events.publish(ActivationRefused(device=device, file_version=held_version(),
+                                                 reason=result.name.lower()))
+            case fw.CommandDropped(command=MessageCode.CS06_ACTIVATE_FIRMWARE, reason=reason):
                 events.publish(ActivationRefused(device=device, file_version=held_version(), reason=reason))
+            case fw.CommandDropped(command=command, counter=counter, reason=reason):
+                events.publish(CommandRefused(device=device, command=_command_name(command),
+                                              request_id=str(counter), reason=reason))
             case fw.AlertRaised(alert=FirmwareReceiptAlert() as alert):
                 events.publish(ReceiptAlertRaised(device=device, alert_code=int(alert.alert_code),
                                                   image_hash=alert.calculated_hash))
 
     return publish
+
+
+def _command_name(command: MessageCode | int | None) -> str:
+    """How a dropped command is named on the stream: its use case, its bare code, or ``undecodable``."""
+    if isinstance(command, MessageCode):
+        return command.gbcs_name
+    return "undecodable" if command is None else f"0x{command:04X}"

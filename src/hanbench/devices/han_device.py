@@ -1,0 +1,170 @@
+"""The shell every emulated HAN device type is built from: node, OTA client, firmware, tunnel.
+
+:class:`HanDevice` is an :class:`~hanbench.devices.node.EmulatedNode` with the Zigbee OTA
+client and the device's :class:`~hanbench.devices.firmware.FirmwareState`, wired so that an
+activation updates what the node reports; a device type says what a downloaded image does
+by implementing :meth:`HanDevice.judge_image`, which the OTA client calls on the device it
+holds. :class:`GbcsHanDevice` adds the GBCS behaviour (:mod:`hanbench.devices.gbcs_device`)
+and its message link to the CH: the tunnel and the outbox the GBCS logic puts its alerts in.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+import zigpy.types as t
+from zigpy.zcl import foundation
+from zigpy.zcl.clusters.general import Basic, Ota
+from zigpy.zcl.clusters.smartenergy import Tunneling
+
+from hanbench.clock import BenchClock
+from hanbench.devices.firmware import Activated, Firmware, FirmwareEvent, FirmwareState
+from hanbench.devices.gbcs_device import DeviceKeys, GbcsDevice
+from hanbench.devices.ota_client import OtaClientConfig, OtaClientNode, OtaIdentity
+from hanbench.devices.outbox import Outbox
+from hanbench.devices.tunnel_client import TunnelClient
+from hanbench.gbcs.alerts import ReceiptForm
+from hanbench.gbcs.device_types import DeviceType
+from hanbench.gbcs.entity import EntityId
+from hanbench.gbcs.image_types import INITIAL_FILE_VERSION, RTDS_HW_MIN, profile_for
+from hanbench.radio.addresses import eui64_of
+from hanbench.radio.air import VirtualAir
+
+CommandHandler = Callable[[t.ZigbeePacket, foundation.ZCLHeader, Any], Awaitable[foundation.Status | None]]
+
+
+class HanNode(OtaClientNode):
+    """An OTA client node that first offers each cluster command to the handler set for its cluster.
+
+    A handler answering UNSUP_CLUSTER_COMMAND passes the command on, so a device type can
+    take one OTA command (an IHD's upgrade command) and leave the rest to the OTA client.
+    """
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.handlers: dict[int, CommandHandler] = {}
+
+    async def handle_cluster_command(
+        self, packet: t.ZigbeePacket, header: foundation.ZCLHeader, command: Any
+    ) -> foundation.Status | None:
+        handler = self.handlers.get(packet.cluster_id)
+        if handler is not None:
+            status = await handler(packet, header, command)
+            if status != foundation.Status.UNSUP_CLUSTER_COMMAND:
+                return status
+        return await super().handle_cluster_command(packet, header, command)
+
+
+@dataclass(frozen=True)
+class DeviceSettings:
+    """What a premises says about one emulated device: who it is, who supplies it, what it runs.
+
+    ``nwk`` is its short address on the air; ``running_version`` the file version it boots
+    with; ``hardware_version`` what it tells the OTA server (and checks images against).
+    """
+
+    entity_id: EntityId
+    nwk: int
+    supplier: EntityId
+    running_version: int = INITIAL_FILE_VERSION
+    hardware_version: int = RTDS_HW_MIN
+    ota: OtaClientConfig = OtaClientConfig()
+
+
+class HanDevice:
+    """Node + Zigbee OTA client + firmware state; subclasses say what a downloaded image does.
+
+    The node's OTA ``current_file_version`` follows every activation, so the CH's OTA server
+    sees the new version at the next Query Next Image.
+    """
+
+    kind: ClassVar[DeviceType]
+    se_device_type: ClassVar[int]
+    sleepy: ClassVar[bool] = False
+    server_clusters: ClassVar[tuple[int, ...]] = (Basic.cluster_id,)
+    client_clusters: ClassVar[tuple[int, ...]] = (Ota.cluster_id,)
+
+    def __init__(self, air: VirtualAir, settings: DeviceSettings, clock: BenchClock) -> None:
+        self.settings = settings
+        self.clock = clock
+        self.entity_id = settings.entity_id
+        self.profile = profile_for(self.kind)
+        self.firmware = FirmwareState(settings.entity_id, Firmware(settings.running_version), clock.now)
+        self.node = HanNode(
+            air, eui64_of(settings.entity_id), settings.nwk,
+            device_type=self.se_device_type, manufacturer="hanbench", model=f"emulated {self.kind.value}",
+            server_clusters=self.server_clusters, client_clusters=self.client_clusters,
+            rx_on_when_idle=not self.sleepy, manufacturer_code=self.profile.manufacturer_code,
+            current_file_version=settings.running_version,
+            ota_identity=OtaIdentity(self.profile.manufacturer_code, self.profile.image_type,
+                                     settings.hardware_version),
+            judge=self, ota_config=settings.ota,
+        )
+        self.ota = self.node.ota
+        self.firmware.subscribe(self._follow_activation)
+
+    async def judge_image(self, data: bytes) -> foundation.Status:
+        """The device's check of a complete download, for its OTA client: the Upgrade End status."""
+        raise NotImplementedError
+
+    def _follow_activation(self, event: FirmwareEvent) -> None:
+        if isinstance(event, Activated):
+            self.ota.current_file_version = event.firmware.file_version
+
+    async def start(self) -> None:
+        """Join the CH's network (it must be permitting joins)."""
+        await self.node.join()
+
+    async def ready(self) -> None:
+        """The CH has interviewed the device; a sleepy type starts its wake cycle here."""
+
+    async def close(self) -> None:
+        """Leave the air and stop every task."""
+        await self.node.close()
+
+
+class GbcsHanDevice(HanDevice):
+    """A device that speaks GBCS: checks images, raises alerts, answers CS06 and SR 11.2.
+
+    GBCS messages travel in its tunnel to the CH (:class:`TunnelClient`), opened in
+    :meth:`ready`. Outgoing messages wait in :attr:`outbox` (:class:`Outbox`): an awake
+    device's go as soon as they are put and its tunnel is open, a sleepy one's when it wakes
+    and flushes. What cannot be sent stays queued for the next try.
+    """
+
+    receipt_form: ClassVar[ReceiptForm | None] = ReceiptForm.DLMS
+    client_clusters: ClassVar[tuple[int, ...]] = (Ota.cluster_id, Tunneling.cluster_id)
+
+    def __init__(self, air: VirtualAir, settings: DeviceSettings, clock: BenchClock, keys: DeviceKeys) -> None:
+        super().__init__(air, settings, clock)
+        self.tunnel = TunnelClient(self.node, sleepy=self.sleepy)
+        self.node.handlers[Tunneling.cluster_id] = self.tunnel.handle_command
+        self.outbox = Outbox(self.tunnel, owner=settings.entity_id)
+        self.gbcs = GbcsDevice(
+            entity_id=settings.entity_id, device_type=self.kind, supplier=settings.supplier, keys=keys,
+            clock=clock, firmware=self.firmware, hardware_version=settings.hardware_version,
+            outbox=self.outbox, receipt_form=self.receipt_form,
+        )
+        self.tunnel.on_message(self.receive_message)
+
+    async def ready(self) -> None:
+        """The CH has interviewed the device: open the tunnel and send what waited for it."""
+        await self.tunnel.open()
+        if not self.sleepy:
+            self.outbox.kick()
+
+    async def judge_image(self, data: bytes) -> foundation.Status:
+        return foundation.Status.SUCCESS if self.gbcs.receive_image(data) else foundation.Status.INVALID_IMAGE
+
+    def receive_message(self, message: bytes) -> None:
+        """A GBCS message from the CH: handle it and put the response, if any, in the outbox."""
+        response = self.gbcs.handle_message(message)
+        if response is not None:
+            self.outbox.put_response(response)
+
+    async def close(self) -> None:
+        self.gbcs.close()
+        await self.outbox.close()
+        await super().close()
