@@ -24,6 +24,15 @@ from hanbench.gbcs.roles import SUPPLIER_ROLES, DeviceStatus, DeviceSuppliers, P
 from hanbench.hardware.ports import PortMatch
 from hanbench.hardware.power import PowerDriver, power_from_config
 from hanbench.radio.air_timing import DEFAULT_BLOCK_PACING_S, DEFAULT_POLL_INTERVAL_S
+from hanbench.timing import (
+    GSME_WAKE_INTERVAL_S,
+    OTA_MAX_BLOCK_SIZE,
+    OTA_MINIMUM_BLOCK_PERIOD_MS,
+    OTA_STALL_TIMEOUT_S,
+    QUEUE_EXPIRY_S,
+    RECEIPT_ALERT_WAIT_S,
+    RESPONSE_WAIT_S,
+)
 
 __all__ = [
     "AirConfig", "Appointment", "BenchConfig", "BenchKind", "DeviceConfig", "FlowControl", "HubConfig",
@@ -80,26 +89,19 @@ class AirConfig:
 
 @dataclasses.dataclass(frozen=True)
 class TimingConfig:
-    """Every timing knob of an update, defaulted from the specs and recorded per session."""
+    """Every timing knob of an update, defaulted from the specs and recorded per session.
 
-    # Bytes per Image Block Response, 1..63. zigpy and zigbee2mqtt cap at 50 (zigpy PR #1781
-    # raised 40 -> 50 for Telink); the Silicon Labs OTA server caps at 63 without APS encryption.
-    block_size_max: int = 50
-    # ZCL OTA MinimumBlockPeriod (ms, uint16; 15-0324-02 section 11.10.10): 0 = no throttling.
-    block_period_ms: int = 0
-    # The CH gives up a transfer that makes no progress for this long (zigpy
-    # MAX_TIME_WITHOUT_PROGRESS = 30 s, PR #1346).
-    stall_timeout_s: float = 30.0
-    # GSME wake / mirror update interval: "The GBCS spec recommends this value at 30 minutes"
-    # (Silicon Labs GBCS CHF documentation).
-    gsme_wake_interval_s: float = 1800.0
-    # Sleepy-queue expiry on the CH, then alert 0x819D: 24 h is the Silicon Labs CHF default.
-    queue_expiry_s: float = 86400.0
-    # How long the DCC waits for a device's response to SR 11.2 / 11.3 (bench choice: one
-    # day, the same horizon as the sleepy queue); a missing 11.3 response flags the device.
-    response_wait_s: float = 86400.0
-    # Supplier automation waits this long for 0x8F72 before asking SR 11.2 (bench choice).
-    receipt_alert_wait_s: float = 3600.0
+    Each default, and its source, is in :mod:`hanbench.timing`, where the part that uses the
+    knob (the CH's OTA server and sleepy queue, the GSME, the DCC) takes it from too.
+    """
+
+    block_size_max: int = OTA_MAX_BLOCK_SIZE
+    block_period_ms: int = OTA_MINIMUM_BLOCK_PERIOD_MS
+    stall_timeout_s: float = OTA_STALL_TIMEOUT_S
+    gsme_wake_interval_s: float = GSME_WAKE_INTERVAL_S
+    queue_expiry_s: float = QUEUE_EXPIRY_S
+    response_wait_s: float = RESPONSE_WAIT_S
+    receipt_alert_wait_s: float = RECEIPT_ALERT_WAIT_S
 
 
 @dataclasses.dataclass(frozen=True)

@@ -57,13 +57,10 @@ from hanbench.gbcs.image import UpgradeImage
 from hanbench.gbcs.keystore import KeyStore, Usage
 from hanbench.gbcs.roles import Policy
 from hanbench.listeners import Listeners
+from hanbench.timing import RESPONSE_WAIT_S
 
 Clock = Callable[[], datetime]
 DeliveryListener = Callable[[AlertDelivery], None]
-
-DEFAULT_RESPONSE_WAIT = timedelta(hours=24)
-"""How long the DCC waits for a device's response (bench choice: the CH's default
-sleepy-queue expiry, so a GSME that wakes late is not flagged early)."""
 
 _READ_REQUESTS: dict[DeviceType, Callable[[], firmware_version.FirmwareVersionRequest]] = {
     DeviceType.ESME: firmware_version.EsmeFirmwareVersionRequest,
@@ -103,7 +100,7 @@ class Dcc:
         policy: Policy | str,
         clock: Clock,
         *,
-        response_wait: timedelta = DEFAULT_RESPONSE_WAIT,
+        response_wait: timedelta = timedelta(seconds=RESPONSE_WAIT_S),
         entity_id: EntityId = DCC_ENTITY,
     ) -> None:
         self.inventory = inventory

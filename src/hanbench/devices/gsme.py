@@ -39,17 +39,17 @@ from hanbench.gbcs.entity import EntityId
 from hanbench.radio.air import VirtualAir
 from hanbench.radio.se_clusters import NotificationFlags
 from hanbench.radio.se_profile import SeDeviceType
+from hanbench.timing import GSME_WAKE_INTERVAL_S
 
 LOGGER = logging.getLogger(__name__)
 
-DEFAULT_WAKE_INTERVAL_S = 30 * 60.0
 
 
 @dataclass(frozen=True)
 class GsmeTiming:
     """The wake cycle: every ``wake_interval_s``, first at ``phase_s`` (``None``: from the ID)."""
 
-    wake_interval_s: float = DEFAULT_WAKE_INTERVAL_S
+    wake_interval_s: float = GSME_WAKE_INTERVAL_S
     phase_s: float | None = None
 
     def __post_init__(self) -> None:

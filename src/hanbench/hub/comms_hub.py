@@ -57,7 +57,7 @@ from hanbench.hub.forwarded import AlertListener, ForwardedAlert
 from hanbench.hub.image_store import DEFAULT_SLOTS, ImageStore
 from hanbench.hub.mirror import MirrorServer, mirror_endpoint_descriptors
 from hanbench.hub.ota_server import OtaServer, OtaServerConfig
-from hanbench.hub.sleepy_queue import DEFAULT_EXPIRY_S, QueuedMessage, SleepyQueue
+from hanbench.hub.sleepy_queue import QueuedMessage, SleepyQueue
 from hanbench.hub import hub_events
 from hanbench.hub.hub_events import HubListener
 from hanbench.hub.transfer import TransferEvent, TransferOutcome
@@ -65,6 +65,7 @@ from hanbench.hub.tunnel import TunnelServer
 from hanbench.listeners import Listeners
 from hanbench.radio.endpoints import comms_hub_endpoint
 from hanbench.radio.se_clusters import NotificationFlags
+from hanbench.timing import QUEUE_EXPIRY_S
 
 LOGGER = logging.getLogger(__name__)
 
@@ -85,7 +86,7 @@ class CommsHubTiming:
 
     ota: OtaServerConfig = field(default_factory=OtaServerConfig)
     slots: int = DEFAULT_SLOTS
-    queue_expiry_s: float = DEFAULT_EXPIRY_S
+    queue_expiry_s: float = QUEUE_EXPIRY_S
     ihd_activation_delay_s: int = 0
 
 

@@ -93,6 +93,7 @@ from hanbench.hub.transfer import (
 )
 from hanbench.listeners import Listeners
 from hanbench.radio.addresses import entity_of, eui64_of
+from hanbench.timing import OTA_MAX_BLOCK_SIZE, OTA_MINIMUM_BLOCK_PERIOD_MS, OTA_STALL_TIMEOUT_S
 
 LOGGER = logging.getLogger(__name__)
 
@@ -106,12 +107,13 @@ Status = foundation.Status
 
 @dataclass(frozen=True)
 class OtaServerConfig:
-    """The CH OTA server's knobs; defaults are the spec's or common practice's.
+    """The CH OTA server's knobs; defaults are the spec's or common practice's (the three a
+    bench file sets come from :mod:`hanbench.timing`, with their sources).
 
-    ``max_block_size``: cap on image data per block (zigpy and Z2M use 50; SiLabs caps
-    at 63 without APS encryption). ``minimum_block_period_ms``: the least time between two
-    blocks to one device (ZCL MinimumBlockPeriod, ms; 0 = no pacing). ``stall_timeout_s``:
-    how long a transfer may go without a request (zigpy: 30 s). ``upgrade_end_timeout_s``:
+    ``max_block_size``: cap on image data per block (at most 63, SiLabs' cap without APS
+    encryption). ``minimum_block_period_ms``: the least time between two blocks to one
+    device (ZCL MinimumBlockPeriod, ms; 0 = no pacing). ``stall_timeout_s``: how long a
+    transfer may go without a request. ``upgrade_end_timeout_s``:
     the same after the last block (zigpy: 60 s). ``busy_backoff_s``: how long WAIT_FOR_DATA
     tells a device to wait while the server is busy. ``progress_step_percent``: progress
     reports per transfer are throttled to one per this much of the image.
@@ -120,9 +122,9 @@ class OtaServerConfig:
     test may set 0 to check that a device still waits for CS06.
     """
 
-    max_block_size: int = 50
-    minimum_block_period_ms: int = 0
-    stall_timeout_s: float = 30.0
+    max_block_size: int = OTA_MAX_BLOCK_SIZE
+    minimum_block_period_ms: int = OTA_MINIMUM_BLOCK_PERIOD_MS
+    stall_timeout_s: float = OTA_STALL_TIMEOUT_S
     upgrade_end_timeout_s: float = 60.0
     busy_backoff_s: float = 1.0
     progress_step_percent: float = 10.0

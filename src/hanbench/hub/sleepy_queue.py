@@ -8,9 +8,8 @@ the CH composition raises alert 0x819D "GSME Command Not Retrieved" (which names
 command by its originator counter, kept with each message) and fails the DCC's wait with
 ``CommandNotRetrieved``.
 
-The default expiry is 24 h (Silicon Labs' Comms Hub Function default; GBCS does not fix a
-figure that this project could find). Expiry runs on the event loop's clock, so it is
-virtual time in emulation. Messages leave a device's queue oldest first.
+The default expiry is :data:`hanbench.timing.QUEUE_EXPIRY_S` (its source is given there).
+Expiry runs on the event loop's clock, so it is virtual time in emulation. Messages leave a device's queue oldest first.
 """
 
 from __future__ import annotations
@@ -25,11 +24,10 @@ from dataclasses import dataclass, field
 from hanbench.errors import BadInput
 from hanbench.gbcs.entity import EntityId
 from hanbench.listeners import Listeners
+from hanbench.timing import QUEUE_EXPIRY_S
 
 LOGGER = logging.getLogger(__name__)
 
-#: How long a queued message waits for its device by default (Silicon Labs CHF: 24 h).
-DEFAULT_EXPIRY_S = 24 * 60 * 60.0
 
 ExpiryListener = Callable[["QueuedMessage"], None]
 """Called once with each message that expired uncollected (already out of the queue)."""
@@ -55,7 +53,7 @@ class SleepyQueue:
     ``expiry_s`` applies to messages put without their own expiry.
     """
 
-    def __init__(self, *, expiry_s: float = DEFAULT_EXPIRY_S) -> None:
+    def __init__(self, *, expiry_s: float = QUEUE_EXPIRY_S) -> None:
         if expiry_s <= 0:
             raise BadInput(f"sleepy queue expiry must be > 0 s, got {expiry_s}")
         self.expiry_s = expiry_s

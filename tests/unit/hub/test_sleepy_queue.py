@@ -10,14 +10,15 @@ import pytest
 from hanbench.clock import run_virtual
 from hanbench.errors import BadInput
 from hanbench.gbcs.entity import EntityId
-from hanbench.hub.sleepy_queue import DEFAULT_EXPIRY_S, QueuedMessage, SleepyQueue
+from hanbench.hub.sleepy_queue import QueuedMessage, SleepyQueue
+from hanbench.timing import QUEUE_EXPIRY_S
 
 GSME = EntityId.parse("00-DB-12-34-56-78-91-01")
 OTHER = EntityId.parse("00-DB-12-34-56-78-91-09")
 
 
 def test_the_default_expiry_is_24_hours() -> None:
-    assert SleepyQueue().expiry_s == DEFAULT_EXPIRY_S == 86400
+    assert SleepyQueue().expiry_s == QUEUE_EXPIRY_S == 86400
 
 
 def test_messages_leave_oldest_first_per_device() -> None:

@@ -26,7 +26,8 @@ from hanbench.gbcs.codes import MessageCode
 from hanbench.gbcs.entity import EntityId
 from hanbench.gbcs.frame import Cra, GbcsMessage, decode_message, encode_message, new_message, sign_message
 from hanbench.hub.mirror import MirrorServer, mirror_endpoint_descriptors
-from hanbench.hub.sleepy_queue import DEFAULT_EXPIRY_S, QueuedMessage, SleepyQueue
+from hanbench.hub.sleepy_queue import QueuedMessage, SleepyQueue
+from hanbench.timing import QUEUE_EXPIRY_S
 from hanbench.hub.tunnel import Delivery, NoMirror, TunnelServer, TunnelServerConfig
 from hanbench.radio.air import AirFrame, VirtualAir
 from hanbench.radio.endpoints import comms_hub_endpoint
@@ -126,7 +127,7 @@ class Premises:
 def on_premises(
     scenario: Callable[[Premises], Awaitable[_R]],
     *,
-    expiry_s: float = DEFAULT_EXPIRY_S,
+    expiry_s: float = QUEUE_EXPIRY_S,
     server: TunnelServerConfig | None = None,
     client: TunnelClientConfig | None = None,
 ) -> _R:
@@ -515,7 +516,7 @@ def test_a_message_fetched_in_time_never_expires() -> None:
         await p.gsme.tunnel.open()
         await p.tunnels.send(GSME, signed(Cra.COMMAND, SUPPLIER, GSME, 5))
         fetched = await p.gsme.tunnel.fetch_pending()
-        await asyncio.sleep(2 * DEFAULT_EXPIRY_S)
+        await asyncio.sleep(2 * QUEUE_EXPIRY_S)
         return fetched, p.expired
 
     fetched, expired = on_premises(scenario)
