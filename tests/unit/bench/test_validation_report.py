@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import sqlite3
 import xml.etree.ElementTree as ET
 from collections.abc import Callable
 from pathlib import Path
@@ -21,13 +22,13 @@ from hanbench.bench.events import (
     TransferFinished,
     TransferStarted,
 )
-from hanbench.bench.record import SessionRecord
+from hanbench.bench.record import SessionRecord, TestOutcome
 from hanbench.bench.report import html, json_form, junit
 from hanbench.bench.report.build import build_report
 from hanbench.bench.report.chart import chart_of
 from hanbench.bench.report.files import write_reports
 from hanbench.bench.report.json_form import ReportUnreadable
-from hanbench.bench.report.model import TimelinePoint, ValidationReport
+from hanbench.bench.report.model import TestReport, TimelinePoint, ValidationReport
 from hanbench.bench.session_events import DccAlertDelivered
 from hanbench.gbcs.alerts import TransferResult
 from hanbench.gbcs.entity import EntityId
@@ -161,8 +162,7 @@ def test_the_page_holds_the_matrix_the_failures_and_a_chart_per_transfer(report:
 
 
 def test_markup_in_the_evidence_is_escaped(report: ValidationReport) -> None:
-    hostile = report.tests[1].__class__(FAILING, "<b>clause</b>", report.tests[1].outcome, 0.1,
-                                        "<script>alert(1)</script>")
+    hostile = TestReport(FAILING, "<b>clause</b>", TestOutcome.FAILED, 0.1, "<script>alert(1)</script>")
     page = html.render(ValidationReport(report.bench, report.session, None, None, (), (hostile,),
                                         report.other_evidence, ()))
     assert "<script>alert(1)</script>" not in page and "&lt;script&gt;alert(1)&lt;/script&gt;" in page
@@ -184,3 +184,13 @@ def test_the_three_files_land_together(report: ValidationReport, tmp_path: Path)
     assert ET.parse(files.junit).getroot().tag == "testsuites"
     assert files.html.read_text().startswith("<!DOCTYPE html>")
     assert sorted(p.name for p in files.html.parent.iterdir()) == ["junit.xml", "report.html", "report.json"]
+
+
+def test_an_event_the_report_cannot_read_is_named(config: BenchConfig) -> None:
+    session_id = record_session(config)
+    with sqlite3.connect(config.database_path) as db:
+        db.execute("UPDATE event_log SET data_json = '{}' WHERE session_id = ? AND seq = 2", (session_id,))
+    with SessionRecord(config.database_path) as record, pytest.raises(
+            ReportUnreadable, match=r"event #2 \(block_progress\) of session 1 is not as this version of hanbench "
+                                    r"records it: KeyError 'device'"):
+        build_report(record, session_id, config)

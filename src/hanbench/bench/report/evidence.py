@@ -20,6 +20,7 @@ from typing import Any
 
 from hanbench.bench.events import AlertDelivered, BlockProgress, ReceiptAlertRaised, TransferFinished, TransferStarted
 from hanbench.bench.record import RecordedEvent
+from hanbench.bench.report.json_form import ReportUnreadable
 from hanbench.bench.report.model import AlertSeen, Evidence, TimelinePoint, Transfer
 from hanbench.bench.session_events import DccAlertDelivered
 
@@ -107,5 +108,9 @@ def evidence_of(events: Iterable[RecordedEvent], names: Mapping[str, str]) -> Ev
     """
     reader = _Reader(names)
     for event in events:
-        reader.read(event)
+        try:
+            reader.read(event)
+        except (KeyError, TypeError, ValueError) as exc:
+            raise ReportUnreadable(f"event #{event.seq} ({event.kind}) of session {event.session_id} is not as "
+                                   f"this version of hanbench records it: {type(exc).__name__} {exc}") from None
     return reader.evidence()

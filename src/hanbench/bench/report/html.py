@@ -19,7 +19,7 @@ import jinja2
 
 from hanbench.bench.record import TestOutcome
 from hanbench.bench.report.chart import Chart, chart_of
-from hanbench.bench.report.model import TestReport, ValidationReport
+from hanbench.bench.report.model import Evidence, TestReport, ValidationReport
 
 #: Matrix columns always shown; the other outcomes only when some check or test has them.
 _ALWAYS = (TestOutcome.PASSED, TestOutcome.FAILED)
@@ -56,14 +56,26 @@ class Matrix:
 
 
 @dataclasses.dataclass(frozen=True)
+class EvidenceView:
+    """Evidence as the page shows it: in words, and a chart per transfer that took bench time."""
+
+    lines: tuple[str, ...]
+    charts: tuple[Chart, ...]
+
+    @classmethod
+    def of(cls, evidence: Evidence) -> EvidenceView:
+        charts = tuple(chart for t in evidence.transfers if (chart := chart_of(t)) is not None)
+        return cls(tuple(evidence.lines()), charts)
+
+
+@dataclasses.dataclass(frozen=True)
 class TestView:
-    """One test as the page shows it: the test, its evidence in words, and a chart per transfer."""
+    """One test as the page shows it, with its evidence."""
 
     __test__ = False
 
     test: TestReport
-    lines: tuple[str, ...]
-    charts: tuple[Chart, ...]
+    evidence: EvidenceView
 
 
 def clause_matrix(report: ValidationReport) -> Matrix:
@@ -82,20 +94,15 @@ def clause_matrix(report: ValidationReport) -> Matrix:
     )
 
 
-def _view(test: TestReport) -> TestView:
-    charts = tuple(chart for t in test.evidence.transfers if (chart := chart_of(t)) is not None)
-    return TestView(test, tuple(test.evidence.lines()), charts)
-
-
 def context(report: ValidationReport) -> dict[str, Any]:
     """Everything the template reads."""
-    views = [_view(t) for t in report.tests]
+    views = [TestView(t, EvidenceView.of(t.evidence)) for t in report.tests]
     return {
         "report": report,
         "matrix": clause_matrix(report),
         "tests": views,
         "failing": [v for v in views if v.test.failed],
-        "other": _view(TestReport("outside any test", "", TestOutcome.PASSED, 0.0, None, report.other_evidence)),
+        "other": EvidenceView.of(report.other_evidence),
         "check_counts": report.check_counts(),
         "test_counts": report.test_counts(),
     }
