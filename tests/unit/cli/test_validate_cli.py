@@ -26,7 +26,7 @@ def validate(*args: str) -> Result:
 
 @pytest.fixture
 def bench(tmp_path: Path) -> Path:
-    return bench_copy(tmp_path, "emu.toml")
+    return bench_copy(tmp_path)
 
 
 def reports_of(bench: Path, session_id: int) -> Path:
@@ -99,8 +99,7 @@ def test_a_relabelled_header_fails(bench: Path, tmp_path: Path) -> None:
 
 
 def test_the_chs_size_limit_and_an_expected_hash_are_checked(tmp_path: Path) -> None:
-    bench = bench_copy(tmp_path, "emu.toml", replace={"image_store_slots = 2 ": "max_image_size = 3000\nx = 0 "})
-    bench.write_text(bench.read_text().replace("\nx = 0 ", "\n# "))
+    bench = bench_copy(tmp_path, replace={"image_store_slots = 2 ": "max_image_size = 3000\nimage_store_slots = 2 "})
     result = validate(str(ESME_V2), "--bench", str(bench), "--device", "esme", "--expected-hash", "00" * 32)
     assert result.exit_code == 1, result.output
     assert "  FAIL  Size within the CH's limit [CH image store]: 3669 bytes is over the CH's limit of 3000 bytes" \

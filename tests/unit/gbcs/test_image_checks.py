@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
-from pathlib import Path
 
 import pytest
+from fixture_files import SUPPLIER, bench_keys, sample_bytes, supplier_key
 from test_image_rtds import rtds_image
 
 from hanbench.gbcs.device_types import DeviceType
@@ -16,13 +16,7 @@ from hanbench.gbcs.entity import EntityId
 from hanbench.gbcs.errors import GbcsError, ImageFormatError
 from hanbench.gbcs.image import UpgradeImage, build_image, parse_image
 from hanbench.gbcs.image_checks import CHECKS, CheckOutcome, SupplierKey, ValidationTarget, validate_image
-from hanbench.gbcs.image_types import profile_for
-from hanbench.gbcs.keystore import KeyStore
 
-ROOT = Path(__file__).resolve().parents[3]
-IMAGES = ROOT / "firmware_images"
-KEYS = KeyStore(ROOT / "fixtures" / "keys")
-SUPPLIER = EntityId.parse("90-B3-D5-1F-30-01-00-00")
 OTHER_SUPPLIER = EntityId.parse("90-B3-D5-1F-30-02-00-00")
 ESME = EntityId.parse("00-DB-12-34-56-78-91-00")
 PASS, FAIL, NA = CheckOutcome.PASS, CheckOutcome.FAIL, CheckOutcome.NOT_APPLICABLE
@@ -31,12 +25,8 @@ PASS, FAIL, NA = CheckOutcome.PASS, CheckOutcome.FAIL, CheckOutcome.NOT_APPLICAB
 def target(device_type: DeviceType = DeviceType.ESME, *, hw: int = 0x1111, running: int = 1,
            supplier: EntityId = SUPPLIER, max_image_size: int | None = None) -> ValidationTarget:
     key = SupplierKey(supplier, "GITTESTSUPPLIER" if supplier == SUPPLIER else "OTHERSUPPLIER",
-                      KEYS.public_key(supplier))
+                      bench_keys().public_key(supplier))
     return ValidationTarget(device_type, ESME, hw, running, key, max_image_size)
-
-
-def sample(name: str) -> bytes:
-    return (IMAGES / name).read_bytes()
 
 
 def outcomes(data: bytes, tgt: ValidationTarget, **kw: bytes) -> dict[str, CheckOutcome]:
@@ -47,14 +37,13 @@ def reason(data: bytes, tgt: ValidationTarget, check: str) -> str:
     return next(c.reason for c in validate_image(data, tgt).checks if c.check == check)
 
 
-ESME_V2 = "ESME-121D-0000-00000002.ota"
 ALL_GOOD = {"ota_header": PASS, "image_identity": PASS, "hardware_version": PASS, "file_version": PASS,
             "image_size": NA, "signature": PASS, "manufacturer_image_hash": NA, "firmware_facts_device": PASS,
             "firmware_facts_header": PASS}
 
 
 def test_the_sample_image_passes_every_check_that_applies() -> None:
-    result = validate_image(sample(ESME_V2), target())
+    result = validate_image(sample_bytes(DeviceType.ESME), target())
     assert [c.check for c in result.checks] == [c.id for c in CHECKS]
     assert {c.check: c.outcome for c in result.checks} == ALL_GOOD
     assert result.passed
@@ -67,8 +56,7 @@ def test_the_sample_image_passes_every_check_that_applies() -> None:
 
 def test_every_sample_image_suits_its_own_device_type() -> None:
     for device_type in (DeviceType.ESME, DeviceType.GSME, DeviceType.HCALCS, DeviceType.PPMID, DeviceType.IHD):
-        name = profile_for(device_type).file_name(2)
-        assert validate_image(sample(name), target(device_type)).passed, name
+        assert validate_image(sample_bytes(device_type), target(device_type)).passed, device_type
 
 
 def test_the_rtds_reference_image_is_opaque_but_signed_by_the_rtds_supplier() -> None:
@@ -77,7 +65,7 @@ def test_the_rtds_reference_image_is_opaque_but_signed_by_the_rtds_supplier() ->
 
 
 def test_an_image_for_another_type_fails_identity_and_the_signed_facts() -> None:
-    gsme = sample("GSME-121D-0001-00000002.ota")
+    gsme = sample_bytes(DeviceType.GSME)
     found = outcomes(gsme, target())
     assert found["image_identity"] is FAIL and found["firmware_facts_device"] is FAIL
     assert found["firmware_facts_header"] is PASS  # header and content agree: it is a GSME image
@@ -86,32 +74,32 @@ def test_an_image_for_another_type_fails_identity_and_the_signed_facts() -> None
 
 
 def test_hardware_outside_the_range_fails_in_the_header_and_in_the_signed_facts() -> None:
-    found = outcomes(sample(ESME_V2), target(hw=0x2000))
+    found = outcomes(sample_bytes(DeviceType.ESME), target(hw=0x2000))
     assert found["hardware_version"] is FAIL and found["firmware_facts_device"] is FAIL
-    assert "0x2000 is outside the header's 0x1111..0x1211" in reason(sample(ESME_V2), target(hw=0x2000),
+    assert "0x2000 is outside the header's 0x1111..0x1211" in reason(sample_bytes(DeviceType.ESME), target(hw=0x2000),
                                                                       "hardware_version")
 
 
 def test_an_image_not_newer_than_the_running_version_is_never_offered() -> None:
-    assert outcomes(sample(ESME_V2), target(running=2))["file_version"] is FAIL
-    assert "NO_IMAGE_AVAILABLE" in reason(sample(ESME_V2), target(running=2), "file_version")
+    assert outcomes(sample_bytes(DeviceType.ESME), target(running=2))["file_version"] is FAIL
+    assert "NO_IMAGE_AVAILABLE" in reason(sample_bytes(DeviceType.ESME), target(running=2), "file_version")
 
 
 def test_size_against_the_chs_limit() -> None:
-    size = len(sample(ESME_V2))
-    assert outcomes(sample(ESME_V2), target(max_image_size=size))["image_size"] is PASS
-    assert outcomes(sample(ESME_V2), target(max_image_size=size - 1))["image_size"] is FAIL
+    size = len(sample_bytes(DeviceType.ESME))
+    assert outcomes(sample_bytes(DeviceType.ESME), target(max_image_size=size))["image_size"] is PASS
+    assert outcomes(sample_bytes(DeviceType.ESME), target(max_image_size=size - 1))["image_size"] is FAIL
 
 
 def test_a_signature_by_another_supplier_fails() -> None:
-    found = outcomes(sample(ESME_V2), target(supplier=OTHER_SUPPLIER))
+    found = outcomes(sample_bytes(DeviceType.ESME), target(supplier=OTHER_SUPPLIER))
     assert found["signature"] is FAIL
-    assert "OTHERSUPPLIER (90-B3-D5-1F-30-02-00-00)" in reason(sample(ESME_V2), target(supplier=OTHER_SUPPLIER),
+    assert "OTHERSUPPLIER (90-B3-D5-1F-30-02-00-00)" in reason(sample_bytes(DeviceType.ESME), target(supplier=OTHER_SUPPLIER),
                                                                "signature")
 
 
 def test_an_unsigned_esme_image_fails_the_signature_check_rather_than_being_unreadable() -> None:
-    image = parse_image(sample(ESME_V2))
+    image = parse_image(sample_bytes(DeviceType.ESME))
     unsigned = build_image(image.manufacturer_image, manufacturer_code=0x121D, image_type=0, file_version=2,
                            hw_min=0x1111, hw_max=0x1211).to_bytes()
     assert outcomes(unsigned, target())["signature"] is FAIL
@@ -119,9 +107,9 @@ def test_an_unsigned_esme_image_fails_the_signature_check_rather_than_being_unre
 
 
 def test_a_ppmid_image_travels_unsigned_and_a_signed_one_is_refused() -> None:
-    ppmid = sample("PPMID-121D-0084-00000002.ota")
+    ppmid = sample_bytes(DeviceType.PPMID)
     assert outcomes(ppmid, target(DeviceType.PPMID))["signature"] is PASS
-    signed = parse_image(ppmid, signed=False).signed(KEYS.private_key(SUPPLIER)).to_bytes()
+    signed = parse_image(ppmid, signed=False).signed(supplier_key()).to_bytes()
     assert outcomes(signed, target(DeviceType.PPMID))["signature"] is FAIL
     assert "would hash the trailer" in reason(signed, target(DeviceType.PPMID), "signature")
 
@@ -133,7 +121,7 @@ def relabelled(data: bytes, **header_fields: int) -> bytes:
 
 
 def test_a_relabelled_header_passes_the_signature_and_fails_against_the_signed_facts() -> None:
-    relabel = relabelled(sample(ESME_V2), file_version=3, hw_min=0x1000)
+    relabel = relabelled(sample_bytes(DeviceType.ESME), file_version=3, hw_min=0x1000)
     found = outcomes(relabel, target())
     assert found["signature"] is PASS  # GBCS signs the Manufacturer Image only
     assert found["firmware_facts_header"] is FAIL
@@ -144,14 +132,14 @@ def test_a_relabelled_header_passes_the_signature_and_fails_against_the_signed_f
 
 
 def test_a_header_relabelled_to_another_type_is_caught_by_the_signed_type() -> None:
-    as_gsme = relabelled(sample(ESME_V2), image_type=0x0001)
+    as_gsme = relabelled(sample_bytes(DeviceType.ESME), image_type=0x0001)
     found = outcomes(as_gsme, target(DeviceType.GSME))
     assert found["image_identity"] is PASS and found["signature"] is PASS
     assert found["firmware_facts_device"] is FAIL and found["firmware_facts_header"] is FAIL
 
 
 def test_the_hash_against_an_expected_one() -> None:
-    data = sample(ESME_V2)
+    data = sample_bytes(DeviceType.ESME)
     digest = hashlib.sha256(parse_image(data).manufacturer_image).digest()
     assert outcomes(data, target(), expected_hash=digest)["manufacturer_image_hash"] is PASS
     assert outcomes(data, target(), expected_hash=bytes(32))["manufacturer_image_hash"] is FAIL
@@ -162,7 +150,7 @@ def test_the_hash_against_an_expected_one() -> None:
 def test_content_that_claims_to_be_emulated_firmware_and_is_not_fails_both_fact_checks() -> None:
     damaged = EmulatedFirmware(DeviceType.ESME, 2, 0x1111, 0x1211, b"x").encode()[:4] + b"\x09" + bytes(20)
     data = build_image(damaged, manufacturer_code=0x121D, image_type=0, file_version=2, hw_min=0x1111,
-                       hw_max=0x1211, sign_key=KEYS.private_key(SUPPLIER)).to_bytes()
+                       hw_max=0x1211, sign_key=supplier_key()).to_bytes()
     found = outcomes(data, target())
     assert found["signature"] is PASS
     assert found["firmware_facts_device"] is FAIL and found["firmware_facts_header"] is FAIL
@@ -170,24 +158,24 @@ def test_content_that_claims_to_be_emulated_firmware_and_is_not_fails_both_fact_
 
 
 def test_header_fields_a_device_would_refuse() -> None:
-    image = parse_image(sample(ESME_V2))
+    image = parse_image(sample_bytes(DeviceType.ESME))
     other = build_image(image.manufacturer_image, manufacturer_code=0x121D, image_type=0, file_version=2,
                         hw_min=0x1111, hw_max=0x1211, stack_version=0x0001,
                         upgrade_file_destination=EntityId.parse("00-DB-12-34-56-78-91-01"),
-                        sign_key=KEYS.private_key(SUPPLIER)).to_bytes()
+                        sign_key=supplier_key()).to_bytes()
     assert reason(other, target(), "ota_header") == (
         "Zigbee stack version is 0x0001, GB HAN devices run Zigbee PRO (0x0002); upgrade file destination "
         "00-DB-12-34-56-78-91-01 makes it a file for that device only, not for 00-DB-12-34-56-78-91-00")
     mine = build_image(image.manufacturer_image, manufacturer_code=0x121D, image_type=0, file_version=2,
                        hw_min=0x1111, hw_max=0x1211, upgrade_file_destination=ESME,
-                       sign_key=KEYS.private_key(SUPPLIER)).to_bytes()
+                       sign_key=supplier_key()).to_bytes()
     assert outcomes(mine, target())["ota_header"] is PASS
 
 
 def test_a_header_without_a_hardware_range_suits_every_hardware_version() -> None:
-    image = parse_image(sample(ESME_V2))
+    image = parse_image(sample_bytes(DeviceType.ESME))
     data = dataclasses.replace(image, header=dataclasses.replace(image.header, hw_min=None, hw_max=None,
-                                                                 total_image_size=len(sample(ESME_V2)) - 4))
+                                                                 total_image_size=len(sample_bytes(DeviceType.ESME)) - 4))
     found = outcomes(data.to_bytes(), target(hw=0x9999))
     assert found["hardware_version"] is PASS
     assert found["firmware_facts_header"] is FAIL  # the signed firmware names a range the header dropped
@@ -197,15 +185,15 @@ def test_bytes_that_are_no_image_are_bad_input_not_a_failed_check() -> None:
     with pytest.raises(ImageFormatError, match="not an OTA image"):
         validate_image(b"\x00" * 80, target())
     with pytest.raises(ImageFormatError, match="truncated image"):
-        validate_image(sample(ESME_V2)[:-1], target())
+        validate_image(sample_bytes(DeviceType.ESME)[:-1], target())
 
 
 def test_a_device_type_without_an_image_profile_is_bad_input() -> None:
     with pytest.raises(GbcsError, match="no firmware image profile for alt_han"):
-        validate_image(sample(ESME_V2), target(DeviceType.ALT_HAN))
+        validate_image(sample_bytes(DeviceType.ESME), target(DeviceType.ALT_HAN))
 
 
 def test_an_image_is_checked_as_read_not_as_reencoded() -> None:
-    data = sample(ESME_V2)
+    data = sample_bytes(DeviceType.ESME)
     assert isinstance(validate_image(data, target()).image, UpgradeImage)
     assert validate_image(data, target()).image.to_bytes() == data
