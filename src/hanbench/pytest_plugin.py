@@ -19,9 +19,10 @@ without a conftest.
   fixtures too), and on an ordinary loop otherwise.
 * The run is one session in the bench's session record: every event of every test's
   premises (noted as that test's), and every bench test's outcome, with the clause it checks
-  when it is marked ``@pytest.mark.clause("GBCS 11.2.6")`` (reports group tests by clause). It is opened (and the bench locked, see
-  :mod:`hanbench.bench.lock`) once collection has selected a test that uses the bench, so
-  runs that never touch a bench write nothing, and a bench in use fails the run at once.
+  when it is marked ``@pytest.mark.clause("GBCS 11.2.6")`` (reports group tests by clause).
+  It is opened (and the bench locked, see :mod:`hanbench.bench.lock`) once collection has
+  selected a test that uses the bench, so runs that never touch a bench write nothing, and a
+  bench in use fails the run at once.
 * ``--hanbench-capture FILE`` writes every frame of every test's virtual air (emu and twin
   benches) to one pcap file, premises after premises (:mod:`hanbench.radio.capture`); it is
   opened with the session and appears under its name when the run ends.
