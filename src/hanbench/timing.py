@@ -33,3 +33,21 @@ the CH keeps a command for a sleepy device, so a GSME that wakes late is not fla
 
 RECEIPT_ALERT_WAIT_S = 3600.0
 """How long supplier automation waits for the receipt alert before asking SR 11.2 (bench choice)."""
+
+AIR_POLL_INTERVAL_S = 1.0
+"""How often a sleepy device (the GSME) polls its parent while awake, on the honest air: 1 s, the
+Short Poll Interval of Silicon Labs' end-device-support plugin
+(SL_ZIGBEE_AF_PLUGIN_END_DEVICE_SUPPORT_SHORT_POLL_INTERVAL_SECONDS). It gives a sleepy device one
+block per poll, about 50 B/s with 50-byte blocks: the 47 B/s measured to a sleepy device (40-byte
+blocks every ~0.85 s, rbaron/b-parasite PR #192)."""
+
+AIR_BLOCK_PACING_S = 0.25
+"""How long a device takes over an Image Block Response before it asks for the next, on the honest
+air. With the ~17 ms of frames the air puts on the channel per block, 250 ms gives 241 KB to a
+router-class device in about 21 minutes: the figure measured with zigbee2mqtt (about 150 B/s to a
+router, Koenkk/zigbee2mqtt#17374: a 291,130-byte image at 48 % with 17 minutes to go), whose OTA
+server keeps 250 ms per block (image_block_response_delay, zigbee-herdsman-converters
+``lib/ota.ts``). Devices alone can be faster (a deCONZ trace of an IKEA router shows 66-74 ms per
+block, dresden-elektronik/deconz-ota-plugin#44; Hue bulbs ask at once, zigbee-herdsman#1846), and
+no GB figure is public (research notes, gbcs-domain section 5): a lab that times its devices sets
+the bench file's ``[air.block_pacing_ms]`` per device type."""

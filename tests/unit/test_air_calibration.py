@@ -1,8 +1,8 @@
 """The honest air's calibration, pinned in bench time: what a lab measures for a whole image.
 
 A 241 KB image to an awake router-class device takes 15 to 25 minutes (zigbee2mqtt's
-figure, see :class:`hanbench.radio.air_timing.AirTiming`); a sleepy GSME polling once a
-second gets about 50 B/s. Bench time is virtual and deterministic, so these are exact checks of the
+figure, see :mod:`hanbench.timing`); a sleepy GSME polling once a second gets about
+50 B/s. Bench time is virtual and deterministic, so these are exact checks of the
 model, not timings of this machine. The flow is the conformance suite's: SR 11.1 through the
 DCC, the CH's OTA server, the air, the device's OTA client and its receipt alert.
 """

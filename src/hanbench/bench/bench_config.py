@@ -23,8 +23,9 @@ from hanbench.gbcs.entity import EntityId
 from hanbench.gbcs.roles import SUPPLIER_ROLES, DeviceStatus, DeviceSuppliers, Policy, Role
 from hanbench.hardware.ports import PortMatch
 from hanbench.hardware.power import PowerDriver, power_from_config
-from hanbench.radio.air_timing import DEFAULT_BLOCK_PACING_S, DEFAULT_POLL_INTERVAL_S
 from hanbench.timing import (
+    AIR_BLOCK_PACING_S,
+    AIR_POLL_INTERVAL_S,
     GSME_WAKE_INTERVAL_S,
     OTA_MAX_BLOCK_SIZE,
     OTA_MINIMUM_BLOCK_PERIOD_MS,
@@ -64,7 +65,7 @@ class FlowControl(enum.StrEnum):
 
 
 def _default_block_pacing() -> dict[DeviceType, float]:
-    return {device_type: DEFAULT_BLOCK_PACING_S * 1000 for device_type in DeviceType if device_type is not DeviceType.CH}
+    return {device_type: AIR_BLOCK_PACING_S * 1000 for device_type in DeviceType if device_type is not DeviceType.CH}
 
 
 @dataclasses.dataclass(frozen=True)
@@ -77,13 +78,13 @@ class AirConfig:
     honest air each frame on the air. On the honest air only: ``poll_interval_ms``, how often a
     sleepy device (the GSME) polls the CH while awake; ``block_pacing_ms``, per device type,
     how long a device takes over each Image Block Response before it asks for the next
-    (defaults and their sources: :mod:`hanbench.radio.air_timing`).
+    (defaults and their sources: :mod:`hanbench.timing`).
     """
 
     latency_ms: float = 0.0
     loss: float = 0.0
     airtime: bool = False
-    poll_interval_ms: float = DEFAULT_POLL_INTERVAL_S * 1000
+    poll_interval_ms: float = AIR_POLL_INTERVAL_S * 1000
     block_pacing_ms: dict[DeviceType, float] = dataclasses.field(default_factory=_default_block_pacing)
 
 

@@ -42,7 +42,7 @@ does, on the 802.15.4 MAC of :mod:`hanbench.radio.mac`:
   its next Image Block Request leaves that much later. The MAC and APS ACKs are the stack's
   and go out at once. :meth:`VirtualAir.set_pacing` sets it per node.
 
-:class:`~hanbench.radio.air_timing.AirTiming` says where each default comes from.
+:class:`AirTiming` holds the knobs; :mod:`hanbench.timing` says where each default comes from.
 
 Joining is modelled at the level the coordinator's stack reports it: a node asks
 :meth:`VirtualAir.join`, which succeeds only while joining is permitted, attaches the node and
@@ -69,17 +69,18 @@ from zigpy.zcl.clusters.general import Ota
 
 from hanbench.errors import BadInput, InfrastructureFault
 from hanbench.listeners import Listeners
-from hanbench.radio.air_timing import AirTiming
 from hanbench.radio.link import Link, LinkModel, LinkStats
 from hanbench.radio.mac import (
     ACK_OCTETS,
     DATA_REQUEST_OCTETS,
     Channel,
     ChannelStats,
+    MacConstants,
     aps_ack_octets,
     data_frame_octets,
 )
 from hanbench.radio.se_profile import SE_PROFILE_ID
+from hanbench.timing import AIR_BLOCK_PACING_S, AIR_POLL_INTERVAL_S
 
 LOGGER = logging.getLogger(__name__)
 
@@ -179,6 +180,28 @@ JoinHandler = Callable[[t.NWK, t.EUI64, t.NWK], None]
 """Called as ``handler(nwk, ieee, parent_nwk)`` when a node has joined."""
 
 FrameObserver = Callable[[AirFrame | MacFrame], None]
+
+
+@dataclasses.dataclass(frozen=True)
+class AirTiming:
+    """The honest air's knobs (the 802.15.4 and Zigbee constants are in ``mac``); the defaults
+    and their sources are in :mod:`hanbench.timing`.
+
+    ``poll_interval_s``: how often a sleepy node's MAC polls its parent while it is awake.
+    ``block_pacing_s``: how long a device's application takes over an Image Block Response
+    before it asks for the next block, for every node not given its own with
+    :meth:`VirtualAir.set_pacing`.
+    """
+
+    poll_interval_s: float = AIR_POLL_INTERVAL_S
+    block_pacing_s: float = AIR_BLOCK_PACING_S
+    mac: MacConstants = MacConstants()
+
+    def __post_init__(self) -> None:
+        if self.poll_interval_s <= 0:
+            raise BadInput(f"a sleepy node's poll interval must be > 0 s, got {self.poll_interval_s}")
+        if self.block_pacing_s < 0:
+            raise BadInput(f"a device's block pacing must be >= 0 s, got {self.block_pacing_s}")
 
 
 class JoinNotPermitted(InfrastructureFault):

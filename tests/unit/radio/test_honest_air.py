@@ -12,8 +12,7 @@ import zigpy.types as t
 from test_air import BROADCAST, RecordingNode, air_with, make_node, nwk, packet
 
 from hanbench.clock import run_virtual
-from hanbench.radio.air import AirFrame, MacFrame, MacFrameKind, VirtualAir
-from hanbench.radio.air_timing import AirTiming
+from hanbench.radio.air import AirFrame, AirTiming, MacFrame, MacFrameKind, VirtualAir
 from hanbench.radio.link import LinkModel
 from hanbench.radio.mac import ACK_OCTETS, MacConstants, airtime_s, data_frame_octets
 

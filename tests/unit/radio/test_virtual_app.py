@@ -14,8 +14,7 @@ from zigpy.zcl.clusters.smartenergy import Metering, Tunneling
 
 from hanbench.clock import run_virtual
 from hanbench.devices.node import EmulatedNode
-from hanbench.radio.air import JoinNotPermitted, VirtualAir
-from hanbench.radio.air_timing import AirTiming
+from hanbench.radio.air import AirTiming, JoinNotPermitted, VirtualAir
 from hanbench.radio.endpoints import comms_hub_endpoint
 from hanbench.radio.interview import join_and_interview
 from hanbench.radio.link import LinkModel

@@ -33,8 +33,7 @@ from hanbench.devices.gsme import Gsme
 from hanbench.errors import BadInput
 from hanbench.hub.comms_hub import CommsHub, CommsHubTiming, hub_endpoints
 from hanbench.hub.ota_server import OtaServerConfig
-from hanbench.radio.air import AirNode, VirtualAir
-from hanbench.radio.air_timing import AirTiming
+from hanbench.radio.air import AirNode, AirTiming, VirtualAir
 from hanbench.radio.interview import join_and_interview
 from hanbench.radio.link import LinkModel
 from hanbench.radio.virtual_app import virtual_coordinator
