@@ -29,6 +29,11 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from hanbench.gbcs.entity import EntityId
 from hanbench.gbcs.errors import KeyMissing, KeyStoreError
 
+# What `cryptography` raises for bytes it cannot read as a key or certificate: malformed
+# DER (ValueError), an algorithm or curve it does not know (UnsupportedAlgorithm), a
+# certificate version other than v1 or v3 (InvalidVersion)
+_UNREADABLE = (ValueError, TypeError, UnsupportedAlgorithm, x509.InvalidVersion)
+
 
 class Usage(enum.StrEnum):
     """What a key is for, as the key store file names spell it."""
@@ -93,8 +98,8 @@ def public_key_of(cert: x509.Certificate, where: Path | str = "certificate") -> 
     """The certificate's public key, which GBCS requires to be P-256."""
     try:
         key = cert.public_key()
-    except (ValueError, TypeError, UnsupportedAlgorithm) as exc:
-        raise KeyStoreError(f"{where}: unreadable public key: {exc}") from None
+    except _UNREADABLE as exc:
+        raise KeyStoreError(f"{where}: unreadable public key ({exc})") from None
     if not isinstance(key, ec.EllipticCurvePublicKey) or not isinstance(key.curve, ec.SECP256R1):
         raise KeyStoreError(f"{where}: GBCS certificates carry P-256 keys")
     return key
@@ -112,13 +117,11 @@ def _read(path: Path, what: str) -> bytes:
 @cache
 def _load_certificate(path: Path) -> x509.Certificate:
     data = _read(path, "certificate")
+    load = x509.load_pem_x509_certificate if b"-----BEGIN" in data else x509.load_der_x509_certificate
     try:
-        return x509.load_pem_x509_certificate(data)
-    except ValueError:
-        try:
-            return x509.load_der_x509_certificate(data)
-        except ValueError:
-            raise KeyStoreError(f"{path} is not a PEM or DER X.509 certificate") from None
+        return load(data)
+    except _UNREADABLE as exc:
+        raise KeyStoreError(f"{path} is not a PEM or DER X.509 certificate ({exc})") from None
 
 
 def load_certificate(path: Path | str) -> x509.Certificate:
@@ -129,13 +132,12 @@ def load_certificate(path: Path | str) -> x509.Certificate:
 @cache
 def _load_private_key(path: Path) -> ec.EllipticCurvePrivateKey:
     data = _read(path, "private key")
+    load = (serialization.load_pem_private_key if b"-----BEGIN" in data
+            else serialization.load_der_private_key)
     try:
-        key = serialization.load_pem_private_key(data, password=None)
-    except (ValueError, TypeError, UnsupportedAlgorithm):
-        try:
-            key = serialization.load_der_private_key(data, password=None)
-        except (ValueError, TypeError, UnsupportedAlgorithm):
-            raise KeyStoreError(f"{path} is not an unencrypted PEM or DER private key") from None
+        key = load(data, password=None)
+    except _UNREADABLE as exc:
+        raise KeyStoreError(f"{path} is not an unencrypted PEM or DER private key ({exc})") from None
     if not isinstance(key, ec.EllipticCurvePrivateKey) or not isinstance(key.curve, ec.SECP256R1):
         raise KeyStoreError(f"{path}: GBCS keys are P-256 EC keys")
     return key
