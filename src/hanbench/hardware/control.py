@@ -39,6 +39,7 @@ from hanbench.hardware.protocol import (
     encode_request,
     format_timestamp,
     parse_from_board,
+    request_id_of,
 )
 from hanbench.listeners import Listeners
 
@@ -317,6 +318,13 @@ class BoardControl:
         try:
             message = parse_from_board(line)
         except MalformedMessage as exc:
+            ident = request_id_of(line)
+            pending = self._pending.get(ident) if ident is not None else None
+            if pending is not None and not pending.done():
+                # An answer to a request, but not one the protocol allows: fail that request
+                # now, with what was wrong, rather than let it time out as a silent board
+                pending.set_exception(MalformedMessage(f"{self._who()}: malformed answer: {exc}"))
+                return
             self.garbage_count += 1
             self._last_garbage = text
             log.warning("%s: skipped a line that is not a control message (%s): %r", self._who(), exc, text)

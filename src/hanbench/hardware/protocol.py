@@ -122,7 +122,10 @@ def _timestamp(obj: Mapping[str, Any], key: str) -> datetime:
         raise MalformedMessage(f"field '{key}' is not an ISO-8601 date-time: {raw!r}") from None
     if value.tzinfo is None:
         raise MalformedMessage(f"field '{key}' has no time zone; write UTC as '...Z': {raw!r}")
-    return value.astimezone(UTC)
+    try:
+        return value.astimezone(UTC)
+    except OverflowError:
+        raise MalformedMessage(f"field '{key}' is outside the years 1-9999 in UTC: {raw!r}") from None
 
 
 def _optional(obj: Mapping[str, Any], key: str, read: Callable[[Mapping[str, Any]], T]) -> T | None:
@@ -354,12 +357,19 @@ class Response:
     error: BoardRefused | None
 
 
+def _json(line: bytes) -> Any:
+    """The JSON value of one line. Besides syntax errors, `json` raises ValueError for an
+    integer longer than Python converts (4,300 digits) and RecursionError for nesting
+    deeper than the interpreter's stack: every one of them is a malformed line."""
+    try:
+        return json.loads(line.decode("utf-8"))
+    except (ValueError, RecursionError) as exc:  # UnicodeDecodeError and JSONDecodeError too
+        raise MalformedMessage(f"not a JSON line ({type(exc).__name__}: {str(exc)[:80]})") from None
+
+
 def _decode(line: bytes) -> dict[str, Any]:
     """Parse one line into a JSON object and check its major version."""
-    try:
-        obj = json.loads(line.decode("utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise MalformedMessage(f"not a JSON line ({exc})") from None
+    obj = _json(line)
     if not isinstance(obj, dict):
         raise MalformedMessage("a message must be a JSON object")
     version = _get(obj, "v", int)
@@ -389,7 +399,8 @@ def parse_from_board(line: bytes) -> Response | Event | None:
     if ident is not None and (not isinstance(ident, int) or isinstance(ident, bool)):
         raise MalformedMessage(f"field 'id' should be an integer or null, got {ident!r}")
     if _get(obj, "ok", bool):
-        return Response(id=ident, ok=True, result=obj.get("result") or {}, error=None)
+        result = {} if obj.get("result") is None else _get(obj, "result", dict)
+        return Response(id=ident, ok=True, result=result, error=None)
     error = _get(obj, "error", dict)
     return Response(id=ident, ok=False, result={},
                     error=BoardRefused(_get(error, "code", str), _get(error, "message", str)))
@@ -405,8 +416,8 @@ def parse_request(line: bytes) -> Request:
 def request_id_of(line: bytes) -> int | None:
     """Best-effort id of a request the board could not parse, so its error still pairs up."""
     try:
-        ident = json.loads(line.decode("utf-8", "replace")).get("id")
-    except (json.JSONDecodeError, AttributeError):
+        ident = _json(line).get("id")
+    except (MalformedMessage, AttributeError):
         return None
     return ident if isinstance(ident, int) and not isinstance(ident, bool) else None
 

@@ -18,6 +18,7 @@ from hanbench.hardware.protocol import (
     AlertEvent,
     BoardRefused,
     IncompatibleVersion,
+    MalformedMessage,
     LogEvent,
     StateEvent,
 )
@@ -208,3 +209,13 @@ async def test_events_iterator_ends_on_close_and_fails_when_the_port_vanishes(
         with pytest.raises(PortVanished):
             await asyncio.wait_for(vanishing, 5)
         await returning
+
+
+async def test_a_malformed_answer_fails_its_request_at_once(control: BoardControl, board: EmulatedBoard) -> None:
+    board.mute()
+    asking = asyncio.create_task(control.request("identify", timeout=5))
+    await asyncio.sleep(0.1)
+    board.send_garbage(b'{"v":1,"id":1,"ok":true,"result":1}\n')  # the first request is id 1
+    with pytest.raises(MalformedMessage, match="'result' should be an object"):
+        await asyncio.wait_for(asking, 2)
+    assert control.garbage_count == 0

@@ -82,3 +82,14 @@ async def test_vanish_removes_the_link_then_points_it_at_a_live_pty(board: Emula
     await returning
     assert board.path.is_symlink() and os.path.realpath(board.path).startswith("/dev/pts/")
     assert board.appearances == 2
+
+
+@pytest.mark.parametrize(("line", "code"), [
+    (b'{"v":1,"id":3,"op":"set_clock","clock":"0001-01-01T00:00:00+01:00"}', "invalid_argument"),
+    (b"[" * 100_000, "bad_request"),
+    (b'{"v":1,"id":' + b"9" * 5000, "bad_request"),
+], ids=["clock before year 1 in UTC", "deep nesting", "integer of 5,000 digits"])
+async def test_bad_input_gets_an_error_reply_never_silence(raw: serial.SerialBase, line: bytes, code: str) -> None:
+    answer = await exchange(raw, line + b"\n")
+    assert answer["ok"] is False and answer["error"]["code"] == code
+    assert (await exchange(raw, b'{"v":1,"id":5,"op":"state"}\n'))["ok"] is True

@@ -22,6 +22,7 @@ from hanbench.hardware.protocol import (
     Response,
     StateEvent,
     check_protocol_version,
+    clock_argument,
     encode_error,
     encode_event,
     encode_request,
@@ -118,3 +119,20 @@ def test_other_major_versions_are_refused_and_unknown_events_ignored() -> None:
     check_protocol_version("1.7")
     with pytest.raises(IncompatibleVersion, match="implements control protocol 2.0"):
         check_protocol_version("2.0")
+
+
+# Lines a fuzzer found, each once an untyped exception on one side or the other
+BAD_LINES = {
+    "non-object result": b'{"v":1,"id":3,"ok":true,"result":1}',
+    "clock before year 1 in UTC": b'{"v":1,"id":3,"op":"set_clock","clock":"0001-01-01T00:00:00+01:00"}',
+    "nesting deeper than the stack": b"[" * 100_000,
+    "integer of 5,000 digits": b'{"v":1,"id":' + b"9" * 5000,
+}
+
+
+@pytest.mark.parametrize("line", BAD_LINES.values(), ids=BAD_LINES.keys())
+def test_a_bad_line_is_a_malformed_message_on_both_sides(line: bytes) -> None:
+    with pytest.raises(MalformedMessage):
+        parse_from_board(line)
+    with pytest.raises(MalformedMessage):
+        clock_argument(parse_request(line).args)
