@@ -400,6 +400,9 @@ class EzspNcp:
             # Active scans would need beacons from other networks: there are none
             self.link.callback("scanCompleteHandler", channel=0, status=t.EmberStatus.SUCCESS)
             return {"status": t.EmberStatus.SUCCESS}
+        if int(channelMask) & ~int(t.Channels.ALL_CHANNELS) or not channelMask:
+            # Only the 2.4 GHz channels 11-26 exist; EmberZNet refuses any other bit
+            return {"status": t.EmberStatus.MAC_INVALID_CHANNEL_MASK}
         for channel in channelMask:
             self.link.callback("energyScanResultHandler", channel=channel, maxRssiValue=QUIET_CHANNEL_RSSI)
         self.link.callback("scanCompleteHandler", channel=0, status=t.EmberStatus.SUCCESS)

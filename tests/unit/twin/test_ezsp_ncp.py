@@ -8,11 +8,13 @@ import logging
 from pathlib import Path
 from typing import Any
 
+from bellows.ash import AshProtocol, DataFrame, Reserved, RstFrame
 import bellows.types as bt
 import pytest
 import zigpy.types as zt
 
 from hanbench.errors import BadInput
+from hanbench.twin.ash import AshNcp
 from hanbench.twin.ezsp_codec import COMMANDS, COMMANDS_BY_ID, FRAME_FORMAT_V1
 from hanbench.twin.ezsp_ncp import EzspNcp
 from hanbench.twin.ncp_state import STATE_FILE_NAME, NvramStore
@@ -151,3 +153,27 @@ def test_a_corrupt_state_file_is_bad_input(tmp_path: Path) -> None:
     (tmp_path / STATE_FILE_NAME).write_text('{"format": 1, "eui64": ')
     with pytest.raises(BadInput, match="delete it"):
         NvramStore(tmp_path)
+
+
+@pytest.mark.parametrize("scan", ["0100011a0000ff4f6eb64d", "eb00011a00000080008000"],
+                         ids=["mask 0xB66E4FFF", "mask 0x80008000"])
+def test_an_energy_scan_of_channels_that_do_not_exist_is_refused_and_the_chunk_goes_on(
+        tmp_path: Path, scan: str) -> None:
+    """Frames a fuzzer found: startScan (energy) with bits outside channels 11-26."""
+    sent: list[bytes] = []
+    ncp = EzspNcp(NvramStore(tmp_path), sent.append)
+    ash = AshNcp(deliver=ncp.link.frame_received, on_reset=ncp.power_on_reset)
+    ash.attach(lambda _: None)
+
+    def data(frm_num: int, ezsp: bytes) -> bytes:
+        frame = DataFrame(frm_num=frm_num, re_tx=False, ack_num=0, ezsp_frame=ezsp)
+        return AshProtocol._stuff_bytes(frame.to_bytes()) + bytes([Reserved.FLAG])
+
+    ash.data_received(AshProtocol._stuff_bytes(RstFrame().to_bytes()) + bytes([Reserved.FLAG]))
+    ash.data_received(data(0, command(0, "version", desiredProtocolVersion=13)))
+    # One chunk from the serial port: the bad scan, then a command that must still run
+    ash.data_received(data(1, bytes.fromhex(scan)) + data(2, command(2, "nop")))
+    assert [decode(f)[2:] for f in sent[1:]] == [
+        ("startScan", {"status": bt.EmberStatus.MAC_INVALID_CHANNEL_MASK}),
+        ("nop", {}),
+    ]
