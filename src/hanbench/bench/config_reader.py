@@ -167,6 +167,8 @@ class Table:
     def folder(self, key: str, default: str | _Missing = REQUIRED, *, must_exist: bool) -> Path:
         """A folder path; relative paths are taken from the bench file's folder."""
         text = self.string(key, default)
+        if "\0" in text:  # the OS cannot name such a file: pathlib raises ValueError
+            raise self.error(key, f"folder path {text!r} contains a NUL character")
         path = (self.doc.file.parent / Path(text).expanduser()).resolve()
         if must_exist and not path.is_dir():
             state = "is not a folder" if path.exists() else "does not exist"

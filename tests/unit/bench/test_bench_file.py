@@ -290,6 +290,8 @@ ERRORS = [
      '[[devices]]\ntype = "gsme"', "a gsme needs its gas_supplier"),
     ("key store missing", 'keystore = "../keys"', 'keystore = "../keyz"', "bench.keystore", "keyz",
      "folder '../keyz' does not exist (resolved to "),
+    ("a NUL in a folder path", 'keystore = "../keys"', 'keystore = "../ke\\u0000ys"', "bench.keystore",
+     "keystore", "folder path '../ke\\x00ys' contains a NUL character"),
     ("images is a file", 'images = "../images"', 'images = "t.toml"', "bench.images", "t.toml", "is not a folder"),
     ("start with an offset", "start = 2026-01-05T09:00:00Z", "start = 2026-01-05T09:00:00+01:00", "bench.start",
      "start", "should be in UTC (end it with Z), got 2026-01-05T09:00:00+01:00"),
