@@ -72,6 +72,9 @@ def load_bench(path: Path | str) -> BenchConfig:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise _syntax_error(file, exc) from None
+    except (ValueError, RecursionError) as exc:  # a decimal integer of over 4,300 digits, deep nesting
+        raise BenchConfigError(file, None, None, f"TOML that Python cannot read: {type(exc).__name__}: "
+                                                 f"{str(exc)[:80]}") from None
     root = Table(Document(file, locate_keys(text)), (), data, _TOP)
     return _Loader(root).load()
 

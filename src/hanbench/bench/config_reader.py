@@ -113,7 +113,10 @@ class Table:
         """A float; integers are accepted (``loss = 0``). ``above`` is an exclusive minimum."""
         value = self._get(key, lambda v: _is_int(v) or isinstance(v, float), "a number", default)
         self._check_range(key, value, minimum, maximum, strictly_above=above)
-        return float(value)
+        try:
+            return float(value)
+        except OverflowError:
+            raise self.error(key, f"should be a number a float can hold, got {_shown(value)}") from None
 
     def _check_range(self, key: str, value: float, minimum: float | None, maximum: float | None,
                      strictly_above: float | None) -> None:
@@ -132,7 +135,7 @@ class Table:
             bounds = f"at most {maximum}"
         else:
             bounds = f"between {minimum} and {maximum}"
-        raise self.error(key, f"should be {bounds}, got {value}")
+        raise self.error(key, f"should be {bounds}, got {_shown(value)}")
 
     def choice(self, key: str, kind: type[_E], default: _E | None | _Missing = REQUIRED, *,
                among: Collection[_E] | None = None) -> Any:
@@ -169,10 +172,13 @@ class Table:
         text = self.string(key, default)
         if "\0" in text:  # the OS cannot name such a file: pathlib raises ValueError
             raise self.error(key, f"folder path {text!r} contains a NUL character")
-        path = (self.doc.file.parent / Path(text).expanduser()).resolve()
-        if must_exist and not path.is_dir():
-            state = "is not a folder" if path.exists() else "does not exist"
-            raise self.error(key, f"folder {text!r} {state} (resolved to {path})")
+        try:
+            path = (self.doc.file.parent / Path(text).expanduser()).resolve()
+            if must_exist and not path.is_dir():
+                state = "is not a folder" if path.exists() else "does not exist"
+                raise self.error(key, f"folder {text!r} {state} (resolved to {path})")
+        except (OSError, RuntimeError) as exc:  # a name too long, a symlink loop
+            raise self.error(key, f"folder path {text[:60]!r} cannot be used: {exc.strerror if isinstance(exc, OSError) else exc}") from None
         return path
 
     def convert(self, key: str, parse: Callable[[Any], _T], default: Any = REQUIRED) -> Any:
@@ -217,5 +223,13 @@ def _describe(value: Any) -> str:
     names = {bool: "boolean", int: "integer", float: "float", str: "string", list: "array",
              dict: "table", dt.datetime: "date-time", dt.date: "date", dt.time: "time"}
     kind = names.get(type(value), type(value).__name__)
-    shown = repr(value) if not isinstance(value, (list, dict)) or len(repr(value)) <= 40 else "..."
+    shown = _shown(value) if not isinstance(value, (list, dict)) or len(repr(value)) <= 40 else "..."
     return f"{kind} {shown}"
+
+
+def _shown(value: Any) -> str:
+    """``repr``, except for an integer too long for Python to print in decimal (TOML's
+    hexadecimal integers have no length limit)."""
+    if _is_int(value) and value.bit_length() > 64:
+        return f"an integer of {value.bit_length()} bits"
+    return repr(value)

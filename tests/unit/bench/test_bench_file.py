@@ -292,6 +292,12 @@ ERRORS = [
      "folder '../keyz' does not exist (resolved to "),
     ("a NUL in a folder path", 'keystore = "../keys"', 'keystore = "../ke\\u0000ys"', "bench.keystore",
      "keystore", "folder path '../ke\\x00ys' contains a NUL character"),
+    ("a hexadecimal integer too long to print", "hardware_version = 0x1111", "hardware_version = 0x" + "F" * 4000,
+     "devices[0].hardware_version", "hardware_version = 0xFFF", "got an integer of 16000 bits"),
+    ("a number no float holds", 'images = "../images"', 'images = "../images"\n\n[timing]\nreceipt_alert_wait_s = 0x'
+     + "F" * 300, "timing.receipt_alert_wait_s", "receipt_alert_wait_s", "got an integer of 1200 bits"),
+    ("a folder name too long for the OS", 'images = "../images"', 'images = "' + "i" * 300 + '"', "bench.images",
+     'images = "iii', "cannot be used: File name too long"),
     ("images is a file", 'images = "../images"', 'images = "t.toml"', "bench.images", "t.toml", "is not a folder"),
     ("start with an offset", "start = 2026-01-05T09:00:00Z", "start = 2026-01-05T09:00:00+01:00", "bench.start",
      "start", "should be in UTC (end it with Z), got 2026-01-05T09:00:00+01:00"),
@@ -401,6 +407,13 @@ def test_a_duplicate_key_is_a_syntax_error(error_for: Callable[[str], BenchConfi
     text = edit(BASE, 'name = "t"', 'name = "t"\nname = "u"')
     error = error_for(text)
     assert error.line == line_of(text, 'name = "u"') and "TOML syntax error" in error.problem
+
+
+@pytest.mark.parametrize("value", ["9" * 5000, "[" * 100_000], ids=["5,000 decimal digits", "deep nesting"])
+def test_toml_python_cannot_read_is_a_bench_file_error(error_for: Callable[[str], BenchConfigError],
+                                                        value: str) -> None:
+    error = error_for(edit(BASE, 'name = "t"', f'name = "t"\nx = {value}'))
+    assert error.key is None and "TOML that Python cannot read" in error.problem
 
 
 def test_unreadable_files(tmp_path: Path) -> None:
