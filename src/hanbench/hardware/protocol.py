@@ -100,7 +100,9 @@ def _number(obj: Mapping[str, Any], key: str, bits: int) -> int:
     else:
         value = raw
     if not 0 <= value < (1 << bits):
-        raise MalformedMessage(f"field '{key}' = {value} does not fit in {bits} unsigned bits")
+        # In hex: Python will not print an integer of over 4,300 digits in decimal
+        shown = f"{value:#x}" if value.bit_length() <= 64 else f"an integer of {value.bit_length()} bits"
+        raise MalformedMessage(f"field '{key}' = {shown} does not fit in {bits} unsigned bits")
     return value
 
 

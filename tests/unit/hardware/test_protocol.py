@@ -127,6 +127,8 @@ BAD_LINES = {
     "clock before year 1 in UTC": b'{"v":1,"id":3,"op":"set_clock","clock":"0001-01-01T00:00:00+01:00"}',
     "nesting deeper than the stack": b"[" * 100_000,
     "integer of 5,000 digits": b'{"v":1,"id":' + b"9" * 5000,
+    "hexadecimal code of 5,000 digits": b'{"v":1,"event":"alert","alert_code":"0x' + b"F" * 5000
+                                        + b'","message_code":"0x00CD","payload":""}',
 }
 
 
