@@ -5,7 +5,7 @@ VENV   ?= .venv
 PY     := $(VENV)/bin/python
 PIP    := $(PY) -m pip --disable-pip-version-check -q
 
-.PHONY: run test test-twin images benchmark install install-test clean
+.PHONY: run test test-twin images benchmark fuzz install install-test clean
 
 run: $(VENV)/.installed
 	$(VENV)/bin/hanbench run --bench bench/emu.toml
@@ -28,6 +28,12 @@ images: $(VENV)/.installed
 
 benchmark: $(VENV)/.installed
 	$(PY) benchmarks/ota_throughput.py
+
+# Every decoder and parser fed random and mutated inputs: `make fuzz COUNT=100000 SEED=1`.
+COUNT ?= 10000
+SEED  ?= 0
+fuzz: $(VENV)/.installed
+	$(PY) benchmarks/fuzz.py --count $(COUNT) --seed $(SEED)
 
 install: $(VENV)/.installed
 install-test: $(VENV)/.installed-test

@@ -164,9 +164,10 @@ class EmulatedBoard:
             line = bytes(self._buffer[:end]).rstrip(b"\r")
             del self._buffer[:end + 1]
             if line and not (self.muted or self._restarting):
-                self._write(self._answer(line))
+                self._write(self.answer(line))
 
-    def _answer(self, line: bytes) -> bytes:
+    def answer(self, line: bytes) -> bytes:
+        """The line the board writes back for one request line: a result or an error, never nothing."""
         major = self.protocol_major
         if major != PROTOCOL_MAJOR:
             return encode_error(request_id_of(line), "unsupported_version", f"this board speaks v{major}", major)
