@@ -15,26 +15,38 @@ Every module raises a subclass of one of these, never a bare ``ValueError``,
 
 from __future__ import annotations
 
+import enum
+
+
+class ExitCode(enum.IntEnum):
+    """What every ``hanbench`` command exits with: the table in README.md, in one place."""
+
+    OK = 0
+    CHECK_FAILED = 1  # a check or a test failed: the device, not the bench
+    BAD_INPUT = 2  # what the user gave cannot be used; one ``error:`` line says why
+    INFRASTRUCTURE_FAULT = 3  # the bench itself failed
+    INTERRUPTED = 130  # Ctrl-C (128 + SIGINT, as a shell reports it)
+
 
 class HanbenchError(Exception):
     """Base of every error hanbench raises on purpose."""
 
-    exit_code = 1
+    exit_code = ExitCode.CHECK_FAILED
 
 
 class BadInput(HanbenchError):
     """Input that cannot be used as given; the message says what and where."""
 
-    exit_code = 2
+    exit_code = ExitCode.BAD_INPUT
 
 
 class CheckFailed(HanbenchError):
     """A well-formed input failed a check the user asked for."""
 
-    exit_code = 1
+    exit_code = ExitCode.CHECK_FAILED
 
 
 class InfrastructureFault(HanbenchError):
     """The bench, not the device under test, failed."""
 
-    exit_code = 3
+    exit_code = ExitCode.INFRASTRUCTURE_FAULT

@@ -160,6 +160,9 @@ class _Run:
         self.bench_items: set[str] = set()
         self._tests: dict[str, _TestRecord] = {}
         self._parts: list[WorkerPart] = []
+        #: The hanbench error that stopped the run before its tests (``hanbench run`` exits with its code)
+        self.aborted_by: HanbenchError | None = None
+        self.interrupted = False
 
     @property
     def config(self) -> BenchConfig:
@@ -168,7 +171,7 @@ class _Run:
             try:
                 self._config = load_bench(self.path)
             except HanbenchError as exc:
-                raise pytest.UsageError(f"hanbench: {exc}") from None
+                raise self._usage_error(exc) from None
         return self._config
 
     def premises_config(self) -> BenchConfig:
@@ -198,7 +201,7 @@ class _Run:
             try:
                 self._lock = BenchLock(config.database_path).__enter__()
             except HanbenchError as exc:
-                raise pytest.UsageError(f"hanbench: {exc}") from None
+                raise self._usage_error(exc) from None
 
     def open(self) -> _Recording:
         if self.recording is None:
@@ -233,7 +236,15 @@ class _Run:
             try:
                 self.open()
             except HanbenchError as exc:
-                raise pytest.UsageError(f"hanbench: {exc}") from None
+                raise self._usage_error(exc) from None
+
+    def _usage_error(self, exc: HanbenchError) -> pytest.UsageError:
+        """What stops the run before its tests: pytest's usage error, the cause kept for its exit code."""
+        self.aborted_by = exc
+        return pytest.UsageError(f"hanbench: {exc}")
+
+    def pytest_keyboard_interrupt(self) -> None:
+        self.interrupted = True
 
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
         """Fold one phase report of a bench test into its outcome; record it after teardown."""
@@ -267,6 +278,8 @@ class _Run:
         outcome = {pytest.ExitCode.OK: SessionOutcome.PASSED,
                    pytest.ExitCode.TESTS_FAILED: SessionOutcome.FAILED}.get(exitstatus, SessionOutcome.ABORTED)
         failure = None if outcome is SessionOutcome.PASSED else f"pytest exit status {int(exitstatus)}"
+        if self.interrupted:
+            outcome, failure = SessionOutcome.INTERRUPTED, "interrupted (Ctrl-C) before the run finished"
         for part in sorted(self._parts, key=lambda p: p.worker):
             with SessionRecord(part.database) as source:
                 last = recording.session.take_events(source, part.session_id, worker=part.worker)
@@ -341,6 +354,12 @@ SESSION_ID = pytest.StashKey[int | None]()
 
 def _run(config: pytest.Config) -> _Run:
     return config.stash[_RUN]
+
+
+def run_outcome(config: pytest.Config) -> tuple[HanbenchError | None, bool]:
+    """After the run: the hanbench error that stopped it early, and whether Ctrl-C ended it."""
+    run = config.stash.get(_RUN, None)
+    return (None, False) if run is None else (run.aborted_by, run.interrupted)
 
 
 def _uses_bench(item: pytest.Item) -> bool:

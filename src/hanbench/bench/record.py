@@ -91,6 +91,7 @@ class SessionOutcome(enum.StrEnum):
     FAILED = "failed"   # a check failed (a device refused, an assertion did not hold)
     ERROR = "error"     # the bench failed (an infrastructure fault), not the device
     ABORTED = "aborted"  # ended by an exception or a crash before it could finish
+    INTERRUPTED = "interrupted"  # the user stopped it (Ctrl-C)
 
 
 class TestOutcome(enum.StrEnum):

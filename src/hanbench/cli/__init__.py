@@ -14,7 +14,7 @@ from typing import Any
 import click
 
 from hanbench import __version__
-from hanbench.errors import HanbenchError
+from hanbench.errors import ExitCode, HanbenchError
 
 
 class _Root(click.Group):
@@ -29,11 +29,11 @@ class _Root(click.Group):
             sys.exit(exc.exit_code)
         except click.exceptions.Abort:
             click.echo("aborted", err=True)
-            sys.exit(130)
+            sys.exit(ExitCode.INTERRUPTED)
         except click.UsageError as exc:
             where = f" (see '{exc.ctx.command_path} --help')" if exc.ctx else ""
             click.echo(f"error: {exc.format_message()}{where}", err=True)
-            sys.exit(2)
+            sys.exit(ExitCode.BAD_INPUT)
         except click.ClickException as exc:
             click.echo(f"error: {exc.format_message()}", err=True)
             sys.exit(exc.exit_code)

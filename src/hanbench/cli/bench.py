@@ -26,12 +26,12 @@ from hanbench.bench.kinds import kind_strategy
 from hanbench.bench.kinds.boards import BoardDevice, WrongBoard, check_identity
 from hanbench.bench.premises import AssemblyContext
 from hanbench.clock import BenchClock
-from hanbench.errors import BadInput, HanbenchError
+from hanbench.errors import BadInput, ExitCode, HanbenchError
 from hanbench.gbcs.keystore import KeyStore
 from hanbench.hardware.control import BoardControl
 from hanbench.hardware.protocol import Identity
 
-ALL_GOOD, BOARD_PROBLEM, BAD_FILE_OR_PORT = 0, 1, 2
+ALL_GOOD, BOARD_PROBLEM, BAD_FILE_OR_PORT = ExitCode.OK, ExitCode.CHECK_FAILED, ExitCode.BAD_INPUT
 
 
 @dataclasses.dataclass(frozen=True)

@@ -1,9 +1,10 @@
 """``hanbench run``: the conformance suite on a bench, then what the session did.
 
 The suite runs through pytest with the hanbench plugin, so ``-k``, ``-m`` and ``--junitxml``
-mean what they mean to pytest and the exit code is pytest's (0 all passed, 1 some failed,
-5 nothing selected). A bench file that does not load is exit code 2 with one ``error:``
-line, before pytest starts.
+mean what they mean to pytest; the exit code is hanbench's own (README's table,
+:class:`hanbench.errors.ExitCode`), whatever pytest returns: :func:`exit_code_of` is the one
+translation. A bench file that does not load is exit code 2 with one ``error:`` line,
+before pytest starts.
 
 Where the suite is: ``--suite DIR`` when given; otherwise ``tests/conformance`` of the
 project the bench file belongs to (the nearest folder above the bench file that has one),
@@ -27,8 +28,8 @@ from hanbench.bench.bench_config import BenchConfig
 from hanbench.bench.bench_file import default_bench_file, load_bench
 from hanbench.bench.record import SessionRecord
 from hanbench.bench.summary import summarise
-from hanbench.errors import BadInput
-from hanbench.pytest_plugin import SESSION_ID
+from hanbench.errors import BadInput, ExitCode, HanbenchError
+from hanbench.pytest_plugin import SESSION_ID, run_outcome
 
 SUITE = Path("tests") / "conformance"
 
@@ -43,13 +44,31 @@ def find_suite(config: BenchConfig) -> Path:
 
 
 class _SessionId:
-    """A pytest plugin that keeps the session ID the hanbench plugin recorded into."""
+    """A pytest plugin that keeps what the hanbench plugin knew at the end: the session ID it
+    recorded into, the error that stopped the run early, and whether Ctrl-C ended it."""
 
     def __init__(self) -> None:
         self.session_id: int | None = None
+        self.aborted_by: HanbenchError | None = None
+        self.interrupted = False
 
     def pytest_unconfigure(self, config: pytest.Config) -> None:
         self.session_id = config.stash.get(SESSION_ID, None)
+        self.aborted_by, self.interrupted = run_outcome(config)
+
+
+def exit_code_of(status: int, aborted_by: HanbenchError | None, interrupted: bool) -> ExitCode:
+    """pytest's exit status, read as hanbench's: pytest says 2 for Ctrl-C and for a suite
+    that does not import, 4 for a bench that is busy and for a bad option alike, 5 when
+    nothing was selected; what stopped the run decides instead."""
+    if interrupted:
+        return ExitCode.INTERRUPTED
+    if aborted_by is not None:
+        return ExitCode(aborted_by.exit_code)
+    return {pytest.ExitCode.OK: ExitCode.OK,
+            pytest.ExitCode.TESTS_FAILED: ExitCode.CHECK_FAILED,
+            pytest.ExitCode.INTERNAL_ERROR: ExitCode.INFRASTRUCTURE_FAULT,
+            }.get(pytest.ExitCode(status), ExitCode.BAD_INPUT)
 
 
 @click.command("run")
@@ -78,10 +97,15 @@ def command(bench_file: Path | None, keyword: str | None, markexpr: str | None, 
         if value is not None:
             args += [flag, str(value)]
     catcher = _SessionId()
-    code = int(pytest.main(args, plugins=[catcher]))
+    status = int(pytest.main(args, plugins=[catcher]))
     if catcher.session_id is not None:
         with SessionRecord(config.database_path) as record:
             click.echo("\n".join(summarise(record, catcher.session_id, config).lines()))
-    elif code in (pytest.ExitCode.OK, pytest.ExitCode.NO_TESTS_COLLECTED):
+    elif status in (pytest.ExitCode.OK, pytest.ExitCode.NO_TESTS_COLLECTED):
         click.echo(f"hanbench: no selected test used the bench, so nothing was recorded in {config.database_path}")
+    code = exit_code_of(status, catcher.aborted_by, catcher.interrupted)
+    if catcher.aborted_by is not None:
+        click.echo(f"error: {catcher.aborted_by}", err=True)
+    elif status == pytest.ExitCode.NO_TESTS_COLLECTED:
+        click.echo(f"error: no test in {folder} matches the selection", err=True)
     click.get_current_context().exit(code)

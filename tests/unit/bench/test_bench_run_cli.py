@@ -9,6 +9,10 @@ from pathlib import Path
 
 from test_bench_open import ROOT, emu_copy
 
+from hanbench.bench.bench_file import load_bench
+from hanbench.bench.lock import BenchLock
+from hanbench.bench.record import SessionOutcome, SessionRecord
+
 FAILING_SUITE = """
 import pytest
 
@@ -26,6 +30,14 @@ def hanbench(*args: str) -> subprocess.CompletedProcess[str]:
     """The installed console script, as a user runs it."""
     return subprocess.run([str(Path(sys.executable).with_name("hanbench")), *args], capture_output=True, text=True,
                           cwd=ROOT, timeout=120, check=False)
+
+
+def run_suite(tmp_path: Path, bench: Path, tests: str) -> subprocess.CompletedProcess[str]:
+    """``hanbench run`` of a one-file suite ``tests`` on ``bench``."""
+    suite = tmp_path / "suite"
+    suite.mkdir()
+    (suite / "test_suite.py").write_text(tests)
+    return hanbench("run", "--bench", str(bench), "--suite", str(suite))
 
 
 def test_run_passes_and_summarises_the_session(tmp_path: Path) -> None:
@@ -47,10 +59,7 @@ def test_run_passes_and_summarises_the_session(tmp_path: Path) -> None:
 
 def test_run_exits_1_when_a_test_fails(tmp_path: Path) -> None:
     bench = emu_copy(tmp_path, name="clifail")
-    suite = tmp_path / "suite"
-    suite.mkdir()
-    (suite / "test_suite.py").write_text(FAILING_SUITE)
-    done = hanbench("run", "--bench", str(bench), "--suite", str(suite))
+    done = run_suite(tmp_path, bench, FAILING_SUITE)
     assert done.returncode == 1, done.stdout + done.stderr
     assert "-> failed" in done.stdout
     assert "tests: 1 passed, 1 failed" in done.stdout
@@ -63,3 +72,41 @@ def test_a_bad_bench_file_is_exit_2_with_one_error_line(tmp_path: Path) -> None:
     assert done.returncode == 2
     assert done.stderr.count("\n") == 1 and done.stderr.startswith(f"error: {bad}:1:")
     assert done.stdout == ""
+
+
+# One test per row of README's exit-code table not covered above (0, 1 and 2 for a bad file are)
+
+INTERRUPTED_SUITE = """
+import pytest
+
+@pytest.mark.asyncio
+async def test_interrupted(bench, esme):
+    raise KeyboardInterrupt
+"""
+
+
+def test_nothing_selected_is_exit_2_with_one_error_line(tmp_path: Path) -> None:
+    bench = emu_copy(tmp_path, name="clinone")
+    done = hanbench("run", "--bench", str(bench), "-k", "no_test_has_this_name")
+    assert done.returncode == 2, done.stdout + done.stderr
+    assert done.stderr.count("error:") == 1 and "matches the selection" in done.stderr
+
+
+def test_a_busy_bench_is_exit_3(tmp_path: Path) -> None:
+    bench = emu_copy(tmp_path, name="clibusy")
+    config = load_bench(bench)
+    config.database_path.parent.mkdir(parents=True, exist_ok=True)
+    with BenchLock(config.database_path):
+        done = hanbench("run", "--bench", str(bench), "-k", "awake_meter_class and esme")
+    assert done.returncode == 3, done.stdout + done.stderr
+    assert "error: the bench database" in done.stderr and "is in use by pid" in done.stderr
+
+
+def test_ctrl_c_is_exit_130_and_recorded_as_interrupted(tmp_path: Path) -> None:
+    bench = emu_copy(tmp_path, name="cliint")
+    done = run_suite(tmp_path, bench, INTERRUPTED_SUITE)
+    assert done.returncode == 130, done.stdout + done.stderr
+    assert "-> interrupted" in done.stdout
+    with SessionRecord(load_bench(bench).database_path) as record:
+        (session,) = record.list_sessions()
+    assert session.outcome is SessionOutcome.INTERRUPTED
