@@ -55,6 +55,7 @@ from hanbench.bench.kinds import kind_strategy
 from hanbench.bench.lock import BenchLock
 from hanbench.bench.record import Session, SessionOutcome, SessionRecord, TestOutcome
 from hanbench.bench.users import BenchUser
+from hanbench.bench.waits import in_progress
 from hanbench.clock import BenchClock, real_event_loop, virtual_event_loop
 from hanbench.errors import HanbenchError
 from hanbench.gbcs.device_types import DeviceType
@@ -372,9 +373,31 @@ def _uses_bench(item: pytest.Item) -> bool:
 # -- collection: kind markers and skips ----------------------------------------------------------
 
 
+# How much longer than the bench's longest wait the test runner waits, on a real-time bench:
+# the bench's own timeout, with its typed message, always fires first
+RUNNER_TIMEOUT_MARGIN_S = 30.0
+
+
+def _runner_timeout(item: pytest.Item, bench: BenchConfig) -> pytest.MarkDecorator | None:
+    """A pytest-timeout marker for a bench test, when the runner's timeout (the test's
+    marker, else the ini's) would not outlast every wait of a real-time bench."""
+    waits = [getattr(bench.timing, field.name) for field in dataclasses.fields(bench.timing)
+             if field.name.endswith("_s")]
+    if bench.radio is not None:  # a hung stick is reported, then brought back, within these
+        waits.append(bench.radio.probe_interval_s + bench.radio.probe_timeout_s + bench.radio.reconnect_timeout_s)
+    longest = max(waits)
+    marker = item.get_closest_marker("timeout")
+    configured = float(marker.args[0]) if marker is not None and marker.args else float(
+        item.config.getini("timeout") or 0)
+    if configured == 0 or configured > longest:
+        return None
+    return pytest.mark.timeout(longest + RUNNER_TIMEOUT_MARGIN_S)
+
+
 @pytest.hookimpl(tryfirst=True)
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """Give bench tests the active kind's marker before ``-m`` selects, and skip the misfits."""
+    """Give bench tests the active kind's marker before ``-m`` selects, skip the misfits, and
+    on a real-time bench let the runner's timeout outlast the bench's waits."""
     run = _run(config)
     for item in items:
         wanted = {m.name for m in item.iter_markers() if m.name in _NEEDS}
@@ -384,6 +407,8 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         clause = item.get_closest_marker(CLAUSE)
         if clause is not None and clause.args:
             item.user_properties.append((CLAUSE, str(clause.args[0])))
+        if not run.virtual_time and (timeout := _runner_timeout(item, run.config)) is not None:
+            item.add_marker(timeout)
         if not wanted:
             item.add_marker(run.marker)
         elif run.marker not in wanted:
@@ -394,8 +419,12 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 
 @pytest.hookimpl(wrapper=True)
 def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Iterator[None]:
-    """Mark a bench test's report, and add to a failed one how to run the test alone."""
+    """Mark a bench test's report, and add to a failed one how to run the test alone and,
+    when the test runner's timeout fired, which bench wait it cut short."""
     report: pytest.TestReport = yield
+    if report.failed and call.excinfo is not None and "Timeout" in str(call.excinfo.value) and in_progress():
+        waits = "; ".join(wait.describe() for wait in in_progress())
+        report.longrepr = f"{report.longreprtext}\nhanbench: bench wait in progress: {waits}"
     run = _run(item.config)
     if item.nodeid in run.bench_items:
         setattr(report, _BENCH_TEST, True)

@@ -236,3 +236,39 @@ def test_a_lab_bench_is_refused_under_xdist(pytester: pytest.Pytester) -> None:
     assert result.ret == pytest.ExitCode.USAGE_ERROR
     result.stderr.fnmatch_lines(["ERROR: hanbench: * is a lab bench: one set of hardware that xdist workers "
                                  "cannot share; run it without -n"])
+
+
+def test_on_a_real_time_bench_the_runners_timeout_outlasts_every_bench_wait(suite: pytest.Pytester) -> None:
+    # bench/twin.toml as shipped: activation_response_wait_s and queue_expiry_s are 60 s, pytest's timeout
+    text = (ROOT / "bench" / "twin.toml").read_text()
+    for folder in ("fixtures", "firmware_images", "sessions"):
+        text = text.replace(f'"../{folder}', f'"{ROOT / folder if folder != "sessions" else suite.path / folder}')
+    twin = suite.path / "twin.toml"
+    twin.write_text(text)
+    suite.makeconftest("""
+def pytest_collection_finish(session):
+    for item in session.items:
+        marker = item.get_closest_marker("timeout")
+        print("TIMEOUT", item.name, marker.args[0] if marker else None)
+""")
+    result = suite.runpytest("--bench", str(twin), "--collect-only", "-q", "-s", "-o", "timeout=60")
+    # 60 s, the longest wait, plus the margin; a test without the bench keeps the ini's
+    result.stdout.fnmatch_lines(["TIMEOUT test_any_bench 90.0", "TIMEOUT test_plain None"])
+
+
+def test_a_runner_timeout_names_the_bench_wait_it_cut_short(suite: pytest.Pytester) -> None:
+    suite.makepyfile(test_suite="""
+import asyncio
+import pytest
+from hanbench.bench.waits import bench_wait
+
+@pytest.mark.timeout(1)
+@pytest.mark.asyncio
+async def test_waits_too_long():
+    with bench_wait("the SR 11.3 response of esme (timing.activation_response_wait_s)", 60):
+        await asyncio.sleep(30)
+""")
+    result = suite.runpytest()
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines(["*hanbench: bench wait in progress: the SR 11.3 response of esme "
+                                 "(timing.activation_response_wait_s) (allowed 60 s, waited 1.* s of wall time)*"])

@@ -21,6 +21,7 @@ from collections import deque
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Any, ClassVar, TypeVar, overload
 
+from hanbench.bench.waits import bench_wait
 from hanbench.errors import CheckFailed, InfrastructureFault
 from hanbench.gbcs.alerts import TransferResult
 from hanbench.gbcs.entity import EntityId
@@ -410,8 +411,9 @@ class EventStream:
 
         unsubscribe = self.subscribe(check)
         try:
-            async with asyncio.timeout(timeout):
-                return await found
+            with bench_wait(described, timeout):
+                async with asyncio.timeout(timeout):
+                    return await found
         except TimeoutError:
             raise EventTimeout(self._timeout_message(described, timeout)) from None
         finally:

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, TypeVar
 
 from hanbench.bench.session_events import publish_request
+from hanbench.bench.waits import bench_wait
 from hanbench.dcc.alert_routing import code_text
 from hanbench.dcc.automation import AutomationOutcome, SupplierAutomation
 from hanbench.dcc.inbox import Match
@@ -177,8 +178,11 @@ class BenchUser:
         wanted = _Unreturned(code=None if code is None else _code(code),
                              device=None if device is None else self._bench.id_of(device),
                              returned=frozenset(self._returned))
-        message = await self._unless_lost(self._bench.dcc.inbox(self.id).wait_for(wanted, timeout,
-                                                                                  after=self._inbox_mark))
+        awaited = "any alert" if wanted.code is None else f"alert {wanted.code}"
+        with bench_wait(f"{awaited} for user {self.id} (timing.receipt_alert_wait_s unless the test gave a timeout)",
+                        timeout):
+            message = await self._unless_lost(self._bench.dcc.inbox(self.id).wait_for(wanted, timeout,
+                                                                                      after=self._inbox_mark))
         self._returned.add(message.seq)
         return UserAlert.of(message)
 
