@@ -9,9 +9,11 @@ the bench file names. So opening a bench *reconciles* rather than re-creates:
 * users, appointments and devices missing from the inventory are added;
 * a device already there is put back to the file's start state: its status, responsible
   supplier and running version, with no pending image and no update in progress;
-* what the inventory cannot be made to agree with (a user whose roles changed, an
-  appointment the file no longer has, a device that changed type) is a
-  :class:`StaleInventory` error naming the database to delete, never a silent mix.
+* a user whose roles changed gets the file's roles, unless a device the file no longer
+  lists still names that user in a role it lost;
+* what the inventory cannot be made to agree with (that case, an appointment the file no
+  longer has, a device that changed type) is a :class:`StaleInventory` error saying what to
+  do, never a silent mix; none of them needs the database and its history deleted.
 
 Everything happens in one inventory transaction: a reconciliation that fails changes nothing.
 """
@@ -46,7 +48,8 @@ def reconcile_inventory(inventory: Inventory, config: BenchConfig) -> None:
 def _stale(config: BenchConfig, what: str) -> StaleInventory:
     return StaleInventory(
         f"the inventory in {config.database_path} no longer matches {config.file}: {what}; "
-        "delete that database (or give the bench another name) to start afresh")
+        "change the file back, or give the bench another name to start a new database beside this one, "
+        "which keeps its history")
 
 
 def _reconcile_user(inventory: Inventory, config: BenchConfig, user: User) -> None:
@@ -54,8 +57,16 @@ def _reconcile_user(inventory: Inventory, config: BenchConfig, user: User) -> No
     if known is None:
         inventory.add_user(user.id, user.name, user.roles)
     elif known.roles != user.roles:
-        held = ", ".join(sorted(known.roles))
-        raise _stale(config, f"user {user.id} ({user.name}) holds roles {held} there")
+        dropped = known.roles - user.roles
+        listed = {device.id for device in config.devices} | {config.hub.id}
+        relying = sorted(str(device.entity_id) for device in inventory.devices()
+                         if device.entity_id not in listed
+                         and any(device.supplier_in(role) == user.id for role in dropped))
+        if relying:
+            lost = ", ".join(sorted(dropped))
+            raise _stale(config, f"user {user.id} ({user.name}) loses role {lost}, which devices the file no "
+                                 f"longer lists still name them in: {', '.join(relying)}")
+        inventory.set_roles(user.id, user.roles)
 
 
 def _reconcile_appointments(inventory: Inventory, config: BenchConfig) -> None:

@@ -21,6 +21,7 @@ import click
 
 from hanbench.bench.bench_config import BenchConfig, BenchKind, DeviceConfig
 from hanbench.bench.bench_file import load_bench
+from hanbench.bench.readiness import check_ready
 from hanbench.bench.events import EventStream
 from hanbench.bench.kinds import kind_strategy
 from hanbench.bench.kinds.boards import BoardDevice, WrongBoard, check_identity
@@ -118,6 +119,7 @@ def command() -> None:
 def check(bench_file: Path) -> None:
     """Validate BENCH_FILE; on twin and lab benches find every port and identify every board."""
     config = load_bench(bench_file)
+    check_ready(config)
     if config.kind is BenchKind.EMU:
         click.echo(f"{bench_file}: emu bench {config.name!r}, {len(config.devices)} devices, no ports to check")
         return

@@ -136,6 +136,18 @@ class Inventory:
                 self._write("INSERT INTO user_roles (user_id, role) VALUES (?, ?)", (uid, role.value))
         return self.user(uid)
 
+    def set_roles(self, entity_id: Id, roles: Iterable[Role]) -> User:
+        """Replace a user's User Roles (its requests and alerts so far stay as they were)."""
+        uid = _eid(self.user(entity_id).entity_id)
+        parsed = frozenset(roles)
+        if not parsed:
+            raise InventoryError(f"user {uid} needs at least one role")
+        with self.transaction():
+            self._write("DELETE FROM user_roles WHERE user_id = ?", (uid,))
+            for role in sorted(parsed):
+                self._write("INSERT INTO user_roles (user_id, role) VALUES (?, ?)", (uid, role.value))
+        return self.user(uid)
+
     def find_user(self, entity_id: Id) -> User | None:
         uid = _eid(entity_id)
         row = self._db.execute("SELECT name FROM users WHERE entity_id = ?", (uid,)).fetchone()

@@ -9,18 +9,23 @@ import pytest
 import pytest_asyncio
 from click.testing import CliRunner
 
-from fixture_files import BENCH_FILES, SUPPLIER, bench_copy, bench_keys
+from fixture_files import BENCH_FILES, BENCH_KEYS, SUPPLIER, bench_copy, bench_keys
+from hanbench.bench.bench import open_bench
 from hanbench.bench.bench_file import load_bench
 from hanbench.cli import main
 from hanbench.cli.bench import BAD_FILE_OR_PORT, BOARD_PROBLEM, check_lab
-from hanbench.clock import BenchClock
+from hanbench.clock import BenchClock, run_virtual
+from hanbench.dcc.inventory import Inventory
 from hanbench.devices import DeviceSettings, build_device
 from hanbench.gbcs.device_types import DeviceType
 from hanbench.gbcs.entity import EntityId
+from hanbench.gbcs.roles import Role
 from hanbench.radio.air import VirtualAir
 from hanbench.twin.board import EmulatedBoard
 from hanbench.twin.device_board import DeviceBoard
 
+OTHER_SUPPLIER = EntityId.parse("90-B3-D5-1F-30-02-00-00")
+RSA = EntityId.parse("90-B3-D5-1F-30-0A-00-01")
 ESME = EntityId.parse("00-DB-12-34-56-78-91-00")
 
 
@@ -85,3 +90,75 @@ async def test_a_board_with_another_role_is_exit_1(tmp_path: Path, esme_board: E
     _, row = await check_lab(config)
     assert row.exit_code == BOARD_PROBLEM
     assert row.problem is not None and "is a esme" in row.problem and "says hcalcs" in row.problem
+
+
+# Bad bench content that loads but cannot run: found by `bench check` (and at load by `run`),
+# one error line, exit 2, no session recorded
+
+def check(bench: Path) -> tuple[int, list[str]]:
+    result = CliRunner().invoke(main, ["bench", "check", str(bench)])
+    return result.exit_code, [line for line in result.output.splitlines() if line.startswith("error:")]
+
+
+def test_a_device_without_keys_in_the_key_store(tmp_path: Path) -> None:
+    keys = tmp_path / "keys"
+    keys.mkdir()
+    for path in BENCH_KEYS.glob("*-ds.*"):
+        if not path.name.startswith("00db123456789101"):  # the GSME's
+            (keys / path.name).write_bytes(path.read_bytes())
+    bench = bench_copy(tmp_path, "emu.toml", replace={'"../fixtures/keys"': f'"{keys}"'})
+    code, errors = check(bench)
+    assert code == 2 and len(errors) == 1
+    assert "device 'gsme' (00-DB-12-34-56-78-91-01): 00db123456789101-ds.pem and 00db123456789101-ds.key" in errors[0]
+    assert not (tmp_path / "sessions").exists()
+
+
+@pytest.mark.parametrize("name", ["emu.toml", "twin.toml"])
+def test_an_alt_han_device_is_refused_on_an_emulating_bench(tmp_path: Path, name: str) -> None:
+    bench = bench_copy(tmp_path, name, replace={'type = "ihd"': 'type = "alt_han"'})
+    code, errors = check(bench)
+    assert code == 2 and len(errors) == 1
+    kind = name.removesuffix(".toml")
+    assert f"device 'ihd' (00-DB-12-34-56-78-91-06) is an alt_han, which a {kind} bench would have to emulate" \
+        in errors[0]
+
+
+def _first_session(bench: Path) -> None:
+    async def session() -> None:
+        async with open_bench(bench):
+            pass
+
+    run_virtual(session())
+
+
+def test_a_user_whose_roles_changed_is_migrated_keeping_the_database(tmp_path: Path) -> None:
+    bench = bench_copy(tmp_path, "emu.toml")
+    _first_session(bench)
+    database = load_bench(bench).database_path
+    before = database.stat().st_size
+    text = bench.read_text()
+    bench.write_text(text.replace('roles = ["rsa"]', 'roles = ["rsa", "other_user"]', 1))
+    assert check(bench) == (0, [])
+    _first_session(bench)
+    with Inventory(database) as inventory:
+        assert Role.OTHER_USER in inventory.user(RSA).roles
+    assert database.stat().st_size >= before
+
+
+def test_a_role_a_forgotten_device_still_relies_on_is_refused_with_what_to_do(tmp_path: Path) -> None:
+    bench = bench_copy(tmp_path, "emu.toml")
+    text = bench.read_text()
+    ihd = text.index('[[devices]]\ntype = "ihd"')
+    end = text.find("\n[", ihd + 2)
+    ihd_block = text[ihd:end if end >= 0 else len(text)]
+    # The IHD belongs to the second supplier in the first session...
+    bench.write_text(text.replace(ihd_block, ihd_block.replace(str(SUPPLIER), str(OTHER_SUPPLIER))))
+    _first_session(bench)
+    # ...then the file forgets the IHD and takes that supplier's import_supplier role away
+    other = 'name = "OTHERSUPPLIER"\nroles = ["import_supplier", "gas_supplier"]'
+    assert other in text
+    bench.write_text(text.replace(ihd_block, "").replace(other, 'name = "OTHERSUPPLIER"\nroles = ["gas_supplier"]'))
+    code, errors = check(bench)
+    assert code == 2 and len(errors) == 1, errors
+    assert "loses role import_supplier" in errors[0] and "00-DB-12-34-56-78-91-06" in errors[0]
+    assert "give the bench another name to start a new database beside this one" in errors[0]

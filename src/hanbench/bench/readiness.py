@@ -1,0 +1,88 @@
+"""What a bench file needs beyond being well formed, checked before anything runs.
+
+A bench file can parse and still be unusable: a device whose keys are not in the key store,
+a device type the emulator cannot build, a session database whose inventory the file
+contradicts. Each of these would otherwise surface inside every test of a run, as the same
+traceback again and again, recorded as a failed session. :func:`check_ready` finds them
+first, so ``hanbench bench check``, ``hanbench run`` and the pytest plugin answer with one
+``error:`` line and exit code 2, and no session is recorded. It changes nothing: the
+inventory is reconciled inside a transaction that is rolled back.
+"""
+
+from __future__ import annotations
+
+from hanbench.bench.bench_config import BenchConfig, BenchKind
+from hanbench.bench.seeding import reconcile_inventory
+from hanbench.dcc.inventory import Inventory
+from hanbench.errors import BadInput
+from hanbench.gbcs.device_types import DeviceType
+from hanbench.gbcs.entity import EntityId
+from hanbench.gbcs.keystore import KeyStore, Usage
+
+# Benches whose devices hanbench emulates (and so signs for with the devices' private keys)
+EMULATED_DEVICES = frozenset({BenchKind.EMU, BenchKind.TWIN})
+# Device types the emulator cannot build yet
+NOT_EMULATED = frozenset({DeviceType.ALT_HAN})
+
+
+class MissingKeys(BadInput):
+    """The key store lacks a certificate or private key the bench will use."""
+
+
+class NotEmulated(BadInput):
+    """A device the bench would have to emulate, of a type the emulator cannot build."""
+
+
+class _DryRun(Exception):
+    """Raised inside the inventory transaction to roll a trial reconciliation back."""
+
+
+def check_ready(config: BenchConfig) -> None:
+    """Raise the first reason ``config`` cannot run (see the module docstring)."""
+    check_emulated(config)
+    check_keys(config)
+    check_inventory(config)
+
+
+def check_emulated(config: BenchConfig) -> None:
+    if config.kind not in EMULATED_DEVICES:
+        return
+    for device in config.devices:
+        if device.type in NOT_EMULATED:
+            raise NotEmulated(
+                f"{config.file}: device {device.name!r} ({device.id}) is an {device.type.value}, which a "
+                f"{config.kind.value} bench would have to emulate, and hanbench has no {device.type.value} "
+                "emulation yet; put it on a lab bench (a real board) or leave it out of this file")
+
+
+def check_keys(config: BenchConfig) -> None:
+    """The DS keys the bench signs and verifies with: each user's certificate and private key
+    (the DCC signs for them and checks their images), the hub's private key, each device's
+    certificate (the DCC verifies what it signs) and, where hanbench emulates it, its private key."""
+    store = KeyStore(config.keystore)
+    needed: list[tuple[str, EntityId, bool]] = []  # (who, entity, needs the private key)
+    needed += [(f"user {u.name!r}", u.id, True) for u in config.users]
+    needed.append(("the hub", config.hub.id, True))
+    needed += [(f"device {d.name!r}", d.id, config.kind in EMULATED_DEVICES) for d in config.devices]
+    missing = []
+    for who, entity, private in needed:
+        files = [] if store.has_certificate(entity, Usage.DS) else [f"{entity.hex}-ds.pem"]
+        if private and not store.has_private_key(entity, Usage.DS):
+            files.append(f"{entity.hex}-ds.key")
+        if files:
+            missing.append(f"{who} ({entity}): {' and '.join(files)}")
+    if missing:
+        raise MissingKeys(f"{config.file}: the key store {config.keystore} lacks " + "; ".join(missing))
+
+
+def check_inventory(config: BenchConfig) -> None:
+    """Would opening the bench reconcile its session database? (Nothing to do if it has none.)"""
+    if not config.database_path.exists():
+        return
+    with Inventory(config.database_path) as inventory:
+        try:
+            with inventory.transaction():
+                reconcile_inventory(inventory, config)
+                raise _DryRun
+        except _DryRun:
+            pass
