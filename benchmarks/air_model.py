@@ -112,9 +112,13 @@ def transfer_rate(bench: Bench, device_id: object, since: int) -> str:
 async def distribute(bench: Bench, device: BenchDevice, size: int) -> UserAlert:
     """SR 11.1 of a ``size``-byte image to ``device`` by its supplier; the receipt alert."""
     supplier = bench.supplier_of(device)
+    mark = bench.events.last_seq
     result = await supplier.update_firmware(image_for(device.type, size), [device])
     assert result.target(device.id).outcome is Outcome.DISTRIBUTED, result
-    return await supplier.wait_alert(0x8F72, device=device, timeout=12 * 3600)
+    alert = await supplier.wait_alert(0x8F72, device=device, timeout=12 * 3600)
+    # The device may raise its receipt alert before its Upgrade End reaches the CH.
+    await bench.events.wait_for(lambda e: isinstance(e, TransferFinished) and e.device == device.id, 60, since=mark)
+    return alert
 
 
 async def activate(bench: Bench, device: BenchDevice, alert: UserAlert) -> None:

@@ -10,6 +10,7 @@ DCC, the CH's OTA server, the air, the device's OTA client and its receipt alert
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -19,7 +20,7 @@ from fixture_files import BENCH_FILES, built_image
 from hanbench import Outcome, open_bench, run_virtual
 from hanbench.bench.bench_config import AirConfig, BenchConfig
 from hanbench.bench.bench_file import load_bench
-from hanbench.bench.events import TransferFinished, TransferStarted
+from hanbench.bench.events import Event, TransferFinished, TransferStarted
 from hanbench.gbcs.device_types import DeviceType
 from hanbench.gbcs.image_types import NEXT_FILE_VERSION
 
@@ -48,9 +49,14 @@ def transfer(config: BenchConfig, device_name: str, image: bytes | None = None) 
             result = await bench.supplier.update_firmware(image or bench.image(device, NEXT_FILE_VERSION), [device])
             assert result.target(device.id).outcome is Outcome.DISTRIBUTED, result
             await bench.supplier.wait_alert(0x8F72, device=device, timeout=6 * 3600)
-            events = [e for e in bench.events.history if e.seq > mark and getattr(e, "device", None) == device.id]
-            started = next(e for e in events if isinstance(e, TransferStarted))
-            finished = next(e for e in events if isinstance(e, TransferFinished))
+
+            def of_device(kind: type[Event]) -> Callable[[Event], bool]:
+                return lambda e: isinstance(e, kind) and getattr(e, "device", None) == device.id
+
+            # The device may raise its receipt alert before its Upgrade End reaches the CH.
+            started = await bench.events.wait_for(of_device(TransferStarted), 0, since=mark)
+            finished = await bench.events.wait_for(of_device(TransferFinished), 60, since=mark)
+            assert isinstance(finished, TransferFinished)
             return (finished.at - started.at).total_seconds(), finished.bytes_sent
 
     return run_virtual(main())
