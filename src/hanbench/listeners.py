@@ -22,9 +22,22 @@ class Listeners(Generic[C]):
         self._callbacks: list[C] = []
 
     def add(self, callback: C) -> Callable[[], None]:
-        """Call ``callback`` from now on; returns the function that stops it."""
+        """Call ``callback`` from now on; returns the function that stops it (once: calling
+        it again does nothing, so a subscriber may stop on every way out without counting)."""
         self._callbacks.append(callback)
-        return lambda: self._callbacks.remove(callback)
+        stopped = False
+
+        def stop() -> None:
+            nonlocal stopped
+            if not stopped:
+                stopped = True
+                self._callbacks.remove(callback)
+
+        return stop
+
+    def __len__(self) -> int:
+        """How many listeners are called."""
+        return len(self._callbacks)
 
     def __call__(self, *args: Any) -> None:
         """Call every listener in the order added, with ``args``.

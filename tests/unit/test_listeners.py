@@ -34,3 +34,18 @@ def test_a_listener_that_removes_itself_or_adds_another_changes_only_later_calls
     listeners()
 
     assert heard == ["once", "always", "always", "added"]
+
+
+def test_stopping_twice_stops_once_and_leaves_the_same_callback_added_again() -> None:
+    heard: list[str] = []
+    listeners: Listeners = Listeners()
+
+    def hear() -> None:
+        heard.append("heard")
+
+    stop = listeners.add(hear)
+    listeners.add(hear)  # the same callback, subscribed a second time
+    stop()
+    stop()
+    listeners()
+    assert heard == ["heard"] and len(listeners) == 1

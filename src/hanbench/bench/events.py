@@ -25,6 +25,7 @@ from hanbench.bench.waits import bench_wait
 from hanbench.errors import CheckFailed, InfrastructureFault
 from hanbench.gbcs.alerts import TransferResult
 from hanbench.gbcs.entity import EntityId
+from hanbench.listeners import Listeners
 
 _E = TypeVar("_E", bound="Event")
 _T = TypeVar("_T")
@@ -330,7 +331,7 @@ class EventStream:
         self._clock = clock
         self._seq = 0
         self._history: deque[Event] = deque(maxlen=history)
-        self._subscribers: list[Callable[[Event], None]] = []
+        self._subscribers: Listeners[Callable[[Event], None]] = Listeners()
 
     @property
     def last_seq(self) -> int:
@@ -351,19 +352,12 @@ class EventStream:
         at = self._clock() if event.at == _UNSTAMPED else event.at
         stamped = dataclasses.replace(event, seq=self._seq, at=at)
         self._history.append(stamped)
-        for subscriber in tuple(self._subscribers):
-            subscriber(stamped)
+        self._subscribers(stamped)
         return stamped
 
     def subscribe(self, callback: Callable[[Event], None]) -> Callable[[], None]:
         """Call ``callback`` with every event published from now on; returns an unsubscribe."""
-        self._subscribers.append(callback)
-
-        def unsubscribe() -> None:
-            if callback in self._subscribers:
-                self._subscribers.remove(callback)
-
-        return unsubscribe
+        return self._subscribers.add(callback)
 
     @overload
     async def wait_for(self, match: type[_E], timeout: float, *, since: int | None = None,
