@@ -239,7 +239,7 @@ def test_a_lab_bench_is_refused_under_xdist(pytester: pytest.Pytester) -> None:
 
 
 def test_on_a_real_time_bench_the_runners_timeout_outlasts_every_bench_wait(suite: pytest.Pytester) -> None:
-    # bench/twin.toml as shipped: activation_response_wait_s and queue_expiry_s are 60 s, pytest's timeout
+    # bench/twin.toml as shipped: response_wait_s and queue_expiry_s are 60 s, pytest's timeout
     text = (ROOT / "bench" / "twin.toml").read_text()
     for folder in ("fixtures", "firmware_images", "sessions"):
         text = text.replace(f'"../{folder}', f'"{ROOT / folder if folder != "sessions" else suite.path / folder}')
@@ -265,10 +265,10 @@ from hanbench.bench.waits import bench_wait
 @pytest.mark.timeout(1)
 @pytest.mark.asyncio
 async def test_waits_too_long():
-    with bench_wait("the SR 11.3 response of esme (timing.activation_response_wait_s)", 60):
+    with bench_wait("the SR 11.3 response of esme (timing.response_wait_s)", 60):
         await asyncio.sleep(30)
 """)
     result = suite.runpytest()
     result.assert_outcomes(failed=1)
     result.stdout.fnmatch_lines(["*hanbench: bench wait in progress: the SR 11.3 response of esme "
-                                 "(timing.activation_response_wait_s) (allowed 60 s, waited 1.* s of wall time)*"])
+                                 "(timing.response_wait_s) (allowed 60 s, waited 1.* s of wall time)*"])
