@@ -51,3 +51,14 @@ server keeps 250 ms per block (image_block_response_delay, zigbee-herdsman-conve
 block, dresden-elektronik/deconz-ota-plugin#44; Hue bulbs ask at once, zigbee-herdsman#1846), and
 no GB figure is public (research notes, gbcs-domain section 5): a lab that times its devices sets
 the bench file's ``[air.block_pacing_ms]`` per device type."""
+
+DEVICE_RETRY_S = 10.0
+"""An awake device tries again to send an alert or response that did not go this long after the
+first failure, then twice as long after each further one (bench choice: GBCS sets no figure; by
+the time the application sees a failure the stack has spent its MAC and APS retries, seconds of
+them, so the link is down for longer than a frame's retries and 10 s is the next scale up)."""
+
+DEVICE_RETRY_MAX_S = 15 * 60.0
+"""The longest an awake device waits between two tries of a message that did not go (bench
+choice: half the GSME's 30-minute wake interval, so an awake device's alert reaches the CH at
+least twice as soon after a link comes back as a GSME's, which waits for its next wake)."""

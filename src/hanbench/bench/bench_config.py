@@ -26,6 +26,8 @@ from hanbench.hardware.power import PowerDriver, power_from_config
 from hanbench.timing import (
     AIR_BLOCK_PACING_S,
     AIR_POLL_INTERVAL_S,
+    DEVICE_RETRY_MAX_S,
+    DEVICE_RETRY_S,
     GSME_WAKE_INTERVAL_S,
     OTA_MAX_BLOCK_SIZE,
     OTA_MINIMUM_BLOCK_PERIOD_MS,
@@ -103,6 +105,8 @@ class TimingConfig:
     queue_expiry_s: float = QUEUE_EXPIRY_S
     response_wait_s: float = RESPONSE_WAIT_S
     receipt_alert_wait_s: float = RECEIPT_ALERT_WAIT_S
+    device_retry_s: float = DEVICE_RETRY_S
+    device_retry_max_s: float = DEVICE_RETRY_MAX_S
 
 
 @dataclasses.dataclass(frozen=True)

@@ -140,7 +140,11 @@ class _Loader:
                 values[field.name] = table.integer(field.name, field.default, minimum=low, maximum=high)
             else:
                 values[field.name] = table.number(field.name, field.default, above=0)
-        return TimingConfig(**values)
+        timing = TimingConfig(**values)
+        if timing.device_retry_max_s < timing.device_retry_s:
+            raise table.error("device_retry_max_s", f"a device's longest retry interval ({timing.device_retry_max_s:g} s) "
+                              f"cannot be shorter than its first retry (device_retry_s = {timing.device_retry_s:g} s)")
+        return timing
 
     def _air(self, kind: BenchKind) -> AirConfig | None:
         table = self.root.table("air", tuple(f.name for f in dataclasses.fields(AirConfig)))

@@ -32,7 +32,11 @@ class DeviceState:
 
     ``running_hash`` is ``None`` for the firmware a device was started with from a version
     number alone; ``pending_activation_at`` is the execution date-time of a future-dated CS06
-    the device accepted and has not yet carried out.
+    the device accepted and has not yet carried out. ``alerts_pending`` and
+    ``responses_pending`` count what the device signed and could not send yet, and
+    ``next_retry_at`` is when an awake device tries again (``None``: nothing failed, or a
+    sleepy device, which tries at its next wake); a kind that cannot see them reports 0 and
+    ``None``.
     """
 
     running_version: int
@@ -40,6 +44,9 @@ class DeviceState:
     held_version: int | None
     held_hash: bytes | None
     pending_activation_at: dt.datetime | None
+    alerts_pending: int = 0
+    responses_pending: int = 0
+    next_retry_at: dt.datetime | None = None
 
     @property
     def holds_image(self) -> bool:

@@ -118,6 +118,7 @@ class Gsme(GbcsHanDevice):
         if NotificationFlags.NEW_OTA_FIRMWARE in flags:
             await self.ota.update()
         if NotificationFlags.TUNNEL_MESSAGE_PENDING in flags:
+            await self.tunnel.ensure_open()
             for message in await self.tunnel.fetch_pending():
                 self.receive_message(message)
         await self.outbox.flush()

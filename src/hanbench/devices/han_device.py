@@ -23,7 +23,7 @@ from hanbench.clock import BenchClock
 from hanbench.devices.firmware import Activated, Firmware, FirmwareEvent, FirmwareState
 from hanbench.devices.gbcs_device import DeviceKeys, GbcsDevice
 from hanbench.devices.ota_client import OtaClientConfig, OtaClientNode, OtaIdentity
-from hanbench.devices.outbox import Outbox
+from hanbench.devices.outbox import Outbox, RetryPolicy
 from hanbench.devices.tunnel_client import TunnelClient
 from hanbench.gbcs.alerts import ReceiptForm
 from hanbench.gbcs.device_types import DeviceType
@@ -62,7 +62,8 @@ class DeviceSettings:
     """What a premises says about one emulated device: who it is, who supplies it, what it runs.
 
     ``nwk`` is its short address on the air; ``running_version`` the file version it boots
-    with; ``hardware_version`` what it tells the OTA server (and checks images against).
+    with; ``hardware_version`` what it tells the OTA server (and checks images against);
+    ``retry`` when a GBCS device tries again to send an alert or response that did not go.
     """
 
     entity_id: EntityId
@@ -71,6 +72,7 @@ class DeviceSettings:
     running_version: int = INITIAL_FILE_VERSION
     hardware_version: int = RTDS_HW_MIN
     ota: OtaClientConfig = OtaClientConfig()
+    retry: RetryPolicy = RetryPolicy()
 
 
 class HanDevice:
@@ -130,8 +132,9 @@ class GbcsHanDevice(HanDevice):
 
     GBCS messages travel in its tunnel to the CH (:class:`TunnelClient`), opened in
     :meth:`ready`. Outgoing messages wait in :attr:`outbox` (:class:`Outbox`): an awake
-    device's go as soon as they are put and its tunnel is open, a sleepy one's when it wakes
-    and flushes. What cannot be sent stays queued for the next try.
+    device's go as soon as they are put, a sleepy one's when it wakes and flushes. What
+    cannot be sent stays queued, and goes at the next try: an awake device's own, after the
+    outbox's retry delay, or a sleepy one's next wake.
     """
 
     receipt_form: ClassVar[ReceiptForm | None] = ReceiptForm.DLMS
@@ -141,7 +144,7 @@ class GbcsHanDevice(HanDevice):
         super().__init__(air, settings, clock)
         self.tunnel = TunnelClient(self.node, sleepy=self.sleepy)
         self.node.handlers[Tunneling.cluster_id] = self.tunnel.handle_command
-        self.outbox = Outbox(self.tunnel, owner=settings.entity_id)
+        self.outbox = Outbox(self.tunnel, owner=settings.entity_id, retry=settings.retry)
         self.gbcs = GbcsDevice(
             entity_id=settings.entity_id, device_type=self.kind, supplier=settings.supplier, keys=keys,
             clock=clock, firmware=self.firmware, hardware_version=settings.hardware_version,

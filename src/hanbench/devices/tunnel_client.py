@@ -119,6 +119,11 @@ class TunnelClient:
         self.server_maximum_incoming_transfer_size = rsp.maximum_incoming_transfer_size
         return self.tunnel_id
 
+    async def ensure_open(self) -> None:
+        """Open the tunnel unless it is open (after a power cycle the device has none)."""
+        if self.tunnel_id is None:
+            await self.open()
+
     async def send(self, message: bytes) -> None:
         """Send a GBCS message (response or alert) to the CH (as PUT if this client is sleepy)."""
         frame = HrgpFrame(HrgpKind.PUT if self.sleepy else None, bytes(message))

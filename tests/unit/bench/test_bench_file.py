@@ -232,6 +232,8 @@ ERRORS = [
     ("zero timeout", "[hub]", "[timing]\nstall_timeout_s = 0\n\n[hub]", "timing.stall_timeout_s",
      "stall_timeout_s", "greater than 0"),
     ("nan", "[hub]", "[timing]\nqueue_expiry_s = nan\n\n[hub]", "timing.queue_expiry_s", "nan", "got nan"),
+    ("retries that shrink", "[hub]", "[timing]\ndevice_retry_s = 60\ndevice_retry_max_s = 30\n\n[hub]",
+     "timing.device_retry_max_s", "device_retry_max_s", "cannot be shorter than its first retry"),
     ("loss above 1", "[hub]", "[air]\nloss = 1.5\n\n[hub]", "air.loss", "loss", "between 0 and 1, got 1.5"),
     ("poll interval 0", "[hub]", "[air]\npoll_interval_ms = 0\n\n[hub]", "air.poll_interval_ms", "poll_interval_ms",
      "greater than 0, got 0"),

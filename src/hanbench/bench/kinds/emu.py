@@ -20,6 +20,7 @@ leaves nothing running on the loop.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 from collections.abc import AsyncIterator, Collection, Mapping
 
 from zigpy.application import ControllerApplication
@@ -27,8 +28,10 @@ from zigpy.application import ControllerApplication
 from hanbench.bench.bench_config import AirConfig, BenchConfig, DeviceConfig
 from hanbench.bench.kinds.emu_events import firmware_listener, hub_listener
 from hanbench.bench.premises import AssemblyContext, DeviceState
+from hanbench.clock import BenchClock
 from hanbench.devices import DeviceSettings, GsmeTiming, HanDevice, build_device
 from hanbench.devices.han_device import GbcsHanDevice
+from hanbench.devices.outbox import RetryPolicy
 from hanbench.devices.gsme import Gsme
 from hanbench.errors import BadInput
 from hanbench.hub.comms_hub import CommsHub, CommsHubTiming, hub_endpoints
@@ -58,6 +61,15 @@ def pace(air: VirtualAir, config: BenchConfig, entry: DeviceConfig, node: AirNod
     air.set_pacing(node.ieee, (config.air or AirConfig()).block_pacing_ms[entry.type] / 1000.0)
 
 
+def device_settings(config: BenchConfig, entry: DeviceConfig, nwk: int) -> DeviceSettings:
+    """What an emulated device is told of itself: its bench-file entry, its short address ``nwk``,
+    and the bench file's ``[timing]`` for its retries."""
+    timing = config.timing
+    return DeviceSettings(entity_id=entry.id, nwk=nwk, supplier=entry.responsible_supplier,
+                          running_version=entry.firmware_version, hardware_version=entry.hardware_version,
+                          retry=RetryPolicy(timing.device_retry_s, timing.device_retry_max_s))
+
+
 def hub_timing(config: BenchConfig) -> CommsHubTiming:
     """The CH's knobs from the bench file's ``[timing]`` and ``[hub]``."""
     timing = config.timing
@@ -84,20 +96,27 @@ def hub_on(app: ControllerApplication, context: AssemblyContext) -> CommsHub:
 class EmulatedDevice:
     """One emulated device as the bench sees it: its bench-file entry and its firmware."""
 
-    def __init__(self, config: DeviceConfig, device: HanDevice) -> None:
+    def __init__(self, config: DeviceConfig, device: HanDevice, clock: BenchClock) -> None:
         self.config = config
         self.device = device
+        self._clock = clock
 
     @property
     def state(self) -> DeviceState:
         firmware = self.device.firmware
         held = firmware.held
-        pending = getattr(getattr(self.device, "gbcs", None), "pending", None)
-        return DeviceState(
+        state = DeviceState(
             running_version=firmware.running.file_version, running_hash=firmware.running.image_hash,
             held_version=None if held is None else held.file_version,
-            held_hash=None if held is None else held.image_hash,
-            pending_activation_at=None if pending is None else pending.execution)
+            held_hash=None if held is None else held.image_hash, pending_activation_at=None)
+        if not isinstance(self.device, GbcsHanDevice):
+            return state
+        pending, outbox = self.device.gbcs.pending, self.device.outbox
+        retry = outbox.next_retry_at
+        return dataclasses.replace(
+            state, pending_activation_at=None if pending is None else pending.execution,
+            alerts_pending=outbox.pending_alerts, responses_pending=outbox.pending_responses,
+            next_retry_at=None if retry is None else self._clock.at(retry))
 
 
 class EmuPremises:
@@ -162,19 +181,15 @@ async def assemble(context: AssemblyContext) -> AsyncIterator[EmuPremises]:
             devices: dict[str, EmulatedDevice] = {}
             gsme_timing = GsmeTiming(wake_interval_s=config.timing.gsme_wake_interval_s)
             for index, entry in enumerate(config.devices):
-                device = build_device(
-                    entry.type, air,
-                    DeviceSettings(entity_id=entry.id, nwk=FIRST_DEVICE_NWK + index,
-                                   supplier=entry.responsible_supplier, running_version=entry.firmware_version,
-                                   hardware_version=entry.hardware_version),
-                    context.clock, context.keystore, gsme_timing=gsme_timing)
+                device = build_device(entry.type, air, device_settings(config, entry, FIRST_DEVICE_NWK + index),
+                                      context.clock, context.keystore, gsme_timing=gsme_timing)
                 stack.push_async_callback(device.close)
                 pace(air, config, entry, device.node)
                 device.firmware.subscribe(firmware_listener(context.events, device.firmware))
                 hub.register(entry.id, entry.type)
                 await join_and_interview(app, device.node)
                 await device.ready()
-                devices[entry.name] = EmulatedDevice(entry, device)
+                devices[entry.name] = EmulatedDevice(entry, device, context.clock)
             yield EmuPremises(air, hub, devices)
             raise_firmware_faults(devices)
 

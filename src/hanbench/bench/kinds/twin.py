@@ -26,10 +26,10 @@ from hanbench.bench.bench_config import DeviceConfig
 from hanbench.bench.events import EventStream
 from hanbench.bench.kinds.boards import BoardDevice, BoardPremises, board_device, join_security, stick_settings, \
     stick_watch
-from hanbench.bench.kinds.emu import FIRST_DEVICE_NWK, hub_on, pace, virtual_air
+from hanbench.bench.kinds.emu import FIRST_DEVICE_NWK, device_settings, hub_on, pace, virtual_air
 from hanbench.bench.premises import AssemblyContext
 from hanbench.clock import BenchClock
-from hanbench.devices import DeviceSettings, GsmeTiming, build_device
+from hanbench.devices import GsmeTiming, build_device
 from hanbench.hardware.control import BoardControl
 from hanbench.hardware.ports import PortMatch
 from hanbench.hardware.protocol import Network
@@ -99,9 +99,7 @@ async def _emulated_device(stack: contextlib.AsyncExitStack, context: AssemblyCo
     """``entry`` emulated on the air with a clock of its own (a board's clock can be set)."""
     clock = BenchClock(context.config.start, loop=context.clock.loop, origin=context.clock.origin)
     device = build_device(
-        entry.type, air,
-        DeviceSettings(entity_id=entry.id, nwk=nwk, supplier=entry.responsible_supplier,
-                       running_version=entry.firmware_version, hardware_version=entry.hardware_version),
+        entry.type, air, device_settings(context.config, entry, nwk),
         clock, context.keystore, gsme_timing=GsmeTiming(wake_interval_s=context.config.timing.gsme_wake_interval_s))
     stack.push_async_callback(device.close)
     pace(air, context.config, entry, device.node)
