@@ -205,6 +205,14 @@ class CommandSent(CommandEvent):
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
+class CommandUnconfirmed(CommandEvent):
+    """Sent to an awake device whose acknowledgement never came back: it may have the command,
+    so the CH goes on waiting for its response."""
+
+    kind: ClassVar[str] = "command_unconfirmed"
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
 class CommandQueued(CommandEvent):
     """Held on the CH for a sleepy device until it wakes or ``expires_at``."""
 

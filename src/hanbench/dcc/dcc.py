@@ -32,7 +32,7 @@ from datetime import datetime, timedelta
 from hanbench.dcc import alert_routing
 from hanbench.dcc.alert_routing import DELIVERY_ALERT_DEVICE_TYPES, AlertDelivery, DccAlert, code_text
 from hanbench.dcc.authorisation import Authoriser, Decision, read_request_image
-from hanbench.dcc.hub_port import CommandNotRetrieved, ForwardedAlert, HubPort
+from hanbench.dcc.hub_port import CommandNotDelivered, CommandNotRetrieved, ForwardedAlert, HubPort
 from hanbench.dcc.inbox import Inbox, Inboxes
 from hanbench.dcc.inventory import Inventory
 from hanbench.dcc.records import AlertOrigin, Device, PendingImage, TargetDecision, UpdateState, User, \
@@ -202,7 +202,7 @@ class Dcc:
             return self._finish(request_id, TargetResult(device.entity_id, None,
                                                          f"no response within {self.response_wait}",
                                                          Outcome.NOT_DELIVERED))
-        except CommandNotRetrieved as exc:
+        except (CommandNotRetrieved, CommandNotDelivered) as exc:
             return self._finish(request_id, TargetResult(device.entity_id, None, str(exc), Outcome.NOT_DELIVERED))
         except (MessageFormatError, BadResponse) as exc:
             return self._finish(request_id, TargetResult(device.entity_id, None, str(exc), Outcome.BAD_RESPONSE))
@@ -247,7 +247,7 @@ class Dcc:
             response = cs06.read_activate_firmware_response(self._check_response(command, task.result(), signed=True))
             version = None if isinstance(response, cs06.Accepted) else \
                 firmware_version_from_bytes(response.firmware_version)
-        except CommandNotRetrieved as exc:
+        except (CommandNotRetrieved, CommandNotDelivered) as exc:
             return self._fail_activation(request_id, device, str(exc), Outcome.NOT_DELIVERED)
         except (MessageFormatError, BadResponse) as exc:
             return self._fail_activation(request_id, device, str(exc), Outcome.BAD_RESPONSE)

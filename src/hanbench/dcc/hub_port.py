@@ -6,7 +6,7 @@ the CH forwards. What crosses is typed, read once where it entered the bench: th
 :class:`~hanbench.gbcs.image.UpgradeImage` the DCC read from the Service Request, the
 :class:`~hanbench.gbcs.frame.GbcsMessage` it built, the response and alerts as the CH read
 them off the air. The CH side implements :class:`HubPort`; tests use an in-memory fake.
-:class:`CommandNotRetrieved` and :class:`ForwardedAlert` are the CH's own (``hub/`` sits
+:class:`CommandNotRetrieved`, :class:`CommandNotDelivered` and :class:`ForwardedAlert` are the CH's own (``hub/`` sits
 below the DCC and must not import it), re-exported here as part of the interface.
 """
 
@@ -18,10 +18,10 @@ from typing import Protocol
 from hanbench.gbcs.entity import EntityId
 from hanbench.gbcs.frame import GbcsMessage
 from hanbench.gbcs.image import UpgradeImage
-from hanbench.hub.errors import CommandNotRetrieved
+from hanbench.hub.errors import CommandNotDelivered, CommandNotRetrieved
 from hanbench.hub.forwarded import AlertListener, ForwardedAlert
 
-__all__ = ["AlertListener", "CommandNotRetrieved", "ForwardedAlert", "HubPort"]
+__all__ = ["AlertListener", "CommandNotDelivered", "CommandNotRetrieved", "ForwardedAlert", "HubPort"]
 
 
 class HubPort(Protocol):
@@ -39,7 +39,8 @@ class HubPort(Protocol):
 
         For a sleepy GSME the response may take hours of virtual time; the CH sets no bound
         of its own, the caller does. Raises :class:`CommandNotRetrieved` when the CH's queue
-        for the device expires.
+        for the device expires, :class:`CommandNotDelivered` when the CH cannot hand the
+        command to the device at all.
         """
 
     def on_alert(self, listener: AlertListener) -> Callable[[], None]:

@@ -117,7 +117,7 @@ class Outcome(enum.StrEnum):
     ACTIVATION_CANCELLED = "activation_cancelled"
     VERSION_READ = "version_read"
     RESPONSE_MISSING = "response_missing"       # no response within the DCC's wait
-    NOT_DELIVERED = "not_delivered"             # the CH's queue expired before the device fetched it
+    NOT_DELIVERED = "not_delivered"             # the CH could not hand it over, or its queue expired first
     BAD_RESPONSE = "bad_response"               # a response that is malformed or does not verify
 
 

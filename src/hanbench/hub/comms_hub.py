@@ -52,7 +52,7 @@ from hanbench.gbcs.errors import MessageFormatError
 from hanbench.gbcs.frame import Cra, GbcsMessage, decode_message, encode_message
 from hanbench.gbcs.image import UpgradeImage
 from hanbench.gbcs.keystore import KeyStore, Usage
-from hanbench.hub.errors import CommandNotRetrieved
+from hanbench.hub.errors import CommandNotDelivered, CommandNotRetrieved
 from hanbench.hub.forwarded import AlertListener, ForwardedAlert
 from hanbench.hub.image_store import DEFAULT_SLOTS, ImageStore
 from hanbench.hub.mirror import MirrorServer, mirror_endpoint_descriptors
@@ -61,10 +61,11 @@ from hanbench.hub.sleepy_queue import QueuedMessage, SleepyQueue
 from hanbench.hub import hub_events
 from hanbench.hub.hub_events import HubListener
 from hanbench.hub.transfer import TransferEvent, TransferOutcome
-from hanbench.hub.tunnel import TunnelServer
+from hanbench.hub.tunnel import Delivery, TunnelServer
 from hanbench.listeners import Listeners
 from hanbench.radio.endpoints import comms_hub_endpoint
 from hanbench.radio.se_clusters import NotificationFlags
+from hanbench.radio.tunnel_errors import NoTunnel, TransferDataRefused
 from hanbench.timing import QUEUE_EXPIRY_S
 
 LOGGER = logging.getLogger(__name__)
@@ -205,8 +206,14 @@ class CommsHub:
         its own (the DCC decides how long to wait): it ends with the response, or with
         :class:`CommandNotRetrieved` when the queued command expires (the CH has raised
         0x819D). A device that refused the command (a CS06 failing authentication) answers
-        with an alert, not a response. Raises :class:`BadInput` when a command under the
-        same counter already waits for the same device.
+        with an alert, not a response.
+
+        A frame to an awake device whose acknowledgement never came back (zigpy gave up
+        after its retries) may still have arrived, and the device then answers when it can:
+        the wait goes on (:attr:`Delivery.UNCONFIRMED`). A command the CH cannot hand over at
+        all (no tunnel open, the device not on the network or refusing the transfer) ends
+        the wait at once with :class:`CommandNotDelivered`. Raises :class:`BadInput` when a
+        command under the same counter already waits for the same device.
         """
         target, counter = command.target, command.originator_counter
         key = (target, counter)
@@ -215,7 +222,13 @@ class CommsHub:
         future: asyncio.Future[GbcsMessage] = asyncio.get_running_loop().create_future()
         self._awaiting[key] = future
         try:
-            delivery = await self.tunnels.send(target, command)
+            try:
+                delivery = await self.tunnels.send(target, command)
+            except (zigpy.exceptions.DeliveryError, TimeoutError) as exc:
+                LOGGER.info("command %d to %s unacknowledged, waiting for its response anyway: %s", counter, target, exc)
+                delivery = Delivery.UNCONFIRMED
+            except (NoTunnel, TransferDataRefused) as exc:
+                raise CommandNotDelivered(target, str(exc)) from None
             self._listeners(hub_events.Tunnelled(target, counter, delivery))
             return await future
         finally:

@@ -26,3 +26,17 @@ class CommandNotRetrieved(CheckFailed):
         self.target = target
         super().__init__(f"the CH's queued command for {target} expired before the device fetched it"
                          + (f": {detail}" if detail else ""))
+
+
+class CommandNotDelivered(CheckFailed):
+    """The CH could not hand a command to an awake device at all: the device has no tunnel
+    open to the CH, is not on its network, or refused the transfer.
+
+    Not a frame whose acknowledgement was lost: the device may have that one, so the CH
+    keeps waiting for its response (the DCC's wait bounds it). Here the device cannot have
+    it, and the sender learns so at once.
+    """
+
+    def __init__(self, target: EntityId, detail: str) -> None:
+        self.target = target
+        super().__init__(f"the CH could not deliver the command to {target}: {detail}")

@@ -90,6 +90,7 @@ class Delivery(enum.Enum):
 
     SENT = "sent"  # the awake device acknowledged it
     QUEUED = "queued"  # it waits in the sleepy queue for the device's next GET
+    UNCONFIRMED = "unconfirmed"  # sent to the awake device, whose acknowledgement never came back
 
 
 class NoMirror(BadInput):

@@ -154,13 +154,15 @@ async def test_the_chs_image_and_transfer_steps(stored: StoredImage) -> None:
 
 @pytest.mark.asyncio
 @pytest.mark.looptime
-async def test_the_chs_command_steps_sent_queued_and_uncollected() -> None:
+async def test_the_chs_command_steps_sent_unconfirmed_queued_and_uncollected() -> None:
     stream, publish = hub_stream()
     publish(hub_events.Tunnelled(ESME, 11, Delivery.SENT))
+    publish(hub_events.Tunnelled(ESME, 13, Delivery.UNCONFIRMED))
     publish(hub_events.Tunnelled(GSME, 12, Delivery.QUEUED))
     publish(hub_events.Uncollected(GSME, 12))
     assert published(stream) == expected(
         ev.CommandSent(device=ESME, command="GBCS", request_id="11"),
+        ev.CommandUnconfirmed(device=ESME, command="GBCS", request_id="13"),
         ev.CommandQueued(device=GSME, command="GBCS", request_id="12", expires_at=NOW + dt.timedelta(hours=1)),
         ev.CommandExpired(device=GSME, command="GBCS", request_id="12"),
     )

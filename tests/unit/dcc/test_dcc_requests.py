@@ -14,7 +14,7 @@ from dcc_support import (
 )
 
 from hanbench.dcc.dcc import Dcc
-from hanbench.dcc.hub_port import CommandNotRetrieved
+from hanbench.dcc.hub_port import CommandNotDelivered, CommandNotRetrieved
 from hanbench.dcc.inventory import Inventory
 from hanbench.dcc.records import UpdateState
 from hanbench.dcc.service_requests import ActivateFirmware, Outcome, ReadFirmwareVersion, UpdateFirmware, \
@@ -201,6 +201,22 @@ async def test_expired_command_is_not_delivered(make_dcc, inventory, hub, keysto
     assert inventory.device(GSME).update_state is UpdateState.FAILED
     read = await dcc.submit(SUPPLIER_A, ReadFirmwareVersion(GSME))
     assert read.target(GSME).outcome is Outcome.NOT_DELIVERED
+
+
+@pytest.mark.asyncio
+async def test_a_command_the_ch_cannot_hand_over_is_not_delivered(make_dcc, inventory, hub, keystore):
+    dcc = make_dcc()
+
+    async def no_tunnel(target, msg):
+        raise CommandNotDelivered(target, f"{target} has not opened a tunnel to the CH")
+
+    hub.responder = no_tunnel
+    result = await dcc.submit(SUPPLIER_A, ActivateFirmware(ESME, HASH))
+    assert result.target(ESME).outcome is Outcome.NOT_DELIVERED
+    assert "has not opened a tunnel" in result.target(ESME).message
+    assert inventory.device(ESME).needs_action
+    read = await dcc.submit(SUPPLIER_A, ReadFirmwareVersion(ESME))
+    assert read.target(ESME).outcome is Outcome.NOT_DELIVERED
 
 
 @pytest.mark.asyncio

@@ -29,7 +29,8 @@ from hanbench.gbcs.cs06 import (
 from hanbench.gbcs.device_types import DeviceType
 from hanbench.gbcs.frame import GbcsMessage, verify_message
 from hanbench.hub.comms_hub import CommsHubTiming
-from hanbench.hub.errors import CommandNotRetrieved
+from hanbench.hub.errors import CommandNotDelivered, CommandNotRetrieved
+from hanbench.radio.link import LinkModel
 
 D = DeviceType
 V1, V2 = bytes.fromhex("00000001"), bytes.fromhex("00000002")
@@ -192,3 +193,26 @@ def test_gsme_queue_expiry_raises_0x819D_and_command_not_retrieved() -> None:
         assert msg.originator == p.hub.entity_id and verify_message(msg, KEYS.public_key(p.hub.entity_id))
         assert p.clock.now() - EPOCH >= dt.timedelta(hours=2)
     scenario([D.GSME], body, gsme_timing=GSME_TIMING, timing=CommsHubTiming(queue_expiry_s=2 * 3600))
+
+
+# --- commands that do not get through, or whose acknowledgement does not come back ---------------
+
+def test_a_command_whose_acknowledgement_is_lost_still_gets_its_response_once_the_link_is_back() -> None:
+    async def body(p: Premises) -> None:
+        await distributed(p, D.ESME)
+        esme, ch = p.devices[D.ESME].node.ieee, p.app.state.node_info.ieee
+        p.air.set_link(esme, ch, LinkModel(loss=1.0), both_ways=False)  # the device hears, the CH does not
+        asyncio.get_running_loop().call_later(60, lambda: p.air.set_link(esme, ch, LinkModel(), both_ways=False))
+        outcome = await asyncio.wait_for(activate(p, D.ESME, p.cs06(D.ESME, image_hash(D.ESME))), 3600)
+        assert outcome == ExecutionOutcome(ActivationResult.SUCCESS, V2)
+        assert p.devices[D.ESME].firmware.running.file_version == 2
+    scenario([D.ESME], body)
+
+
+def test_a_command_for_a_device_without_a_tunnel_is_not_delivered_at_once() -> None:
+    async def body(p: Premises) -> None:
+        p.hub.tunnels.uninstall()
+        p.hub.tunnels.install(p.app)  # the CH forgot every tunnel; the ESME has not asked again
+        with pytest.raises(CommandNotDelivered, match="has not opened a tunnel"):
+            await asyncio.wait_for(p.hub.send_command(p.cs06(D.ESME, image_hash(D.ESME))), 1)
+    scenario([D.ESME], body)

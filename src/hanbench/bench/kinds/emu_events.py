@@ -22,6 +22,7 @@ from hanbench.bench.events import (
     CommandQueued,
     CommandRefused,
     CommandSent,
+    CommandUnconfirmed,
     EventStream,
     ImageNotifySent,
     ImageStored,
@@ -69,6 +70,8 @@ def hub_listener(events: EventStream, clock: BenchClock, *, block_size: int,
             case hub_events.Tunnelled(device=device, counter=counter, delivery=Delivery.QUEUED):
                 events.publish(CommandQueued(device=device, command="GBCS", request_id=str(counter),
                                              expires_at=clock.now() + queue_expiry))
+            case hub_events.Tunnelled(device=device, counter=counter, delivery=Delivery.UNCONFIRMED):
+                events.publish(CommandUnconfirmed(device=device, command="GBCS", request_id=str(counter)))
             case hub_events.Tunnelled(device=device, counter=counter):
                 events.publish(CommandSent(device=device, command="GBCS", request_id=str(counter)))
             case hub_events.Uncollected(device=device, counter=counter):
