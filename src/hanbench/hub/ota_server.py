@@ -324,6 +324,8 @@ class OtaServer:
                 await self._send(self._default_response(cluster, hdr, Status.SUCCESS))
                 return
             transfer = self._transfer(entity, stored)
+        else:
+            self._arm_stall_timer(transfer)  # the device spoke: its answer may take a while to reach it
         self.store.settle(transfer.stored, entity)
         if cmd.status == Status.SUCCESS:
             sent = await self._send(
@@ -334,6 +336,8 @@ class OtaServer:
                     tsn=hdr.tsn,
                 )
             )
+            if self._transfers.get(entity) is not transfer:
+                return  # it ended while the answer was on the air (stopped, or overwritten)
             if sent:
                 self._finish(entity, TransferResult.SUCCESS, "the device took the image",
                              device_status=cmd.status, upgrade_time=self.config.upgrade_time)
@@ -342,8 +346,9 @@ class OtaServer:
                              "the Upgrade End Response did not reach the device", device_status=cmd.status)
             return
         await self._send(self._default_response(cluster, hdr, Status.SUCCESS))
-        self._finish(entity, TransferResult.FILE_TRANSFER_FAILURE,
-                     f"the device ended the upgrade with {cmd.status.name}", device_status=cmd.status)
+        if self._transfers.get(entity) is transfer:
+            self._finish(entity, TransferResult.FILE_TRANSFER_FAILURE,
+                         f"the device ended the upgrade with {cmd.status.name}", device_status=cmd.status)
 
     # -- transfer bookkeeping -------------------------------------------------------------------
 

@@ -427,6 +427,28 @@ def test_upgrade_end_success_is_answered_wait_for_upgrade_command() -> None:
     scenario(body)
 
 
+def test_upgrade_end_just_before_the_timeout_ends_once_in_success_however_slow_its_answer() -> None:
+    async def body(b: Bench) -> None:
+        assert b.server is not None
+        send = b.server._send
+
+        async def slow_link(frame: Any) -> bool:  # the answer takes 5 s to be confirmed (a sleepy device's poll)
+            await asyncio.sleep(5)
+            return await send(frame)
+
+        b.server._send = slow_link  # type: ignore[method-assign]
+        b.server.offer(parse_image(ESME_IMAGE), [PROBE])
+        b.server._send = send  # type: ignore[method-assign]
+        await _download(b)
+        b.server._send = slow_link  # type: ignore[method-assign]
+        await asyncio.sleep(59)  # the device checks the signature for most of upgrade_end_timeout_s
+        await b.probe.send("upgrade_end", **b.probe.end())
+        await asyncio.sleep(10)
+        assert [o.result for o in b.recorder.finished] == [TransferResult.SUCCESS]
+
+    scenario(body)
+
+
 def test_upgrade_end_refusal_gets_a_default_response_and_file_transfer_failure() -> None:
     async def body(b: Bench) -> None:
         assert b.server is not None
