@@ -20,6 +20,7 @@ routes the Tunneling cluster's commands to :meth:`TunnelClient.handle_command` f
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -87,6 +88,7 @@ class TunnelClient:
         self.server_maximum_incoming_transfer_size: int | None = None
         self._message_listeners: Listeners[MessageListener] = Listeners()
         self._error_listeners: Listeners[ErrorListener] = Listeners()
+        self._opening: asyncio.Task[int] | None = None
 
     # -- public API ------------------------------------------------------------------
 
@@ -101,9 +103,23 @@ class TunnelClient:
     async def open(self) -> int:
         """RequestTunnel (GB-HRGP, no flow control); the tunnel ID.
 
-        Raises :class:`TunnelRefused` if the CH answers other than SUCCESS, ``TimeoutError``
-        if it does not answer, zigpy's ``DeliveryError`` if the frame does not get out.
+        Callers at the same time share one request (the device shell opening its tunnel, its
+        outbox finding none): two requests would leave the CH and the device each holding
+        the tunnel ID of a different one. Raises :class:`TunnelRefused` if the CH answers
+        other than SUCCESS, ``TimeoutError`` if it does not answer, zigpy's
+        ``DeliveryError`` if the frame does not get out.
         """
+        if self._opening is None or self._opening.done():
+            self._opening = asyncio.get_running_loop().create_task(self._request_tunnel(),
+                                                                   name=f"tunnel-open-{self.node.ieee}")
+        return await asyncio.shield(self._opening)
+
+    async def ensure_open(self) -> None:
+        """Open the tunnel unless it is open (after a power cycle the device has none)."""
+        if self.tunnel_id is None:
+            await self.open()
+
+    async def _request_tunnel(self) -> int:
         rsp = await self._request(
             _C2S.request_tunnel,
             protocol_id=TunnelProtocol.GB_HRGP,
@@ -118,11 +134,6 @@ class TunnelClient:
         self.tunnel_id = rsp.tunnel_id
         self.server_maximum_incoming_transfer_size = rsp.maximum_incoming_transfer_size
         return self.tunnel_id
-
-    async def ensure_open(self) -> None:
-        """Open the tunnel unless it is open (after a power cycle the device has none)."""
-        if self.tunnel_id is None:
-            await self.open()
 
     async def send(self, message: bytes) -> None:
         """Send a GBCS message (response or alert) to the CH (as PUT if this client is sleepy)."""

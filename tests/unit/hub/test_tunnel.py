@@ -200,6 +200,18 @@ def test_each_device_gets_its_own_tunnel_and_a_reopen_replaces_the_old_one() -> 
     assert tunnel is not None and tunnel.tunnel_id == again
 
 
+def test_opens_at_the_same_time_share_one_request_so_both_ends_hold_the_same_tunnel() -> None:
+    async def scenario(p: Premises) -> Any:
+        frames = p.frames()
+        ids = await asyncio.gather(p.esme.tunnel.open(), p.esme.tunnel.ensure_open(), p.esme.tunnel.open())
+        await settle()
+        return ids, p.esme.tunnel.tunnel_id, p.tunnels.tunnel_of(ESME), frames
+
+    (first, _, third), held, tunnel, frames = on_premises(scenario)
+    assert len(frames) == 2, "one RequestTunnel and its response"
+    assert first == third == held and tunnel is not None and tunnel.tunnel_id == held
+
+
 @pytest.mark.parametrize(
     ("fields", "status"),
     [
