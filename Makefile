@@ -2,10 +2,11 @@
 # what they are made of. Only Python 3.11+ and make are assumed.
 PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV   ?= .venv
+LG_VENV ?= .venv-labgrid
 PY     := $(VENV)/bin/python
 PIP    := $(PY) -m pip --disable-pip-version-check -q
 
-.PHONY: run test test-twin images benchmark fuzz install install-test clean
+.PHONY: run test test-twin test-labgrid images benchmark fuzz install install-test clean
 
 run: $(VENV)/.installed
 	$(VENV)/bin/hanbench run --bench bench/emu.toml
@@ -22,6 +23,13 @@ test: $(VENV)/.installed-test
 # The conformance suite on the hardware code path (bellows and board ports on ptys).
 test-twin: $(VENV)/.installed-test
 	$(PY) -m pytest -n $(JOBS) tests/conformance --bench bench/twin.toml
+
+# A lab bench on a labgrid place, proven with a real coordinator and exporter on loopback
+# (tests/labgrid_place; the exporter needs ser2net, `apt install ser2net`, or those tests skip), and
+# the serial module contract on labgrid's pyserial fork. In a venv of its own, so that .venv
+# stays the plain install the rest of the suite runs on.
+test-labgrid: $(LG_VENV)/.installed-test
+	$(LG_VENV)/bin/python -m pytest tests/labgrid_place tests/unit/hardware/test_serial_module.py
 
 images: $(VENV)/.installed
 	$(PY) firmware_images/make_images.py
@@ -50,5 +58,13 @@ $(VENV)/.installed-test: $(VENV)/.created pyproject.toml
 	$(PIP) install -e '.[test]'
 	touch $(VENV)/.installed $@
 
+# labgrid's fork of pyserial is put back over pyserial's files (both install `serial`, and
+# pip installs the plain one last): the module labgrid is written against.
+$(LG_VENV)/.installed-test: pyproject.toml
+	$(PYTHON) -m venv $(LG_VENV)
+	$(LG_VENV)/bin/python -m pip --disable-pip-version-check -q install -e '.[test,labgrid]'
+	$(LG_VENV)/bin/python -m pip --disable-pip-version-check -q install --force-reinstall --no-deps pyserial-labgrid
+	touch $@
+
 clean:
-	rm -rf $(VENV) build src/*.egg-info .pytest_cache
+	rm -rf $(VENV) $(LG_VENV) build src/*.egg-info .pytest_cache

@@ -38,8 +38,10 @@ without a conftest.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import dataclasses
 import datetime as dt
+import sys
 from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -53,6 +55,7 @@ from hanbench.bench.bench_file import load_bench
 from hanbench.bench.readiness import check_ready
 from hanbench.bench.events import EventStream
 from hanbench.bench.kinds import kind_strategy
+from hanbench.bench.lab_place import bench_on_place
 from hanbench.bench.lock import BenchLock
 from hanbench.bench.record import Session, SessionOutcome, SessionRecord, TestOutcome
 from hanbench.bench.users import BenchUser
@@ -158,6 +161,7 @@ class _Run:
         self.capture_report: str | None = None
         self._config: BenchConfig | None = None
         self._lock: BenchLock | None = None
+        self._held = contextlib.ExitStack()  # the labgrid place, while the run holds it
         self.recording: _Recording | None = None
         self.bench_items: set[str] = set()
         self._tests: dict[str, _TestRecord] = {}
@@ -207,8 +211,10 @@ class _Run:
                 raise self._usage_error(exc) from None
 
     def open(self) -> _Recording:
+        """The run's session, opened on first need: the bench's labgrid place if it names one
+        (waited for while another run holds it), then the bench's lock, then the session record."""
         if self.recording is None:
-            config = self.premises_config()
+            config = self._held.enter_context(bench_on_place(self.premises_config(), say=self._say))
             self.hold(config)
             capture = None if self.capture_path is None else open_capture(config, self.capture_path)
             record = SessionRecord(config.database_path)
@@ -275,6 +281,7 @@ class _Run:
         if self._lock is not None:
             self._lock.__exit__(None, None, None)
             self._lock = None
+        self._held.close()  # the place last: a run waiting for it then finds the bench's lock free
         return session_id
 
     def _close(self, recording: _Recording, exitstatus: int) -> int:
@@ -296,6 +303,14 @@ class _Run:
             hand_over(self._pytest_config, WorkerPart(self.worker, recording.config.database_path,
                                                       recording.session.id))
         return recording.session.id
+
+    def _say(self, line: str) -> None:
+        """A line the user must see while the run waits (for a labgrid place), whatever pytest captures."""
+        reporter = self._pytest_config.pluginmanager.get_plugin("terminalreporter")
+        if reporter is None:
+            print(line, file=sys.stderr, flush=True)
+        else:
+            reporter.write_line(line, flush=True)
 
     def pytest_terminal_summary(self, terminalreporter: pytest.TerminalReporter) -> None:
         if self.capture_report is not None:

@@ -38,8 +38,8 @@ from hanbench.timing import (
 )
 
 __all__ = [
-    "AirConfig", "Appointment", "BenchConfig", "BenchKind", "DeviceConfig", "FlowControl", "HubConfig",
-    "NotOnBench", "PowerConfig", "RadioConfig", "RadioType", "TimingConfig", "User",
+    "AirConfig", "Appointment", "BenchConfig", "BenchKind", "DeviceConfig", "FlowControl", "HubConfig", "LabPlaceConfig",
+    "NotOnBench", "PLACE_RADIO", "PowerConfig", "RadioConfig", "RadioType", "TimingConfig", "User",
 ]
 
 class BenchKind(enum.StrEnum):
@@ -129,6 +129,26 @@ class RadioConfig:
     probe_interval_s: float = 5.0
     probe_timeout_s: float = 3.0
     reconnect_timeout_s: float = 300.0
+
+
+#: The name of a labgrid place's serial port that is the stick (a board's is its device's name).
+PLACE_RADIO = "radio"
+
+
+@dataclasses.dataclass(frozen=True)
+class LabPlaceConfig:
+    """A lab bench whose stick and boards are a labgrid place (``[lab]``) rather than local ports.
+
+    ``place`` is the place's name or alias on the coordinator at ``coordinator``
+    (``HOST[:PORT]``; None: ``$LG_COORDINATOR``, else labgrid's default). A run holds the
+    place for its whole life and waits up to ``acquire_timeout_s`` for one someone else
+    holds. The place's serial port named :data:`PLACE_RADIO` is the stick, the one named as a device
+    (its ``name``) that device's board (:mod:`hanbench.bench.lab_place`).
+    """
+
+    place: str
+    coordinator: str | None = None
+    acquire_timeout_s: float = 600.0
 
 
 @dataclasses.dataclass(frozen=True)
@@ -241,6 +261,7 @@ class BenchConfig:
     hub: HubConfig
     air: AirConfig | None = None
     radio: RadioConfig | None = None
+    lab: LabPlaceConfig | None = None
     users: tuple[User, ...] = ()
     appointments: tuple[Appointment, ...] = ()
     devices: tuple[DeviceConfig, ...] = ()
@@ -311,4 +332,5 @@ class BenchConfig:
                 "type": self.radio.type.value, "port": None if self.radio.port is None else str(self.radio.port),
                 "baudrate": self.radio.baudrate, "flow_control": self.radio.flow_control.value,
             },
+            "lab": None if self.lab is None else dataclasses.asdict(self.lab),
         }

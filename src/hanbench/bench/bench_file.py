@@ -19,8 +19,8 @@ from types import MappingProxyType
 from typing import Any
 
 from hanbench.bench.bench_config import (
-    AirConfig, Appointment, BenchConfig, BenchKind, DeviceConfig, FlowControl, HubConfig, PowerConfig,
-    RadioConfig, RadioType, TimingConfig, User,
+    PLACE_RADIO, AirConfig, Appointment, BenchConfig, BenchKind, DeviceConfig, FlowControl, HubConfig,
+    LabPlaceConfig, PowerConfig, RadioConfig, RadioType, TimingConfig, User,
 )
 from hanbench.bench.config_reader import BenchConfigError, Document, Table
 from hanbench.bench.toml_locator import locate_keys
@@ -46,7 +46,7 @@ def default_bench_file() -> Path:
     return path
 
 
-_TOP = ("bench", "air", "timing", "radio", "hub", "users", "appointments", "devices")
+_TOP = ("bench", "air", "timing", "radio", "lab", "hub", "users", "appointments", "devices")
 _BENCH = ("name", "kind", "policy", "start", "seed", "keystore", "images", "sessions")
 _DEVICE = ("type", "id", "name", "import_supplier", "export_supplier", "gas_supplier",
            "firmware_version", "hardware_version", "status", "board", "power", "install_code", "link_key")
@@ -116,11 +116,12 @@ class _Loader:
             sessions=bench.folder("sessions", "sessions", must_exist=False),
             air=self._air(kind),
             timing=self._timing(),
-            radio=self._radio(kind),
+            radio=self._radio(kind, lab := self._lab(kind)),
+            lab=lab,
             hub=(hub := self._hub()),
             users=(users := self._users()),
             appointments=self._appointments(users),
-            devices=self._devices(kind, users, hub),
+            devices=self._devices(kind, users, hub, lab),
         )
 
     def _section(self, key: str, allowed: Iterable[str]) -> Table:
@@ -169,7 +170,19 @@ class _Loader:
             block_pacing_ms=pacing,
         )
 
-    def _radio(self, kind: BenchKind) -> RadioConfig | None:
+    def _lab(self, kind: BenchKind) -> LabPlaceConfig | None:
+        table = self.root.table("lab", tuple(f.name for f in dataclasses.fields(LabPlaceConfig)))
+        if table is None:
+            return None
+        if kind is not BenchKind.LAB:
+            raise self.root.error("lab", f"a {kind} bench has no hardware to share; [lab] is for lab benches")
+        return LabPlaceConfig(
+            place=table.string("place"),
+            coordinator=table.string("coordinator", None),
+            acquire_timeout_s=table.number("acquire_timeout_s", LabPlaceConfig.acquire_timeout_s, above=0),
+        )
+
+    def _radio(self, kind: BenchKind, lab: LabPlaceConfig | None) -> RadioConfig | None:
         table = self.root.table("radio", ("type", "port", "baudrate", "flow_control", "probe_interval_s",
                                           "probe_timeout_s", "reconnect_timeout_s"))
         if kind is BenchKind.EMU:
@@ -179,8 +192,12 @@ class _Loader:
         if table is None:
             raise self.root.error("radio", f"a {kind} bench needs a [radio] table (the CH's coordinator stick)")
         port = _port(table, "port")
-        if port is None and kind is BenchKind.LAB:
-            raise table.error("port", "missing required key: a lab bench must say which serial port the stick is on")
+        if port is not None and lab is not None:
+            raise table.error("port", f"the stick is labgrid place {lab.place!r}'s serial port "
+                              f"'{PLACE_RADIO}'; drop port, or [lab]")
+        if port is None and kind is BenchKind.LAB and lab is None:
+            raise table.error("port", "missing required key: a lab bench must say which serial port the stick is on "
+                              "(or name a labgrid place in [lab])")
         return RadioConfig(
             type=table.choice("type", RadioType),
             port=port,
@@ -227,12 +244,13 @@ class _Loader:
             appointments.append(appointment)
         return tuple(appointments)
 
-    def _devices(self, kind: BenchKind, users: tuple[User, ...], hub: HubConfig) -> tuple[DeviceConfig, ...]:
+    def _devices(self, kind: BenchKind, users: tuple[User, ...], hub: HubConfig,
+                 lab: LabPlaceConfig | None) -> tuple[DeviceConfig, ...]:
         devices: list[DeviceConfig] = []
         where: dict[object, str] = {hub.id: "the hub"}
         where.update({user.id: "a user" for user in users})
         for index, table in enumerate(self.root.tables("devices", _DEVICE)):
-            device = _device(table, kind, users)
+            device = _device(table, kind, users, lab)
             if device.id in where:
                 raise table.error("id", f"duplicate entity ID {device.id} (also {where[device.id]})")
             if device.name in where:
@@ -244,7 +262,7 @@ class _Loader:
         return tuple(devices)
 
 
-def _device(table: Table, kind: BenchKind, users: tuple[User, ...]) -> DeviceConfig:
+def _device(table: Table, kind: BenchKind, users: tuple[User, ...], lab: LabPlaceConfig | None) -> DeviceConfig:
     device_type: DeviceType = table.choice("type", DeviceType)
     if device_type is DeviceType.CH:
         raise table.error("type", "the Comms Hub is described by [hub], not [[devices]]")
@@ -260,8 +278,12 @@ def _device(table: Table, kind: BenchKind, users: tuple[User, ...]) -> DeviceCon
     board = _port(table, "board")
     if board is not None and kind is BenchKind.EMU:
         raise table.error("board", "an emu bench has no boards; board is for twin and lab benches")
-    if board is None and kind is BenchKind.LAB:
-        raise table.error("board", "missing required key: a lab bench needs each device's board port")
+    if board is not None and lab is not None:
+        raise table.error("board", f"the board is labgrid place {lab.place!r}'s serial port named as the device; "
+                          "drop board, or [lab]")
+    if board is None and kind is BenchKind.LAB and lab is None:
+        raise table.error("board", "missing required key: a lab bench needs each device's board port "
+                          "(or a labgrid place in [lab])")
     power = _power(table, kind)
     install_code, link_key = _join_key(table, kind)
     return DeviceConfig(

@@ -6,8 +6,9 @@ validates the file, finds every port and asks every board ``identify``, then pri
 row per board and one line per problem. Exit status: 0 all good, 1 a board did not answer or
 is another device, 2 the file is wrong or a port is missing.
 
-A lab bench is checked without starting the stick's network (finding its port is enough);
-a twin bench is brought up whole, since its ports exist only while the twin runs.
+A lab bench is checked without starting the stick's network (finding its port is enough; a
+labgrid place is held while it is checked); a twin bench is brought up whole, since its
+ports exist only while the twin runs.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from hanbench.bench.readiness import check_ready
 from hanbench.bench.events import EventStream
 from hanbench.bench.kinds import kind_strategy
 from hanbench.bench.kinds.boards import BoardDevice, WrongBoard, check_identity
+from hanbench.bench.lab_place import bench_on_place
 from hanbench.bench.premises import AssemblyContext
 from hanbench.clock import BenchClock
 from hanbench.errors import BadInput, ExitCode, HanbenchError
@@ -123,7 +125,8 @@ def check(bench_file: Path) -> None:
     if config.kind is BenchKind.EMU:
         click.echo(f"{bench_file}: emu bench {config.name!r}, {len(config.devices)} devices, no ports to check")
         return
-    rows = asyncio.run(check_twin(config) if config.kind is BenchKind.TWIN else check_lab(config))
+    with bench_on_place(config, say=lambda line: click.echo(line, err=True)) as bound:
+        rows = asyncio.run(check_twin(bound) if bound.kind is BenchKind.TWIN else check_lab(bound))
     click.echo(_table(rows))
     for row in rows:
         if row.problem is not None:

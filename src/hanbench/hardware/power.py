@@ -6,6 +6,8 @@ PowerProtocol, and is built from a small bench-TOML table by :func:`power_from_c
 * ``manual`` - asks the operator at the terminal; refuses in a run nobody is watching.
 * ``serial-relay`` - an LCUS-type USB relay module (CH340, 9600 8N1), frames ``A0 ch st sum``.
 * ``usb-port`` - a hub with per-port power switching, through ``uhubctl``.
+* ``labgrid`` - an outlet of a network power switch, through labgrid's power drivers
+  (:mod:`hanbench.hardware.labgrid_power`; ``model``, ``host``, ``index``).
 """
 
 from __future__ import annotations
@@ -182,7 +184,15 @@ _BUILDERS: dict[str, tuple[frozenset[str], Callable[[Mapping[str, Any], str], Po
         baudrate=_optional_int(c, "baudrate", 9600, n))),
     "usb-port": (frozenset({"hub", "port"}), lambda c, n: UsbPortPower(
         n, _required(c, "hub", str, n), _required(c, "port", int, n))),
+    "labgrid": (frozenset({"model", "host", "index"}), lambda c, n: _labgrid_power(
+        n, _required(c, "model", str, n), _required(c, "host", str, n), _required(c, "index", int, n))),
 }
+
+
+def _labgrid_power(name: str, model: str, host: str, index: int) -> PowerDriver:
+    from hanbench.hardware.labgrid_power import LabgridPower  # it needs labgrid only when it switches
+
+    return LabgridPower(name, model, host, index)
 
 
 def power_from_config(config: Mapping[str, Any], *, name: str) -> PowerDriver:

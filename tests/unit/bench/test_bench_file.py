@@ -12,7 +12,9 @@ from bench_helpers import BASE, edit, line_of
 
 import zigpy.types as zt
 
-from hanbench.bench.bench_config import AirConfig, BenchConfig, BenchKind, FlowControl, RadioType, TimingConfig
+from hanbench.bench.bench_config import (
+    AirConfig, BenchConfig, BenchKind, FlowControl, LabPlaceConfig, RadioType, TimingConfig,
+)
 from hanbench.bench.bench_file import default_bench_file, load_bench
 from hanbench.bench.config_reader import BenchConfigError
 from hanbench.errors import BadInput
@@ -170,6 +172,19 @@ def test_a_lab_bench_with_radio_boards_and_power(load_text: Callable[[str], Benc
     assert power is not None and power.driver == "manual"
     assert isinstance(power.build("esme"), ManualPower)
     assert config.knobs()["radio"]["port"] == '{serial_number = "STICK1"}'
+
+
+ON_PLACE = edit(LAB, 'port = { serial_number = "STICK1" }\n', "") + '\n[lab]\nplace = "gb-bench-3"\n'
+
+
+def test_a_lab_bench_may_name_a_labgrid_place_instead_of_ports(load_text: Callable[[str], BenchConfig]) -> None:
+    config = load_text(ON_PLACE)
+    assert config.lab == LabPlaceConfig(place="gb-bench-3", coordinator=None, acquire_timeout_s=600.0)
+    assert config.radio is not None and config.radio.port is None
+    assert [d.board for d in config.devices] == [None, None, None]
+    assert config.knobs()["lab"] == {"place": "gb-bench-3", "coordinator": None, "acquire_timeout_s": 600.0}
+    config = load_text(ON_PLACE + 'coordinator = "lab-server:20408"\nacquire_timeout_s = 30\n')
+    assert (config.lab.coordinator, config.lab.acquire_timeout_s) == ("lab-server:20408", 30.0)
 
 
 def test_a_twin_bench_may_leave_ports_to_the_twin(load_text: Callable[[str], BenchConfig]) -> None:
@@ -336,6 +351,16 @@ KIND_ERRORS = [
     ("lab without a stick port", with_boards(edit(LAB, 'port = { serial_number = "STICK1" }\n', "")),
      "radio.port", "[radio]", "a lab bench must say which serial port the stick is on"),
     ("lab without boards", LAB, "devices[0].board", '[[devices]]\ntype = "esme"', "needs each device's board port"),
+    ("a place and a stick port", ON_PLACE.replace('type = "ezsp"', 'type = "ezsp"\nport = { path = "/dev/ttyACM0" }'),
+     "radio.port", "ttyACM0", "the stick is labgrid place 'gb-bench-3''s serial port 'radio'; drop port, or [lab]"),
+    ("a place and a board", edit(ON_PLACE, 'type = "gsme"\n', 'type = "gsme"\nboard = { serial_number = "B1" }\n'),
+     "devices[1].board", "B1", "the board is labgrid place 'gb-bench-3''s serial port named as the device"),
+    ("a place on a twin bench", TWIN + '\n[lab]\nplace = "gb-bench-3"\n', "lab", "[lab]",
+     "a twin bench has no hardware to share; [lab] is for lab benches"),
+    ("a place without its name", edit(ON_PLACE, 'place = "gb-bench-3"', 'coordinator = "x"'), "lab.place", "[lab]",
+     "missing required key"),
+    ("a place wait that is not positive", ON_PLACE + "acquire_timeout_s = 0\n", "lab.acquire_timeout_s",
+     "acquire_timeout_s", "greater than 0"),
     ("air on a lab bench", with_boards(LAB) + "\n[air]\nloss = 0.1\n", "air", "[air]", "a lab bench has a real air"),
     ("power on a twin bench", edit(edit(BASE, 'kind = "emu"', 'kind = "twin"') + '\n[radio]\ntype = "ezsp"\n',
                                    'type = "ihd"', 'type = "ihd"\npower = { driver = "manual" }'),

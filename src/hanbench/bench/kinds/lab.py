@@ -3,8 +3,9 @@
 Assembly, in the order a lab bench comes up:
 
 1. the stick is found by its ``[radio] port`` match and the CH's radio started on it
-   (:mod:`hanbench.radio.stick`: the network of the session folder, resumed or formed),
-   then watched (:mod:`.stick_watch`: a pulled or hung stick is reported and brought back);
+   (:mod:`hanbench.radio.stick`: the network of the session folder, resumed or formed; a
+   stick on an RFC 2217 server, such as a labgrid place's, through
+   :mod:`hanbench.hardware.serial_relay`), then watched (:mod:`.stick_watch`: a pulled or hung stick is reported and brought back);
 2. the CH runs on it, reporting to the bench's event stream;
 3. each device's board is found by its ``board`` match, asked who it is (a board that is
    another device stops the bench with the port named), and its state followed;
@@ -20,11 +21,14 @@ from __future__ import annotations
 import contextlib
 from collections.abc import AsyncIterator
 
+from hanbench.bench.bench_config import FlowControl
 from hanbench.bench.kinds.boards import BoardDevice, BoardPremises, board_device, join_security, stick_settings, \
     stick_watch
 from hanbench.bench.kinds.emu import hub_on
 from hanbench.bench.premises import AssemblyContext
 from hanbench.hardware.control import BoardControl
+from hanbench.hardware.ports import PortMatch
+from hanbench.hardware.serial_relay import SerialRelay, is_rfc2217
 from hanbench.hub.comms_hub import hub_endpoints
 from hanbench.radio.addresses import eui64_of
 from hanbench.radio.interview import wait_interviewed
@@ -40,9 +44,14 @@ async def assemble(context: AssemblyContext) -> AsyncIterator[BoardPremises]:
     config = context.config
     assert config.radio is not None and config.radio.port is not None, "load_bench requires both on a lab bench"
     async with contextlib.AsyncExitStack() as stack:
-        app = await stack.enter_async_context(
-            open_stick(stick_settings(config, config.radio.port.find()), hub_endpoints()))
-        await stack.enter_async_context(stick_watch(app, context, config.radio.port))
+        port = config.radio.port
+        if is_rfc2217(path := port.find()):  # a labgrid place's, or one named by URL: see serial_relay
+            relay = await stack.enter_async_context(SerialRelay(
+                path, baudrate=config.radio.baudrate, xonxoff=config.radio.flow_control is FlowControl.SOFTWARE,
+                rtscts=config.radio.flow_control is FlowControl.HARDWARE))
+            port = PortMatch(path=relay.url)
+        app = await stack.enter_async_context(open_stick(stick_settings(config, port.find()), hub_endpoints()))
+        await stack.enter_async_context(stick_watch(app, context, port))
         hub = hub_on(app, context)
         stack.push_async_callback(hub.close)
         security = join_security(config)
