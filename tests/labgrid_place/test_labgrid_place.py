@@ -369,3 +369,19 @@ def test_a_switch_that_fails_is_a_power_fault_naming_the_board_and_outlet(switch
     with pytest.raises(PowerFault, match=r"power of 'gsme': labgrid's simplerest switch at http://127\.0\.0\.1:\d+/"
                                          r"outlet/\{index\}/\{value\}, outlet 3, did not switch off: ConnectionError"):
         asyncio.run(power.off())
+
+
+@pytest.mark.asyncio
+async def test_bench_check_holds_the_place_and_identifies_every_board_over_the_network(
+        tmp_path: Path, coordinator: str, place: str) -> None:
+    done = await asyncio.create_subprocess_exec(
+        str(BIN / "hanbench"), "bench", "check", str(place_bench(tmp_path, coordinator)),
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
+    out, err = await done.communicate()
+    assert done.returncode == 0, out.decode() + err.decode()
+    assert err.decode().splitlines() == [f"hanbench: acquired labgrid place {place}"]
+    rows = {line.split()[1]: line.split() for line in out.decode().splitlines()[1:]}
+    assert set(rows) == {PLACE_RADIO, "esme", "gsme", "ppmid", "hcalcs", "ihd"}
+    assert all(row[2].startswith("rfc2217://127.0.0.1:") for row in rows.values())
+    assert rows["esme"][3:5] == ["esme", "00-DB-12-34-56-78-91-00"]
+    await asyncio.to_thread(assert_free, coordinator, place)
