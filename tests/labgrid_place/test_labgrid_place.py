@@ -169,6 +169,7 @@ def place_bench(tmp_path: Path, coordinator: str, name: str = "lab") -> Path:
         # busy machine a probe may take longer than a second without the stick being hung
         "probe_interval_s = 1.0": "probe_interval_s = 5.0",
         "probe_timeout_s = 1.0": "probe_timeout_s = 3.0",
+        "receipt_alert_wait_s = 10 ": "receipt_alert_wait_s = 30 ",  # an image over the network
     }.items():
         assert text.count(old) == 1, old
         text = text.replace(old, new)
@@ -184,6 +185,13 @@ class Run:
         self.process = process
         self.lines: list[str] = []
         self._reader = asyncio.get_running_loop().create_task(self._read())
+
+    async def kill(self) -> None:
+        """End the run if it is still going (a test that failed half-way leaves no process behind)."""
+        if self.process.returncode is None:
+            self.process.kill()
+            await self.process.wait()
+        await self._reader
 
     @classmethod
     async def start(cls, bench: Path, *args: str) -> Run:
@@ -222,14 +230,20 @@ async def test_the_conformance_suite_runs_through_a_labgrid_place_and_a_second_r
         tmp_path: Path, coordinator: str, place: str) -> None:
     bench = place_bench(tmp_path, coordinator)
     first = await Run.start(bench, "-k", LAB_SUITE)
-    await first.said(f"hanbench: acquired labgrid place {place}")
-    # a test whose devices' state the first run does not change: a lab's devices keep what a run did
-    second = await Run.start(bench, "-k", "test_an_rsa_not_appointed_by_the_supplier_is_refused")
-    await second.said(f"hanbench: labgrid place {place} is acquired by ")
-    assert await first.end() == 0, first.text
-    assert LAB_OUTCOME in first.text, first.text
-    assert await second.end() == 0, second.text
-    assert "1 passed" in second.text, second.text
+    runs = [first]
+    try:
+        await first.said(f"hanbench: acquired labgrid place {place}")
+        # a test whose devices' state the first run does not change: a lab's devices keep what a run did
+        second = await Run.start(bench, "-k", "test_an_rsa_not_appointed_by_the_supplier_is_refused")
+        runs.append(second)
+        await second.said(f"hanbench: labgrid place {place} is acquired by ")
+        assert await first.end() == 0, first.text
+        assert LAB_OUTCOME in first.text, first.text
+        assert await second.end() == 0, second.text
+        assert "1 passed" in second.text, second.text
+    finally:
+        for run in runs:
+            await run.kill()
     # the second run acquired the place only after waiting for it
     waited = next(i for i, line in enumerate(second.lines) if "is acquired by" in line)
     acquired = next(i for i, line in enumerate(second.lines) if f"acquired labgrid place {place}" in line)
@@ -249,10 +263,13 @@ def assert_free(coordinator: str, place: str) -> None:
 @pytest.mark.asyncio
 async def test_ctrl_c_during_a_run_releases_the_place(tmp_path: Path, coordinator: str, place: str) -> None:
     run = await Run.start(place_bench(tmp_path, coordinator), "-k", LAB_SUITE)
-    await run.said(f"hanbench: acquired labgrid place {place}")
-    await asyncio.sleep(2)  # into the premises' assembly: the stick and the boards are open
-    run.process.send_signal(signal.SIGINT)
-    assert await run.end(timeout=120) != 0
+    try:
+        await run.said(f"hanbench: acquired labgrid place {place}")
+        await asyncio.sleep(2)  # into the premises' assembly: the stick and the boards are open
+        run.process.send_signal(signal.SIGINT)
+        assert await run.end(timeout=120) != 0
+    finally:
+        await run.kill()
     await asyncio.to_thread(assert_free, coordinator, place)
 
 
