@@ -33,7 +33,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 
 from hanbench.gbcs import dlms, gbz
 from hanbench.gbcs.asn1 import dump, generalized_time, load_der, native_time
-from hanbench.gbcs.codes import AlertCode, MessageCode, alert_code
+from hanbench.gbcs.codes import AlertCode, MessageCode, alert_code, is_critical
 from hanbench.gbcs.cs06 import HASH_LENGTH, FutureDatedActivationAlert
 from hanbench.gbcs.entity import EntityId
 from hanbench.gbcs.errors import MessageFormatError
@@ -368,9 +368,11 @@ def alert_payload(alert: Alert, counter: int) -> bytes:
 
 def alert_message(originator: EntityId | str, recipient: EntityId | str, counter: int, alert: Alert,
                   private_key: ec.EllipticCurvePrivateKey) -> GbcsMessage:
-    """The whole alert message from a device or the CH to ``recipient``, signed by ``originator``.
+    """The alert message from a device or the CH to ``recipient``: signed by ``originator``
+    (``private_key``, its DS key) when the alert is critical; a non-critical one (0x1001) is
+    left unsigned, for the originator to MAC (:func:`hanbench.gbcs.protection.protect`).
 
     ``counter`` is the originator's own alert counter (the frame's originator counter).
     """
     msg = new_message(Cra.ALERT, originator, recipient, counter, alert.message_code, alert_payload(alert, counter))
-    return sign_message(msg, private_key)
+    return sign_message(msg, private_key) if is_critical(alert.message_code) else msg

@@ -78,6 +78,26 @@ class AlertCode(_NamedCode):
     METROLOGY_FIRMWARE_VERIFICATION_FAILURE = 0x81AD, "Error Metrology Firmware Verification Failure"
 
 
+CRITICAL_MESSAGE_CODES = frozenset({
+    MessageCode.CS06_ACTIVATE_FIRMWARE,
+    MessageCode.FUTURE_DATED_FIRMWARE_ACTIVATION_ALERT,
+    MessageCode.FIRMWARE_DISTRIBUTION_RECEIPT_ALERT_ESME,
+    MessageCode.FIRMWARE_DISTRIBUTION_RECEIPT_ALERT_GSME,
+    MessageCode.CCS08_FIRMWARE_TRANSFER_ALERT,
+    MessageCode.CS09_PPMID_FIRMWARE_ACTIVATION_ALERT,
+    MessageCode.GENERIC_CRITICAL_ALERT,
+})
+"""The message codes GBCS classes critical (a CS06 command is SME.C.C): the originator signs them.
+The reads (ECS52, GCS38, CS08: SME.C.NC) and the generic non-critical alert are not signed; what
+protects them is a MAC (:mod:`hanbench.gbcs.protection`). As the RTDS 4.5.0 vectors carry them."""
+
+
+def is_critical(code: MessageCode | int) -> bool:
+    """Whether messages of ``code`` are critical (signed by their originator); a code hanbench
+    does not name is taken as non-critical."""
+    return code in CRITICAL_MESSAGE_CODES
+
+
 def message_code(value: int) -> MessageCode | int:
     """The :class:`MessageCode` for ``value`` when it is one we name, else ``value``."""
     try:

@@ -18,6 +18,11 @@ the Manufacturer Image, which the Supplier's signature covers::
 Multi-byte numbers are big-endian, as everywhere in GBCS. Device type codes: 1 ESME, 2 GSME,
 3 HCALCS, 4 PPMID, 5 IHD, 6 CH, 7 Alt HAN bridge.
 
+What the facts are checked against lives here once, for every reader: :meth:`EmulatedFirmware.misfits`
+(the device: its type, its hardware version) and :meth:`EmulatedFirmware.relabelled` (the unsigned
+OTA header: type, file version, hardware range). The emulated devices refuse an image either names
+a problem for (0x8F1C), and ``hanbench validate`` reports them.
+
 A Manufacturer Image that does not start with the magic is a real manufacturer's and stays
 opaque: :func:`read_emulated_firmware` returns None for it. One that starts with the magic but
 is otherwise malformed is refused (:class:`ImageFormatError` naming the field and offset):
@@ -33,6 +38,8 @@ from types import MappingProxyType
 from hanbench.gbcs.device_types import DeviceType
 from hanbench.gbcs.errors import ImageFormatError, MessageFormatError
 from hanbench.gbcs.fields import Cursor, check_bytes, check_uint
+from hanbench.gbcs.image_types import device_type_of
+from hanbench.gbcs.ota_header import OtaHeader
 
 MAGIC = b"HBFW"
 FORMAT_VERSION = 1
@@ -73,11 +80,42 @@ class EmulatedFirmware:
         """Whether this firmware is for a device of ``device_type`` at ``hw_version``."""
         return device_type is self.device_type and self.hw_min <= hw_version <= self.hw_max
 
+    def misfits(self, device_type: DeviceType, hw_version: int) -> list[str]:
+        """Why this firmware is not for a ``device_type`` at ``hw_version``; empty when it is."""
+        problems = []
+        if device_type is not self.device_type:
+            problems.append(f"the signed firmware is for {self.device_type.name}, the device is {device_type.name}")
+        if not self.hw_min <= hw_version <= self.hw_max:
+            problems.append(f"it runs on hardware {hardware_range(self.hw_min, self.hw_max)}, not the device's "
+                            f"0x{hw_version:04X}")
+        return problems
+
+    def relabelled(self, header: OtaHeader) -> list[str]:
+        """Where the unsigned OTA ``header`` says something else than this signed firmware; empty
+        when it agrees (device type, file version, hardware range)."""
+        problems = []
+        labelled = device_type_of(header)
+        if labelled is not self.device_type:
+            named = labelled.name if labelled is not None else "no bench device type"
+            problems.append(f"the header is for {named}, the signed firmware for {self.device_type.name}")
+        if header.file_version != self.firmware_version:
+            problems.append(f"the header says file version 0x{header.file_version:08X}, the signed firmware "
+                            f"0x{self.firmware_version:08X}")
+        if (header.hw_min, header.hw_max) != (self.hw_min, self.hw_max):
+            problems.append(f"the header says {hardware_range(header.hw_min, header.hw_max)}, the signed firmware "
+                            f"{hardware_range(self.hw_min, self.hw_max)}")
+        return problems
+
     def encode(self) -> bytes:
         """The Manufacturer Image: header, then payload."""
         return (MAGIC + bytes([FORMAT_VERSION, DEVICE_TYPE_CODES[self.device_type]])
                 + self.firmware_version.to_bytes(4, "big") + self.hw_min.to_bytes(2, "big")
                 + self.hw_max.to_bytes(2, "big") + self.payload)
+
+
+def hardware_range(low: int | None, high: int | None) -> str:
+    """A hardware range as people read it; an OTA header may carry none."""
+    return "any hardware version" if low is None or high is None else f"0x{low:04X}..0x{high:04X}"
 
 
 def is_emulated_firmware(manufacturer_image: bytes) -> bool:

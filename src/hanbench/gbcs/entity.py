@@ -59,6 +59,7 @@ class EntityId:
 
 
 DCC_ENTITY = EntityId.parse("90-B3-D5-1F-30-00-00-02")
-"""The DCC's entity ID: the RTDS Access Control Broker. The DCC originates its own alerts
-(N60 / N61) under it, and the CH addresses its alerts (CCS08, 0x819D) to it, as the RTDS
-CCS08 vector does."""
+"""The DCC's entity ID, which is also its Access Control Broker's (RTDS ``90b3d51f30000002``):
+the ACB MACs every command under it (:mod:`hanbench.gbcs.protection`), the DCC originates its
+own alerts (N60 / N61) under it, and the CH addresses its alerts (CCS08, 0x819D) to it, as the
+RTDS CCS08 vector does."""

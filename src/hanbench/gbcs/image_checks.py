@@ -49,7 +49,7 @@ from dataclasses import dataclass
 from cryptography.hazmat.primitives.asymmetric import ec
 
 from hanbench.gbcs.device_types import DeviceType
-from hanbench.gbcs.emulated_firmware import EmulatedFirmware, read_emulated_firmware
+from hanbench.gbcs.emulated_firmware import EmulatedFirmware, hardware_range, read_emulated_firmware
 from hanbench.gbcs.entity import EntityId
 from hanbench.gbcs.errors import GbcsError, ImageFormatError
 from hanbench.gbcs.image import UpgradeImage, parse_image
@@ -166,10 +166,6 @@ def _hex(value: int, digits: int) -> str:
     return f"0x{value:0{digits}X}"
 
 
-def _range(low: int | None, high: int | None) -> str:
-    return "any hardware version" if low is None or high is None else f"{_hex(low, 4)}..{_hex(high, 4)}"
-
-
 def _ota_header(s: _Subject) -> _Verdict:
     header = s.image.header
     problems = []
@@ -204,9 +200,9 @@ def _hardware_version(s: _Subject) -> _Verdict:
     if header.hw_min is None:
         return PASS, f"the header carries no hardware range, so the CH and the device take it at {_hex(hw, 4)}"
     if header.accepts_hardware_version(hw):
-        return PASS, f"{_hex(hw, 4)} is within the header's {_range(header.hw_min, header.hw_max)}"
+        return PASS, f"{_hex(hw, 4)} is within the header's {hardware_range(header.hw_min, header.hw_max)}"
     return FAIL, (f"the device's hardware version {_hex(hw, 4)} is outside the header's "
-                  f"{_range(header.hw_min, header.hw_max)}: the CH answers Hardware Version Mismatch "
+                  f"{hardware_range(header.hw_min, header.hw_max)}: the CH answers Hardware Version Mismatch "
                   "(CCS08 response code 2)")
 
 
@@ -268,15 +264,10 @@ def _firmware_facts_device(s: _Subject) -> _Verdict:
     facts = _facts_or_reason(s)
     if not isinstance(facts, EmulatedFirmware):
         return facts
-    target, problems = s.target, []
-    if facts.device_type is not target.device_type:
-        problems.append(f"the signed firmware is for {facts.device_type.name}, the device is {target.device_type.name}")
-    if not facts.hw_min <= target.hardware_version <= facts.hw_max:
-        problems.append(f"it runs on hardware {_range(facts.hw_min, facts.hw_max)}, not the device's "
-                        f"{_hex(target.hardware_version, 4)}")
-    if problems:
+    target = s.target
+    if problems := facts.misfits(target.device_type, target.hardware_version):
         return FAIL, "; ".join(problems)
-    return PASS, (f"signed firmware for {facts.device_type.name} on {_range(facts.hw_min, facts.hw_max)}, "
+    return PASS, (f"signed firmware for {facts.device_type.name} on {hardware_range(facts.hw_min, facts.hw_max)}, "
                   f"which includes {_hex(target.hardware_version, 4)}")
 
 
@@ -284,18 +275,7 @@ def _firmware_facts_header(s: _Subject) -> _Verdict:
     facts = _facts_or_reason(s)
     if not isinstance(facts, EmulatedFirmware):
         return facts
-    header, problems = s.image.header, []
-    labelled = device_type_of(header)
-    if labelled is not facts.device_type:
-        named = labelled.name if labelled is not None else "no bench device type"
-        problems.append(f"the header is for {named}, the signed firmware for {facts.device_type.name}")
-    if header.file_version != facts.firmware_version:
-        problems.append(f"the header says file version {_hex(header.file_version, 8)}, the signed firmware "
-                        f"{_hex(facts.firmware_version, 8)}")
-    if (header.hw_min, header.hw_max) != (facts.hw_min, facts.hw_max):
-        problems.append(f"the header says {_range(header.hw_min, header.hw_max)}, the signed firmware "
-                        f"{_range(facts.hw_min, facts.hw_max)}")
-    if problems:
+    if problems := facts.relabelled(s.image.header):
         return FAIL, "the unsigned OTA header disagrees with the signed content (relabelled?): " + "; ".join(problems)
     return PASS, (f"the header's type, file version {_hex(facts.firmware_version, 8)} and hardware range match "
                   "the signed firmware")

@@ -30,7 +30,8 @@ The recipe (reproduces the MAC of every MAC'd RTDS vector byte for byte)::
 
 ``cryptography`` does the ECDH, the KDF (ConcatKDFHash) and AES-GCM. Written here by hand is
 only what no library knows: the GBCS framing of OtherInfo, IV and AAD, and which parties' keys
-a message's MAC uses. The invocation counter is the caller's: GBCS forbids reusing one under a
+a message's MAC uses. The Access Control Broker is the DCC
+(:data:`~hanbench.gbcs.entity.DCC_ENTITY`). The invocation counter is the caller's: GBCS forbids reusing one under a
 key, so the sender must persist it (the DCC, for the ACB's commands); this module only puts it
 in the frame.
 """
@@ -46,14 +47,12 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.concatkdf import ConcatKDFHash
 
-from hanbench.gbcs.entity import EntityId
+from hanbench.gbcs.codes import is_critical
+from hanbench.gbcs.entity import DCC_ENTITY, EntityId
 from hanbench.gbcs.errors import KeyStoreError, MacInvalid, MessageFormatError
 from hanbench.gbcs.fields import check_uint
 from hanbench.gbcs.frame import MAC_LENGTH, Cra, GbcsMessage, MacEnvelope, general_signing_block
 from hanbench.gbcs.keystore import KeyStore, Usage
-
-ACCESS_CONTROL_BROKER = EntityId.parse("90-B3-D5-1F-30-00-00-02")
-"""The DCC's Access Control Broker as the RTDS key store names it; it MACs every command."""
 
 SECURITY_CONTROL = 0x11
 ALGORITHM_ID = bytes.fromhex("60857406080300")
@@ -140,12 +139,41 @@ def _describe(msg: GbcsMessage) -> str:
 
 # --- who holds which key ------------------------------------------------------------------------
 
-def mac_parties(msg: GbcsMessage, acb: EntityId = ACCESS_CONTROL_BROKER) -> tuple[EntityId, EntityId]:
+def mac_required(msg: GbcsMessage) -> bool:
+    """Whether GBCS requires ``msg`` to carry a MAC: every command, and every response or alert
+    that is not critical (a critical one is signed instead; see the module docstring)."""
+    return msg.cra is Cra.COMMAND or not is_critical(msg.message_code)
+
+
+def mac_parties(msg: GbcsMessage, acb: EntityId = DCC_ENTITY) -> tuple[EntityId, EntityId]:
     """``(MAC originator, MAC recipient)`` of ``msg``: the ACB and the target for a command,
     the business originator and target for a response or an alert."""
     if msg.cra is Cra.COMMAND:
         return acb, msg.target
     return msg.originator, msg.target
+
+
+class ReplyProtector:
+    """How a device or the CH finishes a response or alert it sends: MAC'd with its KA key where
+    GBCS wants a MAC (:func:`mac_required`), under an invocation counter of its own that rises
+    with every MAC; a critical message is signed already and passes unchanged.
+
+    The counter lives as long as the object: an emulated device or CH is built afresh for each
+    session, and the key of every MAC is derived per message from its originator counter (see
+    the module docstring), which is what keeps two MACs apart.
+    """
+
+    def __init__(self, agreement_key: ec.EllipticCurvePrivateKey, *, first_invocation_counter: int = 1) -> None:
+        self.agreement_key = agreement_key
+        self.invocation_counter = check_uint(first_invocation_counter, 32, "invocation counter")
+
+    def seal(self, msg: GbcsMessage, recipient_key: ec.EllipticCurvePublicKey) -> GbcsMessage:
+        """``msg`` as it is sent to the holder of ``recipient_key`` (its KA public key)."""
+        if not mac_required(msg):
+            return msg
+        counter = self.invocation_counter
+        self.invocation_counter = check_uint(counter + 1, 32, "invocation counter")
+        return protect(msg, counter, self.agreement_key, recipient_key)
 
 
 class MacCheck(enum.Enum):
@@ -157,7 +185,7 @@ class MacCheck(enum.Enum):
     ABSENT = "absent"
 
 
-def check_mac(msg: GbcsMessage, keys: KeyStore, acb: EntityId = ACCESS_CONTROL_BROKER) -> MacCheck:
+def check_mac(msg: GbcsMessage, keys: KeyStore, acb: EntityId = DCC_ENTITY) -> MacCheck:
     """Check ``msg``'s MAC with whichever side's KA private key ``keys`` holds.
 
     NO_KEY when the store has neither party's private key together with the other's
@@ -177,7 +205,7 @@ def check_mac(msg: GbcsMessage, keys: KeyStore, acb: EntityId = ACCESS_CONTROL_B
 
 
 def protect_from_store(msg: GbcsMessage, invocation_counter: int, keys: KeyStore,
-                       acb: EntityId = ACCESS_CONTROL_BROKER) -> GbcsMessage:
+                       acb: EntityId = DCC_ENTITY) -> GbcsMessage:
     """:func:`protect` with the MAC originator's KA key and the recipient's KA certificate from
     ``keys`` (a missing file is :class:`~hanbench.gbcs.errors.KeyMissing`)."""
     sender, recipient = mac_parties(msg, acb)

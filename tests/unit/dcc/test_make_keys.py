@@ -12,10 +12,9 @@ import pytest
 from cryptography import x509
 from cryptography.hazmat.primitives.asymmetric import ec
 
-from hanbench.gbcs.entity import EntityId
+from hanbench.gbcs.entity import DCC_ENTITY, EntityId
 from hanbench.gbcs.image import parse_image
 from hanbench.gbcs.keystore import KeyStore, Usage
-from hanbench.gbcs.protection import ACCESS_CONTROL_BROKER
 from hanbench.gbcs.signing import sign_raw, verify_raw
 
 FIXTURES = Path(__file__).resolve().parents[3] / "fixtures"
@@ -53,7 +52,7 @@ def test_makes_every_entity_with_matching_keys(tmp_path):
 def test_every_device_of_the_bench_files_can_mac_with_the_acb(tmp_path):
     make_keys.make_keys(tmp_path)
     store = KeyStore(tmp_path)
-    acb = ACCESS_CONTROL_BROKER
+    acb = DCC_ENTITY
     for bench in sorted((FIXTURES.parent / "bench").glob("*.toml")):
         config = tomllib.loads(bench.read_text())
         for device in [config["hub"], *config["devices"]]:

@@ -163,8 +163,11 @@ def test_ccs08_and_gsme_command_not_retrieved_from_the_ch(device_key: ec.Ellipti
     for alert in (transfer, expired):
         msg = decode_message(encode_message(alert_message(CHF, DCC, 9, alert, device_key)))
         assert decode_alert(msg) == alert
-        assert verify_message(msg, device_key.public_key())
-    assert decode_message(encode_message(alert_message(CHF, DCC, 9, expired, device_key))).message_code == 0x1001
+    # CCS08 is critical: signed. 0x819D is not (0x1001): left unsigned, for the CH to MAC.
+    critical = alert_message(CHF, DCC, 9, transfer, device_key)
+    assert critical.message_code == 0x0128 and verify_message(critical, device_key.public_key())
+    non_critical = alert_message(CHF, DCC, 9, expired, device_key)
+    assert non_critical.message_code == 0x1001 and non_critical.signature is None
 
 
 # --- read firmware version -----------------------------------------------------------------------

@@ -21,12 +21,13 @@ from cryptography.hazmat.primitives.kdf.concatkdf import ConcatKDFHash
 
 from fixture_files import SUPPLIER
 from gbcs_vectors import DCC, ESME, GSME, KEYS, read_vector, vector_files
+from hanbench.gbcs.entity import DCC_ENTITY
 from hanbench.gbcs.errors import KeyMissing, MacInvalid, MessageFormatError, MessageTruncated
 from hanbench.gbcs.frame import Cra, GbcsMessage, decode_message, encode_message, general_signing_block, sign_message
 from hanbench.gbcs.keystore import KeyStore, Usage
 from hanbench.gbcs.protection import (
-    ACCESS_CONTROL_BROKER, ALGORITHM_ID, MacCheck, check_mac, compute_mac, gmac, mac_aad, mac_iv, mac_key,
-    mac_parties, protect, protect_from_store, verify_mac,
+    ALGORITHM_ID, MacCheck, check_mac, compute_mac, gmac, mac_aad, mac_iv, mac_key,
+    mac_parties, mac_required, protect, protect_from_store, verify_mac,
 )
 from test_gbcs_rtds_vectors import ALL, GCS38
 
@@ -58,7 +59,7 @@ def test_command_reencodes_with_the_mac_the_acb_computes(name: str) -> None:
     received = decode_message(data)
     bare = replace(received, mac=None)
     own, peer = parties_keys(received)
-    assert mac_parties(received) == (ACCESS_CONTROL_BROKER, received.target)
+    assert mac_parties(received) == (DCC_ENTITY, received.target)
     rebuilt = protect(bare, received.mac.invocation_counter, own, peer)
     assert encode_message(rebuilt) == data
 
@@ -102,6 +103,16 @@ def test_one_flipped_bit_anywhere_fails_with_a_typed_error(name: str) -> None:
                 continue  # the frame no longer parses: refused before any MAC check
             with pytest.raises(MacInvalid):
                 verify_mac(msg, own, peer)
+
+
+@pytest.mark.parametrize("name", sorted(n for n in ALL if "PRECOMMAND" not in n))
+def test_the_rule_of_what_carries_a_mac_matches_every_rtds_vector(name: str) -> None:
+    # Commands and non-critical responses and alerts are MAC'd; critical ones signed, not MAC'd.
+    # (A pre-command is what a user hands the DCC, before its signature and the ACB's MAC.)
+    msg = decode_message(ALL[name][0])
+    assert mac_required(msg) == (msg.mac is not None)
+    if msg.cra is not Cra.COMMAND:
+        assert mac_required(msg) == (msg.signature is None)
 
 
 def test_a_message_without_mac_is_refused_where_one_is_required() -> None:
@@ -187,7 +198,7 @@ WRONG_READINGS = {
     "system titles swapped": dict(other_info=lambda m: ALGORITHM_ID + bytes(m.target) + bytes([9, m.cra])
                                   + m.originator_counter.to_bytes(8, "big") + bytes(m.originator)),
     "IV from the ACB rather than the business originator": dict(
-        iv=lambda m, c: bytes(ACCESS_CONTROL_BROKER) + c.to_bytes(4, "big")),
+        iv=lambda m, c: bytes(DCC_ENTITY) + c.to_bytes(4, "big")),
 }
 
 
@@ -212,4 +223,4 @@ def test_the_supplier_s_own_ka_key_does_not_make_the_command_mac() -> None:
 
 def test_cs08_commands_are_originated_by_the_acb_itself() -> None:
     msg = decode_message(read_vector("CS08_11.2_SUCCESS_COMMAND_GBCS.HEX"))
-    assert msg.originator == DCC == ACCESS_CONTROL_BROKER and msg.cra is Cra.COMMAND
+    assert msg.originator == DCC == DCC_ENTITY and msg.cra is Cra.COMMAND
