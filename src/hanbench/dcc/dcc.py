@@ -3,6 +3,13 @@
 * SR 11.1 / 11.4: the image is read once, here; authorised per device against that reading;
   the accepted devices get the read image through one :meth:`HubPort.distribute`; each
   becomes the device's pending image (hash, file version, since when, by whom).
+* Every command goes out MAC'd by the DCC's Access Control Broker
+  (:class:`~hanbench.dcc.access_control_broker.AccessControlBroker`, its invocation counter kept
+  in the inventory); every response and alert is refused unless it is authentic as GBCS has it:
+  a valid MAC where GBCS MACs it (a read's response, a non-critical alert), a valid signature
+  where GBCS signs it (the CS06 response, critical alerts). A response that is not is
+  ``bad_response`` in the SR log; such an alert is recorded and delivered with the reason, and
+  not acted on.
 * SR 11.3: a CS06 signed with the supplier's DS key under a fresh originator counter (kept
   in the inventory, so counters keep increasing across runs); the response updates the
   inventory. When no response arrives within ``response_wait`` the device is flagged (as
@@ -30,6 +37,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from hanbench.dcc import alert_routing
+from hanbench.dcc.access_control_broker import AccessControlBroker
 from hanbench.dcc.alert_routing import DELIVERY_ALERT_DEVICE_TYPES, AlertDelivery, DccAlert, code_text
 from hanbench.dcc.authorisation import Authoriser, Decision, read_request_image
 from hanbench.dcc.hub_port import CommandNotDelivered, CommandNotRetrieved, ForwardedAlert, HubPort
@@ -51,7 +59,8 @@ from hanbench.errors import CheckFailed, HanbenchError
 from hanbench.gbcs import alerts, cs06, firmware_version
 from hanbench.gbcs.device_types import DeviceType
 from hanbench.gbcs.entity import DCC_ENTITY, EntityId
-from hanbench.gbcs.errors import MessageFormatError
+from hanbench.gbcs.codes import is_critical
+from hanbench.gbcs.errors import KeyStoreError, MacInvalid, MessageFormatError
 from hanbench.gbcs.frame import Cra, GbcsMessage, verify_message
 from hanbench.gbcs.image import UpgradeImage
 from hanbench.gbcs.keystore import KeyStore, Usage
@@ -110,6 +119,7 @@ class Dcc:
         self.clock = clock
         self.response_wait = response_wait
         self.entity_id = entity_id
+        self.acb = AccessControlBroker(keystore, inventory, entity_id)
         self.authoriser = Authoriser(inventory, keystore, self.policy)
         self.inboxes = Inboxes(inventory)
         self._late: set[asyncio.Task[GbcsMessage]] = set()
@@ -188,12 +198,12 @@ class Dcc:
     async def _read_version(self, user: User, decision: Decision, request_id: int) -> TargetResult:
         device = self.inventory.device(decision.device)
         counter = self.inventory.next_originator_counter(user.entity_id)
-        command = firmware_version.firmware_version_request(user.entity_id, device.entity_id, counter,
-                                                            _READ_REQUESTS[device.type]())
+        command = self._protected(request_id, firmware_version.firmware_version_request(
+            user.entity_id, device.entity_id, counter, _READ_REQUESTS[device.type]()))
         try:
             async with asyncio.timeout(self.response_wait.total_seconds()):
                 response = await self.hub.send_command(command)
-            record = firmware_version.decode_firmware_version(self._check_response(command, response, signed=False))
+            record = firmware_version.decode_firmware_version(self._check_response(command, response))
             if not isinstance(record, firmware_version.FirmwareVersionResponse) or not record.succeeded \
                     or record.firmware_version is None:
                 raise BadResponse(f"{device.entity_id} could not read its firmware version: {record}")
@@ -215,9 +225,9 @@ class Dcc:
                         request_id: int) -> TargetResult:
         counter = self.inventory.next_originator_counter(user.entity_id)
         execution = cs06.CANCELLATION_DATETIME if request.cancel else request.execution
-        command = cs06.activate_firmware_command(
+        command = self._protected(request_id, cs06.activate_firmware_command(
             user.entity_id, request.device, cs06.ActivateFirmware(request.firmware_hash, counter, execution),
-            self.keystore.private_key(user.entity_id, Usage.DS))
+            self.keystore.private_key(user.entity_id, Usage.DS)))
         task = asyncio.ensure_future(self.hub.send_command(command))
         done, _ = await asyncio.wait({task}, timeout=self.response_wait.total_seconds())
         if task in done:
@@ -244,7 +254,7 @@ class Dcc:
                            request_id: int) -> TargetResult:
         device = command.target
         try:
-            response = cs06.read_activate_firmware_response(self._check_response(command, task.result(), signed=True))
+            response = cs06.read_activate_firmware_response(self._check_response(command, task.result()))
             version = None if isinstance(response, cs06.Accepted) else \
                 firmware_version_from_bytes(response.firmware_version)
         except (CommandNotRetrieved, CommandNotDelivered) as exc:
@@ -277,22 +287,44 @@ class Dcc:
             self.inventory.set_update_state(device, UpdateState.FAILED, f"SR 11.3: {detail}")
             return self._finish(request_id, TargetResult(device, None, detail, outcome, version))
 
-    def _check_response(self, command: GbcsMessage, response: GbcsMessage, *, signed: bool) -> GbcsMessage:
-        """``response``, refused unless it comes from the target, answers ``command``, and
-        (when ``signed``) verifies with the device's certificate."""
+    def _protected(self, request_id: int, command: GbcsMessage) -> GbcsMessage:
+        """``command`` MAC'd by the ACB. A key the key store lacks is a bench set-up error: the
+        target's SR log entry says so (``not_delivered``) before it is raised."""
+        try:
+            return self.acb.protect(command)
+        except KeyStoreError as exc:
+            self._finish(request_id, TargetResult(command.target, None, f"the DCC cannot MAC the command: {exc}",
+                                                  Outcome.NOT_DELIVERED))
+            raise
+
+    def _check_response(self, command: GbcsMessage, response: GbcsMessage) -> GbcsMessage:
+        """``response``, refused unless it comes from the target, answers ``command``, and is
+        authentic (:meth:`_inauthentic`)."""
         if response.cra is not Cra.RESPONSE or response.originator != command.target \
                 or response.originator_counter != command.originator_counter:
             raise BadResponse(f"{command.target} answered with a {response.cra.name.lower()} from "
                               f"{response.originator} under counter {response.originator_counter}, not the "
                               f"response to counter {command.originator_counter}")
-        if signed and not self._verifies(response):
-            raise BadResponse(f"the response from {command.target} does not verify with its certificate")
+        if (problem := self._inauthentic(response)) is not None:
+            raise BadResponse(problem)
         return response
 
-    def _verifies(self, msg: GbcsMessage) -> bool:
+    def _inauthentic(self, msg: GbcsMessage) -> str | None:
+        """Why ``msg`` (a response or alert) is not authentic, or None when it is: its MAC where
+        GBCS MACs it (the ACB checks), its signature where GBCS signs it."""
+        try:
+            self.acb.check(msg)
+        except (MacInvalid, KeyStoreError) as exc:
+            return str(exc)
+        if is_critical(msg.message_code) and not self._signature_verifies(msg):
+            return (f"the signature of the {msg.cra.name.lower()} from {msg.originator} does not verify with its "
+                    "certificate")
+        return None
+
+    def _signature_verifies(self, msg: GbcsMessage) -> bool:
         """Whether ``msg`` verifies with its originator's DS certificate.
 
-        A device with no certificate in the key store is taken on trust: the DCC's own
+        A device with no DS certificate in the key store is taken on trust: the DCC's own
         inventory of device certificates is not modelled beyond the bench key store.
         """
         if not self.keystore.has_certificate(msg.originator, Usage.DS):
@@ -314,11 +346,12 @@ class Dcc:
                                      sender=None, detail=str(exc), raw=forwarded.raw)
             return
         facts = _facts(msg, alert)
-        trusted = self._verifies(msg)
+        problem = self._inauthentic(msg)
+        trusted = problem is None
         delivered: list[AlertDelivery] = []
         with self.inventory.transaction():
             device = self.inventory.find_device(facts.device)
-            detail = facts.detail if trusted else f"{facts.detail}; signature does not verify, not acted on"
+            detail = facts.detail if trusted else f"{facts.detail}; not authentic, not acted on: {problem}"
             delivered += self._record_and_route(now, facts.origin, facts.code, device, facts.device, msg.originator,
                                                 facts.hash, facts.firmware_version, detail, forwarded.raw)
             if device is not None and trusted:

@@ -1,9 +1,11 @@
 """The DCC's Smart Metering Inventory in SQLite: users, RSA appointments, devices, the SR log,
-alerts, inboxes and CS06 originator counters.
+alerts, inboxes, CS06 originator counters and the Access Control Broker's invocation counters.
 
 One database per bench run, so a report written after the run reads exactly what the DCC
 decided during it. The schema lives in ``schema.sql`` beside this module and is versioned
-with ``PRAGMA user_version``. Every write runs in a transaction (nested writes use
+with ``PRAGMA user_version``; a database of an older version is brought up to date when it
+is opened (:data:`MIGRATIONS`, each step in one transaction), so counters that must never
+repeat survive an upgrade of hanbench. Every write runs in a transaction (nested writes use
 savepoints), so a failure never leaves half a device or half a routed alert behind. The
 file may be shared with the bench's session record, whose tables have other names.
 """
@@ -35,7 +37,21 @@ from hanbench.gbcs.device_types import DeviceType
 from hanbench.gbcs.entity import EntityId
 from hanbench.gbcs.roles import RESPONSIBLE_SUPPLIER_ROLE, DeviceStatus, RefusalRule, Role
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
+
+MIGRATIONS: dict[int, str] = {
+    1: """
+        CREATE TABLE invocation_counters (
+            entity_id    TEXT PRIMARY KEY,
+            last_counter INTEGER NOT NULL CHECK (last_counter BETWEEN 1 AND 4294967295)
+        );
+        PRAGMA user_version = 2;
+    """,
+}
+"""How a database of each older schema version becomes the next one: the changes ``schema.sql``
+made at that version (version 2: the invocation counters)."""
+
+MAX_INVOCATION_COUNTER = 0xFFFFFFFF
 
 Id = EntityId | str
 
@@ -78,14 +94,29 @@ class Inventory:
                                     ).fetchone()[0]
         except sqlite3.DatabaseError as exc:
             raise InventoryError(f"cannot open inventory database {self.path}: {exc}") from None
+        self._depth = 0
         if version == 0 and not ours:
             self._db.executescript(resources.files("hanbench.dcc").joinpath("schema.sql").read_text("utf-8"))
-        elif version != SCHEMA_VERSION:
+            return
+        while version in MIGRATIONS:
+            self._migrate(version)
+            version = self._db.execute("PRAGMA user_version").fetchone()[0]
+        if version != SCHEMA_VERSION:
             self._db.close()
             raise InventoryError(
                 f"{self.path} has inventory schema version {version}; this hanbench reads version {SCHEMA_VERSION}"
             )
-        self._depth = 0
+
+    def _migrate(self, version: int) -> None:
+        """Bring the database from ``version`` to the next, all or nothing."""
+        try:
+            self._db.executescript(f"BEGIN; {MIGRATIONS[version]} COMMIT;")
+        except sqlite3.DatabaseError as exc:
+            if self._db.in_transaction:
+                self._db.execute("ROLLBACK")
+            self._db.close()
+            raise InventoryError(f"cannot bring inventory {self.path} from schema version {version} to "
+                                 f"{version + 1}: {exc}") from None
 
     def close(self) -> None:
         self._db.close()
@@ -387,6 +418,24 @@ class Inventory:
             row = self._db.execute("SELECT last_counter FROM originator_counters WHERE supplier_id = ?",
                                    (sid,)).fetchone()
         return int(row["last_counter"])
+
+    # ---- invocation counters ---------------------------------------------------------------
+
+    def next_invocation_counter(self, originator: Id) -> int:
+        """An invocation counter ``originator`` (the Access Control Broker) has never used: one
+        above the last, kept in the database so it never repeats, across runs too. GBCS forbids
+        reusing one under a key, so running out (after 2^32 - 1) is an :class:`InventoryError`."""
+        eid = _eid(originator)
+        with self.transaction():
+            row = self._db.execute("SELECT last_counter FROM invocation_counters WHERE entity_id = ?",
+                                   (eid,)).fetchone()
+            counter = 1 if row is None else int(row["last_counter"]) + 1
+            if counter > MAX_INVOCATION_COUNTER:
+                raise InventoryError(f"{eid} has used every invocation counter up to {MAX_INVOCATION_COUNTER}; "
+                                     "GBCS forbids reusing one, so its key pair must be replaced")
+            self._write("INSERT INTO invocation_counters (entity_id, last_counter) VALUES (?, ?) "
+                        "ON CONFLICT(entity_id) DO UPDATE SET last_counter = excluded.last_counter", (eid, counter))
+        return counter
 
     # ---- alerts and inboxes ----------------------------------------------------------------
 

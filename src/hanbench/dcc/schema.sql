@@ -97,8 +97,15 @@ CREATE TABLE originator_counters (
     last_counter INTEGER NOT NULL
 );
 
+-- The last invocation counter each MAC originator on the DCC's side used (the Access Control
+-- Broker's, in every command's security header): GBCS forbids reusing one under a key.
+CREATE TABLE invocation_counters (
+    entity_id    TEXT PRIMARY KEY,
+    last_counter INTEGER NOT NULL CHECK (last_counter BETWEEN 1 AND 4294967295)
+);
+
 CREATE INDEX devices_by_import_supplier ON devices(import_supplier);
 CREATE INDEX devices_by_gas_supplier ON devices(gas_supplier);
 CREATE INDEX alerts_by_device ON alerts(device_id);
 
-PRAGMA user_version = 1;
+PRAGMA user_version = 2;

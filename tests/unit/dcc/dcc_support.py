@@ -9,6 +9,7 @@ collects them in one run. The fixtures built from them live in this folder's con
 from __future__ import annotations
 
 import asyncio
+import itertools
 from collections.abc import Awaitable, Callable, Sequence
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
@@ -23,6 +24,7 @@ from hanbench.dcc.hub_port import AlertListener, ForwardedAlert
 from hanbench.gbcs.frame import GbcsMessage, encode_message, sign_message
 from hanbench.gbcs.image import UpgradeImage, build_image
 from hanbench.gbcs.keystore import KeyStore
+from hanbench.gbcs.protection import protect_from_store
 
 KEYS = Path(__file__).resolve().parents[3] / "fixtures" / "keys"
 START = datetime(2030, 1, 15, 9, 0, tzinfo=timezone.utc)
@@ -159,8 +161,17 @@ def version_responder(version: int) -> Responder:
             answer = firmware_version.GsmeFirmwareVersionResponse(raw)
         else:
             answer = firmware_version.PpmidFirmwareVersionResponse(raw)
-        return firmware_version.firmware_version_response(msg, answer, date_time=START)
+        return device_macd(firmware_version.firmware_version_response(msg, answer, date_time=START))
     return respond
+
+
+_DEVICE_INVOCATIONS = itertools.count(1)
+
+
+def device_macd(msg: GbcsMessage) -> GbcsMessage:
+    """A device's non-critical response or alert MAC'd by the device for its target, as a GBCS
+    device sends it (the bench key store holds every bench device's KA key)."""
+    return protect_from_store(msg, next(_DEVICE_INVOCATIONS), KeyStore(KEYS))
 
 
 def receipt_alert(keystore: KeyStore, device: EntityId, recipient: EntityId, digest: bytes, *,

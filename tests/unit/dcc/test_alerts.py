@@ -8,7 +8,7 @@ import random
 
 import pytest
 from dcc_support import (
-    CH, ESME, GSME, HCALCS, PPMID, RSA_1, START, SUPPLIER_A, V2, receipt_alert, resign, signed_image,
+    CH, ESME, GSME, HCALCS, PPMID, RSA_1, START, SUPPLIER_A, V2, device_macd, receipt_alert, resign, signed_image,
     transfer_alert,
 )
 
@@ -20,7 +20,7 @@ from hanbench.dcc.records import PendingImage, UpdateState
 from hanbench.dcc.service_requests import UpdateFirmware
 from hanbench.gbcs import alerts, cs06
 from hanbench.gbcs.codes import AlertCode
-from hanbench.gbcs.entity import EntityId
+from hanbench.gbcs.entity import DCC_ENTITY, EntityId
 
 
 def codes(dcc, user) -> list[tuple[str, EntityId | None]]:
@@ -134,10 +134,10 @@ async def test_gsme_command_not_retrieved_goes_to_the_supplier_only(make_dcc, in
     dcc = make_dcc("mp207")
     await dcc.submit(RSA_1, UpdateFirmware(signed_image(keystore, SUPPLIER_A), [GSME]))
     record = alerts.GsmeCommandNotRetrievedAlert(START, GSME, 42)
-    hub.alert(alerts.alert_message(CH, EntityId.parse("90-B3-D5-1F-30-00-00-02"), 9, record,
-                                   keystore.private_key(CH)))
+    hub.alert(device_macd(alerts.alert_message(CH, DCC_ENTITY, 9, record, keystore.private_key(CH))))
     assert codes(dcc, SUPPLIER_A) == [("0x819D", GSME)]
     assert codes(dcc, RSA_1) == []
+    assert "not acted on" not in inventory.alerts(GSME)[-1].detail
 
 
 @pytest.mark.asyncio

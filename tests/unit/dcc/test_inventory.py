@@ -1,5 +1,5 @@
-"""The SQLite inventory: seeding rules, change of supplier, schema versioning, transactions,
-counters and inbox numbering."""
+"""The SQLite inventory: seeding rules, change of supplier, schema versioning and migration,
+transactions, originator and invocation counters, and inbox numbering."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ from dcc_support import CH, ESME, GSME, PPMID, RSA_1, RSA_2, START, SUPPLIER_A, 
 from hanbench.dcc.errors import InventoryError, UnknownDevice, UnknownUser
 from hanbench.dcc.inventory import SCHEMA_VERSION, Inventory
 from hanbench.dcc.records import AlertOrigin, PendingImage, UpdateState
+from hanbench.gbcs.entity import DCC_ENTITY
 from hanbench.gbcs.errors import GbcsError
 from hanbench.gbcs.roles import DeviceStatus, Role
 
@@ -110,6 +111,65 @@ def test_database_file_keeps_everything_and_checks_its_schema_version(tmp_path):
     db.close()
     with pytest.raises(InventoryError, match=f"schema version {SCHEMA_VERSION + 1}"):
         Inventory(path)
+
+
+def test_invocation_counters_survive_reopening_and_never_repeat(tmp_path):
+    path = tmp_path / "bench.db"
+    used: list[int] = []
+    for _run in range(3):
+        with Inventory(path) as inv:
+            used += [inv.next_invocation_counter(DCC_ENTITY) for _ in range(4)]
+    assert used == list(range(1, 13)), "one above the last, across runs"
+    with Inventory(path) as inv:
+        assert inv.next_invocation_counter(CH) == 1, "each originator has its own"
+        assert inv.next_invocation_counter(DCC_ENTITY) == 13
+
+
+def test_an_exhausted_invocation_counter_is_refused_not_reused(tmp_path):
+    path = tmp_path / "bench.db"
+    Inventory(path).close()
+    db = sqlite3.connect(path)
+    db.execute("INSERT INTO invocation_counters VALUES (?, 4294967295)", (DCC_ENTITY.duis,))
+    db.commit()
+    db.close()
+    with Inventory(path) as inv, pytest.raises(InventoryError, match="used every invocation counter"):
+        inv.next_invocation_counter(DCC_ENTITY)
+
+
+def _version_1_database(path):
+    """A database as hanbench wrote it before the invocation counters (schema version 1)."""
+    with Inventory(path) as inv:
+        inv.add_user(SUPPLIER_A, "Supplier A", ["import_supplier"])
+        inv.next_originator_counter(SUPPLIER_A)
+    db = sqlite3.connect(path)
+    db.executescript("DROP TABLE invocation_counters; PRAGMA user_version = 1;")
+    db.close()
+
+
+def test_a_version_1_database_is_brought_up_to_date_with_its_records(tmp_path):
+    path = tmp_path / "old.db"
+    _version_1_database(path)
+    with Inventory(path) as inv:
+        assert inv.user(SUPPLIER_A).name == "Supplier A"
+        assert inv.next_originator_counter(SUPPLIER_A) == 2, "the originator counters carry on"
+        assert inv.next_invocation_counter(DCC_ENTITY) == 1
+    db = sqlite3.connect(path)
+    assert db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 2
+    db.close()
+
+
+def test_a_migration_that_fails_changes_nothing_and_says_why(tmp_path):
+    path = tmp_path / "odd.db"
+    _version_1_database(path)
+    db = sqlite3.connect(path)
+    db.execute("CREATE TABLE invocation_counters (x)")  # in the way of the migration
+    db.commit()
+    db.close()
+    with pytest.raises(InventoryError, match="from schema version 1 to 2: table invocation_counters already exists"):
+        Inventory(path)
+    db = sqlite3.connect(path)
+    assert db.execute("PRAGMA user_version").fetchone()[0] == 1
+    db.close()
 
 
 def test_shares_a_file_with_other_tables(tmp_path):
