@@ -8,17 +8,22 @@ OTA image signed with that supplier's key or copies a bench file into its own fo
 
 from __future__ import annotations
 
+import dataclasses
 import functools
+import itertools
 from collections.abc import Mapping
 from pathlib import Path
 
 from cryptography.hazmat.primitives.asymmetric import ec
 
 from hanbench.gbcs.device_types import DeviceType
+from hanbench.gbcs.emulated_firmware import EmulatedFirmware
 from hanbench.gbcs.entity import EntityId
+from hanbench.gbcs.frame import GbcsMessage
 from hanbench.gbcs.image import UpgradeImage, build_image, parse_image
 from hanbench.gbcs.image_types import NEXT_FILE_VERSION, profile_for
 from hanbench.gbcs.keystore import KeyStore, load_certificate, load_private_key, public_key_of
+from hanbench.gbcs.protection import protect_from_store
 
 ROOT = Path(__file__).resolve().parents[1]
 #: The bench's key store: every entity of ``bench/*.toml`` (``fixtures/make_keys.py``).
@@ -61,18 +66,37 @@ def sample(kind: DeviceType | str, version: int = NEXT_FILE_VERSION) -> UpgradeI
     return parse_image(sample_bytes(kind, version), signed=profile_for(kind).signed)
 
 
+def relabelled(image: UpgradeImage, **header: int) -> UpgradeImage:
+    """``image`` with OTA header fields rewritten (``file_version=0xFFFFFFFE``...) and its
+    signature kept: GBCS signs the Manufacturer Image only, so the signature still verifies."""
+    return dataclasses.replace(image, header=dataclasses.replace(image.header, **header))
+
+
+_ACB_INVOCATIONS = itertools.count(1)
+
+
+def acb_protected(command: GbcsMessage) -> GbcsMessage:
+    """``command`` MAC'd by the DCC's Access Control Broker with the bench key store, under an
+    invocation counter this test process has not used, as the DCC sends every command."""
+    return protect_from_store(command, next(_ACB_INVOCATIONS), bench_keys())
+
+
 def built_image(kind: DeviceType | str, version: int = NEXT_FILE_VERSION, *,
                 sign_key: ec.EllipticCurvePrivateKey | None = None, force_replace: bool = False,
-                body: bytes = b"firmware", hardware_range: bool = True) -> UpgradeImage:
+                body: bytes = b"firmware", hardware_range: bool = True, emulated: bool = True) -> UpgradeImage:
     """A new image for ``kind``'s profile carrying ``body``.
 
-    It is signed with ``sign_key``, or with :data:`SUPPLIER`'s key when the profile is a
-    signed one or ``force_replace`` asks for a signature; ``hardware_range`` False leaves
-    the profile's hardware versions out of the header.
+    The Manufacturer Image is emulated firmware stating ``kind``, ``version`` and the profile's
+    hardware range, then ``body`` (what an emulated device runs); ``emulated`` False makes it
+    ``body`` alone, a real manufacturer's opaque image. It is signed with ``sign_key``, or with
+    :data:`SUPPLIER`'s key when the profile is a signed one or ``force_replace`` asks for a
+    signature; ``hardware_range`` False leaves the profile's hardware versions out of the header.
     """
     profile = profile_for(kind)
     if sign_key is None and (profile.signed or force_replace):
         sign_key = supplier_key()
+    if emulated:
+        body = EmulatedFirmware(profile.device_type, version, profile.hw_min, profile.hw_max, body).encode()
     return build_image(
         body, manufacturer_code=profile.manufacturer_code, image_type=profile.image_type, file_version=version,
         hw_min=profile.hw_min if hardware_range else None, hw_max=profile.hw_max if hardware_range else None,

@@ -49,8 +49,9 @@ def image_signed_by(bench: Bench, device: BenchDevice, signer: BenchUser) -> Upg
 
 def cs06(bench: Bench, signer: BenchUser, device: BenchDevice, image_hash: bytes, *,
          execution: dt.datetime | None = None) -> GbcsMessage:
-    """A CS06 from ``signer`` under the signer's next DCC originator counter, as the DCC would build it."""
+    """A CS06 from ``signer`` under the signer's next DCC originator counter, signed by ``signer``
+    and MAC'd by the DCC's Access Control Broker, as the DCC would build it."""
     counter = bench.dcc.inventory.next_originator_counter(signer.id)
     command = ActivateFirmware(image_hash, counter, execution)
     key = bench.dcc.keystore.private_key(signer.id)
-    return activate_firmware_command(signer.id, device.id, command, key)
+    return bench.dcc.acb.protect(activate_firmware_command(signer.id, device.id, command, key))

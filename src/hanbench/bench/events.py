@@ -275,7 +275,7 @@ class ActivationCancelled(ActivationEvent):
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
 class ActivationRefused(ActivationEvent):
-    """The device refused CS06 (bad signature, stale counter, hash mismatch...): 0x8F67."""
+    """The device refused CS06 (no or a bad MAC, bad signature, stale counter, hash mismatch...)."""
 
     kind: ClassVar[str] = "activation_refused"
     reason: str

@@ -22,10 +22,11 @@ from datetime import datetime
 from cryptography.hazmat.primitives.asymmetric import ec
 
 from hanbench.gbcs.alerts import Alert
-from hanbench.gbcs.codes import MessageCode
+from hanbench.gbcs.codes import AlertCode, MessageCode
 from hanbench.gbcs.cs06 import ActivationResult, PendingActivation
 from hanbench.gbcs.entity import EntityId
-from hanbench.gbcs.errors import GbcsError
+from hanbench.gbcs.emulated_firmware import read_emulated_firmware
+from hanbench.gbcs.errors import GbcsError, ImageFormatError
 from hanbench.gbcs.image import UpgradeImage, parse_image
 from hanbench.gbcs.image_types import ImageProfile
 from hanbench.listeners import Listeners
@@ -48,10 +49,6 @@ class Firmware:
     def version_octets(self) -> bytes:
         """The version as GBCS messages carry it (CS06 outcome, CS09, SR 11.2): 4 bytes, big-endian."""
         return self.file_version.to_bytes(VERSION_OCTETS, "big")
-
-    @classmethod
-    def of(cls, image: UpgradeImage) -> Firmware:
-        return cls(image.header.file_version, image.manufacturer_image_hash)
 
     def __str__(self) -> str:
         digest = "" if self.image_hash is None else f" ({self.image_hash.hex()[:16]}...)"
@@ -124,17 +121,37 @@ class FutureDatedCancelled(FirmwareEvent):
     cancelled: PendingActivation
 
 
+class CommandCheck(enum.Enum):
+    """The check a dropped command failed, in the order a GBCS device makes them (GBCS 6.2.4,
+    and 11.5 for CS06: the MAC, then the signature, then the counter), and the alert it raises."""
+
+    MALFORMED = "malformed"            # no GBCS message, or a payload that does not read
+    MAC = "mac"                        # the Access Control Broker's MAC is missing or does not verify
+    REMOTE_PARTY = "remote_party"      # from a remote party the device holds no key for
+    SIGNATURE = "signature"            # a critical command not signed by the device's Supplier
+    COUNTER = "counter"                # originator counter not above the last one accepted
+    UNSUPPORTED = "unsupported"        # a command this device does not run
+
+    @property
+    def alert_code(self) -> AlertCode:
+        """0x8F1E for content or format, 0x8F3D for everything that authenticates the command."""
+        if self in (CommandCheck.MALFORMED, CommandCheck.UNSUPPORTED):
+            return AlertCode.COMMAND_INTEGRITY_CHECK_FAILED
+        return AlertCode.TRUSTED_SOURCE_AUTHENTICATION_FAILURE
+
+
 @dataclass(frozen=True)
 class CommandDropped(FirmwareEvent):
     """A command failed authentication or was malformed: dropped unanswered, nothing done.
 
     ``command`` is its message code (CS06, an SR 11.2 read...), or ``None`` for bytes that
-    were no GBCS message at all.
+    were no GBCS message at all; ``check`` is the check it failed, ``reason`` says how.
     """
 
     counter: int
     reason: str
     command: MessageCode | int | None
+    check: CommandCheck
 
 
 @dataclass(frozen=True)
@@ -201,16 +218,18 @@ class ImageVerdict:
 
     ``image_hash`` is the Manufacturer Image Hash the device calculated (the receipt alert
     carries it either way); for bytes that do not even parse it is SHA-256 of everything
-    received, since there is no Manufacturer Image to hash.
+    received, since there is no Manufacturer Image to hash. ``firmware`` is what a kept image
+    becomes on the device: the version its signed content states, and its hash.
     """
 
     image: UpgradeImage | None
     image_hash: bytes
     reason: str = ""
+    firmware: Firmware | None = None
 
     @property
     def accepted(self) -> bool:
-        return self.image is not None
+        return self.firmware is not None
 
 
 def check_image(
@@ -219,25 +238,33 @@ def check_image(
     hardware_version: int,
     supplier_key: ec.EllipticCurvePublicKey | None,
 ) -> ImageVerdict:
-    """Whether a device of ``profile`` and ``hardware_version`` may keep ``data``.
+    """Whether a device of ``profile`` and ``hardware_version`` may keep ``data``, and what it runs then.
 
-    The header must name this device's manufacturer code and image type and include its
-    hardware version; a signed profile's image must carry the Supplier's signature
-    (``supplier_key``, the device's trust anchor for its Supplier). The CH checks the
-    hardware range too, but a device never relies on the hub for its own safety.
+    GBCS signs the Manufacturer Image alone (GBCS 11.2.2-11.2.4), so a device trusts nothing
+    else of an image. In order: a signed profile's image must carry its Supplier's signature
+    (``supplier_key``, the device's trust anchor for its Supplier); the Manufacturer Image must
+    be the bench's emulated firmware (:mod:`hanbench.gbcs.emulated_firmware`: a real
+    manufacturer's image is not firmware this emulated device can run) for this device type and
+    hardware version; and the unsigned OTA header must agree with it, so a header relabelled on
+    the way (another file version, another device's manufacturer code and image type) is
+    refused rather than believed. The version the device runs after activating the image is
+    the signed one. The CH checks the header's hardware range too, but a device never relies on
+    the hub for its own safety.
     """
     try:
         image = parse_image(data, signed=profile.signed)
     except GbcsError as exc:
         return ImageVerdict(None, hashlib.sha256(data).digest(), f"not a well-formed image: {exc}")
-    header = image.header
     digest = image.manufacturer_image_hash
-    if not header.is_for(profile.manufacturer_code, profile.image_type):
-        return ImageVerdict(None, digest, f"image is for manufacturer 0x{header.manufacturer_code:04X} type "
-                                        f"0x{header.image_type:04X}, this {profile.device_type.value} takes "
-                                        f"0x{profile.manufacturer_code:04X} type 0x{profile.image_type:04X}")
-    if not header.accepts_hardware_version(hardware_version):
-        return ImageVerdict(None, digest, f"hardware version 0x{hardware_version:04X} is outside the image's range")
     if profile.signed and (supplier_key is None or not image.verify(supplier_key)):
-        return ImageVerdict(None, digest, "the image is not signed by this device's Supplier")
-    return ImageVerdict(image, digest)
+        return ImageVerdict(image, digest, "the image is not signed by this device's Supplier")
+    try:
+        facts = read_emulated_firmware(image.manufacturer_image)
+    except ImageFormatError as exc:
+        return ImageVerdict(image, digest, f"the Manufacturer Image claims to be emulated firmware and is not: {exc}")
+    if facts is None:
+        return ImageVerdict(image, digest, "the Manufacturer Image is not hanbench emulated firmware, the only "
+                                           "firmware this emulated device runs")
+    if problems := facts.misfits(profile.device_type, hardware_version) + facts.relabelled(image.header):
+        return ImageVerdict(image, digest, "; ".join(problems))
+    return ImageVerdict(image, digest, firmware=Firmware(facts.firmware_version, digest))

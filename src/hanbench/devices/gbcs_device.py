@@ -3,28 +3,38 @@
 One :class:`GbcsDevice` is the part of a device's firmware that speaks GBCS about firmware:
 
 * **Distribution (SR 11.1, GBCS 11.2.6).** A downloaded OTA Upgrade Image is checked
-  (header for this device, Supplier signature against the device's trust anchor for its
-  Supplier); a good one becomes the held image and the device raises 0x8F72 with the hash
-  it calculated, a bad one is dropped and it raises 0x8F1C. The Zigbee Upgrade End status
-  follows the verdict.
-* **Activation (SR 11.3, CS06, GBCS §1.4 steps).** Signature by the device's Supplier, then
-  the originator counter (strictly above the last accepted one), then the hash of the held
-  image. A command that fails authentication gets no response: the device drops it and
-  raises 0x8F3D Trusted Source Authentication Failure (a malformed one, 0x8F1E), so nothing
-  activates and the sender learns why. An authentic command is answered: outcome 0 with the
-  new version, 1 (no image held) or 2 (hash mismatch, the old version keeps running). A
+  (Supplier signature against the device's trust anchor for its Supplier, then the facts its
+  signed Manufacturer Image states: for this device type and hardware, and an OTA header
+  that agrees with them); a good one becomes the held image and the device raises 0x8F72
+  with the hash it calculated, a bad one is dropped and it raises 0x8F1C. The Zigbee Upgrade
+  End status follows the verdict. What the device runs after activating an image is the
+  version its signed content states, never the unsigned header's
+  (:func:`~hanbench.devices.firmware.check_image`).
+* **Command authentication (GBCS 6.2.4, 11.5), in GBCS's order.** Every command must carry
+  the Access Control Broker's MAC, checked first with the device's KA key and the ACB's KA
+  certificate (:mod:`hanbench.gbcs.protection`); then a critical command (CS06) must be
+  signed by the device's Supplier; then its originator counter must be above the last one
+  accepted; only then is its content acted on (the hash, or the date-time of a future-dated
+  CS06). A command that fails any of these gets no response: the device drops it and raises
+  0x8F3D Trusted Source Authentication Failure (a malformed one, or one it does not run,
+  0x8F1E), so nothing happens and the sender learns why
+  (:class:`~hanbench.devices.firmware.CommandCheck` names the check on the event).
+* **Activation (SR 11.3, CS06).** An authentic command is answered: outcome 0 with the new
+  version, 1 (no image held) or 2 (hash mismatch, the old version keeps running). A
   future-dated command is answered NULL, recorded, and acted on when the device clock (the
-  bench clock) reaches its date-time, with alert 0x8F66 / 0x8F67; 99991231235959Z cancels
-  it. Replays are refused with 0x8F3D too: GBCS counts the counter check as part of command
-  authentication.
+  bench clock) reaches its date-time, with alert 0x8F66 / 0x8F67; 99991231235959Z cancels it.
 * **SR 11.2** reads of the running version (ECS52, GCS38 or CS08 by device type), so the
   DCC's fallback when a receipt alert is lost has something to read.
 
-Responses and alerts are signed with the device's DS key; alerts go to the device's
-Supplier. :meth:`GbcsDevice.handle_message` returns the response it signed; every alert goes
-into the device's outbox (:class:`~hanbench.devices.outbox.Outbox`), an object the device
-holds, which sends it at once through the tunnel or at the next wake of a sleepy GSME.
-Nothing in :class:`GbcsDevice` touches the air or asks the operating system for the time.
+What the device sends is protected as GBCS has it: critical messages (the CS06 response, the
+receipt, future-dated and critical generic alerts) signed with its DS key; non-critical ones
+(read responses, non-critical alerts) MAC'd with its KA key for their target, under an
+invocation counter of its own. Alerts go to the device's Supplier; generic alerts in the
+device's form (GBZ for a GSME, DLMS otherwise). :meth:`GbcsDevice.handle_message` returns the
+response; every alert goes into the device's outbox (:class:`~hanbench.devices.outbox.Outbox`),
+an object the device holds, which sends it at once through the tunnel or at the next wake of a
+sleepy GSME. Nothing in :class:`GbcsDevice` touches the air or asks the operating system for
+the time.
 
 The shell every device type is built from (node, OTA client, tunnel, outbox) is
 :mod:`hanbench.devices.han_device`.
@@ -34,14 +44,16 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Mapping
 from dataclasses import dataclass
+from types import MappingProxyType
 from typing import Protocol
 
 from cryptography.hazmat.primitives.asymmetric import ec
 
 from hanbench.clock import BenchClock
 from hanbench.gbcs import firmware_version as fv
-from hanbench.gbcs.alerts import Alert, FirmwareReceiptAlert, GenericAlert, ReceiptForm, alert_message
+from hanbench.gbcs.alerts import Alert, AlertForm, FirmwareReceiptAlert, GenericAlert, ReceiptForm, alert_message
 from hanbench.gbcs.codes import AlertCode, MessageCode
 from hanbench.gbcs.cs06 import (
     Accepted,
@@ -54,17 +66,18 @@ from hanbench.gbcs.cs06 import (
     read_activate_firmware,
 )
 from hanbench.gbcs.device_types import DeviceType
-from hanbench.gbcs.entity import EntityId
-from hanbench.gbcs.errors import GbcsError
+from hanbench.gbcs.entity import DCC_ENTITY, EntityId
+from hanbench.gbcs.errors import GbcsError, KeyStoreError, MacInvalid
 from hanbench.gbcs.frame import Cra, GbcsMessage, decode_message, encode_message, verify_message
 from hanbench.gbcs.image_types import ImageProfile, profile_for
-from hanbench.gbcs.keystore import KeyStore, Usage
+from hanbench.gbcs.keystore import KeyStore, Usage, public_key_of
+from hanbench.gbcs.protection import ReplyProtector, verify_mac
 from hanbench.devices.firmware import (
     ActivationFailed,
     ActivationTrigger,
     AlertRaised,
+    CommandCheck,
     CommandDropped,
-    Firmware,
     FirmwareState,
     FutureDatedAccepted,
     FutureDatedCancelled,
@@ -84,14 +97,43 @@ class AlertOutbox(Protocol):
 
 @dataclass(frozen=True)
 class DeviceKeys:
-    """The device's own DS key and its trust anchor for its Supplier (the Supplier's DS key)."""
+    """What a device holds to authenticate and protect GBCS messages.
+
+    Its own DS key (signs critical messages) and KA key (MACs), its trust anchor for its
+    Supplier's signatures (the Supplier's DS key: images and CS06), and the KA keys of the
+    remote parties it knows (the Access Control Broker, whose MAC every command carries, and
+    its Supplier, to whom it MACs responses and alerts), as a real device holds their
+    certificates.
+    """
 
     signing_key: ec.EllipticCurvePrivateKey
     supplier_key: ec.EllipticCurvePublicKey
+    agreement_key: ec.EllipticCurvePrivateKey
+    acb: EntityId
+    remote_parties: Mapping[EntityId, ec.EllipticCurvePublicKey]
 
     @classmethod
-    def from_keystore(cls, keystore: KeyStore, device: EntityId, supplier: EntityId) -> DeviceKeys:
-        return cls(keystore.private_key(device, Usage.DS), keystore.public_key(supplier, Usage.DS))
+    def from_keystore(cls, keystore: KeyStore, device: EntityId, supplier: EntityId,
+                      acb: EntityId = DCC_ENTITY) -> DeviceKeys:
+        """The device's keys from the bench key store (:class:`~hanbench.gbcs.errors.KeyMissing`
+        naming the file when one is not there)."""
+        parties = {party: keystore.public_key(party, Usage.KA) for party in (acb, supplier)}
+        return cls(keystore.private_key(device, Usage.DS), keystore.public_key(supplier, Usage.DS),
+                   keystore.private_key(device, Usage.KA), acb, MappingProxyType(parties))
+
+    def agreement_key_of(self, command: GbcsMessage) -> ec.EllipticCurvePublicKey | None:
+        """The KA key of ``command``'s originator, to MAC the response with: a remote party the
+        device knows, or the one whose KA certificate the command carries; None for neither."""
+        known = self.remote_parties.get(command.originator)
+        if known is not None:
+            return known
+        extra = command.supplementary
+        if extra is not None and extra.remote_party == command.originator and extra.certificate is not None:
+            try:
+                return public_key_of(extra.certificate)
+            except KeyStoreError:
+                return None
+        return None
 
 
 def _read_version_response(request: object, version: bytes) -> fv.FirmwareVersionResponse:
@@ -115,8 +157,9 @@ class GbcsDevice:
     """The GBCS firmware logic of one device; see the module docstring.
 
     ``receipt_form`` is the receipt alert's encoding (DLMS for ESME and HCALCS, GBZ for
-    GSME); ``None`` for a device that raises none (PPMID). ``alert_counter`` is where the
-    device's own originator counter for alerts starts.
+    GSME); ``None`` for a device that raises none (PPMID). ``alert_form`` is its generic
+    alerts' (GBZ for a GSME). ``alert_counter`` is where the device's own originator counter
+    for alerts starts.
     """
 
     def __init__(
@@ -131,6 +174,7 @@ class GbcsDevice:
         hardware_version: int,
         outbox: AlertOutbox,
         receipt_form: ReceiptForm | None = ReceiptForm.DLMS,
+        alert_form: AlertForm = AlertForm.DLMS,
         alert_counter: int = 1,
     ) -> None:
         self.entity_id = entity_id
@@ -141,6 +185,7 @@ class GbcsDevice:
         self.hardware_version = hardware_version
         self.profile: ImageProfile = profile_for(device_type)
         self.receipt_form = receipt_form
+        self.alert_form = alert_form
         self.firmware = firmware
         #: Originator counter of the last CS06 that passed authentication.
         self.last_counter: int | None = None
@@ -150,6 +195,7 @@ class GbcsDevice:
         self.alerts: list[Alert] = []
         self.outbox = outbox
         self._alert_counter = alert_counter
+        self._protector = ReplyProtector(keys.agreement_key)
         self._scheduled: asyncio.Task[None] | None = None
 
     # -- distribution ---------------------------------------------------------------------
@@ -161,8 +207,8 @@ class GbcsDevice:
     def receive_image(self, data: bytes) -> bool:
         """A complete download: keep or drop it and raise the receipt alert; True if kept."""
         verdict = self.check(data)
-        if verdict.image is not None:
-            self.firmware.hold(Firmware.of(verdict.image))
+        if verdict.firmware is not None:
+            self.firmware.hold(verdict.firmware)
         else:
             self.firmware.refuse(verdict.reason, verdict.image_hash)
         if self.receipt_form is not None:
@@ -174,13 +220,14 @@ class GbcsDevice:
     # -- alerts ---------------------------------------------------------------------------------
 
     def raise_alert(self, alert: Alert) -> bytes:
-        """Sign ``alert`` to the Supplier under the next alert counter, record it and put it in the outbox."""
+        """Send ``alert`` to the Supplier under the next alert counter (signed if critical, MAC'd
+        if not), record it and put it in the outbox."""
         counter = self._next_alert_counter()
         if isinstance(alert, FutureDatedActivationAlert):
             msg = future_dated_activation_alert(self.entity_id, self.supplier, counter, alert, self.keys.signing_key)
         else:
             msg = alert_message(self.entity_id, self.supplier, counter, alert, self.keys.signing_key)
-        data = encode_message(msg)
+        data = self._sealed(msg, self.keys.remote_parties[self.supplier])
         self.alerts.append(alert)
         self.firmware.emit(lambda d, at: AlertRaised(d, at, alert, data))
         self.outbox.put_alert(alert.alert_code, data)
@@ -191,17 +238,22 @@ class GbcsDevice:
         self._alert_counter += 1
         return counter
 
-    def _refuse(self, code: AlertCode, command: MessageCode | int | None, counter: int, reason: str) -> None:
+    def _sealed(self, msg: GbcsMessage, recipient_key: ec.EllipticCurvePublicKey) -> bytes:
+        """``msg`` as the device sends it: MAC'd for the holder of ``recipient_key`` where GBCS
+        wants a MAC (not critical); a critical one is signed already."""
+        return encode_message(self._protector.seal(msg, recipient_key))
+
+    def _refuse(self, check: CommandCheck, command: MessageCode | int | None, counter: int, reason: str) -> None:
         """Drop ``command`` unanswered (``None``: a message that could not even be read) and
-        raise alert ``code`` for it."""
-        LOGGER.info("%s refused command %d: %s", self.entity_id, counter, reason)
-        self.firmware.emit(lambda d, at: CommandDropped(d, at, counter, reason, command))
-        self.raise_alert(GenericAlert(code, self.clock.now()))
+        raise the alert for the ``check`` it failed."""
+        LOGGER.info("%s refused command %d (%s): %s", self.entity_id, counter, check.value, reason)
+        self.firmware.emit(lambda d, at: CommandDropped(d, at, counter, reason, command, check))
+        self.raise_alert(GenericAlert(check.alert_code, self.clock.now(), form=self.alert_form))
 
     # -- commands -------------------------------------------------------------------------------
 
     def handle_message(self, data: bytes) -> bytes | None:
-        """A GBCS message from the tunnel; the signed response bytes, or ``None`` for none.
+        """A GBCS message from the tunnel; the response bytes, or ``None`` for none.
 
         Messages for another device, and anything that is not a command, are ignored.
         """
@@ -209,9 +261,15 @@ class GbcsDevice:
             msg = decode_message(data)
         except GbcsError as exc:
             LOGGER.info("%s dropped an undecodable tunnel message: %s", self.entity_id, exc)
-            self._refuse(AlertCode.COMMAND_INTEGRITY_CHECK_FAILED, None, 0, f"undecodable message: {exc}")
+            self._refuse(CommandCheck.MALFORMED, None, 0, f"undecodable message: {exc}")
             return None
         if msg.cra is not Cra.COMMAND or msg.target != self.entity_id:
+            return None
+        try:
+            verify_mac(msg, self.keys.agreement_key, self.keys.remote_parties[self.keys.acb])
+        except MacInvalid as exc:
+            self._refuse(CommandCheck.MAC, msg.message_code, msg.originator_counter,
+                         f"not MAC'd by the Access Control Broker {self.keys.acb}: {exc}")
             return None
         if msg.message_code == MessageCode.CS06_ACTIVATE_FIRMWARE:
             response = self._activate_firmware(msg)
@@ -221,33 +279,39 @@ class GbcsDevice:
                                                              date_time=self.clock.now()))
         if msg.message_code == _READ_CODES.get(self.device_type):
             return self._read_version(msg)
-        self._refuse(AlertCode.COMMAND_INTEGRITY_CHECK_FAILED, msg.message_code, msg.originator_counter,
+        self._refuse(CommandCheck.UNSUPPORTED, msg.message_code, msg.originator_counter,
                      f"message code {msg.message_code!s} is not a command this {self.device_type.value} runs")
         return None
 
     def _read_version(self, msg: GbcsMessage) -> bytes | None:
+        recipient_key = self.keys.agreement_key_of(msg)
+        if recipient_key is None:
+            self._refuse(CommandCheck.REMOTE_PARTY, msg.message_code, msg.originator_counter,
+                         f"{msg.originator} is no remote party this device knows, and the command carries no "
+                         "KA certificate for it, so its response could not be MAC'd")
+            return None
         try:
             request = fv.decode_firmware_version(msg)
         except GbcsError as exc:
-            self._refuse(AlertCode.COMMAND_INTEGRITY_CHECK_FAILED, msg.message_code, msg.originator_counter, str(exc))
+            self._refuse(CommandCheck.MALFORMED, msg.message_code, msg.originator_counter, str(exc))
             return None
         answer = _read_version_response(request, self.firmware.running.version_octets)
-        return encode_message(fv.firmware_version_response(msg, answer, date_time=self.clock.now()))
+        return self._sealed(fv.firmware_version_response(msg, answer, date_time=self.clock.now()), recipient_key)
 
     def _activate_firmware(self, msg: GbcsMessage) -> ActivateFirmwareResponse | None:
-        """CS06, GBCS steps in order; ``None`` when the command is refused unanswered."""
+        """CS06 after its MAC, GBCS steps in order; ``None`` when the command is refused unanswered."""
         counter = msg.originator_counter
+        if msg.originator != self.supplier or not verify_message(msg, self.keys.supplier_key):
+            self._refuse(CommandCheck.SIGNATURE, msg.message_code, counter,
+                         f"CS06 from {msg.originator} is not signed by this device's Supplier {self.supplier}")
+            return None
         try:
             command = read_activate_firmware(msg)
         except GbcsError as exc:
-            self._refuse(AlertCode.COMMAND_INTEGRITY_CHECK_FAILED, msg.message_code, counter, f"malformed CS06: {exc}")
-            return None
-        if msg.originator != self.supplier or not verify_message(msg, self.keys.supplier_key):
-            self._refuse(AlertCode.TRUSTED_SOURCE_AUTHENTICATION_FAILURE, msg.message_code, counter,
-                         f"CS06 from {msg.originator} is not signed by this device's Supplier {self.supplier}")
+            self._refuse(CommandCheck.MALFORMED, msg.message_code, counter, f"malformed CS06: {exc}")
             return None
         if self.last_counter is not None and counter <= self.last_counter:
-            self._refuse(AlertCode.TRUSTED_SOURCE_AUTHENTICATION_FAILURE, msg.message_code, counter,
+            self._refuse(CommandCheck.COUNTER, msg.message_code, counter,
                          f"originator counter {counter} is not above the last accepted {self.last_counter}")
             return None
         self.last_counter = counter

@@ -14,7 +14,8 @@ GSME plugin quotes) it wakes and, in this order:
 
 ``phase_s`` offsets the first wake so that many GSMEs on one bench do not all wake at
 once; by default it is drawn from the GSME's entity ID, so it is stable from run to run.
-The receipt alert is the GBZ form (message 0x00CF).
+The receipt alert is the GBZ form (message 0x00CF), and so is every generic alert (0x8F3D,
+0x8F1E...: a GBZ header, the alert code and its time), as a GSME sends them.
 """
 
 from __future__ import annotations
@@ -33,7 +34,7 @@ from hanbench.devices.gbcs_device import DeviceKeys
 from hanbench.devices.han_device import DeviceSettings, GbcsHanDevice
 from hanbench.devices.mirror_client import MirrorClient
 from hanbench.errors import BadInput, HanbenchError
-from hanbench.gbcs.alerts import ReceiptForm
+from hanbench.gbcs.alerts import AlertForm, ReceiptForm
 from hanbench.gbcs.device_types import DeviceType
 from hanbench.gbcs.entity import EntityId
 from hanbench.radio.air import VirtualAir
@@ -73,6 +74,7 @@ class Gsme(GbcsHanDevice):
     se_device_type = SeDeviceType.METERING_DEVICE
     sleepy = True
     receipt_form = ReceiptForm.GBZ
+    alert_form = AlertForm.GBZ
     server_clusters = (Basic.cluster_id, Metering.cluster_id)
     client_clusters = (Ota.cluster_id, Tunneling.cluster_id)
 

@@ -25,7 +25,7 @@ from hanbench.devices.gbcs_device import DeviceKeys, GbcsDevice
 from hanbench.devices.ota_client import OtaClientConfig, OtaClientNode, OtaIdentity
 from hanbench.devices.outbox import Outbox, RetryPolicy
 from hanbench.devices.tunnel_client import TunnelClient
-from hanbench.gbcs.alerts import ReceiptForm
+from hanbench.gbcs.alerts import AlertForm, ReceiptForm
 from hanbench.gbcs.device_types import DeviceType
 from hanbench.gbcs.entity import EntityId
 from hanbench.gbcs.image_types import INITIAL_FILE_VERSION, RTDS_HW_MIN, profile_for
@@ -138,6 +138,7 @@ class GbcsHanDevice(HanDevice):
     """
 
     receipt_form: ClassVar[ReceiptForm | None] = ReceiptForm.DLMS
+    alert_form: ClassVar[AlertForm] = AlertForm.DLMS
     client_clusters: ClassVar[tuple[int, ...]] = (Ota.cluster_id, Tunneling.cluster_id)
 
     def __init__(self, air: VirtualAir, settings: DeviceSettings, clock: BenchClock, keys: DeviceKeys) -> None:
@@ -148,7 +149,7 @@ class GbcsHanDevice(HanDevice):
         self.gbcs = GbcsDevice(
             entity_id=settings.entity_id, device_type=self.kind, supplier=settings.supplier, keys=keys,
             clock=clock, firmware=self.firmware, hardware_version=settings.hardware_version,
-            outbox=self.outbox, receipt_form=self.receipt_form,
+            outbox=self.outbox, receipt_form=self.receipt_form, alert_form=self.alert_form,
         )
         self.tunnel.on_message(self.receive_message)
 

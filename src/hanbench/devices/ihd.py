@@ -5,8 +5,8 @@ raises no alert and takes no CS06. SECMP0007 option 1 says "the Comms Hub is to 
 activation" (seed 003). The bench models that with the Zigbee OTA cluster alone:
 
 1. The CH serves the image like any other (Image Notify, blocks). The IHD keeps an image
-   whose header is for it and whose Supplier signature verifies, else ends the upgrade
-   with INVALID_IMAGE.
+   whose Supplier signature verifies and whose signed emulated firmware is for it (with an
+   OTA header that agrees), else ends the upgrade with INVALID_IMAGE.
 2. The CH's OTA server answers Upgrade End with 0xFFFFFFFF ("wait for upgrade command"),
    as for every device: the IHD holds the image and keeps running the old one.
 3. Once the transfer has succeeded, the CH sends an unsolicited Upgrade End Response whose
@@ -51,10 +51,10 @@ class Ihd(HanDevice):
 
     async def judge_image(self, data: bytes) -> foundation.Status:
         verdict = check_image(data, self.profile, self.settings.hardware_version, self.supplier_key)
-        if verdict.image is None:
+        if verdict.firmware is None:
             self.firmware.refuse(verdict.reason, verdict.image_hash)
             return foundation.Status.INVALID_IMAGE
-        self.firmware.hold(Firmware.of(verdict.image))
+        self.firmware.hold(verdict.firmware)
         return foundation.Status.SUCCESS
 
     async def _on_upgrade_command(

@@ -2,7 +2,8 @@
 
 SR 11.4 combines distribution and activation (SECMP0007; seed 001, MP207: "PPMID Update
 Firmware automatically activates"). The image is the unsigned RTDS 11.4 form, so the PPMID
-checks only that the header is for it (manufacturer code, image type, hardware version).
+checks only that the image is for it: its emulated firmware names this type and hardware
+version, and the OTA header agrees with it (:func:`~hanbench.devices.firmware.check_image`).
 After a good transfer it activates the image at once, by itself, and raises CS09 (0x8F8B)
 with the version it now runs; it never waits for CS06 and raises no receipt alert. A
 refused image is reported the same way, CS09 with outcome Failure and the version still
@@ -13,7 +14,7 @@ from __future__ import annotations
 
 from zigpy.zcl import foundation
 
-from hanbench.devices.firmware import ActivationTrigger, Firmware
+from hanbench.devices.firmware import ActivationTrigger
 from hanbench.devices.han_device import GbcsHanDevice
 from hanbench.gbcs.alerts import PpmidActivationAlert, PpmidActivationOutcome
 from hanbench.gbcs.device_types import DeviceType
@@ -29,11 +30,11 @@ class Ppmid(GbcsHanDevice):
 
     async def judge_image(self, data: bytes) -> foundation.Status:
         verdict = self.gbcs.check(data)
-        if verdict.image is None:
+        if verdict.firmware is None:
             self.firmware.refuse(verdict.reason, verdict.image_hash)
             outcome = PpmidActivationOutcome.FAILURE
         else:
-            self.firmware.hold(Firmware.of(verdict.image))
+            self.firmware.hold(verdict.firmware)
             self.firmware.activate(verdict.image_hash, ActivationTrigger.SELF_ACTIVATION)
             outcome = PpmidActivationOutcome.SUCCESS
         self.gbcs.raise_alert(

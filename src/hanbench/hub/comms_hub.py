@@ -14,7 +14,8 @@ what HAN devices meet on the air. It owns:
   business, not the CH's); a queued command that expires raises 0x819D and fails the wait
   with :class:`~hanbench.hub.errors.CommandNotRetrieved`;
 * the CH's own alerts: CCS08 for every transfer outcome (0x8F8A success, 0x8F89 failure with
-  the CCS08 response code), and 0x819D, signed with the CH's DS key. They are addressed to
+  the CCS08 response code), signed with the CH's DS key (critical), and 0x819D, MAC'd with the
+  CH's KA key for the DCC (non-critical: :mod:`hanbench.gbcs.protection`). They are addressed to
   the DCC (:data:`~hanbench.gbcs.entity.DCC_ENTITY`), as the RTDS CCS08 vector is: the CH
   does not know users, and the DCC routes them on (to the device's Supplier, and the RSA
   under MP207). Device alerts are forwarded as they came, byte for byte, with what the CH
@@ -52,6 +53,7 @@ from hanbench.gbcs.errors import MessageFormatError
 from hanbench.gbcs.frame import Cra, GbcsMessage, decode_message, encode_message
 from hanbench.gbcs.image import UpgradeImage
 from hanbench.gbcs.keystore import KeyStore, Usage
+from hanbench.gbcs.protection import ReplyProtector
 from hanbench.hub.errors import CommandNotDelivered, CommandNotRetrieved
 from hanbench.hub.forwarded import AlertListener, ForwardedAlert
 from hanbench.hub.image_store import DEFAULT_SLOTS, ImageStore
@@ -110,6 +112,8 @@ class CommsHub:
         self.timing = timing if timing is not None else CommsHubTiming()
         self.alert_target = alert_target
         self._key = keystore.private_key(entity_id, Usage.DS)
+        self._protector = ReplyProtector(keystore.private_key(entity_id, Usage.KA))
+        self._target_agreement_key = keystore.public_key(alert_target, Usage.KA)
         self.store = ImageStore(self.timing.slots)
         self.ota = OtaServer(self.store, clock, self.timing.ota)
         self.ota.on_transfer(self._on_transfer)
@@ -296,7 +300,8 @@ class CommsHub:
 
     def _raise(self, alert: Alert) -> None:
         counter, self._alert_counter = self._alert_counter, self._alert_counter + 1
-        message = alert_message(self.entity_id, self.alert_target, counter, alert, self._key)
+        message = self._protector.seal(alert_message(self.entity_id, self.alert_target, counter, alert, self._key),
+                                       self._target_agreement_key)
         self.alerts.append(alert)
         self._forward(ForwardedAlert(encode_message(message), message))
 

@@ -86,18 +86,22 @@ def test_an_authentic_cs06_that_cannot_be_carried_out_is_a_refused_activation(de
     assert published(stream) == expected(ev.ActivationRefused(device=ESME, file_version=2, reason="hash_mismatch"))
 
 
-@pytest.mark.parametrize(("command", "event"), [
-    (MessageCode.CS06_ACTIVATE_FIRMWARE,
-     ev.ActivationRefused(device=ESME, file_version=2, reason="not signed")),
-    (MessageCode.ECS52_READ_ESME_CH_FIRMWARE_VERSION,
+@pytest.mark.parametrize(("command", "check", "event"), [
+    (MessageCode.CS06_ACTIVATE_FIRMWARE, fw.CommandCheck.MAC,
+     ev.ActivationRefused(device=ESME, file_version=2, reason="mac: not MAC'd")),
+    (MessageCode.CS06_ACTIVATE_FIRMWARE, fw.CommandCheck.SIGNATURE,
+     ev.ActivationRefused(device=ESME, file_version=2, reason="signature: not MAC'd")),
+    (MessageCode.ECS52_READ_ESME_CH_FIRMWARE_VERSION, fw.CommandCheck.MAC,
      ev.CommandRefused(device=ESME, command="ECS52 Read ESME/Comms Hub Firmware Version", request_id="7",
-                       reason="not signed")),
-    (0x1234, ev.CommandRefused(device=ESME, command="0x1234", request_id="7", reason="not signed")),
-    (None, ev.CommandRefused(device=ESME, command="undecodable", request_id="7", reason="not signed")),
+                       reason="mac: not MAC'd")),
+    (0x1234, fw.CommandCheck.UNSUPPORTED,
+     ev.CommandRefused(device=ESME, command="0x1234", request_id="7", reason="unsupported: not MAC'd")),
+    (None, fw.CommandCheck.MALFORMED,
+     ev.CommandRefused(device=ESME, command="undecodable", request_id="7", reason="malformed: not MAC'd")),
 ])
-def test_a_dropped_command_is_published_as_what_it_was(device, command, event) -> None:
+def test_a_dropped_command_is_published_as_what_it_was_and_the_check_it_failed(device, command, check, event) -> None:
     stream, state = device
-    state.emit(lambda d, at: fw.CommandDropped(d, at, 7, "not signed", command))
+    state.emit(lambda d, at: fw.CommandDropped(d, at, 7, "not MAC'd", command, check))
     assert published(stream) == expected(event)
 
 

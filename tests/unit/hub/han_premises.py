@@ -14,6 +14,7 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from fixture_files import acb_protected
 from hanbench.clock import BenchClock
 from hanbench.devices import DeviceSettings, GsmeTiming, HanDevice, build_device
 from hanbench.gbcs.alerts import Alert, decode_alert
@@ -78,12 +79,13 @@ class Premises:
 
     def cs06(self, kind: DeviceType, image_hash: bytes, *, when: dt.datetime | None = None,
              signer: EntityId = SUPPLIER, counter: int | None = None) -> GbcsMessage:
-        """A CS06 for the device of ``kind``, signed by ``signer`` (its Supplier by default)."""
+        """A CS06 for the device of ``kind``, signed by ``signer`` (its Supplier by default) and
+        MAC'd by the Access Control Broker, as the DCC sends it."""
         if counter is None:
             self.counter += 1
             counter = self.counter
         command = ActivateFirmware(image_hash, counter, when)
-        return activate_firmware_command(signer, ENTITIES[kind], command, KEYS.private_key(signer))
+        return acb_protected(activate_firmware_command(signer, ENTITIES[kind], command, KEYS.private_key(signer)))
 
     async def until(self, condition, *, timeout_s: float = 3600.0, step_s: float = 1.0) -> None:
         """Let virtual time pass until ``condition()`` holds; AssertionError after ``timeout_s``."""

@@ -27,7 +27,9 @@ from hanbench.gbcs.cs06 import (
     read_activate_firmware_response,
 )
 from hanbench.gbcs.device_types import DeviceType
+from hanbench.gbcs.entity import DCC_ENTITY
 from hanbench.gbcs.frame import GbcsMessage, verify_message
+from hanbench.gbcs.protection import MacCheck, check_mac
 from hanbench.hub.comms_hub import CommsHubTiming
 from hanbench.hub.errors import CommandNotDelivered, CommandNotRetrieved
 from hanbench.radio.link import LinkModel
@@ -190,7 +192,9 @@ def test_gsme_queue_expiry_raises_0x819D_and_command_not_retrieved() -> None:
             await p.hub.send_command(command)
         [(msg, alert)] = [(m, a) for m, a in p.alerts() if isinstance(a, GsmeCommandNotRetrievedAlert)]
         assert (alert.gsme, alert.command_counter) == (ENTITIES[D.GSME], command.originator_counter)
-        assert msg.originator == p.hub.entity_id and verify_message(msg, KEYS.public_key(p.hub.entity_id))
+        # A non-critical alert: MAC'd by the CH for the DCC, not signed
+        assert msg.originator == p.hub.entity_id and msg.target == DCC_ENTITY and msg.signature is None
+        assert check_mac(msg, KEYS) is MacCheck.VALID
         assert p.clock.now() - EPOCH >= dt.timedelta(hours=2)
     scenario([D.GSME], body, gsme_timing=GSME_TIMING, timing=CommsHubTiming(queue_expiry_s=2 * 3600))
 

@@ -31,7 +31,7 @@ OTA, TUNNELING = 0x0019, 0x0704
 IMAGE_BLOCK_REQUEST, IMAGE_BLOCK_RESPONSE, UPGRADE_END_REQUEST = 0x03, 0x05, 0x06
 TRANSFER_DATA_TO_CLIENT, TRANSFER_DATA_TO_SERVER = 0x01, 0x02  # the tunnel's command IDs each way
 DEVICE_ANNOUNCE = 0x0013
-GBCS_GENERAL_SIGNING = 0xDF
+GBCS_GENERAL_CIPHERING = 0xDD  # the ACB's MAC envelope, around every command
 
 
 def emu_config(tmp_path: Path) -> BenchConfig:
@@ -112,7 +112,7 @@ def test_an_esme_update_is_on_the_capture_block_by_block(tmp_path: Path) -> None
     from_esme = [z for z in tunnel if not z.server_to_client and z.command == TRANSFER_DATA_TO_SERVER
                  and z.frame.nwk_src == ESME_NWK]
     assert to_esme and from_esme
-    assert to_esme[-1].body[2] == GBCS_GENERAL_SIGNING, "the CS06, after the tunnel ID"
+    assert to_esme[-1].body[2] == GBCS_GENERAL_CIPHERING, "the CS06 in the ACB's MAC envelope, after the tunnel ID"
     assert all(z.frame.nwk_src_ieee == bytes.fromhex("00DB123456789100")[::-1] for z in from_esme)
 
     stamps = [dt.datetime.fromtimestamp(r.seconds + r.micros / 1e6, dt.UTC) for r in pcap.records]

@@ -102,16 +102,22 @@ def firmware_listener(events: EventStream, state: fw.FirmwareState) -> fw.Firmwa
             case fw.ActivationFailed(result=result):
                 events.publish(ActivationRefused(device=device, file_version=held_version(),
                                                  reason=result.name.lower()))
-            case fw.CommandDropped(command=MessageCode.CS06_ACTIVATE_FIRMWARE, reason=reason):
-                events.publish(ActivationRefused(device=device, file_version=held_version(), reason=reason))
-            case fw.CommandDropped(command=command, counter=counter, reason=reason):
+            case fw.CommandDropped(command=MessageCode.CS06_ACTIVATE_FIRMWARE):
+                events.publish(ActivationRefused(device=device, file_version=held_version(), reason=_why(event)))
+            case fw.CommandDropped(command=command, counter=counter):
                 events.publish(CommandRefused(device=device, command=_command_name(command),
-                                              request_id=str(counter), reason=reason))
+                                              request_id=str(counter), reason=_why(event)))
             case fw.AlertRaised(alert=FirmwareReceiptAlert() as alert):
                 events.publish(ReceiptAlertRaised(device=device, alert_code=int(alert.alert_code),
                                                   image_hash=alert.calculated_hash))
 
     return publish
+
+
+def _why(dropped: fw.CommandDropped) -> str:
+    """A dropped command's reason on the stream: the check it failed (``mac``, ``signature``,
+    ``counter``...), then how."""
+    return f"{dropped.check.value}: {dropped.reason}"
 
 
 def _command_name(command: MessageCode | int | None) -> str:
