@@ -16,13 +16,15 @@ from hanbench.bench.seeding import reconcile_inventory
 from hanbench.dcc.inventory import Inventory
 from hanbench.errors import BadInput
 from hanbench.gbcs.device_types import DeviceType
-from hanbench.gbcs.entity import EntityId
+from hanbench.gbcs.entity import DCC_ENTITY, EntityId
 from hanbench.gbcs.keystore import KeyStore, Usage
 
 # Benches whose devices hanbench emulates (and so signs for with the devices' private keys)
 EMULATED_DEVICES = frozenset({BenchKind.EMU, BenchKind.TWIN})
 # Device types the emulator cannot build yet
 NOT_EMULATED = frozenset({DeviceType.ALT_HAN})
+# Device types that speak no GBCS, so have nothing to MAC (an IHD: SECMP0007, the CH activates it)
+NO_GBCS_MESSAGES = frozenset({DeviceType.IHD})
 
 
 class MissingKeys(BadInput):
@@ -56,19 +58,29 @@ def check_emulated(config: BenchConfig) -> None:
 
 
 def check_keys(config: BenchConfig) -> None:
-    """The DS keys the bench signs and verifies with: each user's certificate and private key
-    (the DCC signs for them and checks their images), the hub's private key, each device's
-    certificate (the DCC verifies what it signs) and, where hanbench emulates it, its private key."""
+    """The keys the bench signs, verifies and MACs with, DS and KA pairs alike: each user's
+    certificates and private keys (the DCC signs for them and checks their images; the MACs on
+    responses and alerts are addressed to them), the hub's (it signs CCS08 and MACs 0x819D), the
+    DCC's Access Control Broker's KA pair (it MACs every command), each device's certificates
+    (the DCC verifies what it signs, the ACB MACs commands for it) and, where hanbench emulates
+    it, its private keys. An IHD speaks no GBCS, so it needs no KA pair."""
     store = KeyStore(config.keystore)
-    needed: list[tuple[str, EntityId, bool]] = []  # (who, entity, needs the private key)
-    needed += [(f"user {u.name!r}", u.id, True) for u in config.users]
-    needed.append(("the hub", config.hub.id, True))
-    needed += [(f"device {d.name!r}", d.id, config.kind in EMULATED_DEVICES) for d in config.devices]
+    both = (Usage.DS, Usage.KA)
+    emulated = config.kind in EMULATED_DEVICES
+    needed: list[tuple[str, EntityId, tuple[Usage, ...], bool]] = [  # (who, entity, usages, private keys too)
+        ("the DCC's Access Control Broker", DCC_ENTITY, (Usage.KA,), True)]
+    needed += [(f"user {u.name!r}", u.id, both, True) for u in config.users]
+    needed.append(("the hub", config.hub.id, both, True))
+    needed += [(f"device {d.name!r}", d.id, (Usage.DS,) if d.type in NO_GBCS_MESSAGES else both, emulated)
+               for d in config.devices]
     missing = []
-    for who, entity, private in needed:
-        files = [] if store.has_certificate(entity, Usage.DS) else [f"{entity.hex}-ds.pem"]
-        if private and not store.has_private_key(entity, Usage.DS):
-            files.append(f"{entity.hex}-ds.key")
+    for who, entity, usages, private in needed:
+        files = []
+        for usage in usages:
+            if not store.has_certificate(entity, usage):
+                files.append(f"{entity.hex}-{usage.value}.pem")
+            if private and not store.has_private_key(entity, usage):
+                files.append(f"{entity.hex}-{usage.value}.key")
         if files:
             missing.append(f"{who} ({entity}): {' and '.join(files)}")
     if missing:

@@ -12,6 +12,7 @@ from click.testing import CliRunner
 from fixture_files import BENCH_FILES, BENCH_KEYS, SUPPLIER, bench_copy, bench_keys
 from hanbench.bench.bench import open_bench
 from hanbench.bench.bench_file import load_bench
+from hanbench.bench.readiness import MissingKeys, check_keys
 from hanbench.cli import main
 from hanbench.cli.bench import BAD_FILE_OR_PORT, BOARD_PROBLEM, check_lab
 from hanbench.clock import BenchClock, run_virtual
@@ -103,14 +104,47 @@ def check(bench: Path) -> tuple[int, list[str]]:
 def test_a_device_without_keys_in_the_key_store(tmp_path: Path) -> None:
     keys = tmp_path / "keys"
     keys.mkdir()
-    for path in BENCH_KEYS.glob("*-ds.*"):
+    for path in BENCH_KEYS.glob("*-*.*"):
         if not path.name.startswith("00db123456789101"):  # the GSME's
             (keys / path.name).write_bytes(path.read_bytes())
     bench = bench_copy(tmp_path, "emu.toml", replace={'"../fixtures/keys"': f'"{keys}"'})
     code, errors = check(bench)
     assert code == 2 and len(errors) == 1
-    assert "device 'gsme' (00-DB-12-34-56-78-91-01): 00db123456789101-ds.pem and 00db123456789101-ds.key" in errors[0]
+    assert "device 'gsme' (00-DB-12-34-56-78-91-01): 00db123456789101-ds.pem and 00db123456789101-ds.key and " \
+        "00db123456789101-ka.pem and 00db123456789101-ka.key" in errors[0]
     assert not (tmp_path / "sessions").exists()
+
+
+def keys_without(folder: Path, *names: str) -> Path:
+    """A copy of the bench key store in ``folder`` without the files ``names``."""
+    keys = folder / "keys"
+    keys.mkdir()
+    for path in BENCH_KEYS.iterdir():
+        if path.name not in names:
+            (keys / path.name).write_bytes(path.read_bytes())
+    return keys
+
+
+@pytest.mark.parametrize("name", ["emu.toml", "twin.toml", "lab-example.toml"])
+def test_every_shipped_bench_file_has_its_ds_and_ka_keys(tmp_path: Path, name: str) -> None:
+    check_keys(load_bench(bench_copy(tmp_path, name)))
+
+
+def test_a_device_without_its_ka_key_and_a_missing_acb_certificate_are_bad_input(tmp_path: Path) -> None:
+    keys = keys_without(tmp_path, "00db123456789100-ka.key", "90b3d51f30000002-ka.pem")
+    code, [error] = check(bench_copy(tmp_path, "emu.toml", replace={'"../fixtures/keys"': f'"{keys}"'}))
+    assert code == 2
+    assert "the DCC's Access Control Broker (90-B3-D5-1F-30-00-00-02): 90b3d51f30000002-ka.pem" in error
+    assert "device 'esme' (00-DB-12-34-56-78-91-00): 00db123456789100-ka.key" in error
+
+
+def test_a_lab_device_needs_only_its_certificates_and_an_ihd_no_ka_pair(tmp_path: Path) -> None:
+    device_keys = [p.name for p in BENCH_KEYS.glob("00db12345678910[01456]-*.key")]
+    ihd_ka = ["00db123456789106-ka.pem", "00db123456789106-ka.key"]
+    keys = keys_without(tmp_path, *device_keys, *ihd_ka)
+    check_keys(load_bench(bench_copy(tmp_path, "lab-example.toml", replace={'"../fixtures/keys"': f'"{keys}"'})))
+    with pytest.raises(MissingKeys, match="device 'esme' .*00db123456789100-ds.key and 00db123456789100-ka.key"):
+        check_keys(load_bench(bench_copy(tmp_path, "emu.toml", replace={'"../fixtures/keys"': f'"{keys}"'})))
 
 
 @pytest.mark.parametrize("name", ["emu.toml", "twin.toml"])
