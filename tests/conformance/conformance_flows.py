@@ -5,6 +5,7 @@ Kept out of ``conftest.py`` so that the tests import them by a name no other tes
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 
 from hanbench import Bench, BenchDevice, BenchUser, Outcome, UserAlert
@@ -45,6 +46,14 @@ def image_signed_by(bench: Bench, device: BenchDevice, signer: BenchUser) -> Upg
     """The NEW sample image for ``device``, signed by ``signer`` instead of the device's supplier."""
     key = bench.dcc.keystore.private_key(signer.id)
     return parse_image(bench.image(device, NEW)).signed(key)
+
+
+def relabelled_image(bench: Bench, device: BenchDevice, **header: int) -> bytes:
+    """The NEW sample image for ``device`` with OTA header fields rewritten on the way
+    (``file_version=0xFFFFFFFE``...). GBCS signs the Manufacturer Image only, so the supplier's
+    signature still verifies: only what the signed content says gives the lie away."""
+    image = parse_image(bench.image(device, NEW))
+    return dataclasses.replace(image, header=dataclasses.replace(image.header, **header)).to_bytes()
 
 
 def cs06(bench: Bench, signer: BenchUser, device: BenchDevice, image_hash: bytes, *,

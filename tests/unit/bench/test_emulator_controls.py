@@ -40,10 +40,11 @@ def test_drop_alerts_drops_all_or_some_codes_and_only_those(tmp_path: Path) -> N
 
             bench.emulator.drop_alerts(esme.config)
             bench.emulator.drop_alerts(esme.config, set())  # drops nothing any more
-            # A CS06 signed by another supplier, past the DCC: unanswered, and alert 0x8F3D.
+            # A CS06 signed by another supplier, MAC'd by the ACB but past the DCC's authorisation:
+            # unanswered, and alert 0x8F3D.
             other = bench.other_supplier(supplier)
-            command = activate_firmware_command(other.id, esme.id, ActivateFirmware(bytes(32), 1, None),
-                                                bench.dcc.keystore.private_key(other.id))
+            command = bench.dcc.acb.protect(activate_firmware_command(
+                other.id, esme.id, ActivateFirmware(bytes(32), 1, None), bench.dcc.keystore.private_key(other.id)))
             with pytest.raises(TimeoutError):
                 await asyncio.wait_for(bench.hub.send_command(command), 60)
             await supplier.wait_alert(0x8F3D, device=esme, timeout=60)

@@ -5,6 +5,7 @@ Real time. Each test gets its own session folder, so the network is formed afres
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 from pathlib import Path
 
@@ -15,8 +16,12 @@ from hanbench.bench.bench import open_bench
 from hanbench.bench.bench_config import BenchConfig
 from hanbench.bench.bench_file import load_bench
 from hanbench.bench.kinds.boards import WrongBoard, check_identity
+from hanbench.gbcs.codes import AlertCode
+from hanbench.gbcs.cs06 import (
+    ActivateFirmware, ActivationResult, ExecutionOutcome, activate_firmware_command, read_activate_firmware_response,
+)
 from hanbench.gbcs.device_types import DeviceType
-from hanbench.hardware.protocol import Identity, StateEvent
+from hanbench.hardware.protocol import AlertEvent, Identity, StateEvent
 from hanbench.radio.addresses import eui64_of
 from hanbench.radio.stick import DATABASE_NAME
 
@@ -57,6 +62,34 @@ async def test_an_update_reaches_the_esme_through_bellows_and_its_board_reports_
         await bench.supplier.activate_firmware(esme, alert.calculated_hash)
         await control.wait_event(lambda e: isinstance(e, StateEvent) and e.state.firmware_version == 2, timeout=10)
         assert esme.state.running_version == 2 and not esme.state.holds_image
+
+
+@pytest.mark.asyncio
+async def test_the_acbs_mac_on_a_cs06_is_verified_by_the_boards_device(tmp_path: Path) -> None:
+    # The hardware code path end to end: bellows, the twin NCP, the air, the board's device.
+    async with open_bench(twin_config(tmp_path)) as bench:
+        esme = bench.device("esme")
+        control = bench._premises.devices["esme"].control  # type: ignore[attr-defined]
+        await bench.supplier.update_firmware(bench.image(esme, 2), [esme])
+        receipt = await bench.supplier.wait_alert(0x8F72, device=esme, timeout=30)
+        counter = bench.dcc.inventory.next_originator_counter(bench.supplier.id)
+        bare = activate_firmware_command(bench.supplier.id, esme.id, ActivateFirmware(receipt.calculated_hash, counter),
+                                         bench.dcc.keystore.private_key(bench.supplier.id))
+        unanswered = asyncio.ensure_future(bench.hub.send_command(bare))
+        # Without the ACB's MAC the board's device refuses it (0x8F3D, over its control port too) ...
+        event = await control.wait_event(lambda e: isinstance(e, AlertEvent)
+                                         and e.alert.alert_code == AlertCode.TRUSTED_SOURCE_AUTHENTICATION_FAILURE,
+                                         timeout=10)
+        assert event.alert.message_code == 0x1000 and esme.state.running_version == 1
+        unanswered.cancel()
+        await asyncio.gather(unanswered, return_exceptions=True)
+        # ... and the very same CS06 with the ACB's MAC around it verifies there and activates.
+        macd = bench.dcc.acb.protect(bare)
+        response = await asyncio.wait_for(bench.hub.send_command(macd), 10)
+        assert read_activate_firmware_response(response) == ExecutionOutcome(ActivationResult.SUCCESS,
+                                                                             (2).to_bytes(4, "big"))
+        await control.wait_event(lambda e: isinstance(e, StateEvent) and e.state.firmware_version == 2, timeout=10)
+        assert esme.state.running_version == 2
 
 
 def test_a_board_that_is_another_device_is_refused(tmp_path: Path) -> None:
