@@ -4,14 +4,19 @@ Runs the conformance suite on the emu bench with an air capture (``hanbench run 
 takes every GBCS message out of the Smart Energy tunnel frames in the pcap (TransferData in
 both directions, bare or in a GB-HRGP PUT / GET-RESPONSE), and for each one checks that the
 project's decoders read it (frame, then its use case) and that it re-encodes to the very
-same bytes: frame from the decoded frame, payload from the decoded record. Any message that
-fails either is printed and the script exits 1.
+same bytes: frame from the decoded frame, payload from the decoded record. Every message GBCS
+MACs (every command, every non-critical response and alert) must carry a MAC, and each MAC is
+checked with the bench's key store (``--keystore``, default the bench file's): one that does not
+verify, or is missing, fails, unless it is a command its target refused as GBCS requires (the
+next message the target sends is its 0x8F3D alert: the conformance suite sends such commands on
+purpose, and this checks the device's side of them too). Any message that fails a check is
+printed and the script exits 1.
 
 When tshark is installed, Wireshark's own GBCS dissector reads the same pcap and must find
 the same messages (frame number, message code, CRA flag, originator counter); without
 tshark that cross-check is skipped and the script says so.
 
-    .venv/bin/python benchmarks/gbcs_second_opinion.py [--pcap FILE] [-k EXPR] [--bench FILE]
+    .venv/bin/python benchmarks/gbcs_second_opinion.py [--pcap FILE] [-k EXPR] [--bench FILE] [--keystore DIR]
 
 ``--pcap FILE`` reads an existing capture instead of running a session. Counts are printed;
 nothing is timed.
@@ -29,8 +34,13 @@ from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 
+from hanbench.bench.bench_file import load_bench
 from hanbench.errors import HanbenchError
-from hanbench.gbcs.frame import decode_message, encode_message
+from hanbench.gbcs.alerts import decode_alert
+from hanbench.gbcs.codes import AlertCode
+from hanbench.gbcs.frame import Cra, GbcsMessage, decode_message, encode_message
+from hanbench.gbcs.keystore import KeyStore
+from hanbench.gbcs.protection import MacCheck, check_mac, mac_required
 from hanbench.gbcs.use_cases import payload_of, read_payload
 from hanbench.radio.gb_hrgp import HrgpFrame
 
@@ -107,19 +117,64 @@ def gbcs_messages(frames: list[bytes]) -> list[Captured]:
     return found
 
 
-def check(captured: Captured) -> tuple[str, str | None]:
-    """``(kind, problem)``: the message's use case and CRA, and what is wrong with it, if anything."""
+@dataclass(frozen=True)
+class Verdict:
+    """What the second opinion found about one message: its use case and CRA, the message
+    decoded (None when it is not), what its MAC check said (None when GBCS does not MAC it), and
+    what is wrong with it, if anything. ``refused``: a command without a valid MAC that its
+    target refused, as GBCS has it."""
+
+    kind: str
+    msg: GbcsMessage | None = None
+    mac: MacCheck | None = None
+    problem: str | None = None
+    refused: bool = False
+
+
+def check(captured: Captured, keys: KeyStore) -> Verdict:
+    """Decode, re-encode and check the MAC of one captured message."""
     try:
         msg = decode_message(captured.message)
         kind = f"{msg.message_code!s} {msg.cra.name.lower()}"
         record = read_payload(msg)
     except HanbenchError as exc:
-        return "undecodable", str(exc)
+        return Verdict("undecodable", problem=str(exc))
     if encode_message(msg) != captured.message:
-        return kind, "the decoded frame does not re-encode to the same bytes"
+        return Verdict(kind, msg, problem="the decoded frame does not re-encode to the same bytes")
     if payload_of(record, msg.originator_counter) != msg.payload:
-        return kind, "the decoded payload record does not re-encode to the same bytes"
-    return kind, None
+        return Verdict(kind, msg, problem="the decoded payload record does not re-encode to the same bytes")
+    if not mac_required(msg):
+        return Verdict(kind, msg, problem=None if msg.mac is None else "carries a MAC where GBCS signs instead")
+    mac = check_mac(msg, keys)
+    problems = {MacCheck.ABSENT: "carries no MAC, and GBCS MACs it",
+                MacCheck.INVALID: "its MAC does not verify with the key store"}
+    return Verdict(kind, msg, mac, problems.get(mac))
+
+
+def refused_by_target(command: GbcsMessage, later: list[Captured]) -> bool:
+    """Whether the next GBCS message ``command``'s target sends is the 0x8F3D alert that refuses it."""
+    for captured in later:
+        try:
+            msg = decode_message(captured.message)
+        except HanbenchError:
+            continue
+        if msg.originator == command.target:
+            return msg.cra is Cra.ALERT and \
+                decode_alert(msg).alert_code == AlertCode.TRUSTED_SOURCE_AUTHENTICATION_FAILURE
+    return False
+
+
+def review(messages: list[Captured], keys: KeyStore) -> list[Verdict]:
+    """One verdict per message, in order; a command whose MAC fails passes if its target refused it."""
+    verdicts = []
+    for index, captured in enumerate(messages):
+        verdict = check(captured, keys)
+        msg = verdict.msg
+        if verdict.problem and verdict.mac is not None and msg is not None and msg.cra is Cra.COMMAND \
+                and refused_by_target(msg, messages[index + 1:]):
+            verdict = Verdict(verdict.kind, msg, verdict.mac, None, refused=True)
+        verdicts.append(verdict)
+    return verdicts
 
 
 def wireshark_view(pcap: Path) -> dict[int, tuple[int, int, int]] | None:
@@ -155,7 +210,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--pcap", type=Path, help="read this capture instead of running a session")
     parser.add_argument("--bench", type=Path, default=ROOT / "bench" / "emu.toml")
     parser.add_argument("-k", dest="keyword", help="only the conformance tests matching this pytest -k expression")
+    parser.add_argument("--keystore", type=Path, help="key store to check MACs with (default: the bench file's)")
     args = parser.parse_args(argv)
+    keys = KeyStore(args.keystore or load_bench(args.bench).keystore)
     with tempfile.TemporaryDirectory() as tmp:
         pcap = args.pcap
         if pcap is None:
@@ -163,19 +220,23 @@ def main(argv: list[str] | None = None) -> int:
             run_session(args.bench, pcap, args.keyword)
         frames = pcap_frames(pcap)
         messages = gbcs_messages(frames)
-        kinds: Counter[str] = Counter()
-        failures = []
-        for captured in messages:
-            kind, problem = check(captured)
-            kinds[kind] += 1
-            if problem:
-                failures.append((captured, kind, problem))
+        verdicts = review(messages, keys)
+        kinds = Counter(v.kind for v in verdicts)
+        macs = Counter(v.mac for v in verdicts if v.mac is not None)
+        refused = sum(v.refused for v in verdicts)
+        failures = [(c, v) for c, v in zip(messages, verdicts, strict=True) if v.problem]
         print(f"gbcs second opinion: {len(frames)} frames on the air, {len(messages)} GBCS messages, "
-              f"{len(messages) - len(failures)} decoded and re-encoded byte for byte, {len(failures)} failed")
+              f"{len(messages) - len(failures)} passed (decoded and re-encoded byte for byte, MAC checked), "
+              f"{len(failures)} failed")
+        print(f"  MACs: {sum(macs.values())} messages GBCS MACs, {macs[MacCheck.VALID]} MACs verified with "
+              f"{keys.folder}, {macs[MacCheck.NO_KEY]} not checkable (no key), {macs[MacCheck.INVALID]} invalid, "
+              f"{macs[MacCheck.ABSENT]} missing; {refused} commands without a valid MAC, each refused by its "
+              "device (0x8F3D)")
         for kind, count in sorted(kinds.items()):
             print(f"  {count:5d}  {kind}")
-        for captured, kind, problem in failures:
-            print(f"FAILED frame {captured.frame} ({kind}): {problem}\n  {captured.message.hex().upper()}")
+        for captured, verdict in failures:
+            print(f"FAILED frame {captured.frame} ({verdict.kind}): {verdict.problem}\n"
+                  f"  {captured.message.hex().upper()}")
         failures_ws = cross_check(pcap, messages)
     return 1 if failures or failures_ws else 0
 
