@@ -10,9 +10,12 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+import importlib.util
 import itertools
+import sys
 from collections.abc import Mapping
 from pathlib import Path
+from types import ModuleType
 
 from cryptography.hazmat.primitives.asymmetric import ec
 
@@ -37,6 +40,16 @@ BENCH_FILES = ROOT / "bench"
 
 #: The RTDS test supplier (GITTESTSUPPLIER): the same key pair in both key stores.
 SUPPLIER = EntityId.parse("90-B3-D5-1F-30-01-00-00")
+
+
+def script_module(path: Path) -> ModuleType:
+    """The project script at ``path`` (``fixtures/make_keys.py``, a benchmark) imported as a module."""
+    spec = importlib.util.spec_from_file_location(path.stem, path)
+    assert spec is not None and spec.loader is not None, f"{path} is not a Python script"
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # dataclasses look their module up while the class is built
+    spec.loader.exec_module(module)
+    return module
 
 
 @functools.cache

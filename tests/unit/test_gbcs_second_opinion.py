@@ -5,12 +5,9 @@ and what GBCS signs passes without a MAC. Real MACs and signatures with the benc
 from __future__ import annotations
 
 import dataclasses
-import importlib.util
-import sys
 from datetime import UTC, datetime
-from pathlib import Path
 
-from fixture_files import SUPPLIER, acb_protected, bench_keys
+from fixture_files import ROOT, SUPPLIER, acb_protected, bench_keys, script_module
 from hanbench.gbcs import firmware_version as fv
 from hanbench.gbcs.alerts import GenericAlert, alert_message
 from hanbench.gbcs.codes import AlertCode
@@ -20,21 +17,12 @@ from hanbench.gbcs.entity import EntityId
 from hanbench.gbcs.frame import GbcsMessage, MacEnvelope, encode_message
 from hanbench.gbcs.protection import MacCheck
 
-BENCHMARKS = Path(__file__).resolve().parents[2] / "benchmarks"
 KEYS = bench_keys()
 ESME = EntityId.parse("00-DB-12-34-56-78-91-00")
 WHEN = datetime(2026, 1, 5, 9, tzinfo=UTC)
 
 
-def _module():
-    spec = importlib.util.spec_from_file_location("gbcs_second_opinion", BENCHMARKS / "gbcs_second_opinion.py")
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module  # dataclasses look their module up while the class is built
-    spec.loader.exec_module(module)
-    return module
-
-
-opinion = _module()
+opinion = script_module(ROOT / "benchmarks" / "gbcs_second_opinion.py")
 
 
 def captured(*messages: GbcsMessage) -> list:

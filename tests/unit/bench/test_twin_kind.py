@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 import zigpy.types as zt
 
+from hanbench import Bench, BenchDevice, UserAlert
 from hanbench.bench.bench import open_bench
 from hanbench.bench.bench_config import BenchConfig
 from hanbench.bench.bench_file import load_bench
@@ -21,6 +22,7 @@ from hanbench.gbcs.cs06 import (
     ActivateFirmware, ActivationResult, ExecutionOutcome, activate_firmware_command, read_activate_firmware_response,
 )
 from hanbench.gbcs.device_types import DeviceType
+from hanbench.hardware.control import BoardControl
 from hanbench.hardware.protocol import AlertEvent, Identity, StateEvent
 from hanbench.radio.addresses import eui64_of
 from hanbench.radio.stick import DATABASE_NAME
@@ -48,13 +50,18 @@ async def test_the_twin_bench_comes_up_on_bellows_and_board_ports(tmp_path: Path
     assert (config.sessions / config.name / "radio" / DATABASE_NAME).is_file()
 
 
+async def esme_receives_the_update(bench: Bench) -> tuple[BenchDevice, BoardControl, UserAlert]:
+    """SR 11.1 of version 2 to the ESME: the device, its board's control port, its receipt alert."""
+    esme = bench.device("esme")
+    control = bench._premises.devices["esme"].control  # type: ignore[attr-defined]
+    await bench.supplier.update_firmware(bench.image(esme, 2), [esme])
+    return esme, control, await bench.supplier.wait_alert(0x8F72, device=esme, timeout=30)
+
+
 @pytest.mark.asyncio
 async def test_an_update_reaches_the_esme_through_bellows_and_its_board_reports_it(tmp_path: Path) -> None:
     async with open_bench(twin_config(tmp_path)) as bench:
-        esme = bench.device("esme")
-        control = bench._premises.devices["esme"].control  # type: ignore[attr-defined]
-        await bench.supplier.update_firmware(bench.image(esme, 2), [esme])
-        alert = await bench.supplier.wait_alert(0x8F72, device=esme, timeout=30)
+        esme, control, alert = await esme_receives_the_update(bench)
         # The board's state event says what the device decided; the bench's view follows it
         await control.wait_event(lambda e: isinstance(e, StateEvent) and e.state.held_image is not None,
                                  timeout=10)
@@ -68,10 +75,7 @@ async def test_an_update_reaches_the_esme_through_bellows_and_its_board_reports_
 async def test_the_acbs_mac_on_a_cs06_is_verified_by_the_boards_device(tmp_path: Path) -> None:
     # The hardware code path end to end: bellows, the twin NCP, the air, the board's device.
     async with open_bench(twin_config(tmp_path)) as bench:
-        esme = bench.device("esme")
-        control = bench._premises.devices["esme"].control  # type: ignore[attr-defined]
-        await bench.supplier.update_firmware(bench.image(esme, 2), [esme])
-        receipt = await bench.supplier.wait_alert(0x8F72, device=esme, timeout=30)
+        esme, control, receipt = await esme_receives_the_update(bench)
         counter = bench.dcc.inventory.next_originator_counter(bench.supplier.id)
         bare = activate_firmware_command(bench.supplier.id, esme.id, ActivateFirmware(receipt.calculated_hash, counter),
                                          bench.dcc.keystore.private_key(bench.supplier.id))

@@ -3,8 +3,6 @@ overwrites keys unless forced."""
 
 from __future__ import annotations
 
-import importlib.util
-import sys
 import tomllib
 from pathlib import Path
 
@@ -12,23 +10,14 @@ import pytest
 from cryptography import x509
 from cryptography.hazmat.primitives.asymmetric import ec
 
+from fixture_files import script_module
 from hanbench.gbcs.entity import DCC_ENTITY, EntityId
 from hanbench.gbcs.image import parse_image
 from hanbench.gbcs.keystore import KeyStore, Usage
 from hanbench.gbcs.signing import sign_raw, verify_raw
 
 FIXTURES = Path(__file__).resolve().parents[3] / "fixtures"
-
-
-def _module():
-    spec = importlib.util.spec_from_file_location("make_keys", FIXTURES / "make_keys.py")
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module  # dataclasses look their module up while the class is built
-    spec.loader.exec_module(module)
-    return module
-
-
-make_keys = _module()
+make_keys = script_module(FIXTURES / "make_keys.py")
 
 
 def test_makes_every_entity_with_matching_keys(tmp_path):
