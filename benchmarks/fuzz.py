@@ -379,7 +379,7 @@ IDENTITY = protocol.Identity(role=DeviceType.ESME, eui64=EntityId.parse("00-0D-6
 ALERT = protocol.Alert(alert_code=0x8F72, message_code=0x00CD, payload=b"\x01\x02\xaa\xbb")
 STATE = protocol.BoardState(
     firmware_version=0x00010002, held_image=protocol.HeldImage(0x00010003, HASH),
-    pending_activation=protocol.PendingActivation(HASH, datetime(2030, 6, 1, tzinfo=UTC)),
+    pending_activation=protocol.PendingActivation(execution=datetime(2030, 6, 1, tzinfo=UTC), counter=None, image_hash=HASH),
     clock=datetime(2030, 1, 1, tzinfo=UTC), joined=True, network=protocol.Network(0x1A2B, 15, 0x3C4D),
     last_alerts=(ALERT,), running_hash=HASH)
 
