@@ -44,7 +44,7 @@ from hanbench.bench.bench_config import BenchConfig
 from hanbench.bench.bench_file import load_bench
 from hanbench.bench.events import ActivationFired, ActivationImmediate, TransferFinished, TransferStarted
 from hanbench.gbcs.device_types import DeviceType
-from hanbench.gbcs.image import build_image
+from hanbench.gbcs.emulated_firmware import build_emulated_image
 from hanbench.gbcs.image_types import NEXT_FILE_VERSION, profile_for
 from hanbench.gbcs.keystore import load_private_key
 
@@ -68,20 +68,16 @@ class Figures:
 
 
 def image_for(device_type: DeviceType, size: int) -> bytes:
-    """A supplier-signed GBCS image of ``size`` bytes for ``device_type`` at the next version."""
+    """A supplier-signed emulated-firmware image of ``size`` bytes for ``device_type`` at the next version."""
     profile = profile_for(device_type)
     key = load_private_key(SUPPLIER_KEY)
     body = (b"hanbench air model benchmark " * (size // 29 + 1))[:size]
-    image = build_image(body, manufacturer_code=profile.manufacturer_code, image_type=profile.image_type,
-                        file_version=NEXT_FILE_VERSION, hw_min=profile.hw_min, hw_max=profile.hw_max,
-                        header_string="hanbench air model", sign_key=key)
-    # Trim the Manufacturer Image so the whole file is ``size`` bytes.
+    image = build_emulated_image(profile, NEXT_FILE_VERSION, body, sign_key=key, header_string="hanbench air model")
+    # Trim the payload so the whole file is ``size`` bytes.
     overshoot = image.header.total_image_size - size
     if overshoot > 0:
-        image = build_image(body[:size - overshoot], manufacturer_code=profile.manufacturer_code,
-                            image_type=profile.image_type, file_version=NEXT_FILE_VERSION,
-                            hw_min=profile.hw_min, hw_max=profile.hw_max,
-                            header_string="hanbench air model", sign_key=key)
+        image = build_emulated_image(profile, NEXT_FILE_VERSION, body[:len(body) - overshoot], sign_key=key,
+                                     header_string="hanbench air model")
     return image.to_bytes()
 
 

@@ -4,9 +4,9 @@ For each device type in :data:`hanbench.gbcs.image_types.IMAGE_PROFILES` and for
 versions the bench uses (the one emulated devices start on and the next one to distribute),
 it generates a small deterministic Manufacturer Image in the emulated firmware format
 (:mod:`hanbench.gbcs.emulated_firmware`: the device type, firmware version and hardware range
-inside the signed content, then the payload), wraps it with the same
-:func:`~hanbench.gbcs.image.build_image` and :func:`~hanbench.image_files.write_image` that
-``hanbench image build`` uses, and signs it with the RTDS test Supplier's DS key (PPMID
+inside the signed content, then the payload) with
+:func:`~hanbench.gbcs.emulated_firmware.build_emulated_image`, writes it with the
+:func:`~hanbench.image_files.write_image` that ``hanbench image build`` uses, and signs it with the RTDS test Supplier's DS key (PPMID
 images stay unsigned, like RTDS 11.4).
 
 Everything is reproducible except ECDSA signatures, which are randomised. So that re-running
@@ -23,8 +23,8 @@ from pathlib import Path
 from cryptography.hazmat.primitives.asymmetric import ec
 
 from hanbench.errors import BadInput
-from hanbench.gbcs.emulated_firmware import EmulatedFirmware
-from hanbench.gbcs.image import UpgradeImage, build_image
+from hanbench.gbcs.emulated_firmware import build_emulated_image
+from hanbench.gbcs.image import UpgradeImage
 from hanbench.gbcs.image_types import (
     IMAGE_PROFILES,
     INITIAL_FILE_VERSION,
@@ -42,9 +42,8 @@ FILE_VERSIONS = (INITIAL_FILE_VERSION, NEXT_FILE_VERSION)
 _BLOCKS = 96
 
 
-def manufacturer_image(profile: ImageProfile, file_version: int) -> bytes:
-    """A ~4 KiB emulated Manufacturer Image: the signed facts header, then a payload that names
-    its device type and version in every line.
+def payload(profile: ImageProfile, file_version: int) -> bytes:
+    """A ~4 KiB payload that names its device type and version in every line.
 
     Text rather than random bytes so that a capture or a hex dump shows at a glance which
     image a device received; different for every type and version so their hashes differ.
@@ -54,22 +53,15 @@ def manufacturer_image(profile: ImageProfile, file_version: int) -> bytes:
              f"file version 0x{file_version:08X}\n"]
     for block in range(_BLOCKS):
         lines.append(f"{name}:{file_version:08X}:{block:04d}:{'0123456789ABCDEF'[block % 16] * 16}\n")
-    payload = "".join(lines).encode("ascii")
-    return EmulatedFirmware(profile.device_type, file_version, profile.hw_min, profile.hw_max, payload).encode()
+    return "".join(lines).encode("ascii")
 
 
 def sample_image(profile: ImageProfile, file_version: int, key: ec.EllipticCurvePrivateKey) -> UpgradeImage:
-    """The sample image of ``profile`` at ``file_version``, signed with ``key`` unless PPMID."""
-    return build_image(
-        manufacturer_image(profile, file_version),
-        manufacturer_code=profile.manufacturer_code,
-        image_type=profile.image_type,
-        file_version=file_version,
-        hw_min=profile.hw_min,
-        hw_max=profile.hw_max,
-        header_string=f"hanbench {profile.device_type.name} fw {file_version:08X}",
-        sign_key=key if profile.signed else None,
-    )
+    """The sample image of ``profile`` at ``file_version`` (emulated firmware: the signed facts
+    header, then :func:`payload`), signed with ``key`` unless PPMID."""
+    return build_emulated_image(profile, file_version, payload(profile, file_version),
+                                sign_key=key if profile.signed else None,
+                                header_string=f"hanbench {profile.device_type.name} fw {file_version:08X}")
 
 
 def _unchanged(path: Path, image: UpgradeImage, public_key: ec.EllipticCurvePublicKey) -> bool:

@@ -33,12 +33,15 @@ own.
 from __future__ import annotations
 
 from dataclasses import dataclass
+
+from cryptography.hazmat.primitives.asymmetric import ec
 from types import MappingProxyType
 
 from hanbench.gbcs.device_types import DeviceType
 from hanbench.gbcs.errors import ImageFormatError, MessageFormatError
 from hanbench.gbcs.fields import Cursor, check_bytes, check_uint
-from hanbench.gbcs.image_types import device_type_of
+from hanbench.gbcs.image import UpgradeImage, build_image
+from hanbench.gbcs.image_types import ImageProfile, device_type_of
 from hanbench.gbcs.ota_header import OtaHeader
 
 MAGIC = b"HBFW"
@@ -144,3 +147,16 @@ def read_emulated_firmware(manufacturer_image: bytes) -> EmulatedFirmware | None
     except MessageFormatError as exc:
         raise ImageFormatError(str(exc)) from None
     return EmulatedFirmware(_TYPES_BY_CODE[code], firmware_version, hw_min, hw_max, cur.rest())
+
+
+def build_emulated_image(profile: ImageProfile, file_version: int, payload: bytes, *,
+                         sign_key: ec.EllipticCurvePrivateKey | None, header_string: str = "") -> UpgradeImage:
+    """An OTA Upgrade Image of emulated firmware for ``profile``'s device type at ``file_version``.
+
+    The signed facts (type, version, the profile's hardware range) and the unsigned OTA header
+    agree, as an honest supplier's image does; ``sign_key`` None leaves it unsigned (SR 11.4).
+    """
+    facts = EmulatedFirmware(profile.device_type, file_version, profile.hw_min, profile.hw_max, payload)
+    return build_image(facts.encode(), manufacturer_code=profile.manufacturer_code, image_type=profile.image_type,
+                       file_version=file_version, hw_min=profile.hw_min, hw_max=profile.hw_max,
+                       header_string=header_string, sign_key=sign_key)
