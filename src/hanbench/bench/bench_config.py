@@ -23,6 +23,7 @@ from hanbench.gbcs.entity import EntityId
 from hanbench.gbcs.roles import SUPPLIER_ROLES, DeviceStatus, DeviceSuppliers, Policy, Role
 from hanbench.hardware.ports import PortMatch
 from hanbench.hardware.power import PowerDriver, power_from_config
+from hanbench.hub.image_store import SEED_RULES, ImageRules
 from hanbench.timing import (
     AIR_BLOCK_PACING_S,
     AIR_POLL_INTERVAL_S,
@@ -153,12 +154,15 @@ class LabPlaceConfig:
 
 @dataclasses.dataclass(frozen=True)
 class HubConfig:
-    """The Comms Hub: its entity ID (its EUI-64), how many images its store holds, and the
-    largest image it takes (bytes; None: the bench knows no limit, and GBCS sets none).
-    ``hanbench validate`` checks an image's size against ``max_image_size``."""
+    """The Comms Hub: its entity ID (its EUI-64), the rules its image store keeps images by
+    (:mod:`hanbench.hub.image_store`: ``seed`` by default, or ``slots``), the number of slots
+    for rules that take one (``None``: their default), and the largest image it takes (bytes;
+    None: the bench knows no limit, and GBCS sets none). ``hanbench validate`` checks an
+    image's size against ``max_image_size``."""
 
     id: EntityId
-    image_store_slots: int = 2
+    image_rules: ImageRules = SEED_RULES
+    image_store_slots: int | None = None
     max_image_size: int | None = None
 
 
@@ -326,8 +330,8 @@ class BenchConfig:
             "seed": self.seed,
             "timing": dataclasses.asdict(self.timing),
             "air": dataclasses.asdict(self.air) if self.air is not None else None,
-            "hub": {"id": str(self.hub.id), "image_store_slots": self.hub.image_store_slots,
-                    "max_image_size": self.hub.max_image_size},
+            "hub": {"id": str(self.hub.id), "image_rules": self.hub.image_rules.name,
+                    "image_store_slots": self.hub.image_store_slots, "max_image_size": self.hub.max_image_size},
             "radio": None if self.radio is None else {
                 "type": self.radio.type.value, "port": None if self.radio.port is None else str(self.radio.port),
                 "baudrate": self.radio.baudrate, "flow_control": self.radio.flow_control.value,

@@ -30,6 +30,7 @@ from hanbench.gbcs.entity import EntityId
 from hanbench.gbcs.roles import RESPONSIBLE_SUPPLIER_ROLE, SUPPLIER_ROLES, DeviceStatus, Policy, Role
 from hanbench.hardware.ports import PortMatch
 from hanbench.hardware.power import power_from_config
+from hanbench.hub.image_store import SEED_RULES, ImageRules
 from hanbench.radio.join_security import link_key_from_install_code, parse_link_key
 
 __all__ = ["BenchConfigError", "default_bench_file", "load_bench"]
@@ -209,10 +210,17 @@ class _Loader:
         )
 
     def _hub(self) -> HubConfig:
-        table = self._section("hub", ("id", "image_store_slots", "max_image_size"))
+        table = self._section("hub", ("id", "image_rules", "image_store_slots", "max_image_size"))
+        rules: ImageRules = table.convert("image_rules", ImageRules.parse) if table.has("image_rules") else SEED_RULES
+        slots = table.integer("image_store_slots", minimum=1) if table.has("image_store_slots") else None
+        if slots is not None and rules.per_group:
+            raise table.error("image_store_slots", f"image_rules = {rules.name!r} gives the CH one slot per class of "
+                              "device (src/hanbench/hub/image_store.py); image_store_slots is for "
+                              "image_rules = \"slots\"")
         return HubConfig(
             id=table.convert("id", EntityId.parse),
-            image_store_slots=table.integer("image_store_slots", 2, minimum=1),
+            image_rules=rules,
+            image_store_slots=slots,
             max_image_size=table.integer("max_image_size", minimum=1) if table.has("max_image_size") else None,
         )
 

@@ -179,13 +179,18 @@ class Dcc:
                           request_id: int) -> list[TargetResult]:
         devices = [d.device for d in accepted]
         try:
-            await self.hub.distribute(image, devices)
+            stored = await self.hub.distribute(image, devices)
         except HanbenchError as exc:
             with self.inventory.transaction():
                 for d in accepted:
                     self._finish(request_id, TargetResult(d.device, None, f"{d.message}; the CH did not store it: {exc}",
                                                           Outcome.NOT_STORED))
             raise
+        if not stored:
+            with self.inventory.transaction():
+                return [self._finish(request_id, TargetResult(
+                    d.device, None, f"{d.message}; the CH's image rules discarded it at once (CCS08 image discarded)",
+                    Outcome.NOT_STORED)) for d in accepted]
         pending = PendingImage(image.manufacturer_image_hash, image.header.file_version, self.clock(),
                                user.entity_id)
         results = []

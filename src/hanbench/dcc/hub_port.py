@@ -27,11 +27,12 @@ __all__ = ["AlertListener", "CommandNotDelivered", "CommandNotRetrieved", "Forwa
 class HubPort(Protocol):
     """What the DCC needs from a Comms Hub."""
 
-    async def distribute(self, image: UpgradeImage, targets: Sequence[EntityId]) -> None:
+    async def distribute(self, image: UpgradeImage, targets: Sequence[EntityId]) -> bool:
         """Hand an OTA Upgrade Image to the CH for ``targets``.
 
         Returns once the CH has stored it, not when it has reached the devices; transfer
-        outcomes come back later as CCS08 alerts.
+        outcomes come back later as CCS08 alerts. False when the CH's image rules discarded
+        the image at once (it has raised CCS08 "image discarded" for every target).
         """
 
     async def send_command(self, command: GbcsMessage) -> GbcsMessage:

@@ -110,7 +110,7 @@ class Outcome(enum.StrEnum):
 
     REFUSED = "refused"
     DISTRIBUTED = "distributed"                 # the CH stored the image for the device
-    NOT_STORED = "not_stored"                   # the CH failed to store it
+    NOT_STORED = "not_stored"                   # the CH failed to store it, or its image rules discarded it
     ACTIVATED = "activated"
     ACTIVATION_FAILED = "activation_failed"     # the device answered with a failure code
     ACTIVATION_SCHEDULED = "activation_scheduled"

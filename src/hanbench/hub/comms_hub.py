@@ -56,7 +56,7 @@ from hanbench.gbcs.keystore import KeyStore, Usage
 from hanbench.gbcs.protection import ReplyProtector
 from hanbench.hub.errors import CommandNotDelivered, CommandNotRetrieved
 from hanbench.hub.forwarded import AlertListener, ForwardedAlert
-from hanbench.hub.image_store import DEFAULT_SLOTS, ImageStore
+from hanbench.hub.image_store import SEED_RULES, ImageRules, ImageStore
 from hanbench.hub.mirror import MirrorServer, mirror_endpoint_descriptors
 from hanbench.hub.ota_server import OtaServer, OtaServerConfig
 from hanbench.hub.sleepy_queue import QueuedMessage, SleepyQueue
@@ -82,13 +82,16 @@ def hub_endpoints() -> list[zdo_t.SimpleDescriptor]:
 
 @dataclass(frozen=True)
 class CommsHubTiming:
-    """The CH's knobs: OTA server, image slots, sleepy-queue expiry, the IHD's upgrade time.
+    """The CH's knobs: OTA server, image rules and slots, sleepy-queue expiry, the IHD's upgrade time.
 
+    ``image_rules`` and ``slots`` size the image store (:mod:`hanbench.hub.image_store`;
+    ``slots`` only for rules that take a number, ``None`` for their default).
     ``ihd_activation_delay_s`` is the upgrade time the CH gives an IHD after a good transfer.
     """
 
     ota: OtaServerConfig = field(default_factory=OtaServerConfig)
-    slots: int = DEFAULT_SLOTS
+    image_rules: ImageRules = SEED_RULES
+    slots: int | None = None
     queue_expiry_s: float = QUEUE_EXPIRY_S
     ihd_activation_delay_s: int = 0
 
@@ -114,7 +117,7 @@ class CommsHub:
         self._key = keystore.private_key(entity_id, Usage.DS)
         self._protector = ReplyProtector(keystore.private_key(entity_id, Usage.KA))
         self._target_agreement_key = keystore.public_key(alert_target, Usage.KA)
-        self.store = ImageStore(self.timing.slots)
+        self.store = ImageStore(self.timing.image_rules, self.timing.slots)
         self.ota = OtaServer(self.store, clock, self.timing.ota)
         self.ota.on_transfer(self._on_transfer)
         self.mirrors = MirrorServer()
@@ -166,21 +169,23 @@ class CommsHub:
 
     # -- HubPort: distribution ------------------------------------------------------------------
 
-    async def distribute(self, image: UpgradeImage, targets: Sequence[EntityId]) -> None:
+    async def distribute(self, image: UpgradeImage, targets: Sequence[EntityId]) -> bool:
         """Store ``image`` for ``targets``, then tell them: Image Notify, or the GSME mirror flag.
 
         Discards (of this image or of images it overwrote) come back as CCS08 result 1.
-        Raises :class:`BadInput` for an image the CH does not store.
+        Returns False when the image rules discarded this image itself. Raises
+        :class:`BadInput` for an image the CH does not store.
         """
         stored = self.ota.offer(image, targets)
         if stored is None:
-            return
+            return False
         self._listeners(hub_events.Stored(stored))
         for device in targets:
             if self.tunnels.is_sleepy(device):
                 self._update_ota_flag(device)
             else:
                 await self._notify(device)
+        return True
 
     async def _notify(self, device: EntityId) -> None:
         try:

@@ -1,32 +1,53 @@
 """The images a Comms Hub holds for its HAN devices, and the rules that decide which it keeps.
 
-A CH has room for a few OTA Upgrade Images (``slots``, 2 by default). Each stored image is
-kept as it was read where it entered the bench (the DCC reads an SR's image once and hands
-the CH that :class:`~hanbench.gbcs.image.UpgradeImage`), with the bytes it is served as (a
-read image encodes back byte for byte), and the set of target devices (GBCS entity IDs) still waiting
-for it. When there is no room, or a new image overwrites an older one, the images that lose
-are *discarded* and :meth:`ImageStore.put` returns a :class:`Discard` for each, naming the
-targets still waiting, so the CH can raise CCS08 response code 1 "Image Discarded" for each.
+Each stored image is kept as it was read where it entered the bench (the DCC reads an SR's
+image once and hands the CH that :class:`~hanbench.gbcs.image.UpgradeImage`), with the bytes
+it is served as (a read image encodes back byte for byte), and the set of target devices
+(GBCS entity IDs) still waiting for it. When a newcomer overwrites an image, or is itself
+refused, the image that loses is *discarded* and :meth:`ImageStore.put` returns a
+:class:`Discard` for it, naming the targets still waiting, so the CH raises CCS08 response
+code 1 "Image Discarded" for each and the DCC routes it to whoever sent the lost image.
 
-The rules are data, in :data:`STORE_RULES`, and nowhere else. What the sources say (seed
-``002``, MP170 working group, July 2022, and GBCS 11.2.2):
+The rules are data, an :class:`ImageRules`, and the bench file chooses one (``[hub]
+image_rules``). Both share one algorithm (:meth:`ImageStore.put`): each device type's images
+go to a *slot group* with a *priority*; a group holds one image, so a newcomer replaces the
+image of its group unless that image still waits for a device and has a higher priority,
+in which case the newcomer is the one discarded; and when the store holds more groups than
+it has slots, a newcomer may evict another group's image of lower priority.
 
-* the GSME image has priority and overwrites an image waiting for an Alt HAN device;
-* an Alt HAN device joins as a PPMID variant and mirrors all the PPMID's priorities;
-* PPMID and HCALCS images overwrite each other;
-* the Force Replace byte of an Upgrade Image is "only used by the CH, not by the meter".
+**``seed`` (the default): the CH as seed ``002`` (MP170 working group, July 2022) states
+it, each statement as written.**
 
-What the bench decides where the sources are silent (the CHTS is not in the corpus):
+* "the GSME has priority so would overwrite an image waiting for the Alt HAN Device": the
+  GSME's image and the Alt HAN bridges' share one slot, and the GSME's has the higher
+  priority: a GSME image overwrites a waiting Alt HAN image, whatever else the CH holds,
+  and an Alt HAN image arriving while a GSME image waits is itself discarded;
+* "the Alt HAN Device, acting as a PPMID, will mirror all priorities the PPMID has": the
+  PPMID's rule and the Alt HAN bridge's are one rule;
+* "the PPMID and a HCALCS would overwrite each other": they share that slot at equal
+  priority, so the newer image wins.
 
-* images for one *slot group* overwrite each other: a newer ESME image replaces the stored
-  ESME image, a PPMID image replaces an HCALCS image and the other way round;
-* a meter image (ESME or GSME, priority 2) may evict an auxiliary device's image (PPMID,
-  Alt HAN, HCALCS, priority 1) when every slot is taken; the IHD (out of GBCS OTA scope
-  since SECMP0007) has the lowest priority, 0;
+So the CH has a slot for the ESME's image and one shared by the GSME, PPMID, HCALCS and Alt
+HAN images, with the GSME first. The seed says nothing of the ESME (it has a slot of its own
+here, as a CH stores the meters' images apart) nor of the IHD (out of GBCS OTA scope since
+SECMP0007; its own slot here, so that it never costs a GBCS device its image). The number
+of slots is the number of groups: ``image_store_slots`` does not apply.
+
+**``slots``: the earlier model, kept as a documented alternative** for a CH whose store is a
+number of interchangeable slots (``[hub] image_store_slots``, 2 by default). Images of one
+group overwrite each other (ESME, GSME, the auxiliary PPMID / HCALCS / Alt HAN group, IHD);
+a meter image (priority 2) may evict an auxiliary device's image (priority 1) only when
+every slot is taken, the IHD's (0) goes first. Under it the seed's first statement holds
+only on a full store, which is why it is not the default. It is what a CH built on a
+generic slot store (Silicon Labs' OTA storage plugins keep a list of images) would do.
+
+Both rule sets share what the sources leave to the CH:
+
 * an image whose targets have all settled (delivered, or refused by hardware version) is
   spent: it gives up its slot to any newcomer without a discard report;
-* Force Replace lets a newcomer also evict an image of *equal* priority (the oldest first),
-  which it otherwise could not;
+* the Force Replace byte of an Upgrade Image is "only used by the CH, not by the meter"
+  (GBCS 11.2.2): it lets a newcomer also evict another group's image of *equal* priority
+  (the oldest first), which it otherwise could not;
 * when nothing may be evicted, the *newcomer* is discarded.
 """
 
@@ -50,23 +71,78 @@ DEFAULT_SLOTS = 2
 class StoreRule:
     """How one device type's images compete for the CH's slots.
 
-    ``group`` names the slot an image occupies: images of one group overwrite each other.
-    ``priority``: when every slot is taken, a newcomer may evict an image of lower priority.
+    ``group`` names the slot an image occupies: a group holds one image at a time.
+    ``priority``: a newcomer does not replace a waiting image of its group with a higher
+    priority; when every slot is taken, it may evict another group's image of lower priority.
     """
 
     group: str
     priority: int
 
 
-STORE_RULES: Mapping[DeviceType, StoreRule] = MappingProxyType({
+@dataclass(frozen=True)
+class ImageRules:
+    """A whole rule set: each device type's :class:`StoreRule`, and how the store is sized.
+
+    ``per_group``: the store has one slot per group (the seed model); otherwise its number
+    of slots comes from the bench file (``[hub] image_store_slots``).
+    """
+
+    name: str
+    rules: Mapping[DeviceType, StoreRule]
+    per_group: bool
+
+    def rule(self, device_type: DeviceType) -> StoreRule:
+        try:
+            return self.rules[device_type]
+        except KeyError:
+            raise BadInput(f"the CH does not store images for {device_type.value}") from None
+
+    def slot_count(self, configured: int | None) -> int:
+        """How many images the store holds: one per group, or the ``configured`` number."""
+        if self.per_group:
+            if configured is not None:
+                raise BadInput(f"image rules {self.name!r} give the CH one slot per class of device; "
+                               "a number of slots applies to image rules 'slots' only")
+            return len({rule.group for rule in self.rules.values()})
+        slots = DEFAULT_SLOTS if configured is None else configured
+        if not isinstance(slots, int) or isinstance(slots, bool) or slots < 1:
+            raise BadInput(f"the CH image store needs at least one slot, got {slots!r}")
+        return slots
+
+    @classmethod
+    def parse(cls, name: "str | ImageRules") -> "ImageRules":
+        if isinstance(name, ImageRules):
+            return name
+        try:
+            return IMAGE_RULES[name.strip().lower()]
+        except KeyError:
+            raise BadInput(f"unknown image rules {name!r}; expected one of {', '.join(IMAGE_RULES)}") from None
+
+
+_SHARED = "gsme_and_han"  # the slot seed 002 has the GSME share with the Alt HAN bridges, PPMID and HCALCS
+
+SEED_RULES = ImageRules("seed", MappingProxyType({
+    DeviceType.ESME: StoreRule(group="esme", priority=1),
+    DeviceType.GSME: StoreRule(group=_SHARED, priority=2),
+    DeviceType.PPMID: StoreRule(group=_SHARED, priority=1),
+    DeviceType.ALT_HAN: StoreRule(group=_SHARED, priority=1),  # "mirror all priorities the PPMID has"
+    DeviceType.HCALCS: StoreRule(group=_SHARED, priority=1),
+    DeviceType.IHD: StoreRule(group="ihd", priority=0),
+}), per_group=True)
+"""Seed 002's three statements as written (see the module docstring); the default."""
+
+SLOT_RULES = ImageRules("slots", MappingProxyType({
     DeviceType.ESME: StoreRule(group="esme", priority=2),
     DeviceType.GSME: StoreRule(group="gsme", priority=2),
-    # MP170: PPMID and HCALCS overwrite each other; an Alt HAN device mirrors the PPMID.
     DeviceType.PPMID: StoreRule(group="auxiliary", priority=1),
     DeviceType.HCALCS: StoreRule(group="auxiliary", priority=1),
     DeviceType.ALT_HAN: StoreRule(group="auxiliary", priority=1),
     DeviceType.IHD: StoreRule(group="ihd", priority=0),
-})
+}), per_group=False)
+"""Interchangeable slots, meters before auxiliary devices (see the module docstring)."""
+
+IMAGE_RULES: Mapping[str, ImageRules] = MappingProxyType({r.name: r for r in (SEED_RULES, SLOT_RULES)})
 
 
 @dataclass(frozen=True)
@@ -121,10 +197,6 @@ class StoredImage:
         return self.image.force_replace
 
     @property
-    def rule(self) -> StoreRule:
-        return STORE_RULES[self.device_type]
-
-    @property
     def spent(self) -> bool:
         """Whether every target has settled, so the slot can be reused without loss."""
         return not self.pending
@@ -151,13 +223,15 @@ class PutResult:
 
 
 class ImageStore:
-    """A CH's bounded image store; see the module docstring for the rules."""
+    """A CH's bounded image store under ``rules``; see the module docstring.
 
-    def __init__(self, slots: int = DEFAULT_SLOTS, rules: Mapping[DeviceType, StoreRule] = STORE_RULES) -> None:
-        if not isinstance(slots, int) or slots < 1:
-            raise BadInput(f"the CH image store needs at least one slot, got {slots!r}")
-        self.slots = slots
-        self._rules = rules
+    ``slots`` is the bench file's ``image_store_slots``, for rule sets that take one (``None``:
+    their default).
+    """
+
+    def __init__(self, rules: ImageRules | str = SEED_RULES, slots: int | None = None) -> None:
+        self.rules = ImageRules.parse(rules)
+        self.slots = self.rules.slot_count(slots)
         self._images: list[StoredImage] = []
         self._sequence = 0
 
@@ -176,8 +250,7 @@ class ImageStore:
         """Store ``image`` for ``targets``, applying the rules.
 
         ``device_type`` defaults to the type whose image profile matches the header; give it
-        for images no profile names (an Alt HAN bridge's). Raises :class:`BadInput` before
-        changing anything.
+        for images no profile names. Raises :class:`BadInput` before changing anything.
         """
         kind = self._device_type(image, device_type)
         wanted = frozenset(EntityId.parse(t) for t in targets)
@@ -185,13 +258,20 @@ class ImageStore:
             raise BadInput(f"an image for {kind.value} needs at least one target device")
         self._sequence += 1
         newcomer = StoredImage(image.to_bytes(), image, kind, wanted, self._sequence, pending=set(wanted))
-        rule = self._rules[kind]
+        rule = self.rules.rule(kind)
 
-        losers = [s for s in self._images if self._rules[s.device_type].group == rule.group]
+        losers = [s for s in self._images if self._rule(s).group == rule.group]
+        keeping = [s for s in losers if not s.spent and self._rule(s).priority > rule.priority]
+        if keeping:
+            held = keeping[0]
+            reason = (f"the {held.device_type.value} image {held.key} waiting for "
+                      f"{', '.join(str(d) for d in sorted(held.pending))} has priority over the "
+                      f"{kind.value} image {newcomer.key} in their shared slot ({self.rules.name} image rules)")
+            return PutResult(None, (Discard(newcomer, wanted, reason),))
         free = self.slots - len(self._images) + len(losers)
         candidates = sorted(
             (s for s in self._images if s not in losers),
-            key=lambda s: (not s.spent, self._rules[s.device_type].priority, s.sequence),
+            key=lambda s: (not s.spent, self._rule(s).priority, s.sequence),
         )
         for stored in candidates:
             if free > 0:
@@ -204,20 +284,23 @@ class ImageStore:
                 f"no free slot among {self.slots} for the {kind.value} image {newcomer.key}: "
                 f"{', '.join(repr(s) for s in self._images)} may not be overwritten"
             )
-            return PutResult(None, (Discard(newcomer, frozenset(wanted), reason),))
+            return PutResult(None, (Discard(newcomer, wanted, reason),))
 
         discards = []
         for loser in losers:
             self._images.remove(loser)
             if loser.pending:
-                reason = f"overwritten by the {kind.value} image {newcomer.key}"
+                reason = f"overwritten by the {kind.value} image {newcomer.key} ({self.rules.name} image rules)"
                 discards.append(Discard(loser, frozenset(loser.pending), reason))
         self._images.append(newcomer)
         return PutResult(newcomer, tuple(discards))
 
+    def _rule(self, stored: StoredImage) -> StoreRule:
+        return self.rules.rule(stored.device_type)
+
     def _may_evict(self, newcomer: StoredImage, stored: StoredImage) -> bool:
-        mine = self._rules[newcomer.device_type].priority
-        theirs = self._rules[stored.device_type].priority
+        mine = self._rule(newcomer).priority
+        theirs = self._rule(stored).priority
         return mine > theirs or (newcomer.force_replace and mine == theirs)
 
     def _device_type(self, image: UpgradeImage, device_type: DeviceType | None) -> DeviceType:
@@ -228,8 +311,7 @@ class ImageStore:
                 f"no device type uses images with manufacturer code 0x{header.manufacturer_code:04X} and "
                 f"image type 0x{header.image_type:04X}; name the device type the image is for"
             )
-        if kind not in self._rules:
-            raise BadInput(f"the CH does not store images for {kind.value}")
+        self.rules.rule(kind)
         return kind
 
     def lookup(self, device: EntityId, manufacturer_code: int, image_type: int) -> StoredImage | None:

@@ -67,5 +67,6 @@ def test_knobs_hold_everything_that_shapes_a_session(load_text: Callable[[str], 
                             "block_pacing_ms": pacing}
     assert json.loads(json.dumps(knobs)) == knobs, "the record stores the knobs as JSON"
     assert knobs["timing"] == dataclasses.asdict(TimingConfig())
-    assert knobs["hub"] == {"id": "00-DB-12-34-56-78-91-02", "image_store_slots": 2, "max_image_size": None}
+    assert knobs["hub"] == {"id": "00-DB-12-34-56-78-91-02", "image_rules": "seed", "image_store_slots": None,
+                            "max_image_size": None}
     assert knobs["radio"] is None and knobs["bench_file"] == str(config.file)

@@ -47,7 +47,7 @@ def test_emu_toml_is_the_default_and_loads_with_every_documented_value() -> None
     assert config.air is not None and (config.air.latency_ms, config.air.loss, config.air.airtime) == (0, 0, True)
     assert config.radio is None
     assert config.hub.id == EntityId.parse("00-DB-12-34-56-78-91-02")
-    assert config.hub.image_store_slots == 2
+    assert config.hub.image_rules.name == "seed" and config.hub.image_store_slots is None
     assert config.hub.max_image_size is None
 
     users = {str(u.id): (u.name, u.roles) for u in config.users}
@@ -85,12 +85,18 @@ def test_emu_toml_documents_every_key_the_loader_knows() -> None:
     keys = {*module._TOP, *module._BENCH, *module._DEVICE, *module._PORT,
             *(f.name for f in dataclasses.fields(TimingConfig)),
             *(f.name for f in dataclasses.fields(AirConfig)),
-            "type", "port", "baudrate", "flow_control", "image_store_slots", "max_image_size", "roles", "supplier", "rsa"}
+            "type", "port", "baudrate", "flow_control", "image_rules", "image_store_slots", "max_image_size", "roles", "supplier", "rsa"}
     assert sorted(k for k in keys if k not in text) == []
 
 
 def test_the_chs_image_size_limit_is_read_when_given(load_text: Callable[[str], BenchConfig]) -> None:
     assert load_text(BASE.replace("[hub]", "[hub]\nmax_image_size = 0x40000")).hub.max_image_size == 0x40000
+
+
+def test_the_slot_model_takes_its_number_of_slots(load_text: Callable[[str], BenchConfig]) -> None:
+    hub = load_text(BASE.replace("[hub]", "[hub]\nimage_rules = \"slots\"\nimage_store_slots = 3")).hub
+    assert (hub.image_rules.name, hub.image_store_slots) == ("slots", 3)
+    assert load_text(BASE.replace("[hub]", "[hub]\nimage_rules = \"slots\"")).hub.image_store_slots is None
 
 
 def test_timing_defaults_when_the_table_is_absent(load_text: Callable[[str], BenchConfig]) -> None:
@@ -237,8 +243,12 @@ ERRORS = [
      "hardware_version = 0x1111\n\n[[devices]]\ntype = \"gsme\"", "devices[0].firmware_version",
      '[[devices]]\ntype = "esme"', "missing required key"),
     ("wrong type", 'kind = "emu"', "kind = 1", "bench.kind", "kind = 1", "should be a string, got integer 1"),
-    ("a boolean is not an integer", "[hub]", "[hub]\nimage_store_slots = true", "hub.image_store_slots",
-     "image_store_slots", "should be an integer, got boolean True"),
+    ("a boolean is not an integer", "[hub]", "[hub]\nimage_rules = \"slots\"\nimage_store_slots = true",
+     "hub.image_store_slots", "image_store_slots", "should be an integer, got boolean True"),
+    ("unknown image rules", "[hub]", "[hub]\nimage_rules = \"seeds\"", "hub.image_rules", "seeds",
+     "unknown image rules 'seeds'; expected one of seed, slots"),
+    ("slots under the seed rules", "[hub]", "[hub]\nimage_store_slots = 3", "hub.image_store_slots",
+     "image_store_slots", "one slot per class of device"),
     ("no image fits", "[hub]", "[hub]\nmax_image_size = 0", "hub.max_image_size", "max_image_size",
      "at least 1, got 0"),
     ("out of range", "[hub]", "[timing]\nblock_size_max = 64\n\n[hub]", "timing.block_size_max",

@@ -121,7 +121,7 @@ def test_a_receipt_alert_carries_its_hash_and_other_alerts_and_image_checks_publ
 @pytest.fixture
 def stored() -> StoredImage:
     data = (ROOT / "firmware_images" / profile_for("esme").file_name(NEXT_FILE_VERSION)).read_bytes()
-    image = ImageStore(slots=1).put(parse_image(data), [ESME, GSME]).stored
+    image = ImageStore().put(parse_image(data), [ESME, GSME]).stored
     assert image is not None
     return image
 

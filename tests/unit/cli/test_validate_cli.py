@@ -99,7 +99,7 @@ def test_a_relabelled_header_fails(bench: Path, tmp_path: Path) -> None:
 
 
 def test_the_chs_size_limit_and_an_expected_hash_are_checked(tmp_path: Path) -> None:
-    bench = bench_copy(tmp_path, replace={"image_store_slots = 2 ": "max_image_size = 3000\nimage_store_slots = 2 "})
+    bench = bench_copy(tmp_path, replace={'image_rules = "seed" ': 'max_image_size = 3000\nimage_rules = "seed" '})
     result = validate(str(ESME_V2), "--bench", str(bench), "--device", "esme", "--expected-hash", "00" * 32)
     assert result.exit_code == 1, result.output
     assert "  FAIL  Size within the CH's limit [CH image store]: 3669 bytes is over the CH's limit of 3000 bytes" \

@@ -85,11 +85,14 @@ class FakeHub:
         self.listeners: list[AlertListener] = []
         self.responder: Responder | None = None
         self.fail_distribute: Exception | None = None
+        #: What distribute answers: False plays a CH whose image rules discard the image at once.
+        self.stores = True
 
-    async def distribute(self, image: UpgradeImage, targets: Sequence[EntityId]) -> None:
+    async def distribute(self, image: UpgradeImage, targets: Sequence[EntityId]) -> bool:
         if self.fail_distribute is not None:
             raise self.fail_distribute
         self.distributed.append((image, tuple(targets)))
+        return self.stores
 
     async def send_command(self, command: GbcsMessage) -> GbcsMessage:
         self.commands.append(command)

@@ -62,6 +62,18 @@ async def test_a_ch_that_cannot_store_the_image_is_an_infrastructure_fault_logge
 
 
 @pytest.mark.asyncio
+async def test_an_image_the_chs_rules_discard_at_once_is_not_recorded_as_distributed(make_dcc, inventory, hub,
+                                                                                    keystore):
+    dcc = make_dcc()
+    hub.stores = False
+    result = await dcc.submit(SUPPLIER_A, UpdateFirmware(signed_image(keystore, SUPPLIER_A), [ESME]))
+    target = result.target(ESME)
+    assert target.accepted and target.outcome is Outcome.NOT_STORED
+    assert "image rules discarded it" in target.message
+    assert inventory.device(ESME).pending is None
+
+
+@pytest.mark.asyncio
 async def test_cs06_verifies_with_the_suppliers_certificate_and_counters_increase(make_dcc, inventory, hub,
                                                                                   keystore):
     dcc = make_dcc()

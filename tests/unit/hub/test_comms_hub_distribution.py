@@ -23,6 +23,7 @@ from hanbench.gbcs.entity import DCC_ENTITY
 from hanbench.hub import hub_events
 from hanbench.hub.comms_hub import CommsHubTiming
 from hanbench.hub.transfer import TransferOutcome
+from hanbench.radio.link import LinkModel
 
 D = DeviceType
 
@@ -138,12 +139,23 @@ def test_ihd_upgrade_time_from_the_ch_is_honoured() -> None:
 
 def test_discarded_image_is_reported_as_ccs08_1() -> None:
     async def body(p: Premises) -> None:
-        # one slot: the HCALCS image overwrites the PPMID's (they share the auxiliary slot)
-        await p.hub.distribute(sample_image(D.PPMID), [ENTITIES[D.PPMID]])
-        await p.hub.distribute(sample_image(D.HCALCS), [ENTITIES[D.HCALCS]])
+        # the HCALCS image overwrites the PPMID's (they share a slot); the PPMID's link is down, so it waits
+        p.air.set_link(p.app.state.node_info.ieee, p.devices[D.PPMID].node.ieee, LinkModel(loss=1.0))
+        assert await p.hub.distribute(sample_image(D.PPMID), [ENTITIES[D.PPMID]])
+        assert await p.hub.distribute(sample_image(D.HCALCS), [ENTITIES[D.HCALCS]])
         discarded = [a for a in ccs08(p) if a.result is TransferResult.IMAGE_DISCARDED]
         assert [a.device for a in discarded] == [ENTITIES[D.PPMID]]
-    scenario([D.HCALCS, D.PPMID], body, timing=CommsHubTiming(slots=1))
+    scenario([D.HCALCS, D.PPMID], body)
+
+
+def test_an_image_the_rules_discard_at_once_is_reported_and_distribute_says_so() -> None:
+    async def body(p: Premises) -> None:
+        # seed rules: the GSME's image has priority in the slot it shares with the PPMID's
+        assert await p.hub.distribute(sample_image(D.GSME), [ENTITIES[D.GSME]])
+        assert not await p.hub.distribute(sample_image(D.PPMID), [ENTITIES[D.PPMID]])
+        discarded = [a for a in ccs08(p) if a.result is TransferResult.IMAGE_DISCARDED]
+        assert [a.device for a in discarded] == [ENTITIES[D.PPMID]]
+    scenario([D.GSME, D.PPMID], body)
 
 
 def recorder(p: Premises) -> list[str]:

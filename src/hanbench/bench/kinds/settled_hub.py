@@ -53,8 +53,8 @@ class SettledHub:
             await asyncio.gather(self._worker, return_exceptions=True)
             self._worker = None
 
-    async def distribute(self, image: UpgradeImage, targets: Sequence[EntityId]) -> None:
-        await self._hub.distribute(image, targets)
+    async def distribute(self, image: UpgradeImage, targets: Sequence[EntityId]) -> bool:
+        return await self._hub.distribute(image, targets)
 
     async def send_command(self, command: GbcsMessage) -> GbcsMessage:
         response = await self._hub.send_command(command)
