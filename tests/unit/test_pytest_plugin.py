@@ -271,4 +271,4 @@ async def test_waits_too_long():
     result = suite.runpytest()
     result.assert_outcomes(failed=1)
     result.stdout.fnmatch_lines(["*hanbench: bench wait in progress: the SR 11.3 response of esme "
-                                 "(timing.response_wait_s) (allowed 60 s, waited 1.* s of wall time)*"])
+                                 "(timing.response_wait_s) (allowed 60 s, waited *.* s of wall time)*"])
