@@ -8,7 +8,11 @@ a device is a no-op unless the first one found nothing to hook, e.g. endpoints n
 interviewed), and unhooks it on ``device_removed`` or :meth:`DeviceHooks.uninstall`.
 The coordinator's own device is never hooked: it sends nothing to itself.
 
-:func:`request_listeners` is the usual hook: ``app.register_callback_listener(src=device,
+:func:`request_route` is the hook of a server whose requests are the bulk of the traffic (the
+OTA server: four frames per image block): the device reads them from the raw frame and hands
+them to the server where zigpy would run its request listeners
+(:meth:`hanbench.radio.se_profile.SmartEnergyDevice.route_requests`, which says what it keeps of
+zigpy's pipeline). :func:`request_listeners` is the usual hook: ``app.register_callback_listener(src=device,
 ...)`` for a set of command schemas, the mechanism zigpy's own ``OTAManager`` uses.
 zigpy 2.4's ``Device.packet_received`` runs these listeners (as tasks, for coroutine
 callbacks) before it hands the frame to the cluster handler, and only for frames from that
@@ -32,6 +36,7 @@ from zigpy.device import Device
 from zigpy.zcl import foundation
 
 from hanbench.errors import BadInput
+from hanbench.radio.se_profile import RequestRoute, SmartEnergyDevice
 
 Unhook = Callable[[], None]
 """Undoes one hook on one device."""
@@ -130,6 +135,21 @@ def request_listeners(handlers: Mapping[type[foundation.CommandSchema], RequestH
             app.register_callback_listener(src=device, filters=[schema()], callback=_bind(handler, device))
             for schema, handler in handlers.items()
         ]
+
+    return hook
+
+
+def request_route(cluster_id: int, route_for: Callable[[Device], RequestRoute[Any]]) -> Hook:
+    """A hook that routes a device's requests on ``cluster_id`` straight from the raw frame to
+    the route ``route_for(device)`` builds for it. The application must track its devices as
+    :class:`SmartEnergyDevice` (:func:`~hanbench.radio.se_profile.with_smart_energy`), as the
+    CH's does on every radio."""
+
+    def hook(app: ControllerApplication, device: Device) -> list[Unhook]:
+        if not isinstance(device, SmartEnergyDevice):
+            raise BadInput(f"{device.ieee} is a {type(device).__name__}, not a SmartEnergyDevice: build the "
+                           f"application with hanbench.radio.se_profile.with_smart_energy")
+        return [device.route_requests(cluster_id, route_for(device))]
 
     return hook
 

@@ -56,6 +56,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from functools import cached_property
 from types import MappingProxyType
 
 from hanbench.errors import BadInput
@@ -177,7 +178,7 @@ class StoredImage:
     #: Targets that have not yet settled (received it, or been refused by hardware version).
     pending: set[EntityId] = field(default_factory=set)
 
-    @property
+    @cached_property
     def key(self) -> ImageKey:
         header = self.image.header
         return ImageKey(header.manufacturer_code, header.image_type, header.file_version)

@@ -8,20 +8,25 @@ image instead of serving the stored bytes, caps blocks at 50 bytes, and knows ne
 WAIT_FOR_DATA nor a minimum block period. This server replaces it on the CH's coordinator,
 using only zigpy APIs, so it runs on the bench's ``VirtualRadioApp`` and on bellows alike.
 
-How it hooks into zigpy 2.4 (the first tests in ``tests/unit/hub/test_ota_server.py`` and
-``tests/unit/hub/test_cluster_hook.py`` fail if zigpy changes any of this):
+How it hooks into zigpy 2.4 (the first tests in ``tests/unit/hub/test_ota_server.py``,
+``tests/unit/hub/test_cluster_hook.py`` and ``tests/unit/radio/test_zcl_frames.py`` fail if
+zigpy changes any of this):
 
-1. For every device the application knows or learns of, it listens for
-   ``query_next_image``, ``image_block``, ``image_page`` and ``upgrade_end`` through
-   :mod:`hanbench.hub.cluster_hook` (zigpy request listeners, the mechanism ``OTAManager``
-   uses; they run before the cluster handler).
+1. For every device the application knows or learns of, it routes ``query_next_image``,
+   ``image_block``, ``image_page`` and ``upgrade_end`` to itself through
+   :mod:`hanbench.hub.cluster_hook`: the device's :class:`~hanbench.radio.se_profile.
+   SmartEnergyDevice` reads them from the raw frame (:mod:`hanbench.radio.zcl_frames`) where
+   zigpy would parse them and run its request listeners (the mechanism ``OTAManager`` uses),
+   and each request is answered in a task of the application, as a listener is.
 2. It claims each device with ``device.ota_in_progress = True``, which is what makes zigpy's
-   ``Ota.handle_cluster_request`` stand aside (otherwise it would also answer
-   NO_IMAGE_AVAILABLE to queries and ABORT to block requests). The flag also makes
-   ``Device.update_firmware`` refuse (it returns ``None``), so nothing can push an image with
-   ``upgrade_time = 0`` behind the CH's back; and zigpy skips re-interviews of such devices.
-3. Replies go out through the device's OTA client cluster object (``find_cluster(0x0019,
-   Client)``), with the request's TSN, as ``OTAManager`` sends them.
+   ``Ota.handle_cluster_request`` stand aside for any OTA frame left to zigpy (otherwise it
+   would answer NO_IMAGE_AVAILABLE to queries and ABORT to block requests). The flag also
+   makes ``Device.update_firmware`` refuse (it returns ``None``), so nothing can push an image
+   with ``upgrade_time = 0`` behind the CH's back; and zigpy skips re-interviews of such devices.
+3. Replies are the frames zigpy's ``Cluster.reply`` writes on the device's OTA client cluster
+   (built by :mod:`hanbench.radio.zcl_frames`, an Image Block Response straight from the
+   stored bytes), sent with ``Endpoint.reply`` from the endpoint the request came from, with
+   the request's TSN, as ``OTAManager`` sends them.
 
 Protocol decisions, each a knob in :class:`OtaServerConfig` with the spec default:
 
@@ -68,14 +73,9 @@ import zigpy.exceptions
 import zigpy.types as t
 from zigpy.application import ControllerApplication
 from zigpy.device import Device
+from zigpy.endpoint import Endpoint
 from zigpy.zcl import ClusterType, foundation
-from zigpy.zcl.clusters.general import (
-    ImageBlockCommand,
-    ImageNotifyCommand,
-    ImagePageCommand,
-    Ota,
-    QueryNextImageCommand,
-)
+from zigpy.zcl.clusters.general import ImageNotifyCommand, Ota
 
 from hanbench.clock import BenchClock
 from hanbench.errors import BadInput
@@ -83,7 +83,7 @@ from hanbench.gbcs.device_types import DeviceType
 from hanbench.gbcs.entity import EntityId
 from hanbench.gbcs.gbz import ZIGBEE_EPOCH
 from hanbench.gbcs.image import UpgradeImage
-from hanbench.hub.cluster_hook import DeviceHooks, request_listeners
+from hanbench.hub.cluster_hook import DeviceHooks, request_route
 from hanbench.hub.image_store import ImageKey, ImageStore, StoredImage
 from hanbench.hub.transfer import (
     Transfer,
@@ -93,6 +93,22 @@ from hanbench.hub.transfer import (
 )
 from hanbench.listeners import Listeners
 from hanbench.radio.addresses import entity_of, eui64_of
+from hanbench.radio.se_profile import RequestRoute
+from hanbench.radio.zcl_frames import (
+    DefaultResponse,
+    ImageBlock,
+    ImageBlockResponse,
+    ImageNotify,
+    ImagePage,
+    OtaRequest,
+    QueryNextImage,
+    QueryNextImageResponse,
+    UpgradeEnd,
+    UpgradeEndResponse,
+    ZclHeader,
+    block_frame,
+    read_ota_request,
+)
 from hanbench.timing import OTA_MAX_BLOCK_SIZE, OTA_MINIMUM_BLOCK_PERIOD_MS, OTA_STALL_TIMEOUT_S
 
 LOGGER = logging.getLogger(__name__)
@@ -159,16 +175,13 @@ class OtaServer:
         self.config = config if config is not None else OtaServerConfig()
         #: Fault injection: while True every block or page request gets WAIT_FOR_DATA.
         self.busy = False
-        self._hooks = DeviceHooks(
-            "OTA server",
-            request_listeners({
-                QueryNextImageCommand: self._on_query,
-                ImageBlockCommand: self._on_block,
-                ImagePageCommand: self._on_page,
-                Ota.ServerCommandDefs.upgrade_end.schema: self._on_upgrade_end,
-            }),
-            claim=_claim_ota,
-        )
+        self._hooks = DeviceHooks("OTA server", request_route(Ota.cluster_id, self._route), claim=_claim_ota)
+        self._handlers: dict[type[OtaRequest], Callable[[OtaPeer, int, Any], Coroutine[Any, Any, None]]] = {
+            QueryNextImage: self._on_query,
+            ImageBlock: self._on_block,
+            ImagePage: self._on_page,
+            UpgradeEnd: self._on_upgrade_end,
+        }
         self._transfers: dict[EntityId, Transfer] = {}
         self._listeners: Listeners[TransferListener] = Listeners()
 
@@ -234,15 +247,13 @@ class OtaServer:
         stored = self.image_waiting(entity)
         if stored is None:
             raise BadInput(f"no image is waiting for {entity}; offer one before notifying")
-        cluster = self._ota_cluster(self._device(entity))
+        peer = self._peer(entity)
         header = stored.image.header
-        await cluster.image_notify(
-            payload_type=ImageNotifyCommand.PayloadType.QueryJitter_ManufacturerCode_ImageType_NewFileVersion,
-            query_jitter=self.config.query_jitter,
-            manufacturer_code=header.manufacturer_code,
-            image_type=header.image_type,
-            new_file_version=header.file_version,
+        notify = ImageNotify(
+            ImageNotifyCommand.PayloadType.QueryJitter_ManufacturerCode_ImageType_NewFileVersion,
+            self.config.query_jitter, header.manufacturer_code, header.image_type, header.file_version,
         )
+        await peer.reply(notify.frame(peer.next_tsn()))
 
     async def send_upgrade_command(self, device: EntityId | t.EUI64 | str, image: ImageKey, delay_s: int) -> bool:
         """Tell ``device`` to switch to ``image`` in ``delay_s`` seconds: an unsolicited Upgrade End Response.
@@ -251,23 +262,37 @@ class OtaServer:
         activate it). Returns False if the frame did not get through; raises
         :class:`BadInput` if the device is not on the network.
         """
-        cluster = self._ota_cluster(self._device(entity_of(device)))
+        peer = self._peer(entity_of(device))
         now = self._utc_seconds(self.clock.now())
-        return await self._send(
-            cluster.upgrade_end_response(**image.fields(), current_time=now, upgrade_time=now + delay_s)
-        )
+        command = UpgradeEndResponse(image.manufacturer_code, image.image_type, image.file_version, now, now + delay_s)
+        return await peer.send(command.frame(peer.next_tsn()))
 
     # -- request handlers ---------------------------------------------------------------------
 
-    async def _on_query(self, device: Device, hdr: foundation.ZCLHeader, cmd: QueryNextImageCommand) -> None:
+    def _route(self, device: Device) -> RequestRoute[OtaRequest]:
+        """How ``device``'s OTA requests reach the server: read from the raw frame, each
+        answered in a task of the application, as zigpy runs a request listener."""
         entity = entity_of(device.ieee)
+        app = self._hooks.app
+        peers: dict[int, OtaPeer] = {}  # by the endpoint the device sends from
+
+        def handle(endpoint: Endpoint, header: ZclHeader, request: OtaRequest) -> None:
+            peer = peers.get(endpoint.endpoint_id)
+            if peer is None or peer.endpoint is not endpoint:
+                peer = peers[endpoint.endpoint_id] = OtaPeer(entity, endpoint)
+            app.create_task(self._handlers[type(request)](peer, header.tsn, request))
+
+        return RequestRoute(read_ota_request, handle)
+
+    async def _on_query(self, peer: OtaPeer, tsn: int, cmd: QueryNextImage) -> None:
+        entity = peer.entity
         stored = self.store.lookup(entity, cmd.manufacturer_code, cmd.image_type)
-        cluster = self._ota_cluster(device)
         header = stored.image.header if stored is not None else None
+        no_image = QueryNextImageResponse(Status.NO_IMAGE_AVAILABLE).frame(tsn)
         if stored is None or header is None or not header.is_newer_than(cmd.current_file_version):
-            await self._send(cluster.query_next_image_response(status=Status.NO_IMAGE_AVAILABLE, tsn=hdr.tsn))
+            await peer.send(no_image)
             return
-        hw = getattr(cmd, "hardware_version", None)
+        hw = cmd.hardware_version
         if hw is not None and not header.accepts_hardware_version(hw):
             reason = (
                 f"hardware version 0x{hw:04X} is outside the image's range "
@@ -277,65 +302,56 @@ class OtaServer:
             self._listeners(
                 unstarted_outcome(entity, stored, TransferResult.HARDWARE_VERSION_MISMATCH, reason, self._loop_now())
             )
-            await self._send(cluster.query_next_image_response(status=Status.NO_IMAGE_AVAILABLE, tsn=hdr.tsn))
+            await peer.send(no_image)
             return
         self._transfer(entity, stored)
-        await self._send(
-            cluster.query_next_image_response(
-                status=Status.SUCCESS, **stored.key.fields(), image_size=stored.size, tsn=hdr.tsn
-            )
-        )
+        key = stored.key
+        await peer.send(QueryNextImageResponse(
+            Status.SUCCESS, key.manufacturer_code, key.image_type, key.file_version, stored.size).frame(tsn))
 
-    async def _on_block(self, device: Device, hdr: foundation.ZCLHeader, cmd: ImageBlockCommand) -> None:
-        cluster = self._ota_cluster(device)
-        transfer = await self._admit(device, cluster, hdr, cmd)
+    async def _on_block(self, peer: OtaPeer, tsn: int, cmd: ImageBlock) -> None:
+        transfer = await self._admit(peer, tsn, cmd)
         if transfer is not None:
-            await self._send_block(cluster, transfer, cmd.file_offset, cmd.maximum_data_size, tsn=hdr.tsn)
+            await self._send_block(peer, transfer, cmd.file_offset, cmd.maximum_data_size, tsn=tsn)
 
-    async def _on_page(self, device: Device, hdr: foundation.ZCLHeader, cmd: ImagePageCommand) -> None:
-        cluster = self._ota_cluster(device)
-        transfer = await self._admit(device, cluster, hdr, cmd)
+    async def _on_page(self, peer: OtaPeer, tsn: int, cmd: ImagePage) -> None:
+        transfer = await self._admit(peer, tsn, cmd)
         if transfer is None:
             return
         transfer.stream_page(asyncio.get_running_loop().create_task(
-            self._stream_page(cluster, transfer, cmd), name=f"ota-page-{transfer.device}"
+            self._stream_page(peer, transfer, cmd), name=f"ota-page-{transfer.device}"
         ))
 
-    async def _stream_page(self, cluster: Ota, transfer: Transfer, cmd: ImagePageCommand) -> None:
+    async def _stream_page(self, peer: OtaPeer, transfer: Transfer, cmd: ImagePage) -> None:
         spacing_s = max(cmd.response_spacing, self.config.minimum_block_period_ms) / 1000
         end = min(cmd.file_offset + cmd.page_size, transfer.stored.size)
         offset = cmd.file_offset
         while offset < end and self._transfers.get(transfer.device) is transfer:
-            sent = await self._send_block(cluster, transfer, offset, min(cmd.maximum_data_size, end - offset))
+            sent = await self._send_block(peer, transfer, offset, min(cmd.maximum_data_size, end - offset))
             if sent is None:
                 return
             offset += sent
             if offset < end:
                 await asyncio.sleep(spacing_s)
 
-    async def _on_upgrade_end(self, device: Device, hdr: foundation.ZCLHeader, cmd: Any) -> None:
-        entity = entity_of(device.ieee)
-        cluster = self._ota_cluster(device)
+    async def _on_upgrade_end(self, peer: OtaPeer, tsn: int, cmd: UpgradeEnd) -> None:
+        entity = peer.entity
         transfer = self._transfers.get(entity)
         if transfer is None or transfer.stored.key.file_version != cmd.file_version:
             stored = self.store.lookup(entity, cmd.manufacturer_code, cmd.image_type)
             if stored is None or stored.key.file_version != cmd.file_version:
                 # Not an image the CH is serving to this device: acknowledge and move on.
-                await self._send(self._default_response(cluster, hdr, Status.SUCCESS))
+                await peer.send(DefaultResponse(_UPGRADE_END, Status.SUCCESS).frame(tsn, server_to_client=True))
                 return
             transfer = self._transfer(entity, stored)
         else:
             self._arm_stall_timer(transfer)  # the device spoke: its answer may take a while to reach it
         self.store.settle(transfer.stored, entity)
         if cmd.status == Status.SUCCESS:
-            sent = await self._send(
-                cluster.upgrade_end_response(
-                    **transfer.stored.key.fields(),
-                    current_time=self._utc_seconds(self.clock.now()),
-                    upgrade_time=self.config.upgrade_time,
-                    tsn=hdr.tsn,
-                )
-            )
+            key = transfer.stored.key
+            sent = await peer.send(UpgradeEndResponse(
+                key.manufacturer_code, key.image_type, key.file_version, self._utc_seconds(self.clock.now()),
+                self.config.upgrade_time).frame(tsn))
             if self._transfers.get(entity) is not transfer:
                 return  # it ended while the answer was on the air (stopped, or overwritten)
             if sent:
@@ -345,38 +361,36 @@ class OtaServer:
                 self._finish(entity, TransferResult.FILE_TRANSFER_FAILURE,
                              "the Upgrade End Response did not reach the device", device_status=cmd.status)
             return
-        await self._send(self._default_response(cluster, hdr, Status.SUCCESS))
+        await peer.send(DefaultResponse(_UPGRADE_END, Status.SUCCESS).frame(tsn, server_to_client=True))
         if self._transfers.get(entity) is transfer:
             self._finish(entity, TransferResult.FILE_TRANSFER_FAILURE,
                          f"the device ended the upgrade with {cmd.status.name}", device_status=cmd.status)
 
     # -- transfer bookkeeping -------------------------------------------------------------------
 
-    async def _admit(
-        self, device: Device, cluster: Ota, hdr: foundation.ZCLHeader, cmd: ImageBlockCommand | ImagePageCommand
-    ) -> Transfer | None:
+    async def _admit(self, peer: OtaPeer, tsn: int, cmd: ImageBlock | ImagePage) -> Transfer | None:
         """The transfer a block or page request may be served from now, or ``None``.
 
         ``None`` after answering the request: ABORT (no such image for this device),
         MALFORMED_COMMAND (offset past the end, zero data size) or WAIT_FOR_DATA (too early
         for the block period, or the server is busy).
         """
-        entity = entity_of(device.ieee)
+        entity = peer.entity
         transfer = self._transfers.get(entity)
         if transfer is None or transfer.stored.key.file_version != cmd.file_version:
             stored = self.store.lookup(entity, cmd.manufacturer_code, cmd.image_type)
             if stored is None or stored.key.file_version != cmd.file_version:
-                await self._send(cluster.image_block_response(status=Status.ABORT, tsn=hdr.tsn))
+                await peer.send(ImageBlockResponse(Status.ABORT).frame(tsn))
                 return None
             transfer = self._transfer(entity, stored)
         self._arm_stall_timer(transfer)
         if cmd.file_offset >= transfer.stored.size or cmd.maximum_data_size == 0:
-            await self._send(cluster.image_block_response(status=Status.MALFORMED_COMMAND, tsn=hdr.tsn))
+            await peer.send(ImageBlockResponse(Status.MALFORMED_COMMAND).frame(tsn))
             return None
         wait_until = self._throttled_until(transfer)
         if wait_until is not None:
             transfer.waits += 1
-            await self._send(cluster.image_block_response(**self._wait_for_data(wait_until), tsn=hdr.tsn))
+            await peer.send(self._wait_for_data(wait_until).frame(tsn))
             return None
         return transfer
 
@@ -405,33 +419,27 @@ class OtaServer:
             return transfer.last_block_at + period
         return None
 
-    def _wait_for_data(self, until: float) -> dict[str, Any]:
-        """WAIT_FOR_DATA fields telling a device to come back at loop time ``until``."""
+    def _wait_for_data(self, until: float) -> ImageBlockResponse:
+        """WAIT_FOR_DATA telling a device to come back at loop time ``until``."""
         current_time = self._utc_seconds(self.clock.now())
         # UTCTime has whole seconds: round the wait up, so a device that honours it is never early.
-        return {
-            "status": Status.WAIT_FOR_DATA,
-            "current_time": current_time,
-            "request_time": current_time + math.ceil(until - self._loop_now()),
-            "minimum_block_period": self.config.minimum_block_period_ms,
-        }
+        return ImageBlockResponse(
+            Status.WAIT_FOR_DATA,
+            current_time=current_time,
+            request_time=current_time + math.ceil(until - self._loop_now()),
+            minimum_block_period=self.config.minimum_block_period_ms,
+        )
 
     async def _send_block(
-        self, cluster: Ota, transfer: Transfer, offset: int, maximum_data_size: int, *, tsn: int | None = None
+        self, peer: OtaPeer, transfer: Transfer, offset: int, maximum_data_size: int, *, tsn: int | None = None
     ) -> int | None:
         """Send one block at ``offset``; its length, or ``None`` if it did not get through."""
         size = min(maximum_data_size, self.config.max_block_size)
         data = transfer.stored.data[offset:offset + size]
-        sent = await self._send(
-            cluster.image_block_response(
-                status=Status.SUCCESS,
-                **transfer.stored.key.fields(),
-                file_offset=offset,
-                image_data=data,
-                tsn=tsn,
-            )
-        )
-        if not sent:
+        key = transfer.stored.key
+        frame = block_frame(peer.next_tsn() if tsn is None else tsn, key.manufacturer_code, key.image_type,
+                            key.file_version, offset, data)
+        if not await peer.send(frame):
             return None
         transfer.record_block(offset, len(data), self._loop_now())
         self._arm_stall_timer(transfer)
@@ -467,35 +475,14 @@ class OtaServer:
 
     # -- zigpy plumbing ---------------------------------------------------------------------------
 
-    def _device(self, entity: EntityId) -> Device:
+    def _peer(self, entity: EntityId) -> OtaPeer:
+        """The OTA client of device ``entity``, to send to; :class:`BadInput` if it is not on the network."""
         try:
-            return self._hooks.app.get_device(ieee=eui64_of(entity))
+            device = self._hooks.app.get_device(ieee=eui64_of(entity))
         except KeyError:
             raise BadInput(f"device {entity} is not on the CH's network") from None
-
-    @staticmethod
-    def _ota_cluster(device: Device) -> Ota:
-        return device.find_cluster(Ota.cluster_id, ClusterType.Client)  # type: ignore[return-value]
-
-    @staticmethod
-    def _default_response(cluster: Ota, hdr: foundation.ZCLHeader, status: Status) -> Coroutine[Any, Any, Any]:
-        return cluster.general_command(
-            foundation.GeneralCommand.Default_Response, hdr.command_id, status, tsn=hdr.tsn
-        )
-
-    @staticmethod
-    async def _send(frame: Coroutine[Any, Any, Any]) -> bool:
-        """Send one reply; False if the device did not get it (asleep, lost on the air).
-
-        A lost reply is not an error of the server: the device retries, or the stall timer
-        ends the transfer.
-        """
-        try:
-            await frame
-        except zigpy.exceptions.DeliveryError as exc:
-            LOGGER.debug("OTA reply not delivered: %s", exc)
-            return False
-        return True
+        cluster = device.find_cluster(Ota.cluster_id, ClusterType.Client)
+        return OtaPeer(entity, cluster.endpoint)
 
     def _loop_now(self) -> float:
         return self.clock.loop.time()
@@ -503,6 +490,46 @@ class OtaServer:
     @staticmethod
     def _utc_seconds(when: dt.datetime) -> int:
         return int((when - ZIGBEE_EPOCH).total_seconds())
+
+
+#: Upgrade End's command ID, which a Default Response to it names.
+_UPGRADE_END = Ota.ServerCommandDefs.upgrade_end.id
+
+
+class OtaPeer:
+    """A device's OTA client as the server answers it: its entity ID and the zigpy endpoint
+    its requests come from, which is where zigpy's ``Cluster.reply`` sends from."""
+
+    __slots__ = ("entity", "endpoint")
+
+    def __init__(self, entity: EntityId, endpoint: Endpoint) -> None:
+        self.entity = entity
+        self.endpoint = endpoint
+
+    def next_tsn(self) -> int:
+        """A TSN for an unsolicited frame, from the device's sequence as zigpy takes one."""
+        return self.endpoint.device.get_sequence()
+
+    async def reply(self, frame: bytes) -> None:
+        """Send one ZCL frame built by :mod:`hanbench.radio.zcl_frames` as ``Cluster.reply``
+        does (its TSN and command are the frame's); zigpy's ``DeliveryError`` if it is lost."""
+        await self.endpoint.reply(
+            Ota.cluster_id, frame[1], frame, command_id=frame[2],
+            aps_encryption=self.endpoint.out_clusters[Ota.cluster_id].aps_encryption,
+        )
+
+    async def send(self, frame: bytes) -> bool:
+        """Send one reply; False if the device did not get it (asleep, lost on the air).
+
+        A lost reply is not an error of the server: the device retries, or the stall timer
+        ends the transfer.
+        """
+        try:
+            await self.reply(frame)
+        except zigpy.exceptions.DeliveryError as exc:
+            LOGGER.debug("OTA reply not delivered: %s", exc)
+            return False
+        return True
 
 
 def _claim_ota(device: Device, claimed: bool) -> None:

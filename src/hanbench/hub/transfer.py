@@ -135,14 +135,40 @@ class Transfer:
     last_block_at: float | None = None
     reported_percent: float = 0.0
     _stall_timer: asyncio.TimerHandle | None = field(default=None, repr=False)
+    _stall_when: float = field(default=0.0, repr=False)
+    _stall_deadline: float = field(default=0.0, repr=False)
+    _stall_timeout: float = field(default=0.0, repr=False)
+    _stalled: Callable[[Transfer, float], None] | None = field(default=None, repr=False)
     _page: asyncio.Task[None] | None = field(default=None, repr=False)
 
     def arm_stall_timer(self, timeout: float, stalled: Callable[[Transfer, float], None]) -> None:
         """Call ``stalled(self, timeout)`` after ``timeout`` seconds, unless armed again (or
-        stopped) first: each request from the device re-arms it."""
+        stopped) first: each request from the device re-arms it.
+
+        Re-arming only moves the deadline: the one loop timer, when it fires before the
+        deadline, sets itself again for it. So a transfer costs a timer per stall period, not a
+        cancelled timer per block.
+        """
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        self._stall_deadline, self._stall_timeout, self._stalled = deadline, timeout, stalled
         if self._stall_timer is not None:
+            if self._stall_when <= deadline:
+                return
             self._stall_timer.cancel()
-        self._stall_timer = asyncio.get_running_loop().call_later(timeout, stalled, self, timeout)
+        self._set_stall_timer(loop, deadline)
+
+    def _set_stall_timer(self, loop: asyncio.AbstractEventLoop, when: float) -> None:
+        self._stall_when = when
+        self._stall_timer = loop.call_at(when, self._stall_due, when)
+
+    def _stall_due(self, when: float) -> None:
+        self._stall_timer = None
+        if self._stall_deadline > when:  # re-armed since the timer was set
+            self._set_stall_timer(asyncio.get_running_loop(), self._stall_deadline)
+            return
+        assert self._stalled is not None
+        self._stalled(self, self._stall_timeout)
 
     def stream_page(self, page: asyncio.Task[None]) -> None:
         """``page`` now streams blocks to the device; a page still running gives way to it."""

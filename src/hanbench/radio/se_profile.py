@@ -24,6 +24,16 @@ The fix is one device class and one ZDO class, applied in one place:
 * :class:`SmartEnergyZDO` answers an SE ``Match_Desc_req`` from the coordinator's real
   endpoints: the SE endpoints that serve one of the requested input clusters or use one of
   the requested output clusters.
+* :meth:`SmartEnergyDevice.route_requests` lets a CH server take a device's requests on one
+  cluster straight from the raw frame (the OTA server does, for the four requests of an
+  update): :meth:`SmartEnergyDevice.packet_received` reads the frame with
+  :mod:`hanbench.radio.zcl_frames` before zigpy parses it, does zigpy's own bookkeeping for it
+  (``last_seen``, LQI and RSSI, zigpy's duplicate filter) and hands the request to the server.
+  Whatever the route does not take (another command, a frame it cannot read, a frame that
+  answers a request the coordinator is waiting on, a cluster the device's endpoint does not
+  have) goes through zigpy's pipeline unchanged. This is zigpy's receive path with its
+  ``Struct`` parsing left out, for the frames that make up an update
+  (:mod:`hanbench.radio.zcl_frames` says why); it runs the same on every radio.
 * :func:`with_smart_energy` builds an application class whose ``add_device`` creates
   :class:`SmartEnergyDevice`. zigpy creates devices through ``add_device`` on join, on
   announce and when loading its database, so this covers every device it tracks. The same
@@ -43,7 +53,8 @@ upgrade that changes it fails a test and this module gets reviewed.
 from __future__ import annotations
 
 import enum
-from typing import Any, TypeVar
+from collections.abc import Callable
+from typing import Any, Generic, TypeVar
 
 import zigpy.application
 import zigpy.device
@@ -54,8 +65,12 @@ import zigpy.zdo
 import zigpy.zdo.types as zdo_t
 from zigpy.zcl import foundation
 
+from hanbench.radio.zcl_frames import ZclHeader, read_header
+
 #: The Zigbee Smart Energy application profile.
 SE_PROFILE_ID = 0x0109
+
+_Request = TypeVar("_Request")
 
 
 class SeDeviceType(enum.IntEnum):
@@ -109,8 +124,19 @@ class SmartEnergyZDO(zigpy.zdo.ZDO):
         )
 
 
+class RequestRoute(Generic[_Request]):
+    """Requests on one cluster that a server takes from the raw frame: ``read`` gives the
+    request a frame carries (``None``: not one of its, ``ValueError``: truncated), ``handle``
+    is called with the endpoint the request came from, its header and the request."""
+
+    def __init__(self, read: Callable[[ZclHeader, bytes], _Request | None],
+                 handle: Callable[[zigpy.endpoint.Endpoint, ZclHeader, _Request], None]) -> None:
+        self.read = read
+        self.handle = handle
+
+
 class SmartEnergyDevice(zigpy.device.Device):
-    """A zigpy device whose SE-profile ZCL frames reach zigpy's handlers."""
+    """A zigpy device whose SE-profile ZCL frames reach zigpy's handlers, or a CH server's route."""
 
     def __init__(
         self, application: zigpy.application.ControllerApplication, ieee: t.EUI64, nwk: t.NWK
@@ -118,6 +144,52 @@ class SmartEnergyDevice(zigpy.device.Device):
         super().__init__(application, ieee, nwk)
         self.zdo = SmartEnergyZDO(self)
         self.endpoints[zigpy.zdo.ZDO_ENDPOINT] = self.zdo
+        self._routes: dict[int, RequestRoute[Any]] = {}
+
+    def route_requests(self, cluster_id: int, route: RequestRoute[Any]) -> Callable[[], None]:
+        """Send this device's requests on ``cluster_id`` that ``route`` reads to its handler,
+        from now on; returns how to stop."""
+        self._routes[cluster_id] = route
+
+        def unroute() -> None:
+            if self._routes.get(cluster_id) is route:
+                del self._routes[cluster_id]
+
+        return unroute
+
+    def packet_received(self, packet: t.ZigbeePacket) -> None:
+        route = self._routes.get(packet.cluster_id) if self._routes else None
+        if route is None or not self._take(route, packet):
+            super().packet_received(packet)
+
+    def _take(self, route: RequestRoute[Any], packet: t.ZigbeePacket) -> bool:
+        """Hand a request to ``route`` as zigpy's ``packet_received`` would reach a listener;
+        False leaves the frame to zigpy."""
+        if packet.profile_id != SE_PROFILE_ID or packet.src_ep == zigpy.zdo.ZDO_ENDPOINT:
+            return False
+        endpoint = self.endpoints.get(packet.src_ep)
+        if not isinstance(endpoint, zigpy.endpoint.Endpoint) or packet.cluster_id not in endpoint.out_clusters:
+            return False
+        data = packet.data.serialize()
+        try:
+            header = read_header(data)
+            request = route.read(header, data[header.length:])
+        except ValueError:
+            return False  # zigpy reads it again and logs why it cannot
+        if request is None:
+            return False
+        if self._requests and zigpy.device.ResponseKey(
+            packet.src_ep, packet.cluster_id, header.direction, header.tsn
+        ) in self._requests:
+            return False  # it answers something the coordinator asked: zigpy matches it
+        self.last_seen = packet.timestamp
+        if packet.lqi is not None:
+            self.lqi = packet.lqi
+        if packet.rssi is not None:
+            self.rssi = packet.rssi
+        if not self._should_filter_packet(packet):
+            route.handle(endpoint, header, request)
+        return True
 
     def _parse_packet_header(
         self, packet: t.ZigbeePacket

@@ -23,11 +23,12 @@ from zigpy.zcl.clusters.general import Basic, Ota
 from hanbench.clock import run_virtual
 from hanbench.devices.node import EmulatedNode
 from hanbench.errors import BadInput
-from hanbench.hub.cluster_hook import DeviceHooks, Unhook, request_listeners
+from hanbench.hub.cluster_hook import DeviceHooks, Unhook, request_listeners, request_route
 from hanbench.radio.air import AirFrame, VirtualAir
 from hanbench.radio.interview import join_and_interview
-from hanbench.radio.se_profile import SeDeviceType
+from hanbench.radio.se_profile import RequestRoute, SeDeviceType
 from hanbench.radio.virtual_app import VirtualRadioApp, virtual_coordinator
+from hanbench.radio.zcl_frames import QueryNextImage, read_ota_request
 
 _R = TypeVar("_R")
 Status = foundation.Status
@@ -205,5 +206,32 @@ def test_installing_twice_or_using_an_uninstalled_hook_is_bad_input() -> None:
         hooks.uninstall()
         hooks.uninstall()  # a second uninstall does nothing
         assert not hooks.installed
+
+    on_network(scenario)
+
+
+def test_a_request_route_hooks_smart_energy_devices_and_refuses_a_plain_zigpy_one() -> None:
+    """The route needs the Smart Energy device class the CH's application makes (on every radio)."""
+
+    async def scenario(app: VirtualRadioApp, air: VirtualAir) -> Any:
+        taken: list[object] = []
+
+        def route_for(device: zigpy.device.Device) -> RequestRoute[Any]:
+            return RequestRoute(read_ota_request, lambda endpoint, header, request: taken.append(request))
+
+        node = OtaClientNode(air, 1)
+        await join_and_interview(app, node)
+        hooks = DeviceHooks("test server", request_route(Ota.cluster_id, route_for))
+        hooks.install(app)
+        with pytest.raises(TimeoutError):  # the route took it; nothing answered
+            await node.request(Ota.cluster_id, "query_next_image", field_control=0, manufacturer_code=0x1234,
+                               image_type=0x0000, current_file_version=1, timeout=1)
+        assert taken == [QueryNextImage(0, 0x1234, 0x0000, 1)]
+        hooks.uninstall()
+        await node.close()
+        plain = zigpy.device.Device(app, t.EUI64.convert("00:11:22:33:44:55:07:ff"), 0x07FF)
+        app.devices[plain.ieee] = plain
+        with pytest.raises(BadInput, match="not a SmartEnergyDevice"):
+            DeviceHooks("test server", request_route(Ota.cluster_id, route_for)).install(app)
 
     on_network(scenario)

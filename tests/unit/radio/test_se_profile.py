@@ -7,8 +7,12 @@ upgrade, zigpy changed what ``hanbench.radio.se_profile`` works around: review t
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import Callable
+
 import zigpy.application
 import zigpy.device
+import zigpy.endpoint
 import zigpy.profiles.zha
 import zigpy.types as t
 import zigpy.zdo
@@ -21,12 +25,14 @@ from hanbench.radio.air import VirtualAir
 from hanbench.radio.interview import join_and_interview
 from hanbench.radio.se_profile import (
     SE_PROFILE_ID,
+    RequestRoute,
     SeDeviceType,
     SmartEnergyAppMixin,
     SmartEnergyDevice,
     with_smart_energy,
 )
 from hanbench.radio.virtual_app import VirtualRadioApp, virtual_coordinator
+from hanbench.radio.zcl_frames import QueryNextImage, ZclHeader, read_ota_request
 
 
 def se_zcl_packet(profile_id: int = SE_PROFILE_ID) -> t.ZigbeePacket:
@@ -154,3 +160,92 @@ def test_with_smart_energy_mixes_in_once() -> None:
     assert issubclass(fixed, SmartEnergyAppMixin)
     assert with_smart_energy(fixed) is fixed
     assert with_smart_energy(VirtualRadioApp) is VirtualRadioApp
+
+
+# -- requests routed from the raw frame ------------------------------------------------------------------
+
+
+def query_packet(tsn: int, version: int = 7) -> t.ZigbeePacket:
+    """Query Next Image from the meter (0x1234, endpoint 1), as it comes off the air."""
+    frame = QueryNextImage(0, 0x1234, 1, version).frame(tsn)
+    return t.ZigbeePacket(
+        src=t.AddrModeAddress(addr_mode=t.AddrMode.NWK, address=0x1234), src_ep=1,
+        dst=t.AddrModeAddress(addr_mode=t.AddrMode.NWK, address=0x0000), dst_ep=1, tsn=tsn,
+        profile_id=SE_PROFILE_ID, cluster_id=Ota.cluster_id, data=t.SerializableBytes(frame), lqi=200, rssi=-50,
+    )
+
+
+class Routed:
+    """A route that keeps what reaches it, and what zigpy's own listeners saw."""
+
+    def __init__(self, app: VirtualRadioApp, device: SmartEnergyDevice) -> None:
+        self.taken: list[tuple[int, int, object]] = []
+        self.zigpy_heard: list[object] = []
+        self.unroute = device.route_requests(Ota.cluster_id, RequestRoute(read_ota_request, self.handle))
+        app.register_callback_listener(src=device, filters=[Ota.ServerCommandDefs.query_next_image.schema()],
+                                       callback=lambda hdr, cmd: self.zigpy_heard.append(cmd))
+
+    def handle(self, endpoint: zigpy.endpoint.Endpoint, header: ZclHeader, request: object) -> None:
+        self.taken.append((endpoint.endpoint_id, header.tsn, request))
+
+
+def on_interviewed_meter(scenario: Callable[[VirtualRadioApp, SmartEnergyDevice], None]) -> None:
+    async def run() -> None:
+        air = VirtualAir()
+        async with virtual_coordinator(air) as app:
+            node = meter(air)
+            device = await join_and_interview(app, node)
+            assert isinstance(device, SmartEnergyDevice)
+            scenario(app, device)
+            await node.close()
+
+    run_virtual(run())
+
+
+def test_a_routed_request_reaches_its_route_with_zigpys_bookkeeping_and_not_zigpy() -> None:
+    def scenario(app: VirtualRadioApp, device: SmartEnergyDevice) -> None:
+        routed = Routed(app, device)
+        device.last_seen = 0.0
+        app.packet_received(query_packet(5))
+        assert routed.taken == [(1, 5, QueryNextImage(0, 0x1234, 1, 7))]
+        assert routed.zigpy_heard == []
+        assert (device.lqi, device.rssi) == (200, -50)
+        assert device.last_seen is not None and device.last_seen > 0
+        # zigpy's duplicate filter still applies: the same frame again is dropped, a new one is not
+        app.packet_received(query_packet(5))
+        app.packet_received(query_packet(6))
+        assert [tsn for _, tsn, _ in routed.taken] == [5, 6]
+        # once unrouted, zigpy has the frames again
+        routed.unroute()
+        app.packet_received(query_packet(7))
+        assert len(routed.taken) == 2 and len(routed.zigpy_heard) == 1
+
+    on_interviewed_meter(scenario)
+
+
+def test_what_a_route_does_not_read_goes_through_zigpy() -> None:
+    def scenario(app: VirtualRadioApp, device: SmartEnergyDevice) -> None:
+        routed = Routed(app, device)
+        truncated = query_packet(5)
+        truncated = truncated.replace(data=t.SerializableBytes(truncated.data.serialize()[:6]))
+        app.packet_received(truncated)
+        other_profile = query_packet(6).replace(profile_id=zigpy.profiles.zha.PROFILE_ID)
+        app.packet_received(other_profile)
+        assert routed.taken == []
+        # zigpy could not read the truncated frame either; it read the Home Automation one
+        assert [cmd.current_file_version for cmd in routed.zigpy_heard] == [7]  # type: ignore[attr-defined]
+
+    on_interviewed_meter(scenario)
+
+
+def test_a_frame_that_answers_the_coordinator_is_left_to_zigpys_matching() -> None:
+    def scenario(app: VirtualRadioApp, device: SmartEnergyDevice) -> None:
+        routed = Routed(app, device)
+        waiting: asyncio.Future[object] = asyncio.get_running_loop().create_future()
+        key = zigpy.device.ResponseKey(1, Ota.cluster_id, foundation.Direction.Client_to_Server, 9)
+        device._requests[key] = waiting
+        app.packet_received(query_packet(9))
+        assert routed.taken == [] and waiting.done()
+        del device._requests[key]
+
+    on_interviewed_meter(scenario)
