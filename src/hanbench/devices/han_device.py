@@ -31,8 +31,9 @@ from hanbench.gbcs.entity import EntityId
 from hanbench.gbcs.image_types import INITIAL_FILE_VERSION, RTDS_HW_MIN, profile_for
 from hanbench.radio.addresses import eui64_of
 from hanbench.radio.air import VirtualAir
+from hanbench.radio.zcl_frames import ZclHeader
 
-CommandHandler = Callable[[t.ZigbeePacket, foundation.ZCLHeader, Any], Awaitable[foundation.Status | None]]
+CommandHandler = Callable[[t.ZigbeePacket, ZclHeader, Any], Awaitable[foundation.Status | None]]
 
 
 class HanNode(OtaClientNode):
@@ -47,7 +48,7 @@ class HanNode(OtaClientNode):
         self.handlers: dict[int, CommandHandler] = {}
 
     async def handle_cluster_command(
-        self, packet: t.ZigbeePacket, header: foundation.ZCLHeader, command: Any
+        self, packet: t.ZigbeePacket, header: ZclHeader, command: Any
     ) -> foundation.Status | None:
         handler = self.handlers.get(packet.cluster_id)
         if handler is not None:

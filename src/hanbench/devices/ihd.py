@@ -34,6 +34,7 @@ from hanbench.devices.ota_client import WAIT_FOR_UPGRADE_COMMAND
 from hanbench.gbcs.device_types import DeviceType
 from hanbench.radio.air import VirtualAir
 from hanbench.radio.se_profile import SeDeviceType
+from hanbench.radio.zcl_frames import ZclHeader
 
 
 class Ihd(HanDevice):
@@ -58,7 +59,7 @@ class Ihd(HanDevice):
         return foundation.Status.SUCCESS
 
     async def _on_upgrade_command(
-        self, packet: t.ZigbeePacket, header: foundation.ZCLHeader, command: Any
+        self, packet: t.ZigbeePacket, header: ZclHeader, command: Any
     ) -> foundation.Status:
         """The CH's unsolicited Upgrade End Response: switch to the held image at its time."""
         if header.command_id != Ota.ClientCommandDefs.upgrade_end_response.id:

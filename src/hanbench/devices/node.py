@@ -2,9 +2,11 @@
 
 :class:`EmulatedNode` is the base of every emulated GB device (ESME, GSME, IHD, ...). It
 sits on the :class:`~hanbench.radio.air.VirtualAir` and exchanges real frames with the Comms
-Hub's zigpy coordinator, encoded and decoded with zigpy's own types (``zigpy.zdo.types``,
-``zigpy.zcl.foundation`` and the cluster command schemas), so zigpy cannot tell it from a
-radio-attached device:
+Hub's zigpy coordinator, encoded and decoded with zigpy's own types (``zigpy.zdo.types`` and
+the cluster command schemas), so zigpy cannot tell it from a radio-attached device. ZCL
+headers, which every frame has, are written and read by hand (:mod:`hanbench.radio.zcl_frames`,
+byte for byte zigpy's), and so are the OTA commands of an update, which the OTA client builds
+and reads with the same module through :meth:`EmulatedNode.exchange`:
 
 * :meth:`EmulatedNode.join` joins the way a device does (association, then a ZDO
   ``Device_annce`` broadcast) and the node then answers zigpy's interview: Node, Active
@@ -12,7 +14,8 @@ radio-attached device:
 * :meth:`EmulatedNode.request` sends a cluster command to the coordinator and awaits the
   response with the same TSN; :meth:`EmulatedNode.request_general` does the same for a
   general (profile-wide) command such as Read Attributes, to any coordinator endpoint;
-  :meth:`EmulatedNode.reply` answers a received command.
+  :meth:`EmulatedNode.exchange` for a frame the caller built; :meth:`EmulatedNode.reply`
+  answers a received command.
 * Cluster commands from the coordinator land in :meth:`EmulatedNode.handle_cluster_command`,
   which device types override. Default Responses are sent where the ZCL asks for them.
 * :meth:`EmulatedNode.sleep` / :meth:`EmulatedNode.wake` switch the receiver of a sleepy
@@ -25,7 +28,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Coroutine, Sequence
+from collections.abc import Callable, Coroutine, Sequence
 from typing import Any
 
 import zigpy.types as t
@@ -37,6 +40,8 @@ from zigpy.zdo import ZDO_ENDPOINT
 from hanbench.errors import BadInput
 from hanbench.radio.air import VirtualAir
 from hanbench.radio.se_profile import SE_PROFILE_ID
+from hanbench.radio.zcl_frames import ZclHeader, read_header
+from hanbench.radio.zcl_frames import header as zcl_header
 from hanbench.radio.zdo_responder import ZDO_PROFILE_ID, ZdoFrame, ZdoNode, answer
 
 LOGGER = logging.getLogger(__name__)
@@ -46,6 +51,9 @@ COORDINATOR_NWK = t.NWK(0x0000)
 DEFAULT_REPLY_TIMEOUT_S = 5.0
 
 _PendingKey = tuple[str, int, int]  # ("zdo"|"zcl", cluster id, tsn)
+Reader = Callable[[ZclHeader, bytes], Any]
+"""Reads the answer to a request from its header and payload (KeyError or ValueError if it cannot)."""
+_Waiting = tuple["asyncio.Future[Any]", Reader | None]  # a ZDO answer needs no reader
 
 
 def _flip(direction: foundation.Direction) -> foundation.Direction:
@@ -63,8 +71,8 @@ def _side_addressed(direction: foundation.Direction) -> ClusterType:
     return ClusterType.Client
 
 
-def _to_coordinator() -> t.AddrModeAddress:
-    return t.AddrModeAddress(addr_mode=t.AddrMode.NWK, address=COORDINATOR_NWK)
+def _server_to_client(direction: foundation.Direction) -> bool:
+    return direction == foundation.Direction.Server_to_Client
 
 
 def _cluster_class(cluster_id: int) -> type[Cluster]:
@@ -115,7 +123,10 @@ class EmulatedNode:
         self.coordinator_endpoint = coordinator_endpoint
         self._awake = True
         self._tsn = 0
-        self._pending: dict[_PendingKey, asyncio.Future[Any]] = {}
+        self._pending: dict[_PendingKey, _Waiting] = {}
+        # The node's own address and the coordinator's, as every frame names them.
+        self._src = t.AddrModeAddress(addr_mode=t.AddrMode.NWK, address=self._nwk)
+        self._coordinator = t.AddrModeAddress(addr_mode=t.AddrMode.NWK, address=COORDINATOR_NWK)
         self._tasks: set[asyncio.Task[Any]] = set()
         self._attributes: dict[tuple[int, ClusterType], dict[int, Any]] = {}
         # Exceptions raised by this node's own command handlers: on the air they are a
@@ -251,7 +262,7 @@ class EmulatedNode:
                 addr_mode=t.AddrMode.Broadcast, address=t.BroadcastAddress.RX_ON_WHEN_IDLE
             ),
             zdo_t.ZDOCmd.Device_annce,
-            self._next_tsn(),
+            self.next_tsn(),
             [self.nwk, self.ieee, t.uint8_t(capability)],
         )
 
@@ -261,7 +272,7 @@ class EmulatedNode:
         for task in self._tasks:
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
-        for future in self._pending.values():
+        for future, _ in self._pending.values():
             future.cancel()
 
     async def match_descriptor(
@@ -276,7 +287,7 @@ class EmulatedNode:
         ``server=True`` looks for a server of ``cluster_id`` (how an OTA client finds its
         server); the profile is the node's own.
         """
-        tsn = self._next_tsn()
+        tsn = self.next_tsn()
         in_clusters = [t.uint16_t(cluster_id)] if server else []
         out_clusters = [] if server else [t.uint16_t(cluster_id)]
         args = await self._zdo_exchange(
@@ -313,20 +324,33 @@ class EmulatedNode:
         """
         if direction is None:
             direction = self._direction_for(cluster_id)
-        tsn = self._next_tsn()
-        header = foundation.ZCLHeader.cluster(tsn, 0, direction=direction)
+        tsn = self.next_tsn()
         command_id, payload = self._encode_cluster_command(
             cluster_id, command, direction, args, kwargs
         )
-        header.command_id = command_id
-        header.frame_control = header.frame_control.replace(
-            disable_default_response=not expect_reply
-        )
-        send = self._send_zcl(_to_coordinator(), self.coordinator_endpoint, cluster_id, header, payload)
+        frame = zcl_header(tsn, command_id, server_to_client=_server_to_client(direction),
+                           disable_default_response=not expect_reply) + payload
         if not expect_reply:
-            await send
+            await self.send(cluster_id, frame)
             return None
-        return await self._exchange(("zcl", cluster_id, tsn), send, timeout)
+        return await self.exchange(cluster_id, frame, self._zigpy_reader(cluster_id), timeout=timeout)
+
+    async def exchange(
+        self, cluster_id: int, frame: bytes, read: Reader, *, timeout: float = DEFAULT_REPLY_TIMEOUT_S
+    ) -> Any:
+        """Send a ZCL frame the caller built (TSN from :meth:`next_tsn`) to the coordinator's
+        endpoint for cluster commands; return the first frame the coordinator sends back on the
+        cluster with that TSN, read by ``read`` (a frame ``read`` cannot read is answered
+        MALFORMED_COMMAND and not returned); ``TimeoutError`` after ``timeout`` loop seconds.
+        Delivery failures raise ``zigpy.exceptions.DeliveryError``.
+        """
+        tsn = read_header(frame).tsn
+        send = self._send_zcl(self._coordinator, self.coordinator_endpoint, cluster_id, tsn, frame)
+        return await self._exchange(("zcl", cluster_id, tsn), send, timeout, read)
+
+    async def send(self, cluster_id: int, frame: bytes) -> None:
+        """Send a ZCL frame the caller built to the coordinator's endpoint for cluster commands."""
+        await self._send_zcl(self._coordinator, self.coordinator_endpoint, cluster_id, read_header(frame).tsn, frame)
 
     async def request_general(
         self,
@@ -350,17 +374,19 @@ class EmulatedNode:
         """
         if direction is None:
             direction = self._direction_for(cluster_id)
-        tsn = self._next_tsn()
-        header = foundation.ZCLHeader.general(tsn, command, direction=direction)
+        tsn = self.next_tsn()
         payload = foundation.GENERAL_COMMANDS[command].schema(*args, **kwargs).serialize()
+        # zigpy's frame control for a general command: default response disabled server to client.
+        frame = zcl_header(tsn, command, cluster_specific=False, server_to_client=_server_to_client(direction),
+                           disable_default_response=_server_to_client(direction)) + payload
         dst_ep = self.coordinator_endpoint if endpoint is None else endpoint
-        send = self._send_zcl(_to_coordinator(), dst_ep, cluster_id, header, payload)
-        return await self._exchange(("zcl", cluster_id, tsn), send, timeout)
+        send = self._send_zcl(self._coordinator, dst_ep, cluster_id, tsn, frame)
+        return await self._exchange(("zcl", cluster_id, tsn), send, timeout, self._zigpy_reader(cluster_id))
 
     async def reply(
         self,
         packet: t.ZigbeePacket,
-        header: foundation.ZCLHeader,
+        header: ZclHeader,
         command: str | int,
         *args: Any,
         **kwargs: Any,
@@ -370,15 +396,13 @@ class EmulatedNode:
         command_id, payload = self._encode_cluster_command(
             packet.cluster_id, command, direction, args, kwargs
         )
-        response_header = foundation.ZCLHeader.cluster(header.tsn, command_id, direction=direction)
-        response_header.frame_control = response_header.frame_control.replace(
-            disable_default_response=True
-        )
+        frame = zcl_header(header.tsn, command_id, server_to_client=_server_to_client(direction),
+                           disable_default_response=True) + payload
         assert packet.src is not None and packet.src_ep is not None
-        await self._send_zcl(packet.src, packet.src_ep, packet.cluster_id, response_header, payload)
+        await self._send_zcl(packet.src, packet.src_ep, packet.cluster_id, header.tsn, frame)
 
     async def handle_cluster_command(
-        self, packet: t.ZigbeePacket, header: foundation.ZCLHeader, command: Any
+        self, packet: t.ZigbeePacket, header: ZclHeader, command: Any
     ) -> foundation.Status | None:
         """Handle a cluster command from the coordinator; device types override this.
 
@@ -412,19 +436,32 @@ class EmulatedNode:
         self._spawn(self._send_zdo(packet.src, reply.command, reply.tsn, reply.args))
 
     def _receive_zcl(self, packet: t.ZigbeePacket) -> None:
-        header, rest = foundation.ZCLHeader.deserialize(packet.data.serialize())
+        data = packet.data.serialize()
         try:
-            command = self._decode_zcl(packet.cluster_id, header, rest)
+            header = read_header(data)
+        except ValueError as exc:
+            LOGGER.debug("%s: frame too short for ZCL %r: %s", self.ieee, packet, exc)
+            return
+        payload = data[header.length:]
+        waiting = self._pending.get(("zcl", packet.cluster_id, header.tsn))
+        reader = waiting[1] if waiting is not None and not waiting[0].done() else None
+        try:
+            if reader is not None:
+                answer = reader(header, payload)
+            else:
+                command = self.read_command(packet.cluster_id, header, payload)
         except (KeyError, ValueError) as exc:
             LOGGER.debug("%s: undecodable ZCL frame %r: %s", self.ieee, packet, exc)
             self._default_response(packet, header, foundation.Status.MALFORMED_COMMAND)
             return
-        if self._resolve(("zcl", packet.cluster_id, header.tsn), command):
+        if reader is not None:
+            assert waiting is not None
+            waiting[0].set_result(answer)
             return
         if command is None:
             status = (
                 foundation.Status.UNSUP_GENERAL_COMMAND
-                if header.frame_control.is_general
+                if header.general
                 else foundation.Status.UNSUP_CLUSTER_COMMAND
             )
             self._default_response(packet, header, status)
@@ -434,15 +471,24 @@ class EmulatedNode:
         if packet.cluster_id not in served:
             self._default_response(packet, header, foundation.Status.UNSUPPORTED_CLUSTER)
             return
-        if header.frame_control.is_general:
+        if header.general:
             self._handle_general(packet, header, command, side)
         else:
             self._spawn(self._dispatch_cluster_command(packet, header, command))
 
+    def read_command(self, cluster_id: int, header: ZclHeader, payload: bytes) -> Any:
+        """The command in a frame nobody waits for, or None if unknown (KeyError or ValueError
+        if it cannot be read); device types may read some of their clusters' themselves."""
+        return self._decode_zcl(cluster_id, header, payload)
+
+    def _zigpy_reader(self, cluster_id: int) -> Reader:
+        """Reads an answer on ``cluster_id`` with zigpy's schema (None if zigpy knows no such command)."""
+        return lambda header, payload: self._decode_zcl(cluster_id, header, payload)
+
     @staticmethod
-    def _decode_zcl(cluster_id: int, header: foundation.ZCLHeader, rest: bytes) -> Any:
+    def _decode_zcl(cluster_id: int, header: ZclHeader, rest: bytes) -> Any:
         """The command in a ZCL frame, decoded with zigpy's schema; None if unknown."""
-        if header.frame_control.is_general:
+        if header.general:
             if header.command_id not in foundation.GENERAL_COMMANDS:
                 return None
             schema = foundation.GENERAL_COMMANDS[
@@ -450,9 +496,9 @@ class EmulatedNode:
             ].schema
         else:
             commands = (
-                _cluster_class(cluster_id).server_commands
-                if header.direction == foundation.Direction.Client_to_Server
-                else _cluster_class(cluster_id).client_commands
+                _cluster_class(cluster_id).client_commands
+                if header.server_to_client
+                else _cluster_class(cluster_id).server_commands
             )
             if header.command_id not in commands:
                 return None
@@ -463,7 +509,7 @@ class EmulatedNode:
     def _handle_general(
         self,
         packet: t.ZigbeePacket,
-        header: foundation.ZCLHeader,
+        header: ZclHeader,
         command: Any,
         side: ClusterType,
     ) -> None:
@@ -505,7 +551,7 @@ class EmulatedNode:
         return records
 
     async def _dispatch_cluster_command(
-        self, packet: t.ZigbeePacket, header: foundation.ZCLHeader, command: Any
+        self, packet: t.ZigbeePacket, header: ZclHeader, command: Any
     ) -> None:
         try:
             status = await self.handle_cluster_command(packet, header, command)
@@ -517,23 +563,21 @@ class EmulatedNode:
             status = foundation.Status.FAILURE
         if status is None:
             return
-        if status != foundation.Status.SUCCESS or not header.frame_control.disable_default_response:
+        if status != foundation.Status.SUCCESS or not header.disable_default_response:
             await self._send_default_response(packet, header, status)
 
     def _default_response(
-        self, packet: t.ZigbeePacket, header: foundation.ZCLHeader, status: foundation.Status
+        self, packet: t.ZigbeePacket, header: ZclHeader, status: foundation.Status
     ) -> None:
         # The ZCL never answers a Default Response, nor a broadcast.
-        if header.frame_control.is_general and (
-            header.command_id == foundation.GeneralCommand.Default_Response
-        ):
+        if header.general and header.command_id == foundation.GeneralCommand.Default_Response:
             return
         if packet.dst is not None and packet.dst.addr_mode == t.AddrMode.Broadcast:
             return
         self._spawn(self._send_default_response(packet, header, status))
 
     async def _send_default_response(
-        self, packet: t.ZigbeePacket, header: foundation.ZCLHeader, status: foundation.Status
+        self, packet: t.ZigbeePacket, header: ZclHeader, status: foundation.Status
     ) -> None:
         response = foundation.GENERAL_COMMANDS[foundation.GeneralCommand.Default_Response].schema(
             command_id=header.command_id, status=status
@@ -545,20 +589,15 @@ class EmulatedNode:
     async def _send_general_reply(
         self,
         packet: t.ZigbeePacket,
-        header: foundation.ZCLHeader,
+        header: ZclHeader,
         command_id: foundation.GeneralCommand,
         response: Any,
     ) -> None:
-        reply_header = foundation.ZCLHeader.general(
-            header.tsn, command_id, direction=_flip(header.direction)
-        )
-        reply_header.frame_control = reply_header.frame_control.replace(
-            disable_default_response=True
-        )
+        frame = zcl_header(header.tsn, command_id, cluster_specific=False,
+                           server_to_client=_server_to_client(_flip(header.direction)),
+                           disable_default_response=True) + response.serialize()
         assert packet.src is not None and packet.src_ep is not None
-        await self._send_zcl(
-            packet.src, packet.src_ep, packet.cluster_id, reply_header, response.serialize()
-        )
+        await self._send_zcl(packet.src, packet.src_ep, packet.cluster_id, header.tsn, frame)
 
     # -- framing and transmission ------------------------------------------------------
 
@@ -596,18 +635,22 @@ class EmulatedNode:
             f"cluster {cluster_class.__name__} has no command {command!r} in direction {direction.name}"
         )
 
-    def _next_tsn(self) -> int:
+    def next_tsn(self) -> int:
+        """The next transaction sequence number of the node's frames."""
         self._tsn = (self._tsn + 1) % 256
         return self._tsn
 
-    async def _exchange(self, key: _PendingKey, send: Coroutine[Any, Any, None], timeout: float) -> Any:
-        """Run ``send`` and return the answer filed under ``key``, waiting ``timeout`` at most.
+    async def _exchange(
+        self, key: _PendingKey, send: Coroutine[Any, Any, None], timeout: float, read: Reader | None = None
+    ) -> Any:
+        """Run ``send`` and return the answer filed under ``key`` (a ZCL answer read by ``read``),
+        waiting ``timeout`` at most.
 
         The answer is expected before the frame goes out: a reply on the virtual air can
         arrive before ``send`` returns.
         """
         future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
-        self._pending[key] = future
+        self._pending[key] = (future, read)
         try:
             await send
             async with asyncio.timeout(timeout):
@@ -616,10 +659,10 @@ class EmulatedNode:
             self._pending.pop(key, None)
 
     def _resolve(self, key: _PendingKey, value: Any) -> bool:
-        future = self._pending.get(key)
-        if future is None or future.done():
+        waiting = self._pending.get(key)
+        if waiting is None or waiting[0].done():
             return False
-        future.set_result(value)
+        waiting[0].set_result(value)
         return True
 
     def _spawn(self, coro: Coroutine[Any, Any, None]) -> None:
@@ -635,35 +678,22 @@ class EmulatedNode:
     async def _zdo_exchange(
         self, command: zdo_t.ZDOCmd, tsn: int, args: list[Any], timeout: float
     ) -> list[Any]:
-        send = self._send_zdo(_to_coordinator(), command, tsn, args)
+        send = self._send_zdo(self._coordinator, command, tsn, args)
         result: list[Any] = await self._exchange(("zdo", command, tsn), send, timeout)
         return result
 
-    async def _send_zdo(
+    def _send_zdo(
         self, destination: t.AddrModeAddress, command: zdo_t.ZDOCmd, tsn: int, args: list[Any]
-    ) -> None:
+    ) -> Coroutine[Any, Any, None]:
         data = ZdoFrame(command, tsn, args).encode()
-        await self._transmit(destination, ZDO_ENDPOINT, ZDO_ENDPOINT, ZDO_PROFILE_ID, command, tsn, data)
+        return self._transmit(destination, ZDO_ENDPOINT, ZDO_ENDPOINT, ZDO_PROFILE_ID, command, tsn, data)
 
-    async def _send_zcl(
-        self,
-        destination: t.AddrModeAddress,
-        dst_ep: int,
-        cluster_id: int,
-        header: foundation.ZCLHeader,
-        payload: bytes,
-    ) -> None:
-        await self._transmit(
-            destination,
-            self.endpoint,
-            dst_ep,
-            self.profile_id,
-            cluster_id,
-            header.tsn,
-            header.serialize() + payload,
-        )
+    def _send_zcl(
+        self, destination: t.AddrModeAddress, dst_ep: int, cluster_id: int, tsn: int, frame: bytes
+    ) -> Coroutine[Any, Any, None]:
+        return self._transmit(destination, self.endpoint, dst_ep, self.profile_id, cluster_id, tsn, frame)
 
-    async def _transmit(
+    def _transmit(
         self,
         destination: t.AddrModeAddress,
         src_ep: int,
@@ -672,10 +702,12 @@ class EmulatedNode:
         cluster_id: int,
         tsn: int,
         data: bytes,
-    ) -> None:
-        await self._air.transmit(
+    ) -> Coroutine[Any, Any, None]:
+        """The air's transmission of one frame from the node, to be awaited (the send helpers
+        hand it on rather than wrap it, a coroutine frame less per frame)."""
+        return self._air.transmit(
             t.ZigbeePacket(
-                src=t.AddrModeAddress(addr_mode=t.AddrMode.NWK, address=self.nwk),
+                src=self._src,
                 src_ep=src_ep,
                 dst=destination,
                 dst_ep=dst_ep,

@@ -23,7 +23,9 @@ research §5):
 * Image Page mode (``page_size``) asks for a page and collects the unsolicited block
   responses; a gap in a page costs one page re-request from the gap, not a restart.
 
-All waiting is in event-loop time, so emulated downloads run in virtual time.
+All waiting is in event-loop time, so emulated downloads run in virtual time. The OTA frames
+are built and read with :mod:`hanbench.radio.zcl_frames` (zigpy's bytes, without the cost of
+zigpy's ``Struct`` machinery on every block).
 """
 
 from __future__ import annotations
@@ -39,15 +41,24 @@ from typing import Any, Protocol
 import zigpy.exceptions
 import zigpy.types as t
 from zigpy.zcl import foundation
-from zigpy.zcl.clusters.general import (
-    ImageBlockCommand,
-    ImageNotifyCommand,
-    ImagePageCommandFieldControl,
-    Ota,
-)
+from zigpy.zcl.clusters.general import ImageNotifyCommand, Ota
 
 from hanbench.devices.node import EmulatedNode
 from hanbench.errors import BadInput
+from hanbench.radio.zcl_frames import (
+    HARDWARE_VERSION_PRESENT,
+    MINIMUM_BLOCK_PERIOD_PRESENT,
+    ImageBlock,
+    ImageBlockResponse,
+    ImageNotify,
+    ImagePage,
+    OtaAnswer,
+    QueryNextImage,
+    QueryNextImageResponse,
+    UpgradeEnd,
+    ZclHeader,
+    read_ota_answer,
+)
 
 LOGGER = logging.getLogger(__name__)
 
@@ -62,8 +73,6 @@ class ImageJudge(Protocol):
         SUCCESS keeps the image (it then waits for activation); INVALID_IMAGE refuses it."""
         ...
 
-
-_QUERY_RESPONSE = Ota.ClientCommandDefs.query_next_image_response.schema
 
 #: ``upgrade_time`` meaning "wait for the upgrade command" (GBCS: activation is CS06).
 WAIT_FOR_UPGRADE_COMMAND = 0xFFFFFFFF
@@ -165,11 +174,6 @@ class ImageOffer:
     file_version: int
     image_size: int
 
-    def fields(self) -> dict[str, int]:
-        """The image's identity as the OTA cluster's request schemas name it."""
-        return {"manufacturer_code": self.manufacturer_code, "image_type": self.image_type,
-                "file_version": self.file_version}
-
 
 @dataclass
 class _Partial:
@@ -219,7 +223,7 @@ class OtaClient:
         self._period_s = self.config.minimum_block_period_ms / 1000
         self._last_request_at: float | None = None
         self._running: asyncio.Task[OtaOutcome] | None = None
-        self._page_blocks: asyncio.Queue[Any] | None = None
+        self._page_blocks: asyncio.Queue[ImageBlockResponse] | None = None
         self._jitter = random.Random(self.config.seed)
 
     # -- public API ------------------------------------------------------------------
@@ -263,38 +267,36 @@ class OtaClient:
 
         An unanswered query is repeated up to ``max_retries`` times.
         """
-        fields: dict[str, Any] = {
-            "manufacturer_code": self.identity.manufacturer_code,
-            "image_type": self.identity.image_type,
-            "current_file_version": self.current_file_version,
-        }
-        control = Ota.QueryNextImageCommand.FieldControl(0)
-        if self.identity.hardware_version is not None:
-            control |= Ota.QueryNextImageCommand.FieldControl.HardwareVersion
-            fields["hardware_version"] = self.identity.hardware_version
+        hardware = self.identity.hardware_version
+        query = QueryNextImage(
+            0 if hardware is None else HARDWARE_VERSION_PRESENT, self.identity.manufacturer_code,
+            self.identity.image_type, self.current_file_version, hardware,
+        )
         for attempt in range(self.config.max_retries + 1):
             try:
-                rsp = await self._request(Ota.ServerCommandDefs.query_next_image, field_control=control, **fields)
+                rsp = await self._exchange(query)
                 break
             except (TimeoutError, zigpy.exceptions.DeliveryError) as exc:
                 LOGGER.debug("Query Next Image unanswered (attempt %d): %s", attempt + 1, exc)
         else:
             return None
-        if not isinstance(rsp, _QUERY_RESPONSE) or rsp.status != Status.SUCCESS:
+        if not isinstance(rsp, QueryNextImageResponse) or rsp.status != Status.SUCCESS:
             return None
+        assert rsp.manufacturer_code is not None and rsp.image_type is not None
+        assert rsp.file_version is not None and rsp.image_size is not None
         return ImageOffer(rsp.manufacturer_code, rsp.image_type, rsp.file_version, rsp.image_size)
 
-    def handle_command(self, hdr: foundation.ZCLHeader, cmd: Any) -> bool:
+    def handle_command(self, cmd: OtaAnswer) -> bool:
         """An unsolicited OTA command from the server; True if the client consumed it.
 
         Image Notify (for this device's image, passing the QueryJitter draw) starts an
         update in the background; a page's Image Block Responses go to the running page.
         """
-        if isinstance(cmd, ImageNotifyCommand):
+        if isinstance(cmd, ImageNotify):
             if self._wants(cmd):
                 self._start()
             return True
-        if isinstance(cmd, Ota.ImageBlockResponseCommand):
+        if isinstance(cmd, ImageBlockResponse):
             if self._page_blocks is not None:
                 self._page_blocks.put_nowait(cmd)
             return True
@@ -302,7 +304,7 @@ class OtaClient:
 
     # -- the update ------------------------------------------------------------------
 
-    def _wants(self, notify: ImageNotifyCommand) -> bool:
+    def _wants(self, notify: ImageNotify) -> bool:
         """ZCL Image Notify rules: jitter draw, then the optional identity fields must match."""
         if self._jitter.randint(1, 100) > notify.query_jitter:
             return False
@@ -359,20 +361,14 @@ class OtaClient:
         misses = 0
         while partial.offset < offer.image_size:
             await self._pace()
-            control = ImageBlockCommand.FieldControl(0)
-            extra: dict[str, Any] = {}
-            if self._period_s:
-                control |= ImageBlockCommand.FieldControl.MinimumBlockPeriod
-                extra["minimum_block_period"] = round(self._period_s * 1000)
+            period_ms = round(self._period_s * 1000) if self._period_s else None
+            request = ImageBlock(
+                0 if period_ms is None else MINIMUM_BLOCK_PERIOD_PRESENT, offer.manufacturer_code,
+                offer.image_type, offer.file_version, partial.offset, self.config.maximum_data_size,
+                minimum_block_period=period_ms,
+            )
             try:
-                rsp = await self._request(
-                    Ota.ServerCommandDefs.image_block,
-                    field_control=control,
-                    **offer.fields(),
-                    file_offset=partial.offset,
-                    maximum_data_size=self.config.maximum_data_size,
-                    **extra,
-                )
+                rsp = await self._exchange(request)
             except (TimeoutError, zigpy.exceptions.DeliveryError) as exc:
                 misses += 1
                 counters.retries += 1
@@ -396,7 +392,7 @@ class OtaClient:
         page_size = self.config.page_size
         assert page_size is not None
         misses = 0
-        queue: asyncio.Queue[Any] = asyncio.Queue()
+        queue: asyncio.Queue[ImageBlockResponse] = asyncio.Queue()
         self._page_blocks = queue
         try:
             while partial.offset < offer.image_size:
@@ -405,17 +401,12 @@ class OtaClient:
                 while not queue.empty():
                     queue.get_nowait()  # late blocks of an earlier page
                 counters.pages += 1
+                page = ImagePage(
+                    0, offer.manufacturer_code, offer.image_type, offer.file_version, start,
+                    self.config.maximum_data_size, page_size, self.config.response_spacing_ms,
+                )
                 try:
-                    await self._request(
-                        Ota.ServerCommandDefs.image_page,
-                        expect_reply=False,
-                        field_control=ImagePageCommandFieldControl(0),
-                        **offer.fields(),
-                        file_offset=start,
-                        maximum_data_size=self.config.maximum_data_size,
-                        page_size=page_size,
-                        response_spacing=self.config.response_spacing_ms,
-                    )
+                    await self.node.send(Ota.cluster_id, page.frame(self.node.next_tsn(), expect_reply=False))
                 except zigpy.exceptions.DeliveryError as exc:
                     LOGGER.debug("page request at %d not delivered: %s", start, exc)
                 waited = await self._collect_page(partial, queue, page_end, counters)
@@ -433,7 +424,7 @@ class OtaClient:
             self._page_blocks = None
 
     async def _collect_page(
-        self, partial: _Partial, queue: asyncio.Queue[Any], page_end: int, counters: _Counters
+        self, partial: _Partial, queue: asyncio.Queue[ImageBlockResponse], page_end: int, counters: _Counters
     ) -> ClientResult | bool:
         """Take a page's blocks in order; True if the server said WAIT_FOR_DATA, a result to stop."""
         while partial.offset < page_end:
@@ -450,14 +441,15 @@ class OtaClient:
                 return True
         return False
 
-    async def _take(self, partial: _Partial, rsp: Any, counters: _Counters) -> ClientResult | None:
+    async def _take(self, partial: _Partial, rsp: OtaAnswer | None, counters: _Counters) -> ClientResult | None:
         """Apply one Image Block Response; a result if the download must stop."""
         offer = partial.offer
-        if not isinstance(rsp, Ota.ImageBlockResponseCommand):
+        if not isinstance(rsp, ImageBlockResponse):
             LOGGER.debug("server answered a block request with %r", rsp)
             return ClientResult.ABORTED
         if rsp.status == Status.SUCCESS:
-            same_image = ImageOffer(rsp.manufacturer_code, rsp.image_type, rsp.file_version, offer.image_size) == offer
+            same_image = (rsp.manufacturer_code == offer.manufacturer_code and rsp.image_type == offer.image_type
+                          and rsp.file_version == offer.file_version)
             if not same_image or rsp.file_offset != partial.offset or not rsp.image_data:
                 counters.retries += 1
                 return None
@@ -466,6 +458,8 @@ class OtaClient:
             counters.blocks += 1
             return None
         if rsp.status == Status.WAIT_FOR_DATA:
+            assert rsp.minimum_block_period is not None
+            assert rsp.request_time is not None and rsp.current_time is not None
             counters.waits += 1
             period_s = rsp.minimum_block_period / 1000
             self._period_s = max(self._period_s, period_s)
@@ -490,20 +484,19 @@ class OtaClient:
         """Send Upgrade End; the server's ``upgrade_time`` (``None`` for a default response)."""
         for _ in range(self.config.max_retries + 1):
             try:
-                rsp = await self._request(
-                    Ota.ServerCommandDefs.upgrade_end,
-                    status=status,
-                    **offer.fields(),
-                )
+                rsp = await self._exchange(UpgradeEnd(status, offer.manufacturer_code, offer.image_type,
+                                                      offer.file_version))
             except (TimeoutError, zigpy.exceptions.DeliveryError):
                 continue
             return getattr(rsp, "upgrade_time", None)
         return None
 
-    async def _request(self, command: Any, *, expect_reply: bool = True, **fields: Any) -> Any:
-        return await self.node.request(
-            Ota.cluster_id, command.name, expect_reply=expect_reply, timeout=self.config.block_timeout_s, **fields
-        )
+    async def _exchange(self, request: QueryNextImage | ImageBlock | UpgradeEnd) -> OtaAnswer | None:
+        """Send one request and return the server's answer (None: a frame that is not one)."""
+        frame = request.frame(self.node.next_tsn())
+        answer: OtaAnswer | None = await self.node.exchange(
+            Ota.cluster_id, frame, read_ota_answer, timeout=self.config.block_timeout_s)
+        return answer
 
     def _record(self, outcome: OtaOutcome) -> OtaOutcome:
         self.outcomes.append(outcome)
@@ -538,9 +531,18 @@ class OtaClientNode(EmulatedNode):
             raise BadInput(f"{self.ieee} needs the OTA cluster (0x0019) among its client clusters")
         self.ota = OtaClient(self, ota_identity, judge, ota_config)
 
+    def read_command(self, cluster_id: int, header: ZclHeader, payload: bytes) -> Any:
+        """The server's OTA commands as :mod:`hanbench.radio.zcl_frames` reads them; the rest
+        (an attribute read of the interview) as the node does."""
+        if cluster_id == Ota.cluster_id:
+            command = read_ota_answer(header, payload)
+            if command is not None:
+                return command
+        return super().read_command(cluster_id, header, payload)
+
     async def handle_cluster_command(
-        self, packet: t.ZigbeePacket, header: foundation.ZCLHeader, command: Any
+        self, packet: t.ZigbeePacket, header: ZclHeader, command: Any
     ) -> foundation.Status | None:
-        if packet.cluster_id == Ota.cluster_id and self.ota.handle_command(header, command):
+        if packet.cluster_id == Ota.cluster_id and self.ota.handle_command(command):
             return Status.SUCCESS
         return await super().handle_cluster_command(packet, header, command)

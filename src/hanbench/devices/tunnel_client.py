@@ -43,6 +43,7 @@ from hanbench.radio.se_clusters import (
     check_maximum_incoming_transfer_size,
 )
 from hanbench.radio.tunnel_errors import NoTunnel, TransferDataRefused, TunnelRefused, check_fits
+from hanbench.radio.zcl_frames import ZclHeader
 
 LOGGER = logging.getLogger(__name__)
 
@@ -159,7 +160,7 @@ class TunnelClient:
         return messages
 
     async def handle_command(
-        self, packet: t.ZigbeePacket, header: foundation.ZCLHeader, command: Any
+        self, packet: t.ZigbeePacket, header: ZclHeader, command: Any
     ) -> foundation.Status | None:
         """A Tunneling command from the CH (the node's ``handle_cluster_command`` for 0x0704)."""
         if isinstance(command, _S2C.transfer_data_server_to_client.schema):
@@ -175,7 +176,7 @@ class TunnelClient:
 
     # -- internals -------------------------------------------------------------------
 
-    async def _receive(self, packet: t.ZigbeePacket, header: foundation.ZCLHeader, command: Any) -> foundation.Status | None:
+    async def _receive(self, packet: t.ZigbeePacket, header: ZclHeader, command: Any) -> foundation.Status | None:
         if self.tunnel_id is None or command.tunnel_id != self.tunnel_id:
             return await self._refuse(packet, header, command.tunnel_id, TransferDataStatus.NO_SUCH_TUNNEL,
                                       f"this device's tunnel is {self.tunnel_id}")
@@ -188,7 +189,7 @@ class TunnelClient:
         return foundation.Status.SUCCESS
 
     async def _refuse(
-        self, packet: t.ZigbeePacket, header: foundation.ZCLHeader, tunnel_id: int,
+        self, packet: t.ZigbeePacket, header: ZclHeader, tunnel_id: int,
         status: TransferDataStatus, detail: str,
     ) -> None:
         self._report(TransferDataRefused("device", tunnel_id, status, detail))

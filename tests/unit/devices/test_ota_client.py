@@ -7,6 +7,7 @@ ends as NO_IMAGE: what is observed is *whether* the client started one.
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 import pytest
@@ -19,6 +20,7 @@ from hanbench.devices.ota_client import ClientResult, OtaClientConfig, OtaClient
 from hanbench.errors import BadInput
 from hanbench.radio.air import VirtualAir
 from hanbench.radio.se_profile import SeDeviceType
+from hanbench.radio.zcl_frames import UpgradeEndResponse, read_header
 
 MFR, IMAGE_TYPE = 0x121D, 0x0000
 Payload = ImageNotifyCommand.PayloadType
@@ -56,20 +58,30 @@ NOTIFIES = {
 }
 
 
+def from_server(command_id: int, command: Any) -> t.ZigbeePacket:
+    """An OTA command as zigpy's ``Cluster.reply`` puts it on the air to the device."""
+    header = foundation.ZCLHeader.cluster(1, command_id, direction=foundation.Direction.Server_to_Client)
+    return t.ZigbeePacket(
+        src=t.AddrModeAddress(addr_mode=t.AddrMode.NWK, address=0x0000), src_ep=1,
+        dst=t.AddrModeAddress(addr_mode=t.AddrMode.NWK, address=0x4A01), dst_ep=1, tsn=1, profile_id=0x0109,
+        cluster_id=Ota.cluster_id, data=t.SerializableBytes(header.serialize() + command.serialize()),
+    )
+
+
+async def settle() -> None:
+    for _ in range(20):
+        await asyncio.sleep(0)
+
+
 @pytest.mark.parametrize("case", NOTIFIES)
 def test_image_notify_starts_an_update_only_when_it_is_for_this_device(case: str) -> None:
     notify, starts = NOTIFIES[case]
 
     async def run() -> None:
         device = node(VirtualAir(), max_retries=1)
-        hdr = foundation.ZCLHeader.cluster(1, Ota.ClientCommandDefs.image_notify.id,
-                                           direction=foundation.Direction.Server_to_Client)
-        assert device.ota.handle_command(hdr, notify), "Image Notify is always the client's"
-        assert device.ota.busy is starts
-        if starts:
-            outcome = await device.ota.update()  # joins the update the notify started
-            assert outcome.result is ClientResult.NO_IMAGE
-        assert len(device.ota.outcomes) == int(starts)
+        device.receive(from_server(Ota.ClientCommandDefs.image_notify.id, notify))
+        await settle()  # the notify is handled, and the update it starts fails at once (no coordinator)
+        assert [outcome.result for outcome in device.ota.outcomes] == [ClientResult.NO_IMAGE] * int(starts)
 
     run_virtual(run())
 
@@ -77,10 +89,12 @@ def test_image_notify_starts_an_update_only_when_it_is_for_this_device(case: str
 def test_commands_that_are_not_the_clients_are_left_to_the_device() -> None:
     async def run() -> None:
         device = node(VirtualAir())
-        hdr = foundation.ZCLHeader.cluster(1, 0x07, direction=foundation.Direction.Server_to_Client)
         upgrade_end = Ota.ClientCommandDefs.upgrade_end_response.schema(
             manufacturer_code=MFR, image_type=IMAGE_TYPE, file_version=6, current_time=0, upgrade_time=0)
-        assert not device.ota.handle_command(hdr, upgrade_end)
+        command = device.read_command(Ota.cluster_id, read_header(from_server(0x07, upgrade_end).data.serialize()),
+                                      upgrade_end.serialize())
+        assert command == UpgradeEndResponse(MFR, IMAGE_TYPE, 6, 0, 0)
+        assert not device.ota.handle_command(command)
         assert not device.ota.busy
 
     run_virtual(run())
