@@ -39,6 +39,10 @@ class Listeners(Generic[C]):
         """How many listeners are called."""
         return len(self._callbacks)
 
+    def __bool__(self) -> bool:
+        """Whether anyone listens (a caller may then skip building what it would tell)."""
+        return bool(self._callbacks)
+
     def __call__(self, *args: Any) -> None:
         """Call every listener in the order added, with ``args``.
 

@@ -61,7 +61,7 @@ import itertools
 import logging
 import random
 from collections.abc import Callable
-from typing import Protocol, runtime_checkable
+from typing import NamedTuple, Protocol, runtime_checkable
 
 import zigpy.exceptions
 import zigpy.types as t
@@ -89,6 +89,10 @@ UNKNOWN_NWK = 0xFFFE
 #: The NWK destination of a group frame: every node with its receiver on.
 RX_ON_WHEN_IDLE = 0xFFFD
 _IMAGE_BLOCK_RESPONSE = Ota.ClientCommandDefs.image_block_response.id
+# Addressing modes, looked up once: an enum member costs a lookup on every frame otherwise.
+_NWK = t.AddrMode.NWK
+_IEEE = t.AddrMode.IEEE
+_UNICAST = (_NWK, _IEEE)
 
 @runtime_checkable
 class AirNode(Protocol):
@@ -127,8 +131,7 @@ class Station:
     ieee: t.EUI64 | None = None
 
 
-@dataclasses.dataclass(frozen=True)
-class FrameNumbers:
+class FrameNumbers(NamedTuple):
     """A frame's MAC data sequence number, NWK sequence number and APS counter (0..255)."""
 
     mac: int
@@ -444,9 +447,9 @@ class VirtualAir:
                        octets: int) -> None:
         assert packet.dst is not None
         numbers = sender.next_numbers()
-        if packet.dst.addr_mode in (t.AddrMode.NWK, t.AddrMode.IEEE):
+        if packet.dst.addr_mode in _UNICAST:
             dst = self._resolve(packet.dst)
-            self._observe_data(loop.time(), packet, octets, sender, self._destination(packet, dst), numbers)
+            self._observe_data(loop.time(), packet, octets, sender, dst, numbers)
             if dst is None or not dst.node.awake:
                 self.undeliverable += 1
                 state = "unknown" if dst is None else "asleep"
@@ -458,7 +461,7 @@ class VirtualAir:
                     f"unicast to {packet.dst.address} lost on the air"
                 )
             return
-        self._observe_data(loop.time(), packet, octets, sender, self._destination(packet, None), numbers)
+        self._observe_data(loop.time(), packet, octets, sender, None, numbers)
         for attached in list(self._nodes.values()):
             if attached is not sender and attached.node.awake:
                 self._send_free(loop, sender, attached, packet, octets)
@@ -470,7 +473,9 @@ class VirtualAir:
         if link.lost(octets):
             return False
         pair = (src.key, dst.key)
-        queue = self._in_flight.setdefault(pair, collections.deque())
+        queue = self._in_flight.get(pair)
+        if queue is None:
+            queue = self._in_flight[pair] = collections.deque()
         queue.append((dst, packet))
         if link.model.latency_s:
             loop.call_later(link.model.latency_s, self._deliver_next, pair)
@@ -496,7 +501,7 @@ class VirtualAir:
         numbers = sender.next_numbers()
         if sender.sleepy:
             self._keep_polling(loop, timing, sender)
-        if packet.dst.addr_mode not in (t.AddrMode.NWK, t.AddrMode.IEEE):
+        if packet.dst.addr_mode not in _UNICAST:
             await self._broadcast(loop, sender, packet, octets, numbers)
             return
         dst = self._resolve(packet.dst)
@@ -691,9 +696,11 @@ class VirtualAir:
 
     # -- observers ---------------------------------------------------------------------
 
-    def _observe_data(self, at: float, packet: t.ZigbeePacket, octets: int, src: _Attached, dst: Station,
+    def _observe_data(self, at: float, packet: t.ZigbeePacket, octets: int, src: _Attached, dst: _Attached | None,
                       numbers: FrameNumbers) -> None:
-        self._observers(AirFrame(at, packet, octets, src.station, dst, numbers))
+        """Tell the observers of a data frame on the free air (built only if someone listens)."""
+        if self._observers:
+            self._observers(AirFrame(at, packet, octets, src.station, self._destination(packet, dst), numbers))
 
     def _data_hook(self, packet: t.ZigbeePacket, octets: int, src: Station, dst: Station, numbers: FrameNumbers,
                    *, aps_ack: bool = False) -> Callable[[float, int], None]:
@@ -737,10 +744,11 @@ class VirtualAir:
     def _resolve(self, address: t.AddrModeAddress | None) -> _Attached | None:
         if address is None:
             return None
-        if address.addr_mode == t.AddrMode.IEEE:
+        mode = address.addr_mode
+        if mode == _NWK:
+            return self._find_by_nwk(address.address)
+        if mode == _IEEE:
             return self._nodes.get(_key(t.EUI64(address.address)))
-        if address.addr_mode == t.AddrMode.NWK:
-            return self._find_by_nwk(int(address.address))
         return None
 
     def _find_by_nwk(self, nwk: int) -> _Attached | None:
