@@ -38,6 +38,7 @@ from hanbench.hub.image_store import ImageKey, ImageStore
 from hanbench.hub.ota_server import (
     WAIT_FOR_UPGRADE_COMMAND,
     ZIGBEE_EPOCH,
+    OtaPeer,
     OtaServer,
     OtaServerConfig,
     entity_of,
@@ -430,20 +431,19 @@ def test_upgrade_end_success_is_answered_wait_for_upgrade_command() -> None:
 def test_upgrade_end_just_before_the_timeout_ends_once_in_success_however_slow_its_answer() -> None:
     async def body(b: Bench) -> None:
         assert b.server is not None
-        send = b.server._send
+        send = OtaPeer.send
 
-        async def slow_link(frame: Any) -> bool:  # the answer takes 5 s to be confirmed (a sleepy device's poll)
-            await asyncio.sleep(5)
-            return await send(frame)
+        async def slow_link(peer: OtaPeer, frame: bytes) -> bool:  # the answer takes 5 s to be confirmed
+            await asyncio.sleep(5)  # (a sleepy device's poll)
+            return await send(peer, frame)
 
-        b.server._send = slow_link  # type: ignore[method-assign]
         b.server.offer(parse_image(ESME_IMAGE), [PROBE])
-        b.server._send = send  # type: ignore[method-assign]
         await _download(b)
-        b.server._send = slow_link  # type: ignore[method-assign]
-        await asyncio.sleep(59)  # the device checks the signature for most of upgrade_end_timeout_s
-        await b.probe.send("upgrade_end", **b.probe.end())
-        await asyncio.sleep(10)
+        with pytest.MonkeyPatch.context() as patch:
+            patch.setattr(OtaPeer, "send", slow_link)
+            await asyncio.sleep(59)  # the device checks the signature for most of upgrade_end_timeout_s
+            await b.probe.send("upgrade_end", **b.probe.end())
+            await asyncio.sleep(10)
         assert [o.result for o in b.recorder.finished] == [TransferResult.SUCCESS]
 
     scenario(body)
