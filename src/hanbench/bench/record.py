@@ -36,6 +36,7 @@ from typing import Any
 from hanbench import __version__
 from hanbench.bench.bench_config import BenchConfig
 from hanbench.bench.events import Event, EventStream
+from hanbench.dcc.database import connect
 from hanbench.errors import BadInput, InfrastructureFault
 
 _SCHEMA = """
@@ -220,8 +221,7 @@ class SessionRecord:
         self._host = socket.gethostname()
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
-            self._db = sqlite3.connect(self.path, timeout=30, isolation_level=None)
-            self._db.execute("PRAGMA foreign_keys = ON")
+            self._db = connect(str(self.path), timeout=30)
             # executescript commits any open transaction itself, so the script carries its own.
             self._db.executescript(f"BEGIN IMMEDIATE; {_SCHEMA} COMMIT;")
         except (OSError, sqlite3.Error) as exc:

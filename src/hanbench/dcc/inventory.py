@@ -20,6 +20,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
+from hanbench.dcc.database import connect
 from hanbench.dcc.errors import InventoryError, UnknownDevice, UnknownUser
 from hanbench.dcc.records import (
     MAX_FIRMWARE_VERSION,
@@ -86,9 +87,8 @@ class Inventory:
     def __init__(self, path: Path | str = ":memory:") -> None:
         self.path = str(path)
         try:
-            self._db = sqlite3.connect(self.path, isolation_level=None)
+            self._db = connect(self.path)
             self._db.row_factory = sqlite3.Row
-            self._db.execute("PRAGMA foreign_keys = ON")
             version = self._db.execute("PRAGMA user_version").fetchone()[0]
             ours = self._db.execute("SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = 'devices'"
                                     ).fetchone()[0]
