@@ -52,7 +52,7 @@ import pytest_asyncio
 from hanbench.bench.bench import Bench, BenchDevice, open_bench, open_capture
 from hanbench.bench.bench_config import BenchConfig, BenchKind, NotOnBench
 from hanbench.bench.bench_file import load_bench
-from hanbench.bench.readiness import check_ready
+from hanbench.bench.readiness import check_one_premises, check_ready
 from hanbench.bench.events import EventStream
 from hanbench.bench.kinds import kind_strategy
 from hanbench.bench.lab_place import bench_on_place
@@ -176,6 +176,7 @@ class _Run:
         if self._config is None:
             try:
                 self._config = load_bench(self.path)
+                check_one_premises(self._config)
                 check_ready(self._config)
             except HanbenchError as exc:
                 raise self._usage_error(exc) from None

@@ -30,7 +30,7 @@ from hanbench.bench.lock import BenchLock
 from hanbench.bench.premises import AssemblyContext, DeviceState, DeviceUnderTest, EmulatorControls, Kind, \
     NotOnEmulator, Premises
 from hanbench.bench.record import Session, SessionOutcome, SessionRecord
-from hanbench.bench.readiness import check_emulated, check_keys
+from hanbench.bench.readiness import check_emulated, check_keys, check_one_premises
 from hanbench.bench.seeding import reconcile_inventory
 from hanbench.bench.users import BenchUser, ImageSource
 from hanbench.clock import BenchClock, is_virtual
@@ -294,6 +294,7 @@ async def open_bench(bench_file: Path | str | BenchConfig, *, events: EventStrea
     :class:`~hanbench.radio.capture.AirCapture` the caller shares across benches and closes.
     """
     config = bench_file if isinstance(bench_file, BenchConfig) else load_bench(bench_file)
+    check_one_premises(config)
     check_emulated(config)
     check_keys(config)
     kind = kind_strategy(config.kind)

@@ -17,9 +17,11 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from hanbench.bench.estate_config import EstateConfig
 from hanbench.errors import BadInput
 from hanbench.gbcs.device_types import DeviceType
 from hanbench.gbcs.entity import EntityId
+from hanbench.gbcs.image_types import INITIAL_FILE_VERSION, RTDS_HW_MIN
 from hanbench.gbcs.roles import SUPPLIER_ROLES, DeviceStatus, DeviceSuppliers, Policy, Role
 from hanbench.hardware.ports import PortMatch
 from hanbench.hardware.power import PowerDriver, power_from_config
@@ -158,12 +160,16 @@ class HubConfig:
     (:mod:`hanbench.hub.image_store`: ``seed`` by default, or ``slots``), the number of slots
     for rules that take one (``None``: their default), and the largest image it takes (bytes;
     None: the bench knows no limit, and GBCS sets none). ``hanbench validate`` checks an
-    image's size against ``max_image_size``."""
+    image's size against ``max_image_size``. The CH is a device with firmware of its own:
+    ``firmware_version`` is what it runs when a session starts, ``hardware_version`` what a
+    CH image's range is checked against."""
 
     id: EntityId
     image_rules: ImageRules = SEED_RULES
     image_store_slots: int | None = None
     max_image_size: int | None = None
+    firmware_version: int = INITIAL_FILE_VERSION
+    hardware_version: int = RTDS_HW_MIN
 
 
 @dataclasses.dataclass(frozen=True)
@@ -220,6 +226,8 @@ class DeviceConfig(DeviceSuppliers):
     ``install_code`` or ``link_key`` (twin, lab; at most one, hex as written, checked on
     load) is the key the device joins with instead of the network's: GB devices would
     establish it by CBKE, which the bench's radio libraries lack (``hardware.md``).
+    ``wake_phase_s`` (a GSME, emulated) is when it first wakes after joining, in seconds
+    within its wake interval; None: an offset drawn from its entity ID.
     """
 
     type: DeviceType
@@ -235,6 +243,7 @@ class DeviceConfig(DeviceSuppliers):
     power: PowerConfig | None = None
     install_code: str | None = None
     link_key: str | None = None
+    wake_phase_s: float | None = None
 
     @property
     def responsible_supplier(self) -> EntityId:
@@ -269,6 +278,9 @@ class BenchConfig:
     users: tuple[User, ...] = ()
     appointments: tuple[Appointment, ...] = ()
     devices: tuple[DeviceConfig, ...] = ()
+    #: An estate of many premises (``[estate]``) instead of one: then ``devices`` is empty and
+    #: ``hub`` is what every premises' CH shares, with the first premises' ID.
+    estate: EstateConfig | None = None
 
     @property
     def database_path(self) -> Path:
@@ -331,10 +343,12 @@ class BenchConfig:
             "timing": dataclasses.asdict(self.timing),
             "air": dataclasses.asdict(self.air) if self.air is not None else None,
             "hub": {"id": str(self.hub.id), "image_rules": self.hub.image_rules.name,
-                    "image_store_slots": self.hub.image_store_slots, "max_image_size": self.hub.max_image_size},
+                    "image_store_slots": self.hub.image_store_slots, "max_image_size": self.hub.max_image_size,
+                    "firmware_version": self.hub.firmware_version, "hardware_version": self.hub.hardware_version},
             "radio": None if self.radio is None else {
                 "type": self.radio.type.value, "port": None if self.radio.port is None else str(self.radio.port),
                 "baudrate": self.radio.baudrate, "flow_control": self.radio.flow_control.value,
             },
             "lab": None if self.lab is None else dataclasses.asdict(self.lab),
+            "estate": None if self.estate is None else self.estate.knobs(),
         }

@@ -22,7 +22,8 @@ from hanbench.bench.bench_config import (
     PLACE_RADIO, AirConfig, Appointment, BenchConfig, BenchKind, DeviceConfig, FlowControl, HubConfig,
     LabPlaceConfig, PowerConfig, RadioConfig, RadioType, TimingConfig, User,
 )
-from hanbench.bench.config_reader import BenchConfigError, Document, Table
+from hanbench.bench.config_reader import BenchConfigError, Document, Table, user_with
+from hanbench.bench.estate_file import ESTATE_KEYS, read_estate
 from hanbench.bench.toml_locator import locate_keys
 from hanbench.errors import BadInput
 from hanbench.gbcs.device_types import DeviceType
@@ -47,10 +48,12 @@ def default_bench_file() -> Path:
     return path
 
 
-_TOP = ("bench", "air", "timing", "radio", "lab", "hub", "users", "appointments", "devices")
+_TOP = ("bench", "air", "timing", "radio", "lab", "hub", "users", "appointments", "devices", "estate")
 _BENCH = ("name", "kind", "policy", "start", "seed", "keystore", "images", "sessions")
 _DEVICE = ("type", "id", "name", "import_supplier", "export_supplier", "gas_supplier",
-           "firmware_version", "hardware_version", "status", "board", "power", "install_code", "link_key")
+           "firmware_version", "hardware_version", "status", "board", "power", "install_code", "link_key",
+           "wake_phase_s")
+_HUB = ("id", "image_rules", "image_store_slots", "max_image_size", "firmware_version", "hardware_version")
 _PORT = tuple(f.name for f in dataclasses.fields(PortMatch))
 # Integer knobs and their ranges; every other knob is a duration that must be positive.
 _TIMING_INT_LIMITS = {"block_size_max": (1, 63), "block_period_ms": (0, 0xFFFF)}
@@ -116,14 +119,30 @@ class _Loader:
             images=bench.folder("images", must_exist=True),
             sessions=bench.folder("sessions", "sessions", must_exist=False),
             air=self._air(kind),
-            timing=self._timing(),
+            timing=(timing := self._timing()),
             radio=self._radio(kind, lab := self._lab(kind)),
             lab=lab,
-            hub=(hub := self._hub()),
             users=(users := self._users()),
             appointments=self._appointments(users),
-            devices=self._devices(kind, users, hub, lab),
+            **self._premises(kind, timing, users, lab),
         )
+
+    def _premises(self, kind: BenchKind, timing: TimingConfig, users: tuple[User, ...],
+                  lab: LabPlaceConfig | None) -> dict[str, Any]:
+        """``hub`` and ``devices`` of one premises, or ``hub`` (the first premises') and ``estate``
+        of an estate (:mod:`hanbench.bench.estate_file`)."""
+        estate_table = self.root.table("estate", ESTATE_KEYS)
+        if estate_table is None:
+            hub = self._hub(self._section("hub", _HUB).convert("id", EntityId.parse))
+            return {"hub": hub, "devices": self._devices(kind, timing, users, hub, lab)}
+        if self.root.has("devices"):
+            raise self.root.error("devices", "an estate's premises come from [[estate.templates]]; "
+                                  "drop [[devices]], or [estate]")
+        estate = read_estate(estate_table, kind, users)
+        hub_table = self.root.table("hub", _HUB)
+        if hub_table is not None and hub_table.has("id"):
+            raise hub_table.error("id", "each premises of an estate gets its CH's ID from [estate] first_id")
+        return {"hub": self._hub(estate.first_id), "estate": estate}
 
     def _section(self, key: str, allowed: Iterable[str]) -> Table:
         table = self.root.table(key, tuple(allowed))
@@ -209,8 +228,9 @@ class _Loader:
             reconnect_timeout_s=table.number("reconnect_timeout_s", RadioConfig.reconnect_timeout_s, above=0),
         )
 
-    def _hub(self) -> HubConfig:
-        table = self._section("hub", ("id", "image_rules", "image_store_slots", "max_image_size"))
+    def _hub(self, hub_id: EntityId) -> HubConfig:
+        """``[hub]`` (required on a bench of one premises; on an estate, what every CH shares)."""
+        table = self.root.table("hub", _HUB) or Table(self.root.doc, ("hub",), {}, _HUB)
         rules: ImageRules = table.convert("image_rules", ImageRules.parse) if table.has("image_rules") else SEED_RULES
         slots = table.integer("image_store_slots", minimum=1) if table.has("image_store_slots") else None
         if slots is not None and rules.per_group:
@@ -218,10 +238,13 @@ class _Loader:
                               "device (src/hanbench/hub/image_store.py); image_store_slots is for "
                               "image_rules = \"slots\"")
         return HubConfig(
-            id=table.convert("id", EntityId.parse),
+            id=hub_id,
             image_rules=rules,
             image_store_slots=slots,
             max_image_size=table.integer("max_image_size", minimum=1) if table.has("max_image_size") else None,
+            firmware_version=table.integer("firmware_version", HubConfig.firmware_version, minimum=0,
+                                           maximum=0xFFFFFFFF),
+            hardware_version=table.integer("hardware_version", HubConfig.hardware_version, minimum=0, maximum=0xFFFF),
         )
 
     def _users(self) -> tuple[User, ...]:
@@ -244,21 +267,21 @@ class _Loader:
         appointments: list[Appointment] = []
         for table in self.root.tables("appointments", ("supplier", "rsa")):
             appointment = Appointment(
-                supplier=_user_with(table, "supplier", users, SUPPLIER_ROLES),
-                rsa=_user_with(table, "rsa", users, frozenset({Role.RSA})),
+                supplier=user_with(table, "supplier", users, SUPPLIER_ROLES),
+                rsa=user_with(table, "rsa", users, frozenset({Role.RSA})),
             )
             if appointment in appointments:
                 raise table.error("rsa", f"{appointment.rsa} is already appointed by {appointment.supplier}")
             appointments.append(appointment)
         return tuple(appointments)
 
-    def _devices(self, kind: BenchKind, users: tuple[User, ...], hub: HubConfig,
+    def _devices(self, kind: BenchKind, timing: TimingConfig, users: tuple[User, ...], hub: HubConfig,
                  lab: LabPlaceConfig | None) -> tuple[DeviceConfig, ...]:
         devices: list[DeviceConfig] = []
         where: dict[object, str] = {hub.id: "the hub"}
         where.update({user.id: "a user" for user in users})
         for index, table in enumerate(self.root.tables("devices", _DEVICE)):
-            device = _device(table, kind, users, lab)
+            device = _device(table, kind, timing, users, lab)
             if device.id in where:
                 raise table.error("id", f"duplicate entity ID {device.id} (also {where[device.id]})")
             if device.name in where:
@@ -270,7 +293,8 @@ class _Loader:
         return tuple(devices)
 
 
-def _device(table: Table, kind: BenchKind, users: tuple[User, ...], lab: LabPlaceConfig | None) -> DeviceConfig:
+def _device(table: Table, kind: BenchKind, timing: TimingConfig, users: tuple[User, ...],
+            lab: LabPlaceConfig | None) -> DeviceConfig:
     device_type: DeviceType = table.choice("type", DeviceType)
     if device_type is DeviceType.CH:
         raise table.error("type", "the Comms Hub is described by [hub], not [[devices]]")
@@ -281,7 +305,7 @@ def _device(table: Table, kind: BenchKind, users: tuple[User, ...], lab: LabPlac
             raise table.error(key, f"a {device_type} has no {key}; its supplier key is {responsible}")
     if not table.has(responsible):
         raise table.error(responsible, f"missing required key: a {device_type} needs its {responsible}")
-    suppliers = {key: _user_with(table, key, users, frozenset({_SUPPLIER_KEYS[key]}))
+    suppliers = {key: user_with(table, key, users, frozenset({_SUPPLIER_KEYS[key]}))
                  for key in sorted(allowed) if table.has(key)}
     board = _port(table, "board")
     if board is not None and kind is BenchKind.EMU:
@@ -305,21 +329,22 @@ def _device(table: Table, kind: BenchKind, users: tuple[User, ...], lab: LabPlac
         power=power,
         install_code=install_code,
         link_key=link_key,
+        wake_phase_s=_wake_phase(table, device_type, timing),
         **suppliers,
     )
 
 
-def _user_with(table: Table, key: str, users: tuple[User, ...], roles: frozenset[Role]) -> EntityId:
-    """The user named at ``key``, which must hold one of ``roles``."""
-    user_id: EntityId = table.convert(key, EntityId.parse)
-    wanted = " or ".join(sorted(roles))
-    for user in users:
-        if user.id == user_id:
-            if user.roles & roles:
-                return user_id
-            held = ", ".join(sorted(user.roles))
-            raise table.error(key, f"user {user_id} ({user.name}) does not hold role {wanted}; its roles: {held}")
-    raise table.error(key, f"{user_id} is not a user of this bench; add it under [[users]] with role {wanted}")
+def _wake_phase(table: Table, device_type: DeviceType, timing: TimingConfig) -> float | None:
+    """A GSME's first wake, within its wake interval."""
+    if not table.has("wake_phase_s"):
+        return None
+    if device_type is not DeviceType.GSME:
+        raise table.error("wake_phase_s", f"a {device_type} never sleeps; only a GSME has a wake phase")
+    phase = table.number("wake_phase_s", minimum=0)
+    if phase >= timing.gsme_wake_interval_s:
+        raise table.error("wake_phase_s", f"should be less than the wake interval ([timing] gsme_wake_interval_s = "
+                                          f"{timing.gsme_wake_interval_s:g} s), got {phase:g}")
+    return phase
 
 
 def _power(table: Table, kind: BenchKind) -> PowerConfig | None:

@@ -17,8 +17,11 @@ from collections.abc import Callable, Collection, Iterable
 from pathlib import Path
 from typing import Any, TypeVar
 
+from hanbench.bench.bench_config import User
 from hanbench.bench.toml_locator import KeyLines, KeyPath, dotted
 from hanbench.errors import BadInput
+from hanbench.gbcs.entity import EntityId
+from hanbench.gbcs.roles import Role
 
 _E = TypeVar("_E", bound=enum.Enum)
 _T = TypeVar("_T")
@@ -233,3 +236,16 @@ def _shown(value: Any) -> str:
     if _is_int(value) and value.bit_length() > 64:
         return f"an integer of {value.bit_length()} bits"
     return repr(value)
+
+
+def user_with(table: Table, key: str, users: tuple[User, ...], roles: frozenset[Role]) -> EntityId:
+    """The user named at ``key``, which must hold one of ``roles``."""
+    user_id: EntityId = table.convert(key, EntityId.parse)
+    wanted = " or ".join(sorted(roles))
+    for user in users:
+        if user.id == user_id:
+            if user.roles & roles:
+                return user_id
+            held = ", ".join(sorted(user.roles))
+            raise table.error(key, f"user {user_id} ({user.name}) does not hold role {wanted}; its roles: {held}")
+    raise table.error(key, f"{user_id} is not a user of this bench; add it under [[users]] with role {wanted}")

@@ -12,6 +12,7 @@ inventory is reconciled inside a transaction that is rolled back.
 from __future__ import annotations
 
 from hanbench.bench.bench_config import BenchConfig, BenchKind
+from hanbench.bench.estate_plan import NotAnEstate, plan_estate
 from hanbench.bench.seeding import reconcile_inventory
 from hanbench.dcc.inventory import Inventory
 from hanbench.errors import BadInput
@@ -46,9 +47,21 @@ def check_ready(config: BenchConfig) -> None:
     check_inventory(config)
 
 
+def check_one_premises(config: BenchConfig) -> None:
+    """A run of the conformance suite assembles one premises per test: an estate cannot be one."""
+    if config.estate is not None:
+        raise NotAnEstate(f"{config.file} describes an estate of {config.estate.premises} premises; the conformance "
+                          "suite runs on a bench of one premises, and an estate opens with hanbench.open_estate")
+
+
 def check_emulated(config: BenchConfig) -> None:
     if config.kind not in EMULATED_DEVICES:
         return
+    if config.estate is not None:
+        for template in config.estate.templates:
+            for kind in set(template.devices) & NOT_EMULATED:
+                raise NotEmulated(f"{config.file}: estate template {template.name!r} has an {kind.value}, which "
+                                  f"hanbench cannot emulate yet; leave it out of the template")
     for device in config.devices:
         if device.type in NOT_EMULATED:
             raise NotEmulated(
@@ -70,9 +83,10 @@ def check_keys(config: BenchConfig) -> None:
     needed: list[tuple[str, EntityId, tuple[Usage, ...], bool]] = [  # (who, entity, usages, private keys too)
         ("the DCC's Access Control Broker", DCC_ENTITY, (Usage.KA,), True)]
     needed += [(f"user {u.name!r}", u.id, both, True) for u in config.users]
-    needed.append(("the hub", config.hub.id, both, True))
-    needed += [(f"device {d.name!r}", d.id, (Usage.DS,) if d.type in NO_GBCS_MESSAGES else both, emulated)
-               for d in config.devices]
+    if config.estate is None:  # an estate's CHs and devices have keys derived from its seed (gbcs.derived_keys)
+        needed.append(("the hub", config.hub.id, both, True))
+        needed += [(f"device {d.name!r}", d.id, (Usage.DS,) if d.type in NO_GBCS_MESSAGES else both, emulated)
+                   for d in config.devices]
     missing = []
     for who, entity, usages, private in needed:
         files = []
@@ -92,9 +106,10 @@ def check_inventory(config: BenchConfig) -> None:
     if not config.database_path.exists():
         return
     with Inventory(config.database_path) as inventory:
+        premises = None if config.estate is None else plan_estate(config).premises
         try:
             with inventory.transaction():
-                reconcile_inventory(inventory, config)
+                reconcile_inventory(inventory, config, premises)
                 raise _DryRun
         except _DryRun:
             pass

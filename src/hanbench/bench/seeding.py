@@ -16,16 +16,21 @@ the bench file names. So opening a bench *reconciles* rather than re-creates:
   do, never a silent mix; none of them needs the database and its history deleted.
 
 Everything happens in one inventory transaction: a reconciliation that fails changes nothing.
+An estate (:mod:`hanbench.bench.estate_plan`) is reconciled the same way, premises by
+premises: each has its own CH and devices, all in the one inventory.
 """
 
 from __future__ import annotations
 
-from hanbench.bench.bench_config import BenchConfig, DeviceConfig, User
+from collections.abc import Sequence
+from typing import Protocol
+
+from hanbench.bench.bench_config import BenchConfig, DeviceConfig, HubConfig, User
 from hanbench.dcc.inventory import Inventory
 from hanbench.errors import BadInput
 from hanbench.gbcs.device_types import DeviceType
 from hanbench.gbcs.entity import EntityId
-from hanbench.gbcs.roles import RESPONSIBLE_SUPPLIER_ROLE
+from hanbench.gbcs.roles import RESPONSIBLE_SUPPLIER_ROLE, Role
 
 SESSION_START_DETAIL = "put back to the bench file's start state when the session opened"
 
@@ -34,15 +39,30 @@ class StaleInventory(BadInput):
     """The session database's inventory contradicts the bench file in a way it cannot be reconciled."""
 
 
-def reconcile_inventory(inventory: Inventory, config: BenchConfig) -> None:
-    """Make ``inventory`` hold the users, appointments, hub and devices of ``config``."""
+class Layout(Protocol):
+    """One premises as the inventory holds it: a CH and the devices hanging off it (a
+    :class:`BenchConfig` is one, an estate's premises plan another)."""
+
+    @property
+    def hub(self) -> HubConfig: ...
+
+    @property
+    def devices(self) -> tuple[DeviceConfig, ...]: ...
+
+
+def reconcile_inventory(inventory: Inventory, config: BenchConfig, premises: Sequence[Layout] | None = None) -> None:
+    """Make ``inventory`` hold the users and appointments of ``config`` and the CH and devices of
+    each of ``premises`` (by default the one premises ``config`` describes)."""
+    layouts: Sequence[Layout] = (config,) if premises is None else premises
+    listed = {device.id for layout in layouts for device in layout.devices} | {layout.hub.id for layout in layouts}
     with inventory.transaction():
         for user in config.users:
-            _reconcile_user(inventory, config, user)
+            _reconcile_user(inventory, config, user, listed)
         _reconcile_appointments(inventory, config)
-        _reconcile_hub(inventory, config)
-        for device in config.devices:
-            _reconcile_device(inventory, config, device)
+        for layout in layouts:
+            _reconcile_hub(inventory, config, layout)
+            for device in layout.devices:
+                _reconcile_device(inventory, config, layout.hub, device)
 
 
 def _stale(config: BenchConfig, what: str) -> StaleInventory:
@@ -52,13 +72,12 @@ def _stale(config: BenchConfig, what: str) -> StaleInventory:
         "which keeps its history")
 
 
-def _reconcile_user(inventory: Inventory, config: BenchConfig, user: User) -> None:
+def _reconcile_user(inventory: Inventory, config: BenchConfig, user: User, listed: set[EntityId]) -> None:
     known = inventory.find_user(user.id)
     if known is None:
         inventory.add_user(user.id, user.name, user.roles)
     elif known.roles != user.roles:
         dropped = known.roles - user.roles
-        listed = {device.id for device in config.devices} | {config.hub.id}
         relying = sorted(str(device.entity_id) for device in inventory.devices()
                          if device.entity_id not in listed
                          and any(device.supplier_in(role) == user.id for role in dropped))
@@ -80,29 +99,36 @@ def _reconcile_appointments(inventory: Inventory, config: BenchConfig) -> None:
             inventory.appoint(supplier, rsa)
 
 
-def hub_supplier(config: BenchConfig) -> EntityId | None:
-    """The CH's responsible supplier (``gbcs.roles``: its Import Supplier): the premises' first device's
-    supplier in that role."""
-    role = RESPONSIBLE_SUPPLIER_ROLE[DeviceType.CH]
-    for device in config.devices:
-        if (supplier := device.supplier_in(role)) is not None:
-            return supplier
-    return None
+def hub_suppliers(devices: Sequence[DeviceConfig]) -> dict[str, EntityId]:
+    """The CH's supplier columns (``gbcs.roles``: its Import Supplier, or on a gas-only premises
+    its Gas Supplier): the first of ``devices`` with a supplier in that role."""
+    for role in (RESPONSIBLE_SUPPLIER_ROLE[DeviceType.CH], Role.GAS_SUPPLIER):
+        for device in devices:
+            if (supplier := device.supplier_in(role)) is not None:
+                return {role.value: supplier}
+    return {}
 
 
-def _reconcile_hub(inventory: Inventory, config: BenchConfig) -> None:
-    known = inventory.find_device(config.hub.id)
+def _reconcile_hub(inventory: Inventory, config: BenchConfig, layout: Layout) -> None:
+    hub, suppliers = layout.hub, hub_suppliers(layout.devices)
+    known = inventory.find_device(hub.id)
     if known is None:
-        inventory.add_device(config.hub.id, DeviceType.CH, import_supplier=hub_supplier(config))
-    elif known.type is not DeviceType.CH:
-        raise _stale(config, f"{config.hub.id} is a {known.type.value} there, not the Comms Hub")
+        inventory.add_device(hub.id, DeviceType.CH, firmware_version=hub.firmware_version, **suppliers)
+        return
+    if known.type is not DeviceType.CH:
+        raise _stale(config, f"{hub.id} is a {known.type.value} there, not the Comms Hub")
+    wanted = next(iter(suppliers.values()), None)
+    if wanted is not None and known.responsible_supplier != wanted:
+        inventory.change_supplier(hub.id, wanted)
+    inventory.reset_device(hub.id, status=known.status, firmware_version=hub.firmware_version,
+                           detail=SESSION_START_DETAIL)
 
 
-def _reconcile_device(inventory: Inventory, config: BenchConfig, device: DeviceConfig) -> None:
+def _reconcile_device(inventory: Inventory, config: BenchConfig, hub: HubConfig, device: DeviceConfig) -> None:
     known = inventory.find_device(device.id)
     if known is None:
         inventory.add_device(
-            device.id, device.type, ch=config.hub.id, status=device.status,
+            device.id, device.type, ch=hub.id, status=device.status,
             import_supplier=device.import_supplier, export_supplier=device.export_supplier,
             gas_supplier=device.gas_supplier, firmware_version=device.firmware_version)
         return

@@ -123,7 +123,9 @@ def check(bench_file: Path) -> None:
     config = load_bench(bench_file)
     check_ready(config)
     if config.kind is BenchKind.EMU:
-        click.echo(f"{bench_file}: emu bench {config.name!r}, {len(config.devices)} devices, no ports to check")
+        what = f"{len(config.devices)} devices" if config.estate is None else \
+            f"an estate of {config.estate.premises} premises ('hanbench estate' lists them)"
+        click.echo(f"{bench_file}: emu bench {config.name!r}, {what}, no ports to check")
         return
     with bench_on_place(config, say=lambda line: click.echo(line, err=True)) as bound:
         rows = asyncio.run(check_twin(bound) if bound.kind is BenchKind.TWIN else check_lab(bound))

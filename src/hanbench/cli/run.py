@@ -26,7 +26,7 @@ import pytest
 from hanbench.bench.bench import capture_path
 from hanbench.bench.bench_config import BenchConfig
 from hanbench.bench.bench_file import default_bench_file, load_bench
-from hanbench.bench.readiness import check_ready
+from hanbench.bench.readiness import check_one_premises, check_ready
 from hanbench.bench.record import SessionRecord
 from hanbench.bench.summary import summarise
 from hanbench.errors import BadInput, ExitCode, HanbenchError
@@ -86,6 +86,7 @@ def command(bench_file: Path | None, keyword: str | None, markexpr: str | None, 
             suite: Path | None, capture: Path | None) -> None:
     """Run the conformance suite on a bench and summarise the session."""
     config = load_bench(bench_file if bench_file is not None else default_bench_file())
+    check_one_premises(config)
     check_ready(config)
     folder = suite if suite is not None else find_suite(config)
     pcap = None if capture is None else capture_path(config, capture)

@@ -36,7 +36,7 @@ from hanbench.dcc.records import (
 )
 from hanbench.gbcs.device_types import DeviceType
 from hanbench.gbcs.entity import EntityId
-from hanbench.gbcs.roles import RESPONSIBLE_SUPPLIER_ROLE, DeviceStatus, RefusalRule, Role
+from hanbench.gbcs.roles import DeviceStatus, RefusalRule, Role
 
 SCHEMA_VERSION = 2
 
@@ -277,7 +277,7 @@ class Inventory:
         device with it.
         """
         dev = self.device(device)
-        role = RESPONSIBLE_SUPPLIER_ROLE[dev.type]
+        role = dev.responsible_role
         self._require_role(new_supplier, role)
         column = {Role.IMPORT_SUPPLIER: "import_supplier", Role.GAS_SUPPLIER: "gas_supplier"}[role]
         with self.transaction():

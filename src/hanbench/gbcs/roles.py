@@ -15,9 +15,10 @@ Bench choices, where the public sources stop:
 * The *responsible supplier* of a device (the one whose key signs its images and CS06, who
   receives its alerts and owns it in the portfolio report) is the Gas Supplier for a GSME and
   the Import Supplier for every electricity-side device (ESME, HCALCS, PPMID, IHD, CH, Alt HAN
-  bridge). A gas-only premises, where the CH belongs to the Gas Supplier, is not modelled.
+  bridge). On a gas-only premises, which has no Import Supplier, the CH belongs to the Gas
+  Supplier (:attr:`DeviceSuppliers.responsible_role`).
 * SR 11.1 covers ESME, GSME and HCALCS (CH firmware is the DCC's own campaign, CS05a, not a
-  User SR); 11.3 the same; 11.4 PPMID only; 11.2 every device type with a GBCS read-version
+  User SR: ``dcc/ch_firmware.py``); 11.3 the same; 11.4 PPMID only; 11.2 every device type with a GBCS read-version
   use case (ECS52 for ESME and CH, GCS38 for GSME, CS08 for PPMID and HCALCS). No firmware SR
   reaches an IHD or an Alt HAN bridge.
 * 11.2 from an Export Supplier needs the device's Export Supplier to be that user. Network
@@ -168,9 +169,17 @@ class DeviceSuppliers:
         }.get(role)
 
     @property
+    def responsible_role(self) -> Role:
+        """The role its responsible supplier holds it in: :data:`RESPONSIBLE_SUPPLIER_ROLE`, except
+        for the CH of a gas-only premises, which its Gas Supplier holds."""
+        if self.type is DeviceType.CH and self.import_supplier is None and self.gas_supplier is not None:
+            return Role.GAS_SUPPLIER
+        return RESPONSIBLE_SUPPLIER_ROLE[self.type]
+
+    @property
     def responsible_supplier(self) -> EntityId | None:
         """The supplier who signs the device's images and CS06 and owns it (see the module docstring)."""
-        return self.supplier_in(RESPONSIBLE_SUPPLIER_ROLE[self.type])
+        return self.supplier_in(self.responsible_role)
 
 
 class Relation(enum.Enum):

@@ -7,6 +7,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 from hanbench.bench.bench_config import BenchConfig
+from hanbench.bench.config_reader import BenchConfigError
 from hanbench.bench.events import EventStream
 from hanbench.bench.record import Session, SessionRecord
 from hanbench.gbcs.entity import EntityId
@@ -72,6 +73,13 @@ def line_of(text: str, fragment: str) -> int:
     """The line where ``fragment`` starts; it must occur once (it may span lines to be unique)."""
     assert text.count(fragment) == 1, f"{fragment!r} is not unique in the text"
     return text.count("\n", 0, text.index(fragment)) + 1
+
+
+def assert_located(error: BenchConfigError, text: str, key: str, at: str | None, fragment: str) -> None:
+    """``error`` is about ``key``, says ``fragment``, and points at the line of ``at`` (no line if None)."""
+    assert fragment in error.problem, error.problem
+    assert (error.key, error.line) == (key, None if at is None else line_of(text, at))
+    assert error.exit_code == 2
 
 
 START = dt.datetime(2026, 1, 5, 9, 0, tzinfo=dt.UTC)

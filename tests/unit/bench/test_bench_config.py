@@ -68,5 +68,5 @@ def test_knobs_hold_everything_that_shapes_a_session(load_text: Callable[[str], 
     assert json.loads(json.dumps(knobs)) == knobs, "the record stores the knobs as JSON"
     assert knobs["timing"] == dataclasses.asdict(TimingConfig())
     assert knobs["hub"] == {"id": "00-DB-12-34-56-78-91-02", "image_rules": "seed", "image_store_slots": None,
-                            "max_image_size": None}
-    assert knobs["radio"] is None and knobs["bench_file"] == str(config.file)
+                            "max_image_size": None, "firmware_version": 1, "hardware_version": 0x1111}
+    assert knobs["radio"] is None and knobs["bench_file"] == str(config.file) and knobs["estate"] is None

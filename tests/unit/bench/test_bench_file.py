@@ -85,7 +85,7 @@ def test_emu_toml_documents_every_key_the_loader_knows() -> None:
     keys = {*module._TOP, *module._BENCH, *module._DEVICE, *module._PORT,
             *(f.name for f in dataclasses.fields(TimingConfig)),
             *(f.name for f in dataclasses.fields(AirConfig)),
-            "type", "port", "baudrate", "flow_control", "image_rules", "image_store_slots", "max_image_size", "roles", "supplier", "rsa"}
+            *module._HUB, "type", "port", "baudrate", "flow_control", "roles", "supplier", "rsa"}
     assert sorted(k for k in keys if k not in text) == []
 
 

@@ -44,7 +44,8 @@ def test_every_device_of_the_bench_files_can_mac_with_the_acb(tmp_path):
     acb = DCC_ENTITY
     for bench in sorted((FIXTURES.parent / "bench").glob("*.toml")):
         config = tomllib.loads(bench.read_text())
-        for device in [config["hub"], *config["devices"]]:
+        # an estate's CHs and devices have derived keys (gbcs/derived_keys.py), not the fixture's
+        for device in [config["hub"], *config["devices"]] if "estate" not in config else []:
             entity = EntityId.parse(device["id"])
             # static-static ECDH: the ACB's side and the device's side agree
             assert store.private_key(acb, Usage.KA).exchange(ec.ECDH(), store.public_key(entity, Usage.KA)) == \

@@ -180,8 +180,8 @@ async def assemble(context: AssemblyContext) -> AsyncIterator[EmuPremises]:
             stack.callback(context.watch_air(air, pan_id=app.state.network_info.pan_id))
             stack.push_async_callback(hub.close)
             devices: dict[str, EmulatedDevice] = {}
-            gsme_timing = GsmeTiming(wake_interval_s=config.timing.gsme_wake_interval_s)
             for index, entry in enumerate(config.devices):
+                gsme_timing = GsmeTiming(wake_interval_s=config.timing.gsme_wake_interval_s, phase_s=entry.wake_phase_s)
                 device = build_device(entry.type, air, device_settings(config, entry, FIRST_DEVICE_NWK + index),
                                       context.clock, context.keystore, gsme_timing=gsme_timing)
                 stack.push_async_callback(device.close)
