@@ -19,8 +19,7 @@ from pathlib import Path
 import pytest
 
 from conformance_flows import NEW, OLD, quiet_s, receipt_wait_s
-from hanbench import Bench, BenchDevice, BenchUser, Event, NotOnBench, Outcome, RefusalRule, open_bench, \
-    run_virtual
+from hanbench import Bench, BenchDevice, BenchUser, Event, NotOnBench, Outcome, RefusalRule, open_bench
 from hanbench.bench.events import ActivationEvent, CommandEvent, RequestRefused, TransferStarted
 from hanbench.gbcs.roles import Role
 
@@ -227,25 +226,24 @@ async def test_after_a_change_of_supplier_the_old_suppliers_rsa_is_refused(
 
 
 @pytest.mark.emu
-def test_under_the_baseline_policy_no_rsa_distributes(tmp_path: Path) -> None:
+@pytest.mark.asyncio
+@pytest.mark.looptime  # the test opens its own bench: virtual time from looptime, not the bench fixture
+async def test_under_the_baseline_policy_no_rsa_distributes(tmp_path: Path) -> None:
     bench_file = emu_bench_file(tmp_path, name="baseline", policy="baseline")
+    async with open_bench(bench_file) as bench:
+        assert bench.config.policy.name == "baseline"
+        supplier = bench.supplier
+        rsa = bench.rsa_of(supplier)
+        esme, gsme = bench.device("esme"), bench.device("gsme")
+        with watching(bench) as seen:
+            result = await rsa.update_firmware(bench.image(esme, NEW), [esme, gsme])
+            await bench.advance(quiet_s(bench))
+        assert result.refused == {esme.id: RefusalRule.ROLE_NOT_ALLOWED, gsme.id: RefusalRule.ROLE_NOT_ALLOWED}
+        assert "under policy baseline" in result.target(esme.id).message
+        assert reached(seen, esme) == reached(seen, gsme) == []
+        # The supplier still distributes, and its alerts go to the supplier alone.
+        await supplier.update_firmware(bench.image(esme, NEW), [esme])
+        await supplier.wait_alert(0x8F72, device=esme, timeout=receipt_wait_s(bench))
+        assert rsa.alerts() == []
 
-    async def session() -> None:
-        async with open_bench(bench_file) as bench:
-            assert bench.config.policy.name == "baseline"
-            supplier = bench.supplier
-            rsa = bench.rsa_of(supplier)
-            esme, gsme = bench.device("esme"), bench.device("gsme")
-            with watching(bench) as seen:
-                result = await rsa.update_firmware(bench.image(esme, NEW), [esme, gsme])
-                await bench.advance(quiet_s(bench))
-            assert result.refused == {esme.id: RefusalRule.ROLE_NOT_ALLOWED, gsme.id: RefusalRule.ROLE_NOT_ALLOWED}
-            assert "under policy baseline" in result.target(esme.id).message
-            assert reached(seen, esme) == reached(seen, gsme) == []
-            # The supplier still distributes, and its alerts go to the supplier alone.
-            await supplier.update_firmware(bench.image(esme, NEW), [esme])
-            await supplier.wait_alert(0x8F72, device=esme, timeout=receipt_wait_s(bench))
-            assert rsa.alerts() == []
-
-    run_virtual(session())
 

@@ -11,10 +11,9 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import hashlib
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
-from typing import Any
 
 import pytest
 import zigpy.types as t
@@ -22,7 +21,7 @@ from zigpy.zcl import foundation
 from zigpy.zcl.clusters.general import Basic, Ota
 
 from fixture_files import sample_bytes
-from hanbench.clock import BenchClock, run_virtual
+from hanbench.clock import BenchClock
 from hanbench.devices.ota_client import ClientResult, OtaClientConfig, OtaClientNode, OtaIdentity
 from hanbench.gbcs.image import parse_image
 from hanbench.gbcs.image_types import INITIAL_FILE_VERSION, NEXT_FILE_VERSION, profile_for
@@ -33,6 +32,8 @@ from hanbench.radio.air import AirFrame, VirtualAir
 from hanbench.radio.link import LinkModel
 from hanbench.radio.se_profile import SeDeviceType
 from hanbench.radio.virtual_app import VIRTUAL_RADIO_IEEE, VirtualRadioApp, virtual_coordinator
+
+pytestmark = pytest.mark.looptime
 
 ESME = profile_for("esme")
 IMAGE = sample_bytes("esme", NEXT_FILE_VERSION)
@@ -118,16 +119,8 @@ async def ota_bench(
             server.uninstall()
 
 
-def scenario(body: Callable[[OtaBench], Awaitable[None]], **kwargs: Any) -> None:
-    async def run() -> None:
-        async with ota_bench(**kwargs) as bench:
-            await body(bench)
-
-    run_virtual(run())
-
-
-def test_image_notify_leads_to_the_exact_stored_bytes_and_wait_for_upgrade_command() -> None:
-    async def body(b: OtaBench) -> None:
+async def test_image_notify_leads_to_the_exact_stored_bytes_and_wait_for_upgrade_command() -> None:
+    async with ota_bench() as b:
         b.server.offer(parse_image(IMAGE), [DEVICE])
         assert b.server.image_waiting(DEVICE) is not None
         before = len(b.node.ota.outcomes)
@@ -145,22 +138,18 @@ def test_image_notify_leads_to_the_exact_stored_bytes_and_wait_for_upgrade_comma
         assert (server_outcome.blocks, server_outcome.bytes_sent) == (outcome.blocks, len(IMAGE))
         assert b.server.image_waiting(DEVICE) is None
 
-    scenario(body)
 
-
-def test_block_size_follows_the_configured_maximum() -> None:
-    async def body(b: OtaBench) -> None:
+async def test_block_size_follows_the_configured_maximum() -> None:
+    async with ota_bench(server_config=OtaServerConfig(max_block_size=63),
+                         client_config=OtaClientConfig(maximum_data_size=40)) as b:
         b.server.offer(parse_image(IMAGE), [DEVICE])
         outcome = await b.node.ota.update()
         assert outcome.result is ClientResult.KEPT and b.received == [IMAGE]
         assert max(b.block_sizes) == 40
 
-    scenario(body, server_config=OtaServerConfig(max_block_size=63),
-             client_config=OtaClientConfig(maximum_data_size=40))
 
-
-def test_wait_for_data_paces_the_whole_transfer() -> None:
-    async def body(b: OtaBench) -> None:
+async def test_wait_for_data_paces_the_whole_transfer() -> None:
+    async with ota_bench(server_config=OtaServerConfig(minimum_block_period_ms=250)) as b:
         b.server.offer(parse_image(IMAGE), [DEVICE])
         outcome = await b.node.ota.update()
         assert outcome.result is ClientResult.KEPT and b.received == [IMAGE]
@@ -170,11 +159,9 @@ def test_wait_for_data_paces_the_whole_transfer() -> None:
         (server_outcome,) = b.recorder.finished
         assert server_outcome.waits == outcome.waits
 
-    scenario(body, server_config=OtaServerConfig(minimum_block_period_ms=250))
 
-
-def test_busy_server_makes_the_device_wait_then_finish() -> None:
-    async def body(b: OtaBench) -> None:
+async def test_busy_server_makes_the_device_wait_then_finish() -> None:
+    async with ota_bench(server_config=OtaServerConfig(busy_backoff_s=3)) as b:
         b.server.offer(parse_image(IMAGE), [DEVICE])
         b.server.busy = True
         loop = asyncio.get_running_loop()
@@ -184,22 +171,18 @@ def test_busy_server_makes_the_device_wait_then_finish() -> None:
         assert outcome.waits == 4 and outcome.wait_s == pytest.approx(12)  # 3 s apart, past the 10 s
         assert outcome.duration >= 10
 
-    scenario(body, server_config=OtaServerConfig(busy_backoff_s=3))
 
-
-def test_hardware_version_mismatch_gets_no_image_and_ccs08_code_2() -> None:
-    async def body(b: OtaBench) -> None:
+async def test_hardware_version_mismatch_gets_no_image_and_ccs08_code_2() -> None:
+    async with ota_bench(hardware_version=0x2000) as b:
         b.server.offer(parse_image(IMAGE), [DEVICE])
         outcome = await b.node.ota.update()
         assert outcome.result is ClientResult.NO_IMAGE and b.received == []
         (server_outcome,) = b.recorder.finished
         assert server_outcome.result is TransferResult.HARDWARE_VERSION_MISMATCH
 
-    scenario(body, hardware_version=0x2000)
 
-
-def test_refused_image_ends_with_the_device_status_and_ccs08_code_3() -> None:
-    async def body(b: OtaBench) -> None:
+async def test_refused_image_ends_with_the_device_status_and_ccs08_code_3() -> None:
+    async with ota_bench(verdict=Status.INVALID_IMAGE) as b:
         b.server.offer(parse_image(IMAGE), [DEVICE])
         outcome = await b.node.ota.update()
         assert outcome.result is ClientResult.REFUSED and outcome.end_status == Status.INVALID_IMAGE
@@ -208,11 +191,9 @@ def test_refused_image_ends_with_the_device_status_and_ccs08_code_3() -> None:
         assert server_outcome.result is TransferResult.FILE_TRANSFER_FAILURE
         assert server_outcome.device_status == Status.INVALID_IMAGE
 
-    scenario(body, verdict=Status.INVALID_IMAGE)
 
-
-def test_lost_frames_are_re_requested_from_the_same_offset() -> None:
-    async def body(b: OtaBench) -> None:
+async def test_lost_frames_are_re_requested_from_the_same_offset() -> None:
+    async with ota_bench() as b:
         b.air.set_link(VIRTUAL_RADIO_IEEE, b.node.ieee, LinkModel(loss=0.1))
         b.server.offer(parse_image(IMAGE), [DEVICE])
         outcome = await b.node.ota.update()
@@ -221,11 +202,9 @@ def test_lost_frames_are_re_requested_from_the_same_offset() -> None:
         assert b.block_requests == sorted(b.block_requests), "never back to an earlier offset"
         assert len(b.block_requests) > outcome.blocks, "some offsets were asked for again"
 
-    scenario(body)
 
-
-def test_device_sleeping_mid_transfer_resumes_from_the_last_good_offset() -> None:
-    async def body(b: OtaBench) -> None:
+async def test_device_sleeping_mid_transfer_resumes_from_the_last_good_offset() -> None:
+    async with ota_bench(sleepy=True) as b:
         b.server.offer(parse_image(IMAGE), [DEVICE])
 
         def nap(frame: AirFrame) -> None:
@@ -249,11 +228,9 @@ def test_device_sleeping_mid_transfer_resumes_from_the_last_good_offset() -> Non
         assert b.block_requests == sorted(b.block_requests)
         assert [o.result for o in b.recorder.finished] == [TransferResult.FILE_TRANSFER_FAILURE, TransferResult.SUCCESS]
 
-    scenario(body, sleepy=True)
 
-
-def test_image_page_mode_delivers_the_image() -> None:
-    async def body(b: OtaBench) -> None:
+async def test_image_page_mode_delivers_the_image() -> None:
+    async with ota_bench(client_config=OtaClientConfig(page_size=500, response_spacing_ms=20)) as b:
         b.server.offer(parse_image(IMAGE), [DEVICE])
         outcome = await b.node.ota.update()
         assert outcome.result is ClientResult.KEPT and b.received == [IMAGE]
@@ -261,11 +238,9 @@ def test_image_page_mode_delivers_the_image() -> None:
         spacing_s = 0.02 * (outcome.blocks - outcome.pages)
         assert outcome.duration - 2 == pytest.approx(spacing_s) or outcome.duration - 2 > spacing_s
 
-    scenario(body, client_config=OtaClientConfig(page_size=500, response_spacing_ms=20))
 
-
-def test_image_page_mode_recovers_a_lost_block_from_the_gap() -> None:
-    async def body(b: OtaBench) -> None:
+async def test_image_page_mode_recovers_a_lost_block_from_the_gap() -> None:
+    async with ota_bench(client_config=OtaClientConfig(page_size=500, block_timeout_s=1)) as b:
         b.air.set_link(VIRTUAL_RADIO_IEEE, b.node.ieee, LinkModel(loss=0.2))
         b.server.offer(parse_image(IMAGE), [DEVICE])
         outcome = await b.node.ota.update()
@@ -274,11 +249,9 @@ def test_image_page_mode_recovers_a_lost_block_from_the_gap() -> None:
         assert outcome.retries > 0 and outcome.pages > -(-len(IMAGE) // 500)
         assert outcome.resumed_from == 0
 
-    scenario(body, client_config=OtaClientConfig(page_size=500, block_timeout_s=1))
 
-
-def test_image_overwritten_mid_transfer_aborts_the_device_and_reports_discarded() -> None:
-    async def body(b: OtaBench) -> None:
+async def test_image_overwritten_mid_transfer_aborts_the_device_and_reports_discarded() -> None:
+    async with ota_bench() as b:
         b.server.offer(parse_image(IMAGE), [DEVICE])
         other = parse_image(sample_bytes("esme", INITIAL_FILE_VERSION))
 
@@ -292,5 +265,3 @@ def test_image_overwritten_mid_transfer_aborts_the_device_and_reports_discarded(
         assert outcome.result is ClientResult.ABORTED and b.node.ota.partial_offset == 0
         (server_outcome,) = b.recorder.finished
         assert server_outcome.result is TransferResult.IMAGE_DISCARDED and server_outcome.blocks == 10
-
-    scenario(body)

@@ -26,7 +26,10 @@ def sessions(*args: str) -> Result:
 @pytest.fixture(scope="module")
 def bench_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """bench/emu.toml with two sessions in its record: an update that passed over a day of
-    bench time, and one that failed an assertion after an hour."""
+    bench time, and one that failed an assertion after an hour.
+
+    A module-wide fixture drives its sessions through ``run_virtual``, as a script would:
+    looptime fast-forwards only a test's own body, never a fixture's."""
     path = bench_copy(tmp_path_factory.mktemp("sessions"), "emu.toml")
 
     async def update() -> None:

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable
-from typing import Any, TypeVar
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
 
 import pytest
 import zigpy.device
@@ -13,7 +14,6 @@ import zigpy.types as t
 from zigpy.zcl import foundation
 from zigpy.zcl.clusters.general import Basic, Identify, Ota
 
-from hanbench.clock import run_virtual
 from hanbench.devices.node import EmulatedNode
 from hanbench.errors import BadInput
 from hanbench.radio.air import AirFrame, VirtualAir
@@ -22,7 +22,7 @@ from hanbench.radio.link import LinkModel
 from hanbench.radio.se_profile import SeDeviceType
 from hanbench.radio.virtual_app import VIRTUAL_RADIO_IEEE, virtual_coordinator
 
-_R = TypeVar("_R")
+pytestmark = pytest.mark.looptime
 
 
 class IdentifyingNode(EmulatedNode):
@@ -55,85 +55,66 @@ class IdentifyingNode(EmulatedNode):
         raise RuntimeError("firmware bug")  # trigger_effect: the node must still answer
 
 
-def on_network(
-    scenario: Callable[[VirtualAir, IdentifyingNode, zigpy.device.Device], Awaitable[_R]],
-    *,
-    air: VirtualAir | None = None,
-) -> _R:
-    """Run ``scenario`` in virtual time with the node joined and interviewed."""
-
-    async def run() -> _R:
-        the_air = air if air is not None else VirtualAir()
-        async with virtual_coordinator(the_air) as app:
-            node = IdentifyingNode(the_air)
-            device = await join_and_interview(app, node)
-            try:
-                return await scenario(the_air, node, device)
-            finally:
-                await node.close()
-
-    return run_virtual(run())
+@asynccontextmanager
+async def on_network() -> AsyncIterator[tuple[VirtualAir, IdentifyingNode, zigpy.device.Device]]:
+    """A new air, the node on it and zigpy's device for it, joined and interviewed by a virtual coordinator."""
+    air = VirtualAir()
+    async with virtual_coordinator(air) as app:
+        node = IdentifyingNode(air)
+        device = await join_and_interview(app, node)
+        try:
+            yield air, node, device
+        finally:
+            await node.close()
 
 
-def test_zigpy_sends_a_command_and_gets_the_nodes_specific_response() -> None:
-    async def scenario(air: VirtualAir, node: IdentifyingNode, device: zigpy.device.Device) -> Any:
-        return await device.endpoints[1].identify.identify_query()
-
-    response = on_network(scenario)
+async def test_zigpy_sends_a_command_and_gets_the_nodes_specific_response() -> None:
+    async with on_network() as (air, node, device):
+        response = await device.endpoints[1].identify.identify_query()
     assert response.timeout == 30
 
 
-def test_node_answers_with_a_default_response_when_asked() -> None:
-    async def scenario(air: VirtualAir, node: IdentifyingNode, device: zigpy.device.Device) -> Any:
+async def test_node_answers_with_a_default_response_when_asked() -> None:
+    async with on_network() as (air, node, device):
         response = await device.endpoints[1].identify.identify(identify_time=7)
-        return response, node.identify_times
-
-    response, times = on_network(scenario)
+        times = node.identify_times
     assert times == [7]
     assert response == foundation.DefaultResponse(
         command_id=Identify.ServerCommandDefs.identify.id, status=foundation.Status.SUCCESS
     )
 
 
-def test_unsupported_cluster_command_gets_unsup_cluster_command() -> None:
-    async def scenario(air: VirtualAir, node: IdentifyingNode, device: zigpy.device.Device) -> Any:
-        return await device.endpoints[1].basic.reset_fact_default()
-
-    response = on_network(scenario)
+async def test_unsupported_cluster_command_gets_unsup_cluster_command() -> None:
+    async with on_network() as (air, node, device):
+        response = await device.endpoints[1].basic.reset_fact_default()
     assert response.status == foundation.Status.UNSUP_CLUSTER_COMMAND
 
 
-def test_a_failing_handler_answers_failure_instead_of_staying_silent() -> None:
-    async def scenario(air: VirtualAir, node: IdentifyingNode, device: zigpy.device.Device) -> Any:
-        return await device.endpoints[1].identify.trigger_effect(effect_id=0, effect_variant=0)
-
-    response = on_network(scenario)
+async def test_a_failing_handler_answers_failure_instead_of_staying_silent() -> None:
+    async with on_network() as (air, node, device):
+        response = await device.endpoints[1].identify.trigger_effect(effect_id=0, effect_variant=0)
     assert response.status == foundation.Status.FAILURE
 
 
-def test_a_failing_handler_is_kept_as_a_firmware_fault_for_the_bench() -> None:
-    async def scenario(air: VirtualAir, node: IdentifyingNode, device: zigpy.device.Device) -> list[Exception]:
+async def test_a_failing_handler_is_kept_as_a_firmware_fault_for_the_bench() -> None:
+    async with on_network() as (air, node, device):
         await device.endpoints[1].identify.trigger_effect(effect_id=0, effect_variant=0)
-        return node.firmware_faults
-
-    faults = on_network(scenario)
+        faults = node.firmware_faults
     assert [str(fault) for fault in faults] == ["firmware bug"]
 
 
-def test_attribute_reads_come_from_the_store_and_unknown_ones_are_unsupported() -> None:
-    async def scenario(air: VirtualAir, node: IdentifyingNode, device: zigpy.device.Device) -> Any:
+async def test_attribute_reads_come_from_the_store_and_unknown_ones_are_unsupported() -> None:
+    async with on_network() as (air, node, device):
         node.set_attribute(Basic.cluster_id, "sw_build_id", "1.2.3")
-        return await device.endpoints[1].basic.read_attributes(
+        success, failure = await device.endpoints[1].basic.read_attributes(
             ["sw_build_id", "power_source", "location_desc"], allow_cache=False
         )
-
-    success, failure = on_network(scenario)
     assert success == {"sw_build_id": "1.2.3", "power_source": Basic.PowerSource.Mains_single_phase}
     assert failure == {"location_desc": foundation.Status.UNSUPPORTED_ATTRIBUTE}
 
 
-def test_node_request_reaches_the_coordinator_listener_and_returns_its_reply() -> None:
-    async def scenario(air: VirtualAir, node: IdentifyingNode, device: zigpy.device.Device) -> Any:
+async def test_node_request_reaches_the_coordinator_listener_and_returns_its_reply() -> None:
+    async with on_network() as (air, node, device):
         heard: list[int] = []
         cancel = device.application.register_callback_listener(
             src=device,
@@ -152,9 +133,6 @@ def test_node_request_reaches_the_coordinator_listener_and_returns_its_reply() -
         )
         await asyncio.sleep(0.1)
         cancel()
-        return heard, reply, silent
-
-    heard, reply, silent = on_network(scenario)
     assert heard == [12, 13]
     # zigpy has no Identify handler: it acknowledges with a Default Response.
     assert reply.status == foundation.Status.SUCCESS
@@ -166,17 +144,15 @@ def _zcl_header(frame: AirFrame) -> foundation.ZCLHeader:
     return header
 
 
-def test_request_general_goes_to_the_chosen_coordinator_endpoint_and_returns_the_answer() -> None:
-    async def scenario(air: VirtualAir, node: IdentifyingNode, device: zigpy.device.Device) -> Any:
+async def test_request_general_goes_to_the_chosen_coordinator_endpoint_and_returns_the_answer() -> None:
+    async with on_network() as (air, node, device):
         frames: list[AirFrame] = []
         air.add_observer(frames.append)
         rsp = await node.request_general(
             Identify.cluster_id, foundation.GeneralCommand.Read_Attributes, attribute_ids=[0x0000],
             endpoint=2, direction=foundation.Direction.Client_to_Server,
         )
-        return rsp, frames
-
-    rsp, (request, *later) = on_network(scenario)
+        request, *later = frames
     header = _zcl_header(request)
     assert (request.packet.dst_ep, request.packet.cluster_id) == (2, Identify.cluster_id)
     assert header.frame_control.is_general and header.direction == foundation.Direction.Client_to_Server
@@ -189,25 +165,21 @@ def test_request_general_goes_to_the_chosen_coordinator_endpoint_and_returns_the
     assert [(r.attrid, r.status) for r in rsp.status_records] == [(0x0000, foundation.Status.UNSUPPORTED_ATTRIBUTE)]
 
 
-def test_request_general_defaults_to_the_cluster_endpoint_and_the_nodes_side() -> None:
-    async def scenario(air: VirtualAir, node: IdentifyingNode, device: zigpy.device.Device) -> Any:
+async def test_request_general_defaults_to_the_cluster_endpoint_and_the_nodes_side() -> None:
+    async with on_network() as (air, node, device):
         frames: list[AirFrame] = []
         air.add_observer(frames.append)
         await node.request_general(Ota.cluster_id, foundation.GeneralCommand.Read_Attributes, attribute_ids=[0])
         with pytest.raises(BadInput, match="both sides"):
             await node.request_general(Identify.cluster_id, foundation.GeneralCommand.Read_Attributes,
                                        attribute_ids=[0])
-        return frames[0]
-
-    request = on_network(scenario)
+        request = frames[0]
     assert request.packet.dst_ep == 1  # the node's coordinator_endpoint
     assert _zcl_header(request).direction == foundation.Direction.Client_to_Server  # it uses OTA
 
 
-def test_request_times_out_in_loop_time_when_the_reply_is_lost() -> None:
-    air = VirtualAir()
-
-    async def scenario(air: VirtualAir, node: IdentifyingNode, device: zigpy.device.Device) -> float:
+async def test_request_times_out_in_loop_time_when_the_reply_is_lost() -> None:
+    async with on_network() as (air, node, device):
         air.set_link(VIRTUAL_RADIO_IEEE, node.ieee, LinkModel(loss=1.0), both_ways=False)
         loop = asyncio.get_running_loop()
         start = loop.time()
@@ -221,13 +193,11 @@ def test_request_times_out_in_loop_time_when_the_reply_is_lost() -> None:
                 current_file_version=1,
                 timeout=8.0,
             )
-        return loop.time() - start
-
-    assert on_network(scenario, air=air) == pytest.approx(8.0)
+        assert loop.time() - start == pytest.approx(8.0)
 
 
-def test_sleeping_node_receives_nothing_but_can_send() -> None:
-    async def scenario(air: VirtualAir, node: IdentifyingNode, device: zigpy.device.Device) -> None:
+async def test_sleeping_node_receives_nothing_but_can_send() -> None:
+    async with on_network() as (air, node, device):
         node.rx_on_when_idle = False
         node.sleep()
         assert not node.awake
@@ -243,21 +213,19 @@ def test_sleeping_node_receives_nothing_but_can_send() -> None:
         node.wake()
         assert (await device.endpoints[1].identify.identify_query()).timeout == 30
 
-    on_network(scenario)
 
-
-def test_misuse_is_reported_as_bad_input() -> None:
+async def test_misuse_is_reported_as_bad_input() -> None:
     node = IdentifyingNode(VirtualAir())
     with pytest.raises(BadInput, match="does not sleep"):
         node.sleep()
     with pytest.raises(BadInput, match="no attribute"):
         node.set_attribute(Basic.cluster_id, "no_such_attribute", 1)
     with pytest.raises(BadInput, match="both sides"):
-        run_virtual(node.request(Identify.cluster_id, "identify", 1))
+        await node.request(Identify.cluster_id, "identify", 1)
     with pytest.raises(BadInput, match="has no cluster"):
-        run_virtual(node.request(0x0006, "on"))
+        await node.request(0x0006, "on")
     with pytest.raises(BadInput, match="no command"):
-        run_virtual(node.request(Ota.cluster_id, "no_such_command"))
+        await node.request(Ota.cluster_id, "no_such_command")
 
 
 def test_descriptors_follow_the_power_mode() -> None:

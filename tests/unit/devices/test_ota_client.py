@@ -15,12 +15,13 @@ import zigpy.types as t
 from zigpy.zcl import foundation
 from zigpy.zcl.clusters.general import Basic, ImageNotifyCommand, Ota
 
-from hanbench.clock import run_virtual
 from hanbench.devices.ota_client import ClientResult, OtaClientConfig, OtaClientNode, OtaIdentity
 from hanbench.errors import BadInput
 from hanbench.radio.air import VirtualAir
 from hanbench.radio.se_profile import SeDeviceType
 from hanbench.radio.zcl_frames import UpgradeEndResponse, read_header
+
+pytestmark = pytest.mark.looptime
 
 MFR, IMAGE_TYPE = 0x121D, 0x0000
 Payload = ImageNotifyCommand.PayloadType
@@ -74,30 +75,23 @@ async def settle() -> None:
 
 
 @pytest.mark.parametrize("case", NOTIFIES)
-def test_image_notify_starts_an_update_only_when_it_is_for_this_device(case: str) -> None:
+async def test_image_notify_starts_an_update_only_when_it_is_for_this_device(case: str) -> None:
     notify, starts = NOTIFIES[case]
-
-    async def run() -> None:
-        device = node(VirtualAir(), max_retries=1)
-        device.receive(from_server(Ota.ClientCommandDefs.image_notify.id, notify))
-        await settle()  # the notify is handled, and the update it starts fails at once (no coordinator)
-        assert [outcome.result for outcome in device.ota.outcomes] == [ClientResult.NO_IMAGE] * int(starts)
-
-    run_virtual(run())
+    device = node(VirtualAir(), max_retries=1)
+    device.receive(from_server(Ota.ClientCommandDefs.image_notify.id, notify))
+    await settle()  # the notify is handled, and the update it starts fails at once (no coordinator)
+    assert [outcome.result for outcome in device.ota.outcomes] == [ClientResult.NO_IMAGE] * int(starts)
 
 
-def test_commands_that_are_not_the_clients_are_left_to_the_device() -> None:
-    async def run() -> None:
-        device = node(VirtualAir())
-        upgrade_end = Ota.ClientCommandDefs.upgrade_end_response.schema(
-            manufacturer_code=MFR, image_type=IMAGE_TYPE, file_version=6, current_time=0, upgrade_time=0)
-        command = device.read_command(Ota.cluster_id, read_header(from_server(0x07, upgrade_end).data.serialize()),
-                                      upgrade_end.serialize())
-        assert command == UpgradeEndResponse(MFR, IMAGE_TYPE, 6, 0, 0)
-        assert not device.ota.handle_command(command)
-        assert not device.ota.busy
-
-    run_virtual(run())
+async def test_commands_that_are_not_the_clients_are_left_to_the_device() -> None:
+    device = node(VirtualAir())
+    upgrade_end = Ota.ClientCommandDefs.upgrade_end_response.schema(
+        manufacturer_code=MFR, image_type=IMAGE_TYPE, file_version=6, current_time=0, upgrade_time=0)
+    command = device.read_command(Ota.cluster_id, read_header(from_server(0x07, upgrade_end).data.serialize()),
+                                  upgrade_end.serialize())
+    assert command == UpgradeEndResponse(MFR, IMAGE_TYPE, 6, 0, 0)
+    assert not device.ota.handle_command(command)
+    assert not device.ota.busy
 
 
 def test_running_version_is_the_nodes_ota_attribute() -> None:

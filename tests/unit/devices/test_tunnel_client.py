@@ -9,7 +9,6 @@ import zigpy.types as t
 from zigpy.zcl import foundation
 from zigpy.zcl.clusters.general import Basic
 
-from hanbench.clock import run_virtual
 from hanbench.devices.node import EmulatedNode
 from hanbench.devices.tunnel_client import TunnelClient, TunnelClientConfig
 from hanbench.errors import BadInput
@@ -17,6 +16,8 @@ from hanbench.radio.air import VirtualAir
 from hanbench.radio.se_clusters import Tunneling
 from hanbench.radio.tunnel_errors import NoTunnel
 from hanbench.radio.se_profile import SeDeviceType
+
+pytestmark = pytest.mark.looptime
 
 
 def node(client_clusters: list[int]) -> EmulatedNode:
@@ -41,20 +42,16 @@ def test_config_is_checked(fields: dict[str, Any]) -> None:
         TunnelClientConfig(**fields)
 
 
-def test_nothing_goes_up_before_the_tunnel_is_open() -> None:
+async def test_nothing_goes_up_before_the_tunnel_is_open() -> None:
     client = TunnelClient(node([Tunneling.cluster_id]))
-
-    async def scenario() -> None:
-        with pytest.raises(NoTunnel):
-            await client.send(b"\xdf")
-        with pytest.raises(NoTunnel):
-            await client.fetch_pending()
-
-    run_virtual(scenario())
+    with pytest.raises(NoTunnel):
+        await client.send(b"\xdf")
+    with pytest.raises(NoTunnel):
+        await client.fetch_pending()
     assert client.tunnel_id is None
 
 
-def test_a_closure_notification_forgets_the_tunnel_and_other_commands_are_unsupported() -> None:
+async def test_a_closure_notification_forgets_the_tunnel_and_other_commands_are_unsupported() -> None:
     client = TunnelClient(node([Tunneling.cluster_id]))
     client.tunnel_id = 5
     packet = t.ZigbeePacket(cluster_id=Tunneling.cluster_id)
@@ -63,14 +60,8 @@ def test_a_closure_notification_forgets_the_tunnel_and_other_commands_are_unsupp
     response = Tunneling.ClientCommandDefs.request_tunnel_response.schema(
         tunnel_id=1, tunnel_status=0, maximum_incoming_transfer_size=10)
 
-    async def scenario() -> list[foundation.Status | None]:
-        statuses = [await client.handle_command(packet, header, closure)]
-        kept = client.tunnel_id
-        statuses.append(await client.handle_command(packet, header, closure.replace(tunnel_id=5)))
-        statuses.append(await client.handle_command(packet, header, response))
-        return [kept, *statuses]
-
-    kept, *statuses = run_virtual(scenario())
-    assert kept == 5  # a closure of another tunnel changes nothing
+    assert await client.handle_command(packet, header, closure) == foundation.Status.SUCCESS
+    assert client.tunnel_id == 5  # a closure of another tunnel changes nothing
+    assert await client.handle_command(packet, header, closure.replace(tunnel_id=5)) == foundation.Status.SUCCESS
     assert client.tunnel_id is None
-    assert statuses == [foundation.Status.SUCCESS, foundation.Status.SUCCESS, foundation.Status.UNSUP_CLUSTER_COMMAND]
+    assert await client.handle_command(packet, header, response) == foundation.Status.UNSUP_CLUSTER_COMMAND

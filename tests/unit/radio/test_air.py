@@ -9,11 +9,12 @@ import pytest
 import zigpy.exceptions
 import zigpy.types as t
 
-from hanbench.clock import run_virtual
 from hanbench.errors import BadInput
 from hanbench.radio.air import AirFrame, AirNode, JoinNotPermitted, VirtualAir
 from hanbench.radio.link import LinkModel
 from hanbench.radio.mac import data_frame_octets
+
+pytestmark = pytest.mark.looptime
 
 
 @dataclasses.dataclass
@@ -65,145 +66,107 @@ def test_recording_node_satisfies_the_protocol() -> None:
     assert isinstance(make_node(1), AirNode)
 
 
-def test_unicast_is_delivered_from_the_loop_not_inside_transmit() -> None:
+async def test_unicast_is_delivered_from_the_loop_not_inside_transmit() -> None:
     a, b = make_node(1), make_node(2)
     air = air_with(a, b)
-
-    async def scenario() -> None:
-        await air.transmit(packet(1, nwk(2)))
-        assert b.received == []
-        await asyncio.sleep(0)
-        assert [p.data.serialize() for _, p in b.received] == [b"\x00\x01\x02"]
-        assert a.received == []
-
-    run_virtual(scenario())
+    await air.transmit(packet(1, nwk(2)))
+    assert b.received == []
+    await asyncio.sleep(0)
+    assert [p.data.serialize() for _, p in b.received] == [b"\x00\x01\x02"]
+    assert a.received == []
 
 
-def test_unicast_by_ieee_reaches_the_node() -> None:
+async def test_unicast_by_ieee_reaches_the_node() -> None:
     a, b = make_node(1), make_node(2)
     air = air_with(a, b)
-
-    async def scenario() -> None:
-        await air.transmit(packet(1, t.AddrModeAddress(addr_mode=t.AddrMode.IEEE, address=b.ieee)))
-        await asyncio.sleep(0)
-
-    run_virtual(scenario())
+    await air.transmit(packet(1, t.AddrModeAddress(addr_mode=t.AddrMode.IEEE, address=b.ieee)))
+    await asyncio.sleep(0)
     assert len(b.received) == 1
 
 
-def test_unicast_to_unknown_nwk_raises_delivery_error() -> None:
+async def test_unicast_to_unknown_nwk_raises_delivery_error() -> None:
     a = make_node(1)
     air = air_with(a)
     with pytest.raises(zigpy.exceptions.DeliveryError, match="unknown"):
-        run_virtual(air.transmit(packet(1, nwk(0x4242))))
+        await air.transmit(packet(1, nwk(0x4242)))
     assert air.undeliverable == 1
 
 
-def test_unicast_to_sleeping_node_raises_until_it_wakes() -> None:
+async def test_unicast_to_sleeping_node_raises_until_it_wakes() -> None:
     a, b = make_node(1), make_node(2, awake=False)
     air = air_with(a, b)
     with pytest.raises(zigpy.exceptions.DeliveryError, match="asleep"):
-        run_virtual(air.transmit(packet(1, nwk(2))))
-    b.awake = True
-
-    async def scenario() -> None:
         await air.transmit(packet(1, nwk(2)))
-        await asyncio.sleep(0)
-
-    run_virtual(scenario())
+    b.awake = True
+    await air.transmit(packet(1, nwk(2)))
+    await asyncio.sleep(0)
     assert len(b.received) == 1
 
 
-def test_sleeping_node_can_still_transmit() -> None:
+async def test_sleeping_node_can_still_transmit() -> None:
     a, b = make_node(1), make_node(2, awake=False)
     air = air_with(a, b)
-
-    async def scenario() -> None:
-        await air.transmit(packet(2, nwk(1)))
-        await asyncio.sleep(0)
-
-    run_virtual(scenario())
+    await air.transmit(packet(2, nwk(1)))
+    await asyncio.sleep(0)
     assert len(a.received) == 1
 
 
-def test_sender_must_be_on_the_air() -> None:
+async def test_sender_must_be_on_the_air() -> None:
     air = air_with(make_node(2))
     with pytest.raises(zigpy.exceptions.DeliveryError, match="join first"):
-        run_virtual(air.transmit(packet(7, nwk(2))))
+        await air.transmit(packet(7, nwk(2)))
 
 
-def test_broadcast_reaches_every_other_awake_node() -> None:
+async def test_broadcast_reaches_every_other_awake_node() -> None:
     a, b, c, d = make_node(1), make_node(2), make_node(3), make_node(4, awake=False)
     air = air_with(a, b, c, d)
-
-    async def scenario() -> None:
-        await air.transmit(packet(1, BROADCAST))
-        await asyncio.sleep(0)
-
-    run_virtual(scenario())
+    await air.transmit(packet(1, BROADCAST))
+    await asyncio.sleep(0)
     assert (len(a.received), len(b.received), len(c.received), len(d.received)) == (0, 1, 1, 0)
 
 
-def test_default_link_costs_nothing() -> None:
+async def test_default_link_costs_nothing() -> None:
     a, b = make_node(1), make_node(2)
     air = air_with(a, b)
-
-    async def scenario() -> float:
-        start = asyncio.get_running_loop().time()
-        for tsn in range(50):
-            await air.transmit(packet(1, nwk(2), tsn=tsn))
-        await asyncio.sleep(0)
-        return start
-
-    start = run_virtual(scenario())
+    start = asyncio.get_running_loop().time()
+    for tsn in range(50):
+        await air.transmit(packet(1, nwk(2), tsn=tsn))
+    await asyncio.sleep(0)
     assert len(b.received) == 50
     assert all(at == start for at, _ in b.received)
     assert air.total_stats().lost == 0
 
 
-def test_latency_delays_delivery_and_nothing_else_costs_time() -> None:
+async def test_latency_delays_delivery_and_nothing_else_costs_time() -> None:
     a, b = make_node(1), make_node(2)
     air = air_with(a, b, default_link=LinkModel(latency_s=0.010))
-
-    async def scenario() -> float:
-        start = asyncio.get_running_loop().time()
-        await air.transmit(packet(1, nwk(2), bytes(40), tsn=1))
-        await air.transmit(packet(1, nwk(2), bytes(40), tsn=2))
-        await asyncio.sleep(1)
-        return start
-
-    start = run_virtual(scenario())
+    start = asyncio.get_running_loop().time()
+    await air.transmit(packet(1, nwk(2), bytes(40), tsn=1))
+    await air.transmit(packet(1, nwk(2), bytes(40), tsn=2))
+    await asyncio.sleep(1)
     assert [at - start for at, _ in b.received] == [pytest.approx(0.010, abs=2e-6)] * 2
     assert [p.tsn for _, p in b.received] == [1, 2]
 
 
-def test_frames_on_one_link_arrive_in_order_with_equal_delays() -> None:
+async def test_frames_on_one_link_arrive_in_order_with_equal_delays() -> None:
     a, b = make_node(1), make_node(2)
     air = air_with(a, b, default_link=LinkModel(latency_s=0.005))
-
-    async def scenario() -> None:
-        for tsn in range(100):
-            await air.transmit(packet(1, nwk(2), tsn=tsn))
-        await asyncio.sleep(1)
-
-    run_virtual(scenario())
+    for tsn in range(100):
+        await air.transmit(packet(1, nwk(2), tsn=tsn))
+    await asyncio.sleep(1)
     assert [p.tsn for _, p in b.received] == list(range(100))
 
 
-def _lost_unicasts(seed: int) -> list[int]:
+async def _lost_unicasts(seed: int) -> list[int]:
     a, b = make_node(1), make_node(2)
     air = air_with(a, b, default_link=LinkModel(loss=0.3), seed=seed)
     lost = []
-
-    async def scenario() -> None:
-        for tsn in range(200):
-            try:
-                await air.transmit(packet(1, nwk(2), tsn=tsn))
-            except zigpy.exceptions.DeliveryError:
-                lost.append(tsn)
-        await asyncio.sleep(0)
-
-    run_virtual(scenario())
+    for tsn in range(200):
+        try:
+            await air.transmit(packet(1, nwk(2), tsn=tsn))
+        except zigpy.exceptions.DeliveryError:
+            lost.append(tsn)
+    await asyncio.sleep(0)
     stats = air.link_stats()[(a.ieee, b.ieee)]
     assert stats.frames == 200
     assert stats.lost == len(lost)
@@ -211,23 +174,19 @@ def _lost_unicasts(seed: int) -> list[int]:
     return lost
 
 
-def test_loss_with_a_fixed_seed_is_reproducible() -> None:
-    first = _lost_unicasts(seed=7)
-    assert first == _lost_unicasts(seed=7)
+async def test_loss_with_a_fixed_seed_is_reproducible() -> None:
+    first = await _lost_unicasts(seed=7)
+    assert first == await _lost_unicasts(seed=7)
     assert 30 < len(first) < 90  # 30 % of 200, loosely
-    assert first != _lost_unicasts(seed=8)
+    assert first != await _lost_unicasts(seed=8)
 
 
-def test_lost_broadcast_copy_vanishes_silently_and_is_counted() -> None:
+async def test_lost_broadcast_copy_vanishes_silently_and_is_counted() -> None:
     a, b = make_node(1), make_node(2)
     air = air_with(a, b)
     air.set_link(a.ieee, b.ieee, LinkModel(loss=1.0))
-
-    async def scenario() -> None:
-        await air.transmit(packet(1, BROADCAST))
-        await asyncio.sleep(0)
-
-    run_virtual(scenario())
+    await air.transmit(packet(1, BROADCAST))
+    await asyncio.sleep(0)
     assert b.received == []
     assert air.link_stats()[(a.ieee, b.ieee)].lost == 1
 
@@ -241,57 +200,45 @@ def test_set_link_one_way_leaves_the_reverse_on_the_default() -> None:
     assert air.link_model(b.ieee, a.ieee) == LinkModel()
 
 
-def test_stats_count_frames_and_octets_per_link() -> None:
+async def test_stats_count_frames_and_octets_per_link() -> None:
     a, b = make_node(1), make_node(2)
     air = air_with(a, b)
-
-    async def scenario() -> None:
-        await air.transmit(packet(1, nwk(2), bytes(10)))
-        await air.transmit(packet(2, nwk(1), bytes(20)))
-        await air.transmit(packet(2, nwk(1), bytes(20)))
-
-    run_virtual(scenario())
+    await air.transmit(packet(1, nwk(2), bytes(10)))
+    await air.transmit(packet(2, nwk(1), bytes(20)))
+    await air.transmit(packet(2, nwk(1), bytes(20)))
     stats = air.link_stats()
     assert (stats[(a.ieee, b.ieee)].frames, stats[(a.ieee, b.ieee)].octets) == (1, data_frame_octets(10, aps_secured=True))
     assert (stats[(b.ieee, a.ieee)].frames, stats[(b.ieee, a.ieee)].octets) == (2, 2 * data_frame_octets(20, aps_secured=True))
 
 
-def test_observers_see_every_frame_including_undeliverable_ones() -> None:
+async def test_observers_see_every_frame_including_undeliverable_ones() -> None:
     a, b = make_node(1), make_node(2, awake=False)
     air = air_with(a, b)
     seen: list[AirFrame] = []
     remove = air.add_observer(seen.append)
-
-    async def scenario() -> None:
-        await air.transmit(packet(1, BROADCAST))
-        with pytest.raises(zigpy.exceptions.DeliveryError):
-            await air.transmit(packet(1, nwk(2), tsn=2))
-        remove()
-        await air.transmit(packet(1, BROADCAST, tsn=3))
-
-    run_virtual(scenario())
+    await air.transmit(packet(1, BROADCAST))
+    with pytest.raises(zigpy.exceptions.DeliveryError):
+        await air.transmit(packet(1, nwk(2), tsn=2))
+    remove()
+    await air.transmit(packet(1, BROADCAST, tsn=3))
     assert [f.packet.tsn for f in seen] == [1, 2]
     assert seen[0].octets == data_frame_octets(3, aps_secured=True)
 
 
-def test_join_needs_permit_and_notifies_the_trust_centre_from_the_loop() -> None:
+async def test_join_needs_permit_and_notifies_the_trust_centre_from_the_loop() -> None:
     air = VirtualAir()
     node = make_node(5)
     joins: list[tuple[int, t.EUI64, int]] = []
     air.add_join_handler(lambda n, i, p: joins.append((n, i, p)))
-
-    async def scenario() -> None:
-        with pytest.raises(JoinNotPermitted):
-            air.join(node)
-        air.permit_joining(60)
-        air.join(node, parent_nwk=t.NWK(0))
-        assert joins == []
-        await asyncio.sleep(0)
-        assert joins == [(5, node.ieee, 0)]
-        await asyncio.sleep(61)
-        assert not air.joining_permitted
-
-    run_virtual(scenario())
+    with pytest.raises(JoinNotPermitted):
+        air.join(node)
+    air.permit_joining(60)
+    air.join(node, parent_nwk=t.NWK(0))
+    assert joins == []
+    await asyncio.sleep(0)
+    assert joins == [(5, node.ieee, 0)]
+    await asyncio.sleep(61)
+    assert not air.joining_permitted
     assert node in air.nodes
 
 
@@ -303,16 +250,12 @@ def test_attach_refuses_address_clashes() -> None:
         air.attach(make_node(1))
 
 
-def test_frame_in_flight_to_a_detached_node_is_dropped() -> None:
+async def test_frame_in_flight_to_a_detached_node_is_dropped() -> None:
     a, b = make_node(1), make_node(2)
     air = air_with(a, b, default_link=LinkModel(latency_s=0.1))
-
-    async def scenario() -> None:
-        await air.transmit(packet(1, nwk(2)))
-        air.detach(b)
-        await asyncio.sleep(1)
-
-    run_virtual(scenario())
+    await air.transmit(packet(1, nwk(2)))
+    air.detach(b)
+    await asyncio.sleep(1)
     assert b.received == []
 
 

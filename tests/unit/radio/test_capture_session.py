@@ -20,10 +20,12 @@ from pathlib import Path
 import pytest
 from capture_support import MacCommandOrAck, ZigbeeFrame, parse_any, parse_frame, read_pcap
 
-from hanbench import open_bench, run_virtual
+from hanbench import open_bench
 from hanbench.bench.bench import CaptureUnavailable
 from hanbench.bench.bench_config import BenchConfig
 from hanbench.bench.bench_file import load_bench
+
+pytestmark = pytest.mark.looptime
 
 ROOT = Path(__file__).resolve().parents[3]
 HUB_NWK, ESME_NWK, GSME_NWK = 0x0000, 0x1000, 0x1001  # the CH's coordinator; bench/emu.toml's first devices
@@ -66,22 +68,18 @@ def zcl(frame: ZigbeeFrame) -> Zcl:
     return Zcl(frame, bool(control & 0x08), frame.payload[header - 1], frame.payload[header:])
 
 
-def test_an_esme_update_is_on_the_capture_block_by_block(tmp_path: Path) -> None:
+async def test_an_esme_update_is_on_the_capture_block_by_block(tmp_path: Path) -> None:
     config = emu_config(tmp_path)
     target = tmp_path / "esme.pcap"
-
-    async def update() -> tuple[int, dt.datetime]:
-        async with open_bench(config, capture=target) as bench:
-            supplier, esme = bench.supplier, bench.device("esme")
-            image = bench.image(esme, 2)
-            await supplier.update_firmware(image, [esme])
-            alert = await supplier.wait_alert(0x8F72, device=esme, timeout=3600)
-            await supplier.activate_firmware(esme, alert.calculated_hash)
-            assert esme.state.running_version == 2
-            assert not target.exists(), "the capture gets its name when the bench closes"
-            return len(image), bench.now()
-
-    size, end = run_virtual(update())
+    async with open_bench(config, capture=target) as bench:
+        supplier, esme = bench.supplier, bench.device("esme")
+        image = bench.image(esme, 2)
+        await supplier.update_firmware(image, [esme])
+        alert = await supplier.wait_alert(0x8F72, device=esme, timeout=3600)
+        await supplier.activate_firmware(esme, alert.calculated_hash)
+        assert esme.state.running_version == 2
+        assert not target.exists(), "the capture gets its name when the bench closes"
+        size, end = len(image), bench.now()
     pcap = read_pcap(target)
     everything = [parse_any(r.data) for r in pcap.records]
     assert all(f.fcs_ok for f in everything)
@@ -142,20 +140,16 @@ def test_an_esme_update_is_on_the_capture_block_by_block(tmp_path: Path) -> None
 
 
 @pytest.mark.skipif(shutil.which("tshark") is None, reason="needs tshark (Wireshark) installed")
-def test_wireshark_finds_nothing_malformed_in_a_session_capture(tmp_path: Path) -> None:
+async def test_wireshark_finds_nothing_malformed_in_a_session_capture(tmp_path: Path) -> None:
     config = emu_config(tmp_path)
     target = tmp_path / "session.pcap"
-
-    async def update() -> None:
-        async with open_bench(config, capture=target) as bench:
-            supplier = bench.supplier
-            for device in (bench.device("esme"), bench.device("gsme")):
-                await supplier.update_firmware(bench.image(device, 2), [device])
-            for device in (bench.device("esme"), bench.device("gsme")):
-                alert = await supplier.wait_alert(0x8F72, device=device, timeout=3600)
-                await supplier.activate_firmware(device, alert.calculated_hash)
-
-    run_virtual(update())
+    async with open_bench(config, capture=target) as bench:
+        supplier = bench.supplier
+        for device in (bench.device("esme"), bench.device("gsme")):
+            await supplier.update_firmware(bench.image(device, 2), [device])
+        for device in (bench.device("esme"), bench.device("gsme")):
+            alert = await supplier.wait_alert(0x8F72, device=device, timeout=3600)
+            await supplier.activate_firmware(device, alert.calculated_hash)
     fields = ("frame.protocols", "wpan.frame_type", "wpan.fcs_ok", "_ws.malformed", "_ws.expert.severity")
     done = subprocess.run(["tshark", "-r", str(target), "-T", "fields", "-E", "separator=|",
                            *(arg for f in fields for arg in ("-e", f))],

@@ -8,7 +8,10 @@ upgrade, zigpy changed what ``hanbench.radio.se_profile`` works around: review t
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+import pytest
 
 import zigpy.application
 import zigpy.device
@@ -19,7 +22,6 @@ import zigpy.zdo
 from zigpy.zcl import foundation
 from zigpy.zcl.clusters.general import Ota
 
-from hanbench.clock import run_virtual
 from hanbench.devices.node import EmulatedNode
 from hanbench.radio.air import VirtualAir
 from hanbench.radio.interview import join_and_interview
@@ -33,6 +35,8 @@ from hanbench.radio.se_profile import (
 )
 from hanbench.radio.virtual_app import VirtualRadioApp, virtual_coordinator
 from hanbench.radio.zcl_frames import QueryNextImage, ZclHeader, read_ota_request
+
+pytestmark = pytest.mark.looptime
 
 
 def se_zcl_packet(profile_id: int = SE_PROFILE_ID) -> t.ZigbeePacket:
@@ -77,82 +81,67 @@ def test_plain_zigpy_parses_zcl_headers_only_for_ha_and_zll_profiles() -> None:
     assert header.tsn == 9
 
 
-def test_plain_zigpy_drops_se_frames_and_creates_devices_through_add_device() -> None:
+async def test_plain_zigpy_drops_se_frames_and_creates_devices_through_add_device() -> None:
     """A plain ZigbeeDevice sends an SE frame to custom_profile_packet_received and stops there."""
-
-    async def scenario() -> None:
-        async with virtual_coordinator(VirtualAir()) as app:
-            plain = zigpy.device.ZigbeeDevice(app, t.EUI64.convert("00:11:22:33:44:55:66:77"), 0x1234)
-            dropped: list[t.ZigbeePacket] = []
-            plain.custom_profile_packet_received = dropped.append  # type: ignore[method-assign]
-            plain.packet_received(se_zcl_packet())
-            assert len(dropped) == 1
-            # zigpy's join path creates its devices through add_device, which the fix hooks.
-            app.handle_join(t.NWK(0x2222), t.EUI64.convert("00:00:00:00:00:00:22:22"), t.NWK(0))
-            assert isinstance(app.devices[t.EUI64.convert("00:00:00:00:00:00:22:22")], SmartEnergyDevice)
-            assert "add_device" in zigpy.application.ControllerApplication.__dict__
-
-    run_virtual(scenario())
+    async with virtual_coordinator(VirtualAir()) as app:
+        plain = zigpy.device.ZigbeeDevice(app, t.EUI64.convert("00:11:22:33:44:55:66:77"), 0x1234)
+        dropped: list[t.ZigbeePacket] = []
+        plain.custom_profile_packet_received = dropped.append  # type: ignore[method-assign]
+        plain.packet_received(se_zcl_packet())
+        assert len(dropped) == 1
+        # zigpy's join path creates its devices through add_device, which the fix hooks.
+        app.handle_join(t.NWK(0x2222), t.EUI64.convert("00:00:00:00:00:00:22:22"), t.NWK(0))
+        assert isinstance(app.devices[t.EUI64.convert("00:00:00:00:00:00:22:22")], SmartEnergyDevice)
+        assert "add_device" in zigpy.application.ControllerApplication.__dict__
 
 
-def test_plain_zigpy_answers_se_match_descriptor_with_nothing() -> None:
+async def test_plain_zigpy_answers_se_match_descriptor_with_nothing() -> None:
     """Over the air, with zigpy's own ZDO put back on the node's device: no OTA server."""
-
-    async def scenario() -> list[int]:
-        air = VirtualAir()
-        async with virtual_coordinator(air) as app:
-            node = meter(air)
-            device = await join_and_interview(app, node)
-            device.zdo = device.endpoints[0] = zigpy.zdo.ZDO(device)
-            found = await node.match_descriptor(Ota.cluster_id)
-            await node.close()
-            return found
-
-    assert run_virtual(scenario()) == []
+    air = VirtualAir()
+    async with virtual_coordinator(air) as app:
+        node = meter(air)
+        device = await join_and_interview(app, node)
+        device.zdo = device.endpoints[0] = zigpy.zdo.ZDO(device)
+        found = await node.match_descriptor(Ota.cluster_id)
+        await node.close()
+        assert found == []
 
 
-def test_se_frame_from_a_node_reaches_request_listeners_and_the_ota_handler() -> None:
-    async def scenario() -> tuple[list[object], object]:
-        air = VirtualAir()
-        async with virtual_coordinator(air) as app:
-            node = meter(air)
-            device = await join_and_interview(app, node)
-            heard: list[object] = []
-            cancel = app.register_callback_listener(
-                src=device,
-                filters=[Ota.ServerCommandDefs.query_next_image.schema()],
-                callback=lambda hdr, cmd: heard.append(cmd),
-            )
-            response = await node.request(
-                Ota.cluster_id,
-                "query_next_image",
-                field_control=0,
-                manufacturer_code=0x1234,
-                image_type=1,
-                current_file_version=7,
-            )
-            cancel()
-            await node.close()
-            return heard, response
-
-    heard, response = run_virtual(scenario())
+async def test_se_frame_from_a_node_reaches_request_listeners_and_the_ota_handler() -> None:
+    air = VirtualAir()
+    async with virtual_coordinator(air) as app:
+        node = meter(air)
+        device = await join_and_interview(app, node)
+        heard: list[object] = []
+        cancel = app.register_callback_listener(
+            src=device,
+            filters=[Ota.ServerCommandDefs.query_next_image.schema()],
+            callback=lambda hdr, cmd: heard.append(cmd),
+        )
+        response = await node.request(
+            Ota.cluster_id,
+            "query_next_image",
+            field_control=0,
+            manufacturer_code=0x1234,
+            image_type=1,
+            current_file_version=7,
+        )
+        cancel()
+        await node.close()
     assert [cmd.current_file_version for cmd in heard] == [7]  # type: ignore[attr-defined]
     # zigpy's Ota cluster handler answered (no image is being pushed).
     assert response.status == foundation.Status.NO_IMAGE_AVAILABLE  # type: ignore[attr-defined]
 
 
-def test_se_match_descriptor_finds_the_coordinator_ota_server() -> None:
-    async def scenario() -> tuple[list[int], list[int]]:
-        air = VirtualAir()
-        async with virtual_coordinator(air) as app:
-            node = meter(air)
-            await join_and_interview(app, node)
-            ota = await node.match_descriptor(Ota.cluster_id)
-            absent = await node.match_descriptor(0x0B04)  # Electrical Measurement: not served
-            await node.close()
-            return ota, absent
-
-    assert run_virtual(scenario()) == ([1], [])
+async def test_se_match_descriptor_finds_the_coordinator_ota_server() -> None:
+    air = VirtualAir()
+    async with virtual_coordinator(air) as app:
+        node = meter(air)
+        await join_and_interview(app, node)
+        ota = await node.match_descriptor(Ota.cluster_id)
+        absent = await node.match_descriptor(0x0B04)  # Electrical Measurement: not served
+        await node.close()
+        assert ota, absent == ([1], [])
 
 
 def test_with_smart_energy_mixes_in_once() -> None:
@@ -189,21 +178,19 @@ class Routed:
         self.taken.append((endpoint.endpoint_id, header.tsn, request))
 
 
-def on_interviewed_meter(scenario: Callable[[VirtualRadioApp, SmartEnergyDevice], None]) -> None:
-    async def run() -> None:
-        air = VirtualAir()
-        async with virtual_coordinator(air) as app:
-            node = meter(air)
-            device = await join_and_interview(app, node)
-            assert isinstance(device, SmartEnergyDevice)
-            scenario(app, device)
-            await node.close()
-
-    run_virtual(run())
+@asynccontextmanager
+async def interviewed_meter() -> AsyncIterator[tuple[VirtualRadioApp, SmartEnergyDevice]]:
+    air = VirtualAir()
+    async with virtual_coordinator(air) as app:
+        node = meter(air)
+        device = await join_and_interview(app, node)
+        assert isinstance(device, SmartEnergyDevice)
+        yield app, device
+        await node.close()
 
 
-def test_a_routed_request_reaches_its_route_with_zigpys_bookkeeping_and_not_zigpy() -> None:
-    def scenario(app: VirtualRadioApp, device: SmartEnergyDevice) -> None:
+async def test_a_routed_request_reaches_its_route_with_zigpys_bookkeeping_and_not_zigpy() -> None:
+    async with interviewed_meter() as (app, device):
         routed = Routed(app, device)
         device.last_seen = 0.0
         app.packet_received(query_packet(5))
@@ -220,11 +207,9 @@ def test_a_routed_request_reaches_its_route_with_zigpys_bookkeeping_and_not_zigp
         app.packet_received(query_packet(7))
         assert len(routed.taken) == 2 and len(routed.zigpy_heard) == 1
 
-    on_interviewed_meter(scenario)
 
-
-def test_what_a_route_does_not_read_goes_through_zigpy() -> None:
-    def scenario(app: VirtualRadioApp, device: SmartEnergyDevice) -> None:
+async def test_what_a_route_does_not_read_goes_through_zigpy() -> None:
+    async with interviewed_meter() as (app, device):
         routed = Routed(app, device)
         truncated = query_packet(5)
         truncated = truncated.replace(data=t.SerializableBytes(truncated.data.serialize()[:6]))
@@ -235,11 +220,9 @@ def test_what_a_route_does_not_read_goes_through_zigpy() -> None:
         # zigpy could not read the truncated frame either; it read the Home Automation one
         assert [cmd.current_file_version for cmd in routed.zigpy_heard] == [7]  # type: ignore[attr-defined]
 
-    on_interviewed_meter(scenario)
 
-
-def test_a_frame_that_answers_the_coordinator_is_left_to_zigpys_matching() -> None:
-    def scenario(app: VirtualRadioApp, device: SmartEnergyDevice) -> None:
+async def test_a_frame_that_answers_the_coordinator_is_left_to_zigpys_matching() -> None:
+    async with interviewed_meter() as (app, device):
         routed = Routed(app, device)
         waiting: asyncio.Future[object] = asyncio.get_running_loop().create_future()
         key = zigpy.device.ResponseKey(1, Ota.cluster_id, foundation.Direction.Client_to_Server, 9)
@@ -247,5 +230,3 @@ def test_a_frame_that_answers_the_coordinator_is_left_to_zigpys_matching() -> No
         app.packet_received(query_packet(9))
         assert routed.taken == [] and waiting.done()
         del device._requests[key]
-
-    on_interviewed_meter(scenario)

@@ -12,7 +12,6 @@ import zigpy.zdo.types as zdo_t
 from zigpy.zcl.clusters.general import Basic, Ota
 from zigpy.zcl.clusters.smartenergy import Metering, Tunneling
 
-from hanbench.clock import run_virtual
 from hanbench.devices.node import EmulatedNode
 from hanbench.radio.air import AirTiming, JoinNotPermitted, VirtualAir
 from hanbench.radio.endpoints import comms_hub_endpoint
@@ -26,6 +25,8 @@ from hanbench.radio.virtual_app import (
     virtual_coordinator,
 )
 from hanbench.radio.zigpy_config import bench_zigpy_config
+
+pytestmark = pytest.mark.looptime
 
 GSME_IEEE = t.EUI64.convert("00:11:22:33:44:55:00:02")
 
@@ -57,52 +58,42 @@ def test_bench_config_turns_background_tasks_off_and_validates() -> None:
     assert config[conf.CONF_DATABASE] is None
 
 
-def test_coordinator_forms_a_network_with_an_se_endpoint_and_stops_cleanly() -> None:
-    async def scenario() -> set[asyncio.Task[object]]:
-        air = VirtualAir()
-        async with virtual_coordinator(air) as app:
-            coordinator = app._device
-            assert app.state.node_info.ieee == VIRTUAL_RADIO_IEEE
-            assert app.state.node_info.nwk == 0x0000
-            assert app.state.network_info.channel == 15
-            assert coordinator.endpoints[1].profile_id == SE_PROFILE_ID
-            assert {Ota.cluster_id, Tunneling.cluster_id, Basic.cluster_id} <= set(
-                coordinator.endpoints[1].in_clusters
-            )
-            assert [node.ieee for node in air.nodes] == [VIRTUAL_RADIO_IEEE]
-        assert air.nodes == ()
-        return asyncio.all_tasks() - {asyncio.current_task()}  # type: ignore[operator]
-
-    assert run_virtual(scenario()) == set()
+async def test_coordinator_forms_a_network_with_an_se_endpoint_and_stops_cleanly() -> None:
+    air = VirtualAir()
+    async with virtual_coordinator(air) as app:
+        coordinator = app._device
+        assert app.state.node_info.ieee == VIRTUAL_RADIO_IEEE
+        assert app.state.node_info.nwk == 0x0000
+        assert app.state.network_info.channel == 15
+        assert coordinator.endpoints[1].profile_id == SE_PROFILE_ID
+        assert {Ota.cluster_id, Tunneling.cluster_id, Basic.cluster_id} <= set(
+            coordinator.endpoints[1].in_clusters
+        )
+        assert [node.ieee for node in air.nodes] == [VIRTUAL_RADIO_IEEE]
+    assert air.nodes == ()
+    assert asyncio.all_tasks() - {asyncio.current_task()} == set()  # type: ignore[operator]
 
 
-def test_shut_down_waits_for_the_interview_zigpy_only_cancels() -> None:
-    async def scenario() -> set[asyncio.Task[object]]:
-        air = VirtualAir()
-        app = VirtualRadioApp(bench_zigpy_config("virtual://air"), air=air)
-        await app.startup(auto_form=True)
-        await app.permit(60)
-        node = gsme(air)
-        await node.join()
-        await asyncio.sleep(0)
-        started = zigpy_tasks(app)
-        assert any(not task.done() for task in started), "zigpy is interviewing the node"
-        await shut_down(app)
-        assert all(task.done() for task in started)
-        await node.close()
-        return asyncio.all_tasks() - {asyncio.current_task()}  # type: ignore[operator]
-
-    assert run_virtual(scenario()) == set()
+async def test_shut_down_waits_for_the_interview_zigpy_only_cancels() -> None:
+    air = VirtualAir()
+    app = VirtualRadioApp(bench_zigpy_config("virtual://air"), air=air)
+    await app.startup(auto_form=True)
+    await app.permit(60)
+    node = gsme(air)
+    await node.join()
+    await asyncio.sleep(0)
+    started = zigpy_tasks(app)
+    assert any(not task.done() for task in started), "zigpy is interviewing the node"
+    await shut_down(app)
+    assert all(task.done() for task in started)
+    await node.close()
+    assert asyncio.all_tasks() - {asyncio.current_task()} == set()  # type: ignore[operator]
 
 
-def test_caller_chooses_the_coordinator_endpoints() -> None:
+async def test_caller_chooses_the_coordinator_endpoints() -> None:
     endpoints = [comms_hub_endpoint(1, server_clusters=[Basic.cluster_id, Ota.cluster_id])]
-
-    async def scenario() -> list[int]:
-        async with virtual_coordinator(VirtualAir(), endpoints=endpoints) as app:
-            return sorted(app._device.endpoints[1].in_clusters)
-
-    assert run_virtual(scenario()) == [Basic.cluster_id, Ota.cluster_id]
+    async with virtual_coordinator(VirtualAir(), endpoints=endpoints) as app:
+        assert sorted(app._device.endpoints[1].in_clusters) == [Basic.cluster_id, Ota.cluster_id]
 
 
 def test_coordinator_needs_endpoint_one() -> None:
@@ -112,29 +103,26 @@ def test_coordinator_needs_endpoint_one() -> None:
         )
 
 
-def test_node_joins_and_zigpy_interviews_it_over_the_air() -> None:
-    async def scenario() -> tuple[object, ...]:
-        air = VirtualAir()
-        async with virtual_coordinator(air) as app:
-            node = gsme(air)
-            device = await join_and_interview(app, node)
-            endpoint = device.endpoints[1]
-            result = (
-                device.nwk,
-                device.node_desc.logical_type,
-                device.node_desc.is_mains_powered,
-                device.manufacturer,
-                device.model,
-                endpoint.profile_id,
-                endpoint.device_type,
-                sorted(endpoint.in_clusters),
-                sorted(endpoint.out_clusters),
-                endpoint.out_clusters[Ota.cluster_id].get("current_file_version"),
-            )
-            await node.close()
-        return result
-
-    assert run_virtual(scenario()) == (
+async def test_node_joins_and_zigpy_interviews_it_over_the_air() -> None:
+    air = VirtualAir()
+    async with virtual_coordinator(air) as app:
+        node = gsme(air)
+        device = await join_and_interview(app, node)
+        endpoint = device.endpoints[1]
+        result = (
+            device.nwk,
+            device.node_desc.logical_type,
+            device.node_desc.is_mains_powered,
+            device.manufacturer,
+            device.model,
+            endpoint.profile_id,
+            endpoint.device_type,
+            sorted(endpoint.in_clusters),
+            sorted(endpoint.out_clusters),
+            endpoint.out_clusters[Ota.cluster_id].get("current_file_version"),
+        )
+        await node.close()
+    assert result == (
         0x5A5A,
         zdo_t.LogicalType.EndDevice,
         False,
@@ -148,45 +136,36 @@ def test_node_joins_and_zigpy_interviews_it_over_the_air() -> None:
     )
 
 
-def test_join_without_permit_is_refused_and_zigpy_never_hears_of_the_node() -> None:
-    async def scenario() -> bool:
-        air = VirtualAir()
-        async with virtual_coordinator(air) as app:
-            with pytest.raises(JoinNotPermitted):
-                await gsme(air).join()
-            return GSME_IEEE in app.devices
-
-    assert run_virtual(scenario()) is False
+async def test_join_without_permit_is_refused_and_zigpy_never_hears_of_the_node() -> None:
+    air = VirtualAir()
+    async with virtual_coordinator(air) as app:
+        with pytest.raises(JoinNotPermitted):
+            await gsme(air).join()
+        assert GSME_IEEE not in app.devices
 
 
-def test_zigpy_request_to_a_sleeping_node_fails_with_delivery_error() -> None:
-    async def scenario() -> None:
-        air = VirtualAir()
-        async with virtual_coordinator(air) as app:
-            node = gsme(air)
-            device = await join_and_interview(app, node)
-            node.sleep()
-            with pytest.raises(zigpy.exceptions.DeliveryError):
-                await device.endpoints[1].basic.read_attributes(["model"], allow_cache=False)
-            node.wake()
-            result, _ = await device.endpoints[1].basic.read_attributes(["model"], allow_cache=False)
-            assert result == {"model": "GSME-2"}
-            await node.close()
-
-    run_virtual(scenario())
+async def test_zigpy_request_to_a_sleeping_node_fails_with_delivery_error() -> None:
+    air = VirtualAir()
+    async with virtual_coordinator(air) as app:
+        node = gsme(air)
+        device = await join_and_interview(app, node)
+        node.sleep()
+        with pytest.raises(zigpy.exceptions.DeliveryError):
+            await device.endpoints[1].basic.read_attributes(["model"], allow_cache=False)
+        node.wake()
+        result, _ = await device.endpoints[1].basic.read_attributes(["model"], allow_cache=False)
+        assert result == {"model": "GSME-2"}
+        await node.close()
 
 
-def test_interview_over_a_slow_radio_link_costs_loop_time_only() -> None:
-    async def scenario() -> tuple[str | None, float]:
-        air = VirtualAir(default_link=LinkModel(latency_s=0.05), seed=3, timing=AirTiming())
-        async with virtual_coordinator(air) as app:
-            node = gsme(air)
-            start = asyncio.get_running_loop().time()
-            device = await join_and_interview(app, node)
-            elapsed = asyncio.get_running_loop().time() - start
-            await node.close()
-            return device.model, elapsed
-
-    model, elapsed = run_virtual(scenario())
+async def test_interview_over_a_slow_radio_link_costs_loop_time_only() -> None:
+    air = VirtualAir(default_link=LinkModel(latency_s=0.05), seed=3, timing=AirTiming())
+    async with virtual_coordinator(air) as app:
+        node = gsme(air)
+        start = asyncio.get_running_loop().time()
+        device = await join_and_interview(app, node)
+        elapsed = asyncio.get_running_loop().time() - start
+        await node.close()
+        model = device.model
     assert model == "GSME-2"
     assert elapsed > 0.05 * 10  # at least ten one-way hops at 50 ms each

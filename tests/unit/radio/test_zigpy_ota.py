@@ -6,6 +6,8 @@ the smallest OTA client that completes a transfer: query, blocks, upgrade end.
 
 from __future__ import annotations
 
+import pytest
+
 import asyncio
 from typing import Any
 
@@ -16,12 +18,13 @@ from zigpy.ota.providers import BaseOtaImageMetadata
 from zigpy.zcl import foundation
 from zigpy.zcl.clusters.general import Basic, Ota
 
-from hanbench.clock import run_virtual
 from hanbench.devices.node import EmulatedNode
 from hanbench.radio.air import VirtualAir
 from hanbench.radio.interview import join_and_interview
 from hanbench.radio.se_profile import SeDeviceType
 from hanbench.radio.virtual_app import virtual_coordinator
+
+pytestmark = pytest.mark.looptime
 
 MANUFACTURER = 0x1234
 IMAGE_TYPE = 0x0001
@@ -109,27 +112,23 @@ class MinimalOtaClient(EmulatedNode):
         self.set_attribute(Ota.cluster_id, "current_file_version", offer.file_version, server=False)
 
 
-def test_zigpy_update_firmware_pushes_an_image_over_the_air() -> None:
+async def test_zigpy_update_firmware_pushes_an_image_over_the_air() -> None:
     image = make_image(bytes(range(256)) * 8)
-
-    async def scenario() -> tuple[foundation.Status | None, bytes, float]:
-        air = VirtualAir()
-        async with virtual_coordinator(air) as app:
-            node = MinimalOtaClient(air)
-            device = await join_and_interview(app, node)
-            # The interview's own image_notify started an update that found no image:
-            # let it settle so the push starts from a quiet device.
-            await asyncio.sleep(1)
-            node._updating = False
-            start = asyncio.get_running_loop().time()
-            status = await device.update_firmware(image)
-            elapsed = asyncio.get_running_loop().time() - start
-            version = device.endpoints[1].out_clusters[Ota.cluster_id].get("current_file_version")
-            assert version == NEW_VERSION
-            await node.close()
-            return status, node.received, elapsed
-
-    status, received, elapsed = run_virtual(scenario())
+    air = VirtualAir()
+    async with virtual_coordinator(air) as app:
+        node = MinimalOtaClient(air)
+        device = await join_and_interview(app, node)
+        # The interview's own image_notify started an update that found no image:
+        # let it settle so the push starts from a quiet device.
+        await asyncio.sleep(1)
+        node._updating = False
+        start = asyncio.get_running_loop().time()
+        status = await device.update_firmware(image)
+        elapsed = asyncio.get_running_loop().time() - start
+        version = device.endpoints[1].out_clusters[Ota.cluster_id].get("current_file_version")
+        assert version == NEW_VERSION
+        await node.close()
+        received = node.received
     assert status == foundation.Status.SUCCESS
     assert received == image.firmware.serialize()
     # update_firmware waits 10 s before re-reading the version; virtual time pays it.
