@@ -173,13 +173,22 @@ def test_a_migration_that_fails_changes_nothing_and_says_why(tmp_path):
 
 
 def test_shares_a_file_with_other_tables(tmp_path):
+    """The session record keeps its own tables in the same file: the inventory leaves them be."""
     path = tmp_path / "session.db"
     db = sqlite3.connect(path)
-    db.execute("CREATE TABLE session_runs (id INTEGER PRIMARY KEY)")
+    db.execute("CREATE TABLE session_runs (id INTEGER PRIMARY KEY, note TEXT)")
+    db.execute("INSERT INTO session_runs (note) VALUES ('kept')")
     db.commit()
     db.close()
     with Inventory(path) as inv:
         inv.add_user(SUPPLIER_A, "A", ["gas_supplier"])
+    with Inventory(path) as inv:
+        assert inv.user(SUPPLIER_A).name == "A"
+    db = sqlite3.connect(path)
+    try:
+        assert db.execute("SELECT note FROM session_runs").fetchall() == [("kept",)]
+    finally:
+        db.close()
 
 
 def test_not_a_database_is_bad_input(tmp_path):
