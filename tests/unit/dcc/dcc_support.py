@@ -12,24 +12,25 @@ import asyncio
 import itertools
 from collections.abc import Awaitable, Callable, Sequence
 from datetime import datetime, timedelta, timezone
-from pathlib import Path
 
 from cryptography.hazmat.primitives.asymmetric import ec
 
+from fixture_files import BENCH_KEYS, SUPPLIER, built_image
 from hanbench.dcc.inventory import Inventory
 from hanbench.gbcs import alerts, cs06, firmware_version
 from hanbench.gbcs.codes import AlertCode
+from hanbench.gbcs.device_types import DeviceType
 from hanbench.gbcs.entity import EntityId
 from hanbench.dcc.hub_port import AlertListener, ForwardedAlert
 from hanbench.gbcs.frame import GbcsMessage, encode_message, sign_message
-from hanbench.gbcs.image import UpgradeImage, build_image
+from hanbench.gbcs.image import UpgradeImage
 from hanbench.gbcs.keystore import KeyStore
 from hanbench.gbcs.protection import protect_from_store
 
-KEYS = Path(__file__).resolve().parents[3] / "fixtures" / "keys"
+KEYS = BENCH_KEYS
 START = datetime(2030, 1, 15, 9, 0, tzinfo=timezone.utc)
 
-SUPPLIER_A = EntityId.parse("90-B3-D5-1F-30-01-00-00")
+SUPPLIER_A = SUPPLIER
 SUPPLIER_B = EntityId.parse("90-B3-D5-1F-30-02-00-00")
 RSA_1 = EntityId.parse("90-B3-D5-1F-30-0A-00-01")   # appointed by Supplier A
 RSA_2 = EntityId.parse("90-B3-D5-1F-30-0A-00-02")   # appointed by Supplier B
@@ -64,13 +65,14 @@ def seed(inv: Inventory) -> Inventory:
 
 
 def signed_image(keystore: KeyStore, signer: EntityId, version: int = V2, payload: bytes = b"firmware") -> bytes:
-    """A GBCS OTA Upgrade Image signed with ``signer``'s DS key."""
-    return build_image(payload + version.to_bytes(4, "big"), manufacturer_code=0x121D, image_type=0,
-                       file_version=version, sign_key=keystore.private_key(signer)).to_bytes()
+    """An ESME image, as an SR 11.1 carries it, signed with ``signer``'s DS key."""
+    return built_image(DeviceType.ESME, version, sign_key=keystore.private_key(signer), hardware_range=False,
+                       body=payload + version.to_bytes(4, "big")).to_bytes()
 
 
 def unsigned_image(version: int = V2) -> bytes:
-    return build_image(b"ppmid firmware", manufacturer_code=0x121D, image_type=0x84, file_version=version).to_bytes()
+    """A PPMID image, as an SR 11.4 carries it: PPMID images are not signed."""
+    return built_image(DeviceType.PPMID, version, body=b"ppmid firmware", hardware_range=False).to_bytes()
 
 
 Responder = Callable[[EntityId, GbcsMessage], Awaitable[GbcsMessage]]

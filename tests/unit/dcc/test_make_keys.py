@@ -4,19 +4,18 @@ overwrites keys unless forced."""
 from __future__ import annotations
 
 import tomllib
-from pathlib import Path
 
 import pytest
 from cryptography import x509
 from cryptography.hazmat.primitives.asymmetric import ec
 
-from fixture_files import script_module
+from fixture_files import IMAGES, ROOT, script_module
 from hanbench.gbcs.entity import DCC_ENTITY, EntityId
 from hanbench.gbcs.image import parse_image
 from hanbench.gbcs.keystore import KeyStore, Usage
 from hanbench.gbcs.signing import sign_raw, verify_raw
 
-FIXTURES = Path(__file__).resolve().parents[3] / "fixtures"
+FIXTURES = ROOT / "fixtures"
 make_keys = script_module(FIXTURES / "make_keys.py")
 
 
@@ -59,7 +58,7 @@ def test_rtds_supplier_is_a_copy_so_rtds_signed_images_verify(tmp_path):
         for ext in (".pem", ".key"):
             assert (tmp_path / f"{name}{ext}").read_bytes() == \
                 (FIXTURES / "rtds" / "keystore" / f"{name}{ext}").read_bytes()
-    sample = next((FIXTURES.parent / "firmware_images").glob("ESME-*-00000002.ota"))
+    sample = next(IMAGES.glob("ESME-*-00000002.ota"))
     assert parse_image(sample.read_bytes()).verify(KeyStore(tmp_path).public_key("90-B3-D5-1F-30-01-00-00"))
 
 

@@ -12,9 +12,8 @@ import datetime as dt
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
-from pathlib import Path
 
-from fixture_files import acb_protected
+from fixture_files import SUPPLIER, acb_protected, bench_keys
 from hanbench.clock import BenchClock
 from hanbench.devices import DeviceSettings, GsmeTiming, HanDevice, build_device
 from hanbench.gbcs.alerts import Alert, decode_alert
@@ -22,21 +21,15 @@ from hanbench.gbcs.cs06 import ActivateFirmware, activate_firmware_command
 from hanbench.gbcs.device_types import DeviceType
 from hanbench.gbcs.entity import EntityId
 from hanbench.gbcs.frame import GbcsMessage
-from hanbench.gbcs.image import UpgradeImage, parse_image
-from hanbench.gbcs.image_types import profile_for
 from hanbench.hub.forwarded import ForwardedAlert
-from hanbench.gbcs.keystore import KeyStore
 from hanbench.hub.comms_hub import CommsHub, CommsHubTiming, hub_endpoints
 from hanbench.hub.hub_events import HubListener
 from hanbench.radio.air import VirtualAir
 from hanbench.radio.interview import wait_interviewed
 from hanbench.radio.virtual_app import VirtualRadioApp, virtual_coordinator
 
-ROOT = Path(__file__).resolve().parents[3]
-KEYS = KeyStore(ROOT / "fixtures" / "keys")
-IMAGES = ROOT / "firmware_images"
+KEYS = bench_keys()
 EPOCH = dt.datetime(2030, 1, 15, 9, 0, tzinfo=dt.UTC)
-SUPPLIER = EntityId.parse("90-B3-D5-1F-30-01-00-00")
 OTHER_SUPPLIER = EntityId.parse("90-B3-D5-1F-30-02-00-00")
 CH = EntityId.parse("00-DB-12-34-56-78-91-02")
 ENTITIES = {
@@ -46,12 +39,6 @@ ENTITIES = {
     DeviceType.HCALCS: EntityId.parse("00-DB-12-34-56-78-91-05"),
     DeviceType.IHD: EntityId.parse("00-DB-12-34-56-78-91-06"),
 }
-
-
-def sample_image(kind: DeviceType, version: int = 2) -> UpgradeImage:
-    """The sample image of ``kind``, read in its type's form, as the DCC hands it to the CH."""
-    profile = profile_for(kind)
-    return parse_image((IMAGES / profile.file_name(version)).read_bytes(), signed=profile.signed)
 
 
 @dataclass

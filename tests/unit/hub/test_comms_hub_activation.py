@@ -8,12 +8,11 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
-from collections.abc import Awaitable, Callable
 
 import pytest
 
-from han_premises import ENTITIES, EPOCH, KEYS, OTHER_SUPPLIER, SUPPLIER, Premises, premises, sample_image
-from hanbench.clock import run_virtual
+from fixture_files import SUPPLIER, sample
+from han_premises import ENTITIES, EPOCH, KEYS, OTHER_SUPPLIER, Premises, premises
 from hanbench.devices import GsmeTiming
 from hanbench.devices.firmware import Firmware
 from hanbench.gbcs.alerts import FirmwareReceiptAlert, GsmeCommandNotRetrievedAlert, ReceiptForm
@@ -34,19 +33,14 @@ from hanbench.hub.comms_hub import CommsHubTiming
 from hanbench.hub.errors import CommandNotDelivered, CommandNotRetrieved
 from hanbench.radio.link import LinkModel
 
+pytestmark = pytest.mark.looptime
+
 D = DeviceType
 V1, V2 = bytes.fromhex("00000001"), bytes.fromhex("00000002")
 
 
-def scenario(kinds: list[DeviceType], body: Callable[[Premises], Awaitable[None]], **kwargs: object) -> None:
-    async def run() -> None:
-        async with premises(kinds, **kwargs) as p:  # type: ignore[arg-type]
-            await body(p)
-    run_virtual(run())
-
-
 def image_hash(kind: DeviceType) -> bytes:
-    return sample_image(kind).manufacturer_image_hash
+    return sample(kind).manufacturer_image_hash
 
 
 async def activate(p: Premises, kind: DeviceType, command: GbcsMessage) -> Accepted | ExecutionOutcome:
@@ -59,7 +53,7 @@ async def activate(p: Premises, kind: DeviceType, command: GbcsMessage) -> Accep
 
 async def distributed(p: Premises, kind: DeviceType) -> FirmwareReceiptAlert:
     """Distribute the v2 sample image and wait for the device's receipt alert at the CH."""
-    await p.hub.distribute(sample_image(kind), [ENTITIES[kind]])
+    await p.hub.distribute(sample(kind), [ENTITIES[kind]])
     await p.until(lambda: receipts(p, kind) != [], timeout_s=7200)
     [receipt] = receipts(p, kind)
     return receipt
@@ -70,8 +64,8 @@ def receipts(p: Premises, kind: DeviceType) -> list[FirmwareReceiptAlert]:
 
 
 @pytest.mark.parametrize("kind", [D.ESME, D.HCALCS])
-def test_whole_flow_receipt_alert_then_cs06_activates(kind: DeviceType) -> None:
-    async def body(p: Premises) -> None:
+async def test_whole_flow_receipt_alert_then_cs06_activates(kind: DeviceType) -> None:
+    async with premises([kind]) as p:
         receipt = await distributed(p, kind)
         assert receipt.alert_code == AlertCode.FIRMWARE_VERIFICATION_SUCCESSFUL
         assert receipt.form is ReceiptForm.DLMS and receipt.calculated_hash == image_hash(kind)
@@ -81,23 +75,20 @@ def test_whole_flow_receipt_alert_then_cs06_activates(kind: DeviceType) -> None:
         outcome = await activate(p, kind, p.cs06(kind, receipt.calculated_hash))
         assert outcome == ExecutionOutcome(ActivationResult.SUCCESS, V2)
         assert p.devices[kind].firmware.running == Firmware(2, image_hash(kind))
-    scenario([kind], body)
 
 
-def test_wrong_hash_answers_2_and_the_old_version_keeps_running() -> None:
-    async def body(p: Premises) -> None:
+async def test_wrong_hash_answers_2_and_the_old_version_keeps_running() -> None:
+    async with premises([D.ESME]) as p:
         await distributed(p, D.ESME)
         outcome = await activate(p, D.ESME, p.cs06(D.ESME, bytes(32)))
         assert outcome == ExecutionOutcome(ActivationResult.HASH_MISMATCH, V1)
         assert p.devices[D.ESME].firmware.running == Firmware(1)
-    scenario([D.ESME], body)
 
 
-def test_cs06_without_an_image_answers_no_image_held() -> None:
-    async def body(p: Premises) -> None:
+async def test_cs06_without_an_image_answers_no_image_held() -> None:
+    async with premises([D.ESME]) as p:
         outcome = await activate(p, D.ESME, p.cs06(D.ESME, image_hash(D.ESME)))
         assert outcome == ExecutionOutcome(ActivationResult.NO_IMAGE_HELD, V1)
-    scenario([D.ESME], body)
 
 
 async def unanswered(p: Premises, command: GbcsMessage) -> None:
@@ -106,17 +97,16 @@ async def unanswered(p: Premises, command: GbcsMessage) -> None:
         await asyncio.wait_for(p.hub.send_command(command), 24 * 3600)
 
 
-def test_cs06_signed_by_another_supplier_is_refused_with_0x8F3D_and_nothing_activates() -> None:
-    async def body(p: Premises) -> None:
+async def test_cs06_signed_by_another_supplier_is_refused_with_0x8F3D_and_nothing_activates() -> None:
+    async with premises([D.ESME]) as p:
         await distributed(p, D.ESME)
         await unanswered(p, p.cs06(D.ESME, image_hash(D.ESME), signer=OTHER_SUPPLIER))
         assert p.devices[D.ESME].firmware.running == Firmware(1)
         assert AlertCode.TRUSTED_SOURCE_AUTHENTICATION_FAILURE in p.alert_codes(ENTITIES[D.ESME])
-    scenario([D.ESME], body)
 
 
-def test_replayed_cs06_is_refused() -> None:
-    async def body(p: Premises) -> None:
+async def test_replayed_cs06_is_refused() -> None:
+    async with premises([D.ESME]) as p:
         await distributed(p, D.ESME)
         wrong = p.cs06(D.ESME, bytes(32))
         assert (await activate(p, D.ESME, wrong)).code is ActivationResult.HASH_MISMATCH
@@ -125,11 +115,10 @@ def test_replayed_cs06_is_refused() -> None:
         await unanswered(p, replay)
         assert p.devices[D.ESME].firmware.running == Firmware(1)
         assert p.alert_codes(ENTITIES[D.ESME]).count(AlertCode.TRUSTED_SOURCE_AUTHENTICATION_FAILURE) == 2
-    scenario([D.ESME], body)
 
 
-def test_future_dated_activation_fires_at_its_date_time_with_0x8F66() -> None:
-    async def body(p: Premises) -> None:
+async def test_future_dated_activation_fires_at_its_date_time_with_0x8F66() -> None:
+    async with premises([D.ESME]) as p:
         await distributed(p, D.ESME)
         when = EPOCH + dt.timedelta(days=3)
         assert await activate(p, D.ESME, p.cs06(D.ESME, image_hash(D.ESME), when=when)) == Accepted()
@@ -143,11 +132,10 @@ def test_future_dated_activation_fires_at_its_date_time_with_0x8F66() -> None:
         [alert] = [a for _, a in p.alerts(ENTITIES[D.ESME]) if isinstance(a, FutureDatedActivationAlert)]
         assert alert.alert_code == AlertCode.FUTURE_DATED_COMMAND_ACTIONED
         assert (alert.execution_datetime, alert.outcome) == (when, ExecutionOutcome(ActivationResult.SUCCESS, V2))
-    scenario([D.ESME], body)
 
 
-def test_cancellation_prevents_a_future_dated_activation() -> None:
-    async def body(p: Premises) -> None:
+async def test_cancellation_prevents_a_future_dated_activation() -> None:
+    async with premises([D.ESME]) as p:
         await distributed(p, D.ESME)
         when = EPOCH + dt.timedelta(days=1)
         assert await activate(p, D.ESME, p.cs06(D.ESME, image_hash(D.ESME), when=when)) == Accepted()
@@ -156,7 +144,6 @@ def test_cancellation_prevents_a_future_dated_activation() -> None:
         assert p.devices[D.ESME].firmware.running == Firmware(1)
         assert p.devices[D.ESME].gbcs.pending is None
         assert not any(isinstance(a, FutureDatedActivationAlert) for _, a in p.alerts())
-    scenario([D.ESME], body)
 
 
 # --- GSME: only through its wake cycle ---------------------------------------------------------
@@ -164,8 +151,8 @@ def test_cancellation_prevents_a_future_dated_activation() -> None:
 GSME_TIMING = GsmeTiming(wake_interval_s=1800, phase_s=600)
 
 
-def test_gsme_takes_the_image_at_its_first_wake_and_activates_by_a_queued_cs06() -> None:
-    async def body(p: Premises) -> None:
+async def test_gsme_takes_the_image_at_its_first_wake_and_activates_by_a_queued_cs06() -> None:
+    async with premises([D.GSME], gsme_timing=GSME_TIMING) as p:
         gsme = p.devices[D.GSME]
         assert not gsme.node.awake
         start = asyncio.get_running_loop().time()
@@ -180,11 +167,10 @@ def test_gsme_takes_the_image_at_its_first_wake_and_activates_by_a_queued_cs06()
         assert read_activate_firmware_response(response.result()) == ExecutionOutcome(ActivationResult.SUCCESS, V2)
         assert gsme.firmware.running == Firmware(2, image_hash(D.GSME))
         assert not gsme.node.awake
-    scenario([D.GSME], body, gsme_timing=GSME_TIMING)
 
 
-def test_gsme_queue_expiry_raises_0x819D_and_command_not_retrieved() -> None:
-    async def body(p: Premises) -> None:
+async def test_gsme_queue_expiry_raises_0x819D_and_command_not_retrieved() -> None:
+    async with premises([D.GSME], gsme_timing=GSME_TIMING, timing=CommsHubTiming(queue_expiry_s=2 * 3600)) as p:
         gsme = p.devices[D.GSME]
         await gsme.close()  # the GSME never wakes again (flat battery)
         command = p.cs06(D.GSME, image_hash(D.GSME))
@@ -196,13 +182,12 @@ def test_gsme_queue_expiry_raises_0x819D_and_command_not_retrieved() -> None:
         assert msg.originator == p.hub.entity_id and msg.target == DCC_ENTITY and msg.signature is None
         assert check_mac(msg, KEYS) is MacCheck.VALID
         assert p.clock.now() - EPOCH >= dt.timedelta(hours=2)
-    scenario([D.GSME], body, gsme_timing=GSME_TIMING, timing=CommsHubTiming(queue_expiry_s=2 * 3600))
 
 
 # --- commands that do not get through, or whose acknowledgement does not come back ---------------
 
-def test_a_command_whose_acknowledgement_is_lost_still_gets_its_response_once_the_link_is_back() -> None:
-    async def body(p: Premises) -> None:
+async def test_a_command_whose_acknowledgement_is_lost_still_gets_its_response_once_the_link_is_back() -> None:
+    async with premises([D.ESME]) as p:
         await distributed(p, D.ESME)
         esme, ch = p.devices[D.ESME].node.ieee, p.app.state.node_info.ieee
         p.air.set_link(esme, ch, LinkModel(loss=1.0), both_ways=False)  # the device hears, the CH does not
@@ -210,13 +195,11 @@ def test_a_command_whose_acknowledgement_is_lost_still_gets_its_response_once_th
         outcome = await asyncio.wait_for(activate(p, D.ESME, p.cs06(D.ESME, image_hash(D.ESME))), 3600)
         assert outcome == ExecutionOutcome(ActivationResult.SUCCESS, V2)
         assert p.devices[D.ESME].firmware.running.file_version == 2
-    scenario([D.ESME], body)
 
 
-def test_a_command_for_a_device_without_a_tunnel_is_not_delivered_at_once() -> None:
-    async def body(p: Premises) -> None:
+async def test_a_command_for_a_device_without_a_tunnel_is_not_delivered_at_once() -> None:
+    async with premises([D.ESME]) as p:
         p.hub.tunnels.uninstall()
         p.hub.tunnels.install(p.app)  # the CH forgot every tunnel; the ESME has not asked again
         with pytest.raises(CommandNotDelivered, match="has not opened a tunnel"):
             await asyncio.wait_for(p.hub.send_command(p.cs06(D.ESME, image_hash(D.ESME))), 1)
-    scenario([D.ESME], body)

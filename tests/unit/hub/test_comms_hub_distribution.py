@@ -7,12 +7,11 @@ emulated devices that join, get interviewed and pull images block by block, in v
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable
 
 import pytest
 
-from han_premises import ENTITIES, KEYS, OTHER_SUPPLIER, Premises, premises, sample_image
-from hanbench.clock import run_virtual
+from fixture_files import sample
+from han_premises import ENTITIES, KEYS, OTHER_SUPPLIER, Premises, premises
 from hanbench.devices.firmware import Activated, ActivationTrigger, Firmware, ImageHeld, ImageRefused
 from hanbench.devices.ota_client import ClientResult
 from hanbench.gbcs.alerts import FirmwareTransferAlert, PpmidActivationAlert, PpmidActivationOutcome, TransferResult
@@ -25,14 +24,9 @@ from hanbench.hub.comms_hub import CommsHubTiming
 from hanbench.hub.transfer import TransferOutcome
 from hanbench.radio.link import LinkModel
 
+pytestmark = pytest.mark.looptime
+
 D = DeviceType
-
-
-def scenario(kinds: list[DeviceType], body: Callable[[Premises], Awaitable[None]], **kwargs: object) -> None:
-    async def run() -> None:
-        async with premises(kinds, **kwargs) as p:  # type: ignore[arg-type]
-            await body(p)
-    run_virtual(run())
 
 
 def ccs08(p: Premises) -> list[FirmwareTransferAlert]:
@@ -46,60 +40,56 @@ def ccs08(p: Premises) -> list[FirmwareTransferAlert]:
 
 
 @pytest.mark.parametrize("kind", [D.ESME, D.HCALCS])
-def test_awake_device_takes_the_image_on_image_notify_and_holds_it(kind: DeviceType) -> None:
-    async def body(p: Premises) -> None:
+async def test_awake_device_takes_the_image_on_image_notify_and_holds_it(kind: DeviceType) -> None:
+    async with premises([kind]) as p:
         device = p.devices[kind]
-        await p.hub.distribute(sample_image(kind), [ENTITIES[kind]])
+        await p.hub.distribute(sample(kind), [ENTITIES[kind]])
         await p.until(lambda: device.firmware.held is not None, timeout_s=600)
-        expected = sample_image(kind).manufacturer_image_hash
+        expected = sample(kind).manufacturer_image_hash
         assert device.firmware.held == Firmware(2, expected)
         assert device.firmware.running == Firmware(1)
         assert device.ota.outcomes[-1].upgrade_time == 0xFFFFFFFF
         [transfer] = ccs08(p)
         assert (transfer.device, transfer.result, transfer.firmware_version) == (
             ENTITIES[kind], TransferResult.SUCCESS, bytes.fromhex("00000002"))
-    scenario([kind], body)
 
 
-def test_nothing_activates_without_cs06_after_days() -> None:
-    async def body(p: Premises) -> None:
+async def test_nothing_activates_without_cs06_after_days() -> None:
+    async with premises([D.ESME]) as p:
         esme = p.devices[D.ESME]
-        await p.hub.distribute(sample_image(D.ESME), [ENTITIES[D.ESME]])
+        await p.hub.distribute(sample(D.ESME), [ENTITIES[D.ESME]])
         await asyncio.sleep(5 * 24 * 3600)
         assert esme.firmware.running == Firmware(1)
         assert esme.firmware.held is not None and esme.firmware.held.file_version == 2
         assert esme.node.get_attribute(0x0019, "current_file_version", server=False) == 1
-    scenario([D.ESME], body)
 
 
-def test_image_signed_by_another_party_is_refused_and_nothing_is_held() -> None:
-    async def body(p: Premises) -> None:
+async def test_image_signed_by_another_party_is_refused_and_nothing_is_held() -> None:
+    async with premises([D.ESME]) as p:
         esme = p.devices[D.ESME]
         events: list[object] = []
         esme.firmware.subscribe(events.append)
-        forged = sample_image(D.ESME).signed(KEYS.private_key(OTHER_SUPPLIER))
+        forged = sample(D.ESME).signed(KEYS.private_key(OTHER_SUPPLIER))
         await p.hub.distribute(forged, [ENTITIES[D.ESME]])
         await p.until(lambda: esme.ota.outcomes and esme.ota.outcomes[-1].result is ClientResult.REFUSED)
         assert esme.firmware.held is None
         assert [type(e) for e in events if isinstance(e, (ImageHeld, ImageRefused))] == [ImageRefused]
         await p.until(lambda: ccs08(p))
         assert ccs08(p)[0].result is TransferResult.FILE_TRANSFER_FAILURE
-    scenario([D.ESME], body)
 
 
-def test_hardware_version_outside_the_range_is_refused_by_the_ch_with_ccs08_2() -> None:
-    async def body(p: Premises) -> None:
-        await p.hub.distribute(sample_image(D.ESME), [ENTITIES[D.ESME]])
+async def test_hardware_version_outside_the_range_is_refused_by_the_ch_with_ccs08_2() -> None:
+    async with premises([D.ESME], hardware_version=0x2000) as p:
+        await p.hub.distribute(sample(D.ESME), [ENTITIES[D.ESME]])
         await p.until(lambda: ccs08(p))
         assert ccs08(p)[0].result is TransferResult.HARDWARE_VERSION_MISMATCH
         assert p.devices[D.ESME].firmware.held is None
-    scenario([D.ESME], body, hardware_version=0x2000)
 
 
-def test_ppmid_activates_by_itself_and_raises_cs09() -> None:
-    async def body(p: Premises) -> None:
+async def test_ppmid_activates_by_itself_and_raises_cs09() -> None:
+    async with premises([D.PPMID]) as p:
         ppmid = p.devices[D.PPMID]
-        await p.hub.distribute(sample_image(D.PPMID), [ENTITIES[D.PPMID]])
+        await p.hub.distribute(sample(D.PPMID), [ENTITIES[D.PPMID]])
         await p.until(lambda: ppmid.firmware.running.file_version == 2, timeout_s=600)
         assert ppmid.firmware.held is None
         await p.until(lambda: p.alerts(ENTITIES[D.PPMID]) != [])
@@ -107,55 +97,50 @@ def test_ppmid_activates_by_itself_and_raises_cs09() -> None:
         assert isinstance(cs09, PpmidActivationAlert) and cs09.alert_code == AlertCode.READ_FIRMWARE_VERSION_ALERT
         assert (cs09.outcome, cs09.firmware_version) == (PpmidActivationOutcome.SUCCESS, bytes.fromhex("00000002"))
         assert verify_message(msg, KEYS.public_key(ENTITIES[D.PPMID]))
-    scenario([D.PPMID], body)
 
 
-def test_ihd_is_activated_by_the_ch_after_a_good_transfer() -> None:
-    async def body(p: Premises) -> None:
+async def test_ihd_is_activated_by_the_ch_after_a_good_transfer() -> None:
+    async with premises([D.IHD]) as p:
         ihd = p.devices[D.IHD]
         events: list[object] = []
         ihd.firmware.subscribe(events.append)
-        await p.hub.distribute(sample_image(D.IHD), [ENTITIES[D.IHD]])
+        await p.hub.distribute(sample(D.IHD), [ENTITIES[D.IHD]])
         await p.until(lambda: ihd.firmware.running.file_version == 2, timeout_s=600)
         assert ihd.ota.outcomes[-1].upgrade_time == 0xFFFFFFFF  # the OTA answer still says "wait"
         assert [type(e) for e in events] == [ImageHeld, Activated]
         assert events[1].trigger is ActivationTrigger.CH_UPGRADE_COMMAND
         assert ihd.firmware.held is None
         assert p.alerts(ENTITIES[D.IHD]) == []  # an IHD raises no GBCS alert
-    scenario([D.IHD], body)
 
 
-def test_ihd_upgrade_time_from_the_ch_is_honoured() -> None:
-    async def body(p: Premises) -> None:
+async def test_ihd_upgrade_time_from_the_ch_is_honoured() -> None:
+    async with premises([D.IHD], timing=CommsHubTiming(ihd_activation_delay_s=3600)) as p:
         ihd = p.devices[D.IHD]
-        await p.hub.distribute(sample_image(D.IHD), [ENTITIES[D.IHD]])
+        await p.hub.distribute(sample(D.IHD), [ENTITIES[D.IHD]])
         await p.until(lambda: ihd.firmware.held is not None, timeout_s=600)
         await asyncio.sleep(3000)
         assert ihd.firmware.running.file_version == 1
         await asyncio.sleep(700)
         assert ihd.firmware.running.file_version == 2
-    scenario([D.IHD], body, timing=CommsHubTiming(ihd_activation_delay_s=3600))
 
 
-def test_discarded_image_is_reported_as_ccs08_1() -> None:
-    async def body(p: Premises) -> None:
+async def test_discarded_image_is_reported_as_ccs08_1() -> None:
+    async with premises([D.HCALCS, D.PPMID]) as p:
         # the HCALCS image overwrites the PPMID's (they share a slot); the PPMID's link is down, so it waits
         p.air.set_link(p.app.state.node_info.ieee, p.devices[D.PPMID].node.ieee, LinkModel(loss=1.0))
-        assert await p.hub.distribute(sample_image(D.PPMID), [ENTITIES[D.PPMID]])
-        assert await p.hub.distribute(sample_image(D.HCALCS), [ENTITIES[D.HCALCS]])
+        assert await p.hub.distribute(sample(D.PPMID), [ENTITIES[D.PPMID]])
+        assert await p.hub.distribute(sample(D.HCALCS), [ENTITIES[D.HCALCS]])
         discarded = [a for a in ccs08(p) if a.result is TransferResult.IMAGE_DISCARDED]
         assert [a.device for a in discarded] == [ENTITIES[D.PPMID]]
-    scenario([D.HCALCS, D.PPMID], body)
 
 
-def test_an_image_the_rules_discard_at_once_is_reported_and_distribute_says_so() -> None:
-    async def body(p: Premises) -> None:
+async def test_an_image_the_rules_discard_at_once_is_reported_and_distribute_says_so() -> None:
+    async with premises([D.GSME, D.PPMID]) as p:
         # seed rules: the GSME's image has priority in the slot it shares with the PPMID's
-        assert await p.hub.distribute(sample_image(D.GSME), [ENTITIES[D.GSME]])
-        assert not await p.hub.distribute(sample_image(D.PPMID), [ENTITIES[D.PPMID]])
+        assert await p.hub.distribute(sample(D.GSME), [ENTITIES[D.GSME]])
+        assert not await p.hub.distribute(sample(D.PPMID), [ENTITIES[D.PPMID]])
         discarded = [a for a in ccs08(p) if a.result is TransferResult.IMAGE_DISCARDED]
         assert [a.device for a in discarded] == [ENTITIES[D.PPMID]]
-    scenario([D.GSME, D.PPMID], body)
 
 
 def recorder(p: Premises) -> list[str]:
@@ -177,15 +162,14 @@ def recorder(p: Premises) -> list[str]:
     return calls
 
 
-def test_listeners_hear_each_step_and_dropped_alerts_never_reach_the_ch() -> None:
-    async def body(p: Premises) -> None:
+async def test_listeners_hear_each_step_and_dropped_alerts_never_reach_the_ch() -> None:
+    async with premises([D.ESME]) as p:
         calls = recorder(p)
         esme = p.devices[D.ESME]
         esme.outbox.drop_alerts()
-        await p.hub.distribute(sample_image(D.ESME), [ENTITIES[D.ESME]])
+        await p.hub.distribute(sample(D.ESME), [ENTITIES[D.ESME]])
         await p.until(lambda: "finished" in calls, timeout_s=600)
         await asyncio.sleep(60)
         assert esme.firmware.held is not None and esme.gbcs.alerts  # raised and recorded ...
         assert p.alerts(ENTITIES[D.ESME]) == []  # ... but never sent
         assert calls == ["stored", "notify True", "finished", "ch alert"]
-    scenario([D.ESME], body)

@@ -4,20 +4,16 @@ identity, and its two rule sets: seed 002's statements as written (the default) 
 from __future__ import annotations
 
 import hashlib
-from pathlib import Path
 
 import pytest
 
+from fixture_files import built_image, sample, sample_bytes
 from hanbench.errors import BadInput
 from hanbench.gbcs.device_types import DeviceType
 from hanbench.gbcs.entity import EntityId
 from hanbench.gbcs.image import UpgradeImage, build_image, parse_image
-from hanbench.gbcs.image_types import NEXT_FILE_VERSION, profile_for
-from hanbench.gbcs.keystore import load_private_key
+from hanbench.gbcs.image_types import profile_for
 from hanbench.hub.image_store import IMAGE_RULES, SEED_RULES, SLOT_RULES, ImageRules, ImageStore
-
-ROOT = Path(__file__).resolve().parents[3]
-SUPPLIER_KEY = ROOT / "fixtures" / "rtds" / "keystore" / "90b3d51f30010000-ds.key"
 
 ESME_1 = EntityId.parse("00-11-22-33-44-55-66-01")
 ESME_2 = EntityId.parse("00-11-22-33-44-55-66-02")
@@ -28,23 +24,11 @@ ALT_HAN_1 = EntityId.parse("00-11-22-33-44-55-AA-01")
 IHD_1 = EntityId.parse("00-11-22-33-44-55-BB-01")
 
 
-def sample_bytes(kind: str, version: int = NEXT_FILE_VERSION) -> bytes:
-    return (ROOT / "firmware_images" / profile_for(kind).file_name(version)).read_bytes()
-
-
-def sample(kind: str, version: int = NEXT_FILE_VERSION) -> UpgradeImage:
-    """The sample image, read in its type's form (as the DCC reads an SR's image)."""
-    return parse_image(sample_bytes(kind, version), signed=profile_for(kind).signed)
-
-
 def image(kind: DeviceType, version: int = 2, *, force_replace: bool = False,
           body: bytes = b"firmware") -> UpgradeImage:
-    profile = profile_for(DeviceType.PPMID if kind is DeviceType.ALT_HAN else kind)  # a bridge's store rule is the point
-    key = load_private_key(SUPPLIER_KEY) if (profile.signed or force_replace) else None
-    return build_image(
-        body, manufacturer_code=profile.manufacturer_code, image_type=profile.image_type, file_version=version,
-        hw_min=profile.hw_min, hw_max=profile.hw_max, force_replace=force_replace, sign_key=key,
-    )
+    """A built image for ``kind``; an Alt HAN bridge's is a PPMID's (its store rule is the point)."""
+    return built_image(DeviceType.PPMID if kind is DeviceType.ALT_HAN else kind, version,
+                       force_replace=force_replace, body=body)
 
 
 def test_stores_the_original_bytes_and_finds_them_by_device_and_identity() -> None:

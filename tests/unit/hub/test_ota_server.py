@@ -12,10 +12,9 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import hashlib
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -29,7 +28,8 @@ import zigpy.zdo.types as zdo_t
 from zigpy.zcl import foundation
 from zigpy.zcl.clusters.general import Ota
 
-from hanbench.clock import BenchClock, run_virtual
+from fixture_files import sample_bytes
+from hanbench.clock import BenchClock
 from hanbench.errors import BadInput
 from hanbench.gbcs.entity import EntityId
 from hanbench.gbcs.image import parse_image
@@ -49,9 +49,10 @@ from hanbench.radio.air import VirtualAir
 from hanbench.radio.se_profile import SE_PROFILE_ID
 from hanbench.radio.virtual_app import VirtualRadioApp, virtual_coordinator
 
-ROOT = Path(__file__).resolve().parents[3]
+pytestmark = pytest.mark.looptime
+
 ESME = profile_for("esme")
-ESME_IMAGE = (ROOT / "firmware_images" / ESME.file_name(NEXT_FILE_VERSION)).read_bytes()
+ESME_IMAGE = sample_bytes("esme", NEXT_FILE_VERSION)
 PROBE_IEEE = t.EUI64.convert("00:11:22:33:44:55:66:01")
 PROBE_NWK = t.NWK(0x1234)
 PROBE = entity_of(PROBE_IEEE)
@@ -177,31 +178,19 @@ async def bench(config: OtaServerConfig | None = None, *, install: bool = True) 
             server.uninstall()
 
 
-def scenario(body: Callable[..., Awaitable[None]], **kwargs: Any) -> None:
-    async def run() -> None:
-        async with bench(**kwargs) as b:
-            await body(b)
-
-    run_virtual(run())
-
-
 # -- the zigpy behaviour the server relies on -------------------------------------------------
 
 
-def test_plain_zigpy_refuses_device_initiated_ota() -> None:
+async def test_plain_zigpy_refuses_device_initiated_ota() -> None:
     """Why the CH needs its own server: zigpy answers NO_IMAGE_AVAILABLE and ABORT."""
-
-    async def body(b: Bench) -> None:
+    async with bench(install=False) as b:
         assert (await b.probe.ask("query_next_image", **b.probe.query())).cmd.status == Status.NO_IMAGE_AVAILABLE
         assert (await b.probe.ask("image_block", **b.probe.block(0))).cmd.status == Status.ABORT
 
-    scenario(body, install=False)
 
-
-def test_server_is_the_only_one_answering() -> None:
+async def test_server_is_the_only_one_answering() -> None:
     """Listeners run before the cluster handler, and ``ota_in_progress`` silences zigpy's."""
-
-    async def body(b: Bench) -> None:
+    async with bench() as b:
         assert b.server is not None
         b.server.offer(parse_image(ESME_IMAGE), [PROBE])
         reply = await b.probe.ask("query_next_image", **b.probe.query())
@@ -210,11 +199,9 @@ def test_server_is_the_only_one_answering() -> None:
         assert [f.hdr.tsn for f in b.probe.frames] == [reply.hdr.tsn], "zigpy answered too"
         assert b.device.ota_in_progress
 
-    scenario(body)
 
-
-def test_claimed_device_cannot_be_pushed_by_zigpy_and_is_released_on_uninstall() -> None:
-    async def body(b: Bench) -> None:
+async def test_claimed_device_cannot_be_pushed_by_zigpy_and_is_released_on_uninstall() -> None:
+    async with bench() as b:
         assert b.server is not None
         image = zigpy.ota.OtaImageWithMetadata(
             metadata=zigpy.ota.providers.BaseOtaImageMetadata(file_version=2), firmware=None)
@@ -224,14 +211,12 @@ def test_claimed_device_cannot_be_pushed_by_zigpy_and_is_released_on_uninstall()
         reply = await b.probe.ask("query_next_image", **b.probe.query())
         assert reply.cmd.status == Status.NO_IMAGE_AVAILABLE
 
-    scenario(body)
-
 
 # -- Query Next Image -------------------------------------------------------------------------
 
 
-def test_query_offers_the_stored_image_with_its_original_size() -> None:
-    async def body(b: Bench) -> None:
+async def test_query_offers_the_stored_image_with_its_original_size() -> None:
+    async with bench() as b:
         assert b.server is not None
         b.server.offer(parse_image(ESME_IMAGE), [PROBE])
         rsp = (await b.probe.ask("query_next_image", **b.probe.query())).cmd
@@ -239,15 +224,13 @@ def test_query_offers_the_stored_image_with_its_original_size() -> None:
             Status.SUCCESS, ESME.manufacturer_code, ESME.image_type, NEXT_FILE_VERSION, len(ESME_IMAGE))
         assert [s.device for s in b.recorder.started] == [PROBE]
 
-    scenario(body)
-
 
 @pytest.mark.parametrize("change", [
     {"version": NEXT_FILE_VERSION},  # already running it: not strictly newer
     {"image_type": 0x0001},  # asks for another image type
 ], ids=["not-newer", "other-image-type"])
-def test_query_without_a_matching_newer_image_gets_no_image_and_no_report(change: dict[str, int]) -> None:
-    async def body(b: Bench) -> None:
+async def test_query_without_a_matching_newer_image_gets_no_image_and_no_report(change: dict[str, int]) -> None:
+    async with bench() as b:
         assert b.server is not None
         b.server.offer(parse_image(ESME_IMAGE), [PROBE])
         fields = b.probe.query(version=change.get("version", INITIAL_FILE_VERSION))
@@ -256,11 +239,9 @@ def test_query_without_a_matching_newer_image_gets_no_image_and_no_report(change
         assert b.recorder.finished == [] and b.recorder.started == []
         assert b.server.image_waiting(PROBE) is not None
 
-    scenario(body)
 
-
-def test_hardware_version_mismatch_is_refused_and_reported_once() -> None:
-    async def body(b: Bench) -> None:
+async def test_hardware_version_mismatch_is_refused_and_reported_once() -> None:
+    async with bench() as b:
         assert b.server is not None
         b.server.offer(parse_image(ESME_IMAGE), [PROBE])
         for _ in range(2):
@@ -271,16 +252,12 @@ def test_hardware_version_mismatch_is_refused_and_reported_once() -> None:
         assert "0x2000" in outcome.reason and outcome.blocks == 0
         assert b.server.image_waiting(PROBE) is None
 
-    scenario(body)
 
-
-def test_query_without_hardware_version_is_served() -> None:
-    async def body(b: Bench) -> None:
+async def test_query_without_hardware_version_is_served() -> None:
+    async with bench() as b:
         assert b.server is not None
         b.server.offer(parse_image(ESME_IMAGE), [PROBE])
         assert (await b.probe.ask("query_next_image", **b.probe.query(hw=None))).cmd.status == Status.SUCCESS
-
-    scenario(body)
 
 
 # -- Image Block --------------------------------------------------------------------------------
@@ -296,8 +273,8 @@ async def _download(b: Bench, size: int = 63) -> bytes:
 
 
 @pytest.mark.parametrize(("cap", "asked", "served"), [(50, 63, 50), (63, 63, 63), (50, 20, 20)])
-def test_blocks_are_the_stored_bytes_capped_at_the_configured_size(cap: int, asked: int, served: int) -> None:
-    async def body(b: Bench) -> None:
+async def test_blocks_are_the_stored_bytes_capped_at_the_configured_size(cap: int, asked: int, served: int) -> None:
+    async with bench(config=OtaServerConfig(max_block_size=cap)) as b:
         assert b.server is not None
         b.server.offer(parse_image(ESME_IMAGE), [PROBE])
         await b.probe.ask("query_next_image", **b.probe.query())
@@ -306,11 +283,9 @@ def test_blocks_are_the_stored_bytes_capped_at_the_configured_size(cap: int, ask
         sizes = {len(f.cmd.image_data) for f in b.probe.frames if hasattr(f.cmd, "image_data")}
         assert max(sizes) == served
 
-    scenario(body, config=OtaServerConfig(max_block_size=cap))
 
-
-def test_block_requests_the_server_cannot_serve() -> None:
-    async def body(b: Bench) -> None:
+async def test_block_requests_the_server_cannot_serve() -> None:
+    async with bench() as b:
         assert b.server is not None
         assert (await b.probe.ask("image_block", **b.probe.block(0))).cmd.status == Status.ABORT
         b.server.offer(parse_image(ESME_IMAGE), [PROBE])
@@ -319,11 +294,9 @@ def test_block_requests_the_server_cannot_serve() -> None:
         assert (await b.probe.ask("image_block", **past_end)).cmd.status == Status.MALFORMED_COMMAND
         assert (await b.probe.ask("image_block", **b.probe.block(0, size=0))).cmd.status == Status.MALFORMED_COMMAND
 
-    scenario(body)
 
-
-def test_block_without_a_query_resumes_the_waiting_image_and_counts_retries() -> None:
-    async def body(b: Bench) -> None:
+async def test_block_without_a_query_resumes_the_waiting_image_and_counts_retries() -> None:
+    async with bench() as b:
         assert b.server is not None
         b.server.offer(parse_image(ESME_IMAGE), [PROBE])
         for offset in (0, 50, 50, 100, 0):
@@ -332,11 +305,9 @@ def test_block_without_a_query_resumes_the_waiting_image_and_counts_retries() ->
         assert (transfer.blocks, transfer.retries, transfer.bytes_sent, transfer.high_water) == (5, 2, 250, 150)
         assert len(b.recorder.started) == 1
 
-    scenario(body)
 
-
-def test_minimum_block_period_answers_early_requests_with_wait_for_data() -> None:
-    async def body(b: Bench) -> None:
+async def test_minimum_block_period_answers_early_requests_with_wait_for_data() -> None:
+    async with bench(config=OtaServerConfig(minimum_block_period_ms=2500)) as b:
         assert b.server is not None
         b.server.offer(parse_image(ESME_IMAGE), [PROBE])
         first = await b.probe.ask("image_block", **b.probe.block(0))
@@ -350,11 +321,9 @@ def test_minimum_block_period_answers_early_requests_with_wait_for_data() -> Non
         assert (await b.probe.ask("image_block", **b.probe.block(50))).cmd.status == Status.SUCCESS
         assert b.server.transfers[PROBE].waits == 1
 
-    scenario(body, config=OtaServerConfig(minimum_block_period_ms=2500))
 
-
-def test_busy_server_answers_wait_for_data_until_released() -> None:
-    async def body(b: Bench) -> None:
+async def test_busy_server_answers_wait_for_data_until_released() -> None:
+    async with bench(config=OtaServerConfig(busy_backoff_s=7)) as b:
         assert b.server is not None
         b.server.offer(parse_image(ESME_IMAGE), [PROBE])
         b.server.busy = True
@@ -363,11 +332,9 @@ def test_busy_server_answers_wait_for_data_until_released() -> None:
         b.server.busy = False
         assert (await b.probe.ask("image_block", **b.probe.block(0))).cmd.status == Status.SUCCESS
 
-    scenario(body, config=OtaServerConfig(busy_backoff_s=7))
 
-
-def test_progress_is_throttled_to_steps_of_the_image() -> None:
-    async def body(b: Bench) -> None:
+async def test_progress_is_throttled_to_steps_of_the_image() -> None:
+    async with bench(config=OtaServerConfig(progress_step_percent=25)) as b:
         assert b.server is not None
         b.server.offer(parse_image(ESME_IMAGE), [PROBE])
         await _download(b, 10)
@@ -376,14 +343,12 @@ def test_progress_is_throttled_to_steps_of_the_image() -> None:
         assert percents == sorted(percents) and percents[-1] == 100.0
         assert all(later - earlier >= 25 for earlier, later in zip(percents[:-2], percents[1:-1], strict=True))
 
-    scenario(body, config=OtaServerConfig(progress_step_percent=25))
-
 
 # -- Image Page -------------------------------------------------------------------------------
 
 
-def test_image_page_streams_spaced_blocks() -> None:
-    async def body(b: Bench) -> None:
+async def test_image_page_streams_spaced_blocks() -> None:
+    async with bench(config=OtaServerConfig(minimum_block_period_ms=100)) as b:
         assert b.server is not None
         b.server.offer(parse_image(ESME_IMAGE), [PROBE])
         await b.probe.send("image_page", field_control=0, manufacturer_code=ESME.manufacturer_code,
@@ -398,14 +363,12 @@ def test_image_page_streams_spaced_blocks() -> None:
         assert gaps == pytest.approx([0.1] * 3), "the larger of response spacing and block period"
         assert len({f.hdr.tsn for f in blocks}) == 4
 
-    scenario(body, config=OtaServerConfig(minimum_block_period_ms=100))
-
 
 # -- Upgrade End, stall, discard, notify -------------------------------------------------------
 
 
-def test_upgrade_end_success_is_answered_wait_for_upgrade_command() -> None:
-    async def body(b: Bench) -> None:
+async def test_upgrade_end_success_is_answered_wait_for_upgrade_command() -> None:
+    async with bench() as b:
         assert b.server is not None
         b.server.offer(parse_image(ESME_IMAGE), [PROBE])
         await b.probe.ask("query_next_image", **b.probe.query())
@@ -425,11 +388,9 @@ def test_upgrade_end_success_is_answered_wait_for_upgrade_command() -> None:
         assert outcome.upgrade_time == 0xFFFFFFFF
         assert b.server.image_waiting(PROBE) is None and PROBE not in b.server.transfers
 
-    scenario(body)
 
-
-def test_upgrade_end_just_before_the_timeout_ends_once_in_success_however_slow_its_answer() -> None:
-    async def body(b: Bench) -> None:
+async def test_upgrade_end_just_before_the_timeout_ends_once_in_success_however_slow_its_answer() -> None:
+    async with bench() as b:
         assert b.server is not None
         send = OtaPeer.send
 
@@ -446,11 +407,9 @@ def test_upgrade_end_just_before_the_timeout_ends_once_in_success_however_slow_i
             await asyncio.sleep(10)
         assert [o.result for o in b.recorder.finished] == [TransferResult.SUCCESS]
 
-    scenario(body)
 
-
-def test_upgrade_end_refusal_gets_a_default_response_and_file_transfer_failure() -> None:
-    async def body(b: Bench) -> None:
+async def test_upgrade_end_refusal_gets_a_default_response_and_file_transfer_failure() -> None:
+    async with bench() as b:
         assert b.server is not None
         b.server.offer(parse_image(ESME_IMAGE), [PROBE])
         await _download(b)
@@ -461,11 +420,9 @@ def test_upgrade_end_refusal_gets_a_default_response_and_file_transfer_failure()
         assert outcome.result is TransferResult.FILE_TRANSFER_FAILURE
         assert outcome.device_status == Status.INVALID_IMAGE and "INVALID_IMAGE" in outcome.reason
 
-    scenario(body)
 
-
-def test_stalled_transfer_ends_as_file_transfer_failure_after_the_timeout() -> None:
-    async def body(b: Bench) -> None:
+async def test_stalled_transfer_ends_as_file_transfer_failure_after_the_timeout() -> None:
+    async with bench(config=OtaServerConfig(stall_timeout_s=20)) as b:
         assert b.server is not None
         b.server.offer(parse_image(ESME_IMAGE), [PROBE])
         await b.probe.ask("image_block", **b.probe.block(0))
@@ -482,15 +439,13 @@ def test_stalled_transfer_ends_as_file_transfer_failure_after_the_timeout() -> N
         assert (await b.probe.ask("image_block", **b.probe.block(100))).cmd.status == Status.SUCCESS
         assert len(b.recorder.started) == 2
 
-    scenario(body, config=OtaServerConfig(stall_timeout_s=20))
 
-
-def test_overwritten_image_ends_the_transfer_as_discarded() -> None:
-    async def body(b: Bench) -> None:
+async def test_overwritten_image_ends_the_transfer_as_discarded() -> None:
+    async with bench() as b:
         assert b.server is not None
         old = b.server.offer(parse_image(ESME_IMAGE), [PROBE, "00-11-22-33-44-55-66-99"])
         await b.probe.ask("image_block", **b.probe.block(0))
-        newer = (ROOT / "firmware_images" / ESME.file_name(INITIAL_FILE_VERSION)).read_bytes()
+        newer = sample_bytes("esme", INITIAL_FILE_VERSION)
         assert b.server.offer(parse_image(newer), [PROBE]) is not None
         results = {(o.device, o.result, o.blocks) for o in b.recorder.finished}
         assert results == {(PROBE, TransferResult.IMAGE_DISCARDED, 1),
@@ -498,11 +453,9 @@ def test_overwritten_image_ends_the_transfer_as_discarded() -> None:
         assert all(o.image == old.key for o in b.recorder.finished if old is not None)
         assert (await b.probe.ask("image_block", **b.probe.block(50))).cmd.status == Status.ABORT
 
-    scenario(body)
 
-
-def test_notify_sends_image_notify_with_the_waiting_image() -> None:
-    async def body(b: Bench) -> None:
+async def test_notify_sends_image_notify_with_the_waiting_image() -> None:
+    async with bench() as b:
         assert b.server is not None
         with pytest.raises(BadInput, match="no image is waiting"):
             await b.server.notify(PROBE)
@@ -519,11 +472,9 @@ def test_notify_sends_image_notify_with_the_waiting_image() -> None:
         with pytest.raises(zigpy.exceptions.DeliveryError):
             await b.server.notify(PROBE)
 
-    scenario(body)
 
-
-def test_upgrade_command_tells_the_device_when_to_switch() -> None:
-    async def body(b: Bench) -> None:
+async def test_upgrade_command_tells_the_device_when_to_switch() -> None:
+    async with bench() as b:
         assert b.server is not None
         key = ImageKey(ESME.manufacturer_code, ESME.image_type, NEXT_FILE_VERSION)
         assert await b.server.send_upgrade_command(PROBE, key, 3600)
@@ -538,8 +489,6 @@ def test_upgrade_command_tells_the_device_when_to_switch() -> None:
         assert not await b.server.send_upgrade_command(PROBE, key, 0)
         with pytest.raises(BadInput, match="not on the CH's network"):
             await b.server.send_upgrade_command(EntityId.parse("00-11-22-33-44-55-66-99"), key, 0)
-
-    scenario(body)
 
 
 def test_entity_and_eui64_round_trip() -> None:
