@@ -136,7 +136,6 @@ def test_a_ccs08_result_is_written_by_name() -> None:
 # -- wait_for ----------------------------------------------------------------------------------
 
 
-@pytest.mark.asyncio
 async def test_wait_for_an_event_class() -> None:
     stream = EventStream(ticking())
     loop = asyncio.get_running_loop()
@@ -146,7 +145,6 @@ async def test_wait_for_an_event_class() -> None:
     assert isinstance(event, TransferFinished) and event.seq == 2
 
 
-@pytest.mark.asyncio
 async def test_wait_for_a_predicate_skips_what_does_not_match() -> None:
     stream = EventStream(ticking())
     loop = asyncio.get_running_loop()
@@ -157,7 +155,6 @@ async def test_wait_for_a_predicate_skips_what_does_not_match() -> None:
     assert event.seq == 2
 
 
-@pytest.mark.asyncio
 async def test_wait_for_ignores_the_past_unless_given_a_mark() -> None:
     stream = EventStream(ticking())
     mark = stream.last_seq
@@ -169,7 +166,6 @@ async def test_wait_for_ignores_the_past_unless_given_a_mark() -> None:
         await stream.wait_for(TransferFinished, timeout=0.01, since=1)  # the mark is after it
 
 
-@pytest.mark.asyncio
 async def test_a_lost_part_ends_every_wait_at_once_with_its_message() -> None:
     stream = EventStream(ticking())
     mark = stream.last_seq
@@ -187,7 +183,6 @@ async def test_a_lost_part_ends_every_wait_at_once_with_its_message() -> None:
     assert await stream.unless_lost(asyncio.sleep(0, "done"), since=stream.last_seq) == "done"
 
 
-@pytest.mark.asyncio
 async def test_wait_for_unsubscribes_when_done() -> None:
     stream = EventStream(ticking())
     asyncio.get_running_loop().call_soon(stream.publish, finished())
@@ -197,7 +192,6 @@ async def test_wait_for_unsubscribes_when_done() -> None:
     assert len(stream._subscribers) == 0
 
 
-@pytest.mark.asyncio
 async def test_the_timeout_says_what_was_awaited_and_what_came() -> None:
     stream = EventStream(ticking())
     for _ in range(12):
@@ -212,7 +206,6 @@ async def test_the_timeout_says_what_was_awaited_and_what_came() -> None:
     assert isinstance(caught.value, CheckFailed) and isinstance(caught.value, TimeoutError)
 
 
-@pytest.mark.asyncio
 async def test_the_timeout_names_a_predicate_by_what_or_its_docstring() -> None:
     stream = EventStream(ticking())
 

@@ -132,7 +132,6 @@ def hub_stream() -> tuple[ev.EventStream, hub_events.HubListener]:
     return stream, hub_listener(stream, BenchClock(NOW), block_size=50, queue_expiry_s=3600)
 
 
-@pytest.mark.asyncio
 @pytest.mark.looptime
 async def test_the_chs_image_and_transfer_steps(stored: StoredImage) -> None:
     stream, publish = hub_stream()
@@ -156,7 +155,6 @@ async def test_the_chs_image_and_transfer_steps(stored: StoredImage) -> None:
     )
 
 
-@pytest.mark.asyncio
 @pytest.mark.looptime
 async def test_the_chs_command_steps_sent_unconfirmed_queued_and_uncollected() -> None:
     stream, publish = hub_stream()

@@ -16,7 +16,6 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
-import pytest_asyncio
 import zigpy.types as zt
 from click.testing import CliRunner
 
@@ -45,7 +44,7 @@ def rig_devices(config: BenchConfig) -> list[RigDevice]:
             for index, entry in enumerate(config.devices)]
 
 
-@pytest_asyncio.fixture
+@pytest.fixture
 async def rig(tmp_path: Path) -> AsyncIterator[LabRig]:
     config = load_bench(TWIN)
     async with LabRig(rig_devices(config), tmp_path / "rig", start=config.start, keystore=KeyStore(config.keystore),
@@ -77,7 +76,6 @@ async def bench_check(file: Path) -> tuple[int, str]:
     return result.exit_code, result.output
 
 
-@pytest.mark.asyncio
 async def test_bench_check_finds_the_stick_and_identifies_every_board(tmp_path: Path, rig: LabRig) -> None:
     status, output = await bench_check(lab_bench(tmp_path, rig))
     assert status == 0, output
@@ -89,7 +87,6 @@ async def test_bench_check_finds_the_stick_and_identifies_every_board(tmp_path: 
     assert len(lines) == 7
 
 
-@pytest.mark.asyncio
 async def test_bench_check_names_a_board_bound_to_another_device(tmp_path: Path, rig: LabRig) -> None:
     status, output = await bench_check(lab_bench(tmp_path, rig, boards={"hcalcs": str(rig.board_path("ihd"))}))
     assert status == BOARD_PROBLEM, output
@@ -98,7 +95,6 @@ async def test_bench_check_names_a_board_bound_to_another_device(tmp_path: Path,
     assert "is a ihd" in errors[0] and "says hcalcs" in errors[0]
 
 
-@pytest.mark.asyncio
 async def test_bench_check_names_a_missing_port(tmp_path: Path, rig: LabRig) -> None:
     status, output = await bench_check(lab_bench(tmp_path, rig, boards={"gsme": str(tmp_path / "unplugged")}))
     assert status == BAD_FILE_OR_PORT, output
@@ -127,7 +123,6 @@ async def update_esme(bench: Bench) -> None:
     assert esme.state.running_version == 2 and esme.state.running_hash == alert.calculated_hash
 
 
-@pytest.mark.asyncio
 async def test_an_esme_update_runs_through_the_lab_kind_twice_on_one_network(tmp_path: Path, rig: LabRig) -> None:
     file = lab_bench(tmp_path, rig)
     async with open_bench(file) as bench:
@@ -139,7 +134,6 @@ async def test_an_esme_update_runs_through_the_lab_kind_twice_on_one_network(tmp
         assert bench.device("esme").state.running_version == 2
 
 
-@pytest.mark.asyncio
 async def test_a_device_with_an_install_code_joins_with_its_derived_key(tmp_path: Path, rig: LabRig) -> None:
     # Zigbee 3.0 Base Device Behaviour spec, install code example, and its link key
     file = lab_bench(tmp_path, rig, keys={"esme": 'install_code = "83FED3407A939723A5C639B26916D505C3B5"'})
@@ -150,7 +144,6 @@ async def test_a_device_with_an_install_code_joins_with_its_derived_key(tmp_path
         await update_esme(bench)
 
 
-@pytest.mark.asyncio
 async def test_the_conformance_suite_runs_on_the_lab_bench(tmp_path: Path, rig: LabRig) -> None:
     process = await asyncio.create_subprocess_exec(
         sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "--rootdir", str(ROOT),

@@ -7,7 +7,6 @@ import dataclasses
 from collections.abc import AsyncIterator, Callable, Sequence
 
 import pytest
-import pytest_asyncio
 
 from hanbench.bench.kinds.settled_hub import SettledHub
 from hanbench.dcc.hub_port import AlertListener, ForwardedAlert
@@ -54,7 +53,7 @@ class Rig:
     release: asyncio.Queue[None]
 
 
-@pytest_asyncio.fixture
+@pytest.fixture
 async def rig() -> AsyncIterator[Rig]:
     hub, log, release = FakeHub(), [], asyncio.Queue()
 
@@ -67,7 +66,6 @@ async def rig() -> AsyncIterator[Rig]:
         yield Rig(hub, settled, log, release)
 
 
-@pytest.mark.asyncio
 async def test_alerts_and_responses_wait_for_a_settle_and_keep_the_chs_order(rig: Rig) -> None:
     command = asyncio.create_task(rig.settled.send_command(CS06))
     await asyncio.sleep(0.01)
@@ -84,7 +82,6 @@ async def test_alerts_and_responses_wait_for_a_settle_and_keep_the_chs_order(rig
     assert await command is RESPONSE
 
 
-@pytest.mark.asyncio
 async def test_one_settle_covers_everything_waiting_when_it_starts(rig: Rig) -> None:
     for n in (1, 2, 3):
         rig.hub.forward(f"alert-{n}")

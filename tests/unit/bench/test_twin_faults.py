@@ -13,7 +13,6 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
-import pytest_asyncio
 
 from hanbench.bench.bench import Bench, open_bench
 from hanbench.bench.bench_config import BenchConfig
@@ -45,7 +44,7 @@ def twin_config(tmp_path: Path) -> BenchConfig:
     return dataclasses.replace(load_bench(ROOT / "bench" / "twin.toml"), sessions=tmp_path / "sessions")
 
 
-@pytest_asyncio.fixture
+@pytest.fixture
 async def bench(tmp_path: Path) -> AsyncIterator[Bench]:
     async with open_bench(twin_config(tmp_path)) as opened:
         yield opened
@@ -61,7 +60,6 @@ def about(component: str, kind: type[Event]) -> object:
     return lambda e: isinstance(e, kind) and e.component == component  # type: ignore[attr-defined]
 
 
-@pytest.mark.asyncio
 async def test_a_stick_pulled_mid_transfer_is_a_fault_and_the_transfer_resumes_where_it_was(bench: Bench) -> None:
     esme, stick = bench.device("esme"), twin_of(bench).stick
     mark = bench.events.last_seq
@@ -85,7 +83,6 @@ async def test_a_stick_pulled_mid_transfer_is_a_fault_and_the_transfer_resumes_w
     assert not any(isinstance(e, ActivationRefused) for e in seen)
 
 
-@pytest.mark.asyncio
 async def test_a_hung_stick_is_found_by_the_liveness_probe_and_the_bench_recovers(bench: Bench) -> None:
     esme, stick = bench.device("esme"), twin_of(bench).stick
     radio = bench.config.radio
@@ -103,7 +100,6 @@ async def test_a_hung_stick_is_found_by_the_liveness_probe_and_the_bench_recover
     assert esme.state.held_version == NEW
 
 
-@pytest.mark.asyncio
 async def test_a_board_port_that_vanishes_for_a_while_is_waited_for(bench: Bench) -> None:
     esme, board = bench.device("esme"), twin_of(bench).boards["esme"]
     mark = bench.events.last_seq
@@ -122,7 +118,6 @@ def recorded_failure(config: BenchConfig) -> tuple[SessionOutcome, str | None]:
         return session.outcome, session.failure
 
 
-@pytest.mark.asyncio
 async def test_a_stick_that_never_comes_back_ends_every_wait_and_aborts_the_session(tmp_path: Path) -> None:
     config = twin_config(tmp_path)
     assert config.radio is not None
@@ -144,7 +139,6 @@ async def test_a_stick_that_never_comes_back_ends_every_wait_and_aborts_the_sess
     assert outcome is SessionOutcome.ABORTED and failure is not None and message in failure
 
 
-@pytest.mark.asyncio
 async def test_a_session_that_outlived_its_stick_is_aborted_even_if_nothing_waited(tmp_path: Path) -> None:
     config = twin_config(tmp_path)
     with pytest.raises(StickLost, match="did not come back within"):

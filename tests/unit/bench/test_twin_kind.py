@@ -35,7 +35,6 @@ def twin_config(tmp_path: Path) -> BenchConfig:
     return dataclasses.replace(load_bench(TWIN), sessions=tmp_path / "sessions")
 
 
-@pytest.mark.asyncio
 async def test_the_twin_bench_comes_up_on_bellows_and_board_ports(tmp_path: Path) -> None:
     config = twin_config(tmp_path)
     async with open_bench(config) as bench:
@@ -58,7 +57,6 @@ async def esme_receives_the_update(bench: Bench) -> tuple[BenchDevice, BoardCont
     return esme, control, await bench.supplier.wait_alert(0x8F72, device=esme, timeout=30)
 
 
-@pytest.mark.asyncio
 async def test_an_update_reaches_the_esme_through_bellows_and_its_board_reports_it(tmp_path: Path) -> None:
     async with open_bench(twin_config(tmp_path)) as bench:
         esme, control, alert = await esme_receives_the_update(bench)
@@ -106,7 +104,6 @@ def test_a_board_that_is_another_device_is_refused(tmp_path: Path) -> None:
     check_identity(gsme, identity, "/dev/ttyUSB3")
 
 
-@pytest.mark.asyncio
 async def test_a_device_with_a_link_key_is_let_in_with_it(tmp_path: Path) -> None:
     config = twin_config(tmp_path)
     key = "00-11-22-33-44-55-66-77-88-99-AA-BB-CC-DD-EE-FF"

@@ -15,7 +15,7 @@ from hanbench import InboxTimeout, Outcome, RefusalRule, open_bench
 from hanbench.bench.events import RequestAuthorised, RequestRefused, RequestSubmitted
 from hanbench.errors import BadInput
 
-pytestmark = [pytest.mark.asyncio, pytest.mark.looptime]
+pytestmark = pytest.mark.looptime
 
 UNAPPOINTED_RSA = "90-B3-D5-1F-30-0A-00-02"
 

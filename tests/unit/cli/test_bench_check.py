@@ -6,7 +6,6 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
-import pytest_asyncio
 from click.testing import CliRunner
 
 from fixture_files import BENCH_FILES, BENCH_KEYS, SUPPLIER, bench_copy, bench_keys
@@ -54,7 +53,7 @@ def test_missing_ports_exit_2_with_one_line_each(tmp_path: Path) -> None:
     assert [e.split(":")[1].strip() for e in errors] == ["radio", "esme", "gsme", "ppmid", "hcalcs", "ihd"]
 
 
-@pytest_asyncio.fixture
+@pytest.fixture
 async def esme_board(tmp_path: Path) -> AsyncIterator[EmulatedBoard]:
     clock = BenchClock(load_bench(BENCH_FILES / "twin.toml").start)
     device = build_device(DeviceType.ESME, VirtualAir(), DeviceSettings(entity_id=ESME, nwk=0x1000, supplier=SUPPLIER),
@@ -78,14 +77,12 @@ def lab_with_esme_board_at(tmp_path: Path, board: Path, *, as_type: str = "esme"
     return path
 
 
-@pytest.mark.asyncio
 async def test_a_lab_board_that_answers_is_identified(tmp_path: Path, esme_board: EmulatedBoard) -> None:
     rows = await check_lab(load_bench(lab_with_esme_board_at(tmp_path, esme_board.path)))
     assert [(r.name, r.problem) for r in rows] == [("radio", None), ("esme", None)]
     assert rows[1].identity is not None and rows[1].identity.eui64 == ESME
 
 
-@pytest.mark.asyncio
 async def test_a_board_with_another_role_is_exit_1(tmp_path: Path, esme_board: EmulatedBoard) -> None:
     config = load_bench(lab_with_esme_board_at(tmp_path, esme_board.path, as_type="hcalcs"))
     _, row = await check_lab(config)

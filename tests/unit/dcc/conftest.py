@@ -4,7 +4,6 @@ and DCCs over them. The names they are built from live in :mod:`dcc_support`."""
 from __future__ import annotations
 
 import pytest
-import pytest_asyncio
 
 from dcc_support import KEYS, FakeHub, loop_clock, seed
 
@@ -30,7 +29,7 @@ def hub() -> FakeHub:
     return FakeHub()
 
 
-@pytest_asyncio.fixture
+@pytest.fixture
 async def make_dcc(inventory: Inventory, keystore: KeyStore, hub: FakeHub):
     made: list[Dcc] = []
 

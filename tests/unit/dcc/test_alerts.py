@@ -27,7 +27,6 @@ def codes(dcc, user) -> list[tuple[str, EntityId | None]]:
     return [(m.alert.code, m.alert.device) for m in dcc.inbox(user).messages()]
 
 
-@pytest.mark.asyncio
 async def test_supplier_and_rsa_both_receive_the_receipt_alert_of_the_rsas_update(make_dcc, inventory, hub, keystore):
     dcc = make_dcc("mp207")
     await dcc.submit(RSA_1, UpdateFirmware(signed_image(keystore, SUPPLIER_A), [ESME]))
@@ -39,7 +38,6 @@ async def test_supplier_and_rsa_both_receive_the_receipt_alert_of_the_rsas_updat
     assert inventory.device(ESME).update_state is UpdateState.RECEIVED
 
 
-@pytest.mark.asyncio
 async def test_rsa_gets_nothing_for_updates_it_did_not_distribute(make_dcc, inventory, hub, keystore):
     dcc = make_dcc("mp207")
     await dcc.submit(SUPPLIER_A, UpdateFirmware(signed_image(keystore, SUPPLIER_A), [ESME]))
@@ -49,7 +47,6 @@ async def test_rsa_gets_nothing_for_updates_it_did_not_distribute(make_dcc, inve
     assert codes(dcc, RSA_1) == []
 
 
-@pytest.mark.asyncio
 async def test_under_baseline_the_distributor_gets_no_alerts(make_dcc, inventory, hub, keystore):
     dcc = make_dcc("baseline")
     inventory.record_distribution(ESME, PendingImage(bytes(32), V2, START, RSA_1))
@@ -58,7 +55,6 @@ async def test_under_baseline_the_distributor_gets_no_alerts(make_dcc, inventory
     assert codes(dcc, RSA_1) == []
 
 
-@pytest.mark.asyncio
 @pytest.mark.parametrize(("result", "dcc_alert"), [(alerts.TransferResult.SUCCESS, "N60"),
                                                    (alerts.TransferResult.FILE_TRANSFER_FAILURE, "N61")])
 async def test_ccs08_for_meters_raises_n60_or_n61_to_supplier_and_distributing_rsa(
@@ -76,14 +72,12 @@ async def test_ccs08_for_meters_raises_n60_or_n61_to_supplier_and_distributing_r
     assert state is (UpdateState.TRANSFERRED if dcc_alert == "N60" else UpdateState.FAILED)
 
 
-@pytest.mark.asyncio
 async def test_ccs08_for_other_devices_raises_no_dcc_alert(make_dcc, hub, keystore):
     dcc = make_dcc("mp207")
     hub.alert(transfer_alert(keystore, HCALCS, alerts.TransferResult.SUCCESS))
     assert codes(dcc, SUPPLIER_A) == [("0x8F8A", HCALCS)]
 
 
-@pytest.mark.asyncio
 async def test_receipt_with_a_different_hash_or_failure_needs_action(make_dcc, inventory, hub, keystore):
     dcc = make_dcc("mp207")
     await dcc.submit(SUPPLIER_A, UpdateFirmware(signed_image(keystore, SUPPLIER_A), [ESME, GSME]))
@@ -93,7 +87,6 @@ async def test_receipt_with_a_different_hash_or_failure_needs_action(make_dcc, i
     assert inventory.device(ESME).needs_action and inventory.device(GSME).needs_action
 
 
-@pytest.mark.asyncio
 async def test_future_dated_outcome_and_ppmid_activation_alerts_update_versions(make_dcc, inventory, hub, keystore):
     dcc = make_dcc("mp207")
     await dcc.submit(RSA_1, UpdateFirmware(signed_image(keystore, SUPPLIER_A), [ESME]))
@@ -108,7 +101,6 @@ async def test_future_dated_outcome_and_ppmid_activation_alerts_update_versions(
     assert codes(dcc, SUPPLIER_A) == [("0x8F66", ESME), ("0x8F8B", PPMID)]
 
 
-@pytest.mark.asyncio
 async def test_alert_whose_signature_fails_is_recorded_but_not_acted_on(make_dcc, inventory, hub, keystore):
     dcc = make_dcc("mp207")
     await dcc.submit(SUPPLIER_A, UpdateFirmware(signed_image(keystore, SUPPLIER_A), [ESME]))
@@ -120,7 +112,6 @@ async def test_alert_whose_signature_fails_is_recorded_but_not_acted_on(make_dcc
     assert codes(dcc, SUPPLIER_A) == [("0x8F72", ESME)]
 
 
-@pytest.mark.asyncio
 async def test_undecodable_alerts_are_recorded_and_never_raise_into_the_ch(make_dcc, inventory, hub):
     dcc = make_dcc("mp207")
     hub.forward(ForwardedAlert(b"\xde\xad", None, "not a GBCS message"))
@@ -129,7 +120,6 @@ async def test_undecodable_alerts_are_recorded_and_never_raise_into_the_ch(make_
     assert codes(dcc, SUPPLIER_A) == []
 
 
-@pytest.mark.asyncio
 async def test_gsme_command_not_retrieved_goes_to_the_supplier_only(make_dcc, inventory, hub, keystore):
     dcc = make_dcc("mp207")
     await dcc.submit(RSA_1, UpdateFirmware(signed_image(keystore, SUPPLIER_A), [GSME]))
@@ -140,7 +130,6 @@ async def test_gsme_command_not_retrieved_goes_to_the_supplier_only(make_dcc, in
     assert "not acted on" not in inventory.alerts(GSME)[-1].detail
 
 
-@pytest.mark.asyncio
 @pytest.mark.looptime
 async def test_wait_for_times_out_saying_what_was_awaited_and_what_came(make_dcc, inventory, hub, keystore):
     dcc = make_dcc("mp207")
@@ -152,7 +141,6 @@ async def test_wait_for_times_out_saying_what_was_awaited_and_what_came(make_dcc
     assert "#1 0x8F8A about 00-DB-12-34-56-78-91-05" in text
 
 
-@pytest.mark.asyncio
 @pytest.mark.looptime
 async def test_wait_for_wakes_when_the_alert_arrives_later(make_dcc, inventory, hub, keystore):
     dcc = make_dcc("mp207")
@@ -167,7 +155,6 @@ async def test_wait_for_wakes_when_the_alert_arrives_later(make_dcc, inventory, 
     assert (message.seq, message.alert.code) == (1, "0x8F72")
 
 
-@pytest.mark.asyncio
 async def test_no_alert_is_lost_or_duplicated_across_200_devices(make_dcc, inventory, hub, keystore):
     """200 meters, half updated by the RSA, half by the supplier; three alerts each, shuffled."""
     dcc = make_dcc("mp207")
@@ -213,7 +200,6 @@ def test_match_describes_itself():
     assert str(Match()) == "alert (any code)"
 
 
-@pytest.mark.asyncio
 async def test_inbox_of_unknown_user_is_bad_input(make_dcc):
     dcc = make_dcc("mp207")
     with pytest.raises(UnknownUser):
@@ -221,7 +207,6 @@ async def test_inbox_of_unknown_user_is_bad_input(make_dcc):
 
 
 
-@pytest.mark.asyncio
 async def test_each_delivery_is_announced_typed_once_it_is_in_the_inbox(make_dcc, inventory, hub, keystore):
     dcc = make_dcc("mp207")
     heard: list[tuple[AlertDelivery, list[str]]] = []
@@ -238,7 +223,6 @@ async def test_each_delivery_is_announced_typed_once_it_is_in_the_inbox(make_dcc
     assert heard[0][1] == ["0x8F8A", "N60"] and heard[-1][1] == ["0x8F8A", "N60"]
 
 
-@pytest.mark.asyncio
 async def test_an_undecodable_alert_is_recorded_and_announced_to_nobody(make_dcc, inventory, hub):
     dcc = make_dcc("mp207")
     heard: list[AlertDelivery] = []

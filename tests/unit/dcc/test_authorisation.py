@@ -25,7 +25,6 @@ async def _refusal(dcc, user, request) -> RefusalRule | None:
     return target.refusal
 
 
-@pytest.mark.asyncio
 async def test_rsa_appointed_by_the_supplier_may_distribute_to_esme_and_gsme_under_mp207(make_dcc, hub, keystore):
     dcc = make_dcc("mp207")
     result = await dcc.submit(RSA_1, UpdateFirmware(signed_image(keystore, SUPPLIER_A), [ESME, GSME]))
@@ -34,7 +33,6 @@ async def test_rsa_appointed_by_the_supplier_may_distribute_to_esme_and_gsme_und
     assert hub.distributed[0][1] == (ESME, GSME)
 
 
-@pytest.mark.asyncio
 async def test_rsa_not_appointed_by_the_devices_supplier_is_refused(make_dcc, hub, keystore):
     dcc = make_dcc("mp207")
     result = await dcc.submit(RSA_2, UpdateFirmware(signed_image(keystore, SUPPLIER_A), [ESME]))
@@ -43,7 +41,6 @@ async def test_rsa_not_appointed_by_the_devices_supplier_is_refused(make_dcc, hu
     assert hub.distributed == []
 
 
-@pytest.mark.asyncio
 @pytest.mark.parametrize("device", [PPMID, HCALCS, IHD, CH])
 async def test_rsa_may_never_distribute_to_other_device_types(make_dcc, hub, keystore, device):
     dcc = make_dcc("mp207")
@@ -52,7 +49,6 @@ async def test_rsa_may_never_distribute_to_other_device_types(make_dcc, hub, key
     assert hub.distributed == []
 
 
-@pytest.mark.asyncio
 async def test_rsa_can_never_activate_nor_update_ppmid_firmware(make_dcc, hub, keystore):
     dcc = make_dcc("mp207")
     assert await _refusal(dcc, RSA_1, ActivateFirmware(ESME, HASH)) is RefusalRule.ROLE_NOT_ALLOWED
@@ -60,7 +56,6 @@ async def test_rsa_can_never_activate_nor_update_ppmid_firmware(make_dcc, hub, k
     assert hub.commands == [] and hub.distributed == []
 
 
-@pytest.mark.asyncio
 async def test_under_baseline_every_rsa_distribution_is_refused(make_dcc, hub, keystore):
     dcc = make_dcc("baseline")
     result = await dcc.submit(RSA_1, UpdateFirmware(signed_image(keystore, SUPPLIER_A), [ESME, GSME]))
@@ -69,7 +64,6 @@ async def test_under_baseline_every_rsa_distribution_is_refused(make_dcc, hub, k
     assert hub.distributed == []
 
 
-@pytest.mark.asyncio
 async def test_other_user_cannot_distribute_but_may_read_versions(make_dcc, hub, keystore):
     dcc = make_dcc("mp207")
     assert await _refusal(dcc, OTHER, UpdateFirmware(signed_image(keystore, SUPPLIER_A), [ESME])) \
@@ -79,7 +73,6 @@ async def test_other_user_cannot_distribute_but_may_read_versions(make_dcc, hub,
     assert await _refusal(dcc, OTHER, ReadFirmwareVersion(ESME)) is None
 
 
-@pytest.mark.asyncio
 async def test_supplier_b_cannot_touch_supplier_a_devices(make_dcc, hub, keystore):
     dcc = make_dcc("mp207")
     image_b = signed_image(keystore, SUPPLIER_B)
@@ -91,7 +84,6 @@ async def test_supplier_b_cannot_touch_supplier_a_devices(make_dcc, hub, keystor
     assert hub.distributed == [] and hub.commands == []
 
 
-@pytest.mark.asyncio
 async def test_after_change_of_supplier_the_old_suppliers_rsa_is_refused(make_dcc, inventory, hub, keystore):
     dcc = make_dcc("mp207")
     inventory.change_supplier(ESME, SUPPLIER_B)
@@ -101,7 +93,6 @@ async def test_after_change_of_supplier_the_old_suppliers_rsa_is_refused(make_dc
     assert ok.accepted == (ESME,)
 
 
-@pytest.mark.asyncio
 @pytest.mark.parametrize("submitter", [SUPPLIER_A, RSA_1])
 @pytest.mark.parametrize("signer", [SUPPLIER_B, RSA_1])
 async def test_image_not_signed_by_the_devices_supplier_is_refused_whoever_submits(
@@ -112,7 +103,6 @@ async def test_image_not_signed_by_the_devices_supplier_is_refused_whoever_submi
     assert hub.distributed == []
 
 
-@pytest.mark.asyncio
 async def test_multi_device_request_gets_per_device_decisions_each_logged(make_dcc, inventory, hub, keystore):
     dcc = make_dcc("mp207")
     unknown = EntityId.parse("00-DB-12-34-56-78-99-99")
@@ -134,7 +124,6 @@ async def test_multi_device_request_gets_per_device_decisions_each_logged(make_d
     }
 
 
-@pytest.mark.asyncio
 async def test_read_version_is_allowed_on_suspended_devices_but_not_on_decommissioned(make_dcc, inventory, hub):
     dcc = make_dcc("baseline")
     hub.responder = version_responder(7)
@@ -145,7 +134,6 @@ async def test_read_version_is_allowed_on_suspended_devices_but_not_on_decommiss
     assert await _refusal(dcc, SUPPLIER_A, ReadFirmwareVersion(IHD)) is RefusalRule.DEVICE_TYPE_OUT_OF_SCOPE
 
 
-@pytest.mark.asyncio
 async def test_malformed_and_wrong_form_images_are_refused(make_dcc, hub, keystore):
     dcc = make_dcc("mp207")
     assert await _refusal(dcc, SUPPLIER_A, UpdateFirmware(b"not an image", [ESME])) is RefusalRule.MALFORMED_IMAGE
@@ -155,7 +143,6 @@ async def test_malformed_and_wrong_form_images_are_refused(make_dcc, hub, keysto
     assert hub.distributed == []
 
 
-@pytest.mark.asyncio
 async def test_supplier_without_a_certificate_is_a_bench_error_not_a_refusal(make_dcc, inventory, keystore):
     dcc = make_dcc("mp207")
     lost = EntityId.parse("90-B3-D5-1F-30-03-00-00")
@@ -166,7 +153,6 @@ async def test_supplier_without_a_certificate_is_a_bench_error_not_a_refusal(mak
     assert inventory.requests() == []
 
 
-@pytest.mark.asyncio
 async def test_unknown_user_is_bad_input(make_dcc):
     dcc = make_dcc("mp207")
     with pytest.raises(UnknownUser, match="90-B3-D5-1F-30-99-00-00 is not a user"):

@@ -29,7 +29,6 @@ def device_answers(keystore, *, running: int):
     return respond
 
 
-@pytest.mark.asyncio
 @pytest.mark.looptime
 async def test_receipt_alert_with_matching_hash_triggers_activation(make_dcc, inventory, hub, keystore):
     dcc = make_dcc("mp207")
@@ -55,7 +54,6 @@ async def test_receipt_alert_with_matching_hash_triggers_activation(make_dcc, in
     assert inventory.device(ESME).firmware_version == V2
 
 
-@pytest.mark.asyncio
 @pytest.mark.looptime
 async def test_dropped_receipt_alert_falls_back_to_read_then_activates_when_delivered(make_dcc, inventory, hub,
                                                                                        keystore):
@@ -75,7 +73,6 @@ async def test_dropped_receipt_alert_falls_back_to_read_then_activates_when_deli
     assert inventory.device(ESME).update_state is UpdateState.ACTIVATED
 
 
-@pytest.mark.asyncio
 @pytest.mark.looptime
 async def test_dropped_receipt_but_version_already_running_needs_nothing(make_dcc, inventory, hub, keystore):
     dcc = make_dcc("mp207")
@@ -86,7 +83,6 @@ async def test_dropped_receipt_but_version_already_running_needs_nothing(make_dc
     assert inventory.device(ESME).pending is None
 
 
-@pytest.mark.asyncio
 @pytest.mark.looptime
 async def test_rejected_image_and_missing_pending_image_need_action(make_dcc, inventory, hub, keystore):
     dcc = make_dcc("mp207")
@@ -99,7 +95,6 @@ async def test_rejected_image_and_missing_pending_image_need_action(make_dcc, in
     assert hub.commands == []
 
 
-@pytest.mark.asyncio
 @pytest.mark.looptime
 async def test_failed_fallback_read_needs_action(make_dcc, inventory, hub, keystore):
     dcc = make_dcc("mp207")
@@ -113,7 +108,6 @@ async def test_failed_fallback_read_needs_action(make_dcc, inventory, hub, keyst
     assert outcome.action is Action.NEEDS_ACTION and "SR 11.2 failed" in outcome.detail
 
 
-@pytest.mark.asyncio
 @pytest.mark.looptime
 async def test_alerts_from_before_the_mark_are_not_taken_for_this_update(make_dcc, inventory, hub, keystore):
     # An earlier bench session on the same inventory: same clock readings, same image, same alerts.

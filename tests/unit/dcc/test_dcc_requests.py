@@ -29,7 +29,6 @@ from hanbench.gbcs.roles import RefusalRule
 HASH = bytes(range(32))
 
 
-@pytest.mark.asyncio
 async def test_distribution_records_the_pending_image(make_dcc, inventory, hub, keystore):
     dcc = make_dcc()
     image = signed_image(keystore, SUPPLIER_A)
@@ -42,7 +41,6 @@ async def test_distribution_records_the_pending_image(make_dcc, inventory, hub, 
     assert inventory.device(ESME).update_state is UpdateState.DISTRIBUTED
 
 
-@pytest.mark.asyncio
 async def test_ppmid_update_distributes_the_unsigned_image(make_dcc, inventory, hub):
     dcc = make_dcc()
     result = await dcc.submit(SUPPLIER_A, UpdatePpmidFirmware(unsigned_image(), [PPMID]))
@@ -50,7 +48,6 @@ async def test_ppmid_update_distributes_the_unsigned_image(make_dcc, inventory, 
     assert inventory.device(PPMID).pending is not None
 
 
-@pytest.mark.asyncio
 async def test_a_ch_that_cannot_store_the_image_is_an_infrastructure_fault_logged_as_such(make_dcc, inventory, hub,
                                                                                          keystore):
     dcc = make_dcc()
@@ -61,7 +58,6 @@ async def test_a_ch_that_cannot_store_the_image_is_an_infrastructure_fault_logge
     assert inventory.device(ESME).pending is None
 
 
-@pytest.mark.asyncio
 async def test_an_image_the_chs_rules_discard_at_once_is_not_recorded_as_distributed(make_dcc, inventory, hub,
                                                                                     keystore):
     dcc = make_dcc()
@@ -73,7 +69,6 @@ async def test_an_image_the_chs_rules_discard_at_once_is_not_recorded_as_distrib
     assert inventory.device(ESME).pending is None
 
 
-@pytest.mark.asyncio
 async def test_cs06_verifies_with_the_suppliers_certificate_and_counters_increase(make_dcc, inventory, hub,
                                                                                   keystore):
     dcc = make_dcc()
@@ -92,7 +87,6 @@ async def test_cs06_verifies_with_the_suppliers_certificate_and_counters_increas
     assert not verify_message(messages[0], keystore.public_key(EntityId.parse("90-B3-D5-1F-30-02-00-00")))
 
 
-@pytest.mark.asyncio
 async def test_counters_persist_across_dcc_instances(tmp_path, keystore):
     path = tmp_path / "bench.db"
     counters = []
@@ -107,7 +101,6 @@ async def test_counters_persist_across_dcc_instances(tmp_path, keystore):
     assert counters[1] > counters[0]
 
 
-@pytest.mark.asyncio
 async def test_activation_response_updates_the_running_version_and_clears_the_pending_image(
         make_dcc, inventory, hub, keystore):
     dcc = make_dcc()
@@ -119,7 +112,6 @@ async def test_activation_response_updates_the_running_version_and_clears_the_pe
     assert (device.firmware_version, device.pending, device.update_state) == (V2, None, UpdateState.ACTIVATED)
 
 
-@pytest.mark.asyncio
 async def test_failed_activation_is_recorded_as_needing_action(make_dcc, inventory, hub, keystore):
     dcc = make_dcc()
     hub.responder = activation_responder(keystore, result=cs06.ActivationResult.NO_IMAGE_HELD, version=V1)
@@ -129,7 +121,6 @@ async def test_failed_activation_is_recorded_as_needing_action(make_dcc, invento
     assert device.needs_action and "NO_IMAGE_HELD" in device.update_detail
 
 
-@pytest.mark.asyncio
 async def test_future_dated_activation_and_its_cancellation(make_dcc, inventory, hub, keystore):
     dcc = make_dcc()
     hub.responder = activation_responder(keystore)
@@ -142,7 +133,6 @@ async def test_future_dated_activation_and_its_cancellation(make_dcc, inventory,
     assert sent.is_cancellation
 
 
-@pytest.mark.asyncio
 @pytest.mark.looptime
 async def test_missing_activation_response_flags_the_device_and_11_2_clears_it(make_dcc, inventory, hub, keystore):
     dcc = make_dcc(response_wait=timedelta(hours=1))
@@ -165,7 +155,6 @@ async def test_missing_activation_response_flags_the_device_and_11_2_clears_it(m
     assert not device.activation_response_missing and device.firmware_version == V2
 
 
-@pytest.mark.asyncio
 @pytest.mark.looptime
 async def test_a_late_activation_response_still_updates_the_inventory(make_dcc, inventory, hub, keystore):
     dcc = make_dcc(response_wait=timedelta(minutes=30))
@@ -179,7 +168,6 @@ async def test_a_late_activation_response_still_updates_the_inventory(make_dcc, 
     assert inventory.requests()[-1].targets[0].outcome == "activated"
 
 
-@pytest.mark.asyncio
 @pytest.mark.looptime
 async def test_a_read_unanswered_within_the_dccs_wait_is_not_delivered(make_dcc, inventory, hub):
     dcc = make_dcc(response_wait=timedelta(hours=2))
@@ -200,7 +188,6 @@ async def test_a_read_unanswered_within_the_dccs_wait_is_not_delivered(make_dcc,
     assert inventory.device(ESME).firmware_version == V1
 
 
-@pytest.mark.asyncio
 async def test_expired_command_is_not_delivered(make_dcc, inventory, hub, keystore):
     dcc = make_dcc()
 
@@ -215,7 +202,6 @@ async def test_expired_command_is_not_delivered(make_dcc, inventory, hub, keysto
     assert read.target(GSME).outcome is Outcome.NOT_DELIVERED
 
 
-@pytest.mark.asyncio
 async def test_a_command_the_ch_cannot_hand_over_is_not_delivered(make_dcc, inventory, hub, keystore):
     dcc = make_dcc()
 
@@ -231,7 +217,6 @@ async def test_a_command_the_ch_cannot_hand_over_is_not_delivered(make_dcc, inve
     assert read.target(ESME).outcome is Outcome.NOT_DELIVERED
 
 
-@pytest.mark.asyncio
 async def test_responses_that_do_not_verify_or_answer_another_command_are_refused(make_dcc, inventory, hub,
                                                                                  keystore):
     dcc = make_dcc()
@@ -266,7 +251,6 @@ async def test_responses_that_do_not_verify_or_answer_another_command_are_refuse
     assert inventory.device(ESME).firmware_version == V1
 
 
-@pytest.mark.asyncio
 @pytest.mark.parametrize("device", [ESME, GSME, PPMID, HCALCS])
 async def test_read_version_uses_each_device_types_use_case(make_dcc, inventory, hub, device):
     dcc = make_dcc()
@@ -291,7 +275,6 @@ def test_request_records_refuse_bad_input():
         ActivateFirmware(ESME, HASH, execution=START, cancel=True)
 
 
-@pytest.mark.asyncio
 async def test_refused_result_lookup_of_an_unknown_target(make_dcc, keystore):
     dcc = make_dcc()
     result = await dcc.submit(SUPPLIER_A, ActivateFirmware(EntityId.parse("00-00-00-00-00-00-00-01"), HASH))

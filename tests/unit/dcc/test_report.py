@@ -48,7 +48,6 @@ async def mixed_run(make_dcc, inventory, hub, keystore) -> None:
     await dcc.submit(SUPPLIER_A, ActivateFirmware(HCALCS, digest))
 
 
-@pytest.mark.asyncio
 @pytest.mark.looptime
 async def test_report_matches_the_inventory_after_a_mixed_run(make_dcc, inventory, hub, keystore):
     await mixed_run(make_dcc, inventory, hub, keystore)
@@ -69,7 +68,6 @@ async def test_report_matches_the_inventory_after_a_mixed_run(make_dcc, inventor
     assert (esme.target, esme.previous, esme.devices, esme.compliant) == (V2, V1, 1, 1)
 
 
-@pytest.mark.asyncio
 @pytest.mark.looptime
 async def test_rsa_sees_only_its_appointing_suppliers_devices(make_dcc, inventory, hub, keystore):
     await mixed_run(make_dcc, inventory, hub, keystore)
@@ -97,7 +95,6 @@ def test_compliance_against_a_given_target(inventory):
     assert all(c.device_type is not DeviceType.GSME for c in report.compliance)  # not operating
 
 
-@pytest.mark.asyncio
 @pytest.mark.looptime
 async def test_renderings_carry_the_same_facts(make_dcc, inventory, hub, keystore):
     await mixed_run(make_dcc, inventory, hub, keystore)

@@ -52,7 +52,7 @@ from hanbench.gbcs.image_types import profile_for
 from hanbench.gbcs.keystore import Usage
 from hanbench.gbcs.protection import MacCheck, check_mac, mac_required, protect_from_store
 
-pytestmark = [pytest.mark.asyncio, pytest.mark.looptime]
+pytestmark = pytest.mark.looptime
 
 KEYS = bench_keys()
 OTHER_SUPPLIER = EntityId.parse("90-B3-D5-1F-30-02-00-00")

@@ -63,7 +63,6 @@ def test_the_first_wake_is_the_given_phase_or_a_whole_second_drawn_from_the_id()
 
 # -- on the air --------------------------------------------------------------------------------
 
-@pytest.mark.asyncio
 @pytest.mark.looptime
 async def test_a_command_waits_on_the_ch_and_is_answered_at_each_wake_and_no_sooner(tmp_path: Path) -> None:
     async with open_bench(bench_copy(tmp_path)) as bench:
@@ -83,7 +82,6 @@ async def test_a_command_waits_on_the_ch_and_is_answered_at_each_wake_and_no_soo
         assert interval(bench) - WAKE_WORK_S < waited <= interval(bench), "asked just after a wake: the next one"
 
 
-@pytest.mark.asyncio
 @pytest.mark.looptime
 async def test_a_wake_on_demand_collects_what_is_queued_at_once(tmp_path: Path) -> None:
     async with open_bench(bench_copy(tmp_path)) as bench:
@@ -99,7 +97,6 @@ async def test_a_wake_on_demand_collects_what_is_queued_at_once(tmp_path: Path) 
         assert (bench.now() - asked).total_seconds() < WAKE_WORK_S
 
 
-@pytest.mark.asyncio
 @pytest.mark.looptime
 async def test_an_image_is_pulled_and_its_receipt_alert_sent_during_a_wake(tmp_path: Path) -> None:
     async with open_bench(bench_copy(tmp_path)) as bench:
@@ -116,7 +113,6 @@ async def test_an_image_is_pulled_and_its_receipt_alert_sent_during_a_wake(tmp_p
             assert off_schedule(bench, when, first_wake) < WAKE_WORK_S
 
 
-@pytest.mark.asyncio
 @pytest.mark.looptime
 async def test_an_activation_fires_while_asleep_and_its_alert_goes_at_the_next_wake(tmp_path: Path) -> None:
     async with open_bench(bench_copy(tmp_path)) as bench:

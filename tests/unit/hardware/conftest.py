@@ -6,7 +6,6 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
-import pytest_asyncio
 
 from board_backend import MemoryBackend
 from hanbench.hardware.control import BoardControl
@@ -18,13 +17,13 @@ def backend() -> MemoryBackend:
     return MemoryBackend()
 
 
-@pytest_asyncio.fixture
+@pytest.fixture
 async def board(backend: MemoryBackend, tmp_path: Path) -> AsyncIterator[EmulatedBoard]:
     async with EmulatedBoard(backend, tmp_path, name="esme", reset_gap=0.1) as running:
         yield running
 
 
-@pytest_asyncio.fixture
+@pytest.fixture
 async def control(board: EmulatedBoard) -> AsyncIterator[BoardControl]:
     async with BoardControl(str(board.path), name="esme", timeout=2.0, reset_timeout=5.0) as link:
         yield link

@@ -26,8 +26,6 @@ from hanbench.twin.board import EmulatedBoard
 
 from board_backend import HASH, MemoryBackend
 
-pytestmark = pytest.mark.asyncio
-
 ALERT = Alert(alert_code=0x8F72, message_code=0x00CD, payload=bytes.fromhex("0102aabb"))
 
 

@@ -9,16 +9,13 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
-import pytest_asyncio
 import serial
 
 from hanbench.hardware.protocol import PROTOCOL_VERSION
 from hanbench.twin.board import EmulatedBoard
 
-pytestmark = pytest.mark.asyncio
 
-
-@pytest_asyncio.fixture
+@pytest.fixture
 async def raw(board: EmulatedBoard) -> AsyncIterator[serial.SerialBase]:
     link = serial.serial_for_url(str(board.path), baudrate=115200, timeout=2)
     yield link

@@ -137,7 +137,6 @@ def test_suggestions_pick_the_most_stable_unique_key() -> None:
     assert suggest_match(bare, [bare], {}) == {"path": "/dev/ttyS0"}
 
 
-@pytest.mark.asyncio
 async def test_wait_for_port_returns_the_new_path_once_it_appears() -> None:
     attached: list[ListPortInfo] = [CP210X]
     board_back = usb_port("/dev/ttyACM4", serial="E5ME01", vid=0x2FE3, pid=0x0100, location="1-1.1:1.0")
@@ -153,7 +152,6 @@ async def test_wait_for_port_returns_the_new_path_once_it_appears() -> None:
     await plugging
 
 
-@pytest.mark.asyncio
 async def test_wait_for_port_timeout_names_the_match_and_what_is_attached() -> None:
     with pytest.raises(PortTimeout) as caught:
         await wait_for_port(PortMatch(location="3-2:1.0"), timeout=0.05, interval=0.01,
@@ -162,7 +160,6 @@ async def test_wait_for_port_timeout_names_the_match_and_what_is_attached() -> N
     assert '{location = "3-2:1.0"} did not appear within 0.05 s' in message and "/dev/ttyUSB3" in message
 
 
-@pytest.mark.asyncio
 async def test_wait_for_port_raises_ambiguity_at_once() -> None:
     with pytest.raises(AmbiguousPort):
         await wait_for_port(PortMatch(vid_pid="0403:6011"), timeout=60, lister=lister(ATTACHED))

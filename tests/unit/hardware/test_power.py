@@ -42,7 +42,6 @@ def read_exactly(fd: int, count: int) -> bytes:
     return data
 
 
-@pytest.mark.asyncio
 async def test_serial_relay_writes_lcus_frames(relay_pty: tuple[int, Path]) -> None:
     master, link = relay_pty
     relay = power_from_config({"driver": "serial-relay", "port": {"path": str(link)}, "channel": 2},
@@ -60,14 +59,12 @@ def test_relay_frame_checksum_is_the_low_byte_of_the_sum() -> None:
     assert SerialRelayPower.frame(0xFE, True) == bytes.fromhex("A0FE019F")
 
 
-@pytest.mark.asyncio
 async def test_serial_relay_with_a_missing_port_names_the_match(tmp_path: Path) -> None:
     relay = SerialRelayPower("esme", PortMatch(path=str(tmp_path / "gone")))
     with pytest.raises(PortNotFound, match="does not exist"):
         await relay.on()
 
 
-@pytest.mark.asyncio
 async def test_serial_relay_port_that_cannot_be_opened_is_a_power_fault(tmp_path: Path) -> None:
     not_a_tty = tmp_path / "plain-file"
     not_a_tty.write_text("")
@@ -88,14 +85,12 @@ def fake_uhubctl(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     return record
 
 
-@pytest.mark.asyncio
 async def test_usb_port_runs_uhubctl_with_location_port_and_action(fake_uhubctl: Path) -> None:
     power = power_from_config({"driver": "usb-port", "hub": "1-1.4", "port": 3}, name="gsme")
     await power.cycle(off_time=0.01)
     assert fake_uhubctl.read_text().splitlines() == ["-l 1-1.4 -p 3 -a off", "-l 1-1.4 -p 3 -a on"]
 
 
-@pytest.mark.asyncio
 async def test_usb_port_failure_carries_uhubctl_output(fake_uhubctl: Path,
                                                        monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("UHUBCTL_FAIL", "1")
@@ -103,14 +98,12 @@ async def test_usb_port_failure_carries_uhubctl_output(fake_uhubctl: Path,
         await UsbPortPower("gsme", "1-2", 1).on()
 
 
-@pytest.mark.asyncio
 async def test_missing_uhubctl_is_a_clear_error(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("PATH", str(tmp_path))
     with pytest.raises(PowerConfigError, match="'uhubctl', which is not on PATH; install uhubctl"):
         await UsbPortPower("gsme", "1-2", 1).off()
 
 
-@pytest.mark.asyncio
 async def test_manual_power_refuses_a_non_interactive_run() -> None:
     power = power_from_config({"driver": "manual"}, name="ihd")
     assert isinstance(power, ManualPower)
@@ -124,7 +117,6 @@ class Terminal(io.StringIO):
         return True
 
 
-@pytest.mark.asyncio
 async def test_manual_power_prompts_and_waits_for_enter() -> None:
     shown = io.StringIO()
     power = ManualPower("ihd", stdin=Terminal("\n\n"), stdout=shown)

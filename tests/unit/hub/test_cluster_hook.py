@@ -9,9 +9,10 @@ fail.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
-from typing import Any, TypeVar
+from typing import Any
 
 import pytest
 import zigpy.device
@@ -20,7 +21,6 @@ from zigpy.application import ControllerApplication
 from zigpy.zcl import foundation
 from zigpy.zcl.clusters.general import Basic, Ota
 
-from hanbench.clock import run_virtual
 from hanbench.devices.node import EmulatedNode
 from hanbench.errors import BadInput
 from hanbench.hub.cluster_hook import DeviceHooks, Unhook, request_listeners, request_route
@@ -30,7 +30,8 @@ from hanbench.radio.se_profile import RequestRoute, SeDeviceType
 from hanbench.radio.virtual_app import VirtualRadioApp, virtual_coordinator
 from hanbench.radio.zcl_frames import QueryNextImage, read_ota_request
 
-_R = TypeVar("_R")
+pytestmark = pytest.mark.looptime
+
 Status = foundation.Status
 
 
@@ -80,13 +81,12 @@ class Seen:
         )
 
 
-def on_network(scenario: Callable[[VirtualRadioApp, VirtualAir], Awaitable[_R]]) -> _R:
-    async def run() -> _R:
-        air = VirtualAir()
-        async with virtual_coordinator(air) as app:
-            return await scenario(app, air)
-
-    return run_virtual(run())
+@asynccontextmanager
+async def on_network() -> AsyncIterator[tuple[VirtualRadioApp, VirtualAir]]:
+    """A virtual coordinator on a new air."""
+    air = VirtualAir()
+    async with virtual_coordinator(air) as app:
+        yield app, air
 
 
 async def settle() -> None:
@@ -98,10 +98,9 @@ async def settle() -> None:
 # -- the zigpy behaviour the hooks rely on -----------------------------------------------------
 
 
-def test_a_request_reaches_its_handler_with_its_device_and_tsn_and_zigpy_still_sees_it() -> None:
+async def test_a_request_reaches_its_handler_with_its_device_and_tsn_and_zigpy_still_sees_it() -> None:
     """The listener does not consume the frame: without a claim, zigpy's OTA answers too."""
-
-    async def scenario(app: VirtualRadioApp, air: VirtualAir) -> Any:
+    async with on_network() as (app, air):
         seen = Seen()
         node = OtaClientNode(air, 1)
         device = await join_and_interview(app, node)
@@ -116,11 +115,9 @@ def test_a_request_reaches_its_handler_with_its_device_and_tsn_and_zigpy_still_s
         assert rsp.status == Status.NO_IMAGE_AVAILABLE  # zigpy's own answer
         await node.close()
 
-    on_network(scenario)
 
-
-def test_only_the_listed_commands_of_the_hooked_device_reach_the_handler() -> None:
-    async def scenario(app: VirtualRadioApp, air: VirtualAir) -> Any:
+async def test_only_the_listed_commands_of_the_hooked_device_reach_the_handler() -> None:
+    async with on_network() as (app, air):
         seen = Seen()
         first, second = OtaClientNode(air, 1), OtaClientNode(air, 2)
         for node in (first, second):
@@ -133,11 +130,9 @@ def test_only_the_listed_commands_of_the_hooked_device_reach_the_handler() -> No
         for node in (first, second):
             await node.close()
 
-    on_network(scenario)
 
-
-def test_uninstall_cancels_the_listeners_and_releases_the_claims() -> None:
-    async def scenario(app: VirtualRadioApp, air: VirtualAir) -> Any:
+async def test_uninstall_cancels_the_listeners_and_releases_the_claims() -> None:
+    async with on_network() as (app, air):
         seen = Seen()
         node = OtaClientNode(air, 1)
         await join_and_interview(app, node)
@@ -150,11 +145,9 @@ def test_uninstall_cancels_the_listeners_and_releases_the_claims() -> None:
         assert seen.claims == [(node.ieee, True), (node.ieee, False)]  # never the coordinator
         await node.close()
 
-    on_network(scenario)
 
-
-def test_a_device_that_joins_later_is_hooked_and_one_that_is_removed_is_unhooked() -> None:
-    async def scenario(app: VirtualRadioApp, air: VirtualAir) -> Any:
+async def test_a_device_that_joins_later_is_hooked_and_one_that_is_removed_is_unhooked() -> None:
+    async with on_network() as (app, air):
         seen = Seen()
         hooks = seen.hooks()
         hooks.install(app)
@@ -169,10 +162,8 @@ def test_a_device_that_joins_later_is_hooked_and_one_that_is_removed_is_unhooked
         assert (node.ieee, False) not in seen.claims  # a removed device is not released again
         await node.close()
 
-    on_network(scenario)
 
-
-def test_a_hook_that_finds_nothing_at_join_is_asked_again_once_the_device_is_interviewed() -> None:
+async def test_a_hook_that_finds_nothing_at_join_is_asked_again_once_the_device_is_interviewed() -> None:
     """zigpy says ``device_joined`` before its interview, ``device_initialized`` after it."""
     endpoints_seen: list[list[int]] = []
 
@@ -181,22 +172,20 @@ def test_a_hook_that_finds_nothing_at_join_is_asked_again_once_the_device_is_int
         endpoints_seen.append(endpoints)
         return [lambda: None] if endpoints else []
 
-    async def scenario(app: VirtualRadioApp, air: VirtualAir) -> Any:
+    async with on_network() as (app, air):
         DeviceHooks("test server", hook).install(app)
         node = OtaClientNode(air, 1)
         await join_and_interview(app, node)
         await settle()
         await node.close()
-
-    on_network(scenario)
     assert endpoints_seen == [[], [1]]
 
 
 # -- misuse ----------------------------------------------------------------------------------------
 
 
-def test_installing_twice_or_using_an_uninstalled_hook_is_bad_input() -> None:
-    async def scenario(app: VirtualRadioApp, air: VirtualAir) -> Any:
+async def test_installing_twice_or_using_an_uninstalled_hook_is_bad_input() -> None:
+    async with on_network() as (app, air):
         hooks = Seen().hooks()
         with pytest.raises(BadInput, match="the test server is not installed"):
             _ = hooks.app
@@ -207,13 +196,10 @@ def test_installing_twice_or_using_an_uninstalled_hook_is_bad_input() -> None:
         hooks.uninstall()  # a second uninstall does nothing
         assert not hooks.installed
 
-    on_network(scenario)
 
-
-def test_a_request_route_hooks_smart_energy_devices_and_refuses_a_plain_zigpy_one() -> None:
+async def test_a_request_route_hooks_smart_energy_devices_and_refuses_a_plain_zigpy_one() -> None:
     """The route needs the Smart Energy device class the CH's application makes (on every radio)."""
-
-    async def scenario(app: VirtualRadioApp, air: VirtualAir) -> Any:
+    async with on_network() as (app, air):
         taken: list[object] = []
 
         def route_for(device: zigpy.device.Device) -> RequestRoute[Any]:
@@ -233,5 +219,3 @@ def test_a_request_route_hooks_smart_energy_devices_and_refuses_a_plain_zigpy_on
         app.devices[plain.ieee] = plain
         with pytest.raises(BadInput, match="not a SmartEnergyDevice"):
             DeviceHooks("test server", request_route(Ota.cluster_id, route_for)).install(app)
-
-    on_network(scenario)

@@ -7,9 +7,10 @@ nodes joined and interviewed by zigpy; each frame crosses the air as real ZCL.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
-from typing import Any, TypeVar
+from typing import Any
 
 import pytest
 import zigpy.types as t
@@ -17,7 +18,6 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from zigpy.zcl import foundation
 from zigpy.zcl.clusters.general import Basic
 
-from hanbench.clock import run_virtual
 from hanbench.devices.mirror_client import MirrorClient
 from hanbench.devices.node import EmulatedNode
 from hanbench.devices.tunnel_client import TunnelClient, TunnelClientConfig
@@ -45,7 +45,7 @@ from hanbench.radio.tunnel_errors import MessageTooLarge, NoTunnel, TransferData
 from hanbench.radio.se_profile import SeDeviceType
 from hanbench.radio.virtual_app import VirtualRadioApp, virtual_coordinator
 
-_R = TypeVar("_R")
+pytestmark = pytest.mark.looptime
 
 ESME = EntityId.parse("00-DB-12-34-56-78-91-00")
 GSME = EntityId.parse("00-DB-12-34-56-78-91-01")
@@ -124,42 +124,38 @@ class Premises:
         return captured
 
 
-def on_premises(
-    scenario: Callable[[Premises], Awaitable[_R]],
+@asynccontextmanager
+async def on_premises(
     *,
     expiry_s: float = QUEUE_EXPIRY_S,
     server: TunnelServerConfig | None = None,
     client: TunnelClientConfig | None = None,
-) -> _R:
-    """Run ``scenario`` in virtual time on a fresh premises."""
-
-    async def run() -> _R:
-        air = VirtualAir()
-        endpoints = [comms_hub_endpoint(), *mirror_endpoint_descriptors()]
-        async with virtual_coordinator(air, endpoints=endpoints) as app:
-            mirrors = MirrorServer()
-            queue = SleepyQueue(expiry_s=expiry_s)
-            tunnels = TunnelServer(mirrors, queue, server)
-            mirrors.install(app)
-            tunnels.install(app)
-            esme = HanNode(air, ESME, 0x1001, sleepy=False, config=client)
-            gsme = HanNode(air, GSME, 0x1002, sleepy=True, config=client)
-            premises = Premises(air, app, tunnels, mirrors, queue, esme, gsme)
-            tunnels.on_message(lambda device, message: premises.from_devices.append((device, message)))
-            tunnels.on_error(lambda device, error: premises.hub_errors.append((device, error)))
-            queue.on_expired(premises.expired.append)
+) -> AsyncIterator[Premises]:
+    """A fresh premises: the CH's tunnel server and mirrors, an ESME and a sleepy GSME, joined."""
+    air = VirtualAir()
+    endpoints = [comms_hub_endpoint(), *mirror_endpoint_descriptors()]
+    async with virtual_coordinator(air, endpoints=endpoints) as app:
+        mirrors = MirrorServer()
+        queue = SleepyQueue(expiry_s=expiry_s)
+        tunnels = TunnelServer(mirrors, queue, server)
+        mirrors.install(app)
+        tunnels.install(app)
+        esme = HanNode(air, ESME, 0x1001, sleepy=False, config=client)
+        gsme = HanNode(air, GSME, 0x1002, sleepy=True, config=client)
+        premises = Premises(air, app, tunnels, mirrors, queue, esme, gsme)
+        tunnels.on_message(lambda device, message: premises.from_devices.append((device, message)))
+        tunnels.on_error(lambda device, error: premises.hub_errors.append((device, error)))
+        queue.on_expired(premises.expired.append)
+        for node in (esme, gsme):
+            await join_and_interview(app, node)
+        mirrors.create(GSME)
+        try:
+            yield premises
+        finally:
             for node in (esme, gsme):
-                await join_and_interview(app, node)
-            mirrors.create(GSME)
-            try:
-                return await scenario(premises)
-            finally:
-                for node in (esme, gsme):
-                    await node.close()
-                tunnels.uninstall()
-                mirrors.uninstall()
-
-    return run_virtual(run())
+                await node.close()
+            tunnels.uninstall()
+            mirrors.uninstall()
 
 
 async def settle() -> None:
@@ -171,16 +167,12 @@ async def settle() -> None:
 # -- opening ---------------------------------------------------------------------------------
 
 
-def test_a_device_opens_a_gb_hrgp_tunnel_and_the_ch_knows_it() -> None:
-    async def scenario(p: Premises) -> Any:
+async def test_a_device_opens_a_gb_hrgp_tunnel_and_the_ch_knows_it() -> None:
+    async with on_premises(server=TunnelServerConfig(maximum_incoming_transfer_size=800)) as p:
         frames = p.frames()
         tunnel_id = await p.esme.tunnel.open()
         await settle()
-        return tunnel_id, p.esme.tunnel.server_maximum_incoming_transfer_size, p.tunnels.tunnel_of(ESME), frames
-
-    tunnel_id, server_max, tunnel, frames = on_premises(
-        scenario, server=TunnelServerConfig(maximum_incoming_transfer_size=800)
-    )
+        server_max, tunnel = p.esme.tunnel.server_maximum_incoming_transfer_size, p.tunnels.tunnel_of(ESME)
     # RequestTunnel and its response, nothing else (no stray Default Response from zigpy).
     assert len(frames) == 2
     assert tunnel is not None and tunnel.tunnel_id == tunnel_id and tunnel.device == ESME
@@ -188,14 +180,12 @@ def test_a_device_opens_a_gb_hrgp_tunnel_and_the_ch_knows_it() -> None:
     assert server_max == 800
 
 
-def test_each_device_gets_its_own_tunnel_and_a_reopen_replaces_the_old_one() -> None:
-    async def scenario(p: Premises) -> Any:
+async def test_each_device_gets_its_own_tunnel_and_a_reopen_replaces_the_old_one() -> None:
+    async with on_premises() as p:
         first = await p.esme.tunnel.open()
         other = await p.gsme.tunnel.open()
         again = await p.esme.tunnel.open()
-        return first, other, again, p.tunnels.tunnel_of(ESME)
-
-    first, other, again, tunnel = on_premises(scenario)
+        tunnel = p.tunnels.tunnel_of(ESME)
     assert len({first, other, again}) == 3
     assert tunnel is not None and tunnel.tunnel_id == again
 
@@ -220,8 +210,8 @@ def test_opens_at_the_same_time_share_one_request_so_both_ends_hold_the_same_tun
         ({"flow_control_support": True}, TunnelStatus.FLOW_CONTROL_NOT_SUPPORTED),
     ],
 )
-def test_the_ch_refuses_tunnels_it_cannot_serve(fields: dict[str, Any], status: TunnelStatus) -> None:
-    async def scenario(p: Premises) -> Any:
+async def test_the_ch_refuses_tunnels_it_cannot_serve(fields: dict[str, Any], status: TunnelStatus) -> None:
+    async with on_premises() as p:
         request = {
             "protocol_id": TunnelProtocol.GB_HRGP,
             "manufacturer_code": 0xFFFF,
@@ -229,18 +219,14 @@ def test_the_ch_refuses_tunnels_it_cannot_serve(fields: dict[str, Any], status: 
             "maximum_incoming_transfer_size": 1500,
         } | fields
         rsp = await p.esme.request(Tunneling.cluster_id, "request_tunnel", **request)
-        return rsp, p.tunnels.tunnel_of(ESME)
-
-    rsp, tunnel = on_premises(scenario)
+        tunnel = p.tunnels.tunnel_of(ESME)
     assert rsp.tunnel_status == status
     assert tunnel is None
 
 
-def test_the_ch_lists_gb_hrgp_as_its_only_tunnel_protocol() -> None:
-    async def scenario(p: Premises) -> Any:
-        return await p.esme.request(Tunneling.cluster_id, "get_supported_tunnel_protocols", protocol_offset=0)
-
-    rsp = on_premises(scenario)
+async def test_the_ch_lists_gb_hrgp_as_its_only_tunnel_protocol() -> None:
+    async with on_premises() as p:
+        rsp = await p.esme.request(Tunneling.cluster_id, "get_supported_tunnel_protocols", protocol_offset=0)
     assert rsp.protocol_list_complete
     assert [(p.manufacturer_code, p.protocol_id) for p in rsp.protocols] == [(0xFFFF, TunnelProtocol.GB_HRGP)]
 
@@ -248,16 +234,13 @@ def test_the_ch_lists_gb_hrgp_as_its_only_tunnel_protocol() -> None:
 # -- awake devices ---------------------------------------------------------------------------
 
 
-def test_the_ch_pushes_a_gbcs_command_that_the_device_receives_byte_identical() -> None:
+async def test_the_ch_pushes_a_gbcs_command_that_the_device_receives_byte_identical() -> None:
     command = signed(Cra.COMMAND, SUPPLIER, ESME, 4242, payload=bytes(range(200)))
-
-    async def scenario(p: Premises) -> Any:
+    async with on_premises() as p:
         await p.esme.tunnel.open()
         frames = p.frames()
         delivery = await p.tunnels.send(ESME, command)
-        return delivery, list(p.esme.received), frames
-
-    delivery, received, frames = on_premises(scenario)
+        received = list(p.esme.received)
     assert delivery is Delivery.SENT
     assert received == [encode_message(command)]
     decoded = decode_message(received[0])
@@ -267,48 +250,39 @@ def test_the_ch_pushes_a_gbcs_command_that_the_device_receives_byte_identical() 
     assert [f.packet.cluster_id for f in frames] == [Tunneling.cluster_id, Tunneling.cluster_id]
 
 
-def test_a_device_alert_reaches_the_chs_callback() -> None:
+async def test_a_device_alert_reaches_the_chs_callback() -> None:
     alert = gbcs_message(Cra.ALERT, ESME, SUPPLIER, 7)
-
-    async def scenario(p: Premises) -> Any:
+    async with on_premises() as p:
         await p.esme.tunnel.open()
         await p.esme.tunnel.send(alert)
-        return list(p.from_devices)
-
-    assert on_premises(scenario) == [(ESME, alert)]
+        assert list(p.from_devices) == [(ESME, alert)]
 
 
-def test_the_ch_cannot_send_to_an_awake_device_without_a_tunnel() -> None:
-    async def scenario(p: Premises) -> Any:
+async def test_the_ch_cannot_send_to_an_awake_device_without_a_tunnel() -> None:
+    async with on_premises() as p:
         with pytest.raises(NoTunnel):
             await p.tunnels.send(ESME, signed(Cra.COMMAND, SUPPLIER, ESME, 1))
-        return p.esme.received
-
-    assert on_premises(scenario) == []
+        assert p.esme.received == []
 
 
-def test_the_ch_will_not_send_more_than_the_device_takes() -> None:
-    async def scenario(p: Premises) -> Any:
+async def test_the_ch_will_not_send_more_than_the_device_takes() -> None:
+    async with on_premises(client=TunnelClientConfig(maximum_incoming_transfer_size=100)) as p:
         await p.esme.tunnel.open()
         with pytest.raises(MessageTooLarge) as caught:
             await p.tunnels.send(ESME, command_of_size(ESME, 101))
-        return caught.value, p.esme.received
-
-    error, received = on_premises(scenario, client=TunnelClientConfig(maximum_incoming_transfer_size=100))
+        error, received = caught.value, p.esme.received
     assert (error.size, error.limit) == (101, 100)
     assert received == []
 
 
-def test_a_device_refuses_transfer_data_for_a_tunnel_it_does_not_have() -> None:
-    async def scenario(p: Premises) -> Any:
+async def test_a_device_refuses_transfer_data_for_a_tunnel_it_does_not_have() -> None:
+    async with on_premises() as p:
         await p.esme.tunnel.open()
         p.esme.tunnel = TunnelClient(p.esme)  # the device restarted and forgot its tunnel
         p.esme.tunnel.on_error(p.esme.errors.append)
         with pytest.raises(TransferDataRefused) as caught:
             await p.tunnels.send(ESME, signed(Cra.COMMAND, SUPPLIER, ESME, 2))
-        return caught.value, p.esme.errors
-
-    error, device_errors = on_premises(scenario)
+        error, device_errors = caught.value, p.esme.errors
     assert (error.refused_by, error.status) == ("device", TransferDataStatus.NO_SUCH_TUNNEL)
     assert [(e.refused_by, e.status) for e in device_errors] == [("device", TransferDataStatus.NO_SUCH_TUNNEL)]
 
@@ -316,83 +290,70 @@ def test_a_device_refuses_transfer_data_for_a_tunnel_it_does_not_have() -> None:
 # -- errors on the device's TransferData -----------------------------------------------------------
 
 
-def test_transfer_data_before_request_tunnel_is_refused_no_such_tunnel() -> None:
-    async def scenario(p: Premises) -> Any:
+async def test_transfer_data_before_request_tunnel_is_refused_no_such_tunnel() -> None:
+    async with on_premises() as p:
         rsp = await p.esme.request(Tunneling.cluster_id, "transfer_data_client_to_server", tunnel_id=0,
                                    data=t.Bytes(gbcs_message(Cra.ALERT, ESME, SUPPLIER, 1)))
-        return rsp, p.from_devices, p.hub_errors
-
-    rsp, delivered, errors = on_premises(scenario)
+        delivered, errors = p.from_devices, p.hub_errors
     assert isinstance(rsp, Tunneling.ClientCommandDefs.transfer_data_error_server_to_client.schema)
     assert rsp.status == TransferDataStatus.NO_SUCH_TUNNEL
     assert delivered == []
     assert [(d, e.status) for d, e in errors] == [(ESME, TransferDataStatus.NO_SUCH_TUNNEL)]
 
 
-def test_a_client_without_a_tunnel_refuses_to_send() -> None:
-    async def scenario(p: Premises) -> Any:
+async def test_a_client_without_a_tunnel_refuses_to_send() -> None:
+    async with on_premises() as p:
         with pytest.raises(NoTunnel):
             await p.esme.tunnel.send(gbcs_message(Cra.ALERT, ESME, SUPPLIER, 1))
         with pytest.raises(NoTunnel):
             await p.gsme.tunnel.fetch_pending()
 
-    on_premises(scenario)
 
-
-def test_a_device_whose_tunnel_the_ch_forgot_requests_a_new_one_and_resends() -> None:
+async def test_a_device_whose_tunnel_the_ch_forgot_requests_a_new_one_and_resends() -> None:
     """A restarted CH knows no tunnels: NO_SUCH_TUNNEL, then a new RequestTunnel, then the alert."""
     alert = gbcs_message(Cra.ALERT, ESME, SUPPLIER, 1)
-
-    async def scenario(p: Premises) -> Any:
+    async with on_premises() as p:
         tunnel_id = await p.esme.tunnel.open()
         p.esme.tunnel.tunnel_id = tunnel_id + 100  # as if the CH had restarted since
         await p.esme.tunnel.send(alert)
-        return p.esme.tunnel.tunnel_id, p.tunnels.tunnel_of(ESME), p.from_devices, p.hub_errors
-
-    new_id, hub_tunnel, delivered, hub_errors = on_premises(scenario)
+        new_id, hub_tunnel, delivered, hub_errors = p.esme.tunnel.tunnel_id, p.tunnels.tunnel_of(ESME), p.from_devices, p.hub_errors
     assert delivered == [(ESME, alert)]
     assert hub_tunnel is not None and hub_tunnel.tunnel_id == new_id
     assert [(device, error.status) for device, error in hub_errors] == [(ESME, TransferDataStatus.NO_SUCH_TUNNEL)]
 
 
-def test_a_tunnel_used_by_another_device_is_refused_wrong_device() -> None:
-    async def scenario(p: Premises) -> Any:
+async def test_a_tunnel_used_by_another_device_is_refused_wrong_device() -> None:
+    async with on_premises() as p:
         esme_tunnel = await p.esme.tunnel.open()
         await p.gsme.tunnel.open()
         p.gsme.tunnel.tunnel_id = esme_tunnel
         with pytest.raises(TransferDataRefused) as caught:
             await p.gsme.tunnel.send(gbcs_message(Cra.ALERT, GSME, SUPPLIER, 1))
-        return caught.value, p.from_devices
-
-    error, delivered = on_premises(scenario)
+        error, delivered = caught.value, p.from_devices
     assert error.status == TransferDataStatus.WRONG_DEVICE
     assert delivered == []
 
 
-def test_an_oversize_transfer_is_refused_data_overflow() -> None:
-    async def scenario(p: Premises) -> Any:
+async def test_an_oversize_transfer_is_refused_data_overflow() -> None:
+    async with on_premises(server=TunnelServerConfig(maximum_incoming_transfer_size=64)) as p:
         tunnel_id = await p.esme.tunnel.open()
         with pytest.raises(MessageTooLarge):  # a well-behaved client does not even send it
             await p.esme.tunnel.send(bytes(65))
         rsp = await p.esme.request(Tunneling.cluster_id, "transfer_data_client_to_server",
                                    tunnel_id=tunnel_id, data=t.Bytes(bytes(65)))
-        return rsp, p.from_devices, p.hub_errors
-
-    rsp, delivered, errors = on_premises(scenario, server=TunnelServerConfig(maximum_incoming_transfer_size=64))
+        delivered, errors = p.from_devices, p.hub_errors
     assert rsp.status == TransferDataStatus.DATA_OVERFLOW
     assert delivered == []
     assert [e.status for _, e in errors] == [TransferDataStatus.DATA_OVERFLOW]
 
 
-def test_a_device_that_answers_with_transfer_data_error_unsolicited_is_reported() -> None:
-    async def scenario(p: Premises) -> Any:
+async def test_a_device_that_answers_with_transfer_data_error_unsolicited_is_reported() -> None:
+    async with on_premises() as p:
         tunnel_id = await p.esme.tunnel.open()
         await p.esme.request(Tunneling.cluster_id, "transfer_data_error_client_to_server",
                              tunnel_id=tunnel_id, status=TransferDataStatus.DATA_OVERFLOW, expect_reply=False)
         await settle()
-        return p.hub_errors
-
-    errors = on_premises(scenario)
+        errors = p.hub_errors
     assert [(d, e.refused_by, e.status) for d, e in errors] == [(ESME, "device", TransferDataStatus.DATA_OVERFLOW)]
 
 
@@ -403,26 +364,22 @@ def test_a_device_that_answers_with_transfer_data_error_unsolicited_is_reported(
         (b"\x02\x00\xdf", foundation.Status.SUCCESS),  # well formed, but only the CH sends GET-RESPONSE
     ],
 )
-def test_malformed_or_misdirected_gb_hrgp_is_reported_not_delivered(payload: bytes, status: foundation.Status) -> None:
-    async def scenario(p: Premises) -> Any:
+async def test_malformed_or_misdirected_gb_hrgp_is_reported_not_delivered(payload: bytes, status: foundation.Status) -> None:
+    async with on_premises() as p:
         tunnel_id = await p.gsme.tunnel.open()
         rsp = await p.gsme.request(Tunneling.cluster_id, "transfer_data_client_to_server",
                                    tunnel_id=tunnel_id, data=t.Bytes(payload))
-        return rsp, p.from_devices, p.hub_errors
-
-    rsp, delivered, errors = on_premises(scenario)
+        delivered, errors = p.from_devices, p.hub_errors
     assert delivered == []
     assert [type(e) for _, e in errors] == [HrgpFormatError]
     assert rsp.status == status
 
 
-def test_close_tunnel_forgets_the_tunnel() -> None:
-    async def scenario(p: Premises) -> Any:
+async def test_close_tunnel_forgets_the_tunnel() -> None:
+    async with on_premises() as p:
         tunnel_id = await p.esme.tunnel.open()
         rsp = await p.esme.request(Tunneling.cluster_id, "close_tunnel", tunnel_id=tunnel_id)
-        return rsp, p.tunnels.tunnel_of(ESME)
-
-    rsp, tunnel = on_premises(scenario)
+        tunnel = p.tunnels.tunnel_of(ESME)
     assert rsp.status == foundation.Status.SUCCESS
     assert tunnel is None
 
@@ -430,10 +387,9 @@ def test_close_tunnel_forgets_the_tunnel() -> None:
 # -- sleepy devices ---------------------------------------------------------------------------------
 
 
-def test_a_message_for_a_sleepy_device_is_queued_flagged_and_fetched_at_wake() -> None:
+async def test_a_message_for_a_sleepy_device_is_queued_flagged_and_fetched_at_wake() -> None:
     commands = [signed(Cra.COMMAND, SUPPLIER, GSME, n) for n in (11, 12)]
-
-    async def scenario(p: Premises) -> Any:
+    async with on_premises() as p:
         await p.gsme.tunnel.open()
         p.gsme.sleep()
         deliveries = [await p.tunnels.send(GSME, c) for c in commands]
@@ -443,9 +399,7 @@ def test_a_message_for_a_sleepy_device_is_queued_flagged_and_fetched_at_wake() -
         flags_at_wake = await p.gsme.mirror.read_flags()
         fetched = await p.gsme.tunnel.fetch_pending()
         flags_after = await p.gsme.mirror.read_flags()
-        return deliveries, queued, flags_at_wake, fetched, flags_after, p.queue.pending(GSME)
-
-    deliveries, queued, at_wake, fetched, after, left = on_premises(scenario)
+        at_wake, after, left = flags_at_wake, flags_after, p.queue.pending(GSME)
     assert deliveries == [Delivery.QUEUED, Delivery.QUEUED]
     assert queued == 2
     assert NotificationFlags.TUNNEL_MESSAGE_PENDING in at_wake
@@ -455,53 +409,43 @@ def test_a_message_for_a_sleepy_device_is_queued_flagged_and_fetched_at_wake() -
     assert left == 0
 
 
-def test_the_ch_knows_a_sleepy_device_from_its_node_descriptor() -> None:
-    async def scenario(p: Premises) -> Any:
-        return p.tunnels.is_sleepy(GSME), p.tunnels.is_sleepy(ESME)
-
-    assert on_premises(scenario) == (True, False)
+async def test_the_ch_knows_a_sleepy_device_from_its_node_descriptor() -> None:
+    async with on_premises() as p:
+        assert (p.tunnels.is_sleepy(GSME), p.tunnels.is_sleepy(ESME)) == (True, False)
 
 
-def test_registration_overrides_the_node_descriptor() -> None:
-    async def scenario(p: Premises) -> Any:
+async def test_registration_overrides_the_node_descriptor() -> None:
+    async with on_premises() as p:
         p.tunnels.register_sleepy(ESME)
         with pytest.raises(NoMirror):  # a sleepy device needs a mirror to be told
             await p.tunnels.send(ESME, signed(Cra.COMMAND, SUPPLIER, ESME, 1))
         p.tunnels.register_sleepy(GSME, False)
-        return p.tunnels.is_sleepy(ESME), p.tunnels.is_sleepy(GSME), p.queue.pending(ESME)
-
-    assert on_premises(scenario) == (True, False, 0)
+        assert (p.tunnels.is_sleepy(ESME), p.tunnels.is_sleepy(GSME), p.queue.pending(ESME)) == (True, False, 0)
 
 
-def test_a_sleepy_devices_response_goes_up_as_put_and_arrives_unwrapped() -> None:
+async def test_a_sleepy_devices_response_goes_up_as_put_and_arrives_unwrapped() -> None:
     response = gbcs_message(Cra.RESPONSE, GSME, SUPPLIER, 11)
-
-    async def scenario(p: Premises) -> Any:
+    async with on_premises() as p:
         await p.gsme.tunnel.open()
         frames = p.frames()
         await p.gsme.tunnel.send(response)
         up = [f for f in frames if f.packet.src.address == p.gsme.nwk]
-        return p.from_devices, up[0].packet.data.serialize()
-
-    delivered, first_frame = on_premises(scenario)
+        delivered, first_frame = p.from_devices, up[0].packet.data.serialize()
     assert delivered == [(GSME, response)]
     header, rest = foundation.ZCLHeader.deserialize(first_frame)
     cmd, _ = Tunneling.ServerCommandDefs.transfer_data_client_to_server.schema.deserialize(rest)
     assert cmd.data == bytes([HrgpKind.PUT]) + response
 
 
-def test_a_get_with_nothing_queued_answers_zero_remaining() -> None:
-    async def scenario(p: Premises) -> Any:
+async def test_a_get_with_nothing_queued_answers_zero_remaining() -> None:
+    async with on_premises() as p:
         await p.gsme.tunnel.open()
-        return await p.gsme.tunnel.fetch_pending()
-
-    assert on_premises(scenario) == []
+        assert await p.gsme.tunnel.fetch_pending() == []
 
 
-def test_a_queued_message_expires_after_the_configured_time_exactly_once() -> None:
+async def test_a_queued_message_expires_after_the_configured_time_exactly_once() -> None:
     command = signed(Cra.COMMAND, SUPPLIER, GSME, 99)
-
-    async def scenario(p: Premises) -> Any:
+    async with on_premises(expiry_s=3600) as p:
         await p.gsme.tunnel.open()
         p.gsme.sleep()
         loop = asyncio.get_running_loop()
@@ -513,9 +457,7 @@ def test_a_queued_message_expires_after_the_configured_time_exactly_once() -> No
         at = [(q.expires_at - start) for q in p.expired]
         await asyncio.sleep(48 * 3600)
         p.gsme.wake()
-        return before, at, list(p.expired), await p.gsme.mirror.read_flags(), await p.gsme.tunnel.fetch_pending()
-
-    before, at, expired, flags, fetched = on_premises(scenario, expiry_s=3600)
+        expired, flags, fetched = list(p.expired), await p.gsme.mirror.read_flags(), await p.gsme.tunnel.fetch_pending()
     assert before[0] == [] and NotificationFlags.TUNNEL_MESSAGE_PENDING in before[1]
     assert at == [pytest.approx(3600)]
     assert [(q.device, q.message, q.counter) for q in expired] == [(GSME, encode_message(command), 99)]
@@ -523,25 +465,21 @@ def test_a_queued_message_expires_after_the_configured_time_exactly_once() -> No
     assert fetched == []
 
 
-def test_a_message_fetched_in_time_never_expires() -> None:
-    async def scenario(p: Premises) -> Any:
+async def test_a_message_fetched_in_time_never_expires() -> None:
+    async with on_premises() as p:
         await p.gsme.tunnel.open()
         await p.tunnels.send(GSME, signed(Cra.COMMAND, SUPPLIER, GSME, 5))
         fetched = await p.gsme.tunnel.fetch_pending()
         await asyncio.sleep(2 * QUEUE_EXPIRY_S)
-        return fetched, p.expired
-
-    fetched, expired = on_premises(scenario)
+        expired = p.expired
     assert len(fetched) == 1 and expired == []
 
 
-def test_a_queued_message_too_large_for_the_device_is_refused_at_the_ch() -> None:
-    async def scenario(p: Premises) -> Any:
+async def test_a_queued_message_too_large_for_the_device_is_refused_at_the_ch() -> None:
+    async with on_premises(client=TunnelClientConfig(maximum_incoming_transfer_size=100)) as p:
         await p.gsme.tunnel.open()
         with pytest.raises(MessageTooLarge) as caught:
             await p.tunnels.send(GSME, command_of_size(GSME, 99))  # 99 + the GET-RESPONSE header > 100
-        return caught.value, p.queue.pending(GSME), p.mirrors.get(GSME).flags
-
-    error, pending, flags = on_premises(scenario, client=TunnelClientConfig(maximum_incoming_transfer_size=100))
+        error, pending, flags = caught.value, p.queue.pending(GSME), p.mirrors.get(GSME).flags
     assert (error.size, error.limit) == (101, 100)
     assert pending == 0 and NotificationFlags.TUNNEL_MESSAGE_PENDING not in flags

@@ -221,7 +221,6 @@ def test_pytest_asyncio_runs_tests_and_fixtures_on_the_virtual_loop(
     result.assert_outcomes(passed=1)
 
 
-@pytest.mark.asyncio
 async def test_run_virtual_works_inside_a_running_loop_as_in_a_notebook() -> None:
     """A notebook cell already runs a loop; run_virtual must still give the bench virtual time."""
 

@@ -11,10 +11,11 @@ import zigpy.exceptions
 import zigpy.types as t
 from test_air import BROADCAST, RecordingNode, air_with, make_node, nwk, packet
 
-from hanbench.clock import run_virtual
 from hanbench.radio.air import AirFrame, AirTiming, MacFrame, MacFrameKind, VirtualAir
 from hanbench.radio.link import LinkModel
 from hanbench.radio.mac import ACK_OCTETS, MacConstants, airtime_s, data_frame_octets
+
+pytestmark = pytest.mark.looptime
 
 C = MacConstants()
 CCA_AND_TURNAROUND = C.cca_s + C.turnaround_s
@@ -38,16 +39,12 @@ def watched(air: VirtualAir) -> list[AirFrame | MacFrame]:
     return seen
 
 
-def test_a_unicast_is_mac_acknowledged_and_confirmed_when_the_ack_arrives() -> None:
+async def test_a_unicast_is_mac_acknowledged_and_confirmed_when_the_ack_arrives() -> None:
     a, b = make_node(1), make_node(2)
     air = honest(a, b)
     seen = watched(air)
-
-    async def scenario() -> float:
-        await air.transmit(packet(1, nwk(2), bytes(40)))
-        return asyncio.get_running_loop().time()
-
-    confirmed = run_virtual(scenario())
+    await air.transmit(packet(1, nwk(2), bytes(40)))
+    confirmed = asyncio.get_running_loop().time()
     frame, ack = seen
     assert isinstance(frame, AirFrame) and isinstance(ack, MacFrame) and ack.kind is MacFrameKind.ACK
     assert ack.sequence == frame.numbers.mac and frame.attempt == 0
@@ -59,19 +56,15 @@ def test_a_unicast_is_mac_acknowledged_and_confirmed_when_the_ack_arrives() -> N
     assert confirmed == pytest.approx(ack.loop_time + airtime_s(ACK_OCTETS))
 
 
-def test_an_aps_ack_is_sent_back_only_when_the_frame_asks_for_one() -> None:
+async def test_an_aps_ack_is_sent_back_only_when_the_frame_asks_for_one() -> None:
     a, b = make_node(1), make_node(2)
     air = honest(a, b)
     seen = watched(air)
-
-    async def scenario() -> tuple[float, float]:
-        loop = asyncio.get_running_loop()
-        await air.transmit(packet(1, nwk(2), tsn=1))
-        plain = loop.time()
-        await air.transmit(acked(packet(1, nwk(2), tsn=2)))
-        return plain, loop.time()
-
-    plain, with_aps_ack = run_virtual(scenario())
+    loop = asyncio.get_running_loop()
+    await air.transmit(packet(1, nwk(2), tsn=1))
+    plain = loop.time()
+    await air.transmit(acked(packet(1, nwk(2), tsn=2)))
+    with_aps_ack = loop.time()
     aps_acks = [f for f in seen if isinstance(f, AirFrame) and f.aps_ack]
     assert len(aps_acks) == 1
     (aps_ack,) = aps_acks
@@ -82,22 +75,17 @@ def test_an_aps_ack_is_sent_back_only_when_the_frame_asks_for_one() -> None:
     assert with_aps_ack - plain > airtime_s(aps_ack.octets)
 
 
-def test_lost_frames_are_retried_by_the_mac_and_delivered_once() -> None:
+async def test_lost_frames_are_retried_by_the_mac_and_delivered_once() -> None:
     a, b = make_node(1), make_node(2)
     air = honest(a, b, default_link=LinkModel(loss=0.3), seed=4)
     seen = watched(air)
-
-    async def scenario() -> list[int]:
-        confirmed = []
-        for tsn in range(60):
-            try:
-                await air.transmit(packet(1, nwk(2), tsn=tsn))
-                confirmed.append(tsn)
-            except zigpy.exceptions.DeliveryError:
-                pass  # four attempts, each losing the frame or its ACK (51 %): about 7 % fail
-        return confirmed
-
-    confirmed = run_virtual(scenario())
+    confirmed = []
+    for tsn in range(60):
+        try:
+            await air.transmit(packet(1, nwk(2), tsn=tsn))
+            confirmed.append(tsn)
+        except zigpy.exceptions.DeliveryError:
+            pass  # four attempts, each losing the frame or its ACK (51 %): about 7 % fail
     received = [p.tsn for _, p in b.received]
     assert len(received) == len(set(received)), "a retry the receiver already has is not delivered again"
     assert set(confirmed) <= set(received) and 50 <= len(confirmed) < 60
@@ -107,30 +95,30 @@ def test_lost_frames_are_retried_by_the_mac_and_delivered_once() -> None:
     assert all(f.numbers.mac in first for f in retries)  # a retry repeats its MAC sequence number
 
 
-def test_a_link_that_loses_everything_fails_after_the_retries_time() -> None:
+async def test_a_link_that_loses_everything_fails_after_the_retries_time() -> None:
     a, b = make_node(1), make_node(2)
     air = honest(a, b, default_link=LinkModel(loss=1.0))
     seen = watched(air)
 
-    async def scenario(p: t.ZigbeePacket) -> float:
+    async def seconds_to_lose(p: t.ZigbeePacket) -> float:
         loop = asyncio.get_running_loop()
         start = loop.time()
         with pytest.raises(zigpy.exceptions.DeliveryError, match="lost on the air"):
             await air.transmit(p)
         return loop.time() - start
 
-    mac_only = run_virtual(scenario(packet(1, nwk(2))))
+    mac_only = await seconds_to_lose(packet(1, nwk(2)))
     assert [f.attempt for f in seen if isinstance(f, AirFrame)] == [0, 1, 2, 3]  # macMaxFrameRetries 3
     assert 4 * C.ack_wait_s < mac_only < 0.1
     seen.clear()
-    with_aps = run_virtual(scenario(acked(packet(1, nwk(2)))))
+    with_aps = await seconds_to_lose(acked(packet(1, nwk(2))))
     assert len([f for f in seen if isinstance(f, AirFrame)]) == 4 * 4  # apscMaxFrameRetries 3, each MAC-retried
     assert with_aps == pytest.approx(4 * C.aps_ack_wait_s, abs=0.05)  # the last attempt's wait too
     assert b.received == []
 
 
-def test_transfers_in_one_premises_share_the_channel() -> None:
-    def elapsed(pairs: int) -> float:
+async def test_transfers_in_one_premises_share_the_channel() -> None:
+    async def elapsed(pairs: int) -> float:
         nodes = [make_node(i) for i in range(1, 2 * pairs + 1)]
         air = honest(*nodes, seed=2)
 
@@ -141,32 +129,25 @@ def test_transfers_in_one_premises_share_the_channel() -> None:
                 except zigpy.exceptions.DeliveryError:
                     pass  # saturated, a sender meets five busy CCAs now and then
 
-        async def scenario() -> float:
-            await asyncio.gather(*(stream(2 * i + 1, 2 * i + 2) for i in range(pairs)))
-            return asyncio.get_running_loop().time()
-
-        elapsed = run_virtual(scenario())
+        start = asyncio.get_running_loop().time()
+        await asyncio.gather(*(stream(2 * i + 1, 2 * i + 2) for i in range(pairs)))
         assert air.channel_stats is not None and air.channel_stats.access_failures < 5 * pairs
-        return elapsed
+        return asyncio.get_running_loop().time() - start
 
-    one, three = elapsed(1), elapsed(3)
+    one, three = await elapsed(1), await elapsed(3)
     assert three > 2.5 * one  # three streams on one 250 kbit/s channel, not three channels
 
 
-def test_a_sleepy_node_gets_its_frames_when_it_polls() -> None:
+async def test_a_sleepy_node_gets_its_frames_when_it_polls() -> None:
     hub, meter = make_node(0), make_node(9, sleepy=True)
     air = honest(hub, meter)
     seen = watched(air)
     poll_every = AirTiming().poll_interval_s
-
-    async def scenario() -> tuple[float, float]:
-        loop = asyncio.get_running_loop()
-        await air.transmit(packet(9, nwk(0), tsn=1))  # the meter speaks first: its MAC starts polling
-        sent_at = loop.time()
-        await air.transmit(packet(0, nwk(9), tsn=2))
-        return sent_at, loop.time()
-
-    sent_at, confirmed = run_virtual(scenario())
+    loop = asyncio.get_running_loop()
+    await air.transmit(packet(9, nwk(0), tsn=1))  # the meter speaks first: its MAC starts polling
+    sent_at = loop.time()
+    await air.transmit(packet(0, nwk(9), tsn=2))
+    confirmed = loop.time()
     polls = [f for f in seen if isinstance(f, MacFrame) and f.kind is MacFrameKind.DATA_REQUEST]
     assert polls and (polls[0].src.nwk, polls[0].dst.nwk) == (9, 0)  # type: ignore[union-attr]
     assert polls[0].loop_time == pytest.approx(sent_at + poll_every, abs=0.01)
@@ -177,21 +158,17 @@ def test_a_sleepy_node_gets_its_frames_when_it_polls() -> None:
     assert frame.tsn == 2 and polls[0].loop_time < arrived <= confirmed
 
 
-def test_a_frame_for_a_sleeping_node_fails_after_the_indirect_timeout() -> None:
+async def test_a_frame_for_a_sleeping_node_fails_after_the_indirect_timeout() -> None:
     hub, meter = make_node(0), make_node(9, awake=False, sleepy=True)
     air = honest(hub, meter)
-
-    async def scenario() -> float:
-        loop = asyncio.get_running_loop()
-        with pytest.raises(zigpy.exceptions.DeliveryError, match="asleep"):
-            await air.transmit(packet(0, nwk(9)))
-        return loop.time()
-
-    assert run_virtual(scenario()) == pytest.approx(C.indirect_timeout_s)
+    loop = asyncio.get_running_loop()
+    with pytest.raises(zigpy.exceptions.DeliveryError, match="asleep"):
+        await air.transmit(packet(0, nwk(9)))
+    assert loop.time() == pytest.approx(C.indirect_timeout_s)
     assert meter.received == [] and air.undeliverable == 1
 
 
-def test_a_frame_waits_in_the_parent_queue_for_a_node_that_wakes_in_time() -> None:
+async def test_a_frame_waits_in_the_parent_queue_for_a_node_that_wakes_in_time() -> None:
     hub, meter = make_node(0), make_node(9, awake=False, sleepy=True)
     air = honest(hub, meter)
 
@@ -200,28 +177,21 @@ def test_a_frame_waits_in_the_parent_queue_for_a_node_that_wakes_in_time() -> No
         meter.awake = True
         await air.transmit(packet(9, nwk(0), tsn=7))  # a wake starts with a frame to the CH
 
-    async def scenario() -> None:
-        waker = asyncio.ensure_future(wake_later())
-        await air.transmit(packet(0, nwk(9), tsn=8))
-        await waker
-
-    run_virtual(scenario())
+    waker = asyncio.ensure_future(wake_later())
+    await air.transmit(packet(0, nwk(9), tsn=8))
+    await waker
     [(arrived, frame)] = meter.received
     assert frame.tsn == 8 and 3 < arrived < 3 + 2 * AirTiming().poll_interval_s
 
 
-def test_an_image_block_response_keeps_the_device_busy_for_its_pacing() -> None:
+async def test_an_image_block_response_keeps_the_device_busy_for_its_pacing() -> None:
     hub, esme = make_node(0), make_node(1)
     air = honest(hub, esme)
     air.set_pacing(esme.ieee, 0.4)
     seen = watched(air)
-
-    async def scenario() -> None:
-        await air.transmit(acked(packet(0, nwk(1), BLOCK_RESPONSE, tsn=1)))
-        await air.transmit(acked(packet(0, nwk(1), tsn=2)))  # anything that comes meanwhile waits
-        await asyncio.sleep(1)
-
-    run_virtual(scenario())
+    await air.transmit(acked(packet(0, nwk(1), BLOCK_RESPONSE, tsn=1)))
+    await air.transmit(acked(packet(0, nwk(1), tsn=2)))  # anything that comes meanwhile waits
+    await asyncio.sleep(1)
     block = next(f for f in seen if isinstance(f, AirFrame) and f.packet.tsn == 1 and not f.aps_ack)
     on_air_end = block.loop_time + airtime_s(block.octets)
     (first_at, first), (second_at, second) = esme.received
@@ -232,17 +202,18 @@ def test_an_image_block_response_keeps_the_device_busy_for_its_pacing() -> None:
     assert aps_ack.loop_time < on_air_end + 0.01  # the stack acknowledges at once
 
 
-def test_a_broadcast_is_sent_once_and_heard_by_every_awake_node() -> None:
+async def test_a_broadcast_is_sent_once_and_heard_by_every_awake_node() -> None:
     a, b, c = make_node(1), make_node(2), make_node(3, awake=False)
     air = honest(a, b, c)
     seen = watched(air)
-    run_virtual(air.transmit(packet(1, BROADCAST)))
+    await air.transmit(packet(1, BROADCAST))
     assert len(seen) == 1 and isinstance(seen[0], AirFrame)  # no ACK for a broadcast
     assert (len(b.received), len(c.received)) == (1, 0)
 
 
-def test_the_same_seed_gives_the_same_timings() -> None:
-    def timings(seed: int) -> list[float]:
+async def test_the_same_seed_gives_the_same_timings() -> None:
+    async def timings(seed: int) -> list[float]:
+        """When each frame went on the air, from the start of the run, on the loop's microsecond grid."""
         a, b, c = make_node(1), make_node(2), make_node(3)
         air = honest(a, b, c, default_link=LinkModel(loss=0.2), seed=seed)
         seen = watched(air)
@@ -254,11 +225,9 @@ def test_the_same_seed_gives_the_same_timings() -> None:
                 except zigpy.exceptions.DeliveryError:
                     pass
 
-        async def scenario() -> None:
-            await asyncio.gather(stream(1, 2), stream(3, 2))
+        start = asyncio.get_running_loop().time()
+        await asyncio.gather(stream(1, 2), stream(3, 2))
+        return [round(f.loop_time - start, 6) for f in seen]
 
-        run_virtual(scenario())
-        return [f.loop_time for f in seen]
-
-    assert timings(1) == timings(1)
-    assert timings(1) != timings(2)
+    assert await timings(1) == await timings(1)
+    assert await timings(1) != await timings(2)

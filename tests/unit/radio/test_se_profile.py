@@ -141,7 +141,7 @@ async def test_se_match_descriptor_finds_the_coordinator_ota_server() -> None:
         ota = await node.match_descriptor(Ota.cluster_id)
         absent = await node.match_descriptor(0x0B04)  # Electrical Measurement: not served
         await node.close()
-        assert ota, absent == ([1], [])
+        assert (ota, absent) == ([1], [])
 
 
 def test_with_smart_energy_mixes_in_once() -> None:

@@ -11,7 +11,6 @@ from pathlib import Path
 
 import bellows.zigbee.application
 import pytest
-import pytest_asyncio
 import zigpy.config as conf
 import zigpy.types as zt
 
@@ -42,13 +41,12 @@ def settings(twin: EzspTwin, session: Path) -> StickSettings:
     return StickSettings(radio="ezsp", path=twin.port, state_dir=session)
 
 
-@pytest_asyncio.fixture
+@pytest.fixture
 async def twin(tmp_path: Path) -> AsyncIterator[EzspTwin]:
     async with EzspTwin(state_dir=tmp_path / "ncp") as running:
         yield running
 
 
-@pytest.mark.asyncio
 async def test_bellows_starts_with_the_se_fix_and_the_hub_endpoints(twin: EzspTwin, tmp_path: Path) -> None:
     session = tmp_path / "session"
     async with open_stick(settings(twin, session), ENDPOINTS) as app:
@@ -61,7 +59,6 @@ async def test_bellows_starts_with_the_se_fix_and_the_hub_endpoints(twin: EzspTw
     assert (session / stick.DATABASE_NAME).is_file()
 
 
-@pytest.mark.asyncio
 async def test_a_factory_new_stick_gets_the_session_network_back(tmp_path: Path) -> None:
     session = tmp_path / "session"
     async with EzspTwin(state_dir=tmp_path / "first-ncp") as first, open_stick(settings(first, session),
@@ -76,7 +73,6 @@ async def test_a_factory_new_stick_gets_the_session_network_back(tmp_path: Path)
     assert resumed.network_key.key == formed.network_key.key
 
 
-@pytest.mark.asyncio
 async def test_a_stick_with_another_network_is_refused(tmp_path: Path) -> None:
     async with EzspTwin(state_dir=tmp_path / "ncp") as twin:
         async with open_stick(settings(twin, tmp_path / "bench-a"), ENDPOINTS):
@@ -90,7 +86,6 @@ async def test_a_stick_with_another_network_is_refused(tmp_path: Path) -> None:
                 pass
 
 
-@pytest.mark.asyncio
 async def test_a_missing_port_is_an_infrastructure_fault(tmp_path: Path) -> None:
     missing = StickSettings(radio="ezsp", path=str(tmp_path / "no-such-tty"), state_dir=tmp_path / "s")
     with pytest.raises(StickUnavailable, match="did not start") as caught:
@@ -107,7 +102,6 @@ def test_a_radio_library_that_is_not_installed_says_how_to_install_it(monkeypatc
         application_class("xbee")
 
 
-@pytest.mark.asyncio
 async def test_endpoint_1_is_required(twin: EzspTwin, tmp_path: Path) -> None:
     with pytest.raises(BadInput, match="endpoint 1"):
         await stick.start_stick(settings(twin, tmp_path / "session"), [comms_hub_endpoint(2)])
@@ -141,7 +135,6 @@ def test_install_codes_and_link_keys() -> None:
         JoinSecurity.from_codes(install_codes={DEVICE: INSTALL_CODE}, link_keys={DEVICE: "00" * 16})
 
 
-@pytest.mark.asyncio
 async def test_the_trust_centre_learns_the_device_key_before_the_network_opens(
         twin: EzspTwin, tmp_path: Path) -> None:
     other = zt.EUI64.convert("00:db:12:34:56:78:91:01")

@@ -62,7 +62,6 @@ def test_requests_the_stack_leaves_alone_get_no_answer(request_cluster: int, pay
     assert ask(request_cluster, payload) is None
 
 
-@pytest.mark.asyncio
 @pytest.mark.looptime
 async def test_zigpy_reads_an_emulated_devices_answers_including_an_absent_endpoint() -> None:
     air = VirtualAir()

@@ -142,7 +142,6 @@ def test_retransmitted_duplicate_is_acked_but_not_executed_twice() -> None:
     assert host.ncp.stats.duplicates == 1
 
 
-@pytest.mark.asyncio
 async def test_lost_ack_leads_to_retransmission_until_acked() -> None:
     host = Host()
     host.connect()
@@ -157,7 +156,6 @@ async def test_lost_ack_leads_to_retransmission_until_acked() -> None:
     assert host.ncp.stats.retransmissions >= 1
 
 
-@pytest.mark.asyncio
 async def test_nak_makes_the_ncp_resend_at_once() -> None:
     host = Host()
     host.connect()
@@ -171,7 +169,6 @@ async def test_nak_makes_the_ncp_resend_at_once() -> None:
     assert host.frames() == [AckFrame(res=0, ncp_ready=0, ack_num=1), data_frame(1, b"queued", ack_num=1)]
 
 
-@pytest.mark.asyncio
 async def test_too_many_ack_timeouts_fail_the_link_with_error() -> None:
     host = Host(max_attempts=2)
     host.connect()

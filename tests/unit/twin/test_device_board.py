@@ -11,7 +11,6 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-import pytest_asyncio
 
 from fixture_files import SUPPLIER, bench_keys, sample_bytes
 from hanbench.clock import BenchClock
@@ -46,7 +45,7 @@ def sample(version: int = 2) -> bytes:
     return sample_bytes(DeviceType.ESME, version)
 
 
-@pytest_asyncio.fixture
+@pytest.fixture
 async def rig(tmp_path: Path) -> AsyncIterator[Rig]:
     clock = BenchClock(START)
     device = build_device(DeviceType.ESME, VirtualAir(), DeviceSettings(
@@ -59,7 +58,6 @@ async def rig(tmp_path: Path) -> AsyncIterator[Rig]:
     await device.close()
 
 
-@pytest.mark.asyncio
 async def test_identify_reports_the_emulated_device(rig: Rig) -> None:
     identity = await rig.control.identify()
     assert identity.role is DeviceType.ESME
@@ -71,7 +69,6 @@ async def test_identify_reports_the_emulated_device(rig: Rig) -> None:
     assert START <= state.clock < START + timedelta(minutes=1)  # the device's clock, not the host's
 
 
-@pytest.mark.asyncio
 async def test_a_held_image_and_its_receipt_alert_reach_the_bench(rig: Rig) -> None:
     rig.backend.joined(NETWORK)
     joined = await rig.control.wait_event(lambda e: isinstance(e, StateEvent) and e.state.joined, timeout=5)
@@ -90,7 +87,6 @@ async def test_a_held_image_and_its_receipt_alert_reach_the_bench(rig: Rig) -> N
     assert state.last_alerts[0].payload == alert.alert.payload
 
 
-@pytest.mark.asyncio
 async def test_an_image_signed_by_another_supplier_is_refused_with_0x8f1c(rig: Rig) -> None:
     foreign = parse_image(sample()).signed(KEYS.private_key(OTHER_SUPPLIER)).to_bytes()
     assert not rig.device.gbcs.receive_image(foreign)
@@ -100,7 +96,6 @@ async def test_an_image_signed_by_another_supplier_is_refused_with_0x8f1c(rig: R
     assert (await rig.control.state()).held_image is None
 
 
-@pytest.mark.asyncio
 async def test_set_clock_moves_this_device_clock(rig: Rig) -> None:
     later = datetime(2030, 1, 1, tzinfo=UTC)
     await rig.control.set_clock(later)
@@ -109,7 +104,6 @@ async def test_set_clock_moves_this_device_clock(rig: Rig) -> None:
     assert rig.device.clock.now() >= later
 
 
-@pytest.mark.asyncio
 async def test_factory_reset_forgets_the_held_image_and_the_board_comes_back(rig: Rig) -> None:
     assert rig.device.gbcs.receive_image(sample())
     assert (await rig.control.identify()).held_image is not None
@@ -119,7 +113,6 @@ async def test_factory_reset_forgets_the_held_image_and_the_board_comes_back(rig
     assert (await rig.control.state()).last_alerts == ()
 
 
-@pytest.mark.asyncio
 async def test_reset_keeps_the_held_image(rig: Rig) -> None:
     assert rig.device.gbcs.receive_image(sample())
     identity = await rig.control.reset()

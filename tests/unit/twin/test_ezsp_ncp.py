@@ -132,7 +132,6 @@ def test_configuration_is_frozen_once_the_network_is_up(tmp_path: Path) -> None:
     assert host.ask("getConfigurationValue", configId=config)[0][3] == {"status": bt.EzspStatus.SUCCESS, "value": 16}
 
 
-@pytest.mark.asyncio
 async def test_unicast_without_air_fails_in_message_sent_handler(tmp_path: Path) -> None:
     host = Host(tmp_path)
     host.negotiate()

@@ -14,7 +14,6 @@ from pathlib import Path
 import bellows.types as bt
 from bellows.zigbee.application import ControllerApplication
 import pytest
-import pytest_asyncio
 import zigpy.device
 import zigpy.exceptions
 import zigpy.types as zt
@@ -119,7 +118,7 @@ class SmallDevice:
         ))
 
 
-@pytest_asyncio.fixture
+@pytest.fixture
 async def bench(tmp_path: Path) -> AsyncIterator[tuple[VirtualAir, EzspTwin, ControllerApplication]]:
     air = VirtualAir()
     async with EzspTwin(air, state_dir=tmp_path) as twin:
@@ -147,7 +146,6 @@ async def joined_device(air: VirtualAir, app: ControllerApplication) -> tuple[Sm
     return node, device
 
 
-@pytest.mark.asyncio
 async def test_device_joins_and_bellows_interviews_it(bench: tuple[VirtualAir, EzspTwin, ControllerApplication]) -> None:
     air, twin, app = bench
     node, device = await joined_device(air, app)
@@ -161,7 +159,6 @@ async def test_device_joins_and_bellows_interviews_it(bench: tuple[VirtualAir, E
     assert any(p.cluster_id == zdo_t.ZDOCmd.Node_Desc_req for p in node.heard)
 
 
-@pytest.mark.asyncio
 async def test_zcl_request_reaches_the_device_and_the_reply_comes_back(
     bench: tuple[VirtualAir, EzspTwin, ControllerApplication],
 ) -> None:
@@ -175,7 +172,6 @@ async def test_zcl_request_reaches_the_device_and_the_reply_comes_back(
     assert request.src.address == 0x0000
 
 
-@pytest.mark.asyncio
 async def test_delivery_error_on_the_air_is_a_failed_send(
     bench: tuple[VirtualAir, EzspTwin, ControllerApplication],
 ) -> None:
@@ -187,7 +183,6 @@ async def test_delivery_error_on_the_air_is_a_failed_send(
     assert twin.ncp.counters[bt.EmberCounterType.COUNTER_APS_DATA_TX_UNICAST_FAILED] >= 1
 
 
-@pytest.mark.asyncio
 async def test_join_is_refused_while_the_network_is_closed(
     bench: tuple[VirtualAir, EzspTwin, ControllerApplication],
 ) -> None:
@@ -198,7 +193,6 @@ async def test_join_is_refused_while_the_network_is_closed(
     assert DEVICE_IEEE not in app.devices
 
 
-@pytest.mark.asyncio
 async def test_a_frame_bellows_sends_with_aps_retry_asks_the_air_for_an_aps_ack(
     bench: tuple[VirtualAir, EzspTwin, ControllerApplication],
 ) -> None:

@@ -22,7 +22,6 @@ import bellows.ash
 from bellows.zigbee.application import ControllerApplication
 import bellows.types as bt
 import pytest
-import pytest_asyncio
 
 from hanbench.twin.ezsp_twin import EzspTwin, Transport, bellows_app_config
 
@@ -72,14 +71,14 @@ async def threads_left(before: set[threading.Thread], settle: float = 2.0) -> se
         await asyncio.sleep(0.01)
 
 
-@pytest_asyncio.fixture(params=TRANSPORTS)
+@pytest.fixture(params=TRANSPORTS)
 async def twin(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[EzspTwin]:
     """A factory-new twin."""
     async with EzspTwin(state_dir=tmp_path, transport=request.param) as running:
         yield running
 
 
-@pytest_asyncio.fixture(params=TRANSPORTS)
+@pytest.fixture(params=TRANSPORTS)
 async def formed_twin(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[EzspTwin]:
     """A twin whose NVRAM already holds a network.
 
@@ -94,7 +93,6 @@ async def formed_twin(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIt
         yield running
 
 
-@pytest.mark.asyncio
 async def test_bellows_forms_then_resumes_the_network(twin: EzspTwin) -> None:
     threads_before = set(threading.enumerate())
     app, formed_in = await start_app(twin)
@@ -119,7 +117,6 @@ async def test_bellows_forms_then_resumes_the_network(twin: EzspTwin) -> None:
     print(f"\n{twin.port}: form+start {formed_in:.3f} s, resume {resumed_in:.3f} s")
 
 
-@pytest.mark.asyncio
 async def test_network_survives_a_twin_restart(tmp_path: Path) -> None:
     async with EzspTwin(state_dir=tmp_path) as first:
         app, _ = await start_app(first)
@@ -135,7 +132,6 @@ async def test_network_survives_a_twin_restart(tmp_path: Path) -> None:
         await app.shutdown()
 
 
-@pytest.mark.asyncio
 async def test_port_closing_mid_session_is_a_connection_loss(formed_twin: EzspTwin) -> None:
     app, _ = await start_app(formed_twin)
     pan_id = app.state.network_info.pan_id
@@ -162,7 +158,6 @@ async def test_port_closing_mid_session_is_a_connection_loss(formed_twin: EzspTw
     await app.shutdown()
 
 
-@pytest.mark.asyncio
 async def test_spontaneous_ncp_reset_is_reported(formed_twin: EzspTwin) -> None:
     app, _ = await start_app(formed_twin)
     watcher = ConnectionWatcher()
@@ -175,7 +170,6 @@ async def test_spontaneous_ncp_reset_is_reported(formed_twin: EzspTwin) -> None:
         await app.shutdown()
 
 
-@pytest.mark.asyncio
 async def test_frozen_ncp_is_detected(formed_twin: EzspTwin, monkeypatch: pytest.MonkeyPatch) -> None:
     """A hung chip stops ACKing; bellows gives up after ACK_TIMEOUTS attempts.
 
@@ -198,7 +192,6 @@ async def test_frozen_ncp_is_detected(formed_twin: EzspTwin, monkeypatch: pytest
     print(f"\n{formed_twin.port}: frozen NCP detected after {watcher.at - frozen:.3f} s (2 attempts)")
 
 
-@pytest.mark.asyncio
 async def test_watchdog_commands_answer_with_counters(formed_twin: EzspTwin) -> None:
     app, _ = await start_app(formed_twin)
     await app._watchdog_feed()
