@@ -21,6 +21,8 @@ from hanbench.errors import BadInput
 from hanbench.gbcs.entity import EntityId
 from hanbench.timing import GSME_WAKE_INTERVAL_S
 
+pytestmark = pytest.mark.looptime
+
 GSME = EntityId.parse("00-DB-12-34-56-78-91-01")
 #: A wake's work (mirror read, GET, the answer's PUT and its way to the DCC) takes a few
 #: seconds of air; an image pull about a minute and a quarter. Nothing reaches the supplier later.
@@ -63,7 +65,6 @@ def test_the_first_wake_is_the_given_phase_or_a_whole_second_drawn_from_the_id()
 
 # -- on the air --------------------------------------------------------------------------------
 
-@pytest.mark.looptime
 async def test_a_command_waits_on_the_ch_and_is_answered_at_each_wake_and_no_sooner(tmp_path: Path) -> None:
     async with open_bench(bench_copy(tmp_path)) as bench:
         supplier, gsme = bench.supplier, bench.device("gsme")
@@ -82,7 +83,6 @@ async def test_a_command_waits_on_the_ch_and_is_answered_at_each_wake_and_no_soo
         assert interval(bench) - WAKE_WORK_S < waited <= interval(bench), "asked just after a wake: the next one"
 
 
-@pytest.mark.looptime
 async def test_a_wake_on_demand_collects_what_is_queued_at_once(tmp_path: Path) -> None:
     async with open_bench(bench_copy(tmp_path)) as bench:
         supplier, gsme = bench.supplier, bench.device("gsme")
@@ -97,7 +97,6 @@ async def test_a_wake_on_demand_collects_what_is_queued_at_once(tmp_path: Path) 
         assert (bench.now() - asked).total_seconds() < WAKE_WORK_S
 
 
-@pytest.mark.looptime
 async def test_an_image_is_pulled_and_its_receipt_alert_sent_during_a_wake(tmp_path: Path) -> None:
     async with open_bench(bench_copy(tmp_path)) as bench:
         supplier, gsme = bench.supplier, bench.device("gsme")
@@ -113,7 +112,6 @@ async def test_an_image_is_pulled_and_its_receipt_alert_sent_during_a_wake(tmp_p
             assert off_schedule(bench, when, first_wake) < WAKE_WORK_S
 
 
-@pytest.mark.looptime
 async def test_an_activation_fires_while_asleep_and_its_alert_goes_at_the_next_wake(tmp_path: Path) -> None:
     async with open_bench(bench_copy(tmp_path)) as bench:
         supplier, gsme = bench.supplier, bench.device("gsme")

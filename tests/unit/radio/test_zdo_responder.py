@@ -15,6 +15,8 @@ from hanbench.radio.se_profile import SE_PROFILE_ID, SeDeviceType
 from hanbench.radio.virtual_app import virtual_coordinator
 from hanbench.radio.zdo_responder import ZdoFrame, ZdoNode, answer
 
+pytestmark = pytest.mark.looptime
+
 IEEE = t.EUI64.convert("00:0d:6f:00:0a:90:69:e8")
 NWK = 0x4F01
 METER = zdo_t.SimpleDescriptor(endpoint=1, profile=SE_PROFILE_ID, device_type=0x0501, device_version=0,
@@ -62,7 +64,6 @@ def test_requests_the_stack_leaves_alone_get_no_answer(request_cluster: int, pay
     assert ask(request_cluster, payload) is None
 
 
-@pytest.mark.looptime
 async def test_zigpy_reads_an_emulated_devices_answers_including_an_absent_endpoint() -> None:
     air = VirtualAir()
     async with virtual_coordinator(air) as app:
