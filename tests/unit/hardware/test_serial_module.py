@@ -124,7 +124,6 @@ class _Collect(asyncio.Protocol):
         self.arrived.set()
 
 
-@pytest.mark.asyncio
 async def test_the_stick_reaches_zigpy_through_the_relay_unchanged_and_again_after_a_reconnect(
         server: Rfc2217Server) -> None:
     frame = bytes(range(256))  # every byte value, the telnet IAC (0xFF) included

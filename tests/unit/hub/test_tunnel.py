@@ -190,14 +190,13 @@ async def test_each_device_gets_its_own_tunnel_and_a_reopen_replaces_the_old_one
     assert tunnel is not None and tunnel.tunnel_id == again
 
 
-def test_opens_at_the_same_time_share_one_request_so_both_ends_hold_the_same_tunnel() -> None:
-    async def scenario(p: Premises) -> Any:
+async def test_opens_at_the_same_time_share_one_request_so_both_ends_hold_the_same_tunnel() -> None:
+    async with on_premises() as p:
         frames = p.frames()
-        ids = await asyncio.gather(p.esme.tunnel.open(), p.esme.tunnel.ensure_open(), p.esme.tunnel.open())
+        first, _, third = await asyncio.gather(
+            p.esme.tunnel.open(), p.esme.tunnel.ensure_open(), p.esme.tunnel.open())
         await settle()
-        return ids, p.esme.tunnel.tunnel_id, p.tunnels.tunnel_of(ESME), frames
-
-    (first, _, third), held, tunnel, frames = on_premises(scenario)
+        held, tunnel = p.esme.tunnel.tunnel_id, p.tunnels.tunnel_of(ESME)
     assert len(frames) == 2, "one RequestTunnel and its response"
     assert first == third == held and tunnel is not None and tunnel.tunnel_id == held
 
@@ -364,7 +363,8 @@ async def test_a_device_that_answers_with_transfer_data_error_unsolicited_is_rep
         (b"\x02\x00\xdf", foundation.Status.SUCCESS),  # well formed, but only the CH sends GET-RESPONSE
     ],
 )
-async def test_malformed_or_misdirected_gb_hrgp_is_reported_not_delivered(payload: bytes, status: foundation.Status) -> None:
+async def test_malformed_or_misdirected_gb_hrgp_is_reported_not_delivered(payload: bytes,
+                                                                         status: foundation.Status) -> None:
     async with on_premises() as p:
         tunnel_id = await p.gsme.tunnel.open()
         rsp = await p.gsme.request(Tunneling.cluster_id, "transfer_data_client_to_server",
