@@ -17,12 +17,14 @@ from typing import Any
 import pytest
 from fixture_files import BENCH_FILES, built_image
 
-from hanbench import Outcome, open_bench, run_virtual
+from hanbench import Outcome, open_bench
 from hanbench.bench.bench_config import AirConfig, BenchConfig
 from hanbench.bench.bench_file import load_bench
 from hanbench.bench.events import Event, TransferFinished, TransferStarted
 from hanbench.gbcs.device_types import DeviceType
 from hanbench.gbcs.image_types import NEXT_FILE_VERSION
+
+pytestmark = pytest.mark.looptime
 
 
 def image_of(device_type: str, total_bytes: int) -> bytes:
@@ -38,51 +40,48 @@ def emu(tmp_path: Path, **air: Any) -> BenchConfig:
     return dataclasses.replace(config, sessions=tmp_path, air=dataclasses.replace(config.air, **air))
 
 
-def transfer(config: BenchConfig, device_name: str, image: bytes | None = None) -> tuple[float, int]:
+async def transfer(config: BenchConfig, device_name: str, image: bytes | None = None) -> tuple[float, int]:
     """SR 11.1 of ``image`` (default: the sample image) to the device named ``device_name``,
     to its receipt alert: (transfer seconds, bytes sent), from the CH's transfer events."""
+    async with open_bench(config) as bench:
+        device = bench.device(device_name)
+        mark = bench.events.last_seq
+        result = await bench.supplier.update_firmware(image or bench.image(device, NEXT_FILE_VERSION), [device])
+        assert result.target(device.id).outcome is Outcome.DISTRIBUTED, result
+        await bench.supplier.wait_alert(0x8F72, device=device, timeout=6 * 3600)
 
-    async def main() -> tuple[float, int]:
-        async with open_bench(config) as bench:
-            device = bench.device(device_name)
-            mark = bench.events.last_seq
-            result = await bench.supplier.update_firmware(image or bench.image(device, NEXT_FILE_VERSION), [device])
-            assert result.target(device.id).outcome is Outcome.DISTRIBUTED, result
-            await bench.supplier.wait_alert(0x8F72, device=device, timeout=6 * 3600)
+        def of_device(kind: type[Event]) -> Callable[[Event], bool]:
+            return lambda e: isinstance(e, kind) and getattr(e, "device", None) == device.id
 
-            def of_device(kind: type[Event]) -> Callable[[Event], bool]:
-                return lambda e: isinstance(e, kind) and getattr(e, "device", None) == device.id
-
-            # The device may raise its receipt alert before its Upgrade End reaches the CH.
-            started = await bench.events.wait_for(of_device(TransferStarted), 0, since=mark)
-            finished = await bench.events.wait_for(of_device(TransferFinished), 60, since=mark)
-            assert isinstance(finished, TransferFinished)
-            return (finished.at - started.at).total_seconds(), finished.bytes_sent
-
-    return run_virtual(main())
+        # The device may raise its receipt alert before its Upgrade End reaches the CH.
+        started = await bench.events.wait_for(of_device(TransferStarted), 0, since=mark)
+        finished = await bench.events.wait_for(of_device(TransferFinished), 60, since=mark)
+        assert isinstance(finished, TransferFinished)
+        return (finished.at - started.at).total_seconds(), finished.bytes_sent
 
 
-def test_241_kb_to_an_awake_router_class_device_takes_15_to_25_minutes(tmp_path: Path) -> None:
+async def test_241_kb_to_an_awake_router_class_device_takes_15_to_25_minutes(tmp_path: Path) -> None:
     image = image_of("esme", 241_000)
-    seconds, sent = transfer(emu(tmp_path), "esme", image)
+    seconds, sent = await transfer(emu(tmp_path), "esme", image)
     assert sent == len(image) == 241_000
     assert 15 * 60 <= seconds <= 25 * 60, f"{seconds / 60:.1f} min"
 
 
-def test_a_sleepy_gsme_polling_once_a_second_gets_about_50_bytes_a_second(tmp_path: Path) -> None:
+async def test_a_sleepy_gsme_polling_once_a_second_gets_about_50_bytes_a_second(tmp_path: Path) -> None:
     image = image_of("gsme", 20_000)
-    seconds, sent = transfer(emu(tmp_path), "gsme", image)
+    seconds, sent = await transfer(emu(tmp_path), "gsme", image)
     assert sent == len(image)
     assert 40 <= sent / seconds <= 55, f"{sent / seconds:.1f} B/s"
 
 
-def test_the_bench_files_pacing_and_poll_interval_reach_the_air(tmp_path: Path) -> None:
-    paced, sent = transfer(emu(tmp_path / "paced"), "esme")
-    unpaced, _ = transfer(emu(tmp_path / "unpaced", block_pacing_ms={**AirConfig().block_pacing_ms, DeviceType.ESME: 0.0}), "esme")
+async def test_the_bench_files_pacing_and_poll_interval_reach_the_air(tmp_path: Path) -> None:
+    paced, sent = await transfer(emu(tmp_path / "paced"), "esme")
+    unpaced_esme = {**AirConfig().block_pacing_ms, DeviceType.ESME: 0.0}
+    unpaced, _ = await transfer(emu(tmp_path / "unpaced", block_pacing_ms=unpaced_esme), "esme")
     blocks = -(-sent // 50)
     assert paced - unpaced == pytest.approx(blocks * 0.250, rel=0.05)  # 250 ms a block, by default
 
     unpaced_gsme = {**AirConfig().block_pacing_ms, DeviceType.GSME: 0.0}
-    slow, sent = transfer(emu(tmp_path / "slow", block_pacing_ms=unpaced_gsme), "gsme")
-    fast, _ = transfer(emu(tmp_path / "fast", block_pacing_ms=unpaced_gsme, poll_interval_ms=250.0), "gsme")
+    slow, sent = await transfer(emu(tmp_path / "slow", block_pacing_ms=unpaced_gsme), "gsme")
+    fast, _ = await transfer(emu(tmp_path / "fast", block_pacing_ms=unpaced_gsme, poll_interval_ms=250.0), "gsme")
     assert sent / fast == pytest.approx(4 * sent / slow, rel=0.1)  # a block per poll
