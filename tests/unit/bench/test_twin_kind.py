@@ -69,7 +69,6 @@ async def test_an_update_reaches_the_esme_through_bellows_and_its_board_reports_
         assert esme.state.running_version == 2 and not esme.state.holds_image
 
 
-@pytest.mark.asyncio
 async def test_the_acbs_mac_on_a_cs06_is_verified_by_the_boards_device(tmp_path: Path) -> None:
     # The hardware code path end to end: bellows, the twin NCP, the air, the board's device.
     async with open_bench(twin_config(tmp_path)) as bench:

@@ -36,7 +36,6 @@ def verifies_at_the_device(command: GbcsMessage, keystore) -> bool:
     return True
 
 
-@pytest.mark.asyncio
 async def test_every_command_the_dcc_sends_carries_the_acbs_mac(make_dcc, hub, keystore):
     dcc = make_dcc()
     hub.responder = activation_responder(keystore)
@@ -55,7 +54,6 @@ async def test_every_command_the_dcc_sends_carries_the_acbs_mac(make_dcc, hub, k
     assert counters == sorted(set(counters))
 
 
-@pytest.mark.asyncio
 async def test_the_invocation_counter_never_repeats_across_runs(tmp_path, keystore):
     path = tmp_path / "bench.db"
     seed(Inventory(path)).close()
@@ -79,7 +77,6 @@ def test_a_key_the_acb_lacks_is_a_typed_error(keystore, inventory):
         acb.protect(read)
 
 
-@pytest.mark.asyncio
 async def test_a_device_the_key_store_cannot_mac_for_is_logged_then_raised(make_dcc, inventory, hub):
     dcc = make_dcc()
     with pytest.raises(KeyMissing):
@@ -94,7 +91,6 @@ def _tampered(msg: GbcsMessage) -> GbcsMessage:
     return dataclasses.replace(msg, mac=MacEnvelope(bytes(12), msg.mac.security_control, msg.mac.invocation_counter))
 
 
-@pytest.mark.asyncio
 @pytest.mark.parametrize("spoil, why", [
     (lambda m: dataclasses.replace(m, mac=None), "carries no MAC"),
     (_tampered, "does not verify"),
@@ -113,7 +109,6 @@ async def test_a_read_response_whose_mac_fails_is_a_bad_response(make_dcc, inven
     assert inventory.requests()[-1].targets[0].outcome == "bad_response"
 
 
-@pytest.mark.asyncio
 @pytest.mark.parametrize("spoil, why", [
     (lambda m: m, "carries no MAC"),
     (lambda m: _tampered(device_macd(m)), "does not verify"),
