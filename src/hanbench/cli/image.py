@@ -3,7 +3,11 @@
 ``build --emulated TYPE`` puts the bench's emulated firmware header (device type, firmware
 version = ``--file-version``, hardware range) in front of the given payload, inside the signed
 Manufacturer Image (:mod:`hanbench.gbcs.emulated_firmware`); ``inspect`` shows those facts when
-an image carries them, and says a real manufacturer's image is opaque.
+an image carries them, and says a real manufacturer's image is opaque. ``build --bundle
+B3=FILE --bundle B4=FILE --sign-key KEY`` makes an Alt HAN bundle the Manufacturer Image
+(:mod:`hanbench.gbcs.althan_bundle`: the bridges' images, signed as a whole with KEY) of an
+image in the unsigned SR 11.4 form; ``inspect`` lists a bundle's components and ``verify``
+checks its signature.
 
 Exit codes follow the project's taxonomy: 0 success, 1 a check failed (a signature that
 does not verify, an unsigned image asked to verify), 2 bad input (not an image, a missing
@@ -19,12 +23,13 @@ from typing import Any
 import click
 
 from hanbench.errors import BadInput, CheckFailed
-from hanbench.gbcs.device_types import DeviceType
+from hanbench.gbcs.althan_bundle import AltHanBundle, build_bundle, read_bundle
+from hanbench.gbcs.device_types import DeviceType, PpmidVariant
 from hanbench.gbcs.emulated_firmware import EmulatedFirmware, read_emulated_firmware
 from hanbench.gbcs.entity import EntityId
-from hanbench.gbcs.errors import SignatureInvalid
-from hanbench.gbcs.image import UpgradeImage, build_image
-from hanbench.gbcs.image_types import device_type_of, profile_for
+from hanbench.gbcs.errors import GbcsError, SignatureInvalid
+from hanbench.gbcs.image import UpgradeImage, build_image, parse_image
+from hanbench.gbcs.image_types import all_profiles, device_type_of
 from hanbench.gbcs.keystore import load_certificate, load_private_key, public_key_of
 from hanbench.gbcs.ota_header import HEADER_VERSION
 from hanbench.image_files import read_bytes, read_image, write_image
@@ -78,8 +83,29 @@ _form_option = click.option(
 command = click.Group("image", help="Build, inspect, verify and hash GBCS OTA Upgrade Images.")
 
 
+class BundleComponent(click.ParamType):
+    """``B3=path/to/b3.ota``: a bridge type and the file of its OTA Upgrade Image."""
+
+    name = "BRIDGE=FILE"
+
+    def convert(self, value: Any, param: click.Parameter | None,
+                ctx: click.Context | None) -> tuple[PpmidVariant, Path]:
+        if isinstance(value, tuple):
+            return value
+        bridge, sep, path = str(value).partition("=")
+        if not sep or not path:
+            self.fail(f"{value!r} is not BRIDGE=FILE (e.g. B4=ALT_HAN_B4-121D-0089-00000002.ota)", param, ctx)
+        try:
+            variant = PpmidVariant.parse(bridge)
+        except GbcsError as exc:
+            self.fail(str(exc), param, ctx)
+        if variant is PpmidVariant.PPMID:
+            self.fail("a bundle carries bridge firmware, B1 to B4", param, ctx)
+        return variant, Path(path)
+
+
 @command.command("build")
-@click.argument("manufacturer_image", type=click.Path(dir_okay=False, path_type=Path))
+@click.argument("manufacturer_image", type=click.Path(dir_okay=False, path_type=Path), required=False)
 @click.option("--manufacturer-code", type=UInt(16), required=True, help="Zigbee manufacturer code, e.g. 0x121D.")
 @click.option("--image-type", type=UInt(16), required=True, help="Image type, e.g. 0x0000 for ESME.")
 @click.option("--file-version", type=UInt(32), required=True, help="File version, e.g. 0x01020304.")
@@ -97,10 +123,13 @@ command = click.Group("image", help="Build, inspect, verify and hash GBCS OTA Up
               help="Emulated firmware for a device of TYPE (esme, gsme, ...): MANUFACTURER_IMAGE becomes the "
               "payload behind a signed header naming TYPE, --file-version and the hardware range (--hw-min/"
               "--hw-max, default the bench's range for TYPE).")
+@click.option("--bundle", "bundle", type=BundleComponent(), multiple=True,
+              help="An Alt HAN bundle instead of MANUFACTURER_IMAGE: each BRIDGE=FILE (B1..B4) adds that bridge's "
+              "OTA Upgrade Image; --sign-key signs the bundle as a whole and the image stays unsigned (SR 11.4).")
 @click.option("-o", "--output", "output", type=click.Path(dir_okay=False, path_type=Path), required=True,
               help="Image file to write (atomically).")
 def build(
-    manufacturer_image: Path,
+    manufacturer_image: Path | None,
     manufacturer_code: int,
     image_type: int,
     file_version: int,
@@ -114,20 +143,33 @@ def build(
     sign_key: Path | None,
     unsigned: bool,
     emulated: str | None,
+    bundle: tuple[tuple[PpmidVariant, Path], ...],
     output: Path,
 ) -> None:
-    """Wrap MANUFACTURER_IMAGE in an OTA header and sign it (or not) into OUTPUT."""
+    """Wrap MANUFACTURER_IMAGE (or a --bundle) in an OTA header and sign it (or not) into OUTPUT."""
     if (sign_key is None) == (not unsigned):
         raise BadInput("give exactly one of --sign-key KEY or --unsigned")
     key = load_private_key(sign_key) if sign_key is not None else None
-    content = read_bytes(manufacturer_image, "manufacturer image")
+    if bundle:
+        if manufacturer_image is not None or emulated is not None or force_replace:
+            raise BadInput("--bundle makes the Manufacturer Image: give no MANUFACTURER_IMAGE, --emulated or "
+                           "--force-replace with it")
+        if key is None:
+            raise BadInput("a bundle is signed as a whole: give --sign-key KEY (the Supplier's DS key)")
+        content, key = _bundle(bundle, key).to_bytes(), None
+    elif manufacturer_image is None:
+        raise BadInput("give MANUFACTURER_IMAGE, or --bundle BRIDGE=FILE for an Alt HAN bundle")
+    else:
+        content = read_bytes(manufacturer_image, "manufacturer image")
     if emulated is not None:
         if (hw_min is None) != (hw_max is None):
             raise BadInput("give both --hw-min and --hw-max, or neither")
         kind = DeviceType.parse(emulated)
         if hw_min is None:
-            profile = profile_for(kind)
-            hw_min, hw_max = profile.hw_min, profile.hw_max
+            profiles = [p for p in all_profiles() if p.device_type is kind]
+            if not profiles:
+                raise BadInput(f"the bench has no hardware range for {kind.value}: give --hw-min and --hw-max")
+            hw_min, hw_max = profiles[0].hw_min, profiles[0].hw_max
         content = EmulatedFirmware(kind, file_version, hw_min, hw_max, content).encode()
     image = build_image(
         content,
@@ -147,6 +189,17 @@ def build(
     form = "signed" if image.is_signed else "unsigned"
     size = image.header.total_image_size
     click.echo(f"wrote {output} ({size} bytes, {form}, hash {image.manufacturer_image_hash.hex()})")
+
+
+def _bundle(components: tuple[tuple[PpmidVariant, Path], ...], key: Any) -> AltHanBundle:
+    """The bundle of the component files, each checked to be an OTA Upgrade Image."""
+    seen: dict[PpmidVariant, bytes] = {}
+    for variant, path in components:
+        if variant in seen:
+            raise BadInput(f"--bundle names {variant} twice")
+        read_image(path, signed=None)
+        seen[variant] = read_bytes(path, f"{variant} image")
+    return build_bundle(seen, key)
 
 
 def describe(image: UpgradeImage) -> dict[str, Any]:
@@ -181,10 +234,33 @@ def describe(image: UpgradeImage) -> dict[str, Any]:
             "hw_max": facts.hw_max,
             "payload_size": len(facts.payload),
         },
+        "bundle": _describe_bundle(read_bundle(image.manufacturer_image)),
         "manufacturer_image_hash": image.manufacturer_image_hash.hex(),
         "force_replace": image.force_replace if image.is_signed else None,
         "signature": image.signature.hex() if image.signature is not None else None,
     }
+
+
+def _describe_bundle(bundle: AltHanBundle | None) -> dict[str, Any] | None:
+    """A bundle's components (bridge type, size, their header's image type and file version, hash)."""
+    if bundle is None:
+        return None
+    components = []
+    for variant, data in bundle.components.items():
+        component = parse_image(data, signed=None)
+        components.append({"bridge": variant.value, "size": len(data), "image_type": component.header.image_type,
+                           "file_version": component.header.file_version,
+                           "manufacturer_image_hash": component.manufacturer_image_hash.hex()})
+    return {"components": components, "signature": bundle.signature.hex()}
+
+
+def _bundle_rows(bundle: dict[str, Any] | None) -> list[tuple[str, str]]:
+    if bundle is None:
+        return []
+    return [*((f"bundle component {c['bridge']}", f"{c['size']} bytes, image type {_hex(c['image_type'], 4)}, "
+               f"file version {_hex(c['file_version'], 8)}, hash {c['manufacturer_image_hash']}")
+              for c in bundle["components"]),
+            ("bundle signature", bundle["signature"])]
 
 
 def _emulated_rows(facts: dict[str, Any] | None) -> list[tuple[str, str]]:
@@ -223,6 +299,7 @@ def _table(image: UpgradeImage) -> list[tuple[str, str]]:
         ("hardware versions", "-" if h.hw_min is None else f"{_hex(h.hw_min, 4)}..{_hex(h.hw_max, 4)}"),
         ("manufacturer image", f"{len(image.manufacturer_image)} bytes"),
         *_emulated_rows(d["emulated_firmware"]),
+        *_bundle_rows(d["bundle"]),
         ("manufacturer image hash", d["manufacturer_image_hash"]),
         ("force replace", "-" if not image.is_signed else ("yes" if image.force_replace else "no")),
         ("signature", d["signature"] or "-"),
@@ -255,9 +332,16 @@ def verify(image_path: Path, cert: Path) -> None:
     image = read_image(image_path, signed=None)
     certificate = load_certificate(cert)
     key = public_key_of(certificate, cert)
+    holder = certificate.subject.rfc4514_string() or "certificate with an empty subject"
+    bundle = None if image.is_signed else read_bundle(image.manufacturer_image)
+    if bundle is not None:
+        if not bundle.verify(key):
+            raise SignatureInvalid(f"bundle signature INVALID: the Alt HAN bundle in {image_path} was not signed as "
+                                   f"a whole by the key of {holder} ({cert})")
+        click.echo(f"bundle signature valid ({holder})")
+        return
     if not image.is_signed:
         raise CheckFailed(f"{image_path} is unsigned (no Force Replace/signature trailer): nothing to verify")
-    holder = certificate.subject.rfc4514_string() or "certificate with an empty subject"
     if not image.verify(key):
         raise SignatureInvalid(
             f"signature INVALID: {image_path} was not signed over its Manufacturer Image by the key of "

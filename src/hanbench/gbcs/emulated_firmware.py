@@ -132,11 +132,7 @@ def read_emulated_firmware(manufacturer_image: bytes) -> EmulatedFirmware | None
         return None
     cur = Cursor(manufacturer_image, _WHAT)
     try:
-        cur.take(len(MAGIC), "magic")
-        at = cur.offset
-        version = cur.byte("format version")
-        if version != FORMAT_VERSION:
-            raise cur.fail("format version", f"{version} is not {FORMAT_VERSION}, the only format hanbench knows", at)
+        cur.format_header(MAGIC, FORMAT_VERSION)
         at = cur.offset
         code = cur.byte("device type")
         if code not in _TYPES_BY_CODE:

@@ -69,6 +69,15 @@ class Cursor:
         if got != value:
             raise self.fail(field, f"expected {value.hex().upper()}, found {got.hex().upper()}", at)
 
+    def format_header(self, magic: bytes, version: int) -> None:
+        """Take the magic and the one-byte format version that open the bench's own formats;
+        a version other than ``version`` is refused, naming the field and its offset."""
+        self.take(len(magic), "magic")
+        at = self.offset
+        found = self.byte("format version")
+        if found != version:
+            raise self.fail("format version", f"{found} is not {version}, the only format hanbench knows", at)
+
     def length(self, field: str) -> int:
         """A DLMS / DER definite length in its shortest form (0x00-0x7F, 0x81 xx, 0x82 xxxx...).
 

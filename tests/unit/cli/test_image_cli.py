@@ -283,3 +283,44 @@ def test_inspect_of_a_malformed_emulated_header_exits_2(tmp_path: Path) -> None:
     result = run("image", "inspect", out)
     assert result.exit_code == 2
     assert "format version at offset 4: 9 is not 1" in result.output
+
+
+def _bundle(out: Path, *extra: str | Path) -> Result:
+    return run("image", "build", "--manufacturer-code", "0x121D", "--image-type", "0x0088",
+               "--file-version", "2", "--bundle", f"B3={IMAGES / 'ALT_HAN_B3-121D-0088-00000002.ota'}",
+               "--bundle", f"b4={IMAGES / 'ALT_HAN_B4-121D-0089-00000002.ota'}", "-o", out, *extra)
+
+
+def test_build_a_bundle_signed_as_a_whole_inside_an_unsigned_image(tmp_path: Path) -> None:
+    out = tmp_path / "b3b4.ota"
+    result = _bundle(out, "--sign-key", SUPPLIER_KEY)
+    assert result.exit_code == 0, result.output
+    image = parse_image(out.read_bytes(), signed=False)
+    assert image.manufacturer_image.startswith(b"HBAB\x01\x02\x03")  # magic, format 1, two components, B3 first
+    doc = json.loads(run("image", "inspect", out, "--json").stdout)
+    assert [(c["bridge"], c["image_type"], c["file_version"]) for c in doc["bundle"]["components"]] == \
+        [("B3", 0x0088, 2), ("B4", 0x0089, 2)]
+    assert "bundle component B4" in run("image", "inspect", out).stdout
+    assert run("image", "verify", out, "--cert", SUPPLIER_CERT).stdout.startswith("bundle signature valid")
+    forged = run("image", "verify", out, "--cert", OTHER_CERT)
+    assert forged.exit_code == 1 and "bundle signature INVALID" in forged.output
+
+
+@pytest.mark.parametrize("extra, message", [
+    (("--unsigned",), "a bundle is signed as a whole"),
+    (("--sign-key", SUPPLIER_KEY, "--force-replace"), "give no MANUFACTURER_IMAGE"),
+    (("--sign-key", SUPPLIER_KEY, "--bundle", "PPMID=x.ota"), "a bundle carries bridge firmware"),
+    (("--sign-key", SUPPLIER_KEY, "--bundle", "B3"), "is not BRIDGE=FILE"),
+    (("--sign-key", SUPPLIER_KEY, "--bundle", f"B3={IMAGES / 'ALT_HAN_B3-121D-0088-00000001.ota'}"),
+     "names B3 twice"),
+])
+def test_a_bundle_that_cannot_be_built_exits_2(tmp_path: Path, extra: tuple[str | Path, ...], message: str) -> None:
+    result = _bundle(tmp_path / "x.ota", *extra)
+    assert result.exit_code == 2 and message in result.output, result.output
+    assert not (tmp_path / "x.ota").exists()
+
+
+def test_build_without_a_manufacturer_image_or_bundle_exits_2(tmp_path: Path) -> None:
+    result = run("image", "build", "--manufacturer-code", "1", "--image-type", "1", "--file-version", "1",
+                 "--unsigned", "-o", tmp_path / "x.ota")
+    assert result.exit_code == 2 and "give MANUFACTURER_IMAGE, or --bundle" in result.output

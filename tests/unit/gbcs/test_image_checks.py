@@ -189,7 +189,9 @@ def test_bytes_that_are_no_image_are_bad_input_not_a_failed_check() -> None:
 
 
 def test_a_device_type_without_an_image_profile_is_bad_input() -> None:
-    with pytest.raises(GbcsError, match="no firmware image profile for alt_han"):
+    with pytest.raises(GbcsError, match="no firmware image profile for ch"):
+        validate_image(sample_bytes(DeviceType.ESME), target(DeviceType.CH))
+    with pytest.raises(GbcsError, match="name the bridge type"):
         validate_image(sample_bytes(DeviceType.ESME), target(DeviceType.ALT_HAN))
 
 
