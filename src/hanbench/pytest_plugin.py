@@ -249,8 +249,12 @@ class _Run:
                 raise self._usage_error(exc) from None
 
     def _usage_error(self, exc: HanbenchError) -> pytest.UsageError:
-        """What stops the run before its tests: pytest's usage error, the cause kept for its exit code."""
+        """What stops the run before its tests: pytest's usage error, the cause kept for its exit
+        code. A caller that reports the cause itself (:data:`CALLER_REPORTS_ERRORS`) gets one
+        without a message, which pytest prints nothing for."""
         self.aborted_by = exc
+        if self._pytest_config.stash.get(CALLER_REPORTS_ERRORS, False):
+            return pytest.UsageError()
         return pytest.UsageError(f"hanbench: {exc}")
 
     def pytest_keyboard_interrupt(self) -> None:
@@ -369,6 +373,10 @@ _RUN = pytest.StashKey[_Run]()
 _BENCH_TEST = "hanbench_bench_test"
 #: After the run: the session ID it recorded into, or None (``hanbench run`` reads it).
 SESSION_ID = pytest.StashKey[int | None]()
+#: Set (to True) by a caller of ``pytest.main`` that prints the error which stopped the run
+#: itself, from :func:`run_outcome` (``hanbench run``'s one ``error:`` line), so that the
+#: message is not printed twice.
+CALLER_REPORTS_ERRORS = pytest.StashKey[bool]()
 
 
 def _run(config: pytest.Config) -> _Run:

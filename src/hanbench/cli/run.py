@@ -30,7 +30,7 @@ from hanbench.bench.readiness import check_one_premises, check_ready
 from hanbench.bench.record import SessionRecord
 from hanbench.bench.summary import summarise
 from hanbench.errors import BadInput, ExitCode, HanbenchError
-from hanbench.pytest_plugin import SESSION_ID, run_outcome
+from hanbench.pytest_plugin import CALLER_REPORTS_ERRORS, SESSION_ID, run_outcome
 
 SUITE = Path("tests") / "conformance"
 
@@ -52,6 +52,10 @@ class _SessionId:
         self.session_id: int | None = None
         self.aborted_by: HanbenchError | None = None
         self.interrupted = False
+
+    @pytest.hookimpl(tryfirst=True)
+    def pytest_configure(self, config: pytest.Config) -> None:
+        config.stash[CALLER_REPORTS_ERRORS] = True  # this command prints it, as its one error: line
 
     def pytest_unconfigure(self, config: pytest.Config) -> None:
         self.session_id = config.stash.get(SESSION_ID, None)
