@@ -135,3 +135,33 @@ def bench_copy(folder: Path, name: str = "emu.toml", *, replace: Mapping[str, st
     path = folder / (file_name or name)
     path.write_text(text)
     return path
+
+
+#: Two premises templates for small test estates: dual fuel with one supplier (ESME + GSME), and
+#: electricity only with the other.
+SMALL_ESTATE_TEMPLATES = """\
+[[estate.templates]]
+name = "dual_fuel"
+count = 2
+devices = ["esme", "gsme"]
+import_supplier = "90-B3-D5-1F-30-01-00-00"
+gas_supplier = "90-B3-D5-1F-30-01-00-00"
+
+[[estate.templates]]
+name = "electricity_only"
+count = 1
+devices = ["esme"]
+import_supplier = "90-B3-D5-1F-30-02-00-00"
+"""
+
+
+def estate_copy(folder: Path, templates: str = SMALL_ESTATE_TEMPLATES, *, firmware: str = "",
+                replace: Mapping[str, str] | None = None) -> Path:
+    """``bench/estate.toml`` as :func:`bench_copy` writes it, with ``templates`` instead of its
+    own (and no premises count: the templates' counts make it), ``firmware`` instead of its
+    ``[estate.firmware]`` (none: every device runs version 1), and ``replace`` applied."""
+    path = bench_copy(folder, "estate.toml", replace=replace)
+    text = path.read_text()
+    head = text[: text.index("[estate.firmware]")].replace("premises = 100 ", "# premises ")
+    path.write_text(head + firmware + "\n" + templates + "\n" + text[text.index("# [[users]]"):])
+    return path

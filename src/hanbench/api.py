@@ -10,21 +10,25 @@ from hanbench.bench.bench import Bench, BenchDevice, DeviceRef, VirtualTimeRequi
 from hanbench.bench.bench_config import BenchConfig, BenchKind, NotOnBench
 from hanbench.bench.bench_file import load_bench
 from hanbench.bench.config_reader import BenchConfigError
+from hanbench.bench.estate import DeviceSet, Estate, EstateDevice, EstatePremises, open_estate
+from hanbench.bench.estate_plan import EstatePlan, plan_estate
 from hanbench.bench.events import Event, EventStream, EventTimeout
 from hanbench.bench.premises import DeviceState, NotOnEmulator
-from hanbench.bench.users import BenchUser, UserAlert
+from hanbench.bench.users import BenchUser, PacedUser, UserAlert
 from hanbench.clock import run_virtual
 from hanbench.dcc.automation import Action as AutomationAction
 from hanbench.dcc.automation import AutomationOutcome
 from hanbench.dcc.automation import Branch as AutomationBranch
+from hanbench.dcc.bulk import SetResult, Throttle
 from hanbench.dcc.errors import InboxTimeout
 from hanbench.dcc.service_requests import Outcome, RequestResult, TargetResult
 from hanbench.gbcs.roles import RefusalRule
 
 __all__ = [
     "AutomationAction", "AutomationBranch", "AutomationOutcome",
-    "Bench", "BenchConfig", "BenchConfigError", "BenchDevice", "BenchKind", "BenchUser", "DeviceRef",
-    "DeviceState", "Event", "EventStream", "EventTimeout", "InboxTimeout", "NotOnBench", "NotOnEmulator",
-    "Outcome", "RefusalRule", "RequestResult", "TargetResult", "UserAlert", "VirtualTimeRequired",
-    "load_bench", "open_bench", "run_virtual",
+    "Bench", "BenchConfig", "BenchConfigError", "BenchDevice", "BenchKind", "BenchUser", "DeviceRef", "DeviceSet",
+    "DeviceState", "Estate", "EstateDevice", "EstatePlan", "EstatePremises", "Event", "EventStream", "EventTimeout",
+    "InboxTimeout", "NotOnBench", "NotOnEmulator", "Outcome", "PacedUser", "RefusalRule", "RequestResult",
+    "SetResult", "TargetResult", "Throttle", "UserAlert", "VirtualTimeRequired",
+    "load_bench", "open_bench", "open_estate", "plan_estate", "run_virtual",
 ]

@@ -20,6 +20,7 @@ from hanbench.bench.session_events import publish_request
 from hanbench.bench.waits import bench_wait
 from hanbench.dcc.alert_routing import code_text
 from hanbench.dcc.automation import AutomationOutcome, SupplierAutomation
+from hanbench.dcc.bulk import BulkRequests, Pacer, SetResult, Throttle
 from hanbench.dcc.inbox import Match
 from hanbench.dcc.records import InboxMessage
 from hanbench.dcc.service_requests import (
@@ -27,6 +28,7 @@ from hanbench.dcc.service_requests import (
     ReadFirmwareVersion,
     Request,
     RequestResult,
+    Submit,
     TargetResult,
     UpdateFirmware,
     UpdatePpmidFirmware,
@@ -36,7 +38,7 @@ from hanbench.gbcs.entity import EntityId
 from hanbench.gbcs.roles import Role
 
 if TYPE_CHECKING:
-    from hanbench.bench.bench import Bench, DeviceRef
+    from hanbench.bench.site import DeviceRef, Site
 
 ImageSource = bytes | Path | str
 _T = TypeVar("_T")
@@ -76,9 +78,9 @@ class _Unreturned(Match):
 
 
 class BenchUser:
-    """A DCC User of the bench; get one from :meth:`Bench.user` (or ``bench.supplier``...)."""
+    """A DCC User of a bench or an estate; get one from :meth:`Bench.user` (or ``bench.supplier``...)."""
 
-    def __init__(self, bench: Bench, user_id: EntityId, name: str, roles: frozenset[Role], inbox_mark: int) -> None:
+    def __init__(self, bench: Site, user_id: EntityId, name: str, roles: frozenset[Role], inbox_mark: int) -> None:
         self._bench = bench
         self.id = user_id
         self.name = name
@@ -134,10 +136,19 @@ class BenchUser:
         says what was done, ``detail`` why). Its SRs are this user's, on the event stream like
         any other request; run it as a task to distribute or drop alerts meanwhile.
         """
+        return await self._automate(devices, at, self._submit)
+
+    async def _automate(self, devices: Sequence[DeviceRef], at: dt.datetime | None,
+                        submit: Submit) -> list[AutomationOutcome]:
         automation = SupplierAutomation(
             self._bench.dcc, self.id, receipt_wait=dt.timedelta(seconds=self._bench.config.timing.receipt_alert_wait_s),
-            execution=at, submit=self._submit, after=self._inbox_mark)
+            execution=at, submit=submit, after=self._inbox_mark)
         return await self._unless_lost(automation.follow(self._bench.ids(devices)))
+
+    def paced(self, *, concurrency: int = 50, rate_per_s: float | None = None, batch: int = 50) -> PacedUser:
+        """This user's requests over device sets, at most ``concurrency`` in flight and ``rate_per_s``
+        started per second, ``batch`` devices per SR 11.1 / 11.4 (:mod:`hanbench.dcc.bulk`)."""
+        return PacedUser(self, Throttle(concurrency, rate_per_s, batch))
 
     async def _submit_one(self, request: ReadFirmwareVersion | ActivateFirmware) -> TargetResult:
         return (await self._submit(request)).target(request.device)
@@ -198,3 +209,44 @@ def _code(code: int | str) -> str:
         except ValueError:
             raise BadInput(f"alert code {code!r} is not a hexadecimal number") from None
     return text.upper()
+
+
+class PacedUser:
+    """A user acting on device sets through one throttle: get one from :meth:`BenchUser.paced`.
+
+    Every request it sends, and every SR its automation sends, waits for its turn under the
+    same concurrency cap and rate; each is an ordinary request of the user, on the event
+    stream like any other.
+    """
+
+    def __init__(self, user: BenchUser, throttle: Throttle) -> None:
+        self.user = user
+        self._bench = user._bench
+        self.requests = BulkRequests(self._bench.dcc.inventory, user._submit, throttle)
+
+    @property
+    def pacer(self) -> Pacer:
+        """The throttle at work (how many requests it started, the most in flight at once)."""
+        return self.requests.pacer
+
+    async def update_firmware(self, image: ImageSource, devices: Sequence[DeviceRef]) -> SetResult:
+        """SR 11.1 of ``image`` to ``devices``, one per ``batch`` of them."""
+        return await self.user._unless_lost(
+            self.requests.update_firmware(self._bench.read_image(image), self._bench.ids(devices)))
+
+    async def update_ppmid_firmware(self, image: ImageSource, devices: Sequence[DeviceRef]) -> SetResult:
+        """SR 11.4 of ``image`` to ``devices``, one per ``batch`` of them."""
+        return await self.user._unless_lost(
+            self.requests.update_ppmid_firmware(self._bench.read_image(image), self._bench.ids(devices)))
+
+    async def read_firmware_version(self, devices: Sequence[DeviceRef]) -> SetResult:
+        """SR 11.2 to each of ``devices``."""
+        return await self.user._unless_lost(self.requests.read_firmware_version(self._bench.ids(devices)))
+
+    async def activate_firmware(self, devices: Sequence[DeviceRef], *, at: dt.datetime | None = None) -> SetResult:
+        """SR 11.3 to each of ``devices`` for its pending image, now or at ``at``."""
+        return await self.user._unless_lost(self.requests.activate_firmware(self._bench.ids(devices), execution=at))
+
+    async def automate(self, devices: Sequence[DeviceRef], *, at: dt.datetime | None = None) -> list[AutomationOutcome]:
+        """:meth:`BenchUser.automate` over ``devices``, its SRs through this throttle."""
+        return await self.user._automate(devices, at, self.requests.submit)

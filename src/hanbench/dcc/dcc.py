@@ -186,16 +186,17 @@ class Dcc:
                     self._finish(request_id, TargetResult(d.device, None, f"{d.message}; the CH did not store it: {exc}",
                                                           Outcome.NOT_STORED))
             raise
-        if not stored:
-            with self.inventory.transaction():
-                return [self._finish(request_id, TargetResult(
-                    d.device, None, f"{d.message}; the CH's image rules discarded it at once (CCS08 image discarded)",
-                    Outcome.NOT_STORED)) for d in accepted]
+        kept = set(stored)
         pending = PendingImage(image.manufacturer_image_hash, image.header.file_version, self.clock(),
                                user.entity_id)
         results = []
         with self.inventory.transaction():
             for d in accepted:
+                if d.device not in kept:
+                    results.append(self._finish(request_id, TargetResult(
+                        d.device, None, f"{d.message}; the CH's image rules discarded it at once (CCS08 image "
+                        "discarded)", Outcome.NOT_STORED)))
+                    continue
                 self.inventory.record_distribution(d.device, pending)
                 results.append(self._finish(request_id, TargetResult(d.device, None, d.message, Outcome.DISTRIBUTED)))
         return results

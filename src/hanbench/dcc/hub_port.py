@@ -12,7 +12,7 @@ below the DCC and must not import it), re-exported here as part of the interface
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from typing import Protocol
 
 from hanbench.gbcs.entity import EntityId
@@ -27,12 +27,13 @@ __all__ = ["AlertListener", "CommandNotDelivered", "CommandNotRetrieved", "Forwa
 class HubPort(Protocol):
     """What the DCC needs from a Comms Hub."""
 
-    async def distribute(self, image: UpgradeImage, targets: Sequence[EntityId]) -> bool:
-        """Hand an OTA Upgrade Image to the CH for ``targets``.
+    async def distribute(self, image: UpgradeImage, targets: Sequence[EntityId]) -> Collection[EntityId]:
+        """Hand an OTA Upgrade Image to the CH for ``targets``; the targets it stored it for.
 
         Returns once the CH has stored it, not when it has reached the devices; transfer
-        outcomes come back later as CCS08 alerts. False when the CH's image rules discarded
-        the image at once (it has raised CCS08 "image discarded" for every target).
+        outcomes come back later as CCS08 alerts. A target left out is one whose CH's image
+        rules discarded the image at once (it has raised CCS08 "image discarded" for it): one
+        CH stores an image for all its targets or none, over many CHs (an estate) each decides.
         """
 
     async def send_command(self, command: GbcsMessage) -> GbcsMessage:

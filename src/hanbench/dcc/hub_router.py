@@ -55,13 +55,14 @@ class HubRouter:
             raise NoSuchHub(f"{target} hangs off none of the estate's {len(self._hubs)} CHs")
         return self._hubs[ch]
 
-    async def distribute(self, image: UpgradeImage, targets: Sequence[EntityId]) -> None:
-        """Hand ``image`` to each CH for its own targets, all CHs at once."""
+    async def distribute(self, image: UpgradeImage, targets: Sequence[EntityId]) -> tuple[EntityId, ...]:
+        """Hand ``image`` to each CH for its own targets, all CHs at once; every target any CH stored it for."""
         by_hub: dict[EntityId, list[EntityId]] = {}
         for target in targets:
             self.hub_for(target)
             by_hub.setdefault(self._ch_of[target], []).append(target)
-        await asyncio.gather(*(self._hubs[ch].distribute(image, devices) for ch, devices in by_hub.items()))
+        stored = await asyncio.gather(*(self._hubs[ch].distribute(image, devices) for ch, devices in by_hub.items()))
+        return tuple(target for kept in stored for target in kept)
 
     async def send_command(self, command: GbcsMessage) -> GbcsMessage:
         """``command`` through the CH its target hangs off."""

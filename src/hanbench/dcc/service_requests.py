@@ -8,7 +8,7 @@ DCC accepted it (and if not, which rule refused it) and what came of it.
 from __future__ import annotations
 
 import enum
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import ClassVar
@@ -159,3 +159,8 @@ class RequestResult:
             if t.device == wanted:
                 return t
         raise BadInput(f"request {self.request_id} has no target {wanted}")
+
+
+Submit = Callable[[Request], Awaitable[RequestResult]]
+"""How a user's requests reach the DCC (``Dcc.submit`` as that user; the bench passes one that
+also publishes them on the event stream)."""

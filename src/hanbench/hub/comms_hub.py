@@ -169,23 +169,24 @@ class CommsHub:
 
     # -- HubPort: distribution ------------------------------------------------------------------
 
-    async def distribute(self, image: UpgradeImage, targets: Sequence[EntityId]) -> bool:
+    async def distribute(self, image: UpgradeImage, targets: Sequence[EntityId]) -> tuple[EntityId, ...]:
         """Store ``image`` for ``targets``, then tell them: Image Notify, or the GSME mirror flag.
 
         Discards (of this image or of images it overwrote) come back as CCS08 result 1.
-        Returns False when the image rules discarded this image itself. Raises
-        :class:`BadInput` for an image the CH does not store.
+        Returns the targets it stored the image for: all of them, or none when the image
+        rules discarded this image itself. Raises :class:`BadInput` for an image the CH does
+        not store.
         """
         stored = self.ota.offer(image, targets)
         if stored is None:
-            return False
+            return ()
         self._listeners(hub_events.Stored(stored))
         for device in targets:
             if self.tunnels.is_sleepy(device):
                 self._update_ota_flag(device)
             else:
                 await self._notify(device)
-        return True
+        return tuple(targets)
 
     async def _notify(self, device: EntityId) -> None:
         try:

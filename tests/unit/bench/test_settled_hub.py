@@ -27,8 +27,8 @@ class FakeHub:
         self.listeners: list[AlertListener] = []
         self.response: asyncio.Future[GbcsMessage] | None = None
 
-    async def distribute(self, image: UpgradeImage, targets: Sequence[EntityId]) -> bool:
-        return True
+    async def distribute(self, image: UpgradeImage, targets: Sequence[EntityId]) -> tuple[EntityId, ...]:
+        return tuple(targets)
 
     async def send_command(self, command: GbcsMessage) -> GbcsMessage:
         self.response = asyncio.get_running_loop().create_future()

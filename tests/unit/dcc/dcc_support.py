@@ -87,14 +87,14 @@ class FakeHub:
         self.listeners: list[AlertListener] = []
         self.responder: Responder | None = None
         self.fail_distribute: Exception | None = None
-        #: What distribute answers: False plays a CH whose image rules discard the image at once.
+        #: Whether the CH stores what it is given: False plays a CH whose image rules discard the image at once.
         self.stores = True
 
-    async def distribute(self, image: UpgradeImage, targets: Sequence[EntityId]) -> bool:
+    async def distribute(self, image: UpgradeImage, targets: Sequence[EntityId]) -> tuple[EntityId, ...]:
         if self.fail_distribute is not None:
             raise self.fail_distribute
         self.distributed.append((image, tuple(targets)))
-        return self.stores
+        return tuple(targets) if self.stores else ()
 
     async def send_command(self, command: GbcsMessage) -> GbcsMessage:
         self.commands.append(command)

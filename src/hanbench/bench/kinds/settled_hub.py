@@ -17,7 +17,7 @@ did; a single ``settle`` covers every item waiting when it starts.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Collection, Sequence
 
 from hanbench.dcc.hub_port import AlertListener, ForwardedAlert, HubPort
 from hanbench.gbcs.entity import EntityId
@@ -53,7 +53,7 @@ class SettledHub:
             await asyncio.gather(self._worker, return_exceptions=True)
             self._worker = None
 
-    async def distribute(self, image: UpgradeImage, targets: Sequence[EntityId]) -> bool:
+    async def distribute(self, image: UpgradeImage, targets: Sequence[EntityId]) -> Collection[EntityId]:
         return await self._hub.distribute(image, targets)
 
     async def send_command(self, command: GbcsMessage) -> GbcsMessage:

@@ -1,0 +1,201 @@
+"""An estate: many premises on one event loop, in virtual time, under one DCC and one inventory.
+
+``async with open_estate("bench/estate.toml") as estate: ...`` draws the premises from the
+bench file (:mod:`hanbench.bench.estate_plan`), reconciles the one inventory with all of
+them, then builds each premises as the emu kind builds a bench of one (its own virtual air,
+CH and HAN devices, joined and interviewed: :func:`hanbench.bench.kinds.emu.assemble`),
+``assembly_concurrency`` at a time, and puts the DCC over all their CHs
+(:class:`~hanbench.dcc.hub_router.HubRouter`). Every CH and device signs with keys derived
+from the seed (:mod:`hanbench.gbcs.derived_keys`); the users' keys come from the key store.
+
+A script acts on device sets: :meth:`Estate.devices` selects them (by type, template,
+supplier, premises, or any test of the device), and a user's :meth:`BenchUser.paced` sends
+SR 11.1 / 11.2 / 11.3 / 11.4 and runs its automation over a set with a supplier's throttle.
+Everything else is what a bench of one premises offers (:class:`~hanbench.bench.site.Site`):
+the clock, the users, the event stream and the session record.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator, Callable, Iterable, Sequence
+from pathlib import Path
+
+from hanbench.bench.bench_config import BenchConfig, NotOnBench
+from hanbench.bench.bench_file import load_bench
+from hanbench.bench.estate_plan import EstatePlan, PremisesPlan, plan_estate
+from hanbench.bench.events import EventStream
+from hanbench.bench.kinds import emu
+from hanbench.bench.premises import AssemblyContext, EmulatorControls
+from hanbench.bench.readiness import check_emulated, check_keys
+from hanbench.bench.record import Session
+from hanbench.bench.seeding import reconcile_inventory
+from hanbench.bench.site import BenchDevice, DeviceRef, Site, announced, running_loop_for, session_for, start_dcc
+from hanbench.bench.users import BenchUser
+from hanbench.clock import BenchClock
+from hanbench.dcc.dcc import Dcc
+from hanbench.dcc.hub_router import HubRouter
+from hanbench.dcc.inventory import Inventory
+from hanbench.errors import BadInput
+from hanbench.gbcs.derived_keys import DerivedKeyStore
+from hanbench.gbcs.device_types import DeviceType
+from hanbench.gbcs.entity import EntityId
+from hanbench.hub.comms_hub import CommsHub
+
+
+class EstateDevice(BenchDevice):
+    """A HAN device of an estate: a bench device that knows its premises."""
+
+    def __init__(self, device: emu.EmulatedDevice, premises: str, template: str) -> None:
+        super().__init__(device)
+        self.premises = premises
+        self.template = template
+
+    def __repr__(self) -> str:
+        return f"EstateDevice({self.name!r}, {self.type.value}, {self.id}, {self.template})"
+
+
+class EstatePremises:
+    """One premises of an open estate: its plan, its CH, its devices and its emulator controls."""
+
+    def __init__(self, plan: PremisesPlan, built: emu.EmuPremises) -> None:
+        self.plan = plan
+        self._built = built
+        self.devices = tuple(EstateDevice(built.devices[d.name], plan.name, plan.template) for d in plan.devices)
+
+    @property
+    def name(self) -> str:
+        return self.plan.name
+
+    @property
+    def template(self) -> str:
+        return self.plan.template
+
+    @property
+    def hub(self) -> CommsHub:
+        """The premises' CH."""
+        return self._built.hub
+
+    @property
+    def emulator(self) -> EmulatorControls:
+        """Link loss, waking the GSME, dropping alerts: on this premises."""
+        return self._built.controls
+
+    def __repr__(self) -> str:
+        return f"EstatePremises({self.name!r}, {self.template}, ch={self.plan.hub.id})"
+
+
+class DeviceSet(tuple[EstateDevice, ...]):
+    """Devices of an estate, in estate order: what a user's paced requests take."""
+
+    @property
+    def ids(self) -> tuple[EntityId, ...]:
+        return tuple(device.id for device in self)
+
+    def where(self, test: Callable[[EstateDevice], bool]) -> DeviceSet:
+        """The devices of this set that pass ``test``."""
+        return DeviceSet(device for device in self if test(device))
+
+
+class Estate(Site):
+    """An open estate. Build it with :func:`open_estate`."""
+
+    def __init__(self, config: BenchConfig, clock: BenchClock, events: EventStream, dcc: Dcc, session: Session,
+                 plan: EstatePlan, premises: Sequence[EstatePremises]) -> None:
+        super().__init__(config, clock, events, dcc, session)
+        self.plan = plan
+        self.premises = tuple(premises)
+        self._by_name = {device.name: device for p in self.premises for device in p.devices}
+        self._by_id = {device.id: device for device in self._by_name.values()}
+        self._premises_of = {device.id: p for p in self.premises for device in p.devices}
+        self._premises_of.update({p.plan.hub.id: p for p in self.premises})
+
+    def device(self, handle: DeviceRef) -> BenchDevice:
+        """A device by object, name (``p0042-esme``) or entity ID."""
+        if isinstance(handle, EstateDevice):
+            return handle
+        if isinstance(handle, str) and handle in self._by_name:
+            return self._by_name[handle]
+        try:
+            wanted: EntityId | None = handle.id if isinstance(handle, BenchDevice) else EntityId.parse(handle)
+        except BadInput:
+            wanted = None
+        if wanted in self._by_id:
+            return self._by_id[wanted]
+        raise NotOnBench(f"estate {self.name!r} has no device {str(handle)!r}")
+
+    def premises_of(self, device: DeviceRef | EntityId) -> EstatePremises:
+        """The premises a device (or a CH, by its entity ID) belongs to."""
+        wanted = device if isinstance(device, EntityId) else self.id_of(device)
+        try:
+            return self._premises_of[wanted]
+        except KeyError:
+            raise NotOnBench(f"estate {self.name!r} has no device or CH {wanted}") from None
+
+    def devices(self, type: DeviceType | str | None = None, *, template: str | None = None,
+                supplier: BenchUser | None = None, premises: Iterable[EstatePremises] | None = None) -> DeviceSet:
+        """The estate's devices of ``type``, of premises of ``template``, whose responsible supplier is
+        ``supplier`` (in the DCC's inventory now, after any change of supplier), of ``premises``."""
+        wanted = None if type is None else DeviceType.parse(type)
+        pool = self.premises if premises is None else tuple(premises)
+        found = (d for p in pool for d in p.devices
+                 if (wanted is None or d.type is wanted) and (template is None or d.template == template))
+        if supplier is not None:
+            owned = {d.entity_id for d in self.dcc.inventory.devices() if d.responsible_supplier == supplier.id}
+            found = (d for d in found if d.id in owned)
+        return DeviceSet(found)
+
+
+@contextlib.asynccontextmanager
+async def open_estate(bench_file: Path | str | BenchConfig, *, events: EventStream | None = None,
+                      session: Session | None = None) -> AsyncIterator[Estate]:
+    """Open the estate of ``bench_file`` for one session (see the module docstring); ``events``
+    and ``session`` as for :func:`~hanbench.bench.bench.open_bench`."""
+    config = bench_file if isinstance(bench_file, BenchConfig) else load_bench(bench_file)
+    plan = plan_estate(config)
+    check_emulated(config)
+    check_keys(config)
+    loop = running_loop_for(config, emu.VIRTUAL_TIME)
+    clock = BenchClock(config.start, loop=loop)
+    stream = events if events is not None else EventStream(clock.now)
+    with session_for(config, clock, stream, session) as recording:
+        async with _assembled(config, plan, clock, stream, recording) as estate:
+            yield estate
+
+
+@contextlib.asynccontextmanager
+async def _assembled(config: BenchConfig, plan: EstatePlan, clock: BenchClock, stream: EventStream,
+                     session: Session) -> AsyncIterator[Estate]:
+    """Every premises and the DCC over their CHs, torn down in reverse order of building."""
+    async with contextlib.AsyncExitStack() as stack:
+        inventory = stack.enter_context(Inventory(config.database_path))
+        reconcile_inventory(inventory, config, plan.premises)
+        entities = [p.hub.id for p in plan] + [d.id for d in plan.devices()]
+        keystore = DerivedKeyStore(config.keystore, entities, seed=config.seed)
+        with announced(stack, config, clock, stream):
+            premises = await _build(stack, config, plan, clock, stream, keystore)
+        router = HubRouter()
+        for built in premises:
+            router.add(built.plan.hub.id, built.hub, (d.id for d in built.plan.devices))
+        dcc = start_dcc(stack, config, inventory, keystore, router, clock, stream)
+        yield Estate(config, clock, stream, dcc, session, plan, premises)
+
+
+async def _build(stack: contextlib.AsyncExitStack, config: BenchConfig, plan: EstatePlan, clock: BenchClock,
+                 stream: EventStream, keystore: DerivedKeyStore) -> list[EstatePremises]:
+    """Each premises as the emu kind builds one, ``assembly_concurrency`` at a time; a failure
+    stops the others and ``stack`` takes down what was built."""
+    assert plan.config is config.estate
+    built: dict[int, EstatePremises] = {}
+
+    async def one(premises: PremisesPlan) -> None:
+        context = AssemblyContext(premises.bench_config(config), clock, stream, keystore)
+        built[premises.index] = EstatePremises(premises, await stack.enter_async_context(emu.assemble(context)))
+
+    step = plan.config.assembly_concurrency
+    for start in range(0, len(plan), step):
+        async with asyncio.TaskGroup() as group:
+            for premises in plan.premises[start:start + step]:
+                group.create_task(one(premises))
+    return [built[index] for index in sorted(built)]
