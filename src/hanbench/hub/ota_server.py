@@ -25,8 +25,9 @@ zigpy changes any of this):
    with ``upgrade_time = 0`` behind the CH's back; and zigpy skips re-interviews of such devices.
 3. Replies are the frames zigpy's ``Cluster.reply`` writes on the device's OTA client cluster
    (built by :mod:`hanbench.radio.zcl_frames`, an Image Block Response straight from the
-   stored bytes), sent with ``Endpoint.reply`` from the endpoint the request came from, with
-   the request's TSN, as ``OTAManager`` sends them.
+   stored bytes), sent from the endpoint the request came from, with the request's TSN, as
+   ``OTAManager`` sends them with ``Endpoint.reply``: the same packet, sent by
+   :meth:`~hanbench.radio.se_profile.SmartEnergyDevice.send_reply`.
 
 Protocol decisions, each a knob in :class:`OtaServerConfig` with the spec default:
 
@@ -93,7 +94,7 @@ from hanbench.hub.transfer import (
 )
 from hanbench.listeners import Listeners
 from hanbench.radio.addresses import entity_of, eui64_of
-from hanbench.radio.se_profile import RequestRoute
+from hanbench.radio.se_profile import RequestRoute, SmartEnergyDevice
 from hanbench.radio.zcl_frames import (
     DefaultResponse,
     ImageBlock,
@@ -512,11 +513,16 @@ class OtaPeer:
 
     async def reply(self, frame: bytes) -> None:
         """Send one ZCL frame built by :mod:`hanbench.radio.zcl_frames` as ``Cluster.reply``
-        does (its TSN and command are the frame's); zigpy's ``DeliveryError`` if it is lost."""
-        await self.endpoint.reply(
-            Ota.cluster_id, frame[1], frame, command_id=frame[2],
-            aps_encryption=self.endpoint.out_clusters[Ota.cluster_id].aps_encryption,
-        )
+        does (its TSN and command are the frame's), through ``Endpoint.reply`` or the same
+        packet by :meth:`~hanbench.radio.se_profile.SmartEnergyDevice.send_reply`; zigpy's
+        ``DeliveryError`` if it is lost."""
+        endpoint = self.endpoint
+        aps_encryption = endpoint.out_clusters[Ota.cluster_id].aps_encryption
+        device = endpoint.device
+        if isinstance(device, SmartEnergyDevice):
+            await device.send_reply(endpoint, Ota.cluster_id, frame, aps_encryption=aps_encryption)
+        else:
+            await endpoint.reply(Ota.cluster_id, frame[1], frame, command_id=frame[2], aps_encryption=aps_encryption)
 
     async def send(self, frame: bytes) -> bool:
         """Send one reply; False if the device did not get it (asleep, lost on the air).

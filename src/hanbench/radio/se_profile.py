@@ -33,7 +33,18 @@ The fix is one device class and one ZDO class, applied in one place:
   answers a request the coordinator is waiting on, a cluster the device's endpoint does not
   have) goes through zigpy's pipeline unchanged. This is zigpy's receive path with its
   ``Struct`` parsing left out, for the frames that make up an update
-  (:mod:`hanbench.radio.zcl_frames` says why); it runs the same on every radio.
+  (:mod:`hanbench.radio.zcl_frames` says why); it runs the same on every radio. zigpy's
+  duplicate filter is asked about a tuple of the fields its ``ZigbeePacket`` comparison uses
+  (:func:`duplicate_key`) rather than a copy of the packet made with ``dataclasses.replace``
+  and hashed field by field, which cost as much as reading the frame.
+* :meth:`SmartEnergyDevice.send_reply` sends a ZCL frame a server built by hand (an OTA
+  answer) as ``Endpoint.reply`` would: the same ``ZigbeePacket`` (addresses, endpoints,
+  profile, TSN, APS ACK, extended timeout for an end device, zigpy's source route, route
+  discovery on a retry), the same retries and delay, under the device's and then (in the
+  radio's ``send_packet``) the application's concurrency limits; what it leaves out is the
+  keyword plumbing of four layers of calls and the ``asynccontextmanager`` of each limit
+  (:func:`concurrency_slot` takes the slot straight from zigpy's limiter). A ZLL endpoint,
+  whose replies zigpy relabels, goes through ``Endpoint.reply`` itself.
 * :func:`with_smart_energy` builds an application class whose ``add_device`` creates
   :class:`SmartEnergyDevice`. zigpy creates devices through ``add_device`` on join, on
   announce and when loading its database, so this covers every device it tracks. The same
@@ -46,20 +57,28 @@ The shadow device of a re-interview therefore drops SE attribute responses, the 
 fails after its timeouts, and zigpy keeps the existing device (it logs a warning). The
 device itself keeps working.
 
-``tests/unit/radio/test_se_profile.py`` pins the zigpy behaviour relied on here, so a zigpy
+``tests/unit/radio/test_se_profile.py`` pins the zigpy behaviour relied on here (for the two
+shortcuts: that ``send_reply`` puts on the air the packet ``Endpoint.reply`` does, first try and
+retry, and that ``duplicate_key`` tells duplicates apart as zigpy's filter does), so a zigpy
 upgrade that changes it fails a test and this module gets reviewed.
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import enum
 from collections.abc import Callable
+from contextlib import AbstractAsyncContextManager
 from typing import Any, Generic, TypeVar
 
 import zigpy.application
+import zigpy.config
+import zigpy.datastructures
 import zigpy.device
 import zigpy.endpoint
 import zigpy.profiles.zha
+import zigpy.profiles.zll
 import zigpy.types as t
 import zigpy.zdo
 import zigpy.zdo.types as zdo_t
@@ -71,6 +90,30 @@ from hanbench.radio.zcl_frames import ZclHeader, read_header
 SE_PROFILE_ID = 0x0109
 
 _Request = TypeVar("_Request")
+_NO_LIMIT = contextlib.nullcontext()
+_NWK = t.AddrMode.NWK
+_REPLY_OPTIONS = t.TransmitOptions.ACK  # zigpy asks for an APS ACK on a frame that expects no reply
+
+
+def concurrency_slot(limiter: zigpy.datastructures.RequestLimiter, priority: int) -> AbstractAsyncContextManager[Any]:
+    """A slot of one of zigpy's request limiters for a frame of ``priority``, taken as zigpy's
+    ``_limit_concurrency`` takes it (a CRITICAL frame skips the queue), without that method's
+    generator-based context manager and its debug logging of delayed requests."""
+    return _NO_LIMIT if priority >= t.PacketPriority.CRITICAL else limiter(priority=priority)
+
+
+def duplicate_key(packet: t.ZigbeePacket) -> tuple[Any, ...]:
+    """What zigpy's duplicate filter compares of a received packet: every field of
+    ``ZigbeePacket``'s equality but the TSN, LQI and RSSI (which zigpy blanks before it
+    compares; the timestamp is not compared at all)."""
+    src, dst = packet.src, packet.dst
+    return (
+        packet.data, packet.cluster_id, packet.src_ep, packet.dst_ep, packet.profile_id,
+        None if src is None else (src.addr_mode, src.address), None if dst is None else (dst.addr_mode, dst.address),
+        packet.priority, None if packet.source_route is None else tuple(packet.source_route),
+        packet.extended_timeout, packet.tx_options, packet.radius, packet.non_member_radius,
+        packet.alias_src, packet.alias_seq,
+    )
 
 
 class SeDeviceType(enum.IntEnum):
@@ -187,9 +230,42 @@ class SmartEnergyDevice(zigpy.device.Device):
             self.lqi = packet.lqi
         if packet.rssi is not None:
             self.rssi = packet.rssi
-        if not self._should_filter_packet(packet):
+        if not self._packet_debouncer.filter(obj=duplicate_key(packet), expire_in=zigpy.device.PACKET_DEBOUNCE_WINDOW):
             route.handle(endpoint, header, request)
         return True
+
+    async def send_reply(self, endpoint: zigpy.endpoint.Endpoint, cluster_id: int, frame: bytes, *,
+                         aps_encryption: bool = False) -> None:
+        """Send the ZCL ``frame`` (its TSN the request's) to ``endpoint`` of this device as
+        ``endpoint.reply`` does, from the coordinator's endpoint of the same number; zigpy's
+        ``DeliveryError`` once its retries are spent."""
+        if endpoint.profile_id == zigpy.profiles.zll.PROFILE_ID:
+            await endpoint.reply(cluster_id, frame[1], frame, command_id=frame[2], aps_encryption=aps_encryption)
+            return
+        app = self._application
+        endpoint_id = endpoint.endpoint_id
+        options = _REPLY_OPTIONS | t.TransmitOptions.APS_Encryption if aps_encryption else _REPLY_OPTIONS
+        source_route = (self._application.build_source_route_to(dest=self)
+                        if app.config[zigpy.config.CONF_SOURCE_ROUTING] else None)
+        data = t.SerializableBytes(frame)
+        retries = zigpy.device.DEFAULT_REQUEST_RETRIES
+        for attempt in range(retries + 1):
+            packet = t.ZigbeePacket(
+                src=t.AddrModeAddress(addr_mode=_NWK, address=app.state.node_info.nwk), src_ep=endpoint_id,
+                dst=t.AddrModeAddress(addr_mode=_NWK, address=self.nwk), dst_ep=endpoint_id, tsn=frame[1],
+                profile_id=endpoint.profile_id, cluster_id=cluster_id, data=data,
+                extended_timeout=self.node_desc is None or self.node_desc.is_end_device,
+                source_route=source_route,
+                tx_options=options | t.TransmitOptions.FORCE_ROUTE_DISCOVERY if attempt else options,
+            )
+            try:
+                async with concurrency_slot(self._concurrent_requests_semaphore, app._packet_priority_var.get()):
+                    await app.send_packet(packet)
+                return
+            except Exception:
+                if attempt == retries:
+                    raise
+                await asyncio.sleep(zigpy.device.DEFAULT_REQUEST_RETRY_DELAY)
 
     def _parse_packet_header(
         self, packet: t.ZigbeePacket

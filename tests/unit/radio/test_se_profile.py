@@ -8,14 +8,19 @@ upgrade, zigpy changed what ``hanbench.radio.se_profile`` works around: review t
 from __future__ import annotations
 
 import asyncio
+import dataclasses
+import datetime as dt
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 import pytest
 
 import zigpy.application
+import zigpy.config
+import zigpy.datastructures
 import zigpy.device
 import zigpy.endpoint
+import zigpy.exceptions
 import zigpy.profiles.zha
 import zigpy.types as t
 import zigpy.zdo
@@ -31,10 +36,11 @@ from hanbench.radio.se_profile import (
     SeDeviceType,
     SmartEnergyAppMixin,
     SmartEnergyDevice,
+    duplicate_key,
     with_smart_energy,
 )
 from hanbench.radio.virtual_app import VirtualRadioApp, virtual_coordinator
-from hanbench.radio.zcl_frames import QueryNextImage, ZclHeader, read_ota_request
+from hanbench.radio.zcl_frames import QueryNextImage, QueryNextImageResponse, Status, ZclHeader, read_ota_request
 
 pytestmark = pytest.mark.looptime
 
@@ -230,3 +236,109 @@ async def test_a_frame_that_answers_the_coordinator_is_left_to_zigpys_matching()
         app.packet_received(query_packet(9))
         assert routed.taken == [] and waiting.done()
         del device._requests[key]
+
+
+# -- the reply path and the duplicate filter, as zigpy has them ----------------------------------------------
+
+
+class SendCapture:
+    """The application's ``send_packet``, recording every packet and failing the first ``fail``."""
+
+    def __init__(self, app: VirtualRadioApp, fail: int = 0) -> None:
+        self.packets: list[t.ZigbeePacket] = []
+        self.fail = fail
+        app.send_packet = self.send  # type: ignore[method-assign]
+
+    async def send(self, packet: t.ZigbeePacket) -> None:
+        self.packets.append(packet)
+        if len(self.packets) <= self.fail:
+            raise zigpy.exceptions.DeliveryError("lost on the air")
+
+
+async def both_replies(app: VirtualRadioApp, device: SmartEnergyDevice, *, fail: int = 0,
+                       aps_encryption: bool = False) -> tuple[list[t.ZigbeePacket], list[t.ZigbeePacket]]:
+    """The packets zigpy's ``Endpoint.reply`` and ``send_reply`` put on the air for one OTA answer."""
+    frame = QueryNextImageResponse(Status.NO_IMAGE_AVAILABLE).frame(0x42)
+    endpoint = device.endpoints[1]
+    sent = []
+    for send in (lambda: endpoint.reply(Ota.cluster_id, frame[1], frame, command_id=frame[2],
+                                        aps_encryption=aps_encryption),
+                 lambda: device.send_reply(endpoint, Ota.cluster_id, frame, aps_encryption=aps_encryption)):
+        capture = SendCapture(app, fail)
+        try:
+            await send()
+        except zigpy.exceptions.DeliveryError:
+            capture.packets.append(None)  # type: ignore[arg-type]  # marks the failure
+        sent.append(capture.packets)
+    return sent[0], sent[1]
+
+
+async def test_send_reply_puts_on_the_air_what_endpoint_reply_does() -> None:
+    async with interviewed_meter() as (app, device):
+        zigpys, ours = await both_replies(app, device)
+        assert len(ours) == 1 and ours == zigpys  # ZigbeePacket equality: every field but the timestamp
+        assert ours[0].tx_options == t.TransmitOptions.ACK and not ours[0].extended_timeout
+        zigpys, ours = await both_replies(app, device, aps_encryption=True)
+        assert ours == zigpys and t.TransmitOptions.APS_Encryption in ours[0].tx_options
+        # an end device (or one whose node descriptor zigpy does not know) gets the extended timeout
+        device.node_desc = None
+        zigpys, ours = await both_replies(app, device)
+        assert ours == zigpys and ours[0].extended_timeout
+        # zigpy's source route, where zigpy is configured to build one
+        app.config[zigpy.config.CONF_SOURCE_ROUTING] = True
+        device.relays = [t.NWK(0x2222), t.NWK(0x3333)]
+        zigpys, ours = await both_replies(app, device)
+        assert ours == zigpys and ours[0].source_route == [0x3333, 0x2222]
+
+
+async def test_send_reply_retries_as_zigpy_does_and_then_fails_as_it_does() -> None:
+    async with interviewed_meter() as (app, device):
+        zigpys, ours = await both_replies(app, device, fail=1)  # lost once: the retry asks for route discovery
+        assert len(ours) == 2 and ours == zigpys
+        assert t.TransmitOptions.FORCE_ROUTE_DISCOVERY in ours[1].tx_options
+        zigpys, ours = await both_replies(app, device, fail=99)  # never through: DeliveryError after the retries
+        assert ours == zigpys and len(ours) == zigpy.device.DEFAULT_REQUEST_RETRIES + 2 and ours[-1] is None
+
+
+async def test_send_reply_waits_for_a_slot_of_the_devices_limiter() -> None:
+    async with interviewed_meter() as (app, device):
+        capture = SendCapture(app)
+        limiter = device._concurrent_requests_semaphore
+        held = []
+        while not limiter.locked(t.PacketPriority.NORMAL):  # take every slot a NORMAL frame could have
+            held.append(limiter(priority=t.PacketPriority.NORMAL))
+            await held[-1].__aenter__()
+        frame = QueryNextImageResponse(Status.NO_IMAGE_AVAILABLE).frame(1)
+        reply = asyncio.get_running_loop().create_task(device.send_reply(device.endpoints[1], Ota.cluster_id, frame))
+        await asyncio.sleep(1)
+        assert capture.packets == []  # the device has its zigpy's limit of requests in flight
+        await held[0].__aexit__(None, None, None)
+        await reply
+        assert len(capture.packets) == 1
+        for slot in held[1:]:
+            await slot.__aexit__(None, None, None)
+
+
+async def test_duplicate_key_tells_duplicates_apart_as_zigpys_filter_does() -> None:
+    compared = {field.name for field in dataclasses.fields(t.ZigbeePacket) if field.compare}
+    # A field zigpy adds to ZigbeePacket must be weighed for duplicate_key: this list is what it covers.
+    assert compared == {"priority", "src", "src_ep", "dst", "dst_ep", "source_route", "extended_timeout", "tsn",
+                        "profile_id", "cluster_id", "data", "tx_options", "radius", "non_member_radius",
+                        "alias_src", "alias_seq", "lqi", "rssi"}
+    base = query_packet(5)
+    same = [base.replace(tsn=6), base.replace(lqi=1), base.replace(rssi=-90),
+            base.replace(timestamp=base.timestamp + dt.timedelta(seconds=1))]
+    other = [base.replace(priority=t.PacketPriority.HIGH),
+             base.replace(src=t.AddrModeAddress(addr_mode=t.AddrMode.NWK, address=0x1235)), base.replace(src_ep=2),
+             base.replace(dst=t.AddrModeAddress(addr_mode=t.AddrMode.NWK, address=0x0001)), base.replace(dst_ep=2),
+             base.replace(source_route=[t.NWK(1)]), base.replace(extended_timeout=True),
+             base.replace(profile_id=zigpy.profiles.zha.PROFILE_ID), base.replace(cluster_id=0x0702),
+             query_packet(5, version=8), base.replace(tx_options=t.TransmitOptions.ACK), base.replace(radius=3),
+             base.replace(non_member_radius=3), base.replace(alias_src=t.NWK(7)), base.replace(alias_seq=7)]
+    async with interviewed_meter() as (_, device):
+        for packet in same + other:
+            device._packet_debouncer = zigpy.datastructures.Debouncer()
+            assert not device._should_filter_packet(base)
+            zigpy_says = device._should_filter_packet(packet)
+            assert zigpy_says == (packet in same)
+            assert (duplicate_key(packet) == duplicate_key(base)) == zigpy_says, packet
