@@ -5,9 +5,26 @@ devices and refused for others. A refusal names the first rule that refused it, 
 this order: the device is known; the sender's roles may send this SR at all; the SR (and
 the sender's grant) covers the device type; the sender stands in the right relation to the
 device (its supplier, or an RSA appointed by its supplier); the device's status allows the
-SR; the image is well formed and, for 11.1, signed by the device's supplier. That last rule
-applies whoever submits: GBCS requires the activated image to come from the party that signs
-the CS06, so an RSA may only distribute images its appointing supplier signed.
+SR; the image is well formed; it is an image for the device's type; it is newer than the
+version the inventory says the device runs; and, for 11.1, it is signed by the device's
+supplier. That last rule applies whoever submits: GBCS requires the activated image to come
+from the party that signs the CS06, so an RSA may only distribute images its appointing
+supplier signed.
+
+The two rules between are what the CH would otherwise meet in silence, after the DCC had
+answered "distributed" (docs/architecture.md, "Where every request ends"):
+
+* ``image_not_for_device_type``: a Zigbee OTA client asks for images by its manufacturer
+  code and image type (Query Next Image), and the CH serves an image only to a query naming
+  the ones in its OTA header (GBCS 11.2.3 builds the header; gbcs-domain 1.5, 2.1), so a GSME
+  image sent to an ESME would never be asked for. The bench knows each type's identity
+  (:mod:`hanbench.gbcs.image_types`).
+* ``image_not_newer``: the CH offers a device only an image newer than what it runs (Silicon
+  Labs' OTA server's default query policy, "Upgrade if server has newer"), so a re-send of
+  the running version or a downgrade would never be taken. GBCS sets no downgrade path
+  (MP231 "Firmware upgrade pathways" would have the CPL say which versions may follow which,
+  gbcs-domain 1.7); a device whose version the inventory does not know is not refused here,
+  and the CH answers for it (CCS08 response code 1).
 
 Nothing here sends anything; the DCC acts on the decisions.
 """
@@ -18,10 +35,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from hanbench.dcc.inventory import Inventory
-from hanbench.dcc.records import Device, User
+from hanbench.dcc.records import Device, User, format_firmware_version
 from hanbench.gbcs.entity import EntityId
 from hanbench.gbcs.errors import ImageFormatError
 from hanbench.gbcs.image import UpgradeImage, parse_image
+from hanbench.gbcs.image_types import device_type_of, profile_for
 from hanbench.gbcs.keystore import KeyStore, Usage
 from hanbench.gbcs.roles import (
     RELATION_REFUSAL,
@@ -142,6 +160,19 @@ class Authoriser:
             return None
         if not isinstance(image, UpgradeImage):
             return RefusalRule.MALFORMED_IMAGE, f"the image cannot be used: {image}"
+        header, profile = image.header, profile_for(device.type)
+        if not header.is_for(profile.manufacturer_code, profile.image_type):
+            meant = device_type_of(header)
+            what = f"a {meant.value} image" if meant is not None else "no device type the bench knows"
+            return (RefusalRule.IMAGE_NOT_FOR_DEVICE_TYPE,
+                    f"the image's OTA header names manufacturer code 0x{header.manufacturer_code:04X}, image type "
+                    f"0x{header.image_type:04X} ({what}); {device.type.value} {device.entity_id} asks for "
+                    f"0x{profile.manufacturer_code:04X}/0x{profile.image_type:04X}, so it would never take it")
+        if device.firmware_version is not None and not header.is_newer_than(device.firmware_version):
+            return (RefusalRule.IMAGE_NOT_NEWER,
+                    f"file version {format_firmware_version(header.file_version)} is not newer than the "
+                    f"{format_firmware_version(device.firmware_version)} {device.type.value} {device.entity_id} runs; "
+                    "the CH offers only newer images, so it would never take it")
         if check is ImageCheck.SIGNED_BY_RESPONSIBLE_SUPPLIER:
             supplier = device.responsible_supplier
             if supplier is None or not image.verify(self.keystore.public_key(supplier, Usage.DS)):

@@ -281,6 +281,8 @@ class RefusalRule(enum.StrEnum):
     RSA_NOT_APPOINTED = "rsa_not_appointed"
     DEVICE_NOT_COMMISSIONED = "device_not_commissioned"
     MALFORMED_IMAGE = "malformed_image"
+    IMAGE_NOT_FOR_DEVICE_TYPE = "image_not_for_device_type"
+    IMAGE_NOT_NEWER = "image_not_newer"
     IMAGE_NOT_SIGNED_BY_SUPPLIER = "image_not_signed_by_supplier"
 
 

@@ -16,7 +16,9 @@ from datetime import datetime, timedelta, timezone
 from cryptography.hazmat.primitives.asymmetric import ec
 
 from fixture_files import BENCH_KEYS, SUPPLIER, built_image
+from hanbench.dcc.dcc import Dcc
 from hanbench.dcc.inventory import Inventory
+from hanbench.dcc.service_requests import UpdateFirmware
 from hanbench.gbcs import alerts, cs06, firmware_version
 from hanbench.gbcs.codes import AlertCode
 from hanbench.gbcs.device_types import DeviceType
@@ -64,10 +66,23 @@ def seed(inv: Inventory) -> Inventory:
     return inv
 
 
-def signed_image(keystore: KeyStore, signer: EntityId, version: int = V2, payload: bytes = b"firmware") -> bytes:
-    """An ESME image, as an SR 11.1 carries it, signed with ``signer``'s DS key."""
-    return built_image(DeviceType.ESME, version, sign_key=keystore.private_key(signer), hardware_range=False,
+def signed_image(keystore: KeyStore, signer: EntityId, version: int = V2, payload: bytes = b"firmware",
+                 device_type: DeviceType | str = DeviceType.ESME) -> bytes:
+    """An image for ``device_type`` (an ESME's by default), as an SR 11.1 carries it, signed
+    with ``signer``'s DS key."""
+    return built_image(device_type, version, sign_key=keystore.private_key(signer), hardware_range=False,
                        body=payload + version.to_bytes(4, "big")).to_bytes()
+
+
+async def distribute(dcc: Dcc, user: EntityId, keystore: KeyStore, devices: Sequence[EntityId],
+                     signer: EntityId = SUPPLIER_A) -> None:
+    """SR 11.1 from ``user`` of ``signer``'s image to ``devices``, one SR per device type: an SR
+    carries one image, and an image is for one device type."""
+    kinds: dict[str, list[EntityId]] = {}
+    for device in devices:
+        kinds.setdefault(dcc.inventory.device(device).type.value, []).append(device)
+    for kind, group in kinds.items():
+        await dcc.submit(user, UpdateFirmware(signed_image(keystore, signer, device_type=kind), group))
 
 
 def unsigned_image(version: int = V2) -> bytes:

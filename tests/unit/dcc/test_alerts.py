@@ -60,7 +60,7 @@ async def test_under_baseline_the_distributor_gets_no_alerts(make_dcc, inventory
 async def test_ccs08_for_meters_raises_n60_or_n61_to_supplier_and_distributing_rsa(
         make_dcc, inventory, hub, keystore, result, dcc_alert):
     dcc = make_dcc("mp207")
-    await dcc.submit(RSA_1, UpdateFirmware(signed_image(keystore, SUPPLIER_A), [GSME]))
+    await dcc.submit(RSA_1, UpdateFirmware(signed_image(keystore, SUPPLIER_A, device_type="gsme"), [GSME]))
     hub.alert(transfer_alert(keystore, GSME, result))
     expected = [(f"0x{int(alerts.FirmwareTransferAlert(START, GSME, b'1', result).alert_code):04X}", GSME),
                 (dcc_alert, GSME)]
@@ -80,7 +80,8 @@ async def test_ccs08_for_other_devices_raises_no_dcc_alert(make_dcc, hub, keysto
 
 async def test_receipt_with_a_different_hash_or_failure_needs_action(make_dcc, inventory, hub, keystore):
     dcc = make_dcc("mp207")
-    await dcc.submit(SUPPLIER_A, UpdateFirmware(signed_image(keystore, SUPPLIER_A), [ESME, GSME]))
+    await dcc.submit(SUPPLIER_A, UpdateFirmware(signed_image(keystore, SUPPLIER_A), [ESME]))
+    await dcc.submit(SUPPLIER_A, UpdateFirmware(signed_image(keystore, SUPPLIER_A, device_type="gsme"), [GSME]))
     hub.alert(receipt_alert(keystore, ESME, SUPPLIER_A, bytes(32)))
     hub.alert(receipt_alert(keystore, GSME, SUPPLIER_A, inventory.device(GSME).pending.hash, ok=False))
     assert "is not the pending image's" in inventory.device(ESME).update_detail
@@ -122,7 +123,7 @@ async def test_undecodable_alerts_are_recorded_and_never_raise_into_the_ch(make_
 
 async def test_gsme_command_not_retrieved_goes_to_the_supplier_only(make_dcc, inventory, hub, keystore):
     dcc = make_dcc("mp207")
-    await dcc.submit(RSA_1, UpdateFirmware(signed_image(keystore, SUPPLIER_A), [GSME]))
+    await dcc.submit(RSA_1, UpdateFirmware(signed_image(keystore, SUPPLIER_A, device_type="gsme"), [GSME]))
     record = alerts.GsmeCommandNotRetrievedAlert(START, GSME, 42)
     hub.alert(device_macd(alerts.alert_message(CH, DCC_ENTITY, 9, record, keystore.private_key(CH))))
     assert codes(dcc, SUPPLIER_A) == [("0x819D", GSME)]
@@ -156,12 +157,11 @@ async def test_wait_for_wakes_when_the_alert_arrives_later(make_dcc, inventory, 
 
 
 async def test_no_alert_is_lost_or_duplicated_across_200_devices(make_dcc, inventory, hub, keystore):
-    """200 meters, half updated by the RSA, half by the supplier; three alerts each, shuffled."""
+    """200 ESMEs, half updated by the RSA, half by the supplier; three alerts each, shuffled."""
     dcc = make_dcc("mp207")
     meters = [EntityId(bytes.fromhex(f"00db12345678{i:04x}")) for i in range(0x1000, 0x1000 + 200)]
-    for i, meter in enumerate(meters):
-        inventory.add_device(meter, "esme" if i % 2 else "gsme", ch=CH,
-                             **({"import_supplier": SUPPLIER_A} if i % 2 else {"gas_supplier": SUPPLIER_A}))
+    for meter in meters:
+        inventory.add_device(meter, "esme", ch=CH, import_supplier=SUPPLIER_A)
     image = signed_image(keystore, SUPPLIER_A)
     by_rsa, by_supplier = meters[:100], meters[100:]
     await dcc.submit(RSA_1, UpdateFirmware(image, by_rsa))
@@ -211,7 +211,7 @@ async def test_each_delivery_is_announced_typed_once_it_is_in_the_inbox(make_dcc
     dcc = make_dcc("mp207")
     heard: list[tuple[AlertDelivery, list[str]]] = []
     dcc.on_delivery(lambda d: heard.append((d, [m.alert.code for m in dcc.inbox(d.user).messages()])))
-    await dcc.submit(RSA_1, UpdateFirmware(signed_image(keystore, SUPPLIER_A), [GSME]))
+    await dcc.submit(RSA_1, UpdateFirmware(signed_image(keystore, SUPPLIER_A, device_type="gsme"), [GSME]))
     hub.alert(transfer_alert(keystore, GSME, alerts.TransferResult.SUCCESS))
     assert [d for d, _ in heard] == [
         AlertDelivery(SUPPLIER_A, GSME, AlertCode.FIRMWARE_TRANSFER_SUCCESS),

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 from dcc_support import (
     CH, ESME, ESME_B, GSME, HCALCS, IHD, OTHER, PPMID, RSA_1, RSA_2, SUPPLIER_A, SUPPLIER_B,
-    signed_image, unsigned_image, version_responder,
+    V1, signed_image, unsigned_image, version_responder,
 )
 
 from hanbench.dcc.errors import UnknownUser
@@ -27,10 +27,11 @@ async def _refusal(dcc, user, request) -> RefusalRule | None:
 
 async def test_rsa_appointed_by_the_supplier_may_distribute_to_esme_and_gsme_under_mp207(make_dcc, hub, keystore):
     dcc = make_dcc("mp207")
-    result = await dcc.submit(RSA_1, UpdateFirmware(signed_image(keystore, SUPPLIER_A), [ESME, GSME]))
-    assert result.accepted == (ESME, GSME) and not result.refused
-    assert [t.outcome for t in result.targets] == [Outcome.DISTRIBUTED, Outcome.DISTRIBUTED]
-    assert hub.distributed[0][1] == (ESME, GSME)
+    for device, kind in ((ESME, "esme"), (GSME, "gsme")):
+        result = await dcc.submit(RSA_1, UpdateFirmware(signed_image(keystore, SUPPLIER_A, device_type=kind), [device]))
+        assert result.accepted == (device,) and not result.refused
+        assert result.target(device).outcome is Outcome.DISTRIBUTED
+    assert [targets for _, targets in hub.distributed] == [(ESME,), (GSME,)]
 
 
 async def test_rsa_not_appointed_by_the_devices_supplier_is_refused(make_dcc, hub, keystore):
@@ -141,6 +142,32 @@ async def test_malformed_and_wrong_form_images_are_refused(make_dcc, hub, keysto
     assert await _refusal(dcc, SUPPLIER_A, UpdateFirmware(signed_image(keystore, SUPPLIER_A), [PPMID])) \
         is RefusalRule.DEVICE_TYPE_OUT_OF_SCOPE
     assert hub.distributed == []
+
+
+async def test_an_image_for_another_device_type_is_refused_naming_what_it_is_for(make_dcc, hub, keystore):
+    dcc = make_dcc("mp207")
+    gsme_image = signed_image(keystore, SUPPLIER_A, device_type="gsme")
+    result = await dcc.submit(SUPPLIER_A, UpdateFirmware(gsme_image, [ESME, GSME]))
+    assert result.refused == {ESME: RefusalRule.IMAGE_NOT_FOR_DEVICE_TYPE}
+    message = result.target(ESME).message
+    assert "a gsme image" in message and "esme 00-DB-12-34-56-78-91-00 asks for 0x121D/0x0000" in message
+    assert hub.distributed[0][1] == (GSME,)
+    ppmid_as_esme = signed_image(keystore, SUPPLIER_A, device_type="ppmid")
+    assert await _refusal(dcc, SUPPLIER_A, UpdateFirmware(ppmid_as_esme, [ESME])) is RefusalRule.IMAGE_NOT_FOR_DEVICE_TYPE
+
+
+@pytest.mark.parametrize("version", [V1, V1 - 1], ids=["re-send of the running version", "downgrade"])
+async def test_an_image_not_newer_than_the_running_version_is_refused(make_dcc, inventory, hub, keystore, version):
+    dcc = make_dcc("mp207")
+    result = await dcc.submit(RSA_1, UpdateFirmware(signed_image(keystore, SUPPLIER_A, version=version), [ESME]))
+    assert result.refused == {ESME: RefusalRule.IMAGE_NOT_NEWER}
+    assert f"file version {version:08X} is not newer than the 00000001" in result.target(ESME).message
+    assert hub.distributed == []
+    unknown_version = EntityId.parse("00-DB-12-34-56-78-93-00")
+    inventory.add_device(unknown_version, "esme", ch=CH, import_supplier=SUPPLIER_A)
+    assert inventory.device(unknown_version).firmware_version is None  # the CH answers for it (CCS08 code 1)
+    assert (await dcc.submit(SUPPLIER_A, UpdateFirmware(signed_image(keystore, SUPPLIER_A, version=version),
+                                                        [unknown_version]))).accepted == (unknown_version,)
 
 
 async def test_supplier_without_a_certificate_is_a_bench_error_not_a_refusal(make_dcc, inventory, keystore):

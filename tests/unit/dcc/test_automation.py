@@ -8,7 +8,7 @@ from datetime import timedelta
 
 import pytest
 from dcc_support import (
-    ESME, GSME, HCALCS, RSA_1, START, SUPPLIER_A, V1, V2, activation_responder, receipt_alert, signed_image,
+    ESME, GSME, HCALCS, RSA_1, START, SUPPLIER_A, V1, V2, activation_responder, distribute, receipt_alert, signed_image,
     transfer_alert, version_responder,
 )
 
@@ -32,7 +32,7 @@ def device_answers(keystore, *, running: int):
 @pytest.mark.looptime
 async def test_receipt_alert_with_matching_hash_triggers_activation(make_dcc, inventory, hub, keystore):
     dcc = make_dcc("mp207")
-    await dcc.submit(RSA_1, UpdateFirmware(signed_image(keystore, SUPPLIER_A), [ESME, GSME]))
+    await distribute(dcc, RSA_1, keystore, [ESME, GSME])
     digest = inventory.device(ESME).pending.hash
     hub.responder = device_answers(keystore, running=V1)
 
@@ -58,7 +58,7 @@ async def test_receipt_alert_with_matching_hash_triggers_activation(make_dcc, in
 async def test_dropped_receipt_alert_falls_back_to_read_then_activates_when_delivered(make_dcc, inventory, hub,
                                                                                        keystore):
     dcc = make_dcc("mp207")
-    await dcc.submit(SUPPLIER_A, UpdateFirmware(signed_image(keystore, SUPPLIER_A), [ESME, GSME, HCALCS]))
+    await distribute(dcc, SUPPLIER_A, keystore, [ESME, GSME, HCALCS])
     hub.alert(transfer_alert(keystore, ESME, alerts.TransferResult.SUCCESS))  # receipt alert dropped on purpose
     hub.responder = device_answers(keystore, running=V1)
     automation = SupplierAutomation(dcc, SUPPLIER_A, receipt_wait=timedelta(minutes=30))
@@ -98,7 +98,7 @@ async def test_rejected_image_and_missing_pending_image_need_action(make_dcc, in
 @pytest.mark.looptime
 async def test_failed_fallback_read_needs_action(make_dcc, inventory, hub, keystore):
     dcc = make_dcc("mp207")
-    await dcc.submit(SUPPLIER_A, UpdateFirmware(signed_image(keystore, SUPPLIER_A), [GSME]))
+    await distribute(dcc, SUPPLIER_A, keystore, [GSME])
 
     async def garbage(target, msg):
         return new_response(msg, b"\x01", date_time=START)  # a response whose content is no use case

@@ -14,14 +14,14 @@ import pytest
 from click.testing import CliRunner
 from dcc_support import (
     CH, ESME, ESME_B, GSME, HCALCS, IHD, OTHER, PPMID, RSA_1, RSA_2, SUPPLIER_A, SUPPLIER_B, V1, V2,
-    activation_responder, receipt_alert, signed_image,
+    activation_responder, distribute, receipt_alert,
 )
 
 from hanbench.bench.bench_file import load_bench
 from hanbench.cli import main
 from hanbench.dcc.inventory import Inventory
 from hanbench.dcc.report import NoPortfolio, portfolio, to_csv, to_json, to_table
-from hanbench.dcc.service_requests import ActivateFirmware, UpdateFirmware
+from hanbench.dcc.service_requests import ActivateFirmware
 from hanbench.gbcs.device_types import DeviceType
 
 BENCH = Path(__file__).resolve().parents[3] / "bench" / "emu.toml"
@@ -31,9 +31,8 @@ async def mixed_run(make_dcc, inventory, hub, keystore) -> None:
     """ESME: RSA update, receipt, activated. GSME: device rejects the image. HCALCS: activation
     response never arrives."""
     dcc = make_dcc("mp207", response_wait=timedelta(minutes=10))
-    image = signed_image(keystore, SUPPLIER_A)
-    await dcc.submit(RSA_1, UpdateFirmware(image, [ESME, GSME]))
-    await dcc.submit(SUPPLIER_A, UpdateFirmware(image, [HCALCS]))
+    await distribute(dcc, RSA_1, keystore, [ESME, GSME])
+    await distribute(dcc, SUPPLIER_A, keystore, [HCALCS])
     digest = inventory.device(ESME).pending.hash
     hub.alert(receipt_alert(keystore, ESME, SUPPLIER_A, digest))
     hub.alert(receipt_alert(keystore, GSME, SUPPLIER_A, digest, ok=False))
