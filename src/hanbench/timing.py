@@ -17,7 +17,8 @@ OTA_MINIMUM_BLOCK_PERIOD_MS = 0
 """ZCL OTA MinimumBlockPeriod the CH imposes (ms, uint16; 15-0324-02 section 11.10.10): 0 = no pacing."""
 
 OTA_STALL_TIMEOUT_S = 30.0
-"""The CH gives up a transfer without a request for this long (zigpy MAX_TIME_WITHOUT_PROGRESS, PR #1346)."""
+"""The CH counts a transfer interrupted after this long without a request (zigpy
+MAX_TIME_WITHOUT_PROGRESS, PR #1346); the image still waits for the device (OTA_TARGET_WAIT_S)."""
 
 GSME_WAKE_INTERVAL_S = 30 * 60.0
 """GSME wake / mirror update interval: "The GBCS spec recommends this value at 30 minutes"
@@ -26,6 +27,14 @@ GSME_WAKE_INTERVAL_S = 30 * 60.0
 QUEUE_EXPIRY_S = 24 * 60 * 60.0
 """How long the CH keeps a command for a sleepy device before alert 0x819D: 24 h, the Silicon
 Labs Comms Hub Function default (GBCS fixes no figure this project could find)."""
+
+OTA_TARGET_WAIT_S = QUEUE_EXPIRY_S
+"""How long the CH holds an image for a device that has no transfer of it under way (it never
+started one, or went quiet in the middle) before it gives up on the device for that image and
+raises CCS08 File Transfer Failure (response code 3): as long as it keeps a command for a sleepy
+device, since an image waiting for a device is one more thing held for it (bench choice: GBCS
+fixes no figure this project could find; 24 h gives a GSME waking every 30 minutes 48 wakes to
+fetch it, and an ESME far more than its link needs to come back)."""
 
 RESPONSE_WAIT_S = QUEUE_EXPIRY_S
 """How long the DCC waits for a device's response to SR 11.2 / 11.3 (bench choice: as long as

@@ -35,6 +35,7 @@ from hanbench.timing import (
     OTA_MAX_BLOCK_SIZE,
     OTA_MINIMUM_BLOCK_PERIOD_MS,
     OTA_STALL_TIMEOUT_S,
+    OTA_TARGET_WAIT_S,
     QUEUE_EXPIRY_S,
     RECEIPT_ALERT_WAIT_S,
     RESPONSE_WAIT_S,
@@ -110,6 +111,7 @@ class TimingConfig:
     receipt_alert_wait_s: float = RECEIPT_ALERT_WAIT_S
     device_retry_s: float = DEVICE_RETRY_S
     device_retry_max_s: float = DEVICE_RETRY_MAX_S
+    target_wait_s: float = OTA_TARGET_WAIT_S
 
 
 @dataclasses.dataclass(frozen=True)

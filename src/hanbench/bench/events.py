@@ -167,8 +167,21 @@ class BlockProgress(DeviceEvent):
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
+class TransferInterrupted(DeviceEvent):
+    """The transfer stopped at ``offset`` of ``size`` bytes (the device went quiet, the CH
+    restarted); the image still waits for the device, which may resume it. No CCS08 yet."""
+
+    kind: ClassVar[str] = "transfer_interrupted"
+    file_version: int
+    offset: int
+    size: int
+    reason: str
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
 class TransferFinished(DeviceEvent):
-    """The transfer ended; ``result`` is the CCS08 response code the CH reports, ``reason`` why."""
+    """The CH is done with the device for this image; ``result`` is the CCS08 response code it
+    reports, ``reason`` why."""
 
     kind: ClassVar[str] = "transfer_finished"
     file_version: int

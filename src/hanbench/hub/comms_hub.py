@@ -172,21 +172,23 @@ class CommsHub:
     async def distribute(self, image: UpgradeImage, targets: Sequence[EntityId]) -> tuple[EntityId, ...]:
         """Store ``image`` for ``targets``, then tell them: Image Notify, or the GSME mirror flag.
 
-        Discards (of this image or of images it overwrote) come back as CCS08 result 1.
-        Returns the targets it stored the image for: all of them, or none when the image
-        rules discarded this image itself. Raises :class:`BadInput` for an image the CH does
-        not store.
+        Discards (of this image or of images it overwrote, or of this image for a target the
+        device log names as another type) come back as CCS08 result 1. Returns the targets it
+        stored the image for: those the device log does not name as another type, or none
+        when the image rules discarded this image itself. Raises :class:`BadInput` for an image
+        the CH does not store.
         """
-        stored = self.ota.offer(image, targets)
+        stored = self.ota.offer(image, targets, device_log=self.devices)
         if stored is None:
             return ()
         self._listeners(hub_events.Stored(stored))
-        for device in targets:
+        kept = tuple(d for d in targets if d in stored.targets)
+        for device in kept:
             if self.tunnels.is_sleepy(device):
                 self._update_ota_flag(device)
             else:
                 await self._notify(device)
-        return tuple(targets)
+        return kept
 
     async def _notify(self, device: EntityId) -> None:
         try:

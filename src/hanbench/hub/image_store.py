@@ -64,6 +64,7 @@ from hanbench.gbcs.device_types import DeviceType
 from hanbench.gbcs.entity import EntityId
 from hanbench.gbcs.image import UpgradeImage
 from hanbench.gbcs.image_types import device_type_of
+from hanbench.gbcs.ota_header import OtaHeader
 
 DEFAULT_SLOTS = 2
 
@@ -154,6 +155,11 @@ class ImageKey:
     image_type: int
     file_version: int
 
+    @classmethod
+    def of(cls, header: OtaHeader) -> ImageKey:
+        """The key an OTA header names."""
+        return cls(header.manufacturer_code, header.image_type, header.file_version)
+
     def __str__(self) -> str:
         return f"{self.manufacturer_code:04X}-{self.image_type:04X}-{self.file_version:08X}"
 
@@ -180,8 +186,7 @@ class StoredImage:
 
     @cached_property
     def key(self) -> ImageKey:
-        header = self.image.header
-        return ImageKey(header.manufacturer_code, header.image_type, header.file_version)
+        return ImageKey.of(self.image.header)
 
     @property
     def size(self) -> int:
@@ -253,7 +258,7 @@ class ImageStore:
         ``device_type`` defaults to the type whose image profile matches the header; give it
         for images no profile names. Raises :class:`BadInput` before changing anything.
         """
-        kind = self._device_type(image, device_type)
+        kind = self.kind_of(image, device_type)
         wanted = frozenset(EntityId.parse(t) for t in targets)
         if not wanted:
             raise BadInput(f"an image for {kind.value} needs at least one target device")
@@ -304,7 +309,9 @@ class ImageStore:
         theirs = self._rule(stored).priority
         return mine > theirs or (newcomer.force_replace and mine == theirs)
 
-    def _device_type(self, image: UpgradeImage, device_type: DeviceType | None) -> DeviceType:
+    def kind_of(self, image: UpgradeImage, device_type: DeviceType | None = None) -> DeviceType:
+        """The device type ``image`` is for: ``device_type`` if given, else the type whose image
+        profile its header names. :class:`BadInput` for an image the store does not take."""
         header = image.header
         kind = device_type if device_type is not None else device_type_of(header)
         if kind is None:

@@ -33,10 +33,14 @@ Protocol decisions, each a knob in :class:`OtaServerConfig` with the spec defaul
 
 * Query Next Image: SUCCESS only for the image the store holds for that device under the
   asked manufacturer code and image type, strictly newer than the device's current file
-  version, and within the header's hardware range. A hardware mismatch is answered
-  NO_IMAGE_AVAILABLE and reported once, CCS08 result 2; the device then no longer waits
-  for that image. A query without the optional hardware version cannot be checked and is
-  served.
+  version, and within the header's hardware range. The CH offers only newer images (the
+  default query policy of Silicon Labs' OTA server, "Upgrade if server has newer",
+  ``ota-server-policy.c``; zigpy's server does the same): an image a device already runs,
+  or one older than what it runs, is answered NO_IMAGE_AVAILABLE and discarded for that
+  device, CCS08 result 1 "Image Discarded", since the CH will never offer it. A hardware
+  mismatch is answered NO_IMAGE_AVAILABLE and reported once, CCS08 result 2. Either way
+  the device then no longer waits for that image. A query without the optional hardware
+  version cannot be checked and is served.
 * Image Block: ``min(maximum_data_size, max_block_size)`` bytes of the stored file, served
   from the original bytes. A request earlier than ``minimum_block_period_ms`` after the
   previous block, or any request while :attr:`OtaServer.busy`, gets WAIT_FOR_DATA with
@@ -52,8 +56,15 @@ Protocol decisions, each a knob in :class:`OtaServerConfig` with the spec defaul
   with CCS08 result 3 carrying the device's status. Either way the device has decided and no
   longer waits for the image.
 * No request for ``stall_timeout_s`` (``upgrade_end_timeout_s`` once the last block is out,
-  since a device checks the signature before it sends Upgrade End): CCS08 result 3. The
-  image stays waiting, and a device that comes back later resumes as a new transfer.
+  since a device checks the signature before it sends Upgrade End): the transfer is
+  interrupted (:class:`~hanbench.hub.transfer.TransferInterrupted`, no CCS08). The image
+  stays waiting, and a device that comes back resumes from its own offset, as a new
+  transfer: a block request names its offset, so the server needs nothing of the old one.
+* A device that has no transfer of an image waiting for it under way, for
+  ``target_wait_s`` (it never started one: its link is down, it does not hear Image Notify;
+  or it went quiet in the middle), is given up on: the image no longer waits for it and the
+  CH raises CCS08 result 3 "File Transfer Failure", once. So every target ends in a CCS08,
+  whatever happens on the air.
 
 Time on the wire (``current_time`` and ``request_time``, ZCL UTCTime: seconds since
 2000-01-01 UTC) comes from the bench clock; pacing and timeouts from the event loop.
@@ -110,7 +121,7 @@ from hanbench.radio.zcl_frames import (
     block_frame,
     read_ota_request,
 )
-from hanbench.timing import OTA_MAX_BLOCK_SIZE, OTA_MINIMUM_BLOCK_PERIOD_MS, OTA_STALL_TIMEOUT_S
+from hanbench.timing import OTA_MAX_BLOCK_SIZE, OTA_MINIMUM_BLOCK_PERIOD_MS, OTA_STALL_TIMEOUT_S, OTA_TARGET_WAIT_S
 
 LOGGER = logging.getLogger(__name__)
 
@@ -130,8 +141,10 @@ class OtaServerConfig:
     ``max_block_size``: cap on image data per block (at most 63, SiLabs' cap without APS
     encryption). ``minimum_block_period_ms``: the least time between two blocks to one
     device (ZCL MinimumBlockPeriod, ms; 0 = no pacing). ``stall_timeout_s``: how long a
-    transfer may go without a request. ``upgrade_end_timeout_s``:
-    the same after the last block (zigpy: 60 s). ``busy_backoff_s``: how long WAIT_FOR_DATA
+    transfer may go without a request before it counts as interrupted.
+    ``upgrade_end_timeout_s``: the same after the last block (zigpy: 60 s).
+    ``target_wait_s``: how long the CH holds an image for a device with no transfer of it
+    under way before it gives up on the device (CCS08 result 3). ``busy_backoff_s``: how long WAIT_FOR_DATA
     tells a device to wait while the server is busy. ``progress_step_percent``: progress
     reports per transfer are throttled to one per this much of the image.
     ``query_jitter``: Image Notify's QueryJitter (100: every device queries).
@@ -143,6 +156,7 @@ class OtaServerConfig:
     minimum_block_period_ms: int = OTA_MINIMUM_BLOCK_PERIOD_MS
     stall_timeout_s: float = OTA_STALL_TIMEOUT_S
     upgrade_end_timeout_s: float = 60.0
+    target_wait_s: float = OTA_TARGET_WAIT_S
     busy_backoff_s: float = 1.0
     progress_step_percent: float = 10.0
     query_jitter: int = 100
@@ -153,7 +167,8 @@ class OtaServerConfig:
             raise BadInput(f"OTA max block size must be 1..{MAX_BLOCK_SIZE_LIMIT} bytes, got {self.max_block_size}")
         if not 0 <= self.minimum_block_period_ms <= 0xFFFF:
             raise BadInput(f"minimum block period must be 0..65535 ms, got {self.minimum_block_period_ms}")
-        for name in ("stall_timeout_s", "upgrade_end_timeout_s", "busy_backoff_s", "progress_step_percent"):
+        for name in ("stall_timeout_s", "upgrade_end_timeout_s", "target_wait_s", "busy_backoff_s",
+                     "progress_step_percent"):
             if getattr(self, name) <= 0:
                 raise BadInput(f"OTA server {name} must be > 0, got {getattr(self, name)}")
         if not 0 <= self.query_jitter <= 100:
@@ -184,6 +199,10 @@ class OtaServer:
             UpgradeEnd: self._on_upgrade_end,
         }
         self._transfers: dict[EntityId, Transfer] = {}
+        #: Targets with an image waiting and no transfer under way: when the CH gives up on each.
+        self._waits: dict[EntityId, asyncio.TimerHandle] = {}
+        #: A target's last interrupted transfer, whose counts its CCS08 carries if the CH gives up.
+        self._interrupted: dict[EntityId, Transfer] = {}
         self._listeners: Listeners[TransferListener] = Listeners()
 
     def on_transfer(self, listener: TransferListener) -> Callable[[], None]:
@@ -203,21 +222,59 @@ class OtaServer:
             return
         for entity in list(self._transfers):
             self._finish(entity, TransferResult.FILE_TRANSFER_FAILURE, "the CH's OTA server was stopped")
+        self._stop_waits()
         self._hooks.uninstall()
+
+    def power_off(self) -> None:
+        """The CH goes down: every transfer under way is interrupted (the devices resume from
+        their own offsets when it is back) and no target is waited for until :meth:`power_on`."""
+        for transfer in list(self._transfers.values()):
+            self._interrupt(transfer, "the CH restarted")
+        self._stop_waits()
+
+    def power_on(self) -> None:
+        """The CH is back: every target its store still holds an image for is waited for
+        afresh, ``target_wait_s`` from now."""
+        for stored in self.store.images:
+            for entity in stored.pending:
+                self._wait_for(entity)
+
+    def _stop_waits(self) -> None:
+        for handle in self._waits.values():
+            handle.cancel()
+        self._waits.clear()
 
     # -- what the CH composition calls ----------------------------------------------------
 
     def offer(
         self, image: UpgradeImage, targets: Iterable[EntityId | t.EUI64 | str], *,
-        device_type: DeviceType | None = None,
+        device_type: DeviceType | None = None, device_log: Mapping[EntityId, DeviceType] | None = None,
     ) -> StoredImage | None:
         """Store an image for ``targets`` and report what the store discarded (CCS08 code 1).
 
-        Returns the stored image, or ``None`` if the store discarded the newcomer itself.
-        A transfer of an image that was overwritten is stopped at once.
+        ``device_log`` is the CH's record of its devices' types: a target it names as another
+        type than the image's would never ask for the image (its Query Next Image names its
+        own manufacturer code and image type), so the image is discarded for it at once, CCS08
+        code 1. Returns the stored image, or ``None`` if the store discarded the newcomer
+        itself or no target can take it. A transfer of an image that was overwritten is
+        stopped at once.
         """
-        result = self.store.put(image, [entity_of(d) for d in targets], device_type=device_type)
+        kind = self.store.kind_of(image, device_type)
         now = self._loop_now()
+        takers = []
+        for device in (entity_of(d) for d in targets):
+            logged = (device_log or {}).get(device, kind)
+            if logged is kind:
+                takers.append(device)
+                continue
+            header = image.header
+            self._listeners(unstarted_outcome(
+                device, image, TransferResult.IMAGE_DISCARDED,
+                f"a {kind.value} image (manufacturer code 0x{header.manufacturer_code:04X}, image type "
+                f"0x{header.image_type:04X}) for a {logged.value}, which never asks for it", now))
+        if not takers:
+            return None
+        result = self.store.put(image, takers, device_type=device_type)
         for discard in result.discarded:
             for device in sorted(discard.targets):
                 transfer = self._transfers.get(device)
@@ -227,6 +284,11 @@ class OtaServer:
                     self._listeners(
                         unstarted_outcome(device, discard.image, TransferResult.IMAGE_DISCARDED, discard.reason, now)
                     )
+                self._forget_if_settled(device)
+        if result.stored is not None:
+            for device in result.stored.targets:
+                if device not in self._transfers:
+                    self._wait_for(device)
         return result.stored
 
     def image_waiting(self, device: EntityId | t.EUI64 | str) -> StoredImage | None:
@@ -288,21 +350,24 @@ class OtaServer:
     async def _on_query(self, peer: OtaPeer, tsn: int, cmd: QueryNextImage) -> None:
         entity = peer.entity
         stored = self.store.lookup(entity, cmd.manufacturer_code, cmd.image_type)
-        header = stored.image.header if stored is not None else None
         no_image = QueryNextImageResponse(Status.NO_IMAGE_AVAILABLE).frame(tsn)
-        if stored is None or header is None or not header.is_newer_than(cmd.current_file_version):
+        if stored is None:
             await peer.send(no_image)
             return
+        header = stored.image.header
         hw = cmd.hardware_version
-        if hw is not None and not header.accepts_hardware_version(hw):
-            reason = (
-                f"hardware version 0x{hw:04X} is outside the image's range "
-                f"0x{header.hw_min:04X}..0x{header.hw_max:04X}"
-            )
-            self.store.settle(stored, entity)
-            self._listeners(
-                unstarted_outcome(entity, stored, TransferResult.HARDWARE_VERSION_MISMATCH, reason, self._loop_now())
-            )
+        refusal: tuple[TransferResult, str] | None = None
+        if not header.is_newer_than(cmd.current_file_version):
+            refusal = (TransferResult.IMAGE_DISCARDED,
+                       f"the device runs file version 0x{cmd.current_file_version:08X}; the CH offers only a newer "
+                       f"image, and 0x{header.file_version:08X} is not")
+        elif hw is not None and not header.accepts_hardware_version(hw):
+            refusal = (TransferResult.HARDWARE_VERSION_MISMATCH,
+                       f"hardware version 0x{hw:04X} is outside the image's range "
+                       f"0x{header.hw_min:04X}..0x{header.hw_max:04X}")
+        if refusal is not None:
+            self._settle(stored, entity)
+            self._listeners(unstarted_outcome(entity, stored, *refusal, self._loop_now()))
             await peer.send(no_image)
             return
         self._transfer(entity, stored)
@@ -347,7 +412,7 @@ class OtaServer:
             transfer = self._transfer(entity, stored)
         else:
             self._arm_stall_timer(transfer)  # the device spoke: its answer may take a while to reach it
-        self.store.settle(transfer.stored, entity)
+        self._settle(transfer.stored, entity)
         if cmd.status == Status.SUCCESS:
             key = transfer.stored.key
             sent = await peer.send(UpgradeEndResponse(
@@ -404,6 +469,7 @@ class OtaServer:
         if transfer is not None:
             self._finish(entity, TransferResult.FILE_TRANSFER_FAILURE,
                          f"the device moved on to image {stored.key}")
+        self._stop_wait(entity)
         transfer = Transfer(entity, stored, started_at=self._loop_now())
         self._transfers[entity] = transfer
         self._listeners(transfer.started())
@@ -456,8 +522,57 @@ class OtaServer:
 
     def _stalled(self, transfer: Transfer, timeout: float) -> None:
         if self._transfers.get(transfer.device) is transfer:
-            self._finish(transfer.device, TransferResult.FILE_TRANSFER_FAILURE,
-                         f"no request from the device for {timeout:g} s")
+            self._interrupt(transfer, f"no request from the device for {timeout:g} s")
+
+    def _interrupt(self, transfer: Transfer, reason: str) -> None:
+        """``transfer`` stops short; its image still waits for the device, which may resume."""
+        entity = transfer.device
+        del self._transfers[entity]
+        transfer.stop()
+        self._listeners(transfer.interrupted(reason, self._loop_now()))
+        self._interrupted[entity] = transfer
+        if self.store.waiting_for(entity) is not None:
+            self._wait_for(entity)
+
+    # -- targets waited for ---------------------------------------------------------------------
+
+    def _wait_for(self, entity: EntityId) -> None:
+        """Give ``entity`` ``target_wait_s`` from now to get a transfer going (again)."""
+        self._stop_wait(entity)
+        self._waits[entity] = asyncio.get_running_loop().call_later(self.config.target_wait_s, self._give_up, entity)
+
+    def _stop_wait(self, entity: EntityId) -> None:
+        handle = self._waits.pop(entity, None)
+        if handle is not None:
+            handle.cancel()
+
+    def _give_up(self, entity: EntityId) -> None:
+        """``entity`` let ``target_wait_s`` pass with no transfer under way: CCS08 result 3."""
+        self._waits.pop(entity, None)
+        if entity in self._transfers:
+            return
+        wait = self.config.target_wait_s
+        while (stored := self.store.waiting_for(entity)) is not None:
+            interrupted = self._interrupted.get(entity)
+            self._settle(stored, entity)
+            if interrupted is not None and interrupted.stored is stored:
+                outcome = interrupted.outcome(TransferResult.FILE_TRANSFER_FAILURE,
+                                              f"the device did not come back to its transfer within {wait:g} s",
+                                              self._loop_now())
+            else:
+                outcome = unstarted_outcome(entity, stored, TransferResult.FILE_TRANSFER_FAILURE,
+                                            f"the device started no transfer within {wait:g} s", self._loop_now())
+            self._listeners(outcome)
+
+    def _settle(self, stored: StoredImage, entity: EntityId) -> None:
+        """``entity`` is done with ``stored``: the store no longer holds it for the device."""
+        self.store.settle(stored, entity)
+        self._forget_if_settled(entity)
+
+    def _forget_if_settled(self, entity: EntityId) -> None:
+        if self.store.waiting_for(entity) is None:
+            self._stop_wait(entity)
+            self._interrupted.pop(entity, None)
 
     def _finish(
         self,

@@ -4,12 +4,15 @@ The CH's OTA server (:mod:`hanbench.hub.ota_server`) keeps a :class:`Transfer` p
 while it serves an image. The transfer owns what runs on its behalf, its stall timer and the
 page being streamed to it, so ending it stops both at once (as zigpy's OTA manager keeps one
 timer per transfer). The server tells its transfer listeners once when a transfer starts, a
-few times as it progresses, and exactly once when it finishes, with the CCS08 response code
-(:class:`~hanbench.gbcs.alerts.TransferResult`, re-exported here). Outcomes
-that are not transfers in the Zigbee sense but still need a CCS08 (an image discarded by the
-store before a device fetched it, a hardware version mismatch found at Query Next Image) are
-reported the same way, as a finished outcome with zero blocks, so the CH composition has one
-stream to turn into CCS08 alerts and bench events.
+few times as it progresses, when it is interrupted (:class:`TransferInterrupted`: the device
+went quiet, or the CH restarted; the image still waits for the device, which may come back
+and resume), and exactly once when the CH is done with the device for that image, with the
+CCS08 response code (:class:`~hanbench.gbcs.alerts.TransferResult`, re-exported here).
+Outcomes that are not transfers in the Zigbee sense but still need a CCS08 (an image
+discarded before a device fetched it, a hardware version mismatch or an image that is not
+newer found at Query Next Image, a device that never fetched its image) are reported the
+same way, as a finished outcome with zero blocks, so the CH composition has one stream to
+turn into CCS08 alerts and bench events.
 
 All times are event-loop times (virtual in emulation), never the wall clock.
 """
@@ -17,6 +20,7 @@ All times are event-loop times (virtual in emulation), never the wall clock.
 from __future__ import annotations
 
 import asyncio
+import hashlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -24,11 +28,13 @@ from zigpy.zcl import foundation
 
 from hanbench.gbcs.alerts import TransferResult
 from hanbench.gbcs.entity import EntityId
+from hanbench.gbcs.image import UpgradeImage
 from hanbench.hub.image_store import ImageKey, StoredImage
 
 __all__ = [
     "Transfer",
     "TransferEvent",
+    "TransferInterrupted",
     "TransferListener",
     "TransferOutcome",
     "TransferProgress",
@@ -66,6 +72,19 @@ class TransferProgress:
 
 
 @dataclass(frozen=True)
+class TransferInterrupted:
+    """A transfer stopped short of its end (``offset`` of ``size`` bytes sent) for ``reason``;
+    the image still waits for the device. No CCS08: the device may come back and resume."""
+
+    device: EntityId
+    image: ImageKey
+    offset: int
+    size: int
+    reason: str
+    at: float
+
+
+@dataclass(frozen=True)
 class TransferOutcome:
     """How one transfer ended; ``result`` is the CCS08 response code.
 
@@ -96,7 +115,7 @@ class TransferOutcome:
         return 0.0 if self.started_at is None else self.finished_at - self.started_at
 
 
-TransferEvent = TransferStarted | TransferProgress | TransferOutcome
+TransferEvent = TransferStarted | TransferProgress | TransferInterrupted | TransferOutcome
 TransferListener = Callable[[TransferEvent], None]
 """Who hears about transfers: the CH composition (CCS08 alerts, bench events), tests."""
 
@@ -107,6 +126,7 @@ class TransferRecorder:
 
     started: list[TransferStarted] = field(default_factory=list)
     progress: list[TransferProgress] = field(default_factory=list)
+    interrupted: list[TransferInterrupted] = field(default_factory=list)
     finished: list[TransferOutcome] = field(default_factory=list)
 
     def __call__(self, event: TransferEvent) -> None:
@@ -115,6 +135,8 @@ class TransferRecorder:
                 self.started.append(event)
             case TransferProgress():
                 self.progress.append(event)
+            case TransferInterrupted():
+                self.interrupted.append(event)
             case TransferOutcome():
                 self.finished.append(event)
 
@@ -214,6 +236,9 @@ class Transfer:
         return TransferProgress(self.device, self.stored.key, self.high_water, self.stored.size, self.blocks,
                                 self.last_block_at)
 
+    def interrupted(self, reason: str, now: float) -> TransferInterrupted:
+        return TransferInterrupted(self.device, self.stored.key, self.high_water, self.stored.size, reason, now)
+
     def outcome(
         self,
         result: TransferResult,
@@ -241,9 +266,14 @@ class Transfer:
 
 
 def unstarted_outcome(
-    device: EntityId, stored: StoredImage, result: TransferResult, reason: str, now: float
+    device: EntityId, image: StoredImage | UpgradeImage, result: TransferResult, reason: str, now: float
 ) -> TransferOutcome:
-    """The outcome for a device that never got a transfer going (discard, hardware mismatch)."""
-    return TransferOutcome(
-        device=device, image=stored.key, image_sha256=stored.sha256, result=result, reason=reason, finished_at=now
-    )
+    """The outcome for a device that never got a transfer going (discard, hardware mismatch,
+    an image that is not newer, a device that never asked for it), of an image the store
+    holds or one it never took."""
+    if isinstance(image, StoredImage):
+        key, digest = image.key, image.sha256
+    else:
+        key, digest = ImageKey.of(image.header), hashlib.sha256(image.to_bytes()).digest()
+    return TransferOutcome(device=device, image=key, image_sha256=digest, result=result, reason=reason,
+                           finished_at=now)

@@ -156,6 +156,21 @@ async def test_the_chs_image_and_transfer_steps(stored: StoredImage) -> None:
 
 
 @pytest.mark.looptime
+async def test_an_interrupted_transfer_and_a_device_the_ch_gave_up_on(stored: StoredImage) -> None:
+    stream, publish = hub_stream()
+    transfer = Transfer(ESME, stored, started_at=0.0)
+    transfer.record_block(0, 50, 1.0)
+    publish(transfer.interrupted("no request from the device for 30 s", 31.0))
+    publish(transfer.outcome(TransferResult.FILE_TRANSFER_FAILURE, "the device did not come back", 99.0))
+    assert published(stream) == expected(
+        ev.TransferInterrupted(device=ESME, file_version=NEXT_FILE_VERSION, offset=50, size=stored.size,
+                               reason="no request from the device for 30 s"),
+        ev.TransferFinished(device=ESME, file_version=NEXT_FILE_VERSION, result=TransferResult.FILE_TRANSFER_FAILURE,
+                            reason="the device did not come back", blocks=1, bytes_sent=50),
+    )
+
+
+@pytest.mark.looptime
 async def test_the_chs_command_steps_sent_unconfirmed_queued_and_uncollected() -> None:
     stream, publish = hub_stream()
     publish(hub_events.Tunnelled(ESME, 11, Delivery.SENT))

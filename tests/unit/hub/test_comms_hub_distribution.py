@@ -21,6 +21,7 @@ from hanbench.gbcs.frame import verify_message
 from hanbench.gbcs.entity import DCC_ENTITY
 from hanbench.hub import hub_events
 from hanbench.hub.comms_hub import CommsHubTiming
+from hanbench.hub.ota_server import OtaServerConfig
 from hanbench.hub.transfer import TransferOutcome
 from hanbench.radio.link import LinkModel
 
@@ -141,6 +142,42 @@ async def test_an_image_the_rules_discard_at_once_is_reported_and_distribute_say
         assert not await p.hub.distribute(sample(D.PPMID), [ENTITIES[D.PPMID]])
         discarded = [a for a in ccs08(p) if a.result is TransferResult.IMAGE_DISCARDED]
         assert [a.device for a in discarded] == [ENTITIES[D.PPMID]]
+
+
+async def test_an_image_for_another_device_type_is_discarded_for_that_target_at_once_with_ccs08_1() -> None:
+    async with premises([D.ESME, D.GSME]) as p:
+        esme, gsme = ENTITIES[D.ESME], ENTITIES[D.GSME]
+        await p.hub.distribute(sample(D.GSME), [esme, gsme])  # the SR 11.1 the DCC refuses for the ESME
+        (discard,) = ccs08(p)
+        assert (discard.device, discard.result) == (esme, TransferResult.IMAGE_DISCARDED)
+        assert p.hub.ota.image_waiting(esme) is None and p.hub.ota.image_waiting(gsme) is not None
+        await p.hub.distribute(sample(D.GSME), [esme])  # no target can take it: nothing is stored
+        assert [a.device for a in ccs08(p)] == [esme, esme]
+        assert len(p.hub.store.images) == 1
+
+
+async def test_a_downgrade_is_discarded_for_the_device_at_its_query_with_ccs08_1() -> None:
+    async with premises([D.ESME]) as p:
+        esme = p.devices[D.ESME]
+        await p.hub.distribute(sample(D.ESME, 2), [ENTITIES[D.ESME]])
+        await p.until(lambda: esme.firmware.held is not None, timeout_s=600)
+        esme.firmware.activate(esme.firmware.held.image_hash, ActivationTrigger.CS06)  # it now runs version 2
+        await p.hub.distribute(sample(D.ESME, 1), [ENTITIES[D.ESME]])  # an older file, validly signed
+        await p.until(lambda: len(ccs08(p)) == 2, timeout_s=600)
+        assert ccs08(p)[1].result is TransferResult.IMAGE_DISCARDED
+        assert p.hub.ota.image_waiting(ENTITIES[D.ESME]) is None
+        assert esme.firmware.running.file_version == 2 and esme.firmware.held is None
+
+
+async def test_a_device_whose_link_is_down_is_given_up_with_ccs08_3_after_the_target_wait() -> None:
+    async with premises([D.ESME], timing=CommsHubTiming(ota=OtaServerConfig(target_wait_s=3600))) as p:
+        esme = ENTITIES[D.ESME]
+        p.air.set_link(p.app.state.node_info.ieee, p.devices[D.ESME].node.ieee, LinkModel(loss=0.9))
+        await p.hub.distribute(sample(D.ESME), [esme])
+        await p.until(lambda: ccs08(p), timeout_s=2 * 3600, step_s=60)
+        (failure,) = ccs08(p)
+        assert (failure.device, failure.result) == (esme, TransferResult.FILE_TRANSFER_FAILURE)
+        assert p.hub.ota.image_waiting(esme) is None
 
 
 def recorder(p: Premises) -> list[str]:

@@ -225,19 +225,31 @@ async def test_query_offers_the_stored_image_with_its_original_size() -> None:
         assert [s.device for s in b.recorder.started] == [PROBE]
 
 
-@pytest.mark.parametrize("change", [
-    {"version": NEXT_FILE_VERSION},  # already running it: not strictly newer
-    {"image_type": 0x0001},  # asks for another image type
-], ids=["not-newer", "other-image-type"])
-async def test_query_without_a_matching_newer_image_gets_no_image_and_no_report(change: dict[str, int]) -> None:
+async def test_query_for_another_image_type_gets_no_image_and_no_report() -> None:
     async with bench() as b:
         assert b.server is not None
         b.server.offer(parse_image(ESME_IMAGE), [PROBE])
-        fields = b.probe.query(version=change.get("version", INITIAL_FILE_VERSION))
-        fields["image_type"] = change.get("image_type", ESME.image_type)
+        fields = b.probe.query()
+        fields["image_type"] = 0x0001
         assert (await b.probe.ask("query_next_image", **fields)).cmd.status == Status.NO_IMAGE_AVAILABLE
         assert b.recorder.finished == [] and b.recorder.started == []
         assert b.server.image_waiting(PROBE) is not None
+
+
+@pytest.mark.parametrize("running", [NEXT_FILE_VERSION, NEXT_FILE_VERSION + 1], ids=["re-sent", "downgrade"])
+async def test_an_image_that_is_not_newer_than_what_the_device_runs_is_discarded_for_it_with_ccs08_1(
+        running: int) -> None:
+    async with bench() as b:
+        assert b.server is not None
+        b.server.offer(parse_image(ESME_IMAGE), [PROBE])
+        reply = await b.probe.ask("query_next_image", **b.probe.query(version=running))
+        assert reply.cmd.status == Status.NO_IMAGE_AVAILABLE
+        (outcome,) = b.recorder.finished
+        assert outcome.result is TransferResult.IMAGE_DISCARDED and outcome.blocks == 0
+        assert f"runs file version 0x{running:08X}" in outcome.reason and "not" in outcome.reason
+        assert b.server.image_waiting(PROBE) is None and b.recorder.started == []
+        await asyncio.sleep(3 * 24 * 3600)
+        assert len(b.recorder.finished) == 1, "reported once, and the CH waits for nothing more"
 
 
 async def test_hardware_version_mismatch_is_refused_and_reported_once() -> None:
@@ -421,7 +433,7 @@ async def test_upgrade_end_refusal_gets_a_default_response_and_file_transfer_fai
         assert outcome.device_status == Status.INVALID_IMAGE and "INVALID_IMAGE" in outcome.reason
 
 
-async def test_stalled_transfer_ends_as_file_transfer_failure_after_the_timeout() -> None:
+async def test_a_stalled_transfer_is_interrupted_without_ccs08_and_the_device_resumes_it() -> None:
     async with bench(config=OtaServerConfig(stall_timeout_s=20)) as b:
         assert b.server is not None
         b.server.offer(parse_image(ESME_IMAGE), [PROBE])
@@ -429,15 +441,45 @@ async def test_stalled_transfer_ends_as_file_transfer_failure_after_the_timeout(
         await asyncio.sleep(19.9)
         await b.probe.ask("image_block", **b.probe.block(50))
         await asyncio.sleep(19.9)
-        assert b.recorder.finished == []
+        assert b.recorder.interrupted == []
         await asyncio.sleep(0.2)
-        (outcome,) = b.recorder.finished
-        assert outcome.result is TransferResult.FILE_TRANSFER_FAILURE and "20 s" in outcome.reason
-        assert outcome.duration == pytest.approx(19.9 + 20) and outcome.blocks == 2
-        # The image still waits; the device can come back and resume, as a new transfer.
+        (interrupted,) = b.recorder.interrupted
+        assert "20 s" in interrupted.reason and interrupted.offset == 100 and interrupted.size == len(ESME_IMAGE)
+        assert b.recorder.finished == [], "no CCS08: the device may come back"
+        # The image still waits; the device comes back and resumes from its offset, as a new transfer.
         assert b.server.image_waiting(PROBE) is not None
         assert (await b.probe.ask("image_block", **b.probe.block(100))).cmd.status == Status.SUCCESS
         assert len(b.recorder.started) == 2
+
+
+async def test_a_device_that_never_starts_its_transfer_is_given_up_with_ccs08_3_after_the_target_wait() -> None:
+    async with bench(config=OtaServerConfig(target_wait_s=3600)) as b:
+        assert b.server is not None
+        b.server.offer(parse_image(ESME_IMAGE), [PROBE])
+        await asyncio.sleep(3599)
+        assert b.recorder.finished == [] and b.server.image_waiting(PROBE) is not None
+        await asyncio.sleep(2)
+        (outcome,) = b.recorder.finished
+        assert outcome.result is TransferResult.FILE_TRANSFER_FAILURE and outcome.blocks == 0
+        assert "started no transfer within 3600 s" in outcome.reason
+        assert b.server.image_waiting(PROBE) is None
+        assert (await b.probe.ask("query_next_image", **b.probe.query())).cmd.status == Status.NO_IMAGE_AVAILABLE
+        await asyncio.sleep(2 * 3600)
+        assert len(b.recorder.finished) == 1
+
+
+async def test_a_device_that_does_not_come_back_to_its_transfer_is_given_up_with_what_it_was_sent() -> None:
+    async with bench(config=OtaServerConfig(stall_timeout_s=20, target_wait_s=3600)) as b:
+        assert b.server is not None
+        b.server.offer(parse_image(ESME_IMAGE), [PROBE])
+        await asyncio.sleep(3000)  # a transfer that starts late ...
+        await b.probe.ask("image_block", **b.probe.block(0))
+        await asyncio.sleep(20 + 3599)  # ... goes quiet: interrupted, then the full wait again
+        assert b.recorder.finished == [] and len(b.recorder.interrupted) == 1
+        await asyncio.sleep(2)
+        (outcome,) = b.recorder.finished
+        assert outcome.result is TransferResult.FILE_TRANSFER_FAILURE and outcome.blocks == 1
+        assert "did not come back to its transfer within 3600 s" in outcome.reason
 
 
 async def test_overwritten_image_ends_the_transfer_as_discarded() -> None:

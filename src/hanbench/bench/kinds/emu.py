@@ -75,7 +75,7 @@ def hub_timing(config: BenchConfig) -> CommsHubTiming:
     timing = config.timing
     return CommsHubTiming(
         ota=OtaServerConfig(max_block_size=timing.block_size_max, minimum_block_period_ms=timing.block_period_ms,
-                            stall_timeout_s=timing.stall_timeout_s),
+                            stall_timeout_s=timing.stall_timeout_s, target_wait_s=timing.target_wait_s),
         image_rules=config.hub.image_rules,
         slots=config.hub.image_store_slots,
         queue_expiry_s=timing.queue_expiry_s,

@@ -28,6 +28,7 @@ from hanbench.bench.events import (
     ImageStored,
     ReceiptAlertRaised,
     TransferFinished,
+    TransferInterrupted,
     TransferStarted,
 )
 from hanbench.clock import BenchClock
@@ -63,6 +64,9 @@ def hub_listener(events: EventStream, clock: BenchClock, *, block_size: int,
             case transfer.TransferProgress():
                 events.publish(BlockProgress(device=event.device, file_version=event.image.file_version,
                                              offset=event.offset, size=event.size, blocks=event.blocks))
+            case transfer.TransferInterrupted():
+                events.publish(TransferInterrupted(device=event.device, file_version=event.image.file_version,
+                                                   offset=event.offset, size=event.size, reason=event.reason))
             case transfer.TransferOutcome():
                 events.publish(TransferFinished(
                     device=event.device, file_version=event.image.file_version, result=event.result,
