@@ -255,7 +255,13 @@ class GbcsDevice:
     def handle_message(self, data: bytes) -> bytes | None:
         """A GBCS message from the tunnel; the response bytes, or ``None`` for none.
 
-        Messages for another device, and anything that is not a command, are ignored.
+        A command addressed to another device fails Command Authenticity and Integrity
+        Verification, GBCS's first CS06 step (gbcs-domain 1.4, step 1), at its MAC check: the
+        ACB's MAC is keyed for the recipient and binds its entity ID (gbcs-domain 9: ECDH with
+        the recipient's KA key, and the KDF's OtherInfo names the recipient's system title), so
+        no device can verify a command made for another. It is dropped unanswered with alert
+        0x8F3D, as any command that fails authentication. Anything that is not a command is
+        ignored.
         """
         try:
             msg = decode_message(data)
@@ -263,7 +269,7 @@ class GbcsDevice:
             LOGGER.info("%s dropped an undecodable tunnel message: %s", self.entity_id, exc)
             self._refuse(CommandCheck.MALFORMED, None, 0, f"undecodable message: {exc}")
             return None
-        if msg.cra is not Cra.COMMAND or msg.target != self.entity_id:
+        if msg.cra is not Cra.COMMAND:
             return None
         try:
             verify_mac(msg, self.keys.agreement_key, self.keys.remote_parties[self.keys.acb])

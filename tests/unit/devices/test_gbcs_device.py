@@ -266,13 +266,29 @@ async def test_replayed_cs06_is_refused_and_activates_nothing() -> None:
     assert bench.answer(bench.cs06(v2_hash())).code is ActivationResult.SUCCESS
 
 
-async def test_malformed_or_foreign_messages_are_refused_or_ignored() -> None:
+async def test_malformed_messages_are_refused_with_0x8F1E() -> None:
     bench = Bench()
     assert bench.device.handle_message(b"\xdf\x09") is None
-    assert bench.alerts()[0][0] == AlertCode.COMMAND_INTEGRITY_CHECK_FAILED
-    other = Bench(DeviceType.GSME, GSME).cs06(v2_hash())  # addressed to the GSME
+    assert [code for code, _ in bench.alerts()] == [AlertCode.COMMAND_INTEGRITY_CHECK_FAILED]
+
+
+async def test_a_cs06_for_another_device_is_refused_unanswered_with_0x8F3D_and_activates_nothing() -> None:
+    bench = Bench()
+    bench.device.receive_image(sample(DeviceType.ESME))
     bench.sent.clear()
-    assert bench.device.handle_message(other) is None and bench.sent == []
+    other = Bench(DeviceType.GSME, GSME).cs06(v2_hash())  # addressed to the GSME, signed by the Supplier
+    assert bench.device.handle_message(other) is None
+    assert [code for code, _ in bench.alerts()] == [AlertCode.TRUSTED_SOURCE_AUTHENTICATION_FAILURE]
+    (dropped,) = [e for e in bench.events if isinstance(e, CommandDropped)]
+    assert dropped.command == MessageCode.CS06_ACTIVATE_FIRMWARE and str(GSME) in dropped.reason
+    assert bench.device.firmware.running == Firmware(1) and bench.device.last_counter is None
+
+
+async def test_a_response_or_alert_for_another_device_is_ignored() -> None:
+    bench = Bench()
+    alert = Bench(DeviceType.GSME, GSME)
+    alert.device.receive_image(sample(DeviceType.GSME))
+    assert bench.device.handle_message(alert.sent[0]) is None and bench.sent == []
 
 
 # --- future-dated -----------------------------------------------------------------------------
