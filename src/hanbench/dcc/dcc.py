@@ -14,7 +14,12 @@
   in the inventory, so counters keep increasing across runs); the response updates the
   inventory. When no response arrives within ``response_wait`` the device is flagged (as
   the real DSP leaves such a device suspended, gbcs-domain.md 1.7); a late response, or a
-  later SR 11.2, clears the flag.
+  later SR 11.2, clears the flag. A CS06 with an execution date-time is answered without
+  an outcome (GBCS CS06 step 2, gbcs-domain.md 1.4) and carried out at that date-time,
+  whose outcome comes in alert 0x8F66 / 0x8F67 naming the CS06's originator counter. When
+  the date-time has already passed the device carries it out at once, so the DCC does not
+  report it scheduled: it waits (within ``response_wait``) for that alert and reports its
+  outcome, activated or failed.
 * SR 11.2: the GBCS read-firmware-version use case for the device type (ECS52, GCS38, CS08);
   no response within ``response_wait`` is ``not_delivered``.
 
@@ -123,6 +128,8 @@ class Dcc:
         self.authoriser = Authoriser(inventory, keystore, self.policy)
         self.inboxes = Inboxes(inventory)
         self._late: set[asyncio.Task[GbcsMessage]] = set()
+        #: Outcome alerts (0x8F66 / 0x8F67) awaited for a CS06 dated in the past, by device and counter.
+        self._outcome_alerts: dict[tuple[EntityId, int], asyncio.Future[cs06.FutureDatedActivationAlert]] = {}
         self._delivery_listeners: Listeners[DeliveryListener] = Listeners()
         hub.on_alert(self.receive_alert)
 
@@ -234,30 +241,74 @@ class Dcc:
         command = self._protected(request_id, cs06.activate_firmware_command(
             user.entity_id, request.device, cs06.ActivateFirmware(request.firmware_hash, counter, execution),
             self.keystore.private_key(user.entity_id, Usage.DS)))
-        task = asyncio.ensure_future(self.hub.send_command(command))
-        done, _ = await asyncio.wait({task}, timeout=self.response_wait.total_seconds())
-        if task in done:
-            return self._settle_activation(command, request.cancel, task, request_id)
-        self.inventory.set_activation_response_missing(request.device, True)
+        at_once = execution is not None and not request.cancel and execution <= self.clock()
+        key = (request.device, counter)
+        outcome_alert: asyncio.Future[cs06.FutureDatedActivationAlert] = asyncio.get_running_loop().create_future()
+        if at_once:  # registered before sending: the alert may come in right behind the response
+            self._outcome_alerts[key] = outcome_alert
+        try:
+            wait = self.response_wait.total_seconds()
+            began = asyncio.get_running_loop().time()
+            task = asyncio.ensure_future(self.hub.send_command(command))
+            done, _ = await asyncio.wait({task}, timeout=wait)
+            if task not in done:
+                return self._response_missing(command, request.cancel, task, request_id, at_once)
+            result = self._settle_activation(command, request.cancel, task, request_id, at_once=at_once)
+            if not at_once or result.outcome is not Outcome.ACTIVATION_SCHEDULED:
+                return result
+            left = wait - (asyncio.get_running_loop().time() - began)
+            return await self._executed_at_once(request.device, execution, outcome_alert, left, request_id)
+        finally:
+            self._outcome_alerts.pop(key, None)
+            outcome_alert.cancel()
+
+    async def _executed_at_once(self, device: EntityId, execution: datetime, outcome_alert:
+                                asyncio.Future[cs06.FutureDatedActivationAlert], wait_s: float,
+                                request_id: int) -> TargetResult:
+        """A CS06 dated ``execution``, already past when sent: the outcome its alert reports."""
+        passed = f"its execution date-time {execution.isoformat()} had passed, so the device acted at once"
+        try:
+            async with asyncio.timeout(max(wait_s, 0.0)):
+                alert = await outcome_alert
+        except TimeoutError:
+            self.inventory.set_activation_response_missing(device, True)
+            return self._finish(request_id, TargetResult(
+                device, None, f"{passed}, but no 0x8F66 / 0x8F67 came within {self.response_wait}; the device is "
+                "flagged until an SR 11.2 says what it runs", Outcome.RESPONSE_MISSING))
+        outcome = alert.outcome
+        version = firmware_version_from_bytes(outcome.firmware_version)
+        if outcome.succeeded:
+            return self._finish(request_id, TargetResult(device, None, f"{passed}: running {version:08X} "
+                                                         f"({code_text(alert.alert_code)})", Outcome.ACTIVATED, version))
+        return self._finish(request_id, TargetResult(device, None, f"{passed}: activation failed, "
+                                                     f"{outcome.code.name} ({code_text(alert.alert_code)})",
+                                                     Outcome.ACTIVATION_FAILED, version))
+
+    def _response_missing(self, command: GbcsMessage, cancel: bool, task: asyncio.Task[GbcsMessage],
+                          request_id: int, at_once: bool) -> TargetResult:
+        self.inventory.set_activation_response_missing(command.target, True)
         self._late.add(task)
-        task.add_done_callback(lambda t: self._late_activation(command, request.cancel, t, request_id))
+        task.add_done_callback(lambda t: self._late_activation(command, cancel, t, request_id, at_once))
         return self._finish(request_id, TargetResult(
-            request.device, None,
+            command.target, None,
             f"no response within {self.response_wait}; the device is flagged until a response "
             "or an SR 11.2 arrives", Outcome.RESPONSE_MISSING))
 
     def _late_activation(self, command: GbcsMessage, cancel: bool, task: asyncio.Task[GbcsMessage],
-                         request_id: int) -> None:
+                         request_id: int, at_once: bool) -> None:
         self._late.discard(task)
         if task.cancelled():
             return
         try:
-            self._settle_activation(command, cancel, task, request_id)
+            self._settle_activation(command, cancel, task, request_id, at_once=at_once)
         except HanbenchError as exc:  # the bench failed, not the device: say so in the SR log
             self.inventory.set_outcome(request_id, command.target, f"late response lost: {exc}")
 
     def _settle_activation(self, command: GbcsMessage, cancel: bool, task: asyncio.Future[GbcsMessage],
-                           request_id: int) -> TargetResult:
+                           request_id: int, *, at_once: bool = False) -> TargetResult:
+        """The response's outcome, recorded. ``at_once``: a CS06 dated in the past, whose NULL
+        response says nothing yet (its outcome alert does): only the missing-response flag
+        is cleared, and the result is left for the caller to finish."""
         device = command.target
         try:
             response = cs06.read_activate_firmware_response(self._check_response(command, task.result()))
@@ -269,6 +320,8 @@ class Dcc:
             return self._fail_activation(request_id, device, str(exc), Outcome.BAD_RESPONSE)
         with self.inventory.transaction():
             self.inventory.set_activation_response_missing(device, False)
+            if at_once and isinstance(response, cs06.Accepted):
+                return TargetResult(device, None, "accepted; the outcome comes in its alert", Outcome.ACTIVATION_SCHEDULED)
             if isinstance(response, cs06.Accepted) or version is None:
                 return self._finish(request_id, self._accepted_activation(device, cancel))
             if response.succeeded:
@@ -406,6 +459,9 @@ class Dcc:
             self._apply_activation(device, facts, alert.outcome is alerts.PpmidActivationOutcome.SUCCESS)
         elif isinstance(alert, cs06.FutureDatedActivationAlert):
             self._apply_activation(device, facts, alert.outcome.succeeded)
+            awaited = self._outcome_alerts.get((device.entity_id, alert.originator_counter))
+            if awaited is not None and not awaited.done():
+                awaited.set_result(alert)
         return []
 
     def _apply_activation(self, device: Device, facts: _AlertFacts, succeeded: bool) -> None:

@@ -133,6 +133,53 @@ async def test_future_dated_activation_and_its_cancellation(make_dcc, inventory,
     assert sent.is_cancellation
 
 
+def executing_at_once(keystore, hub, result: cs06.ActivationResult, *, alert: bool = True):
+    """A device that answers a CS06 dated in the past NULL, as GBCS step 2 has it, then carries it
+    out at once and raises 0x8F66 / 0x8F67 with the outcome (unless ``alert`` is False)."""
+    accept = activation_responder(keystore)
+
+    async def respond(target, msg):
+        command = cs06.read_activate_firmware(msg)
+        response = await accept(target, msg)
+        version = (V2 if result is cs06.ActivationResult.SUCCESS else V1).to_bytes(4, "big")
+        record = cs06.FutureDatedActivationAlert(command.execution_datetime, command.originator_counter,
+                                                 cs06.ExecutionOutcome(result, version))
+        if alert:
+            asyncio.get_running_loop().call_soon(hub.alert, cs06.future_dated_activation_alert(
+                target, msg.originator, 7, record, device_key(keystore, target)))
+        return response
+    return respond
+
+
+@pytest.mark.looptime
+@pytest.mark.parametrize(("result", "outcome", "state"), [
+    (cs06.ActivationResult.SUCCESS, Outcome.ACTIVATED, UpdateState.ACTIVATED),
+    (cs06.ActivationResult.HASH_MISMATCH, Outcome.ACTIVATION_FAILED, UpdateState.FAILED),
+])
+async def test_a_cs06_dated_in_the_past_reports_what_the_device_did_at_once_not_scheduled(
+        make_dcc, inventory, hub, keystore, result, outcome, state):
+    dcc = make_dcc()
+    await dcc.submit(SUPPLIER_A, UpdateFirmware(signed_image(keystore, SUPPLIER_A), [ESME]))
+    hub.responder = executing_at_once(keystore, hub, result)
+    past = loop_clock() - timedelta(hours=1)
+    done = (await dcc.submit(SUPPLIER_A, ActivateFirmware(ESME, HASH, execution=past))).target(ESME)
+    assert done.outcome is outcome and "had passed, so the device acted at once" in done.message
+    assert inventory.device(ESME).update_state is state
+    (logged,) = inventory.requests()[-1].targets
+    assert logged.outcome == outcome.value
+
+
+@pytest.mark.looptime
+async def test_a_cs06_dated_in_the_past_whose_outcome_alert_never_comes_is_flagged(make_dcc, inventory, hub,
+                                                                                    keystore):
+    dcc = make_dcc(response_wait=timedelta(hours=1))
+    hub.responder = executing_at_once(keystore, hub, cs06.ActivationResult.SUCCESS, alert=False)
+    past = loop_clock() - timedelta(seconds=1)
+    done = (await dcc.submit(SUPPLIER_A, ActivateFirmware(ESME, HASH, execution=past))).target(ESME)
+    assert done.outcome is Outcome.RESPONSE_MISSING and "no 0x8F66 / 0x8F67" in done.message
+    assert inventory.device(ESME).needs_action
+
+
 @pytest.mark.looptime
 async def test_missing_activation_response_flags_the_device_and_11_2_clears_it(make_dcc, inventory, hub, keystore):
     dcc = make_dcc(response_wait=timedelta(hours=1))
