@@ -702,18 +702,30 @@ class VirtualAir:
         if self._observers:
             self._observers(AirFrame(at, packet, octets, src.station, self._destination(packet, dst), numbers))
 
+    # The honest air's hooks tell the observers of each MAC frame as the channel sends it; with
+    # no observer (no capture) they build no frame record.
+
     def _data_hook(self, packet: t.ZigbeePacket, octets: int, src: Station, dst: Station, numbers: FrameNumbers,
                    *, aps_ack: bool = False) -> Callable[[float, int], None]:
+        if not self._observers:
+            return _ignore
+
         def on_frame(start: float, attempt: int) -> None:
             self._observers(AirFrame(start, packet, octets, src, dst, numbers, aps_ack, attempt))
         return on_frame
 
     def _ack_hook(self, sequence: int, *, frame_pending: bool = False) -> Callable[[float, int], None]:
+        if not self._observers:
+            return _ignore
+
         def on_ack(start: float, attempt: int) -> None:
             self._observers(MacFrame(start, MacFrameKind.ACK, sequence, ACK_OCTETS, frame_pending=frame_pending))
         return on_ack
 
     def _poll_hook(self, sequence: int, src: Station, dst: Station) -> Callable[[float, int], None]:
+        if not self._observers:
+            return _ignore
+
         def on_poll(start: float, attempt: int) -> None:
             self._observers(MacFrame(start, MacFrameKind.DATA_REQUEST, sequence, DATA_REQUEST_OCTETS, src, dst))
         return on_poll
