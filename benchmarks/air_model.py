@@ -12,7 +12,8 @@ exactly as the conformance suite does; only the image size differs from the samp
              channel), then SR 11.3 to each, to both activations.
 
 For each it prints the bench time, the wall time, and their ratio (bench seconds per wall
-second). Transfer rates are image bytes over the time from the CH's ``TransferStarted`` to its
+second), and the process's CPU time over the same span (on a shared machine the wall time
+also counts other processes' turns on the cores; the CPU time does not). Transfer rates are image bytes over the time from the CH's ``TransferStarted`` to its
 ``TransferFinished`` event, so they count image bytes only, not headers or retries.
 
 Usage::
@@ -60,11 +61,12 @@ class Figures:
     bench_s: float
     wall_s: float
     detail: str
+    cpu_s: float = 0.0
 
     def line(self) -> str:
         return (f"{self.scenario:<9} {self.image_bytes / KIB:7.1f} KiB  bench {self.bench_s:9.1f} s "
                 f"({self.bench_s / 60:6.1f} min)  wall {self.wall_s:7.2f} s  "
-                f"x{self.bench_s / self.wall_s:9.0f}  {self.detail}")
+                f"x{self.bench_s / self.wall_s:9.0f}  (CPU {self.cpu_s:5.2f} s)  {self.detail}")
 
 
 def image_for(device_type: DeviceType, size: int) -> bytes:
@@ -174,9 +176,9 @@ def run(name: str, smoke: bool, idle_cycles: int | None = None) -> Figures:
 
     async def main(config: BenchConfig) -> Figures:
         async with open_bench(config) as bench:
-            wall = time.perf_counter()
+            wall, cpu = time.perf_counter(), time.process_time()
             figures = await scenario(bench, size)  # type: ignore[misc]
-            return dataclasses.replace(figures, wall_s=time.perf_counter() - wall)
+            return dataclasses.replace(figures, wall_s=time.perf_counter() - wall, cpu_s=time.process_time() - cpu)
 
     with tempfile.TemporaryDirectory(prefix="hanbench-air-") as folder:
         config = honest_bench(Path(folder))
