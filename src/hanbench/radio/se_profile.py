@@ -188,6 +188,9 @@ class SmartEnergyDevice(zigpy.device.Device):
         self.zdo = SmartEnergyZDO(self)
         self.endpoints[zigpy.zdo.ZDO_ENDPOINT] = self.zdo
         self._routes: dict[int, RequestRoute[Any]] = {}
+        # send_reply's NWK source and destination, kept while neither address changes: zigpy's
+        # AddrModeAddress re-validates its address on every construction, 4-7 us each.
+        self._reply_addresses: tuple[int, int, t.AddrModeAddress, t.AddrModeAddress] | None = None
 
     def route_requests(self, cluster_id: int, route: RequestRoute[Any]) -> Callable[[], None]:
         """Send this device's requests on ``cluster_id`` that ``route`` reads to its handler,
@@ -248,11 +251,11 @@ class SmartEnergyDevice(zigpy.device.Device):
         source_route = (self._application.build_source_route_to(dest=self)
                         if app.config[zigpy.config.CONF_SOURCE_ROUTING] else None)
         data = t.SerializableBytes(frame)
+        src, dst = self._reply_source_and_destination()
         retries = zigpy.device.DEFAULT_REQUEST_RETRIES
         for attempt in range(retries + 1):
             packet = t.ZigbeePacket(
-                src=t.AddrModeAddress(addr_mode=_NWK, address=app.state.node_info.nwk), src_ep=endpoint_id,
-                dst=t.AddrModeAddress(addr_mode=_NWK, address=self.nwk), dst_ep=endpoint_id, tsn=frame[1],
+                src=src, src_ep=endpoint_id, dst=dst, dst_ep=endpoint_id, tsn=frame[1],
                 profile_id=endpoint.profile_id, cluster_id=cluster_id, data=data,
                 extended_timeout=self.node_desc is None or self.node_desc.is_end_device,
                 source_route=source_route,
@@ -266,6 +269,16 @@ class SmartEnergyDevice(zigpy.device.Device):
                 if attempt == retries:
                     raise
                 await asyncio.sleep(zigpy.device.DEFAULT_REQUEST_RETRY_DELAY)
+
+    def _reply_source_and_destination(self) -> tuple[t.AddrModeAddress, t.AddrModeAddress]:
+        """The coordinator's and this device's NWK addresses as zigpy's ``request`` writes them
+        (built again only when one of them has changed)."""
+        ours, theirs = self._application.state.node_info.nwk, self.nwk
+        cached = self._reply_addresses
+        if cached is None or cached[0] != ours or cached[1] != theirs:
+            cached = self._reply_addresses = (ours, theirs, t.AddrModeAddress(addr_mode=_NWK, address=ours),
+                                              t.AddrModeAddress(addr_mode=_NWK, address=theirs))
+        return cached[2], cached[3]
 
     def _parse_packet_header(
         self, packet: t.ZigbeePacket

@@ -289,6 +289,10 @@ async def test_send_reply_puts_on_the_air_what_endpoint_reply_does() -> None:
         device.relays = [t.NWK(0x2222), t.NWK(0x3333)]
         zigpys, ours = await both_replies(app, device)
         assert ours == zigpys and ours[0].source_route == [0x3333, 0x2222]
+        # a device that rejoined with another NWK address is answered there
+        device.nwk = t.NWK(0x4321)
+        zigpys, ours = await both_replies(app, device)
+        assert ours == zigpys and ours[0].dst == t.AddrModeAddress(addr_mode=t.AddrMode.NWK, address=0x4321)
 
 
 async def test_send_reply_retries_as_zigpy_does_and_then_fails_as_it_does() -> None:
