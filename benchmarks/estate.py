@@ -1,0 +1,171 @@
+"""An estate updating at once: 10, 100 and 1,000 premises on one loop, wall time, bench time and memory.
+
+Each size is an estate of ``dual_fuel`` premises (a CH, an ESME and a GSME each, one
+supplier), drawn from ``bench/estate.toml`` with the honest air on (``[air] airtime``: every
+premises its own channel, CSMA-CA, ACKs). Every device runs version 1. The supplier sends
+SR 11.1 of a 16 KiB image to every ESME and every GSME (one SR per ``--batch`` devices, at
+most ``--concurrency`` requests in flight), then its automation (``PacedUser.automate``)
+activates each device with SR 11.3 when its receipt alert arrives: every transfer and
+activation of the estate runs concurrently in virtual time.
+
+Each size runs in a process of its own so that its peak RSS (``ru_maxrss``) is its own. For
+each it prints:
+
+``open``    the wall time to build the estate (every CH, air and device joined, interviewed);
+``update``  the wall time of the update, from the first SR 11.1 to the last activation;
+``bench``   the bench (virtual) time the update took;
+``rss``     the process's peak resident memory;
+
+and, against the smallest size of the same run, how wall time and RSS grow per premises
+(``x`` per-premises cost over the smallest size's: 1.00 is linear, below 1 better than
+linear). ``--profile`` runs one size under cProfile and prints where its time goes.
+
+Usage::
+
+    .venv/bin/python benchmarks/estate.py                      # 10, 100, 1000
+    .venv/bin/python benchmarks/estate.py --sizes 10 --smoke   # CI
+    .venv/bin/python benchmarks/estate.py --profile 1000       # where the time goes
+
+Exits 1 if a device ends anywhere but on the new version.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import cProfile
+import json
+import pstats
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from collections import Counter
+from pathlib import Path
+
+from air_model import image_for
+
+from hanbench import AutomationAction, Outcome, open_estate, run_virtual
+from hanbench.bench.bench_file import load_bench
+from hanbench.gbcs.device_types import DeviceType
+from hanbench.gbcs.image_types import NEXT_FILE_VERSION
+
+ROOT = Path(__file__).resolve().parents[1]
+SUPPLIER = "90-B3-D5-1F-30-01-00-00"
+KIB = 1024
+TEMPLATE = f"""\
+[[estate.templates]]
+name = "dual_fuel"
+count = {{count}}
+devices = ["esme", "gsme"]
+import_supplier = "{SUPPLIER}"
+gas_supplier = "{SUPPLIER}"
+link_loss = [0.0, 0.02]
+"""
+
+
+def estate_file(folder: Path, premises: int) -> Path:
+    """bench/estate.toml with ``premises`` dual-fuel premises all on version 1, its sessions in ``folder``."""
+    text = (ROOT / "bench" / "estate.toml").read_text("utf-8")
+    head = text[: text.index("[estate.firmware]")].replace("premises = 100 ", "# premises ")
+    text = head + "\n" + TEMPLATE.format(count=premises) + "\n" + text[text.index("# [[users]]"):]
+    for old, new in {'"../fixtures/keys"': f'"{ROOT / "fixtures" / "keys"}"',
+                     '"../firmware_images"': f'"{ROOT / "firmware_images"}"',
+                     '"../sessions"': f'"{folder}"'}.items():
+        text = text.replace(old, new)
+    path = folder / f"estate-{premises}.toml"
+    path.write_text(text, "utf-8")
+    assert load_bench(path).air.airtime, "the estate does not run on the honest air"
+    return path
+
+
+async def update(path: Path, size: int, concurrency: int, batch: int) -> dict[str, object]:
+    """Open the estate, update every ESME and GSME, and time both."""
+    began = time.perf_counter()
+    async with open_estate(path) as estate:
+        opened = time.perf_counter()
+        supplier = estate.user(SUPPLIER)
+        paced = supplier.paced(concurrency=concurrency, batch=batch)
+        start = estate.now()
+        devices = estate.devices()
+        for kind in (DeviceType.ESME, DeviceType.GSME):
+            of_kind = devices.where(lambda d, kind=kind: d.type is kind)
+            sent = await paced.update_firmware(image_for(kind, size), of_kind)
+            assert sent.outcomes() == {Outcome.DISTRIBUTED: len(of_kind)}, sent.outcomes()
+        outcomes = await paced.automate(devices)
+        bench_s = (estate.now() - start).total_seconds()
+        updated = time.perf_counter()
+        actions = Counter(o.action.value for o in outcomes)
+        running = Counter(d.state.running_version for d in devices)
+    return {
+        "premises": len(estate.premises), "devices": len(devices), "open_wall_s": opened - began,
+        "update_wall_s": updated - opened, "bench_s": bench_s,
+        "rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+        "activated": running[NEXT_FILE_VERSION], "actions": dict(actions),
+        "ok": running == {NEXT_FILE_VERSION: len(devices)}
+        and actions == {AutomationAction.ACTIVATION_SENT.value: len(devices)},
+    }
+
+
+def one(premises: int, size: int, concurrency: int, batch: int, profile: bool) -> dict[str, object]:
+    with tempfile.TemporaryDirectory(prefix="hanbench-estate-") as folder:
+        path = estate_file(Path(folder), premises)
+        if not profile:
+            return run_virtual(update(path, size, concurrency, batch))
+        profiler = cProfile.Profile()
+        figures = profiler.runcall(run_virtual, update(path, size, concurrency, batch))
+        stats = pstats.Stats(profiler, stream=sys.stderr).sort_stats("tottime")
+        stats.print_stats(30)
+        stats.sort_stats("cumulative").print_stats(40)
+        return figures
+
+
+def line(f: dict[str, object], base: dict[str, object] | None) -> str:
+    text = (f"{f['premises']:>6} premises {f['devices']:>6} devices  open {f['open_wall_s']:7.2f} s  "
+            f"update {f['update_wall_s']:7.2f} s  bench {f['bench_s']:8.0f} s  rss {f['rss_mib']:7.1f} MiB")
+    if base is not None and base is not f:
+        scale = f["premises"] / base["premises"]  # type: ignore[operator]
+        wall = (f["open_wall_s"] + f["update_wall_s"]) / (base["open_wall_s"] + base["update_wall_s"])  # type: ignore[operator]
+        text += (f"  | x{scale:.0f} premises: wall x{wall:.1f} ({wall / scale:.2f} per premises), "
+                 f"rss x{f['rss_mib'] / base['rss_mib']:.1f}, bench x{f['bench_s'] / base['bench_s']:.2f}")  # type: ignore[operator]
+    if not f["ok"]:
+        text += f"  FAILED: {f['activated']} of {f['devices']} on the new version, {f['actions']}"
+    return text
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--sizes", type=int, nargs="+", default=[10, 100, 1000], metavar="N")
+    parser.add_argument("--smoke", action="store_true", help="a 4 KiB image (for CI)")
+    parser.add_argument("--concurrency", type=int, default=500, help="the supplier's requests in flight")
+    parser.add_argument("--batch", type=int, default=50, help="devices per SR 11.1")
+    parser.add_argument("--profile", type=int, metavar="N", help="one size under cProfile (to stderr)")
+    parser.add_argument("--one", type=int, metavar="N", help=argparse.SUPPRESS)  # a size, in this process
+    args = parser.parse_args()
+    size = 4 * KIB if args.smoke else 16 * KIB
+    if args.one is not None or args.profile is not None:
+        figures = one(args.one or args.profile, size, args.concurrency, args.batch, args.profile is not None)
+        print(json.dumps(figures))
+        return 0 if figures["ok"] else 1
+    print(f"{size // KIB} KiB image to every ESME and GSME, honest air, cap {args.concurrency}, "
+          f"SR 11.1 batch {args.batch}", flush=True)
+    base = None
+    failed = False
+    for premises in args.sizes:
+        command = [sys.executable, __file__, "--one", str(premises), "--concurrency", str(args.concurrency),
+                   "--batch", str(args.batch), *(["--smoke"] if args.smoke else [])]
+        done = subprocess.run(command, capture_output=True, text=True)
+        if not done.stdout.strip():
+            print(f"{premises:>6} premises: the run failed\n{done.stderr[-3000:]}", flush=True)
+            failed = True
+            continue
+        figures = json.loads(done.stdout.strip().splitlines()[-1])
+        base = base or figures
+        print(line(figures, base), flush=True)
+        failed |= not figures["ok"]
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
