@@ -20,8 +20,10 @@ from hanbench.gbcs.frame import GbcsMessage
 from hanbench.gbcs.image import UpgradeImage
 from hanbench.hub.errors import CommandNotDelivered, CommandNotRetrieved
 from hanbench.hub.forwarded import AlertListener, ForwardedAlert
+from hanbench.hub.own_firmware import OwnActivation, OwnImageRefused
 
-__all__ = ["AlertListener", "CommandNotDelivered", "CommandNotRetrieved", "ForwardedAlert", "HubPort"]
+__all__ = ["AlertListener", "CommandNotDelivered", "CommandNotRetrieved", "ForwardedAlert", "HubPort",
+           "OwnActivation", "OwnImageRefused"]
 
 
 class HubPort(Protocol):
@@ -44,6 +46,14 @@ class HubPort(Protocol):
         for the device expires, :class:`CommandNotDelivered` when the CH cannot hand the
         command to the device at all.
         """
+
+    async def distribute_own(self, ch: EntityId, image: UpgradeImage) -> None:
+        """Give CH ``ch`` an image of its own firmware to hold; :class:`OwnImageRefused` says why
+        the CH did not take it."""
+
+    async def activate_own(self, ch: EntityId, image_hash: bytes) -> OwnActivation:
+        """Have CH ``ch`` switch to its held image of ``image_hash``; what it ran and runs now
+        (:class:`OwnImageRefused` when it cannot)."""
 
     def on_alert(self, listener: AlertListener) -> Callable[[], None]:
         """Call ``listener`` with every GBCS alert the CH forwards (device alerts and the CH's

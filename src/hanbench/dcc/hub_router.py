@@ -16,7 +16,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable, Iterable, Sequence
 
-from hanbench.dcc.hub_port import AlertListener, CommandNotDelivered, ForwardedAlert, HubPort
+from hanbench.dcc.hub_port import AlertListener, CommandNotDelivered, ForwardedAlert, HubPort, OwnActivation
 from hanbench.errors import BadInput
 from hanbench.gbcs.entity import EntityId
 from hanbench.gbcs.frame import GbcsMessage
@@ -63,6 +63,12 @@ class HubRouter:
             by_hub.setdefault(self._ch_of[target], []).append(target)
         stored = await asyncio.gather(*(self._hubs[ch].distribute(image, devices) for ch, devices in by_hub.items()))
         return tuple(target for kept in stored for target in kept)
+
+    async def distribute_own(self, ch: EntityId, image: UpgradeImage) -> None:
+        await self.hub_for(ch).distribute_own(ch, image)
+
+    async def activate_own(self, ch: EntityId, image_hash: bytes) -> OwnActivation:
+        return await self.hub_for(ch).activate_own(ch, image_hash)
 
     async def send_command(self, command: GbcsMessage) -> GbcsMessage:
         """``command`` through the CH its target hangs off."""

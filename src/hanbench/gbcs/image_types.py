@@ -12,6 +12,9 @@ under one manufacturer code):
 * meters in 0x000x: ESME 0x0000 (RTDS 11.1), GSME 0x0001;
 * other HAN devices in 0x008x, around RTDS 11.4's PPMID 0x0084: HCALCS 0x0083,
   PPMID 0x0084, IHD 0x0085;
+* the CH's own firmware 0x0002 (Silicon Labs' GBCS device type code for the CHF): it never
+  travels over the HAN, so it is no profile a HAN device is served (:data:`CH_PROFILE`, not
+  in :data:`IMAGE_PROFILES`); the DCC signs it (:mod:`hanbench.hub.own_firmware`);
 * the Alt HAN bridges after them, one image type per bridge type (seed 002: "Each Alt HAN
   Device will have its own firmware package"): B1 0x0086, B2 0x0087, B3 0x0088, B4 0x0089.
   An orchestrating bridge's package (a bundle, :mod:`hanbench.gbcs.althan_bundle`) carries
@@ -76,6 +79,10 @@ IMAGE_PROFILES: Mapping[DeviceType, ImageProfile] = MappingProxyType({
     DeviceType.PPMID: _profile(DeviceType.PPMID, 0x0084, signed=False),
     DeviceType.IHD: _profile(DeviceType.IHD, 0x0085),
 })
+
+
+#: The CH's own firmware (see the module docstring).
+CH_PROFILE = _profile(DeviceType.CH, 0x0002)
 
 
 BRIDGE_PROFILES: Mapping[PpmidVariant, ImageProfile] = MappingProxyType({

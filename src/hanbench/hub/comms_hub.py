@@ -29,6 +29,10 @@ activation (seed 003). When a transfer to a device registered as an IHD succeeds
 sends it an unsolicited Upgrade End Response whose upgrade time is ``ihd_activation_delay_s``
 after its current time (default 0: now); see :mod:`hanbench.devices.ihd`.
 
+**The CH's own firmware** (:mod:`hanbench.hub.own_firmware`) comes from the DCC, not over the
+HAN: :meth:`CommsHub.distribute_own` checks and holds it, :meth:`CommsHub.activate_own`
+switches to it once no HAN transfer is in progress, and answers what it runs then.
+
 The CH knows its devices the way a real CH does, from its device log: :meth:`CommsHub.register`
 names each device's type (GSME is the only sleepy type, as in Silicon Labs' CHF).
 """
@@ -52,12 +56,14 @@ from hanbench.gbcs.entity import DCC_ENTITY, EntityId
 from hanbench.gbcs.errors import MessageFormatError
 from hanbench.gbcs.frame import Cra, GbcsMessage, decode_message, encode_message
 from hanbench.gbcs.image import UpgradeImage
+from hanbench.gbcs.image_types import INITIAL_FILE_VERSION, RTDS_HW_MIN
 from hanbench.gbcs.keystore import KeyStore, Usage
 from hanbench.gbcs.protection import ReplyProtector
 from hanbench.hub.errors import CommandNotDelivered, CommandNotRetrieved
 from hanbench.hub.forwarded import AlertListener, ForwardedAlert
 from hanbench.hub.image_store import SEED_RULES, ImageRules, ImageStore
 from hanbench.hub.mirror import MirrorServer, mirror_endpoint_descriptors
+from hanbench.hub.own_firmware import OwnActivation, OwnFirmware
 from hanbench.hub.ota_server import OtaServer, OtaServerConfig
 from hanbench.hub.sleepy_queue import QueuedMessage, SleepyQueue
 from hanbench.hub import hub_events
@@ -108,6 +114,8 @@ class CommsHub:
         clock: BenchClock,
         timing: CommsHubTiming | None = None,
         alert_target: EntityId = DCC_ENTITY,
+        firmware_version: int = INITIAL_FILE_VERSION,
+        hardware_version: int = RTDS_HW_MIN,
     ) -> None:
         self.app = app
         self.entity_id = entity_id
@@ -134,6 +142,11 @@ class CommsHub:
         self._awaiting: dict[tuple[EntityId, int], asyncio.Future[GbcsMessage]] = {}
         self._alert_counter = 1
         self._tasks: set[asyncio.Task[None]] = set()
+        self._idle_waiters: list[asyncio.Future[None]] = []
+        #: What the CH runs itself, and the image the DCC gave it (signed by the DCC).
+        self.firmware = OwnFirmware(firmware_version, hardware_version, keystore.public_key(DCC_ENTITY, Usage.DS),
+                                    busy=lambda: bool(self.ota.transfers), transfers_idle=self._transfers_idle,
+                                    clock=clock.now)
 
     # -- life cycle ----------------------------------------------------------------------------
 
@@ -209,6 +222,29 @@ class CommsHub:
         else:
             mirror.clear(NotificationFlags.NEW_OTA_FIRMWARE)
 
+    # -- HubPort: the CH's own firmware ---------------------------------------------------------
+
+    async def distribute_own(self, ch: EntityId, image: UpgradeImage) -> None:
+        """Hold ``image`` as the CH's next firmware (:class:`OwnImageRefused` if it is not taken);
+        no HAN image or transfer is touched."""
+        self._check_own(ch)
+        self.firmware.receive(image)
+
+    async def activate_own(self, ch: EntityId, image_hash: bytes) -> OwnActivation:
+        """Switch to the held image of ``image_hash`` once no HAN transfer is in progress."""
+        self._check_own(ch)
+        return await self.firmware.activate(image_hash)
+
+    def _check_own(self, ch: EntityId) -> None:
+        if ch != self.entity_id:
+            raise BadInput(f"this CH is {self.entity_id}, not {ch}")
+
+    def _transfers_idle(self) -> asyncio.Future[None]:
+        """Done when the last HAN transfer in progress has ended."""
+        waiter: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._idle_waiters.append(waiter)
+        return waiter
+
     # -- HubPort: commands ---------------------------------------------------------------------
 
     async def send_command(self, command: GbcsMessage) -> GbcsMessage:
@@ -280,6 +316,11 @@ class CommsHub:
         self._listeners(event)
         if isinstance(event, TransferOutcome):
             self._transfer_finished(event)
+            if not self.ota.transfers:
+                waiters, self._idle_waiters = self._idle_waiters, []
+                for waiter in waiters:
+                    if not waiter.done():
+                        waiter.set_result(None)
 
     def _transfer_finished(self, outcome: TransferOutcome) -> None:
         self._update_ota_flag(outcome.device)

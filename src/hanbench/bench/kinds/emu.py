@@ -87,7 +87,8 @@ def hub_on(app: ControllerApplication, context: AssemblyContext) -> CommsHub:
     event stream, and started."""
     config = context.config
     hub = CommsHub(app, entity_id=config.hub.id, keystore=context.keystore, clock=context.clock,
-                   timing=hub_timing(config))
+                   timing=hub_timing(config), firmware_version=config.hub.firmware_version,
+                   hardware_version=config.hub.hardware_version)
     hub.on_event(hub_listener(context.events, context.clock, block_size=config.timing.block_size_max,
                               queue_expiry_s=config.timing.queue_expiry_s))
     hub.start()

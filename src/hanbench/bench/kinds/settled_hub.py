@@ -19,7 +19,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Awaitable, Callable, Collection, Sequence
 
-from hanbench.dcc.hub_port import AlertListener, ForwardedAlert, HubPort
+from hanbench.dcc.hub_port import AlertListener, ForwardedAlert, HubPort, OwnActivation
 from hanbench.gbcs.entity import EntityId
 from hanbench.gbcs.frame import GbcsMessage
 from hanbench.gbcs.image import UpgradeImage
@@ -55,6 +55,12 @@ class SettledHub:
 
     async def distribute(self, image: UpgradeImage, targets: Sequence[EntityId]) -> Collection[EntityId]:
         return await self._hub.distribute(image, targets)
+
+    async def distribute_own(self, ch: EntityId, image: UpgradeImage) -> None:
+        await self._hub.distribute_own(ch, image)
+
+    async def activate_own(self, ch: EntityId, image_hash: bytes) -> OwnActivation:
+        return await self._hub.activate_own(ch, image_hash)
 
     async def send_command(self, command: GbcsMessage) -> GbcsMessage:
         response = await self._hub.send_command(command)
