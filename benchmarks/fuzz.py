@@ -399,6 +399,9 @@ class FixedBackend:
     def factory_reset(self) -> None:
         pass
 
+    def restore_factory_image(self) -> None:
+        pass
+
     def set_clock(self, clock: datetime) -> None:
         pass
 

@@ -112,6 +112,14 @@ class HanDevice:
         """The device's check of a complete download, for its OTA client: the Upgrade End status."""
         raise NotImplementedError
 
+    def boot_factory_image(self) -> None:
+        """Run the firmware the device was built with again, holding no image: a dev board's
+        ``restore_factory_image`` (the bench brings a board back to the bench file's start
+        state with it between tests)."""
+        self.firmware.held = None
+        self.firmware.running = Firmware(self.settings.running_version)
+        self.ota.current_file_version = self.settings.running_version
+
     def _follow_activation(self, event: FirmwareEvent) -> None:
         if isinstance(event, Activated):
             self.ota.current_file_version = event.firmware.file_version

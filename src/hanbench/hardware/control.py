@@ -164,6 +164,12 @@ class BoardControl:
         """Erase the board's persistent state, restart, and reconnect."""
         return await self._restart("factory_reset")
 
+    async def restore_factory_image(self) -> Identity:
+        """Drop the held image and any pending activation, restart into the image the board
+        was flashed with, and reconnect (since 1.2; an older build refuses it with
+        ``unknown_op``)."""
+        return await self._restart("restore_factory_image")
+
     async def _restart(self, op: str) -> Identity:
         """Send ``op``, then reconnect whatever the port does: vanish and return, or stay.
 

@@ -29,7 +29,7 @@ from hanbench.gbcs.entity import EntityId
 from hanbench.gbcs.errors import GbcsError
 
 PROTOCOL_MAJOR = 1
-PROTOCOL_MINOR = 1
+PROTOCOL_MINOR = 2
 PROTOCOL_VERSION = f"{PROTOCOL_MAJOR}.{PROTOCOL_MINOR}"
 
 _HEX = re.compile(r"^(?:[0-9A-Fa-f]{2})*$")
@@ -470,6 +470,10 @@ class BoardBackend(Protocol):
 
     def factory_reset(self) -> None:
         """Erase persistent state, then restart."""
+
+    def restore_factory_image(self) -> None:
+        """Drop the held image and any pending activation, then restart into the image the
+        board was flashed with; network, clock and counters are kept (since 1.2)."""
 
     def set_clock(self, clock: datetime) -> None: ...
 

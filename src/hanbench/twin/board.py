@@ -69,8 +69,13 @@ class EmulatedBoard:
             "set_clock": self._set_clock,
             "reset": lambda _: self._restart(self.backend.reset, "reset"),
             "factory_reset": lambda _: self._restart(self.backend.factory_reset, "factory_reset"),
+            "restore_factory_image": lambda _: self._restart(self.backend.restore_factory_image, "factory_image"),
         }
         backend.attach(self.emit)
+
+    def without_op(self, op: str) -> None:
+        """Answer ``op`` with ``unknown_op`` from now on, as a build that lacks it does."""
+        del self._ops[op]
 
     # --- life cycle ----------------------------------------------------------------------
 

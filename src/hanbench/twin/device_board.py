@@ -17,7 +17,8 @@ What a board's firmware owns and the emulation maps onto:
 * ``reset`` keeps everything (an emulated device has no volatile state that a restart
   would lose and the bench could observe); ``factory_reset`` forgets the held image and a
   pending activation, as erasing a board's persistent state does, and keeps the running
-  firmware.
+  firmware; ``restore_factory_image`` forgets the same and runs the firmware the device was
+  built with again, as a dev board booting its factory slot does.
 """
 
 from __future__ import annotations
@@ -85,12 +86,21 @@ class DeviceBoard:
         """Nothing the bench can observe is volatile on an emulated device."""
 
     def factory_reset(self) -> None:
-        if isinstance(self.device, GbcsHanDevice):
-            self.device.gbcs.close()
-            self.device.gbcs.pending = None
+        self._forget_pending()
         self.device.firmware.held = None
         self._alerts.clear()
         self._state_changed()
+
+    def restore_factory_image(self) -> None:
+        self._forget_pending()
+        self.device.boot_factory_image()
+        self._alerts.clear()
+        self._state_changed()
+
+    def _forget_pending(self) -> None:
+        if isinstance(self.device, GbcsHanDevice):
+            self.device.gbcs.close()
+            self.device.gbcs.pending = None
 
     def set_clock(self, clock: datetime) -> None:
         self.clock.epoch, self.clock.origin = clock, self.clock.loop.time()

@@ -23,7 +23,7 @@ from fixture_files import BENCH_FILES, ROOT, bench_copy
 from hanbench.bench.bench import Bench, open_bench
 from hanbench.bench.bench_config import BenchConfig
 from hanbench.bench.bench_file import load_bench
-from hanbench.bench.kinds.boards import BoardDevice
+from hanbench.bench.kinds.boards import BoardDevice, BoardNotAtStart
 from hanbench.cli import main
 from hanbench.cli.bench import BAD_FILE_OR_PORT, BOARD_PROBLEM
 from hanbench.devices import DeviceSettings, GsmeTiming
@@ -129,9 +129,26 @@ async def test_an_esme_update_runs_through_the_lab_kind_twice_on_one_network(tmp
         assert bench.kind.value == "lab"
         await update_esme(bench)
         assert keyed_devices(bench, rig) == {}  # no device has a key of its own: all join with the network's
-    # A second session finds the devices in the session's network and lets none join again
+    # A second session finds the devices in the session's network and lets none join again; the ESME,
+    # left running version 2, is brought back to the bench file's start first, so the update works again
     async with open_bench(file) as bench:
-        assert bench.device("esme").state.running_version == 2
+        assert bench.device("esme").state.running_version == 1
+        await update_esme(bench)
+        assert keyed_devices(bench, rig) == {}
+    assert [request.op for request in rig.boards["esme"].requests_seen].count("restore_factory_image") == 1
+
+
+async def test_a_board_that_cannot_go_back_to_the_start_stops_the_bench_naming_it(tmp_path: Path,
+                                                                                   rig: LabRig) -> None:
+    file = lab_bench(tmp_path, rig)
+    async with open_bench(file) as bench:
+        await update_esme(bench)
+    rig.boards["esme"].without_op("restore_factory_image")  # a build of protocol 1.1
+    with pytest.raises(BoardNotAtStart, match=r"board esme: it runs firmware version 2, the bench file starts it "
+                                              r"at 1, and it cannot restore its factory image .*unknown_op.*: "
+                                              r"flash firmware version 1 or set the device's firmware_version"):
+        async with open_bench(file):
+            pass
 
 
 async def test_a_device_with_an_install_code_joins_with_its_derived_key(tmp_path: Path, rig: LabRig) -> None:

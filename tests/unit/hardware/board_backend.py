@@ -55,6 +55,10 @@ class MemoryBackend:
         self.held = self.network = None
         self.restarts.append("factory_reset")
 
+    def restore_factory_image(self) -> None:
+        self.held = self.pending = None
+        self.restarts.append("restore_factory_image")
+
     def set_clock(self, clock: datetime) -> None:
         if clock.year < 2000:
             raise BoardRefused("invalid_argument", "the RTC cannot hold dates before 2000")

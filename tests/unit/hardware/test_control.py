@@ -172,6 +172,14 @@ async def test_factory_reset_clears_held_image(control: BoardControl, board: Emu
     assert not (await control.state()).joined
 
 
+async def test_restore_factory_image_drops_the_held_image_and_keeps_the_network(
+        control: BoardControl, board: EmulatedBoard, backend: MemoryBackend) -> None:
+    identity = await control.restore_factory_image()
+    assert identity.held_image is None and backend.restarts == ["restore_factory_image"]
+    assert board.appearances == 2  # the port went away and came back
+    assert (await control.state()).joined
+
+
 async def test_reset_times_out_when_the_board_never_returns(
         control: BoardControl, board: EmulatedBoard) -> None:
     board.reset_gap = 60

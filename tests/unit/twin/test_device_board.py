@@ -15,8 +15,10 @@ import pytest
 from fixture_files import SUPPLIER, bench_keys, sample_bytes
 from hanbench.clock import BenchClock
 from hanbench.devices import DeviceSettings, build_device
+from hanbench.devices.firmware import ActivationTrigger
 from hanbench.devices.han_device import GbcsHanDevice
 from hanbench.gbcs.codes import AlertCode
+from hanbench.gbcs.cs06 import ActivationResult
 from hanbench.gbcs.device_types import DeviceType
 from hanbench.gbcs.entity import EntityId
 from hanbench.gbcs.image import parse_image
@@ -111,6 +113,18 @@ async def test_factory_reset_forgets_the_held_image_and_the_board_comes_back(rig
     assert identity.held_image is None and identity.firmware_version == 1
     assert rig.board.appearances == 2  # the port went away and came back
     assert (await rig.control.state()).last_alerts == ()
+
+
+async def test_restore_factory_image_runs_the_built_firmware_again_holding_nothing(rig: Rig) -> None:
+    image = sample()
+    assert rig.device.gbcs.receive_image(image)
+    held = parse_image(image).manufacturer_image_hash
+    assert rig.device.firmware.activate(held, ActivationTrigger.CS06) is ActivationResult.SUCCESS
+    assert (await rig.control.state()).firmware_version == 2
+    assert rig.device.gbcs.receive_image(image)  # the same image, held again
+    identity = await rig.control.restore_factory_image()
+    assert identity.firmware_version == 1 and identity.held_image is None
+    assert rig.device.ota.current_file_version == 1  # what the CH's OTA server is told at the next query
 
 
 async def test_reset_keeps_the_held_image(rig: Rig) -> None:

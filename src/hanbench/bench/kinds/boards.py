@@ -6,7 +6,11 @@ On the hardware code path the bench learns a device's firmware state only from i
 the board on the port is the device the bench file names, keeps the latest state the board
 reported (a ``state`` answer, then every ``state`` event), so that reading ``device.state``
 never waits on a serial port, and publishes what the reports show the device did
-(:mod:`.board_events`). :class:`BoardPremises` hands the DCC a CH whose alerts and responses
+(:mod:`.board_events`). A board keeps its firmware from one premises to the next, so a board
+left by an earlier test in another state than the bench file's start (another running
+version, a held image, a pending activation) is brought back with the control protocol's
+``restore_factory_image`` before the premises is handed out; one that cannot be is stopped
+with what to do, rather than failing the tests that assume the start. :class:`BoardPremises` hands the DCC a CH whose alerts and responses
 wait for the boards to have reported (:mod:`.settled_hub`), so that state is current by the
 time a script acts on them.
 """
@@ -26,11 +30,11 @@ from hanbench.bench.kinds.board_events import receipt_alert, state_changes
 from hanbench.bench.kinds.settled_hub import SettledHub
 from hanbench.bench.kinds.stick_watch import StickWatch
 from hanbench.bench.premises import AssemblyContext, DeviceState
-from hanbench.errors import BadInput, HanbenchError
+from hanbench.errors import BadInput, HanbenchError, InfrastructureFault
 from hanbench.gbcs.errors import GbcsError
 from hanbench.hardware.control import BoardControl, PortVanished
 from hanbench.hardware.ports import PortMatch
-from hanbench.hardware.protocol import AlertEvent, BoardState, Event, Identity, StateEvent
+from hanbench.hardware.protocol import AlertEvent, BoardRefused, BoardState, Event, Identity, StateEvent
 from hanbench.hub.comms_hub import CommsHub
 from hanbench.radio.addresses import eui64_of
 from hanbench.radio.join_security import JoinSecurity
@@ -49,6 +53,10 @@ def check_identity(entry: DeviceConfig, identity: Identity, port: str) -> None:
         raise WrongBoard(
             f"board for {entry.name!r} on {port} is a {identity.role.value} {identity.eui64}, but the bench file "
             f"says {entry.type.value} {entry.id}: check the board's port match")
+
+
+class BoardNotAtStart(InfrastructureFault):
+    """A board is not in the bench file's start state and cannot be brought back to it."""
 
 
 class BoardDevice:
@@ -94,6 +102,35 @@ class BoardDevice:
                                                     message=f"the board answers again on {self.control.device}"))
         return await self._ask()
 
+    async def bring_to_start(self) -> None:
+        """Bring a board an earlier premises left elsewhere back to the bench file's start."""
+        if (away := self._away_from_start()) is None:
+            return
+        log.info("%s: %s; restoring its factory image", self.component, away)
+        try:
+            await self.control.restore_factory_image()
+        except BoardRefused as exc:
+            raise BoardNotAtStart(f"{self.component}: {away}, and it cannot restore its factory image "
+                                  f"({exc}): flash firmware version {self.config.firmware_version} "
+                                  f"or set the device's firmware_version in the bench file") from None
+        await self.settle()
+        if (away := self._away_from_start()) is not None:
+            raise BoardNotAtStart(f"{self.component}: {away} after restoring its factory image: flash firmware "
+                                  f"version {self.config.firmware_version} or set the device's firmware_version "
+                                  f"in the bench file")
+
+    def _away_from_start(self) -> str | None:
+        """How the board's last report differs from the bench file's start, or None."""
+        state = self.state
+        if state.running_version != self.config.firmware_version:
+            return (f"it runs firmware version {state.running_version}, the bench file starts it at "
+                    f"{self.config.firmware_version}")
+        if state.held_version is not None:
+            return f"it holds an image of version {state.held_version}"
+        if state.pending_activation_at is not None:
+            return f"it has an activation pending for {state.pending_activation_at.isoformat()}"
+        return None
+
     async def _ask(self) -> BoardState:
         reports = self._reports
         answer = await self.control.state()
@@ -132,6 +169,7 @@ async def board_device(entry: DeviceConfig, control: BoardControl, events: Event
         device = BoardDevice(entry, control, events)
         try:
             await device.settle()
+            await device.bring_to_start()
             yield device
         finally:
             device.close()
