@@ -31,6 +31,7 @@ import logging
 from collections.abc import Callable, Coroutine, Sequence
 from typing import Any
 
+import zigpy.exceptions
 import zigpy.types as t
 import zigpy.zdo.types as zdo_t
 from zigpy.zcl import Cluster, ClusterType, foundation
@@ -256,6 +257,17 @@ class EmulatedNode:
         zigpy's interview follows on its own; the node answers it as frames arrive.
         """
         self._air.join(self, parent_nwk=t.NWK(coordinator_nwk))
+        await self._announce()
+
+    async def power_on(self) -> None:
+        """Back on the air after a power cycle, with what a device keeps of its network in
+        non-volatile memory (its address and parent, its keys): no join, so the network need
+        not be open; it announces itself (Device_annce), as a device does after a reboot.
+        Switching off is :meth:`close`."""
+        self._air.attach(self)
+        await self._announce()
+
+    async def _announce(self) -> None:
         capability = self.node_descriptor.mac_capability_flags
         await self._send_zdo(
             t.AddrModeAddress(
@@ -555,16 +567,18 @@ class EmulatedNode:
     ) -> None:
         try:
             status = await self.handle_cluster_command(packet, header, command)
+            if status is not None and (status != foundation.Status.SUCCESS
+                                       or not header.disable_default_response):
+                await self._send_default_response(packet, header, status)
+        except zigpy.exceptions.DeliveryError as exc:
+            # The handler's answer was lost on the air: what a lossy link does, not a bug.
+            LOGGER.info("%s: the answer to %r was lost: %s", self.ieee, command, exc)
         except Exception as exc:
             # Answer as firmware with a failed handler would, so the sender is not left
             # waiting for a timeout; the fault is kept for the bench to report.
             LOGGER.exception("%s: handling %r failed", self.ieee, command)
             self.firmware_faults.append(exc)
-            status = foundation.Status.FAILURE
-        if status is None:
-            return
-        if status != foundation.Status.SUCCESS or not header.disable_default_response:
-            await self._send_default_response(packet, header, status)
+            await self._send_default_response(packet, header, foundation.Status.FAILURE)
 
     def _default_response(
         self, packet: t.ZigbeePacket, header: ZclHeader, status: foundation.Status

@@ -103,6 +103,14 @@ async def test_a_failing_handler_is_kept_as_a_firmware_fault_for_the_bench() -> 
     assert [str(fault) for fault in faults] == ["firmware bug"]
 
 
+async def test_a_reply_lost_on_the_air_is_not_a_firmware_fault() -> None:
+    async with on_network() as (air, node, device):
+        air.set_link(node.ieee, device.application.state.node_info.ieee, LinkModel(loss=1.0), both_ways=False)
+        with pytest.raises(TimeoutError):
+            await device.endpoints[1].identify.identify_query()
+        assert node.firmware_faults == []
+
+
 async def test_attribute_reads_come_from_the_store_and_unknown_ones_are_unsupported() -> None:
     async with on_network() as (air, node, device):
         node.set_attribute(Basic.cluster_id, "sw_build_id", "1.2.3")
