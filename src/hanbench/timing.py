@@ -36,6 +36,11 @@ device, since an image waiting for a device is one more thing held for it (bench
 fixes no figure this project could find; 24 h gives a GSME waking every 30 minutes 48 wakes to
 fetch it, and an ESME far more than its link needs to come back)."""
 
+HUB_RESTART_S = 30.0
+"""How long an emulated CH restart keeps the CH off the air, unless the test says (bench choice:
+the time an embedded Linux CH with an EmberZNet NCP takes to boot, bring its network up and
+serve again is tens of seconds; GBCS and the CHTS set none the project could find)."""
+
 RESPONSE_WAIT_S = QUEUE_EXPIRY_S
 """How long the DCC waits for a device's response to SR 11.2 / 11.3 (bench choice: as long as
 the CH keeps a command for a sleepy device, so a GSME that wakes late is not flagged early)."""

@@ -308,6 +308,23 @@ class AlertDelivered(Event):
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
+class DevicePowerCycled(DeviceEvent):
+    """The emulator switched the device off for ``off_s`` seconds and on again; it is back on
+    the air."""
+
+    kind: ClassVar[str] = "device_power_cycled"
+    off_s: float
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class HubRestarted(Event):
+    """The emulator restarted the CH, off the air for ``down_s`` seconds; it is back."""
+
+    kind: ClassVar[str] = "hub_restarted"
+    down_s: float
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
 class InfrastructureFaultRaised(Event):
     """The bench itself failed (``component``: a port, the NCP...), not the device under test."""
 

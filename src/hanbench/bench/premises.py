@@ -24,6 +24,7 @@ from hanbench.errors import BadInput
 from hanbench.gbcs.keystore import KeyStore
 from hanbench.radio.air import VirtualAir
 from hanbench.radio.capture import AirCapture
+from hanbench.timing import HUB_RESTART_S
 
 
 @dataclasses.dataclass(frozen=True)
@@ -76,6 +77,31 @@ class EmulatorControls(Protocol):
 
     async def wake(self, device: DeviceConfig) -> None:
         """Run a sleepy device's wake cycle now instead of at its next wake interval."""
+        ...
+
+    async def power_cycle(self, device: DeviceConfig, *, off_s: float = 0.0) -> None:
+        """Switch ``device`` off, wait ``off_s`` seconds of bench time, and on again; returns
+        once it is back on the air.
+
+        What it holds in RAM is lost (its tunnel, a download's request under way, the timer of
+        a future-dated activation); what it keeps in non-volatile memory stays: its running
+        and held firmware, its originator counters, a pending future-dated activation (which
+        then fires at its date-time, or at once if that passed while it was off, once), its
+        unsent signed alerts and responses, and the bytes of a download so far. It comes back
+        without joining, announces itself, and resumes: a new tunnel, its outbox, a GSME's
+        wake cycle (a first wake at once).
+        """
+        ...
+
+    async def restart_hub(self, *, down_s: float = HUB_RESTART_S) -> None:
+        """Restart the CH: off the air for ``down_s`` seconds of bench time, then back.
+
+        It loses what it holds in RAM (the transfers under way, which the devices resume from
+        their own offsets; its waits for devices, which start afresh) and keeps its image
+        store, device log, GSME mirrors, sleepy queue and tunnels; when it is back it tells
+        every awake device an image still waits for with Image Notify again. Returns once the
+        CH is back.
+        """
         ...
 
     def drop_alerts(self, device: DeviceConfig, codes: Collection[int] | None = None) -> None:

@@ -345,6 +345,9 @@ class GbcsDevice:
                                     command.manufacturer_image_hash)
         self.pending = pending
         self.firmware.emit(lambda d, at: FutureDatedAccepted(d, at, pending))
+        self._arm(pending)
+
+    def _arm(self, pending: PendingActivation) -> None:
         self._scheduled = asyncio.get_running_loop().create_task(
             self._fire_at(pending), name=f"activation-{self.entity_id}-{pending.counter}")
 
@@ -362,7 +365,15 @@ class GbcsDevice:
             self.firmware.emit(lambda d, at: FutureDatedCancelled(d, at, cancelled))
 
     def close(self) -> None:
-        """Stop the timer of a future-dated activation (the device is switched off)."""
+        """Stop the timer of a future-dated activation (the device is switched off); the
+        activation itself stays pending, as a device keeps it in non-volatile memory."""
         if self._scheduled is not None:
             self._scheduled.cancel()
             self._scheduled = None
+
+    def resume(self) -> None:
+        """Power is back: the pending future-dated activation is armed again, so it fires at
+        its date-time, or at once if that passed while the device was off; once either way,
+        since it stops being pending before it activates."""
+        if self.pending is not None and self._scheduled is None:
+            self._arm(self.pending)

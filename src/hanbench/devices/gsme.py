@@ -92,12 +92,32 @@ class Gsme(GbcsHanDevice):
         """The CH has interviewed the GSME: find its mirror, open its tunnel, sleep, start waking."""
         await self.mirror.locate()
         await super().ready()
-        self.node.sleep()
-        self._loop_task = asyncio.get_running_loop().create_task(self._wake_loop(), name=f"gsme-wake-{self.entity_id}")
+        self._start_waking(self.timing.phase_for(self.entity_id))
 
-    async def _wake_loop(self) -> None:
+    def _start_waking(self, first_in_s: float) -> None:
+        self.node.sleep()
+        self._loop_task = asyncio.get_running_loop().create_task(self._wake_loop(first_in_s),
+                                                                 name=f"gsme-wake-{self.entity_id}")
+
+    async def _stop_waking(self) -> None:
+        if self._loop_task is not None:
+            self._loop_task.cancel()
+            await asyncio.gather(self._loop_task, return_exceptions=True)
+            self._loop_task = None
+
+    async def power_off(self) -> None:
+        await self._stop_waking()
+        await super().power_off()
+
+    async def _resume(self) -> None:
+        """A GSME that powers up wakes at once (its mirror, any image, its queued messages, its
+        outbox), then every wake interval."""
+        await super()._resume()
+        self._start_waking(0.0)
+
+    async def _wake_loop(self, first_in_s: float) -> None:
         loop = asyncio.get_running_loop()
-        next_wake = loop.time() + self.timing.phase_for(self.entity_id)
+        next_wake = loop.time() + first_in_s
         while True:
             await asyncio.sleep(max(0.0, next_wake - loop.time()))
             await self.wake_cycle()
@@ -126,7 +146,5 @@ class Gsme(GbcsHanDevice):
         await self.outbox.flush()
 
     async def close(self) -> None:
-        if self._loop_task is not None:
-            self._loop_task.cancel()
-            await asyncio.gather(self._loop_task, return_exceptions=True)
+        await self._stop_waking()
         await super().close()

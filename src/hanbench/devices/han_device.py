@@ -135,6 +135,24 @@ class HanDevice:
         """Leave the air and stop every task."""
         await self.node.close()
 
+    async def power_off(self) -> None:
+        """Switch the device off: it leaves the air and loses what it holds in RAM; its
+        running and held firmware stay (:class:`FirmwareState` is its non-volatile memory)."""
+        await self.node.close()
+        await self.ota.stop()
+
+    async def power_on(self) -> None:
+        """Switch it on again: back on the air with its network state, then it resumes."""
+        await self.node.power_on()
+        await self._resume()
+
+    async def _resume(self) -> None:
+        """What a device restarts after power-on: an awake device asks the CH's OTA server for
+        its image (Query Next Image), as a Zigbee OTA client does once it is up, so a download
+        a power cut interrupted resumes from the bytes it kept. A sleepy one asks at its wakes."""
+        if not self.sleepy:
+            self.ota.start()
+
 
 class GbcsHanDevice(HanDevice):
     """A device that speaks GBCS: checks images, raises alerts, answers CS06 and SR 11.2.
@@ -181,3 +199,21 @@ class GbcsHanDevice(HanDevice):
         self.gbcs.close()
         await self.outbox.close()
         await super().close()
+
+    async def power_off(self) -> None:
+        """Off: the tunnel and the timer of a pending activation are gone with the RAM; what GBCS
+        has a device keep stays: its counters, a pending future-dated activation, and the
+        signed alerts and responses it has not yet sent (its outbox)."""
+        self.gbcs.close()
+        await self.outbox.close()
+        self.tunnel.forget()
+        await super().power_off()
+
+    async def _resume(self) -> None:
+        """On again: the pending activation is re-armed and the outbox opens a new tunnel and
+        sends what waited, trying again with backoff until it can (an awake device; a sleepy
+        one at its wakes)."""
+        self.gbcs.resume()
+        if not self.sleepy:
+            self.outbox.kick()
+        await super()._resume()

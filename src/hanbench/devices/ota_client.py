@@ -254,13 +254,27 @@ class OtaClient:
         Cancelling the caller does not cancel the update (another caller may share it);
         the device's sleep makes it run out of retries instead, keeping the partial image.
         """
-        return await asyncio.shield(self._start())
+        return await asyncio.shield(self.start())
 
-    def _start(self) -> asyncio.Task[OtaOutcome]:
+    def start(self) -> asyncio.Task[OtaOutcome]:
+        """Start an update in the background (Query Next Image first), unless one is running."""
         if self._running is None or self._running.done():
             self._running = asyncio.get_running_loop().create_task(self._update(), name="ota-client-update")
             self._running.add_done_callback(_log_failure)
         return self._running
+
+    async def stop(self) -> None:
+        """The device is switched off: the update under way stops where it is, with what a
+        client keeps in RAM (a WAIT_FOR_DATA's raised block period). The bytes downloaded so
+        far stay: a client keeps its download in its OTA storage and resumes it after a reboot
+        from the last good offset (Silicon Labs' OTA client does), so the next update resumes."""
+        if self._running is not None:
+            self._running.cancel()
+            await asyncio.gather(self._running, return_exceptions=True)
+            self._running = None
+        self._page_blocks = None
+        self._period_s = self.config.minimum_block_period_ms / 1000
+        self._last_request_at = None
 
     async def query(self) -> ImageOffer | None:
         """Send Query Next Image; the server's offer, or ``None`` (no image, or no answer).
@@ -294,7 +308,7 @@ class OtaClient:
         """
         if isinstance(cmd, ImageNotify):
             if self._wants(cmd):
-                self._start()
+                self.start()
             return True
         if isinstance(cmd, ImageBlockResponse):
             if self._page_blocks is not None:

@@ -115,6 +115,14 @@ class TunnelClient:
                                                                    name=f"tunnel-open-{self.node.ieee}")
         return await asyncio.shield(self._opening)
 
+    def forget(self) -> None:
+        """The device is switched off: its tunnel, kept in RAM, is gone (a request under way too)."""
+        if self._opening is not None:
+            self._opening.cancel()
+            self._opening = None
+        self.tunnel_id = None
+        self.server_maximum_incoming_transfer_size = None
+
     async def ensure_open(self) -> None:
         """Open the tunnel unless it is open (after a power cycle the device has none)."""
         if self.tunnel_id is None:

@@ -132,6 +132,7 @@ class CommsHub:
         self.queue = SleepyQueue(expiry_s=self.timing.queue_expiry_s)
         self.tunnels = TunnelServer(self.mirrors, self.queue)
         self.tunnels.on_message(self._on_device_message)
+        self.tunnels.on_opened(self._send_unconfirmed)
         self.queue.on_expired(self._on_expired)
         #: The CH's device log: every HAN device it serves, by type.
         self.devices: dict[EntityId, DeviceType] = {}
@@ -140,6 +141,8 @@ class CommsHub:
         self._alert_listeners: Listeners[AlertListener] = Listeners()
         self._listeners: Listeners[HubListener] = Listeners()
         self._awaiting: dict[tuple[EntityId, int], asyncio.Future[GbcsMessage]] = {}
+        #: Commands sent to an awake device whose acknowledgement never came, still awaited.
+        self._unconfirmed: dict[tuple[EntityId, int], GbcsMessage] = {}
         self._alert_counter = 1
         self._tasks: set[asyncio.Task[None]] = set()
         self._idle_waiters: list[asyncio.Future[None]] = []
@@ -168,6 +171,33 @@ class CommsHub:
         for task in list(self._tasks):
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
+
+    def power_off(self) -> None:
+        """The CH goes down and loses what it holds in RAM: the transfers under way are
+        interrupted (no CCS08: each device resumes from its own offset when the CH is back),
+        its waits for devices stop until :meth:`power_on`, an IHD's upgrade command on its way
+        is lost. What a CH keeps over a restart stays (docs/architecture.md, "Where every
+        request ends"): its image store with the devices each image still waits for, its
+        device log, the GSME mirrors and their flags, the commands queued for a sleepy device
+        (their expiry runs on), and the tunnels, which in GBCS the CH opens itself.
+
+        The DCC's waits for responses are the DCC's, not the CH's: a response that comes in
+        after the restart still completes its command."""
+        self.ota.power_off()
+        for task in list(self._tasks):
+            task.cancel()
+
+    async def power_on(self) -> None:
+        """The CH is back: the commands whose delivery it never saw confirmed are sent again;
+        every device an image still waits for is waited for afresh, and an awake one is told
+        with Image Notify again (a device whose download ran out of retries while the CH was
+        away resumes it from its own offset; a GSME reads its flag)."""
+        self.ota.power_on()
+        self._send_unconfirmed()
+        for stored in self.store.images:
+            for device in sorted(stored.pending):
+                if not self.tunnels.is_sleepy(device):
+                    await self._notify(device)
 
     def register(self, device: EntityId, kind: DeviceType) -> None:
         """Add ``device`` to the CH's device log; a sleepy device gets a mirror.
@@ -258,10 +288,14 @@ class CommsHub:
 
         A frame to an awake device whose acknowledgement never came back (zigpy gave up
         after its retries) may still have arrived, and the device then answers when it can:
-        the wait goes on (:attr:`Delivery.UNCONFIRMED`). A command the CH cannot hand over at
-        all (no tunnel open, the device not on the network or refusing the transfer) ends
-        the wait at once with :class:`CommandNotDelivered`. Raises :class:`BadInput` when a
-        command under the same counter already waits for the same device.
+        the wait goes on (:attr:`Delivery.UNCONFIRMED`). The CH sends such a command again
+        when the device opens a new tunnel (it was off, or lost its tunnel: it cannot have
+        answered from the old one) and when the CH itself comes back from a restart; a device
+        that did have it refuses the copy as a replay (its counter is not above the last),
+        so nothing runs twice. A command the CH cannot hand over at all (no tunnel open, the
+        device not on the network or refusing the transfer) ends the wait at once with
+        :class:`CommandNotDelivered`. Raises :class:`BadInput` when a command under the same
+        counter already waits for the same device.
         """
         target, counter = command.target, command.originator_counter
         key = (target, counter)
@@ -275,12 +309,30 @@ class CommsHub:
             except (zigpy.exceptions.DeliveryError, TimeoutError) as exc:
                 LOGGER.info("command %d to %s unacknowledged, waiting for its response anyway: %s", counter, target, exc)
                 delivery = Delivery.UNCONFIRMED
+                self._unconfirmed[key] = command
             except (NoTunnel, TransferDataRefused) as exc:
                 raise CommandNotDelivered(target, str(exc)) from None
             self._listeners(hub_events.Tunnelled(target, counter, delivery))
             return await future
         finally:
             self._awaiting.pop(key, None)
+            self._unconfirmed.pop(key, None)
+
+    def _send_unconfirmed(self, device: EntityId | None = None) -> None:
+        """Send again the unconfirmed commands still awaited (for ``device``, or for every device)."""
+        for key, command in list(self._unconfirmed.items()):
+            if device is None or key[0] == device:
+                self._spawn(self._send_again(key, command))
+
+    async def _send_again(self, key: tuple[EntityId, int], command: GbcsMessage) -> None:
+        target, counter = key
+        try:
+            delivery = await self.tunnels.send(target, command)
+        except (zigpy.exceptions.DeliveryError, TimeoutError, NoTunnel, TransferDataRefused) as exc:
+            LOGGER.info("command %d to %s still unacknowledged: %s", counter, target, exc)
+            return
+        if self._unconfirmed.pop(key, None) is not None:
+            self._listeners(hub_events.Tunnelled(target, counter, delivery))
 
     def _on_device_message(self, device: EntityId, data: bytes) -> None:
         """A message from a device, read here once: a response completes its command, an alert goes up."""

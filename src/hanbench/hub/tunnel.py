@@ -143,6 +143,7 @@ class TunnelServer:
         self._sleepy: dict[EntityId, bool] = {}
         self._ids = itertools.cycle(range(NO_TUNNEL_ID))
         self._message_listeners: Listeners[MessageListener] = Listeners()
+        self._opened_listeners: Listeners[Callable[[EntityId], None]] = Listeners()
         self._error_listeners: Listeners[ErrorListener] = Listeners()
         self.queue.on_expired(self._expired)
 
@@ -182,6 +183,10 @@ class TunnelServer:
     def on_message(self, listener: MessageListener) -> Callable[[], None]:
         """Call ``listener(device, message)`` with every GBCS message a device sends; returns a remover."""
         return self._message_listeners.add(listener)
+
+    def on_opened(self, listener: Callable[[EntityId], None]) -> Callable[[], None]:
+        """Call ``listener(device)`` each time a device has a new tunnel (its answer sent); returns a remover."""
+        return self._opened_listeners.add(listener)
 
     def on_error(self, listener: ErrorListener) -> Callable[[], None]:
         """Call ``listener(device, error)`` for every refused transfer on any tunnel; returns a remover."""
@@ -248,6 +253,8 @@ class TunnelServer:
             maximum_incoming_transfer_size=self.config.maximum_incoming_transfer_size,
             tsn=hdr.tsn,
         )
+        if tunnel_id != NO_TUNNEL_ID:
+            self._opened_listeners(entity)
 
     async def _on_close_tunnel(self, device: Device, hdr: foundation.ZCLHeader, cmd: Any) -> None:
         tunnel = self._tunnels.get(cmd.tunnel_id)

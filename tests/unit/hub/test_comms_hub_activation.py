@@ -203,3 +203,28 @@ async def test_a_command_for_a_device_without_a_tunnel_is_not_delivered_at_once(
         p.hub.tunnels.install(p.app)  # the CH forgot every tunnel; the ESME has not asked again
         with pytest.raises(CommandNotDelivered, match="has not opened a tunnel"):
             await asyncio.wait_for(p.hub.send_command(p.cs06(D.ESME, image_hash(D.ESME))), 1)
+
+
+async def test_a_command_to_a_device_that_was_off_is_sent_again_once_it_opens_a_new_tunnel() -> None:
+    async with premises([D.ESME]) as p:
+        await distributed(p, D.ESME)
+        esme = p.devices[D.ESME]
+        await esme.power_off()
+        sent = asyncio.ensure_future(activate(p, D.ESME, p.cs06(D.ESME, image_hash(D.ESME))))
+        await asyncio.sleep(60)
+        assert not sent.done(), "unacknowledged: the CH waits for the response"
+        await esme.power_on()  # a new tunnel: the CH sends the command again
+        assert await asyncio.wait_for(sent, 600) == ExecutionOutcome(ActivationResult.SUCCESS, V2)
+        assert esme.firmware.running.file_version == 2
+
+
+async def test_a_command_sent_while_the_ch_was_down_goes_when_it_is_back() -> None:
+    async with premises([D.ESME]) as p:
+        await distributed(p, D.ESME)
+        p.hub.power_off()
+        await p.app.disconnect()
+        sent = asyncio.ensure_future(activate(p, D.ESME, p.cs06(D.ESME, image_hash(D.ESME))))
+        await asyncio.sleep(30)
+        await p.app.connect()
+        await p.hub.power_on()
+        assert await asyncio.wait_for(sent, 600) == ExecutionOutcome(ActivationResult.SUCCESS, V2)

@@ -19,6 +19,7 @@ leaves nothing running on the loop.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import dataclasses
 from collections.abc import AsyncIterator, Collection, Mapping
@@ -26,6 +27,7 @@ from collections.abc import AsyncIterator, Collection, Mapping
 from zigpy.application import ControllerApplication
 
 from hanbench.bench.bench_config import AirConfig, BenchConfig, DeviceConfig
+from hanbench.bench.events import DevicePowerCycled, EventStream, HubRestarted
 from hanbench.bench.kinds.emu_events import firmware_listener, hub_listener
 from hanbench.bench.premises import AssemblyContext, DeviceState
 from hanbench.clock import BenchClock
@@ -40,6 +42,7 @@ from hanbench.radio.air import AirNode, AirTiming, VirtualAir
 from hanbench.radio.interview import join_and_interview
 from hanbench.radio.link import LinkModel
 from hanbench.radio.virtual_app import virtual_coordinator
+from hanbench.timing import HUB_RESTART_S
 
 VIRTUAL_TIME = True
 
@@ -124,10 +127,12 @@ class EmulatedDevice:
 class EmuPremises:
     """The assembled emulated premises, and the emulator's controls over it."""
 
-    def __init__(self, air: VirtualAir, hub: CommsHub, devices: Mapping[str, EmulatedDevice]) -> None:
+    def __init__(self, air: VirtualAir, hub: CommsHub, devices: Mapping[str, EmulatedDevice],
+                 events: EventStream) -> None:
         self.air = air
         self._hub = hub
         self._devices = devices
+        self._events = events
 
     @property
     def hub(self) -> CommsHub:
@@ -163,6 +168,25 @@ class EmuPremises:
             raise BadInput(f"{device.name} is a {device.type.value}, which never sleeps; only a GSME wakes")
         await emulated.wake_cycle()
 
+    async def power_cycle(self, device: DeviceConfig, *, off_s: float = 0.0) -> None:
+        if not off_s >= 0:
+            raise BadInput(f"a device is off for 0 s or more, got {off_s}")
+        emulated = self._emulated(device)
+        await emulated.power_off()
+        await asyncio.sleep(off_s)
+        await emulated.power_on()
+        self._events.publish(DevicePowerCycled(device=device.id, off_s=off_s))
+
+    async def restart_hub(self, *, down_s: float = HUB_RESTART_S) -> None:
+        if not down_s >= 0:
+            raise BadInput(f"a CH is down for 0 s or more, got {down_s}")
+        self._hub.power_off()
+        await self._hub.app.disconnect()
+        await asyncio.sleep(down_s)
+        await self._hub.app.connect()
+        await self._hub.power_on()
+        self._events.publish(HubRestarted(down_s=down_s))
+
     def drop_alerts(self, device: DeviceConfig, codes: Collection[int] | None = None) -> None:
         emulated = self._emulated(device)
         if not isinstance(emulated, GbcsHanDevice):
@@ -192,7 +216,7 @@ async def assemble(context: AssemblyContext) -> AsyncIterator[EmuPremises]:
                 await join_and_interview(app, device.node)
                 await device.ready()
                 devices[entry.name] = EmulatedDevice(entry, device, context.clock)
-            yield EmuPremises(air, hub, devices)
+            yield EmuPremises(air, hub, devices, context.events)
             raise_firmware_faults(devices)
 
 
