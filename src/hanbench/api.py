@@ -20,13 +20,18 @@ from hanbench.dcc.automation import Action as AutomationAction
 from hanbench.dcc.automation import AutomationOutcome
 from hanbench.dcc.automation import Branch as AutomationBranch
 from hanbench.dcc.bulk import SetResult, Throttle
+from hanbench.dcc.campaign import Campaign, CampaignPlan, CampaignRefused, Decision, HaltCriteria, HaltReport, \
+    Notice, PilotSelection
+from hanbench.dcc.campaign import Stage as CampaignStage
+from hanbench.dcc.ch_firmware import ChOutcome, ChUpdate
 from hanbench.dcc.errors import InboxTimeout
 from hanbench.dcc.service_requests import Outcome, RequestResult, TargetResult
 from hanbench.gbcs.roles import RefusalRule
 
 __all__ = [
     "AutomationAction", "AutomationBranch", "AutomationOutcome",
-    "Bench", "BenchConfig", "BenchConfigError", "BenchDevice", "BenchKind", "BenchUser", "DeviceRef", "DeviceSet",
+    "Bench", "BenchConfig", "Campaign", "CampaignPlan", "CampaignRefused", "CampaignStage", "ChOutcome", "ChUpdate",
+    "Decision", "HaltCriteria", "HaltReport", "Notice", "PilotSelection", "BenchConfigError", "BenchDevice", "BenchKind", "BenchUser", "DeviceRef", "DeviceSet",
     "DeviceState", "Estate", "EstateDevice", "EstatePlan", "EstatePremises", "Event", "EventStream", "EventTimeout",
     "InboxTimeout", "NotOnBench", "NotOnEmulator", "Outcome", "PacedUser", "RefusalRule", "RequestResult",
     "SetResult", "TargetResult", "Throttle", "UserAlert", "VirtualTimeRequired",

@@ -8,6 +8,10 @@ CH and HAN devices, joined and interviewed: :func:`hanbench.bench.kinds.emu.asse
 (:class:`~hanbench.dcc.hub_router.HubRouter`). Every CH and device signs with keys derived
 from the seed (:mod:`hanbench.gbcs.derived_keys`); the users' keys come from the key store.
 
+The DCC's own work over the estate: :meth:`Estate.ch_image` builds a CH firmware image (signed
+by the DCC), :meth:`Estate.campaign` starts a SECMP0024 campaign over the CHs
+(:mod:`hanbench.dcc.campaign`) whose notices go on the event stream.
+
 A script acts on device sets: :meth:`Estate.devices` selects them (by type, template,
 supplier, premises, or any test of the device), and a user's :meth:`BenchUser.paced` sends
 SR 11.1 / 11.2 / 11.3 / 11.4 and runs its automation over a set with a supplier's throttle.
@@ -32,9 +36,12 @@ from hanbench.bench.premises import AssemblyContext, EmulatorControls
 from hanbench.bench.readiness import check_emulated, check_keys
 from hanbench.bench.record import Session
 from hanbench.bench.seeding import reconcile_inventory
+from hanbench.bench.session_events import notice_publisher
 from hanbench.bench.site import BenchDevice, DeviceRef, Site, announced, running_loop_for, session_for, start_dcc
 from hanbench.bench.users import BenchUser
 from hanbench.clock import BenchClock
+from hanbench.dcc.campaign import Campaign, CampaignPlan
+from hanbench.dcc.ch_firmware import ch_image
 from hanbench.dcc.dcc import Dcc
 from hanbench.dcc.hub_router import HubRouter
 from hanbench.dcc.inventory import Inventory
@@ -42,6 +49,7 @@ from hanbench.errors import BadInput
 from hanbench.gbcs.derived_keys import DerivedKeyStore
 from hanbench.gbcs.device_types import DeviceType
 from hanbench.gbcs.entity import EntityId
+from hanbench.gbcs.image import UpgradeImage
 from hanbench.hub.comms_hub import CommsHub
 
 
@@ -146,6 +154,24 @@ class Estate(Site):
             owned = {d.entity_id for d in self.dcc.inventory.devices() if d.responsible_supplier == supplier.id}
             found = (d for d in found if d.id in owned)
         return DeviceSet(found)
+
+    # -- the CHs' own firmware -----------------------------------------------------------------
+
+    @property
+    def chs(self) -> tuple[EntityId, ...]:
+        """Every premises' CH, in estate order."""
+        return tuple(p.plan.hub.id for p in self.premises)
+
+    def ch_image(self, file_version: int, payload: bytes = b"hanbench CH firmware") -> UpgradeImage:
+        """An image of CH firmware at ``file_version``, signed by the DCC."""
+        return ch_image(self.dcc.keystore, file_version, payload, signer=self.dcc.entity_id)
+
+    def campaign(self, plan: CampaignPlan) -> Campaign:
+        """A SECMP0024 campaign of the DCC over this estate's CHs; run it with ``await campaign.run()``.
+        Its notices go on the event stream (``campaign_notice``) and so into the session record."""
+        campaign = Campaign(self.dcc, plan)
+        campaign.on_notice(notice_publisher(self.events))
+        return campaign
 
 
 @contextlib.asynccontextmanager

@@ -10,7 +10,9 @@ The DCC's part reaches the stream in two ways:
   when the request was made, then one ``request_authorised`` or ``request_refused`` per
   target, all under the DCC's SR log ID;
 * :func:`delivery_publisher`, a listener on the DCC's deliveries
-  (:meth:`~hanbench.dcc.dcc.Dcc.on_delivery`): one event per alert put in a user's inbox.
+  (:meth:`~hanbench.dcc.dcc.Dcc.on_delivery`): one event per alert put in a user's inbox;
+* :class:`CampaignNoticeSent`, one per status update a CH firmware campaign sends a user
+  (:mod:`hanbench.dcc.campaign`), so the session record keeps the campaign's course.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from typing import ClassVar
 from hanbench.bench.events import AlertDelivered, Event, EventStream, RequestAuthorised, RequestRefused, \
     RequestSubmitted
 from hanbench.dcc.alert_routing import AlertDelivery, DccAlert
+from hanbench.dcc.campaign import Notice
 from hanbench.dcc.service_requests import RequestResult
 from hanbench.gbcs.entity import EntityId
 
@@ -82,4 +85,24 @@ def delivery_publisher(events: EventStream) -> Callable[[AlertDelivery], None]:
         else:
             events.publish(AlertDelivered(alert_code=int(delivery.code), device=delivery.device, user=delivery.user))
 
+    return publish
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class CampaignNoticeSent(Event):
+    """Campaign ``campaign`` told ``user`` it reached ``stage`` (``text``), about ``chs`` of its CHs."""
+
+    kind: ClassVar[str] = "campaign_notice"
+    campaign: str
+    stage: str
+    user: EntityId
+    chs: int
+    text: str
+
+
+def notice_publisher(stream: EventStream) -> Callable[[Notice], None]:
+    """A campaign notice listener that puts each notice on ``stream``."""
+    def publish(notice: Notice) -> None:
+        stream.publish(CampaignNoticeSent(campaign=notice.campaign, stage=notice.stage.value, user=notice.user,
+                                          chs=len(notice.chs), text=notice.text))
     return publish
