@@ -163,5 +163,5 @@ def estate_copy(folder: Path, templates: str = SMALL_ESTATE_TEMPLATES, *, firmwa
     path = bench_copy(folder, "estate.toml", replace=replace)
     text = path.read_text()
     head = text[: text.index("[estate.firmware]")].replace("premises = 100 ", "# premises ")
-    path.write_text(head + firmware + "\n" + templates + "\n" + text[text.index("# [[users]]"):])
+    path.write_text(head + "\n" + firmware + "\n" + templates + "\n" + text[text.index("# [[users]]"):])
     return path
