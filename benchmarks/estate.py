@@ -8,11 +8,17 @@ most ``--concurrency`` requests in flight), then its automation (``PacedUser.aut
 activates each device with SR 11.3 when its receipt alert arrives: every transfer and
 activation of the estate runs concurrently in virtual time.
 
+``--campaign`` runs a SECMP0024 CH firmware campaign instead: notify, a 1 % pilot group
+(seeded random), then every other CH on the DCC's date a day later.
+
 Each size runs in a process of its own so that its peak RSS (``ru_maxrss``) is its own. For
 each it prints:
 
 ``open``    the wall time to build the estate (every CH, air and device joined, interviewed);
-``update``  the wall time of the update, from the first SR 11.1 to the last activation;
+``update``  the wall time of the update, from the first SR 11.1 to the last activation (or
+            of the campaign, from notice to completion);
+``cpu``     the process's CPU time for open and update together (on a shared machine it
+            varies less than wall time);
 ``bench``   the bench (virtual) time the update took;
 ``rss``     the process's peak resident memory;
 
@@ -25,6 +31,7 @@ Usage::
     .venv/bin/python benchmarks/estate.py                      # 10, 100, 1000
     .venv/bin/python benchmarks/estate.py --sizes 10 --smoke   # CI
     .venv/bin/python benchmarks/estate.py --profile 1000       # where the time goes
+    .venv/bin/python benchmarks/estate.py --campaign --sizes 100 1000
 
 Exits 1 if a device ends anywhere but on the new version.
 """
@@ -42,18 +49,23 @@ import sys
 import tempfile
 import time
 from collections import Counter
+from collections.abc import Awaitable, Callable
+from datetime import timedelta
 from pathlib import Path
 
 from air_model import image_for
 
-from hanbench import AutomationAction, Outcome, open_estate, run_virtual
+from hanbench import AutomationAction, CampaignPlan, CampaignStage, Estate, Outcome, PilotSelection, open_estate, \
+    run_virtual
 from hanbench.bench.bench_file import load_bench
+from hanbench.dcc.bulk import Throttle
 from hanbench.gbcs.device_types import DeviceType
 from hanbench.gbcs.image_types import NEXT_FILE_VERSION
 
 ROOT = Path(__file__).resolve().parents[1]
 SUPPLIER = "90-B3-D5-1F-30-01-00-00"
 KIB = 1024
+DAY = timedelta(days=1)
 TEMPLATE = f"""\
 [[estate.templates]]
 name = "dual_fuel"
@@ -80,41 +92,63 @@ def estate_file(folder: Path, premises: int) -> Path:
     return path
 
 
-async def update(path: Path, size: int, concurrency: int, batch: int) -> dict[str, object]:
-    """Open the estate, update every ESME and GSME, and time both."""
-    began = time.perf_counter()
+async def meters(estate: Estate, size: int, concurrency: int, batch: int) -> dict[str, object]:
+    """Every ESME and GSME takes a ``size``-byte image and activates it."""
+    supplier = estate.user(SUPPLIER)
+    paced = supplier.paced(concurrency=concurrency, batch=batch)
+    devices = estate.devices()
+    for kind in (DeviceType.ESME, DeviceType.GSME):
+        of_kind = devices.where(lambda d, kind=kind: d.type is kind)
+        sent = await paced.update_firmware(image_for(kind, size), of_kind)
+        assert sent.outcomes() == {Outcome.DISTRIBUTED: len(of_kind)}, sent.outcomes()
+    outcomes = await paced.automate(devices)
+    actions = Counter(o.action.value for o in outcomes)
+    running = Counter(d.state.running_version for d in devices)
+    return {"devices": len(devices), "activated": running[NEXT_FILE_VERSION], "actions": dict(actions),
+            "ok": running == {NEXT_FILE_VERSION: len(devices)}
+            and actions == {AutomationAction.ACTIVATION_SENT.value: len(devices)}}
+
+
+async def campaign(estate: Estate, concurrency: int) -> dict[str, object]:
+    """A CH firmware campaign over every CH: 1 % pilot now, the rest a day later."""
+    start = estate.now()
+    run = estate.campaign(CampaignPlan("bench", estate.ch_image(NEXT_FILE_VERSION), start, start + 7 * DAY,
+                                       start + DAY, pilot=PilotSelection(size=0.01, how="random", seed=1),
+                                       throttle=Throttle(concurrency=concurrency)))
+    stage = await run.run()
+    running = Counter(p.hub.firmware.running_version for p in estate.premises)
+    return {"devices": len(estate.chs), "activated": running[NEXT_FILE_VERSION], "actions": {stage.value: 1},
+            "ok": stage is CampaignStage.COMPLETED and running == {NEXT_FILE_VERSION: len(estate.chs)}}
+
+
+async def measured(path: Path, work: Callable[[Estate], Awaitable[dict[str, object]]]) -> dict[str, object]:
+    """Open the estate, do ``work`` on it, and time both."""
+    began, cpu = time.perf_counter(), time.process_time()
     async with open_estate(path) as estate:
         opened = time.perf_counter()
-        supplier = estate.user(SUPPLIER)
-        paced = supplier.paced(concurrency=concurrency, batch=batch)
         start = estate.now()
-        devices = estate.devices()
-        for kind in (DeviceType.ESME, DeviceType.GSME):
-            of_kind = devices.where(lambda d, kind=kind: d.type is kind)
-            sent = await paced.update_firmware(image_for(kind, size), of_kind)
-            assert sent.outcomes() == {Outcome.DISTRIBUTED: len(of_kind)}, sent.outcomes()
-        outcomes = await paced.automate(devices)
+        figures = await work(estate)
         bench_s = (estate.now() - start).total_seconds()
         updated = time.perf_counter()
-        actions = Counter(o.action.value for o in outcomes)
-        running = Counter(d.state.running_version for d in devices)
-    return {
-        "premises": len(estate.premises), "devices": len(devices), "open_wall_s": opened - began,
-        "update_wall_s": updated - opened, "bench_s": bench_s,
-        "rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
-        "activated": running[NEXT_FILE_VERSION], "actions": dict(actions),
-        "ok": running == {NEXT_FILE_VERSION: len(devices)}
-        and actions == {AutomationAction.ACTIVATION_SENT.value: len(devices)},
-    }
+    return {"premises": len(estate.premises), "open_wall_s": opened - began, "update_wall_s": updated - opened,
+            "cpu_s": time.process_time() - cpu, "bench_s": bench_s,
+            "rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, **figures}
 
 
-def one(premises: int, size: int, concurrency: int, batch: int, profile: bool) -> dict[str, object]:
+def one(premises: int, args: argparse.Namespace) -> dict[str, object]:
+    size = 4 * KIB if args.smoke else 16 * KIB
+    if args.campaign:
+        def work(estate: Estate) -> Awaitable[dict[str, object]]:
+            return campaign(estate, args.concurrency)
+    else:
+        def work(estate: Estate) -> Awaitable[dict[str, object]]:
+            return meters(estate, size, args.concurrency, args.batch)
     with tempfile.TemporaryDirectory(prefix="hanbench-estate-") as folder:
         path = estate_file(Path(folder), premises)
-        if not profile:
-            return run_virtual(update(path, size, concurrency, batch))
+        if args.profile is None:
+            return run_virtual(measured(path, work))
         profiler = cProfile.Profile()
-        figures = profiler.runcall(run_virtual, update(path, size, concurrency, batch))
+        figures = profiler.runcall(run_virtual, measured(path, work))
         stats = pstats.Stats(profiler, stream=sys.stderr).sort_stats("tottime")
         stats.print_stats(30)
         stats.sort_stats("cumulative").print_stats(40)
@@ -123,11 +157,13 @@ def one(premises: int, size: int, concurrency: int, batch: int, profile: bool) -
 
 def line(f: dict[str, object], base: dict[str, object] | None) -> str:
     text = (f"{f['premises']:>6} premises {f['devices']:>6} devices  open {f['open_wall_s']:7.2f} s  "
-            f"update {f['update_wall_s']:7.2f} s  bench {f['bench_s']:8.0f} s  rss {f['rss_mib']:7.1f} MiB")
+            f"update {f['update_wall_s']:7.2f} s  cpu {f['cpu_s']:7.2f} s  bench {f['bench_s']:8.0f} s  rss {f['rss_mib']:7.1f} MiB")
     if base is not None and base is not f:
         scale = f["premises"] / base["premises"]  # type: ignore[operator]
         wall = (f["open_wall_s"] + f["update_wall_s"]) / (base["open_wall_s"] + base["update_wall_s"])  # type: ignore[operator]
+        cpu = f["cpu_s"] / base["cpu_s"]  # type: ignore[operator]
         text += (f"  | x{scale:.0f} premises: wall x{wall:.1f} ({wall / scale:.2f} per premises), "
+                 f"cpu x{cpu:.1f} ({cpu / scale:.2f}), "
                  f"rss x{f['rss_mib'] / base['rss_mib']:.1f}, bench x{f['bench_s'] / base['bench_s']:.2f}")  # type: ignore[operator]
     if not f["ok"]:
         text += f"  FAILED: {f['activated']} of {f['devices']} on the new version, {f['actions']}"
@@ -141,20 +177,22 @@ def main() -> int:
     parser.add_argument("--concurrency", type=int, default=500, help="the supplier's requests in flight")
     parser.add_argument("--batch", type=int, default=50, help="devices per SR 11.1")
     parser.add_argument("--profile", type=int, metavar="N", help="one size under cProfile (to stderr)")
+    parser.add_argument("--campaign", action="store_true", help="a CH firmware campaign instead of meter updates")
     parser.add_argument("--one", type=int, metavar="N", help=argparse.SUPPRESS)  # a size, in this process
     args = parser.parse_args()
-    size = 4 * KIB if args.smoke else 16 * KIB
     if args.one is not None or args.profile is not None:
-        figures = one(args.one or args.profile, size, args.concurrency, args.batch, args.profile is not None)
+        figures = one(args.one or args.profile, args)
         print(json.dumps(figures))
         return 0 if figures["ok"] else 1
-    print(f"{size // KIB} KiB image to every ESME and GSME, honest air, cap {args.concurrency}, "
-          f"SR 11.1 batch {args.batch}", flush=True)
+    print("a CH firmware campaign, 1 % pilot, " if args.campaign else
+          f"{4 if args.smoke else 16} KiB image to every ESME and GSME, SR 11.1 batch {args.batch}, ",
+          f"honest air, cap {args.concurrency}", sep="", flush=True)
     base = None
     failed = False
     for premises in args.sizes:
         command = [sys.executable, __file__, "--one", str(premises), "--concurrency", str(args.concurrency),
-                   "--batch", str(args.batch), *(["--smoke"] if args.smoke else [])]
+                   "--batch", str(args.batch), *(["--smoke"] if args.smoke else []),
+                   *(["--campaign"] if args.campaign else [])]
         done = subprocess.run(command, capture_output=True, text=True)
         if not done.stdout.strip():
             print(f"{premises:>6} premises: the run failed\n{done.stderr[-3000:]}", flush=True)
