@@ -10,6 +10,7 @@ from hanbench.bench.bench import Bench, BenchDevice, DeviceRef, VirtualTimeRequi
 from hanbench.bench.bench_config import BenchConfig, BenchKind, NotOnBench
 from hanbench.bench.bench_file import load_bench
 from hanbench.bench.config_reader import BenchConfigError
+from hanbench.bench.campaign_view import campaign_view
 from hanbench.bench.estate import DeviceSet, Estate, EstateDevice, EstatePremises, open_estate
 from hanbench.bench.estate_plan import EstatePlan, plan_estate
 from hanbench.bench.events import Event, EventStream, EventTimeout
@@ -35,5 +36,5 @@ __all__ = [
     "DeviceState", "Estate", "EstateDevice", "EstatePlan", "EstatePremises", "Event", "EventStream", "EventTimeout",
     "InboxTimeout", "NotOnBench", "NotOnEmulator", "Outcome", "PacedUser", "RefusalRule", "RequestResult",
     "SetResult", "TargetResult", "Throttle", "UserAlert", "VirtualTimeRequired",
-    "load_bench", "open_bench", "open_estate", "plan_estate", "run_virtual",
+    "campaign_view", "load_bench", "open_bench", "open_estate", "plan_estate", "run_virtual",
 ]

@@ -175,6 +175,29 @@ class Notice:
     chs: tuple[EntityId, ...]
 
 
+@dataclasses.dataclass(frozen=True)
+class Progress:
+    """Where a campaign stands: its CHs by state, its stage and its latest notice."""
+
+    campaign: str
+    stage: Stage | None
+    chs: int
+    pilot: int
+    started: int
+    activated: int
+    failed: int
+    last_notice: str
+
+    @property
+    def waiting(self) -> int:
+        """CHs no stage has started yet."""
+        return self.chs - self.started
+
+    @property
+    def in_progress(self) -> int:
+        return self.started - self.activated - self.failed
+
+
 class Campaign:
     """One campaign of the DCC; see the module docstring. :meth:`run` takes it to its end."""
 
@@ -233,6 +256,12 @@ class Campaign:
             notice = Notice(self.plan.name, user, stage, now, text, tuple(by_user[user]))
             self.notices.append(notice)
             self._listeners(notice)
+
+    def progress(self) -> Progress:
+        """Where the campaign stands now."""
+        activated = sum(1 for u in self.updates.values() if u.succeeded)
+        return Progress(self.plan.name, self.stage, len(self.chs), len(self.pilot), len(self._started), activated,
+                        len(self.updates) - activated, self.notices[-1].text if self.notices else "")
 
     def notices_to(self, user: EntityId) -> list[Notice]:
         return [n for n in self.notices if n.user == user]

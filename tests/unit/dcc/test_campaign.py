@@ -176,3 +176,28 @@ def test_a_plan_and_a_pilot_that_cannot_be_are_bad_input(tmp_path: Path) -> None
             assert len(share.pilot) == 3 and share.pilot == again.pilot, "a seeded draw of half the CHs"
 
     run_virtual(session())
+
+
+def test_the_live_view_shows_the_campaign_as_it_records_itself(tmp_path: Path) -> None:
+    from rich.console import Console
+
+    from hanbench.bench.campaign_view import campaign_view, progress_table
+
+    path = estate_copy(tmp_path, SIX)
+
+    async def session() -> None:
+        async with open_estate(path) as estate:
+            estate.premises_of(dual_fuel_chs(estate)[3]).hub.firmware.hardware_version = 0x9999
+            campaign = estate.campaign(plan_for(estate))
+            before = campaign.progress()
+            assert (before.stage, before.waiting, before.pilot) == (None, 6, 2)
+            console = Console(record=True, width=120, force_terminal=False)
+            with campaign_view(campaign, console):
+                assert await campaign.run() is CampaignStage.COMPLETED
+            after = campaign.progress()
+            assert (after.started, after.activated, after.failed, after.in_progress) == (6, 5, 1, 0)
+            console.print(progress_table(after))
+            text = console.export_text()
+            assert "campaign chf-2: completed" in text and "5 of 6 CHs updated" in text
+
+    run_virtual(session())
