@@ -4,7 +4,7 @@ Registered through the ``pytest11`` entry point, so any project that installs ha
 without a conftest.
 
 * ``--bench FILE`` (or the ini option ``hanbench_bench``; default ``bench/emu.toml`` under
-  the rootdir) names the active bench.
+  the rootdir, else the embedded emu bench the package ships) names the active bench.
 * Markers: ``emu`` (needs the emulator: virtual time, fault injection) and ``hw`` (needs the
   hardware code path: a ``twin`` bench, which runs bellows and board control on emulated
   sticks and boards in CI, or a ``lab`` bench). A test that uses the bench and carries
@@ -51,7 +51,7 @@ import pytest_asyncio
 
 from hanbench.bench.bench import Bench, BenchDevice, open_bench, open_capture
 from hanbench.bench.bench_config import BenchConfig, BenchKind, NotOnBench
-from hanbench.bench.bench_file import load_bench
+from hanbench.bench.bench_file import default_bench_file, load_bench
 from hanbench.bench.readiness import check_one_premises, check_ready
 from hanbench.bench.events import EventStream
 from hanbench.bench.kinds import kind_strategy
@@ -83,7 +83,8 @@ _NEEDS = {
 def pytest_addoption(parser: pytest.Parser) -> None:
     group = parser.getgroup("hanbench", "hanbench bench")
     group.addoption("--bench", dest="hanbench_bench", metavar="FILE", default=None,
-                    help=f"bench file to run on (default: ini {INI_BENCH}, else {DEFAULT_BENCH} under the rootdir)")
+                    help=f"bench file to run on (default: ini {INI_BENCH}, else {DEFAULT_BENCH} under the rootdir, "
+                         "else the embedded emu bench)")
     group.addoption("--hanbench-capture", dest="hanbench_capture", metavar="FILE", default=None,
                     help="write every frame of the bench's virtual air to this pcap file (emu and twin benches)")
     group.addoption("--hanbench-sessions", dest="hanbench_sessions", metavar="DIR", default=None,
@@ -92,6 +93,9 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 
 
 def pytest_configure(config: pytest.Config) -> None:
+    # The shipped suites' helper modules (flows...) are imported by their tests, not collected:
+    # rewrite their asserts too, so a failing step says what it compared.
+    pytest.register_assert_rewrite("hanbench.suites")
     config.addinivalue_line("markers", "hw: needs the hardware code path (a twin or lab bench)")
     config.addinivalue_line("markers", "emu: needs the emulator's controls (virtual time, fault injection)")
     config.addinivalue_line("markers", f"{CLAUSE}(text): the specification clause the test checks, for reports")
@@ -110,7 +114,9 @@ def _bench_path(config: pytest.Config) -> tuple[Path, str, bool]:
     if ini:
         base = config.inipath.parent if config.inipath is not None else config.rootpath
         return (base / str(ini)).resolve(), str(ini), True
-    return config.rootpath / DEFAULT_BENCH, str(DEFAULT_BENCH), False
+    if (config.rootpath / DEFAULT_BENCH).is_file():
+        return config.rootpath / DEFAULT_BENCH, str(DEFAULT_BENCH), False
+    return default_bench_file(), "the embedded emu bench", False
 
 
 # -- the active bench and the run's session ----------------------------------------------------
@@ -229,7 +235,7 @@ class _Run:
     @pytest.hookimpl(tryfirst=True)
     def pytest_sessionstart(self, session: pytest.Session) -> None:
         """An xdist controller takes the bench before any worker starts: a bench in use fails the run now."""
-        if not is_controller(session.config) or not (self.chosen or self.path.is_file()):
+        if not is_controller(session.config) or not (self.chosen or (session.config.rootpath / DEFAULT_BENCH).is_file()):
             return
         refuse_on_workers(self.config, self.shown, self.capture_path)
         self.hold(self.premises_config())

@@ -25,27 +25,18 @@ from hanbench.bench.bench_config import (
 from hanbench.bench.config_reader import BenchConfigError, Document, Table, user_with
 from hanbench.bench.estate_file import ESTATE_KEYS, read_estate
 from hanbench.bench.toml_locator import locate_keys
-from hanbench.errors import BadInput
 from hanbench.gbcs.device_types import DeviceType
 from hanbench.gbcs.entity import EntityId
 from hanbench.gbcs.roles import RESPONSIBLE_SUPPLIER_ROLE, SUPPLIER_ROLES, DeviceStatus, Policy, Role
 from hanbench.hardware.ports import PortMatch
 from hanbench.hardware.power import power_from_config
 from hanbench.hub.image_store import SEED_RULES, ImageRules
+from hanbench.packaged import default_bench_file, sessions_outside
 from hanbench.radio.join_security import link_key_from_install_code, parse_link_key
 
 __all__ = ["BenchConfigError", "default_bench_file", "load_bench"]
 
 _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")
-
-
-def default_bench_file() -> Path:
-    """``bench/emu.toml`` of the source checkout this package runs from."""
-    path = Path(__file__).resolve().parents[3] / "bench" / "emu.toml"
-    if not path.is_file():
-        raise BadInput(f"no default bench file at {path}: hanbench is not running from a source "
-                       "checkout; pass a bench file explicitly")
-    return path
 
 
 _TOP = ("bench", "air", "timing", "radio", "lab", "hub", "users", "appointments", "devices", "estate")
@@ -117,7 +108,7 @@ class _Loader:
             seed=bench.integer("seed", 0, minimum=0),
             keystore=bench.folder("keystore", must_exist=True),
             images=bench.folder("images", must_exist=True),
-            sessions=bench.folder("sessions", "sessions", must_exist=False),
+            sessions=sessions_outside(bench.folder("sessions", "sessions", must_exist=False)),
             air=self._air(kind),
             timing=(timing := self._timing()),
             radio=self._radio(kind, lab := self._lab(kind)),

@@ -1,13 +1,16 @@
 """``hanbench sessions``: a bench's past sessions, read back from its session record.
 
-``hanbench sessions list --bench FILE [--json]`` lists every session: ID, when it started
+``hanbench sessions list [--bench FILE] [--sessions DIR] [--json]`` lists every session: ID, when it started
 (wall clock, UTC), kind, policy, outcome, tests passed and failed, wall time and bench time.
-``hanbench sessions show ID --bench FILE [--events] [--json] [--html FILE]`` prints the summary
+``hanbench sessions show ID [--bench FILE] [--sessions DIR] [--events] [--json] [--html FILE]`` prints the summary
 ``hanbench run`` printed at the end of that session (the same :mod:`hanbench.bench.summary`,
 so the two never disagree) and, with ``--events``, its event log: seq, bench-clock time,
 kind and the event's fields. ``--html FILE`` also writes the session's report page, rebuilt
 from the record as ``hanbench validate`` built it (:mod:`hanbench.bench.report.build`): for a
 ``hanbench run`` session its tests, their transfers and alerts.
+
+``--bench`` and ``--sessions`` name the record as ``hanbench run`` does (the embedded emu bench
+and ``sessions/`` of the working directory by default).
 
 Bench time is what the bench clock covered over all the session's premises (a pytest run
 opens one per test); in emulation that is virtual time, days of it in seconds of wall time.
@@ -29,16 +32,14 @@ from typing import Any
 import click
 
 from hanbench.bench.bench_config import BenchConfig
-from hanbench.bench.bench_file import load_bench
 from hanbench.bench.events import describe_data
 from hanbench.bench.record import RecordedEvent, SessionRecord, SessionSummary
 from hanbench.bench.report.build import build_report
 from hanbench.bench.report.files import write_html
 from hanbench.bench.summary import RunSummary, summarise
+from hanbench.cli._bench_options import bench_from, bench_options
 from hanbench.cli._database import existing_database
 
-_BENCH_OPTION = click.option("--bench", "bench_file", required=True, type=click.Path(path_type=Path, dir_okay=False),
-                             help="bench file (TOML) whose session record to read")
 _JSON_OPTION = click.option("--json", "as_json", is_flag=True, help="print JSON instead of text")
 
 _COLUMNS = ("id", "started", "kind", "policy", "outcome", "passed", "failed", "wall", "bench time")
@@ -50,11 +51,11 @@ def command() -> None:
 
 
 @command.command("list")
-@_BENCH_OPTION
+@bench_options
 @_JSON_OPTION
-def list_command(bench_file: Path, as_json: bool) -> None:
+def list_command(bench_file: Path | None, sessions: Path | None, as_json: bool) -> None:
     """Every session of the bench, oldest first."""
-    config = load_bench(bench_file)
+    config = bench_from(bench_file, sessions)
     with SessionRecord(existing_database(config)) as record:
         sessions = [_Session.read(record, info.id, config) for info in record.list_sessions()]
     if as_json:
@@ -67,14 +68,15 @@ def list_command(bench_file: Path, as_json: bool) -> None:
 
 @command.command("show")
 @click.argument("session_id", type=int, metavar="ID")
-@_BENCH_OPTION
+@bench_options
 @click.option("--events", "with_events", is_flag=True, help="also print the session's event log")
 @_JSON_OPTION
 @click.option("--html", "html_file", type=click.Path(dir_okay=False, path_type=Path), metavar="FILE",
               help="also write the session's report as one self-contained HTML page")
-def show_command(session_id: int, bench_file: Path, with_events: bool, as_json: bool, html_file: Path | None) -> None:
+def show_command(session_id: int, bench_file: Path | None, sessions: Path | None, with_events: bool, as_json: bool,
+                 html_file: Path | None) -> None:
     """The summary of session ID, as `hanbench run` printed it, and optionally its events and report page."""
-    config = load_bench(bench_file)
+    config = bench_from(bench_file, sessions)
     with SessionRecord(existing_database(config)) as record:
         session = _Session.read(record, session_id, config)
         events = record.events(session_id) if with_events else None

@@ -19,7 +19,7 @@ from pathlib import Path
 
 import click
 
-from hanbench.bench.bench_file import load_bench
+from hanbench.cli._bench_options import bench_from, bench_options
 from hanbench.bench.report.files import report_folder, write_reports
 from hanbench.bench.validation import validate
 from hanbench.gbcs.image_checks import CheckOutcome
@@ -46,16 +46,16 @@ class HashType(click.ParamType):
 
 @click.command("validate")
 @click.argument("image", type=click.Path(dir_okay=False, path_type=Path))
-@click.option("--bench", "bench_file", required=True, type=click.Path(dir_okay=False, path_type=Path),
-              help="Bench file that describes the device.")
+@bench_options
 @click.option("--device", "device", required=True, metavar="NAME", help="The device's name (or type) on the bench.")
 @click.option("--report", "report_dir", type=click.Path(file_okay=False, path_type=Path), metavar="DIR",
               help="Folder for report.json, junit.xml and report.html (default: beside the bench's session record).")
 @click.option("--expected-hash", type=HashType(), metavar="HEX",
               help="The Manufacturer Image hash the image should have (e.g. from its CPL entry).")
-def command(image: Path, bench_file: Path, device: str, report_dir: Path | None, expected_hash: bytes | None) -> None:
+def command(image: Path, bench_file: Path | None, sessions: Path | None, device: str, report_dir: Path | None,
+            expected_hash: bytes | None) -> None:
     """Check IMAGE against the bench's device NAME and write the report."""
-    config = load_bench(bench_file)
+    config = bench_from(bench_file, sessions)
     if report_dir is not None:
         report_folder(report_dir)
     done = validate(config, device, image, expected_hash=expected_hash)

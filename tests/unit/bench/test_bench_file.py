@@ -33,9 +33,12 @@ RTDS = EntityId.parse("90-B3-D5-1F-30-01-00-00")
 # -- the embedded default ----------------------------------------------------------------------
 
 
-def test_emu_toml_is_the_default_and_loads_with_every_documented_value() -> None:
-    assert default_bench_file() == REPO / "bench" / "emu.toml"
-    config = load_bench(default_bench_file())
+def test_emu_toml_is_the_default_and_loads_with_every_documented_value(
+        monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    # The default is the package's copy: in a checkout, a link to bench/emu.toml.
+    assert default_bench_file().resolve() == REPO / "bench" / "emu.toml"
+    monkeypatch.chdir(tmp_path)
+    config = load_bench(REPO / "bench" / "emu.toml")
 
     assert (config.name, config.kind, config.policy.name, config.seed) == ("emu", BenchKind.EMU, "mp207", 1)
     assert config.start == dt.datetime(2026, 1, 5, 9, 0, tzinfo=dt.UTC)
@@ -462,9 +465,12 @@ def test_unreadable_files(tmp_path: Path) -> None:
         load_bench(latin)
 
 
-def test_without_a_source_checkout_there_is_no_default(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    from hanbench.bench import bench_file as module
-
-    monkeypatch.setattr(module, "__file__", str(tmp_path / "site-packages" / "hanbench" / "bench" / "bench_file.py"))
-    with pytest.raises(BadInput, match="hanbench is not running from a source checkout; pass a bench file"):
-        default_bench_file()
+def test_the_package_s_bench_keeps_its_sessions_in_the_working_directory(
+        monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """Read from the package, the embedded bench's ``../sessions`` would be inside the package
+    (site-packages in a wheel install): its session records go to the working directory instead."""
+    monkeypatch.chdir(tmp_path)
+    config = load_bench(default_bench_file())
+    assert config.sessions == tmp_path.resolve() / "sessions"
+    assert config.keystore == REPO / "fixtures" / "keys"
+    assert config.images == REPO / "firmware_images"

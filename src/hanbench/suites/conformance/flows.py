@@ -1,17 +1,21 @@
 """Steps the conformance tests share, written only against the scripting API.
 
-Kept out of ``conftest.py`` so that the tests import them by a name no other test folder uses.
+A module of the suite's package rather than a ``conftest.py``: the suite's tests import it by
+its full name, wherever the suite is collected from (the installed package, or the
+repository's ``tests/conformance``, which imports the suite's modules).
 """
 
 from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+from pathlib import Path
 
 from hanbench import Bench, BenchDevice, BenchUser, Outcome, UserAlert
 from hanbench.gbcs.cs06 import ActivateFirmware, activate_firmware_command
 from hanbench.gbcs.frame import GbcsMessage
 from hanbench.gbcs.image import UpgradeImage, parse_image
+from hanbench.packaged import default_bench_file
 
 #: The version every sample device starts with, and the one the sample images bring.
 OLD, NEW = 0x00000001, 0x00000002
@@ -64,3 +68,25 @@ def cs06(bench: Bench, signer: BenchUser, device: BenchDevice, image_hash: bytes
     command = ActivateFirmware(image_hash, counter, execution)
     key = bench.dcc.keystore.private_key(signer.id)
     return bench.dcc.acb.protect(activate_firmware_command(signer.id, device.id, command, key))
+
+
+def emu_bench_file(folder: Path, *, name: str, policy: str | None = None) -> Path:
+    """The embedded default bench rewritten into ``folder``: its own name and sessions there,
+    paths absolute, and ``policy`` if given. A bench of its own, so its database is the test's."""
+    source = default_bench_file()
+    text = source.read_text("utf-8")
+    for key, path in (("keystore", "../fixtures/keys"), ("images", "../firmware_images"),
+                      ("sessions", "../sessions")):
+        target = folder / "sessions" if key == "sessions" else source.parent / path
+        text = _replace_once(text, f'{key} = "{path}"', f'{key} = "{target.resolve()}"')
+    text = _replace_once(text, 'name = "emu"', f'name = "{name}"')
+    if policy is not None:
+        text = _replace_once(text, 'policy = "mp207"', f'policy = "{policy}"')
+    file = folder / f"{name}.toml"
+    file.write_text(text, "utf-8")
+    return file
+
+
+def _replace_once(text: str, old: str, new: str) -> str:
+    assert text.count(old) == 1, f"the embedded bench file no longer has exactly one {old!r}"
+    return text.replace(old, new)
