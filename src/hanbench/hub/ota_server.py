@@ -66,6 +66,14 @@ Protocol decisions, each a knob in :class:`OtaServerConfig` with the spec defaul
   CH raises CCS08 result 3 "File Transfer Failure", once. So every target ends in a CCS08,
   whatever happens on the air.
 
+The server is also a test instrument. :attr:`OtaServer.faults`
+(:mod:`hanbench.hub.ota_faults`) holds the faults a test sets, consulted where the server
+decides how to answer a block or page request, what a block it sends looks like, the block
+period and size it imposes and the upgrade time it gives; with none set, one boolean is all it
+costs. :meth:`OtaServer.watch` hands every request and answer to a reader
+(:mod:`hanbench.hub.ota_log`), and :meth:`OtaServer.send_image_notify` sends any Image Notify
+variant, unicast or broadcast.
+
 Time on the wire (``current_time`` and ``request_time``, ZCL UTCTime: seconds since
 2000-01-01 UTC) comes from the bench clock; pacing and timeouts from the event loop.
 """
@@ -87,7 +95,7 @@ from zigpy.application import ControllerApplication
 from zigpy.device import Device
 from zigpy.endpoint import Endpoint
 from zigpy.zcl import ClusterType, foundation
-from zigpy.zcl.clusters.general import ImageNotifyCommand, Ota
+from zigpy.zcl.clusters.general import Ota
 
 from hanbench.clock import BenchClock
 from hanbench.errors import BadInput
@@ -97,6 +105,8 @@ from hanbench.gbcs.gbz import ZIGBEE_EPOCH
 from hanbench.gbcs.image import UpgradeImage
 from hanbench.hub.cluster_hook import DeviceHooks, request_route
 from hanbench.hub.image_store import ImageKey, ImageStore, StoredImage
+from hanbench.hub.ota_faults import MAX_BLOCK_SIZE_LIMIT, Answer, Decision, ImageNotifyVariant, OtaFaults
+from hanbench.hub.ota_log import Answered, Asked, OtaCommand, Record
 from hanbench.hub.transfer import (
     Transfer,
     TransferListener,
@@ -105,7 +115,7 @@ from hanbench.hub.transfer import (
 )
 from hanbench.listeners import Listeners
 from hanbench.radio.addresses import entity_of, eui64_of
-from hanbench.radio.se_profile import RequestRoute, SmartEnergyDevice
+from hanbench.radio.se_profile import SE_PROFILE_ID, RequestRoute, SmartEnergyDevice
 from hanbench.radio.zcl_frames import (
     DefaultResponse,
     ImageBlock,
@@ -127,8 +137,6 @@ LOGGER = logging.getLogger(__name__)
 
 #: Upgrade End Response ``upgrade_time``: "wait for upgrade command" (activation is CS06).
 WAIT_FOR_UPGRADE_COMMAND = 0xFFFFFFFF
-#: The largest block a CH serves (SiLabs' OTA server cap without APS encryption).
-MAX_BLOCK_SIZE_LIMIT = 63
 
 Status = foundation.Status
 
@@ -204,11 +212,20 @@ class OtaServer:
         #: A target's last interrupted transfer, whose counts its CCS08 carries if the CH gives up.
         self._interrupted: dict[EntityId, Transfer] = {}
         self._listeners: Listeners[TransferListener] = Listeners()
+        #: The faults a test sets (:mod:`hanbench.hub.ota_faults`); none by default.
+        self.faults = OtaFaults()
+        self._watchers: Listeners[Callable[[Record], None]] = Listeners()
+        self._quiet_until = -math.inf  # after a restart fault: nothing is answered before this loop time
 
     def on_transfer(self, listener: TransferListener) -> Callable[[], None]:
         """Call ``listener`` as each transfer starts, progresses and finishes (every outcome
         that needs a CCS08, started or not); returns a remover."""
         return self._listeners.add(listener)
+
+    def watch(self, reader: Callable[[Record], None]) -> Callable[[], None]:
+        """Hand ``reader`` every request a device makes and every answer the server gives
+        (:mod:`hanbench.hub.ota_log`); returns a remover."""
+        return self._watchers.add(reader)
 
     # -- installation ------------------------------------------------------------------
 
@@ -310,13 +327,34 @@ class OtaServer:
         stored = self.image_waiting(entity)
         if stored is None:
             raise BadInput(f"no image is waiting for {entity}; offer one before notifying")
-        peer = self._peer(entity)
         header = stored.image.header
-        notify = ImageNotify(
-            ImageNotifyCommand.PayloadType.QueryJitter_ManufacturerCode_ImageType_NewFileVersion,
-            self.config.query_jitter, header.manufacturer_code, header.image_type, header.file_version,
-        )
-        await peer.reply(notify.frame(peer.next_tsn()))
+        await self.send_image_notify(entity, ImageNotifyVariant(
+            3, self.config.query_jitter, header.manufacturer_code, header.image_type, header.file_version))
+
+    async def send_image_notify(self, device: EntityId | t.EUI64 | str | None, variant: ImageNotifyVariant) -> None:
+        """Send ``variant`` of Image Notify to ``device``, or to every device that listens when
+        ``variant.broadcast``; ``device`` may then be ``None``. Fields the payload type does not
+        carry are left out. Raises :class:`BadInput` for a unicast to a device not on the
+        network or a payload type whose fields are missing, zigpy's ``DeliveryError`` if a
+        unicast does not get through.
+        """
+        fields = {"manufacturer_code": variant.manufacturer_code, "image_type": variant.image_type,
+                  "new_file_version": variant.new_file_version}
+        carried = dict(list(fields.items())[:variant.payload_type])
+        if None in carried.values():
+            raise BadInput(f"Image Notify payload type {variant.payload_type} carries "
+                           f"{', '.join(carried)}: give each")
+        notify = ImageNotify(variant.payload_type, variant.query_jitter, **carried)
+        if not variant.broadcast:
+            if device is None:
+                raise BadInput("a unicast Image Notify needs a device")
+            peer = self._peer(entity_of(device))
+            await peer.reply(notify.frame(peer.next_tsn()))
+            return
+        app = self._hooks.app
+        tsn = app.get_sequence()
+        await app.broadcast(SE_PROFILE_ID, Ota.cluster_id, 1, 0xFF, 0, 0x1E, tsn, notify.frame(tsn),
+                            broadcast_address=t.BroadcastAddress.RX_ON_WHEN_IDLE)
 
     async def send_upgrade_command(self, device: EntityId | t.EUI64 | str, image: ImageKey, delay_s: int) -> bool:
         """Tell ``device`` to switch to ``image`` in ``delay_s`` seconds: an unsolicited Upgrade End Response.
@@ -349,13 +387,17 @@ class OtaServer:
 
     async def _on_query(self, peer: OtaPeer, tsn: int, cmd: QueryNextImage) -> None:
         entity = peer.entity
+        hw = cmd.hardware_version
+        if self._watchers:
+            self._watchers(Asked(self._loop_now(), entity, OtaCommand.QUERY_NEXT_IMAGE, cmd.current_file_version,
+                                 hardware_version=hw))
+        if self._loop_now() < self._quiet_until:
+            return
         stored = self.store.lookup(entity, cmd.manufacturer_code, cmd.image_type)
-        no_image = QueryNextImageResponse(Status.NO_IMAGE_AVAILABLE).frame(tsn)
         if stored is None:
-            await peer.send(no_image)
+            await self._answer_query(peer, tsn, None)
             return
         header = stored.image.header
-        hw = cmd.hardware_version
         refusal: tuple[TransferResult, str] | None = None
         if not header.is_newer_than(cmd.current_file_version):
             refusal = (TransferResult.IMAGE_DISCARDED,
@@ -368,12 +410,22 @@ class OtaServer:
         if refusal is not None:
             self._settle(stored, entity)
             self._listeners(unstarted_outcome(entity, stored, *refusal, self._loop_now()))
-            await peer.send(no_image)
+            await self._answer_query(peer, tsn, None)
             return
         self._transfer(entity, stored)
-        key = stored.key
-        await peer.send(QueryNextImageResponse(
-            Status.SUCCESS, key.manufacturer_code, key.image_type, key.file_version, stored.size).frame(tsn))
+        await self._answer_query(peer, tsn, stored)
+
+    async def _answer_query(self, peer: OtaPeer, tsn: int, stored: StoredImage | None) -> None:
+        """Query Next Image Response: SUCCESS offering ``stored``, or NO_IMAGE_AVAILABLE."""
+        if stored is None:
+            sent = await peer.send(QueryNextImageResponse(Status.NO_IMAGE_AVAILABLE).frame(tsn))
+        else:
+            key = stored.key
+            sent = await peer.send(QueryNextImageResponse(
+                Status.SUCCESS, key.manufacturer_code, key.image_type, key.file_version, stored.size).frame(tsn))
+        if self._watchers:
+            self._watchers(Answered(self._loop_now(), peer.entity, OtaCommand.QUERY_NEXT_IMAGE,
+                                    Status.NO_IMAGE_AVAILABLE if stored is None else Status.SUCCESS, sent=sent))
 
     async def _on_block(self, peer: OtaPeer, tsn: int, cmd: ImageBlock) -> None:
         transfer = await self._admit(peer, tsn, cmd)
@@ -402,6 +454,10 @@ class OtaServer:
 
     async def _on_upgrade_end(self, peer: OtaPeer, tsn: int, cmd: UpgradeEnd) -> None:
         entity = peer.entity
+        if self._watchers:
+            self._watchers(Asked(self._loop_now(), entity, OtaCommand.UPGRADE_END, cmd.file_version, status=cmd.status))
+        if self._loop_now() < self._quiet_until:
+            return
         transfer = self._transfers.get(entity)
         if transfer is None or transfer.stored.key.file_version != cmd.file_version:
             stored = self.store.lookup(entity, cmd.manufacturer_code, cmd.image_type)
@@ -414,15 +470,20 @@ class OtaServer:
             self._arm_stall_timer(transfer)  # the device spoke: its answer may take a while to reach it
         self._settle(transfer.stored, entity)
         if cmd.status == Status.SUCCESS:
+            upgrade_time = self.faults.upgrade_time(self.config.upgrade_time) if self.faults.active \
+                else self.config.upgrade_time
             key = transfer.stored.key
             sent = await peer.send(UpgradeEndResponse(
                 key.manufacturer_code, key.image_type, key.file_version, self._utc_seconds(self.clock.now()),
-                self.config.upgrade_time).frame(tsn))
+                upgrade_time).frame(tsn))
+            if self._watchers:
+                self._watchers(Answered(self._loop_now(), entity, OtaCommand.UPGRADE_END, Status.SUCCESS,
+                                        upgrade_time=upgrade_time, sent=sent))
             if self._transfers.get(entity) is not transfer:
                 return  # it ended while the answer was on the air (stopped, or overwritten)
             if sent:
                 self._finish(entity, TransferResult.SUCCESS, "the device took the image",
-                             device_status=cmd.status, upgrade_time=self.config.upgrade_time)
+                             device_status=cmd.status, upgrade_time=upgrade_time)
             else:
                 self._finish(entity, TransferResult.FILE_TRANSFER_FAILURE,
                              "the Upgrade End Response did not reach the device", device_status=cmd.status)
@@ -442,23 +503,63 @@ class OtaServer:
         for the block period, or the server is busy).
         """
         entity = peer.entity
+        now = self._loop_now()
+        if self._watchers:
+            self._watchers(_asked_block(now, entity, cmd))
+        if now < self._quiet_until:
+            return None
         transfer = self._transfers.get(entity)
         if transfer is None or transfer.stored.key.file_version != cmd.file_version:
             stored = self.store.lookup(entity, cmd.manufacturer_code, cmd.image_type)
             if stored is None or stored.key.file_version != cmd.file_version:
-                await peer.send(ImageBlockResponse(Status.ABORT).frame(tsn))
+                await self._refuse_block(peer, tsn, Status.ABORT)
                 return None
             transfer = self._transfer(entity, stored)
         self._arm_stall_timer(transfer)
         if cmd.file_offset >= transfer.stored.size or cmd.maximum_data_size == 0:
-            await peer.send(ImageBlockResponse(Status.MALFORMED_COMMAND).frame(tsn))
+            await self._refuse_block(peer, tsn, Status.MALFORMED_COMMAND)
             return None
+        if self.faults.active:
+            decision = self.faults.answer(cmd.file_offset, now)
+            if decision is not None:
+                await self._faulty_answer(peer, tsn, transfer, decision)
+                return None
         wait_until = self._throttled_until(transfer)
         if wait_until is not None:
             transfer.waits += 1
-            await peer.send(self._wait_for_data(wait_until).frame(tsn))
+            await self._refuse_block(peer, tsn, Status.WAIT_FOR_DATA, until=wait_until)
             return None
         return transfer
+
+    async def _refuse_block(self, peer: OtaPeer, tsn: int, status: Status, *, until: float | None = None) -> None:
+        """Answer a block or page request with ``status`` instead of a block (WAIT_FOR_DATA until loop time ``until``)."""
+        answer = ImageBlockResponse(status) if until is None else self._wait_for_data(until)
+        sent = await peer.send(answer.frame(tsn))
+        if self._watchers:
+            wait_s = None if until is None else float(answer.request_time - answer.current_time)
+            self._watchers(Answered(self._loop_now(), peer.entity, OtaCommand.IMAGE_BLOCK, status, wait_s=wait_s,
+                                    sent=sent))
+
+    async def _faulty_answer(self, peer: OtaPeer, tsn: int, transfer: Transfer, decision: Decision) -> None:
+        """Carry out a fault's answer to a block or page request (:mod:`hanbench.hub.ota_faults`)."""
+        match decision.answer:
+            case Answer.WAIT_FOR_DATA:
+                transfer.waits += 1
+                await self._refuse_block(peer, tsn, Status.WAIT_FOR_DATA, until=self._loop_now() + decision.seconds)
+            case Answer.ABORT:
+                await self._refuse_block(peer, tsn, Status.ABORT)
+            case Answer.RESTART:
+                self._restart(decision.seconds)
+            case Answer.SILENT:
+                pass
+
+    def _restart(self, outage_s: float) -> None:
+        """A restart fault: every transfer forgotten without an outcome (a CH that restarts
+        remembers its stored images, not its transfers), and nothing answered for ``outage_s``."""
+        for transfer in self._transfers.values():
+            transfer.stop()
+        self._transfers.clear()
+        self._quiet_until = self._loop_now() + outage_s
 
     def _transfer(self, entity: EntityId, stored: StoredImage) -> Transfer:
         """The transfer of ``stored`` to ``entity``: the running one, or a new one."""
@@ -481,7 +582,7 @@ class OtaServer:
         now = self._loop_now()
         if self.busy:
             return now + self.config.busy_backoff_s
-        period = self.config.minimum_block_period_ms / 1000
+        period = self._block_period_ms() / 1000
         if period and transfer.last_block_at is not None and now < transfer.last_block_at + period:
             return transfer.last_block_at + period
         return None
@@ -494,19 +595,37 @@ class OtaServer:
             Status.WAIT_FOR_DATA,
             current_time=current_time,
             request_time=current_time + math.ceil(until - self._loop_now()),
-            minimum_block_period=self.config.minimum_block_period_ms,
+            minimum_block_period=self._block_period_ms(),
         )
+
+    def _block_period_ms(self) -> int:
+        """The MinimumBlockPeriod imposed now: the configured one, or a fault's."""
+        period = self.config.minimum_block_period_ms
+        return self.faults.block_period_ms(period) if self.faults.active else period
 
     async def _send_block(
         self, peer: OtaPeer, transfer: Transfer, offset: int, maximum_data_size: int, *, tsn: int | None = None
     ) -> int | None:
         """Send one block at ``offset``; its length, or ``None`` if it did not get through."""
         size = min(maximum_data_size, self.config.max_block_size)
-        data = transfer.stored.data[offset:offset + size]
+        copies = 1
+        if self.faults.active:
+            size = self.faults.block_size(size)
+            shaped = self.faults.shape(offset, transfer.stored.data[offset:offset + size], transfer.stored.data)
+            offset, data, copies = shaped.offset, shaped.data, shaped.copies
+            if shaped.delay_s:
+                await asyncio.sleep(shaped.delay_s)
+        else:
+            data = transfer.stored.data[offset:offset + size]
         key = transfer.stored.key
-        frame = block_frame(peer.next_tsn() if tsn is None else tsn, key.manufacturer_code, key.image_type,
-                            key.file_version, offset, data)
-        if not await peer.send(frame):
+        tsn = peer.next_tsn() if tsn is None else tsn
+        for _ in range(copies):
+            sent = await peer.send(block_frame(tsn, key.manufacturer_code, key.image_type, key.file_version,
+                                               offset, data))
+        if self._watchers:
+            self._watchers(Answered(self._loop_now(), transfer.device, OtaCommand.IMAGE_BLOCK, Status.SUCCESS,
+                                    offset=offset, length=len(data), copies=copies, sent=sent))
+        if not sent:
             return None
         transfer.record_block(offset, len(data), self._loop_now())
         self._arm_stall_timer(transfer)
@@ -656,3 +775,13 @@ class OtaPeer:
 def _claim_ota(device: Device, claimed: bool) -> None:
     """Make zigpy's own OTA handling stand aside for ``device`` (or take over again)."""
     device.ota_in_progress = claimed
+
+
+def _asked_block(now: float, entity: EntityId, cmd: ImageBlock | ImagePage) -> Asked:
+    """The log's record of an Image Block or Image Page Request."""
+    if isinstance(cmd, ImagePage):
+        return Asked(now, entity, OtaCommand.IMAGE_PAGE, cmd.file_version, offset=cmd.file_offset,
+                     maximum_data_size=cmd.maximum_data_size, page_size=cmd.page_size,
+                     response_spacing_ms=cmd.response_spacing)
+    return Asked(now, entity, OtaCommand.IMAGE_BLOCK, cmd.file_version, offset=cmd.file_offset,
+                 maximum_data_size=cmd.maximum_data_size, minimum_block_period_ms=cmd.minimum_block_period)
