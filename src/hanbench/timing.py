@@ -76,3 +76,9 @@ DEVICE_RETRY_MAX_S = 15 * 60.0
 """The longest an awake device waits between two tries of a message that did not go (bench
 choice: half the GSME's 30-minute wake interval, so an awake device's alert reaches the CH at
 least twice as soon after a link comes back as a GSME's, which waits for its next wake)."""
+
+DEVICE_OTA_TIMEOUT_S = 5.0
+"""How long a device waits for each OTA answer (Query Next Image, Image Block, Upgrade End
+Response) before it asks again: 5 s, zigpy's APS reply timeout, which the emulated devices' OTA
+client keeps. The device conformance suite holds an answer back for longer than this to check
+that a late one is not taken twice; a lab sets its device's own figure."""

@@ -13,11 +13,12 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import enum
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
 from hanbench.bench.estate_config import EstateConfig
+from hanbench.devices.defects import NO_DEFECTS, Defect, Defects
 from hanbench.errors import BadInput
 from hanbench.gbcs.device_types import DeviceType
 from hanbench.gbcs.entity import EntityId
@@ -29,6 +30,7 @@ from hanbench.hub.image_store import SEED_RULES, ImageRules
 from hanbench.timing import (
     AIR_BLOCK_PACING_S,
     AIR_POLL_INTERVAL_S,
+    DEVICE_OTA_TIMEOUT_S,
     DEVICE_RETRY_MAX_S,
     DEVICE_RETRY_S,
     GSME_WAKE_INTERVAL_S,
@@ -112,6 +114,7 @@ class TimingConfig:
     device_retry_s: float = DEVICE_RETRY_S
     device_retry_max_s: float = DEVICE_RETRY_MAX_S
     target_wait_s: float = OTA_TARGET_WAIT_S
+    device_ota_timeout_s: float = DEVICE_OTA_TIMEOUT_S
 
 
 @dataclasses.dataclass(frozen=True)
@@ -230,6 +233,8 @@ class DeviceConfig(DeviceSuppliers):
     establish it by CBKE, which the bench's radio libraries lack (``hardware.md``).
     ``wake_phase_s`` (a GSME, emulated) is when it first wakes after joining, in seconds
     within its wake interval; None: an offset drawn from its entity ID.
+    ``defects`` (emu, twin) are the known-bad behaviours the emulated device is given
+    (:mod:`hanbench.devices.defects`); none for a good device.
     """
 
     type: DeviceType
@@ -246,6 +251,7 @@ class DeviceConfig(DeviceSuppliers):
     install_code: str | None = None
     link_key: str | None = None
     wake_phase_s: float | None = None
+    defects: Defects = NO_DEFECTS
 
     @property
     def responsible_supplier(self) -> EntityId:
@@ -308,6 +314,16 @@ class BenchConfig:
         names = ", ".join(d.name for d in self.devices) or "none"
         raise NotOnBench(f"bench {self.name!r} has no device {str(handle)!r}; its devices: {names}")
 
+    def with_defects(self, device: str | EntityId, defects: Iterable[Defect | str]) -> BenchConfig:
+        """This bench with ``device`` given ``defects`` (its others kept): the scripting API's
+        way to the bench file's ``defects``, for emu and twin benches."""
+        if self.kind is BenchKind.LAB:
+            raise BadInput(f"{self.file} is a lab bench: a real device has the defects its firmware has")
+        entry = self.device(device)
+        given = Defects.parse([str(d) for d in defects], entry.type)
+        changed = dataclasses.replace(entry, defects=Defects(entry.defects | given))
+        return dataclasses.replace(self, devices=tuple(changed if d is entry else d for d in self.devices))
+
     def devices_of(self, device_type: DeviceType | str) -> tuple[DeviceConfig, ...]:
         """Every device of one type, in file order."""
         wanted = DeviceType.parse(device_type)
@@ -353,4 +369,5 @@ class BenchConfig:
             },
             "lab": None if self.lab is None else dataclasses.asdict(self.lab),
             "estate": None if self.estate is None else self.estate.knobs(),
+            "defects": {d.name: sorted(d.defects) for d in self.devices if d.defects},
         }

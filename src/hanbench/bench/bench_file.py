@@ -25,6 +25,7 @@ from hanbench.bench.bench_config import (
 from hanbench.bench.config_reader import BenchConfigError, Document, Table, user_with
 from hanbench.bench.estate_file import ESTATE_KEYS, read_estate
 from hanbench.bench.toml_locator import locate_keys
+from hanbench.devices.defects import NO_DEFECTS, Defects
 from hanbench.gbcs.device_types import DeviceType
 from hanbench.gbcs.entity import EntityId
 from hanbench.gbcs.roles import RESPONSIBLE_SUPPLIER_ROLE, SUPPLIER_ROLES, DeviceStatus, Policy, Role
@@ -43,7 +44,7 @@ _TOP = ("bench", "air", "timing", "radio", "lab", "hub", "users", "appointments"
 _BENCH = ("name", "kind", "policy", "start", "seed", "keystore", "images", "sessions")
 _DEVICE = ("type", "id", "name", "import_supplier", "export_supplier", "gas_supplier",
            "firmware_version", "hardware_version", "status", "board", "power", "install_code", "link_key",
-           "wake_phase_s")
+           "wake_phase_s", "defects")
 _HUB = ("id", "image_rules", "image_store_slots", "max_image_size", "firmware_version", "hardware_version")
 _PORT = tuple(f.name for f in dataclasses.fields(PortMatch))
 # Integer knobs and their ranges; every other knob is a duration that must be positive.
@@ -309,6 +310,7 @@ def _device(table: Table, kind: BenchKind, timing: TimingConfig, users: tuple[Us
                           "(or a labgrid place in [lab])")
     power = _power(table, kind)
     install_code, link_key = _join_key(table, kind)
+    defects = _defects(table, kind, device_type)
     return DeviceConfig(
         type=device_type,
         id=table.convert("id", EntityId.parse),
@@ -321,6 +323,7 @@ def _device(table: Table, kind: BenchKind, timing: TimingConfig, users: tuple[Us
         install_code=install_code,
         link_key=link_key,
         wake_phase_s=_wake_phase(table, device_type, timing),
+        defects=defects,
         **suppliers,
     )
 
@@ -336,6 +339,19 @@ def _wake_phase(table: Table, device_type: DeviceType, timing: TimingConfig) -> 
         raise table.error("wake_phase_s", f"should be less than the wake interval ([timing] gsme_wake_interval_s = "
                                           f"{timing.gsme_wake_interval_s:g} s), got {phase:g}")
     return phase
+
+
+def _defects(table: Table, kind: BenchKind, device_type: DeviceType) -> Defects:
+    """A device's ``defects``: known-bad behaviours for the emulated device to have (emu and twin)."""
+    if not table.has("defects"):
+        return NO_DEFECTS
+    if kind is BenchKind.LAB:
+        raise table.error("defects", "a lab device has the defects its firmware has; defects are for the "
+                          "emulated devices of emu and twin benches")
+    names = table.strings("defects")
+    for index, name in enumerate(names):
+        table.convert_value(("defects", index), [name], lambda one: Defects.parse(one, device_type))
+    return table.convert_value("defects", names, lambda all_of_them: Defects.parse(all_of_them, device_type))
 
 
 def _power(table: Table, kind: BenchKind) -> PowerConfig | None:

@@ -21,6 +21,7 @@ from datetime import datetime
 
 from cryptography.hazmat.primitives.asymmetric import ec
 
+from hanbench.devices.defects import NO_DEFECTS, Defect, Defects
 from hanbench.gbcs.alerts import Alert
 from hanbench.gbcs.codes import AlertCode, MessageCode
 from hanbench.gbcs.cs06 import ActivationResult, PendingActivation
@@ -237,6 +238,7 @@ def check_image(
     profile: ImageProfile,
     hardware_version: int,
     supplier_key: ec.EllipticCurvePublicKey | None,
+    defects: Defects = NO_DEFECTS,
 ) -> ImageVerdict:
     """Whether a device of ``profile`` and ``hardware_version`` may keep ``data``, and what it runs then.
 
@@ -249,14 +251,16 @@ def check_image(
     the way (another file version, another device's manufacturer code and image type) is
     refused rather than believed. The version the device runs after activating the image is
     the signed one. The CH checks the header's hardware range too, but a device never relies on
-    the hub for its own safety.
+    the hub for its own safety. ``defects`` skip what a known-bad device skips (the signature,
+    or the header against the signed facts, running the header's version instead).
     """
     try:
         image = parse_image(data, signed=profile.signed)
     except GbcsError as exc:
         return ImageVerdict(None, hashlib.sha256(data).digest(), f"not a well-formed image: {exc}")
     digest = image.manufacturer_image_hash
-    if profile.signed and (supplier_key is None or not image.verify(supplier_key)):
+    skip_signature = defects.has(Defect.ACCEPTS_BAD_SIGNATURE)
+    if profile.signed and not skip_signature and (supplier_key is None or not image.verify(supplier_key)):
         return ImageVerdict(image, digest, "the image is not signed by this device's Supplier")
     try:
         facts = read_emulated_firmware(image.manufacturer_image)
@@ -265,6 +269,12 @@ def check_image(
     if facts is None:
         return ImageVerdict(image, digest, "the Manufacturer Image is not hanbench emulated firmware, the only "
                                            "firmware this emulated device runs")
-    if problems := facts.misfits(profile.device_type, hardware_version) + facts.relabelled(image.header):
+    if defects.has(Defect.VERSION_FROM_OTA_HEADER):  # the header believed: no comparison, its version run
+        problems = facts.misfits(profile.device_type, hardware_version)
+        version = image.header.file_version
+    else:
+        problems = facts.misfits(profile.device_type, hardware_version) + facts.relabelled(image.header)
+        version = facts.firmware_version
+    if problems:
         return ImageVerdict(image, digest, "; ".join(problems))
-    return ImageVerdict(image, digest, firmware=Firmware(facts.firmware_version, digest))
+    return ImageVerdict(image, digest, firmware=Firmware(version, digest))

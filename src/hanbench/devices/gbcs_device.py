@@ -72,6 +72,7 @@ from hanbench.gbcs.frame import Cra, GbcsMessage, decode_message, encode_message
 from hanbench.gbcs.image_types import ImageProfile, profile_for
 from hanbench.gbcs.keystore import KeyStore, Usage, public_key_of
 from hanbench.gbcs.protection import ReplyProtector, verify_mac
+from hanbench.devices.defects import NO_DEFECTS, Defect, Defects
 from hanbench.devices.firmware import (
     ActivationFailed,
     ActivationTrigger,
@@ -176,6 +177,7 @@ class GbcsDevice:
         receipt_form: ReceiptForm | None = ReceiptForm.DLMS,
         alert_form: AlertForm = AlertForm.DLMS,
         alert_counter: int = 1,
+        defects: Defects = NO_DEFECTS,
     ) -> None:
         self.entity_id = entity_id
         self.device_type = device_type
@@ -197,12 +199,13 @@ class GbcsDevice:
         self._alert_counter = alert_counter
         self._protector = ReplyProtector(keys.agreement_key)
         self._scheduled: asyncio.Task[None] | None = None
+        self.defects = defects
 
     # -- distribution ---------------------------------------------------------------------
 
     def check(self, data: bytes) -> ImageVerdict:
         """This device's verdict on ``data``, without acting on it."""
-        return check_image(data, self.profile, self.hardware_version, self.keys.supplier_key)
+        return check_image(data, self.profile, self.hardware_version, self.keys.supplier_key, self.defects)
 
     def receive_image(self, data: bytes) -> bool:
         """A complete download: keep or drop it and raise the receipt alert; True if kept."""
@@ -274,9 +277,10 @@ class GbcsDevice:
         try:
             verify_mac(msg, self.keys.agreement_key, self.keys.remote_parties[self.keys.acb])
         except MacInvalid as exc:
-            self._refuse(CommandCheck.MAC, msg.message_code, msg.originator_counter,
-                         f"not MAC'd by the Access Control Broker {self.keys.acb}: {exc}")
-            return None
+            if not self.defects.has(Defect.SKIPS_MAC_CHECK):
+                self._refuse(CommandCheck.MAC, msg.message_code, msg.originator_counter,
+                             f"not MAC'd by the Access Control Broker {self.keys.acb}: {exc}")
+                return None
         if msg.message_code == MessageCode.CS06_ACTIVATE_FIRMWARE:
             response = self._activate_firmware(msg)
             if response is None:
@@ -316,7 +320,8 @@ class GbcsDevice:
         except GbcsError as exc:
             self._refuse(CommandCheck.MALFORMED, msg.message_code, counter, f"malformed CS06: {exc}")
             return None
-        if self.last_counter is not None and counter <= self.last_counter:
+        if self.last_counter is not None and counter <= self.last_counter \
+                and not self.defects.has(Defect.SKIPS_COUNTER_CHECK):
             self._refuse(CommandCheck.COUNTER, msg.message_code, counter,
                          f"originator counter {counter} is not above the last accepted {self.last_counter}")
             return None

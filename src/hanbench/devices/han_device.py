@@ -10,6 +10,8 @@ and its message link to the CH: the tunnel and the outbox the GBCS logic puts it
 
 from __future__ import annotations
 
+import asyncio
+import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any, ClassVar
@@ -20,7 +22,8 @@ from zigpy.zcl.clusters.general import Basic, Ota
 from zigpy.zcl.clusters.smartenergy import Tunneling
 
 from hanbench.clock import BenchClock
-from hanbench.devices.firmware import Activated, Firmware, FirmwareEvent, FirmwareState
+from hanbench.devices.defects import NO_DEFECTS, Defect, Defects
+from hanbench.devices.firmware import Activated, ActivationTrigger, Firmware, FirmwareEvent, FirmwareState
 from hanbench.devices.gbcs_device import DeviceKeys, GbcsDevice
 from hanbench.devices.ota_client import OtaClientConfig, OtaClientNode, OtaIdentity
 from hanbench.devices.outbox import Outbox, RetryPolicy
@@ -32,6 +35,8 @@ from hanbench.gbcs.image_types import INITIAL_FILE_VERSION, RTDS_HW_MIN, profile
 from hanbench.radio.addresses import eui64_of
 from hanbench.radio.air import VirtualAir
 from hanbench.radio.zcl_frames import ZclHeader
+
+LOGGER = logging.getLogger(__name__)
 
 CommandHandler = Callable[[t.ZigbeePacket, ZclHeader, Any], Awaitable[foundation.Status | None]]
 
@@ -64,7 +69,8 @@ class DeviceSettings:
 
     ``nwk`` is its short address on the air; ``running_version`` the file version it boots
     with; ``hardware_version`` what it tells the OTA server (and checks images against);
-    ``retry`` when a GBCS device tries again to send an alert or response that did not go.
+    ``retry`` when a GBCS device tries again to send an alert or response that did not go;
+    ``defects`` the known-bad behaviours it has (:mod:`hanbench.devices.defects`).
     """
 
     entity_id: EntityId
@@ -74,6 +80,7 @@ class DeviceSettings:
     hardware_version: int = RTDS_HW_MIN
     ota: OtaClientConfig = OtaClientConfig()
     retry: RetryPolicy = RetryPolicy()
+    defects: Defects = NO_DEFECTS
 
 
 class HanDevice:
@@ -103,9 +110,10 @@ class HanDevice:
             current_file_version=settings.running_version,
             ota_identity=OtaIdentity(self.profile.manufacturer_code, self.profile.image_type,
                                      settings.hardware_version),
-            judge=self, ota_config=settings.ota,
+            judge=self, ota_config=settings.ota, defects=settings.defects,
         )
         self.ota = self.node.ota
+        self._switch: asyncio.Task[None] | None = None
         self.firmware.subscribe(self._follow_activation)
 
     async def judge_image(self, data: bytes) -> foundation.Status:
@@ -118,11 +126,32 @@ class HanDevice:
         state with it between tests)."""
         self.firmware.held = None
         self.firmware.running = Firmware(self.settings.running_version)
-        self.ota.current_file_version = self.settings.running_version
+        self.ota.activated(self.settings.running_version)
+
+    def upgrade_command(self, file_version: int, delay_s: float) -> None:
+        """The CH gave an upgrade time for image ``file_version``. A GBCS device runs an image
+        on CS06 alone (GBCS 11.2.1: Upgrade End Response says "wait for the upgrade command"),
+        so by default nothing happens; the IHD, which the CH activates, overrides this."""
+        LOGGER.info("%s: upgrade time for %08X ignored: activation is CS06's", self.entity_id, file_version)
+
+    def run_held_after(self, file_version: int, delay_s: float) -> None:
+        """Run the held image ``file_version`` in ``delay_s`` seconds (the CH's upgrade time); an
+        image the device does not hold is ignored, and a later upgrade time replaces an earlier one."""
+        held = self.firmware.held
+        if held is None or held.file_version != file_version or held.image_hash is None:
+            return
+        if self._switch is not None:
+            self._switch.cancel()
+        self._switch = asyncio.get_running_loop().create_task(self._switch_after(delay_s, held.image_hash),
+                                                              name=f"upgrade-{self.entity_id}")
+
+    async def _switch_after(self, delay_s: float, image_hash: bytes) -> None:
+        await asyncio.sleep(delay_s)
+        self.firmware.activate(image_hash, ActivationTrigger.CH_UPGRADE_COMMAND)
 
     def _follow_activation(self, event: FirmwareEvent) -> None:
         if isinstance(event, Activated):
-            self.ota.current_file_version = event.firmware.file_version
+            self.ota.activated(event.firmware.file_version)
 
     async def start(self) -> None:
         """Join the CH's network (it must be permitting joins)."""
@@ -133,6 +162,8 @@ class HanDevice:
 
     async def close(self) -> None:
         """Leave the air and stop every task."""
+        if self._switch is not None:
+            self._switch.cancel()
         await self.node.close()
 
     async def power_off(self) -> None:
@@ -176,7 +207,7 @@ class GbcsHanDevice(HanDevice):
         self.gbcs = GbcsDevice(
             entity_id=settings.entity_id, device_type=self.kind, supplier=settings.supplier, keys=keys,
             clock=clock, firmware=self.firmware, hardware_version=settings.hardware_version,
-            outbox=self.outbox, receipt_form=self.receipt_form, alert_form=self.alert_form,
+            outbox=self.outbox, receipt_form=self.receipt_form, defects=settings.defects, alert_form=self.alert_form,
         )
         self.tunnel.on_message(self.receive_message)
 
@@ -188,6 +219,12 @@ class GbcsHanDevice(HanDevice):
 
     async def judge_image(self, data: bytes) -> foundation.Status:
         return foundation.Status.SUCCESS if self.gbcs.receive_image(data) else foundation.Status.INVALID_IMAGE
+
+    def upgrade_command(self, file_version: int, delay_s: float) -> None:
+        if self.settings.defects.has(Defect.RUNS_IMAGE_ON_UPGRADE_END):
+            self.run_held_after(file_version, delay_s)
+        else:
+            super().upgrade_command(file_version, delay_s)
 
     def receive_message(self, message: bytes) -> None:
         """A GBCS message from the CH: handle it and put the response, if any, in the outbox."""

@@ -21,7 +21,17 @@ research §5):
   ``minimum_block_period``, whichever is longer, and from then on keeps at least that period
   between block requests, telling the server so in the request's MinimumBlockPeriod field;
 * Image Page mode (``page_size``) asks for a page and collects the unsolicited block
-  responses; a gap in a page costs one page re-request from the gap, not a restart.
+  responses; a gap in a page costs one page re-request from the gap, not a restart;
+* the ZCL OTA client attributes a server may read are kept current: ImageUpgradeStatus
+  (Normal, Download in progress, Download complete, Waiting to upgrade, back to Normal once
+  the device runs a new image) and FileOffset (the next byte it will ask for);
+* an Upgrade End Response that gives an upgrade time (solicited or not) is handed to the
+  device (:meth:`ImageJudge.upgrade_command`): whether it runs the image is the device's
+  business (a GBCS device waits for CS06).
+
+A device built with known-bad behaviour (:mod:`hanbench.devices.defects`) has its OTA ones
+here, each at the one place it deviates: it asks for oversized blocks, ignores WAIT_FOR_DATA,
+goes back to offset 0 after a lost block, or never tells the server it refused an image.
 
 All waiting is in event-loop time, so emulated downloads run in virtual time. The OTA frames
 are built and read with :mod:`hanbench.radio.zcl_frames` (zigpy's bytes, without the cost of
@@ -43,6 +53,7 @@ import zigpy.types as t
 from zigpy.zcl import foundation
 from zigpy.zcl.clusters.general import ImageNotifyCommand, Ota
 
+from hanbench.devices.defects import NO_DEFECTS, Defect, Defects
 from hanbench.devices.node import EmulatedNode
 from hanbench.errors import BadInput
 from hanbench.radio.zcl_frames import (
@@ -56,9 +67,11 @@ from hanbench.radio.zcl_frames import (
     QueryNextImage,
     QueryNextImageResponse,
     UpgradeEnd,
+    UpgradeEndResponse,
     ZclHeader,
     read_ota_answer,
 )
+from hanbench.timing import DEVICE_OTA_TIMEOUT_S
 
 LOGGER = logging.getLogger(__name__)
 
@@ -72,6 +85,21 @@ class ImageJudge(Protocol):
         """The device's check of a complete download, sent as the Upgrade End status:
         SUCCESS keeps the image (it then waits for activation); INVALID_IMAGE refuses it."""
         ...
+
+    def upgrade_command(self, file_version: int, delay_s: float) -> None:
+        """The server said to run image ``file_version`` in ``delay_s`` seconds (an Upgrade End
+        Response with an upgrade time other than "wait for the upgrade command")."""
+        ...
+
+
+#: The block a device asks for when it has :attr:`Defect.OVERSIZED_BLOCK_REQUESTS`: more than
+#: one unfragmented Image Block Response carries (63 bytes of data).
+OVERSIZED_BLOCK = 128
+#: How long a device with :attr:`Defect.IGNORES_WAIT_FOR_DATA` waits after WAIT_FOR_DATA: the
+#: time its stack takes to send the next frame, not the server's request time.
+IGNORED_WAIT_S = 0.01
+
+UpgradeStatus = Ota.ImageUpgradeStatus
 
 
 #: ``upgrade_time`` meaning "wait for the upgrade command" (GBCS: activation is CS06).
@@ -102,7 +130,7 @@ class OtaClientConfig:
     """
 
     maximum_data_size: int = 63
-    block_timeout_s: float = 5.0
+    block_timeout_s: float = DEVICE_OTA_TIMEOUT_S
     max_retries: int = 5
     minimum_block_period_ms: int = 0
     page_size: int | None = None
@@ -212,11 +240,15 @@ class OtaClient:
         identity: OtaIdentity,
         judge: ImageJudge,
         config: OtaClientConfig | None = None,
+        defects: Defects = NO_DEFECTS,
     ) -> None:
         self.node = node
         self.identity = identity
         self.judge = judge
         self.config = config if config is not None else OtaClientConfig()
+        self.defects = defects
+        self._block_size = OVERSIZED_BLOCK if defects.has(Defect.OVERSIZED_BLOCK_REQUESTS) \
+            else self.config.maximum_data_size
         #: Every finished update, oldest first.
         self.outcomes: list[OtaOutcome] = []
         self._partial: _Partial | None = None
@@ -225,6 +257,7 @@ class OtaClient:
         self._running: asyncio.Task[OtaOutcome] | None = None
         self._page_blocks: asyncio.Queue[ImageBlockResponse] | None = None
         self._jitter = random.Random(self.config.seed)
+        self._set_status(UpgradeStatus.Normal, 0)
 
     # -- public API ------------------------------------------------------------------
 
@@ -233,10 +266,20 @@ class OtaClient:
         """The running firmware's file version (what Query Next Image reports)."""
         return int(self.node.get_attribute(Ota.cluster_id, "current_file_version", server=False))
 
-    @current_file_version.setter
-    def current_file_version(self, version: int) -> None:
-        """Set by the device when it activates an image (CS06)."""
+    def activated(self, version: int) -> None:
+        """The device now runs image ``version`` (CS06, or its own activation): what Query Next
+        Image reports from now on, and nothing more to upgrade."""
         self.node.set_attribute(Ota.cluster_id, "current_file_version", version, server=False)
+        self._set_status(UpgradeStatus.Normal, 0)
+
+    @property
+    def upgrade_status(self) -> Ota.ImageUpgradeStatus:
+        """The ImageUpgradeStatus attribute as a server reads it."""
+        return Ota.ImageUpgradeStatus(self.node.get_attribute(Ota.cluster_id, "image_upgrade_status", server=False))
+
+    def _set_status(self, status: Ota.ImageUpgradeStatus, offset: int) -> None:
+        self.node.set_attribute(Ota.cluster_id, "image_upgrade_status", status, server=False)
+        self.node.set_attribute(Ota.cluster_id, "file_offset", offset, server=False)
 
     @property
     def partial_offset(self) -> int:
@@ -314,7 +357,15 @@ class OtaClient:
             if self._page_blocks is not None:
                 self._page_blocks.put_nowait(cmd)
             return True
+        if isinstance(cmd, UpgradeEndResponse):
+            self._upgrade_time(cmd.file_version, cmd.current_time, cmd.upgrade_time)
+            return True
         return False
+
+    def _upgrade_time(self, file_version: int, current_time: int, upgrade_time: int) -> None:
+        """An Upgrade End Response's upgrade time, to the device unless it says "wait for the command"."""
+        if upgrade_time != WAIT_FOR_UPGRADE_COMMAND:
+            self.judge.upgrade_command(file_version, max(0, upgrade_time - current_time))
 
     # -- the update ------------------------------------------------------------------
 
@@ -343,6 +394,7 @@ class OtaClient:
         if self._partial is None or self._partial.offer != offer:
             self._partial = _Partial(offer)
         partial = self._partial
+        self._set_status(UpgradeStatus.Download_in_progress, partial.offset)
         counters = _Counters()
         resumed_from = partial.offset
         download = self._download_pages if self.config.page_size is not None else self._download_blocks
@@ -358,12 +410,19 @@ class OtaClient:
         if result is not None:
             if result is ClientResult.ABORTED:
                 self._partial = None
+                self._set_status(UpgradeStatus.Normal, 0)
             return outcome(result)
         data = bytes(partial.data)
         self._partial = None
+        self._set_status(UpgradeStatus.Download_complete, len(data))
         verdict = await self.judge.judge_image(data)
-        upgrade_time = await self._upgrade_end(offer, verdict)
         kept = verdict == Status.SUCCESS
+        if not kept and self.defects.has(Defect.NEVER_SENDS_INVALID_IMAGE):
+            upgrade_time = None
+        else:
+            upgrade_time = await self._upgrade_end(offer, verdict)
+        if not kept:
+            self._set_status(UpgradeStatus.Normal, 0)
         return outcome(
             ClientResult.KEPT if kept else ClientResult.REFUSED,
             end_status=verdict, upgrade_time=upgrade_time, image_sha256=hashlib.sha256(data).digest(),
@@ -378,7 +437,7 @@ class OtaClient:
             period_ms = round(self._period_s * 1000) if self._period_s else None
             request = ImageBlock(
                 0 if period_ms is None else MINIMUM_BLOCK_PERIOD_PRESENT, offer.manufacturer_code,
-                offer.image_type, offer.file_version, partial.offset, self.config.maximum_data_size,
+                offer.image_type, offer.file_version, partial.offset, self._block_size,
                 minimum_block_period=period_ms,
             )
             try:
@@ -386,6 +445,8 @@ class OtaClient:
             except (TimeoutError, zigpy.exceptions.DeliveryError) as exc:
                 misses += 1
                 counters.retries += 1
+                if self.defects.has(Defect.RESTARTS_AFTER_LOST_BLOCK):
+                    partial.data.clear()
                 LOGGER.debug("block at %d unanswered (%d in a row): %s", partial.offset, misses, exc)
                 if misses > self.config.max_retries:
                     return ClientResult.INTERRUPTED
@@ -417,7 +478,7 @@ class OtaClient:
                 counters.pages += 1
                 page = ImagePage(
                     0, offer.manufacturer_code, offer.image_type, offer.file_version, start,
-                    self.config.maximum_data_size, page_size, self.config.response_spacing_ms,
+                    self._block_size, page_size, self.config.response_spacing_ms,
                 )
                 try:
                     await self.node.send(Ota.cluster_id, page.frame(self.node.next_tsn(), expect_reply=False))
@@ -470,11 +531,15 @@ class OtaClient:
             room = offer.image_size - partial.offset
             partial.data += rsp.image_data[:room]
             counters.blocks += 1
+            self.node.set_attribute(Ota.cluster_id, "file_offset", partial.offset, server=False)
             return None
         if rsp.status == Status.WAIT_FOR_DATA:
             assert rsp.minimum_block_period is not None
             assert rsp.request_time is not None and rsp.current_time is not None
             counters.waits += 1
+            if self.defects.has(Defect.IGNORES_WAIT_FOR_DATA):
+                await asyncio.sleep(IGNORED_WAIT_S)
+                return None
             period_s = rsp.minimum_block_period / 1000
             self._period_s = max(self._period_s, period_s)
             delay = max(float(rsp.request_time - rsp.current_time), period_s)
@@ -495,14 +560,23 @@ class OtaClient:
         self._last_request_at = loop.time()
 
     async def _upgrade_end(self, offer: ImageOffer, status: foundation.Status) -> int | None:
-        """Send Upgrade End; the server's ``upgrade_time`` (``None`` for a default response)."""
+        """Send Upgrade End; the server's ``upgrade_time`` (``None`` for a default response),
+        handed to the device (:meth:`ImageJudge.upgrade_command`) unless it says wait."""
         for _ in range(self.config.max_retries + 1):
             try:
                 rsp = await self._exchange(UpgradeEnd(status, offer.manufacturer_code, offer.image_type,
                                                       offer.file_version))
             except (TimeoutError, zigpy.exceptions.DeliveryError):
                 continue
-            return getattr(rsp, "upgrade_time", None)
+            if not isinstance(rsp, UpgradeEndResponse):
+                return None
+            # A device that ran the image as it judged it (a PPMID) is no longer waiting for anything.
+            if self.upgrade_status is UpgradeStatus.Download_complete:
+                waiting = UpgradeStatus.Waiting_to_upgrade if rsp.upgrade_time == WAIT_FOR_UPGRADE_COMMAND \
+                    else UpgradeStatus.Count_down
+                self._set_status(waiting, self.node.get_attribute(Ota.cluster_id, "file_offset", server=False))
+                self._upgrade_time(offer.file_version, rsp.current_time, rsp.upgrade_time)
+            return rsp.upgrade_time
         return None
 
     async def _exchange(self, request: QueryNextImage | ImageBlock | UpgradeEnd) -> OtaAnswer | None:
@@ -526,7 +600,7 @@ def _log_failure(task: asyncio.Task[OtaOutcome]) -> None:
 class OtaClientNode(EmulatedNode):
     """An emulated node whose OTA client hears the server's unsolicited OTA commands.
 
-    ``ota_identity``, ``judge`` and ``ota_config`` build :attr:`ota`; everything else is
+    ``ota_identity``, ``judge``, ``ota_config`` and ``defects`` build :attr:`ota`; everything else is
     :class:`EmulatedNode`'s (the node must list the OTA cluster among its client clusters).
     Device types derive from this and extend :meth:`handle_cluster_command` for their own
     clusters.
@@ -538,12 +612,13 @@ class OtaClientNode(EmulatedNode):
         ota_identity: OtaIdentity,
         judge: ImageJudge,
         ota_config: OtaClientConfig | None = None,
+        defects: Defects = NO_DEFECTS,
         **kwargs: Any,
     ) -> None:
         super().__init__(*args, **kwargs)
         if Ota.cluster_id not in self.client_clusters:
             raise BadInput(f"{self.ieee} needs the OTA cluster (0x0019) among its client clusters")
-        self.ota = OtaClient(self, ota_identity, judge, ota_config)
+        self.ota = OtaClient(self, ota_identity, judge, ota_config, defects)
 
     def read_command(self, cluster_id: int, header: ZclHeader, payload: bytes) -> Any:
         """The server's OTA commands as :mod:`hanbench.radio.zcl_frames` reads them; the rest

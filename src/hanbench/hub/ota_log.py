@@ -11,12 +11,15 @@ Times are event-loop seconds (virtual in emulation), as every OTA timing of the 
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import enum
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from typing import TypeVar
 
 from zigpy.zcl import foundation
 
+from hanbench.errors import CheckFailed
 from hanbench.gbcs.entity import EntityId
 
 
@@ -68,6 +71,11 @@ class Answered:
 
 
 Record = Asked | Answered
+_R = TypeVar("_R", Asked, Answered)
+
+
+class OtaLogTimeout(CheckFailed, TimeoutError):
+    """What a test waited for in the OTA log did not happen in time; the message says what came."""
 
 
 class OtaLog:
@@ -75,9 +83,23 @@ class OtaLog:
 
     def __init__(self) -> None:
         self.records: list[Record] = []
+        self._grew = asyncio.Event()
 
     def __call__(self, record: Record) -> None:
         self.records.append(record)
+        self._grew.set()
+
+    async def until(self, holds: Callable[[], bool], timeout: float, what: str) -> None:
+        """Return once ``holds()`` is true of the log (checked as each record arrives), or raise
+        :class:`OtaLogTimeout` after ``timeout`` loop seconds, naming ``what`` and the last records."""
+        try:
+            async with asyncio.timeout(timeout):
+                while not holds():
+                    self._grew.clear()
+                    await self._grew.wait()
+        except TimeoutError:
+            last = "\n".join(f"  {r}" for r in self.records[-8:]) or "  (nothing)"
+            raise OtaLogTimeout(f"timed out after {timeout:g} s waiting for {what}; last records:\n{last}") from None
 
     def asked(self, device: EntityId | None = None, command: OtaCommand | None = None) -> list[Asked]:
         """Requests, of ``device`` and of ``command`` when given."""
@@ -91,5 +113,5 @@ class OtaLog:
         """Image Block and Image Page Requests: the download as the device drove it."""
         return [r for r in self._of(Asked, device) if r.command in (OtaCommand.IMAGE_BLOCK, OtaCommand.IMAGE_PAGE)]
 
-    def _of(self, kind: type[Record], device: EntityId | None) -> Iterator[Record]:
+    def _of(self, kind: type[_R], device: EntityId | None) -> Iterator[_R]:
         return (r for r in self.records if isinstance(r, kind) and (device is None or r.device == device))

@@ -368,6 +368,16 @@ class OtaServer:
         command = UpgradeEndResponse(image.manufacturer_code, image.image_type, image.file_version, now, now + delay_s)
         return await peer.send(command.frame(peer.next_tsn()))
 
+    async def read_client_attributes(self, device: EntityId | t.EUI64 | str, names: Iterable[str]) -> dict[str, Any]:
+        """Read OTA client attributes of ``device`` (ImageUpgradeStatus, FileOffset...) over ZCL, as
+        a server may; an attribute the device does not support is missing from the answer.
+        :class:`BadInput` if the device is not on the network, zigpy's ``DeliveryError`` or
+        :class:`TimeoutError` if it does not answer."""
+        peer = self._peer(entity_of(device))
+        found, _unsupported = await peer.endpoint.out_clusters[Ota.cluster_id].read_attributes(
+            list(names), allow_cache=False)
+        return dict(found)
+
     # -- request handlers ---------------------------------------------------------------------
 
     def _route(self, device: Device) -> RequestRoute[OtaRequest]:

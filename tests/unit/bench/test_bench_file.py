@@ -17,6 +17,7 @@ from hanbench.bench.bench_config import (
 )
 from hanbench.bench.bench_file import default_bench_file, load_bench
 from hanbench.bench.config_reader import BenchConfigError
+from hanbench.devices.defects import Defect
 from hanbench.errors import BadInput
 from hanbench.gbcs.device_types import DeviceType
 from hanbench.gbcs.entity import EntityId
@@ -234,6 +235,21 @@ def test_devices_may_join_with_an_install_code_or_a_link_key(load_text: Callable
     assert join_security(load_text(TWIN)).link_keys == {}  # no keys: every device joins with the network's
 
 
+def test_emulated_devices_take_defects_from_the_file_and_from_the_api(
+        load_text: Callable[[str], BenchConfig]) -> None:
+    text = with_join_key(BASE, "esme", 'defects = ["ignores_wait_for_data", "skips_the_mac_check"]')
+    config = load_text(text)
+    esme, gsme, ihd = config.devices
+    assert esme.defects == {Defect.IGNORES_WAIT_FOR_DATA, Defect.SKIPS_MAC_CHECK}
+    assert gsme.defects == ihd.defects == frozenset()
+    assert config.knobs()["defects"] == {"esme": ["ignores_wait_for_data", "skips_the_mac_check"]}
+    changed = config.with_defects("gsme", ["never_sends_invalid_image"])
+    assert changed.device("gsme").defects == {Defect.NEVER_SENDS_INVALID_IMAGE}
+    assert changed.device("esme") is esme and config.device("gsme").defects == frozenset()
+    with pytest.raises(BadInput, match="a device of type ihd cannot have defect 'skips_the_counter_check'"):
+        config.with_defects("ihd", [Defect.SKIPS_COUNTER_CHECK])
+
+
 # -- errors: each names the file, the dotted key and its line ------------------------------------
 
 ERRORS = [
@@ -421,6 +437,15 @@ KIND_ERRORS = [
     ("an install code and a link key", with_join_key(TWIN, "ihd", f'install_code = "{INSTALL_CODE}"\n'
                                                                   f'link_key = "{"00" * 16}"'),
      "devices[2].link_key", "link_key", "an install code or a link key, not both"),
+    ("an unknown defect", with_join_key(BASE, "gsme", 'defects = ["skips_the_mac_check", "forgets_keys"]'),
+     "devices[1].defects[1]", "defects", "no defect 'forgets_keys'; known defects: ignores_wait_for_data"),
+    ("a defect the device type cannot have", with_join_key(BASE, "ihd", 'defects = ["skips_the_counter_check"]'),
+     "devices[2].defects[0]", "defects", "a device of type ihd cannot have defect 'skips_the_counter_check'"),
+    ("a defect named twice", with_join_key(BASE, "esme", 'defects = ["accepts_a_bad_signature", "accepts_a_bad_signature"]'),
+     "devices[0].defects", "defects", "listed twice"),
+    ("defects on a lab device", edit(with_boards(LAB), 'board = { serial_number = "B2" }',
+                                     'board = { serial_number = "B2" }\ndefects = ["skips_the_mac_check"]'),
+     "devices[2].defects", "defects", "a lab device has the defects its firmware has"),
     ("users that are not an array", 'users = "SUPPLIER"\n' + BASE[: BASE.index("[[users]]")], "users",
      "users = ", "should be an array of tables, got string 'SUPPLIER'"),
 ]

@@ -28,10 +28,16 @@ Payload = ImageNotifyCommand.PayloadType
 
 
 class Keeper:
-    """A device that keeps every image it downloads."""
+    """A device that keeps every image it downloads, and notes each upgrade time it is given."""
+
+    def __init__(self) -> None:
+        self.upgrade_commands: list[tuple[int, float]] = []
 
     async def judge_image(self, data: bytes) -> foundation.Status:
         return foundation.Status.SUCCESS
+
+    def upgrade_command(self, file_version: int, delay_s: float) -> None:
+        self.upgrade_commands.append((file_version, delay_s))
 
 
 def node(air: VirtualAir, *, client_clusters: tuple[int, ...] = (Ota.cluster_id,), **config: Any) -> OtaClientNode:
@@ -83,22 +89,26 @@ async def test_image_notify_starts_an_update_only_when_it_is_for_this_device(cas
     assert [outcome.result for outcome in device.ota.outcomes] == [ClientResult.NO_IMAGE] * int(starts)
 
 
-async def test_commands_that_are_not_the_clients_are_left_to_the_device() -> None:
+async def test_an_unsolicited_upgrade_time_goes_to_the_device_and_wait_for_the_command_does_not() -> None:
     device = node(VirtualAir())
-    upgrade_end = Ota.ClientCommandDefs.upgrade_end_response.schema(
-        manufacturer_code=MFR, image_type=IMAGE_TYPE, file_version=6, current_time=0, upgrade_time=0)
-    command = device.read_command(Ota.cluster_id, read_header(from_server(0x07, upgrade_end).data.serialize()),
-                                  upgrade_end.serialize())
-    assert command == UpgradeEndResponse(MFR, IMAGE_TYPE, 6, 0, 0)
-    assert not device.ota.handle_command(command)
+    for upgrade_time in (0xFFFFFFFF, 130):
+        upgrade_end = Ota.ClientCommandDefs.upgrade_end_response.schema(
+            manufacturer_code=MFR, image_type=IMAGE_TYPE, file_version=6, current_time=100,
+            upgrade_time=upgrade_time)
+        command = device.read_command(
+            Ota.cluster_id, read_header(from_server(0x07, upgrade_end).data.serialize()), upgrade_end.serialize())
+        assert command == UpgradeEndResponse(MFR, IMAGE_TYPE, 6, 100, upgrade_time)
+        assert device.ota.handle_command(command)
+    assert device.ota.judge.upgrade_commands == [(6, 30)]  # type: ignore[attr-defined]
     assert not device.ota.busy
 
 
 def test_running_version_is_the_nodes_ota_attribute() -> None:
     device = node(VirtualAir())
     assert device.ota.current_file_version == 5
-    device.ota.current_file_version = 6
+    device.ota.activated(6)
     assert device.get_attribute(Ota.cluster_id, "current_file_version", server=False) == t.uint32_t(6)
+    assert device.ota.upgrade_status is Ota.ImageUpgradeStatus.Normal
 
 
 def test_node_without_an_ota_client_cluster_is_refused() -> None:

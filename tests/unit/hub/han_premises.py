@@ -9,13 +9,14 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Mapping, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 
 from fixture_files import SUPPLIER, acb_protected, bench_keys
 from hanbench.clock import BenchClock
 from hanbench.devices import DeviceSettings, GsmeTiming, HanDevice, build_device
+from hanbench.devices.defects import NO_DEFECTS, Defects
 from hanbench.gbcs.alerts import Alert, decode_alert
 from hanbench.gbcs.cs06 import ActivateFirmware, activate_firmware_command
 from hanbench.gbcs.device_types import DeviceType
@@ -87,7 +88,8 @@ class Premises:
 @asynccontextmanager
 async def premises(kinds: Sequence[DeviceType], *, timing: CommsHubTiming | None = None,
                    gsme_timing: GsmeTiming | None = None, listener: HubListener | None = None,
-                   hardware_version: int = 0x1111) -> AsyncIterator[Premises]:
+                   hardware_version: int = 0x1111,
+                   defects: Mapping[DeviceType, Defects] | None = None) -> AsyncIterator[Premises]:
     air = VirtualAir()
     clock = BenchClock(EPOCH)
     async with virtual_coordinator(air, endpoints=hub_endpoints()) as app:
@@ -100,7 +102,8 @@ async def premises(kinds: Sequence[DeviceType], *, timing: CommsHubTiming | None
         air.permit_joining(600)
         try:
             for nwk, kind in enumerate(kinds, start=0x1001):
-                settings = DeviceSettings(ENTITIES[kind], nwk, SUPPLIER, hardware_version=hardware_version)
+                settings = DeviceSettings(ENTITIES[kind], nwk, SUPPLIER, hardware_version=hardware_version,
+                                          defects=(defects or {}).get(kind, NO_DEFECTS))
                 device = build_device(kind, air, settings, clock, KEYS, gsme_timing=gsme_timing)
                 p.devices[kind] = device
                 hub.register(device.entity_id, kind)

@@ -33,6 +33,7 @@ from hanbench.bench.premises import AssemblyContext, DeviceState
 from hanbench.clock import BenchClock
 from hanbench.devices import DeviceSettings, GsmeTiming, HanDevice, build_device
 from hanbench.devices.han_device import GbcsHanDevice
+from hanbench.devices.ota_client import OtaClientConfig
 from hanbench.devices.outbox import RetryPolicy
 from hanbench.devices.gsme import Gsme
 from hanbench.errors import BadInput
@@ -65,12 +66,14 @@ def pace(air: VirtualAir, config: BenchConfig, entry: DeviceConfig, node: AirNod
 
 
 def device_settings(config: BenchConfig, entry: DeviceConfig, nwk: int) -> DeviceSettings:
-    """What an emulated device is told of itself: its bench-file entry, its short address ``nwk``,
-    and the bench file's ``[timing]`` for its retries."""
+    """What an emulated device is told of itself: its bench-file entry (its defects too), its
+    short address ``nwk``, and the bench file's ``[timing]`` for its retries and OTA timeout."""
     timing = config.timing
     return DeviceSettings(entity_id=entry.id, nwk=nwk, supplier=entry.responsible_supplier,
                           running_version=entry.firmware_version, hardware_version=entry.hardware_version,
-                          retry=RetryPolicy(timing.device_retry_s, timing.device_retry_max_s))
+                          ota=OtaClientConfig(block_timeout_s=timing.device_ota_timeout_s),
+                          retry=RetryPolicy(timing.device_retry_s, timing.device_retry_max_s),
+                          defects=entry.defects)
 
 
 def hub_timing(config: BenchConfig) -> CommsHubTiming:
