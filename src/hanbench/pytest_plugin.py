@@ -23,6 +23,12 @@ without a conftest.
   It is opened (and the bench locked, see :mod:`hanbench.bench.lock`) once collection has
   selected a test that uses the bench, so runs that never touch a bench write nothing, and a
   bench in use fails the run at once.
+* The device conformance suite's fixtures: ``device_under_test``, each device of the bench in
+  turn (one test per device), or the one ``--hanbench-device NAME`` names; and
+  ``image_under_test``, the bytes of ``--hanbench-image FILE``, else the bench's sample image of
+  the next version for that device. ``--hanbench-validation FILE`` (JSON, as ``hanbench
+  validate`` writes it) is recorded into the run's session, so its report holds the static
+  checks beside the tests.
 * ``--hanbench-capture FILE`` writes every frame of every test's virtual air (emu and twin
   benches) to one pcap file, premises after premises (:mod:`hanbench.radio.capture`); it is
   opened with the session and appears under its name when the run ends.
@@ -41,6 +47,7 @@ import asyncio
 import contextlib
 import dataclasses
 import datetime as dt
+import json
 import sys
 from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
@@ -63,6 +70,7 @@ from hanbench.bench.waits import in_progress
 from hanbench.clock import BenchClock, real_event_loop, virtual_event_loop
 from hanbench.errors import HanbenchError
 from hanbench.gbcs.device_types import DeviceType
+from hanbench.gbcs.image_types import NEXT_FILE_VERSION
 from hanbench.gbcs.roles import Role
 from hanbench.pytest_workers import WorkerPart, hand_over, is_controller, on_worker, refuse_on_workers, worker_id
 from hanbench.radio.capture import AirCapture
@@ -89,6 +97,12 @@ def pytest_addoption(parser: pytest.Parser) -> None:
                     help="write every frame of the bench's virtual air to this pcap file (emu and twin benches)")
     group.addoption("--hanbench-sessions", dest="hanbench_sessions", metavar="DIR", default=None,
                     help="keep session records and premises state under DIR instead of the bench file's sessions")
+    group.addoption("--hanbench-device", dest="hanbench_device", metavar="NAME", default=None,
+                    help="the device the device conformance suite tests (default: each device of the bench)")
+    group.addoption("--hanbench-image", dest="hanbench_image", metavar="FILE", default=None,
+                    help="the image the device conformance suite delivers (default: the bench's sample image)")
+    group.addoption("--hanbench-validation", dest="hanbench_validation", metavar="FILE", default=None,
+                    help="a validation (JSON, from hanbench validate) to record into the run's session")
     parser.addini(INI_BENCH, "bench file for hanbench tests, relative to the ini file", default=None)
 
 
@@ -227,6 +241,9 @@ class _Run:
             record = SessionRecord(config.database_path)
             clock = _RunClock(config.start)
             session = record.start(config, clock)
+            validation = self._pytest_config.getoption("hanbench_validation")
+            if validation is not None:
+                session.record_validation(json.loads(Path(validation).read_text("utf-8")))
             events = EventStream(clock)
             session.attach(events)
             self.recording = _Recording(config, record, session, events, clock, capture)
@@ -512,6 +529,34 @@ gsme = _device_fixture(DeviceType.GSME)
 hcalcs = _device_fixture(DeviceType.HCALCS)
 ppmid = _device_fixture(DeviceType.PPMID)
 ihd = _device_fixture(DeviceType.IHD)
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    """A test of ``device_under_test`` runs once per device of the bench, or for the one
+    ``--hanbench-device`` names (an unknown name is a usage error)."""
+    if "device_under_test" not in metafunc.fixturenames:
+        return
+    run = _run(metafunc.config)
+    given: str | None = metafunc.config.getoption("hanbench_device")
+    try:
+        names = [run.config.device(given).name] if given else [d.name for d in run.config.devices]
+    except HanbenchError as exc:
+        raise run._usage_error(exc) from None
+    metafunc.parametrize("device_under_test", names, indirect=True, ids=names)
+
+
+@pytest.fixture
+def device_under_test(request: pytest.FixtureRequest, bench: Bench) -> BenchDevice:
+    """The device the device conformance suite tests (see :func:`pytest_generate_tests`)."""
+    return bench.device(request.param)
+
+
+@pytest.fixture
+def image_under_test(request: pytest.FixtureRequest, bench: Bench, device_under_test: BenchDevice) -> bytes:
+    """The image delivered to ``device_under_test``: ``--hanbench-image``, else the bench's
+    sample image of the next version for its type."""
+    given: str | None = request.config.getoption("hanbench_image")
+    return bench.read_image(Path(given)) if given else bench.image(device_under_test, NEXT_FILE_VERSION)
 
 
 @pytest.fixture

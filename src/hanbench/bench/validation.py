@@ -5,21 +5,25 @@ Stages, in order; bad input stops the run before anything is recorded:
 1. The static checks (:mod:`hanbench.gbcs.image_checks`), with the facts the bench file and its
    key store hold about the device: its type, entity ID, hardware and running version, its
    responsible Supplier and that Supplier's DS public key, and the CH's image size limit.
-2. The device conformance suite against that device, with the image as its new firmware, is
-   the next stage and is not part of ``validate`` yet. It records its tests (each with its
-   clause) and their events into the same session, so :func:`~hanbench.bench.report.build.build_report`
-   puts them in the report beside the checks without any change here.
+2. The device conformance suite (:mod:`hanbench.suites.device`) against that device, with the
+   image as its new firmware, when every check passed: ``hanbench validate`` runs it through
+   pytest (:mod:`hanbench.cli.validate`), handing it :func:`validation_record`, which the run
+   records into its own session first; its tests (each with its clause) and their events
+   follow in that session, so :func:`~hanbench.bench.report.build.build_report` puts them in
+   the report beside the checks.
 3. The session is finished (passed when nothing failed) and its report built from the session
-   record, the same way ``hanbench sessions show --html`` rebuilds it later.
+   record (:func:`report_of`), the same way ``hanbench sessions show --html`` rebuilds it later.
 
-The session takes no bench lock: the static checks open no premises and touch none of the
-DCC state the lock protects. A stage that runs tests on the bench takes it, as ``hanbench run`` does.
+A validation of the static checks alone (:func:`validate`: a check failed, or the suite was
+not asked for) takes no bench lock: it opens no premises and touches none of the DCC state the
+lock protects. The suite's run takes it, as ``hanbench run`` does.
 """
 
 from __future__ import annotations
 
 import dataclasses
 from pathlib import Path
+from typing import Any
 
 from hanbench.bench.bench_config import BenchConfig, DeviceConfig
 from hanbench.bench.record import SessionOutcome, SessionRecord
@@ -72,16 +76,31 @@ def check_image_file(config: BenchConfig, device: DeviceConfig, image: Path,
         raise type(exc)(f"{image}: {exc}") from None
 
 
+def validation_record(device: DeviceConfig, checks: ImageValidation, image: Path) -> dict[str, Any]:
+    """What a session records of a validation before any test: the device, the image, the checks."""
+    return validation_to_json(device_facts(device), ImageFacts.of(checks.image, image.name), checks.checks)
+
+
+def report_of(config: BenchConfig, session_id: int) -> ValidationReport:
+    """The report of session ``session_id`` of ``config``'s bench, from its session record."""
+    with SessionRecord(config.database_path) as record:
+        return build_report(record, session_id, config)
+
+
 def validate(config: BenchConfig, device_handle: str, image: Path, *,
              expected_hash: bytes | None = None) -> Validation:
-    """Validate the image at ``image`` against the device ``device_handle`` of ``config``'s bench."""
+    """Validate the image at ``image`` against the device ``device_handle`` of ``config``'s bench
+    with the static checks alone (stage 1), recorded as a session of its own."""
     device = config.device(device_handle)
     checks = check_image_file(config, device, image, expected_hash)
-    # Stage 2, the device conformance suite, goes here once it exists (see the module docstring).
+    return record_checks(config, device, checks, image)
+
+
+def record_checks(config: BenchConfig, device: DeviceConfig, checks: ImageValidation, image: Path) -> Validation:
+    """Record the static checks of ``image`` as a session of their own, finished by their outcome."""
     with SessionRecord(config.database_path) as record:
         with record.start(config, lambda: config.start) as session:
-            session.record_validation(validation_to_json(device_facts(device), ImageFacts.of(checks.image, image.name),
-                                                         checks.checks))
+            session.record_validation(validation_record(device, checks, image))
             failed = [c.title for c in checks.checks if c.failed]
             session.finish(SessionOutcome.FAILED if failed else SessionOutcome.PASSED,
                            f"static checks failed: {', '.join(failed)}" if failed else None)

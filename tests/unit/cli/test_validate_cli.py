@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import subprocess
+import sys
 from pathlib import Path
 
 import junitparser
@@ -34,7 +36,7 @@ def reports_of(bench: Path, session_id: int) -> Path:
 
 
 def test_a_good_image_passes_and_its_reports_land_beside_the_session_record(bench: Path) -> None:
-    result = validate(str(ESME_V2), "--bench", str(bench), "--device", "esme")
+    result = validate(str(ESME_V2), "--bench", str(bench), "--device", "esme", "--static-only")
     assert result.exit_code == 0, result.output
     lines = result.output.splitlines()
     assert lines[0] == (f"hanbench validate: {ESME_V2} against esme (esme 00-DB-12-34-56-78-91-00) on bench emu, "
@@ -42,6 +44,7 @@ def test_a_good_image_passes_and_its_reports_land_beside_the_session_record(benc
     assert lines[1].startswith("  pass  OTA header fields [ZCL OTA 11.4.2, GBCS 11.2.3]: ")
     assert "  n/a   Size within the CH's limit [CH image store]: 3669 bytes;" in result.output
     assert "  7 passed, 0 failed, 2 not applicable -> passed" in lines
+    assert "  device conformance suite: not run (--static-only)" in lines
     folder = reports_of(bench, 1)
     assert lines[-1] == f"  reports: {folder / 'report.html'}, {folder / 'report.json'}, {folder / 'junit.xml'}"
 
@@ -76,6 +79,7 @@ def test_an_image_for_another_type_fails_with_exit_1(bench: Path, tmp_path: Path
     assert "  FAIL  Signed firmware facts against the device [GBCS 11.2.2]: the signed firmware is for GSME, " \
            "the device is ESME" in result.output
     assert "  5 passed, 2 failed, 2 not applicable -> failed" in result.output
+    assert "  device conformance suite: not run (a static check failed)" in result.output
     assert json.loads((tmp_path / "out" / "report.json").read_text())["outcome"] == "failed"
     [suite] = list(junitparser.JUnitXml.fromfile(str(tmp_path / "out" / "junit.xml")))
     failed = [case.name for case in suite if not case.is_passed and not case.is_skipped]
@@ -144,9 +148,43 @@ def test_a_bad_bench_file_or_report_folder_is_bad_input(bench: Path, tmp_path: P
 
 
 def test_the_session_record_rebuilds_the_same_page(bench: Path, tmp_path: Path) -> None:
-    assert validate(str(ESME_V2), "--bench", str(bench), "--device", "esme").exit_code == 0
+    assert validate(str(ESME_V2), "--bench", str(bench), "--device", "esme", "--static-only").exit_code == 0
     rebuilt = tmp_path / "rebuilt.html"
     shown = CliRunner().invoke(main, ["sessions", "show", "1", "--bench", str(bench), "--html", str(rebuilt)])
     assert shown.exit_code == 0, shown.output
     assert f"  report page: {rebuilt}" in shown.output
     assert rebuilt.read_bytes() == (reports_of(bench, 1) / "report.html").read_bytes()
+
+
+def hanbench(cwd: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    """The installed command in a process of its own: stage 2 runs pytest, which a test cannot nest."""
+    return subprocess.run([str(Path(sys.executable).with_name("hanbench")), *args], cwd=cwd, capture_output=True,
+                          text=True, timeout=280, check=False)
+
+
+@pytest.mark.timeout(300)
+def test_stage_2_runs_the_device_suite_into_the_same_session_and_report(tmp_path: Path) -> None:
+    good = bench_copy(tmp_path)
+    done = hanbench(tmp_path, "validate", str(ESME_V2), "--bench", str(good), "--device", "esme")
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-2000:]
+    assert "  7 passed, 0 failed, 2 not applicable -> passed" in done.stdout
+    assert "  device conformance suite: 18 passed, 0 failed, 0 skipped -> passed" in done.stdout
+    document = json.loads((reports_of(good, 1) / "report.json").read_text())
+    assert document["outcome"] == "passed" and len(document["checks"]) == 9
+    tests = {t["name"].split("::")[-1]: t for t in document["tests"]}
+    assert len(tests) == 18 and all(t["outcome"] == "passed" for t in tests.values())
+    assert tests["test_a_lost_block_is_asked_again_at_the_same_offset[esme]"]["clause"].startswith("ZCL OTA 11.13.6")
+    assert all(t["evidence"]["transfers"] for t in tests.values()
+               if "notify" not in t["name"]), "each delivery's transfer is the test's evidence"
+    suites = {suite.name: suite for suite in junitparser.JUnitXml.fromfile(str(reports_of(good, 1) / "junit.xml"))}
+    assert (suites["tests"].tests, suites["tests"].failures) == (18, 0)
+    with SessionRecord(load_bench(good).database_path) as record:
+        [session] = record.list_sessions()
+        assert session.outcome is SessionOutcome.PASSED
+
+    (tmp_path / "bad").mkdir()
+    bad = bench_copy(tmp_path / "bad", replace={'name = "esme"\n': 'name = "esme"\ndefects = ["skips_the_mac_check"]\n'})
+    done = hanbench(tmp_path, "validate", str(ESME_V2), "--bench", str(bad), "--device", "esme")
+    assert done.returncode == 1, done.stdout[-3000:] + done.stderr[-2000:]
+    assert "  FAIL  " in done.stdout and "test_a_cs06_without_the_acbs_mac_is_refused[esme] [GBCS 6.2.4" in done.stdout
+    assert "  device conformance suite: 17 passed, 1 failed, 0 skipped -> failed" in done.stdout

@@ -1,0 +1,110 @@
+"""The device's GBCS side of a firmware update: what it checks of an image and of CS06, in the
+order GBCS gives (MAC, signature, counter, content), and what it reports.
+
+Images and commands a real DCC would never send (signed by someone else, relabelled, without
+the Access Control Broker's MAC, replayed) go in on the direct hub path, past the DCC's own
+checks, so that the device's own refusal is what is tested.
+"""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+from hanbench import Bench, BenchDevice, Outcome
+from hanbench.gbcs.image import UpgradeImage
+from hanbench.gbcs.image_types import profile_for
+from hanbench.suites.device.steps import (
+    CS06_TYPES, Status, cs06, deliver, needs, quiet_s, read, relabelled, wait_s, watching,
+)
+
+# Marked for strict mode too: a suite run from the installed package has no ini to set auto mode.
+pytestmark = pytest.mark.asyncio
+
+
+async def holding(bench: Bench, device: BenchDevice, image_bytes: bytes) -> tuple[UpgradeImage, int]:
+    """``device`` (an ESME, GSME or HCALCS, else the test skips) holding the image under test:
+    the image, and the version the device ran before."""
+    needs(device, CS06_TYPES, "only an ESME, GSME or HCALCS takes CS06")
+    image = read(device, image_bytes)
+    before = device.state.running_version
+    with watching(bench) as log:
+        end = await deliver(bench, device, image, log)
+    assert end.status == Status.SUCCESS, f"the device refused the image under test ({end.status!r})"
+    return image, before
+
+
+@pytest.mark.clause("GBCS 11.2.6 Firmware Distribution Receipt Alert 0x8F72: the calculated hash")
+async def test_the_receipt_alert_carries_the_hash_the_device_calculated(
+        bench: Bench, device_under_test: BenchDevice, image_under_test: bytes) -> None:
+    needs(device_under_test, CS06_TYPES, "a PPMID reports with CS09 instead, an IHD raises no GBCS alert")
+    with watching(bench) as log:
+        end = await deliver(bench, device_under_test, image_under_test, log)
+    assert end.status == Status.SUCCESS
+    alert = await bench.supplier_of(device_under_test).wait_alert(0x8F72, device=device_under_test,
+                                                                  timeout=wait_s(bench))
+    assert alert.calculated_hash == read(device_under_test, image_under_test).manufacturer_image_hash
+
+
+@pytest.mark.clause("GBCS CS06: activation by the Supplier's command, MAC'd by the ACB")
+async def test_cs06_runs_the_held_image_and_the_device_reports_its_version(
+        bench: Bench, device_under_test: BenchDevice, image_under_test: bytes) -> None:
+    image, _ = await holding(bench, device_under_test, image_under_test)
+    supplier = bench.supplier_of(device_under_test)
+    result = await supplier.activate_firmware(device_under_test, image.manufacturer_image_hash)
+    assert result.outcome is Outcome.ACTIVATED, result
+    assert device_under_test.state.running_version == image.header.file_version
+    assert device_under_test.state.running_hash == image.manufacturer_image_hash
+
+
+@pytest.mark.clause("GBCS 11.2.6 / SR 11.1: the Supplier's signature on the image; 0x8F1C and INVALID_IMAGE")
+async def test_an_image_signed_by_another_party_is_refused_with_invalid_image_and_0x8f1c(
+        bench: Bench, device_under_test: BenchDevice, image_under_test: bytes) -> None:
+    if not profile_for(device_under_test.type).signed:
+        pytest.skip(f"{device_under_test.name} takes unsigned SR 11.4 images")
+    supplier = bench.supplier_of(device_under_test)
+    impostor = bench.other_supplier(supplier)
+    forged = read(device_under_test, image_under_test).signed(bench.dcc.keystore.private_key(impostor.id))
+    with watching(bench) as log:
+        end = await deliver(bench, device_under_test, forged, log)
+    assert end.status == Status.INVALID_IMAGE, f"ended the upgrade with {end.status!r}"
+    assert device_under_test.state.held_hash is None
+    if device_under_test.type in CS06_TYPES:
+        await supplier.wait_alert(0x8F1C, device=device_under_test, timeout=wait_s(bench))
+
+
+@pytest.mark.clause("GBCS 11.2.2-11.2.4: the signed Manufacturer Image, not the OTA header, says what it is")
+async def test_a_relabelled_header_is_refused_and_changes_nothing_the_device_reports(
+        bench: Bench, device_under_test: BenchDevice, image_under_test: bytes) -> None:
+    before = device_under_test.state.running_version
+    lie = relabelled(read(device_under_test, image_under_test), file_version=0xFFFFFFFE)
+    with watching(bench) as log:
+        end = await deliver(bench, device_under_test, lie, log)
+    assert end.status == Status.INVALID_IMAGE, f"took an image whose header names another version ({end.status!r})"
+    state = device_under_test.state
+    assert state.held_version is None and state.running_version == before, \
+        f"reports held {state.held_version}, running {state.running_version}"
+
+
+@pytest.mark.clause("GBCS 6.2.4 / CS06 step 1: the ACB's MAC checked first")
+async def test_a_cs06_without_the_acbs_mac_is_refused(
+        bench: Bench, device_under_test: BenchDevice, image_under_test: bytes) -> None:
+    image, before = await holding(bench, device_under_test, image_under_test)
+    with pytest.raises(TimeoutError):
+        await asyncio.wait_for(bench.hub.send_command(cs06(bench, device_under_test, image.manufacturer_image_hash,
+                                                           mac=False)), quiet_s(bench))
+    await bench.supplier_of(device_under_test).wait_alert(0x8F3D, device=device_under_test, timeout=quiet_s(bench))
+    assert device_under_test.state.running_version == before, "acted on a command nobody authenticated"
+
+
+@pytest.mark.clause("GBCS CS06 step 3: the originator counter above the last one accepted")
+async def test_a_cs06_under_a_counter_already_used_is_refused(
+        bench: Bench, device_under_test: BenchDevice, image_under_test: bytes) -> None:
+    image, before = await holding(bench, device_under_test, image_under_test)
+    first = cs06(bench, device_under_test, bytes(32))  # authentic and answered: the hash does not match
+    await asyncio.wait_for(bench.hub.send_command(first), wait_s(bench))
+    replay = cs06(bench, device_under_test, image.manufacturer_image_hash, counter=first.originator_counter)
+    with pytest.raises(TimeoutError):
+        await asyncio.wait_for(bench.hub.send_command(replay), quiet_s(bench))
+    assert device_under_test.state.running_version == before, "acted on a replayed counter"

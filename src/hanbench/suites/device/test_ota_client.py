@@ -1,0 +1,227 @@
+"""The device's Zigbee OTA Upgrade client as a GB Comms Hub's OTA server drives it (ZCL OTA,
+chapter 11 of the ZCL: 07-5123), with the CH's faults as the instrument.
+
+Each test puts the image under test in front of the device under test and reads the device's
+requests from the CH's OTA log; a fault test sets the CH's fault first.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from hanbench import Bench, BenchDevice
+from hanbench.gbcs.device_types import DeviceType
+from hanbench.gbcs.image_types import profile_for
+from hanbench.hub.ota_faults import (
+    MAX_BLOCK_SIZE_LIMIT, Abort, BlockPeriod, BlockSizeCap, CorruptBlock, Duplicate, ImageNotifyVariant, Late,
+    ShortBlock, Stall, Unanswered, UpgradeTime, WaitForData, WrongOffset,
+)
+from hanbench.hub.ota_log import OtaCommand
+from hanbench.suites.device.steps import (
+    CS06_TYPES, Status, answer_timeout_s, deliver, needs, offer, ota_server, quiet_s, read, requests_after, wait_s,
+    watching,
+)
+
+AWAKE = frozenset(DeviceType) - {DeviceType.GSME}
+
+# Marked for strict mode too: a suite run from the installed package has no ini to set auto mode.
+pytestmark = pytest.mark.asyncio
+
+
+def kept(device: BenchDevice, image: bytes) -> None:
+    """The device holds (or, having activated it at once, runs) exactly the image under test."""
+    digest = read(device, image).manufacturer_image_hash
+    state = device.state
+    assert digest in (state.held_hash, state.running_hash), \
+        f"{device.name} holds {state.held_hash!r} and runs {state.running_hash!r}, not the image's hash {digest.hex()}"
+
+
+@pytest.mark.clause("ZCL OTA 11.13.4 Query Next Image Request: hardware version")
+async def test_query_next_image_names_the_hardware_version(
+        bench: Bench, device_under_test: BenchDevice, image_under_test: bytes) -> None:
+    with watching(bench) as log:
+        end = await deliver(bench, device_under_test, image_under_test, log)
+    assert end.status == Status.SUCCESS
+    queries = log.asked(device_under_test.id, OtaCommand.QUERY_NEXT_IMAGE)
+    assert queries and all(q.hardware_version == device_under_test.config.hardware_version for q in queries), \
+        f"GBCS devices name their hardware version so the CH can refuse a misfit; asked {queries}"
+
+
+@pytest.mark.clause("ZCL OTA 11.13.3 Image Notify: payload types 0-3, unicast and broadcast, query jitter")
+async def test_image_notify_of_every_payload_type_starts_a_query_and_jitter_0_does_not(
+        bench: Bench, device_under_test: BenchDevice) -> None:
+    needs(device_under_test, AWAKE, "a sleepy GSME hears no Image Notify; it pulls at its wakes")
+    profile = profile_for(device_under_test.type)
+    server = ota_server(bench)
+    newer = device_under_test.state.running_version + 1
+    fields = (profile.manufacturer_code, profile.image_type, newer)
+    with watching(bench) as log:
+        for payload_type in range(4):
+            asked = len(log.asked(device_under_test.id, OtaCommand.QUERY_NEXT_IMAGE))
+            await server.send_image_notify(device_under_test.id, ImageNotifyVariant(payload_type, 100, *fields))
+            await log.until(lambda: len(log.asked(device_under_test.id, OtaCommand.QUERY_NEXT_IMAGE)) > asked,
+                            quiet_s(bench), f"a query after Image Notify of payload type {payload_type}")
+        asked = len(log.asked(device_under_test.id, OtaCommand.QUERY_NEXT_IMAGE))
+        await server.send_image_notify(None, ImageNotifyVariant(3, 0, *fields, broadcast=True))
+        await bench.advance(quiet_s(bench))
+        assert len(log.asked(device_under_test.id, OtaCommand.QUERY_NEXT_IMAGE)) == asked, \
+            "query jitter 0 leaves no device drawing a number at or below it: nobody queries"
+
+
+@pytest.mark.clause("ZCL OTA 11.13.6 Image Block Request: Maximum Data Size; 11.13.8 a smaller block")
+async def test_blocks_asked_fit_the_server_and_smaller_answers_are_taken(
+        bench: Bench, device_under_test: BenchDevice, image_under_test: bytes) -> None:
+    ota_server(bench).faults.set(BlockSizeCap(size=16))
+    with watching(bench) as log:
+        end = await deliver(bench, device_under_test, image_under_test, log)
+    sizes = sorted({r.maximum_data_size for r in log.blocks_asked(device_under_test.id)})
+    assert sizes and max(sizes) <= MAX_BLOCK_SIZE_LIMIT, \
+        f"asked for blocks of {sizes} bytes; an unfragmented Image Block Response carries {MAX_BLOCK_SIZE_LIMIT}"
+    assert end.status == Status.SUCCESS
+    kept(device_under_test, image_under_test)
+
+
+@pytest.mark.clause("ZCL OTA 11.13.8 Image Block Response: WAIT_FOR_DATA (current time, request time)")
+async def test_wait_for_data_holds_the_next_request_until_the_request_time(
+        bench: Bench, device_under_test: BenchDevice, image_under_test: bytes) -> None:
+    wait = 5
+    ota_server(bench).faults.set(WaitForData(at_offset=len(image_under_test) // 2, times=2, wait_s=wait))
+    with watching(bench) as log:
+        await offer(bench, device_under_test, image_under_test)
+
+        def told_twice_and_asked_again() -> bool:
+            waits = log.answered(device_under_test.id, Status.WAIT_FOR_DATA)
+            return len(waits) == 2 and bool(requests_after(log, device_under_test, waits[-1].at))
+
+        await log.until(told_twice_and_asked_again, wait_s(bench) + 2 * wait, "a request after two WAIT_FOR_DATA")
+    for told in log.answered(device_under_test.id, Status.WAIT_FOR_DATA):
+        after = requests_after(log, device_under_test, told.at)[0]
+        assert after.at - told.at >= wait, f"told to come back in {wait} s, asked again after {after.at - told.at} s"
+
+
+@pytest.mark.clause("ZCL OTA 11.13.8 Image Block Response: MinimumBlockPeriod")
+async def test_the_servers_minimum_block_period_is_kept_once_told(
+        bench: Bench, device_under_test: BenchDevice, image_under_test: bytes) -> None:
+    period_ms = 1000  # above the honest air's own block pacing, so the device's keeping it shows
+    asked = 6
+    ota_server(bench).faults.set(BlockPeriod(ms=period_ms))
+    with watching(bench) as log:
+        await offer(bench, device_under_test, image_under_test)
+
+        def arrivals() -> list[float]:
+            told = log.answered(device_under_test.id, Status.WAIT_FOR_DATA)
+            return [r.at for r in requests_after(log, device_under_test, told[0].at)] if told else []
+
+        await log.until(lambda: len(arrivals()) >= asked, wait_s(bench) + 2 * asked * period_ms / 1000,
+                        f"{asked} requests after the server told its period")
+    times = arrivals()
+    gaps = [later - earlier for earlier, later in zip(times, times[1:])]
+    # Measured where the requests arrive, so a little of the air's jitter is allowed for.
+    assert min(gaps) >= 0.8 * period_ms / 1000, \
+        f"told a period of {period_ms} ms, the device asked again after {min(gaps) * 1000:.0f} ms"
+
+
+@pytest.mark.clause("ZCL OTA 11.13.6 Image Block Request: resume from the last offset, not from 0")
+async def test_a_lost_block_is_asked_again_at_the_same_offset(
+        bench: Bench, device_under_test: BenchDevice, image_under_test: bytes) -> None:
+    lost_at = len(image_under_test) // 2
+    ota_server(bench).faults.set(Unanswered(at_offset=lost_at))
+    with watching(bench) as log:
+        end = await deliver(bench, device_under_test, image_under_test, log)
+    offsets = [r.offset for r in log.blocks_asked(device_under_test.id)]
+    first = next(i for i, offset in enumerate(offsets) if offset is not None and offset >= lost_at)
+    assert offsets[first + 1] == offsets[first], \
+        f"the answer at offset {offsets[first]} was lost; the device asked next for offset {offsets[first + 1]}"
+    assert end.status == Status.SUCCESS
+    kept(device_under_test, image_under_test)
+
+
+@pytest.mark.clause("ZCL OTA 11.13.8 Image Block Response: duplicated and late answers")
+async def test_duplicated_and_late_blocks_are_taken_once(
+        bench: Bench, device_under_test: BenchDevice, image_under_test: bytes) -> None:
+    middle = len(image_under_test) // 2
+    ota_server(bench).faults.set(Duplicate(at_offset=middle // 2),
+                                 Late(at_offset=middle, delay_s=answer_timeout_s(bench) + 1))
+    with watching(bench) as log:
+        end = await deliver(bench, device_under_test, image_under_test, log)
+    assert end.status == Status.SUCCESS, "the image was put together from every block once, in order"
+    kept(device_under_test, image_under_test)
+
+
+@pytest.mark.clause("ZCL OTA 11.13.8 Image Block Response: short blocks and a block at another offset")
+async def test_short_and_misplaced_blocks_do_not_corrupt_the_image(
+        bench: Bench, device_under_test: BenchDevice, image_under_test: bytes) -> None:
+    middle = len(image_under_test) // 2
+    ota_server(bench).faults.set(ShortBlock(at_offset=0, length=7), WrongOffset(at_offset=middle, shift=40))
+    with watching(bench) as log:
+        end = await deliver(bench, device_under_test, image_under_test, log)
+    assert end.status == Status.SUCCESS
+    kept(device_under_test, image_under_test)
+
+
+@pytest.mark.clause("ZCL OTA 11.13.9 Upgrade End Request: INVALID_IMAGE for a corrupt download")
+async def test_a_corrupt_block_ends_in_invalid_image_and_nothing_is_kept(
+        bench: Bench, device_under_test: BenchDevice, image_under_test: bytes) -> None:
+    if not profile_for(device_under_test.type).signed:
+        pytest.skip(f"{device_under_test.name} takes unsigned SR 11.4 images: no signature a flipped bit breaks")
+    before = device_under_test.state
+    ota_server(bench).faults.set(CorruptBlock(at_offset=len(image_under_test) // 2))
+    with watching(bench) as log:
+        end = await deliver(bench, device_under_test, image_under_test, log)
+    assert end.status == Status.INVALID_IMAGE, f"ended the upgrade with {end.status!r}"
+    after = device_under_test.state
+    assert after.held_hash is None and after.running_version == before.running_version
+
+
+@pytest.mark.clause("ZCL OTA 11.13.8 Image Block Response: ABORT")
+async def test_abort_ends_the_download(
+        bench: Bench, device_under_test: BenchDevice, image_under_test: bytes) -> None:
+    aborted_at = len(image_under_test) // 2
+    ota_server(bench).faults.set(Abort(at_offset=aborted_at))
+    with watching(bench) as log:
+        await offer(bench, device_under_test, image_under_test)
+        await log.until(lambda: bool(log.answered(device_under_test.id, Status.ABORT)), wait_s(bench), "ABORT")
+        told = log.answered(device_under_test.id, Status.ABORT)[0].at
+        await bench.advance(answer_timeout_s(bench) * 3)
+    assert requests_after(log, device_under_test, told) == [], "after ABORT a device asks for no more blocks"
+    assert device_under_test.state.held_hash is None
+
+
+@pytest.mark.clause("ZCL OTA 11.10 client attributes: ImageUpgradeStatus, FileOffset")
+async def test_image_upgrade_status_and_file_offset_follow_the_download(
+        bench: Bench, device_under_test: BenchDevice, image_under_test: bytes) -> None:
+    needs(device_under_test, AWAKE - {DeviceType.PPMID, DeviceType.IHD},
+          "a sleepy GSME answers reads only awake; a PPMID or IHD runs the image instead of waiting")
+    server = ota_server(bench)
+    names = ("image_upgrade_status", "file_offset")
+    normal = await server.read_client_attributes(device_under_test.id, names)
+    assert normal["image_upgrade_status"] == 0, f"before any download: {normal}"
+    held_at = len(image_under_test) // 2
+    server.faults.set(Stall(at_offset=held_at, seconds=3 * answer_timeout_s(bench)))
+    with watching(bench) as log:
+        await offer(bench, device_under_test, image_under_test)
+        await log.until(lambda: any((r.offset or 0) >= held_at for r in log.blocks_asked(device_under_test.id)),
+                        wait_s(bench), f"a block request at offset {held_at}")
+        during = await server.read_client_attributes(device_under_test.id, names)
+        asked = [r.offset for r in log.blocks_asked(device_under_test.id)]
+        await log.until(lambda: bool(log.asked(device_under_test.id, OtaCommand.UPGRADE_END)),
+                        wait_s(bench) + 3 * answer_timeout_s(bench), "the Upgrade End Request")
+        await bench.advance(answer_timeout_s(bench))
+    assert during["image_upgrade_status"] == 1, f"downloading: {during}"
+    assert during["file_offset"] == asked[-1], f"FileOffset {during['file_offset']}, last asked {asked[-1]}"
+    after = await server.read_client_attributes(device_under_test.id, names)
+    assert after["image_upgrade_status"] == 3, f"waiting to upgrade (for CS06): {after}"
+
+
+@pytest.mark.clause("GBCS 11.2.1: Upgrade End Response says wait; only CS06 runs the image")
+async def test_an_upgrade_time_never_runs_the_image_without_cs06(
+        bench: Bench, device_under_test: BenchDevice, image_under_test: bytes) -> None:
+    needs(device_under_test, CS06_TYPES, "only CS06 runs a held image on an ESME, GSME or HCALCS")
+    before = device_under_test.state.running_version
+    ota_server(bench).faults.set(UpgradeTime(value=0))
+    with watching(bench) as log:
+        end = await deliver(bench, device_under_test, image_under_test, log)
+    assert end.status == Status.SUCCESS
+    await bench.advance(quiet_s(bench))
+    assert device_under_test.state.running_version == before, "the device ran the image on the CH's upgrade time"
+    kept(device_under_test, image_under_test)

@@ -1,0 +1,46 @@
+"""The device conformance suite catches every known-bad device, and passes the good one.
+
+``benchmarks/defect_matrix.py`` runs the suite from the package on the ESME of the emu bench,
+once as it is and once with each defect it can have (a pytest process per run, virtual time);
+each defect must fail the test written for it, and the good device must fail none. The same
+script prints the matrix for people (README "Defects").
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from fixture_files import BENCH_FILES, ROOT, script_module
+from hanbench.devices.defects import Defect
+
+defect_matrix = script_module(ROOT / "benchmarks" / "defect_matrix.py")
+
+#: The test written to catch each defect (others may catch it too).
+CAUGHT_BY = {
+    Defect.IGNORES_WAIT_FOR_DATA: "test_wait_for_data_holds_the_next_request_until_the_request_time",
+    Defect.RESTARTS_AFTER_LOST_BLOCK: "test_a_lost_block_is_asked_again_at_the_same_offset",
+    Defect.OVERSIZED_BLOCK_REQUESTS: "test_blocks_asked_fit_the_server_and_smaller_answers_are_taken",
+    Defect.RUNS_IMAGE_ON_UPGRADE_END: "test_an_upgrade_time_never_runs_the_image_without_cs06",
+    Defect.ACCEPTS_BAD_SIGNATURE: "test_an_image_signed_by_another_party_is_refused_with_invalid_image_and_0x8f1c",
+    Defect.SKIPS_MAC_CHECK: "test_a_cs06_without_the_acbs_mac_is_refused",
+    Defect.SKIPS_COUNTER_CHECK: "test_a_cs06_under_a_counter_already_used_is_refused",
+    Defect.VERSION_FROM_OTA_HEADER: "test_a_relabelled_header_is_refused_and_changes_nothing_the_device_reports",
+    Defect.NEVER_SENDS_INVALID_IMAGE: "test_a_corrupt_block_ends_in_invalid_image_and_nothing_is_kept",
+}
+
+
+def test_every_defect_has_the_test_written_for_it() -> None:
+    assert set(CAUGHT_BY) == set(Defect)
+
+
+@pytest.mark.timeout(900)  # ten pytest processes, two at a time, on a machine other runs share
+def test_the_suite_fails_each_defective_device_by_its_test_and_passes_the_good_one() -> None:
+    runs = defect_matrix.matrix(BENCH_FILES / "emu.toml", "esme", list(Defect), jobs=2)
+    good, *defective = runs
+    assert good.defect is None and good.failed == [], f"the good ESME fails {good.failed}"
+    assert "passed" in good.outcomes.values() and len(good.outcomes) >= len(set(CAUGHT_BY.values()))
+    for run in defective:
+        assert CAUGHT_BY[run.defect] in run.failed, f"{run.label}: failed {run.failed or 'nothing'}"
+    assert defect_matrix.verdicts(runs) == []
+    table = defect_matrix.table(runs)
+    assert all(f"`{d.value}`" in table for d in Defect)
