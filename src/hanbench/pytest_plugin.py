@@ -29,6 +29,8 @@ without a conftest.
   the next version for that device. ``--hanbench-validation FILE`` (JSON, as ``hanbench
   validate`` writes it) is recorded into the run's session, so its report holds the static
   checks beside the tests.
+* ``--hanbench-progress`` draws one live line per image transfer on the controlling terminal
+  (:mod:`hanbench.bench.progress`); ``hanbench run`` and ``validate`` pass it on a terminal.
 * ``--hanbench-capture FILE`` writes every frame of every test's virtual air (emu and twin
   benches) to one pcap file, premises after premises (:mod:`hanbench.radio.capture`); it is
   opened with the session and appears under its name when the run ends.
@@ -55,12 +57,15 @@ from typing import Any
 
 import pytest
 import pytest_asyncio
+from rich.console import Console
 
 from hanbench.bench.bench import Bench, BenchDevice, open_bench, open_capture
 from hanbench.bench.bench_config import BenchConfig, BenchKind, NotOnBench
 from hanbench.bench.bench_file import default_bench_file, load_bench
 from hanbench.bench.readiness import check_one_premises, check_ready
 from hanbench.bench.events import EventStream
+from hanbench.bench.progress import TransferProgress, terminal
+from hanbench.bench.report.build import entity_names
 from hanbench.bench.kinds import kind_strategy
 from hanbench.bench.lab_place import bench_on_place
 from hanbench.bench.lock import BenchLock
@@ -103,6 +108,8 @@ def pytest_addoption(parser: pytest.Parser) -> None:
                     help="the image the device conformance suite delivers (default: the bench's sample image)")
     group.addoption("--hanbench-validation", dest="hanbench_validation", metavar="FILE", default=None,
                     help="a validation (JSON, from hanbench validate) to record into the run's session")
+    group.addoption("--hanbench-progress", dest="hanbench_progress", action="store_true", default=False,
+                    help="draw a live progress line per image transfer on the controlling terminal")
     parser.addini(INI_BENCH, "bench file for hanbench tests, relative to the ini file", default=None)
 
 
@@ -246,6 +253,7 @@ class _Run:
                 session.record_validation(json.loads(Path(validation).read_text("utf-8")))
             events = EventStream(clock)
             session.attach(events)
+            self._show_progress(config, events)
             self.recording = _Recording(config, record, session, events, clock, capture)
         return self.recording
 
@@ -270,6 +278,19 @@ class _Run:
                 self.open()
             except HanbenchError as exc:
                 raise self._usage_error(exc) from None
+
+    def _show_progress(self, config: BenchConfig, events: EventStream) -> None:
+        """With ``--hanbench-progress``, in the process that runs the tests, on a terminal: a live
+        line per transfer, until the run finishes."""
+        if not self._pytest_config.getoption("hanbench_progress") or self.worker is not None:
+            return
+        tty = terminal()
+        if tty is None:
+            return
+        self._held.callback(tty.close)
+        shown = self._held.enter_context(TransferProgress(Console(file=tty, force_terminal=True),
+                                                          entity_names(config)))
+        self._held.callback(events.subscribe(shown))
 
     def _usage_error(self, exc: HanbenchError) -> pytest.UsageError:
         """What stops the run before its tests: pytest's usage error, the cause kept for its exit

@@ -21,6 +21,7 @@ from pathlib import Path
 import pytest
 
 from hanbench.bench.bench_config import BenchConfig
+from hanbench.bench.progress import wanted
 from hanbench.errors import ExitCode, HanbenchError
 from hanbench.pytest_plugin import CALLER_REPORTS_ERRORS, SESSION_ID, run_outcome
 
@@ -96,8 +97,11 @@ def run_suite(config: BenchConfig, folder: Path, options: Sequence[str] = (),
 
 def pass_through(*, keyword: str | None = None, markexpr: str | None = None, verbose: int = 0,
                  exitfirst: bool = False, junitxml: Path | None = None) -> list[str]:
-    """The pytest options a command passes on as the user gave them."""
+    """The pytest options a command passes on as the user gave them, and live progress on a
+    terminal (:func:`hanbench.bench.progress.wanted`)."""
     options = ["-" + "v" * verbose] if verbose else []
+    if wanted(sys.stdout):
+        options.append("--hanbench-progress")
     if exitfirst:
         options.append("-x")
     for flag, value in (("-k", keyword), ("-m", markexpr), ("--junitxml", junitxml)):

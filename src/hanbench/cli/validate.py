@@ -32,7 +32,7 @@ from hanbench.bench.record import TestOutcome
 from hanbench.bench.report.files import report_folder, write_reports
 from hanbench.bench.validation import Validation, check_image_file, record_checks, report_of, validation_record
 from hanbench.cli._bench_options import bench_from, bench_options
-from hanbench.cli._suite_run import SuiteRun, run_suite
+from hanbench.cli._suite_run import SuiteRun, pass_through, run_suite
 from hanbench.errors import ExitCode
 from hanbench.gbcs.image_checks import CheckOutcome, ImageValidation
 from hanbench.packaged import suite_folder
@@ -120,4 +120,4 @@ def run_device_suite(config: BenchConfig, device: DeviceConfig, checks: ImageVal
         record.write_text(json.dumps(validation_record(device, checks, image)), "utf-8")
         return run_suite(config, suite_folder("device"), [
             "--hanbench-device", device.name, "--hanbench-image", str(image.resolve()),
-            "--hanbench-validation", str(record), "-q", "--tb=no"])
+            "--hanbench-validation", str(record), "-q", "--tb=no", *pass_through()])
