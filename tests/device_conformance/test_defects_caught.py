@@ -26,6 +26,7 @@ CAUGHT_BY = {
     Defect.SKIPS_COUNTER_CHECK: "test_a_cs06_under_a_counter_already_used_is_refused",
     Defect.VERSION_FROM_OTA_HEADER: "test_a_relabelled_header_is_refused_and_changes_nothing_the_device_reports",
     Defect.NEVER_SENDS_INVALID_IMAGE: "test_a_corrupt_block_ends_in_invalid_image_and_nothing_is_kept",
+    Defect.FORGETS_FUTURE_DATED_ACTIVATION: "test_a_future_dated_activation_survives_a_power_cycle",
 }
 
 
@@ -33,7 +34,7 @@ def test_every_defect_has_the_test_written_for_it() -> None:
     assert set(CAUGHT_BY) == set(Defect)
 
 
-@pytest.mark.timeout(900)  # ten pytest processes, two at a time, on a machine other runs share
+@pytest.mark.timeout(900)  # eleven pytest processes, two at a time, on a machine other runs share
 def test_the_suite_fails_each_defective_device_by_its_test_and_passes_the_good_one() -> None:
     runs = defect_matrix.matrix(BENCH_FILES / "emu.toml", "esme", list(Defect), jobs=2)
     good, *defective = runs

@@ -37,6 +37,7 @@ class Defect(enum.StrEnum):
     SKIPS_COUNTER_CHECK = "skips_the_counter_check"
     VERSION_FROM_OTA_HEADER = "reports_the_version_from_the_ota_header"
     NEVER_SENDS_INVALID_IMAGE = "never_sends_invalid_image"
+    FORGETS_FUTURE_DATED_ACTIVATION = "forgets_a_future_dated_activation_over_a_power_cycle"
 
     @property
     def description(self) -> str:
@@ -48,7 +49,7 @@ class Defect(enum.StrEnum):
         """The device types the deviation can exist on."""
         if self in (Defect.SKIPS_MAC_CHECK, Defect.SKIPS_COUNTER_CHECK):
             return _GBCS_TYPES
-        if self is Defect.RUNS_IMAGE_ON_UPGRADE_END:
+        if self in (Defect.RUNS_IMAGE_ON_UPGRADE_END, Defect.FORGETS_FUTURE_DATED_ACTIVATION):
             return _CS06_TYPES
         return _EVERY_TYPE
 
@@ -66,6 +67,8 @@ _DESCRIPTIONS = {
     Defect.VERSION_FROM_OTA_HEADER: "believes the unsigned OTA header's file version instead of the signed firmware",
     Defect.NEVER_SENDS_INVALID_IMAGE: "drops an image it refuses without an Upgrade End INVALID_IMAGE, so the "
                                       "server waits in vain",
+    Defect.FORGETS_FUTURE_DATED_ACTIVATION: "keeps a future-dated activation in RAM only, so a power cycle before its "
+                                            "date-time loses it",
 }
 
 

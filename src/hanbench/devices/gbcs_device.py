@@ -379,6 +379,9 @@ class GbcsDevice:
     def resume(self) -> None:
         """Power is back: the pending future-dated activation is armed again, so it fires at
         its date-time, or at once if that passed while the device was off; once either way,
-        since it stops being pending before it activates."""
+        since it stops being pending before it activates. A device with
+        :attr:`Defect.FORGETS_FUTURE_DATED_ACTIVATION` kept it in RAM, and has lost it."""
+        if self.defects.has(Defect.FORGETS_FUTURE_DATED_ACTIVATION):
+            self.pending = None
         if self.pending is not None and self._scheduled is None:
             self._arm(self.pending)

@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import dataclasses
+import datetime as dt
 from collections.abc import Awaitable, Callable
 
 import pytest
@@ -209,5 +210,22 @@ async def test_skipping_the_counter_check(defects: Defects) -> None:
         with pytest.raises(TimeoutError) if not defects else contextlib.nullcontext():
             await asyncio.wait_for(p.hub.send_command(replay), 60)
         assert (p.devices[ESME].firmware.running.file_version == 2) == bool(defects)
+
+    await with_esme(defects, body)
+
+
+@pytest.mark.parametrize("defects", [NO_DEFECTS, Defects({Defect.FORGETS_FUTURE_DATED_ACTIVATION})],
+                         ids=["good", "bad"])
+async def test_forgetting_a_future_dated_activation_over_a_power_cycle(defects: Defects) -> None:
+    async def body(p: Premises, log: OtaLog) -> None:
+        assert await downloaded(p, log) == Status.SUCCESS
+        device = p.devices[ESME]
+        at = (p.clock.now() + dt.timedelta(hours=2)).replace(microsecond=0)
+        await p.hub.send_command(p.cs06(ESME, sample(ESME).manufacturer_image_hash, when=at))
+        await device.power_off()
+        await asyncio.sleep(600)
+        await device.power_on()
+        await asyncio.sleep(3 * 3600)
+        assert (device.firmware.running.file_version == 2) == (not defects)
 
     await with_esme(defects, body)

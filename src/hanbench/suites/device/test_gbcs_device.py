@@ -9,6 +9,7 @@ checks, so that the device's own refusal is what is tested.
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 
 import pytest
 
@@ -108,3 +109,20 @@ async def test_a_cs06_under_a_counter_already_used_is_refused(
     with pytest.raises(TimeoutError):
         await asyncio.wait_for(bench.hub.send_command(replay), quiet_s(bench))
     assert device_under_test.state.running_version == before, "acted on a replayed counter"
+
+
+@pytest.mark.emu  # switching the device off and on is the emulator's control
+@pytest.mark.clause("GBCS CS06 step 2: a future-dated activation kept over a power cycle")
+async def test_a_future_dated_activation_survives_a_power_cycle(
+        bench: Bench, device_under_test: BenchDevice, image_under_test: bytes) -> None:
+    image, before = await holding(bench, device_under_test, image_under_test)
+    at = (bench.now() + dt.timedelta(hours=2)).replace(microsecond=0)
+    supplier = bench.supplier_of(device_under_test)
+    scheduled = await supplier.activate_firmware(device_under_test, image.manufacturer_image_hash, at=at)
+    assert scheduled.outcome is Outcome.ACTIVATION_SCHEDULED, scheduled
+    await bench.advance(3600)
+    await bench.emulator.power_cycle(device_under_test.config, off_s=600)
+    assert device_under_test.state.pending_activation_at == at, "the activation was not kept over the power cycle"
+    await bench.sleep_until(at + dt.timedelta(hours=1))
+    assert device_under_test.state.running_version != before, "the future-dated activation never fired"
+    assert device_under_test.state.running_hash == image.manufacturer_image_hash
