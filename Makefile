@@ -6,7 +6,7 @@ LG_VENV ?= .venv-labgrid
 PY     := $(VENV)/bin/python
 PIP    := $(PY) -m pip --disable-pip-version-check -q
 
-.PHONY: run test test-twin test-labgrid images benchmark fuzz install install-test clean
+.PHONY: run test test-twin test-labgrid images benchmark fuzz soak install install-test clean
 
 run: $(VENV)/.installed
 	$(VENV)/bin/hanbench run --bench bench/emu.toml
@@ -42,6 +42,13 @@ COUNT ?= 10000
 SEED  ?= 0
 fuzz: $(VENV)/.installed
 	$(PY) benchmarks/fuzz.py --count $(COUNT) --seed $(SEED)
+
+# Seeded small updates under loss, power cycles and CH restarts, each ending in activation or a
+# failure alert: `make soak RUNS=1000 FIRST=0`; exits 1 if any run hung or crashed.
+RUNS  ?= 1000
+FIRST ?= 0
+soak: $(VENV)/.installed
+	$(PY) benchmarks/fault_soak.py --runs $(RUNS) --first $(FIRST)
 
 install: $(VENV)/.installed
 install-test: $(VENV)/.installed-test
