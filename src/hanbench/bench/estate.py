@@ -36,7 +36,7 @@ from hanbench.bench.premises import AssemblyContext, EmulatorControls
 from hanbench.bench.readiness import check_emulated, check_keys
 from hanbench.bench.record import Session
 from hanbench.bench.seeding import reconcile_inventory
-from hanbench.bench.session_events import notice_publisher
+from hanbench.bench.session_events import publish_campaign
 from hanbench.bench.site import BenchDevice, DeviceRef, Site, announced, running_loop_for, session_for, start_dcc
 from hanbench.bench.users import BenchUser
 from hanbench.clock import BenchClock
@@ -168,9 +168,10 @@ class Estate(Site):
 
     def campaign(self, plan: CampaignPlan) -> Campaign:
         """A SECMP0024 campaign of the DCC over this estate's CHs; run it with ``await campaign.run()``.
-        Its notices go on the event stream (``campaign_notice``) and so into the session record."""
+        Its notices and CH updates go on the event stream (``campaign_notice``, ``ch_firmware_updated``)
+        and so into the session record."""
         campaign = Campaign(self.dcc, plan)
-        campaign.on_notice(notice_publisher(self.events))
+        publish_campaign(campaign, self.events)
         return campaign
 
 

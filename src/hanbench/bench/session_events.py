@@ -12,7 +12,8 @@ The DCC's part reaches the stream in two ways:
 * :func:`delivery_publisher`, a listener on the DCC's deliveries
   (:meth:`~hanbench.dcc.dcc.Dcc.on_delivery`): one event per alert put in a user's inbox;
 * :class:`CampaignNoticeSent`, one per status update a CH firmware campaign sends a user
-  (:mod:`hanbench.dcc.campaign`), so the session record keeps the campaign's course.
+  (:mod:`hanbench.dcc.campaign`), and :class:`ChFirmwareUpdated`, one per CH it updated, so
+  the session record keeps the campaign's course (the report draws it).
 """
 
 from __future__ import annotations
@@ -25,7 +26,8 @@ from typing import ClassVar
 from hanbench.bench.events import AlertDelivered, Event, EventStream, RequestAuthorised, RequestRefused, \
     RequestSubmitted
 from hanbench.dcc.alert_routing import AlertDelivery, DccAlert
-from hanbench.dcc.campaign import Notice
+from hanbench.dcc.campaign import Campaign, Notice
+from hanbench.dcc.ch_firmware import ChUpdate
 from hanbench.dcc.service_requests import RequestResult
 from hanbench.gbcs.entity import EntityId
 
@@ -100,9 +102,29 @@ class CampaignNoticeSent(Event):
     text: str
 
 
-def notice_publisher(stream: EventStream) -> Callable[[Notice], None]:
-    """A campaign notice listener that puts each notice on ``stream``."""
-    def publish(notice: Notice) -> None:
-        stream.publish(CampaignNoticeSent(campaign=notice.campaign, stage=notice.stage.value, user=notice.user,
-                                          chs=len(notice.chs), text=notice.text))
-    return publish
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class ChFirmwareUpdated(Event):
+    """Campaign ``campaign`` updated CH ``ch``: ``outcome`` (``activated``...), what it runs now."""
+
+    kind: ClassVar[str] = "ch_firmware_updated"
+    campaign: str
+    ch: EntityId
+    outcome: str
+    running_version: int | None
+    detail: str
+
+
+def publish_campaign(campaign: Campaign, stream: EventStream) -> None:
+    """Put each of ``campaign``'s notices and CH updates on ``stream``."""
+    name = campaign.plan.name
+
+    def notice(n: Notice) -> None:
+        stream.publish(CampaignNoticeSent(campaign=n.campaign, stage=n.stage.value, user=n.user, chs=len(n.chs),
+                                          text=n.text))
+
+    def update(u: ChUpdate) -> None:
+        stream.publish(ChFirmwareUpdated(campaign=name, ch=u.ch, outcome=u.outcome.value,
+                                         running_version=u.running_version, detail=u.detail))
+
+    campaign.on_notice(notice)
+    campaign.on_update(update)

@@ -221,12 +221,17 @@ class Campaign:
         self._started: dict[EntityId, asyncio.Task[ChUpdate]] = {}
         self._pilot_passed: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
         self._listeners: Listeners[Callable[[Notice], None]] = Listeners()
+        self._update_listeners: Listeners[Callable[[ChUpdate], None]] = Listeners()
         self._triggers: set[asyncio.Task[None]] = set()
         self._notified = False
 
     def on_notice(self, listener: Callable[[Notice], None]) -> Callable[[], None]:
         """Call ``listener`` with every notice as it is sent; returns a remover."""
         return self._listeners.add(listener)
+
+    def on_update(self, listener: Callable[[ChUpdate], None]) -> Callable[[], None]:
+        """Call ``listener`` with each CH's update as it ends; returns a remover."""
+        return self._update_listeners.add(listener)
 
     # -- who is concerned ------------------------------------------------------------------------
 
@@ -345,6 +350,7 @@ class Campaign:
     async def _update_now(self, ch: EntityId) -> ChUpdate:
         update = await self._firmware.update(ch, self.plan.image)
         self.updates[ch] = update
+        self._update_listeners(update)
         return update
 
     # -- requirement 3: a supplier's earlier date ------------------------------------------------

@@ -114,13 +114,15 @@ def test_the_json_form_reads_back_to_the_same_record(report: ValidationReport) -
     text = json_form.dumps(report)
     document = json.loads(text)
     assert list(document) == ["format", "outcome", "bench", "session", "device", "image", "checks", "tests",
-                              "other_evidence", "firmware"]
+                              "other_evidence", "firmware", "campaigns"]
     assert document["format"] == "hanbench-report/1" and document["outcome"] == "failed"
     assert document["tests"][0]["evidence"]["transfers"][0]["timeline"][-1] == {"at_s": 25.0, "offset": 1000}
     assert document["tests"][1]["evidence"]["alerts"][0] == {
         "at": "2026-01-05T09:00:30+00:00", "code": "0x8F1C", "how": "raised", "device": "00-DB-12-34-56-78-91-00",
         "device_name": "esme", "user": None, "user_name": None}
     assert json_form.from_json(document) == report
+    del document["campaigns"]
+    assert json_form.from_json(document) == report, "a document from before campaigns were kept reads as none"
 
 
 @pytest.mark.parametrize(("document", "message"), [

@@ -7,6 +7,7 @@ from collections import Counter
 from pathlib import Path
 
 import pytest
+from click.testing import CliRunner
 
 from fixture_files import estate_copy
 from hanbench import (
@@ -21,6 +22,7 @@ from hanbench import (
     run_virtual,
 )
 from hanbench.bench.record import SessionRecord
+from hanbench.cli import main
 from hanbench.bench.bench_file import load_bench
 from hanbench.dcc.records import UpdateState
 from hanbench.errors import BadInput
@@ -90,6 +92,14 @@ def test_a_campaign_notifies_pilots_then_deploys_to_every_ch_and_says_so_at_each
         [info] = record.list_sessions()
         kinds = Counter(e.kind for e in record.events(info.id))
         assert kinds["campaign_notice"] == 5 + 4, "every notice to A and B is in the session record"
+        assert kinds["ch_firmware_updated"] == 6
+    page = tmp_path / "session.html"
+    shown = CliRunner().invoke(main, ["sessions", "show", str(info.id), "--bench", str(path), "--html", str(page)])
+    assert shown.exit_code == 0, shown.output
+    html = page.read_text()
+    assert "CH firmware campaigns" in html and "campaign chf-2: 6 CHs activated, 0 failed" in html
+    assert "pilot_started at 24.0 h, pilot_passed at 24.0 h, mass_started at 192.0 h, completed at 192.0 h" in html, \
+        "the pilot on the window's first day, the rest on the DCC's date a week later"
 
 
 def test_a_failing_pilot_halts_the_campaign_and_an_abandoned_one_updates_nothing_more(tmp_path: Path) -> None:

@@ -18,7 +18,8 @@ from hanbench.bench.bench_config import BenchConfig
 from hanbench.bench.record import RecordedEvent, SessionInfo, SessionRecord
 from hanbench.bench.report.evidence import evidence_of
 from hanbench.bench.report.json_form import validation_from_json
-from hanbench.bench.report.model import BenchFacts, DeviceFirmware, SessionFacts, TestReport, ValidationReport
+from hanbench.bench.report.model import BenchFacts, CampaignCourse, DeviceFirmware, SessionFacts, TestReport, \
+    ValidationReport
 from hanbench.bench.summary import summarise
 
 
@@ -37,7 +38,8 @@ def build_report(record: SessionRecord, session_id: int, config: BenchConfig) ->
     device, image, checks = validation_from_json(validation) if validation is not None else (None, None, ())
     names = entity_names(config)
     by_test: dict[str | None, list[RecordedEvent]] = defaultdict(list)
-    for event in record.events(session_id):
+    events = record.events(session_id)
+    for event in events:
         by_test[event.test].append(event)
     recorded = record.tests(session_id)
     tests = tuple(
@@ -51,7 +53,30 @@ def build_report(record: SessionRecord, session_id: int, config: BenchConfig) ->
                      for d in summarise(record, session_id, config).devices)
     return ValidationReport(bench=BenchFacts(info.bench_name, info.bench_kind, info.policy),
                             session=_session_facts(info), device=device, image=image, checks=checks, tests=tests,
-                            other_evidence=evidence_of(unclaimed, names), firmware=firmware)
+                            other_evidence=evidence_of(unclaimed, names), firmware=firmware,
+                            campaigns=campaigns_of(events))
+
+
+def campaigns_of(events: list[RecordedEvent]) -> tuple[CampaignCourse, ...]:
+    """Each CH firmware campaign the events tell of (``campaign_notice``, ``ch_firmware_updated``),
+    in the order they began."""
+    began: dict[str, RecordedEvent] = {}
+    points: dict[str, list[tuple[float, int, int]]] = defaultdict(list)
+    stages: dict[str, list[tuple[float, str]]] = defaultdict(list)
+    for event in events:
+        if event.kind not in ("campaign_notice", "ch_firmware_updated"):
+            continue
+        name = event.data["campaign"]
+        start = began.setdefault(name, event).at
+        at = (event.at - start).total_seconds()
+        if event.kind == "campaign_notice":
+            if not stages[name] or stages[name][-1][1] != event.data["stage"]:
+                stages[name].append((at, event.data["stage"]))
+            continue
+        activated, failed = points[name][-1][1:] if points[name] else (0, 0)
+        ok = event.data["outcome"] == "activated"
+        points[name].append((at, activated + ok, failed + (not ok)))
+    return tuple(CampaignCourse(name, tuple(points[name]), tuple(stages[name])) for name in began)
 
 
 def _session_facts(info: SessionInfo) -> SessionFacts:

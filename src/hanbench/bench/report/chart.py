@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 
-from hanbench.bench.report.model import Transfer
+from hanbench.bench.report.model import CampaignCourse, Transfer
 
 WIDTH, HEIGHT = 360, 150
 LEFT, RIGHT, TOP, BOTTOM = 64, 12, 10, 30
@@ -62,6 +62,31 @@ def chart_of(transfer: Transfer) -> Chart | None:
         x_ticks=tuple(Tick(x(s), _seconds(s)) for s in (0.0, span / 2, span)),
         y_ticks=tuple(Tick(y(b), f"{b:,} B") for b in (0, size // 2, size)),
         title=f"{transfer.who}: {transfer.offset:,} of {transfer.size:,} bytes over {_seconds(span)} of bench time",
+    )
+
+
+def campaign_chart(course: CampaignCourse) -> Chart | None:
+    """A campaign's CHs activated over bench time (its failures and stages in the title), or
+    None when it updated no CH."""
+    if not course.points:
+        return None
+    span = max(course.points[-1][0], max((at for at, _ in course.stages), default=0.0), 1.0)
+    total = max(course.activated + course.failed, 1)
+    right, bottom = WIDTH - RIGHT, HEIGHT - BOTTOM
+
+    def x(seconds: float) -> float:
+        return round(LEFT + (right - LEFT) * seconds / span, 1)
+
+    def y(count: int) -> float:
+        return round(bottom - (bottom - TOP) * count / total, 1)
+
+    stages = ", ".join(f"{stage} at {_seconds(at)}" for at, stage in course.stages)
+    return Chart(
+        width=WIDTH, height=HEIGHT, left=LEFT, top=TOP, right=right, bottom=bottom,
+        points=((x(0.0), y(0)), *((x(at), y(activated)) for at, activated, _ in course.points)),
+        x_ticks=tuple(Tick(x(s), _seconds(s)) for s in (0.0, span / 2, span)),
+        y_ticks=tuple(Tick(y(n), f"{n:,} CHs") for n in (0, total // 2, total)),
+        title=f"campaign {course.name}: {course.activated:,} CHs activated, {course.failed:,} failed; {stages}",
     )
 
 

@@ -5,7 +5,7 @@ the facts (bench, session, device, image), the clause matrix (each clause agains
 outcome, counting static checks beside tests: a check that does not apply counts as skipped),
 the static checks, every failing test with its evidence in plain words, every test with its
 transfers drawn as small inline SVG charts (:mod:`~hanbench.bench.report.chart`), the alerts,
-and the firmware of each device. Styles are inline and there is no script, so the page shows
+each CH firmware campaign's CHs activated over bench time, and the firmware of each device. Styles are inline and there is no script, so the page shows
 the same in any browser, offline, and nothing in it reaches out to the network.
 """
 
@@ -18,7 +18,7 @@ from typing import Any
 import jinja2
 
 from hanbench.bench.record import TestOutcome
-from hanbench.bench.report.chart import Chart, chart_of
+from hanbench.bench.report.chart import Chart, campaign_chart, chart_of
 from hanbench.bench.report.model import Evidence, TestReport, ValidationReport
 
 #: Matrix columns always shown; the other outcomes only when some check or test has them.
@@ -105,6 +105,7 @@ def context(report: ValidationReport) -> dict[str, Any]:
         "other": EvidenceView.of(report.other_evidence),
         "check_counts": report.check_counts(),
         "test_counts": report.test_counts(),
+        "campaign_charts": [chart for c in report.campaigns if (chart := campaign_chart(c)) is not None],
     }
 
 

@@ -22,6 +22,8 @@ The document (``format`` ``hanbench-report/1``)::
                       "xpassed"), duration_s, message, evidence}]
     other_evidence  evidence no test claims (events outside any test)
     firmware        [{device, type, running, activated [...]}]
+    campaigns       [{name, points [[at_s, activated, failed]], stages [[at_s, stage]]}]: CH firmware
+                    campaigns; a document written before this key existed reads as none
 
     evidence        {transfers [{device, device_name, file_version, size, started_at, finished_at,
                                  result, reason, retries, timeline [{at_s, offset}]}],

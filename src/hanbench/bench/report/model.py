@@ -242,6 +242,25 @@ class DeviceFirmware:
 
 
 @dataclasses.dataclass(frozen=True)
+class CampaignCourse:
+    """A CH firmware campaign of the session over bench time: after each CH's update, how many
+    had been activated and how many had failed (seconds from the campaign's first notice), and
+    when each stage was announced."""
+
+    name: str
+    points: tuple[tuple[float, int, int], ...]
+    stages: tuple[tuple[float, str], ...]
+
+    @property
+    def activated(self) -> int:
+        return self.points[-1][1] if self.points else 0
+
+    @property
+    def failed(self) -> int:
+        return self.points[-1][2] if self.points else 0
+
+
+@dataclasses.dataclass(frozen=True)
 class ValidationReport:
     """The whole report; see the module docstring."""
 
@@ -253,6 +272,7 @@ class ValidationReport:
     tests: tuple[TestReport, ...]
     other_evidence: Evidence
     firmware: tuple[DeviceFirmware, ...]
+    campaigns: tuple[CampaignCourse, ...] = ()
 
     @property
     def passed(self) -> bool:
