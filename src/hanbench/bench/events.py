@@ -143,6 +143,14 @@ class ImageNotifySent(DeviceEvent):
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
+class ImageFlagged(DeviceEvent):
+    """The CH set a sleepy device's "New OTA Firmware" mirror flag: the image waits for its next wake."""
+
+    kind: ClassVar[str] = "image_flagged"
+    file_version: int
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
 class TransferStarted(DeviceEvent):
     kind: ClassVar[str] = "transfer_started"
     file_version: int

@@ -8,8 +8,8 @@ device whose image waits for its next wake says so until the transfer starts, an
 with how the transfer ended, and stays until that device's next transfer replaces it.
 
 The lines are fed by the bench's event stream (:class:`TransferStarted`, :class:`BlockProgress`,
-:class:`TransferInterrupted`, :class:`TransferFinished`, :class:`ImageNotifySent` for a
-mirror flag), so they work on every bench kind. They are drawn on the controlling terminal
+:class:`TransferInterrupted`, :class:`TransferFinished`, :class:`ImageFlagged` for a
+sleepy device), so they work on every bench kind. They are drawn on the controlling terminal
 (``/dev/tty``), not on stdout: pytest captures stdout while a test runs, and the lines are
 wanted exactly then. rich draws them (a well-kept library for live terminal output).
 """
@@ -34,7 +34,7 @@ from rich.progress import (
 )
 from rich.text import Text
 
-from hanbench.bench.events import BlockProgress, Event, ImageNotifySent, TransferFinished, TransferInterrupted, \
+from hanbench.bench.events import BlockProgress, Event, ImageFlagged, TransferFinished, TransferInterrupted, \
     TransferStarted
 
 
@@ -75,7 +75,7 @@ class TransferProgress:
 
     def __call__(self, event: Event) -> None:
         match event:
-            case ImageNotifySent(method="mirror_flag"):
+            case ImageFlagged():
                 self._line(event.device.duis, "waiting for wake", total=None)
             case TransferStarted():
                 task = self._line(event.device.duis, "sending", total=event.size)

@@ -229,6 +229,7 @@ class CommsHub:
         for device in kept:
             if self.tunnels.is_sleepy(device):
                 self._update_ota_flag(device)
+                self._listeners(hub_events.Flagged(device))
             else:
                 await self._notify(device)
         return kept

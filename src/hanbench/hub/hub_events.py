@@ -28,6 +28,13 @@ class Stored:
 
 
 @dataclass(frozen=True)
+class Flagged:
+    """The CH set a sleepy ``device``'s "New OTA Firmware" mirror flag for an image waiting for it."""
+
+    device: EntityId
+
+
+@dataclass(frozen=True)
 class Notified:
     """The CH sent an awake ``device`` Image Notify; ``delivered`` says whether it got through."""
 

@@ -6,7 +6,7 @@ import io
 
 from rich.console import Console
 
-from hanbench.bench.events import BlockProgress, ImageNotifySent, TransferFinished, TransferInterrupted, \
+from hanbench.bench.events import BlockProgress, ImageFlagged, TransferFinished, TransferInterrupted, \
     TransferStarted
 from hanbench.bench.progress import TransferProgress, wanted
 from hanbench.gbcs.alerts import TransferResult
@@ -49,7 +49,7 @@ def test_a_transfer_is_one_line_with_bytes_rates_and_how_it_ended() -> None:
 
 def test_a_sleepy_device_waits_for_its_wake_and_a_stopped_transfer_says_where() -> None:
     text = shown([
-        ImageNotifySent(device=GSME, file_version=2, method="mirror_flag"),
+        ImageFlagged(device=GSME, file_version=2),
         TransferStarted(device=ESME, file_version=2, size=3669, block_size=50),
         BlockProgress(device=ESME, file_version=2, offset=1000, size=3669, blocks=20),
         TransferInterrupted(device=ESME, file_version=2, offset=1000, size=3669, reason="quiet"),

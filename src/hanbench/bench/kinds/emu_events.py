@@ -24,6 +24,7 @@ from hanbench.bench.events import (
     CommandSent,
     CommandUnconfirmed,
     EventStream,
+    ImageFlagged,
     ImageNotifySent,
     ImageStored,
     ReceiptAlertRaised,
@@ -55,6 +56,8 @@ def hub_listener(events: EventStream, clock: BenchClock, *, block_size: int,
                     device_type=stored.device_type.value, manufacturer_code=header.manufacturer_code,
                     image_type=header.image_type, file_version=header.file_version, size=stored.size,
                     slot=stored.sequence))
+            case hub_events.Flagged(device=device):
+                events.publish(ImageFlagged(device=device, file_version=versions.get(device, 0)))
             case hub_events.Notified(device=device, delivered=True):
                 events.publish(ImageNotifySent(device=device, file_version=versions.get(device, 0),
                                                method="image_notify"))
