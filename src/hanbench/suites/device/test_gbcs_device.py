@@ -14,6 +14,7 @@ import datetime as dt
 import pytest
 
 from hanbench import Bench, BenchDevice, Outcome
+from hanbench.gbcs.device_types import DeviceType
 from hanbench.gbcs.image import UpgradeImage
 from hanbench.gbcs.image_types import profile_for
 from hanbench.suites.device.steps import (
@@ -126,3 +127,16 @@ async def test_a_future_dated_activation_survives_a_power_cycle(
     await bench.sleep_until(at + dt.timedelta(hours=1))
     assert device_under_test.state.running_version != before, "the future-dated activation never fired"
     assert device_under_test.state.running_hash == image.manufacturer_image_hash
+
+
+@pytest.mark.clause("SR 11.4: a PPMID runs its image at once and reports with CS09 (0x8F8B)")
+async def test_a_ppmid_runs_its_image_at_once_and_reports_it_with_cs09(
+        bench: Bench, device_under_test: BenchDevice, image_under_test: bytes) -> None:
+    needs(device_under_test, frozenset({DeviceType.PPMID}), "only a PPMID takes SR 11.4")
+    image = read(device_under_test, image_under_test)
+    with watching(bench) as log:
+        end = await deliver(bench, device_under_test, image, log)
+    assert end.status == Status.SUCCESS
+    cs09 = await bench.supplier_of(device_under_test).wait_alert(0x8F8B, device=device_under_test,
+                                                                 timeout=wait_s(bench))
+    assert cs09.firmware_version == image.header.file_version == device_under_test.state.running_version

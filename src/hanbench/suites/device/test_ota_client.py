@@ -14,8 +14,9 @@ from hanbench.gbcs.device_types import DeviceType
 from hanbench.gbcs.image_types import profile_for
 from hanbench.hub.ota_faults import (
     MAX_BLOCK_SIZE_LIMIT, Abort, BlockPeriod, BlockSizeCap, CorruptBlock, Duplicate, ImageNotifyVariant, Late,
-    ShortBlock, Stall, Unanswered, UpgradeTime, WaitForData, WrongOffset,
+    Restart, ShortBlock, Stall, Unanswered, UpgradeTime, WaitForData, WrongOffset,
 )
+from hanbench.bench.events import ImageFlagged, ImageNotifySent
 from hanbench.hub.ota_log import OtaCommand
 from hanbench.suites.device.steps import (
     CS06_TYPES, Status, answer_timeout_s, deliver, needs, offer, ota_server, quiet_s, read, requests_after, wait_s,
@@ -192,6 +193,48 @@ async def test_abort_ends_the_download(
     assert all(r.offset == 0 for r in blocks[:1]), f"a new download starts from 0, not {blocks[0].offset}"
     if not queries:
         assert device_under_test.state.held_hash is None, "holds an image whose download was aborted"
+
+
+@pytest.mark.clause("ZCL OTA 11.13.6 Image Block Request: the CH restarts mid-transfer, the device resumes")
+async def test_a_restart_of_the_ch_mid_transfer_is_resumed_from_the_devices_offset(
+        bench: Bench, device_under_test: BenchDevice, image_under_test: bytes) -> None:
+    restart_at = len(image_under_test) // 2
+    outage = 2 * answer_timeout_s(bench)
+    ota_server(bench).faults.set(Restart(at_offset=restart_at, outage_s=outage))
+    with watching(bench) as log:
+        end = await deliver(bench, device_under_test, image_under_test, log, extra_s=outage + quiet_s(bench))
+    offsets = [r.offset or 0 for r in log.blocks_asked(device_under_test.id)]
+    first = next(i for i, offset in enumerate(offsets) if offset >= restart_at)
+    assert min(offsets[first:]) >= offsets[first], \
+        f"after the CH's restart at offset {offsets[first]} the device went back to {min(offsets[first:])}"
+    assert end.status == Status.SUCCESS
+    kept(device_under_test, image_under_test)
+
+
+@pytest.mark.clause("ZCL OTA 11.13.5 Query Next Image Response: NO_IMAGE_AVAILABLE")
+async def test_no_image_available_starts_no_download(bench: Bench, device_under_test: BenchDevice) -> None:
+    needs(device_under_test, AWAKE, "a sleepy GSME asks only when its mirror flag says an image waits")
+    profile = profile_for(device_under_test.type)
+    with watching(bench) as log:
+        await ota_server(bench).send_image_notify(device_under_test.id, ImageNotifyVariant(1, 100, profile.manufacturer_code))
+        await log.until(lambda: bool(log.answered(device_under_test.id, Status.NO_IMAGE_AVAILABLE)), quiet_s(bench),
+                        "NO_IMAGE_AVAILABLE to the device's query")
+        await bench.advance(quiet_s(bench))
+    assert log.blocks_asked(device_under_test.id) == [], "asked for blocks of an image nobody offered"
+
+
+@pytest.mark.clause("GBCS 10.4 sleepy devices: the image flagged on the GSME's mirror, pulled at its wake")
+async def test_a_sleepy_device_pulls_its_image_through_the_mirror_flag(
+        bench: Bench, device_under_test: BenchDevice, image_under_test: bytes) -> None:
+    needs(device_under_test, frozenset({DeviceType.GSME}), "only a GSME sleeps")
+    mark = bench.events.last_seq
+    with watching(bench) as log:
+        end = await deliver(bench, device_under_test, image_under_test, log)
+    offered = [type(e).__name__ for e in bench.events.history
+               if isinstance(e, (ImageFlagged, ImageNotifySent)) and e.seq > mark and e.device == device_under_test.id]
+    assert offered == ["ImageFlagged"], f"offered by {offered}: the CH flags a sleepy device's mirror, never notifies"
+    assert end.status == Status.SUCCESS
+    kept(device_under_test, image_under_test)
 
 
 @pytest.mark.clause("ZCL OTA 11.10 client attributes: ImageUpgradeStatus, FileOffset")
