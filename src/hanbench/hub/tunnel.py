@@ -44,6 +44,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+import zigpy.exceptions
 import zigpy.types as t
 from zigpy.application import ControllerApplication
 from zigpy.device import Device
@@ -297,7 +298,13 @@ class TunnelServer:
         if frame.kind is HrgpKind.GET:
             await self._answer_get(tunnel, hdr)
             return
-        await self._default_response(device, hdr, foundation.Status.SUCCESS)
+        try:
+            await self._default_response(device, hdr, foundation.Status.SUCCESS)
+        except zigpy.exceptions.DeliveryError as exc:
+            # The message arrived; only its acknowledgement was lost (on the air, or a GSME asleep
+            # again). The CH acts on what it received, or a device's response or alert would
+            # vanish with nobody told.
+            LOGGER.info("the Default Response to %s's TransferData did not reach it: %s", entity, exc)
         if frame.kind is HrgpKind.GET_RESPONSE:
             self._report(entity, HrgpFormatError("a device sent GET-RESPONSE, which only the CH sends"))
             return

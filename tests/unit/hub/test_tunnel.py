@@ -32,6 +32,7 @@ from hanbench.hub.tunnel import Delivery, NoMirror, TunnelServer, TunnelServerCo
 from hanbench.radio.air import AirFrame, VirtualAir
 from hanbench.radio.endpoints import comms_hub_endpoint
 from hanbench.radio.interview import join_and_interview
+from hanbench.radio.link import LinkModel
 from hanbench.radio.gb_hrgp import HrgpFormatError, HrgpKind
 from hanbench.radio.se_clusters import (
     Metering,
@@ -255,6 +256,22 @@ async def test_a_device_alert_reaches_the_chs_callback() -> None:
         await p.esme.tunnel.open()
         await p.esme.tunnel.send(alert)
         assert list(p.from_devices) == [(ESME, alert)]
+
+
+@pytest.mark.parametrize("device", ["esme", "gsme"])
+async def test_a_message_whose_default_response_is_lost_is_still_acted_on(device: str) -> None:
+    """The CH got the message; its acknowledgement not reaching the device (lost on the air, or
+    a GSME asleep again) must not drop it, or a device's response would vanish unreported."""
+    async with on_premises() as p:
+        node = p.esme if device == "esme" else p.gsme
+        response = gbcs_message(Cra.RESPONSE, node.entity, SUPPLIER, 11)
+        await node.tunnel.open()
+        p.air.set_link(p.app.state.node_info.ieee, node.ieee, LinkModel(loss=1.0), both_ways=False)
+        sent = asyncio.ensure_future(node.tunnel.send(response))
+        await asyncio.wait([sent], timeout=600)
+        assert p.from_devices == [(node.entity, response)]
+        sent.cancel()
+        await asyncio.gather(sent, return_exceptions=True)
 
 
 async def test_the_ch_cannot_send_to_an_awake_device_without_a_tunnel() -> None:
