@@ -6,7 +6,7 @@ LG_VENV ?= .venv-labgrid
 PY     := $(VENV)/bin/python
 PIP    := $(PY) -m pip --disable-pip-version-check -q
 
-.PHONY: run test test-twin test-labgrid images benchmark fuzz soak install install-test clean
+.PHONY: run test test-twin test-althan test-labgrid images benchmark fuzz soak install install-test clean
 
 run: $(VENV)/.installed
 	$(VENV)/bin/hanbench run --bench bench/emu.toml
@@ -19,10 +19,15 @@ JOBS ?= auto
 test: $(VENV)/.installed-test
 	$(PY) -m pytest -n $(JOBS)
 	$(MAKE) --no-print-directory test-twin
+	$(MAKE) --no-print-directory test-althan
 
 # The conformance suite on the hardware code path (bellows and board ports on ptys).
 test-twin: $(VENV)/.installed-test
 	$(PY) -m pytest -n $(JOBS) tests/conformance --bench bench/twin.toml
+
+# The conformance suite on the Alt HAN premises (MP170 bridges under both options).
+test-althan: $(VENV)/.installed-test
+	$(PY) -m pytest -n $(JOBS) tests/conformance --bench bench/althan.toml
 
 # A lab bench on a labgrid place, proven with a real coordinator and exporter on loopback
 # (tests/labgrid_place; the exporter needs ser2net, `apt install ser2net`, or those tests skip), and

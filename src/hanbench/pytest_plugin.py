@@ -13,8 +13,10 @@ without a conftest.
   will actually run there. A test marked for another kind is skipped with a reason naming
   the bench it needs and the active one.
 * Fixtures: ``bench`` (a fresh premises per test), ``esme``, ``gsme``, ``hcalcs``, ``ppmid``,
-  ``ihd``, ``comms_hub``, and the users ``supplier``, ``rsa``, ``other_user`` and
-  ``supplier_b``; a fixture the bench cannot provide skips the test and says why.
+  ``ihd``, the Alt HAN bridges ``b1`` to ``b4``, ``comms_hub``, and the users ``supplier``,
+  ``rsa``, ``other_user`` and ``supplier_b``; a fixture the bench cannot provide skips the
+  test and says why. ``@pytest.mark.alt_han_option("B")`` runs the test's premises with its
+  bridges under that MP170 option rather than the bench file's.
 * Async tests that use the bench run on a virtual-time loop on an emu bench (their async
   fixtures too), and on an ordinary loop otherwise.
 * The run is one session in the bench's session record: every event of every test's
@@ -74,7 +76,8 @@ from hanbench.bench.users import BenchUser
 from hanbench.bench.waits import in_progress
 from hanbench.clock import BenchClock, real_event_loop, virtual_event_loop
 from hanbench.errors import HanbenchError
-from hanbench.gbcs.device_types import DeviceType
+from hanbench.gbcs.alt_han import AltHanOption
+from hanbench.gbcs.device_types import DeviceType, PpmidVariant
 from hanbench.gbcs.image_types import NEXT_FILE_VERSION
 from hanbench.gbcs.roles import Role
 from hanbench.pytest_workers import WorkerPart, hand_over, is_controller, on_worker, refuse_on_workers, worker_id
@@ -120,6 +123,8 @@ def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "hw: needs the hardware code path (a twin or lab bench)")
     config.addinivalue_line("markers", "emu: needs the emulator's controls (virtual time, fault injection)")
     config.addinivalue_line("markers", f"{CLAUSE}(text): the specification clause the test checks, for reports")
+    config.addinivalue_line("markers", f"{ALT_HAN_OPTION}(option): run the bench's Alt HAN bridges under MP170 option "
+                                       "A or B instead of the bench file's (skipped on a bench without bridges)")
     run = config.stash[_RUN] = _Run(config, _bench_path(config))
     config.pluginmanager.register(run, "hanbench-run")
     if run.chosen:
@@ -523,8 +528,9 @@ async def bench(request: pytest.FixtureRequest) -> AsyncIterator[Bench]:
     """The active bench, freshly assembled for this test and shut down after it."""
     run = _run(request.config)
     recording = run.open()
+    config = _with_alt_han_option(recording.config, request.node.get_closest_marker(ALT_HAN_OPTION))
     with recording.session.running(request.node.nodeid):
-        async with open_bench(recording.config, events=recording.events, session=recording.session,
+        async with open_bench(config, events=recording.events, session=recording.session,
                               capture=recording.capture) as opened:
             recording.clock.current = opened.clock
             try:
@@ -532,6 +538,37 @@ async def bench(request: pytest.FixtureRequest) -> AsyncIterator[Bench]:
             finally:
                 recording.clock()  # keep the last reading for events published between tests
                 recording.clock.current = None
+
+
+ALT_HAN_OPTION = "alt_han_option"
+
+
+def _with_alt_han_option(config: BenchConfig, marker: pytest.Mark | None) -> BenchConfig:
+    """The bench's premises with its bridges under the option a test asks for (MP170)."""
+    if marker is None:
+        return config
+    option = AltHanOption.parse(str(marker.args[0]))
+    if not config.devices_of(DeviceType.ALT_HAN):
+        pytest.skip(f"shows MP170 option {option}, which needs Alt HAN bridges on the bench; active bench "
+                    f"{config.file.name} has none (bench/althan.toml has)")
+    return dataclasses.replace(config, alt_han=dataclasses.replace(config.alt_han, option=option))
+
+
+def _bridge_fixture(variant: PpmidVariant) -> Callable[[Bench], BenchDevice]:
+    name = variant.value.lower()
+
+    def fixture(bench: Bench) -> BenchDevice:
+        bridge = bench.config.bridge(variant)
+        if bridge is None:
+            pytest.skip(f"needs an Alt HAN {variant} on the bench; active bench {bench.config.file.name} has none")
+        return bench.device(bridge.name)
+
+    fixture.__name__ = name
+    fixture.__doc__ = f"The bench's Alt HAN {variant} (the test is skipped if it has none)."
+    return pytest.fixture(name=name)(fixture)
+
+
+b1, b2, b3, b4 = (_bridge_fixture(variant) for variant in PpmidVariant.bridges())
 
 
 def _device_fixture(device_type: DeviceType) -> Callable[[Bench], BenchDevice]:

@@ -82,3 +82,13 @@ DEVICE_OTA_TIMEOUT_S = 5.0
 Response) before it asks again: 5 s, zigpy's APS reply timeout, which the emulated devices' OTA
 client keeps. The device conformance suite holds an answer back for longer than this to check
 that a late one is not taken twice; a lab sets its device's own figure."""
+
+BRIDGE_WAKE_INTERVAL_S = GSME_WAKE_INTERVAL_S
+"""How often the sleepy Alt HAN bridge (Bridge 4, seed 002: a 'sleepy Device') wakes and asks its
+orchestrating bridge for firmware (bench choice: nothing public gives a figure; the GSME's 30 minutes,
+the HAN's other battery device)."""
+
+BRIDGE_ORCHESTRATION_WAIT_S = 2 * BRIDGE_WAKE_INTERVAL_S + 15 * 60.0
+"""How long an orchestrating Alt HAN bridge waits for a bridge behind it to take its firmware before
+it reports the update failed (bench choice: two wakes of the sleepy bridge and a quarter of an hour
+for its download at a sleepy device's ~50 B/s)."""

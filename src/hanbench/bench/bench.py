@@ -14,7 +14,7 @@ emu-only, and says so when asked elsewhere.
 from __future__ import annotations
 
 import contextlib
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 from pathlib import Path
 
 from hanbench.bench.bench_config import BenchConfig, NotOnBench
@@ -34,7 +34,9 @@ from hanbench.dcc.dcc import Dcc
 from hanbench.dcc.hub_port import HubPort
 from hanbench.dcc.inventory import Inventory
 from hanbench.errors import BadInput
-from hanbench.gbcs.device_types import DeviceType
+from hanbench.gbcs.althan_bundle import package_image
+from hanbench.gbcs.device_types import DeviceType, PpmidVariant
+from hanbench.gbcs.image import parse_image
 from hanbench.gbcs.keystore import KeyStore
 from hanbench.radio.capture import AirCapture
 from hanbench.radio.pcap import capture_target
@@ -67,6 +69,36 @@ class Bench(Site):
 
     def has_device(self, device_type: DeviceType | str) -> bool:
         return bool(self.config.devices_of(device_type))
+
+    def bridge_package(self, device: DeviceRef, file_version: int,
+                       components: Mapping[PpmidVariant, bytes] | None = None) -> bytes:
+        """What ``device``'s Supplier sends an Alt HAN bridge it sees on the SMI (SR 11.4) under the
+        premises' MP170 option: the bridge's own sample image of ``file_version`` when it fetches
+        for no other bridge, else a bundle of it and the image of every bridge on site it fetches
+        for, signed as a whole with the Supplier's key (:func:`hanbench.gbcs.althan_bundle.package_image`).
+
+        ``components`` replaces the sample image of a bridge type in the bundle (bytes of an OTA
+        Upgrade Image): a Supplier that packaged the wrong firmware for one bridge.
+        """
+        config = self.device(device).config
+        variant = config.ppmid_variant
+        if config.type is not DeviceType.ALT_HAN or variant is None:
+            raise BadInput(f"{config.name} is a {config.type.value}, not an Alt HAN bridge")
+        on_site = [d.ppmid_variant for d in self.config.devices if d.type is DeviceType.ALT_HAN and d.ppmid_variant]
+        package = self.config.alt_han.option.package_of(variant, on_site)
+        chosen = dict(components or {})
+        images = {v: chosen.get(v) or self.image(self._bridge_name(v), file_version) for v in package}
+        if len(images) == 1 and not chosen:
+            return images[variant]
+        key = self.dcc.keystore.private_key(config.responsible_supplier)
+        return package_image({v: parse_image(data, signed=False) for v, data in images.items()}, variant,
+                             key).to_bytes()
+
+    def _bridge_name(self, variant: PpmidVariant) -> str:
+        bridge = self.config.bridge(variant)
+        if bridge is None:
+            raise NotOnBench(f"bench {self.name!r} has no {variant}")
+        return bridge.name
 
     @property
     def hub(self) -> HubPort:

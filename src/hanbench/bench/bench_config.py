@@ -20,7 +20,8 @@ from typing import Any
 from hanbench.bench.estate_config import EstateConfig
 from hanbench.devices.defects import NO_DEFECTS, Defect, Defects
 from hanbench.errors import BadInput
-from hanbench.gbcs.device_types import DeviceType
+from hanbench.gbcs.alt_han import SLEEPY_BRIDGES, AltHanOption
+from hanbench.gbcs.device_types import DeviceType, PpmidVariant
 from hanbench.gbcs.entity import EntityId
 from hanbench.gbcs.image_types import INITIAL_FILE_VERSION, RTDS_HW_MIN
 from hanbench.gbcs.roles import SUPPLIER_ROLES, DeviceStatus, DeviceSuppliers, Policy, Role
@@ -33,6 +34,8 @@ from hanbench.timing import (
     DEVICE_OTA_TIMEOUT_S,
     DEVICE_RETRY_MAX_S,
     DEVICE_RETRY_S,
+    BRIDGE_ORCHESTRATION_WAIT_S,
+    BRIDGE_WAKE_INTERVAL_S,
     GSME_WAKE_INTERVAL_S,
     OTA_MAX_BLOCK_SIZE,
     OTA_MINIMUM_BLOCK_PERIOD_MS,
@@ -44,8 +47,8 @@ from hanbench.timing import (
 )
 
 __all__ = [
-    "AirConfig", "Appointment", "BenchConfig", "BenchKind", "DeviceConfig", "FlowControl", "HubConfig", "LabPlaceConfig",
-    "NotOnBench", "PLACE_RADIO", "PowerConfig", "RadioConfig", "RadioType", "TimingConfig", "User",
+    "AirConfig", "AltHanConfig", "Appointment", "BenchConfig", "BenchKind", "DeviceConfig", "FlowControl", "HubConfig",
+    "LabPlaceConfig", "NotOnBench", "PLACE_RADIO", "PowerConfig", "RadioConfig", "RadioType", "TimingConfig", "User",
 ]
 
 class BenchKind(enum.StrEnum):
@@ -115,6 +118,17 @@ class TimingConfig:
     device_retry_max_s: float = DEVICE_RETRY_MAX_S
     target_wait_s: float = OTA_TARGET_WAIT_S
     device_ota_timeout_s: float = DEVICE_OTA_TIMEOUT_S
+
+
+@dataclasses.dataclass(frozen=True)
+class AltHanConfig:
+    """The premises' Alt HAN installation (MP170, :mod:`hanbench.gbcs.alt_han`): which solution
+    option its bridges follow, how often the sleepy Bridge 4 wakes, and how long an
+    orchestrating bridge waits for each bridge behind it (defaults and why: :mod:`hanbench.timing`)."""
+
+    option: AltHanOption = AltHanOption.A
+    wake_interval_s: float = BRIDGE_WAKE_INTERVAL_S
+    orchestration_wait_s: float = BRIDGE_ORCHESTRATION_WAIT_S
 
 
 @dataclasses.dataclass(frozen=True)
@@ -225,7 +239,8 @@ class DeviceConfig(DeviceSuppliers):
     ``name`` is the handle tests and fixtures use (the type when not given).
     ``import_supplier`` (ESME, HCALCS, PPMID, IHD, Alt HAN) or ``gas_supplier`` (GSME) is its
     responsible supplier (the rule is ``gbcs.roles``'); an ESME may also have an
-    ``export_supplier``. ``status`` is its inventory status at the start of a session, any
+    ``export_supplier``. ``ppmid_variant`` is a PPMID's (PPMID) or an Alt HAN bridge's
+    (B1 to B4), and ``None`` for every other type. ``status`` is its inventory status at the start of a session, any
     but decommissioned (a decommissioned device is no longer on the premises). ``board``
     matches the board's control port (twin, lab); ``power`` switches it (lab).
     ``install_code`` or ``link_key`` (twin, lab; at most one, hex as written, checked on
@@ -252,6 +267,7 @@ class DeviceConfig(DeviceSuppliers):
     link_key: str | None = None
     wake_phase_s: float | None = None
     defects: Defects = NO_DEFECTS
+    ppmid_variant: PpmidVariant | None = None
 
     @property
     def responsible_supplier(self) -> EntityId:
@@ -289,6 +305,7 @@ class BenchConfig:
     #: An estate of many premises (``[estate]``) instead of one: then ``devices`` is empty and
     #: ``hub`` is what every premises' CH shares, with the first premises' ID.
     estate: EstateConfig | None = None
+    alt_han: AltHanConfig = AltHanConfig()
 
     @property
     def database_path(self) -> Path:
@@ -323,6 +340,38 @@ class BenchConfig:
         given = Defects.parse([str(d) for d in defects], entry.type)
         changed = dataclasses.replace(entry, defects=Defects(entry.defects | given))
         return dataclasses.replace(self, devices=tuple(changed if d is entry else d for d in self.devices))
+    def bridge(self, variant: PpmidVariant) -> DeviceConfig | None:
+        """The premises' Alt HAN bridge of type ``variant`` (there is at most one), or None."""
+        for device in self.devices:
+            if device.ppmid_variant is variant and device.type is DeviceType.ALT_HAN:
+                return device
+        return None
+
+    def orchestrator_of(self, device: DeviceConfig) -> DeviceConfig | None:
+        """The bridge ``device`` sits behind (its firmware comes through it), or None for a
+        device on the CH's HAN."""
+        if device.type is not DeviceType.ALT_HAN or device.ppmid_variant is None:
+            return None
+        orchestrator = self.alt_han.option.orchestrator_of(device.ppmid_variant)
+        return None if orchestrator is None else self.bridge(orchestrator)
+
+    def on_ch_han(self, device: DeviceConfig) -> bool:
+        """Whether ``device`` joins the CH's HAN (every device but a bridge behind another)."""
+        return self.orchestrator_of(device) is None
+
+    def on_smi(self, device: DeviceConfig) -> bool:
+        """Whether the DCC's inventory holds ``device``: every device but the bridges MP170's
+        option hides from Suppliers."""
+        variant = device.ppmid_variant
+        return device.type is not DeviceType.ALT_HAN or variant is None or self.alt_han.option.on_smi(variant)
+
+    def bridges_behind(self, device: DeviceConfig) -> tuple[DeviceConfig, ...]:
+        """The bridges whose firmware ``device`` fetches and serves on, in bench-file order."""
+        return tuple(d for d in self.devices if self.orchestrator_of(d) == device)
+
+    def sleeps(self, device: DeviceConfig) -> bool:
+        """Whether a bridge sleeps between wakes (Bridge 4)."""
+        return device.type is DeviceType.ALT_HAN and device.ppmid_variant in SLEEPY_BRIDGES
 
     def devices_of(self, device_type: DeviceType | str) -> tuple[DeviceConfig, ...]:
         """Every device of one type, in file order."""
@@ -360,6 +409,8 @@ class BenchConfig:
             "seed": self.seed,
             "timing": dataclasses.asdict(self.timing),
             "air": dataclasses.asdict(self.air) if self.air is not None else None,
+            "alt_han": {"option": self.alt_han.option.value, "wake_interval_s": self.alt_han.wake_interval_s,
+                        "orchestration_wait_s": self.alt_han.orchestration_wait_s},
             "hub": {"id": str(self.hub.id), "image_rules": self.hub.image_rules.name,
                     "image_store_slots": self.hub.image_store_slots, "max_image_size": self.hub.max_image_size,
                     "firmware_version": self.hub.firmware_version, "hardware_version": self.hub.hardware_version},

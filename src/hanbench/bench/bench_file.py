@@ -19,14 +19,16 @@ from types import MappingProxyType
 from typing import Any
 
 from hanbench.bench.bench_config import (
-    PLACE_RADIO, AirConfig, Appointment, BenchConfig, BenchKind, DeviceConfig, FlowControl, HubConfig,
+    PLACE_RADIO, AirConfig, AltHanConfig, Appointment, BenchConfig, BenchKind, DeviceConfig, FlowControl, HubConfig,
     LabPlaceConfig, PowerConfig, RadioConfig, RadioType, TimingConfig, User,
 )
 from hanbench.bench.config_reader import BenchConfigError, Document, Table, user_with
 from hanbench.bench.estate_file import ESTATE_KEYS, read_estate
 from hanbench.bench.toml_locator import locate_keys
 from hanbench.devices.defects import NO_DEFECTS, Defects
-from hanbench.gbcs.device_types import DeviceType
+from hanbench.gbcs.alt_han import AltHanOption
+from hanbench.gbcs.device_types import DeviceType, PpmidVariant
+from hanbench.gbcs.errors import GbcsError
 from hanbench.gbcs.entity import EntityId
 from hanbench.gbcs.roles import RESPONSIBLE_SUPPLIER_ROLE, SUPPLIER_ROLES, DeviceStatus, Policy, Role
 from hanbench.hardware.ports import PortMatch
@@ -40,11 +42,11 @@ __all__ = ["BenchConfigError", "default_bench_file", "load_bench"]
 _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")
 
 
-_TOP = ("bench", "air", "timing", "radio", "lab", "hub", "users", "appointments", "devices", "estate")
+_TOP = ("bench", "air", "timing", "radio", "lab", "hub", "alt_han", "users", "appointments", "devices", "estate")
 _BENCH = ("name", "kind", "policy", "start", "seed", "keystore", "images", "sessions")
 _DEVICE = ("type", "id", "name", "import_supplier", "export_supplier", "gas_supplier",
            "firmware_version", "hardware_version", "status", "board", "power", "install_code", "link_key",
-           "wake_phase_s", "defects")
+           "wake_phase_s", "defects", "ppmid_variant")
 _HUB = ("id", "image_rules", "image_store_slots", "max_image_size", "firmware_version", "hardware_version")
 _PORT = tuple(f.name for f in dataclasses.fields(PortMatch))
 # Integer knobs and their ranges; every other knob is a duration that must be positive.
@@ -114,19 +116,20 @@ class _Loader:
             timing=(timing := self._timing()),
             radio=self._radio(kind, lab := self._lab(kind)),
             lab=lab,
+            alt_han=(alt_han := self._alt_han()),
             users=(users := self._users()),
             appointments=self._appointments(users),
-            **self._premises(kind, timing, users, lab),
+            **self._premises(kind, timing, users, lab, alt_han.option),
         )
 
     def _premises(self, kind: BenchKind, timing: TimingConfig, users: tuple[User, ...],
-                  lab: LabPlaceConfig | None) -> dict[str, Any]:
+                  lab: LabPlaceConfig | None, option: AltHanOption) -> dict[str, Any]:
         """``hub`` and ``devices`` of one premises, or ``hub`` (the first premises') and ``estate``
         of an estate (:mod:`hanbench.bench.estate_file`)."""
         estate_table = self.root.table("estate", ESTATE_KEYS)
         if estate_table is None:
             hub = self._hub(self._section("hub", _HUB).convert("id", EntityId.parse))
-            return {"hub": hub, "devices": self._devices(kind, timing, users, hub, lab)}
+            return {"hub": hub, "devices": self._devices(kind, timing, users, hub, lab, option)}
         if self.root.has("devices"):
             raise self.root.error("devices", "an estate's premises come from [[estate.templates]]; "
                                   "drop [[devices]], or [estate]")
@@ -239,6 +242,17 @@ class _Loader:
             hardware_version=table.integer("hardware_version", HubConfig.hardware_version, minimum=0, maximum=0xFFFF),
         )
 
+    def _alt_han(self) -> AltHanConfig:
+        table = self.root.table("alt_han", ("option", "wake_interval_s", "orchestration_wait_s"))
+        defaults = AltHanConfig()
+        if table is None:
+            return defaults
+        return AltHanConfig(
+            option=table.convert("option", AltHanOption.parse) if table.has("option") else defaults.option,
+            wake_interval_s=table.number("wake_interval_s", defaults.wake_interval_s, above=0),
+            orchestration_wait_s=table.number("orchestration_wait_s", defaults.orchestration_wait_s, above=0),
+        )
+
     def _users(self) -> tuple[User, ...]:
         users: list[User] = []
         seen: dict[EntityId, int] = {}
@@ -268,12 +282,18 @@ class _Loader:
         return tuple(appointments)
 
     def _devices(self, kind: BenchKind, timing: TimingConfig, users: tuple[User, ...], hub: HubConfig,
-                 lab: LabPlaceConfig | None) -> tuple[DeviceConfig, ...]:
+                 lab: LabPlaceConfig | None, option: AltHanOption) -> tuple[DeviceConfig, ...]:
         devices: list[DeviceConfig] = []
         where: dict[object, str] = {hub.id: "the hub"}
         where.update({user.id: "a user" for user in users})
+        bridges: list[PpmidVariant] = []
         for index, table in enumerate(self.root.tables("devices", _DEVICE)):
             device = _device(table, kind, timing, users, lab)
+            if device.type is DeviceType.ALT_HAN and device.ppmid_variant is not None:
+                if device.ppmid_variant in bridges:
+                    raise table.error("ppmid_variant", f"a premises has one bridge of each type; "
+                                      f"{device.ppmid_variant} is already listed")
+                bridges.append(device.ppmid_variant)
             if device.id in where:
                 raise table.error("id", f"duplicate entity ID {device.id} (also {where[device.id]})")
             if device.name in where:
@@ -282,6 +302,10 @@ class _Loader:
                                   "give each a distinct name")
             where[device.id] = where[device.name] = f"devices[{index}]"
             devices.append(device)
+        try:
+            option.check_site(bridges)
+        except GbcsError as exc:
+            raise self.root.error("devices", f"{exc} (MP170 option {option}, [alt_han] option)") from None
         return tuple(devices)
 
 
@@ -311,6 +335,7 @@ def _device(table: Table, kind: BenchKind, timing: TimingConfig, users: tuple[Us
     power = _power(table, kind)
     install_code, link_key = _join_key(table, kind)
     defects = _defects(table, kind, device_type)
+    variant = _ppmid_variant(table, device_type)
     return DeviceConfig(
         type=device_type,
         id=table.convert("id", EntityId.parse),
@@ -324,6 +349,7 @@ def _device(table: Table, kind: BenchKind, timing: TimingConfig, users: tuple[Us
         link_key=link_key,
         wake_phase_s=_wake_phase(table, device_type, timing),
         defects=defects,
+        ppmid_variant=variant,
         **suppliers,
     )
 
@@ -352,6 +378,25 @@ def _defects(table: Table, kind: BenchKind, device_type: DeviceType) -> Defects:
     for index, name in enumerate(names):
         table.convert_value(("defects", index), [name], lambda one: Defects.parse(one, device_type))
     return table.convert_value("defects", names, lambda all_of_them: Defects.parse(all_of_them, device_type))
+
+
+def _ppmid_variant(table: Table, device_type: DeviceType) -> PpmidVariant | None:
+    """A PPMID's variant (PPMID, the default) or an Alt HAN bridge's (B1 to B4, required); no other type has one."""
+    if device_type not in (DeviceType.PPMID, DeviceType.ALT_HAN):
+        if table.has("ppmid_variant"):
+            raise table.error("ppmid_variant", f"a {device_type} has no PPMID variant; only a ppmid or alt_han has")
+        return None
+    if not table.has("ppmid_variant"):
+        if device_type is DeviceType.ALT_HAN:
+            raise table.error("ppmid_variant", "missing required key: an alt_han device needs its bridge type "
+                              "(ppmid_variant = B1, B2, B3 or B4)")
+        return PpmidVariant.PPMID
+    variant: PpmidVariant = table.convert("ppmid_variant", PpmidVariant.parse)
+    if variant.device_type is not device_type:
+        wanted = "PPMID" if device_type is DeviceType.PPMID else "B1, B2, B3 or B4"
+        raise table.error("ppmid_variant", f"a {device_type} has PPMID variant {wanted}, not {variant}")
+    return variant
+
 
 
 def _power(table: Table, kind: BenchKind) -> PowerConfig | None:

@@ -6,9 +6,12 @@ refuses a replayed counter) and the SR log and alerts are what reports read afte
 The premises, though, starts fresh every session, with each device running the version
 the bench file names. So opening a bench *reconciles* rather than re-creates:
 
-* users, appointments and devices missing from the inventory are added;
+* users, appointments and devices missing from the inventory are added, each Alt HAN bridge
+  only if MP170's option (``[alt_han] option``) shows it to Suppliers on the SMI;
 * a device already there is put back to the file's start state: its status, responsible
-  supplier and running version, with no pending image and no update in progress;
+  supplier, running version and PPMID variant, with no pending image and no update in progress;
+  a bridge the option now hides from Suppliers is taken off the inventory, as DUIS SR 8.4
+  DeleteDevice does (the alerts and SR log naming it stay);
 * a user whose roles changed gets the file's roles, unless a device the file no longer
   lists still names that user in a role it lost;
 * what the inventory cannot be made to agree with (that case, an appointment the file no
@@ -28,7 +31,7 @@ from typing import Protocol
 from hanbench.bench.bench_config import BenchConfig, DeviceConfig, HubConfig, User
 from hanbench.dcc.inventory import Inventory
 from hanbench.errors import BadInput
-from hanbench.gbcs.device_types import DeviceType
+from hanbench.gbcs.device_types import PPMID_FAMILY, DeviceType
 from hanbench.gbcs.entity import EntityId
 from hanbench.gbcs.roles import RESPONSIBLE_SUPPLIER_ROLE, Role
 
@@ -126,14 +129,23 @@ def _reconcile_hub(inventory: Inventory, config: BenchConfig, layout: Layout) ->
 
 def _reconcile_device(inventory: Inventory, config: BenchConfig, hub: HubConfig, device: DeviceConfig) -> None:
     known = inventory.find_device(device.id)
+    visible = config.on_smi(device)
     if known is None:
-        inventory.add_device(
-            device.id, device.type, ch=hub.id, status=device.status,
-            import_supplier=device.import_supplier, export_supplier=device.export_supplier,
-            gas_supplier=device.gas_supplier, firmware_version=device.firmware_version)
+        if visible:
+            inventory.add_device(
+                device.id, device.type, ch=hub.id, status=device.status,
+                import_supplier=device.import_supplier, export_supplier=device.export_supplier,
+                gas_supplier=device.gas_supplier, firmware_version=device.firmware_version,
+                ppmid_variant=device.ppmid_variant)
         return
-    if known.type is not device.type:
+    if not visible:
+        inventory.delete_device(device.id)
+        return
+    family = {known.type, device.type} <= PPMID_FAMILY
+    if known.type is not device.type and not family:
         raise _stale(config, f"{device.id} is a {known.type.value} there, the bench file says {device.type.value}")
+    if family and device.ppmid_variant is not None and known.ppmid_variant is not device.ppmid_variant:
+        inventory.set_ppmid_variant(device.id, device.ppmid_variant)
     if known.export_supplier != device.export_supplier:
         raise _stale(config, f"{device.id} has export supplier {known.export_supplier} there")
     if known.responsible_supplier != device.responsible_supplier:

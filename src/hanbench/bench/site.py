@@ -177,8 +177,10 @@ class Site:
     # -- images -----------------------------------------------------------------------------
 
     def image(self, device: DeviceRef, file_version: int) -> bytes:
-        """The sample image of ``file_version`` for ``device``'s type, from the bench's images folder."""
-        name = profile_for(self.device(device).type).file_name(file_version)
+        """The sample image of ``file_version`` for ``device``'s type (an Alt HAN bridge's: its bridge
+        type's), from the bench's images folder."""
+        config = self.device(device).config
+        name = profile_for(config.type, config.ppmid_variant).file_name(file_version)
         return self.read_image(self.config.images / name)
 
     def read_image(self, image: ImageSource) -> bytes:

@@ -31,9 +31,11 @@ from hanbench.dcc.service_requests import (
     Submit,
     TargetResult,
     UpdateFirmware,
+    UpdateInventory,
     UpdatePpmidFirmware,
 )
 from hanbench.errors import BadInput
+from hanbench.gbcs.device_types import PpmidVariant
 from hanbench.gbcs.entity import EntityId
 from hanbench.gbcs.roles import Role
 
@@ -117,6 +119,13 @@ class BenchUser:
         """
         return await self._submit_one(ActivateFirmware(self._bench.id_of(device), firmware_hash, at, cancel))
 
+    async def update_inventory(self, device: DeviceRef, ppmid_variant: PpmidVariant | str) -> TargetResult:
+        """SR 8.4 Update Inventory: correct ``device``'s PPMID variant in the DCC's inventory after
+        commissioning (MP170: a PPMID that is an Alt HAN bridge, a bridge recorded as another type).
+        Only the records change; the device is what it is."""
+        variant = ppmid_variant if isinstance(ppmid_variant, PpmidVariant) else PpmidVariant.parse(ppmid_variant)
+        return await self._submit_one(UpdateInventory(self._bench.id_of(device), variant))
+
     async def automate(self, devices: Sequence[DeviceRef], *, at: dt.datetime | None = None) -> list[AutomationOutcome]:
         """Run this supplier's activation automation over ``devices`` after a distribution.
 
@@ -150,7 +159,7 @@ class BenchUser:
         started per second, ``batch`` devices per SR 11.1 / 11.4 (:mod:`hanbench.dcc.bulk`)."""
         return PacedUser(self, Throttle(concurrency, rate_per_s, batch))
 
-    async def _submit_one(self, request: ReadFirmwareVersion | ActivateFirmware) -> TargetResult:
+    async def _submit_one(self, request: ReadFirmwareVersion | ActivateFirmware | UpdateInventory) -> TargetResult:
         return (await self._submit(request)).target(request.device)
 
     async def _submit(self, request: Request) -> RequestResult:

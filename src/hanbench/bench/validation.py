@@ -52,7 +52,7 @@ def validation_target(config: BenchConfig, device: DeviceConfig) -> ValidationTa
     return ValidationTarget(
         device_type=device.type, entity=device.id, hardware_version=device.hardware_version,
         running_version=device.firmware_version, supplier=SupplierKey(supplier.id, supplier.name, key),
-        max_image_size=config.hub.max_image_size,
+        max_image_size=config.hub.max_image_size, variant=device.ppmid_variant,
     )
 
 

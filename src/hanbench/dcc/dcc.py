@@ -58,6 +58,7 @@ from hanbench.dcc.service_requests import (
     RequestResult,
     TargetResult,
     UpdateFirmware,
+    UpdateInventory,
     UpdatePpmidFirmware,
 )
 from hanbench.errors import CheckFailed, HanbenchError
@@ -81,6 +82,7 @@ _READ_REQUESTS: dict[DeviceType, Callable[[], firmware_version.FirmwareVersionRe
     DeviceType.CH: firmware_version.EsmeFirmwareVersionRequest,
     DeviceType.GSME: firmware_version.GsmeFirmwareVersionRequest,
     DeviceType.PPMID: firmware_version.PpmidFirmwareVersionRequest,
+    DeviceType.ALT_HAN: firmware_version.PpmidFirmwareVersionRequest,  # a PPMID variant (MP170)
     DeviceType.HCALCS: firmware_version.PpmidFirmwareVersionRequest,
 }
 """The GBCS use case behind SR 11.2 per device type: ECS52, GCS38, CS08."""
@@ -173,6 +175,8 @@ class Dcc:
                 done = await self._distribute(user, image, accepted, request_id)
             elif isinstance(request, ReadFirmwareVersion):
                 done = [await self._read_version(user, accepted[0], request_id)]
+            elif isinstance(request, UpdateInventory):
+                done = [self._update_inventory(request, request_id)]
             else:
                 done = [await self._activate(user, request, accepted[0], request_id)]
             results.update((r.device, r) for r in done)
@@ -207,6 +211,13 @@ class Dcc:
                 self.inventory.record_distribution(d.device, pending)
                 results.append(self._finish(request_id, TargetResult(d.device, None, d.message, Outcome.DISTRIBUTED)))
         return results
+
+    def _update_inventory(self, request: UpdateInventory, request_id: int) -> TargetResult:
+        with self.inventory.transaction():
+            device = self.inventory.set_ppmid_variant(request.device, request.ppmid_variant)
+            return self._finish(request_id, TargetResult(
+                device.entity_id, None, f"PPMID variant now {request.ppmid_variant} ({device.type.value})",
+                Outcome.INVENTORY_UPDATED))
 
     async def _read_version(self, user: User, decision: Decision, request_id: int) -> TargetResult:
         device = self.inventory.device(decision.device)
@@ -507,4 +518,6 @@ def _describe(request: Request) -> str:
     if isinstance(request, ActivateFirmware):
         when = "cancel" if request.cancel else (request.execution.isoformat() if request.execution else "now")
         return f"hash {request.firmware_hash.hex()} {when}"
+    if isinstance(request, UpdateInventory):
+        return f"PPMID variant {request.ppmid_variant}"
     return ""

@@ -34,11 +34,24 @@ from hanbench.dcc.records import (
     UpdateState,
     User,
 )
-from hanbench.gbcs.device_types import DeviceType
+from hanbench.gbcs.device_types import PPMID_FAMILY, DeviceType, PpmidVariant
 from hanbench.gbcs.entity import EntityId
 from hanbench.gbcs.roles import DeviceStatus, RefusalRule, Role
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
+
+
+def _schema() -> str:
+    return resources.files("hanbench.dcc").joinpath("schema.sql").read_text("utf-8")
+
+
+def _schema_section(name: str) -> str:
+    """The statements ``schema.sql`` keeps between ``-- begin: NAME`` and ``-- end: NAME``, so that a
+    migration adds them exactly as a new database gets them."""
+    text = _schema()
+    start, end = text.index(f"-- begin: {name}\n"), text.index(f"-- end: {name}\n")
+    return text[start:end]
+
 
 MIGRATIONS: dict[int, str] = {
     1: """
@@ -48,9 +61,17 @@ MIGRATIONS: dict[int, str] = {
         );
         PRAGMA user_version = 2;
     """,
+    2: """
+        UPDATE devices SET ppmid_variant = 'PPMID' WHERE type = 'ppmid';
+        UPDATE devices SET ppmid_variant = upper(ppmid_variant) WHERE type = 'alt_han';
+    """ + _schema_section("ppmid variant rules") + """
+        PRAGMA user_version = 3;
+    """,
 }
 """How a database of each older schema version becomes the next one: the changes ``schema.sql``
-made at that version (version 2: the invocation counters)."""
+made at that version (version 2: the invocation counters; version 3: every PPMID labelled with
+its PPMID variant, the one-off uplift SECAS proposed for MP170 (seed 002), and the variant kept
+consistent with the device type from then on)."""
 
 MAX_INVOCATION_COUNTER = 0xFFFFFFFF
 
@@ -75,6 +96,22 @@ def _iso(moment: datetime) -> str:
     return moment.isoformat()
 
 
+def _variant_for(device_type: DeviceType, given: PpmidVariant | str | None) -> PpmidVariant | None:
+    """The PPMID variant a new device of ``device_type`` is recorded with (see :meth:`Inventory.add_device`)."""
+    variant = PpmidVariant.parse(given) if isinstance(given, str) else given
+    if device_type not in PPMID_FAMILY:
+        if variant is not None:
+            raise InventoryError(f"only a PPMID or an Alt HAN bridge has a PPMID variant, not a {device_type.value}")
+        return None
+    if variant is None:
+        if device_type is DeviceType.ALT_HAN:
+            raise InventoryError("an Alt HAN bridge is a PPMID variant: name its type, B1 to B4")
+        return PpmidVariant.PPMID
+    if variant.device_type is not device_type:
+        raise InventoryError(f"PPMID variant {variant} is a {variant.device_type.value}, not a {device_type.value}")
+    return variant
+
+
 def _check_version(version: int | None) -> int | None:
     if version is not None and not (isinstance(version, int) and 0 <= version <= MAX_FIRMWARE_VERSION):
         raise InventoryError(f"firmware version {version!r} is not an unsigned 32-bit number")
@@ -96,7 +133,7 @@ class Inventory:
             raise InventoryError(f"cannot open inventory database {self.path}: {exc}") from None
         self._depth = 0
         if version == 0 and not ours:
-            self._db.executescript(resources.files("hanbench.dcc").joinpath("schema.sql").read_text("utf-8"))
+            self._db.executescript(_schema())
             return
         while version in MIGRATIONS:
             self._migrate(version)
@@ -236,9 +273,13 @@ class Inventory:
         export_supplier: Id | None = None,
         gas_supplier: Id | None = None,
         firmware_version: int | None = None,
-        ppmid_variant: str | None = None,
+        ppmid_variant: PpmidVariant | str | None = None,
     ) -> Device:
-        """Add a device to the inventory; every supplier named must hold that supplier role."""
+        """Add a device to the inventory; every supplier named must hold that supplier role.
+
+        A PPMID's variant is PPMID unless given; an Alt HAN bridge (a PPMID variant, MP170) must
+        name its type, B1 to B4; no other type has one.
+        """
         did = _eid(entity_id)
         dtype = DeviceType.parse(type) if isinstance(type, str) else type
         dstatus = DeviceStatus.parse(status) if isinstance(status, str) else status
@@ -248,8 +289,7 @@ class Inventory:
             hub = self.device(ch)
             if hub.type is not DeviceType.CH:
                 raise InventoryError(f"{hub.entity_id} is a {hub.type.value}, not a Comms Hub, so {did} cannot hang off it")
-        if ppmid_variant is not None and dtype not in (DeviceType.PPMID, DeviceType.ALT_HAN):
-            raise InventoryError(f"only a PPMID or Alt HAN device has a PPMID variant, not a {dtype.value}")
+        variant = _variant_for(dtype, ppmid_variant)
         suppliers = {Role.IMPORT_SUPPLIER: import_supplier, Role.EXPORT_SUPPLIER: export_supplier,
                      Role.GAS_SUPPLIER: gas_supplier}
         for role, supplier in suppliers.items():
@@ -260,7 +300,8 @@ class Inventory:
                 """INSERT INTO devices (entity_id, type, ch_id, status, import_supplier, export_supplier,
                    gas_supplier, firmware_version, ppmid_variant) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)""",
                 (did, dtype.value, _opt_eid(ch), dstatus.value, _opt_eid(import_supplier),
-                 _opt_eid(export_supplier), _opt_eid(gas_supplier), _check_version(firmware_version), ppmid_variant),
+                 _opt_eid(export_supplier), _opt_eid(gas_supplier), _check_version(firmware_version),
+                 None if variant is None else variant.value),
             )
         return self.device(did)
 
@@ -283,6 +324,27 @@ class Inventory:
         with self.transaction():
             self._write(f"UPDATE devices SET {column} = ? WHERE entity_id = ?", (_eid(new_supplier), dev.entity_id.duis))
         return self.device(device)
+
+    def set_ppmid_variant(self, device: Id, variant: PpmidVariant | str) -> Device:
+        """Correct a device's PPMID variant after commissioning (MP170, as MP125 did for the ESME
+        variant): a PPMID found to be an Alt HAN bridge, or a bridge of another type. The device
+        type follows the variant (PPMID, or Alt HAN for B1 to B4); only the PPMID family has one."""
+        dev = self.device(device)
+        wanted = PpmidVariant.parse(variant) if isinstance(variant, str) else variant
+        if dev.type not in PPMID_FAMILY:
+            raise InventoryError(f"{dev.entity_id} is a {dev.type.value}: only a PPMID or an Alt HAN bridge has a "
+                                 "PPMID variant")
+        self._update_device(device, "type = ?, ppmid_variant = ?", (wanted.device_type.value, wanted.value))
+        return self.device(device)
+
+    def delete_device(self, device: Id) -> None:
+        """Take ``device`` off the inventory (DUIS SR 8.4 Update Inventory, DeleteDevice). The
+        alerts and the SR log that name it stay: they are history, not the inventory."""
+        did = self.device(device).entity_id.duis
+        if self._db.execute("SELECT 1 FROM devices WHERE ch_id = ?", (did,)).fetchone() is not None:
+            raise InventoryError(f"{did} has devices hanging off it; delete those first")
+        with self.transaction():
+            self._write("DELETE FROM devices WHERE entity_id = ?", (did,))
 
     def set_status(self, device: Id, status: DeviceStatus | str) -> Device:
         dstatus = DeviceStatus.parse(status) if isinstance(status, str) else status
@@ -512,7 +574,7 @@ def _device(row: sqlite3.Row) -> Device:
         export_supplier=_parse_opt_eid(row["export_supplier"]),
         gas_supplier=_parse_opt_eid(row["gas_supplier"]),
         firmware_version=row["firmware_version"],
-        ppmid_variant=row["ppmid_variant"],
+        ppmid_variant=None if row["ppmid_variant"] is None else PpmidVariant(row["ppmid_variant"]),
         activation_response_missing=bool(row["activation_response_missing"]),
         update_state=UpdateState(row["update_state"]),
         update_detail=row["update_detail"],

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from hanbench.gbcs.errors import MessageFormatError
-from hanbench.gbcs.device_types import DeviceType
+from hanbench.gbcs.device_types import DeviceType, PpmidVariant
 from hanbench.gbcs.entity import EntityId
 from hanbench.gbcs.roles import DeviceStatus, DeviceSuppliers, RefusalRule, Role
 
@@ -77,7 +77,7 @@ class Device(DeviceSuppliers):
     export_supplier: EntityId | None
     gas_supplier: EntityId | None
     firmware_version: int | None
-    ppmid_variant: str | None
+    ppmid_variant: PpmidVariant | None  # a PPMID's (PPMID) or an Alt HAN bridge's (B1..B4); None otherwise
     activation_response_missing: bool
     update_state: UpdateState
     update_detail: str

@@ -6,8 +6,11 @@ suppliers that appointed it (requirement 2). Per device: running version, pendin
 the portfolio: counts by inventory status and by update state, the failed updates needing
 action, and compliance - the share of operating (commissioned or suspended) devices whose
 running version is N or N-1, where N is the given target for the device type or else the
-newest version any device of that type in the inventory runs, and N-1 is the newest
-version below N that any device of that type runs.
+newest version any device of that firmware line in the inventory runs, and N-1 is the newest
+version below N that any device of that line runs. A firmware line is a device type, or for
+an Alt HAN bridge its bridge type: each has its own firmware package (MP170), so a B1 runs
+no version of a B3's firmware. A device's line shows its PPMID variant (PPMID, B1 to B4), so
+a Supplier sees which bridges it has on the SMI under MP170's option, and no others.
 
 The report reads only the inventory, the same records the DCC wrote during the run.
 """
@@ -25,7 +28,7 @@ from typing import Any
 from hanbench.dcc.inventory import Inventory
 from hanbench.dcc.records import AlertRecord, Device, PendingImage, User, format_firmware_version
 from hanbench.errors import BadInput
-from hanbench.gbcs.device_types import DeviceType
+from hanbench.gbcs.device_types import DeviceType, PpmidVariant
 from hanbench.gbcs.entity import EntityId
 from hanbench.gbcs.roles import DeviceStatus, Role
 
@@ -45,11 +48,25 @@ class DeviceLine:
     compliant: bool | None  # None: not operating, so outside compliance
 
 
+Line = tuple[DeviceType, PpmidVariant | None]
+"""A firmware line: a device type, and for an Alt HAN bridge its bridge type."""
+
+
+def line_of(device: Device) -> Line:
+    return (device.type, device.ppmid_variant if device.type is DeviceType.ALT_HAN else None)
+
+
+def line_name(line: Line) -> str:
+    """``esme``, ``alt_han B3``."""
+    return line[0].value if line[1] is None else f"{line[0].value} {line[1].value}"
+
+
 @dataclass(frozen=True)
 class Compliance:
-    """Compliance of one device type against version N (and N-1)."""
+    """Compliance of one firmware line against version N (and N-1)."""
 
     device_type: DeviceType
+    variant: PpmidVariant | None
     target: int
     previous: int | None
     devices: int
@@ -102,38 +119,38 @@ def portfolio(inventory: Inventory, user_id: EntityId | str,
     versions = _targets(everything, targets or {})
     lines = tuple(DeviceLine(d, inventory.last_alert(d.entity_id), _compliant(d, versions)) for d in mine)
     compliance = []
-    for dtype, (target, previous) in sorted(versions.items()):
-        counted = [line for line in lines if line.device.type is dtype and line.compliant is not None]
+    for key, (target, previous) in sorted(versions.items(), key=lambda item: line_name(item[0])):
+        counted = [line for line in lines if line_of(line.device) == key and line.compliant is not None]
         if counted:
-            compliance.append(Compliance(dtype, target, previous, len(counted),
+            compliance.append(Compliance(key[0], key[1], target, previous, len(counted),
                                          sum(1 for line in counted if line.compliant)))
     return PortfolioReport(user, tuple(sorted(suppliers)), lines, tuple(compliance))
 
 
-def _targets(devices: list[Device], given: Mapping[DeviceType, int]) -> dict[DeviceType, tuple[int, int | None]]:
-    seen: dict[DeviceType, set[int]] = {}
+def _targets(devices: list[Device], given: Mapping[DeviceType, int]) -> dict[Line, tuple[int, int | None]]:
+    seen: dict[Line, set[int]] = {}
     for d in devices:
         if d.firmware_version is not None:
-            seen.setdefault(d.type, set()).add(d.firmware_version)
+            seen.setdefault(line_of(d), set()).add(d.firmware_version)
     result = {}
-    for dtype in set(seen) | set(given):
-        versions = seen.get(dtype, set())
-        target = given.get(dtype, max(versions, default=0))
+    for key in set(seen) | {(dtype, None) for dtype in given if dtype is not DeviceType.ALT_HAN}:
+        versions = seen.get(key, set())
+        target = given.get(key[0], max(versions, default=0))
         below = [v for v in versions if v < target]
-        result[dtype] = (target, max(below) if below else None)
+        result[key] = (target, max(below) if below else None)
     return result
 
 
-def _compliant(device: Device, versions: Mapping[DeviceType, tuple[int, int | None]]) -> bool | None:
-    if device.status not in OPERATING or device.type not in versions:
+def _compliant(device: Device, versions: Mapping[Line, tuple[int, int | None]]) -> bool | None:
+    if device.status not in OPERATING or line_of(device) not in versions:
         return None
-    target, previous = versions[device.type]
+    target, previous = versions[line_of(device)]
     return device.firmware_version is not None and device.firmware_version in (target, previous)
 
 
 # ---- rendering --------------------------------------------------------------------------------
 
-COLUMNS = ("device", "type", "supplier", "status", "running", "pending_hash", "pending_version", "pending_since",
+COLUMNS = ("device", "type", "ppmid_variant", "supplier", "status", "running", "pending_hash", "pending_version", "pending_since",
            "distributed_by", "update_state", "needs_action", "detail", "last_alert", "last_alert_at", "compliant")
 
 
@@ -151,6 +168,7 @@ def _row(line: DeviceLine) -> dict[str, Any]:
     pending_hash, pending_version, since, by = _pending(d.pending)
     return {
         "device": d.entity_id.duis, "type": d.type.value,
+        "ppmid_variant": "" if d.ppmid_variant is None else d.ppmid_variant.value,
         "supplier": d.responsible_supplier.duis if d.responsible_supplier else "",
         "status": d.status.value, "running": format_firmware_version(d.firmware_version),
         "pending_hash": pending_hash, "pending_version": pending_version, "pending_since": since,
@@ -168,7 +186,8 @@ def to_json(report: PortfolioReport) -> str:
         "devices": [_row(line) for line in report.lines],
         "counts_by_status": report.by_status, "counts_by_update_state": report.by_update_state,
         "needs_action": [line.device.entity_id.duis for line in report.needing_action],
-        "compliance": [{"type": c.device_type.value, "target": format_firmware_version(c.target),
+        "compliance": [{"type": c.device_type.value, "ppmid_variant": None if c.variant is None else c.variant.value,
+                        "target": format_firmware_version(c.target),
                         "previous": format_firmware_version(c.previous), "devices": c.devices,
                         "compliant": c.compliant, "share": round(c.share, 4)} for c in report.compliance],
         "compliant_share": round(report.compliant_share, 4),
@@ -184,7 +203,7 @@ def to_csv(report: PortfolioReport) -> str:
     return out.getvalue()
 
 
-_TABLE = ("device", "type", "status", "running", "pending_version", "distributed_by", "update_state", "last_alert")
+_TABLE = ("device", "type", "ppmid_variant", "status", "running", "pending_version", "distributed_by", "update_state", "last_alert")
 
 
 def to_table(report: PortfolioReport) -> str:
@@ -197,7 +216,7 @@ def to_table(report: PortfolioReport) -> str:
     text.append("by status: " + (", ".join(f"{k} {v}" for k, v in report.by_status.items()) or "no devices"))
     text.append("by update state: " + (", ".join(f"{k} {v}" for k, v in report.by_update_state.items()) or "-"))
     for c in report.compliance:
-        text.append(f"compliance {c.device_type.value}: {c.compliant}/{c.devices} on "
+        text.append(f"compliance {line_name((c.device_type, c.variant))}: {c.compliant}/{c.devices} on "
                     f"{format_firmware_version(c.target)} or {format_firmware_version(c.previous)} ({c.share:.0%})")
     text.append(f"needing action: {len(report.needing_action)}")
     text += [f"  {r['device']} {r['type']}: {r['detail']}" for r in

@@ -108,4 +108,20 @@ CREATE INDEX devices_by_import_supplier ON devices(import_supplier);
 CREATE INDEX devices_by_gas_supplier ON devices(gas_supplier);
 CREATE INDEX alerts_by_device ON alerts(device_id);
 
-PRAGMA user_version = 2;
+-- begin: ppmid variant rules
+-- A PPMID's PPMID variant is PPMID, an Alt HAN bridge's its type, B1 to B4 (MP170: bridges join the
+-- HAN as PPMID variants); no other device has one. The inventory's own consistency, kept here so no
+-- write can break it.
+CREATE TRIGGER devices_ppmid_variant_on_insert BEFORE INSERT ON devices
+WHEN NOT coalesce(CASE NEW.type WHEN 'ppmid' THEN NEW.ppmid_variant = 'PPMID'
+                                WHEN 'alt_han' THEN NEW.ppmid_variant IN ('B1', 'B2', 'B3', 'B4')
+                                ELSE NEW.ppmid_variant IS NULL END, 0)
+BEGIN SELECT RAISE(ABORT, 'the PPMID variant does not fit the device type'); END;
+CREATE TRIGGER devices_ppmid_variant_on_update BEFORE UPDATE OF type, ppmid_variant ON devices
+WHEN NOT coalesce(CASE NEW.type WHEN 'ppmid' THEN NEW.ppmid_variant = 'PPMID'
+                                WHEN 'alt_han' THEN NEW.ppmid_variant IN ('B1', 'B2', 'B3', 'B4')
+                                ELSE NEW.ppmid_variant IS NULL END, 0)
+BEGIN SELECT RAISE(ABORT, 'the PPMID variant does not fit the device type'); END;
+-- end: ppmid variant rules
+
+PRAGMA user_version = 3;

@@ -15,6 +15,7 @@ from typing import ClassVar
 
 from hanbench.errors import BadInput
 from hanbench.gbcs.cs06 import HASH_LENGTH
+from hanbench.gbcs.device_types import PpmidVariant
 from hanbench.gbcs.entity import EntityId
 from hanbench.gbcs.roles import RefusalRule, ServiceRequest
 
@@ -102,7 +103,27 @@ class ActivateFirmware:
         return (self.device,)
 
 
-Request = UpdateFirmware | UpdatePpmidFirmware | ReadFirmwareVersion | ActivateFirmware
+@dataclass(frozen=True)
+class UpdateInventory:
+    """SR 8.4 Update Inventory: correct ``device``'s PPMID variant in the Smart Metering Inventory
+    (MP170, as MP125 did for the ESME variant): a PPMID that is in fact an Alt HAN bridge, or a
+    bridge of another type. The DCC changes its records; nothing is sent to the device."""
+
+    service_request: ClassVar[ServiceRequest] = ServiceRequest.UPDATE_INVENTORY
+    device: EntityId
+    ppmid_variant: PpmidVariant
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "device", EntityId.parse(self.device))
+        if not isinstance(self.ppmid_variant, PpmidVariant):
+            object.__setattr__(self, "ppmid_variant", PpmidVariant.parse(str(self.ppmid_variant)))
+
+    @property
+    def targets(self) -> tuple[EntityId, ...]:
+        return (self.device,)
+
+
+Request = UpdateFirmware | UpdatePpmidFirmware | ReadFirmwareVersion | ActivateFirmware | UpdateInventory
 
 
 class Outcome(enum.StrEnum):
@@ -118,6 +139,7 @@ class Outcome(enum.StrEnum):
     VERSION_READ = "version_read"
     RESPONSE_MISSING = "response_missing"       # no response within the DCC's wait
     NOT_DELIVERED = "not_delivered"             # the CH could not hand it over, or its queue expired first
+    INVENTORY_UPDATED = "inventory_updated"     # SR 8.4: the DCC corrected its records
     BAD_RESPONSE = "bad_response"               # a response that is malformed or does not verify
 
 

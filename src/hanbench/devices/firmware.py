@@ -66,6 +66,7 @@ class ActivationTrigger(enum.Enum):
     FUTURE_DATED_CS06 = "future-dated CS06"  # a future-dated CS06, at its execution date-time
     SELF_ACTIVATION = "SR 11.4 self-activation"  # a PPMID activating what it just received
     CH_UPGRADE_COMMAND = "CH upgrade command"  # an IHD, told by the CH (SECMP0007)
+    BRIDGE_UPGRADE_COMMAND = "orchestrating bridge's upgrade command"  # an Alt HAN bridge behind another (MP170)
 
 
 @dataclass(frozen=True)

@@ -151,6 +151,7 @@ _READ_CODES: dict[DeviceType, MessageCode] = {
     DeviceType.GSME: MessageCode.GCS38_READ_GSME_FIRMWARE_VERSION,
     DeviceType.HCALCS: MessageCode.CS08_READ_PPMID_HCALCS_FIRMWARE_VERSION,
     DeviceType.PPMID: MessageCode.CS08_READ_PPMID_HCALCS_FIRMWARE_VERSION,
+    DeviceType.ALT_HAN: MessageCode.CS08_READ_PPMID_HCALCS_FIRMWARE_VERSION,  # a PPMID variant (MP170)
 }
 
 
@@ -160,7 +161,8 @@ class GbcsDevice:
     ``receipt_form`` is the receipt alert's encoding (DLMS for ESME and HCALCS, GBZ for
     GSME); ``None`` for a device that raises none (PPMID). ``alert_form`` is its generic
     alerts' (GBZ for a GSME). ``alert_counter`` is where the device's own originator counter
-    for alerts starts.
+    for alerts starts. ``profile`` is the image identity it takes (by default its device
+    type's; an Alt HAN bridge's is its bridge type's).
     """
 
     def __init__(
@@ -178,6 +180,7 @@ class GbcsDevice:
         alert_form: AlertForm = AlertForm.DLMS,
         alert_counter: int = 1,
         defects: Defects = NO_DEFECTS,
+        profile: ImageProfile | None = None,
     ) -> None:
         self.entity_id = entity_id
         self.device_type = device_type
@@ -185,7 +188,7 @@ class GbcsDevice:
         self.keys = keys
         self.clock = clock
         self.hardware_version = hardware_version
-        self.profile: ImageProfile = profile_for(device_type)
+        self.profile: ImageProfile = profile if profile is not None else profile_for(device_type)
         self.receipt_form = receipt_form
         self.alert_form = alert_form
         self.firmware = firmware

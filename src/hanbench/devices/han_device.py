@@ -25,11 +25,12 @@ from hanbench.clock import BenchClock
 from hanbench.devices.defects import NO_DEFECTS, Defect, Defects
 from hanbench.devices.firmware import Activated, ActivationTrigger, Firmware, FirmwareEvent, FirmwareState
 from hanbench.devices.gbcs_device import DeviceKeys, GbcsDevice
+from hanbench.devices.node import COORDINATOR_NWK
 from hanbench.devices.ota_client import OtaClientConfig, OtaClientNode, OtaIdentity
 from hanbench.devices.outbox import Outbox, RetryPolicy
 from hanbench.devices.tunnel_client import TunnelClient
 from hanbench.gbcs.alerts import AlertForm, ReceiptForm
-from hanbench.gbcs.device_types import DeviceType
+from hanbench.gbcs.device_types import DeviceType, PpmidVariant
 from hanbench.gbcs.entity import EntityId
 from hanbench.gbcs.image_types import INITIAL_FILE_VERSION, RTDS_HW_MIN, profile_for
 from hanbench.radio.addresses import eui64_of
@@ -70,7 +71,8 @@ class DeviceSettings:
     ``nwk`` is its short address on the air; ``running_version`` the file version it boots
     with; ``hardware_version`` what it tells the OTA server (and checks images against);
     ``retry`` when a GBCS device tries again to send an alert or response that did not go;
-    ``defects`` the known-bad behaviours it has (:mod:`hanbench.devices.defects`).
+    ``defects`` the known-bad behaviours it has (:mod:`hanbench.devices.defects`);
+    ``variant`` its PPMID variant (an Alt HAN bridge's type chooses its firmware package).
     """
 
     entity_id: EntityId
@@ -81,6 +83,7 @@ class DeviceSettings:
     ota: OtaClientConfig = OtaClientConfig()
     retry: RetryPolicy = RetryPolicy()
     defects: Defects = NO_DEFECTS
+    variant: PpmidVariant | None = None
 
 
 class HanDevice:
@@ -96,11 +99,12 @@ class HanDevice:
     server_clusters: ClassVar[tuple[int, ...]] = (Basic.cluster_id,)
     client_clusters: ClassVar[tuple[int, ...]] = (Ota.cluster_id,)
 
-    def __init__(self, air: VirtualAir, settings: DeviceSettings, clock: BenchClock) -> None:
+    def __init__(self, air: VirtualAir, settings: DeviceSettings, clock: BenchClock, *,
+                 upstream_nwk: int = COORDINATOR_NWK) -> None:
         self.settings = settings
         self.clock = clock
         self.entity_id = settings.entity_id
-        self.profile = profile_for(self.kind)
+        self.profile = profile_for(self.kind, settings.variant)
         self.firmware = FirmwareState(settings.entity_id, Firmware(settings.running_version), clock.now)
         self.node = HanNode(
             air, eui64_of(settings.entity_id), settings.nwk,
@@ -110,7 +114,7 @@ class HanDevice:
             current_file_version=settings.running_version,
             ota_identity=OtaIdentity(self.profile.manufacturer_code, self.profile.image_type,
                                      settings.hardware_version),
-            judge=self, ota_config=settings.ota, defects=settings.defects,
+            judge=self, ota_config=settings.ota, defects=settings.defects, upstream_nwk=upstream_nwk,
         )
         self.ota = self.node.ota
         self._switch: asyncio.Task[None] | None = None
@@ -208,6 +212,7 @@ class GbcsHanDevice(HanDevice):
             entity_id=settings.entity_id, device_type=self.kind, supplier=settings.supplier, keys=keys,
             clock=clock, firmware=self.firmware, hardware_version=settings.hardware_version,
             outbox=self.outbox, receipt_form=self.receipt_form, defects=settings.defects, alert_form=self.alert_form,
+            profile=self.profile,
         )
         self.tunnel.on_message(self.receive_message)
 

@@ -20,8 +20,13 @@ and reads with the same module through :meth:`EmulatedNode.exchange`:
   which device types override. Default Responses are sent where the ZCL asks for them.
 * :meth:`EmulatedNode.sleep` / :meth:`EmulatedNode.wake` switch the receiver of a sleepy
   node; the air refuses unicasts to a sleeping node.
+* A node behind another device (an Alt HAN bridge on its orchestrating bridge's link) is put
+  on the air with :meth:`EmulatedNode.attach_behind` instead of joining, and its requests go
+  to that device (``upstream_nwk``) instead of the coordinator.
 
-The node never talks to the coordinator object: they meet only on the air.
+The node never talks to the coordinator object: they meet only on the air. A response is
+matched to a request by cluster, TSN and the node it came from, so a request another node
+sends with the same TSN is never taken for one.
 """
 
 from __future__ import annotations
@@ -51,7 +56,7 @@ COORDINATOR_NWK = t.NWK(0x0000)
 #: How long a request waits for its response, in loop seconds (zigpy's APS reply timeout).
 DEFAULT_REPLY_TIMEOUT_S = 5.0
 
-_PendingKey = tuple[str, int, int]  # ("zdo"|"zcl", cluster id, tsn)
+_PendingKey = tuple[str, int, int, int]  # ("zdo"|"zcl", cluster id, tsn, NWK of the node that answers)
 Reader = Callable[[ZclHeader, bytes], Any]
 """Reads the answer to a request from its header and payload (KeyError or ValueError if it cannot)."""
 _Waiting = tuple["asyncio.Future[Any]", Reader | None]  # a ZDO answer needs no reader
@@ -76,6 +81,16 @@ def _server_to_client(direction: foundation.Direction) -> bool:
     return direction == foundation.Direction.Server_to_Client
 
 
+def _to_node(nwk: int) -> t.AddrModeAddress:
+    return t.AddrModeAddress(addr_mode=t.AddrMode.NWK, address=t.NWK(nwk))
+
+
+def _source_nwk(packet: t.ZigbeePacket) -> int:
+    """The NWK address a frame came from (0xFFFE when it carries none)."""
+    src = packet.src
+    return int(src.address) if src is not None and src.addr_mode == t.AddrMode.NWK else 0xFFFE
+
+
 def _cluster_class(cluster_id: int) -> type[Cluster]:
     try:
         return Cluster._registry[cluster_id]
@@ -88,7 +103,8 @@ class EmulatedNode:
 
     ``server_clusters``/``client_clusters`` are the endpoint's input/output clusters.
     ``rx_on_when_idle=False`` makes a sleepy end device on battery; otherwise the node is a
-    mains-powered router. Basic (if served) answers ``manufacturer``, ``model`` and
+    mains-powered router. ``upstream_nwk`` is the node its requests go to: the coordinator,
+    or the device a node behind another device hangs off. Basic (if served) answers ``manufacturer``, ``model`` and
     ``power_source``; an OTA client answers ``current_file_version``. Other attributes are
     added with :meth:`set_attribute`.
     """
@@ -110,6 +126,7 @@ class EmulatedNode:
         manufacturer_code: int = 0x0000,
         current_file_version: int = 0x00000001,
         coordinator_endpoint: int = 1,
+        upstream_nwk: int = COORDINATOR_NWK,
     ) -> None:
         self._air = air
         self._ieee = t.EUI64.convert(ieee) if isinstance(ieee, str) else t.EUI64(ieee)
@@ -122,12 +139,13 @@ class EmulatedNode:
         self.rx_on_when_idle = rx_on_when_idle
         self.manufacturer_code = manufacturer_code
         self.coordinator_endpoint = coordinator_endpoint
+        self.upstream_nwk = upstream_nwk
         self._awake = True
         self._tsn = 0
         self._pending: dict[_PendingKey, _Waiting] = {}
-        # The node's own address and the coordinator's, as every frame names them.
-        self._src = t.AddrModeAddress(addr_mode=t.AddrMode.NWK, address=self._nwk)
-        self._coordinator = t.AddrModeAddress(addr_mode=t.AddrMode.NWK, address=COORDINATOR_NWK)
+        # The node's own address and the one its requests go to, as every frame names them.
+        self._src = _to_node(self._nwk)
+        self._upstream = _to_node(upstream_nwk)
         self._tasks: set[asyncio.Task[Any]] = set()
         self._attributes: dict[tuple[int, ClusterType], dict[int, Any]] = {}
         # Exceptions raised by this node's own command handlers: on the air they are a
@@ -264,7 +282,7 @@ class EmulatedNode:
         non-volatile memory (its address and parent, its keys): no join, so the network need
         not be open; it announces itself (Device_annce), as a device does after a reboot.
         Switching off is :meth:`close`."""
-        self._air.attach(self)
+        self._air.attach(self, parent_nwk=t.NWK(self.upstream_nwk))
         await self._announce()
 
     async def _announce(self) -> None:
@@ -277,6 +295,12 @@ class EmulatedNode:
             self.next_tsn(),
             [self.nwk, self.ieee, t.uint8_t(capability)],
         )
+
+    def attach_behind(self, parent_nwk: int) -> None:
+        """Put the node on the air behind the node at ``parent_nwk`` without joining the CH's
+        network: it is reachable from its parent (which holds its frames while it sleeps), and
+        the coordinator never hears of it."""
+        self._air.attach(self, parent_nwk=t.NWK(parent_nwk))
 
     async def close(self) -> None:
         """Leave the air and stop every task the node started."""
@@ -294,7 +318,7 @@ class EmulatedNode:
         server: bool = True,
         timeout: float = DEFAULT_REPLY_TIMEOUT_S,
     ) -> list[int]:
-        """Ask the coordinator (ZDO ``Match_Desc_req``) which of its endpoints offer a cluster.
+        """Ask the node upstream (ZDO ``Match_Desc_req``) which of its endpoints offer a cluster.
 
         ``server=True`` looks for a server of ``cluster_id`` (how an OTA client finds its
         server); the profile is the node's own.
@@ -305,7 +329,7 @@ class EmulatedNode:
         args = await self._zdo_exchange(
             zdo_t.ZDOCmd.Match_Desc_req,
             tsn,
-            [COORDINATOR_NWK, t.uint16_t(self.profile_id), in_clusters, out_clusters],
+            [t.NWK(self.upstream_nwk), t.uint16_t(self.profile_id), in_clusters, out_clusters],
             timeout,
         )
         status, _, match_list = args
@@ -325,7 +349,7 @@ class EmulatedNode:
         direction: foundation.Direction | None = None,
         **kwargs: Any,
     ) -> Any:
-        """Send a cluster-specific command to the coordinator; return its response.
+        """Send a cluster-specific command to the node upstream (the coordinator); return its response.
 
         The direction follows from the node's role in the cluster (client -> server if the
         node uses the cluster, server -> client if it serves it); pass ``direction`` when
@@ -350,19 +374,25 @@ class EmulatedNode:
     async def exchange(
         self, cluster_id: int, frame: bytes, read: Reader, *, timeout: float = DEFAULT_REPLY_TIMEOUT_S
     ) -> Any:
-        """Send a ZCL frame the caller built (TSN from :meth:`next_tsn`) to the coordinator's
-        endpoint for cluster commands; return the first frame the coordinator sends back on the
-        cluster with that TSN, read by ``read`` (a frame ``read`` cannot read is answered
+        """Send a ZCL frame the caller built (TSN from :meth:`next_tsn`) to the upstream node's
+        endpoint for cluster commands (the coordinator's, or an orchestrating device's); return
+        the first frame that node sends back on the cluster with that TSN, read by ``read`` (a frame ``read`` cannot read is answered
         MALFORMED_COMMAND and not returned); ``TimeoutError`` after ``timeout`` loop seconds.
         Delivery failures raise ``zigpy.exceptions.DeliveryError``.
         """
         tsn = read_header(frame).tsn
-        send = self._send_zcl(self._coordinator, self.coordinator_endpoint, cluster_id, tsn, frame)
-        return await self._exchange(("zcl", cluster_id, tsn), send, timeout, read)
+        send = self._send_zcl(self._upstream, self.coordinator_endpoint, cluster_id, tsn, frame)
+        return await self._exchange(("zcl", cluster_id, tsn, self.upstream_nwk), send, timeout, read)
 
     async def send(self, cluster_id: int, frame: bytes) -> None:
-        """Send a ZCL frame the caller built to the coordinator's endpoint for cluster commands."""
-        await self._send_zcl(self._coordinator, self.coordinator_endpoint, cluster_id, read_header(frame).tsn, frame)
+        """Send a ZCL frame the caller built to the upstream node's endpoint for cluster commands."""
+        await self._send_zcl(self._upstream, self.coordinator_endpoint, cluster_id, read_header(frame).tsn, frame)
+
+    async def tell(self, nwk: int, cluster_id: int, frame: bytes) -> None:
+        """Send a ZCL frame the caller built to the node at ``nwk`` (a device behind this one),
+        on this node's own endpoint number; delivery failures raise
+        ``zigpy.exceptions.DeliveryError``."""
+        await self._send_zcl(_to_node(nwk), self.endpoint, cluster_id, read_header(frame).tsn, frame)
 
     async def request_general(
         self,
@@ -392,8 +422,14 @@ class EmulatedNode:
         frame = zcl_header(tsn, command, cluster_specific=False, server_to_client=_server_to_client(direction),
                            disable_default_response=_server_to_client(direction)) + payload
         dst_ep = self.coordinator_endpoint if endpoint is None else endpoint
-        send = self._send_zcl(self._coordinator, dst_ep, cluster_id, tsn, frame)
-        return await self._exchange(("zcl", cluster_id, tsn), send, timeout, self._zigpy_reader(cluster_id))
+        send = self._send_zcl(self._upstream, dst_ep, cluster_id, tsn, frame)
+        return await self._exchange(("zcl", cluster_id, tsn, self.upstream_nwk), send, timeout,
+                                    self._zigpy_reader(cluster_id))
+
+    async def reply_frame(self, packet: t.ZigbeePacket, frame: bytes) -> None:
+        """Answer the command in ``packet`` with a ZCL frame the caller built (same TSN)."""
+        assert packet.src is not None and packet.src_ep is not None
+        await self._send_zcl(packet.src, packet.src_ep, packet.cluster_id, read_header(frame).tsn, frame)
 
     async def reply(
         self,
@@ -408,10 +444,8 @@ class EmulatedNode:
         command_id, payload = self._encode_cluster_command(
             packet.cluster_id, command, direction, args, kwargs
         )
-        frame = zcl_header(header.tsn, command_id, server_to_client=_server_to_client(direction),
-                           disable_default_response=True) + payload
-        assert packet.src is not None and packet.src_ep is not None
-        await self._send_zcl(packet.src, packet.src_ep, packet.cluster_id, header.tsn, frame)
+        await self.reply_frame(packet, zcl_header(header.tsn, command_id, server_to_client=_server_to_client(direction),
+                                                  disable_default_response=True) + payload)
 
     async def handle_cluster_command(
         self, packet: t.ZigbeePacket, header: ZclHeader, command: Any
@@ -438,7 +472,7 @@ class EmulatedNode:
     def _receive_zdo(self, packet: t.ZigbeePacket) -> None:
         frame = ZdoFrame.decode(packet.cluster_id, packet.data.serialize())
         if frame.is_response:
-            self._resolve(("zdo", frame.command & 0x7FFF, frame.tsn), frame.args)
+            self._resolve(("zdo", frame.command & 0x7FFF, frame.tsn, _source_nwk(packet)), frame.args)
             return
         reply = answer(self.zdo_node, frame)
         if reply is None:
@@ -455,7 +489,7 @@ class EmulatedNode:
             LOGGER.debug("%s: frame too short for ZCL %r: %s", self.ieee, packet, exc)
             return
         payload = data[header.length:]
-        waiting = self._pending.get(("zcl", packet.cluster_id, header.tsn))
+        waiting = self._pending.get(("zcl", packet.cluster_id, header.tsn, _source_nwk(packet)))
         reader = waiting[1] if waiting is not None and not waiting[0].done() else None
         try:
             if reader is not None:
@@ -692,8 +726,8 @@ class EmulatedNode:
     async def _zdo_exchange(
         self, command: zdo_t.ZDOCmd, tsn: int, args: list[Any], timeout: float
     ) -> list[Any]:
-        send = self._send_zdo(self._coordinator, command, tsn, args)
-        result: list[Any] = await self._exchange(("zdo", command, tsn), send, timeout)
+        send = self._send_zdo(self._upstream, command, tsn, args)
+        result: list[Any] = await self._exchange(("zdo", command, tsn, self.upstream_nwk), send, timeout)
         return result
 
     def _send_zdo(

@@ -45,6 +45,7 @@ import enum
 import hashlib
 import logging
 import random
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -70,6 +71,7 @@ from hanbench.radio.zcl_frames import (
     UpgradeEndResponse,
     ZclHeader,
     read_ota_answer,
+    read_ota_request,
 )
 from hanbench.timing import DEVICE_OTA_TIMEOUT_S
 
@@ -251,6 +253,9 @@ class OtaClient:
             else self.config.maximum_data_size
         #: Every finished update, oldest first.
         self.outcomes: list[OtaOutcome] = []
+        #: Called with every finished update, whoever started it (a device that runs an image
+        #: at its server's upgrade time follows them).
+        self.listeners: list[Callable[[OtaOutcome], None]] = []
         self._partial: _Partial | None = None
         self._period_s = self.config.minimum_block_period_ms / 1000
         self._last_request_at: float | None = None
@@ -588,6 +593,8 @@ class OtaClient:
 
     def _record(self, outcome: OtaOutcome) -> OtaOutcome:
         self.outcomes.append(outcome)
+        for listener in self.listeners:
+            listener(outcome)
         return outcome
 
 
@@ -621,10 +628,12 @@ class OtaClientNode(EmulatedNode):
         self.ota = OtaClient(self, ota_identity, judge, ota_config, defects)
 
     def read_command(self, cluster_id: int, header: ZclHeader, payload: bytes) -> Any:
-        """The server's OTA commands as :mod:`hanbench.radio.zcl_frames` reads them; the rest
-        (an attribute read of the interview) as the node does."""
+        """The server's OTA commands as :mod:`hanbench.radio.zcl_frames` reads them, and the
+        requests of devices behind this one when it serves OTA too (an orchestrating Alt HAN
+        bridge); the rest (an attribute read of the interview) as the node does."""
         if cluster_id == Ota.cluster_id:
-            command = read_ota_answer(header, payload)
+            read = read_ota_answer if header.server_to_client else read_ota_request
+            command = read(header, payload)
             if command is not None:
                 return command
         return super().read_command(cluster_id, header, payload)

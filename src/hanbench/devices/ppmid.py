@@ -7,14 +7,15 @@ version, and the OTA header agrees with it (:func:`~hanbench.devices.firmware.ch
 After a good transfer it activates the image at once, by itself, and raises CS09 (0x8F8B)
 with the version it now runs; it never waits for CS06 and raises no receipt alert. A
 refused image is reported the same way, CS09 with outcome Failure and the version still
-running, so the Supplier hears about every SR 11.4 attempt.
+running, so the Supplier hears about every SR 11.4 attempt. Alt HAN bridges join as PPMID
+variants and do the same (:mod:`hanbench.devices.alt_han`).
 """
 
 from __future__ import annotations
 
 from zigpy.zcl import foundation
 
-from hanbench.devices.firmware import ActivationTrigger
+from hanbench.devices.firmware import ActivationTrigger, ImageVerdict
 from hanbench.devices.han_device import GbcsHanDevice
 from hanbench.gbcs.alerts import PpmidActivationAlert, PpmidActivationOutcome
 from hanbench.gbcs.device_types import DeviceType
@@ -30,13 +31,18 @@ class Ppmid(GbcsHanDevice):
 
     async def judge_image(self, data: bytes) -> foundation.Status:
         verdict = self.gbcs.check(data)
+        self.report(self.self_activate(verdict))
+        return foundation.Status.SUCCESS if verdict.accepted else foundation.Status.INVALID_IMAGE
+
+    def self_activate(self, verdict: ImageVerdict) -> PpmidActivationOutcome:
+        """Run a good image at once (a refused one is recorded); the CS09 outcome."""
         if verdict.firmware is None:
             self.firmware.refuse(verdict.reason, verdict.image_hash)
-            outcome = PpmidActivationOutcome.FAILURE
-        else:
-            self.firmware.hold(verdict.firmware)
-            self.firmware.activate(verdict.image_hash, ActivationTrigger.SELF_ACTIVATION)
-            outcome = PpmidActivationOutcome.SUCCESS
-        self.gbcs.raise_alert(
-            PpmidActivationAlert(self.clock.now(), self.firmware.running.version_octets, outcome))
-        return foundation.Status.SUCCESS if verdict.accepted else foundation.Status.INVALID_IMAGE
+            return PpmidActivationOutcome.FAILURE
+        self.firmware.hold(verdict.firmware)
+        self.firmware.activate(verdict.image_hash, ActivationTrigger.SELF_ACTIVATION)
+        return PpmidActivationOutcome.SUCCESS
+
+    def report(self, outcome: PpmidActivationOutcome) -> None:
+        """Raise CS09 with ``outcome`` and the version running now."""
+        self.gbcs.raise_alert(PpmidActivationAlert(self.clock.now(), self.firmware.running.version_octets, outcome))

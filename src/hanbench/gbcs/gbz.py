@@ -30,10 +30,15 @@ _FROM_DATE_TIME = 0x10
 LAST_COMPONENT = 0x01
 
 
+def utc_seconds(value: datetime) -> int:
+    """ZigBee UTCTime as a number: whole seconds since 2000-01-01T00:00:00Z."""
+    seconds = (require_utc(value, "GBZ time") - ZIGBEE_EPOCH) // timedelta(seconds=1)
+    return check_uint(seconds, 32, "GBZ time (seconds since 2000)")
+
+
 def encode_utc_time(value: datetime) -> bytes:
     """ZigBee UTCTime: whole seconds since 2000-01-01T00:00:00Z, 4 bytes big-endian."""
-    seconds = (require_utc(value, "GBZ time") - ZIGBEE_EPOCH) // timedelta(seconds=1)
-    return check_uint(seconds, 32, "GBZ time (seconds since 2000)").to_bytes(4, "big")
+    return utc_seconds(value).to_bytes(4, "big")
 
 
 def read_utc_time(cur: Cursor, field: str) -> datetime:

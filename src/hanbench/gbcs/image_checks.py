@@ -48,7 +48,7 @@ from dataclasses import dataclass
 
 from cryptography.hazmat.primitives.asymmetric import ec
 
-from hanbench.gbcs.device_types import DeviceType
+from hanbench.gbcs.device_types import DeviceType, PpmidVariant
 from hanbench.gbcs.emulated_firmware import EmulatedFirmware, hardware_range, read_emulated_firmware
 from hanbench.gbcs.entity import EntityId
 from hanbench.gbcs.errors import GbcsError, ImageFormatError
@@ -84,7 +84,8 @@ class ValidationTarget:
     """The bench facts the checks need about the device and its CH.
 
     ``running_version``: the file version the device runs now. ``max_image_size``: the CH's
-    limit on an image's size in bytes, or None when the bench names none.
+    limit on an image's size in bytes, or None when the bench names none. ``variant``: an Alt
+    HAN bridge's type, whose firmware package it takes.
     """
 
     device_type: DeviceType
@@ -93,11 +94,12 @@ class ValidationTarget:
     running_version: int
     supplier: SupplierKey
     max_image_size: int | None = None
+    variant: PpmidVariant | None = None
 
     @property
     def profile(self) -> ImageProfile:
         """The image identity a device of this type asks for (BadInput for a type with none)."""
-        return profile_for(self.device_type)
+        return profile_for(self.device_type, self.variant)
 
     def __str__(self) -> str:
         return f"{self.device_type.value} {self.entity}"
@@ -296,15 +298,15 @@ CHECKS: tuple[Check, ...] = (
 )
 
 
-def read_as_device(data: bytes, device_type: DeviceType) -> tuple[UpgradeImage, bool]:
-    """The image as a device of ``device_type`` reads it, and whether its bytes end in a signature trailer.
+def read_as_device(data: bytes, profile: ImageProfile) -> tuple[UpgradeImage, bool]:
+    """The image as a device of ``profile`` reads it, and whether its bytes end in a signature trailer.
 
     A PPMID reads the unsigned form; every other type the signed form where the trailer has
     its shape, so an unsigned image for a signed type becomes a failed signature check rather
     than unreadable bytes. Raises :class:`ImageFormatError` for bytes that are no OTA image.
     """
     as_found = parse_image(data, signed=None)
-    if profile_for(device_type).signed:
+    if profile.signed:
         return as_found, as_found.is_signed
     return parse_image(data, signed=False), as_found.is_signed
 
@@ -317,7 +319,7 @@ def validate_image(data: bytes, target: ValidationTarget, *, expected_hash: byte
     """
     if expected_hash is not None and len(expected_hash) != HASH_LENGTH:
         raise GbcsError(f"an expected Manufacturer Image hash is {HASH_LENGTH} bytes (SHA-256), got {len(expected_hash)}")
-    image, looks_signed = read_as_device(bytes(data), target.device_type)
+    image, looks_signed = read_as_device(bytes(data), target.profile)
     firmware, firmware_error = None, None
     try:
         firmware = read_emulated_firmware(image.manufacturer_image)

@@ -18,9 +18,13 @@ Bench choices, where the public sources stop:
   bridge). On a gas-only premises, which has no Import Supplier, the CH belongs to the Gas
   Supplier (:attr:`DeviceSuppliers.responsible_role`).
 * SR 11.1 covers ESME, GSME and HCALCS (CH firmware is the DCC's own campaign, CS05a, not a
-  User SR: ``dcc/ch_firmware.py``); 11.3 the same; 11.4 PPMID only; 11.2 every device type with a GBCS read-version
-  use case (ECS52 for ESME and CH, GCS38 for GSME, CS08 for PPMID and HCALCS). No firmware SR
-  reaches an IHD or an Alt HAN bridge.
+  User SR: ``dcc/ch_firmware.py``); 11.3 the same; 11.4 the PPMID and the Alt HAN bridges, which join as PPMID
+  variants and "re-use the SECMP0007 functionality" (seed 002, MP170); 11.2 every device type
+  with a GBCS read-version use case (ECS52 for ESME and CH, GCS38 for GSME, CS08 for PPMID,
+  its bridge variants and HCALCS). No firmware SR reaches an IHD.
+* SR 8.4 Update Inventory, here only to correct a PPMID's or Alt HAN bridge's PPMID variant
+  after commissioning (MP170's working group asked for it, as MP125 did for the ESME variant,
+  seed 002), by the device's responsible supplier.
 * 11.2 from an Export Supplier needs the device's Export Supplier to be that user. Network
   operators and Other Users may read any device's version: the bench inventory does not hold
   network operator registrations.
@@ -33,7 +37,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from types import MappingProxyType
 
-from hanbench.gbcs.device_types import DeviceType
+from hanbench.gbcs.device_types import PPMID_FAMILY, DeviceType
 from hanbench.gbcs.entity import EntityId
 from hanbench.gbcs.errors import GbcsError
 
@@ -73,6 +77,7 @@ class ServiceRequest(enum.StrEnum):
     READ_FIRMWARE_VERSION = "11.2"
     ACTIVATE_FIRMWARE = "11.3"
     UPDATE_PPMID_FIRMWARE = "11.4"
+    UPDATE_INVENTORY = "8.4"
 
     @property
     def title(self) -> str:
@@ -84,6 +89,7 @@ _TITLES = {
     ServiceRequest.READ_FIRMWARE_VERSION: "Read Firmware Version",
     ServiceRequest.ACTIVATE_FIRMWARE: "Activate Firmware",
     ServiceRequest.UPDATE_PPMID_FIRMWARE: "Update PPMID Firmware",
+    ServiceRequest.UPDATE_INVENTORY: "Update Inventory",
 }
 
 
@@ -128,12 +134,15 @@ SR_SCOPE: Mapping[ServiceRequest, RequestScope] = MappingProxyType({
     ServiceRequest.UPDATE_FIRMWARE: RequestScope(
         _ACTIVATABLE, _COMMISSIONED, ImageCheck.SIGNED_BY_RESPONSIBLE_SUPPLIER),
     ServiceRequest.READ_FIRMWARE_VERSION: RequestScope(
-        frozenset({DeviceType.ESME, DeviceType.GSME, DeviceType.HCALCS, DeviceType.PPMID, DeviceType.CH}),
+        frozenset({DeviceType.ESME, DeviceType.GSME, DeviceType.HCALCS, DeviceType.PPMID, DeviceType.ALT_HAN,
+                   DeviceType.CH}),
         frozenset({DeviceStatus.COMMISSIONED, DeviceStatus.SUSPENDED}),
         ImageCheck.NONE),
     ServiceRequest.ACTIVATE_FIRMWARE: RequestScope(_ACTIVATABLE, _COMMISSIONED, ImageCheck.NONE),
     ServiceRequest.UPDATE_PPMID_FIRMWARE: RequestScope(
-        frozenset({DeviceType.PPMID}), _COMMISSIONED, ImageCheck.WELL_FORMED_UNSIGNED),
+        frozenset({DeviceType.PPMID, DeviceType.ALT_HAN}), _COMMISSIONED, ImageCheck.WELL_FORMED_UNSIGNED),
+    ServiceRequest.UPDATE_INVENTORY: RequestScope(
+        PPMID_FAMILY, frozenset(DeviceStatus) - {DeviceStatus.DECOMMISSIONED}, ImageCheck.NONE),
 })
 
 RESPONSIBLE_SUPPLIER_ROLE: Mapping[DeviceType, Role] = MappingProxyType({
@@ -252,6 +261,7 @@ _BASELINE_GRANTS = (
     *_read_version_grants(),
     *_supplier_grants(ServiceRequest.ACTIVATE_FIRMWARE),
     *_supplier_grants(ServiceRequest.UPDATE_PPMID_FIRMWARE),
+    *_supplier_grants(ServiceRequest.UPDATE_INVENTORY),
 )
 
 BASELINE = Policy("baseline", _BASELINE_GRANTS, update_alerts_to_distributor=False)

@@ -314,11 +314,13 @@ class VirtualAir:
         """The attached nodes, in attachment order."""
         return tuple(attached.node for attached in self._nodes.values())
 
-    def attach(self, node: AirNode) -> None:
-        """Put a node on the air without a join (the coordinator, a node restored from NVRAM)."""
+    def attach(self, node: AirNode, *, parent_nwk: t.NWK = t.NWK(0x0000)) -> None:
+        """Put a node on the air without a join (the coordinator, a node restored from NVRAM, a
+        node on another device's link); ``parent_nwk`` holds its frames while it sleeps."""
         key = _key(node.ieee)
         existing = self._nodes.get(key)
         if existing is not None and existing.node is node:
+            existing.parent_nwk = int(parent_nwk)
             return
         if existing is not None:
             raise BadInput(f"another node with IEEE {node.ieee} is already on the air")
@@ -328,6 +330,7 @@ class VirtualAir:
                 f"NWK address 0x{node.nwk:04X} of {node.ieee} is already used by {clash.node.ieee}"
             )
         attached = _Attached(node, key)
+        attached.parent_nwk = int(parent_nwk)
         self._nodes[key] = attached
         self._by_nwk[int(node.nwk)] = attached
 
@@ -369,8 +372,7 @@ class VirtualAir:
             raise JoinNotPermitted(
                 f"{node.ieee} cannot join: joining is not permitted on the network"
             )
-        self.attach(node)
-        self._nodes[_key(node.ieee)].parent_nwk = int(parent_nwk)
+        self.attach(node, parent_nwk=parent_nwk)
         loop = asyncio.get_running_loop()
         loop.call_soon(self._join_handlers, t.NWK(node.nwk), t.EUI64(node.ieee), t.NWK(parent_nwk))
 

@@ -117,8 +117,8 @@ def test_ctrl_c_is_exit_130_and_recorded_as_interrupted(tmp_path: Path) -> None:
 
 def test_a_bench_that_cannot_run_is_exit_2_before_any_session(tmp_path: Path) -> None:
     bench = emu_copy(tmp_path, name="clialt")
-    bench.write_text(bench.read_text().replace('type = "ihd"', 'type = "alt_han"'))
+    bench.write_text(bench.read_text().replace("00-DB-12-34-56-78-91-06", "00-DB-12-34-56-78-99-06"))  # no keys
     done = hanbench("run", "--bench", str(bench))
     assert done.returncode == 2, done.stdout + done.stderr
-    assert done.stderr.count("\n") == 1 and done.stderr.startswith("error: ") and "alt_han" in done.stderr
+    assert done.stderr.count("\n") == 1 and done.stderr.startswith("error: ") and "00db123456789906" in done.stderr
     assert not load_bench(bench).database_path.exists()

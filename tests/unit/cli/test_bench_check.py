@@ -122,7 +122,7 @@ def keys_without(folder: Path, *names: str) -> Path:
     return keys
 
 
-@pytest.mark.parametrize("name", ["emu.toml", "twin.toml", "lab-example.toml"])
+@pytest.mark.parametrize("name", ["emu.toml", "twin.toml", "lab-example.toml", "althan.toml"])
 def test_every_shipped_bench_file_has_its_ds_and_ka_keys(tmp_path: Path, name: str) -> None:
     check_keys(load_bench(bench_copy(tmp_path, name)))
 
@@ -144,14 +144,17 @@ def test_a_lab_device_needs_only_its_certificates_and_an_ihd_no_ka_pair(tmp_path
         check_keys(load_bench(bench_copy(tmp_path, "emu.toml", replace={'"../fixtures/keys"': f'"{keys}"'})))
 
 
-@pytest.mark.parametrize("name", ["emu.toml", "twin.toml"])
-def test_an_alt_han_device_is_refused_on_an_emulating_bench(tmp_path: Path, name: str) -> None:
-    bench = bench_copy(tmp_path, name, replace={'type = "ihd"': 'type = "alt_han"'})
+def test_an_alt_han_device_is_refused_on_a_twin_bench(tmp_path: Path) -> None:
+    bench = bench_copy(tmp_path, "twin.toml", replace={'type = "ihd"': 'type = "alt_han"\nppmid_variant = "B1"'})
     code, errors = check(bench)
     assert code == 2 and len(errors) == 1
-    kind = name.removesuffix(".toml")
-    assert f"device 'ihd' (00-DB-12-34-56-78-91-06) is an alt_han, which a {kind} bench would have to emulate" \
-        in errors[0]
+    assert "device 'ihd' (00-DB-12-34-56-78-91-06) is an alt_han, which a twin bench would have to emulate " \
+           "behind a board" in errors[0] and "bench/althan.toml" in errors[0]
+
+
+def test_the_alt_han_premises_checks_clean() -> None:
+    code, errors = check(BENCH_FILES / "althan.toml")
+    assert (code, errors) == (0, [])
 
 
 def _first_session(bench: Path) -> None:

@@ -9,7 +9,7 @@ from datetime import datetime, timedelta
 
 import pytest
 from dcc_support import (
-    ESME, GSME, HCALCS, PPMID, START, SUPPLIER_A, V1, V2, FakeHub, activation_responder, device_key, loop_clock,
+    ESME, GSME, HCALCS, PPMID, START, SUPPLIER_A, SUPPLIER_B, V1, V2, FakeHub, activation_responder, device_key, loop_clock,
     resign, seed, signed_image, unsigned_image, version_responder,
 )
 
@@ -328,3 +328,20 @@ async def test_refused_result_lookup_of_an_unknown_target(make_dcc, keystore):
     assert result.refused == {EntityId.parse("00-00-00-00-00-00-00-01"): RefusalRule.UNKNOWN_DEVICE}
     with pytest.raises(BadInput, match="no target"):
         result.target(ESME)
+
+
+@pytest.mark.asyncio
+async def test_sr_8_4_corrects_a_ppmid_variant_for_the_devices_supplier_only(make_dcc, inventory):
+    from hanbench.dcc.service_requests import UpdateInventory
+    from hanbench.gbcs.device_types import DeviceType, PpmidVariant
+
+    dcc = make_dcc()
+    refused = await dcc.submit(SUPPLIER_B, UpdateInventory(PPMID, PpmidVariant.B1))
+    assert refused.refused == {PPMID: RefusalRule.SUPPLIER_DOES_NOT_OWN_DEVICE}
+    out_of_scope = await dcc.submit(SUPPLIER_A, UpdateInventory(ESME, PpmidVariant.B1))
+    assert out_of_scope.refused == {ESME: RefusalRule.DEVICE_TYPE_OUT_OF_SCOPE}
+    done = await dcc.submit(SUPPLIER_A, UpdateInventory(PPMID, "b1"))
+    assert done.target(PPMID).outcome is Outcome.INVENTORY_UPDATED
+    device = inventory.device(PPMID)
+    assert (device.type, device.ppmid_variant) == (DeviceType.ALT_HAN, PpmidVariant.B1)
+    assert inventory.requests()[-1].request == "8.4"

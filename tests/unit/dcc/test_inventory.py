@@ -12,6 +12,7 @@ from dcc_support import CH, ESME, GSME, PPMID, RSA_1, RSA_2, START, SUPPLIER_A, 
 from hanbench.dcc.errors import InventoryError, UnknownDevice, UnknownUser
 from hanbench.dcc.inventory import SCHEMA_VERSION, Inventory
 from hanbench.dcc.records import AlertOrigin, PendingImage, UpdateState
+from hanbench.gbcs.device_types import DeviceType, PpmidVariant
 from hanbench.gbcs.entity import DCC_ENTITY
 from hanbench.gbcs.errors import GbcsError
 from hanbench.gbcs.roles import DeviceStatus, Role
@@ -142,7 +143,8 @@ def _version_1_database(path):
         inv.add_user(SUPPLIER_A, "Supplier A", ["import_supplier"])
         inv.next_originator_counter(SUPPLIER_A)
     db = sqlite3.connect(path)
-    db.executescript("DROP TABLE invocation_counters; PRAGMA user_version = 1;")
+    db.executescript("DROP TABLE invocation_counters; DROP TRIGGER devices_ppmid_variant_on_insert; "
+                     "DROP TRIGGER devices_ppmid_variant_on_update; PRAGMA user_version = 1;")
     db.close()
 
 
@@ -154,7 +156,7 @@ def test_a_version_1_database_is_brought_up_to_date_with_its_records(tmp_path):
         assert inv.next_originator_counter(SUPPLIER_A) == 2, "the originator counters carry on"
         assert inv.next_invocation_counter(DCC_ENTITY) == 1
     db = sqlite3.connect(path)
-    assert db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 2
+    assert db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 3
     db.close()
 
 
@@ -231,3 +233,68 @@ def test_reset_device_starts_it_afresh_and_keeps_the_history(inventory):
         inventory.reset_device(ESME, status="commissioned", firmware_version=-1)
     with pytest.raises(UnknownDevice):
         inventory.reset_device("00-00-00-00-00-00-00-09", status="commissioned", firmware_version=1)
+
+
+BRIDGE = "00-DB-12-34-56-78-91-13"
+
+
+def test_a_ppmids_variant_is_ppmid_and_a_bridge_must_name_its_type(inventory):
+    assert inventory.device(PPMID).ppmid_variant is PpmidVariant.PPMID
+    assert inventory.device(ESME).ppmid_variant is None
+    bridge = inventory.add_device(BRIDGE, "alt_han", ch=CH, import_supplier=SUPPLIER_A, ppmid_variant="b3")
+    assert (bridge.type, bridge.ppmid_variant) == (DeviceType.ALT_HAN, PpmidVariant.B3)
+    with pytest.raises(InventoryError, match="name its type, B1 to B4"):
+        inventory.add_device("00-DB-12-34-56-78-91-14", "alt_han", import_supplier=SUPPLIER_A)
+    with pytest.raises(InventoryError, match="PPMID variant B2 is a alt_han, not a ppmid"):
+        inventory.add_device("00-DB-12-34-56-78-91-14", "ppmid", import_supplier=SUPPLIER_A, ppmid_variant="B2")
+
+
+def test_the_variant_is_corrected_after_commissioning_and_the_type_follows_it(inventory):
+    """MP170: "the existing solution does not cater for changing the PPMIDVariant once the Device
+    has been commissioned"; the working group asked for it, as MP125 did for the ESME variant."""
+    corrected = inventory.set_ppmid_variant(PPMID, PpmidVariant.B2)
+    assert (corrected.type, corrected.ppmid_variant) == (DeviceType.ALT_HAN, PpmidVariant.B2)
+    back = inventory.set_ppmid_variant(PPMID, "PPMID")
+    assert (back.type, back.ppmid_variant) == (DeviceType.PPMID, PpmidVariant.PPMID)
+    with pytest.raises(InventoryError, match="only a PPMID or an Alt HAN bridge has a PPMID variant"):
+        inventory.set_ppmid_variant(ESME, "B1")
+
+
+def test_no_write_can_give_a_device_a_variant_that_does_not_fit_its_type(tmp_path):
+    path = tmp_path / "bench.db"
+    Inventory(path).close()
+    db = sqlite3.connect(path)
+    for row in (("esme", "B1"), ("ppmid", None), ("ppmid", "B1"), ("alt_han", None), ("alt_han", "B5")):
+        with pytest.raises(sqlite3.IntegrityError, match="PPMID variant does not fit"):
+            db.execute("INSERT INTO devices (entity_id, type, status, ppmid_variant) VALUES "
+                       "('00-00-00-00-00-00-00-01', ?, 'pending', ?)", row)
+    db.execute("INSERT INTO devices (entity_id, type, status, ppmid_variant) VALUES "
+               "('00-00-00-00-00-00-00-01', 'alt_han', 'pending', 'B4')")
+    with pytest.raises(sqlite3.IntegrityError, match="PPMID variant does not fit"):
+        db.execute("UPDATE devices SET type = 'ppmid'")
+    db.close()
+
+
+def test_a_version_2_database_gets_its_ppmids_labelled(tmp_path):
+    """The one-off data uplift SECAS proposed for MP170: existing PPMIDs are labelled PPMID."""
+    path = tmp_path / "v2.db"
+    with Inventory(path) as inv:
+        inv.add_user(SUPPLIER_A, "Supplier A", ["import_supplier"])
+        inv.add_device(PPMID, "ppmid", import_supplier=SUPPLIER_A)
+    db = sqlite3.connect(path)
+    db.executescript("DROP TRIGGER devices_ppmid_variant_on_insert; DROP TRIGGER devices_ppmid_variant_on_update; "
+                     "UPDATE devices SET ppmid_variant = NULL; PRAGMA user_version = 2;")
+    db.close()
+    with Inventory(path) as inv:
+        assert inv.device(PPMID).ppmid_variant is PpmidVariant.PPMID
+        with pytest.raises(InventoryError, match="does not fit"):
+            inv._write("UPDATE devices SET ppmid_variant = NULL")
+
+
+def test_a_device_taken_off_the_inventory_leaves_its_history(inventory):
+    inventory.add_alert(received_at=START, origin=AlertOrigin.DEVICE, code="0x8F8B", device=PPMID, sender=PPMID)
+    inventory.delete_device(PPMID)
+    assert inventory.find_device(PPMID) is None
+    assert [a.code for a in inventory.alerts(PPMID)] == ["0x8F8B"]
+    with pytest.raises(InventoryError, match="devices hanging off it"):
+        inventory.delete_device(CH)

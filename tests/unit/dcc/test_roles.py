@@ -29,7 +29,8 @@ def test_mp207_adds_exactly_rsa_distribution_to_meters():
 
 
 def test_scopes_and_responsible_suppliers():
-    assert SR_SCOPE[ServiceRequest.UPDATE_PPMID_FIRMWARE].device_types == {DeviceType.PPMID}
+    assert SR_SCOPE[ServiceRequest.UPDATE_PPMID_FIRMWARE].device_types == {DeviceType.PPMID, DeviceType.ALT_HAN}
+    assert DeviceType.ALT_HAN in SR_SCOPE[ServiceRequest.READ_FIRMWARE_VERSION].device_types
     assert DeviceType.IHD not in SR_SCOPE[ServiceRequest.UPDATE_FIRMWARE].device_types
     assert DeviceStatus.SUSPENDED in SR_SCOPE[ServiceRequest.READ_FIRMWARE_VERSION].statuses
     assert DeviceStatus.SUSPENDED not in SR_SCOPE[ServiceRequest.ACTIVATE_FIRMWARE].statuses

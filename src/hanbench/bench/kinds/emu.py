@@ -11,7 +11,10 @@ Assembly, in the order a real premises comes up:
    from here on the air is captured if the bench was opened with a capture;
 3. each device of the bench file built as its type (:func:`~hanbench.devices.build_device`),
    entered in the CH's device log, joined and interviewed, then told it is ready (a GSME
-   goes to sleep and starts its wake cycle).
+   goes to sleep and starts its wake cycle);
+4. then each Alt HAN bridge that sits behind another (:meth:`BenchConfig.on_ch_han`, MP170's
+   option): put on the air behind its orchestrating bridge, which the CH never hears of, and
+   told it is ready (the sleepy Bridge 4 starts its wake cycle).
 
 Teardown runs the other way round and waits for every task it stopped, so a closed bench
 leaves nothing running on the loop.
@@ -31,12 +34,14 @@ from hanbench.bench.events import DevicePowerCycled, EventStream, HubRestarted
 from hanbench.bench.kinds.emu_events import firmware_listener, hub_listener
 from hanbench.bench.premises import AssemblyContext, DeviceState
 from hanbench.clock import BenchClock
-from hanbench.devices import DeviceSettings, GsmeTiming, HanDevice, build_device
+from hanbench.devices import BridgeLink, BridgeTiming, DeviceSettings, GsmeTiming, HanDevice, build_device
+from hanbench.devices.alt_han import SleepyBehindBridge
 from hanbench.devices.han_device import GbcsHanDevice
 from hanbench.devices.ota_client import OtaClientConfig
 from hanbench.devices.outbox import RetryPolicy
 from hanbench.devices.gsme import Gsme
 from hanbench.errors import BadInput
+from hanbench.gbcs.device_types import DeviceType
 from hanbench.hub.comms_hub import CommsHub, CommsHubTiming, hub_endpoints
 from hanbench.hub.ota_server import OtaServerConfig
 from hanbench.radio.air import AirNode, AirTiming, VirtualAir
@@ -73,7 +78,7 @@ def device_settings(config: BenchConfig, entry: DeviceConfig, nwk: int) -> Devic
                           running_version=entry.firmware_version, hardware_version=entry.hardware_version,
                           ota=OtaClientConfig(block_timeout_s=timing.device_ota_timeout_s),
                           retry=RetryPolicy(timing.device_retry_s, timing.device_retry_max_s),
-                          defects=entry.defects)
+                          defects=entry.defects, variant=entry.ppmid_variant)
 
 
 def hub_timing(config: BenchConfig) -> CommsHubTiming:
@@ -160,15 +165,16 @@ class EmuPremises:
         if not 0.0 <= loss <= 1.0:
             raise BadInput(f"a link loss is a probability in 0..1, got {loss}")
         node = self._emulated(device).node
-        hub_ieee = self._hub.app.state.node_info.ieee
+        upstream = next(n.ieee for n in self.air.nodes if int(n.nwk) == node.upstream_nwk)
         model = LinkModel(latency_s=self.air.default_link.latency_s, loss=loss)
-        self.air.set_link(hub_ieee, node.ieee, model)
-        self.air.set_link(node.ieee, hub_ieee, model)
+        self.air.set_link(upstream, node.ieee, model)
+        self.air.set_link(node.ieee, upstream, model)
 
     async def wake(self, device: DeviceConfig) -> None:
         emulated = self._emulated(device)
-        if not isinstance(emulated, Gsme):
-            raise BadInput(f"{device.name} is a {device.type.value}, which never sleeps; only a GSME wakes")
+        if not isinstance(emulated, (Gsme, SleepyBehindBridge)):
+            raise BadInput(f"{device.name} is a {device.type.value} that never sleeps; only a GSME or the sleepy "
+                           "Alt HAN bridge wakes")
         await emulated.wake_cycle()
 
     async def power_cycle(self, device: DeviceConfig, *, off_s: float = 0.0) -> None:
@@ -208,19 +214,46 @@ async def assemble(context: AssemblyContext) -> AsyncIterator[EmuPremises]:
             stack.callback(context.watch_air(air, pan_id=app.state.network_info.pan_id))
             stack.push_async_callback(hub.close)
             devices: dict[str, EmulatedDevice] = {}
-            for index, entry in enumerate(config.devices):
+            # the CH's HAN first, so that every orchestrating bridge is on the air before those behind it
+            for entry in sorted(config.devices, key=lambda e: not config.on_ch_han(e)):
                 gsme_timing = GsmeTiming(wake_interval_s=config.timing.gsme_wake_interval_s, phase_s=entry.wake_phase_s)
-                device = build_device(entry.type, air, device_settings(config, entry, FIRST_DEVICE_NWK + index),
-                                      context.clock, context.keystore, gsme_timing=gsme_timing)
+                device = build_device(entry.type, air, device_settings(config, entry, device_nwk(config, entry)),
+                                      context.clock, context.keystore, gsme_timing=gsme_timing,
+                                      bridge=bridge_link(config, entry))
                 stack.push_async_callback(device.close)
                 pace(air, config, entry, device.node)
                 device.firmware.subscribe(firmware_listener(context.events, device.firmware))
-                hub.register(entry.id, entry.type)
-                await join_and_interview(app, device.node)
+                if config.on_ch_han(entry):
+                    hub.register(entry.id, entry.type)
+                    await join_and_interview(app, device.node)
+                else:
+                    await device.start()
                 await device.ready()
                 devices[entry.name] = EmulatedDevice(entry, device, context.clock)
-            yield EmuPremises(air, hub, devices, context.events)
-            raise_firmware_faults(devices)
+            in_file_order = {entry.name: devices[entry.name] for entry in config.devices}
+            yield EmuPremises(air, hub, in_file_order, context.events)
+            raise_firmware_faults(in_file_order)
+
+
+def device_nwk(config: BenchConfig, entry: DeviceConfig) -> int:
+    """The device's short address: 0x1000, 0x1001, ... in bench-file order."""
+    return FIRST_DEVICE_NWK + config.devices.index(entry)
+
+
+def bridge_link(config: BenchConfig, entry: DeviceConfig) -> BridgeLink | None:
+    """Where an Alt HAN bridge sits in the premises' installation (None for any other device)."""
+    if entry.ppmid_variant is None or entry.type is not DeviceType.ALT_HAN:
+        return None
+    orchestrator = config.orchestrator_of(entry)
+    behind = config.bridges_behind(entry)
+    return BridgeLink(
+        variant=entry.ppmid_variant,
+        orchestrator_nwk=None if orchestrator is None else device_nwk(config, orchestrator),
+        sleepy=config.sleeps(entry),
+        behind={device_nwk(config, b): b.ppmid_variant for b in behind if b.ppmid_variant is not None},
+        sleepy_behind=frozenset(b.ppmid_variant for b in behind if config.sleeps(b) and b.ppmid_variant is not None),
+        timing=BridgeTiming(config.alt_han.wake_interval_s, config.alt_han.orchestration_wait_s),
+    )
 
 
 class EmulatedFirmwareFault(RuntimeError):

@@ -58,9 +58,11 @@ async def assemble(context: AssemblyContext) -> AsyncIterator[BoardPremises]:
         devices: dict[str, BoardDevice] = {}
         for entry in config.devices:
             assert entry.board is not None, "load_bench requires a board on a lab bench"
-            hub.register(entry.id, entry.type)
             devices[entry.name] = await stack.enter_async_context(
                 board_device(entry, BoardControl(entry.board, name=entry.name), context.events))
+            if not config.on_ch_han(entry):
+                continue  # an Alt HAN bridge behind another: on its orchestrator's link, not the CH's HAN
+            hub.register(entry.id, entry.type)
             ieee = eui64_of(entry.id)
             if ieee not in app.devices:
                 await security.permit(app, ieee)

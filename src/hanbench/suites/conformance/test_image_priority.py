@@ -52,3 +52,48 @@ async def test_the_ppmid_and_a_hcalcs_overwrite_each_other(
         await supplier.wait_alert(0x8F72, device=hcalcs, timeout=receipt_wait_s(bench))
         assert hcalcs.state.held_version == NEW
     assert lost.state.held_version is None and lost.state.running_version != NEW
+
+
+async def send_bridge(bench: Bench, user: BenchUser, bridge: BenchDevice) -> RequestResult:
+    """SR 11.4 with what ``user`` sends ``bridge`` under the premises' MP170 option."""
+    return await user.update_ppmid_firmware(bench.bridge_package(bridge, NEW), [bridge])
+
+
+@pytest.mark.asyncio
+async def test_the_gsme_overwrites_an_image_waiting_for_the_alt_han_device(
+        bench: Bench, supplier: BenchUser, rsa: BenchUser, gsme: BenchDevice, b1: BenchDevice) -> None:
+    """Seed 002: "the GSME has priority so would overwrite an image waiting for the Alt HAN Device".
+    The GSME's image comes from the supplier's RSA (MP207): the CCS08 goes to whoever sent the lost image."""
+    bridge, meter = await asyncio.gather(send_bridge(bench, supplier, b1), send(bench, rsa, gsme))
+    assert bridge.targets[0].outcome is Outcome.DISTRIBUTED and meter.targets[0].outcome is Outcome.DISTRIBUTED
+    await assert_discarded(bench, supplier, b1)
+    assert not [a for a in rsa.alerts() if a.device == b1.id], "the RSA sent no image to the bridge"
+    await supplier.wait_alert(0x8F72, device=gsme, timeout=receipt_wait_s(bench))
+    assert gsme.state.held_version == NEW and b1.state.running_version != NEW
+
+
+@pytest.mark.asyncio
+async def test_an_image_for_the_alt_han_device_sent_while_the_gsmes_waits_is_itself_discarded(
+        bench: Bench, supplier: BenchUser, gsme: BenchDevice, b1: BenchDevice) -> None:
+    """The GSME's priority, the other way round: the bridge's image cannot displace it."""
+    meter, bridge = await asyncio.gather(send(bench, supplier, gsme), send_bridge(bench, supplier, b1))
+    assert meter.targets[0].outcome is Outcome.DISTRIBUTED
+    assert bridge.targets[0].outcome is Outcome.NOT_STORED, bridge
+    await assert_discarded(bench, supplier, b1)
+    await supplier.wait_alert(0x8F72, device=gsme, timeout=receipt_wait_s(bench))
+
+
+@pytest.mark.asyncio
+@pytest.mark.parametrize("other", ["ppmid", "hcalcs"])
+async def test_the_alt_han_device_mirrors_the_ppmids_priorities(
+        bench: Bench, supplier: BenchUser, ppmid: BenchDevice, hcalcs: BenchDevice, b1: BenchDevice,
+        other: str) -> None:
+    """Seed 002: "the Alt HAN Device, acting as a PPMID, will mirror all priorities the PPMID has":
+    it overwrites, and is overwritten by, the PPMID's and the HCALCS's images as the PPMID is."""
+    device = bench.device(other)
+    await asyncio.gather(send_bridge(bench, supplier, b1), send(bench, supplier, device))
+    await assert_discarded(bench, supplier, b1)
+    await asyncio.gather(send(bench, supplier, device), send_bridge(bench, supplier, b1))
+    await assert_discarded(bench, supplier, device)
+    cs09 = await supplier.wait_alert(0x8F8B, device=b1, timeout=receipt_wait_s(bench))
+    assert cs09.detail == "SUCCESS"
