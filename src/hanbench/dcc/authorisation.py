@@ -160,7 +160,7 @@ class Authoriser:
             return None
         if not isinstance(image, UpgradeImage):
             return RefusalRule.MALFORMED_IMAGE, f"the image cannot be used: {image}"
-        header, profile = image.header, profile_for(device.type)
+        header, profile = image.header, profile_for(device.type, device.ppmid_variant)
         if not header.is_for(profile.manufacturer_code, profile.image_type):
             meant = device_type_of(header)
             what = f"a {meant.value} image" if meant is not None else "no device type the bench knows"
