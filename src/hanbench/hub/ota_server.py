@@ -43,7 +43,8 @@ Protocol decisions, each a knob in :class:`OtaServerConfig` with the spec defaul
   version cannot be checked and is served.
 * Image Block: ``min(maximum_data_size, max_block_size)`` bytes of the stored file, served
   from the original bytes. A request earlier than ``minimum_block_period_ms`` after the
-  previous block, or any request while :attr:`OtaServer.busy`, gets WAIT_FOR_DATA with
+  previous request served (the period is the client's, between its requests), or any
+  request while :attr:`OtaServer.busy`, gets WAIT_FOR_DATA with
   current time, request time and the minimum block period (the only ZCL response that can
   carry the period). Unknown image or device: ABORT. Offset past the end: MALFORMED_COMMAND.
 * Image Page: ``page_size`` bytes as successive unsolicited Image Block Responses, spaced by
@@ -534,11 +535,12 @@ class OtaServer:
             if decision is not None:
                 await self._faulty_answer(peer, tsn, transfer, decision)
                 return None
-        wait_until = self._throttled_until(transfer)
+        wait_until = self._throttled_until(transfer, now)
         if wait_until is not None:
             transfer.waits += 1
             await self._refuse_block(peer, tsn, Status.WAIT_FOR_DATA, until=wait_until)
             return None
+        transfer.last_served_request_at = now
         return transfer
 
     async def _refuse_block(self, peer: OtaPeer, tsn: int, status: Status, *, until: float | None = None) -> None:
@@ -587,14 +589,15 @@ class OtaServer:
         self._arm_stall_timer(transfer)
         return transfer
 
-    def _throttled_until(self, transfer: Transfer) -> float | None:
-        """Loop time before which ``transfer`` may not have its next block, or ``None``."""
-        now = self._loop_now()
+    def _throttled_until(self, transfer: Transfer, now: float) -> float | None:
+        """Loop time before which a request of ``transfer`` arriving at ``now`` may not be
+        served, or ``None``."""
         if self.busy:
             return now + self.config.busy_backoff_s
         period = self._block_period_ms() / 1000
-        if period and transfer.last_block_at is not None and now < transfer.last_block_at + period:
-            return transfer.last_block_at + period
+        last = transfer.last_served_request_at
+        if period and last is not None and now < last + period:
+            return last + period
         return None
 
     def _wait_for_data(self, until: float) -> ImageBlockResponse:

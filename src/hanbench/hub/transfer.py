@@ -155,6 +155,10 @@ class Transfer:
     #: End of the furthest block sent; a request below it is a retry.
     high_water: int = 0
     last_block_at: float | None = None
+    #: When the last request served with a block arrived: the minimum block period counts from
+    #: it, as the client counts it from its own request (ZCL OTA: the least time between two
+    #: Image Block Requests), not from when the answer got through the air.
+    last_served_request_at: float | None = None
     reported_percent: float = 0.0
     _stall_timer: asyncio.TimerHandle | None = field(default=None, repr=False)
     _stall_when: float = field(default=0.0, repr=False)

@@ -334,6 +334,27 @@ async def test_minimum_block_period_answers_early_requests_with_wait_for_data() 
         assert b.server.transfers[PROBE].waits == 1
 
 
+async def test_minimum_block_period_counts_from_the_request_served_not_from_its_slow_answer() -> None:
+    """A client keeps the period between its own requests; an answer that takes long on the air
+    (a poll, retries) must not make the next request early."""
+    async with bench(config=OtaServerConfig(minimum_block_period_ms=1000)) as b:
+        assert b.server is not None
+        send = OtaPeer.send
+
+        async def slow_link(peer: OtaPeer, frame: bytes) -> bool:  # each answer takes 0.4 s to get through
+            await asyncio.sleep(0.4)
+            return await send(peer, frame)
+
+        b.server.offer(parse_image(ESME_IMAGE), [PROBE])
+        with pytest.MonkeyPatch.context() as patch:
+            patch.setattr(OtaPeer, "send", slow_link)
+            for offset in (0, 50, 100):
+                await b.probe.send("image_block", **b.probe.block(offset))
+                await asyncio.sleep(1.0)  # the period, from this request
+        statuses = [f.cmd.status for f in b.probe.frames]
+        assert statuses == [Status.SUCCESS] * 3 and b.server.transfers[PROBE].waits == 0
+
+
 async def test_busy_server_answers_wait_for_data_until_released() -> None:
     async with bench(config=OtaServerConfig(busy_backoff_s=7)) as b:
         assert b.server is not None
