@@ -69,7 +69,10 @@ class EmulatedBoard:
             "set_clock": self._set_clock,
             "reset": lambda _: self._restart(self.backend.reset, "reset"),
             "factory_reset": lambda _: self._restart(self.backend.factory_reset, "factory_reset"),
-            "restore_factory_image": lambda _: self._restart(self.backend.restore_factory_image, "factory_image"),
+            # as a board behind a USB-serial bridge: the MCU restarts, the port stays (a labgrid
+            # place's ser2net does not serve a pty that went away again)
+            "restore_factory_image": lambda _: self._restart(self.backend.restore_factory_image, "factory_image",
+                                                             leaves_bus=False),
         }
         backend.attach(self.emit)
 
@@ -196,18 +199,19 @@ class EmulatedBoard:
         self.backend.set_clock(clock_argument(args))
         return {}
 
-    def _restart(self, action: Callable[[], None], reason: str) -> Mapping[str, Any]:
-        """Acknowledge now, answer nothing more, leave the bus once the acknowledgement is out, boot."""
+    def _restart(self, action: Callable[[], None], reason: str, *, leaves_bus: bool = True) -> Mapping[str, Any]:
+        """Acknowledge now, answer nothing more, leave the bus (``leaves_bus``) once the
+        acknowledgement is out, boot."""
         self._restarting = True
-        task = asyncio.get_running_loop().create_task(self._reboot(action, reason))
+        task = asyncio.get_running_loop().create_task(self._reboot(action, reason, leaves_bus))
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
         return {}
 
-    async def _reboot(self, action: Callable[[], None], reason: str) -> None:
+    async def _reboot(self, action: Callable[[], None], reason: str, leaves_bus: bool) -> None:
         await asyncio.sleep(0.02)  # a real UART sends the acknowledgement before the MCU resets
         action()
-        await self.vanish(self.reset_gap)
+        await (self.vanish(self.reset_gap) if leaves_bus else asyncio.sleep(self.reset_gap))
         self._restarting = False
         self.emit(BootEvent(reason))
 
