@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 from collections import Counter
 from pathlib import Path
 
@@ -11,6 +12,7 @@ import pytest
 from fixture_files import estate_copy
 from hanbench import AutomationAction, NotOnBench, Outcome, open_estate, run_virtual
 from hanbench.bench.bench_file import load_bench
+from hanbench.bench.estate import YOUNG_ALLOCATIONS_PER_PREMISES
 from hanbench.bench.events import RequestSubmitted, TransferFinished
 from hanbench.bench.record import SessionOutcome, SessionRecord
 from hanbench.gbcs.alerts import TransferResult
@@ -134,3 +136,27 @@ def test_automation_over_a_set_takes_every_device_to_activation(tmp_path: Path) 
             assert paced.pacer.peak <= 3
 
     run_virtual(session())
+
+
+def test_an_open_estate_is_frozen_and_collects_young_objects_per_premises(tmp_path: Path) -> None:
+    """While an estate is open, what it built is out of the collector's generations and the
+    young threshold is YOUNG_ALLOCATIONS_PER_PREMISES a premises (never below the process's
+    own); both are as they were once it closes, even after a failure."""
+    path = estate_copy(tmp_path)
+    before = gc.get_threshold()
+    gc.set_threshold(100, before[1], before[2])
+
+    async def session() -> tuple[tuple[int, int, int], int]:
+        async with open_estate(path) as estate:
+            assert len(estate.premises) == 3
+            inside = gc.get_threshold(), gc.get_freeze_count()
+            raise RuntimeError(inside)
+
+    try:
+        with pytest.raises(RuntimeError) as failed:
+            run_virtual(session())
+        threshold, frozen = failed.value.args[0]
+        assert threshold == (3 * YOUNG_ALLOCATIONS_PER_PREMISES, before[1], before[2]) and frozen > 0
+        assert gc.get_threshold() == (100, before[1], before[2]) and gc.get_freeze_count() == 0
+    finally:
+        gc.set_threshold(*before)
