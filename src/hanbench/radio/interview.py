@@ -13,6 +13,7 @@ from typing import Protocol
 
 import zigpy.application
 import zigpy.device
+import zigpy.exceptions
 import zigpy.types as t
 
 from hanbench.errors import InfrastructureFault
@@ -59,6 +60,27 @@ async def wait_interviewed(
         app.remove_listener(listener)
 
 
+#: How many times the coordinator broadcasts its permit before the failure stands.
+PERMIT_ATTEMPTS = 3
+
+
+async def permit_joining(app: zigpy.application.ControllerApplication, permit_s: int) -> None:
+    """Open the network for ``permit_s`` seconds, broadcasting the permit again if it fails.
+
+    The permit is a broadcast: on a busy channel CSMA-CA can give up on it (a channel access
+    failure, which zigpy raises as ``DeliveryError``), as a real coordinator's stack reports
+    now and then; an installer opens the network again. Over thousands of premises on the
+    honest air one of them meets it. After :data:`PERMIT_ATTEMPTS` failures the last stands.
+    """
+    for attempt in range(1, PERMIT_ATTEMPTS + 1):
+        try:
+            await app.permit(permit_s)
+            return
+        except zigpy.exceptions.DeliveryError:
+            if attempt == PERMIT_ATTEMPTS:
+                raise
+
+
 class Joining(Protocol):
     """A device that can be told to join (an emulated node; a board told to join over serial)."""
 
@@ -76,6 +98,6 @@ async def join_and_interview(
     timeout: float = 120.0,
 ) -> zigpy.device.Device:
     """Open the network, have ``device`` join, and return zigpy's device once interviewed."""
-    await app.permit(permit_s)
+    await permit_joining(app, permit_s)
     await device.join()
     return await wait_interviewed(app, device.ieee, timeout=timeout)

@@ -15,7 +15,7 @@ from zigpy.zcl.clusters.smartenergy import Metering, Tunneling
 from hanbench.devices.node import EmulatedNode
 from hanbench.radio.air import AirTiming, JoinNotPermitted, VirtualAir
 from hanbench.radio.endpoints import comms_hub_endpoint
-from hanbench.radio.interview import join_and_interview
+from hanbench.radio.interview import PERMIT_ATTEMPTS, join_and_interview
 from hanbench.radio.link import LinkModel
 from hanbench.radio.se_profile import SE_PROFILE_ID, SeDeviceType
 from hanbench.radio.shutdown import shut_down, zigpy_tasks
@@ -155,6 +155,33 @@ async def test_zigpy_request_to_a_sleeping_node_fails_with_delivery_error() -> N
         node.wake()
         result, _ = await device.endpoints[1].basic.read_attributes(["model"], allow_cache=False)
         assert result == {"model": "GSME-2"}
+        await node.close()
+
+
+@pytest.mark.parametrize("failures", [PERMIT_ATTEMPTS - 1, PERMIT_ATTEMPTS])
+async def test_a_permit_broadcast_lost_to_channel_access_is_sent_again(failures: int) -> None:
+    """The coordinator's permit broadcast can meet a busy channel; it is sent again, and
+    only the last of PERMIT_ATTEMPTS failures stands (no join without an open network)."""
+    air = VirtualAir()
+    async with virtual_coordinator(air) as app:
+        permit = app.permit
+        calls: list[int] = []
+
+        async def busy_then_permit(time_s: int) -> None:
+            calls.append(time_s)
+            if len(calls) <= failures:
+                raise zigpy.exceptions.DeliveryError("broadcast: channel access failure")
+            await permit(time_s)
+
+        app.permit = busy_then_permit  # type: ignore[method-assign]
+        node = gsme(air)
+        if failures < PERMIT_ATTEMPTS:
+            device = await join_and_interview(app, node)
+            assert device.model == "GSME-2" and calls == [60] * PERMIT_ATTEMPTS
+        else:
+            with pytest.raises(zigpy.exceptions.DeliveryError, match="channel access failure"):
+                await join_and_interview(app, node)
+            assert calls == [60] * PERMIT_ATTEMPTS and GSME_IEEE not in app.devices
         await node.close()
 
 
