@@ -204,6 +204,26 @@ async def test_request_times_out_in_loop_time_when_the_reply_is_lost() -> None:
         assert loop.time() - start == pytest.approx(8.0)
 
 
+async def test_waits_that_overlap_each_time_out_at_their_own_deadline() -> None:
+    """One timer watches all of a node's waits: a later, shorter wait still times out first,
+    and an answered wait does not hold the other back."""
+    async with on_network() as (air, node, device):
+        air.set_link(VIRTUAL_RADIO_IEEE, node.ieee, LinkModel(loss=1.0), both_ways=False)
+        loop = asyncio.get_running_loop()
+        start = loop.time()
+        ended: dict[str, float] = {}
+
+        async def query(name: str, timeout: float, after: float) -> None:
+            await asyncio.sleep(after)
+            with pytest.raises(TimeoutError):
+                await node.request(Ota.cluster_id, "query_next_image", field_control=0, manufacturer_code=0,
+                                   image_type=0, current_file_version=1, timeout=timeout)
+            ended[name] = loop.time() - start
+
+        await asyncio.gather(query("long", 9.0, 0.0), query("short", 2.0, 1.0), query("middle", 5.0, 1.5))
+    assert ended == {"long": pytest.approx(9.0), "short": pytest.approx(3.0), "middle": pytest.approx(6.5)}
+
+
 async def test_sleeping_node_receives_nothing_but_can_send() -> None:
     async with on_network() as (air, node, device):
         node.rx_on_when_idle = False
