@@ -219,16 +219,16 @@ def _key(ieee: t.EUI64) -> int:
 class _Indirect:
     """A frame in a parent's indirect queue, waiting for its sleepy child's poll."""
 
-    __slots__ = ("sender", "packet", "numbers", "aps_ack", "confirmed", "expiry")
+    __slots__ = ("sender", "packet", "numbers", "aps_ack", "confirmed", "expires_at")
 
     def __init__(self, sender: _Attached, packet: t.ZigbeePacket, numbers: FrameNumbers, aps_ack: bool,
-                 confirmed: asyncio.Future[None]) -> None:
+                 confirmed: asyncio.Future[None], expires_at: float) -> None:
         self.sender = sender
         self.packet = packet
         self.numbers = numbers
         self.aps_ack = aps_ack
         self.confirmed = confirmed
-        self.expiry: asyncio.TimerHandle | None = None
+        self.expires_at = expires_at
 
 
 class _Attached:
@@ -240,9 +240,11 @@ class _Attached:
         self.parent_nwk = 0x0000
         self._mac = self._nwk = self._aps = 0xFF
         self._station = Station(int(node.nwk), t.EUI64(node.ieee))
-        # Honest air: frames waiting for the node's poll; arrivals (due time, order, packet)
-        # not yet handed over; frames handed to a busy application; the next poll.
+        # Honest air: frames waiting for the node's poll and the one timer that expires them
+        # (VirtualAir._watch_indirect); arrivals (due time, order, packet) not yet handed
+        # over; frames handed to a busy application; the next poll.
         self.indirect: collections.deque[_Indirect] = collections.deque()
+        self.indirect_expiry: asyncio.TimerHandle | None = None
         self.arrivals: list[tuple[float, int, t.ZigbeePacket]] = []
         self.inbox: collections.deque[t.ZigbeePacket] = collections.deque()
         self.app_busy = False
@@ -345,6 +347,9 @@ class VirtualAir:
         if attached.poll is not None:
             attached.poll.cancel()
             attached.poll = None
+        if attached.indirect_expiry is not None:
+            attached.indirect_expiry.cancel()
+            attached.indirect_expiry = None
         while attached.indirect:
             self._fail_indirect(attached.indirect.popleft(), f"{node.ieee} left the network")
 
@@ -585,11 +590,25 @@ class VirtualAir:
                           dst: _Attached, packet: t.ZigbeePacket, numbers: FrameNumbers) -> None:
         """A unicast to a sleepy node: it waits in the parent's indirect queue for a poll."""
         confirmed: asyncio.Future[None] = loop.create_future()
-        entry = _Indirect(sender, packet, numbers, t.TransmitOptions.ACK in packet.tx_options, confirmed)
-        entry.expiry = loop.call_later(timing.mac.indirect_timeout_s, self._expire, dst, entry)
+        entry = _Indirect(sender, packet, numbers, t.TransmitOptions.ACK in packet.tx_options, confirmed,
+                          loop.time() + timing.mac.indirect_timeout_s)
         dst.indirect.append(entry)
+        if dst.indirect_expiry is None:
+            self._watch_indirect(loop, dst, entry.expires_at)
         self._keep_polling(loop, timing, dst)
         await confirmed
+
+    def _watch_indirect(self, loop: asyncio.AbstractEventLoop, child: _Attached, when: float) -> None:
+        """Expire ``child``'s queued frames from loop time ``when`` on.
+
+        One timer per queue, not one per frame: every frame is held for the same indirect
+        timeout and the queue is first in, first out, so the frame at its head is the next to
+        expire. A poll takes that frame and leaves the timer as it is; when the timer fires it
+        fails the frames that are due and sets itself for the new head. A sleepy node that
+        polls in time thus costs one timer per indirect timeout rather than a timer set and
+        cancelled for each frame. Frames expire at the same loop times as with a timer each.
+        """
+        child.indirect_expiry = loop.call_at(when, self._expire, child, when)
 
     def _keep_polling(self, loop: asyncio.AbstractEventLoop, timing: AirTiming, node: _Attached) -> None:
         """Start a sleepy node's polls if it is awake and not polling yet."""
@@ -621,8 +640,6 @@ class VirtualAir:
         next_poll = now + timing.poll_interval_s
         if poll.acked and pending:
             entry = child.indirect.popleft()
-            if entry.expiry is not None:
-                entry.expiry.cancel()
             octets = data_frame_octets(len(entry.packet.data.serialize()),
                                        aps_secured=entry.packet.profile_id == SE_PROFILE_ID)
             ok, done_at = self._unicast(poll.done_at, entry.sender, child, child.station, entry.packet, octets,
@@ -633,20 +650,20 @@ class VirtualAir:
             next_poll = done_at if child.indirect else max(next_poll, done_at)
         child.poll = loop.call_at(next_poll, self._poll, child)
 
-    def _expire(self, child: _Attached, entry: _Indirect) -> None:
-        """The indirect transmission timeout: the child did not poll for the frame in time."""
-        try:
-            child.indirect.remove(entry)
-        except ValueError:
-            return
-        self.undeliverable += 1
-        self._fail_indirect(entry, f"unicast to {child.node.ieee} failed: destination asleep "
-                                   f"(not polled within {self._honest_channel().constants.indirect_timeout_s} s)")
+    def _expire(self, child: _Attached, when: float) -> None:
+        """The indirect transmission timeout: the child did not poll in time for the frames
+        at the head of its queue due by ``when`` (see :meth:`_watch_indirect`)."""
+        child.indirect_expiry = None
+        queue = child.indirect
+        while queue and queue[0].expires_at <= when:
+            self.undeliverable += 1
+            self._fail_indirect(queue.popleft(), f"unicast to {child.node.ieee} failed: destination asleep "
+                                f"(not polled within {self._honest_channel().constants.indirect_timeout_s} s)")
+        if queue and self._nodes.get(child.key) is child:
+            self._watch_indirect(asyncio.get_running_loop(), child, queue[0].expires_at)
 
     @staticmethod
     def _fail_indirect(entry: _Indirect, reason: str) -> None:
-        if entry.expiry is not None:
-            entry.expiry.cancel()
         _settle(entry.confirmed, reason)
 
     def _arrive(self, when: float, dst: _Attached, packet: t.ZigbeePacket) -> None:

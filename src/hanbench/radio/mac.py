@@ -54,6 +54,7 @@ import bisect
 import dataclasses
 import random
 from collections.abc import Callable
+from typing import NamedTuple
 
 #: O-QPSK in the 2.4 GHz band: 62.5 ksymbol/s (802.15.4-2006 section 6.5.3.2).
 SYMBOL_S = 16e-6
@@ -139,13 +140,13 @@ class ChannelStats:
     busy_s: float = 0.0      #: seconds the channel was reserved
 
 
-@dataclasses.dataclass(frozen=True)
-class Sent:
+class Sent(NamedTuple):
     """How one MAC transmission (with its retries) ended.
 
     ``acked``: the sender holds an acknowledgement (always True for a frame that asks for
     none, once it is on the air). ``done_at``: when the sender knows. ``received_at``: when
-    the receiver first had the whole frame, ``None`` if never.
+    the receiver first had the whole frame, ``None`` if never. A named tuple: one is made for
+    every MPDU, ACK and poll, and a tuple is built for a fifth of a frozen dataclass's cost.
     """
 
     acked: bool

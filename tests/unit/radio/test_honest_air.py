@@ -168,6 +168,32 @@ async def test_a_frame_for_a_sleeping_node_fails_after_the_indirect_timeout() ->
     assert meter.received == [] and air.undeliverable == 1
 
 
+async def test_each_queued_frame_expires_at_its_own_indirect_timeout() -> None:
+    """One timer expires a parent's queue: the frame at its head fails at its own timeout,
+    and the frame behind it, queued later, is still delivered if the node polls in time."""
+    hub, meter = make_node(0), make_node(9, awake=False, sleepy=True)
+    air = honest(hub, meter)
+    loop = asyncio.get_running_loop()
+    failed_at: dict[int, float] = {}
+
+    async def send(tsn: int, after: float) -> None:
+        await asyncio.sleep(after)
+        try:
+            await air.transmit(packet(0, nwk(9), tsn=tsn))
+        except zigpy.exceptions.DeliveryError:
+            failed_at[tsn] = loop.time()
+
+    async def wake_later() -> None:
+        await asyncio.sleep(C.indirect_timeout_s + 0.5)  # after the first frame expired, before the second
+        meter.awake = True
+        await air.transmit(packet(9, nwk(0), tsn=7))
+
+    await asyncio.gather(send(1, 0.0), send(2, 2.0), wake_later())
+    assert failed_at == {1: pytest.approx(C.indirect_timeout_s)}
+    [(arrived, frame)] = meter.received
+    assert frame.tsn == 2 and C.indirect_timeout_s + 0.5 < arrived < 2 + C.indirect_timeout_s
+
+
 async def test_a_frame_waits_in_the_parent_queue_for_a_node_that_wakes_in_time() -> None:
     hub, meter = make_node(0), make_node(9, awake=False, sleepy=True)
     air = honest(hub, meter)
