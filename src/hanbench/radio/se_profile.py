@@ -43,7 +43,7 @@ The fix is one device class and one ZDO class, applied in one place:
   discovery on a retry), the same retries and delay, under the device's and then (in the
   radio's ``send_packet``) the application's concurrency limits; what it leaves out is the
   keyword plumbing of four layers of calls and the ``asynccontextmanager`` of each limit
-  (:func:`concurrency_slot` takes the slot straight from zigpy's limiter). A ZLL endpoint,
+  (:func:`send_in_turn` takes the slot straight from zigpy's limiter). A ZLL endpoint,
   whose replies zigpy relabels, goes through ``Endpoint.reply`` itself.
 * :func:`with_smart_energy` builds an application class whose ``add_device`` creates
   :class:`SmartEnergyDevice`. zigpy creates devices through ``add_device`` on join, on
@@ -66,10 +66,8 @@ upgrade that changes it fails a test and this module gets reviewed.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import enum
-from collections.abc import Callable
-from contextlib import AbstractAsyncContextManager
+from collections.abc import Awaitable, Callable
 from typing import Any, Generic, TypeVar
 
 import zigpy.application
@@ -90,16 +88,34 @@ from hanbench.radio.zcl_frames import ZclHeader, read_header
 SE_PROFILE_ID = 0x0109
 
 _Request = TypeVar("_Request")
-_NO_LIMIT = contextlib.nullcontext()
 _NWK = t.AddrMode.NWK
 _REPLY_OPTIONS = t.TransmitOptions.ACK  # zigpy asks for an APS ACK on a frame that expects no reply
 
 
-def concurrency_slot(limiter: zigpy.datastructures.RequestLimiter, priority: int) -> AbstractAsyncContextManager[Any]:
-    """A slot of one of zigpy's request limiters for a frame of ``priority``, taken as zigpy's
-    ``_limit_concurrency`` takes it (a CRITICAL frame skips the queue), without that method's
-    generator-based context manager and its debug logging of delayed requests."""
-    return _NO_LIMIT if priority >= t.PacketPriority.CRITICAL else limiter(priority=priority)
+async def send_in_turn(limiter: zigpy.datastructures.RequestLimiter, priority: int,
+                       send: Callable[[t.ZigbeePacket], Awaitable[None]], packet: t.ZigbeePacket) -> None:
+    """``send(packet)`` holding a slot of one of zigpy's request limiters for a frame of
+    ``priority``, taken as zigpy's ``_limit_concurrency`` takes it (a CRITICAL frame skips the
+    queue), without that method's generator-based context manager and its debug logging of
+    delayed requests.
+
+    A slot that is free now, with nobody waiting, is taken and given back directly, as
+    ``RequestLimiter._acquire`` takes one when it need not wait (it counts the frame in its
+    priority tier) and as ``_release`` gives it back (which also wakes the next waiter);
+    otherwise the frame queues in the limiter's own context manager. That spares every
+    uncontended frame the context manager's object and its two coroutines."""
+    if priority >= t.PacketPriority.CRITICAL:
+        await send(packet)
+        return
+    if limiter._waiters or limiter.locked(priority):
+        async with limiter(priority=priority):
+            await send(packet)
+        return
+    limiter._active_requests_by_tier[limiter._get_effective_priority_tier(priority)] += 1
+    try:
+        await send(packet)
+    finally:
+        limiter._release(priority)
 
 
 def duplicate_key(packet: t.ZigbeePacket) -> tuple[Any, ...]:
@@ -262,8 +278,8 @@ class SmartEnergyDevice(zigpy.device.Device):
                 tx_options=options | t.TransmitOptions.FORCE_ROUTE_DISCOVERY if attempt else options,
             )
             try:
-                async with concurrency_slot(self._concurrent_requests_semaphore, app._packet_priority_var.get()):
-                    await app.send_packet(packet)
+                await send_in_turn(self._concurrent_requests_semaphore, app._packet_priority_var.get(),
+                                   app.send_packet, packet)
                 return
             except Exception:
                 if attempt == retries:

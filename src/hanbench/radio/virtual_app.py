@@ -15,7 +15,7 @@ What the "radio" does, in the place each real radio library does it:
 * ``start_network`` registers the endpoints and builds zigpy's device for the coordinator
   itself from them, as bellows does (a coordinator does not interview itself).
 * ``send_packet`` takes its turn in zigpy's concurrency limiter (as ``_limit_concurrency``
-  would, through :func:`~hanbench.radio.se_profile.concurrency_slot`), then ``air.transmit``;
+  would, through :func:`~hanbench.radio.se_profile.send_in_turn`), then ``air.transmit``;
   a failed unicast raises ``DeliveryError`` like a radio's send-failure status.
 * ``permit_ncp`` opens the air for joins.
 """
@@ -38,7 +38,7 @@ import zigpy.zdo.types as zdo_t
 
 from hanbench.radio.air import VirtualAir
 from hanbench.radio.endpoints import comms_hub_endpoint, coordinator_node_descriptor
-from hanbench.radio.se_profile import SmartEnergyAppMixin, concurrency_slot
+from hanbench.radio.se_profile import SmartEnergyAppMixin, send_in_turn
 from hanbench.radio.shutdown import shut_down
 from hanbench.radio.zigpy_config import bench_zigpy_config
 
@@ -176,8 +176,7 @@ class VirtualRadioApp(SmartEnergyAppMixin, zigpy.application.ControllerApplicati
                 src=t.AddrModeAddress(addr_mode=t.AddrMode.NWK, address=COORDINATOR_NWK)
             )
         priority = self._packet_priority_var.get() if packet.priority is None else packet.priority
-        async with concurrency_slot(self._concurrent_requests_semaphore, priority):
-            await self.air.transmit(packet)
+        await send_in_turn(self._concurrent_requests_semaphore, priority, self.air.transmit, packet)
 
     async def permit_ncp(self, time_s: int = 60) -> None:
         self.air.permit_joining(time_s)

@@ -323,6 +323,29 @@ async def test_send_reply_waits_for_a_slot_of_the_devices_limiter() -> None:
             await slot.__aexit__(None, None, None)
 
 
+async def test_send_reply_holds_a_slot_of_the_devices_and_the_applications_limiter_while_it_sends() -> None:
+    """The slots send_reply takes without zigpy's context manager count in zigpy's limiters as
+    that context manager's do, and are given back, also when the send fails."""
+    async with interviewed_meter() as (app, device):
+        limiters = (device._concurrent_requests_semaphore, app._concurrent_requests_semaphore)
+        during: list[tuple[int, int]] = []
+        transmit = app.air.transmit
+
+        async def on_the_air(packet: t.ZigbeePacket) -> None:
+            during.append((limiters[0].active_requests, limiters[1].active_requests))
+            await transmit(packet)
+
+        app.air.transmit = on_the_air  # type: ignore[method-assign]
+        frame = QueryNextImageResponse(Status.NO_IMAGE_AVAILABLE).frame(1)
+        await device.send_reply(device.endpoints[1], Ota.cluster_id, frame)
+        assert during == [(1, 1)]
+        assert [limiter.active_requests for limiter in limiters] == [0, 0]
+        SendCapture(app, fail=99)
+        with pytest.raises(zigpy.exceptions.DeliveryError):
+            await device.send_reply(device.endpoints[1], Ota.cluster_id, frame)
+        assert [limiter.active_requests for limiter in limiters] == [0, 0]
+
+
 async def test_duplicate_key_tells_duplicates_apart_as_zigpys_filter_does() -> None:
     compared = {field.name for field in dataclasses.fields(t.ZigbeePacket) if field.compare}
     # A field zigpy adds to ZigbeePacket must be weighed for duplicate_key: this list is what it covers.
