@@ -17,7 +17,8 @@ zigpy changes any of this):
    :mod:`hanbench.hub.cluster_hook`: the device's :class:`~hanbench.radio.se_profile.
    SmartEnergyDevice` reads them from the raw frame (:mod:`hanbench.radio.zcl_frames`) where
    zigpy would parse them and run its request listeners (the mechanism ``OTAManager`` uses),
-   and each request is answered in a task of the application, as a listener is.
+   and each request is answered in a task of the application, as a listener is, whose first
+   step runs at once (:func:`~hanbench.radio.se_profile.start_handler`).
 2. It claims each device with ``device.ota_in_progress = True``, which is what makes zigpy's
    ``Ota.handle_cluster_request`` stand aside for any OTA frame left to zigpy (otherwise it
    would answer NO_IMAGE_AVAILABLE to queries and ABORT to block requests). The flag also
@@ -116,7 +117,7 @@ from hanbench.hub.transfer import (
 )
 from hanbench.listeners import Listeners
 from hanbench.radio.addresses import entity_of, eui64_of
-from hanbench.radio.se_profile import SE_PROFILE_ID, RequestRoute, SmartEnergyDevice
+from hanbench.radio.se_profile import SE_PROFILE_ID, RequestRoute, SmartEnergyDevice, start_handler
 from hanbench.radio.zcl_frames import (
     DefaultResponse,
     ImageBlock,
@@ -383,7 +384,8 @@ class OtaServer:
 
     def _route(self, device: Device) -> RequestRoute[OtaRequest]:
         """How ``device``'s OTA requests reach the server: read from the raw frame, each
-        answered in a task of the application, as zigpy runs a request listener."""
+        answered in a task of the application, as zigpy runs a request listener (started at
+        once: :func:`~hanbench.radio.se_profile.start_handler`)."""
         entity = entity_of(device.ieee)
         app = self._hooks.app
         peers: dict[int, OtaPeer] = {}  # by the endpoint the device sends from
@@ -392,7 +394,7 @@ class OtaServer:
             peer = peers.get(endpoint.endpoint_id)
             if peer is None or peer.endpoint is not endpoint:
                 peer = peers[endpoint.endpoint_id] = OtaPeer(entity, endpoint)
-            app.create_task(self._handlers[type(request)](peer, header.tsn, request))
+            start_handler(app, self._handlers[type(request)](peer, header.tsn, request))
 
         return RequestRoute(read_ota_request, handle)
 

@@ -37,6 +37,7 @@ from hanbench.radio.se_profile import (
     SmartEnergyAppMixin,
     SmartEnergyDevice,
     duplicate_key,
+    start_handler,
     with_smart_energy,
 )
 from hanbench.radio.virtual_app import VirtualRadioApp, virtual_coordinator
@@ -212,6 +213,37 @@ async def test_a_routed_request_reaches_its_route_with_zigpys_bookkeeping_and_no
         routed.unroute()
         app.packet_received(query_packet(7))
         assert len(routed.taken) == 2 and len(routed.zigpy_heard) == 1
+
+
+async def test_a_routed_request_is_answered_in_a_task_of_the_application_started_at_once() -> None:
+    """start_handler: from a loop callback (how a radio delivers a frame) the handler's first
+    step runs before packet_received returns, in its own task, which zigpy keeps until it is
+    done; from inside a task the handler starts on the next iteration, as zigpy's would."""
+    async with interviewed_meter() as (app, device):
+        loop = asyncio.get_running_loop()
+        steps: list[tuple[str, asyncio.Task[object] | None, bool]] = []
+
+        async def answer(where: str) -> None:
+            task = asyncio.current_task()
+            steps.append((where, task, task in app._tasks))
+            await asyncio.sleep(1)  # a handler that waits carries on in its task
+            steps.append((where + " after its wait", asyncio.current_task(), False))
+
+        def receive(where: str) -> None:
+            handler = start_handler(app, answer(where))
+            steps.append((where + " returned", handler, handler.done()))
+
+        loop.call_soon(receive, "from a callback")
+        await asyncio.sleep(0)
+        assert [(where, done) for where, _, done in steps] == [("from a callback", True),
+                                                               ("from a callback returned", False)]
+        assert steps[0][1] is steps[1][1] and steps[0][1] is not None
+        receive("from a task")
+        assert [where for where, _, _ in steps[2:]] == ["from a task returned"]
+        await asyncio.sleep(2)
+        assert [where for where, _, _ in steps[3:]] == ["from a task", "from a callback after its wait",
+                                                        "from a task after its wait"]
+        assert steps[1][1] is steps[4][1] and steps[1][1] not in app._tasks
 
 
 async def test_what_a_route_does_not_read_goes_through_zigpy() -> None:
