@@ -46,9 +46,13 @@ The fix is one device class and one ZDO class, applied in one place:
   handler is the same task, with its own context and ``current_task``; zigpy's duplicate
   filter has already passed the request, as before, since the route is only called after it;
   a handler that must wait for a limiter slot waits in the limiter's queue from its task, in
-  the order the requests arrived, as before. The step is run only from a loop callback (how a
-  radio delivers frames): inside a task asyncio allows no second current task, and the step
-  then runs on the next iteration as before. It relies on asyncio's ``call_soon`` of a new
+  the order the requests arrived, as before. The step is run at once only on a radio that
+  hands frames over from loop callbacks of its own (``handlers_start_at_once`` of
+  :class:`SmartEnergyAppMixin`: the virtual air), and only from such a callback: a serial
+  radio (bellows) calls ``packet_received`` from inside its protocol's ``data_received``,
+  where the answer's send would re-enter the protocol that is still reading, and inside a
+  task asyncio allows no second current task; there the step runs on the next iteration, as
+  zigpy's would. It relies on asyncio's ``call_soon`` of a new
   task's first step (the step's handle is the last one on the loop's ready queue, and names
   its task): if asyncio schedules it otherwise the task just starts on the next iteration,
   and a test fails.
@@ -140,6 +144,8 @@ def start_handler(app: zigpy.application.ControllerApplication,
     (see the module docstring)."""
     loop = asyncio.get_running_loop()
     task = app.create_task(handler)
+    if not getattr(app, "handlers_start_at_once", False):
+        return task
     ready: collections.deque[asyncio.Handle] | None = getattr(loop, "_ready", None)
     if ready and asyncio.current_task(loop) is None:
         step = ready[-1]
@@ -339,6 +345,11 @@ class SmartEnergyDevice(zigpy.device.Device):
 
 class SmartEnergyAppMixin(zigpy.application.ControllerApplication):
     """Makes an application track its devices as :class:`SmartEnergyDevice`."""
+
+    #: Whether the radio hands received frames to ``packet_received`` from loop callbacks of
+    #: its own, outside any I/O protocol, so that :func:`start_handler` may run a handler's
+    #: first step there (see the module docstring). A serial radio does not.
+    handlers_start_at_once: bool = False
 
     def add_device(self, ieee: t.EUI64, nwk: t.NWK) -> zigpy.device.Device:
         assert isinstance(ieee, t.EUI64)

@@ -86,6 +86,9 @@ class VirtualRadioApp(SmartEnergyAppMixin, zigpy.application.ControllerApplicati
 
     DISPLAY_NAME = "hanbench virtual air"
     DESCRIPTION = "In-process emulated 802.15.4 medium"
+    # The air delivers every frame from a loop callback of its own (VirtualAir._deliver_next,
+    # _arrived, _paced): a routed request's handler may start there (se_profile.start_handler).
+    handlers_start_at_once = True
 
     def __init__(
         self,

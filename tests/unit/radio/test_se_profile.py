@@ -244,6 +244,13 @@ async def test_a_routed_request_is_answered_in_a_task_of_the_application_started
         assert [where for where, _, _ in steps[3:]] == ["from a task", "from a callback after its wait",
                                                         "from a task after its wait"]
         assert steps[1][1] is steps[4][1] and steps[1][1] not in app._tasks
+        # a radio that delivers frames from inside its I/O protocol (bellows) starts it as zigpy would
+        app.handlers_start_at_once = False
+        loop.call_soon(receive, "from a serial radio")
+        await asyncio.sleep(0)
+        assert [where for where, _, _ in steps[6:]] == ["from a serial radio returned"]
+        await asyncio.sleep(0)
+        assert [where for where, _, _ in steps[7:]] == ["from a serial radio"]
 
 
 async def test_what_a_route_does_not_read_goes_through_zigpy() -> None:
