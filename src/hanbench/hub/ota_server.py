@@ -18,7 +18,7 @@ zigpy changes any of this):
    SmartEnergyDevice` reads them from the raw frame (:mod:`hanbench.radio.zcl_frames`) where
    zigpy would parse them and run its request listeners (the mechanism ``OTAManager`` uses),
    and each request is answered in a task of the application, as a listener is, whose first
-   step runs at once (:func:`~hanbench.radio.se_profile.start_handler`).
+   step runs at once where the radio allows (:func:`~hanbench.radio.se_profile.start_handler`).
 2. It claims each device with ``device.ota_in_progress = True``, which is what makes zigpy's
    ``Ota.handle_cluster_request`` stand aside for any OTA frame left to zigpy (otherwise it
    would answer NO_IMAGE_AVAILABLE to queries and ABORT to block requests). The flag also
