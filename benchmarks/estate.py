@@ -21,6 +21,9 @@ each it prints:
             varies less than wall time);
 ``bench``   the bench (virtual) time the update took;
 ``rss``     the process's peak resident memory;
+``gc``      the CPU time the garbage collector took of ``cpu``, and its collections (young,
+            middle, full): what the run allocates is collected while the estate runs, and a
+            collector that grows faster than the estate shows here first;
 
 and, against the smallest size of the same run, how wall time and RSS grow per premises
 (``x`` per-premises cost over the smallest size's: 1.00 is linear, below 1 better than
@@ -41,6 +44,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import cProfile
+import gc
 import json
 import pstats
 import resource
@@ -121,8 +125,26 @@ async def campaign(estate: Estate, concurrency: int) -> dict[str, object]:
             "ok": stage is CampaignStage.COMPLETED and running == {NEXT_FILE_VERSION: len(estate.chs)}}
 
 
+class Collector:
+    """The garbage collector's collections by generation and the CPU time they took."""
+
+    def __init__(self) -> None:
+        self.collections = [0, 0, 0]
+        self.cpu_s = 0.0
+        self._began = 0.0
+
+    def __call__(self, phase: str, info: dict[str, int]) -> None:
+        if phase == "start":
+            self._began = time.process_time()
+        else:
+            self.collections[info["generation"]] += 1
+            self.cpu_s += time.process_time() - self._began
+
+
 async def measured(path: Path, work: Callable[[Estate], Awaitable[dict[str, object]]]) -> dict[str, object]:
-    """Open the estate, do ``work`` on it, and time both."""
+    """Open the estate, do ``work`` on it, and time both (and the collector)."""
+    collector = Collector()
+    gc.callbacks.append(collector)
     began, cpu = time.perf_counter(), time.process_time()
     async with open_estate(path) as estate:
         opened = time.perf_counter()
@@ -130,9 +152,11 @@ async def measured(path: Path, work: Callable[[Estate], Awaitable[dict[str, obje
         figures = await work(estate)
         bench_s = (estate.now() - start).total_seconds()
         updated = time.perf_counter()
+    gc.callbacks.remove(collector)
     return {"premises": len(estate.premises), "open_wall_s": opened - began, "update_wall_s": updated - opened,
             "cpu_s": time.process_time() - cpu, "bench_s": bench_s,
-            "rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, **figures}
+            "rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, "gc_s": collector.cpu_s,
+            "gc_collections": collector.collections, **figures}
 
 
 def one(premises: int, args: argparse.Namespace) -> dict[str, object]:
@@ -157,14 +181,15 @@ def one(premises: int, args: argparse.Namespace) -> dict[str, object]:
 
 def line(f: dict[str, object], base: dict[str, object] | None) -> str:
     text = (f"{f['premises']:>6} premises {f['devices']:>6} devices  open {f['open_wall_s']:7.2f} s  "
-            f"update {f['update_wall_s']:7.2f} s  cpu {f['cpu_s']:7.2f} s  bench {f['bench_s']:8.0f} s  rss {f['rss_mib']:7.1f} MiB")
+            f"update {f['update_wall_s']:7.2f} s  cpu {f['cpu_s']:7.2f} s  bench {f['bench_s']:8.0f} s  rss {f['rss_mib']:7.1f} MiB  "
+            f"gc {f['gc_s']:5.2f} s {'/'.join(map(str, f['gc_collections']))}")
     if base is not None and base is not f:
         scale = f["premises"] / base["premises"]  # type: ignore[operator]
         wall = (f["open_wall_s"] + f["update_wall_s"]) / (base["open_wall_s"] + base["update_wall_s"])  # type: ignore[operator]
         cpu = f["cpu_s"] / base["cpu_s"]  # type: ignore[operator]
         text += (f"  | x{scale:.0f} premises: wall x{wall:.1f} ({wall / scale:.2f} per premises), "
                  f"cpu x{cpu:.1f} ({cpu / scale:.2f}), "
-                 f"rss x{f['rss_mib'] / base['rss_mib']:.1f}, bench x{f['bench_s'] / base['bench_s']:.2f}")  # type: ignore[operator]
+                 f"rss x{f['rss_mib'] / base['rss_mib']:.1f}, gc x{f['gc_s'] / max(base['gc_s'], 1e-9):.1f}, bench x{f['bench_s'] / base['bench_s']:.2f}")  # type: ignore[operator]
     if not f["ok"]:
         text += f"  FAILED: {f['activated']} of {f['devices']} on the new version, {f['actions']}"
     return text
