@@ -13,7 +13,7 @@ import functools
 import importlib.util
 import itertools
 import sys
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from types import ModuleType
 
@@ -137,22 +137,34 @@ def bench_copy(folder: Path, name: str = "emu.toml", *, replace: Mapping[str, st
     return path
 
 
+def estate_template(name: str, count: int, devices: Sequence[str], *, import_supplier: str | None = None,
+                    gas_supplier: str | None = None) -> str:
+    """One ``[[estate.templates]]`` table of a bench file (suppliers by entity ID, as the file writes them)."""
+    lines = ["[[estate.templates]]", f'name = "{name}"', f"count = {count}",
+             "devices = [" + ", ".join(f'"{device}"' for device in devices) + "]"]
+    if import_supplier is not None:
+        lines.append(f'import_supplier = "{import_supplier}"')
+    if gas_supplier is not None:
+        lines.append(f'gas_supplier = "{gas_supplier}"')
+    return "\n".join(lines) + "\n"
+
+
+#: The suppliers of the test key store's estates.
+SUPPLIER_A_ID = "90-B3-D5-1F-30-01-00-00"
+SUPPLIER_B_ID = "90-B3-D5-1F-30-02-00-00"
+
+
+def dual_fuel_and_electricity(dual_fuel: int, electricity_only: int, *, other_name: str = "electricity_only") -> str:
+    """Templates of a small test estate: ``dual_fuel`` premises with ESME and GSME of supplier A,
+    and ``electricity_only`` premises with an ESME of supplier B."""
+    return (estate_template("dual_fuel", dual_fuel, ["esme", "gsme"], import_supplier=SUPPLIER_A_ID,
+                            gas_supplier=SUPPLIER_A_ID)
+            + "\n" + estate_template(other_name, electricity_only, ["esme"], import_supplier=SUPPLIER_B_ID))
+
+
 #: Two premises templates for small test estates: dual fuel with one supplier (ESME + GSME), and
 #: electricity only with the other.
-SMALL_ESTATE_TEMPLATES = """\
-[[estate.templates]]
-name = "dual_fuel"
-count = 2
-devices = ["esme", "gsme"]
-import_supplier = "90-B3-D5-1F-30-01-00-00"
-gas_supplier = "90-B3-D5-1F-30-01-00-00"
-
-[[estate.templates]]
-name = "electricity_only"
-count = 1
-devices = ["esme"]
-import_supplier = "90-B3-D5-1F-30-02-00-00"
-"""
+SMALL_ESTATE_TEMPLATES = dual_fuel_and_electricity(2, 1)
 
 
 def estate_copy(folder: Path, templates: str = SMALL_ESTATE_TEMPLATES, *, firmware: str = "",

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from fixture_files import estate_copy
+from fixture_files import estate_copy, estate_template
 from hanbench import (
     AutomationAction,
     CampaignPlan,
@@ -35,33 +35,12 @@ from hanbench.gbcs.image_types import NEXT_FILE_VERSION
 A = EntityId.parse("90-B3-D5-1F-30-01-00-00")
 B = EntityId.parse("90-B3-D5-1F-30-02-00-00")
 DAY = dt.timedelta(days=1)
-TEMPLATES = """\
-[[estate.templates]]
-name = "a_dual_fuel"
-count = 2
-devices = ["esme", "gsme"]
-import_supplier = "90-B3-D5-1F-30-01-00-00"
-gas_supplier = "90-B3-D5-1F-30-01-00-00"
-
-[[estate.templates]]
-name = "a_electricity_b_gas"
-count = 1
-devices = ["esme", "gsme"]
-import_supplier = "90-B3-D5-1F-30-01-00-00"
-gas_supplier = "90-B3-D5-1F-30-02-00-00"
-
-[[estate.templates]]
-name = "b_electricity"
-count = 1
-devices = ["esme"]
-import_supplier = "90-B3-D5-1F-30-02-00-00"
-
-[[estate.templates]]
-name = "b_gas_only"
-count = 1
-devices = ["gsme"]
-gas_supplier = "90-B3-D5-1F-30-02-00-00"
-"""
+TEMPLATES = "\n".join([
+    estate_template("a_dual_fuel", 2, ["esme", "gsme"], import_supplier=str(A), gas_supplier=str(A)),
+    estate_template("a_electricity_b_gas", 1, ["esme", "gsme"], import_supplier=str(A), gas_supplier=str(B)),
+    estate_template("b_electricity", 1, ["esme"], import_supplier=str(B)),
+    estate_template("b_gas_only", 1, ["gsme"], gas_supplier=str(B)),
+])
 
 
 def ch_of(estate, template: str) -> EntityId:  # type: ignore[no-untyped-def]

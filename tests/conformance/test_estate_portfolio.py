@@ -18,7 +18,7 @@ from pathlib import Path
 
 from click.testing import CliRunner
 
-from fixture_files import estate_copy
+from fixture_files import dual_fuel_and_electricity, estate_copy
 from hanbench import CampaignPlan, CampaignStage, PilotSelection, open_estate, run_virtual
 from hanbench.cli import main
 from hanbench.gbcs.device_types import DeviceType
@@ -32,20 +32,7 @@ ch = { versions = [0x00000002, 0x00000001], shares = [0.5, 0.5] }
 esme = { versions = [0x00000002, 0x00000001, 0x00000000], shares = [0.3, 0.3, 0.4] }
 gsme = { versions = [0x00000002, 0x00000001], shares = [0.5, 0.5] }
 """
-TEMPLATES = """\
-[[estate.templates]]
-name = "dual_fuel"
-count = 24
-devices = ["esme", "gsme"]
-import_supplier = "90-B3-D5-1F-30-01-00-00"
-gas_supplier = "90-B3-D5-1F-30-01-00-00"
-
-[[estate.templates]]
-name = "other"
-count = 6
-devices = ["esme"]
-import_supplier = "90-B3-D5-1F-30-02-00-00"
-"""
+TEMPLATES = dual_fuel_and_electricity(24, 6, other_name="other")
 
 
 def test_the_portfolio_report_of_an_estate_matches_what_every_device_runs(tmp_path: Path) -> None:

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from fixture_files import estate_copy
+from fixture_files import SUPPLIER_A_ID, estate_copy, estate_template
 from hanbench import AutomationAction, NotOnBench, Outcome, open_estate, run_virtual
 from hanbench.bench.bench_file import load_bench
 from hanbench.bench.estate import YOUNG_ALLOCATIONS_PER_PREMISES
@@ -83,13 +83,7 @@ def test_one_request_reaches_devices_on_several_premises_and_their_alerts_come_b
 
 
 def test_a_paced_user_keeps_to_its_cap_and_rate(tmp_path: Path) -> None:
-    templates = """\
-[[estate.templates]]
-name = "electricity_only"
-count = 8
-devices = ["esme"]
-import_supplier = "90-B3-D5-1F-30-01-00-00"
-"""
+    templates = estate_template("electricity_only", 8, ["esme"], import_supplier=SUPPLIER_A_ID)
     path = estate_copy(tmp_path, templates)
 
     async def session() -> None:

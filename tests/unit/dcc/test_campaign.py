@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from fixture_files import estate_copy
+from fixture_files import dual_fuel_and_electricity, estate_copy
 from hanbench import (
     CampaignPlan,
     CampaignRefused,
@@ -32,20 +32,7 @@ from hanbench.gbcs.image_types import NEXT_FILE_VERSION
 SUPPLIER_A = EntityId.parse("90-B3-D5-1F-30-01-00-00")
 SUPPLIER_B = EntityId.parse("90-B3-D5-1F-30-02-00-00")
 DAY = dt.timedelta(days=1)
-SIX = """\
-[[estate.templates]]
-name = "dual_fuel"
-count = 4
-devices = ["esme", "gsme"]
-import_supplier = "90-B3-D5-1F-30-01-00-00"
-gas_supplier = "90-B3-D5-1F-30-01-00-00"
-
-[[estate.templates]]
-name = "electricity_only"
-count = 2
-devices = ["esme"]
-import_supplier = "90-B3-D5-1F-30-02-00-00"
-"""
+SIX = dual_fuel_and_electricity(4, 2)
 
 
 def dual_fuel_chs(estate) -> tuple[EntityId, ...]:  # type: ignore[no-untyped-def]
