@@ -151,6 +151,21 @@ async def test_a_board_that_cannot_go_back_to_the_start_stops_the_bench_naming_i
             pass
 
 
+async def test_a_board_whose_factory_image_is_not_the_start_stops_the_bench_naming_it(tmp_path: Path,
+                                                                                      rig: LabRig) -> None:
+    file = lab_bench(tmp_path, rig)
+    async with open_bench(file) as bench:
+        await update_esme(bench)
+    board = rig.boards["esme"]
+    board.backend.restore_factory_image = lambda: None  # type: ignore[method-assign]  # a board flashed with v2
+    with pytest.raises(BoardNotAtStart, match=r"board esme: after restoring its factory image it runs firmware "
+                                              r"version 2, the bench file starts it at 1: flash firmware version 1 "
+                                              r"or set the device's firmware_version"):
+        async with open_bench(file):
+            pass
+    assert [request.op for request in board.requests_seen].count("restore_factory_image") == 1
+
+
 async def test_a_device_with_an_install_code_joins_with_its_derived_key(tmp_path: Path, rig: LabRig) -> None:
     # Zigbee 3.0 Base Device Behaviour spec, install code example, and its link key
     file = lab_bench(tmp_path, rig, keys={"esme": 'install_code = "83FED3407A939723A5C639B26916D505C3B5"'})

@@ -115,7 +115,7 @@ class BoardDevice:
                                   f"or set the device's firmware_version in the bench file") from None
         await self.settle()
         if (away := self._away_from_start()) is not None:
-            raise BoardNotAtStart(f"{self.component}: {away} after restoring its factory image: flash firmware "
+            raise BoardNotAtStart(f"{self.component}: after restoring its factory image {away}: flash firmware "
                                   f"version {self.config.firmware_version} or set the device's firmware_version "
                                   f"in the bench file")
 
