@@ -28,7 +28,8 @@ outside world, read from ``looptime/_internal/loops.py`` (0.9) and checked in
   the honest air makes eight jumps a block and spent a third of its loop iterations there.
   The bench's loop starts the (empty) countdown itself when an iteration finds nothing ready,
   so the same iteration jumps (:func:`_jump_when_idle`); the jumps, their times and the
-  selector poll before each are looptime's.
+  selector poll before each are looptime's. An iteration with callbacks ready does not poll
+  the selector at all: the clock cannot move in it, and the next idle iteration polls.
 * Work sent to ``loop.run_in_executor`` is tracked: while such a future is pending the clock
   advances in real-time steps. Threads started otherwise (bellows' serial thread, which
   talks back with ``call_soon_threadsafe``) are not tracked. looptime keeps those futures
@@ -95,16 +96,32 @@ def virtual_event_loop() -> asyncio.AbstractEventLoop:
 _NOOP_CYCLES, _NOOP_LIMIT, _NOOP_CYCLE = (f"_LoopTimeEventLoop__noop_{name}" for name in ("cycles", "limit", "cycle"))
 
 
+#: What an iteration with callbacks ready finds from the outside world: not asked (see
+#: :func:`_jump_when_idle`). Empty, and never filled: asyncio only iterates over it.
+_NOTHING_READY: list[Any] = []
+
+
 def _jump_when_idle(loop: asyncio.AbstractEventLoop) -> None:
     """Make an idle iteration of ``loop`` jump to its next timer at once, rather than the
     iteration after (only with no idle cycles to count, and only if looptime keeps its
-    countdown where 0.9 does: otherwise the loop is left as it is, and ``test_clock`` fails)."""
+    countdown where 0.9 does: otherwise the loop is left as it is, and ``test_clock`` fails).
+
+    An iteration with callbacks ready does not poll the selector at all: asyncio asks for a
+    zero-timeout poll, and looptime makes a system call for it, on every iteration; an emu
+    bench has nothing outside the loop to poll, and ran half its iterations with work ready.
+    The clock does not move in such an iteration, and the next iteration with nothing ready
+    polls before it jumps, so I/O (a socket, a thread's ``call_soon_threadsafe``) is still
+    seen before any time passes, only after the work already queued at that instant."""
     if getattr(loop, _NOOP_CYCLES, None) != 0 or not hasattr(loop, _NOOP_LIMIT) or not hasattr(loop, _NOOP_CYCLE):
         return
     selector = loop._selector  # type: ignore[attr-defined]
     select = selector.select  # looptime's, which moves the clock
 
     def select_or_jump(timeout: float | None = None) -> Any:
+        # A zero timeout: callbacks are ready, so the clock cannot move in this iteration;
+        # the outside world is polled when the loop next runs out of work, before any jump.
+        if timeout == 0:
+            return _NOTHING_READY
         # A positive timeout: nothing is ready and a timer is pending, the case in which
         # looptime would start its countdown now and jump on the next iteration.
         if timeout and getattr(loop, _NOOP_LIMIT) is None:

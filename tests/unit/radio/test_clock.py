@@ -280,3 +280,39 @@ def test_a_virtual_loop_jumps_to_the_next_timer_without_an_idle_iteration() -> N
     # Two loop iterations a sleep: the one that jumps to the timer and runs it, the one that
     # resumes the task (three with looptime's own idle iteration, 44 with its default).
     assert polls <= 2 * 100 + 2
+
+
+def test_a_virtual_loop_polls_the_outside_world_only_when_it_runs_out_of_work() -> None:
+    """An iteration with callbacks ready cannot move the clock, so it makes no selector
+    system call; the iteration that runs out of work polls before it jumps, so a socket
+    that is ready is still read before any time passes."""
+    loop = virtual_event_loop()
+    polls = 0
+    poll = getattr(loop, "_LoopTimeEventLoop__original_select")
+
+    def counting(timeout: float | None = None) -> list[object]:
+        nonlocal polls
+        polls += 1
+        return poll(timeout=timeout)
+
+    setattr(loop, "_LoopTimeEventLoop__original_select", counting)
+    ours, theirs = socket.socketpair()
+    try:
+        async def busy_then_read() -> tuple[int, bytes, float]:
+            for _ in range(100):
+                await asyncio.sleep(0)
+            busy_polls = polls
+            theirs.sendall(b"ping")
+            reader, writer = await asyncio.open_connection(sock=ours)
+            try:
+                data = await asyncio.wait_for(reader.read(4), 30.0)
+            finally:
+                writer.close()
+            return busy_polls, data, asyncio.get_running_loop().time()
+
+        busy_polls, data, at = loop.run_until_complete(busy_then_read())
+    finally:
+        loop.close()
+        theirs.close()
+    assert busy_polls <= 2  # 100 iterations with work ready
+    assert (data, at) == (b"ping", 0.0)  # read before the clock moved
