@@ -139,6 +139,37 @@ async def test_image_notify_leads_to_the_exact_stored_bytes_and_wait_for_upgrade
         assert b.server.image_waiting(DEVICE) is None
 
 
+async def test_the_device_asks_for_each_block_as_it_takes_the_answer_before_it_off_the_air() -> None:
+    """The device's firmware acts on a frame as it gets it: each Image Block Request goes out
+    from the air's delivery of the answer before it (the offer, then each block), not on a
+    later pass of the event loop."""
+    async with ota_bench() as b:
+        inside: list[bool] = []
+        receiving = False
+        receive = b.node.receive
+
+        def take_off_the_air(packet: t.ZigbeePacket) -> None:
+            nonlocal receiving
+            receiving = True
+            try:
+                receive(packet)
+            finally:
+                receiving = False
+
+        def watch(frame: AirFrame) -> None:
+            before = len(b.block_requests)
+            b.watch(frame)
+            if len(b.block_requests) > before:
+                inside.append(receiving)
+
+        b.node.receive = take_off_the_air  # type: ignore[method-assign]
+        b.air.add_observer(watch)
+        b.server.offer(parse_image(IMAGE), [DEVICE])
+        outcome = await b.node.ota.update()
+        assert outcome.result is ClientResult.KEPT and b.received == [IMAGE]
+        assert len(inside) == outcome.blocks and all(inside)
+
+
 async def test_block_size_follows_the_configured_maximum() -> None:
     async with ota_bench(server_config=OtaServerConfig(max_block_size=63),
                          client_config=OtaClientConfig(maximum_data_size=40)) as b:

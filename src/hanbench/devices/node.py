@@ -248,9 +248,21 @@ class EmulatedNode:
         self, cluster_id: int, attribute: str | int, value: Any, *, server: bool = True
     ) -> None:
         """Store an attribute value; ``attribute`` is a zigpy attribute name or ID."""
+        self.attribute_setter(cluster_id, attribute, server=server)(value)
+
+    def attribute_setter(
+        self, cluster_id: int, attribute: str | int, *, server: bool = True
+    ) -> Callable[[Any], None]:
+        """:meth:`set_attribute` for one attribute, its definition looked up once: for an
+        attribute that changes with every frame (an OTA client's FileOffset)."""
         attr_def = self._attribute_def(cluster_id, attribute)
-        side = ClusterType.Server if server else ClusterType.Client
-        self._attributes.setdefault((cluster_id, side), {})[attr_def.id] = attr_def.type(value)
+        store = self._attributes.setdefault((cluster_id, ClusterType.Server if server else ClusterType.Client), {})
+        attribute_id, kind = attr_def.id, attr_def.type
+
+        def set_value(value: Any) -> None:
+            store[attribute_id] = kind(value)
+
+        return set_value
 
     def get_attribute(
         self, cluster_id: int, attribute: str | int, *, server: bool = True

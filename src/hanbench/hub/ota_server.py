@@ -633,6 +633,7 @@ class OtaServer:
         else:
             data = transfer.stored.data[offset:offset + size]
         key = transfer.stored.key
+        solicited = tsn is not None
         tsn = peer.next_tsn() if tsn is None else tsn
         for _ in range(copies):
             sent = await peer.send(block_frame(tsn, key.manufacturer_code, key.image_type, key.file_version,
@@ -643,7 +644,11 @@ class OtaServer:
         if not sent:
             return None
         transfer.record_block(offset, len(data), self._loop_now())
-        self._arm_stall_timer(transfer)
+        if not solicited or transfer.high_water >= transfer.stored.size:
+            # A page's block answers no request of its own, and after the last block the device
+            # has upgrade_end_timeout_s: the stall timer counts from here. A block that answers a
+            # request keeps the timer _admit set as the request came in.
+            self._arm_stall_timer(transfer)
         progress = transfer.progress_due(self.config.progress_step_percent)
         if progress is not None:
             self._listeners(progress)
@@ -760,18 +765,18 @@ class OtaPeer:
         """A TSN for an unsolicited frame, from the device's sequence as zigpy takes one."""
         return self.endpoint.device.get_sequence()
 
-    async def reply(self, frame: bytes) -> None:
+    def reply(self, frame: bytes) -> Coroutine[Any, Any, None]:
         """Send one ZCL frame built by :mod:`hanbench.radio.zcl_frames` as ``Cluster.reply``
         does (its TSN and command are the frame's), through ``Endpoint.reply`` or the same
-        packet by :meth:`~hanbench.radio.se_profile.SmartEnergyDevice.send_reply`; zigpy's
-        ``DeliveryError`` if it is lost."""
+        packet by :meth:`~hanbench.radio.se_profile.SmartEnergyDevice.send_reply` (returned to
+        be awaited, not wrapped in a coroutine of its own); zigpy's ``DeliveryError`` if it is
+        lost."""
         endpoint = self.endpoint
         aps_encryption = endpoint.out_clusters[Ota.cluster_id].aps_encryption
         device = endpoint.device
         if isinstance(device, SmartEnergyDevice):
-            await device.send_reply(endpoint, Ota.cluster_id, frame, aps_encryption=aps_encryption)
-        else:
-            await endpoint.reply(Ota.cluster_id, frame[1], frame, command_id=frame[2], aps_encryption=aps_encryption)
+            return device.send_reply(endpoint, Ota.cluster_id, frame, aps_encryption=aps_encryption)
+        return endpoint.reply(Ota.cluster_id, frame[1], frame, command_id=frame[2], aps_encryption=aps_encryption)
 
     async def send(self, frame: bytes) -> bool:
         """Send one reply; False if the device did not get it (asleep, lost on the air).

@@ -55,15 +55,20 @@ The fix is one device class and one ZDO class, applied in one place:
   zigpy's would. It relies on asyncio's ``call_soon`` of a new
   task's first step (the step's handle is the last one on the loop's ready queue, and names
   its task): if asyncio schedules it otherwise the task just starts on the next iteration,
-  and a test fails.
+  and a test fails. :func:`step_now` is that step on its own; an emulated device's OTA
+  client uses it too, to carry on as the answer it waits for comes off the air (a future's
+  wake-up of its task is scheduled the same way), so that a block is two passes of the loop
+  (request delivered and answered, answer delivered and the next request sent), as a bare
+  asyncio exchange is.
 * :meth:`SmartEnergyDevice.send_reply` sends a ZCL frame a server built by hand (an OTA
   answer) as ``Endpoint.reply`` would: the same ``ZigbeePacket`` (addresses, endpoints,
   profile, TSN, APS ACK, extended timeout for an end device, zigpy's source route, route
   discovery on a retry), the same retries and delay, under the device's and then (in the
   radio's ``send_packet``) the application's concurrency limits; what it leaves out is the
   keyword plumbing of four layers of calls and the ``asynccontextmanager`` of each limit
-  (:func:`send_in_turn` takes the slot straight from zigpy's limiter). A ZLL endpoint,
-  whose replies zigpy relabels, goes through ``Endpoint.reply`` itself.
+  (:func:`send_in_turn` takes the slot straight from zigpy's limiter), and the construction
+  of each packet: it copies one built for the device, endpoint, cluster and options. A ZLL
+  endpoint, whose replies zigpy relabels, goes through ``Endpoint.reply`` itself.
 * :func:`with_smart_energy` builds an application class whose ``add_device`` creates
   :class:`SmartEnergyDevice`. zigpy creates devices through ``add_device`` on join, on
   announce and when loading its database, so this covers every device it tracks. The same
@@ -87,6 +92,7 @@ from __future__ import annotations
 import asyncio
 import collections
 import enum
+from datetime import UTC, datetime
 from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any, Generic, TypeVar
 
@@ -110,6 +116,9 @@ SE_PROFILE_ID = 0x0109
 _Request = TypeVar("_Request")
 _NWK = t.AddrMode.NWK
 _REPLY_OPTIONS = t.TransmitOptions.ACK  # zigpy asks for an APS ACK on a frame that expects no reply
+_CRITICAL = int(t.PacketPriority.CRITICAL)
+#: Reply packet templates a device keeps (one per endpoint, cluster and options in use).
+_REPLY_TEMPLATES = 8
 
 
 async def send_in_turn(limiter: zigpy.datastructures.RequestLimiter, priority: int,
@@ -119,40 +128,59 @@ async def send_in_turn(limiter: zigpy.datastructures.RequestLimiter, priority: i
     queue), without that method's generator-based context manager and its debug logging of
     delayed requests.
 
-    A slot that is free now, with nobody waiting, is taken and given back directly, as
-    ``RequestLimiter._acquire`` takes one when it need not wait (it counts the frame in its
+    A slot that is certainly free now, with nobody waiting, is taken and given back directly,
+    as ``RequestLimiter._acquire`` takes one when it need not wait (it counts the frame in its
     priority tier) and as ``_release`` gives it back (which also wakes the next waiter);
-    otherwise the frame queues in the limiter's own context manager. That spares every
-    uncontended frame the context manager's object and its two coroutines."""
-    if priority >= t.PacketPriority.CRITICAL:
+    otherwise the frame queues in the limiter's own context manager. "Certainly free": fewer
+    frames hold slots, in all tiers together, than the frame's tier may have, which is
+    ``not limiter.locked(priority)`` without its walk over the tiers (a limiter near its
+    capacity is asked through the context manager, which decides as zigpy does). That spares
+    every uncontended frame the context manager's object and its two coroutines."""
+    if priority >= _CRITICAL:
         await send(packet)
         return
-    if limiter._waiters or limiter.locked(priority):
+    tier = limiter._get_effective_priority_tier(priority)
+    held = limiter._active_requests_by_tier
+    if limiter._waiters or sum(held.values()) >= limiter._cumulative_capacity[tier]:
         async with limiter(priority=priority):
             await send(packet)
         return
-    limiter._active_requests_by_tier[limiter._get_effective_priority_tier(priority)] += 1
+    held[tier] += 1
     try:
         await send(packet)
     finally:
-        limiter._release(priority)
+        held[tier] -= 1
+        if limiter._waiters:
+            limiter._wake_waiters()
 
 
 def start_handler(app: zigpy.application.ControllerApplication,
                   handler: Coroutine[Any, Any, None]) -> asyncio.Task[None]:
     """``handler`` as a task of ``app``, as zigpy runs a listener, its first step run now
     (see the module docstring)."""
-    loop = asyncio.get_running_loop()
     task = app.create_task(handler)
-    if not getattr(app, "handlers_start_at_once", False):
-        return task
-    ready: collections.deque[asyncio.Handle] | None = getattr(loop, "_ready", None)
-    if ready and asyncio.current_task(loop) is None:
-        step = ready[-1]
-        if getattr(step._callback, "__self__", None) is task:  # type: ignore[attr-defined]
-            ready.pop()
-            step._run()  # type: ignore[attr-defined]
+    if getattr(app, "handlers_start_at_once", False):
+        step_now(task)
     return task
+
+
+def step_now(task: asyncio.Task[Any]) -> bool:
+    """Run the step of ``task`` that asyncio has just scheduled now, rather than on the loop's
+    next iteration; whether it ran (see the module docstring).
+
+    Only from a loop callback (no task running) and only if that step is the last handle on
+    the running loop's ready queue: the handle ``create_task`` schedules for a new task's first
+    step, or the one a future schedules to wake the task that awaits it."""
+    loop = asyncio.get_running_loop()
+    ready: collections.deque[asyncio.Handle] | None = getattr(loop, "_ready", None)
+    if not ready or asyncio.current_task(loop) is not None:
+        return False
+    step = ready[-1]
+    if step.cancelled() or getattr(step._callback, "__self__", None) is not task:  # type: ignore[attr-defined]
+        return False
+    ready.pop()
+    step._run()  # type: ignore[attr-defined]
+    return True
 
 
 def duplicate_key(packet: t.ZigbeePacket) -> tuple[Any, ...]:
@@ -241,9 +269,8 @@ class SmartEnergyDevice(zigpy.device.Device):
         self.zdo = SmartEnergyZDO(self)
         self.endpoints[zigpy.zdo.ZDO_ENDPOINT] = self.zdo
         self._routes: dict[int, RequestRoute[Any]] = {}
-        # send_reply's NWK source and destination, kept while neither address changes: zigpy's
-        # AddrModeAddress re-validates its address on every construction, 4-7 us each.
-        self._reply_addresses: tuple[int, int, t.AddrModeAddress, t.AddrModeAddress] | None = None
+        # The packets send_reply copies (_reply_packet), by what they depend on.
+        self._reply_templates: dict[tuple[Any, ...], t.ZigbeePacket] = {}
 
     def route_requests(self, cluster_id: int, route: RequestRoute[Any]) -> Callable[[], None]:
         """Send this device's requests on ``cluster_id`` that ``route`` reads to its handler,
@@ -299,21 +326,15 @@ class SmartEnergyDevice(zigpy.device.Device):
             await endpoint.reply(cluster_id, frame[1], frame, command_id=frame[2], aps_encryption=aps_encryption)
             return
         app = self._application
-        endpoint_id = endpoint.endpoint_id
         options = _REPLY_OPTIONS | t.TransmitOptions.APS_Encryption if aps_encryption else _REPLY_OPTIONS
         source_route = (self._application.build_source_route_to(dest=self)
                         if app.config[zigpy.config.CONF_SOURCE_ROUTING] else None)
-        data = t.SerializableBytes(frame)
-        src, dst = self._reply_source_and_destination()
+        packet = self._reply_packet(endpoint, cluster_id, options, frame, source_route)
         retries = zigpy.device.DEFAULT_REQUEST_RETRIES
         for attempt in range(retries + 1):
-            packet = t.ZigbeePacket(
-                src=src, src_ep=endpoint_id, dst=dst, dst_ep=endpoint_id, tsn=frame[1],
-                profile_id=endpoint.profile_id, cluster_id=cluster_id, data=data,
-                extended_timeout=self.node_desc is None or self.node_desc.is_end_device,
-                source_route=source_route,
-                tx_options=options | t.TransmitOptions.FORCE_ROUTE_DISCOVERY if attempt else options,
-            )
+            if attempt:
+                packet = packet.replace(timestamp=datetime.now(UTC),
+                                        tx_options=options | t.TransmitOptions.FORCE_ROUTE_DISCOVERY)
             try:
                 await send_in_turn(self._concurrent_requests_semaphore, app._packet_priority_var.get(),
                                    app.send_packet, packet)
@@ -323,15 +344,36 @@ class SmartEnergyDevice(zigpy.device.Device):
                     raise
                 await asyncio.sleep(zigpy.device.DEFAULT_REQUEST_RETRY_DELAY)
 
-    def _reply_source_and_destination(self) -> tuple[t.AddrModeAddress, t.AddrModeAddress]:
-        """The coordinator's and this device's NWK addresses as zigpy's ``request`` writes them
-        (built again only when one of them has changed)."""
+    def _reply_packet(self, endpoint: zigpy.endpoint.Endpoint, cluster_id: int, options: t.TransmitOptions,
+                      frame: bytes, source_route: list[t.NWK] | None) -> t.ZigbeePacket:
+        """The ``ZigbeePacket`` zigpy's ``request`` builds for a reply of ``frame``: a copy of a
+        packet built once for this device, endpoint, cluster and options (and kept while the
+        addresses and the device's node descriptor stay as they were) with the frame's TSN
+        and data, the source route and a timestamp of now. Building a ``ZigbeePacket`` runs
+        its dataclass ``__init__`` over twenty fields and makes two ``AddrModeAddress``,
+        which re-validate their address: twice the time of the copy."""
+        endpoint_id, profile_id = endpoint.endpoint_id, endpoint.profile_id
+        extended_timeout = self.node_desc is None or self.node_desc.is_end_device
         ours, theirs = self._application.state.node_info.nwk, self.nwk
-        cached = self._reply_addresses
-        if cached is None or cached[0] != ours or cached[1] != theirs:
-            cached = self._reply_addresses = (ours, theirs, t.AddrModeAddress(addr_mode=_NWK, address=ours),
-                                              t.AddrModeAddress(addr_mode=_NWK, address=theirs))
-        return cached[2], cached[3]
+        key = (endpoint_id, profile_id, cluster_id, options, extended_timeout, ours, theirs)
+        template = self._reply_templates.get(key)
+        if template is None:
+            if len(self._reply_templates) >= _REPLY_TEMPLATES:
+                self._reply_templates.clear()  # addresses or descriptors changed: the old ones are stale
+            template = self._reply_templates[key] = t.ZigbeePacket(
+                src=t.AddrModeAddress(addr_mode=_NWK, address=ours), src_ep=endpoint_id,
+                dst=t.AddrModeAddress(addr_mode=_NWK, address=theirs), dst_ep=endpoint_id,
+                profile_id=profile_id, cluster_id=cluster_id, extended_timeout=extended_timeout,
+                tx_options=options,
+            )
+        fields = template.__dict__.copy()
+        fields["timestamp"] = datetime.now(UTC)
+        fields["tsn"] = frame[1]
+        fields["data"] = t.SerializableBytes(frame)
+        fields["source_route"] = source_route
+        packet: t.ZigbeePacket = object.__new__(t.ZigbeePacket)
+        packet.__dict__ = fields
+        return packet
 
     def _parse_packet_header(
         self, packet: t.ZigbeePacket

@@ -78,6 +78,7 @@ _MANUFACTURER_HEADER = struct.Struct("<BHBB")    # frame control, manufacturer, 
 _IMAGE_ID = struct.Struct("<HHI")                # manufacturer code, image type, file version
 _QUERY = struct.Struct("<BHHI")                  # field control + image ID
 _BLOCK = struct.Struct("<BHHIIB")                # field control + image ID + offset + max data size
+_BLOCK_REQUEST = struct.Struct("<BBB" + _BLOCK.format[1:])  # the header, then the same
 _PAGE = struct.Struct("<BHHIIBHH")               # ... + page size + response spacing
 _UPGRADE_END = struct.Struct("<BHHI")            # status + image ID
 _QUERY_OFFER = struct.Struct("<BHHII")           # status + image ID + image size
@@ -164,7 +165,11 @@ def _answer_header(tsn: int, command_id: int) -> bytes:
 def _request_header(tsn: int, command_id: int, expect_reply: bool) -> bytes:
     """A device's request: cluster specific, client to server, a Default Response asked for
     when the device waits for an answer."""
-    return _HEADER.pack(_CLUSTER_SPECIFIC | (0 if expect_reply else _DISABLE_DEFAULT_RESPONSE), tsn, command_id)
+    return _HEADER.pack(_request_frame_control(expect_reply), tsn, command_id)
+
+
+def _request_frame_control(expect_reply: bool) -> int:
+    return _CLUSTER_SPECIFIC | (0 if expect_reply else _DISABLE_DEFAULT_RESPONSE)
 
 
 def _need(payload: bytes, size: int, what: str) -> None:
@@ -221,9 +226,10 @@ class ImageBlock(NamedTuple):
     minimum_block_period: int | None = None
 
     def frame(self, tsn: int, *, expect_reply: bool = True) -> bytes:
-        out = _request_header(tsn, IMAGE_BLOCK, expect_reply) + _BLOCK.pack(
-            self.field_control, self.manufacturer_code, self.image_type, self.file_version, self.file_offset,
-            self.maximum_data_size)
+        # header and fixed fields in one pack: a device sends one of these per block
+        out = _BLOCK_REQUEST.pack(
+            _request_frame_control(expect_reply), tsn, IMAGE_BLOCK, self.field_control, self.manufacturer_code,
+            self.image_type, self.file_version, self.file_offset, self.maximum_data_size)
         if self.field_control & REQUEST_NODE_ADDRESS_PRESENT:
             out += bytes(self.request_node_addr)  # type: ignore[arg-type]
         if self.field_control & MINIMUM_BLOCK_PERIOD_PRESENT:

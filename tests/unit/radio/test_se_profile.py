@@ -38,6 +38,7 @@ from hanbench.radio.se_profile import (
     SmartEnergyDevice,
     duplicate_key,
     start_handler,
+    step_now,
     with_smart_energy,
 )
 from hanbench.radio.virtual_app import VirtualRadioApp, virtual_coordinator
@@ -253,6 +254,47 @@ async def test_a_routed_request_is_answered_in_a_task_of_the_application_started
         assert [where for where, _, _ in steps[7:]] == ["from a serial radio"]
 
 
+async def test_step_now_resumes_a_task_woken_from_a_loop_callback_before_the_callback_returns() -> None:
+    """step_now: a task whose awaited future a loop callback (how the air delivers a frame)
+    has just set carries on inside that callback; from inside a task, or when another handle
+    was scheduled after the task's wake-up, it waits for the next iteration as asyncio has it."""
+    loop = asyncio.get_running_loop()
+    seen: list[object] = []
+
+    async def waiter(answer: asyncio.Future[str]) -> None:
+        seen.append(await answer)
+
+    async def waiting() -> tuple[asyncio.Future[str], asyncio.Task[None]]:
+        answer: asyncio.Future[str] = loop.create_future()
+        task = loop.create_task(waiter(answer))
+        await asyncio.sleep(0)
+        return answer, task
+
+    def deliver(answer: asyncio.Future[str], task: asyncio.Task[None], then: bool = False) -> None:
+        answer.set_result("block")
+        if then:
+            loop.call_soon(seen.append, "another callback")
+        seen.append(("stepped", step_now(task)))
+
+    answer, task = await waiting()
+    loop.call_soon(deliver, answer, task)
+    await asyncio.sleep(0)
+    assert seen == ["block", ("stepped", True)] and task.done()
+    seen.clear()
+    answer, task = await waiting()
+    loop.call_soon(deliver, answer, task, True)
+    await asyncio.sleep(0)
+    assert seen == [("stepped", False)]
+    await asyncio.sleep(0)
+    assert seen == [("stepped", False), "block", "another callback"]
+    seen.clear()
+    answer, task = await waiting()
+    deliver(answer, task)  # from this test's own task
+    assert seen == [("stepped", False)]
+    await asyncio.sleep(0)
+    assert seen == [("stepped", False), "block"]
+
+
 async def test_what_a_route_does_not_read_goes_through_zigpy() -> None:
     async with interviewed_meter() as (app, device):
         routed = Routed(app, device)
@@ -360,6 +402,13 @@ async def test_send_reply_waits_for_a_slot_of_the_devices_limiter() -> None:
         assert len(capture.packets) == 1
         for slot in held[1:]:
             await slot.__aexit__(None, None, None)
+        # slots held by HIGH frames leave a NORMAL frame's tier free, as zigpy counts them
+        while not limiter.locked(t.PacketPriority.HIGH):
+            held.append(limiter(priority=t.PacketPriority.HIGH))
+            await held[-1].__aenter__()
+        assert not limiter.locked(t.PacketPriority.NORMAL)
+        await device.send_reply(device.endpoints[1], Ota.cluster_id, frame)
+        assert len(capture.packets) == 2
 
 
 async def test_send_reply_holds_a_slot_of_the_devices_and_the_applications_limiter_while_it_sends() -> None:
