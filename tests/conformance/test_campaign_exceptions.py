@@ -65,7 +65,7 @@ def test_a_change_of_supplier_during_deployment_moves_the_notices_and_the_right_
             await estate.advance(DAY / 2 / dt.timedelta(seconds=1))  # notified, window not open yet
             assert moving in campaign.notices_to(B)[0].chs
             for device in estate.devices(premises=[estate.premises_of(moving)]):  # the change of supplier
-                estate.change_supplier(device, estate.user(A))
+                await estate.change_supplier(device, estate.user(A))
             estate.dcc.inventory.change_supplier(moving, A)
             with pytest.raises(CampaignRefused, match="not a responsible supplier"):
                 campaign.trigger(B, [moving], early)

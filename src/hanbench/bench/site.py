@@ -29,6 +29,7 @@ from hanbench.dcc.dcc import Dcc
 from hanbench.dcc.hub_port import HubPort
 from hanbench.dcc.inventory import Inventory
 from hanbench.gbcs.keystore import KeyStore
+from hanbench.gbcs.security_credentials import CredentialsOutcome
 from hanbench.errors import BadInput, CheckFailed
 from hanbench.gbcs.device_types import DeviceType
 from hanbench.gbcs.entity import EntityId
@@ -122,17 +123,19 @@ class Site:
             raise BadInput("the device list must be a list of devices, not a single one: write [device]")
         return tuple(self.id_of(d) for d in devices)
 
-    def change_supplier(self, device: DeviceRef, supplier: BenchUser) -> None:
-        """Change of supplier in the DCC's inventory: ``supplier`` becomes ``device``'s responsible supplier.
+    async def change_supplier(self, device: DeviceRef, supplier: BenchUser) -> CredentialsOutcome | None:
+        """Change of supplier: ``supplier`` becomes ``device``'s responsible supplier, in the DCC's
+        inventory and on the device (:meth:`hanbench.dcc.dcc.Dcc.change_supplier`: CS02b Update
+        Security Credentials from the DCC as Transitional Change of Supplier party).
 
         From now on the DCC authorises Service Requests and routes alerts for the device by
-        the new supplier, so the old supplier, and every RSA it appointed, lose the device.
-        Only the DCC's records change: the device keeps its trust anchors (the bench does not
-        model the certificate replacement a real change of supplier goes with) and
-        :meth:`supplier_of` still names the bench file's supplier, who signs its images. The
-        next session starts from the bench file again.
+        the new supplier, so the old supplier, and every RSA it appointed, lose the device; and
+        the device verifies images and CS06 with the new supplier's key, so only the new
+        supplier can activate (``None`` for a device without a Supplier trust anchor: an IHD).
+        :meth:`supplier_of` still names the bench file's supplier, who
+        signs the sample images. The next session starts from the bench file again.
         """
-        self.dcc.inventory.change_supplier(self.id_of(device), supplier.id)
+        return await self.dcc.change_supplier(self.id_of(device), supplier.id)
 
     # -- users ------------------------------------------------------------------------------
 

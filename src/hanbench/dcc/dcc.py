@@ -41,6 +41,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from cryptography.hazmat.primitives.serialization import Encoding
+
 from hanbench.dcc import alert_routing
 from hanbench.dcc.access_control_broker import AccessControlBroker
 from hanbench.dcc.alert_routing import DELIVERY_ALERT_DEVICE_TYPES, AlertDelivery, DccAlert, code_text
@@ -71,6 +73,14 @@ from hanbench.gbcs.frame import Cra, GbcsMessage, verify_message
 from hanbench.gbcs.image import UpgradeImage
 from hanbench.gbcs.keystore import KeyStore, Usage
 from hanbench.gbcs.roles import Policy
+from hanbench.gbcs.security_credentials import (
+    CredentialsOutcome,
+    ReplacementMode,
+    UpdateSecurityCredentials,
+    read_update_credentials_response,
+    supplier_cells,
+    update_credentials_command,
+)
 from hanbench.listeners import Listeners
 from hanbench.timing import RESPONSE_WAIT_S
 
@@ -400,6 +410,44 @@ class Dcc:
         if not self.keystore.has_certificate(msg.originator, Usage.DS):
             return True
         return verify_message(msg, self.keystore.public_key(msg.originator, Usage.DS))
+
+    # ---- change of supplier ------------------------------------------------------------------
+
+    async def change_supplier(self, device: EntityId | str, supplier: EntityId | str) -> CredentialsOutcome | None:
+        """Change of supplier: ``supplier`` becomes ``device``'s responsible supplier in the
+        inventory, and on the device itself, by CS02b Update Security Credentials
+        (supplierByTransCoS): the DCC, as the Transitional Change of Supplier party, signs the
+        replacement of the Supplier's DS and KA trust anchors with ``supplier``'s certificates
+        under its own originator counter, sets the floor of ``supplier``'s counter, and the ACB
+        MACs it. Returns the device's outcome; :class:`BadResponse` when the device's answer is
+        not an authentic success, :class:`CommandNotDelivered` (and the CH's other errors) or
+        ``TimeoutError`` after ``response_wait`` when none comes. The inventory has changed
+        either way: from now on the DCC authorises and routes for ``supplier``. A device that
+        holds no Supplier trust anchor (an IHD speaks no GBCS; the CH's are the DCC's) changes
+        in the inventory only, and the answer is ``None``.
+
+        The DCC plays the TransCoS party with its own DS key, and takes that party's counter
+        from the same never-repeating sequence as the ACB's invocation counters
+        (:meth:`Inventory.next_invocation_counter`), so neither repeats.
+        """
+        target = EntityId.parse(device)
+        new = EntityId.parse(supplier)
+        record = self.inventory.change_supplier(target, new)
+        if record.type in (DeviceType.IHD, DeviceType.CH):
+            return None
+        floor = self.inventory.next_originator_counter(new)
+        command = UpdateSecurityCredentials(
+            ReplacementMode.SUPPLIER_BY_TRANSCOS, self.inventory.next_invocation_counter(self.acb.entity_id),
+            supplier_cells(self.keystore.certificate(new, Usage.DS).public_bytes(Encoding.DER),
+                           self.keystore.certificate(new, Usage.KA).public_bytes(Encoding.DER)), floor)
+        message = self.acb.protect(update_credentials_command(
+            self.acb.entity_id, target, command, self.keystore.private_key(self.acb.entity_id, Usage.DS)))
+        async with asyncio.timeout(self.response_wait.total_seconds()):
+            response = await self.hub.send_command(message)
+        outcome = read_update_credentials_response(self._check_response(message, response))
+        if not outcome.succeeded:
+            raise BadResponse(f"{target} did not take {new}'s certificates: {outcome}")
+        return outcome
 
     # ---- alerts ------------------------------------------------------------------------------
 

@@ -118,9 +118,11 @@ class FutureDatedAccepted(FirmwareEvent):
 
 @dataclass(frozen=True)
 class FutureDatedCancelled(FirmwareEvent):
-    """A cancelling CS06 (99991231235959Z) dropped the accepted future-dated activation."""
+    """The accepted future-dated activation was dropped: by a cancelling CS06
+    (99991231235959Z), or by a change of supplier that took its signer's trust away."""
 
     cancelled: PendingActivation
+    by: str = "CS06"
 
 
 class CommandCheck(enum.Enum):

@@ -43,6 +43,7 @@ The shell every device type is built from (node, OTA client, tunnel, outbox) is
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -67,11 +68,21 @@ from hanbench.gbcs.cs06 import (
 )
 from hanbench.gbcs.device_types import DeviceType
 from hanbench.gbcs.entity import DCC_ENTITY, EntityId
-from hanbench.gbcs.errors import GbcsError, KeyStoreError, MacInvalid
+from hanbench.gbcs.errors import GbcsError, KeyStoreError, MacInvalid, MessageFormatError
 from hanbench.gbcs.frame import Cra, GbcsMessage, decode_message, encode_message, verify_message
 from hanbench.gbcs.image_types import ImageProfile, profile_for
 from hanbench.gbcs.keystore import KeyStore, Usage, public_key_of
 from hanbench.gbcs.protection import ReplyProtector, verify_mac
+from hanbench.gbcs.security_credentials import (
+    CredentialsOutcome,
+    ReplacementMode,
+    ReplacementOutcome,
+    StatusCode,
+    key_id,
+    read_update_credentials,
+    replacing_party,
+    update_credentials_response,
+)
 from hanbench.devices.defects import NO_DEFECTS, Defect, Defects
 from hanbench.devices.firmware import (
     ActivationFailed,
@@ -104,7 +115,9 @@ class DeviceKeys:
     Supplier's signatures (the Supplier's DS key: images and CS06), and the KA keys of the
     remote parties it knows (the Access Control Broker, whose MAC every command carries, and
     its Supplier, to whom it MACs responses and alerts), as a real device holds their
-    certificates.
+    certificates; and its trust anchor for the Transitional Change of Supplier party, which
+    alone may replace the Supplier's (CS02b, :mod:`hanbench.gbcs.security_credentials`). The
+    bench's DCC plays that party with its own DS key, as it plays the ACB.
     """
 
     signing_key: ec.EllipticCurvePrivateKey
@@ -112,6 +125,7 @@ class DeviceKeys:
     agreement_key: ec.EllipticCurvePrivateKey
     acb: EntityId
     remote_parties: Mapping[EntityId, ec.EllipticCurvePublicKey]
+    transcos_key: ec.EllipticCurvePublicKey | None = None
 
     @classmethod
     def from_keystore(cls, keystore: KeyStore, device: EntityId, supplier: EntityId,
@@ -120,7 +134,15 @@ class DeviceKeys:
         naming the file when one is not there)."""
         parties = {party: keystore.public_key(party, Usage.KA) for party in (acb, supplier)}
         return cls(keystore.private_key(device, Usage.DS), keystore.public_key(supplier, Usage.DS),
-                   keystore.private_key(device, Usage.KA), acb, MappingProxyType(parties))
+                   keystore.private_key(device, Usage.KA), acb, MappingProxyType(parties),
+                   keystore.public_key(acb, Usage.DS))
+
+    def for_supplier(self, old: EntityId, new: EntityId, signing: ec.EllipticCurvePublicKey,
+                     agreement: ec.EllipticCurvePublicKey) -> DeviceKeys:
+        """These keys with ``new``'s certificates in the Supplier cells instead of ``old``'s."""
+        parties = {party: key for party, key in self.remote_parties.items() if party != old}
+        parties[new] = agreement
+        return dataclasses.replace(self, supplier_key=signing, remote_parties=MappingProxyType(parties))
 
     def agreement_key_of(self, command: GbcsMessage) -> ec.EllipticCurvePublicKey | None:
         """The KA key of ``command``'s originator, to MAC the response with: a remote party the
@@ -144,6 +166,14 @@ def _read_version_response(request: object, version: bytes) -> fv.FirmwareVersio
     if isinstance(request, fv.EsmeFirmwareVersionRequest):
         return fv.EsmeFirmwareVersionResponse(version)
     return fv.PpmidFirmwareVersionResponse(version)
+
+
+def _cell_keys(usage: Usage, before: DeviceKeys, after: DeviceKeys, old: EntityId,
+               new: EntityId) -> tuple[ec.EllipticCurvePublicKey, ec.EllipticCurvePublicKey]:
+    """The key a Supplier cell of ``usage`` held before a change of supplier and holds after."""
+    if usage is Usage.DS:
+        return before.supplier_key, after.supplier_key
+    return before.remote_parties[old], after.remote_parties[new]
 
 
 _READ_CODES: dict[DeviceType, MessageCode] = {
@@ -192,8 +222,11 @@ class GbcsDevice:
         self.receipt_form = receipt_form
         self.alert_form = alert_form
         self.firmware = firmware
-        #: Originator counter of the last CS06 that passed authentication.
+        #: Originator counter of the last CS06 that passed authentication (after a change of
+        #: supplier: the new Supplier's floor).
         self.last_counter: int | None = None
+        #: Originator counter of the last CS02b the TransCoS party sent that was accepted.
+        self.transcos_counter: int | None = None
         #: The accepted future-dated activation waiting for its date-time.
         self.pending: PendingActivation | None = None
         #: Every alert the device raised, decoded, oldest first.
@@ -290,6 +323,12 @@ class GbcsDevice:
                 return None
             return encode_message(activate_firmware_response(msg, response, self.keys.signing_key,
                                                              date_time=self.clock.now()))
+        if msg.message_code == MessageCode.CS02B_UPDATE_SECURITY_CREDENTIALS_SUPPLIER_BY_TRANSCOS:
+            outcome = self._update_credentials(msg)
+            if outcome is None:
+                return None
+            return encode_message(update_credentials_response(msg, outcome, self.keys.signing_key,
+                                                              date_time=self.clock.now()))
         if msg.message_code == _READ_CODES.get(self.device_type):
             return self._read_version(msg)
         self._refuse(CommandCheck.UNSUPPORTED, msg.message_code, msg.originator_counter,
@@ -337,6 +376,51 @@ class GbcsDevice:
             return Accepted()
         return self._activate_now(command.manufacturer_image_hash, counter, ActivationTrigger.CS06)
 
+    def _update_credentials(self, msg: GbcsMessage) -> CredentialsOutcome | None:
+        """CS02b on a change of supplier, after its MAC: the TransCoS party's signature and
+        counter, then the Supplier cells replaced and the new Supplier's counter floor set;
+        ``None`` when the command is refused unanswered.
+
+        What stays: an image held from the old Supplier stays held (it was checked when it
+        arrived; GBCS activates a held image on a CS06 from the device's Supplier whose hash
+        matches, so the new Supplier may activate it and the old one no longer can). What goes:
+        a future-dated activation the old Supplier signed and the device has not yet run, whose
+        authority ended with the old Supplier's trust anchor (the bench's reading: nothing in
+        the device may act later on a signature it no longer trusts).
+        """
+        counter = msg.originator_counter
+        if self.keys.transcos_key is None or msg.originator != self.keys.acb \
+                or not verify_message(msg, self.keys.transcos_key):
+            self._refuse(CommandCheck.SIGNATURE, msg.message_code, counter,
+                         f"CS02b from {msg.originator} is not signed by the Transitional Change of Supplier party")
+            return None
+        try:
+            command = read_update_credentials(msg)
+            if command.mode is not ReplacementMode.SUPPLIER_BY_TRANSCOS:
+                raise MessageFormatError(f"credentialsReplacementMode {command.mode.name} is not supplierByTransCoS")
+            new, signing, agreement = replacing_party(command)
+        except GbcsError as exc:
+            self._refuse(CommandCheck.MALFORMED, msg.message_code, counter, f"malformed CS02b: {exc}")
+            return None
+        if self.transcos_counter is not None and counter <= self.transcos_counter:
+            self._refuse(CommandCheck.COUNTER, msg.message_code, counter,
+                         f"originator counter {counter} is not above the last accepted {self.transcos_counter}")
+            return None
+        self.transcos_counter = counter
+        old_keys, old = self.keys, self.supplier
+        self.keys = self.keys.for_supplier(old, new, signing, agreement)
+        self.supplier = new
+        self.last_counter = command.new_floor_counter
+        if self.pending is not None:
+            self._cancel_pending(by="change of supplier")
+        LOGGER.info("%s trusts %s now, not %s (CS02b counter %d)", self.entity_id, new, old, counter)
+        outcomes = []
+        for replacement in command.replacements:
+            before, after = _cell_keys(replacement.cell.usage, old_keys, self.keys, old, new)
+            outcomes.append(ReplacementOutcome(replacement.cell, StatusCode.SUCCESS, old.raw, key_id(before),
+                                               new.raw, key_id(after)))
+        return CredentialsOutcome(counter, command.mode, command.new_floor_counter, tuple(outcomes))
+
     def _activate_now(self, image_hash: bytes, counter: int, trigger: ActivationTrigger) -> ExecutionOutcome:
         result = self.firmware.activate(image_hash, trigger)
         if result is not result.SUCCESS:
@@ -366,11 +450,11 @@ class GbcsDevice:
         outcome = self._activate_now(pending.image_hash, pending.counter, ActivationTrigger.FUTURE_DATED_CS06)
         self.raise_alert(FutureDatedActivationAlert(pending.execution, pending.counter, outcome))
 
-    def _cancel_pending(self, *, announce: bool = True) -> None:
+    def _cancel_pending(self, *, announce: bool = True, by: str = "CS06") -> None:
         self.close()
         cancelled, self.pending = self.pending, None
         if cancelled is not None and announce:
-            self.firmware.emit(lambda d, at: FutureDatedCancelled(d, at, cancelled))
+            self.firmware.emit(lambda d, at: FutureDatedCancelled(d, at, cancelled, by))
 
     def close(self) -> None:
         """Stop the timer of a future-dated activation (the device is switched off); the

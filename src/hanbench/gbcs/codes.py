@@ -33,6 +33,8 @@ class MessageCode(_NamedCode):
     """GBCS message codes (use cases) of the firmware flows."""
 
     CS06_ACTIVATE_FIRMWARE = 0x0012, "CS06 Activate Firmware"
+    CS02B_UPDATE_SECURITY_CREDENTIALS_SUPPLIER_BY_TRANSCOS = (
+        0x0107, "CS02b Update Security Credentials (supplierByTransCoS)")
     ECS52_READ_ESME_CH_FIRMWARE_VERSION = 0x0059, "ECS52 Read ESME/Comms Hub Firmware Version"
     GCS38_READ_GSME_FIRMWARE_VERSION = 0x0084, "GCS38 Read GSME Firmware Version"
     FUTURE_DATED_FIRMWARE_ACTIVATION_ALERT = 0x00CA, "Future Dated Firmware Activation Alert"
@@ -80,6 +82,7 @@ class AlertCode(_NamedCode):
 
 CRITICAL_MESSAGE_CODES = frozenset({
     MessageCode.CS06_ACTIVATE_FIRMWARE,
+    MessageCode.CS02B_UPDATE_SECURITY_CREDENTIALS_SUPPLIER_BY_TRANSCOS,
     MessageCode.FUTURE_DATED_FIRMWARE_ACTIVATION_ALERT,
     MessageCode.FIRMWARE_DISTRIBUTION_RECEIPT_ALERT_ESME,
     MessageCode.FIRMWARE_DISTRIBUTION_RECEIPT_ALERT_GSME,

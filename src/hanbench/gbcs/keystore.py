@@ -105,6 +105,25 @@ def public_key_of(cert: x509.Certificate, where: Path | str = "certificate") -> 
     return key
 
 
+_X500_UNIQUE_IDENTIFIER = x509.ObjectIdentifier("2.5.4.45")
+
+
+def entity_of(cert: x509.Certificate) -> EntityId:
+    """The entity a certificate is for: its subject's x500UniqueIdentifier (an RTDS organisation
+    certificate: a DER BIT STRING of the 8-octet entity ID) or, failing that, its serialNumber
+    in DUIS form (the bench's own certificates)."""
+    for attribute in cert.subject.get_attributes_for_oid(_X500_UNIQUE_IDENTIFIER):
+        value = attribute.value if isinstance(attribute.value, bytes) else bytes(str(attribute.value), "latin-1")
+        return EntityId(value[-8:])
+    for attribute in cert.subject.get_attributes_for_oid(x509.NameOID.SERIAL_NUMBER):
+        try:
+            return EntityId.parse(str(attribute.value))
+        except ValueError:
+            break
+    raise KeyStoreError(f"certificate {cert.subject.rfc4514_string()} names no entity (no x500UniqueIdentifier or "
+                        "serialNumber in its subject)")
+
+
 def _read(path: Path, what: str) -> bytes:
     try:
         return path.read_bytes()

@@ -44,7 +44,7 @@ def test_each_premises_has_its_own_ch_air_and_devices_under_one_dcc(tmp_path: Pa
             b = estate.user(SUPPLIER_B)
             assert {d.template for d in estate.devices(supplier=b)} == {"electricity_only"}
             moved = estate.devices("esme", template="dual_fuel")[0]
-            estate.change_supplier(moved, b)
+            await estate.change_supplier(moved, b)
             assert moved in estate.devices(supplier=b)
             with pytest.raises(NotOnBench, match="has no device 'p9999-esme'"):
                 estate.device("p9999-esme")

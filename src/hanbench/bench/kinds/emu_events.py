@@ -103,9 +103,9 @@ def firmware_listener(events: EventStream, state: fw.FirmwareState) -> fw.Firmwa
             case fw.FutureDatedAccepted(pending=pending):
                 events.publish(ActivationScheduled(device=device, file_version=held_version(),
                                                    execute_at=pending.execution))
-            case fw.FutureDatedCancelled():
+            case fw.FutureDatedCancelled(by=by):
                 events.publish(ActivationCancelled(device=device, file_version=held_version(),
-                                                   reason="cancelled by CS06"))
+                                                   reason=f"cancelled by {by}"))
             case fw.ActivationFailed(result=result):
                 events.publish(ActivationRefused(device=device, file_version=held_version(),
                                                  reason=result.name.lower()))

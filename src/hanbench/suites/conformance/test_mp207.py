@@ -188,7 +188,7 @@ async def test_supplier_b_cannot_touch_the_suppliers_devices(
 async def test_after_a_change_of_supplier_the_old_suppliers_rsa_is_refused(
         bench: Bench, supplier: BenchUser, supplier_b: BenchUser, rsa: BenchUser, esme: BenchDevice) -> None:
     require_mp207(bench)
-    bench.change_supplier(esme, supplier_b)
+    await bench.change_supplier(esme, supplier_b)
     with watching(bench) as seen:
         by_rsa = await rsa.update_firmware(bench.image(esme, NEW), [esme])
         by_old_supplier = await supplier.update_firmware(bench.image(esme, NEW), [esme])

@@ -61,7 +61,7 @@ async def mixed_session(bench_file: Path) -> Seen:
         await supplier.update_ppmid_firmware(bench.image(ppmid, NEW), [ppmid])
         await supplier.wait_alert(0x8F8B, device=ppmid, timeout=receipt_wait_s(bench))
 
-        bench.change_supplier(ihd, supplier_b)
+        await bench.change_supplier(ihd, supplier_b)
         await bench.advance(600)  # let every trailing alert land
 
         devices = (esme, gsme, hcalcs, ppmid, ihd)

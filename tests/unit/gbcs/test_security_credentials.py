@@ -1,0 +1,95 @@
+"""CS02b Update Security Credentials (supplierByTransCoS): the payload's DER as the DCC's GBCS
+parser reads it, the device's answer, and what a malformed command is refused for."""
+
+from __future__ import annotations
+
+import pytest
+from cryptography.hazmat.primitives.serialization import Encoding
+
+from fixture_files import BENCH_KEYS
+from hanbench.gbcs.errors import MessageFormatError
+from hanbench.gbcs.keystore import KeyStore, Usage
+from hanbench.gbcs.security_credentials import (
+    CredentialsOutcome,
+    RemotePartyRole,
+    Replacement,
+    ReplacementMode,
+    ReplacementOutcome,
+    StatusCode,
+    TrustAnchorCell,
+    UpdateSecurityCredentials,
+    replacing_party,
+    supplier_cells,
+)
+
+KEYS = KeyStore(BENCH_KEYS)
+SUPPLIER_B = "90-B3-D5-1F-30-02-00-00"
+SUPPLIER_A = "90-B3-D5-1F-30-01-00-00"
+
+
+def cert(entity: str, usage: Usage) -> bytes:
+    return KEYS.certificate(entity, usage).public_bytes(Encoding.DER)
+
+
+def command(**changes: object) -> UpdateSecurityCredentials:
+    fields: dict[str, object] = {"mode": ReplacementMode.SUPPLIER_BY_TRANSCOS, "authorising_counter": 0x1234,
+                                 "replacements": supplier_cells(cert(SUPPLIER_B, Usage.DS), cert(SUPPLIER_B, Usage.KA)),
+                                 "new_floor_counter": 7}
+    fields.update(changes)
+    return UpdateSecurityCredentials(**fields)  # type: ignore[arg-type]
+
+
+def test_the_command_is_laid_out_as_gbcs_13_3_5_11_as_the_dcc_parser_reads_it() -> None:
+    der = command().encode()
+    assert der[0] == 0x30
+    control_at = 2 if der[1] < 0x80 else 2 + (der[1] & 0x7F)
+    control = der[control_at:control_at + 2 + der[control_at + 1]]
+    # SEQUENCE { mode INTEGER 7, authorisingRemotePartySeqNumber INTEGER 0x1234, [4] IMPLICIT floor 7 }
+    assert control == bytes.fromhex("300a" "020107" "02021234" "840107")
+    replacements = der[control_at + len(control):]
+    assert replacements[0] == 0x30 and replacements[4] == 0x30, "SEQUENCE OF SEQUENCE { Certificate, cell }"
+    assert cert(SUPPLIER_B, Usage.DS) in der and cert(SUPPLIER_B, Usage.KA) in der
+    # the Supplier's DS cell: SEQUENCE { role 2, keyUsage BIT STRING digitalSignature }
+    assert bytes.fromhex("3007" "020102" "03020780") in der
+    assert bytes.fromhex("3007" "020102" "03020308") in der  # keyAgreement (bit 4)
+    assert der.endswith(bytes.fromhex("3000")), "no certification path certificates, no execution date-time"
+    assert UpdateSecurityCredentials.decode(der) == command()
+
+
+def test_the_replacing_party_is_read_from_its_certificates() -> None:
+    entity, signing, agreement = replacing_party(command())
+    assert str(entity) == SUPPLIER_B
+    assert signing.public_numbers() == KEYS.public_key(SUPPLIER_B, Usage.DS).public_numbers()
+    assert agreement.public_numbers() == KEYS.public_key(SUPPLIER_B, Usage.KA).public_numbers()
+
+
+@pytest.mark.parametrize("replacements, problem", [
+    ((Replacement(cert(SUPPLIER_B, Usage.DS), TrustAnchorCell(RemotePartyRole.SUPPLIER, Usage.DS)),),
+     "both the Supplier's DS and KA cells"),
+    ((Replacement(cert(SUPPLIER_B, Usage.DS), TrustAnchorCell(RemotePartyRole.SUPPLIER, Usage.DS)),
+      Replacement(cert(SUPPLIER_A, Usage.KA), TrustAnchorCell(RemotePartyRole.SUPPLIER, Usage.KA))),
+     "different parties"),
+    ((Replacement(cert(SUPPLIER_B, Usage.DS), TrustAnchorCell(RemotePartyRole.ROOT, Usage.DS)),
+      Replacement(cert(SUPPLIER_B, Usage.KA), TrustAnchorCell(RemotePartyRole.SUPPLIER, Usage.KA))),
+     "replaces the Supplier's DS and KA cells once each"),
+])
+def test_a_change_of_supplier_that_does_not_replace_one_suppliers_two_cells_is_malformed(
+        replacements: tuple[Replacement, ...], problem: str) -> None:
+    with pytest.raises(MessageFormatError, match=problem):
+        replacing_party(command(replacements=replacements))
+
+
+def test_bytes_that_are_no_command_are_malformed_not_a_crash() -> None:
+    with pytest.raises(MessageFormatError):
+        UpdateSecurityCredentials.decode(command().encode()[:-5])
+    with pytest.raises(MessageFormatError, match="replacements cannot be empty"):
+        command(replacements=())
+
+
+def test_the_execution_outcome_reads_back_with_the_suppliers_new_floor() -> None:
+    cell = TrustAnchorCell(RemotePartyRole.SUPPLIER, Usage.DS)
+    outcome = CredentialsOutcome(9, ReplacementMode.SUPPLIER_BY_TRANSCOS, 7, (
+        ReplacementOutcome(cell, StatusCode.SUCCESS, bytes(8), bytes(20), bytes(range(8)), bytes(range(20))),))
+    der = outcome.encode()
+    assert der.startswith(bytes.fromhex("30")) and bytes.fromhex("0500") in der[:6], "commandAccepted NULL first"
+    assert CredentialsOutcome.decode(der) == outcome and outcome.succeeded
