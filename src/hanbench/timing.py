@@ -92,3 +92,15 @@ BRIDGE_ORCHESTRATION_WAIT_S = 2 * BRIDGE_WAKE_INTERVAL_S + 15 * 60.0
 """How long an orchestrating Alt HAN bridge waits for a bridge behind it to take its firmware before
 it reports the update failed (bench choice: two wakes of the sleepy bridge and a quarter of an hour
 for its download at a sleepy device's ~50 B/s)."""
+
+GBT_ACK_TIMEOUT_S = 5.0
+"""How long the sender of a GBCS message in General Block Transfer blocks waits for the
+receiver's acknowledgement of each block before it sends the block again (bench choice: zigpy's
+5 s reply timeout, which a TransferData and the acknowledging TransferData both fit in; GBCS
+fixes no figure this project could find)."""
+
+GBT_REASSEMBLY_TIMEOUT_S = 60.0
+"""How long the receiver of a message in GBT blocks waits for its next block before it drops the
+blocks so far and reports the message incomplete (bench choice: every retry of a block by an
+awake sender, 4 x GBT_ACK_TIMEOUT_S, twice over and more; a sleepy device gets its blocks one per
+GET within one wake)."""

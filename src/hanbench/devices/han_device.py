@@ -28,13 +28,14 @@ from hanbench.devices.gbcs_device import DeviceKeys, GbcsDevice
 from hanbench.devices.node import COORDINATOR_NWK
 from hanbench.devices.ota_client import OtaClientConfig, OtaClientNode, OtaIdentity
 from hanbench.devices.outbox import Outbox, RetryPolicy
-from hanbench.devices.tunnel_client import TunnelClient
+from hanbench.devices.tunnel_client import TunnelClient, TunnelClientConfig
 from hanbench.gbcs.alerts import AlertForm, ReceiptForm
 from hanbench.gbcs.device_types import DeviceType, PpmidVariant
 from hanbench.gbcs.entity import EntityId
 from hanbench.gbcs.image_types import INITIAL_FILE_VERSION, RTDS_HW_MIN, profile_for
 from hanbench.radio.addresses import eui64_of
 from hanbench.radio.air import VirtualAir
+from hanbench.radio.block_transfer import BlockTransferConfig
 from hanbench.radio.zcl_frames import ZclHeader
 
 LOGGER = logging.getLogger(__name__)
@@ -70,6 +71,7 @@ class DeviceSettings:
 
     ``nwk`` is its short address on the air; ``running_version`` the file version it boots
     with; ``hardware_version`` what it tells the OTA server (and checks images against);
+    ``block_transfer`` its tunnel's GBCS General Block Transfer knobs;
     ``retry`` when a GBCS device tries again to send an alert or response that did not go;
     ``defects`` the known-bad behaviours it has (:mod:`hanbench.devices.defects`);
     ``variant`` its PPMID variant (an Alt HAN bridge's type chooses its firmware package).
@@ -82,6 +84,7 @@ class DeviceSettings:
     hardware_version: int = RTDS_HW_MIN
     ota: OtaClientConfig = OtaClientConfig()
     retry: RetryPolicy = RetryPolicy()
+    block_transfer: BlockTransferConfig = BlockTransferConfig()
     defects: Defects = NO_DEFECTS
     variant: PpmidVariant | None = None
 
@@ -205,7 +208,8 @@ class GbcsHanDevice(HanDevice):
 
     def __init__(self, air: VirtualAir, settings: DeviceSettings, clock: BenchClock, keys: DeviceKeys) -> None:
         super().__init__(air, settings, clock)
-        self.tunnel = TunnelClient(self.node, sleepy=self.sleepy)
+        self.tunnel = TunnelClient(self.node, sleepy=self.sleepy,
+                                   config=TunnelClientConfig(block_transfer=settings.block_transfer))
         self.node.handlers[Tunneling.cluster_id] = self.tunnel.handle_command
         self.outbox = Outbox(self.tunnel, owner=settings.entity_id, retry=settings.retry)
         self.gbcs = GbcsDevice(

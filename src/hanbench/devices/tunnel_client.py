@@ -6,6 +6,12 @@ The device opens the tunnel after joining (RequestTunnel, GB-HRGP); from then on
   waits for the CH's answer: a Default Response, or TransferDataError, which raises
   :class:`~hanbench.radio.tunnel_errors.TransferDataRefused` (unknown tunnel, overflow).
   A sleepy client wraps its messages in GB-HRGP PUT, as GBCS has a GSME do.
+* A message longer than the CH takes in one TransferData goes in GBCS General Block
+  Transfer blocks (:mod:`hanbench.radio.block_transfer`): acknowledged one by one from an
+  awake device, streamed from a sleepy one. Blocks the CH sends are put back together
+  (acknowledged unless streamed, as the blocks a sleepy device collects with GET are) and the
+  whole message reaches the :meth:`on_message` listeners; a lost block or a message past the
+  device's limit is reported to the :meth:`on_error` listeners instead.
 * Messages the CH pushes (TransferData to the client) reach every :meth:`on_message`
   listener. One for another tunnel, or larger than this client's maximum incoming transfer
   size, is answered TransferDataError and reported to the :meth:`on_error` listeners.
@@ -26,12 +32,16 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+import zigpy.exceptions
 import zigpy.types as t
 from zigpy.zcl import foundation
 
 from hanbench.devices.node import DEFAULT_REPLY_TIMEOUT_S, EmulatedNode
 from hanbench.errors import BadInput, CheckFailed, HanbenchError
+from hanbench.gbcs.errors import MessageFormatError
+from hanbench.gbcs.gbt import is_block
 from hanbench.listeners import Listeners
+from hanbench.radio.block_transfer import BlockTransfer, BlockTransferConfig, streamed
 from hanbench.radio.gb_hrgp import HrgpFrame, HrgpKind
 from hanbench.radio.se_clusters import (
     DEFAULT_MAXIMUM_INCOMING_TRANSFER_SIZE,
@@ -42,7 +52,7 @@ from hanbench.radio.se_clusters import (
     TunnelStatus,
     check_maximum_incoming_transfer_size,
 )
-from hanbench.radio.tunnel_errors import NoTunnel, TransferDataRefused, TunnelRefused, check_fits
+from hanbench.radio.tunnel_errors import MessageTooLarge, NoTunnel, TransferDataRefused, TunnelRefused, check_fits
 from hanbench.radio.zcl_frames import ZclHeader
 
 LOGGER = logging.getLogger(__name__)
@@ -58,13 +68,15 @@ _C2S = Tunneling.ServerCommandDefs
 class TunnelClientConfig:
     """``maximum_incoming_transfer_size``: what the device tells the CH it accepts (octets).
     ``response_timeout_s``: how long each request waits for the CH's answer (loop seconds).
-    ``max_fetch``: how many messages one :meth:`TunnelClient.fetch_pending` collects at most,
-    so a CH that keeps saying "more" cannot keep the device awake for ever.
+    ``max_fetch``: how many messages (or GBT blocks) one :meth:`TunnelClient.fetch_pending`
+    collects at most, so a CH that keeps saying "more" cannot keep the device awake for ever.
+    ``block_transfer``: GBCS General Block Transfer for messages longer than one TransferData.
     """
 
     maximum_incoming_transfer_size: int = DEFAULT_MAXIMUM_INCOMING_TRANSFER_SIZE
     response_timeout_s: float = DEFAULT_REPLY_TIMEOUT_S
-    max_fetch: int = 32
+    max_fetch: int = 64
+    block_transfer: BlockTransferConfig = BlockTransferConfig()
 
     def __post_init__(self) -> None:
         check_maximum_incoming_transfer_size(self.maximum_incoming_transfer_size)
@@ -90,6 +102,9 @@ class TunnelClient:
         self._message_listeners: Listeners[MessageListener] = Listeners()
         self._error_listeners: Listeners[ErrorListener] = Listeners()
         self._opening: asyncio.Task[int] | None = None
+        self._blocks = BlockTransfer(f"{node.ieee} to the CH", self._send_block, self._message_listeners,
+                                     self._report, self.config.block_transfer)
+        self._acks: set[asyncio.Task[None]] = set()
 
     # -- public API ------------------------------------------------------------------
 
@@ -122,6 +137,7 @@ class TunnelClient:
             self._opening = None
         self.tunnel_id = None
         self.server_maximum_incoming_transfer_size = None
+        self._blocks.close()
 
     async def ensure_open(self) -> None:
         """Open the tunnel unless it is open (after a power cycle the device has none)."""
@@ -145,9 +161,40 @@ class TunnelClient:
         return self.tunnel_id
 
     async def send(self, message: bytes) -> None:
-        """Send a GBCS message (response or alert) to the CH (as PUT if this client is sleepy)."""
-        frame = HrgpFrame(HrgpKind.PUT if self.sleepy else None, bytes(message))
-        rsp = await self._transfer(frame.encode())
+        """Send a GBCS message (response or alert) to the CH (as PUT if this client is sleepy).
+
+        A message longer than the CH takes in one TransferData goes in GBCS General Block
+        Transfer blocks: each acknowledged before the next from an awake device, all streamed
+        from a sleepy one (which could not wait for an acknowledgement).
+        """
+        room = self._room()
+        if room is None or len(message) <= room:
+            await self._send_block(bytes(message))
+            return
+        try:
+            if self.sleepy:
+                for block in streamed(bytes(message), room):
+                    await self._send_block(block)
+            else:
+                await self._blocks.send(bytes(message), room)
+        except MessageFormatError:  # not a GBCS message, or no block fits what the CH takes
+            assert self.server_maximum_incoming_transfer_size is not None
+            raise MessageTooLarge(len(HrgpFrame(self._kind, bytes(message)).encode()),
+                                  self.server_maximum_incoming_transfer_size) from None
+
+    def _room(self) -> int | None:
+        """The most message octets one TransferData to the CH carries (None: not known yet)."""
+        if self.server_maximum_incoming_transfer_size is None:
+            return None
+        return self.server_maximum_incoming_transfer_size - len(HrgpFrame(self._kind).encode())
+
+    @property
+    def _kind(self) -> HrgpKind | None:
+        return HrgpKind.PUT if self.sleepy else None
+
+    async def _send_block(self, data: bytes) -> None:
+        """One TransferData up the tunnel, acknowledged by the CH's Default Response."""
+        rsp = await self._transfer(HrgpFrame(self._kind, data).encode())
         if rsp.status != foundation.Status.SUCCESS:
             raise CheckFailed(f"the CH answered TransferData with Default Response {rsp.status.name}")
 
@@ -161,7 +208,9 @@ class TunnelClient:
             frame = HrgpFrame.decode(rsp.data)
             if frame.kind is not HrgpKind.GET_RESPONSE:
                 raise CheckFailed(f"the CH answered GET with a {frame.kind} frame, not GET-RESPONSE")
-            if frame.message:
+            if is_block(frame.message):
+                self._blocks.receive(frame.message)  # streamed: unacknowledged; the whole message to the listeners
+            elif frame.message:
                 messages.append(frame.message)
             if frame.remaining == 0:
                 break
@@ -193,8 +242,21 @@ class TunnelClient:
                                       f"{len(command.data)} octets, the device takes "
                                       f"{self.config.maximum_incoming_transfer_size}")
         message = HrgpFrame.decode(command.data).message
+        if is_block(message):
+            ack = self._blocks.receive(message)
+            if ack is not None:
+                task = asyncio.get_running_loop().create_task(self._acknowledge(ack.encode()))
+                self._acks.add(task)
+                task.add_done_callback(self._acks.discard)
+            return foundation.Status.SUCCESS
         self._message_listeners(message)
         return foundation.Status.SUCCESS
+
+    async def _acknowledge(self, ack: bytes) -> None:
+        try:
+            await self._send_block(ack)
+        except (zigpy.exceptions.DeliveryError, TimeoutError, HanbenchError) as exc:
+            LOGGER.info("%s: the GBT acknowledgement to the CH did not go: %s", self.node.ieee, exc)
 
     async def _refuse(
         self, packet: t.ZigbeePacket, header: ZclHeader, tunnel_id: int,

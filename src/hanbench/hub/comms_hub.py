@@ -69,7 +69,7 @@ from hanbench.hub.sleepy_queue import QueuedMessage, SleepyQueue
 from hanbench.hub import hub_events
 from hanbench.hub.hub_events import HubListener
 from hanbench.hub.transfer import TransferEvent, TransferOutcome
-from hanbench.hub.tunnel import Delivery, TunnelServer
+from hanbench.hub.tunnel import Delivery, TunnelServer, TunnelServerConfig
 from hanbench.listeners import Listeners
 from hanbench.radio.endpoints import comms_hub_endpoint
 from hanbench.radio.se_clusters import NotificationFlags
@@ -93,6 +93,7 @@ class CommsHubTiming:
     ``image_rules`` and ``slots`` size the image store (:mod:`hanbench.hub.image_store`;
     ``slots`` only for rules that take a number, ``None`` for their default).
     ``ihd_activation_delay_s`` is the upgrade time the CH gives an IHD after a good transfer.
+    ``tunnel`` is its tunnel server's: transfer size and General Block Transfer.
     """
 
     ota: OtaServerConfig = field(default_factory=OtaServerConfig)
@@ -100,6 +101,7 @@ class CommsHubTiming:
     slots: int | None = None
     queue_expiry_s: float = QUEUE_EXPIRY_S
     ihd_activation_delay_s: int = 0
+    tunnel: TunnelServerConfig = field(default_factory=TunnelServerConfig)
 
 
 class CommsHub:
@@ -130,7 +132,7 @@ class CommsHub:
         self.ota.on_transfer(self._on_transfer)
         self.mirrors = MirrorServer()
         self.queue = SleepyQueue(expiry_s=self.timing.queue_expiry_s)
-        self.tunnels = TunnelServer(self.mirrors, self.queue)
+        self.tunnels = TunnelServer(self.mirrors, self.queue, self.timing.tunnel)
         self.tunnels.on_message(self._on_device_message)
         self.tunnels.on_opened(self._send_unconfirmed)
         self.queue.on_expired(self._on_expired)

@@ -19,6 +19,17 @@ cluster (definitions in :mod:`hanbench.radio.se_clusters`):
   raises "Tunnel Message Pending" on its mirror; the device collects it with GB-HRGP GET,
   answered GET-RESPONSE (remaining count, message). The flag drops when the queue for the
   device is empty (after the last GET, or after the last message expired).
+* A message longer than one TransferData to the device carries goes in GBCS General Block
+  Transfer blocks (:mod:`hanbench.gbcs.gbt`, :mod:`hanbench.radio.block_transfer`). One
+  TransferData carries what the device said it takes (RequestTunnel's maximum incoming
+  transfer size) and, with ``transfer_octets`` set, no more than the CH's radio sends at once:
+  a radio that sends no APS fragments (an EZSP stick through bellows) sends one frame, 68
+  octets (:data:`~hanbench.radio.se_clusters.ONE_FRAME_TRANSFER_OCTETS`). To an awake device
+  each block waits for the device's acknowledgement; a sleepy device's queued message is served
+  one streamed block per GET, GET-RESPONSE's remaining count counting its blocks still to
+  come. Blocks from a device are put back together, acknowledged unless streamed, and the
+  whole message goes to the listeners; a lost or foreign block, or a message past the CH's
+  limit, is reported to the error listeners.
 * TransferData from a device is checked: unknown tunnel ID (NO_SUCH_TUNNEL), a tunnel of
   another device (WRONG_DEVICE), more than the CH's maximum incoming transfer size
   (DATA_OVERFLOW). A refusal is answered TransferDataError with the frame's TSN, logged,
@@ -37,6 +48,7 @@ Default maximum incoming transfer size:
 
 from __future__ import annotations
 
+import asyncio
 import enum
 import itertools
 import logging
@@ -53,10 +65,13 @@ from zigpy.zcl import ClusterType, foundation
 from hanbench.errors import BadInput, CheckFailed, HanbenchError
 from hanbench.gbcs.entity import EntityId
 from hanbench.gbcs.frame import GbcsMessage, encode_message
+from hanbench.gbcs.errors import MessageFormatError
+from hanbench.gbcs.gbt import is_block
 from hanbench.hub.cluster_hook import DeviceHooks, request_listeners
 from hanbench.hub.mirror import MirrorServer
 from hanbench.hub.sleepy_queue import QueuedMessage, SleepyQueue
 from hanbench.listeners import Listeners
+from hanbench.radio.block_transfer import BlockTransfer, BlockTransferConfig, streamed
 from hanbench.radio.addresses import entity_of, eui64_of
 from hanbench.radio.gb_hrgp import GET_RESPONSE_OVERHEAD, HrgpFormatError, HrgpFrame, HrgpKind
 from hanbench.radio.se_clusters import (
@@ -100,12 +115,20 @@ class NoMirror(BadInput):
 
 @dataclass(frozen=True)
 class TunnelServerConfig:
-    """``maximum_incoming_transfer_size``: the largest TransferData the CH accepts (octets)."""
+    """``maximum_incoming_transfer_size``: the largest TransferData the CH accepts (octets).
+    ``transfer_octets``: the largest TransferData data the CH's radio sends at once (None: as
+    large as the device takes, the radio sending APS fragments); ``block_transfer``: GBCS
+    General Block Transfer for messages longer than one TransferData.
+    """
 
     maximum_incoming_transfer_size: int = DEFAULT_MAXIMUM_INCOMING_TRANSFER_SIZE
+    transfer_octets: int | None = None
+    block_transfer: BlockTransferConfig = BlockTransferConfig()
 
     def __post_init__(self) -> None:
         check_maximum_incoming_transfer_size(self.maximum_incoming_transfer_size)
+        if self.transfer_octets is not None:
+            check_maximum_incoming_transfer_size(self.transfer_octets)
 
 
 @dataclass(frozen=True)
@@ -146,6 +169,9 @@ class TunnelServer:
         self._message_listeners: Listeners[MessageListener] = Listeners()
         self._opened_listeners: Listeners[Callable[[EntityId], None]] = Listeners()
         self._error_listeners: Listeners[ErrorListener] = Listeners()
+        self._block_transfers: dict[EntityId, BlockTransfer] = {}
+        self._serving: dict[EntityId, tuple[QueuedMessage, list[bytes]]] = {}
+        self._acks: set[asyncio.Task[None]] = set()
         self.queue.on_expired(self._expired)
 
     # -- installation ------------------------------------------------------------------
@@ -198,7 +224,9 @@ class TunnelServer:
 
         Raises :class:`NoMirror` for a sleepy device without a mirror, :class:`NoTunnel`
         for an awake device that has not opened its tunnel, :class:`MessageTooLarge` when
-        the device said it takes less, :class:`TransferDataRefused` when the device
+        the device takes less than one GBT block,
+        :class:`~hanbench.radio.block_transfer.BlockNotAcknowledged` (a ``TimeoutError``)
+        when the device does not acknowledge a block, :class:`TransferDataRefused` when the device
         answers TransferDataError, and zigpy's ``DeliveryError`` if the frame does not
         get through.
         """
@@ -209,18 +237,42 @@ class TunnelServer:
             mirror = self.mirrors.get(entity)
             if mirror is None:
                 raise NoMirror(f"{entity} is sleepy but has no mirror to flag a pending message on")
-            if tunnel is not None:
-                check_fits(len(message) + GET_RESPONSE_OVERHEAD, tunnel.maximum_incoming_transfer_size)
+            if tunnel is not None and len(message) > self._one_transfer(tunnel) - GET_RESPONSE_OVERHEAD:
+                self._blocks(message, self._one_transfer(tunnel) - GET_RESPONSE_OVERHEAD)  # no block fits: refused now
             self.queue.put(entity, message, command.originator_counter)
             mirror.set(NotificationFlags.TUNNEL_MESSAGE_PENDING)
             return Delivery.QUEUED
         if tunnel is None:
             raise NoTunnel(f"{entity} has not opened a tunnel to the CH")
-        check_fits(len(message), tunnel.maximum_incoming_transfer_size)
+        one = self._one_transfer(tunnel)
+        if len(message) <= one:
+            await self._transfer(entity, tunnel, message)
+        else:
+            self._blocks(message, one)
+            await self._block_transfer(entity).send(message, one)
+        return Delivery.SENT
+
+    def _one_transfer(self, tunnel: Tunnel) -> int:
+        """The most octets one TransferData to ``tunnel``'s device carries: what it takes, and
+        what the CH's radio sends at once."""
+        limit = self.config.transfer_octets
+        return tunnel.maximum_incoming_transfer_size if limit is None else min(limit, tunnel.maximum_incoming_transfer_size)
+
+    @staticmethod
+    def _blocks(message: bytes, block_octets: int) -> list[bytes]:
+        """``message`` as streamed GBT blocks; :class:`MessageTooLarge` when no block fits."""
+        try:
+            return streamed(message, block_octets)
+        except MessageFormatError:
+            raise MessageTooLarge(len(message), block_octets) from None
+
+    async def _transfer(self, entity: EntityId, tunnel: Tunnel, data: bytes) -> None:
+        """One TransferData to an awake device, acknowledged by its Default Response."""
+        check_fits(len(data), tunnel.maximum_incoming_transfer_size)
         rsp = await self._tunneling(entity).client_command(
             _S2C.transfer_data_server_to_client.id,
             tunnel_id=tunnel.tunnel_id,
-            data=t.Bytes(message),
+            data=t.Bytes(data),
             expect_reply=True,
             disable_default_response=False,
         )
@@ -228,7 +280,38 @@ class TunnelServer:
             raise self._refused_by_device(entity, rsp)
         if rsp.status != foundation.Status.SUCCESS:
             raise CheckFailed(f"{entity} answered TransferData with Default Response {rsp.status.name}")
-        return Delivery.SENT
+
+    def _block_transfer(self, entity: EntityId) -> BlockTransfer:
+        """The CH's end of GBT on ``entity``'s tunnel."""
+        if entity not in self._block_transfers:
+            async def send_block(data: bytes) -> None:
+                tunnel = self.tunnel_of(entity)
+                if tunnel is None:
+                    raise NoTunnel(f"{entity} closed its tunnel during a block transfer")
+                await self._transfer(entity, tunnel, data)
+
+            self._block_transfers[entity] = BlockTransfer(
+                f"CH to {entity}", send_block, lambda message: self._message_listeners(entity, message),
+                lambda error: self._report(entity, error), self.config.block_transfer)
+        return self._block_transfers[entity]
+
+    def _receive_block(self, entity: EntityId, data: bytes) -> None:
+        """A GBT block from ``entity``: taken, and acknowledged unless streamed (or the device sleeps)."""
+        ack = self._block_transfer(entity).receive(data)
+        if ack is None or self.is_sleepy(entity):
+            return
+        task = asyncio.get_running_loop().create_task(self._acknowledge(entity, ack.encode()))
+        self._acks.add(task)
+        task.add_done_callback(self._acks.discard)
+
+    async def _acknowledge(self, entity: EntityId, ack: bytes) -> None:
+        tunnel = self.tunnel_of(entity)
+        if tunnel is None:
+            return
+        try:
+            await self._transfer(entity, tunnel, ack)
+        except (zigpy.exceptions.DeliveryError, TimeoutError, HanbenchError) as exc:
+            LOGGER.info("the GBT acknowledgement to %s did not go: %s", entity, exc)
 
     # -- request handlers ----------------------------------------------------------------
 
@@ -308,28 +391,51 @@ class TunnelServer:
         if frame.kind is HrgpKind.GET_RESPONSE:
             self._report(entity, HrgpFormatError("a device sent GET-RESPONSE, which only the CH sends"))
             return
+        if is_block(frame.message):
+            self._receive_block(entity, frame.message)
+            return
         self._message_listeners(entity, frame.message)
 
     async def _on_transfer_data_error(self, device: Device, hdr: foundation.ZCLHeader, cmd: Any) -> None:
         self._report(entity_of(device.ieee), self._refused_by_device(entity_of(device.ieee), cmd))
 
     async def _answer_get(self, tunnel: Tunnel, hdr: foundation.ZCLHeader) -> None:
-        """GET-RESPONSE with the oldest queued message; it leaves the queue once sent."""
+        """GET-RESPONSE with the oldest queued message; it leaves the queue once sent.
+
+        A message too long for one GET-RESPONSE is served one streamed GBT block per GET, its
+        remaining count counting its blocks still to come; it leaves the queue with its last.
+        """
         waiting = self.queue.peek(tunnel.device)
         queued: QueuedMessage | None = waiting[0] if waiting else None
-        remaining = max(len(waiting) - 1, 0)
-        payload = HrgpFrame(HrgpKind.GET_RESPONSE, queued.message if queued else b"", remaining).encode()
-        if len(payload) > tunnel.maximum_incoming_transfer_size and queued is not None:
-            self.queue.pop(tunnel.device)
-            self._report(tunnel.device, MessageTooLarge(len(payload), tunnel.maximum_incoming_transfer_size))
-            payload = HrgpFrame(HrgpKind.GET_RESPONSE, b"", remaining).encode()
-            queued = None
+        others = max(len(waiting) - 1, 0)
+        piece, blocks_left, in_blocks = (queued.message if queued else b""), 0, False
+        room = self._one_transfer(tunnel) - GET_RESPONSE_OVERHEAD
+        if queued is not None and len(queued.message) > room:
+            try:
+                piece, blocks_left = self._next_block(tunnel.device, queued, room)
+                in_blocks = True
+            except MessageTooLarge as exc:
+                self.queue.pop(tunnel.device)
+                self._report(tunnel.device, exc)
+                piece, queued = b"", None
+        payload = HrgpFrame(HrgpKind.GET_RESPONSE, piece, others + blocks_left).encode()
         await self._tunneling(tunnel.device).client_command(
             _S2C.transfer_data_server_to_client.id, tunnel_id=tunnel.tunnel_id, data=t.Bytes(payload), tsn=hdr.tsn
         )
-        if queued is not None:
+        if in_blocks:
+            self._serving[tunnel.device][1].pop(0)
+        if queued is not None and blocks_left == 0:
+            self._serving.pop(tunnel.device, None)
             self.queue.pop(tunnel.device)
         self._lower_pending_flag(tunnel.device)
+
+    def _next_block(self, device: EntityId, queued: QueuedMessage, room: int) -> tuple[bytes, int]:
+        """The next block of ``queued`` for ``device`` and how many follow it (taken once it is sent)."""
+        serving = self._serving.get(device)
+        if serving is None or serving[0] is not queued:
+            serving = self._serving[device] = (queued, self._blocks(queued.message, room))
+        blocks = serving[1]
+        return blocks[0], len(blocks) - 1
 
     # -- helpers ---------------------------------------------------------------------------
 

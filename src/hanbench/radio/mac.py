@@ -80,6 +80,16 @@ MAX_SIFS_FRAME_OCTETS = 18
 MAX_PSDU_OCTETS = 127
 
 
+#: The longest APS payload one frame carries without APS security: 127 - 11 - 8 - 18 - 8 = 82, the
+#: figure EmberZNet's emberMaximumApsPayloadLength gives and its node descriptor announces.
+MAX_APS_PAYLOAD_OCTETS = MAX_PSDU_OCTETS - MAC_DATA_OCTETS - NWK_OCTETS - NWK_SECURITY_OCTETS - APS_OCTETS
+
+
+def max_aps_payload_octets(*, aps_secured: bool) -> int:
+    """The longest APS payload one frame carries, with or without APS security (9 octets less)."""
+    return MAX_APS_PAYLOAD_OCTETS - (APS_SECURITY_OCTETS if aps_secured else 0)
+
+
 def data_frame_octets(payload_octets: int, *, aps_secured: bool = False) -> int:
     """Octets on the air of a Zigbee data frame whose APS payload is ``payload_octets`` long."""
     return FRAME_OVERHEAD_OCTETS + (APS_SECURITY_OCTETS if aps_secured else 0) + payload_octets

@@ -65,6 +65,7 @@ from zigpy.zcl.clusters import smartenergy
 from zigpy.zcl.foundation import BaseAttributeDefs, ZCLAttributeDef, ZCLCommandDef
 
 from hanbench.errors import BadInput
+from hanbench.radio.mac import max_aps_payload_octets
 
 #: RequestTunnel's manufacturer code for a protocol that is not manufacturer-specific.
 STANDARD_PROTOCOL_MANUFACTURER = 0xFFFF
@@ -72,6 +73,14 @@ STANDARD_PROTOCOL_MANUFACTURER = 0xFFFF
 #: the bench's own choice, large enough for any GBCS firmware command (APS fragmentation is
 #: not modelled on the air).
 DEFAULT_MAXIMUM_INCOMING_TRANSFER_SIZE = 1500
+
+
+#: A TransferData's octets before its data: ZCL header (frame control, TSN, command) and tunnel ID.
+TRANSFER_DATA_OVERHEAD = 3 + 2
+
+#: The most GBCS octets one TransferData carries in a single APS-secured frame (82 - 9 - 5 = 68):
+#: what a CH on a radio that sends no APS fragments (an EZSP stick through bellows) can send at once.
+ONE_FRAME_TRANSFER_OCTETS = max_aps_payload_octets(aps_secured=True) - TRANSFER_DATA_OVERHEAD
 
 
 def check_maximum_incoming_transfer_size(size: int) -> None:

@@ -25,6 +25,7 @@ from hanbench.errors import HanbenchError
 from hanbench.gbcs.codes import MessageCode
 from hanbench.gbcs.entity import EntityId
 from hanbench.gbcs.frame import Cra, GbcsMessage, decode_message, encode_message, new_message, sign_message
+from hanbench.gbcs.gbt import Block
 from hanbench.hub.mirror import MirrorServer, mirror_endpoint_descriptors
 from hanbench.hub.sleepy_queue import QueuedMessage, SleepyQueue
 from hanbench.timing import QUEUE_EXPIRY_S
@@ -33,8 +34,9 @@ from hanbench.radio.air import AirFrame, VirtualAir
 from hanbench.radio.endpoints import comms_hub_endpoint
 from hanbench.radio.interview import join_and_interview
 from hanbench.radio.link import LinkModel
-from hanbench.radio.gb_hrgp import HrgpFormatError, HrgpKind
+from hanbench.radio.gb_hrgp import HrgpFormatError, HrgpFrame, HrgpKind
 from hanbench.radio.se_clusters import (
+    ONE_FRAME_TRANSFER_OCTETS,
     Metering,
     NotificationFlags,
     TransferDataStatus,
@@ -159,6 +161,21 @@ async def on_premises(
             mirrors.uninstall()
 
 
+def transfer_data(frame: AirFrame) -> bytes | None:
+    """The data of a Tunneling TransferData on the air (either way), else None."""
+    if frame.packet.cluster_id != Tunneling.cluster_id:
+        return None
+    header, rest = foundation.ZCLHeader.deserialize(frame.packet.data.serialize())
+    if header.frame_control.frame_type != foundation.FrameType.CLUSTER_COMMAND:
+        return None
+    command = (Tunneling.ClientCommandDefs.transfer_data_server_to_client
+               if header.frame_control.direction == foundation.Direction.Server_to_Client
+               else Tunneling.ServerCommandDefs.transfer_data_client_to_server)
+    if header.command_id != command.id:
+        return None
+    return bytes(command.schema.deserialize(rest)[0].data)
+
+
 async def settle() -> None:
     """Let frames in flight arrive and their handlers run (a few loop turns, no time passes)."""
     for _ in range(20):
@@ -281,13 +298,41 @@ async def test_the_ch_cannot_send_to_an_awake_device_without_a_tunnel() -> None:
         assert p.esme.received == []
 
 
-async def test_the_ch_will_not_send_more_than_the_device_takes() -> None:
+async def test_a_command_longer_than_the_device_takes_goes_in_acknowledged_gbt_blocks() -> None:
+    command = command_of_size(ESME, 301)
     async with on_premises(client=TunnelClientConfig(maximum_incoming_transfer_size=100)) as p:
+        await p.esme.tunnel.open()
+        frames = p.frames()
+        delivery = await p.tunnels.send(ESME, command)
+        received = list(p.esme.received)
+    assert delivery is Delivery.SENT and received == [encode_message(command)]
+    down = [transfer_data(f) for f in frames if f.packet.src.address == 0x0000 and transfer_data(f) is not None]
+    up = [transfer_data(f) for f in frames if f.packet.src.address == p.esme.nwk and transfer_data(f) is not None]
+    assert all(len(data) <= 100 for data in down)
+    blocks = [Block.decode(data) for data in down]
+    assert [b.block_number for b in blocks] == list(range(1, len(blocks) + 1)) and blocks[-1].last
+    assert [Block.decode(data).block_number_ack for data in up] == [b.block_number for b in blocks]
+
+
+async def test_a_command_longer_than_the_device_takes_goes_in_the_chs_one_frame_transfers() -> None:
+    command = command_of_size(ESME, 301)
+    async with on_premises(server=TunnelServerConfig(transfer_octets=ONE_FRAME_TRANSFER_OCTETS)) as p:
+        await p.esme.tunnel.open()
+        frames = p.frames()
+        await p.tunnels.send(ESME, command)
+        received = list(p.esme.received)
+    down = [transfer_data(f) for f in frames if f.packet.src.address == 0x0000 and transfer_data(f) is not None]
+    assert received == [encode_message(command)]
+    assert len(down) == 15 and all(len(data) <= ONE_FRAME_TRANSFER_OCTETS for data in down)
+
+
+async def test_the_ch_will_not_send_to_a_device_that_takes_less_than_a_block() -> None:
+    async with on_premises(client=TunnelClientConfig(maximum_incoming_transfer_size=47)) as p:
         await p.esme.tunnel.open()
         with pytest.raises(MessageTooLarge) as caught:
             await p.tunnels.send(ESME, command_of_size(ESME, 101))
         error, received = caught.value, p.esme.received
-    assert (error.size, error.limit) == (101, 100)
+    assert (error.size, error.limit) == (101, 47)
     assert received == []
 
 
@@ -493,10 +538,32 @@ async def test_a_message_fetched_in_time_never_expires() -> None:
 
 
 async def test_a_queued_message_too_large_for_the_device_is_refused_at_the_ch() -> None:
-    async with on_premises(client=TunnelClientConfig(maximum_incoming_transfer_size=100)) as p:
+    async with on_premises(client=TunnelClientConfig(maximum_incoming_transfer_size=49)) as p:
         await p.gsme.tunnel.open()
         with pytest.raises(MessageTooLarge) as caught:
-            await p.tunnels.send(GSME, command_of_size(GSME, 99))  # 99 + the GET-RESPONSE header > 100
+            await p.tunnels.send(GSME, command_of_size(GSME, 99))  # a block's headers + GET-RESPONSE's > 49
         error, pending, flags = caught.value, p.queue.pending(GSME), p.mirrors.get(GSME).flags
-    assert (error.size, error.limit) == (101, 100)
+    assert (error.size, error.limit) == (99, 47)
     assert pending == 0 and NotificationFlags.TUNNEL_MESSAGE_PENDING not in flags
+
+
+async def test_a_queued_message_longer_than_one_get_response_is_served_one_streamed_block_per_get() -> None:
+    commands = [command_of_size(GSME, 501), signed(Cra.COMMAND, SUPPLIER, GSME, 2)]
+    async with on_premises(client=TunnelClientConfig(maximum_incoming_transfer_size=200)) as p:
+        await p.gsme.tunnel.open()
+        p.gsme.sleep()
+        for command in commands:
+            await p.tunnels.send(GSME, command)
+        p.gsme.wake()
+        frames = p.frames()
+        fetched = await p.gsme.tunnel.fetch_pending()
+        received, left, flags = list(p.gsme.received), p.queue.pending(GSME), p.mirrors.get(GSME).flags
+    responses = [HrgpFrame.decode(data) for f in frames if f.packet.src.address == 0x0000
+                 and (data := transfer_data(f)) is not None]
+    blocks = [Block.decode(r.message) for r in responses[:-1]]
+    assert len(blocks) == 4 and all(b.streaming for b in blocks) and blocks[-1].last
+    assert [r.remaining for r in responses] == list(range(len(responses) - 1, -1, -1))
+    assert received == [encode_message(commands[0])] and fetched == [encode_message(commands[1])]
+    up = [f for f in frames if f.packet.src.address == p.gsme.nwk and transfer_data(f) is not None]
+    assert all(HrgpFrame.decode(transfer_data(f)).kind is HrgpKind.GET for f in up), "streamed: no acknowledgement"
+    assert left == 0 and NotificationFlags.TUNNEL_MESSAGE_PENDING not in flags

@@ -44,9 +44,12 @@ from hanbench.errors import BadInput
 from hanbench.gbcs.device_types import DeviceType
 from hanbench.hub.comms_hub import CommsHub, CommsHubTiming, hub_endpoints
 from hanbench.hub.ota_server import OtaServerConfig
+from hanbench.hub.tunnel import TunnelServerConfig
 from hanbench.radio.air import AirNode, AirTiming, VirtualAir
+from hanbench.radio.block_transfer import BlockTransferConfig
 from hanbench.radio.interview import join_and_interview
 from hanbench.radio.link import LinkModel
+from hanbench.radio.se_clusters import ONE_FRAME_TRANSFER_OCTETS
 from hanbench.radio.virtual_app import virtual_coordinator
 from hanbench.timing import HUB_RESTART_S
 
@@ -78,7 +81,14 @@ def device_settings(config: BenchConfig, entry: DeviceConfig, nwk: int) -> Devic
                           running_version=entry.firmware_version, hardware_version=entry.hardware_version,
                           ota=OtaClientConfig(block_timeout_s=timing.device_ota_timeout_s),
                           retry=RetryPolicy(timing.device_retry_s, timing.device_retry_max_s),
+                          block_transfer=block_transfer(config),
                           defects=entry.defects, variant=entry.ppmid_variant)
+
+
+def block_transfer(config: BenchConfig) -> BlockTransferConfig:
+    """Both tunnel ends' GBCS General Block Transfer timers, from the bench file's ``[timing]``."""
+    return BlockTransferConfig(ack_timeout_s=config.timing.gbt_ack_timeout_s,
+                               reassembly_timeout_s=config.timing.gbt_reassembly_timeout_s)
 
 
 def hub_timing(config: BenchConfig) -> CommsHubTiming:
@@ -90,6 +100,8 @@ def hub_timing(config: BenchConfig) -> CommsHubTiming:
         image_rules=config.hub.image_rules,
         slots=config.hub.image_store_slots,
         queue_expiry_s=timing.queue_expiry_s,
+        tunnel=TunnelServerConfig(transfer_octets=None if config.radio is None else ONE_FRAME_TRANSFER_OCTETS,
+                                  block_transfer=block_transfer(config)),
     )
 
 

@@ -1,0 +1,173 @@
+"""One end of GBCS General Block Transfer on a tunnel: send in blocks, take blocks back to a message.
+
+Both ends of a tunnel use it, the CH's (:mod:`hanbench.hub.tunnel`) and a device's
+(:mod:`hanbench.devices.tunnel_client`): a message longer than one TransferData can carry
+goes as GBT blocks (:mod:`hanbench.gbcs.gbt`), one TransferData each.
+
+* :meth:`BlockTransfer.send` sends block after block, window 1: each waits for the
+  receiver's acknowledgement for ``ack_timeout_s``, is sent again up to ``retries`` times,
+  then the transfer fails with :class:`BlockNotAcknowledged` (a ``TimeoutError``: the
+  receiver may have it all the same, as with any unacknowledged frame).
+* :func:`streamed` gives the blocks of a sender that cannot wait for acknowledgements (a
+  message served to a sleepy device one block per GB-HRGP GET, or sent by one): the
+  receiver acknowledges none of them.
+* :meth:`BlockTransfer.receive` takes each block from the other end in order. It returns
+  the acknowledgement the tunnel sends back (none for streamed blocks), hands the whole
+  message to ``deliver`` at its last block, and reports a lost block (the next one arrives
+  out of order), a message past ``max_message_octets``, a malformed block, or a message
+  whose next block has not come within ``reassembly_timeout_s`` (its blocks are dropped);
+  a reported message is not delivered, and its sender's next block is refused until it
+  starts again from block 1.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+
+from hanbench.errors import BadInput, CheckFailed, HanbenchError
+from hanbench.gbcs import gbt
+from hanbench.gbcs.entity import EntityId
+from hanbench.timing import GBT_ACK_TIMEOUT_S, GBT_REASSEMBLY_TIMEOUT_S
+
+LOGGER = logging.getLogger(__name__)
+
+#: Retransmissions of a block whose acknowledgement does not come, as apscMaxFrameRetries.
+GBT_RETRIES = 3
+#: The longest message a receiver puts together (bench choice: well above GBCS's largest
+#: commands, a CS02b with two certificates is about 1 KB, and small for a meter's RAM).
+GBT_MAX_MESSAGE_OCTETS = 16 * 1024
+
+
+class BlockNotAcknowledged(CheckFailed, TimeoutError):
+    """A block the receiver did not acknowledge, sent ``1 + retries`` times."""
+
+
+@dataclass(frozen=True)
+class BlockTransferConfig:
+    """``ack_timeout_s``: how long a sender waits for each acknowledgement; ``retries``: how
+    often it sends a block again; ``reassembly_timeout_s``: how long a receiver waits for the
+    next block of a message; ``max_message_octets``: the longest message it puts together."""
+
+    ack_timeout_s: float = GBT_ACK_TIMEOUT_S
+    retries: int = GBT_RETRIES
+    reassembly_timeout_s: float = GBT_REASSEMBLY_TIMEOUT_S
+    max_message_octets: int = GBT_MAX_MESSAGE_OCTETS
+
+    def __post_init__(self) -> None:
+        if self.ack_timeout_s <= 0 or self.reassembly_timeout_s <= 0:
+            raise BadInput(f"GBT timeouts must be > 0 s, got {self.ack_timeout_s} and {self.reassembly_timeout_s}")
+        if self.retries < 0 or self.max_message_octets < 1:
+            raise BadInput(f"GBT retries must be >= 0 and the largest message >= 1 octet, "
+                           f"got {self.retries} and {self.max_message_octets}")
+
+
+def streamed(message: bytes, block_octets: int) -> list[bytes]:
+    """The blocks of ``message`` for a sender that does not wait for acknowledgements."""
+    return [block.encode() for block in gbt.segment(message, block_octets, streaming=True)]
+
+
+class BlockTransfer:
+    """GBT at one end of one tunnel; see the module docstring.
+
+    ``send_block`` puts one block on the tunnel (a TransferData that the other end
+    acknowledges at the Zigbee level); ``deliver`` gets each whole message; ``report`` each
+    refused block or dropped message.
+    """
+
+    def __init__(
+        self,
+        owner: str,
+        send_block: Callable[[bytes], Awaitable[object]],
+        deliver: Callable[[bytes], None],
+        report: Callable[[HanbenchError], None],
+        config: BlockTransferConfig | None = None,
+    ) -> None:
+        self.owner = owner
+        self.config = config if config is not None else BlockTransferConfig()
+        self._send_block = send_block
+        self._deliver = deliver
+        self._report = report
+        self._acks: dict[tuple[tuple[EntityId, int], int], asyncio.Future[None]] = {}
+        self._receiving: dict[tuple[EntityId, int], gbt.Reassembly] = {}
+        self._timers: dict[tuple[EntityId, int], asyncio.TimerHandle] = {}
+
+    async def send(self, message: bytes, block_octets: int) -> None:
+        """Send ``message`` in blocks of at most ``block_octets``, each acknowledged before the next."""
+        for block in gbt.segment(message, block_octets):
+            await self._send_acknowledged(block)
+
+    async def _send_acknowledged(self, block: gbt.Block) -> None:
+        key = (block.routing.key, block.block_number)
+        data = block.encode()
+        for attempt in range(1 + self.config.retries):
+            future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+            self._acks[key] = future
+            try:
+                await self._send_block(data)
+                await asyncio.wait_for(future, self.config.ack_timeout_s)
+                return
+            except TimeoutError:
+                LOGGER.info("%s: GBT block %d of message %d not acknowledged (attempt %d)", self.owner,
+                            block.block_number, block.routing.originator_counter, attempt + 1)
+            finally:
+                self._acks.pop(key, None)
+        raise BlockNotAcknowledged(
+            f"{self.owner}: GBT block {block.block_number} of message {block.routing.originator_counter} was not "
+            f"acknowledged within {self.config.ack_timeout_s} s, {1 + self.config.retries} times sent")
+
+    def receive(self, data: bytes) -> gbt.Block | None:
+        """Take one block from the other end; the acknowledgement to send back, if any."""
+        try:
+            block = gbt.Block.decode(data)
+        except gbt.GbtError as exc:
+            self._report(exc)
+            return None
+        if block.is_ack:
+            future = self._acks.get((block.routing.key, block.block_number_ack))
+            if future is not None and not future.done():
+                future.set_result(None)
+            return None
+        key = block.routing.key
+        reassembly = self._receiving.get(key)
+        if reassembly is None or (block.block_number == 1 and reassembly.received != 1):
+            reassembly = self._receiving[key] = gbt.Reassembly(block.routing, self.config.max_message_octets)
+        try:
+            whole = reassembly.add(block)
+        except gbt.GbtError as exc:
+            self._drop(key)
+            self._report(exc)
+            return None
+        self._restart_timer(key)
+        if whole is not None:
+            self._drop(key)
+            self._deliver(whole)
+        return None if block.streaming else block.ack()
+
+    def _restart_timer(self, key: tuple[EntityId, int]) -> None:
+        timer = self._timers.pop(key, None)
+        if timer is not None:
+            timer.cancel()
+        self._timers[key] = asyncio.get_running_loop().call_later(
+            self.config.reassembly_timeout_s, self._expire, key)
+
+    def _expire(self, key: tuple[EntityId, int]) -> None:
+        reassembly = self._receiving.get(key)
+        self._drop(key)
+        if reassembly is not None:
+            self._report(gbt.MessageIncomplete(
+                f"{self.owner}: block {reassembly.received + 1} of message {key[1]} from {key[0]} did not come "
+                f"within {self.config.reassembly_timeout_s} s; the {reassembly.received} blocks so far are dropped"))
+
+    def _drop(self, key: tuple[EntityId, int]) -> None:
+        self._receiving.pop(key, None)
+        timer = self._timers.pop(key, None)
+        if timer is not None:
+            timer.cancel()
+
+    def close(self) -> None:
+        """Forget every message half received (the tunnel is gone)."""
+        for key in list(self._receiving):
+            self._drop(key)

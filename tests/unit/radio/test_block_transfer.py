@@ -1,0 +1,144 @@
+"""GBCS General Block Transfer between two tunnel ends: acknowledged blocks, a lost block or
+acknowledgement, blocks out of order, a message too large, and a message that stops coming."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+
+import pytest
+from cryptography.hazmat.primitives.asymmetric import ec
+
+from hanbench.errors import BadInput, HanbenchError
+from hanbench.gbcs.codes import MessageCode
+from hanbench.gbcs.entity import EntityId
+from hanbench.gbcs.frame import Cra, encode_message, new_message, sign_message
+from hanbench.gbcs.gbt import Block, BlockOutOfOrder, MessageIncomplete, MessageTooLarge, segment
+from hanbench.radio.block_transfer import BlockNotAcknowledged, BlockTransfer, BlockTransferConfig, streamed
+
+pytestmark = pytest.mark.looptime
+
+SUPPLIER = EntityId.parse("90-B3-D5-1F-30-01-00-00")
+ESME = EntityId.parse("00-DB-12-34-56-78-91-00")
+MESSAGE = encode_message(sign_message(new_message(Cra.COMMAND, SUPPLIER, ESME, 77, MessageCode.CS06_ACTIVATE_FIRMWARE,
+                                                  bytes(range(250))), ec.generate_private_key(ec.SECP256R1())))
+
+
+class Ends:
+    """A sender and a receiver joined by a link that can lose what crosses it."""
+
+    def __init__(self, config: BlockTransferConfig | None = None,
+                 lose: Callable[[Block], bool] = lambda block: False) -> None:
+        self.delivered: list[bytes] = []
+        self.errors: list[HanbenchError] = []
+        self.sent: list[Block] = []
+        self.lose = lose
+        self.sender = BlockTransfer("sender", self._to_receiver, self.delivered.append, self.errors.append, config)
+        self.receiver = BlockTransfer("receiver", self._unused, self.delivered.append, self.errors.append, config)
+
+    async def _to_receiver(self, data: bytes) -> None:
+        block = Block.decode(data)
+        self.sent.append(block)
+        if self.lose(block):
+            return
+        ack = self.receiver.receive(data)
+        if ack is not None and not self.lose(ack):
+            asyncio.get_running_loop().call_soon(self.sender.receive, ack.encode())
+
+    async def _unused(self, data: bytes) -> None:
+        raise AssertionError("the receiver sends only acknowledgements, through the link")
+
+
+async def test_each_block_waits_for_its_acknowledgement_and_the_message_arrives_whole() -> None:
+    ends = Ends()
+    await ends.sender.send(MESSAGE, 68)
+    assert ends.delivered == [MESSAGE] and ends.errors == []
+    assert [b.block_number for b in ends.sent] == list(range(1, len(ends.sent) + 1))
+    assert all(b.window == 1 and not b.streaming for b in ends.sent)
+
+
+async def test_a_lost_block_is_sent_again_after_the_acknowledgement_timeout() -> None:
+    lost: set[int] = set()
+
+    def lose_block_3_once(block: Block) -> bool:
+        if block.block_number == 3 and 3 not in lost:
+            lost.add(3)
+            return True
+        return False
+
+    ends = Ends(BlockTransferConfig(ack_timeout_s=5), lose_block_3_once)
+    start = asyncio.get_running_loop().time()
+    await ends.sender.send(MESSAGE, 68)
+    assert asyncio.get_running_loop().time() - start == pytest.approx(5)
+    assert [b.block_number for b in ends.sent].count(3) == 2
+    assert ends.delivered == [MESSAGE] and ends.errors == []
+
+
+async def test_a_lost_acknowledgement_makes_a_repeat_the_receiver_takes_once() -> None:
+    lost: set[int] = set()
+
+    def lose_ack_of_2_once(block: Block) -> bool:
+        if block.is_ack and block.block_number_ack == 2 and 2 not in lost:
+            lost.add(2)
+            return True
+        return False
+
+    ends = Ends(BlockTransferConfig(ack_timeout_s=5), lose_ack_of_2_once)
+    await ends.sender.send(MESSAGE, 68)
+    assert ends.delivered == [MESSAGE] and ends.errors == []
+
+
+async def test_a_receiver_that_never_acknowledges_fails_the_transfer_after_the_retries() -> None:
+    ends = Ends(BlockTransferConfig(ack_timeout_s=2, retries=3), lambda block: block.is_ack)
+    start = asyncio.get_running_loop().time()
+    with pytest.raises(BlockNotAcknowledged, match="block 1 of message 77 was not acknowledged within 2 s, 4 times"):
+        await ends.sender.send(MESSAGE, 68)
+    assert asyncio.get_running_loop().time() - start == pytest.approx(8)
+    assert isinstance(BlockNotAcknowledged("x"), TimeoutError)
+
+
+async def test_blocks_out_of_order_are_reported_and_the_message_is_not_delivered() -> None:
+    ends = Ends()
+    blocks = segment(MESSAGE, 68, streaming=True)
+    for block in [blocks[0], blocks[2], *blocks[3:]]:
+        ends.receiver.receive(block.encode())
+    assert ends.delivered == []
+    assert [type(e) for e in ends.errors][0] is BlockOutOfOrder
+
+
+async def test_a_message_larger_than_the_receiver_takes_is_reported_not_delivered() -> None:
+    ends = Ends(BlockTransferConfig(max_message_octets=100))
+    for data in streamed(MESSAGE, 68):
+        ends.receiver.receive(data)
+    assert ends.delivered == []
+    assert isinstance(ends.errors[0], MessageTooLarge)
+
+
+async def test_streamed_blocks_are_not_acknowledged() -> None:
+    ends = Ends()
+    acks = [ends.receiver.receive(data) for data in streamed(MESSAGE, 68)]
+    assert acks == [None] * len(acks) and ends.delivered == [MESSAGE]
+
+
+async def test_a_message_whose_next_block_does_not_come_is_dropped_and_reported() -> None:
+    ends = Ends(BlockTransferConfig(reassembly_timeout_s=60))
+    blocks = streamed(MESSAGE, 68)
+    for data in blocks[:3]:
+        ends.receiver.receive(data)
+    await asyncio.sleep(59)
+    assert ends.errors == []
+    await asyncio.sleep(2)
+    assert [str(e) for e in ends.errors] == [
+        "receiver: block 4 of message 77 from 90-B3-D5-1F-30-01-00-00 did not come within 60 s; "
+        "the 3 blocks so far are dropped"]
+    assert isinstance(ends.errors[0], MessageIncomplete)
+    for data in blocks[3:]:  # the rest, late, is refused: block 1 is due
+        ends.receiver.receive(data)
+    assert ends.delivered == [] and isinstance(ends.errors[1], BlockOutOfOrder)
+
+
+def test_the_knobs_are_checked() -> None:
+    with pytest.raises(BadInput):
+        BlockTransferConfig(ack_timeout_s=0)
+    with pytest.raises(BadInput):
+        BlockTransferConfig(retries=-1)
