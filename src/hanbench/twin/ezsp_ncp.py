@@ -21,6 +21,7 @@ import zigpy.exceptions
 import zigpy.types as zt
 import zigpy.zdo.types as zdo_t
 
+from hanbench.radio.mac import MAX_APS_PAYLOAD_OCTETS, max_aps_payload_octets
 from hanbench.twin import coordinator_zdo
 from hanbench.twin.ezsp_codec import EZSP_VERSION
 from hanbench.twin.ezsp_dispatch import EzspDispatcher, Handler
@@ -66,6 +67,17 @@ DEFAULT_CONFIGURATION = {
     t.EzspConfigId.CONFIG_TC_REJOINS_USING_WELL_KNOWN_KEY_TIMEOUT_S: 300,
     t.EzspConfigId.CONFIG_ROUTE_TABLE_SIZE: 16,
 }
+
+
+#: The APS payload of one fragment of an APS-secured message: one frame's, less the APS
+#: extended header of a fragment (extended frame control, block number, block count).
+FRAGMENT_OCTETS = max_aps_payload_octets(aps_secured=True) - 3
+
+
+def max_unicast_octets(aps: t.EmberApsFrame) -> int:
+    """The longest unicast payload EmberZNet sends in one frame: emberMaximumApsPayloadLength,
+    less the APS security header and MIC when the host asks for APS encryption."""
+    return max_aps_payload_octets(aps_secured=t.EmberApsOption.APS_OPTION_ENCRYPTION in t.EmberApsOption(aps.options))
 
 
 class AirLink(Protocol):
@@ -494,6 +506,9 @@ class EzspNcp:
 
     # -- sending ----------------------------------------------------------------
 
+    def _cmd_maximumPayloadLength(self) -> dict[str, Any]:
+        return {"apsLength": MAX_APS_PAYLOAD_OCTETS}
+
     def _next_aps_counter(self) -> int:
         self._aps_counter = (self._aps_counter + 1) & 0xFF
         return self._aps_counter
@@ -520,6 +535,10 @@ class EzspNcp:
             destination = indexOrDestination
         else:
             return {"status": t.EmberStatus.BAD_ARGUMENT, "sequence": 0}
+        if len(messageContents) > max_unicast_octets(apsFrame):
+            # EmberZNet's answer to a payload longer than one frame: the stick sends no APS
+            # fragments on its own (that is the host's fragmentation plugin, which bellows lacks).
+            return {"status": t.EmberStatus.MESSAGE_TOO_LONG, "sequence": 0}
         packet = self._outgoing_packet(
             zt.AddrModeAddress(addr_mode=zt.AddrMode.NWK, address=destination), apsFrame, messageContents
         )
@@ -608,10 +627,29 @@ class EzspNcp:
             groupId=packet.dst.address if packet.dst.addr_mode == zt.AddrMode.Group else 0,
             sequence=(packet.tsn or 0) & 0xFF,
         )
-        self.link.callback(
-            "incomingMessageHandler", type=message_type, apsFrame=aps,
-            lastHopLqi=packet.lqi if packet.lqi is not None else DEFAULT_LQI,
-            lastHopRssi=packet.rssi if packet.rssi is not None else DEFAULT_RSSI,
-            sender=packet.src.address, bindingIndex=NO_ENTRY_INDEX, addressIndex=NO_ENTRY_INDEX,
-            messageContents=packet.data.serialize(),
-        )
+        data = packet.data.serialize()
+        fragments = [data]
+        if message_type == t.EmberIncomingMessageType.INCOMING_UNICAST and len(data) > MAX_APS_PAYLOAD_OCTETS:
+            # Longer than one frame: on the air it came as APS fragments, and EmberZNet hands
+            # each to the host as it comes (APS_OPTION_FRAGMENT, the block count in the group
+            # ID's high octet and the block number in its low one); the host puts them back
+            # together and acknowledges each with sendReply.
+            fragments = [data[at:at + FRAGMENT_OCTETS] for at in range(0, len(data), FRAGMENT_OCTETS)]
+            aps.options = t.EmberApsOption.APS_OPTION_FRAGMENT
+        for index, fragment in enumerate(fragments):
+            if len(fragments) > 1:
+                aps.groupId = (len(fragments) << 8) | index
+            self.link.callback(
+                "incomingMessageHandler", type=message_type, apsFrame=aps,
+                lastHopLqi=packet.lqi if packet.lqi is not None else DEFAULT_LQI,
+                lastHopRssi=packet.rssi if packet.rssi is not None else DEFAULT_RSSI,
+                sender=packet.src.address, bindingIndex=NO_ENTRY_INDEX, addressIndex=NO_ENTRY_INDEX,
+                messageContents=fragment,
+            )
+
+    def _cmd_sendReply(self, sender: int, apsFrame: t.EmberApsFrame, messageContents: bytes) -> dict[str, Any]:
+        """The host acknowledges an APS fragment: the stick's APS ACK of that block, sent on the
+        air (the emulated sender, which sent the message whole, needs none)."""
+        if not self.network_up:
+            return {"status": t.EmberStatus.NETWORK_DOWN}
+        return {"status": t.EmberStatus.SUCCESS}

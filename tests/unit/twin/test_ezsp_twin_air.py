@@ -205,3 +205,45 @@ async def test_a_frame_bellows_sends_with_aps_retry_asks_the_air_for_an_aps_ack(
     unsolicited, read = node.heard
     assert unsolicited.tsn == 0x42 and zt.TransmitOptions.ACK in unsolicited.tx_options
     assert zt.TransmitOptions.ACK not in read.tx_options
+
+
+def _unicast(payload: bytes, *, aps_encryption: bool = False) -> zt.ZigbeePacket:
+    return zt.ZigbeePacket(
+        src=zt.AddrModeAddress(addr_mode=zt.AddrMode.NWK, address=0x0000), src_ep=1,
+        dst=zt.AddrModeAddress(addr_mode=zt.AddrMode.NWK, address=DEVICE_NWK), dst_ep=1, tsn=9,
+        profile_id=0x0104, cluster_id=Basic.cluster_id, data=zt.SerializableBytes(payload),
+        tx_options=zt.TransmitOptions.APS_Encryption if aps_encryption else zt.TransmitOptions.NONE,
+    )
+
+
+@pytest.mark.parametrize(("aps_encryption", "longest"), [(False, 82), (True, 73)])
+async def test_a_unicast_longer_than_one_frame_is_refused_message_too_long_as_emberznet_does(
+    bench: tuple[VirtualAir, EzspTwin, ControllerApplication], aps_encryption: bool, longest: int,
+) -> None:
+    """EmberZNet sends one frame per sendUnicast; bellows sends no APS fragments of its own."""
+    air, _, app = bench
+    node, _ = await joined_device(air, app)
+    node.heard.clear()
+    with pytest.raises(zigpy.exceptions.DeliveryError, match="MESSAGE_TOO_LONG"):
+        await app.send_packet(_unicast(bytes(longest + 1), aps_encryption=aps_encryption))
+    await app.send_packet(_unicast(bytes(longest), aps_encryption=aps_encryption))
+    await asyncio.sleep(0.05)
+    assert [len(p.data.serialize()) for p in node.heard] == [longest]
+
+
+async def test_a_device_message_longer_than_one_frame_reaches_bellows_as_fragments_put_back_together(
+    bench: tuple[VirtualAir, EzspTwin, ControllerApplication], monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    air, twin, app = bench
+    node, _ = await joined_device(air, app)
+    received: list[zt.ZigbeePacket] = []
+    acks: list[int] = []
+    heard, reply = app.packet_received, twin.ncp._cmd_sendReply
+    monkeypatch.setattr(app, "packet_received", lambda packet: (received.append(packet), heard(packet)))
+    monkeypatch.setattr(twin.ncp, "_cmd_sendReply",
+                        lambda **fields: (acks.append(fields["apsFrame"].groupId & 0xFF), reply(**fields))[1])
+    long_frame = bytes([0x18, 0x05, 0x0A]) + bytes(range(256)) + bytes(44)  # 303 octets of ZCL
+    await air.transmit(node._packet(_unicast(b""), Basic.cluster_id, long_frame))
+    await asyncio.sleep(0.1)
+    assert [p.data.serialize() for p in received if p.cluster_id == Basic.cluster_id] == [long_frame]
+    assert acks == [0, 1, 2, 3, 4]  # 303 octets in 70-octet fragments, each acknowledged by the host
