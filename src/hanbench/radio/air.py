@@ -75,6 +75,7 @@ from hanbench.radio.mac import (
     DATA_REQUEST_OCTETS,
     Channel,
     ChannelStats,
+    FrameHook,
     MacConstants,
     aps_ack_octets,
     data_frame_octets,
@@ -93,6 +94,7 @@ _IMAGE_BLOCK_RESPONSE = Ota.ClientCommandDefs.image_block_response.id
 _NWK = t.AddrMode.NWK
 _IEEE = t.AddrMode.IEEE
 _UNICAST = (_NWK, _IEEE)
+_APS_ACK = t.TransmitOptions.ACK.value
 
 @runtime_checkable
 class AirNode(Protocol):
@@ -515,7 +517,7 @@ class VirtualAir:
         if dst is not None and dst.sleepy and dst is not sender:
             await self._via_parent(loop, timing, sender, dst, packet, numbers)
             return
-        aps_ack = t.TransmitOptions.ACK in packet.tx_options
+        aps_ack = _asks_aps_ack(packet)
         ok, done_at = self._unicast(now, sender, dst, self._destination(packet, dst), packet, octets, numbers,
                                     aps_ack=aps_ack)
         await _until(loop, done_at)
@@ -541,8 +543,8 @@ class VirtualAir:
                 numbers = sender.renumbered(numbers.aps)
             sent = channel.send(
                 max(at, sender.mac_free_at), octets, acked=True,
-                frame_lost=(lambda: forward.lost(octets)) if reachable and forward else _always,
-                ack_lost=(lambda: back.lost(ACK_OCTETS)) if back else _always,
+                frame_lost=forward.lost if reachable and forward else _always,
+                ack_lost=back.lost if back else _always,
                 on_frame=self._data_hook(packet, octets, sender.station, dst_station, numbers),
                 on_ack=self._ack_hook(numbers.mac))
             sender.mac_free_at = sent.done_at
@@ -560,7 +562,7 @@ class VirtualAir:
             ack_numbers = dst.renumbered(numbers.aps)
             acked = channel.send(
                 max(arrived, dst.mac_free_at), ack_octets, acked=True,
-                frame_lost=lambda: back.lost(ack_octets), ack_lost=lambda: forward.lost(ACK_OCTETS),
+                frame_lost=back.lost, ack_lost=forward.lost,
                 on_frame=self._data_hook(packet, ack_octets, dst.station, sender.station, ack_numbers, aps_ack=True),
                 on_ack=self._ack_hook(ack_numbers.mac))
             dst.mac_free_at = acked.done_at
@@ -573,8 +575,7 @@ class VirtualAir:
                          octets: int, numbers: FrameNumbers) -> None:
         sent = self._honest_channel().send(
             max(loop.time(), sender.mac_free_at), octets, acked=False, frame_lost=_never, ack_lost=_never,
-            on_frame=self._data_hook(packet, octets, sender.station, self._destination(packet, None), numbers),
-            on_ack=_ignore)
+            on_frame=self._data_hook(packet, octets, sender.station, self._destination(packet, None), numbers))
         sender.mac_free_at = sent.done_at
         if sent.received_at is not None:
             for attached in list(self._nodes.values()):
@@ -590,7 +591,7 @@ class VirtualAir:
                           dst: _Attached, packet: t.ZigbeePacket, numbers: FrameNumbers) -> None:
         """A unicast to a sleepy node: it waits in the parent's indirect queue for a poll."""
         confirmed: asyncio.Future[None] = loop.create_future()
-        entry = _Indirect(sender, packet, numbers, t.TransmitOptions.ACK in packet.tx_options, confirmed,
+        entry = _Indirect(sender, packet, numbers, _asks_aps_ack(packet), confirmed,
                           loop.time() + timing.mac.indirect_timeout_s)
         dst.indirect.append(entry)
         if dst.indirect_expiry is None:
@@ -632,8 +633,8 @@ class VirtualAir:
         down = self._link(parent, child) if parent is not None else None
         poll = self._honest_channel().send(
             max(now, child.mac_free_at), DATA_REQUEST_OCTETS, acked=True,
-            frame_lost=(lambda: up.lost(DATA_REQUEST_OCTETS)) if up else _always,
-            ack_lost=(lambda: down.lost(ACK_OCTETS)) if down else _always,
+            frame_lost=up.lost if up else _always,
+            ack_lost=down.lost if down else _always,
             on_frame=self._poll_hook(sequence, child.station, parent_station),
             on_ack=self._ack_hook(sequence, frame_pending=pending))
         child.mac_free_at = poll.done_at
@@ -725,25 +726,25 @@ class VirtualAir:
     # no observer (no capture) they build no frame record.
 
     def _data_hook(self, packet: t.ZigbeePacket, octets: int, src: Station, dst: Station, numbers: FrameNumbers,
-                   *, aps_ack: bool = False) -> Callable[[float, int], None]:
+                   *, aps_ack: bool = False) -> FrameHook | None:
         if not self._observers:
-            return _ignore
+            return None
 
         def on_frame(start: float, attempt: int) -> None:
             self._observers(AirFrame(start, packet, octets, src, dst, numbers, aps_ack, attempt))
         return on_frame
 
-    def _ack_hook(self, sequence: int, *, frame_pending: bool = False) -> Callable[[float, int], None]:
+    def _ack_hook(self, sequence: int, *, frame_pending: bool = False) -> FrameHook | None:
         if not self._observers:
-            return _ignore
+            return None
 
         def on_ack(start: float, attempt: int) -> None:
             self._observers(MacFrame(start, MacFrameKind.ACK, sequence, ACK_OCTETS, frame_pending=frame_pending))
         return on_ack
 
-    def _poll_hook(self, sequence: int, src: Station, dst: Station) -> Callable[[float, int], None]:
+    def _poll_hook(self, sequence: int, src: Station, dst: Station) -> FrameHook | None:
         if not self._observers:
-            return _ignore
+            return None
 
         def on_poll(start: float, attempt: int) -> None:
             self._observers(MacFrame(start, MacFrameKind.DATA_REQUEST, sequence, DATA_REQUEST_OCTETS, src, dst))
@@ -791,6 +792,11 @@ class VirtualAir:
         return self._by_nwk.get(nwk)
 
 
+def _asks_aps_ack(packet: t.ZigbeePacket) -> bool:
+    """Whether ``packet``'s transmit options ask for an APS ACK (``in`` on a Flag is a Python call)."""
+    return bool(packet.tx_options._value_ & _APS_ACK)
+
+
 def _eui64(key: int) -> t.EUI64:
     return t.EUI64(key.to_bytes(8, "little"))
 
@@ -819,13 +825,10 @@ def _settle(future: asyncio.Future[None], failure: str | None) -> None:
         future.set_exception(zigpy.exceptions.DeliveryError(failure))
 
 
-def _always() -> bool:
+def _always(octets: int) -> bool:
+    """Every frame lost: nobody is there to receive it."""
     return True
 
 
-def _never() -> bool:
+def _never(octets: int) -> bool:
     return False
-
-
-def _ignore(start: float, attempt: int) -> None:
-    pass

@@ -168,6 +168,10 @@ class Sent(NamedTuple):
 FrameHook = Callable[[float, int], None]
 """Called as ``hook(start_time, attempt)`` for each frame (or ACK) the channel puts on the air."""
 
+LossDraw = Callable[[int], bool]
+"""Called as ``lost(octets)`` for each frame (or ACK) of ``octets`` on the air: whether the
+receiver misses it. A link's :meth:`~hanbench.radio.link.Link.lost` is one."""
+
 
 class Channel:
     """The one radio channel of a premises; see the module docstring.
@@ -185,16 +189,23 @@ class Channel:
         # Reserved (start, end) intervals, sorted, not overlapping.
         self._starts: list[float] = []
         self._ends: list[float] = []
+        # What every acknowledged frame adds after its own airtime: the turnaround and the ACK.
+        self._ack_s = airtime_s(ACK_OCTETS)
+        self._ack_span_s = constants.turnaround_s + self._ack_s
 
-    def send(self, now: float, octets: int, *, acked: bool, frame_lost: Callable[[], bool],
-             ack_lost: Callable[[], bool], on_frame: FrameHook, on_ack: FrameHook) -> Sent:
+    def send(self, now: float, octets: int, *, acked: bool, frame_lost: LossDraw, ack_lost: LossDraw,
+             on_frame: FrameHook | None = None, on_ack: FrameHook | None = None) -> Sent:
         """Send one MPDU of ``octets`` from loop time ``now``, with CSMA-CA and, if ``acked``,
         the MAC's retries; ``frame_lost``/``ack_lost`` draw whether each attempt and each ACK
-        is lost, ``on_frame``/``on_ack`` are told of every frame put on the air."""
+        is lost, ``on_frame``/``on_ack`` (if given) are told of every frame put on the air.
+
+        The whole exchange is decided here, in one call: one send costs the loop nothing but
+        the caller's wait for ``done_at``."""
         c = self.constants
+        stats = self.stats
         self._forget_before(self._clock())
-        frame_s = airtime_s(octets)
-        span = frame_s + (c.turnaround_s + airtime_s(ACK_OCTETS) if acked else 0.0)
+        frame_s = octets * OCTET_S
+        span = frame_s + self._ack_span_s if acked else frame_s
         spacing = c.lifs_s if octets - PHY_OCTETS > MAX_SIFS_FRAME_OCTETS else c.sifs_s
         received_at: float | None = None
         at = now
@@ -202,13 +213,15 @@ class Channel:
         for attempt in range(attempts):
             start, at = self._access(at, span + spacing)
             if start is None:
-                self.stats.access_failures += 1
+                stats.access_failures += 1
                 return Sent(False, at, received_at, attempt + 1)
-            self.stats.frames += 1
-            self.stats.retries += attempt > 0
-            on_frame(start, attempt)
+            stats.frames += 1
+            if attempt:
+                stats.retries += 1
+            if on_frame is not None:
+                on_frame(start, attempt)
             end = start + frame_s
-            lost = frame_lost()
+            lost = frame_lost(octets)
             if not lost and received_at is None:
                 received_at = end
             if not acked:
@@ -219,14 +232,15 @@ class Channel:
                 at = end + c.ack_wait_s
                 continue
             ack_start = end + c.turnaround_s
-            self.stats.acks += 1
-            on_ack(ack_start, attempt)
-            if ack_lost():  # the sender retries once its ACK wait is over
+            stats.acks += 1
+            if on_ack is not None:
+                on_ack(ack_start, attempt)
+            if ack_lost(ACK_OCTETS):  # the sender retries once its ACK wait is over
                 self._reserve(start, start + span)
                 at = end + c.ack_wait_s
                 continue
             self._reserve(start, start + span + spacing)
-            return Sent(True, ack_start + airtime_s(ACK_OCTETS), received_at, attempt + 1)
+            return Sent(True, ack_start + self._ack_s, received_at, attempt + 1)
         return Sent(False, at, received_at, attempts)
 
     def _access(self, now: float, duration: float) -> tuple[float | None, float]:

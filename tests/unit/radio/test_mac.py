@@ -50,7 +50,7 @@ def send(ch: Channel, at: float, octets: int = FRAME, *, acked: bool = True, los
     frames: list[tuple[str, float, int]] = []
     losses, ack_losses = iter(lost or []), iter(ack_lost or [])
     sent = ch.send(at, octets, acked=acked,
-                   frame_lost=lambda: next(losses, False), ack_lost=lambda: next(ack_losses, False),
+                   frame_lost=lambda octets: next(losses, False), ack_lost=lambda octets: next(ack_losses, False),
                    on_frame=lambda start, attempt: frames.append(("frame", start, attempt)),
                    on_ack=lambda start, attempt: frames.append(("ack", start, attempt)))
     return sent, frames
@@ -166,3 +166,20 @@ def test_a_node_whose_cca_finds_a_gap_too_short_waits_for_the_frame_decided_befo
     second, frames = send(ch, 0.001)  # idle at its CCA, but 5 ms do not fit before 2.56 ms
     assert second.acked and frames[0][1] > first.done_at
     assert ch.stats.access_failures == 0
+
+
+def test_each_loss_draw_is_told_the_octets_of_the_frame_it_decides() -> None:
+    ch, _ = channel()
+    drawn: list[tuple[str, int]] = []
+
+    def frame_lost(octets: int) -> bool:
+        drawn.append(("frame", octets))
+        return len(drawn) == 1  # the first attempt is lost
+
+    def ack_lost(octets: int) -> bool:
+        drawn.append(("ack", octets))
+        return False
+
+    sent = ch.send(0.0, FRAME, acked=True, frame_lost=frame_lost, ack_lost=ack_lost)
+    assert sent.acked and sent.attempts == 2
+    assert drawn == [("frame", FRAME), ("frame", FRAME), ("ack", ACK_OCTETS)]
