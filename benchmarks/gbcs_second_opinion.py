@@ -2,7 +2,8 @@
 
 Runs the conformance suite on the emu bench with an air capture (``hanbench run --capture``),
 takes every GBCS message out of the Smart Energy tunnel frames in the pcap (TransferData in
-both directions, bare or in a GB-HRGP PUT / GET-RESPONSE), and for each one checks that the
+both directions, bare or in a GB-HRGP PUT / GET-RESPONSE, or put back together from its GBCS
+General Block Transfer blocks, as of the frame of its last block), and for each one checks that the
 project's decoders read it (frame, then its use case) and that it re-encodes to the very
 same bytes: frame from the decoded frame, payload from the decoded record. Every message GBCS
 MACs (every command, every non-critical response and alert) must carry a MAC, and each MAC is
@@ -39,6 +40,7 @@ from hanbench.errors import HanbenchError
 from hanbench.gbcs.alerts import decode_alert
 from hanbench.gbcs.codes import AlertCode
 from hanbench.gbcs.frame import Cra, GbcsMessage, decode_message, encode_message
+from hanbench.gbcs.gbt import MAX_BLOCKS, Block, GbtError, Reassembly, is_block
 from hanbench.gbcs.keystore import KeyStore
 from hanbench.gbcs.protection import MacCheck, check_mac, mac_required
 from hanbench.gbcs.use_cases import payload_of, read_payload
@@ -99,8 +101,9 @@ def zcl_of(psdu: bytes) -> tuple[int, int, bytes] | None:
 
 
 def gbcs_messages(frames: list[bytes]) -> list[Captured]:
-    """Every GBCS message carried by a Tunneling TransferData in ``frames``."""
+    """Every GBCS message carried by a Tunneling TransferData in ``frames``, whole or in GBT blocks."""
     found = []
+    receiving: dict[tuple[object, ...], Reassembly] = {}
     for number, psdu in enumerate(frames, start=1):
         zcl = zcl_of(psdu)
         if zcl is None or zcl[0] != TUNNELING or zcl[1] != SMART_ENERGY:
@@ -112,9 +115,36 @@ def gbcs_messages(frames: list[bytes]) -> list[Captured]:
         if not specific or frame[header - 1] != TRANSFER_DATA[server_to_client]:
             continue
         message = HrgpFrame.decode(frame[header + 2:]).message  # after the tunnel ID
+        if is_block(message):
+            message = reassembled(receiving, message)
         if message:
             found.append(Captured(number, message))
     return found
+
+
+def reassembled(receiving: dict[tuple[object, ...], Reassembly], data: bytes) -> bytes | None:
+    """Take one GBT block; the whole message at its last block, else None (acknowledgements,
+    repeats, and blocks of a message whose earlier blocks the capture lacks are skipped)."""
+    try:
+        block = Block.decode(data)
+    except GbtError as exc:
+        print(f"  a GBT block that does not decode: {exc}")
+        return None
+    if block.is_ack:
+        return None
+    key = block.routing.key
+    if block.block_number == 1:
+        receiving[key] = Reassembly(block.routing, MAX_BLOCKS * len(data))
+    reassembly = receiving.get(key)
+    try:
+        whole = reassembly.add(block) if reassembly is not None else None
+    except GbtError as exc:
+        print(f"  GBT blocks the capture cannot put together: {exc}")
+        receiving.pop(key, None)
+        return None
+    if whole is not None:
+        receiving.pop(key, None)
+    return whole
 
 
 @dataclass(frozen=True)

@@ -20,7 +20,10 @@ from hanbench.gbcs.security_credentials import (
     UpdateSecurityCredentials,
     replacing_party,
     supplier_cells,
+    update_credentials_command,
 )
+from hanbench.gbcs.frame import new_response
+from hanbench.gbcs.use_cases import payload_of, read_payload
 
 KEYS = KeyStore(BENCH_KEYS)
 SUPPLIER_B = "90-B3-D5-1F-30-02-00-00"
@@ -93,3 +96,15 @@ def test_the_execution_outcome_reads_back_with_the_suppliers_new_floor() -> None
     der = outcome.encode()
     assert der.startswith(bytes.fromhex("30")) and bytes.fromhex("0500") in der[:6], "commandAccepted NULL first"
     assert CredentialsOutcome.decode(der) == outcome and outcome.succeeded
+
+
+def test_the_tools_that_read_any_use_case_read_a_cs02b_command_and_its_response() -> None:
+    """``hanbench gbcs decode`` and the second opinion on a session's traffic dispatch by message code."""
+    dcc = "90-B3-D5-1F-30-00-00-02"
+    esme = "00-DB-12-34-56-78-91-00"
+    sent = update_credentials_command(dcc, esme, command(authorising_counter=9), KEYS.private_key(dcc))
+    assert read_payload(sent) == command(authorising_counter=9)
+    assert payload_of(read_payload(sent), 9) == sent.payload
+    outcome = CredentialsOutcome(9, ReplacementMode.SUPPLIER_BY_TRANSCOS, 7, ())
+    answer = new_response(sent, outcome.encode(), date_time=None)
+    assert read_payload(answer) == outcome and payload_of(outcome, 9) == answer.payload

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 import zigpy.types as t
 
-from fixture_files import RTDS
+from fixture_files import ROOT, RTDS, script_module
 from test_capture import capture, nwk
 from hanbench.gbcs.gbt import segment
 
@@ -47,3 +47,25 @@ async def test_wireshark_puts_the_blocks_back_together(tmp_path: Path) -> None:
     assert whole["gbcs_message.gbt.reassembled.length"] == str(len(CS06))
     assert (whole["gbcs_message.grouping_header.message_code"],
             whole["gbcs_message.grouping_header.originator_counter"]) == ("0x0012", "1000")
+
+
+async def test_the_second_opinion_puts_the_blocks_together_as_wireshark_does(tmp_path: Path) -> None:
+    """benchmarks/gbcs_second_opinion.py reads GBT blocks as their message, in the frame of the
+    last block, where Wireshark's dissector reads it too; acknowledgements carry none."""
+    opinion = script_module(ROOT / "benchmarks" / "gbcs_second_opinion.py")
+    blocks = segment(CS06, 68)
+    steps = []
+    for n, block in enumerate(blocks):
+        steps += [(1, transfer_data(block.encode(), n)), (1, acknowledgement(block.ack().encode(), n))]
+    await capture(tmp_path / "air.pcap", steps)
+    messages = opinion.gbcs_messages(opinion.pcap_frames(tmp_path / "air.pcap"))
+    last_block_frame = 2 * len(blocks) - 1
+    assert messages == [opinion.Captured(last_block_frame, CS06)]
+    assert opinion.wireshark_view(tmp_path / "air.pcap") == {last_block_frame: (0x0012, 1, 1000)}
+
+
+def acknowledgement(data: bytes, tsn: int) -> t.ZigbeePacket:
+    """The ESME's TransferData (cluster-specific, client to server, command 0x02) on tunnel 0."""
+    zcl = bytes([0x01, tsn, 0x02]) + (0).to_bytes(2, "little") + data
+    return t.ZigbeePacket(src=nwk(0x1000), src_ep=1, dst=nwk(0x0000), dst_ep=1, tsn=tsn, profile_id=0x0109,
+                          cluster_id=0x0704, data=t.SerializableBytes(zcl))
