@@ -45,7 +45,7 @@ import enum
 import hashlib
 import logging
 import random
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -586,12 +586,11 @@ class OtaClient:
             return rsp.upgrade_time
         return None
 
-    async def _exchange(self, request: QueryNextImage | ImageBlock | UpgradeEnd) -> OtaAnswer | None:
-        """Send one request and return the server's answer (None: a frame that is not one)."""
-        frame = request.frame(self.node.next_tsn())
-        answer: OtaAnswer | None = await self.node.exchange(
-            Ota.cluster_id, frame, read_ota_answer, timeout=self.config.block_timeout_s)
-        return answer
+    def _exchange(self, request: QueryNextImage | ImageBlock | UpgradeEnd) -> Coroutine[Any, Any, OtaAnswer | None]:
+        """Send one request and return the server's answer (None: a frame that is not one),
+        to be awaited (the node's exchange as it is, not wrapped in a coroutine of its own)."""
+        return self.node.exchange(Ota.cluster_id, request.frame(self.node.next_tsn()), read_ota_answer,
+                                  timeout=self.config.block_timeout_s)
 
     def _record(self, outcome: OtaOutcome) -> OtaOutcome:
         self.outcomes.append(outcome)

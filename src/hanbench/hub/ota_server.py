@@ -17,8 +17,9 @@ zigpy changes any of this):
    :mod:`hanbench.hub.cluster_hook`: the device's :class:`~hanbench.radio.se_profile.
    SmartEnergyDevice` reads them from the raw frame (:mod:`hanbench.radio.zcl_frames`) where
    zigpy would parse them and run its request listeners (the mechanism ``OTAManager`` uses),
-   and each request is answered in a task of the application, as a listener is, whose first
-   step runs at once where the radio allows (:func:`~hanbench.radio.se_profile.start_handler`).
+   and each request is answered in a task of the application, as a listener is, or at once
+   where the radio allows, with a task only if the answer has to wait
+   (:func:`~hanbench.radio.se_profile.start_handler`).
 2. It claims each device with ``device.ota_in_progress = True``, which is what makes zigpy's
    ``Ota.handle_cluster_request`` stand aside for any OTA frame left to zigpy (otherwise it
    would answer NO_IMAGE_AVAILABLE to queries and ABORT to block requests). The flag also
@@ -384,8 +385,8 @@ class OtaServer:
 
     def _route(self, device: Device) -> RequestRoute[OtaRequest]:
         """How ``device``'s OTA requests reach the server: read from the raw frame, each
-        answered in a task of the application, as zigpy runs a request listener (started at
-        once: :func:`~hanbench.radio.se_profile.start_handler`)."""
+        answered as zigpy runs a request listener, at once where the radio allows
+        (:func:`~hanbench.radio.se_profile.start_handler`)."""
         entity = entity_of(device.ieee)
         app = self._hooks.app
         peers: dict[int, OtaPeer] = {}  # by the endpoint the device sends from

@@ -36,30 +36,38 @@ The fix is one device class and one ZDO class, applied in one place:
   (:mod:`hanbench.radio.zcl_frames` says why); it runs the same on every radio. zigpy's
   duplicate filter is asked about a tuple of the fields its ``ZigbeePacket`` comparison uses
   (:func:`duplicate_key`) rather than a copy of the packet made with ``dataclasses.replace``
-  and hashed field by field, which cost as much as reading the frame.
-* :func:`start_handler` starts the task that answers a routed request as zigpy starts a
-  listener's (``create_task`` on the application, which keeps the task and logs its failure)
-  and then runs the task's first step at once, as asyncio's eager tasks (Python 3.12) do,
-  rather than on the loop's next iteration: for an Image Block Request on the virtual air that
-  first step is the whole answer (the block read, the limiter slots taken, the frame handed to
-  the radio), so a block needs one loop iteration less. Nothing zigpy guarantees changes. The
-  handler is the same task, with its own context and ``current_task``; zigpy's duplicate
-  filter has already passed the request, as before, since the route is only called after it;
-  a handler that must wait for a limiter slot waits in the limiter's queue from its task, in
-  the order the requests arrived, as before. The step is run at once only on a radio that
-  hands frames over from loop callbacks of its own (``handlers_start_at_once`` of
+  and hashed field by field, which cost as much as reading the frame. The device's filter is a
+  :class:`DuplicateFilter`, zigpy's ``Debouncer`` with the same answers kept in a heap rather
+  than a list re-sorted on every frame, and its ``is_initialized`` (which zigpy's
+  ``ControllerApplication.packet_received`` asks of every frame) is zigpy's in one pass.
+* :func:`start_handler` answers a routed request as zigpy runs a coroutine listener (in a
+  task of the application, which keeps the task and logs its failure), except that where the
+  radio allows it runs the handler's first step at once, as asyncio's eager tasks (Python
+  3.12) do, in a context of its own, and makes a task only for what is left if that step has
+  to wait: for an Image Block Request on the virtual air the first step is the whole answer
+  (the block read, the limiter slots taken, the frame handed to the radio), so a block costs
+  neither a task nor a loop iteration to start one. A handler that waits carries on in a task
+  of the application (:func:`_carry_on` drives it from the future it awaits, as its own task
+  would; a cancellation reaches it where it waits), and a failure is logged as zigpy logs a
+  failed listener task. Nothing zigpy guarantees changes: zigpy's duplicate filter has
+  already passed the request, as before, since the route is only called after it; a handler
+  that must wait for a limiter slot waits in the limiter's queue, in the order the requests
+  arrived, as before. What differs is that the first step runs with no current task (nothing
+  on the OTA path asks for one). The step is run at once only on a radio that hands frames
+  over from loop callbacks of its own (``handlers_start_at_once`` of
   :class:`SmartEnergyAppMixin`: the virtual air), and only from such a callback: a serial
   radio (bellows) calls ``packet_received`` from inside its protocol's ``data_received``,
   where the answer's send would re-enter the protocol that is still reading, and inside a
-  task asyncio allows no second current task; there the step runs on the next iteration, as
-  zigpy's would. It relies on asyncio's ``call_soon`` of a new
-  task's first step (the step's handle is the last one on the loop's ready queue, and names
-  its task): if asyncio schedules it otherwise the task just starts on the next iteration,
-  and a test fails. :func:`step_now` is that step on its own; an emulated device's OTA
-  client uses it too, to carry on as the answer it waits for comes off the air (a future's
-  wake-up of its task is scheduled the same way), so that a block is two passes of the loop
-  (request delivered and answered, answer delivered and the next request sent), as a bare
-  asyncio exchange is.
+  task asyncio allows no second current task; there the handler starts in its task on the
+  next iteration, as zigpy's would.
+* :func:`step_now` runs a task's step that asyncio has just scheduled at once, rather than on
+  the loop's next iteration, from a loop callback: it relies on asyncio's ``call_soon`` of a
+  new task's first step and of a future's wake-up of the task awaiting it (the step's handle
+  is the last one on the loop's ready queue, and names its task); if asyncio schedules it
+  otherwise the step just runs on the next iteration, and a test fails. An emulated device's
+  OTA client uses it to carry on as the answer it waits for comes off the air, so that a block
+  is two passes of the loop (request delivered and answered, answer delivered and the next
+  request sent), as a bare asyncio exchange is.
 * :meth:`SmartEnergyDevice.send_reply` sends a ZCL frame a server built by hand (an OTA
   answer) as ``Endpoint.reply`` would: the same ``ZigbeePacket`` (addresses, endpoints,
   profile, TSN, APS ACK, extended timeout for an end device, zigpy's source route, route
@@ -81,19 +89,24 @@ The shadow device of a re-interview therefore drops SE attribute responses, the 
 fails after its timeouts, and zigpy keeps the existing device (it logs a warning). The
 device itself keeps working.
 
-``tests/unit/radio/test_se_profile.py`` pins the zigpy behaviour relied on here (for the two
+``tests/unit/radio/test_se_profile.py`` pins the zigpy behaviour relied on here (for the
 shortcuts: that ``send_reply`` puts on the air the packet ``Endpoint.reply`` does, first try and
-retry, and that ``duplicate_key`` tells duplicates apart as zigpy's filter does), so a zigpy
-upgrade that changes it fails a test and this module gets reviewed.
+retry, that ``duplicate_key`` tells duplicates apart as zigpy's filter does, that
+:class:`DuplicateFilter` answers as zigpy's ``Debouncer`` on the same sequence, and that
+``is_initialized`` says what zigpy's does in every state of an interview), so a zigpy upgrade
+that changes it fails a test and this module gets reviewed.
 """
 
 from __future__ import annotations
 
 import asyncio
 import collections
+import contextvars
 import enum
-from datetime import UTC, datetime
+import heapq
+import logging
 from collections.abc import Awaitable, Callable, Coroutine
+from datetime import UTC, datetime
 from typing import Any, Generic, TypeVar
 
 import zigpy.application
@@ -110,6 +123,8 @@ from zigpy.zcl import foundation
 
 from hanbench.radio.zcl_frames import ZclHeader, read_header
 
+LOGGER = logging.getLogger(__name__)
+
 #: The Zigbee Smart Energy application profile.
 SE_PROFILE_ID = 0x0109
 
@@ -117,6 +132,7 @@ _Request = TypeVar("_Request")
 _NWK = t.AddrMode.NWK
 _REPLY_OPTIONS = t.TransmitOptions.ACK  # zigpy asks for an APS ACK on a frame that expects no reply
 _CRITICAL = int(t.PacketPriority.CRITICAL)
+_NEW = zigpy.endpoint.Status.NEW
 #: Reply packet templates a device keeps (one per endpoint, cluster and options in use).
 _REPLY_TEMPLATES = 8
 
@@ -155,13 +171,54 @@ async def send_in_turn(limiter: zigpy.datastructures.RequestLimiter, priority: i
 
 
 def start_handler(app: zigpy.application.ControllerApplication,
-                  handler: Coroutine[Any, Any, None]) -> asyncio.Task[None]:
-    """``handler`` as a task of ``app``, as zigpy runs a listener, its first step run now
-    (see the module docstring)."""
-    task = app.create_task(handler)
-    if getattr(app, "handlers_start_at_once", False):
-        step_now(task)
+                  handler: Coroutine[Any, Any, None]) -> asyncio.Task[None] | None:
+    """Answer a routed request by running ``handler``: as zigpy runs a listener, in a task of
+    ``app``; where the radio allows, its first step at once and a task only for what is left
+    if it has to wait (see the module docstring). The task, or ``None`` if the handler is done."""
+    if not getattr(app, "handlers_start_at_once", False) or asyncio.current_task() is not None:
+        return app.create_task(handler)
+    context = contextvars.copy_context()  # what a task would run it in
+    try:
+        waiting_for = context.run(handler.send, None)
+    except (StopIteration, asyncio.CancelledError):
+        return None
+    except Exception:  # what zigpy's create_task logs of a listener task that failed
+        LOGGER.exception("Answering a routed request failed")
+        return None
+    loop = asyncio.get_running_loop()
+    task = loop.create_task(_carry_on(handler, waiting_for), context=context)
+    app._tasks.add(task)  # as zigpy's create_task keeps its tasks, until each is done
+    task.add_done_callback(app._task_done)
+    step_now(task)  # waiting where the handler waits from now on, so a cancellation reaches it there
     return task
+
+
+async def _carry_on(handler: Coroutine[Any, Any, None], waiting_for: Any) -> None:
+    """Run ``handler`` on from the first step :func:`start_handler` ran, as its task would:
+    ``waiting_for`` is what that step yielded (the future it awaits, or ``None`` to be run
+    again on the next iteration). The handler reads the future's result or exception itself,
+    as it does in a task; a cancellation of this task reaches the handler where it waits."""
+    while True:
+        try:
+            if waiting_for is None:
+                await asyncio.sleep(0)
+            else:
+                waiting_for._asyncio_future_blocking = False  # as a task takes the future its coroutine yields
+                await waiting_for
+        except asyncio.CancelledError as cancelled:
+            if waiting_for is None or not waiting_for.cancelled():  # this task was cancelled
+                try:
+                    waiting_for = handler.throw(cancelled)
+                except StopIteration:
+                    return
+                continue
+        except Exception:
+            if not waiting_for.done():
+                raise
+        try:
+            waiting_for = handler.send(None)
+        except StopIteration:
+            return
 
 
 def step_now(task: asyncio.Task[Any]) -> bool:
@@ -186,15 +243,60 @@ def step_now(task: asyncio.Task[Any]) -> bool:
 def duplicate_key(packet: t.ZigbeePacket) -> tuple[Any, ...]:
     """What zigpy's duplicate filter compares of a received packet: every field of
     ``ZigbeePacket``'s equality but the TSN, LQI and RSSI (which zigpy blanks before it
-    compares; the timestamp is not compared at all)."""
+    compares; the timestamp is not compared at all). The data as ``bytes``, which hash in C
+    (zigpy's ``SerializableBytes`` hashes them from Python)."""
     src, dst = packet.src, packet.dst
     return (
-        packet.data, packet.cluster_id, packet.src_ep, packet.dst_ep, packet.profile_id,
+        packet.data.serialize(), packet.cluster_id, packet.src_ep, packet.dst_ep, packet.profile_id,
         None if src is None else (src.addr_mode, src.address), None if dst is None else (dst.addr_mode, dst.address),
         packet.priority, None if packet.source_route is None else tuple(packet.source_route),
         packet.extended_timeout, packet.tx_options, packet.radius, packet.non_member_radius,
         packet.alias_src, packet.alias_seq,
     )
+
+
+class DuplicateFilter(zigpy.datastructures.Debouncer):
+    """zigpy's duplicate filter (``Debouncer``) with the same answers, cheaper per frame.
+
+    zigpy keeps what it has seen in a list sorted by expiry, kept sorted with ``insort`` on
+    every frame, and reaches it through three Python calls; this keeps a heap of the same
+    expiries (a device's entries all have the same window, so each new one is the heap's
+    largest and goes in with one comparison) and hashes a frame's key once. What it answers
+    and what it holds at any time are zigpy's: an object is filtered while an earlier one
+    equal to it has not expired, and filtering does not extend the window
+    (``tests/unit/radio/test_se_profile.py`` runs both on the same sequence)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._expiries: list[tuple[float, int, Any]] = []  # a heap: (expiry, order, object)
+        self._order = 0
+
+    def clean(self, now: float | None = None) -> None:
+        if now is None:
+            now = self._loop.time()
+        expiries, times = self._expiries, self._times
+        while expiries and expiries[0][0] < now:
+            del times[heapq.heappop(expiries)[2]]
+
+    def is_filtered(self, obj: Any, now: float | None = None) -> bool:
+        self.clean(now)
+        return obj in self._times
+
+    def filter(self, obj: Any, expire_in: float) -> bool:
+        now = self._loop.time()
+        expiries, times = self._expiries, self._times
+        if expiries and expiries[0][0] < now:
+            self.clean(now)
+        held = len(times)
+        expiry = times.setdefault(obj, now + expire_in)
+        if len(times) == held:
+            return True
+        self._order += 1
+        heapq.heappush(expiries, (expiry, self._order, obj))
+        return False
+
+    def __repr__(self) -> str:
+        return f"<{self.__class__.__name__} [tracked:{len(self._expiries)}]>"
 
 
 class SeDeviceType(enum.IntEnum):
@@ -268,9 +370,26 @@ class SmartEnergyDevice(zigpy.device.Device):
         super().__init__(application, ieee, nwk)
         self.zdo = SmartEnergyZDO(self)
         self.endpoints[zigpy.zdo.ZDO_ENDPOINT] = self.zdo
+        self._packet_debouncer = DuplicateFilter()
         self._routes: dict[int, RequestRoute[Any]] = {}
         # The packets send_reply copies (_reply_packet), by what they depend on.
         self._reply_templates: dict[tuple[Any, ...], t.ZigbeePacket] = {}
+
+    @property
+    def is_initialized(self) -> bool:
+        """zigpy's ``is_initialized`` (the node descriptor known, and at least one endpoint
+        besides the ZDO's, none of them still NEW) in one pass over the endpoints: zigpy's
+        builds the list of those endpoints twice, for every frame the device sends."""
+        if self.node_desc is None:
+            return False
+        found = False
+        for endpoint in self.endpoints.values():
+            if isinstance(endpoint, zigpy.zdo.ZDO):
+                continue
+            if endpoint.status == _NEW:
+                return False
+            found = True
+        return found
 
     def route_requests(self, cluster_id: int, route: RequestRoute[Any]) -> Callable[[], None]:
         """Send this device's requests on ``cluster_id`` that ``route`` reads to its handler,

@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Coroutine, Sequence
 from typing import Any
 
 import zigpy.application
@@ -172,14 +172,16 @@ class VirtualRadioApp(SmartEnergyAppMixin, zigpy.application.ControllerApplicati
 
     # -- traffic -----------------------------------------------------------------------
 
-    async def send_packet(self, packet: t.ZigbeePacket) -> None:
+    def send_packet(self, packet: t.ZigbeePacket) -> Coroutine[Any, Any, None]:
+        """zigpy's ``send_packet``, to be awaited: the send in turn is returned as it is rather
+        than awaited in a coroutine of its own (a coroutine frame less on every frame sent)."""
         if packet.src is None:
             # zigpy leaves the source to the radio on some frames (Green Power broadcasts).
             packet = packet.replace(
                 src=t.AddrModeAddress(addr_mode=t.AddrMode.NWK, address=COORDINATOR_NWK)
             )
         priority = self._packet_priority_var.get() if packet.priority is None else packet.priority
-        await send_in_turn(self._concurrent_requests_semaphore, priority, self.air.transmit, packet)
+        return send_in_turn(self._concurrent_requests_semaphore, priority, self.air.transmit, packet)
 
     async def permit_ncp(self, time_s: int = 60) -> None:
         self.air.permit_joining(time_s)

@@ -8,8 +8,10 @@ upgrade, zigpy changed what ``hanbench.radio.se_profile`` works around: review t
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import dataclasses
 import datetime as dt
+import random
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -35,6 +37,7 @@ from hanbench.radio.se_profile import (
     RequestRoute,
     SeDeviceType,
     SmartEnergyAppMixin,
+    DuplicateFilter,
     SmartEnergyDevice,
     duplicate_key,
     start_handler,
@@ -216,34 +219,41 @@ async def test_a_routed_request_reaches_its_route_with_zigpys_bookkeeping_and_no
         assert len(routed.taken) == 2 and len(routed.zigpy_heard) == 1
 
 
-async def test_a_routed_request_is_answered_in_a_task_of_the_application_started_at_once() -> None:
+async def test_a_routed_request_is_answered_at_once_and_in_a_task_of_the_application_once_it_waits() -> None:
     """start_handler: from a loop callback (how a radio delivers a frame) the handler's first
-    step runs before packet_received returns, in its own task, which zigpy keeps until it is
-    done; from inside a task the handler starts on the next iteration, as zigpy's would."""
+    step runs before packet_received returns, in a context of its own; a handler that must
+    wait carries on in a task of the application, which zigpy keeps until it is done; from
+    inside a task, or on a serial radio, the handler starts in its task on the next
+    iteration, as zigpy's would."""
     async with interviewed_meter() as (app, device):
         loop = asyncio.get_running_loop()
         steps: list[tuple[str, asyncio.Task[object] | None, bool]] = []
+        marked: contextvars.ContextVar[str] = contextvars.ContextVar("marked", default="")
 
         async def answer(where: str) -> None:
             task = asyncio.current_task()
             steps.append((where, task, task in app._tasks))
-            await asyncio.sleep(1)  # a handler that waits carries on in its task
-            steps.append((where + " after its wait", asyncio.current_task(), False))
+            marked.set(where)
+            await asyncio.sleep(1)  # a handler that waits carries on in a task
+            task = asyncio.current_task()
+            steps.append((where + " after its wait, " + marked.get(), task, task in app._tasks))
 
         def receive(where: str) -> None:
             handler = start_handler(app, answer(where))
-            steps.append((where + " returned", handler, handler.done()))
+            steps.append((where + " returned", handler, handler is not None and handler.done()))
 
         loop.call_soon(receive, "from a callback")
         await asyncio.sleep(0)
-        assert [(where, done) for where, _, done in steps] == [("from a callback", True),
+        assert [(where, kept) for where, _, kept in steps] == [("from a callback", False),
                                                                ("from a callback returned", False)]
-        assert steps[0][1] is steps[1][1] and steps[0][1] is not None
+        assert steps[0][1] is None and steps[1][1] is not None and steps[1][1] in app._tasks
+        assert marked.get() == ""  # the handler's context is its own
         receive("from a task")
         assert [where for where, _, _ in steps[2:]] == ["from a task returned"]
         await asyncio.sleep(2)
-        assert [where for where, _, _ in steps[3:]] == ["from a task", "from a callback after its wait",
-                                                        "from a task after its wait"]
+        assert [(where, kept) for where, _, kept in steps[3:]] == [
+            ("from a task", True), ("from a callback after its wait, from a callback", True),
+            ("from a task after its wait, from a task", True)]
         assert steps[1][1] is steps[4][1] and steps[1][1] not in app._tasks
         # a radio that delivers frames from inside its I/O protocol (bellows) starts it as zigpy would
         app.handlers_start_at_once = False
@@ -252,6 +262,46 @@ async def test_a_routed_request_is_answered_in_a_task_of_the_application_started
         assert [where for where, _, _ in steps[6:]] == ["from a serial radio returned"]
         await asyncio.sleep(0)
         assert [where for where, _, _ in steps[7:]] == ["from a serial radio"]
+
+
+async def test_a_routed_request_answered_at_once_costs_no_task_fails_aloud_and_can_be_cancelled_where_it_waits(
+        caplog: pytest.LogCaptureFixture) -> None:
+    async with interviewed_meter() as (app, _):
+        loop = asyncio.get_running_loop()
+        started: list[asyncio.Task[None] | None] = []
+        outcome: list[str] = []
+
+        async def done_at_once() -> None:
+            outcome.append("answered")
+
+        async def failing() -> None:
+            raise ValueError("a bug in the handler")
+
+        async def waiting(answer: asyncio.Future[str]) -> None:
+            try:
+                outcome.append(await answer)
+            except asyncio.CancelledError:
+                outcome.append("cancelled where it waited")
+                raise
+
+        tasks_before = set(app._tasks)
+        for handler in (done_at_once(), failing()):
+            loop.call_soon(lambda handler=handler: started.append(start_handler(app, handler)))
+            await asyncio.sleep(0)
+        assert started == [None, None] and outcome == ["answered"] and set(app._tasks) == tasks_before
+        assert "Answering a routed request failed" in caplog.text and "a bug in the handler" in caplog.text
+        answers = [loop.create_future(), loop.create_future()]
+        for answer in answers:
+            loop.call_soon(lambda answer=answer: started.append(start_handler(app, waiting(answer))))
+            await asyncio.sleep(0)
+        answered, cancelled = started[2:]
+        assert answered is not None and cancelled is not None
+        answers[0].set_result("answer after a wait")
+        cancelled.cancel()
+        await asyncio.sleep(0)
+        await asyncio.sleep(0)
+        assert outcome == ["answered", "answer after a wait", "cancelled where it waited"]
+        assert answered.done() and not answered.cancelled() and cancelled.cancelled() and answers[1].cancelled()
 
 
 async def test_step_now_resumes_a_task_woken_from_a_loop_callback_before_the_callback_returns() -> None:
@@ -457,3 +507,58 @@ async def test_duplicate_key_tells_duplicates_apart_as_zigpys_filter_does() -> N
             zigpy_says = device._should_filter_packet(packet)
             assert zigpy_says == (packet in same)
             assert (duplicate_key(packet) == duplicate_key(base)) == zigpy_says, packet
+
+
+class SteppedClock:
+    """A loop clock a test moves by hand (a Debouncer reads ``loop.time()``)."""
+
+    def __init__(self) -> None:
+        self.now = 0.0
+
+    def time(self) -> float:
+        return self.now
+
+
+def test_the_duplicate_filter_answers_and_holds_what_zigpys_does() -> None:
+    """DuplicateFilter against zigpy's Debouncer on one seeded sequence: frames seen again
+    within, at and after their window, time standing still (the free air) and moving, a
+    window other than the device's."""
+    clock = SteppedClock()
+    zigpys, ours = zigpy.datastructures.Debouncer(), DuplicateFilter()
+    for debouncer in (zigpys, ours):
+        debouncer.__dict__["_loop"] = clock  # what its cached `_loop` property would hold
+    draw = random.Random(11)
+    answers = []
+    for step in range(3000):
+        clock.now += draw.choice((0.0, 0.0, 0.5, 1.0, 2.5, 10.0))
+        frame = (draw.randrange(40), b"frame")
+        window = 10 if step % 7 else draw.choice((1, 5, 30))
+        answers.append((zigpys.filter(obj=frame, expire_in=window), ours.filter(obj=frame, expire_in=window)))
+        probe = (draw.randrange(40), b"frame")
+        assert zigpys.is_filtered(probe) == ours.is_filtered(probe)
+        assert zigpys._times == ours._times
+    assert all(theirs == mine for theirs, mine in answers)
+    assert 100 < sum(theirs for theirs, _ in answers) < 2900  # both kinds of answer were exercised
+
+
+async def test_is_initialized_says_what_zigpys_does_in_every_state_of_the_interview() -> None:
+    async with interviewed_meter() as (app, device):
+        zigpys = zigpy.device.Device.is_initialized.fget  # type: ignore[attr-defined]
+        endpoint = device.endpoints[1]
+        node_desc = device.node_desc
+        states = []
+        for descriptor in (node_desc, None):
+            device.node_desc = descriptor
+            for status in (zigpy.endpoint.Status.ZDO_INIT, zigpy.endpoint.Status.NEW):
+                endpoint.status = status
+                states.append((device.is_initialized, zigpys(device)))
+            device.endpoints[2] = second = zigpy.endpoint.Endpoint(device, 2)  # a second endpoint, still NEW
+            endpoint.status = zigpy.endpoint.Status.ZDO_INIT
+            states.append((device.is_initialized, zigpys(device)))
+            second.status = zigpy.endpoint.Status.ZDO_INIT
+            states.append((device.is_initialized, zigpys(device)))
+            del device.endpoints[2], device.endpoints[1]  # the ZDO endpoint alone
+            states.append((device.is_initialized, zigpys(device)))
+            device.endpoints[1] = endpoint
+        assert [ours for ours, _ in states] == [theirs for _, theirs in states]
+        assert [ours for ours, _ in states] == [True, False, False, True, False] + [False] * 5
