@@ -378,6 +378,10 @@ class EventStream:
         self._seq = 0
         self._history: deque[Event] = deque(maxlen=history)
         self._subscribers: Listeners[Callable[[Event], None]] = Listeners()
+        # Every InfrastructureLost published (a session sees a few at most), and the futures
+        # of the waits that end on the next one (see unless_lost).
+        self._lost: list[InfrastructureLost] = []
+        self._lost_waiters: set[asyncio.Future[InfrastructureLost]] = set()
 
     @property
     def last_seq(self) -> int:
@@ -398,6 +402,12 @@ class EventStream:
         at = self._clock() if event.at == _UNSTAMPED else event.at
         stamped = dataclasses.replace(event, seq=self._seq, at=at)
         self._history.append(stamped)
+        if isinstance(stamped, InfrastructureLost):
+            self._lost.append(stamped)
+            waiters, self._lost_waiters = self._lost_waiters, set()
+            for waiter in waiters:
+                if not waiter.done():
+                    waiter.set_result(stamped)
         self._subscribers(stamped)
         return stamped
 
@@ -464,18 +474,28 @@ class EventStream:
 
         For waits that do not read the stream (a user's inbox, a command's answer): they end
         with :class:`BenchAborted` at once instead of running into their own timeout.
+
+        Every request of a user waits like this, hundreds at once over an estate, so the wait
+        is not a subscriber (each event would call each of them, and each would scan the
+        history): the stream keeps what was lost, and a future per wait that the next loss
+        settles.
         """
         work = asyncio.ensure_future(awaitable)
-        lost = asyncio.ensure_future(self.wait_for(InfrastructureLost, float("inf"), since=since))
+        lost: asyncio.Future[InfrastructureLost] = asyncio.get_running_loop().create_future()
+        already = next((event for event in self._lost if event.seq > since), None)
+        if already is not None:
+            lost.set_result(already)
+        else:
+            self._lost_waiters.add(lost)
         try:
             await asyncio.wait((work, lost), return_when=asyncio.FIRST_COMPLETED)
             if work.done():
                 return work.result()
             raise BenchAborted(lost.result().message)
         finally:
-            for task in (work, lost):
-                task.cancel()
-            await asyncio.gather(work, lost, return_exceptions=True)
+            self._lost_waiters.discard(lost)
+            work.cancel()
+            await asyncio.gather(work, return_exceptions=True)
 
     def _timeout_message(self, described: str, timeout: float, shown: int = 10) -> str:
         recent = list(self._history)[-shown:]

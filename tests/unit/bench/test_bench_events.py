@@ -220,3 +220,24 @@ async def test_the_timeout_names_a_predicate_by_what_or_its_docstring() -> None:
         await stream.wait_for(lambda e: False, timeout=0.01, what="CS06 on the GSME")
     with pytest.raises(EventTimeout, match="waiting for an event matching <lambda>"):
         await stream.wait_for(lambda e: False, timeout=0.01)
+
+
+async def test_waits_unless_lost_are_not_subscribers_and_see_a_loss_the_history_forgot() -> None:
+    """Every request of every user waits unless a part is lost, hundreds at once over an
+    estate: no event calls them, and a loss stays known after the history moved past it."""
+    stream = EventStream(ticking(), history=3)
+    mark = stream.last_seq
+    loop = asyncio.get_running_loop()
+    waits = [asyncio.ensure_future(stream.unless_lost(loop.create_future(), since=mark)) for _ in range(100)]
+    await asyncio.sleep(0)
+    assert len(stream._subscribers) == 0
+    stream.publish(InfrastructureLost(component="stick", message="the stick is gone"))
+    for _ in range(5):
+        stream.publish(finished())
+    assert not any(isinstance(e, InfrastructureLost) for e in stream.history)
+    for wait in waits:
+        with pytest.raises(BenchAborted, match="the stick is gone"):
+            await wait
+    with pytest.raises(BenchAborted, match="the stick is gone"):  # from before the loss, after the history forgot it
+        await stream.unless_lost(loop.create_future(), since=mark)
+    assert await stream.unless_lost(asyncio.sleep(0, "done"), since=stream.last_seq) == "done"
