@@ -16,18 +16,26 @@ activation" (seed 003). The bench models that with the Zigbee OTA cluster alone:
    not hold is ignored.
 
 The Zigbee OTA spec's OTA-TC-08C covers exactly this server-initiated upgrade command.
+
+**What it shows** (:attr:`Ihd.display`, :mod:`hanbench.devices.occupant_display`): the
+occupant's consumption, messages and prices. The CH's PublishChangeOfTenancy /
+PublishChangeOfSupplier (SECMP0056) clears the previous occupant's; the firmware state
+above is not touched by it.
 """
 
 from __future__ import annotations
 
 from cryptography.hazmat.primitives.asymmetric import ec
 from zigpy.zcl import foundation
+from zigpy.zcl.clusters.general import Ota
 
 from hanbench.clock import BenchClock
 from hanbench.devices.firmware import check_image
 from hanbench.devices.han_device import DeviceSettings, HanDevice
+from hanbench.devices.occupant_display import OccupantDisplay
 from hanbench.gbcs.device_types import DeviceType
 from hanbench.radio.air import VirtualAir
+from hanbench.radio.device_management import DeviceManagement
 from hanbench.radio.se_profile import SeDeviceType
 
 
@@ -36,11 +44,14 @@ class Ihd(HanDevice):
 
     kind = DeviceType.IHD
     se_device_type = SeDeviceType.IN_HOME_DISPLAY
+    client_clusters = (Ota.cluster_id, DeviceManagement.cluster_id)
 
     def __init__(self, air: VirtualAir, settings: DeviceSettings, clock: BenchClock,
                  supplier_key: ec.EllipticCurvePublicKey) -> None:
         super().__init__(air, settings, clock)
         self.supplier_key = supplier_key
+        self.display = OccupantDisplay(clock)
+        self.node.handlers[OccupantDisplay.cluster_id] = self.display.handle_command
 
     async def judge_image(self, data: bytes) -> foundation.Status:
         verdict = check_image(data, self.profile, self.settings.hardware_version, self.supplier_key,
@@ -54,3 +65,7 @@ class Ihd(HanDevice):
     def upgrade_command(self, file_version: int, delay_s: float) -> None:
         """The CH's Upgrade End Response with an upgrade time: switch to the held image then."""
         self.run_held_after(file_version, delay_s)
+
+    async def close(self) -> None:
+        self.display.cancel()
+        await super().close()

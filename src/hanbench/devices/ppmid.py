@@ -9,16 +9,28 @@ with the version it now runs; it never waits for CS06 and raises no receipt aler
 refused image is reported the same way, CS09 with outcome Failure and the version still
 running, so the Supplier hears about every SR 11.4 attempt. Alt HAN bridges join as PPMID
 variants and do the same (:mod:`hanbench.devices.alt_han`).
+
+**What it shows** (:attr:`Ppmid.display`, :mod:`hanbench.devices.occupant_display`): the
+occupant's consumption, top-ups, messages and prices, cleared of the previous occupant's on
+the CH's PublishChangeOfTenancy / PublishChangeOfSupplier (SECMP0056), as an IHD's are; its
+firmware (running, held, a pending activation) is not touched by it.
 """
 
 from __future__ import annotations
 
 from zigpy.zcl import foundation
+from zigpy.zcl.clusters.general import Ota
+from zigpy.zcl.clusters.smartenergy import Tunneling
 
 from hanbench.devices.firmware import ActivationTrigger, ImageVerdict
-from hanbench.devices.han_device import GbcsHanDevice
+from hanbench.clock import BenchClock
+from hanbench.devices.gbcs_device import DeviceKeys
+from hanbench.devices.han_device import DeviceSettings, GbcsHanDevice
+from hanbench.devices.occupant_display import OccupantDisplay
 from hanbench.gbcs.alerts import PpmidActivationAlert, PpmidActivationOutcome
 from hanbench.gbcs.device_types import DeviceType
+from hanbench.radio.air import VirtualAir
+from hanbench.radio.device_management import DeviceManagement
 from hanbench.radio.se_profile import SeDeviceType
 
 
@@ -28,6 +40,12 @@ class Ppmid(GbcsHanDevice):
     kind = DeviceType.PPMID
     se_device_type = SeDeviceType.PREPAYMENT_TERMINAL
     receipt_form = None
+    client_clusters = (Ota.cluster_id, Tunneling.cluster_id, DeviceManagement.cluster_id)
+
+    def __init__(self, air: VirtualAir, settings: DeviceSettings, clock: BenchClock, keys: DeviceKeys) -> None:
+        super().__init__(air, settings, clock, keys)
+        self.display = OccupantDisplay(self.clock)
+        self.node.handlers[OccupantDisplay.cluster_id] = self.display.handle_command
 
     async def judge_image(self, data: bytes) -> foundation.Status:
         verdict = self.gbcs.check(data)
@@ -46,3 +64,7 @@ class Ppmid(GbcsHanDevice):
     def report(self, outcome: PpmidActivationOutcome) -> None:
         """Raise CS09 with ``outcome`` and the version running now."""
         self.gbcs.raise_alert(PpmidActivationAlert(self.clock.now(), self.firmware.running.version_octets, outcome))
+
+    async def close(self) -> None:
+        self.display.cancel()
+        await super().close()

@@ -33,6 +33,10 @@ after its current time (default 0: now); see :mod:`hanbench.devices.ihd`.
 HAN: :meth:`CommsHub.distribute_own` checks and holds it, :meth:`CommsHub.activate_own`
 switches to it once no HAN transfer is in progress, and answers what it runs then.
 
+**Change of tenancy or supplier** (SECMP0056): :meth:`CommsHub.publish_occupancy_change`
+tells every IHD and PPMID in the device log, with the Device Management cluster's Publish
+commands (:mod:`hanbench.hub.occupancy_notice`), and answers which of them took it.
+
 The CH knows its devices the way a real CH does, from its device log: :meth:`CommsHub.register`
 names each device's type (GSME is the only sleepy type, as in Silicon Labs' CHF).
 """
@@ -63,6 +67,7 @@ from hanbench.hub.errors import CommandNotDelivered, CommandNotRetrieved
 from hanbench.hub.forwarded import AlertListener, ForwardedAlert
 from hanbench.hub.image_store import SEED_RULES, ImageRules, ImageStore
 from hanbench.hub.mirror import MirrorServer, mirror_endpoint_descriptors
+from hanbench.hub.occupancy_notice import DISPLAY_TYPES, NoticeReceipt, OccupancyChange, OccupancyNotifier
 from hanbench.hub.own_firmware import OwnActivation, OwnFirmware
 from hanbench.hub.ota_server import OtaServer, OtaServerConfig
 from hanbench.hub.sleepy_queue import QueuedMessage, SleepyQueue
@@ -136,6 +141,7 @@ class CommsHub:
         self.tunnels.on_message(self._on_device_message)
         self.tunnels.on_opened(self._send_unconfirmed)
         self.queue.on_expired(self._on_expired)
+        self.occupancy = OccupancyNotifier(app, clock)
         #: The CH's device log: every HAN device it serves, by type.
         self.devices: dict[EntityId, DeviceType] = {}
         #: Every alert the CH raised itself, decoded, oldest first.
@@ -363,6 +369,16 @@ class CommsHub:
         if future is not None and not future.done():
             future.set_exception(CommandNotRetrieved(queued.device, f"uncollected after {self.queue.expiry_s:g} s; "
                                                                     "the CH raised 0x819D"))
+
+    # -- HubPort: change of tenancy or supplier ------------------------------------------------
+
+    async def publish_occupancy_change(self, device: EntityId, change: OccupancyChange) -> tuple[NoticeReceipt, ...]:
+        """Tell every IHD and PPMID in the device log of ``change`` at the premises of ``device``
+        (this CH's); one receipt per display, in device-log order."""
+        if device != self.entity_id and device not in self.devices:
+            raise BadInput(f"{device} is not in the device log of CH {self.entity_id}")
+        displays = [d for d, kind in self.devices.items() if kind in DISPLAY_TYPES]
+        return await self.occupancy.publish(change, displays)
 
     # -- transfers (from the OTA server) -----------------------------------------------------
 
