@@ -14,12 +14,13 @@ import dataclasses
 import datetime as dt
 from collections.abc import Callable, Collection, Mapping
 from contextlib import AbstractAsyncContextManager
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
 from hanbench.bench.bench_config import BenchConfig, DeviceConfig
 from hanbench.bench.events import EventStream
 from hanbench.clock import BenchClock
 from hanbench.dcc.hub_port import HubPort
+from hanbench.devices.occupant_display import DisplayedData
 from hanbench.errors import BadInput
 from hanbench.gbcs.keystore import KeyStore
 from hanbench.radio.air import VirtualAir
@@ -65,6 +66,16 @@ class DeviceUnderTest(Protocol):
     @property
     def state(self) -> DeviceState:
         """Its firmware state now."""
+        ...
+
+
+@runtime_checkable
+class ShowsOccupantData(Protocol):
+    """A device kind that can read what an IHD or PPMID shows of the occupant (SECMP0056)."""
+
+    @property
+    def display(self) -> DisplayedData:
+        """What the device shows now; :class:`BadInput` for a type that shows none."""
         ...
 
 

@@ -20,7 +20,7 @@ from pathlib import Path
 from hanbench.bench.bench_config import BenchConfig, BenchKind, DeviceConfig, NotOnBench
 from hanbench.bench.events import EventStream
 from hanbench.bench.lock import BenchLock
-from hanbench.bench.premises import DeviceState, DeviceUnderTest
+from hanbench.bench.premises import DeviceState, DeviceUnderTest, ShowsOccupantData
 from hanbench.bench.record import Session, SessionOutcome, SessionRecord
 from hanbench.bench.session_events import PremisesClosed, PremisesOpened, delivery_publisher
 from hanbench.bench.users import BenchUser, ImageSource
@@ -28,6 +28,8 @@ from hanbench.clock import BenchClock, is_virtual
 from hanbench.dcc.dcc import Dcc
 from hanbench.dcc.hub_port import HubPort
 from hanbench.dcc.inventory import Inventory
+from hanbench.dcc.service_requests import TargetResult
+from hanbench.devices.occupant_display import DisplayedData
 from hanbench.gbcs.keystore import KeyStore
 from hanbench.gbcs.security_credentials import CredentialsOutcome
 from hanbench.errors import BadInput, CheckFailed
@@ -60,6 +62,14 @@ class BenchDevice:
     def state(self) -> DeviceState:
         """What the device runs and holds now, as the device reports it."""
         return self._device.state
+
+    @property
+    def display(self) -> DisplayedData:
+        """What an IHD or PPMID shows of the occupant now (SECMP0056). Read off the emulated
+        device; :class:`BadInput` for a device that shows none, or on a kind that cannot see it."""
+        if not isinstance(self._device, ShowsOccupantData):
+            raise BadInput(f"{self.name}'s display cannot be read on this bench: only emulated devices report it")
+        return self._device.display
 
     def __repr__(self) -> str:
         return f"BenchDevice({self.name!r}, {self.type.value}, {self.id})"
@@ -136,6 +146,13 @@ class Site:
         signs the sample images. The next session starts from the bench file again.
         """
         return await self.dcc.change_supplier(self.id_of(device), supplier.id)
+
+    async def change_tenancy(self, meter: DeviceRef, supplier: BenchUser) -> TargetResult:
+        """Change of tenancy: ``supplier`` (the meter's) sends SR 3.2 Restrict Access For Change Of
+        Tenancy for ``meter``, and the CH tells the premises' IHDs and PPMIDs, which clear the
+        previous occupant's data (SECMP0056; :meth:`BenchUser.restrict_access_for_change_of_tenancy`).
+        A user who may not send it gets the refusal in the result, as for any SR."""
+        return await supplier.restrict_access_for_change_of_tenancy(meter)
 
     # -- users ------------------------------------------------------------------------------
 

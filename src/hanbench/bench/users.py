@@ -28,6 +28,7 @@ from hanbench.dcc.service_requests import (
     ReadFirmwareVersion,
     Request,
     RequestResult,
+    RestrictAccessForChangeOfTenancy,
     Submit,
     TargetResult,
     UpdateFirmware,
@@ -126,6 +127,13 @@ class BenchUser:
         variant = ppmid_variant if isinstance(ppmid_variant, PpmidVariant) else PpmidVariant.parse(ppmid_variant)
         return await self._submit_one(UpdateInventory(self._bench.id_of(device), variant))
 
+    async def restrict_access_for_change_of_tenancy(self, meter: DeviceRef) -> TargetResult:
+        """SR 3.2 Restrict Access For Change Of Tenancy on ``meter`` (its ESME or GSME): a new
+        occupant moves in, and the meter's CH tells the premises' IHDs and PPMIDs, which clear the
+        previous occupant's data (SECMP0056). ``occupants_notified`` once every display took it,
+        ``not_delivered`` otherwise; ``notices`` says which did."""
+        return await self._submit_one(RestrictAccessForChangeOfTenancy(self._bench.id_of(meter)))
+
     async def automate(self, devices: Sequence[DeviceRef], *, at: dt.datetime | None = None) -> list[AutomationOutcome]:
         """Run this supplier's activation automation over ``devices`` after a distribution.
 
@@ -159,7 +167,8 @@ class BenchUser:
         started per second, ``batch`` devices per SR 11.1 / 11.4 (:mod:`hanbench.dcc.bulk`)."""
         return PacedUser(self, Throttle(concurrency, rate_per_s, batch))
 
-    async def _submit_one(self, request: ReadFirmwareVersion | ActivateFirmware | UpdateInventory) -> TargetResult:
+    async def _submit_one(self, request: ReadFirmwareVersion | ActivateFirmware | UpdateInventory
+                          | RestrictAccessForChangeOfTenancy) -> TargetResult:
         return (await self._submit(request)).target(request.device)
 
     async def _submit(self, request: Request) -> RequestResult:

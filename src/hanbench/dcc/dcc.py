@@ -20,6 +20,10 @@
   the date-time has already passed the device carries it out at once, so the DCC does not
   report it scheduled: it waits (within ``response_wait``) for that alert and reports its
   outcome, activated or failed.
+* SR 3.2 (Restrict Access For Change Of Tenancy) and every change of supplier: the meter's CH
+  tells the premises' IHDs and PPMIDs (SECMP0056, :mod:`hanbench.hub.occupancy_notice`); SR
+  3.2 is ``occupants_notified`` once every one of them took it, ``not_delivered`` (naming
+  which did not) otherwise.
 * SR 11.2: the GBCS read-firmware-version use case for the device type (ECS52, GCS38, CS08);
   no response within ``response_wait`` is ``not_delivered``.
 
@@ -37,6 +41,7 @@ The DCC keeps no clock of its own: every timestamp comes from the ``clock`` it i
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -47,7 +52,9 @@ from hanbench.dcc import alert_routing
 from hanbench.dcc.access_control_broker import AccessControlBroker
 from hanbench.dcc.alert_routing import DELIVERY_ALERT_DEVICE_TYPES, AlertDelivery, DccAlert, code_text
 from hanbench.dcc.authorisation import Authoriser, Decision, read_request_image
-from hanbench.dcc.hub_port import CommandNotDelivered, CommandNotRetrieved, ForwardedAlert, HubPort
+from hanbench.dcc.hub_port import (
+    CommandNotDelivered, CommandNotRetrieved, ForwardedAlert, HubPort, NoticeReceipt, OccupancyChange,
+)
 from hanbench.dcc.inbox import Inbox, Inboxes
 from hanbench.dcc.inventory import Inventory
 from hanbench.dcc.records import AlertOrigin, Device, PendingImage, TargetDecision, UpdateState, User, \
@@ -58,6 +65,7 @@ from hanbench.dcc.service_requests import (
     ReadFirmwareVersion,
     Request,
     RequestResult,
+    RestrictAccessForChangeOfTenancy,
     TargetResult,
     UpdateFirmware,
     UpdateInventory,
@@ -83,6 +91,8 @@ from hanbench.gbcs.security_credentials import (
 )
 from hanbench.listeners import Listeners
 from hanbench.timing import RESPONSE_WAIT_S
+
+LOGGER = logging.getLogger(__name__)
 
 Clock = Callable[[], datetime]
 DeliveryListener = Callable[[AlertDelivery], None]
@@ -187,6 +197,8 @@ class Dcc:
                 done = [await self._read_version(user, accepted[0], request_id)]
             elif isinstance(request, UpdateInventory):
                 done = [self._update_inventory(request, request_id)]
+            elif isinstance(request, RestrictAccessForChangeOfTenancy):
+                done = [await self._change_tenancy(accepted[0], request_id)]
             else:
                 done = [await self._activate(user, request, accepted[0], request_id)]
             results.update((r.device, r) for r in done)
@@ -228,6 +240,27 @@ class Dcc:
             return self._finish(request_id, TargetResult(
                 device.entity_id, None, f"PPMID variant now {request.ppmid_variant} ({device.type.value})",
                 Outcome.INVENTORY_UPDATED))
+
+    async def _change_tenancy(self, decision: Decision, request_id: int) -> TargetResult:
+        try:
+            receipts = await self.tell_occupants(decision.device, OccupancyChange.tenancy())
+        except HanbenchError as exc:
+            return self._finish(request_id, TargetResult(
+                decision.device, None, f"{decision.message}; the CH could not tell the displays: {exc}",
+                Outcome.NOT_DELIVERED))
+        missed = [r for r in receipts if not r.delivered]
+        told = "; ".join(f"{r.device} {r.detail}" for r in receipts) or "no IHD or PPMID at the premises"
+        return self._finish(request_id, TargetResult(
+            decision.device, None, f"{decision.message}; {told}",
+            Outcome.NOT_DELIVERED if missed else Outcome.OCCUPANTS_NOTIFIED, notices=tuple(receipts)))
+
+    async def tell_occupants(self, device: EntityId, change: OccupancyChange) -> tuple[NoticeReceipt, ...]:
+        """Have ``device``'s CH tell the premises' IHDs and PPMIDs of ``change`` (SECMP0056): one
+        receipt per display (the CH's errors, e.g. ``device`` on no CH, pass through)."""
+        receipts = tuple(await self.hub.publish_occupancy_change(device, change))
+        for receipt in receipts:
+            LOGGER.info("change of %s: %s %s", change.change, receipt.device, receipt.detail)
+        return receipts
 
     async def _read_version(self, user: User, decision: Decision, request_id: int) -> TargetResult:
         device = self.inventory.device(decision.device)
@@ -429,10 +462,15 @@ class Dcc:
         The DCC plays the TransCoS party with its own DS key, and takes that party's counter
         from the same never-repeating sequence as the ACB's invocation counters
         (:meth:`Inventory.next_invocation_counter`), so neither repeats.
+
+        First of all the CH tells the premises' IHDs and PPMIDs (SECMP0056: PublishChangeOfSupplier,
+        :meth:`tell_occupants`), which clear the previous occupant's and supplier's data; a display
+        that does not take it is logged, and changes nothing here.
         """
         target = EntityId.parse(device)
         new = EntityId.parse(supplier)
         record = self.inventory.change_supplier(target, new)
+        await self._tell_of_new_supplier(target, new)
         if record.type in (DeviceType.IHD, DeviceType.CH):
             return None
         floor = self.inventory.next_originator_counter(new)
@@ -448,6 +486,16 @@ class Dcc:
         if not outcome.succeeded:
             raise BadResponse(f"{target} did not take {new}'s certificates: {outcome}")
         return outcome
+
+    async def _tell_of_new_supplier(self, device: EntityId, supplier: EntityId) -> None:
+        try:
+            receipts = await self.tell_occupants(device, OccupancyChange.supplier(self.inventory.user(supplier).name))
+        except HanbenchError as exc:
+            LOGGER.warning("change of supplier of %s not told to its premises' displays: %s", device, exc)
+            return
+        for receipt in receipts:
+            if not receipt.delivered:
+                LOGGER.warning("change of supplier of %s: %s %s", device, receipt.device, receipt.detail)
 
     # ---- alerts ------------------------------------------------------------------------------
 
@@ -568,4 +616,6 @@ def _describe(request: Request) -> str:
         return f"hash {request.firmware_hash.hex()} {when}"
     if isinstance(request, UpdateInventory):
         return f"PPMID variant {request.ppmid_variant}"
+    if isinstance(request, RestrictAccessForChangeOfTenancy):
+        return "change of tenancy"
     return ""

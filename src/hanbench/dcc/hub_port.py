@@ -20,10 +20,11 @@ from hanbench.gbcs.frame import GbcsMessage
 from hanbench.gbcs.image import UpgradeImage
 from hanbench.hub.errors import CommandNotDelivered, CommandNotRetrieved
 from hanbench.hub.forwarded import AlertListener, ForwardedAlert
+from hanbench.hub.occupancy_notice import NoticeReceipt, OccupancyChange
 from hanbench.hub.own_firmware import OwnActivation, OwnImageRefused
 
 __all__ = ["AlertListener", "CommandNotDelivered", "CommandNotRetrieved", "ForwardedAlert", "HubPort",
-           "OwnActivation", "OwnImageRefused"]
+           "NoticeReceipt", "OccupancyChange", "OwnActivation", "OwnImageRefused"]
 
 
 class HubPort(Protocol):
@@ -54,6 +55,10 @@ class HubPort(Protocol):
     async def activate_own(self, ch: EntityId, image_hash: bytes) -> OwnActivation:
         """Have CH ``ch`` switch to its held image of ``image_hash``; what it ran and runs now
         (:class:`OwnImageRefused` when it cannot)."""
+
+    async def publish_occupancy_change(self, device: EntityId, change: OccupancyChange) -> Sequence[NoticeReceipt]:
+        """Have the CH of ``device`` tell the IHDs and PPMIDs it serves of ``change`` (SECMP0056);
+        one receipt per display, saying whether it took the notice."""
 
     def on_alert(self, listener: AlertListener) -> Callable[[], None]:
         """Call ``listener`` with every GBCS alert the CH forwards (device alerts and the CH's

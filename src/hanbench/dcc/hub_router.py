@@ -16,7 +16,9 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable, Iterable, Sequence
 
-from hanbench.dcc.hub_port import AlertListener, CommandNotDelivered, ForwardedAlert, HubPort, OwnActivation
+from hanbench.dcc.hub_port import (
+    AlertListener, CommandNotDelivered, ForwardedAlert, HubPort, NoticeReceipt, OccupancyChange, OwnActivation,
+)
 from hanbench.errors import BadInput
 from hanbench.gbcs.entity import EntityId
 from hanbench.gbcs.frame import GbcsMessage
@@ -77,6 +79,10 @@ class HubRouter:
         except NoSuchHub as exc:
             raise CommandNotDelivered(command.target, str(exc)) from None
         return await hub.send_command(command)
+
+    async def publish_occupancy_change(self, device: EntityId, change: OccupancyChange) -> Sequence[NoticeReceipt]:
+        """``change`` told by the CH ``device`` hangs off, to its displays only."""
+        return await self.hub_for(device).publish_occupancy_change(device, change)
 
     def on_alert(self, listener: AlertListener) -> Callable[[], None]:
         """Call ``listener`` with every alert any CH forwards; returns a remover."""

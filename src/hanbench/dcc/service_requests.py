@@ -1,7 +1,7 @@
 """Service Requests as users submit them to the DCC, and the typed result the DCC hands back.
 
-The request records are the DUIS bodies of SR 11.1-11.4 with the XML taken away: an image and
-a device list, a device, a device and a hash. The result says, per target device, whether the
+The request records are the DUIS bodies of SR 11.1-11.4, 8.4 and 3.2 with the XML taken away:
+an image and a device list, a device, a device and a hash. The result says, per target device, whether the
 DCC accepted it (and if not, which rule refused it) and what came of it.
 """
 
@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import ClassVar
 
+from hanbench.dcc.hub_port import NoticeReceipt
 from hanbench.errors import BadInput
 from hanbench.gbcs.cs06 import HASH_LENGTH
 from hanbench.gbcs.device_types import PpmidVariant
@@ -64,10 +65,10 @@ class UpdatePpmidFirmware(_ImageRequest):
 
 
 @dataclass(frozen=True)
-class ReadFirmwareVersion:
-    """SR 11.2: read the version a device runs (allowed on suspended devices too)."""
+class _DeviceRequest:
+    """A request addressed to one device (the body of 11.2, 11.3, 8.4 and 3.2 starts so)."""
 
-    service_request: ClassVar[ServiceRequest] = ServiceRequest.READ_FIRMWARE_VERSION
+    service_request: ClassVar[ServiceRequest]
     device: EntityId
 
     def __post_init__(self) -> None:
@@ -79,18 +80,24 @@ class ReadFirmwareVersion:
 
 
 @dataclass(frozen=True)
-class ActivateFirmware:
+class ReadFirmwareVersion(_DeviceRequest):
+    """SR 11.2: read the version a device runs (allowed on suspended devices too)."""
+
+    service_request: ClassVar[ServiceRequest] = ServiceRequest.READ_FIRMWARE_VERSION
+
+
+@dataclass(frozen=True)
+class ActivateFirmware(_DeviceRequest):
     """SR 11.3: activate the image with ``firmware_hash`` now, at ``execution``, or cancel (``cancel=True``)
     a pending future-dated activation."""
 
     service_request: ClassVar[ServiceRequest] = ServiceRequest.ACTIVATE_FIRMWARE
-    device: EntityId
     firmware_hash: bytes
     execution: datetime | None = None
     cancel: bool = False
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "device", EntityId.parse(self.device))
+        super().__post_init__()
         if not isinstance(self.firmware_hash, bytes) or len(self.firmware_hash) != HASH_LENGTH:
             raise BadInput(f"a firmware hash is {HASH_LENGTH} bytes (SHA-256 of the Manufacturer Image)")
         if self.cancel and self.execution is not None:
@@ -98,32 +105,39 @@ class ActivateFirmware:
         if self.execution is not None and self.execution.tzinfo is None:
             raise BadInput(f"execution date-time {self.execution} needs a time zone")
 
-    @property
-    def targets(self) -> tuple[EntityId, ...]:
-        return (self.device,)
-
 
 @dataclass(frozen=True)
-class UpdateInventory:
+class UpdateInventory(_DeviceRequest):
     """SR 8.4 Update Inventory: correct ``device``'s PPMID variant in the Smart Metering Inventory
     (MP170, as MP125 did for the ESME variant): a PPMID that is in fact an Alt HAN bridge, or a
     bridge of another type. The DCC changes its records; nothing is sent to the device."""
 
     service_request: ClassVar[ServiceRequest] = ServiceRequest.UPDATE_INVENTORY
-    device: EntityId
     ppmid_variant: PpmidVariant
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "device", EntityId.parse(self.device))
+        super().__post_init__()
         if not isinstance(self.ppmid_variant, PpmidVariant):
             object.__setattr__(self, "ppmid_variant", PpmidVariant.parse(str(self.ppmid_variant)))
 
-    @property
-    def targets(self) -> tuple[EntityId, ...]:
-        return (self.device,)
+
+@dataclass(frozen=True)
+class RestrictAccessForChangeOfTenancy(_DeviceRequest):
+    """SR 3.2 Restrict Access For Change Of Tenancy, addressed to the meter (ESME: GBCS ECS12; GSME,
+    whose GPF GCS09 addresses): a new occupant moves in. The DCC has the meter's CH tell the
+    premises' IHDs and PPMIDs, which clear the previous occupant's data (SECMP0056); the result
+    carries one :class:`NoticeReceipt` per display.
+
+    The bench sends no ECS12 or GCS09 to the meter itself: its emulated meters keep no
+    consumption history to restrict, and the CH (whose GPF GCS09 reaches) is where the notice
+    starts either way.
+    """
+
+    service_request: ClassVar[ServiceRequest] = ServiceRequest.RESTRICT_ACCESS_FOR_CHANGE_OF_TENANCY
 
 
-Request = UpdateFirmware | UpdatePpmidFirmware | ReadFirmwareVersion | ActivateFirmware | UpdateInventory
+Request = (UpdateFirmware | UpdatePpmidFirmware | ReadFirmwareVersion | ActivateFirmware | UpdateInventory
+           | RestrictAccessForChangeOfTenancy)
 
 
 class Outcome(enum.StrEnum):
@@ -141,6 +155,7 @@ class Outcome(enum.StrEnum):
     NOT_DELIVERED = "not_delivered"             # the CH could not hand it over, or its queue expired first
     INVENTORY_UPDATED = "inventory_updated"     # SR 8.4: the DCC corrected its records
     BAD_RESPONSE = "bad_response"               # a response that is malformed or does not verify
+    OCCUPANTS_NOTIFIED = "occupants_notified"   # SR 3.2: every IHD and PPMID at the premises took the notice
 
 
 @dataclass(frozen=True)
@@ -152,6 +167,7 @@ class TargetResult:
     message: str
     outcome: Outcome
     firmware_version: int | None = None
+    notices: tuple[NoticeReceipt, ...] = ()
 
     @property
     def accepted(self) -> bool:

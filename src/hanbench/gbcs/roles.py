@@ -25,6 +25,9 @@ Bench choices, where the public sources stop:
 * SR 8.4 Update Inventory, here only to correct a PPMID's or Alt HAN bridge's PPMID variant
   after commissioning (MP170's working group asked for it, as MP125 did for the ESME variant,
   seed 002), by the device's responsible supplier.
+* SR 3.2 Restrict Access For Change Of Tenancy (GBCS ECS12 on the ESME, GCS09 on the GPF,
+  which the bench addresses through the GSME it serves), by the meter's responsible
+  supplier; SECMP0056 has the CH tell the premises' IHDs and PPMIDs too.
 * 11.2 from an Export Supplier needs the device's Export Supplier to be that user. Network
   operators and Other Users may read any device's version: the bench inventory does not hold
   network operator registrations.
@@ -71,13 +74,15 @@ SUPPLIER_ROLES = frozenset({Role.IMPORT_SUPPLIER, Role.EXPORT_SUPPLIER, Role.GAS
 
 
 class ServiceRequest(enum.StrEnum):
-    """The DUIS firmware Service Requests; the value is the SRV number."""
+    """The DUIS Service Requests the bench takes (firmware, inventory, change of tenancy); the
+    value is the SRV number."""
 
     UPDATE_FIRMWARE = "11.1"
     READ_FIRMWARE_VERSION = "11.2"
     ACTIVATE_FIRMWARE = "11.3"
     UPDATE_PPMID_FIRMWARE = "11.4"
     UPDATE_INVENTORY = "8.4"
+    RESTRICT_ACCESS_FOR_CHANGE_OF_TENANCY = "3.2"
 
     @property
     def title(self) -> str:
@@ -90,6 +95,7 @@ _TITLES = {
     ServiceRequest.ACTIVATE_FIRMWARE: "Activate Firmware",
     ServiceRequest.UPDATE_PPMID_FIRMWARE: "Update PPMID Firmware",
     ServiceRequest.UPDATE_INVENTORY: "Update Inventory",
+    ServiceRequest.RESTRICT_ACCESS_FOR_CHANGE_OF_TENANCY: "Restrict Access For Change Of Tenancy",
 }
 
 
@@ -143,6 +149,8 @@ SR_SCOPE: Mapping[ServiceRequest, RequestScope] = MappingProxyType({
         frozenset({DeviceType.PPMID, DeviceType.ALT_HAN}), _COMMISSIONED, ImageCheck.WELL_FORMED_UNSIGNED),
     ServiceRequest.UPDATE_INVENTORY: RequestScope(
         PPMID_FAMILY, frozenset(DeviceStatus) - {DeviceStatus.DECOMMISSIONED}, ImageCheck.NONE),
+    ServiceRequest.RESTRICT_ACCESS_FOR_CHANGE_OF_TENANCY: RequestScope(
+        frozenset({DeviceType.ESME, DeviceType.GSME}), _COMMISSIONED, ImageCheck.NONE),
 })
 
 RESPONSIBLE_SUPPLIER_ROLE: Mapping[DeviceType, Role] = MappingProxyType({
@@ -262,6 +270,7 @@ _BASELINE_GRANTS = (
     *_supplier_grants(ServiceRequest.ACTIVATE_FIRMWARE),
     *_supplier_grants(ServiceRequest.UPDATE_PPMID_FIRMWARE),
     *_supplier_grants(ServiceRequest.UPDATE_INVENTORY),
+    *_supplier_grants(ServiceRequest.RESTRICT_ACCESS_FOR_CHANGE_OF_TENANCY),
 )
 
 BASELINE = Policy("baseline", _BASELINE_GRANTS, update_alerts_to_distributor=False)

@@ -23,7 +23,7 @@ from hanbench.gbcs import alerts, cs06, firmware_version
 from hanbench.gbcs.codes import AlertCode
 from hanbench.gbcs.device_types import DeviceType
 from hanbench.gbcs.entity import EntityId
-from hanbench.dcc.hub_port import AlertListener, ForwardedAlert
+from hanbench.dcc.hub_port import AlertListener, ForwardedAlert, NoticeReceipt, OccupancyChange
 from hanbench.gbcs.frame import GbcsMessage, encode_message, sign_message
 from hanbench.gbcs.image import UpgradeImage
 from hanbench.gbcs.keystore import KeyStore
@@ -104,6 +104,10 @@ class FakeHub:
         self.fail_distribute: Exception | None = None
         #: Whether the CH stores what it is given: False plays a CH whose image rules discard the image at once.
         self.stores = True
+        #: Every change of tenancy or supplier the DCC had the CH announce, and the displays that take it.
+        self.occupancy_changes: list[tuple[EntityId, OccupancyChange]] = []
+        self.displays: dict[EntityId, bool] = {IHD: True, PPMID: True}
+        self.fail_notice: Exception | None = None
 
     async def distribute(self, image: UpgradeImage, targets: Sequence[EntityId]) -> tuple[EntityId, ...]:
         if self.fail_distribute is not None:
@@ -115,6 +119,13 @@ class FakeHub:
         self.commands.append(command)
         assert self.responder is not None, "the test sent a command without telling the fake CH how to answer"
         return await self.responder(command.target, command)
+
+    async def publish_occupancy_change(self, device: EntityId, change: OccupancyChange) -> tuple[NoticeReceipt, ...]:
+        if self.fail_notice is not None:
+            raise self.fail_notice
+        self.occupancy_changes.append((device, change))
+        return tuple(NoticeReceipt(d, took, "told" if took else "not delivered: no answer")
+                     for d, took in self.displays.items())
 
     def on_alert(self, listener: AlertListener) -> Callable[[], None]:
         self.listeners.append(listener)

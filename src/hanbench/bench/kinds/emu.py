@@ -40,6 +40,7 @@ from hanbench.devices.han_device import GbcsHanDevice
 from hanbench.devices.ota_client import OtaClientConfig
 from hanbench.devices.outbox import RetryPolicy
 from hanbench.devices.gsme import Gsme
+from hanbench.devices.occupant_display import DisplayedData, OccupantDisplay
 from hanbench.errors import BadInput
 from hanbench.gbcs.device_types import DeviceType
 from hanbench.hub.comms_hub import CommsHub, CommsHubTiming, hub_endpoints
@@ -125,6 +126,14 @@ class EmulatedDevice:
         self.config = config
         self.device = device
         self._clock = clock
+
+    @property
+    def display(self) -> DisplayedData:
+        """What the IHD or PPMID shows of the occupant now."""
+        display = getattr(self.device, "display", None)
+        if not isinstance(display, OccupantDisplay):
+            raise BadInput(f"{self.config.name} is a {self.config.type.value}: it shows no occupant data")
+        return display.shown
 
     @property
     def state(self) -> DeviceState:

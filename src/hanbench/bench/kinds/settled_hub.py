@@ -19,7 +19,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Awaitable, Callable, Collection, Sequence
 
-from hanbench.dcc.hub_port import AlertListener, ForwardedAlert, HubPort, OwnActivation
+from hanbench.dcc.hub_port import AlertListener, ForwardedAlert, HubPort, NoticeReceipt, OccupancyChange, OwnActivation
 from hanbench.gbcs.entity import EntityId
 from hanbench.gbcs.frame import GbcsMessage
 from hanbench.gbcs.image import UpgradeImage
@@ -68,6 +68,9 @@ class SettledHub:
         self._queue.put_nowait(settled)
         await settled
         return response
+
+    async def publish_occupancy_change(self, device: EntityId, change: OccupancyChange) -> Sequence[NoticeReceipt]:
+        return await self._hub.publish_occupancy_change(device, change)
 
     def on_alert(self, listener: AlertListener) -> Callable[[], None]:
         return self._listeners.add(listener)
