@@ -20,9 +20,9 @@ from hanbench.bench.bench_config import BenchConfig, DeviceConfig
 from hanbench.bench.events import EventStream
 from hanbench.clock import BenchClock
 from hanbench.dcc.hub_port import HubPort
-from hanbench.devices.occupant_display import DisplayedData
 from hanbench.errors import BadInput
 from hanbench.gbcs.keystore import KeyStore
+from hanbench.gbcs.occupant_data import DisplayedData
 from hanbench.radio.air import VirtualAir
 from hanbench.radio.capture import AirCapture
 from hanbench.timing import HUB_RESTART_S

@@ -29,13 +29,13 @@ from hanbench.dcc.dcc import Dcc
 from hanbench.dcc.hub_port import HubPort
 from hanbench.dcc.inventory import Inventory
 from hanbench.dcc.service_requests import TargetResult
-from hanbench.devices.occupant_display import DisplayedData
 from hanbench.gbcs.keystore import KeyStore
 from hanbench.gbcs.security_credentials import CredentialsOutcome
 from hanbench.errors import BadInput, CheckFailed
 from hanbench.gbcs.device_types import DeviceType
 from hanbench.gbcs.entity import EntityId
 from hanbench.gbcs.image_types import profile_for
+from hanbench.gbcs.occupant_data import DisplayedData
 from hanbench.gbcs.roles import SUPPLIER_ROLES, Role
 
 
@@ -65,10 +65,11 @@ class BenchDevice:
 
     @property
     def display(self) -> DisplayedData:
-        """What an IHD or PPMID shows of the occupant now (SECMP0056). Read off the emulated
-        device; :class:`BadInput` for a device that shows none, or on a kind that cannot see it."""
+        """What an IHD or PPMID shows of the occupant now (SECMP0056): read off the emulated
+        device, or from its board's last ``state`` (control protocol 1.3). :class:`BadInput`
+        for a device that shows none, or one whose kind cannot tell."""
         if not isinstance(self._device, ShowsOccupantData):
-            raise BadInput(f"{self.name}'s display cannot be read on this bench: only emulated devices report it")
+            raise BadInput(f"this bench cannot read what {self.name} shows")
         return self._device.display
 
     def __repr__(self) -> str:

@@ -8,9 +8,10 @@ CH tells them with the Device Management cluster's PublishChangeOfTenancy and
 PublishChangeOfSupplier (:mod:`hanbench.radio.device_management`, which says why those);
 :class:`OccupantDisplay` is the device side, the same for IHD and PPMID:
 
-* the Proposed Change Control bits say what to clear: *Clear IHD Data - Consumer* (bit 9)
-  clears :class:`ConsumerData`, *Clear IHD Data - Supplier* (bit 10) clears
-  :class:`SupplierData`; a notice with neither clears nothing (the sender asked for nothing);
+* the Proposed Change Control bits say what to clear of what it shows
+  (:class:`~hanbench.gbcs.occupant_data.DisplayedData`): *Clear IHD Data - Consumer* (bit 9)
+  the consumer's half, *Clear IHD Data - Supplier* (bit 10) the supplier's; a notice with
+  neither clears nothing (the sender asked for nothing);
 * an implementation date/time of 0, or one already past, applies at once; a later one is
   kept and applied then (an IHD that was told ahead of the move);
 * the issuer event ID must be newer than the last notice's: an older or repeated one is a
@@ -18,8 +19,10 @@ PublishChangeOfSupplier (:mod:`hanbench.radio.device_management`, which says why
 * the device's firmware (what it runs, the image it holds, a pending activation) is never
   touched: a new occupant keeps the device, and its firmware state is the Supplier's.
 
-The emulated devices start *lived in*: they show :data:`PREVIOUS_OCCUPANT`, a week of a
-previous tenant's data, so that what a notice clears is there to see.
+The emulated devices start *lived in*: they show
+:data:`~hanbench.gbcs.occupant_data.PREVIOUS_OCCUPANT`, a week of a previous tenant's data,
+so that what a notice clears is there to see. :meth:`OccupantDisplay.on_change` tells a
+listener (the twin's board) each time a notice changes what it shows.
 """
 
 from __future__ import annotations
@@ -27,13 +30,17 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import logging
-from dataclasses import dataclass, field
+from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 import zigpy.types as t
 from zigpy.zcl import foundation
 
 from hanbench.clock import BenchClock
+from hanbench.gbcs.gbz import ZIGBEE_EPOCH
+from hanbench.gbcs.occupant_data import PREVIOUS_OCCUPANT, DisplayedData
+from hanbench.listeners import Listeners
 from hanbench.radio.device_management import (
     PUBLISH_CHANGE_OF_SUPPLIER,
     PUBLISH_CHANGE_OF_TENANCY,
@@ -45,58 +52,6 @@ from hanbench.radio.zcl_frames import ZclHeader
 
 LOGGER = logging.getLogger(__name__)
 
-ZIGBEE_EPOCH = dt.datetime(2000, 1, 1, tzinfo=dt.timezone.utc)
-
-
-@dataclass(frozen=True)
-class ConsumerData:
-    """What the display shows of the occupant: cleared by *Clear IHD Data - Consumer*.
-
-    ``daily_consumption_wh``: the consumption history, one figure a day, oldest first;
-    ``messages``: the supplier's messages to the occupant; ``top_ups_pence``: the credit the
-    occupant added (a PPMID's prepayment history).
-    """
-
-    daily_consumption_wh: tuple[int, ...] = ()
-    messages: tuple[str, ...] = ()
-    top_ups_pence: tuple[int, ...] = ()
-
-    @property
-    def empty(self) -> bool:
-        return not (self.daily_consumption_wh or self.messages or self.top_ups_pence)
-
-
-@dataclass(frozen=True)
-class SupplierData:
-    """What the display shows of the supplier: cleared by *Clear IHD Data - Supplier*."""
-
-    supplier_name: str = ""
-    unit_price_pence_per_kwh: float | None = None
-
-    @property
-    def empty(self) -> bool:
-        return not self.supplier_name and self.unit_price_pence_per_kwh is None
-
-
-@dataclass(frozen=True)
-class DisplayedData:
-    """Everything an IHD or PPMID shows now."""
-
-    consumer: ConsumerData = field(default_factory=ConsumerData)
-    supplier: SupplierData = field(default_factory=SupplierData)
-
-    def cleared(self, control: ProposedChangeControl) -> DisplayedData:
-        """What is left after a notice with ``control``."""
-        return DisplayedData(
-            ConsumerData() if control & ProposedChangeControl.CLEAR_IHD_DATA_CONSUMER else self.consumer,
-            SupplierData() if control & ProposedChangeControl.CLEAR_IHD_DATA_SUPPLIER else self.supplier)
-
-
-PREVIOUS_OCCUPANT = DisplayedData(
-    ConsumerData(daily_consumption_wh=(8200, 7900, 9100, 8800, 10400, 12100, 11700),
-                 messages=("Your bill for March is ready",), top_ups_pence=(2000, 1000)),
-    SupplierData(supplier_name="GITTESTSUPPLIER", unit_price_pence_per_kwh=24.5))
-"""A previous tenant's week on the display: what an emulated IHD or PPMID starts with."""
 
 
 @dataclass(frozen=True)
@@ -124,6 +79,7 @@ class OccupantDisplay:
         self.notices: list[Notice] = []
         self._last_event_id: int | None = None
         self._pending: asyncio.TimerHandle | None = None
+        self._listeners: Listeners[Callable[[DisplayedData], None]] = Listeners()
 
     async def handle_command(self, packet: t.ZigbeePacket, header: ZclHeader, command: Any) -> foundation.Status:
         """A Device Management command from the CH: a Publish clears (now or at its time)."""
@@ -162,7 +118,15 @@ class OccupantDisplay:
 
     def _clear(self, control: ProposedChangeControl) -> None:
         self._pending = None
-        self.shown = self.shown.cleared(control)
+        cleared = self.shown.cleared(consumer=bool(control & ProposedChangeControl.CLEAR_IHD_DATA_CONSUMER),
+                                     supplier=bool(control & ProposedChangeControl.CLEAR_IHD_DATA_SUPPLIER))
+        if cleared != self.shown:
+            self.shown = cleared
+            self._listeners(cleared)
+
+    def on_change(self, listener: Callable[[DisplayedData], None]) -> Callable[[], None]:
+        """Call ``listener`` with what the display shows each time a notice changes it; returns a remover."""
+        return self._listeners.add(listener)
 
     def cancel(self) -> None:
         """Forget a notice that waits for its implementation time (the device is going away)."""

@@ -27,9 +27,10 @@ from hanbench.gbcs.cs06 import PendingActivation
 from hanbench.gbcs.device_types import DeviceType
 from hanbench.gbcs.entity import EntityId
 from hanbench.gbcs.errors import GbcsError
+from hanbench.gbcs.occupant_data import ConsumerData, DisplayedData, SupplierData
 
 PROTOCOL_MAJOR = 1
-PROTOCOL_MINOR = 2
+PROTOCOL_MINOR = 3
 PROTOCOL_VERSION = f"{PROTOCOL_MAJOR}.{PROTOCOL_MINOR}"
 
 _HEX = re.compile(r"^(?:[0-9A-Fa-f]{2})*$")
@@ -241,6 +242,31 @@ class Identity:
                 "held_image": self.held_image.to_json() if self.held_image else None, "protocol": self.protocol}
 
 
+def _list_of(obj: Mapping[str, Any], key: str, kind: type[T], kind_name: str) -> tuple[T, ...]:
+    items = _get(obj, key, list)
+    if not all(isinstance(i, kind) and not isinstance(i, bool) for i in items):
+        raise MalformedMessage(f"field '{key}' should be a list of {kind_name}, got {items!r}")
+    return tuple(items)
+
+
+def display_from_json(obj: Mapping[str, Any]) -> DisplayedData:
+    """A ``state``'s ``display`` object (1.3): what an IHD or PPMID shows of the occupant."""
+    price = obj.get("unit_price_pence_per_kwh")
+    if price is not None and (not isinstance(price, (int, float)) or isinstance(price, bool)):
+        raise MalformedMessage(f"field 'unit_price_pence_per_kwh' should be a number or null, got {price!r}")
+    return DisplayedData(
+        ConsumerData(_list_of(obj, "consumption_wh", int, "integers"), _list_of(obj, "messages", str, "strings"),
+                     _list_of(obj, "top_ups_pence", int, "integers")),
+        SupplierData(_get(obj, "supplier_name", str), None if price is None else float(price)))
+
+
+def display_to_json(display: DisplayedData) -> dict[str, Any]:
+    consumer, supplier = display.consumer, display.supplier
+    return {"consumption_wh": list(consumer.daily_consumption_wh), "messages": list(consumer.messages),
+            "top_ups_pence": list(consumer.top_ups_pence), "supplier_name": supplier.supplier_name,
+            "unit_price_pence_per_kwh": supplier.unit_price_pence_per_kwh}
+
+
 @dataclass(frozen=True)
 class BoardState:
     """The result of ``state``: what a test asserts after an OTA transfer or a CS06.
@@ -248,7 +274,8 @@ class BoardState:
     ``running_hash`` (added in 1.1, optional) is the Manufacturer Image Hash of the running
     image: what proves that the image a CS06 named is the one that now runs. A 1.0 board, or
     one running the firmware it was flashed with rather than an image it received, leaves it
-    out.
+    out. ``display`` (added in 1.3, optional) is what an IHD or PPMID shows of the occupant
+    (SECMP0056); a board that shows none, or predates 1.3, leaves it out.
     """
 
     firmware_version: int
@@ -259,6 +286,7 @@ class BoardState:
     network: Network | None
     last_alerts: tuple[Alert, ...] = field(default=())
     running_hash: bytes | None = None
+    display: DisplayedData | None = None
 
     @classmethod
     def from_json(cls, obj: Mapping[str, Any]) -> BoardState:
@@ -271,7 +299,8 @@ class BoardState:
                    clock=_timestamp(obj, "clock"), joined=_get(obj, "joined", bool),
                    network=_optional(obj, "network", Network.from_json),
                    last_alerts=tuple(Alert.from_json(a) for a in alerts),
-                   running_hash=None if obj.get("running_hash") is None else _hex_bytes(obj, "running_hash", 32))
+                   running_hash=None if obj.get("running_hash") is None else _hex_bytes(obj, "running_hash", 32),
+                   display=_optional(obj, "display", display_from_json))
 
     def to_json(self) -> dict[str, Any]:
         return {"firmware_version": _hex_code(self.firmware_version, 8),
@@ -280,7 +309,8 @@ class BoardState:
                 "clock": format_timestamp(self.clock), "joined": self.joined,
                 "network": self.network.to_json() if self.network else None,
                 "last_alerts": [a.to_json() for a in self.last_alerts],
-                "running_hash": None if self.running_hash is None else self.running_hash.hex()}
+                "running_hash": None if self.running_hash is None else self.running_hash.hex(),
+                "display": None if self.display is None else display_to_json(self.display)}
 
 
 # --- events ----------------------------------------------------------------------------------

@@ -29,6 +29,7 @@ from zigpy.zcl import ClusterType, foundation
 from hanbench.clock import BenchClock
 from hanbench.gbcs.device_types import DeviceType
 from hanbench.gbcs.entity import EntityId
+from hanbench.gbcs.gbz import ZIGBEE_EPOCH
 from hanbench.radio.addresses import eui64_of
 from hanbench.radio.device_management import (
     IMMEDIATELY,
@@ -46,7 +47,6 @@ LOGGER = logging.getLogger(__name__)
 
 #: The device types that show the occupant's data and are told of a change.
 DISPLAY_TYPES = frozenset({DeviceType.IHD, DeviceType.PPMID})
-ZIGBEE_EPOCH = dt.datetime(2000, 1, 1, tzinfo=dt.timezone.utc)
 
 
 @dataclass(frozen=True)

@@ -8,8 +8,9 @@ very code it uses on a lab board.
 
 What a board's firmware owns and the emulation maps onto:
 
-* identity and state come from the device's settings, its :class:`FirmwareState` and its
-  GBCS pending activation; ``joined``/``network`` from :meth:`DeviceBoard.joined`, which the
+* identity and state come from the device's settings, its :class:`FirmwareState`, its
+  GBCS pending activation and, for an IHD or PPMID, what it shows (``display``, a state
+  event each time a notice changes it); ``joined``/``network`` from :meth:`DeviceBoard.joined`, which the
   bench calls once the CH has interviewed the device (an emulated node knows its short
   address, not the PAN it joined);
 * the clock is the device's own :class:`BenchClock`: ``set_clock`` moves it for this device
@@ -36,6 +37,7 @@ from hanbench.devices.firmware import (
     ImageHeld,
 )
 from hanbench.devices.han_device import GbcsHanDevice, HanDevice
+from hanbench.devices.occupant_display import OccupantDisplay
 from hanbench.gbcs.cs06 import PendingActivation
 from hanbench.hardware.protocol import (
     PROTOCOL_VERSION,
@@ -64,6 +66,9 @@ class DeviceBoard:
         self._alerts: collections.deque[Alert] = collections.deque(maxlen=ALERTS_KEPT)
         self._emit: EventSink | None = None
         device.firmware.subscribe(self._firmware_event)
+        self._display = getattr(device, "display", None)
+        if isinstance(self._display, OccupantDisplay):
+            self._display.on_change(lambda _shown: self._state_changed())
 
     # -- BoardBackend -----------------------------------------------------------------------
 
@@ -80,7 +85,8 @@ class DeviceBoard:
             firmware_version=self.device.firmware.running.file_version, held_image=self._held(),
             pending_activation=self._gbcs_pending(),
             clock=self.clock.now(), joined=self._network is not None, network=self._network,
-            last_alerts=tuple(self._alerts), running_hash=self.device.firmware.running.image_hash)
+            last_alerts=tuple(self._alerts), running_hash=self.device.firmware.running.image_hash,
+            display=self._display.shown if isinstance(self._display, OccupantDisplay) else None)
 
     def reset(self) -> None:
         """Nothing the bench can observe is volatile on an emulated device."""

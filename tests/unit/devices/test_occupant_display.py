@@ -10,9 +10,8 @@ import zigpy.types as t
 from zigpy.zcl import foundation
 
 from hanbench.clock import BenchClock
-from hanbench.devices.occupant_display import (
-    PREVIOUS_OCCUPANT, ConsumerData, DisplayedData, Notice, OccupantDisplay, SupplierData,
-)
+from hanbench.devices.occupant_display import Notice, OccupantDisplay
+from hanbench.gbcs.occupant_data import PREVIOUS_OCCUPANT, ConsumerData, DisplayedData, SupplierData
 from hanbench.radio.device_management import (
     PUBLISH_CHANGE_OF_TENANCY, TENANCY_CONTROL, Change, ProposedChangeControl,
 )
@@ -28,14 +27,24 @@ def _display() -> OccupantDisplay:
     return OccupantDisplay(BenchClock(EPOCH))
 
 
-def test_the_control_bits_say_which_half_is_cleared() -> None:
-    assert PREVIOUS_OCCUPANT.cleared(C.CLEAR_IHD_DATA_CONSUMER) == DisplayedData(ConsumerData(),
-                                                                                PREVIOUS_OCCUPANT.supplier)
-    assert PREVIOUS_OCCUPANT.cleared(C.CLEAR_IHD_DATA_SUPPLIER) == DisplayedData(PREVIOUS_OCCUPANT.consumer,
-                                                                                SupplierData())
-    assert PREVIOUS_OCCUPANT.cleared(C.CLEAR_IHD_DATA_CONSUMER | C.CLEAR_IHD_DATA_SUPPLIER) == DisplayedData()
-    assert PREVIOUS_OCCUPANT.cleared(C.PRE_SNAPSHOTS | C.RESET_CREDIT_REGISTER) == PREVIOUS_OCCUPANT
-    assert not PREVIOUS_OCCUPANT.consumer.empty and DisplayedData().consumer.empty and DisplayedData().supplier.empty
+@pytest.mark.parametrize(("control", "left"), [
+    (C.CLEAR_IHD_DATA_CONSUMER, DisplayedData(ConsumerData(), PREVIOUS_OCCUPANT.supplier)),
+    (C.CLEAR_IHD_DATA_SUPPLIER, DisplayedData(PREVIOUS_OCCUPANT.consumer, SupplierData())),
+    (C.CLEAR_IHD_DATA_CONSUMER | C.CLEAR_IHD_DATA_SUPPLIER, DisplayedData()),
+    (C.PRE_SNAPSHOTS | C.RESET_CREDIT_REGISTER, PREVIOUS_OCCUPANT),
+])
+async def test_the_control_bits_say_which_half_is_cleared(control: ProposedChangeControl, left: DisplayedData) -> None:
+    display = _display()
+    changes: list[DisplayedData] = []
+    display.on_change(changes.append)
+    assert display.take(Notice(Change.SUPPLIER, 1, control, None)) == foundation.Status.SUCCESS
+    assert display.shown == left
+    assert changes == ([] if left == PREVIOUS_OCCUPANT else [left]), "listeners hear of a change, and only then"
+
+
+def test_the_halves_know_when_they_are_empty() -> None:
+    assert not PREVIOUS_OCCUPANT.consumer.empty and not PREVIOUS_OCCUPANT.supplier.empty
+    assert DisplayedData().consumer.empty and DisplayedData().supplier.empty
 
 
 async def test_a_notice_for_now_clears_at_once() -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from datetime import UTC, datetime
 
@@ -9,6 +10,7 @@ import pytest
 
 from board_backend import HASH, MemoryBackend
 from hanbench.gbcs.cs06 import PendingActivation
+from hanbench.gbcs.occupant_data import PREVIOUS_OCCUPANT
 from hanbench.hardware.protocol import (
     Alert,
     AlertEvent,
@@ -138,3 +140,25 @@ def test_a_bad_line_is_a_malformed_message_on_both_sides(line: bytes) -> None:
         parse_from_board(line)
     with pytest.raises(MalformedMessage):
         clock_argument(parse_request(line).args)
+
+
+def test_a_display_goes_on_the_wire_and_back_as_the_occupant_data_it_shows() -> None:
+    state = dataclasses.replace(MemoryBackend().state(), display=PREVIOUS_OCCUPANT)
+    wire = json.loads(json.dumps(state.to_json()))
+    assert wire["display"]["consumption_wh"][0] == 8200 and wire["display"]["supplier_name"] == "GITTESTSUPPLIER"
+    assert BoardState.from_json(wire) == state
+    assert BoardState.from_json(MemoryBackend().state().to_json()).display is None, "a board that shows nothing"
+
+
+@pytest.mark.parametrize(("display", "complaint"), [
+    ({"messages": [], "top_ups_pence": [], "supplier_name": ""}, "field 'consumption_wh' is missing"),
+    ({"consumption_wh": ["8 kWh"], "messages": [], "top_ups_pence": [], "supplier_name": ""},
+     "'consumption_wh' should be a list of integers"),
+    ({"consumption_wh": [], "messages": [1], "top_ups_pence": [], "supplier_name": ""},
+     "'messages' should be a list of strings"),
+    ({"consumption_wh": [], "messages": [], "top_ups_pence": [], "supplier_name": "",
+      "unit_price_pence_per_kwh": "24p"}, "'unit_price_pence_per_kwh' should be a number or null"),
+])
+def test_a_malformed_display_is_named(display: dict[str, object], complaint: str) -> None:
+    with pytest.raises(MalformedMessage, match=complaint):
+        BoardState.from_json(MemoryBackend().state().to_json() | {"display": display})

@@ -12,7 +12,7 @@ import pytest
 from hanbench.clock import BenchClock
 from hanbench.devices.firmware import Firmware
 from hanbench.devices.ihd import Ihd
-from hanbench.devices.occupant_display import PREVIOUS_OCCUPANT, ConsumerData, DisplayedData, SupplierData
+from hanbench.gbcs.occupant_data import PREVIOUS_OCCUPANT, ConsumerData, DisplayedData, SupplierData
 from hanbench.devices.ppmid import Ppmid
 from hanbench.errors import BadInput
 from hanbench.gbcs.device_types import DeviceType as D

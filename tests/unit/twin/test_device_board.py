@@ -17,20 +17,25 @@ from hanbench.clock import BenchClock
 from hanbench.devices import DeviceSettings, build_device
 from hanbench.devices.firmware import ActivationTrigger
 from hanbench.devices.han_device import GbcsHanDevice
+from hanbench.devices.ihd import Ihd
+from hanbench.devices.occupant_display import Notice
 from hanbench.gbcs.codes import AlertCode
 from hanbench.gbcs.cs06 import ActivationResult
 from hanbench.gbcs.device_types import DeviceType
 from hanbench.gbcs.entity import EntityId
 from hanbench.gbcs.image import parse_image
+from hanbench.gbcs.occupant_data import PREVIOUS_OCCUPANT
 from hanbench.hardware.control import BoardControl
 from hanbench.hardware.protocol import AlertEvent, Network, StateEvent
 from hanbench.radio.air import VirtualAir
+from hanbench.radio.device_management import TENANCY_CONTROL, Change
 from hanbench.twin.board import EmulatedBoard
 from hanbench.twin.device_board import DeviceBoard
 
 KEYS = bench_keys()
 OTHER_SUPPLIER = EntityId.parse("90-B3-D5-1F-30-02-00-00")
 ESME = EntityId.parse("00-DB-12-34-56-78-91-00")
+IHD = EntityId.parse("00-DB-12-34-56-78-91-06")
 START = datetime(2026, 1, 5, 9, 0, tzinfo=UTC)
 NETWORK = Network(pan_id=0x1A2B, channel=15, nwk=0x1000)
 
@@ -131,3 +136,24 @@ async def test_reset_keeps_the_held_image(rig: Rig) -> None:
     assert rig.device.gbcs.receive_image(sample())
     identity = await rig.control.reset()
     assert identity.held_image is not None and identity.held_image.version == 2
+
+
+async def test_an_ihds_board_reports_what_it_shows_and_each_change_as_a_state_event(tmp_path: Path) -> None:
+    clock = BenchClock(START)
+    ihd = build_device(DeviceType.IHD, VirtualAir(), DeviceSettings(
+        entity_id=IHD, nwk=0x1001, supplier=SUPPLIER, running_version=1, hardware_version=0x1111), clock, KEYS)
+    assert isinstance(ihd, Ihd)
+    events: list[object] = []
+    async with EmulatedBoard(DeviceBoard(ihd, clock), tmp_path, name="ihd") as board:
+        async with BoardControl(str(board.path), name="ihd") as control:
+            control.listen(events.append)
+            assert (await control.state()).display == PREVIOUS_OCCUPANT
+            ihd.display.take(Notice(Change.TENANCY, 1, TENANCY_CONTROL, None))
+            shown = (await control.state()).display
+            assert shown is not None and shown.consumer.empty and shown.supplier == PREVIOUS_OCCUPANT.supplier
+            assert any(isinstance(e, StateEvent) and e.state.display == shown for e in events)
+    await ihd.close()
+
+
+async def test_a_meters_board_reports_no_display(rig: Rig) -> None:
+    assert (await rig.control.state()).display is None

@@ -32,6 +32,7 @@ from hanbench.bench.kinds.stick_watch import StickWatch
 from hanbench.bench.premises import AssemblyContext, DeviceState
 from hanbench.errors import BadInput, HanbenchError, InfrastructureFault
 from hanbench.gbcs.errors import GbcsError
+from hanbench.gbcs.occupant_data import DisplayedData
 from hanbench.hardware.control import BoardControl, PortVanished
 from hanbench.hardware.ports import PortMatch
 from hanbench.hardware.protocol import AlertEvent, BoardRefused, BoardState, Event, Identity, StateEvent
@@ -80,6 +81,16 @@ class BoardDevice:
             running_version=latest.firmware_version, running_hash=latest.running_hash,
             held_version=None if held is None else held.version, held_hash=None if held is None else held.hash,
             pending_activation_at=None if pending is None else pending.execution)
+
+    @property
+    def display(self) -> DisplayedData:
+        """What the board's IHD or PPMID shows, from its last report (control protocol 1.3)."""
+        latest = self._latest
+        assert latest is not None, "board_device() reads the state before handing the device out"
+        if latest.display is None:
+            raise BadInput(f"board {self.config.name} reports no display: a {self.config.type.value} shows no "
+                           "occupant data, or its test build predates control protocol 1.3")
+        return latest.display
 
     @property
     def component(self) -> str:

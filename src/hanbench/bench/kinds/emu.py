@@ -40,9 +40,10 @@ from hanbench.devices.han_device import GbcsHanDevice
 from hanbench.devices.ota_client import OtaClientConfig
 from hanbench.devices.outbox import RetryPolicy
 from hanbench.devices.gsme import Gsme
-from hanbench.devices.occupant_display import DisplayedData, OccupantDisplay
+from hanbench.devices.occupant_display import OccupantDisplay
 from hanbench.errors import BadInput
 from hanbench.gbcs.device_types import DeviceType
+from hanbench.gbcs.occupant_data import DisplayedData
 from hanbench.hub.comms_hub import CommsHub, CommsHubTiming, hub_endpoints
 from hanbench.hub.ota_server import OtaServerConfig
 from hanbench.hub.tunnel import TunnelServerConfig

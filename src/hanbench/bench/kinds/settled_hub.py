@@ -5,9 +5,9 @@ and over its board's control port (a ``state`` or ``alert`` event). Nothing orde
 on a loaded machine, or a lab whose USB hub is busy, the alert 0x8F72 can reach a user's
 inbox before the board's report that the image is held, and a test that reads
 ``device.state`` after ``wait_alert`` would see the device as it was. :class:`SettledHub`
-puts the order back: every alert the CH forwards, and every command response it returns,
-waits until each board has answered one ``state`` request sent after the frame arrived.
-The board sends its events in order, so by then the bench knows everything the device
+puts the order back: every alert the CH forwards, every command response it returns, and
+the displays' receipts of a change of tenancy or supplier wait until each board has answered
+one ``state`` request sent after the frame arrived. The board sends its events in order, so by then the bench knows everything the device
 reported before the frame left the radio.
 
 Alerts and responses go through one queue, so the DCC still sees them in the order the CH
@@ -64,13 +64,19 @@ class SettledHub:
 
     async def send_command(self, command: GbcsMessage) -> GbcsMessage:
         response = await self._hub.send_command(command)
-        settled: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        self._queue.put_nowait(settled)
-        await settled
+        await self._settled()
         return response
 
     async def publish_occupancy_change(self, device: EntityId, change: OccupancyChange) -> Sequence[NoticeReceipt]:
-        return await self._hub.publish_occupancy_change(device, change)
+        """The displays' receipts, once the boards have reported what they show since."""
+        receipts = await self._hub.publish_occupancy_change(device, change)
+        await self._settled()
+        return receipts
+
+    async def _settled(self) -> None:
+        settled: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._queue.put_nowait(settled)
+        await settled
 
     def on_alert(self, listener: AlertListener) -> Callable[[], None]:
         return self._listeners.add(listener)
