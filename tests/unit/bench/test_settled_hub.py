@@ -9,7 +9,7 @@ from collections.abc import AsyncIterator, Callable, Sequence
 import pytest
 
 from hanbench.bench.kinds.settled_hub import SettledHub
-from hanbench.dcc.hub_port import AlertListener, ForwardedAlert
+from hanbench.dcc.hub_port import AlertListener, ForwardedAlert, NoticeReceipt, OccupancyChange
 from hanbench.gbcs.codes import MessageCode
 from hanbench.gbcs.entity import DCC_ENTITY, EntityId
 from hanbench.gbcs.frame import Cra, GbcsMessage, new_message, new_response
@@ -33,6 +33,9 @@ class FakeHub:
     async def send_command(self, command: GbcsMessage) -> GbcsMessage:
         self.response = asyncio.get_running_loop().create_future()
         return await self.response
+
+    async def publish_occupancy_change(self, device: EntityId, change: OccupancyChange) -> tuple[NoticeReceipt, ...]:
+        return (NoticeReceipt(device, True, "told"),)
 
     def on_alert(self, listener: AlertListener) -> Callable[[], None]:
         self.listeners.append(listener)
@@ -88,3 +91,11 @@ async def test_one_settle_covers_everything_waiting_when_it_starts(rig: Rig) -> 
     rig.release.put_nowait(None)
     await asyncio.sleep(0.01)
     assert rig.log == ["settle", "alert-1", "alert-2", "alert-3"]
+
+
+async def test_a_changes_receipts_wait_for_the_boards_to_report_what_they_show(rig: Rig) -> None:
+    notice = asyncio.create_task(rig.settled.publish_occupancy_change(DEVICE, OccupancyChange.tenancy()))
+    await asyncio.sleep(0.01)
+    assert rig.log == ["settle"] and not notice.done()
+    rig.release.put_nowait(None)
+    assert await notice == (NoticeReceipt(DEVICE, True, "told"),)

@@ -7,7 +7,7 @@ import pytest
 
 from dcc_support import FakeHub, unsigned_image
 from hanbench.clock import run_virtual
-from hanbench.dcc.hub_port import CommandNotDelivered, ForwardedAlert
+from hanbench.dcc.hub_port import CommandNotDelivered, ForwardedAlert, OccupancyChange
 from hanbench.dcc.hub_router import HubRouter, NoSuchHub
 from hanbench.gbcs import firmware_version
 from hanbench.gbcs.entity import EntityId
@@ -68,3 +68,13 @@ def test_every_chs_alerts_reach_the_listeners() -> None:
     one.forward(first)
     assert len(heard) == 2
     assert set(routed.hubs) == {CH_1, CH_2}
+
+
+def test_a_change_of_tenancy_goes_to_the_meters_ch_alone() -> None:
+    routed, one, two = router()
+    receipts = run_virtual(routed.publish_occupancy_change(ESME_2, OccupancyChange.tenancy()))
+    assert one.occupancy_changes == [] and two.occupancy_changes == [(ESME_2, OccupancyChange.tenancy())]
+    assert all(r.delivered for r in receipts)
+    with pytest.raises(NoSuchHub, match="hangs off none"):
+        run_virtual(routed.publish_occupancy_change(EntityId.parse("00-DB-99-00-00-00-00-01"),
+                                                    OccupancyChange.tenancy()))
