@@ -473,9 +473,16 @@ class TunnelServer:
         return next(i for i in self._ids if i not in self._tunnels)
 
     def _close(self, entity: EntityId) -> None:
+        """Forget ``entity``'s tunnel, and with it the blocks under way on it both ways: a
+        device with a new tunnel has lost what it held of a message, so a queued one is served
+        again from its first block."""
         tunnel = self.tunnel_of(entity)
         if tunnel is not None:
             del self._tunnels[tunnel.tunnel_id]
+        self._serving.pop(entity, None)
+        blocks = self._block_transfers.get(entity)
+        if blocks is not None:
+            blocks.close()
 
     def _tunneling(self, entity: EntityId) -> Tunneling:
         """zigpy's object for the Tunneling client cluster of ``entity``."""

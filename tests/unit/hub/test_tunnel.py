@@ -537,6 +537,24 @@ async def test_a_message_fetched_in_time_never_expires() -> None:
     assert len(fetched) == 1 and expired == []
 
 
+async def test_a_device_that_lost_its_tunnel_mid_message_gets_the_message_again_from_its_first_block() -> None:
+    command = command_of_size(GSME, 501)
+    async with on_premises(client=TunnelClientConfig(maximum_incoming_transfer_size=200, max_fetch=2)) as p:
+        await p.gsme.tunnel.open()
+        await p.tunnels.send(GSME, command)
+        await p.gsme.tunnel.fetch_pending()  # two of its four blocks, then the device restarts
+        p.gsme.tunnel.forget()
+        await p.gsme.tunnel.open()
+        frames = p.frames()
+        await p.gsme.tunnel.fetch_pending()
+        await p.gsme.tunnel.fetch_pending()
+        received, errors = list(p.gsme.received), list(p.gsme.errors)
+    served = [Block.decode(HrgpFrame.decode(data).message).block_number for f in frames
+              if f.packet.src.address == 0x0000 and (data := transfer_data(f)) is not None]
+    assert served == [1, 2, 3, 4]
+    assert received == [encode_message(command)] and errors == []
+
+
 async def test_a_queued_message_too_large_for_the_device_is_refused_at_the_ch() -> None:
     async with on_premises(client=TunnelClientConfig(maximum_incoming_transfer_size=49)) as p:
         await p.gsme.tunnel.open()
