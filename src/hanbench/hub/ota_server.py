@@ -442,14 +442,19 @@ class OtaServer:
                                     Status.NO_IMAGE_AVAILABLE if stored is None else Status.SUCCESS, sent=sent))
 
     async def _on_block(self, peer: OtaPeer, tsn: int, cmd: ImageBlock) -> None:
-        transfer = await self._admit(peer, tsn, cmd)
-        if transfer is not None:
-            await self._send_block(peer, transfer, cmd.file_offset, cmd.maximum_data_size, tsn=tsn)
+        admitted = self._admit(peer, tsn, cmd)
+        if isinstance(admitted, Transfer):
+            await self._send_block(peer, admitted, cmd.file_offset, cmd.maximum_data_size, tsn=tsn)
+        elif admitted is not None:
+            await admitted
 
     async def _on_page(self, peer: OtaPeer, tsn: int, cmd: ImagePage) -> None:
-        transfer = await self._admit(peer, tsn, cmd)
-        if transfer is None:
+        admitted = self._admit(peer, tsn, cmd)
+        if not isinstance(admitted, Transfer):
+            if admitted is not None:
+                await admitted
             return
+        transfer = admitted
         transfer.stream_page(asyncio.get_running_loop().create_task(
             self._stream_page(peer, transfer, cmd), name=f"ota-page-{transfer.device}"
         ))
@@ -509,12 +514,13 @@ class OtaServer:
 
     # -- transfer bookkeeping -------------------------------------------------------------------
 
-    async def _admit(self, peer: OtaPeer, tsn: int, cmd: ImageBlock | ImagePage) -> Transfer | None:
-        """The transfer a block or page request may be served from now, or ``None``.
-
-        ``None`` after answering the request: ABORT (no such image for this device),
-        MALFORMED_COMMAND (offset past the end, zero data size) or WAIT_FOR_DATA (too early
-        for the block period, or the server is busy).
+    def _admit(self, peer: OtaPeer, tsn: int, cmd: ImageBlock | ImagePage) -> Transfer | Coroutine[Any, Any, None] | None:
+        """The transfer a block or page request may be served from now, or else the answer
+        to send instead, to be awaited: ABORT (no such image for this device),
+        MALFORMED_COMMAND (offset past the end, zero data size), WAIT_FOR_DATA (too early for
+        the block period, or the server is busy) or a fault's; ``None`` if the request goes
+        unanswered (the CH is restarting). Decided at once, so a request that is served costs
+        no coroutine of its own.
         """
         entity = peer.entity
         now = self._loop_now()
@@ -526,23 +532,19 @@ class OtaServer:
         if transfer is None or transfer.stored.key.file_version != cmd.file_version:
             stored = self.store.lookup(entity, cmd.manufacturer_code, cmd.image_type)
             if stored is None or stored.key.file_version != cmd.file_version:
-                await self._refuse_block(peer, tsn, Status.ABORT)
-                return None
+                return self._refuse_block(peer, tsn, Status.ABORT)
             transfer = self._transfer(entity, stored)
-        self._arm_stall_timer(transfer)
+        self._arm_stall_timer(transfer, now)
         if cmd.file_offset >= transfer.stored.size or cmd.maximum_data_size == 0:
-            await self._refuse_block(peer, tsn, Status.MALFORMED_COMMAND)
-            return None
+            return self._refuse_block(peer, tsn, Status.MALFORMED_COMMAND)
         if self.faults.active:
             decision = self.faults.answer(cmd.file_offset, now)
             if decision is not None:
-                await self._faulty_answer(peer, tsn, transfer, decision)
-                return None
+                return self._faulty_answer(peer, tsn, transfer, decision)
         wait_until = self._throttled_until(transfer, now)
         if wait_until is not None:
             transfer.waits += 1
-            await self._refuse_block(peer, tsn, Status.WAIT_FOR_DATA, until=wait_until)
-            return None
+            return self._refuse_block(peer, tsn, Status.WAIT_FOR_DATA, until=wait_until)
         transfer.last_served_request_at = now
         return transfer
 
@@ -655,10 +657,10 @@ class OtaServer:
             self._listeners(progress)
         return len(data)
 
-    def _arm_stall_timer(self, transfer: Transfer) -> None:
+    def _arm_stall_timer(self, transfer: Transfer, now: float | None = None) -> None:
         last_block_out = transfer.high_water >= transfer.stored.size
         timeout = self.config.upgrade_end_timeout_s if last_block_out else self.config.stall_timeout_s
-        transfer.arm_stall_timer(timeout, self._stalled)
+        transfer.arm_stall_timer(timeout, self._stalled, now)
 
     def _stalled(self, transfer: Transfer, timeout: float) -> None:
         if self._transfers.get(transfer.device) is transfer:

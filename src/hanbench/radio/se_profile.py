@@ -74,9 +74,11 @@ The fix is one device class and one ZDO class, applied in one place:
   discovery on a retry), the same retries and delay, under the device's and then (in the
   radio's ``send_packet``) the application's concurrency limits; what it leaves out is the
   keyword plumbing of four layers of calls and the ``asynccontextmanager`` of each limit
-  (:func:`send_in_turn` takes the slot straight from zigpy's limiter), and the construction
-  of each packet: it copies one built for the device, endpoint, cluster and options. A ZLL
-  endpoint, whose replies zigpy relabels, goes through ``Endpoint.reply`` itself.
+  (:func:`send_in_turn` takes the slot straight from zigpy's limiter). A ZLL endpoint,
+  whose replies zigpy relabels, goes through ``Endpoint.reply`` itself. (It builds each
+  packet with ``ZigbeePacket(...)``: a copy of a packet built once, its ``__dict__`` copied,
+  measured slower over the whole path, since CPython 3.11 then keeps the copy's attributes in
+  a dictionary rather than inline, and every later read of them on the path is slower.)
 * :func:`with_smart_energy` builds an application class whose ``add_device`` creates
   :class:`SmartEnergyDevice`. zigpy creates devices through ``add_device`` on join, on
   announce and when loading its database, so this covers every device it tracks. The same
@@ -106,7 +108,6 @@ import enum
 import heapq
 import logging
 from collections.abc import Awaitable, Callable, Coroutine
-from datetime import UTC, datetime
 from typing import Any, Generic, TypeVar
 
 import zigpy.application
@@ -133,8 +134,6 @@ _NWK = t.AddrMode.NWK
 _REPLY_OPTIONS = t.TransmitOptions.ACK  # zigpy asks for an APS ACK on a frame that expects no reply
 _CRITICAL = int(t.PacketPriority.CRITICAL)
 _NEW = zigpy.endpoint.Status.NEW
-#: Reply packet templates a device keeps (one per endpoint, cluster and options in use).
-_REPLY_TEMPLATES = 8
 
 
 async def send_in_turn(limiter: zigpy.datastructures.RequestLimiter, priority: int,
@@ -372,8 +371,9 @@ class SmartEnergyDevice(zigpy.device.Device):
         self.endpoints[zigpy.zdo.ZDO_ENDPOINT] = self.zdo
         self._packet_debouncer = DuplicateFilter()
         self._routes: dict[int, RequestRoute[Any]] = {}
-        # The packets send_reply copies (_reply_packet), by what they depend on.
-        self._reply_templates: dict[tuple[Any, ...], t.ZigbeePacket] = {}
+        # send_reply's NWK source and destination, kept while neither address changes: zigpy's
+        # AddrModeAddress re-validates its address on every construction, 4-7 us each.
+        self._reply_addresses: tuple[int, int, t.AddrModeAddress, t.AddrModeAddress] | None = None
 
     @property
     def is_initialized(self) -> bool:
@@ -445,15 +445,21 @@ class SmartEnergyDevice(zigpy.device.Device):
             await endpoint.reply(cluster_id, frame[1], frame, command_id=frame[2], aps_encryption=aps_encryption)
             return
         app = self._application
+        endpoint_id = endpoint.endpoint_id
         options = _REPLY_OPTIONS | t.TransmitOptions.APS_Encryption if aps_encryption else _REPLY_OPTIONS
         source_route = (self._application.build_source_route_to(dest=self)
                         if app.config[zigpy.config.CONF_SOURCE_ROUTING] else None)
-        packet = self._reply_packet(endpoint, cluster_id, options, frame, source_route)
+        data = t.SerializableBytes(frame)
+        src, dst = self._reply_source_and_destination()
         retries = zigpy.device.DEFAULT_REQUEST_RETRIES
         for attempt in range(retries + 1):
-            if attempt:
-                packet = packet.replace(timestamp=datetime.now(UTC),
-                                        tx_options=options | t.TransmitOptions.FORCE_ROUTE_DISCOVERY)
+            packet = t.ZigbeePacket(
+                src=src, src_ep=endpoint_id, dst=dst, dst_ep=endpoint_id, tsn=frame[1],
+                profile_id=endpoint.profile_id, cluster_id=cluster_id, data=data,
+                extended_timeout=self.node_desc is None or self.node_desc.is_end_device,
+                source_route=source_route,
+                tx_options=options | t.TransmitOptions.FORCE_ROUTE_DISCOVERY if attempt else options,
+            )
             try:
                 await send_in_turn(self._concurrent_requests_semaphore, app._packet_priority_var.get(),
                                    app.send_packet, packet)
@@ -463,36 +469,15 @@ class SmartEnergyDevice(zigpy.device.Device):
                     raise
                 await asyncio.sleep(zigpy.device.DEFAULT_REQUEST_RETRY_DELAY)
 
-    def _reply_packet(self, endpoint: zigpy.endpoint.Endpoint, cluster_id: int, options: t.TransmitOptions,
-                      frame: bytes, source_route: list[t.NWK] | None) -> t.ZigbeePacket:
-        """The ``ZigbeePacket`` zigpy's ``request`` builds for a reply of ``frame``: a copy of a
-        packet built once for this device, endpoint, cluster and options (and kept while the
-        addresses and the device's node descriptor stay as they were) with the frame's TSN
-        and data, the source route and a timestamp of now. Building a ``ZigbeePacket`` runs
-        its dataclass ``__init__`` over twenty fields and makes two ``AddrModeAddress``,
-        which re-validate their address: twice the time of the copy."""
-        endpoint_id, profile_id = endpoint.endpoint_id, endpoint.profile_id
-        extended_timeout = self.node_desc is None or self.node_desc.is_end_device
+    def _reply_source_and_destination(self) -> tuple[t.AddrModeAddress, t.AddrModeAddress]:
+        """The coordinator's and this device's NWK addresses as zigpy's ``request`` writes them
+        (built again only when one of them has changed)."""
         ours, theirs = self._application.state.node_info.nwk, self.nwk
-        key = (endpoint_id, profile_id, cluster_id, options, extended_timeout, ours, theirs)
-        template = self._reply_templates.get(key)
-        if template is None:
-            if len(self._reply_templates) >= _REPLY_TEMPLATES:
-                self._reply_templates.clear()  # addresses or descriptors changed: the old ones are stale
-            template = self._reply_templates[key] = t.ZigbeePacket(
-                src=t.AddrModeAddress(addr_mode=_NWK, address=ours), src_ep=endpoint_id,
-                dst=t.AddrModeAddress(addr_mode=_NWK, address=theirs), dst_ep=endpoint_id,
-                profile_id=profile_id, cluster_id=cluster_id, extended_timeout=extended_timeout,
-                tx_options=options,
-            )
-        fields = template.__dict__.copy()
-        fields["timestamp"] = datetime.now(UTC)
-        fields["tsn"] = frame[1]
-        fields["data"] = t.SerializableBytes(frame)
-        fields["source_route"] = source_route
-        packet: t.ZigbeePacket = object.__new__(t.ZigbeePacket)
-        packet.__dict__ = fields
-        return packet
+        cached = self._reply_addresses
+        if cached is None or cached[0] != ours or cached[1] != theirs:
+            cached = self._reply_addresses = (ours, theirs, t.AddrModeAddress(addr_mode=_NWK, address=ours),
+                                              t.AddrModeAddress(addr_mode=_NWK, address=theirs))
+        return cached[2], cached[3]
 
     def _parse_packet_header(
         self, packet: t.ZigbeePacket
