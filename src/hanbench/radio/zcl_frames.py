@@ -89,6 +89,11 @@ _NOTIFY = struct.Struct("<BB")                   # payload type + query jitter
 _DEFAULT_RESPONSE = struct.Struct("<BB")         # command ID + status
 
 _STATUSES = {int(status): status for status in Status}
+_SUCCESS = Status.SUCCESS
+
+#: A record made from all its fields, in order: what a ``NamedTuple``'s generated ``__new__``
+#: ends in, without its Python frame (the records read on every block of an update use it).
+_record = tuple.__new__
 
 # Field control bits of the requests (§11.13.3.2, 11.13.4.2, 11.13.5.2).
 HARDWARE_VERSION_PRESENT = 0x01
@@ -142,7 +147,7 @@ def read_header(frame: bytes) -> ZclHeader:
             raise ValueError(f"a manufacturer-specific ZCL frame has at least 5 octets, got {len(frame)}")
         _, manufacturer, tsn, command = _MANUFACTURER_HEADER.unpack_from(frame)
         return ZclHeader(control, tsn, command, manufacturer, 5)
-    return ZclHeader(control, frame[1], frame[2])
+    return _record(ZclHeader, (control, frame[1], frame[2], None, 3))
 
 
 def header(tsn: int, command_id: int, *, cluster_specific: bool = True, server_to_client: bool,
@@ -248,7 +253,7 @@ class ImageBlock(NamedTuple):
         if control & MINIMUM_BLOCK_PERIOD_PRESENT:
             _need(payload, at + 2, "Image Block Request with its minimum block period")
             (period,) = _U16.unpack_from(payload, at)
-        return cls(control, manufacturer, image_type, version, offset, size, node, period)
+        return _record(cls, (control, manufacturer, image_type, version, offset, size, node, period))
 
 
 class ImagePage(NamedTuple):
@@ -419,7 +424,7 @@ class ImageBlockResponse(NamedTuple):
             _, manufacturer, image_type, version, offset, length = _BLOCK_DATA.unpack_from(payload)
             _need(payload, _BLOCK_DATA.size + length, f"Image Block Response with {length} octets of data")
             data = payload[_BLOCK_DATA.size:_BLOCK_DATA.size + length]
-            return cls(Status.SUCCESS, manufacturer, image_type, version, offset, data)
+            return _record(cls, (_SUCCESS, manufacturer, image_type, version, offset, data, None, None, None))
         if status == Status.WAIT_FOR_DATA:
             _need(payload, _WAIT_FOR_DATA.size, "Image Block Response WAIT_FOR_DATA")
             _, current, request, period = _WAIT_FOR_DATA.unpack_from(payload)
