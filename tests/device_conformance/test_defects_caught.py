@@ -27,6 +27,13 @@ CAUGHT_BY = {
     Defect.VERSION_FROM_OTA_HEADER: "test_a_relabelled_header_is_refused_and_changes_nothing_the_device_reports",
     Defect.NEVER_SENDS_INVALID_IMAGE: "test_a_corrupt_block_ends_in_invalid_image_and_nothing_is_kept",
     Defect.FORGETS_FUTURE_DATED_ACTIVATION: "test_a_future_dated_activation_survives_a_power_cycle",
+    Defect.QUERIES_WITHOUT_HARDWARE_VERSION:
+        "test_an_image_for_other_hardware_is_not_offered_to_a_device_that_names_its_own",
+    Defect.IGNORES_QUERY_JITTER: "test_a_broadcast_image_notify_is_answered_only_within_its_query_jitter",
+    Defect.GIVES_UP_ON_WAIT_FOR_DATA: "test_a_storm_of_wait_for_data_is_waited_out_and_the_download_completes",
+    Defect.APPENDS_DUPLICATE_BLOCKS: "test_duplicated_blocks_do_not_corrupt_the_image",
+    Defect.CHECKS_HASH_BEFORE_DATE_TIME: "test_cs06_failing_two_checks_is_answered_by_the_first_in_gbcs_order",
+    Defect.RESTORES_CANCELLED_ACTIVATION: "test_a_cancelled_future_dated_activation_never_runs",
 }
 
 
@@ -34,7 +41,7 @@ def test_every_defect_has_the_test_written_for_it() -> None:
     assert set(CAUGHT_BY) == set(Defect)
 
 
-@pytest.mark.timeout(900)  # eleven pytest processes, two at a time, on a machine other runs share
+@pytest.mark.timeout(900)  # seventeen pytest processes, two at a time, on a machine other runs share
 def test_the_suite_fails_each_defective_device_by_its_test_and_passes_the_good_one() -> None:
     runs = defect_matrix.matrix(BENCH_FILES / "emu.toml", "esme", list(Defect), jobs=2)
     good, *defective = runs

@@ -38,6 +38,12 @@ class Defect(enum.StrEnum):
     VERSION_FROM_OTA_HEADER = "reports_the_version_from_the_ota_header"
     NEVER_SENDS_INVALID_IMAGE = "never_sends_invalid_image"
     FORGETS_FUTURE_DATED_ACTIVATION = "forgets_a_future_dated_activation_over_a_power_cycle"
+    QUERIES_WITHOUT_HARDWARE_VERSION = "leaves_the_hardware_version_out_of_query_next_image"
+    IGNORES_QUERY_JITTER = "ignores_the_query_jitter"
+    GIVES_UP_ON_WAIT_FOR_DATA = "gives_up_after_a_run_of_wait_for_data"
+    APPENDS_DUPLICATE_BLOCKS = "appends_a_duplicated_block_twice"
+    CHECKS_HASH_BEFORE_DATE_TIME = "checks_a_future_dated_activations_hash_on_arrival"
+    RESTORES_CANCELLED_ACTIVATION = "restores_a_cancelled_activation_after_a_power_cycle"
 
     @property
     def description(self) -> str:
@@ -49,8 +55,11 @@ class Defect(enum.StrEnum):
         """The device types the deviation can exist on."""
         if self in (Defect.SKIPS_MAC_CHECK, Defect.SKIPS_COUNTER_CHECK):
             return _GBCS_TYPES
-        if self in (Defect.RUNS_IMAGE_ON_UPGRADE_END, Defect.FORGETS_FUTURE_DATED_ACTIVATION):
+        if self in (Defect.RUNS_IMAGE_ON_UPGRADE_END, Defect.FORGETS_FUTURE_DATED_ACTIVATION,
+                    Defect.CHECKS_HASH_BEFORE_DATE_TIME, Defect.RESTORES_CANCELLED_ACTIVATION):
             return _CS06_TYPES
+        if self is Defect.IGNORES_QUERY_JITTER:
+            return _EVERY_TYPE - {DeviceType.GSME}  # a sleepy GSME hears no Image Notify
         return _EVERY_TYPE
 
 
@@ -69,6 +78,17 @@ _DESCRIPTIONS = {
                                       "server waits in vain",
     Defect.FORGETS_FUTURE_DATED_ACTIVATION: "keeps a future-dated activation in RAM only, so a power cycle before its "
                                             "date-time loses it",
+    Defect.QUERIES_WITHOUT_HARDWARE_VERSION: "sends Query Next Image without its hardware version, so the CH cannot "
+                                             "keep an image for other hardware from it",
+    Defect.IGNORES_QUERY_JITTER: "queries after every Image Notify whatever its query jitter, so a broadcast "
+                                 "brings every device at once",
+    Defect.GIVES_UP_ON_WAIT_FOR_DATA: "counts each WAIT_FOR_DATA as a failed attempt, so a run of them interrupts "
+                                      "the download",
+    Defect.APPENDS_DUPLICATE_BLOCKS: "appends a block the server sent twice a second time, corrupting the image",
+    Defect.CHECKS_HASH_BEFORE_DATE_TIME: "checks a future-dated CS06's hash when it arrives instead of at its "
+                                         "date-time, answering hashMismatch at once",
+    Defect.RESTORES_CANCELLED_ACTIVATION: "clears a cancelled future-dated activation in RAM only, so after a power "
+                                          "cycle it runs at its date-time after all",
 }
 
 

@@ -202,12 +202,20 @@ class FirmwareState:
         """Record a refused image; the held image, if any, is kept."""
         self.emit(lambda d, at: ImageRefused(d, at, reason, image_hash))
 
-    def activate(self, image_hash: bytes, trigger: ActivationTrigger) -> ActivationResult:
-        """Run the held image if its hash is ``image_hash`` (GBCS CS06 steps 3-4)."""
+    def refusal(self, image_hash: bytes) -> ActivationResult | None:
+        """Why the held image could not run as ``image_hash`` (GBCS CS06 steps 3-4), ``None`` if it can."""
         if self.held is None:
             return ActivationResult.NO_IMAGE_HELD
         if self.held.image_hash != image_hash:
             return ActivationResult.HASH_MISMATCH
+        return None
+
+    def activate(self, image_hash: bytes, trigger: ActivationTrigger) -> ActivationResult:
+        """Run the held image if its hash is ``image_hash`` (GBCS CS06 steps 3-4)."""
+        refused = self.refusal(image_hash)
+        if refused is not None:
+            return refused
+        assert self.held is not None
         previous, self.running, self.held = self.running, self.held, None
         self.emit(lambda d, at: Activated(d, at, self.running, previous, trigger))
         return ActivationResult.SUCCESS

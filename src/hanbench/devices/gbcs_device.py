@@ -235,6 +235,9 @@ class GbcsDevice:
         self._alert_counter = alert_counter
         self._protector = ReplyProtector(keys.agreement_key)
         self._scheduled: asyncio.Task[None] | None = None
+        #: A cancelled activation a device with :attr:`Defect.RESTORES_CANCELLED_ACTIVATION` still
+        #: holds in non-volatile memory, back as pending at its next power-up.
+        self._stale: PendingActivation | None = None
         self.defects = defects
 
     # -- distribution ---------------------------------------------------------------------
@@ -372,6 +375,10 @@ class GbcsDevice:
             self._cancel_pending()
             return Accepted()
         if command.is_future_dated:
+            if self.defects.has(Defect.CHECKS_HASH_BEFORE_DATE_TIME):
+                refused = self.firmware.refusal(command.manufacturer_image_hash)
+                if refused is not None:
+                    return ExecutionOutcome(refused, self.firmware.running.version_octets)
             self._schedule(command)
             return Accepted()
         return self._activate_now(command.manufacturer_image_hash, counter, ActivationTrigger.CS06)
@@ -433,6 +440,7 @@ class GbcsDevice:
         """Record a future-dated activation, replacing any earlier one, and arm its timer."""
         assert command.execution_datetime is not None
         self._cancel_pending(announce=False)
+        self._stale = None
         pending = PendingActivation(command.execution_datetime, command.originator_counter,
                                     command.manufacturer_image_hash)
         self.pending = pending
@@ -455,6 +463,8 @@ class GbcsDevice:
         cancelled, self.pending = self.pending, None
         if cancelled is not None and announce:
             self.firmware.emit(lambda d, at: FutureDatedCancelled(d, at, cancelled, by))
+            if self.defects.has(Defect.RESTORES_CANCELLED_ACTIVATION):
+                self._stale = cancelled  # still in non-volatile memory
 
     def close(self) -> None:
         """Stop the timer of a future-dated activation (the device is switched off); the
@@ -467,8 +477,11 @@ class GbcsDevice:
         """Power is back: the pending future-dated activation is armed again, so it fires at
         its date-time, or at once if that passed while the device was off; once either way,
         since it stops being pending before it activates. A device with
-        :attr:`Defect.FORGETS_FUTURE_DATED_ACTIVATION` kept it in RAM, and has lost it."""
+        :attr:`Defect.FORGETS_FUTURE_DATED_ACTIVATION` kept it in RAM, and has lost it; one with
+        :attr:`Defect.RESTORES_CANCELLED_ACTIVATION` finds a cancelled one back."""
         if self.defects.has(Defect.FORGETS_FUTURE_DATED_ACTIVATION):
             self.pending = None
+        if self._stale is not None:
+            self.pending, self._stale = self._stale, None
         if self.pending is not None and self._scheduled is None:
             self._arm(self.pending)

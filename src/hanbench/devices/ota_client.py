@@ -30,8 +30,10 @@ research §5):
   business (a GBCS device waits for CS06).
 
 A device built with known-bad behaviour (:mod:`hanbench.devices.defects`) has its OTA ones
-here, each at the one place it deviates: it asks for oversized blocks, ignores WAIT_FOR_DATA,
-goes back to offset 0 after a lost block, or never tells the server it refused an image.
+here, each at the one place it deviates: it asks for oversized blocks, ignores WAIT_FOR_DATA
+or gives up after a run of them, goes back to offset 0 after a lost block, appends a duplicated
+block twice, leaves its hardware version out of its query, ignores the query jitter, or never
+tells the server it refused an image.
 
 All waiting is in event-loop time, so emulated downloads run in virtual time. The OTA frames
 are built and read with :mod:`hanbench.radio.zcl_frames` (zigpy's bytes, without the cost of
@@ -332,6 +334,8 @@ class OtaClient:
         An unanswered query is repeated up to ``max_retries`` times.
         """
         hardware = self.identity.hardware_version
+        if self.defects.has(Defect.QUERIES_WITHOUT_HARDWARE_VERSION):
+            hardware = None
         query = QueryNextImage(
             0 if hardware is None else HARDWARE_VERSION_PRESENT, self.identity.manufacturer_code,
             self.identity.image_type, self.current_file_version, hardware,
@@ -363,6 +367,9 @@ class OtaClient:
         if isinstance(cmd, ImageBlockResponse):
             if self._page_blocks is not None:
                 self._page_blocks.put_nowait(cmd)
+            elif self.defects.has(Defect.APPENDS_DUPLICATE_BLOCKS) and self._partial is not None \
+                    and cmd.status == Status.SUCCESS and cmd.image_data:
+                self._partial.data += cmd.image_data  # a copy nobody asked for, taken as the next bytes
             return True
         if isinstance(cmd, UpgradeEndResponse):
             self._upgrade_time(cmd.file_version, cmd.current_time, cmd.upgrade_time)
@@ -378,7 +385,7 @@ class OtaClient:
 
     def _wants(self, notify: ImageNotify) -> bool:
         """ZCL Image Notify rules: jitter draw, then the optional identity fields must match."""
-        if self._jitter.randint(1, 100) > notify.query_jitter:
+        if self._jitter.randint(1, 100) > notify.query_jitter and not self.defects.has(Defect.IGNORES_QUERY_JITTER):
             return False
         kind = ImageNotifyCommand.PayloadType
         if notify.payload_type >= kind.QueryJitter_ManufacturerCode and \
@@ -458,11 +465,19 @@ class OtaClient:
                 if misses > self.config.max_retries:
                     return ClientResult.INTERRUPTED
                 continue
-            misses = 0
+            misses = misses + 1 if self._gives_up_on(rsp) else 0
+            if misses > self.config.max_retries:
+                return ClientResult.INTERRUPTED
             stop = await self._take(partial, rsp, counters)
             if stop is not None:
                 return stop
         return None
+
+    def _gives_up_on(self, rsp: OtaAnswer | None) -> bool:
+        """Whether ``rsp`` counts as a failed attempt: only for a device with
+        :attr:`Defect.GIVES_UP_ON_WAIT_FOR_DATA`, which so counts WAIT_FOR_DATA."""
+        return (self.defects.has(Defect.GIVES_UP_ON_WAIT_FOR_DATA) and isinstance(rsp, ImageBlockResponse)
+                and rsp.status == Status.WAIT_FOR_DATA)
 
     async def _download_pages(self, partial: _Partial, counters: _Counters) -> ClientResult | None:
         """Image Page Requests until the image is complete; a result only if it stopped early.

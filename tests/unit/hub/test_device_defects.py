@@ -27,7 +27,8 @@ from hanbench.devices.ota_client import OVERSIZED_BLOCK
 from hanbench.errors import BadInput
 from hanbench.gbcs.device_types import DeviceType
 from hanbench.gbcs.frame import GbcsMessage
-from hanbench.hub.ota_faults import Unanswered, UpgradeTime, WaitForData
+from hanbench.gbcs.cs06 import CANCELLATION_DATETIME, Accepted, ActivationResult, read_activate_firmware_response
+from hanbench.hub.ota_faults import Duplicate, ImageNotifyVariant, Unanswered, UpgradeTime, WaitForData
 from hanbench.hub.ota_log import OtaCommand, OtaLog
 
 pytestmark = pytest.mark.looptime
@@ -109,6 +110,47 @@ async def test_restarting_from_zero_after_a_lost_block(defects: Defects) -> None
         offsets = [r.offset for r in log.blocks_asked(DEVICE)]
         lost = next(i for i, offset in enumerate(offsets) if offset is not None and offset >= 1000)
         assert offsets[lost + 1] == (0 if defects else offsets[lost])
+
+    await with_esme(defects, body)
+
+
+@pytest.mark.parametrize("defects", [NO_DEFECTS, Defects({Defect.QUERIES_WITHOUT_HARDWARE_VERSION})],
+                         ids=["good", "bad"])
+async def test_leaving_the_hardware_version_out_of_the_query(defects: Defects) -> None:
+    async def body(p: Premises, log: OtaLog) -> None:
+        assert await downloaded(p, log) == Status.SUCCESS
+        named = {q.hardware_version for q in log.asked(DEVICE, OtaCommand.QUERY_NEXT_IMAGE)}
+        assert named == ({None} if defects else {p.devices[ESME].settings.hardware_version})
+
+    await with_esme(defects, body)
+
+
+@pytest.mark.parametrize("defects", [NO_DEFECTS, Defects({Defect.IGNORES_QUERY_JITTER})], ids=["good", "bad"])
+async def test_ignoring_the_query_jitter(defects: Defects) -> None:
+    async def body(p: Premises, log: OtaLog) -> None:
+        for _ in range(5):
+            await p.hub.ota.send_image_notify(None, ImageNotifyVariant(0, 1, broadcast=True))
+            await asyncio.sleep(10)
+        queries = len(log.asked(DEVICE, OtaCommand.QUERY_NEXT_IMAGE))
+        assert queries == 5 if defects else queries <= 1  # a fair draw of 1..100 is at most 1 once in 100
+
+    await with_esme(defects, body)
+
+
+@pytest.mark.parametrize("defects", [NO_DEFECTS, Defects({Defect.GIVES_UP_ON_WAIT_FOR_DATA})], ids=["good", "bad"])
+async def test_giving_up_after_a_run_of_wait_for_data(defects: Defects) -> None:
+    async def body(p: Premises, log: OtaLog) -> None:
+        p.hub.ota.faults.set(WaitForData(at_offset=1000, times=10, wait_s=1))
+        assert await downloaded(p, log) == (None if defects else Status.SUCCESS)
+
+    await with_esme(defects, body)
+
+
+@pytest.mark.parametrize("defects", [NO_DEFECTS, Defects({Defect.APPENDS_DUPLICATE_BLOCKS})], ids=["good", "bad"])
+async def test_appending_a_duplicated_block_twice(defects: Defects) -> None:
+    async def body(p: Premises, log: OtaLog) -> None:
+        p.hub.ota.faults.set(Duplicate(at_offset=1000))
+        assert await downloaded(p, log) == (Status.INVALID_IMAGE if defects else Status.SUCCESS)
 
     await with_esme(defects, body)
 
@@ -227,5 +269,34 @@ async def test_forgetting_a_future_dated_activation_over_a_power_cycle(defects: 
         await device.power_on()
         await asyncio.sleep(3 * 3600)
         assert (device.firmware.running.file_version == 2) == (not defects)
+
+    await with_esme(defects, body)
+
+
+@pytest.mark.parametrize("defects", [NO_DEFECTS, Defects({Defect.CHECKS_HASH_BEFORE_DATE_TIME})], ids=["good", "bad"])
+async def test_checking_a_future_dated_activations_hash_on_arrival(defects: Defects) -> None:
+    async def body(p: Premises, log: OtaLog) -> None:
+        assert await downloaded(p, log) == Status.SUCCESS
+        at = (p.clock.now() + dt.timedelta(hours=2)).replace(microsecond=0)
+        answer = read_activate_firmware_response(await p.hub.send_command(p.cs06(ESME, bytes(32), when=at)))
+        assert (answer.code if defects else answer) == (ActivationResult.HASH_MISMATCH if defects else Accepted())
+
+    await with_esme(defects, body)
+
+
+@pytest.mark.parametrize("defects", [NO_DEFECTS, Defects({Defect.RESTORES_CANCELLED_ACTIVATION})], ids=["good", "bad"])
+async def test_restoring_a_cancelled_activation_after_a_power_cycle(defects: Defects) -> None:
+    async def body(p: Premises, log: OtaLog) -> None:
+        assert await downloaded(p, log) == Status.SUCCESS
+        device = p.devices[ESME]
+        image_hash = sample(ESME).manufacturer_image_hash
+        at = (p.clock.now() + dt.timedelta(hours=2)).replace(microsecond=0)
+        await p.hub.send_command(p.cs06(ESME, image_hash, when=at))
+        await p.hub.send_command(p.cs06(ESME, image_hash, when=CANCELLATION_DATETIME))
+        await device.power_off()
+        await asyncio.sleep(600)
+        await device.power_on()
+        await asyncio.sleep(3 * 3600)
+        assert (device.firmware.running.file_version == 2) == bool(defects)
 
     await with_esme(defects, body)

@@ -77,11 +77,14 @@ def pace(air: VirtualAir, config: BenchConfig, entry: DeviceConfig, node: AirNod
 
 def device_settings(config: BenchConfig, entry: DeviceConfig, nwk: int) -> DeviceSettings:
     """What an emulated device is told of itself: its bench-file entry (its defects too), its
-    short address ``nwk``, and the bench file's ``[timing]`` for its retries and OTA timeout."""
+    short address ``nwk``, and the bench file's ``[timing]`` for its retries and OTA timeout.
+    Its Query Jitter draws are seeded by the bench's seed and its own ID, so that devices draw
+    apart (as real ones do) and a run repeats."""
     timing = config.timing
+    jitter_seed = config.seed ^ int.from_bytes(bytes(entry.id), "big")
     return DeviceSettings(entity_id=entry.id, nwk=nwk, supplier=entry.responsible_supplier,
                           running_version=entry.firmware_version, hardware_version=entry.hardware_version,
-                          ota=OtaClientConfig(block_timeout_s=timing.device_ota_timeout_s),
+                          ota=OtaClientConfig(block_timeout_s=timing.device_ota_timeout_s, seed=jitter_seed),
                           retry=RetryPolicy(timing.device_retry_s, timing.device_retry_max_s),
                           block_transfer=block_transfer(config),
                           defects=entry.defects, variant=entry.ppmid_variant)

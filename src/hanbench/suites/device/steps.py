@@ -107,15 +107,17 @@ def needs(device: BenchDevice, types: frozenset[DeviceType], why: str) -> None:
 
 
 def cs06(bench: Bench, device: BenchDevice, image_hash: bytes, *, counter: int | None = None,
-         mac: bool = True, execution: dt.datetime | None = None) -> GbcsMessage:
+         mac: bool = True, signed: bool = True, execution: dt.datetime | None = None) -> GbcsMessage:
     """A CS06 for ``device`` from its supplier, signed by it: under the supplier's next DCC
-    counter unless ``counter`` is given, and MAC'd by the DCC's Access Control Broker unless
-    ``mac`` is False, as a test needs it to be wrong."""
+    counter unless ``counter`` is given, MAC'd by the DCC's Access Control Broker unless
+    ``mac`` is False, and signed with another supplier's key when ``signed`` is False, as a
+    test needs it to be wrong."""
     signer = bench.supplier_of(device)
+    key_holder = signer if signed else bench.other_supplier(signer)
     if counter is None:
         counter = bench.dcc.inventory.next_originator_counter(signer.id)
     command = activate_firmware_command(signer.id, device.id, ActivateFirmware(image_hash, counter, execution),
-                                        bench.dcc.keystore.private_key(signer.id))
+                                        bench.dcc.keystore.private_key(key_holder.id))
     return bench.dcc.acb.protect(command) if mac else command
 
 

@@ -1,5 +1,6 @@
 """The device's GBCS side of a firmware update: what it checks of an image and of CS06, in the
-order GBCS gives (MAC, signature, counter, content), and what it reports.
+order GBCS gives (MAC, signature, counter, then the date-time, then the image held and its
+hash: gbcs-domain 1.4, GBCS CS06 steps 1-4), and what it reports.
 
 Images and commands a real DCC would never send (signed by someone else, relabelled, without
 the Access Control Broker's MAC, replayed) go in on the direct hub path, past the DCC's own
@@ -14,7 +15,10 @@ import datetime as dt
 import pytest
 
 from hanbench import Bench, BenchDevice, Outcome
+from hanbench.dcc.errors import InboxTimeout
+from hanbench.gbcs.cs06 import Accepted, ActivationResult, read_activate_firmware_response
 from hanbench.gbcs.device_types import DeviceType
+from hanbench.gbcs.frame import GbcsMessage
 from hanbench.gbcs.image import UpgradeImage
 from hanbench.gbcs.image_types import profile_for
 from hanbench.suites.device.steps import (
@@ -112,21 +116,97 @@ async def test_a_cs06_under_a_counter_already_used_is_refused(
     assert device_under_test.state.running_version == before, "acted on a replayed counter"
 
 
+async def scheduled(bench: Bench, device: BenchDevice, image_bytes: bytes) -> tuple[UpgradeImage, int, dt.datetime]:
+    """:func:`holding`, and the held image's activation accepted for two hours ahead: the image,
+    the version the device ran before, and the activation's date-time."""
+    image, before = await holding(bench, device, image_bytes)
+    at = (bench.now() + dt.timedelta(hours=2)).replace(microsecond=0)
+    accepted = await bench.supplier_of(device).activate_firmware(device, image.manufacturer_image_hash, at=at)
+    assert accepted.outcome is Outcome.ACTIVATION_SCHEDULED, accepted
+    return image, before, at
+
+
 @pytest.mark.emu  # switching the device off and on is the emulator's control
 @pytest.mark.clause("GBCS CS06 step 2: a future-dated activation kept over a power cycle")
 async def test_a_future_dated_activation_survives_a_power_cycle(
         bench: Bench, device_under_test: BenchDevice, image_under_test: bytes) -> None:
-    image, before = await holding(bench, device_under_test, image_under_test)
-    at = (bench.now() + dt.timedelta(hours=2)).replace(microsecond=0)
-    supplier = bench.supplier_of(device_under_test)
-    scheduled = await supplier.activate_firmware(device_under_test, image.manufacturer_image_hash, at=at)
-    assert scheduled.outcome is Outcome.ACTIVATION_SCHEDULED, scheduled
+    image, before, at = await scheduled(bench, device_under_test, image_under_test)
     await bench.advance(3600)
     await bench.emulator.power_cycle(device_under_test.config, off_s=600)
     assert device_under_test.state.pending_activation_at == at, "the activation was not kept over the power cycle"
     await bench.sleep_until(at + dt.timedelta(hours=1))
     assert device_under_test.state.running_version != before, "the future-dated activation never fired"
     assert device_under_test.state.running_hash == image.manufacturer_image_hash
+
+
+@pytest.mark.emu  # switching the device off and on is the emulator's control
+@pytest.mark.clause("GBCS CS06: a future-dated activation cancelled (99991231235959Z) never runs, power cycled or not")
+async def test_a_cancelled_future_dated_activation_never_runs(
+        bench: Bench, device_under_test: BenchDevice, image_under_test: bytes) -> None:
+    image, before, at = await scheduled(bench, device_under_test, image_under_test)
+    supplier = bench.supplier_of(device_under_test)
+    cancelled = await supplier.activate_firmware(device_under_test, image.manufacturer_image_hash, cancel=True)
+    assert cancelled.outcome is Outcome.ACTIVATION_CANCELLED, cancelled
+    await bench.advance(3600)
+    await bench.emulator.power_cycle(device_under_test.config, off_s=600)
+    await bench.sleep_until(at + dt.timedelta(hours=1))
+    state = device_under_test.state
+    assert state.running_version == before, f"the cancelled activation ran: now running {state.running_version}"
+    assert state.pending_activation_at is None, f"an activation is pending for {state.pending_activation_at}"
+    assert state.held_hash == image.manufacturer_image_hash, "the held image went with the cancelled activation"
+    fired = [a.code for a in supplier.alerts() if a.device == device_under_test.id and a.code in ("0x8F66", "0x8F67")]
+    assert fired == [], f"the cancelled activation raised {fired}"
+
+
+#: What a device says to a CS06 it drops (failed authentication): no response, alert 0x8F3D.
+DROPPED = "dropped, alert 0x8F3D"
+ACCEPTED = "accepted (NULL)"
+
+
+async def said(bench: Bench, device: BenchDevice, command: GbcsMessage) -> str:
+    """What ``device`` made of ``command``: its response code, :data:`ACCEPTED`, or :data:`DROPPED`."""
+    try:
+        response = await asyncio.wait_for(bench.hub.send_command(command), quiet_s(bench))
+    except TimeoutError:
+        try:
+            await bench.supplier_of(device).wait_alert(0x8F3D, device=device, timeout=quiet_s(bench))
+        except InboxTimeout:
+            return "dropped without alert 0x8F3D"
+        return DROPPED
+    answer = read_activate_firmware_response(response)
+    return ACCEPTED if isinstance(answer, Accepted) else answer.code.name
+
+
+@pytest.mark.clause("GBCS CS06 steps 1-4: the MAC, signature, counter, then the date-time, then image held and hash")
+async def test_cs06_failing_two_checks_is_answered_by_the_first_in_gbcs_order(
+        bench: Bench, device_under_test: BenchDevice, image_under_test: bytes) -> None:
+    """Each command fails two checks; a device checking in another order answers the second.
+    The MAC and the signature both drop the command with 0x8F3D, so their order shows only
+    against the checks after them."""
+    needs(device_under_test, CS06_TYPES, "only an ESME, GSME or HCALCS takes CS06")
+    dut, wrong = device_under_test, bytes(32)
+    answers: dict[str, tuple[str, str]] = {}
+    if dut.state.held_hash is None:
+        answers["no image held, then the hash"] = (await said(bench, dut, cs06(bench, dut, wrong)),
+                                                   ActivationResult.NO_IMAGE_HELD.name)
+    image, before = await holding(bench, dut, image_under_test)
+    used = cs06(bench, dut, wrong)
+    answers["the hash alone"] = (await said(bench, dut, used), ActivationResult.HASH_MISMATCH.name)
+    later = (bench.now() + dt.timedelta(days=1)).replace(microsecond=0)
+    cases = {
+        "the MAC, then the hash": (cs06(bench, dut, wrong, mac=False), DROPPED),
+        "the signature, then the hash": (cs06(bench, dut, wrong, signed=False), DROPPED),
+        "the counter, then the hash": (cs06(bench, dut, wrong, counter=used.originator_counter), DROPPED),
+        "the counter, then the date-time": (cs06(bench, dut, image.manufacturer_image_hash,
+                                                 counter=used.originator_counter, execution=later), DROPPED),
+        "the date-time, then the hash": (cs06(bench, dut, wrong, execution=later), ACCEPTED),
+    }
+    for case, (command, expected) in cases.items():
+        answers[case] = (await said(bench, dut, command), expected)
+    wrong_order = [f"{case}: {got}, where GBCS's order gives {expected}"
+                   for case, (got, expected) in answers.items() if got != expected]
+    assert not wrong_order, "failing two checks, the device answered the later one:\n" + "\n".join(wrong_order)
+    assert dut.state.running_version == before
 
 
 @pytest.mark.clause("SR 11.4: a PPMID runs its image at once and reports with CS09 (0x8F8B)")

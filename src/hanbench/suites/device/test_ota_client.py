@@ -17,10 +17,10 @@ from hanbench.hub.ota_faults import (
     Restart, ShortBlock, Stall, Unanswered, UpgradeTime, WaitForData, WrongOffset,
 )
 from hanbench.bench.events import ImageFlagged, ImageNotifySent
-from hanbench.hub.ota_log import OtaCommand
+from hanbench.hub.ota_log import OtaCommand, OtaLogTimeout
 from hanbench.suites.device.steps import (
-    CS06_TYPES, Status, answer_timeout_s, deliver, needs, offer, ota_server, quiet_s, read, requests_after, wait_s,
-    watching,
+    CS06_TYPES, Status, answer_timeout_s, deliver, needs, offer, ota_server, quiet_s, read, relabelled, requests_after,
+    wait_s, watching,
 )
 
 AWAKE = frozenset(DeviceType) - {DeviceType.GSME}
@@ -46,6 +46,62 @@ async def test_query_next_image_names_the_hardware_version(
     queries = log.asked(device_under_test.id, OtaCommand.QUERY_NEXT_IMAGE)
     assert queries and all(q.hardware_version == device_under_test.config.hardware_version for q in queries), \
         f"GBCS devices name their hardware version so the CH can refuse a misfit; asked {queries}"
+
+
+@pytest.mark.clause("ZCL OTA 11.13.4 Query Next Image Request: with the hardware version, no image for other hardware")
+async def test_an_image_for_other_hardware_is_not_offered_to_a_device_that_names_its_own(
+        bench: Bench, device_under_test: BenchDevice, image_under_test: bytes) -> None:
+    hardware = device_under_test.config.hardware_version
+    low, high = (hardware + 1, 0xFFFF) if hardware < 0xFFFF else (0, hardware - 1)
+    foreign = relabelled(read(device_under_test, image_under_test), hw_min=low, hw_max=high)
+    with watching(bench) as log:
+        await offer(bench, device_under_test, foreign)
+
+        def refused() -> bool:
+            return any(a.command is OtaCommand.QUERY_NEXT_IMAGE
+                       for a in log.answered(device_under_test.id, Status.NO_IMAGE_AVAILABLE))
+
+        await log.until(refused, wait_s(bench), "NO_IMAGE_AVAILABLE to the device's query")
+        await bench.advance(answer_timeout_s(bench))
+    queries = log.asked(device_under_test.id, OtaCommand.QUERY_NEXT_IMAGE)
+    assert all(q.hardware_version == hardware for q in queries), \
+        f"queried with hardware versions {[q.hardware_version for q in queries]}, not its own 0x{hardware:04X}: " \
+        "a query without the field leaves the CH no way to keep an image for other hardware from it"
+    assert log.blocks_asked(device_under_test.id) == [], f"downloaded an image for hardware 0x{low:04X}..0x{high:04X}"
+    assert device_under_test.state.held_hash is None
+
+
+#: Broadcast Image Notifies sent, and the query jitter they carry: a device drawing 1..100 fairly
+#: queries after some and not all of them (all or none: a chance of 2 in 2**16).
+JITTER_NOTIFIES = 16
+JITTER = 50
+
+
+@pytest.mark.clause("ZCL OTA 11.13.3 Image Notify: broadcast, a query only when the device's draw is within the jitter")
+async def test_a_broadcast_image_notify_is_answered_only_within_its_query_jitter(
+        bench: Bench, device_under_test: BenchDevice) -> None:
+    needs(device_under_test, AWAKE, "a sleepy GSME hears no Image Notify; it pulls at its wakes")
+    profile = profile_for(device_under_test.type)
+    notify = ImageNotifyVariant(3, JITTER, profile.manufacturer_code, profile.image_type,
+                                device_under_test.state.running_version + 1, broadcast=True)
+    queried = 0
+    with watching(bench) as log:
+        def queries() -> int:
+            return len(log.asked(device_under_test.id, OtaCommand.QUERY_NEXT_IMAGE))
+
+        for _ in range(JITTER_NOTIFIES):
+            before = queries()
+            await ota_server(bench).send_image_notify(None, notify)
+            try:
+                await log.until(lambda: queries() > before, answer_timeout_s(bench), "a query")
+            except OtaLogTimeout:
+                continue
+            queried += 1
+            await log.until(lambda: len(log.answered(device_under_test.id, Status.NO_IMAGE_AVAILABLE)) >= queried,
+                            answer_timeout_s(bench), "the CH's answer")
+    assert 0 < queried < JITTER_NOTIFIES, \
+        f"queried after {queried} of {JITTER_NOTIFIES} broadcasts with query jitter {JITTER}: a device draws 1..100 " \
+        "for each and queries only when its draw is at most the jitter"
 
 
 @pytest.mark.clause("ZCL OTA 11.13.3 Image Notify: payload types 0-3, unicast and broadcast, query jitter")
@@ -98,6 +154,49 @@ async def test_wait_for_data_holds_the_next_request_until_the_request_time(
     for told in log.answered(device_under_test.id, Status.WAIT_FOR_DATA):
         after = requests_after(log, device_under_test, told.at)[0]
         assert after.at - told.at >= wait, f"told to come back in {wait} s, asked again after {after.at - told.at} s"
+
+
+@pytest.mark.clause("ZCL OTA 11.13.8 Image Block Response: a storm of WAIT_FOR_DATA, each honoured, then completed")
+async def test_a_storm_of_wait_for_data_is_waited_out_and_the_download_completes(
+        bench: Bench, device_under_test: BenchDevice, image_under_test: bytes) -> None:
+    wait, storm = 1, 8
+    ota_server(bench).faults.set(WaitForData(at_offset=len(image_under_test) // 3, times=storm, wait_s=wait))
+    with watching(bench) as log:
+        end = await deliver(bench, device_under_test, image_under_test, log, extra_s=storm * wait)
+    told = log.answered(device_under_test.id, Status.WAIT_FOR_DATA)
+    assert len(told) == storm, f"told WAIT_FOR_DATA {len(told)} times, not {storm}: the device stopped asking"
+    gaps = [requests_after(log, device_under_test, w.at)[0].at - w.at for w in told]
+    assert min(gaps) >= wait, f"told to come back in {wait} s, asked again after {min(gaps):.3f} s"
+    assert end.status == Status.SUCCESS, f"ended the upgrade with {end.status!r}"
+    kept(device_under_test, image_under_test)
+
+
+@pytest.mark.clause("ZCL OTA 11.13.6 Image Block Request: a stalled server asked again at the same offset")
+async def test_a_stalled_server_is_asked_again_at_the_same_offset_and_the_download_completes(
+        bench: Bench, device_under_test: BenchDevice, image_under_test: bytes) -> None:
+    stalled_at, seconds = len(image_under_test) // 2, 2.5 * answer_timeout_s(bench)
+    ota_server(bench).faults.set(Stall(at_offset=stalled_at, seconds=seconds))
+    with watching(bench) as log:
+        end = await deliver(bench, device_under_test, image_under_test, log, extra_s=seconds)
+    blocks = log.blocks_asked(device_under_test.id)
+    first = next(r for r in blocks if (r.offset or 0) >= stalled_at)
+    during = [r.offset for r in blocks if first.at <= r.at <= first.at + seconds]
+    assert len(during) >= 2 and set(during) == {first.offset}, \
+        f"the CH went quiet at offset {first.offset} for {seconds:g} s; meanwhile the device asked for {during}"
+    assert end.status == Status.SUCCESS, f"ended the upgrade with {end.status!r}"
+    kept(device_under_test, image_under_test)
+
+
+@pytest.mark.clause("ZCL OTA 11.13.8 Image Block Response: every block sent twice, each taken once")
+async def test_duplicated_blocks_do_not_corrupt_the_image(
+        bench: Bench, device_under_test: BenchDevice, image_under_test: bytes) -> None:
+    ota_server(bench).faults.set(Duplicate(at_offset=0, times=len(image_under_test)))
+    with watching(bench) as log:
+        end = await deliver(bench, device_under_test, image_under_test, log)
+    copies = [a.copies for a in log.answered(device_under_test.id, Status.SUCCESS) if a.command is OtaCommand.IMAGE_BLOCK]
+    assert copies and set(copies) == {2}, f"the CH's blocks went {sorted(set(copies))} times, not twice"
+    assert end.status == Status.SUCCESS, f"ended the upgrade with {end.status!r}: the image was put together wrong"
+    kept(device_under_test, image_under_test)
 
 
 @pytest.mark.clause("ZCL OTA 11.13.8 Image Block Response: MinimumBlockPeriod")
