@@ -201,6 +201,8 @@ class _Run:
         #: The hanbench error that stopped the run before its tests (``hanbench run`` exits with its code)
         self.aborted_by: HanbenchError | None = None
         self.interrupted = False
+        #: The live progress on the terminal, with ``--hanbench-progress`` (None: not shown).
+        self.progress: TransferProgress | None = None
 
     @property
     def config(self) -> BenchConfig:
@@ -258,7 +260,7 @@ class _Run:
                 session.record_validation(json.loads(Path(validation).read_text("utf-8")))
             events = EventStream(clock)
             session.attach(events)
-            self._show_progress(config, events)
+            self._show_progress(config, events, clock)
             self.recording = _Recording(config, record, session, events, clock, capture)
         return self.recording
 
@@ -284,18 +286,25 @@ class _Run:
             except HanbenchError as exc:
                 raise self._usage_error(exc) from None
 
-    def _show_progress(self, config: BenchConfig, events: EventStream) -> None:
-        """With ``--hanbench-progress``, in the process that runs the tests, on a terminal: a live
-        line per transfer, until the run finishes."""
+    def _show_progress(self, config: BenchConfig, events: EventStream, clock: _RunClock) -> None:
+        """With ``--hanbench-progress``, in the process that runs the tests, on a terminal: the
+        test running and a live line per transfer, until the run finishes; rates over bench
+        time on a virtual-time bench."""
         if not self._pytest_config.getoption("hanbench_progress") or self.worker is not None:
             return
         tty = terminal()
         if tty is None:
             return
         self._held.callback(tty.close)
-        shown = self._held.enter_context(TransferProgress(Console(file=tty, force_terminal=True),
-                                                          entity_names(config)))
-        self._held.callback(events.subscribe(shown))
+        bench_time = (lambda: clock().timestamp()) if self.virtual_time else None
+        self.progress = self._held.enter_context(TransferProgress(
+            Console(file=tty, force_terminal=True), entity_names(config), bench_time=bench_time))
+        self._held.callback(events.subscribe(self.progress))
+
+    def pytest_runtest_logstart(self, nodeid: str) -> None:
+        """The live progress names each test as it starts."""
+        if self.progress is not None:
+            self.progress.test_started(nodeid.rpartition("::")[2])
 
     def _usage_error(self, exc: HanbenchError) -> pytest.UsageError:
         """What stops the run before its tests: pytest's usage error, the cause kept for its exit

@@ -1,11 +1,14 @@
-"""Live progress of the image transfers of a run, on a terminal: one line per transfer.
+"""Live progress of a run, on a terminal: the test running, and one line per image transfer.
 
 ``hanbench run`` and ``hanbench validate`` show it while their suite runs, when their output is
-a terminal and ``CI`` is not set (:func:`wanted`). Each line names the device and shows the
-bytes the CH has sent of the image, blocks per second, bytes per second and the time left
-(rich's progress columns; rates over wall time, as the person watching lives it); a sleepy
-device whose image waits for its next wake says so until the transfer starts, and a line ends
-with how the transfer ended, and stays until that device's next transfer replaces it.
+a terminal and ``CI`` is not set (:func:`wanted`). The first line names the test running. Each
+transfer's line names the device and shows the bytes the CH has sent of the image, blocks per
+second, bytes per second and the time left (rich's progress columns), and says which clock
+the rates are over: bench time where the bench runs in virtual time (an emu bench, where a
+day's wall-clock rate would mean nothing), wall time otherwise (twin and lab, whose bench clock
+is the wall clock). A sleepy device whose image waits for its next wake says so until the
+transfer starts, and a line ends with how the transfer ended, and stays until that device's
+next transfer replaces it.
 
 The lines are fed by the bench's event stream (:class:`TransferStarted`, :class:`BlockProgress`,
 :class:`TransferInterrupted`, :class:`TransferFinished`, :class:`ImageFlagged` for a
@@ -17,10 +20,10 @@ wanted exactly then. rich draws them (a well-kept library for live terminal outp
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import IO, TextIO
 
-from rich.console import Console
+from rich.console import Console, RenderableType
 from rich.progress import (
     BarColumn,
     DownloadColumn,
@@ -54,14 +57,34 @@ class BlocksPerSecond(ProgressColumn):
         return Text(f"{blocks / elapsed:.1f} blk/s")
 
 
-class TransferProgress:
-    """One progress line per transfer, fed with the bench's events (call it with each)."""
+class _RunProgress(Progress):
+    """rich's progress lines under a line naming the test running (rich's documented way to add
+    lines: overriding :meth:`get_renderables`)."""
 
-    def __init__(self, console: Console, names: Mapping[str, str] | None = None) -> None:
+    test: str | None = None
+
+    def get_renderables(self) -> Iterable[RenderableType]:
+        if self.test is not None:
+            yield Text(f"test: {self.test}")
+        yield from super().get_renderables()
+
+
+class TransferProgress:
+    """The test running and one progress line per transfer, fed with the bench's events (call
+    it with each) and the test names (:meth:`test_started`).
+
+    ``bench_time`` is the bench clock in seconds, for a bench running in virtual time: the
+    rates are then over bench time; without it, over wall time. Each line says which.
+    """
+
+    def __init__(self, console: Console, names: Mapping[str, str] | None = None, *,
+                 bench_time: Callable[[], float] | None = None) -> None:
         self._names = dict(names or {})
-        self.progress = Progress(
+        clock = "bench time" if bench_time is not None else "wall time"
+        self.progress = _RunProgress(
             TextColumn("{task.description}"), BarColumn(), DownloadColumn(), BlocksPerSecond(),
-            TransferSpeedColumn(), TimeRemainingColumn(), console=console, transient=False,
+            TransferSpeedColumn(), TimeRemainingColumn(), TextColumn(f"({clock})"), console=console,
+            transient=False, get_time=bench_time,
         )
         self._tasks: dict[str, TaskID] = {}  # each device's running line
         self._ended: dict[str, TaskID] = {}  # each device's last ended line, until its next transfer
@@ -72,6 +95,11 @@ class TransferProgress:
 
     def __exit__(self, *exc: object) -> None:
         self.progress.stop()
+
+    def test_started(self, name: str) -> None:
+        """``name`` is the test running now."""
+        self.progress.test = name
+        self.progress.refresh()
 
     def __call__(self, event: Event) -> None:
         match event:

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import io
+import sys
 
+import pytest
 from rich.console import Console
 
 from hanbench.bench.events import BlockProgress, ImageFlagged, TransferFinished, TransferInterrupted, \
     TransferStarted
 from hanbench.bench.progress import TransferProgress, wanted
+from hanbench.cli._suite_run import pass_through
 from hanbench.gbcs.alerts import TransferResult
 from hanbench.gbcs.entity import EntityId
 
@@ -26,11 +29,27 @@ class Tty(io.StringIO):
         return self._tty
 
 
-def shown(events: list[object]) -> str:
-    """The lines as they stand after ``events``, drawn once in plain text."""
-    progress = TransferProgress(Console(file=io.StringIO(), force_terminal=True), NAMES)
+class BenchClock:
+    """A bench clock a test moves by hand, as virtual time moves."""
+
+    def __init__(self) -> None:
+        self.now = 1_000_000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def shown(events: list[object], *, test: str | None = None, clock: BenchClock | None = None,
+          step_s: float = 0.0) -> str:
+    """The lines as they stand after ``events`` (``clock`` moved on ``step_s`` between them), with
+    ``test`` started first, drawn once in plain text."""
+    progress = TransferProgress(Console(file=io.StringIO(), force_terminal=True), NAMES, bench_time=clock)
     with progress:
-        for event in events:
+        if test is not None:
+            progress.test_started(test)
+        for index, event in enumerate(events):
+            if clock is not None and index:
+                clock.now += step_s
             progress(event)  # type: ignore[arg-type]
     plain = Console(file=io.StringIO(), width=140, color_system=None)
     plain.print(progress.progress.get_renderable())
@@ -58,10 +77,50 @@ def test_a_sleepy_device_waits_for_its_wake_and_a_stopped_transfer_says_where() 
     assert "esme: interrupted at 1000 of 3669 bytes" in text
 
 
-def test_progress_is_shown_on_a_terminal_and_not_under_ci() -> None:
+def test_the_test_running_is_named_above_the_transfers() -> None:
+    text = shown([TransferStarted(device=ESME, file_version=2, size=3669, block_size=50)],
+                 test="test_abort_ends_the_download")
+    first, second = text.splitlines()
+    assert first == "test: test_abort_ends_the_download"
+    assert "esme: sending" in second
+
+
+def test_on_a_virtual_time_bench_the_rates_are_over_bench_time_and_the_line_says_so() -> None:
+    # 20 blocks in 20 s of bench time, the last 500 bytes in 10 s, however fast the machine ran them.
+    text = shown([
+        TransferStarted(device=ESME, file_version=2, size=3669, block_size=50),
+        BlockProgress(device=ESME, file_version=2, offset=500, size=3669, blocks=10),
+        BlockProgress(device=ESME, file_version=2, offset=1000, size=3669, blocks=20),
+    ], clock=BenchClock(), step_s=10.0)
+    assert "1.0 blk/s" in text and "50 bytes/s" in text and "(bench time)" in text
+
+
+def test_without_a_bench_clock_the_rates_are_over_wall_time_and_the_line_says_so() -> None:
+    text = shown([TransferStarted(device=ESME, file_version=2, size=3669, block_size=50)])
+    assert "(wall time)" in text and "bench time" not in text
+
+
+def test_progress_is_shown_on_a_terminal() -> None:
     assert wanted(Tty(True), {})
-    assert not wanted(Tty(True), {"CI": "true"})
+
+
+def test_progress_is_quiet_when_the_output_is_not_a_terminal() -> None:
     assert not wanted(Tty(False), {})
+
+
+def test_progress_is_quiet_under_ci() -> None:
+    assert not wanted(Tty(True), {"CI": "true"})
+
+
+@pytest.mark.parametrize(("tty", "ci", "passed"), [(True, None, True), (False, None, False), (True, "1", False)])
+def test_run_and_validate_ask_pytest_for_progress_only_on_a_terminal_outside_ci(
+        monkeypatch: pytest.MonkeyPatch, tty: bool, ci: str | None, passed: bool) -> None:
+    monkeypatch.setattr(sys, "stdout", Tty(tty))
+    if ci is None:
+        monkeypatch.delenv("CI", raising=False)
+    else:
+        monkeypatch.setenv("CI", ci)
+    assert ("--hanbench-progress" in pass_through()) is passed
 
 
 def test_a_devices_next_transfer_replaces_its_ended_line() -> None:
