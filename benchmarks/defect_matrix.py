@@ -39,6 +39,8 @@ from hanbench.packaged import suite_folder
 
 ROOT = Path(__file__).resolve().parents[1]
 GOOD = "(good device)"
+#: What a device given a defect of a client with Image Page Requests is also given.
+PAGES = "image_page_size = 256\nimage_page_spacing_ms = 50"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -59,30 +61,36 @@ class SuiteRun:
         return GOOD if self.defect is None else self.defect.value
 
 
-def bench_with(source: Path, device: str, defect: Defect | None, folder: Path) -> Path:
-    """``source`` rewritten into ``folder``: paths absolute, and ``device`` given ``defect``."""
+def bench_with(source: Path, device: str, defect: Defect | None, folder: Path, *, pages: bool = False) -> Path:
+    """``source`` rewritten into ``folder``: paths absolute, and ``device`` given ``defect``, and
+    Image Page Requests (:data:`PAGES`) if ``pages`` or the defect needs them."""
     text = source.read_text("utf-8")
     for key in ("keystore", "images", "sessions"):
         text = re.sub(rf'^{key} = "([^"]*)"', lambda m: f'{key} = "{(source.parent / m.group(1)).resolve()}"',
                       text, count=1, flags=re.M)
-    if defect is not None:
-        text, found = re.subn(rf'^name = "{re.escape(device)}"$', f'name = "{device}"\ndefects = ["{defect.value}"]',
+    given = ([f'defects = ["{defect.value}"]'] if defect is not None else []) + \
+        ([PAGES] if pages or (defect is not None and defect.needs_image_pages) else [])
+    if given:
+        text, found = re.subn(rf'^name = "{re.escape(device)}"$', "\n".join([f'name = "{device}"', *given]),
                               text, count=1, flags=re.M)
         if not found:
             raise SystemExit(f"{source} has no device named {device!r} (name = \"{device}\")")
-    path = folder / f"bench-{'good' if defect is None else defect.value}.toml"
+    path = folder / f"bench-{'good' if defect is None else defect.value}{'-pages' if pages else ''}.toml"
     path.write_text(text, "utf-8")
     return path
 
 
-def run_suite(bench_file: Path, device: str, defect: Defect | None, folder: Path) -> SuiteRun:
-    """The device suite on ``device`` of ``bench_file`` given ``defect``, in a pytest process of its own."""
-    name = "good" if defect is None else defect.value
+def run_suite(bench_file: Path, device: str, defect: Defect | None, folder: Path, *,
+              keyword: str | None = None) -> SuiteRun:
+    """The device suite on ``device`` of ``bench_file`` given ``defect``, in a pytest process of
+    its own (only the tests ``keyword`` selects, as pytest's ``-k``, when given)."""
+    name = bench_file.stem
     junit = folder / f"{name}.xml"
     command = [sys.executable, "-m", "pytest", str(suite_folder("device")), "--bench", str(bench_file),
                "--hanbench-device", device, "--hanbench-sessions", str(folder / f"sessions-{name}"),
                "-p", "no:cacheprovider", "-q", "--junitxml", str(junit),
-               "-o", "asyncio_default_fixture_loop_scope=function", "-W", "ignore::pytest.PytestAssertRewriteWarning"]
+               "-o", "asyncio_default_fixture_loop_scope=function", "-W", "ignore::pytest.PytestAssertRewriteWarning",
+               *(["-k", keyword] if keyword else [])]
     started = time.perf_counter()
     done = subprocess.run(command, cwd=folder, capture_output=True, text=True, check=False)
     wall = time.perf_counter() - started

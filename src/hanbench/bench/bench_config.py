@@ -253,7 +253,9 @@ class DeviceConfig(DeviceSuppliers):
     ``wake_phase_s`` (a GSME, emulated) is when it first wakes after joining, in seconds
     within its wake interval; None: an offset drawn from its entity ID.
     ``defects`` (emu, twin) are the known-bad behaviours the emulated device is given
-    (:mod:`hanbench.devices.defects`); none for a good device.
+    (:mod:`hanbench.devices.defects`); none for a good device. ``image_page_size`` (emu,
+    twin): the emulated device downloads with Image Page Requests of this many bytes, asking
+    for ``image_page_spacing_ms`` between the blocks; None: Image Block Requests.
     """
 
     type: DeviceType
@@ -272,6 +274,8 @@ class DeviceConfig(DeviceSuppliers):
     wake_phase_s: float | None = None
     defects: Defects = NO_DEFECTS
     ppmid_variant: PpmidVariant | None = None
+    image_page_size: int | None = None
+    image_page_spacing_ms: int = 0
 
     @property
     def responsible_supplier(self) -> EntityId:
@@ -342,6 +346,7 @@ class BenchConfig:
             raise BadInput(f"{self.file} is a lab bench: a real device has the defects its firmware has")
         entry = self.device(device)
         given = Defects.parse([str(d) for d in defects], entry.type)
+        given.check_client(entry.image_page_size)
         changed = dataclasses.replace(entry, defects=Defects(entry.defects | given))
         return dataclasses.replace(self, devices=tuple(changed if d is entry else d for d in self.devices))
     def bridge(self, variant: PpmidVariant) -> DeviceConfig | None:
@@ -425,4 +430,6 @@ class BenchConfig:
             "lab": None if self.lab is None else dataclasses.asdict(self.lab),
             "estate": None if self.estate is None else self.estate.knobs(),
             "defects": {d.name: sorted(d.defects) for d in self.devices if d.defects},
+            "image_pages": {d.name: {"size": d.image_page_size, "spacing_ms": d.image_page_spacing_ms}
+                            for d in self.devices if d.image_page_size is not None},
         }

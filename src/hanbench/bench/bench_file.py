@@ -46,7 +46,7 @@ _TOP = ("bench", "air", "timing", "radio", "lab", "hub", "alt_han", "users", "ap
 _BENCH = ("name", "kind", "policy", "start", "seed", "keystore", "images", "sessions")
 _DEVICE = ("type", "id", "name", "import_supplier", "export_supplier", "gas_supplier",
            "firmware_version", "hardware_version", "status", "board", "power", "install_code", "link_key",
-           "wake_phase_s", "defects", "ppmid_variant")
+           "wake_phase_s", "defects", "ppmid_variant", "image_page_size", "image_page_spacing_ms")
 _HUB = ("id", "image_rules", "image_store_slots", "max_image_size", "firmware_version", "hardware_version")
 _PORT = tuple(f.name for f in dataclasses.fields(PortMatch))
 # Integer knobs and their ranges; every other knob is a duration that must be positive.
@@ -336,6 +336,8 @@ def _device(table: Table, kind: BenchKind, timing: TimingConfig, users: tuple[Us
     install_code, link_key = _join_key(table, kind)
     defects = _defects(table, kind, device_type)
     variant = _ppmid_variant(table, device_type)
+    page_size, page_spacing_ms = _image_pages(table, kind)
+    table.convert_value("defects", defects, lambda given: given.check_client(page_size))
     return DeviceConfig(
         type=device_type,
         id=table.convert("id", EntityId.parse),
@@ -350,6 +352,8 @@ def _device(table: Table, kind: BenchKind, timing: TimingConfig, users: tuple[Us
         wake_phase_s=_wake_phase(table, device_type, timing),
         defects=defects,
         ppmid_variant=variant,
+        image_page_size=page_size,
+        image_page_spacing_ms=page_spacing_ms,
         **suppliers,
     )
 
@@ -378,6 +382,19 @@ def _defects(table: Table, kind: BenchKind, device_type: DeviceType) -> Defects:
     for index, name in enumerate(names):
         table.convert_value(("defects", index), [name], lambda one: Defects.parse(one, device_type))
     return table.convert_value("defects", names, lambda all_of_them: Defects.parse(all_of_them, device_type))
+
+
+def _image_pages(table: Table, kind: BenchKind) -> tuple[int | None, int]:
+    """An emulated device's Image Page Requests (emu and twin): the page size (None: Image Block
+    Requests) and the response spacing it asks for."""
+    for key in ("image_page_size", "image_page_spacing_ms"):
+        if table.has(key) and kind is BenchKind.LAB:
+            raise table.error(key, "a lab device downloads as its firmware does; image pages are for the "
+                              "emulated devices of emu and twin benches")
+    if table.has("image_page_spacing_ms") and not table.has("image_page_size"):
+        raise table.error("image_page_spacing_ms", "a response spacing is for Image Page Requests: give image_page_size")
+    size = table.integer("image_page_size", minimum=1, maximum=0xFFFF) if table.has("image_page_size") else None
+    return size, table.integer("image_page_spacing_ms", 0, minimum=0, maximum=0xFFFF)
 
 
 def _ppmid_variant(table: Table, device_type: DeviceType) -> PpmidVariant | None:

@@ -44,11 +44,17 @@ class Defect(enum.StrEnum):
     APPENDS_DUPLICATE_BLOCKS = "appends_a_duplicated_block_twice"
     CHECKS_HASH_BEFORE_DATE_TIME = "checks_a_future_dated_activations_hash_on_arrival"
     RESTORES_CANCELLED_ACTIVATION = "restores_a_cancelled_activation_after_a_power_cycle"
+    TAKES_PAGE_BLOCKS_AS_THEY_COME = "takes_an_image_pages_blocks_as_they_come"
 
     @property
     def description(self) -> str:
         """What the firmware does wrong, in the words of a field report."""
         return _DESCRIPTIONS[self]
+
+    @property
+    def needs_image_pages(self) -> bool:
+        """Whether the deviation lives in a client that downloads with Image Page Requests."""
+        return self is Defect.TAKES_PAGE_BLOCKS_AS_THEY_COME
 
     @property
     def device_types(self) -> frozenset[DeviceType]:
@@ -89,6 +95,8 @@ _DESCRIPTIONS = {
                                          "date-time, answering hashMismatch at once",
     Defect.RESTORES_CANCELLED_ACTIVATION: "clears a cancelled future-dated activation in RAM only, so after a power "
                                           "cycle it runs at its date-time after all",
+    Defect.TAKES_PAGE_BLOCKS_AS_THEY_COME: "downloads with Image Page Requests and appends each block of a page as "
+                                           "it arrives, whatever offset it names",
 }
 
 
@@ -116,6 +124,13 @@ class Defects(frozenset[Defect]):
                                f"{', '.join(sorted(t.value for t in defect.device_types))}")
             found.append(defect)
         return cls(found)
+
+    def check_client(self, page_size: int | None) -> None:
+        """:class:`BadInput` if a defect needs a client with Image Page Requests and ``page_size`` is None."""
+        paged = sorted(d.value for d in self if d.needs_image_pages)
+        if paged and page_size is None:
+            raise BadInput(f"defect {paged[0]!r} is in a client that downloads with Image Page Requests: "
+                           "give the device image_page_size")
 
 
 #: A good device.

@@ -32,8 +32,8 @@ research §5):
 A device built with known-bad behaviour (:mod:`hanbench.devices.defects`) has its OTA ones
 here, each at the one place it deviates: it asks for oversized blocks, ignores WAIT_FOR_DATA
 or gives up after a run of them, goes back to offset 0 after a lost block, appends a duplicated
-block twice, leaves its hardware version out of its query, ignores the query jitter, or never
-tells the server it refused an image.
+block twice or a page's blocks in the order they come, leaves its hardware version out of its
+query, ignores the query jitter, or never tells the server it refused an image.
 
 All waiting is in event-loop time, so emulated downloads run in virtual time. The OTA frames
 are built and read with :mod:`hanbench.radio.zcl_frames` (zigpy's bytes, without the cost of
@@ -530,7 +530,9 @@ class OtaClient:
             except TimeoutError:
                 return False
             if rsp.status == Status.SUCCESS and rsp.file_offset != partial.offset:
-                continue  # after a gap, or left over from an earlier page
+                if not self.defects.has(Defect.TAKES_PAGE_BLOCKS_AS_THEY_COME):
+                    continue  # after a gap, or left over from an earlier page
+                rsp = rsp._replace(file_offset=partial.offset)  # taken as the next bytes, wherever they belong
             stop = await self._take(partial, rsp, counters)
             if stop is not None:
                 return stop

@@ -248,6 +248,18 @@ def test_emulated_devices_take_defects_from_the_file_and_from_the_api(
     assert changed.device("esme") is esme and config.device("gsme").defects == frozenset()
     with pytest.raises(BadInput, match="a device of type ihd cannot have defect 'skips_the_counter_check'"):
         config.with_defects("ihd", [Defect.SKIPS_COUNTER_CHECK])
+    with pytest.raises(BadInput, match="in a client that downloads with Image Page Requests: give the device image_page"):
+        config.with_defects("esme", [Defect.TAKES_PAGE_BLOCKS_AS_THEY_COME])
+
+
+def test_an_emulated_device_downloads_by_image_pages_when_the_file_gives_a_page_size(
+        load_text: Callable[[str], BenchConfig]) -> None:
+    config = load_text(with_join_key(BASE, "esme", "image_page_size = 256\nimage_page_spacing_ms = 50\n"
+                                                   'defects = ["takes_an_image_pages_blocks_as_they_come"]'))
+    esme, gsme, _ = config.devices
+    assert (esme.image_page_size, esme.image_page_spacing_ms) == (256, 50)
+    assert (gsme.image_page_size, gsme.image_page_spacing_ms) == (None, 0)
+    assert config.knobs()["image_pages"] == {"esme": {"size": 256, "spacing_ms": 50}}
 
 
 # -- errors: each names the file, the dotted key and its line ------------------------------------
@@ -443,6 +455,13 @@ KIND_ERRORS = [
      "devices[2].defects[0]", "defects", "a device of type ihd cannot have defect 'skips_the_counter_check'"),
     ("a defect named twice", with_join_key(BASE, "esme", 'defects = ["accepts_a_bad_signature", "accepts_a_bad_signature"]'),
      "devices[0].defects", "defects", "listed twice"),
+    ("a response spacing without pages", with_join_key(BASE, "esme", "image_page_spacing_ms = 50"),
+     "devices[0].image_page_spacing_ms", "image_page_spacing_ms", "give image_page_size"),
+    ("a page defect without pages", with_join_key(BASE, "esme", 'defects = ["takes_an_image_pages_blocks_as_they_come"]'),
+     "devices[0].defects", "defects", "downloads with Image Page Requests: give the device image_page_size"),
+    ("image pages on a lab device", edit(with_boards(LAB), 'board = { serial_number = "B2" }',
+                                         'board = { serial_number = "B2" }\nimage_page_size = 256'),
+     "devices[2].image_page_size", "image_page_size", "a lab device downloads as its firmware does"),
     ("defects on a lab device", edit(with_boards(LAB), 'board = { serial_number = "B2" }',
                                      'board = { serial_number = "B2" }\ndefects = ["skips_the_mac_check"]'),
      "devices[2].defects", "defects", "a lab device has the defects its firmware has"),

@@ -84,7 +84,9 @@ def device_settings(config: BenchConfig, entry: DeviceConfig, nwk: int) -> Devic
     jitter_seed = config.seed ^ int.from_bytes(bytes(entry.id), "big")
     return DeviceSettings(entity_id=entry.id, nwk=nwk, supplier=entry.responsible_supplier,
                           running_version=entry.firmware_version, hardware_version=entry.hardware_version,
-                          ota=OtaClientConfig(block_timeout_s=timing.device_ota_timeout_s, seed=jitter_seed),
+                          ota=OtaClientConfig(block_timeout_s=timing.device_ota_timeout_s, seed=jitter_seed,
+                                              page_size=entry.image_page_size,
+                                              response_spacing_ms=entry.image_page_spacing_ms),
                           retry=RetryPolicy(timing.device_retry_s, timing.device_retry_max_s),
                           block_transfer=block_transfer(config),
                           defects=entry.defects, variant=entry.ppmid_variant)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import pytest
 
 from hanbench import Bench, BenchDevice
+from hanbench.bench.bench_config import BenchKind
 from hanbench.gbcs.device_types import DeviceType
 from hanbench.gbcs.image_types import profile_for
 from hanbench.hub.ota_faults import (
@@ -196,6 +197,29 @@ async def test_duplicated_blocks_do_not_corrupt_the_image(
     copies = [a.copies for a in log.answered(device_under_test.id, Status.SUCCESS) if a.command is OtaCommand.IMAGE_BLOCK]
     assert copies and set(copies) == {2}, f"the CH's blocks went {sorted(set(copies))} times, not twice"
     assert end.status == Status.SUCCESS, f"ended the upgrade with {end.status!r}: the image was put together wrong"
+    kept(device_under_test, image_under_test)
+
+
+@pytest.mark.clause("ZCL OTA 11.13.7 Image Page Request: the response spacing kept, each page put together in order")
+async def test_image_pages_are_spaced_as_asked_and_put_together_in_order(
+        bench: Bench, device_under_test: BenchDevice, image_under_test: bytes) -> None:
+    if bench.config.kind is not BenchKind.LAB and device_under_test.config.image_page_size is None:
+        pytest.skip(f"{device_under_test.name} downloads with Image Block Requests (no image_page_size)")
+    middle = len(image_under_test) // 2
+    ota_server(bench).faults.set(Duplicate(at_offset=middle // 2), WrongOffset(at_offset=middle, shift=40))
+    with watching(bench) as log:
+        end = await deliver(bench, device_under_test, image_under_test, log)
+    pages = log.asked(device_under_test.id, OtaCommand.IMAGE_PAGE)
+    if not pages:
+        pytest.skip(f"{device_under_test.name} downloaded with Image Block Requests, not pages")
+    sent = [a for a in log.answered(device_under_test.id, Status.SUCCESS) if a.command is OtaCommand.IMAGE_BLOCK]
+    short = []
+    for page, following in zip(pages, [*pages[1:], None]):
+        spacing = (page.response_spacing_ms or 0) / 1000
+        times = [a.at for a in sent if a.at >= page.at and (following is None or a.at < following.at)]
+        short += [later - earlier for earlier, later in zip(times, times[1:]) if later - earlier < spacing]
+    assert not short, f"the CH spaced a page's blocks by {min(short) * 1000:.0f} ms, under the spacing the device asked for"
+    assert end.status == Status.SUCCESS, f"ended the upgrade with {end.status!r}: a page was put together wrong"
     kept(device_under_test, image_under_test)
 
 
