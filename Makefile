@@ -6,7 +6,7 @@ LG_VENV ?= .venv-labgrid
 PY     := $(VENV)/bin/python
 PIP    := $(PY) -m pip --disable-pip-version-check -q
 
-.PHONY: run test test-twin test-althan test-labgrid images benchmark fuzz soak install install-test clean
+.PHONY: run test test-twin test-twin-device test-althan test-labgrid images benchmark fuzz soak install install-test clean
 
 run: $(VENV)/.installed
 	$(VENV)/bin/hanbench run --bench bench/emu.toml
@@ -24,6 +24,13 @@ test: $(VENV)/.installed-test
 # The conformance suite on the hardware code path (bellows and board ports on ptys).
 test-twin: $(VENV)/.installed-test
 	$(PY) -m pytest -n $(JOBS) tests/conformance --bench bench/twin.toml
+
+# The device conformance suite on the hardware code path, sized for CI: every test on the ESME
+# (all but two apply to it), and the two that only a GSME (the mirror flag) or a PPMID (SR 11.4)
+# takes on that type. `pytest tests/device_conformance --bench bench/twin.toml` runs every type.
+TWIN_DEVICE_TESTS := tests/device_conformance/test_device_ota_client.py tests/device_conformance/test_device_gbcs.py
+test-twin-device: $(VENV)/.installed-test
+	$(PY) -m pytest -n $(JOBS) $(TWIN_DEVICE_TESTS) --bench bench/twin.toml -k "esme or (sleepy and gsme) or (cs09 and ppmid)"
 
 # The conformance suite on the Alt HAN premises (MP170 bridges under both options).
 test-althan: $(VENV)/.installed-test

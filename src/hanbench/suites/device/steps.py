@@ -24,7 +24,7 @@ from hanbench.gbcs.frame import GbcsMessage
 from hanbench.gbcs.image import UpgradeImage, parse_image
 from hanbench.gbcs.image_types import profile_for
 from hanbench.hub.comms_hub import CommsHub
-from hanbench.hub.ota_log import Asked, OtaCommand, OtaLog
+from hanbench.hub.ota_log import Asked, OtaCommand, OtaLog, OtaLogTimeout
 from hanbench.hub.ota_server import OtaServer
 
 Status = foundation.Status
@@ -84,14 +84,25 @@ async def offer(bench: Bench, device: BenchDevice, image: bytes | UpgradeImage) 
     assert await bench.hub.distribute(parsed, [device.id]), "the CH did not store the image"
 
 
+#: How long after the CH's Upgrade End Response a test looks at the device: the frame's way
+#: back and the device taking it, well within one OTA exchange.
+SETTLE_S = 0.2
+
+
 async def deliver(bench: Bench, device: BenchDevice, image: bytes | UpgradeImage, log: OtaLog, *,
                   extra_s: float = 0.0) -> Asked:
     """:func:`offer` ``image`` and wait for the device's Upgrade End Request, which says what it
-    made of the download; fails, naming what the log shows, if none comes within the bench's
-    wait plus ``extra_s`` (what the test's own faults add)."""
+    made of the download, and for the CH's answer to it; fails, naming what the log shows, if
+    no request comes within the bench's wait plus ``extra_s`` (what the test's own faults add).
+    A CH that does not answer (a fault a test set) is waited for as long as the device waits."""
     await offer(bench, device, image)
     await log.until(lambda: bool(ended(log, device)), wait_s(bench) + extra_s, f"{device.name}'s Upgrade End Request")
-    await bench.advance(answer_timeout_s(bench))  # the CH's answer, and what the device does with it
+    try:
+        await log.until(lambda: any(a.command is OtaCommand.UPGRADE_END for a in log.answered(device.id)),
+                        answer_timeout_s(bench), "the CH's Upgrade End Response")
+    except OtaLogTimeout:
+        pass
+    await bench.advance(SETTLE_S)  # the answer's way to the device, and what the device does with it
     return ended(log, device)[0]
 
 

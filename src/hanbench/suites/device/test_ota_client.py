@@ -26,6 +26,11 @@ from hanbench.suites.device.steps import (
 
 AWAKE = frozenset(DeviceType) - {DeviceType.GSME}
 
+#: The share of a WAIT_FOR_DATA's wait a device must be seen to keep: the CH logs its answer once
+#: the frame is confirmed, a few milliseconds after the device got it and started waiting (a
+#: device that ignores the wait asks again within milliseconds).
+KEPT_SHARE = 0.9
+
 # Marked for strict mode too: a suite run from the installed package has no ini to set auto mode.
 pytestmark = pytest.mark.asyncio
 
@@ -142,7 +147,7 @@ async def test_blocks_asked_fit_the_server_and_smaller_answers_are_taken(
 @pytest.mark.clause("ZCL OTA 11.13.8 Image Block Response: WAIT_FOR_DATA (current time, request time)")
 async def test_wait_for_data_holds_the_next_request_until_the_request_time(
         bench: Bench, device_under_test: BenchDevice, image_under_test: bytes) -> None:
-    wait = 5
+    wait = 2
     ota_server(bench).faults.set(WaitForData(at_offset=len(image_under_test) // 2, times=2, wait_s=wait))
     with watching(bench) as log:
         await offer(bench, device_under_test, image_under_test)
@@ -154,7 +159,8 @@ async def test_wait_for_data_holds_the_next_request_until_the_request_time(
         await log.until(told_twice_and_asked_again, wait_s(bench) + 2 * wait, "a request after two WAIT_FOR_DATA")
     for told in log.answered(device_under_test.id, Status.WAIT_FOR_DATA):
         after = requests_after(log, device_under_test, told.at)[0]
-        assert after.at - told.at >= wait, f"told to come back in {wait} s, asked again after {after.at - told.at} s"
+        assert after.at - told.at >= KEPT_SHARE * wait, \
+            f"told to come back in {wait} s, asked again after {after.at - told.at:.3f} s"
 
 
 @pytest.mark.clause("ZCL OTA 11.13.8 Image Block Response: a storm of WAIT_FOR_DATA, each honoured, then completed")
@@ -167,7 +173,7 @@ async def test_a_storm_of_wait_for_data_is_waited_out_and_the_download_completes
     told = log.answered(device_under_test.id, Status.WAIT_FOR_DATA)
     assert len(told) == storm, f"told WAIT_FOR_DATA {len(told)} times, not {storm}: the device stopped asking"
     gaps = [requests_after(log, device_under_test, w.at)[0].at - w.at for w in told]
-    assert min(gaps) >= wait, f"told to come back in {wait} s, asked again after {min(gaps):.3f} s"
+    assert min(gaps) >= KEPT_SHARE * wait, f"told to come back in {wait} s, asked again after {min(gaps):.3f} s"
     assert end.status == Status.SUCCESS, f"ended the upgrade with {end.status!r}"
     kept(device_under_test, image_under_test)
 
@@ -226,8 +232,8 @@ async def test_image_pages_are_spaced_as_asked_and_put_together_in_order(
 @pytest.mark.clause("ZCL OTA 11.13.8 Image Block Response: MinimumBlockPeriod")
 async def test_the_servers_minimum_block_period_is_kept_once_told(
         bench: Bench, device_under_test: BenchDevice, image_under_test: bytes) -> None:
-    period_ms = 1000  # above the honest air's own block pacing, so the device's keeping it shows
-    asked = 6
+    period_ms = 1000  # above the honest air's own block pacing and a GSME's polling, so the device's keeping it shows
+    asked = 4
     ota_server(bench).faults.set(BlockPeriod(ms=period_ms))
     with watching(bench) as log:
         await offer(bench, device_under_test, image_under_test)
