@@ -451,8 +451,7 @@ class OtaClient:
             period_ms = round(self._period_s * 1000) if self._period_s else None
             request = ImageBlock(
                 0 if period_ms is None else MINIMUM_BLOCK_PERIOD_PRESENT, offer.manufacturer_code,
-                offer.image_type, offer.file_version, partial.offset, self._block_size,
-                minimum_block_period=period_ms,
+                offer.image_type, offer.file_version, partial.offset, self._block_size, None, period_ms,
             )
             try:
                 rsp = await self._exchange(request)

@@ -419,11 +419,13 @@ class ImageBlockResponse(NamedTuple):
     def read(cls, payload: bytes) -> ImageBlockResponse:
         _need(payload, 1, "Image Block Response")
         status = payload[0]
-        if status == Status.SUCCESS:
+        if status == _SUCCESS:
             _need(payload, _BLOCK_DATA.size, "Image Block Response with a block")
             _, manufacturer, image_type, version, offset, length = _BLOCK_DATA.unpack_from(payload)
-            _need(payload, _BLOCK_DATA.size + length, f"Image Block Response with {length} octets of data")
-            data = payload[_BLOCK_DATA.size:_BLOCK_DATA.size + length]
+            end = _BLOCK_DATA.size + length
+            if len(payload) < end:  # the message only when it is needed: one of these per block
+                _need(payload, end, f"Image Block Response with {length} octets of data")
+            data = payload[_BLOCK_DATA.size:end]
             return _record(cls, (_SUCCESS, manufacturer, image_type, version, offset, data, None, None, None))
         if status == Status.WAIT_FOR_DATA:
             _need(payload, _WAIT_FOR_DATA.size, "Image Block Response WAIT_FOR_DATA")
