@@ -83,6 +83,12 @@ Response) before it asks again: 5 s, zigpy's APS reply timeout, which the emulat
 client keeps. The device conformance suite holds an answer back for longer than this to check
 that a late one is not taken twice; a lab sets its device's own figure."""
 
+DEVICE_QUERY_INTERVAL_S = 5 * 60.0
+"""How long after a download ran out of retries an awake device queries the OTA server again,
+and again until it has the image: 5 minutes, the Silicon Labs Zigbee OTA client's "Query OTA
+Server Delay" default (EMBER_AF_PLUGIN_OTA_CLIENT_QUERY_DELAY_MINUTES = 5, "how often the client
+queries the OTA server for a new upgrade image"). A sleepy GSME queries at its wakes instead."""
+
 BRIDGE_WAKE_INTERVAL_S = GSME_WAKE_INTERVAL_S
 """How often the sleepy Alt HAN bridge (Bridge 4, seed 002: a 'sleepy Device') wakes and asks its
 orchestrating bridge for firmware (bench choice: nothing public gives a figure; the GSME's 30 minutes,

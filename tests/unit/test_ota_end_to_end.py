@@ -234,6 +234,33 @@ async def test_lost_frames_are_re_requested_from_the_same_offset() -> None:
         assert len(b.block_requests) > outcome.blocks, "some offsets were asked for again"
 
 
+@pytest.mark.parametrize("interval_s", [300.0, None], ids=["queries-again", "waits-to-be-told"])
+async def test_a_download_out_of_retries_is_resumed_by_the_devices_own_query_some_minutes_later(
+        interval_s: float | None) -> None:
+    config = OtaClientConfig(block_timeout_s=5, max_retries=2, query_interval_s=interval_s)
+    async with ota_bench(client_config=config) as b:
+        b.server.offer(parse_image(IMAGE), [DEVICE])
+
+        def cut(frame: AirFrame) -> None:
+            if len(b.block_sizes) == 20:  # the link fails as the 20th block is on its way
+                b.air.set_link(VIRTUAL_RADIO_IEEE, b.node.ieee, LinkModel(loss=1.0))
+
+        stop_cutting = b.air.add_observer(cut)
+        first = await b.node.ota.update()
+        assert first.result is ClientResult.INTERRUPTED and first.offset > 0
+        stop_cutting()
+        b.air.set_link(VIRTUAL_RADIO_IEEE, b.node.ieee, LinkModel())
+        await asyncio.sleep(299)
+        assert b.node.ota.outcomes[-1] is first, "queried again before its interval"
+        await asyncio.sleep(120)
+        if interval_s is None:
+            assert b.node.ota.outcomes[-1] is first and b.received == []
+            return
+        again = b.node.ota.outcomes[-1]
+        assert again.result is ClientResult.KEPT and again.resumed_from == first.offset
+        assert b.received == [IMAGE]
+
+
 async def test_device_sleeping_mid_transfer_resumes_from_the_last_good_offset() -> None:
     async with ota_bench(sleepy=True) as b:
         b.server.offer(parse_image(IMAGE), [DEVICE])

@@ -32,6 +32,7 @@ from hanbench.timing import (
     AIR_BLOCK_PACING_S,
     AIR_POLL_INTERVAL_S,
     DEVICE_OTA_TIMEOUT_S,
+    DEVICE_QUERY_INTERVAL_S,
     GBT_ACK_TIMEOUT_S,
     GBT_REASSEMBLY_TIMEOUT_S,
     DEVICE_RETRY_MAX_S,
@@ -120,6 +121,7 @@ class TimingConfig:
     device_retry_max_s: float = DEVICE_RETRY_MAX_S
     target_wait_s: float = OTA_TARGET_WAIT_S
     device_ota_timeout_s: float = DEVICE_OTA_TIMEOUT_S
+    device_query_interval_s: float = DEVICE_QUERY_INTERVAL_S
     gbt_ack_timeout_s: float = GBT_ACK_TIMEOUT_S
     gbt_reassembly_timeout_s: float = GBT_REASSEMBLY_TIMEOUT_S
 

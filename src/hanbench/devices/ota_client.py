@@ -13,7 +13,9 @@ research §5):
 * a lost Image Block Response is re-requested *at the same offset* after ``block_timeout_s``,
   up to ``max_retries`` times in a row; then the download is *interrupted*, not failed, and
   the bytes so far are kept. The next :meth:`OtaClient.update` (after a wake, after the next
-  Image Notify) resumes from the last good offset of the same image. A client never goes
+  Image Notify, or the client's own query ``query_interval_s`` later, again until the image is
+  in, as a Silicon Labs client queries every few minutes) resumes from the last good offset
+  of the same image. A client never goes
   back to offset 0 for an image it has partly downloaded (only the server's ABORT, or an
   offer of a different image, drops the partial bytes);
 * WAIT_FOR_DATA is honoured: the client sleeps until the server's ``request_time`` (relative
@@ -76,7 +78,7 @@ from hanbench.radio.zcl_frames import (
     read_ota_answer,
     read_ota_request,
 )
-from hanbench.timing import DEVICE_OTA_TIMEOUT_S
+from hanbench.timing import DEVICE_OTA_TIMEOUT_S, DEVICE_QUERY_INTERVAL_S
 
 LOGGER = logging.getLogger(__name__)
 
@@ -132,6 +134,8 @@ class OtaClientConfig:
     ``page_size``: use Image Page requests of this many bytes (``None``: Image Block).
     ``response_spacing_ms``: the spacing asked for between a page's blocks.
     ``seed``: for the ZCL QueryJitter draw on Image Notify.
+    ``query_interval_s``: after an interrupted download, query again this long after (and
+    again, until the image is in); ``None``: only when told (a wake, an Image Notify).
     """
 
     maximum_data_size: int = 63
@@ -141,6 +145,7 @@ class OtaClientConfig:
     page_size: int | None = None
     response_spacing_ms: int = 0
     seed: int = 0
+    query_interval_s: float | None = DEVICE_QUERY_INTERVAL_S
 
     def __post_init__(self) -> None:
         if not 1 <= self.maximum_data_size <= 0xFF:
@@ -155,6 +160,8 @@ class OtaClientConfig:
             raise BadInput(f"page size must be 1..65535, got {self.page_size}")
         if not 0 <= self.response_spacing_ms <= 0xFFFF:
             raise BadInput(f"response spacing must be 0..65535 ms, got {self.response_spacing_ms}")
+        if self.query_interval_s is not None and self.query_interval_s <= 0:
+            raise BadInput(f"query interval must be > 0 s, got {self.query_interval_s}")
 
 
 class ClientResult(enum.Enum):
@@ -263,6 +270,7 @@ class OtaClient:
         self._period_s = self.config.minimum_block_period_ms / 1000
         self._last_request_at: float | None = None
         self._running: asyncio.Task[OtaOutcome] | None = None
+        self._query_again: asyncio.TimerHandle | None = None  # the query after an interrupted download
         self._page_blocks: asyncio.Queue[ImageBlockResponse] | None = None
         self._jitter = random.Random(self.config.seed)
         self._set_file_offset = node.attribute_setter(Ota.cluster_id, "file_offset", server=False)
@@ -311,6 +319,7 @@ class OtaClient:
     def start(self) -> asyncio.Task[OtaOutcome]:
         """Start an update in the background (Query Next Image first), unless one is running."""
         if self._running is None or self._running.done():
+            self._forget_query_again()
             self._running = asyncio.get_running_loop().create_task(self._update(), name="ota-client-update")
             self._running.add_done_callback(_log_failure)
         return self._running
@@ -320,6 +329,7 @@ class OtaClient:
         client keeps in RAM (a WAIT_FOR_DATA's raised block period). The bytes downloaded so
         far stay: a client keeps its download in its OTA storage and resumes it after a reboot
         from the last good offset (Silicon Labs' OTA client does), so the next update resumes."""
+        self._forget_query_again()
         if self._running is not None:
             self._running.cancel()
             await asyncio.gather(self._running, return_exceptions=True)
@@ -327,6 +337,11 @@ class OtaClient:
         self._page_blocks = None
         self._period_s = self.config.minimum_block_period_ms / 1000
         self._last_request_at = None
+
+    def _forget_query_again(self) -> None:
+        if self._query_again is not None:
+            self._query_again.cancel()
+            self._query_again = None
 
     async def query(self) -> ImageOffer | None:
         """Send Query Next Image; the server's offer, or ``None`` (no image, or no answer).
@@ -425,6 +440,8 @@ class OtaClient:
             if result is ClientResult.ABORTED:
                 self._partial = None
                 self._set_status(UpgradeStatus.Normal, 0)
+            if result is ClientResult.INTERRUPTED and self.config.query_interval_s is not None:
+                self._query_again = loop.call_later(self.config.query_interval_s, self.start)
             return outcome(result)
         data = bytes(partial.data)
         self._partial = None

@@ -174,6 +174,8 @@ async def test_a_storm_of_wait_for_data_is_waited_out_and_the_download_completes
     assert len(told) == storm, f"told WAIT_FOR_DATA {len(told)} times, not {storm}: the device stopped asking"
     gaps = [requests_after(log, device_under_test, w.at)[0].at - w.at for w in told]
     assert min(gaps) >= KEPT_SHARE * wait, f"told to come back in {wait} s, asked again after {min(gaps):.3f} s"
+    assert max(gaps) <= wait + answer_timeout_s(bench), \
+        f"told to come back in {wait} s, asked again only after {max(gaps):.1f} s: it gave up in the storm"
     assert end.status == Status.SUCCESS, f"ended the upgrade with {end.status!r}"
     kept(device_under_test, image_under_test)
 
