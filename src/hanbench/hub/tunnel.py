@@ -170,7 +170,9 @@ class TunnelServer:
         self._opened_listeners: Listeners[Callable[[EntityId], None]] = Listeners()
         self._error_listeners: Listeners[ErrorListener] = Listeners()
         self._block_transfers: dict[EntityId, BlockTransfer] = {}
-        self._serving: dict[EntityId, tuple[QueuedMessage, list[bytes]]] = {}
+        # Per sleepy device: the message being served in blocks, its blocks still to go, and when
+        # the last one went (the device drops a part-message its next block does not follow in time).
+        self._serving: dict[EntityId, tuple[QueuedMessage, list[bytes], float]] = {}
         self._acks: set[asyncio.Task[None]] = set()
         self.queue.on_expired(self._expired)
 
@@ -423,17 +425,25 @@ class TunnelServer:
             _S2C.transfer_data_server_to_client.id, tunnel_id=tunnel.tunnel_id, data=t.Bytes(payload), tsn=hdr.tsn
         )
         if in_blocks:
-            self._serving[tunnel.device][1].pop(0)
+            message, blocks, _ = self._serving[tunnel.device]
+            blocks.pop(0)
+            self._serving[tunnel.device] = (message, blocks, asyncio.get_running_loop().time())
         if queued is not None and blocks_left == 0:
             self._serving.pop(tunnel.device, None)
             self.queue.pop(tunnel.device)
         self._lower_pending_flag(tunnel.device)
 
     def _next_block(self, device: EntityId, queued: QueuedMessage, room: int) -> tuple[bytes, int]:
-        """The next block of ``queued`` for ``device`` and how many follow it (taken once it is sent)."""
+        """The next block of ``queued`` for ``device`` and how many follow it (taken once it is sent).
+
+        A device that asks again later than the GBT reassembly timeout after its last block (it
+        slept before fetching the rest) has dropped the blocks it had: it gets the message again
+        from its first block."""
         serving = self._serving.get(device)
-        if serving is None or serving[0] is not queued:
-            serving = self._serving[device] = (queued, self._blocks(queued.message, room))
+        now = asyncio.get_running_loop().time()
+        if (serving is None or serving[0] is not queued
+                or now - serving[2] > self.config.block_transfer.reassembly_timeout_s):
+            serving = self._serving[device] = (queued, self._blocks(queued.message, room), now)
         blocks = serving[1]
         return blocks[0], len(blocks) - 1
 

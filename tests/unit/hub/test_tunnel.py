@@ -25,12 +25,13 @@ from hanbench.errors import HanbenchError
 from hanbench.gbcs.codes import MessageCode
 from hanbench.gbcs.entity import EntityId
 from hanbench.gbcs.frame import Cra, GbcsMessage, decode_message, encode_message, new_message, sign_message
-from hanbench.gbcs.gbt import Block
+from hanbench.gbcs.gbt import Block, MessageIncomplete
 from hanbench.hub.mirror import MirrorServer, mirror_endpoint_descriptors
 from hanbench.hub.sleepy_queue import QueuedMessage, SleepyQueue
 from hanbench.timing import QUEUE_EXPIRY_S
 from hanbench.hub.tunnel import Delivery, NoMirror, TunnelServer, TunnelServerConfig
 from hanbench.radio.air import AirFrame, VirtualAir
+from hanbench.radio.block_transfer import BlockTransferConfig
 from hanbench.radio.endpoints import comms_hub_endpoint
 from hanbench.radio.interview import join_and_interview
 from hanbench.radio.link import LinkModel
@@ -553,6 +554,27 @@ async def test_a_device_that_lost_its_tunnel_mid_message_gets_the_message_again_
               if f.packet.src.address == 0x0000 and (data := transfer_data(f)) is not None]
     assert served == [1, 2, 3, 4]
     assert received == [encode_message(command)] and errors == []
+
+
+async def test_a_sleepy_device_that_slept_past_the_reassembly_timeout_gets_the_message_again_from_its_first_block() -> None:
+    # The device keeps a part-message only gbt_reassembly_timeout_s; a GSME that fetched two of
+    # four blocks and slept longer must not be served blocks 3 and 4, which it can only refuse
+    # (the message would be taken off the queue as served and lost with no alert).
+    command = command_of_size(GSME, 501)
+    async with on_premises(client=TunnelClientConfig(maximum_incoming_transfer_size=200, max_fetch=2)) as p:
+        await p.gsme.tunnel.open()
+        await p.tunnels.send(GSME, command)
+        await p.gsme.tunnel.fetch_pending()  # two of its four blocks, then the device sleeps
+        await asyncio.sleep(BlockTransferConfig().reassembly_timeout_s + 1)
+        frames = p.frames()
+        await p.gsme.tunnel.fetch_pending()
+        await p.gsme.tunnel.fetch_pending()
+        received, errors, left = list(p.gsme.received), list(p.gsme.errors), p.queue.pending(GSME)
+    served = [Block.decode(message).block_number for f in frames if f.packet.src.address == 0x0000
+              and (data := transfer_data(f)) is not None and (message := HrgpFrame.decode(data).message)]
+    assert served == [1, 2, 3, 4]
+    assert received == [encode_message(command)] and left == 0
+    assert [type(e) for e in errors] == [MessageIncomplete], "the device reports the part it dropped"
 
 
 async def test_a_queued_message_too_large_for_the_device_is_refused_at_the_ch() -> None:
