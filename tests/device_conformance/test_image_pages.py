@@ -18,11 +18,14 @@ from fixture_files import BENCH_FILES, ROOT, script_module
 defect_matrix = script_module(ROOT / "benchmarks" / "defect_matrix.py")
 
 PAGE_TEST = "test_image_pages_are_spaced_as_asked_and_put_together_in_order"
+PERIOD_TEST = "test_the_servers_minimum_block_period_is_kept_once_told"
 
 
 @pytest.mark.timeout(300)
 def test_the_page_test_runs_and_passes_on_a_device_that_downloads_by_pages(tmp_path: Path) -> None:
     bench = defect_matrix.bench_with(BENCH_FILES / "emu.toml", "esme", None, tmp_path, pages=True)
     assert "image_page_size = 256" in bench.read_text("utf-8")
-    run = defect_matrix.run_suite(bench, "esme", None, tmp_path, keyword=PAGE_TEST)
-    assert run.outcomes == {PAGE_TEST: "passed"}
+    run = defect_matrix.run_suite(bench, "esme", None, tmp_path, keyword=f"{PAGE_TEST} or {PERIOD_TEST}")
+    # A paging device asks per page and the CH keeps the period between a page's blocks itself:
+    # the per-block period test does not apply to it, rather than failing a good device.
+    assert run.outcomes == {PAGE_TEST: "passed", PERIOD_TEST: "skipped"}

@@ -460,7 +460,7 @@ class OtaServer:
         ))
 
     async def _stream_page(self, peer: OtaPeer, transfer: Transfer, cmd: ImagePage) -> None:
-        spacing_s = max(cmd.response_spacing, self.config.minimum_block_period_ms) / 1000
+        spacing_s = max(cmd.response_spacing, self._block_period_ms()) / 1000
         end = min(cmd.file_offset + cmd.page_size, transfer.stored.size)
         offset = cmd.file_offset
         while offset < end and self._transfers.get(transfer.device) is transfer:

@@ -35,6 +35,7 @@ from hanbench.gbcs.entity import EntityId
 from hanbench.gbcs.image import parse_image
 from hanbench.gbcs.image_types import INITIAL_FILE_VERSION, NEXT_FILE_VERSION, profile_for
 from hanbench.hub.image_store import ImageKey, ImageStore
+from hanbench.hub.ota_faults import BlockPeriod
 from hanbench.hub.ota_server import (
     WAIT_FOR_UPGRADE_COMMAND,
     ZIGBEE_EPOCH,
@@ -395,6 +396,22 @@ async def test_image_page_streams_spaced_blocks() -> None:
         gaps = [later.at - earlier.at for earlier, later in zip(blocks, blocks[1:], strict=False)]
         assert gaps == pytest.approx([0.1] * 3), "the larger of response spacing and block period"
         assert len({f.hdr.tsn for f in blocks}) == 4
+
+
+async def test_a_block_period_set_as_a_fault_spaces_a_pages_blocks_too() -> None:
+    # The period the CH imposes is one: told in WAIT_FOR_DATA to a device asking per block, kept
+    # by the CH itself between the blocks of a page (a paging device asks per page).
+    async with bench(config=OtaServerConfig(minimum_block_period_ms=0)) as b:
+        assert b.server is not None
+        b.server.offer(parse_image(ESME_IMAGE), [PROBE])
+        b.server.faults.set(BlockPeriod(ms=300))
+        await b.probe.send("image_page", field_control=0, manufacturer_code=ESME.manufacturer_code,
+                           image_type=ESME.image_type, file_version=NEXT_FILE_VERSION, file_offset=0,
+                           maximum_data_size=63, page_size=150, response_spacing=40)
+        await asyncio.sleep(5)
+        blocks = [f for f in b.probe.frames if hasattr(f.cmd, "image_data")]
+        gaps = [later.at - earlier.at for earlier, later in zip(blocks, blocks[1:], strict=False)]
+        assert len(blocks) == 3 and gaps == pytest.approx([0.3] * 2), "the fault's period, not the configured one"
 
 
 # -- Upgrade End, stall, discard, notify -------------------------------------------------------
