@@ -16,12 +16,10 @@ from collections.abc import Iterable
 
 from hanbench.errors import BadInput
 from hanbench.gbcs.device_types import DeviceType
+from hanbench.gbcs.roles import CS06_DEVICE_TYPES
 
 #: Device types that speak GBCS (take CS06, check MACs and counters): all but the IHD.
 _GBCS_TYPES = frozenset({DeviceType.ESME, DeviceType.GSME, DeviceType.HCALCS, DeviceType.PPMID})
-#: Device types that wait for CS06 to run a received image (the PPMID runs it at once, SR
-#: 11.4; the IHD when the CH tells it to).
-_CS06_TYPES = frozenset({DeviceType.ESME, DeviceType.GSME, DeviceType.HCALCS})
 _EVERY_TYPE = frozenset(DeviceType) - {DeviceType.CH, DeviceType.ALT_HAN}
 
 
@@ -63,7 +61,7 @@ class Defect(enum.StrEnum):
             return _GBCS_TYPES
         if self in (Defect.RUNS_IMAGE_ON_UPGRADE_END, Defect.FORGETS_FUTURE_DATED_ACTIVATION,
                     Defect.CHECKS_HASH_BEFORE_DATE_TIME, Defect.RESTORES_CANCELLED_ACTIVATION):
-            return _CS06_TYPES
+            return CS06_DEVICE_TYPES
         if self is Defect.IGNORES_QUERY_JITTER:
             return _EVERY_TYPE - {DeviceType.GSME}  # a sleepy GSME hears no Image Notify
         return _EVERY_TYPE

@@ -133,18 +133,20 @@ class RequestScope:
     image: ImageCheck
 
 
-_ACTIVATABLE = frozenset({DeviceType.ESME, DeviceType.GSME, DeviceType.HCALCS})
+#: Device types that hold a received image until CS06 runs it (GBCS 11.2, SR 11.3): not the
+#: PPMID (SR 11.4 activates at once) nor the IHD (the CH activates it).
+CS06_DEVICE_TYPES = frozenset({DeviceType.ESME, DeviceType.GSME, DeviceType.HCALCS})
 _COMMISSIONED = frozenset({DeviceStatus.COMMISSIONED})
 
 SR_SCOPE: Mapping[ServiceRequest, RequestScope] = MappingProxyType({
     ServiceRequest.UPDATE_FIRMWARE: RequestScope(
-        _ACTIVATABLE, _COMMISSIONED, ImageCheck.SIGNED_BY_RESPONSIBLE_SUPPLIER),
+        CS06_DEVICE_TYPES, _COMMISSIONED, ImageCheck.SIGNED_BY_RESPONSIBLE_SUPPLIER),
     ServiceRequest.READ_FIRMWARE_VERSION: RequestScope(
         frozenset({DeviceType.ESME, DeviceType.GSME, DeviceType.HCALCS, DeviceType.PPMID, DeviceType.ALT_HAN,
                    DeviceType.CH}),
         frozenset({DeviceStatus.COMMISSIONED, DeviceStatus.SUSPENDED}),
         ImageCheck.NONE),
-    ServiceRequest.ACTIVATE_FIRMWARE: RequestScope(_ACTIVATABLE, _COMMISSIONED, ImageCheck.NONE),
+    ServiceRequest.ACTIVATE_FIRMWARE: RequestScope(CS06_DEVICE_TYPES, _COMMISSIONED, ImageCheck.NONE),
     ServiceRequest.UPDATE_PPMID_FIRMWARE: RequestScope(
         frozenset({DeviceType.PPMID, DeviceType.ALT_HAN}), _COMMISSIONED, ImageCheck.WELL_FORMED_UNSIGNED),
     ServiceRequest.UPDATE_INVENTORY: RequestScope(

@@ -29,11 +29,6 @@ from hanbench.hub.ota_server import OtaServer
 
 Status = foundation.Status
 
-#: Device types that hold an image until CS06 runs it (GBCS 11.2): not the PPMID (SR 11.4
-#: activates at once) nor the IHD (the CH activates it).
-CS06_TYPES = frozenset({DeviceType.ESME, DeviceType.GSME, DeviceType.HCALCS})
-
-
 def ota_server(bench: Bench) -> OtaServer:
     """The CH's OTA server, whose faults a test sets."""
     hub = bench.comms_hub

@@ -21,8 +21,9 @@ from hanbench.gbcs.device_types import DeviceType
 from hanbench.gbcs.frame import GbcsMessage
 from hanbench.gbcs.image import UpgradeImage
 from hanbench.gbcs.image_types import profile_for
+from hanbench.gbcs.roles import CS06_DEVICE_TYPES
 from hanbench.suites.device.steps import (
-    CS06_TYPES, Status, cs06, deliver, needs, quiet_s, read, relabelled, wait_s, watching,
+    Status, cs06, deliver, needs, quiet_s, read, relabelled, wait_s, watching,
 )
 
 # Marked for strict mode too: a suite run from the installed package has no ini to set auto mode.
@@ -32,7 +33,7 @@ pytestmark = pytest.mark.asyncio
 async def holding(bench: Bench, device: BenchDevice, image_bytes: bytes) -> tuple[UpgradeImage, int]:
     """``device`` (an ESME, GSME or HCALCS, else the test skips) holding the image under test:
     the image, and the version the device ran before."""
-    needs(device, CS06_TYPES, "only an ESME, GSME or HCALCS takes CS06")
+    needs(device, CS06_DEVICE_TYPES, "only an ESME, GSME or HCALCS takes CS06")
     image = read(device, image_bytes)
     before = device.state.running_version
     with watching(bench) as log:
@@ -44,7 +45,7 @@ async def holding(bench: Bench, device: BenchDevice, image_bytes: bytes) -> tupl
 @pytest.mark.clause("GBCS 11.2.6 Firmware Distribution Receipt Alert 0x8F72: the calculated hash")
 async def test_the_receipt_alert_carries_the_hash_the_device_calculated(
         bench: Bench, device_under_test: BenchDevice, image_under_test: bytes) -> None:
-    needs(device_under_test, CS06_TYPES, "a PPMID reports with CS09 instead, an IHD raises no GBCS alert")
+    needs(device_under_test, CS06_DEVICE_TYPES, "a PPMID reports with CS09 instead, an IHD raises no GBCS alert")
     with watching(bench) as log:
         end = await deliver(bench, device_under_test, image_under_test, log)
     assert end.status == Status.SUCCESS
@@ -76,7 +77,7 @@ async def test_an_image_signed_by_another_party_is_refused_with_invalid_image_an
         end = await deliver(bench, device_under_test, forged, log)
     assert end.status == Status.INVALID_IMAGE, f"ended the upgrade with {end.status!r}"
     assert device_under_test.state.held_hash is None
-    if device_under_test.type in CS06_TYPES:
+    if device_under_test.type in CS06_DEVICE_TYPES:
         await supplier.wait_alert(0x8F1C, device=device_under_test, timeout=wait_s(bench))
 
 
@@ -183,7 +184,7 @@ async def test_cs06_failing_two_checks_is_answered_by_the_first_in_gbcs_order(
     """Each command fails two checks; a device checking in another order answers the second.
     The MAC and the signature both drop the command with 0x8F3D, so their order shows only
     against the checks after them."""
-    needs(device_under_test, CS06_TYPES, "only an ESME, GSME or HCALCS takes CS06")
+    needs(device_under_test, CS06_DEVICE_TYPES, "only an ESME, GSME or HCALCS takes CS06")
     dut, wrong = device_under_test, bytes(32)
     answers: dict[str, tuple[str, str]] = {}
     if dut.state.held_hash is None:
