@@ -93,6 +93,9 @@ class BlockTransfer:
         self._acks: dict[tuple[tuple[EntityId, int], int], asyncio.Future[None]] = {}
         self._receiving: dict[tuple[EntityId, int], gbt.Reassembly] = {}
         self._timers: dict[tuple[EntityId, int], asyncio.TimerHandle] = {}
+        # Per message delivered in the last reassembly timeout: its last block's number, so a
+        # repeat of that block (its acknowledgement was lost) is acknowledged, not refused.
+        self._completed: dict[tuple[EntityId, int], int] = {}
 
     async def send(self, message: bytes, block_octets: int) -> None:
         """Send ``message`` in blocks of at most ``block_octets``, each acknowledged before the next."""
@@ -131,6 +134,8 @@ class BlockTransfer:
                 future.set_result(None)
             return None
         key = block.routing.key
+        if self._completed.get(key) == block.block_number:
+            return None if block.streaming else block.ack()
         reassembly = self._receiving.get(key)
         if reassembly is None or (block.block_number == 1 and reassembly.received != 1):
             reassembly = self._receiving[key] = gbt.Reassembly(block.routing, self.config.max_message_octets)
@@ -143,6 +148,8 @@ class BlockTransfer:
         self._restart_timer(key)
         if whole is not None:
             self._drop(key)
+            self._completed[key] = block.block_number
+            asyncio.get_running_loop().call_later(self.config.reassembly_timeout_s, self._completed.pop, key, None)
             self._deliver(whole)
         return None if block.streaming else block.ack()
 
@@ -171,3 +178,4 @@ class BlockTransfer:
         """Forget every message half received (the tunnel is gone)."""
         for key in list(self._receiving):
             self._drop(key)
+        self._completed.clear()

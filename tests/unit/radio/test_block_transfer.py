@@ -88,6 +88,22 @@ async def test_a_lost_acknowledgement_makes_a_repeat_the_receiver_takes_once() -
     assert ends.delivered == [MESSAGE] and ends.errors == []
 
 
+async def test_a_lost_acknowledgement_of_the_last_block_is_answered_again_and_the_message_delivered_once() -> None:
+    last = len(segment(MESSAGE, 68))
+    lost: set[int] = set()
+
+    def lose_ack_of_the_last_once(block: Block) -> bool:
+        if block.is_ack and block.block_number_ack == last and last not in lost:
+            lost.add(last)
+            return True
+        return False
+
+    ends = Ends(BlockTransferConfig(ack_timeout_s=5), lose_ack_of_the_last_once)
+    await ends.sender.send(MESSAGE, 68)
+    assert lost == {last}
+    assert ends.delivered == [MESSAGE] and ends.errors == []
+
+
 async def test_a_receiver_that_never_acknowledges_fails_the_transfer_after_the_retries() -> None:
     ends = Ends(BlockTransferConfig(ack_timeout_s=2, retries=3), lambda block: block.is_ack)
     start = asyncio.get_running_loop().time()
