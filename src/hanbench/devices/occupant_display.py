@@ -38,7 +38,7 @@ import zigpy.types as t
 from zigpy.zcl import foundation
 
 from hanbench.clock import BenchClock
-from hanbench.gbcs.gbz import ZIGBEE_EPOCH
+from hanbench.gbcs.gbz import from_utc_seconds
 from hanbench.gbcs.occupant_data import PREVIOUS_OCCUPANT, DisplayedData
 from hanbench.listeners import Listeners
 from hanbench.radio.device_management import (
@@ -137,4 +137,4 @@ class OccupantDisplay:
 
 def _when(utc_time: int) -> dt.datetime | None:
     """A ZCL UTCTime as a date-time; 0 means at once."""
-    return None if utc_time == 0 else ZIGBEE_EPOCH + dt.timedelta(seconds=int(utc_time))
+    return None if utc_time == 0 else from_utc_seconds(utc_time)

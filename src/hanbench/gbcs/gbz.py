@@ -41,8 +41,13 @@ def encode_utc_time(value: datetime) -> bytes:
     return utc_seconds(value).to_bytes(4, "big")
 
 
+def from_utc_seconds(seconds: int) -> datetime:
+    """The date-time of a ZigBee UTCTime number (the inverse of :func:`utc_seconds`)."""
+    return ZIGBEE_EPOCH + timedelta(seconds=int(seconds))
+
+
 def read_utc_time(cur: Cursor, field: str) -> datetime:
-    return ZIGBEE_EPOCH + timedelta(seconds=cur.uint(4, field))
+    return from_utc_seconds(cur.uint(4, field))
 
 
 def encode_alert_header(alert_code: int, time: datetime, components: int) -> bytes:

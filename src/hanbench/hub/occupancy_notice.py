@@ -17,7 +17,6 @@ display can refuse a replay of an older one.
 from __future__ import annotations
 
 import asyncio
-import datetime as dt
 import logging
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -29,7 +28,7 @@ from zigpy.zcl import ClusterType, foundation
 from hanbench.clock import BenchClock
 from hanbench.gbcs.device_types import DeviceType
 from hanbench.gbcs.entity import EntityId
-from hanbench.gbcs.gbz import ZIGBEE_EPOCH
+from hanbench.gbcs.gbz import utc_seconds
 from hanbench.radio.addresses import eui64_of
 from hanbench.radio.device_management import (
     IMMEDIATELY,
@@ -85,7 +84,7 @@ class OccupancyNotifier:
 
     def next_event_id(self) -> int:
         """The issuer event ID of the next notice: the UTC second, above the last one used."""
-        now = int((self.clock.now() - ZIGBEE_EPOCH).total_seconds())
+        now = utc_seconds(self.clock.now())
         self._last_event_id = max(now, self._last_event_id + 1)
         return self._last_event_id
 
