@@ -93,9 +93,11 @@ class BlockTransfer:
         self._acks: dict[tuple[tuple[EntityId, int], int], asyncio.Future[None]] = {}
         self._receiving: dict[tuple[EntityId, int], gbt.Reassembly] = {}
         self._timers: dict[tuple[EntityId, int], asyncio.TimerHandle] = {}
-        # Per message delivered in the last reassembly timeout: its last block's number, so a
-        # repeat of that block (its acknowledgement was lost) is acknowledged, not refused.
-        self._completed: dict[tuple[EntityId, int], int] = {}
+        # Per message delivered in the last reassembly timeout: its last block as it came, so a
+        # repeat of that block (its acknowledgement was lost) is acknowledged, not refused. The
+        # bytes, not the block number: another message may come under the same routing key (the
+        # same command sent again with the ACB's MAC keeps its originator counter).
+        self._completed: dict[tuple[EntityId, int], bytes] = {}
 
     async def send(self, message: bytes, block_octets: int) -> None:
         """Send ``message`` in blocks of at most ``block_octets``, each acknowledged before the next."""
@@ -134,7 +136,7 @@ class BlockTransfer:
                 future.set_result(None)
             return None
         key = block.routing.key
-        if self._completed.get(key) == block.block_number:
+        if self._completed.get(key) == data:
             return None if block.streaming else block.ack()
         reassembly = self._receiving.get(key)
         if reassembly is None or (block.block_number == 1 and reassembly.received != 1):
@@ -148,7 +150,7 @@ class BlockTransfer:
         self._restart_timer(key)
         if whole is not None:
             self._drop(key)
-            self._completed[key] = block.block_number
+            self._completed[key] = data
             asyncio.get_running_loop().call_later(self.config.reassembly_timeout_s, self._completed.pop, key, None)
             self._deliver(whole)
         return None if block.streaming else block.ack()

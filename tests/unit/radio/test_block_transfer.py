@@ -104,6 +104,15 @@ async def test_a_lost_acknowledgement_of_the_last_block_is_answered_again_and_th
     assert ends.delivered == [MESSAGE] and ends.errors == []
 
 
+async def test_another_message_under_the_same_routing_key_after_one_delivered_is_delivered_too() -> None:
+    # The same command sent again with the ACB's MAC around it keeps its originator counter.
+    again = MESSAGE[:-1] + bytes([MESSAGE[-1] ^ 0xFF])
+    ends = Ends(BlockTransferConfig(ack_timeout_s=5))
+    await ends.sender.send(MESSAGE, 68)
+    await ends.sender.send(again, 68)
+    assert ends.delivered == [MESSAGE, again] and ends.errors == []
+
+
 async def test_a_receiver_that_never_acknowledges_fails_the_transfer_after_the_retries() -> None:
     ends = Ends(BlockTransferConfig(ack_timeout_s=2, retries=3), lambda block: block.is_ack)
     start = asyncio.get_running_loop().time()
