@@ -136,7 +136,9 @@ class BlockTransfer:
                 future.set_result(None)
             return None
         key = block.routing.key
-        if self._completed.get(key) == data:
+        # A repeat: no message under way under the key, and the very block that ended the last
+        # one (a replay comes from its first block, so it reassembles and reaches the device).
+        if key not in self._receiving and block.block_number > 1 and self._completed.get(key) == data:
             return None if block.streaming else block.ack()
         reassembly = self._receiving.get(key)
         if reassembly is None or (block.block_number == 1 and reassembly.received != 1):

@@ -113,6 +113,15 @@ async def test_another_message_under_the_same_routing_key_after_one_delivered_is
     assert ends.delivered == [MESSAGE, again] and ends.errors == []
 
 
+async def test_a_replayed_message_is_delivered_again_for_the_device_to_refuse() -> None:
+    # Block for block the same message: a replay starts from its first block, so it is put
+    # together and handed on (the device's counter check refuses it), not taken for a repeat.
+    ends = Ends(BlockTransferConfig(ack_timeout_s=5))
+    await ends.sender.send(MESSAGE, 68)
+    await ends.sender.send(MESSAGE, 68)
+    assert ends.delivered == [MESSAGE, MESSAGE] and ends.errors == []
+
+
 async def test_a_receiver_that_never_acknowledges_fails_the_transfer_after_the_retries() -> None:
     ends = Ends(BlockTransferConfig(ack_timeout_s=2, retries=3), lambda block: block.is_ack)
     start = asyncio.get_running_loop().time()
