@@ -80,7 +80,7 @@ from hanbench.gbcs.errors import KeyStoreError, MacInvalid, MessageFormatError
 from hanbench.gbcs.frame import Cra, GbcsMessage, verify_message
 from hanbench.gbcs.image import UpgradeImage
 from hanbench.gbcs.keystore import KeyStore, Usage
-from hanbench.gbcs.roles import Policy
+from hanbench.gbcs.roles import NO_SUPPLIER_TRUST_ANCHOR, Policy
 from hanbench.gbcs.security_credentials import (
     CredentialsOutcome,
     ReplacementMode,
@@ -456,8 +456,8 @@ class Dcc:
         not an authentic success, :class:`CommandNotDelivered` (and the CH's other errors) or
         ``TimeoutError`` after ``response_wait`` when none comes. The inventory has changed
         either way: from now on the DCC authorises and routes for ``supplier``. A device that
-        holds no Supplier trust anchor (an IHD speaks no GBCS; the CH's are the DCC's) changes
-        in the inventory only, and the answer is ``None``.
+        holds no Supplier trust anchor (:data:`~hanbench.gbcs.roles.NO_SUPPLIER_TRUST_ANCHOR`)
+        changes in the inventory only, and the answer is ``None``.
 
         The DCC plays the TransCoS party with its own DS key, and takes that party's counter
         from the same never-repeating sequence as the ACB's invocation counters
@@ -471,7 +471,7 @@ class Dcc:
         new = EntityId.parse(supplier)
         record = self.inventory.change_supplier(target, new)
         await self._tell_of_new_supplier(target, new)
-        if record.type in (DeviceType.IHD, DeviceType.CH):
+        if record.type in NO_SUPPLIER_TRUST_ANCHOR:
             return None
         floor = self.inventory.next_originator_counter(new)
         command = UpdateSecurityCredentials(

@@ -5,10 +5,11 @@ from __future__ import annotations
 
 import pytest
 
-from dcc_support import ESME, GSME, IHD, OTHER, PPMID, RSA_1, SUPPLIER_A, SUPPLIER_B, FakeHub
+from dcc_support import CH, ESME, GSME, IHD, OTHER, PPMID, RSA_1, SUPPLIER_A, SUPPLIER_B, FakeHub
 from hanbench.dcc.service_requests import Outcome, RestrictAccessForChangeOfTenancy
 from hanbench.errors import BadInput
-from hanbench.gbcs.roles import RefusalRule, ServiceRequest
+from hanbench.gbcs.device_types import DeviceType
+from hanbench.gbcs.roles import NO_SUPPLIER_TRUST_ANCHOR, RefusalRule, ServiceRequest
 from hanbench.radio.device_management import Change
 
 
@@ -68,3 +69,16 @@ async def test_a_change_of_supplier_goes_on_when_the_displays_cannot_be_told(mak
     hub.fail_notice = BadInput("the CH is gone")
     assert await make_dcc().change_supplier(IHD, SUPPLIER_B) is None
     assert inventory.device(IHD).import_supplier == SUPPLIER_B
+
+
+
+_SEEDED = {DeviceType.IHD: IHD, DeviceType.CH: CH}
+
+
+@pytest.mark.parametrize("device_type", sorted(NO_SUPPLIER_TRUST_ANCHOR))
+async def test_a_device_without_a_supplier_trust_anchor_changes_supplier_in_the_inventory_only(
+        make_dcc, hub: FakeHub, inventory, device_type) -> None:
+    device = _SEEDED[device_type]
+    assert await make_dcc().change_supplier(device, SUPPLIER_B) is None
+    assert hub.commands == [], "no CS02b goes to a device that holds no Supplier trust anchor"
+    assert inventory.device(device).import_supplier == SUPPLIER_B
