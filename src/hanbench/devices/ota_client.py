@@ -25,11 +25,13 @@ research §5):
 * Image Page mode (``page_size``) asks for a page and collects the unsolicited block
   responses; a gap in a page costs one page re-request from the gap, not a restart;
 * the ZCL OTA client attributes a server may read are kept current: ImageUpgradeStatus
-  (Normal, Download in progress, Download complete, Waiting to upgrade, back to Normal once
-  the device runs a new image) and FileOffset (the next byte it will ask for);
-* an Upgrade End Response that gives an upgrade time (solicited or not) is handed to the
-  device (:meth:`ImageJudge.upgrade_command`): whether it runs the image is the device's
-  business (a GBCS device waits for CS06).
+  (Normal, Download in progress, Download complete, Waiting to upgrade or Count down, back to
+  Normal once the device runs a new image), FileOffset (the next byte it will ask for) and
+  DownloadedFileVersion (the image held, 0xFFFFFFFF for none);
+* an Upgrade End Response that gives an upgrade time (solicited or not: the CH sends an IHD
+  its own) puts the held image in Count down and is handed to the device
+  (:meth:`ImageJudge.upgrade_command`): whether it runs the image is the device's business (a
+  GBCS device waits for CS06).
 
 A device built with known-bad behaviour (:mod:`hanbench.devices.defects`) has its OTA ones
 here, each at the one place it deviates: it asks for oversized blocks, ignores WAIT_FOR_DATA
@@ -111,6 +113,10 @@ UpgradeStatus = Ota.ImageUpgradeStatus
 
 #: ``upgrade_time`` meaning "wait for the upgrade command" (GBCS: activation is CS06).
 WAIT_FOR_UPGRADE_COMMAND = 0xFFFFFFFF
+#: DownloadedFileVersion while no downloaded image is held (ZCL OTA: its default).
+NO_DOWNLOADED_IMAGE = 0xFFFFFFFF
+#: The ImageUpgradeStatus values of a client that holds a complete image it does not run yet.
+_HOLDING = frozenset({UpgradeStatus.Download_complete, UpgradeStatus.Waiting_to_upgrade, UpgradeStatus.Count_down})
 
 
 @dataclass(frozen=True)
@@ -274,6 +280,7 @@ class OtaClient:
         self._page_blocks: asyncio.Queue[ImageBlockResponse] | None = None
         self._jitter = random.Random(self.config.seed)
         self._set_file_offset = node.attribute_setter(Ota.cluster_id, "file_offset", server=False)
+        self._set_downloaded = node.attribute_setter(Ota.cluster_id, "downloaded_file_version", server=False)
         self._set_status(UpgradeStatus.Normal, 0)
 
     # -- public API ------------------------------------------------------------------
@@ -297,6 +304,8 @@ class OtaClient:
     def _set_status(self, status: Ota.ImageUpgradeStatus, offset: int) -> None:
         self.node.set_attribute(Ota.cluster_id, "image_upgrade_status", status, server=False)
         self._set_file_offset(offset)
+        if status is UpgradeStatus.Normal:
+            self._set_downloaded(NO_DOWNLOADED_IMAGE)
 
     @property
     def partial_offset(self) -> int:
@@ -392,8 +401,19 @@ class OtaClient:
         return False
 
     def _upgrade_time(self, file_version: int, current_time: int, upgrade_time: int) -> None:
-        """An Upgrade End Response's upgrade time, to the device unless it says "wait for the command"."""
-        if upgrade_time != WAIT_FOR_UPGRADE_COMMAND:
+        """An Upgrade End Response, the answer to the client's Upgrade End or the server's own
+        (the CH's upgrade command to an IHD). For the image the client holds, ImageUpgradeStatus
+        shows what it was told (ZCL OTA): Count_down to an upgrade time, Waiting_to_upgrade on
+        "wait for the upgrade command" as the answer to its Upgrade End (an unsolicited "wait"
+        changes nothing: the client already waits). The upgrade time goes to the device, whose
+        business it is to run the image then."""
+        held = self.upgrade_status in _HOLDING and file_version == self.node.get_attribute(
+            Ota.cluster_id, "downloaded_file_version", server=False)
+        wait = upgrade_time == WAIT_FOR_UPGRADE_COMMAND
+        if held and not (wait and self.upgrade_status is not UpgradeStatus.Download_complete):
+            status = UpgradeStatus.Waiting_to_upgrade if wait else UpgradeStatus.Count_down
+            self._set_status(status, self.node.get_attribute(Ota.cluster_id, "file_offset", server=False))
+        if not wait:
             self.judge.upgrade_command(file_version, max(0, upgrade_time - current_time))
 
     # -- the update ------------------------------------------------------------------
@@ -446,6 +466,7 @@ class OtaClient:
         data = bytes(partial.data)
         self._partial = None
         self._set_status(UpgradeStatus.Download_complete, len(data))
+        self._set_downloaded(offer.file_version)
         verdict = await self.judge.judge_image(data)
         kept = verdict == Status.SUCCESS
         if not kept and self.defects.has(Defect.NEVER_SENDS_INVALID_IMAGE):
@@ -612,9 +633,6 @@ class OtaClient:
                 return None
             # A device that ran the image as it judged it (a PPMID) is no longer waiting for anything.
             if self.upgrade_status is UpgradeStatus.Download_complete:
-                waiting = UpgradeStatus.Waiting_to_upgrade if rsp.upgrade_time == WAIT_FOR_UPGRADE_COMMAND \
-                    else UpgradeStatus.Count_down
-                self._set_status(waiting, self.node.get_attribute(Ota.cluster_id, "file_offset", server=False))
                 self._upgrade_time(offer.file_version, rsp.current_time, rsp.upgrade_time)
             return rsp.upgrade_time
         return None

@@ -100,6 +100,7 @@ async def test_an_unsolicited_upgrade_time_goes_to_the_device_and_wait_for_the_c
         assert command == UpgradeEndResponse(MFR, IMAGE_TYPE, 6, 100, upgrade_time)
         assert device.ota.handle_command(command)
     assert device.ota.judge.upgrade_commands == [(6, 30)]  # type: ignore[attr-defined]
+    assert device.ota.upgrade_status is Ota.ImageUpgradeStatus.Normal  # no image held: nothing to count down to
     assert not device.ota.busy
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 
 import pytest
+from zigpy.zcl.clusters.general import Ota
 
 from fixture_files import sample
 from han_premises import ENTITIES, KEYS, OTHER_SUPPLIER, Premises, premises
@@ -114,15 +115,21 @@ async def test_ihd_is_activated_by_the_ch_after_a_good_transfer() -> None:
         assert p.alerts(ENTITIES[D.IHD]) == []  # an IHD raises no GBCS alert
 
 
-async def test_ihd_upgrade_time_from_the_ch_is_honoured() -> None:
+async def test_ihd_upgrade_time_from_the_ch_is_honoured_and_the_ihd_shows_its_count_down() -> None:
     async with premises([D.IHD], timing=CommsHubTiming(ihd_activation_delay_s=3600)) as p:
         ihd = p.devices[D.IHD]
+        names = ("image_upgrade_status", "downloaded_file_version")
         await p.hub.distribute(sample(D.IHD), [ENTITIES[D.IHD]])
         await p.until(lambda: ihd.firmware.held is not None, timeout_s=600)
         await asyncio.sleep(3000)
         assert ihd.firmware.running.file_version == 1
+        # ZCL OTA: told an upgrade time (the CH's own Upgrade End Response), the client counts down
+        assert await p.hub.ota.read_client_attributes(ENTITIES[D.IHD], names) == {
+            "image_upgrade_status": Ota.ImageUpgradeStatus.Count_down, "downloaded_file_version": 2}
         await asyncio.sleep(700)
         assert ihd.firmware.running.file_version == 2
+        assert await p.hub.ota.read_client_attributes(ENTITIES[D.IHD], names) == {
+            "image_upgrade_status": Ota.ImageUpgradeStatus.Normal, "downloaded_file_version": 0xFFFFFFFF}
 
 
 async def test_discarded_image_is_reported_as_ccs08_1() -> None:
