@@ -266,7 +266,7 @@ class BehindBridge(HanDevice):
         self._tasks = BackgroundTasks(f"bridge-{link.variant}")
         # Image Notify from the orchestrator starts the OTA client's update; each update's end
         # tells the bridge when to run what it kept.
-        self.ota.listeners.append(self._follow)
+        self.ota.on_outcome(self._follow)
 
     async def start(self) -> None:
         """Take its place on the orchestrator's link (it joins no network of the CH's)."""

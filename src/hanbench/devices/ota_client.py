@@ -63,6 +63,7 @@ from zigpy.zcl.clusters.general import ImageNotifyCommand, Ota
 from hanbench.devices.defects import NO_DEFECTS, Defect, Defects
 from hanbench.devices.node import EmulatedNode
 from hanbench.errors import BadInput
+from hanbench.listeners import Listeners
 from hanbench.radio.se_profile import step_now
 from hanbench.radio.zcl_frames import (
     HARDWARE_VERSION_PRESENT,
@@ -269,9 +270,7 @@ class OtaClient:
             else self.config.maximum_data_size
         #: Every finished update, oldest first.
         self.outcomes: list[OtaOutcome] = []
-        #: Called with every finished update, whoever started it (a device that runs an image
-        #: at its server's upgrade time follows them).
-        self.listeners: list[Callable[[OtaOutcome], None]] = []
+        self._listeners: Listeners[Callable[[OtaOutcome], None]] = Listeners()
         self._partial: _Partial | None = None
         self._period_s = self.config.minimum_block_period_ms / 1000
         self._last_request_at: float | None = None
@@ -284,6 +283,11 @@ class OtaClient:
         self._set_status(UpgradeStatus.Normal, 0)
 
     # -- public API ------------------------------------------------------------------
+
+    def on_outcome(self, listener: Callable[[OtaOutcome], None]) -> Callable[[], None]:
+        """Call ``listener`` with every finished update, whoever started it (a device that runs
+        an image at its server's upgrade time follows them); returns a remover."""
+        return self._listeners.add(listener)
 
     @property
     def current_file_version(self) -> int:
@@ -645,8 +649,7 @@ class OtaClient:
 
     def _record(self, outcome: OtaOutcome) -> OtaOutcome:
         self.outcomes.append(outcome)
-        for listener in self.listeners:
-            listener(outcome)
+        self._listeners(outcome)
         return outcome
 
 

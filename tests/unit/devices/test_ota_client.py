@@ -104,6 +104,17 @@ async def test_an_unsolicited_upgrade_time_goes_to_the_device_and_wait_for_the_c
     assert not device.ota.busy
 
 
+async def test_outcome_listeners_hear_every_update_until_removed() -> None:
+    device = node(VirtualAir(), max_retries=0)
+    heard: list[ClientResult] = []
+    stop = device.ota.on_outcome(lambda outcome: heard.append(outcome.result))
+    await device.ota.update()  # no coordinator: the query goes unanswered
+    stop()
+    await device.ota.update()
+    assert heard == [ClientResult.NO_IMAGE]
+    assert len(device.ota.outcomes) == 2
+
+
 def test_running_version_is_the_nodes_ota_attribute() -> None:
     device = node(VirtualAir())
     assert device.ota.current_file_version == 5
