@@ -22,9 +22,10 @@ cluster (definitions in :mod:`hanbench.radio.se_clusters`):
 * A message longer than one TransferData to the device carries goes in GBCS General Block
   Transfer blocks (:mod:`hanbench.gbcs.gbt`, :mod:`hanbench.radio.block_transfer`). One
   TransferData carries what the device said it takes (RequestTunnel's maximum incoming
-  transfer size) and, with ``transfer_octets`` set, no more than the CH's radio sends at once:
-  a radio that sends no APS fragments (an EZSP stick through bellows) sends one frame, 68
-  octets (:data:`~hanbench.radio.se_clusters.ONE_FRAME_TRANSFER_OCTETS`). To an awake device
+  transfer size) and no more than the CH's radio sends at once: a radio that sends no APS
+  fragments (an EZSP stick through bellows, and the virtual radio, which refuses a longer
+  unicast as the stick does) sends one frame, 68 octets
+  (:data:`~hanbench.radio.se_clusters.ONE_FRAME_TRANSFER_OCTETS`). To an awake device
   each block waits for the device's acknowledgement; a sleepy device's queued message is served
   one streamed block per GET, GET-RESPONSE's remaining count counting its blocks still to
   come. Blocks from a device are put back together, acknowledged unless streamed, and the
@@ -76,6 +77,7 @@ from hanbench.radio.addresses import entity_of, eui64_of
 from hanbench.radio.gb_hrgp import GET_RESPONSE_OVERHEAD, HrgpFormatError, HrgpFrame, HrgpKind
 from hanbench.radio.se_clusters import (
     DEFAULT_MAXIMUM_INCOMING_TRANSFER_SIZE,
+    ONE_FRAME_TRANSFER_OCTETS,
     STANDARD_PROTOCOL_MANUFACTURER,
     NotificationFlags,
     SupportedProtocol,
@@ -116,13 +118,14 @@ class NoMirror(BadInput):
 @dataclass(frozen=True)
 class TunnelServerConfig:
     """``maximum_incoming_transfer_size``: the largest TransferData the CH accepts (octets).
-    ``transfer_octets``: the largest TransferData data the CH's radio sends at once (None: as
-    large as the device takes, the radio sending APS fragments); ``block_transfer``: GBCS
+    ``transfer_octets``: the largest TransferData data the CH's radio sends at once (default
+    one frame, as every radio the CH runs on; None: as large as the device takes, for a radio
+    that would send APS fragments); ``block_transfer``: GBCS
     General Block Transfer for messages longer than one TransferData.
     """
 
     maximum_incoming_transfer_size: int = DEFAULT_MAXIMUM_INCOMING_TRANSFER_SIZE
-    transfer_octets: int | None = None
+    transfer_octets: int | None = ONE_FRAME_TRANSFER_OCTETS
     block_transfer: BlockTransferConfig = BlockTransferConfig()
 
     def __post_init__(self) -> None:

@@ -16,7 +16,11 @@ What the "radio" does, in the place each real radio library does it:
   itself from them, as bellows does (a coordinator does not interview itself).
 * ``send_packet`` takes its turn in zigpy's concurrency limiter (as ``_limit_concurrency``
   would, through :func:`~hanbench.radio.se_profile.send_in_turn`), then ``air.transmit``;
-  a failed unicast raises ``DeliveryError`` like a radio's send-failure status.
+  a failed unicast raises ``DeliveryError`` like a radio's send-failure status. A unicast
+  whose APS payload is longer than one frame holds is refused at once with
+  :class:`MessageTooLong`, as EmberZNet answers bellows' sendUnicast with MESSAGE_TOO_LONG
+  (the stick sends no fragments of its own), so the CH sends on the virtual air what it can
+  send through a stick and no more (its tunnel uses GBCS General Block Transfer beyond that).
 * ``permit_ncp`` opens the air for joins.
 """
 
@@ -38,6 +42,7 @@ import zigpy.zdo.types as zdo_t
 
 from hanbench.radio.air import VirtualAir
 from hanbench.radio.endpoints import comms_hub_endpoint, coordinator_node_descriptor
+from hanbench.radio.mac import max_aps_payload_octets
 from hanbench.radio.se_profile import SmartEnergyAppMixin, send_in_turn
 from hanbench.radio.shutdown import shut_down
 from hanbench.radio.zigpy_config import bench_zigpy_config
@@ -47,6 +52,23 @@ LOGGER = logging.getLogger(__name__)
 #: The virtual radio's EUI-64 unless the caller picks another.
 VIRTUAL_RADIO_IEEE = t.EUI64.convert("00:0b:57:ff:fe:00:00:01")
 COORDINATOR_NWK = t.NWK(0x0000)
+
+class MessageTooLong(zigpy.exceptions.DeliveryError):
+    """A unicast longer than one frame holds: bellows' ``DeliveryError`` for the stick's
+    MESSAGE_TOO_LONG, with the same words."""
+
+
+def check_fits_one_frame(packet: t.ZigbeePacket) -> None:
+    """Raise :class:`MessageTooLong` for a unicast whose APS payload one frame does not hold
+    (less the APS security header when the packet asks for APS encryption)."""
+    if packet.dst is None or packet.dst.addr_mode not in (t.AddrMode.NWK, t.AddrMode.IEEE):
+        return
+    octets = len(packet.data.serialize())
+    longest = max_aps_payload_octets(aps_secured=t.TransmitOptions.APS_Encryption in packet.tx_options)
+    if octets > longest:
+        raise MessageTooLong(f"Failed to enqueue message: MESSAGE_TOO_LONG ({octets} octets of APS payload, "
+                             f"one frame holds {longest})")
+
 
 class _CoordinatorOnAir:
     """The coordinator as an :class:`~hanbench.radio.air.AirNode`: frames go to zigpy."""
@@ -180,6 +202,7 @@ class VirtualRadioApp(SmartEnergyAppMixin, zigpy.application.ControllerApplicati
             packet = packet.replace(
                 src=t.AddrModeAddress(addr_mode=t.AddrMode.NWK, address=COORDINATOR_NWK)
             )
+        check_fits_one_frame(packet)
         priority = self._packet_priority_var.get() if packet.priority is None else packet.priority
         return send_in_turn(self._concurrent_requests_semaphore, priority, self.air.transmit, packet)
 

@@ -190,8 +190,15 @@ async def test_a_command_whose_acknowledgement_is_lost_still_gets_its_response_o
     async with premises([D.ESME]) as p:
         await distributed(p, D.ESME)
         esme, ch = p.devices[D.ESME].node.ieee, p.app.state.node_info.ieee
-        p.air.set_link(esme, ch, LinkModel(loss=1.0), both_ways=False)  # the device hears, the CH does not
-        asyncio.get_running_loop().call_later(60, lambda: p.air.set_link(esme, ch, LinkModel(), both_ways=False))
+        loop = asyncio.get_running_loop()
+
+        def cut_once_whole(message: bytes) -> None:
+            # The CS06 came in GBT blocks: from its last one on, the device hears and the CH does not.
+            p.air.set_link(esme, ch, LinkModel(loss=1.0), both_ways=False)
+            loop.call_later(60, lambda: p.air.set_link(esme, ch, LinkModel(), both_ways=False))
+            remove()
+
+        remove = p.devices[D.ESME].tunnel.on_message(cut_once_whole)
         outcome = await asyncio.wait_for(activate(p, D.ESME, p.cs06(D.ESME, image_hash(D.ESME))), 3600)
         assert outcome == ExecutionOutcome(ActivationResult.SUCCESS, V2)
         assert p.devices[D.ESME].firmware.running.file_version == 2

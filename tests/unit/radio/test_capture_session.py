@@ -24,6 +24,7 @@ from hanbench import open_bench
 from hanbench.bench.bench import CaptureUnavailable
 from hanbench.bench.bench_config import BenchConfig
 from hanbench.bench.bench_file import load_bench
+from hanbench.gbcs.gbt import Block, Reassembly, is_block
 
 pytestmark = pytest.mark.looptime
 
@@ -110,7 +111,16 @@ async def test_an_esme_update_is_on_the_capture_block_by_block(tmp_path: Path) -
     from_esme = [z for z in tunnel if not z.server_to_client and z.command == TRANSFER_DATA_TO_SERVER
                  and z.frame.nwk_src == ESME_NWK]
     assert to_esme and from_esme
-    assert to_esme[-1].body[2] == GBCS_GENERAL_CIPHERING, "the CS06 in the ACB's MAC envelope, after the tunnel ID"
+    # The CS06 is longer than one frame: the CH sends it in GBCS General Block Transfer blocks,
+    # one frame each, which the ESME acknowledges block by block, as through a stick.
+    blocks = [Block.decode(z.body[2:]) for z in to_esme if is_block(z.body[2:])]
+    cs06 = [b for b in blocks if b.routing.originator_counter == blocks[-1].routing.originator_counter]
+    assert len(cs06) > 1 and [b.block_number for b in cs06] == list(range(1, len(cs06) + 1)) and cs06[-1].last
+    reassembly = Reassembly(cs06[0].routing, 100_000)
+    message = [reassembly.add(b) for b in cs06][-1]
+    assert message is not None and message[0] == GBCS_GENERAL_CIPHERING, "the CS06 in the ACB's MAC envelope"
+    acks = [Block.decode(z.body[2:]) for z in from_esme if is_block(z.body[2:])]
+    assert [b.block_number_ack for b in acks if b.is_ack][-len(cs06):] == [b.block_number for b in cs06]
     assert all(z.frame.nwk_src_ieee == bytes.fromhex("00DB123456789100")[::-1] for z in from_esme)
 
     stamps = [dt.datetime.fromtimestamp(r.seconds + r.micros / 1e6, dt.UTC) for r in pcap.records]

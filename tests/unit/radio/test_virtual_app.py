@@ -21,6 +21,7 @@ from hanbench.radio.se_profile import SE_PROFILE_ID, SeDeviceType
 from hanbench.radio.shutdown import shut_down, zigpy_tasks
 from hanbench.radio.virtual_app import (
     VIRTUAL_RADIO_IEEE,
+    MessageTooLong,
     VirtualRadioApp,
     virtual_coordinator,
 )
@@ -155,6 +156,33 @@ async def test_zigpy_request_to_a_sleeping_node_fails_with_delivery_error() -> N
         node.wake()
         result, _ = await device.endpoints[1].basic.read_attributes(["model"], allow_cache=False)
         assert result == {"model": "GSME-2"}
+        await node.close()
+
+
+@pytest.mark.parametrize(("aps_encryption", "longest"), [(False, 82), (True, 73)])
+async def test_a_unicast_longer_than_one_frame_is_refused_message_too_long_as_on_a_stick(
+    aps_encryption: bool, longest: int,
+) -> None:
+    """The virtual radio sends what an EmberZNet stick through bellows sends: one frame per unicast."""
+    air = VirtualAir()
+    async with virtual_coordinator(air) as app:
+        node = gsme(air)
+        await join_and_interview(app, node)
+        on_air: list[int] = []
+        air.add_observer(lambda frame: on_air.append(len(frame.packet.data.serialize())))
+
+        def unicast(octets: int) -> t.ZigbeePacket:
+            return t.ZigbeePacket(
+                src=t.AddrModeAddress(addr_mode=t.AddrMode.NWK, address=0x0000), src_ep=1,
+                dst=t.AddrModeAddress(addr_mode=t.AddrMode.NWK, address=node.nwk), dst_ep=1,
+                tsn=1, profile_id=SE_PROFILE_ID, cluster_id=Tunneling.cluster_id, data=t.SerializableBytes(bytes(octets)),
+                tx_options=t.TransmitOptions.APS_Encryption if aps_encryption else t.TransmitOptions.NONE)
+
+        with pytest.raises(MessageTooLong, match="MESSAGE_TOO_LONG") as caught:
+            await app.send_packet(unicast(longest + 1))
+        assert isinstance(caught.value, zigpy.exceptions.DeliveryError) and on_air == []
+        await app.send_packet(unicast(longest))
+        assert on_air == [longest]
         await node.close()
 
 

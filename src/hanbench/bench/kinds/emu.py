@@ -51,7 +51,6 @@ from hanbench.radio.air import AirNode, AirTiming, VirtualAir
 from hanbench.radio.block_transfer import BlockTransferConfig
 from hanbench.radio.interview import join_and_interview
 from hanbench.radio.link import LinkModel
-from hanbench.radio.se_clusters import ONE_FRAME_TRANSFER_OCTETS
 from hanbench.radio.virtual_app import virtual_coordinator
 from hanbench.timing import HUB_RESTART_S
 
@@ -109,8 +108,7 @@ def hub_timing(config: BenchConfig) -> CommsHubTiming:
         image_rules=config.hub.image_rules,
         slots=config.hub.image_store_slots,
         queue_expiry_s=timing.queue_expiry_s,
-        tunnel=TunnelServerConfig(transfer_octets=None if config.radio is None else ONE_FRAME_TRANSFER_OCTETS,
-                                  block_transfer=block_transfer(config)),
+        tunnel=TunnelServerConfig(block_transfer=block_transfer(config)),
     )
 
 
