@@ -74,12 +74,24 @@ def pcap_frames(path: Path) -> list[bytes]:
     return frames
 
 
-def zcl_of(psdu: bytes) -> tuple[int, int, bytes] | None:
-    """``(cluster, profile, ZCL frame)`` of an 802.15.4 / Zigbee NWK / APS data frame, else None.
+@dataclass(frozen=True)
+class ApsData:
+    """An APS data frame's cluster, profile and payload; for an APS fragment, its sender and
+    APS counter (the message's key), whether it is the first, and its block number (the block
+    count in the first)."""
+
+    cluster: int
+    profile: int
+    payload: bytes
+    fragment: tuple[bytes, int, bool, int] | None = None
+
+
+def zcl_of(psdu: bytes) -> ApsData | None:
+    """The APS payload of an 802.15.4 / Zigbee NWK / APS data frame, else None.
 
     Reads the headers by their frame-control flags (IEEE 802.15.4-2003 short addressing with
-    PAN ID compression, Zigbee PRO NWK with optional IEEE addresses, APS data frames), which
-    is all the capture of the virtual air contains.
+    PAN ID compression, Zigbee PRO NWK with optional IEEE addresses, APS data frames with the
+    extended header of a fragment), which is all the capture of the virtual air contains.
     """
     body = psdu[:-2]  # FCS
     mac_fc = int.from_bytes(body[0:2], "little")
@@ -97,18 +109,48 @@ def zcl_of(psdu: bytes) -> tuple[int, int, bytes] | None:
     at += 1 + (2 if delivery == 3 else 1)  # group address, or destination endpoint
     cluster, profile = struct.unpack_from("<HH", body, at)
     at += 4 + 1 + 1  # cluster, profile, source endpoint, APS counter
-    return cluster, profile, body[at:]
+    counter = body[at - 1]
+    if aps_fc & 0x80:  # extended header: fragmentation, and a block number when fragmented
+        fragmentation = body[at] & 0x3
+        at += 1
+        if fragmentation:
+            sender = body[7:9]  # the MAC source: one hop on the virtual air
+            return ApsData(cluster, profile, body[at + 1:], (sender, counter, fragmentation == 1, body[at]))
+    return ApsData(cluster, profile, body[at:])
+
+
+def aps_reassembled(receiving: dict[tuple[bytes, int], list[bytes | None]], aps: ApsData) -> bytes | None:
+    """Take one APS fragment; the whole payload once every block of its message is in (as a
+    sniffer puts them together: a repeat is taken once, a message whose first block the capture
+    lacks is skipped)."""
+    assert aps.fragment is not None
+    sender, counter, first, block = aps.fragment
+    key = (sender, counter)
+    if first:
+        receiving[key] = [None] * block
+        block = 0
+    blocks = receiving.get(key)
+    if blocks is None or block >= len(blocks):
+        return None
+    blocks[block] = aps.payload
+    if any(b is None for b in blocks):
+        return None
+    del receiving[key]
+    return b"".join(b for b in blocks if b is not None)
 
 
 def gbcs_messages(frames: list[bytes]) -> list[Captured]:
     """Every GBCS message carried by a Tunneling TransferData in ``frames``, whole or in GBT blocks."""
     found = []
     receiving: dict[tuple[object, ...], Reassembly] = {}
+    fragments: dict[tuple[bytes, int], list[bytes | None]] = {}
     for number, psdu in enumerate(frames, start=1):
-        zcl = zcl_of(psdu)
-        if zcl is None or zcl[0] != TUNNELING or zcl[1] != SMART_ENERGY:
+        aps = zcl_of(psdu)
+        if aps is None or aps.cluster != TUNNELING or aps.profile != SMART_ENERGY:
             continue
-        frame = zcl[2]
+        frame = aps.payload if aps.fragment is None else aps_reassembled(fragments, aps)
+        if frame is None:
+            continue
         control = frame[0]
         header = 3 + (2 if control & 0x04 else 0)
         specific, server_to_client = control & 0x03 == 1, bool(control & 0x08)

@@ -37,6 +37,10 @@ does, on the 802.15.4 MAC of :mod:`hanbench.radio.mac`:
   ``poll_interval_s`` (a Data Request; the parent's ACK says whether a frame is pending, and
   the frame follows). Polling starts when the node transmits and stops when it sleeps. A
   frame not polled for within the indirect transmission timeout (7.68 s) fails;
+* a unicast payload longer than one frame holds (82 octets, 73 APS-secured: a device's
+  GBCS response or alert in the tunnel) goes as APS fragments, one frame and one APS ACK
+  each, and reaches the receiver whole once its last fragment has (see ``_fragmented``).
+  The CH's own radio refuses such a unicast (:mod:`hanbench.radio.virtual_app`), as a stick does;
 * *pacing*: a device's application takes ``block_pacing_s`` over each Image Block Response
   (writing the block to flash, its block request delay) before it sees the next frame, so
   its next Image Block Request leaves that much later. The MAC and APS ACKs are the stack's
@@ -72,13 +76,16 @@ from hanbench.listeners import Listeners
 from hanbench.radio.link import Link, LinkModel, LinkStats
 from hanbench.radio.mac import (
     ACK_OCTETS,
+    APS_FRAGMENT_HEADER_OCTETS,
     DATA_REQUEST_OCTETS,
     Channel,
     ChannelStats,
     FrameHook,
     MacConstants,
     aps_ack_octets,
+    aps_fragment_octets,
     data_frame_octets,
+    max_aps_payload_octets,
 )
 from hanbench.radio.se_profile import SE_PROFILE_ID
 from hanbench.timing import AIR_BLOCK_PACING_S, AIR_POLL_INTERVAL_S
@@ -141,6 +148,13 @@ class FrameNumbers(NamedTuple):
     aps: int
 
 
+class Fragment(NamedTuple):
+    """One APS fragment of a message: its number (0 for the first) of ``count``."""
+
+    number: int
+    count: int
+
+
 @dataclasses.dataclass(frozen=True)
 class AirFrame:
     """A Zigbee data frame as a sniffer sees it: when it went on the air, what, how big.
@@ -149,6 +163,8 @@ class AirFrame:
     NWK destination: a node, a broadcast address, or 0xFFFD for a group frame. With
     ``aps_ack`` the frame is the APS acknowledgement of ``packet``, sent back by its
     receiver. ``attempt`` is 0 for a first transmission, n for the n-th MAC retry.
+    ``fragment``: for one APS fragment of a longer message (``packet`` holding the fragment's
+    payload), or its APS acknowledgement, which one of how many.
     """
 
     loop_time: float
@@ -159,6 +175,7 @@ class AirFrame:
     numbers: FrameNumbers
     aps_ack: bool = False
     attempt: int = 0
+    fragment: Fragment | None = None
 
 
 class MacFrameKind(enum.Enum):
@@ -517,9 +534,13 @@ class VirtualAir:
         if dst is not None and dst.sleepy and dst is not sender:
             await self._via_parent(loop, timing, sender, dst, packet, numbers)
             return
-        aps_ack = _asks_aps_ack(packet)
-        ok, done_at = self._unicast(now, sender, dst, self._destination(packet, dst), packet, octets, numbers,
-                                    aps_ack=aps_ack)
+        aps_secured = packet.profile_id == SE_PROFILE_ID
+        payload = packet.data.serialize()
+        if len(payload) > max_aps_payload_octets(aps_secured=aps_secured):
+            ok, done_at = self._fragmented(now, sender, dst, packet, payload, numbers, aps_secured=aps_secured)
+        else:
+            ok, done_at = self._unicast(now, sender, dst, self._destination(packet, dst), packet, octets, numbers,
+                                        aps_ack=_asks_aps_ack(packet), arrives=packet)
         await _until(loop, done_at)
         if not ok:
             if dst is None or not dst.node.awake:
@@ -527,16 +548,43 @@ class VirtualAir:
             state = "unknown" if dst is None else "not answering" if not dst.node.awake else "lost on the air"
             raise zigpy.exceptions.DeliveryError(f"unicast to {packet.dst.address} failed: {state}")
 
+    def _fragmented(self, at: float, sender: _Attached, dst: _Attached | None, packet: t.ZigbeePacket,
+                    payload: bytes, numbers: FrameNumbers, *, aps_secured: bool) -> tuple[bool, float]:
+        """A unicast longer than one frame, as a Zigbee PRO stack's APS fragmentation sends it
+        (EmberZNet's fragmentation plugin, window of one): one frame per fragment, each under
+        the message's APS counter, APS-acknowledged and retried before the next goes; the
+        receiver's stack puts the fragments back together and hands the message up whole when
+        the last has arrived. A fragment that fails after its retries fails the message."""
+        size = aps_fragment_octets(aps_secured=aps_secured)
+        fragments = [payload[start:start + size] for start in range(0, len(payload), size)]
+        dst_station = self._destination(packet, dst)
+        ok, done_at = False, at
+        for index, fragment in enumerate(fragments):
+            if index:
+                numbers = sender.renumbered(numbers.aps)
+            last = index == len(fragments) - 1
+            ok, done_at = self._unicast(
+                done_at, sender, dst, dst_station, packet.replace(data=t.SerializableBytes(fragment)),
+                data_frame_octets(APS_FRAGMENT_HEADER_OCTETS + len(fragment), aps_secured=aps_secured), numbers,
+                aps_ack=True, arrives=packet if last else None, fragment=Fragment(index, len(fragments)))
+            if not ok:
+                break
+        return ok, done_at
+
     def _unicast(self, at: float, sender: _Attached, dst: _Attached | None, dst_station: Station,
-                 packet: t.ZigbeePacket, octets: int, numbers: FrameNumbers, *, aps_ack: bool) -> tuple[bool, float]:
+                 packet: t.ZigbeePacket, octets: int, numbers: FrameNumbers, *, aps_ack: bool,
+                 arrives: t.ZigbeePacket | None, fragment: Fragment | None = None) -> tuple[bool, float]:
         """Decide one unicast from loop time ``at``, with the MAC's and (if ``aps_ack``) the
-        APS's retries: whether the sender's stack confirms it, and when it knows."""
+        APS's retries: whether the sender's stack confirms it, and when it knows. ``arrives``
+        is what the receiver's stack hands up once it has the frame (None for a fragment before
+        the last); a ``fragment``'s APS ACK carries the extended header too."""
         channel = self._honest_channel()
         constants = channel.constants
         reachable = dst is not None and dst.node.awake
         forward = self._link(sender, dst) if dst is not None else None
         back = self._link(dst, sender) if dst is not None else None
-        ack_octets = aps_ack_octets(aps_secured=packet.profile_id == SE_PROFILE_ID)
+        ack_octets = aps_ack_octets(aps_secured=packet.profile_id == SE_PROFILE_ID) + (
+            APS_FRAGMENT_HEADER_OCTETS if fragment is not None else 0)
         delivered = False
         for aps_try in range(1 + (constants.aps_max_retries if aps_ack else 0)):
             if aps_try:
@@ -545,7 +593,7 @@ class VirtualAir:
                 max(at, sender.mac_free_at), octets, acked=True,
                 frame_lost=forward.lost if reachable and forward else _always,
                 ack_lost=back.lost if back else _always,
-                on_frame=self._data_hook(packet, octets, sender.station, dst_station, numbers),
+                on_frame=self._data_hook(packet, octets, sender.station, dst_station, numbers, fragment=fragment),
                 on_ack=self._ack_hook(numbers.mac))
             sender.mac_free_at = sent.done_at
             if sent.received_at is None or dst is None or forward is None or back is None:
@@ -555,7 +603,8 @@ class VirtualAir:
                 continue
             arrived = sent.received_at + forward.model.latency_s
             if not delivered:  # an APS retry the receiver already has is dropped as a duplicate
-                self._arrive(arrived, dst, packet)
+                if arrives is not None:
+                    self._arrive(arrived, dst, arrives)
                 delivered = True
             if not aps_ack:
                 return sent.acked, sent.done_at
@@ -563,7 +612,8 @@ class VirtualAir:
             acked = channel.send(
                 max(arrived, dst.mac_free_at), ack_octets, acked=True,
                 frame_lost=back.lost, ack_lost=forward.lost,
-                on_frame=self._data_hook(packet, ack_octets, dst.station, sender.station, ack_numbers, aps_ack=True),
+                on_frame=self._data_hook(packet, ack_octets, dst.station, sender.station, ack_numbers, aps_ack=True,
+                                         fragment=fragment),
                 on_ack=self._ack_hook(ack_numbers.mac))
             dst.mac_free_at = acked.done_at
             if acked.received_at is not None:
@@ -644,7 +694,7 @@ class VirtualAir:
             octets = data_frame_octets(len(entry.packet.data.serialize()),
                                        aps_secured=entry.packet.profile_id == SE_PROFILE_ID)
             ok, done_at = self._unicast(poll.done_at, entry.sender, child, child.station, entry.packet, octets,
-                                        entry.numbers, aps_ack=entry.aps_ack)
+                                        entry.numbers, aps_ack=entry.aps_ack, arrives=entry.packet)
             loop.call_at(done_at, _settle, entry.confirmed,
                          None if ok else f"unicast to {child.node.ieee} lost on the air")
             # A frame sent with more pending keeps the child polling at once.
@@ -726,12 +776,12 @@ class VirtualAir:
     # no observer (no capture) they build no frame record.
 
     def _data_hook(self, packet: t.ZigbeePacket, octets: int, src: Station, dst: Station, numbers: FrameNumbers,
-                   *, aps_ack: bool = False) -> FrameHook | None:
+                   *, aps_ack: bool = False, fragment: Fragment | None = None) -> FrameHook | None:
         if not self._observers:
             return None
 
         def on_frame(start: float, attempt: int) -> None:
-            self._observers(AirFrame(start, packet, octets, src, dst, numbers, aps_ack, attempt))
+            self._observers(AirFrame(start, packet, octets, src, dst, numbers, aps_ack, attempt, fragment))
         return on_frame
 
     def _ack_hook(self, sequence: int, *, frame_pending: bool = False) -> FrameHook | None:

@@ -19,7 +19,10 @@ numbers the air gave the frame:
 * APS: a data frame, unicast, broadcast or group delivery, endpoints (group address for a
   group frame), cluster, profile (0x0109 Smart Energy, 0x0000 for ZDO) and the sender's
   APS counter; or an APS acknowledgement, which names the acknowledged frame's endpoints,
-  cluster, profile and counter.
+  cluster, profile and counter. An APS fragment (the air sends a unicast longer than one
+  frame as fragments) and its acknowledgement carry the extended header: fragmentation
+  (first, or part of a fragmented frame), block number (the block count in the first), and
+  in the acknowledgement the ACK bitfield; Wireshark puts the fragments back together.
 
 On the honest air (:mod:`hanbench.radio.mac`) the capture also holds what a sniffer sees of
 the MAC: every retransmission (the same MAC sequence number again), the MAC
@@ -35,11 +38,10 @@ Every frame put on the air is written, including a unicast the air then refuses 
 destination asleep or gone) or loses on the link, as a sniffer beside the sender would see
 it.
 
-Frames above 127 octets: the virtual air does not fragment (see :mod:`hanbench.radio.mac`),
-so a large payload (a GBCS command in the tunnel, a big ZDO reply) travels as one frame
-longer than an 802.15.4 PSDU may be. It is written whole anyway, so the payload can be read,
-and counted in :attr:`AirCapture.oversized`; Wireshark decodes it normally. On a real air it
-would be APS-fragmented.
+Frames above 127 octets: the honest air sends a unicast longer than one frame as APS
+fragments and the CH's radio refuses one, but a broadcast, and any frame on the free air,
+travels whole, however long. It is written whole anyway, so the payload can be read, and
+counted in :attr:`AirCapture.oversized`; Wireshark decodes it normally.
 
 Records are in the order the frames went on the air. The honest air decides an exchange
 (its ACKs, an APS ACK, retries) when it starts, so it reports frames a little ahead of their
@@ -65,7 +67,7 @@ import zigpy.types as t
 
 from hanbench.clock import BenchClock
 from hanbench.errors import HanbenchError
-from hanbench.radio.air import AirFrame, FrameNumbers, MacFrame, MacFrameKind, Station, VirtualAir
+from hanbench.radio.air import AirFrame, FrameNumbers, Fragment, MacFrame, MacFrameKind, Station, VirtualAir
 from hanbench.radio.mac import MAX_PSDU_OCTETS
 from hanbench.radio.pcap import LINKTYPE_IEEE802_15_4_WITHFCS, PcapWriter
 
@@ -97,6 +99,10 @@ _APS_UNICAST = 0x00
 _APS_ACK = 0x02
 _APS_BROADCAST = 0x08
 _APS_GROUP = 0x0C
+_APS_EXTENDED_HEADER = 0x80
+# APS extended frame control: the fragmentation field.
+_APS_FIRST_FRAGMENT = 0x01
+_APS_LATER_FRAGMENT = 0x02
 
 _UNICAST_MODES = (t.AddrMode.NWK, t.AddrMode.IEEE)
 
@@ -112,29 +118,36 @@ def fcs(mpdu: bytes) -> bytes:
     return crc.to_bytes(2, "little")
 
 
-def zigbee_frame(packet: t.ZigbeePacket, src: Station, dst: Station, numbers: FrameNumbers, *, pan_id: int) -> bytes:
+def zigbee_frame(packet: t.ZigbeePacket, src: Station, dst: Station, numbers: FrameNumbers, *, pan_id: int,
+                 fragment: Fragment | None = None) -> bytes:
     """``packet`` as a complete 802.15.4 frame (MAC, NWK and APS headers, payload, FCS).
 
     ``dst`` is the NWK destination: a node for a unicast, the broadcast address for a
-    broadcast, 0xFFFD (every node with its receiver on) for a group frame.
+    broadcast, 0xFFFD (every node with its receiver on) for a group frame. A ``fragment``
+    (``packet`` holding its payload) gets the APS extended header.
     """
     assert packet.dst is not None
     unicast = packet.dst.addr_mode in _UNICAST_MODES
     nwk = _nwk_header(packet.radius, src, dst, numbers.nwk, unicast=unicast)
     mpdu = _mac_header(src.nwk, dst.nwk if unicast else MAC_BROADCAST, numbers.mac, pan_id, unicast=unicast) \
-        + nwk + _aps_header(packet, numbers.aps) + packet.data.serialize()
+        + nwk + _aps_header(packet, numbers.aps, fragment) + packet.data.serialize()
     return mpdu + fcs(mpdu)
 
 
-def aps_ack_frame(acked: t.ZigbeePacket, src: Station, dst: Station, numbers: FrameNumbers, *, pan_id: int) -> bytes:
+def aps_ack_frame(acked: t.ZigbeePacket, src: Station, dst: Station, numbers: FrameNumbers, *, pan_id: int,
+                  fragment: Fragment | None = None) -> bytes:
     """The APS acknowledgement ``src`` sends back for ``acked``, as a complete 802.15.4 frame.
 
     It names the acknowledged frame's endpoints the other way round, its cluster, profile
-    and APS counter (``numbers.aps``), and carries no payload.
+    and APS counter (``numbers.aps``), and carries no payload; for a ``fragment``, the
+    extended header naming the block acknowledged (ACK bitfield: that one block).
     """
     nwk = _nwk_header(0, src, dst, numbers.nwk, unicast=True)
-    aps = struct.pack("<BBHHBB", _APS_ACK, acked.src_ep or 0, acked.cluster_id, acked.profile_id,
+    control = _APS_ACK | (_APS_EXTENDED_HEADER if fragment is not None else 0)
+    aps = struct.pack("<BBHHBB", control, acked.src_ep or 0, acked.cluster_id, acked.profile_id,
                       acked.dst_ep or 0, numbers.aps)
+    if fragment is not None:  # the block acknowledged, and the ACK bitfield of a window of one
+        aps += bytes([_APS_FIRST_FRAGMENT if fragment.number == 0 else _APS_LATER_FRAGMENT, fragment.number, 0x01])
     mpdu = _mac_header(src.nwk, dst.nwk, numbers.mac, pan_id, unicast=True) + nwk + aps
     return mpdu + fcs(mpdu)
 
@@ -171,15 +184,24 @@ def _nwk_header(radius: int, src: Station, dst: Station, sequence: int, *, unica
     return struct.pack("<HHHBB", control, dst.nwk, src.nwk, radius or DEFAULT_RADIUS, sequence) + extended
 
 
-def _aps_header(packet: t.ZigbeePacket, counter: int) -> bytes:
+def _aps_header(packet: t.ZigbeePacket, counter: int, fragment: Fragment | None = None) -> bytes:
     assert packet.dst is not None
     mode = packet.dst.addr_mode
+    extended = _APS_EXTENDED_HEADER if fragment is not None else 0
     if mode == t.AddrMode.Group:
-        head = struct.pack("<BH", _APS_GROUP, int(packet.dst.address))
+        head = struct.pack("<BH", _APS_GROUP | extended, int(packet.dst.address))
     else:
         delivery = _APS_UNICAST if mode in _UNICAST_MODES else _APS_BROADCAST
-        head = struct.pack("<BB", delivery, packet.dst_ep or 0)
-    return head + struct.pack("<HHBB", packet.cluster_id, packet.profile_id, packet.src_ep or 0, counter)
+        head = struct.pack("<BB", delivery | extended, packet.dst_ep or 0)
+    tail = _extended_header(fragment) if fragment is not None else b""
+    return head + struct.pack("<HHBB", packet.cluster_id, packet.profile_id, packet.src_ep or 0, counter) + tail
+
+
+def _extended_header(fragment: Fragment) -> bytes:
+    """Extended frame control and block number: the first fragment carries the block count."""
+    if fragment.number == 0:
+        return bytes([_APS_FIRST_FRAGMENT, fragment.count])
+    return bytes([_APS_LATER_FRAGMENT, fragment.number])
 
 
 def frame_bytes(frame: AirFrame | MacFrame, *, pan_id: int) -> bytes:
@@ -190,8 +212,8 @@ def frame_bytes(frame: AirFrame | MacFrame, *, pan_id: int) -> bytes:
         assert frame.src is not None and frame.dst is not None
         return data_request_frame(frame.sequence, frame.src, frame.dst, pan_id=pan_id)
     if frame.aps_ack:
-        return aps_ack_frame(frame.packet, frame.src, frame.dst, frame.numbers, pan_id=pan_id)
-    return zigbee_frame(frame.packet, frame.src, frame.dst, frame.numbers, pan_id=pan_id)
+        return aps_ack_frame(frame.packet, frame.src, frame.dst, frame.numbers, pan_id=pan_id, fragment=frame.fragment)
+    return zigbee_frame(frame.packet, frame.src, frame.dst, frame.numbers, pan_id=pan_id, fragment=frame.fragment)
 
 
 class AirCapture:

@@ -44,8 +44,9 @@ APS security            9      auxiliary header 5 (control 1, counter 4) and MIC
 ======================  =====  ============================================================
 
 A MAC ACK is 11 octets (PHY 6, frame control 2, sequence 1, FCS 2), a Data Request 18 (PHY
-6, MAC header 9 with short addresses, command 1, FCS 2). APS fragmentation is not modelled:
-a payload longer than one frame holds is costed as one long frame.
+6, MAC header 9 with short addresses, command 1, FCS 2). A unicast payload longer than one
+frame holds goes as APS fragments (:func:`aps_fragment_octets` each, behind the 3-octet APS
+extended header), one frame and one APS ACK per fragment (see :mod:`hanbench.radio.air`).
 """
 
 from __future__ import annotations
@@ -88,6 +89,16 @@ MAX_APS_PAYLOAD_OCTETS = MAX_PSDU_OCTETS - MAC_DATA_OCTETS - NWK_OCTETS - NWK_SE
 def max_aps_payload_octets(*, aps_secured: bool) -> int:
     """The longest APS payload one frame carries, with or without APS security (9 octets less)."""
     return MAX_APS_PAYLOAD_OCTETS - (APS_SECURITY_OCTETS if aps_secured else 0)
+
+
+#: The APS extended header of a fragment: extended frame control, block number, ACK bitfield.
+APS_FRAGMENT_HEADER_OCTETS = 3
+
+
+def aps_fragment_octets(*, aps_secured: bool) -> int:
+    """The APS payload one fragment of a longer message carries: one frame's, less the
+    extended header, so a full fragment fills an MPDU of :data:`MAX_PSDU_OCTETS`."""
+    return max_aps_payload_octets(aps_secured=aps_secured) - APS_FRAGMENT_HEADER_OCTETS
 
 
 def data_frame_octets(payload_octets: int, *, aps_secured: bool = False) -> int:

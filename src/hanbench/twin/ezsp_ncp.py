@@ -21,7 +21,7 @@ import zigpy.exceptions
 import zigpy.types as zt
 import zigpy.zdo.types as zdo_t
 
-from hanbench.radio.mac import MAX_APS_PAYLOAD_OCTETS, max_aps_payload_octets
+from hanbench.radio.mac import MAX_APS_PAYLOAD_OCTETS, aps_fragment_octets, max_aps_payload_octets
 from hanbench.twin import coordinator_zdo
 from hanbench.twin.ezsp_codec import EZSP_VERSION
 from hanbench.twin.ezsp_dispatch import EzspDispatcher, Handler
@@ -69,9 +69,8 @@ DEFAULT_CONFIGURATION = {
 }
 
 
-#: The APS payload of one fragment of an APS-secured message: one frame's, less the APS
-#: extended header of a fragment (extended frame control, block number, block count).
-FRAGMENT_OCTETS = max_aps_payload_octets(aps_secured=True) - 3
+#: The APS payload of one fragment of an APS-secured message (what the air sends it in).
+FRAGMENT_OCTETS = aps_fragment_octets(aps_secured=True)
 
 
 def max_unicast_octets(aps: t.EmberApsFrame) -> int:

@@ -25,6 +25,7 @@ from hanbench.bench.bench import CaptureUnavailable
 from hanbench.bench.bench_config import BenchConfig
 from hanbench.bench.bench_file import load_bench
 from hanbench.gbcs.gbt import Block, Reassembly, is_block
+from hanbench.radio.mac import MAX_PSDU_OCTETS
 
 pytestmark = pytest.mark.looptime
 
@@ -121,6 +122,7 @@ async def test_an_esme_update_is_on_the_capture_block_by_block(tmp_path: Path) -
     assert message is not None and message[0] == GBCS_GENERAL_CIPHERING, "the CS06 in the ACB's MAC envelope"
     acks = [Block.decode(z.body[2:]) for z in from_esme if is_block(z.body[2:])]
     assert [b.block_number_ack for b in acks if b.is_ack][-len(cs06):] == [b.block_number for b in cs06]
+    assert all(len(r.data) <= MAX_PSDU_OCTETS for r in pcap.records), "the ESME's alerts go as APS fragments"
     assert all(z.frame.nwk_src_ieee == bytes.fromhex("00DB123456789100")[::-1] for z in from_esme)
 
     stamps = [dt.datetime.fromtimestamp(r.seconds + r.micros / 1e6, dt.UTC) for r in pcap.records]

@@ -11,9 +11,17 @@ import zigpy.exceptions
 import zigpy.types as t
 from test_air import BROADCAST, RecordingNode, air_with, make_node, nwk, packet
 
-from hanbench.radio.air import AirFrame, AirTiming, MacFrame, MacFrameKind, VirtualAir
+from hanbench.radio.air import AirFrame, AirTiming, Fragment, MacFrame, MacFrameKind, VirtualAir
 from hanbench.radio.link import LinkModel
-from hanbench.radio.mac import ACK_OCTETS, MacConstants, airtime_s, data_frame_octets
+from hanbench.radio.mac import (
+    ACK_OCTETS,
+    MAX_PSDU_OCTETS,
+    PHY_OCTETS,
+    MacConstants,
+    airtime_s,
+    aps_fragment_octets,
+    data_frame_octets,
+)
 
 pytestmark = pytest.mark.looptime
 
@@ -257,3 +265,43 @@ async def test_the_same_seed_gives_the_same_timings() -> None:
 
     assert await timings(1) == await timings(1)
     assert await timings(1) != await timings(2)
+
+
+async def test_a_unicast_longer_than_one_frame_goes_as_aps_fragments_and_arrives_whole_once() -> None:
+    a, b = make_node(1), make_node(2)
+    air = honest(a, b)
+    seen = watched(air)
+    message = bytes(range(200))  # Smart Energy, APS-secured: 70 octets a fragment
+    await air.transmit(packet(1, nwk(2), message))
+    data = [f for f in seen if isinstance(f, AirFrame) and not f.aps_ack]
+    aps_acks = [f for f in seen if isinstance(f, AirFrame) and f.aps_ack]
+    size = aps_fragment_octets(aps_secured=True)
+    assert [f.packet.data.serialize() for f in data] == [message[:size], message[size:2 * size], message[2 * size:]]
+    assert [f.fragment for f in data] == [Fragment(0, 3), Fragment(1, 3), Fragment(2, 3)]
+    assert all(f.octets - PHY_OCTETS <= MAX_PSDU_OCTETS for f in data)
+    assert data[0].octets - PHY_OCTETS == MAX_PSDU_OCTETS, "a full fragment fills one frame"
+    assert len({f.numbers.aps for f in data}) == 1, "the fragments of one message share its APS counter"
+    # each fragment is APS-acknowledged before the next goes (a window of one)
+    assert [f.fragment for f in aps_acks] == [f.fragment for f in data]
+    assert all(ack.loop_time < after.loop_time for ack, after in zip(aps_acks, data[1:]))
+    # the receiver's stack hands the message up whole, once, after the last fragment
+    assert [p.data.serialize() for _, p in b.received] == [message]
+    assert b.received[0][0] > data[-1].loop_time
+
+
+async def test_a_fragment_lost_after_its_retries_fails_the_message_and_nothing_arrives() -> None:
+    a, b = make_node(1), make_node(2)
+    air = honest(a, b)
+    seen = watched(air)
+    loop = asyncio.get_running_loop()
+
+    def cut(frame: AirFrame | MacFrame) -> None:
+        if isinstance(frame, AirFrame) and frame.fragment == Fragment(1, 3) and not frame.aps_ack:
+            air.set_link(a.ieee, b.ieee, LinkModel(loss=1.0))
+    air.add_observer(cut)
+    start = loop.time()
+    with pytest.raises(zigpy.exceptions.DeliveryError, match="lost on the air"):
+        await air.transmit(packet(1, nwk(2), bytes(200)))
+    assert b.received == []
+    assert not any(isinstance(f, AirFrame) and f.fragment == Fragment(2, 3) for f in seen)
+    assert loop.time() - start > C.aps_max_retries * C.aps_ack_wait_s  # the fragment's APS retries
