@@ -7,7 +7,10 @@ GSME plugin quotes) it wakes and, in this order:
 1. reads its Functional Notification Flags from its mirror in the CH;
 2. if "New OTA Firmware" is set, pulls the image over the Zigbee OTA cluster (resuming a
    partial download from an earlier wake), checks it and raises its receipt alert;
-3. fetches the GBCS messages queued for it (GB-HRGP GET) and handles each (CS06, SR 11.2);
+3. fetches the GBCS messages queued for it (GB-HRGP GET) and handles each (CS06, SR 11.2):
+   it asks again at once while the CH says more remain, and asks again for what a GET lost
+   on the air did not bring, so a message served in GBT blocks, one per GET, comes whole
+   within one wake on a lossy link (its part-message would not outlast the sleep to the next);
 4. sends its responses and alerts (GB-HRGP PUT), including alerts raised while it slept
    (a future-dated activation fires at its date-time whether the radio is on or not);
 5. sleeps again.

@@ -16,8 +16,9 @@ The device opens the tunnel after joining (RequestTunnel, GB-HRGP); from then on
   listener. One for another tunnel, or larger than this client's maximum incoming transfer
   size, is answered TransferDataError and reported to the :meth:`on_error` listeners.
 * :meth:`fetch_pending` is the sleepy device's collection at wake: GB-HRGP GET, answered by
-  GET-RESPONSE (with the GET's TSN) carrying one queued message and the number still
-  queued, repeated until nothing remains.
+  GET-RESPONSE (with the GET's TSN) carrying one queued message (or GBT block) and the number
+  still queued, repeated until nothing remains; a GET that brings no GET-RESPONSE (lost
+  either way) is sent again, so one lost frame does not end the collection.
 
 Frames go through :class:`~hanbench.devices.node.EmulatedNode`: the node's device type
 routes the Tunneling cluster's commands to :meth:`TunnelClient.handle_command` from its
@@ -27,6 +28,7 @@ routes the Tunneling cluster's commands to :meth:`TunnelClient.handle_command` f
 from __future__ import annotations
 
 import asyncio
+import itertools
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -70,7 +72,8 @@ class TunnelClientConfig:
     ``response_timeout_s``: how long each request waits for the CH's answer (loop seconds).
     ``max_fetch``: how many messages (or GBT blocks) one :meth:`TunnelClient.fetch_pending`
     collects at most, so a CH that keeps saying "more" cannot keep the device awake for ever.
-    ``block_transfer``: GBCS General Block Transfer for messages longer than one TransferData.
+    ``block_transfer``: GBCS General Block Transfer for messages longer than one TransferData;
+    its ``retries`` also bound how often a sleepy device sends a GET again that brought nothing.
     """
 
     maximum_incoming_transfer_size: int = DEFAULT_MAXIMUM_INCOMING_TRANSFER_SIZE
@@ -199,15 +202,18 @@ class TunnelClient:
             raise CheckFailed(f"the CH answered TransferData with Default Response {rsp.status.name}")
 
     async def fetch_pending(self) -> list[bytes]:
-        """Collect the messages the CH holds for this device (GET until none remains)."""
+        """Collect the messages the CH holds for this device (GET until none remains).
+
+        The device asks again at once while the CH says more remain, as GBCS's remaining count
+        is there for (Silicon Labs' GSME sends its next GET from the GET-RESPONSE's handler),
+        and it asks again for what one GET did not bring (see :meth:`_get`): a message in GBT
+        blocks comes one block per GET, and a device that ended its wake at the first lost
+        frame would drop the blocks it had after the reassembly timeout, long before its next
+        wake, and on a lossy link never collect the whole message.
+        """
         messages: list[bytes] = []
         for _ in range(self.config.max_fetch):
-            rsp = await self._transfer(HrgpFrame(HrgpKind.GET).encode())
-            if not isinstance(rsp, _S2C.transfer_data_server_to_client.schema):
-                raise CheckFailed(f"the CH answered GET with {rsp!r}, not GET-RESPONSE")
-            frame = HrgpFrame.decode(rsp.data)
-            if frame.kind is not HrgpKind.GET_RESPONSE:
-                raise CheckFailed(f"the CH answered GET with a {frame.kind} frame, not GET-RESPONSE")
+            frame = await self._get()
             if is_block(frame.message):
                 self._blocks.receive(frame.message)  # streamed: unacknowledged; the whole message to the listeners
             elif frame.message:
@@ -215,6 +221,30 @@ class TunnelClient:
             if frame.remaining == 0:
                 break
         return messages
+
+    async def _get(self) -> HrgpFrame:
+        """One GET and the CH's GET-RESPONSE; a GET that brings none is sent again, up to the
+        GBT ``retries`` times, as a block sender sends a block again.
+
+        Asking again is safe however the first GET failed. The CH moves on to its next block
+        only once the device's stack acknowledged the GET-RESPONSE; a GET-RESPONSE that came
+        after this side stopped waiting reaches :meth:`handle_command` and is taken there; a
+        block that comes twice is taken once (:class:`~hanbench.radio.block_transfer.BlockTransfer`).
+        """
+        for attempt in itertools.count(1):
+            try:
+                rsp = await self._transfer(HrgpFrame(HrgpKind.GET).encode())
+                break
+            except (zigpy.exceptions.DeliveryError, TimeoutError) as exc:
+                if attempt > self.config.block_transfer.retries:
+                    raise
+                LOGGER.info("%s: GET %d brought no GET-RESPONSE, asking again: %s", self.node.ieee, attempt, exc)
+        if not isinstance(rsp, _S2C.transfer_data_server_to_client.schema):
+            raise CheckFailed(f"the CH answered GET with {rsp!r}, not GET-RESPONSE")
+        frame = HrgpFrame.decode(rsp.data)
+        if frame.kind is not HrgpKind.GET_RESPONSE:
+            raise CheckFailed(f"the CH answered GET with a {frame.kind} frame, not GET-RESPONSE")
+        return frame
 
     async def handle_command(
         self, packet: t.ZigbeePacket, header: ZclHeader, command: Any
