@@ -29,11 +29,20 @@ and, against the smallest size of the same run, how wall time and RSS grow per p
 (``x`` per-premises cost over the smallest size's: 1.00 is linear, below 1 better than
 linear). ``--profile`` runs one size under cProfile and prints where its time goes.
 
+``--floor`` counts what the event loop does during each update (iterations, clock jumps,
+timers, callbacks, the timer heap's size: :mod:`loop_floor`), then, in a process of its own,
+makes a fresh virtual loop go through the same counts with callbacks that do nothing, and
+prints that floor's CPU time beside the update's: the loop's own share, the share left to
+the code above it, and the floor against the budget of 60 s per 1,000 premises. The counters
+cost the counted update a little CPU of their own (its ``cpu`` is then not for comparison
+with an uncounted run).
+
 Usage::
 
     .venv/bin/python benchmarks/estate.py                      # 10, 100, 1000
     .venv/bin/python benchmarks/estate.py --sizes 10 --smoke   # CI
     .venv/bin/python benchmarks/estate.py --profile 1000       # where the time goes
+    .venv/bin/python benchmarks/estate.py --floor --sizes 1000 # the loop's own share of it
     .venv/bin/python benchmarks/estate.py --campaign --sizes 100 1000
 
 Exits 1 if a device ends anywhere but on the new version.
@@ -43,7 +52,9 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import cProfile
+import dataclasses
 import gc
 import json
 import pstats
@@ -58,10 +69,12 @@ from datetime import timedelta
 from pathlib import Path
 
 from air_model import image_for
+from loop_floor import LoopCounts, counting
 
 from hanbench import AutomationAction, CampaignPlan, CampaignStage, Estate, Outcome, PilotSelection, open_estate, \
     run_virtual
 from hanbench.bench.bench_file import load_bench
+from hanbench.bench.events import Event, TransferFinished
 from hanbench.dcc.bulk import Throttle
 from hanbench.gbcs.device_types import DeviceType
 from hanbench.gbcs.image_types import NEXT_FILE_VERSION
@@ -70,6 +83,8 @@ ROOT = Path(__file__).resolve().parents[1]
 SUPPLIER = "90-B3-D5-1F-30-01-00-00"
 KIB = 1024
 DAY = timedelta(days=1)
+#: The issue's bound on an update of 1,000 premises, per premises.
+BUDGET_S_PER_PREMISES = 60 / 1000
 TEMPLATE = f"""\
 [[estate.templates]]
 name = "dual_fuel"
@@ -141,22 +156,34 @@ class Collector:
             self.cpu_s += time.process_time() - self._began
 
 
-async def measured(path: Path, work: Callable[[Estate], Awaitable[dict[str, object]]]) -> dict[str, object]:
-    """Open the estate, do ``work`` on it, and time both (and the collector)."""
+async def measured(path: Path, work: Callable[[Estate], Awaitable[dict[str, object]]],
+                   floor: bool = False) -> dict[str, object]:
+    """Open the estate, do ``work`` on it, and time both (and the collector); with ``floor``,
+    count the loop's events during ``work``."""
     collector = Collector()
     gc.callbacks.append(collector)
     began, cpu = time.perf_counter(), time.process_time()
+    blocks = 0
+
+    def transferred(event: Event) -> None:
+        nonlocal blocks
+        if isinstance(event, TransferFinished):
+            blocks += event.blocks
+
     async with open_estate(path) as estate:
-        opened = time.perf_counter()
+        opened, opened_cpu = time.perf_counter(), time.process_time()
         start = estate.now()
-        figures = await work(estate)
+        estate.events.subscribe(transferred)
+        with counting(asyncio.get_running_loop()) if floor else contextlib.nullcontext(LoopCounts()) as counts:
+            figures = await work(estate)
         bench_s = (estate.now() - start).total_seconds()
-        updated = time.perf_counter()
+        updated, updated_cpu = time.perf_counter(), time.process_time()
     gc.callbacks.remove(collector)
     return {"premises": len(estate.premises), "open_wall_s": opened - began, "update_wall_s": updated - opened,
-            "cpu_s": time.process_time() - cpu, "bench_s": bench_s,
+            "cpu_s": time.process_time() - cpu, "update_cpu_s": updated_cpu - opened_cpu, "bench_s": bench_s,
             "rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, "gc_s": collector.cpu_s,
-            "gc_collections": collector.collections, **figures}
+            "gc_collections": collector.collections, "blocks": blocks,
+            **({"loop": dataclasses.asdict(counts)} if floor else {}), **figures}
 
 
 def one(premises: int, args: argparse.Namespace) -> dict[str, object]:
@@ -170,9 +197,9 @@ def one(premises: int, args: argparse.Namespace) -> dict[str, object]:
     with tempfile.TemporaryDirectory(prefix="hanbench-estate-") as folder:
         path = estate_file(Path(folder), premises)
         if args.profile is None:
-            return run_virtual(measured(path, work))
+            return run_virtual(measured(path, work, args.floor))
         profiler = cProfile.Profile()
-        figures = profiler.runcall(run_virtual, measured(path, work))
+        figures = profiler.runcall(run_virtual, measured(path, work, args.floor))
         stats = pstats.Stats(profiler, stream=sys.stderr).sort_stats("tottime")
         stats.print_stats(30)
         stats.sort_stats("cumulative").print_stats(40)
@@ -195,6 +222,27 @@ def line(f: dict[str, object], base: dict[str, object] | None) -> str:
     return text
 
 
+def floor_line(f: dict[str, object]) -> str:
+    """The loop floor for the update's event count (measured in a process of its own) beside the update."""
+    counts = LoopCounts(**f["loop"])  # type: ignore[arg-type]
+    command = [sys.executable, str(Path(__file__).with_name("loop_floor.py")),
+               json.dumps({**dataclasses.asdict(counts), "premises": f["premises"]})]
+    done = subprocess.run(command, capture_output=True, text=True)
+    if done.returncode:
+        return f"        the loop floor failed\n{done.stderr[-3000:]}"
+    floor = json.loads(done.stdout.strip().splitlines()[-1])
+    floor_s, update_s = floor["floor_cpu_s"], f["update_cpu_s"]
+    budget_s = BUDGET_S_PER_PREMISES * f["premises"]  # type: ignore[operator]
+    unit, units = ("block", f["blocks"]) if f["blocks"] else ("premises", f["premises"])
+    per_us = 1e6 / units  # type: ignore[operator]
+    return (f"        loop floor for this event count: {floor_s:.2f} s cpu ({floor_s * per_us:.0f} us a {unit}); "
+            f"estate update: {update_s:.2f} s cpu ({update_s * per_us:.0f} us a {unit}); "
+            f"floor/estate {floor_s / update_s:.2f}, floor/budget {floor_s / budget_s:.2f} "
+            f"(budget {budget_s:.0f} s: 60 s per 1,000 premises; above the loop {update_s - floor_s:.2f} s)\n"
+            f"        events a {unit}: {counts.per(units)}; timer heap {counts.heap:.0f} (mean)\n"  # type: ignore[arg-type]
+            f"        replayed a {unit}: {LoopCounts(**floor['replayed']).per(units)}")  # type: ignore[arg-type]
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--sizes", type=int, nargs="+", default=[10, 100, 1000], metavar="N")
@@ -203,6 +251,8 @@ def main() -> int:
     parser.add_argument("--batch", type=int, default=50, help="devices per SR 11.1")
     parser.add_argument("--profile", type=int, metavar="N", help="one size under cProfile (to stderr)")
     parser.add_argument("--campaign", action="store_true", help="a CH firmware campaign instead of meter updates")
+    parser.add_argument("--floor", action="store_true",
+                        help="count the update's loop events and measure the loop's floor for them")
     parser.add_argument("--one", type=int, metavar="N", help=argparse.SUPPRESS)  # a size, in this process
     args = parser.parse_args()
     if args.one is not None or args.profile is not None:
@@ -217,7 +267,7 @@ def main() -> int:
     for premises in args.sizes:
         command = [sys.executable, __file__, "--one", str(premises), "--concurrency", str(args.concurrency),
                    "--batch", str(args.batch), *(["--smoke"] if args.smoke else []),
-                   *(["--campaign"] if args.campaign else [])]
+                   *(["--campaign"] if args.campaign else []), *(["--floor"] if args.floor else [])]
         done = subprocess.run(command, capture_output=True, text=True)
         if not done.stdout.strip():
             print(f"{premises:>6} premises: the run failed\n{done.stderr[-3000:]}", flush=True)
@@ -226,6 +276,8 @@ def main() -> int:
         figures = json.loads(done.stdout.strip().splitlines()[-1])
         base = base or figures
         print(line(figures, base), flush=True)
+        if args.floor:
+            print(floor_line(figures), flush=True)
         failed |= not figures["ok"]
     return 1 if failed else 0
 

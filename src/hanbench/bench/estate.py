@@ -201,7 +201,7 @@ async def _assembled(config: BenchConfig, plan: EstatePlan, clock: BenchClock, s
         reconcile_inventory(inventory, config, plan.premises)
         entities = [p.hub.id for p in plan] + [d.id for d in plan.devices()]
         keystore = DerivedKeyStore(config.keystore, entities, seed=config.seed)
-        settle = stack.enter_context(_collected_for_the_estate(len(plan)))
+        settle = stack.enter_context(collected_for_the_estate(len(plan)))
         with announced(stack, config, clock, stream):
             premises = await _build(stack, config, plan, clock, stream, keystore, settle)
         router = HubRouter()
@@ -218,7 +218,7 @@ YOUNG_ALLOCATIONS_PER_PREMISES = 70
 
 
 @contextlib.contextmanager
-def _collected_for_the_estate(premises: int) -> Iterator[Callable[[], None]]:
+def collected_for_the_estate(premises: int) -> Iterator[Callable[[], None]]:
     """The garbage collector tuned to an estate of ``premises`` premises while it is built and
     runs; yields ``settle``, to call whenever a part of the estate is built.
 
