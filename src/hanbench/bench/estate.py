@@ -237,6 +237,14 @@ def collected_for_the_estate(premises: int) -> Iterator[Callable[[], None]]:
     collections bigger and more frequent (from 100 to 300 premises the collector's time grew
     7.6 times). A young threshold in proportion to the premises keeps the bench time between
     young collections, and so what survives them per premises, the same at every size.
+
+    Both are the process's, so both are put back when the estate closes, however it closes
+    (``tests/unit/bench/test_estate_open.py``): the thresholds as they were, and everything
+    frozen unfrozen, else what the estate built would never be collected again. The collector
+    has one frozen generation and cannot give back only what the estate froze: objects a
+    caller froze before opening the estate (or an estate still open around this one) are
+    unfrozen too, into the oldest generation, where full collections walk them again. That
+    costs time, never memory, and a caller who wants them frozen freezes again.
     """
     gc.freeze()
     young, middle, old = gc.get_threshold()
