@@ -46,13 +46,14 @@ from zigpy.zdo import ZDO_ENDPOINT
 from hanbench.errors import BadInput
 from hanbench.radio.air import VirtualAir
 from hanbench.radio.se_profile import SE_PROFILE_ID
-from hanbench.radio.zcl_frames import ZclHeader, read_header
+from hanbench.radio.zcl_frames import ZclHeader, read_header, read_tsn
 from hanbench.radio.zcl_frames import header as zcl_header
 from hanbench.radio.zdo_responder import ZDO_PROFILE_ID, ZdoFrame, ZdoNode, answer
 
 LOGGER = logging.getLogger(__name__)
 
 COORDINATOR_NWK = t.NWK(0x0000)
+_NWK_MODE = t.AddrMode.NWK  # looked up once: read from every frame received
 #: How long a request waits for its response, in loop seconds (zigpy's APS reply timeout).
 DEFAULT_REPLY_TIMEOUT_S = 5.0
 
@@ -88,7 +89,7 @@ def _to_node(nwk: int) -> t.AddrModeAddress:
 def _source_nwk(packet: t.ZigbeePacket) -> int:
     """The NWK address a frame came from (0xFFFE when it carries none)."""
     src = packet.src
-    return int(src.address) if src is not None and src.addr_mode == t.AddrMode.NWK else 0xFFFE
+    return int(src.address) if src is not None and src.addr_mode == _NWK_MODE else 0xFFFE
 
 
 def _cluster_class(cluster_id: int) -> type[Cluster]:
@@ -399,19 +400,19 @@ class EmulatedNode:
         MALFORMED_COMMAND and not returned); ``TimeoutError`` after ``timeout`` loop seconds.
         Delivery failures raise ``zigpy.exceptions.DeliveryError``.
         """
-        tsn = read_header(frame).tsn
+        tsn = read_tsn(frame)
         send = self._send_zcl(self._upstream, self.coordinator_endpoint, cluster_id, tsn, frame)
         return await self._exchange(("zcl", cluster_id, tsn, self.upstream_nwk), send, timeout, read)
 
     async def send(self, cluster_id: int, frame: bytes) -> None:
         """Send a ZCL frame the caller built to the upstream node's endpoint for cluster commands."""
-        await self._send_zcl(self._upstream, self.coordinator_endpoint, cluster_id, read_header(frame).tsn, frame)
+        await self._send_zcl(self._upstream, self.coordinator_endpoint, cluster_id, read_tsn(frame), frame)
 
     async def tell(self, nwk: int, cluster_id: int, frame: bytes) -> None:
         """Send a ZCL frame the caller built to the node at ``nwk`` (a device behind this one),
         on this node's own endpoint number; delivery failures raise
         ``zigpy.exceptions.DeliveryError``."""
-        await self._send_zcl(_to_node(nwk), self.endpoint, cluster_id, read_header(frame).tsn, frame)
+        await self._send_zcl(_to_node(nwk), self.endpoint, cluster_id, read_tsn(frame), frame)
 
     async def request_general(
         self,
@@ -448,7 +449,7 @@ class EmulatedNode:
     async def reply_frame(self, packet: t.ZigbeePacket, frame: bytes) -> None:
         """Answer the command in ``packet`` with a ZCL frame the caller built (same TSN)."""
         assert packet.src is not None and packet.src_ep is not None
-        await self._send_zcl(packet.src, packet.src_ep, packet.cluster_id, read_header(frame).tsn, frame)
+        await self._send_zcl(packet.src, packet.src_ep, packet.cluster_id, read_tsn(frame), frame)
 
     async def reply(
         self,

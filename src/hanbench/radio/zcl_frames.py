@@ -150,6 +150,14 @@ def read_header(frame: bytes) -> ZclHeader:
     return _record(ZclHeader, (control, frame[1], frame[2], None, 3))
 
 
+def read_tsn(frame: bytes) -> int:
+    """The TSN of a ZCL frame, as :func:`read_header` reads it and with its errors, without
+    making the header record (a sender reads it back from every frame it sends)."""
+    if len(frame) >= 5:  # long enough for either header
+        return frame[3] if frame[0] & _MANUFACTURER_SPECIFIC else frame[1]
+    return read_header(frame).tsn
+
+
 def header(tsn: int, command_id: int, *, cluster_specific: bool = True, server_to_client: bool,
            disable_default_response: bool) -> bytes:
     """A ZCL header that is not manufacturer specific (every OTA command the bench sends)."""

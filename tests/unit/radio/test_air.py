@@ -181,6 +181,46 @@ async def test_loss_with_a_fixed_seed_is_reproducible() -> None:
     assert first != await _lost_unicasts(seed=8)
 
 
+async def test_a_link_lossless_at_first_loses_the_frames_it_would_have_lost_had_it_been_lossy_throughout() -> None:
+    a, b = make_node(1), make_node(2)
+    lossy = LinkModel(loss=0.3)
+    losses = []
+    for first in (LinkModel(), lossy):
+        air = air_with(a, b, default_link=first, seed=3)
+        lost = []
+        for tsn in range(250):
+            if tsn == 50:
+                air.set_link(a.ieee, b.ieee, lossy, both_ways=False)
+            try:
+                await air.transmit(packet(1, nwk(2), tsn=tsn))
+            except zigpy.exceptions.DeliveryError:
+                lost.append(tsn)
+        losses.append([tsn for tsn in lost if tsn >= 50])
+        assert first == lossy or lost == losses[-1]  # lossless at first: nothing lost then
+        await asyncio.sleep(0)
+        air.detach(a)
+        air.detach(b)
+    assert losses[0] == losses[1] and losses[0]  # frame n's fate is the n-th draw either way
+
+
+async def test_frames_sent_unobserved_are_numbered_for_a_capture_started_later() -> None:
+    numbers = []
+    for observed_from in (0, 3):
+        a, b = make_node(1), make_node(2)
+        air = air_with(a, b)
+        seen: list[AirFrame] = []
+        for tsn in range(5):
+            if tsn == observed_from:
+                air.add_observer(seen.append)
+            await air.transmit(packet(1, nwk(2), tsn=tsn))
+            await air.transmit(packet(2, nwk(1), tsn=tsn))
+        await asyncio.sleep(0)
+        assert [p.tsn for _, p in b.received] == list(range(5))
+        assert air.total_stats().frames == 10
+        numbers.append([(f.packet.tsn, f.src.nwk, f.numbers) for f in seen if f.packet.tsn >= 3])
+    assert numbers[0] == numbers[1]
+
+
 async def test_lost_broadcast_copy_vanishes_silently_and_is_counted() -> None:
     a, b = make_node(1), make_node(2)
     air = air_with(a, b)

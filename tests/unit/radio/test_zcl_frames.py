@@ -40,6 +40,7 @@ from hanbench.radio.zcl_frames import (
     read_header,
     read_ota_answer,
     read_ota_request,
+    read_tsn,
 )
 from hanbench.radio.zigpy_config import bench_zigpy_config
 
@@ -363,7 +364,16 @@ def test_frames_that_are_not_an_updates_are_left_alone() -> None:
 
 
 def test_a_frame_too_short_for_a_header_is_refused() -> None:
-    with pytest.raises(ValueError, match="at least 3"):
-        read_header(b"\x19\x01")
-    with pytest.raises(ValueError, match="at least 5"):
-        read_header(b"\x1d\x34\x12\x01")
+    for read in (read_header, read_tsn):
+        with pytest.raises(ValueError, match="at least 3"):
+            read(b"\x19\x01")
+        with pytest.raises(ValueError, match="at least 5"):
+            read(b"\x1d\x34\x12\x01")
+
+
+@FEW
+@given(tsn=u8, command=u8, manufacturer=st.none() | u16, payload=st.binary(max_size=4))
+def test_the_tsn_is_read_where_zigpys_header_puts_it(tsn: int, command: int, manufacturer: int | None,
+                                                     payload: bytes) -> None:
+    frame = foundation.ZCLHeader.cluster(tsn, command, manufacturer=manufacturer).serialize() + payload
+    assert read_tsn(frame) == read_header(frame).tsn == tsn
