@@ -9,6 +9,11 @@ class InventoryError(BadInput):
     """The inventory cannot take what it was given (duplicate ID, dangling reference, bad file)."""
 
 
+class PpmidVariantMismatch(InventoryError):
+    """A device's PPMID variant does not fit its type: the inventory database refused it
+    (``schema.sql``, constraint ``ppmid_variant_fits_type``)."""
+
+
 class UnknownUser(InventoryError):
     """An entity ID that is not a DCC User of this bench."""
 

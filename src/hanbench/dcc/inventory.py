@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from hanbench.dcc.database import connect
-from hanbench.dcc.errors import InventoryError, UnknownDevice, UnknownUser
+from hanbench.dcc.errors import InventoryError, PpmidVariantMismatch, UnknownDevice, UnknownUser
 from hanbench.dcc.records import (
     MAX_FIRMWARE_VERSION,
     AlertOrigin,
@@ -38,7 +38,9 @@ from hanbench.gbcs.device_types import PPMID_FAMILY, DeviceType, PpmidVariant
 from hanbench.gbcs.entity import EntityId
 from hanbench.gbcs.roles import DeviceStatus, RefusalRule, Role
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
+_VARIANT_RULE = "ppmid_variant_fits_type"
+"""The name of the devices table's CHECK that a PPMID variant fits the device type (``schema.sql``)."""
 
 
 def _schema() -> str:
@@ -64,14 +66,25 @@ MIGRATIONS: dict[int, str] = {
     2: """
         UPDATE devices SET ppmid_variant = 'PPMID' WHERE type = 'ppmid';
         UPDATE devices SET ppmid_variant = upper(ppmid_variant) WHERE type = 'alt_han';
-    """ + _schema_section("ppmid variant rules") + """
         PRAGMA user_version = 3;
+    """,
+    3: """
+        DROP INDEX devices_by_import_supplier;
+        DROP INDEX devices_by_gas_supplier;
+        ALTER TABLE devices RENAME TO devices_v3;
+    """ + _schema_section("devices") + """
+        INSERT INTO devices SELECT * FROM devices_v3;
+        DROP TABLE devices_v3;
+        PRAGMA user_version = 4;
     """,
 }
 """How a database of each older schema version becomes the next one: the changes ``schema.sql``
 made at that version (version 2: the invocation counters; version 3: every PPMID labelled with
-its PPMID variant, the one-off uplift SECAS proposed for MP170 (seed 002), and the variant kept
-consistent with the device type from then on)."""
+its PPMID variant, the one-off uplift SECAS proposed for MP170 (seed 002); version 4: the
+devices table rebuilt with the variant rule as its CHECK constraint ``ppmid_variant_fits_type``,
+in place of the two triggers version 3 kept it with, which go with the old table). SQLite
+cannot add a constraint to a table, so version 4 copies the devices into a new one; a row that
+breaks the rule makes the step fail and leaves the database at version 3."""
 
 MAX_INVOCATION_COUNTER = 0xFFFFFFFF
 
@@ -97,19 +110,24 @@ def _iso(moment: datetime) -> str:
 
 
 def _variant_for(device_type: DeviceType, given: PpmidVariant | str | None) -> PpmidVariant | None:
-    """The PPMID variant a new device of ``device_type`` is recorded with (see :meth:`Inventory.add_device`)."""
-    variant = PpmidVariant.parse(given) if isinstance(given, str) else given
-    if device_type not in PPMID_FAMILY:
-        if variant is not None:
-            raise InventoryError(f"only a PPMID or an Alt HAN bridge has a PPMID variant, not a {device_type.value}")
-        return None
-    if variant is None:
-        if device_type is DeviceType.ALT_HAN:
-            raise InventoryError("an Alt HAN bridge is a PPMID variant: name its type, B1 to B4")
-        return PpmidVariant.PPMID
-    if variant.device_type is not device_type:
-        raise InventoryError(f"PPMID variant {variant} is a {variant.device_type.value}, not a {device_type.value}")
-    return variant
+    """The PPMID variant a new device of ``device_type`` is recorded with: ``given``, or for a
+    PPMID given none, PPMID. Whether it fits the type is the database's to say (see
+    :meth:`Inventory.add_device`)."""
+    if given is None:
+        return PpmidVariant.PPMID if device_type is DeviceType.PPMID else None
+    return PpmidVariant.parse(given) if isinstance(given, str) else given
+
+
+@contextmanager
+def _variant_refusal(device: str, device_type: DeviceType, variant: PpmidVariant | None) -> Iterator[None]:
+    """Name the device and the variant the database's variant rule refused."""
+    try:
+        yield
+    except PpmidVariantMismatch:
+        has = "no PPMID variant" if variant is None else f"PPMID variant {variant}"
+        raise PpmidVariantMismatch(
+            f"{device} cannot be a {device_type.value} with {has}: a PPMID's variant is PPMID, an Alt HAN "
+            f"bridge's its type (B1 to B4), and no other device has one ({_VARIANT_RULE})") from None
 
 
 def _check_version(version: int | None) -> int | None:
@@ -183,6 +201,8 @@ class Inventory:
         try:
             return self._db.execute(sql, params)
         except sqlite3.IntegrityError as exc:
+            if _VARIANT_RULE in str(exc):
+                raise PpmidVariantMismatch(f"inventory refused the change: {exc}") from None
             raise InventoryError(f"inventory refused the change: {exc}") from None
 
     def _rows(self, sql: str, params: Sequence[Any] = ()) -> list[sqlite3.Row]:
@@ -278,7 +298,11 @@ class Inventory:
         """Add a device to the inventory; every supplier named must hold that supplier role.
 
         A PPMID's variant is PPMID unless given; an Alt HAN bridge (a PPMID variant, MP170) must
-        name its type, B1 to B4; no other type has one.
+        name its type, B1 to B4; no other type has one. That rule is the database's (the CHECK
+        ``ppmid_variant_fits_type`` in ``schema.sql``), not restated here: the inventory is the
+        record, so the rule must hold for a write straight into the file too, and a second copy
+        in Python could only drift from it. Its refusal comes back as
+        :class:`PpmidVariantMismatch`.
         """
         did = _eid(entity_id)
         dtype = DeviceType.parse(type) if isinstance(type, str) else type
@@ -295,7 +319,7 @@ class Inventory:
         for role, supplier in suppliers.items():
             if supplier is not None:
                 self._require_role(supplier, role)
-        with self.transaction():
+        with self.transaction(), _variant_refusal(did, dtype, variant):
             self._write(
                 """INSERT INTO devices (entity_id, type, ch_id, status, import_supplier, export_supplier,
                    gas_supplier, firmware_version, ppmid_variant) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)""",

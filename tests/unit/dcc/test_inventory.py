@@ -5,15 +5,16 @@ from __future__ import annotations
 
 import sqlite3
 from datetime import datetime
+from pathlib import Path
 
 import pytest
 from dcc_support import CH, ESME, GSME, PPMID, RSA_1, RSA_2, START, SUPPLIER_A, SUPPLIER_B, V1, V2
 
-from hanbench.dcc.errors import InventoryError, UnknownDevice, UnknownUser
+from hanbench.dcc.errors import InventoryError, PpmidVariantMismatch, UnknownDevice, UnknownUser
 from hanbench.dcc.inventory import SCHEMA_VERSION, Inventory
 from hanbench.dcc.records import AlertOrigin, PendingImage, UpdateState
-from hanbench.gbcs.device_types import DeviceType, PpmidVariant
-from hanbench.gbcs.entity import DCC_ENTITY
+from hanbench.gbcs.device_types import PPMID_FAMILY, DeviceType, PpmidVariant
+from hanbench.gbcs.entity import DCC_ENTITY, EntityId
 from hanbench.gbcs.errors import GbcsError
 from hanbench.gbcs.roles import DeviceStatus, Role
 
@@ -39,7 +40,8 @@ def test_seeded_records_read_back(inventory):
     (lambda inv: inv.add_device("00-00-00-00-00-00-00-09", "esme", ch=ESME), "not a Comms Hub"),
     (lambda inv: inv.add_device("00-00-00-00-00-00-00-09", "esme", import_supplier=RSA_1),
      "does not hold the import_supplier role"),
-    (lambda inv: inv.add_device("00-00-00-00-00-00-00-09", "esme", ppmid_variant="B1"), "only a PPMID"),
+    (lambda inv: inv.add_device("00-00-00-00-00-00-00-09", "esme", ppmid_variant="B1"),
+     "cannot be a esme with PPMID variant B1"),
     (lambda inv: inv.add_device("00-00-00-00-00-00-00-09", "esme", firmware_version=1 << 32), "32-bit"),
     (lambda inv: inv.change_supplier(ESME, RSA_2), "does not hold the import_supplier role"),
     (lambda inv: inv.record_distribution(ESME, PendingImage(bytes(32), V2, datetime(2030, 1, 1), SUPPLIER_A)),
@@ -137,15 +139,32 @@ def test_an_exhausted_invocation_counter_is_refused_not_reused(tmp_path):
         inv.next_invocation_counter(DCC_ENTITY)
 
 
+_SCHEMA_V3 = Path(__file__).with_name("data") / "inventory_schema_v3.sql"
+"""``schema.sql`` as hanbench shipped it at schema version 3, to make older databases from."""
+
+
+def _old_database(path, version: int) -> sqlite3.Connection:
+    """A database as hanbench wrote it at schema ``version`` (1 to 3), with Supplier A, one
+    originator counter used and a PPMID; open, for the test to put in what that version held."""
+    db = sqlite3.connect(path)
+    db.executescript(_SCHEMA_V3.read_text("utf-8"))
+    db.execute("INSERT INTO users VALUES (?, 'Supplier A')", (SUPPLIER_A.duis,))
+    db.execute("INSERT INTO user_roles VALUES (?, 'import_supplier')", (SUPPLIER_A.duis,))
+    db.execute("INSERT INTO originator_counters VALUES (?, 1)", (SUPPLIER_A.duis,))
+    db.execute("INSERT INTO devices (entity_id, type, status, import_supplier, ppmid_variant) "
+               "VALUES (?, 'ppmid', 'commissioned', ?, 'PPMID')", (PPMID.duis, SUPPLIER_A.duis))
+    if version < 3:
+        db.executescript("DROP TRIGGER devices_ppmid_variant_on_insert; DROP TRIGGER devices_ppmid_variant_on_update;")
+    if version < 2:
+        db.execute("DROP TABLE invocation_counters")
+    db.execute(f"PRAGMA user_version = {version}")
+    db.commit()
+    return db
+
+
 def _version_1_database(path):
     """A database as hanbench wrote it before the invocation counters (schema version 1)."""
-    with Inventory(path) as inv:
-        inv.add_user(SUPPLIER_A, "Supplier A", ["import_supplier"])
-        inv.next_originator_counter(SUPPLIER_A)
-    db = sqlite3.connect(path)
-    db.executescript("DROP TABLE invocation_counters; DROP TRIGGER devices_ppmid_variant_on_insert; "
-                     "DROP TRIGGER devices_ppmid_variant_on_update; PRAGMA user_version = 1;")
-    db.close()
+    _old_database(path, 1).close()
 
 
 def test_a_version_1_database_is_brought_up_to_date_with_its_records(tmp_path):
@@ -156,7 +175,7 @@ def test_a_version_1_database_is_brought_up_to_date_with_its_records(tmp_path):
         assert inv.next_originator_counter(SUPPLIER_A) == 2, "the originator counters carry on"
         assert inv.next_invocation_counter(DCC_ENTITY) == 1
     db = sqlite3.connect(path)
-    assert db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 3
+    assert db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 4
     db.close()
 
 
@@ -243,10 +262,28 @@ def test_a_ppmids_variant_is_ppmid_and_a_bridge_must_name_its_type(inventory):
     assert inventory.device(ESME).ppmid_variant is None
     bridge = inventory.add_device(BRIDGE, "alt_han", ch=CH, import_supplier=SUPPLIER_A, ppmid_variant="b3")
     assert (bridge.type, bridge.ppmid_variant) == (DeviceType.ALT_HAN, PpmidVariant.B3)
-    with pytest.raises(InventoryError, match="name its type, B1 to B4"):
+    with pytest.raises(PpmidVariantMismatch, match="cannot be a alt_han with no PPMID variant"):
         inventory.add_device("00-DB-12-34-56-78-91-14", "alt_han", import_supplier=SUPPLIER_A)
-    with pytest.raises(InventoryError, match="PPMID variant B2 is a alt_han, not a ppmid"):
+    with pytest.raises(PpmidVariantMismatch, match="cannot be a ppmid with PPMID variant B2"):
         inventory.add_device("00-DB-12-34-56-78-91-14", "ppmid", import_supplier=SUPPLIER_A, ppmid_variant="B2")
+    assert inventory.find_device("00-DB-12-34-56-78-91-14") is None, "nothing half-written"
+
+
+@pytest.mark.parametrize("device_type", list(DeviceType))
+@pytest.mark.parametrize("variant", [None, *PpmidVariant])
+def test_the_database_keeps_the_variant_rule_the_gbcs_layer_knows(device_type, variant):
+    """The variant rule is the database's; the GBCS layer's :attr:`PpmidVariant.device_type` and
+    :data:`PPMID_FAMILY`, which the bench reads without a database, must say the same: a
+    variant fits the type it names, and a type outside the family has none."""
+    fits = device_type not in PPMID_FAMILY if variant is None else variant.device_type is device_type
+    with Inventory(":memory:") as inv:
+        write = "INSERT INTO devices (entity_id, type, status, ppmid_variant) VALUES ('00-00-00-00-00-00-00-01', ?, " \
+                "'pending', ?)"
+        if fits:
+            inv._write(write, (device_type.value, variant))
+        else:
+            with pytest.raises(PpmidVariantMismatch, match="ppmid_variant_fits_type"):
+                inv._write(write, (device_type.value, variant))
 
 
 def test_the_variant_is_corrected_after_commissioning_and_the_type_follows_it(inventory):
@@ -261,34 +298,70 @@ def test_the_variant_is_corrected_after_commissioning_and_the_type_follows_it(in
 
 
 def test_no_write_can_give_a_device_a_variant_that_does_not_fit_its_type(tmp_path):
+    """Not even one straight into the file, past hanbench: the inventory is the record."""
     path = tmp_path / "bench.db"
     Inventory(path).close()
     db = sqlite3.connect(path)
     for row in (("esme", "B1"), ("ppmid", None), ("ppmid", "B1"), ("alt_han", None), ("alt_han", "B5")):
-        with pytest.raises(sqlite3.IntegrityError, match="PPMID variant does not fit"):
+        with pytest.raises(sqlite3.IntegrityError, match="CHECK constraint failed: ppmid_variant_fits_type"):
             db.execute("INSERT INTO devices (entity_id, type, status, ppmid_variant) VALUES "
                        "('00-00-00-00-00-00-00-01', ?, 'pending', ?)", row)
     db.execute("INSERT INTO devices (entity_id, type, status, ppmid_variant) VALUES "
                "('00-00-00-00-00-00-00-01', 'alt_han', 'pending', 'B4')")
-    with pytest.raises(sqlite3.IntegrityError, match="PPMID variant does not fit"):
-        db.execute("UPDATE devices SET type = 'ppmid'")
+    for change in ("type = 'ppmid'", "ppmid_variant = 'PPMID'", "type = 'esme'"):
+        with pytest.raises(sqlite3.IntegrityError, match="CHECK constraint failed: ppmid_variant_fits_type"):
+            db.execute(f"UPDATE devices SET {change}")
     db.close()
 
 
 def test_a_version_2_database_gets_its_ppmids_labelled(tmp_path):
     """The one-off data uplift SECAS proposed for MP170: existing PPMIDs are labelled PPMID."""
     path = tmp_path / "v2.db"
-    with Inventory(path) as inv:
-        inv.add_user(SUPPLIER_A, "Supplier A", ["import_supplier"])
-        inv.add_device(PPMID, "ppmid", import_supplier=SUPPLIER_A)
-    db = sqlite3.connect(path)
-    db.executescript("DROP TRIGGER devices_ppmid_variant_on_insert; DROP TRIGGER devices_ppmid_variant_on_update; "
-                     "UPDATE devices SET ppmid_variant = NULL; PRAGMA user_version = 2;")
+    db = _old_database(path, 2)
+    db.execute("UPDATE devices SET ppmid_variant = NULL")
+    db.commit()
     db.close()
     with Inventory(path) as inv:
         assert inv.device(PPMID).ppmid_variant is PpmidVariant.PPMID
-        with pytest.raises(InventoryError, match="does not fit"):
+        with pytest.raises(PpmidVariantMismatch, match="ppmid_variant_fits_type"):
             inv._write("UPDATE devices SET ppmid_variant = NULL")
+
+
+def test_a_version_3_database_keeps_its_devices_and_the_rule_becomes_a_check(tmp_path):
+    path = tmp_path / "v3.db"
+    db = _old_database(path, 3)
+    db.execute("INSERT INTO devices (entity_id, type, status) VALUES (?, 'ch', 'commissioned')", (CH.duis,))
+    db.execute("INSERT INTO devices (entity_id, type, ch_id, status, ppmid_variant) "
+               "VALUES ('00-DB-12-34-56-78-91-13', 'alt_han', ?, 'pending', 'B2')", (CH.duis,))
+    db.commit()
+    db.close()
+    with Inventory(path) as inv:
+        assert [(d.entity_id, d.type, d.ppmid_variant, d.ch) for d in inv.devices()] == [
+            (CH, DeviceType.CH, None, None),
+            (PPMID, DeviceType.PPMID, PpmidVariant.PPMID, None),
+            (EntityId.parse("00-DB-12-34-56-78-91-13"), DeviceType.ALT_HAN, PpmidVariant.B2, CH)]
+        with pytest.raises(InventoryError, match="FOREIGN KEY"):
+            inv._write("UPDATE devices SET ch_id = '00-00-00-00-00-00-00-77'")
+        with pytest.raises(PpmidVariantMismatch, match="ppmid_variant_fits_type"):
+            inv._write("UPDATE devices SET ppmid_variant = 'B1' WHERE type = 'ppmid'")
+    db = sqlite3.connect(path)
+    objects = {name for (name,) in db.execute("SELECT name FROM sqlite_master WHERE tbl_name = 'devices'")}
+    db.close()
+    assert objects == {"devices", "sqlite_autoindex_devices_1", "devices_by_import_supplier",
+                       "devices_by_gas_supplier"}, "the old table and its triggers are gone"
+
+
+def test_a_version_3_database_whose_devices_break_the_rule_stays_at_version_3(tmp_path):
+    path = tmp_path / "v3.db"
+    db = _old_database(path, 3)
+    db.executescript("DROP TRIGGER devices_ppmid_variant_on_update; UPDATE devices SET ppmid_variant = 'B1';")
+    db.close()
+    with pytest.raises(InventoryError, match="from schema version 3 to 4: CHECK constraint failed"):
+        Inventory(path)
+    db = sqlite3.connect(path)
+    assert db.execute("PRAGMA user_version").fetchone()[0] == 3
+    assert db.execute("SELECT ppmid_variant FROM devices").fetchall() == [("B1",)]
+    db.close()
 
 
 def test_a_device_taken_off_the_inventory_leaves_its_history(inventory):
