@@ -51,8 +51,8 @@ PATH_BENCH = ("bench/users.py", "bench/bench.py", "bench/session_events.py", "be
 SINKS = {("bench/events.py", "publish"), ("bench/events.py", "unless_lost")}
 READINGS = {
     ("gbcs/image.py", "parse_image"), ("gbcs/ota_header.py", "parse_header"), ("gbcs/frame.py", "decode_message"),
-    ("gbcs/alerts.py", "decode_alert"), ("gbcs/cs06.py", "read_activate_firmware"),
-    ("gbcs/cs06.py", "read_activate_firmware_response"),
+    ("gbcs/alerts.py", "decode_alert"), ("gbcs/signed_command.py", "read"),
+    ("gbcs/signed_command.py", "read_response"), ("gbcs/signed_command.py", "accept"),
 }
 TRANSPARENT = {"listeners.py"}
 

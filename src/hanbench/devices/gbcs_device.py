@@ -48,7 +48,7 @@ import logging
 from collections.abc import Mapping
 from dataclasses import dataclass
 from types import MappingProxyType
-from typing import Protocol
+from typing import Any, Protocol, TypeVar
 
 from cryptography.hazmat.primitives.asymmetric import ec
 
@@ -57,6 +57,7 @@ from hanbench.gbcs import firmware_version as fv
 from hanbench.gbcs.alerts import Alert, AlertForm, FirmwareReceiptAlert, GenericAlert, ReceiptForm, alert_message
 from hanbench.gbcs.codes import AlertCode, MessageCode
 from hanbench.gbcs.cs06 import (
+    CS06,
     Accepted,
     ActivateFirmware,
     ActivateFirmwareResponse,
@@ -64,25 +65,24 @@ from hanbench.gbcs.cs06 import (
     FutureDatedActivationAlert,
     activate_firmware_response,
     future_dated_activation_alert,
-    read_activate_firmware,
 )
 from hanbench.gbcs.device_types import DeviceType
 from hanbench.gbcs.entity import DCC_ENTITY, EntityId
-from hanbench.gbcs.errors import GbcsError, KeyStoreError, MacInvalid, MessageFormatError
-from hanbench.gbcs.frame import Cra, GbcsMessage, decode_message, encode_message, verify_message
+from hanbench.gbcs.errors import CounterReplayed, GbcsError, KeyStoreError, MacInvalid, SignatureInvalid
+from hanbench.gbcs.frame import Cra, GbcsMessage, decode_message, encode_message
 from hanbench.gbcs.image_types import ImageProfile, profile_for
 from hanbench.gbcs.keystore import KeyStore, Usage, public_key_of
 from hanbench.gbcs.protection import ReplyProtector, verify_mac
 from hanbench.gbcs.security_credentials import (
+    CS02B,
     CredentialsOutcome,
-    ReplacementMode,
     ReplacementOutcome,
     StatusCode,
     key_id,
-    read_update_credentials,
     replacing_party,
     update_credentials_response,
 )
+from hanbench.gbcs.signed_command import SignedCommand
 from hanbench.devices.defects import NO_DEFECTS, Defect, Defects
 from hanbench.devices.firmware import (
     ActivationFailed,
@@ -99,6 +99,7 @@ from hanbench.devices.firmware import (
 )
 
 LOGGER = logging.getLogger(__name__)
+_P = TypeVar("_P")
 
 
 class AlertOutbox(Protocol):
@@ -356,19 +357,10 @@ class GbcsDevice:
     def _activate_firmware(self, msg: GbcsMessage) -> ActivateFirmwareResponse | None:
         """CS06 after its MAC, GBCS steps in order; ``None`` when the command is refused unanswered."""
         counter = msg.originator_counter
-        if msg.originator != self.supplier or not verify_message(msg, self.keys.supplier_key):
-            self._refuse(CommandCheck.SIGNATURE, msg.message_code, counter,
-                         f"CS06 from {msg.originator} is not signed by this device's Supplier {self.supplier}")
-            return None
-        try:
-            command = read_activate_firmware(msg)
-        except GbcsError as exc:
-            self._refuse(CommandCheck.MALFORMED, msg.message_code, counter, f"malformed CS06: {exc}")
-            return None
-        if self.last_counter is not None and counter <= self.last_counter \
-                and not self.defects.has(Defect.SKIPS_COUNTER_CHECK):
-            self._refuse(CommandCheck.COUNTER, msg.message_code, counter,
-                         f"originator counter {counter} is not above the last accepted {self.last_counter}")
+        floor = None if self.last_counter is None or self.defects.has(Defect.SKIPS_COUNTER_CHECK) else self.last_counter
+        command = self._accepted(CS06, msg, self.supplier, self.keys.supplier_key, floor,
+                                 f"this device's Supplier {self.supplier}")
+        if command is None:
             return None
         self.last_counter = counter
         if command.is_cancellation:
@@ -383,6 +375,21 @@ class GbcsDevice:
             return Accepted()
         return self._activate_now(command.manufacturer_image_hash, counter, ActivationTrigger.CS06)
 
+    def _accepted(self, command: SignedCommand[_P, Any], msg: GbcsMessage, sender: EntityId,
+                  key: ec.EllipticCurvePublicKey | None, floor: int | None, who: str) -> _P | None:
+        """A signed command's payload once its signature, payload and counter pass, in that order
+        (:meth:`SignedCommand.accept`); ``None`` when one fails and the command is refused."""
+        try:
+            return command.accept(msg, sender, key, floor, who=who)
+        except SignatureInvalid as exc:
+            self._refuse(CommandCheck.SIGNATURE, msg.message_code, msg.originator_counter, str(exc))
+        except GbcsError as exc:
+            self._refuse(CommandCheck.MALFORMED, msg.message_code, msg.originator_counter,
+                         f"malformed {command.name}: {exc}")
+        except CounterReplayed as exc:
+            self._refuse(CommandCheck.COUNTER, msg.message_code, msg.originator_counter, str(exc))
+        return None
+
     def _update_credentials(self, msg: GbcsMessage) -> CredentialsOutcome | None:
         """CS02b on a change of supplier, after its MAC: the TransCoS party's signature and
         counter, then the Supplier cells replaced and the new Supplier's counter floor set;
@@ -396,23 +403,11 @@ class GbcsDevice:
         the device may act later on a signature it no longer trusts).
         """
         counter = msg.originator_counter
-        if self.keys.transcos_key is None or msg.originator != self.keys.acb \
-                or not verify_message(msg, self.keys.transcos_key):
-            self._refuse(CommandCheck.SIGNATURE, msg.message_code, counter,
-                         f"CS02b from {msg.originator} is not signed by the Transitional Change of Supplier party")
+        command = self._accepted(CS02B, msg, self.keys.acb, self.keys.transcos_key, self.transcos_counter,
+                                 "the Transitional Change of Supplier party")
+        if command is None:
             return None
-        try:
-            command = read_update_credentials(msg)
-            if command.mode is not ReplacementMode.SUPPLIER_BY_TRANSCOS:
-                raise MessageFormatError(f"credentialsReplacementMode {command.mode.name} is not supplierByTransCoS")
-            new, signing, agreement = replacing_party(command)
-        except GbcsError as exc:
-            self._refuse(CommandCheck.MALFORMED, msg.message_code, counter, f"malformed CS02b: {exc}")
-            return None
-        if self.transcos_counter is not None and counter <= self.transcos_counter:
-            self._refuse(CommandCheck.COUNTER, msg.message_code, counter,
-                         f"originator counter {counter} is not above the last accepted {self.transcos_counter}")
-            return None
+        new, signing, agreement = replacing_party(command)
         self.transcos_counter = counter
         old_keys, old = self.keys, self.supplier
         self.keys = self.keys.for_supplier(old, new, signing, agreement)

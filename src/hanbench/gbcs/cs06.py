@@ -25,11 +25,11 @@ from cryptography.hazmat.primitives.asymmetric import ec
 
 from hanbench.gbcs.asn1 import dump, generalized_time, load_der, native_time
 from hanbench.gbcs.codes import AlertCode, MessageCode
-from hanbench.gbcs.dlms import CosemDateTime
 from hanbench.gbcs.entity import EntityId
 from hanbench.gbcs.errors import MessageFormatError
 from hanbench.gbcs.fields import check_bytes, check_enum, check_uint, decoded, whole_seconds_utc
-from hanbench.gbcs.frame import Cra, GbcsMessage, new_message, new_response, require_kind, sign_message
+from hanbench.gbcs.frame import Cra, GbcsMessage, new_message, sign_message
+from hanbench.gbcs.signed_command import SignedCommand
 
 HASH_LENGTH = 32
 CANCELLATION_DATETIME = datetime(9999, 12, 31, 23, 59, 59, tzinfo=timezone.utc)
@@ -83,6 +83,11 @@ class ActivateFirmware:
         if self.execution_datetime is not None:
             object.__setattr__(self, "execution_datetime",
                                whole_seconds_utc(self.execution_datetime, "executionDateTime"))
+
+    @property
+    def counter(self) -> int:
+        """The originator counter it runs under (:class:`~hanbench.gbcs.signed_command.CountedPayload`)."""
+        return self.originator_counter
 
     @property
     def is_cancellation(self) -> bool:
@@ -221,40 +226,15 @@ class FutureDatedActivationAlert:
 
 # --- whole messages -----------------------------------------------------------------------------
 
-def activate_firmware_command(supplier: EntityId | str, device: EntityId | str, command: ActivateFirmware,
-                              supplier_key: ec.EllipticCurvePrivateKey) -> GbcsMessage:
-    """The CS06 command message from ``supplier`` to ``device``, signed with the Supplier's DS key.
+CS06 = SignedCommand(_CS06, "CS06", "payload originatorCounter", ActivateFirmware.decode, decode_response)
+"""CS06 as a signed command (:mod:`hanbench.gbcs.signed_command`): the Supplier signs it with its
+DS key, the frame's originator counter is the payload's, the device signs its response. The
+DCC's MAC envelope is not added here (see :mod:`hanbench.gbcs.frame`)."""
 
-    The frame's originator counter is the command's ``originator_counter``, as GBCS requires.
-    The DCC's MAC envelope is not added here (see :mod:`hanbench.gbcs.frame`).
-    """
-    msg = new_message(Cra.COMMAND, supplier, device, command.originator_counter, _CS06, command.encode())
-    return sign_message(msg, supplier_key)
-
-
-def read_activate_firmware(msg: GbcsMessage) -> ActivateFirmware:
-    """The CS06 command a message carries; its payload counter must equal the frame's."""
-    require_kind(msg, _CS06, Cra.COMMAND)
-    command = ActivateFirmware.decode(msg.payload)
-    if command.originator_counter != msg.originator_counter:
-        raise MessageFormatError(
-            f"CS06 command: payload originatorCounter {command.originator_counter} differs from the "
-            f"message's originator counter {msg.originator_counter}"
-        )
-    return command
-
-
-def activate_firmware_response(command_msg: GbcsMessage, response: ActivateFirmwareResponse,
-                               device_key: ec.EllipticCurvePrivateKey, *,
-                               date_time: datetime | CosemDateTime) -> GbcsMessage:
-    """The device's signed response to a CS06 command message, dated ``date_time``."""
-    require_kind(command_msg, _CS06, Cra.COMMAND)
-    return sign_message(new_response(command_msg, response.encode(), date_time=date_time), device_key)
-
-
-def read_activate_firmware_response(msg: GbcsMessage) -> ActivateFirmwareResponse:
-    require_kind(msg, _CS06, Cra.RESPONSE)
-    return decode_response(msg.payload)
+activate_firmware_command = CS06.command
+read_activate_firmware = CS06.read
+activate_firmware_response = CS06.response
+read_activate_firmware_response = CS06.read_response
 
 
 def future_dated_activation_alert(device: EntityId | str, supplier: EntityId | str, counter: int,

@@ -37,6 +37,11 @@ class SignatureInvalid(CheckFailed):
     """A signature that does not verify with the key it was checked against."""
 
 
+class CounterReplayed(CheckFailed):
+    """A signed command whose originator counter is not above the last one its sender used: a
+    replay, which GBCS has the device refuse."""
+
+
 class MacInvalid(CheckFailed):
     """A GBCS MAC (the GMAC of a general-ciphering envelope) that does not verify, or is missing
     where GBCS requires one."""

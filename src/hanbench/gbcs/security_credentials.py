@@ -42,7 +42,6 @@ from __future__ import annotations
 
 import enum
 from dataclasses import dataclass
-from datetime import datetime
 
 from asn1crypto import core
 from asn1crypto import x509 as asn1_x509
@@ -53,12 +52,11 @@ from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
 from hanbench.gbcs.asn1 import dump, load_der
 from hanbench.gbcs.codes import MessageCode
-from hanbench.gbcs.dlms import CosemDateTime
 from hanbench.gbcs.entity import EntityId
 from hanbench.gbcs.errors import MessageFormatError
 from hanbench.gbcs.fields import check_uint, decoded
-from hanbench.gbcs.frame import Cra, GbcsMessage, new_message, new_response, require_kind, sign_message
 from hanbench.gbcs.keystore import Usage, entity_of, public_key_of
+from hanbench.gbcs.signed_command import SignedCommand
 
 _CODE = MessageCode.CS02B_UPDATE_SECURITY_CREDENTIALS_SUPPLIER_BY_TRANSCOS
 
@@ -209,6 +207,11 @@ class UpdateSecurityCredentials:
         if not self.replacements:
             raise MessageFormatError("CS02b command: replacements cannot be empty")
 
+    @property
+    def counter(self) -> int:
+        """The TransCoS party's counter it runs under (:class:`~hanbench.gbcs.signed_command.CountedPayload`)."""
+        return self.authorising_counter
+
     def encode(self) -> bytes:
         control: dict[str, object] = {"credentialsReplacementMode": int(self.mode),
                                       "authorisingRemotePartySeqNumber": self.authorising_counter}
@@ -329,32 +332,24 @@ def replacing_party(command: UpdateSecurityCredentials) -> tuple[EntityId, ec.El
     return parties.pop(), public_key_of(by_usage[Usage.DS]), public_key_of(by_usage[Usage.KA])
 
 
-def update_credentials_command(transcos: EntityId | str, device: EntityId | str, command: UpdateSecurityCredentials,
-                               transcos_key: ec.EllipticCurvePrivateKey) -> GbcsMessage:
-    """The CS02b message from the TransCoS party to ``device``, signed with its key; the frame's
-    originator counter is the command's authorising counter."""
-    msg = new_message(Cra.COMMAND, transcos, device, command.authorising_counter, _CODE, command.encode())
-    return sign_message(msg, transcos_key)
-
-
-def read_update_credentials(msg: GbcsMessage) -> UpdateSecurityCredentials:
-    """The CS02b command a message carries; its authorising counter must equal the frame's."""
-    require_kind(msg, _CODE, Cra.COMMAND)
-    command = UpdateSecurityCredentials.decode(msg.payload)
-    if command.authorising_counter != msg.originator_counter:
-        raise MessageFormatError(f"CS02b command: authorisingRemotePartySeqNumber {command.authorising_counter} "
-                                 f"differs from the message's originator counter {msg.originator_counter}")
+def _supplier_by_transcos(data: bytes) -> UpdateSecurityCredentials:
+    """A payload of message code 0x0107, which names its mode: supplierByTransCoS, replacing
+    one new Supplier's DS and KA cells (:func:`replacing_party` says what else is malformed)."""
+    command = UpdateSecurityCredentials.decode(data)
+    if command.mode is not ReplacementMode.SUPPLIER_BY_TRANSCOS:
+        raise MessageFormatError(f"CS02b 0x0107: credentialsReplacementMode {command.mode.name} is not "
+                                 "supplierByTransCoS")
+    replacing_party(command)
     return command
 
 
-def update_credentials_response(command_msg: GbcsMessage, outcome: CredentialsOutcome,
-                                device_key: ec.EllipticCurvePrivateKey, *,
-                                date_time: datetime | CosemDateTime) -> GbcsMessage:
-    """The device's signed response to a CS02b command."""
-    require_kind(command_msg, _CODE, Cra.COMMAND)
-    return sign_message(new_response(command_msg, outcome.encode(), date_time=date_time), device_key)
+CS02B = SignedCommand(_CODE, "CS02b", "authorisingRemotePartySeqNumber", _supplier_by_transcos,
+                      CredentialsOutcome.decode)
+"""CS02b supplierByTransCoS as a signed command (:mod:`hanbench.gbcs.signed_command`): the TransCoS
+party signs it, the frame's originator counter is the authorising counter, the device signs its
+response."""
 
-
-def read_update_credentials_response(msg: GbcsMessage) -> CredentialsOutcome:
-    require_kind(msg, _CODE, Cra.RESPONSE)
-    return CredentialsOutcome.decode(msg.payload)
+update_credentials_command = CS02B.command
+read_update_credentials = CS02B.read
+update_credentials_response = CS02B.response
+read_update_credentials_response = CS02B.read_response
