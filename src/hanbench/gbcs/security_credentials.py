@@ -296,11 +296,14 @@ class CredentialsOutcome:
 
 
 def key_id(public_key: ec.EllipticCurvePublicKey) -> bytes:
-    """A key's identifier as a trust anchor cell reports it: SHA-1 of the uncompressed point
-    (RFC 5280's method 1 for the Subject Key Identifier)."""
+    """A key's identifier as a trust anchor cell reports it: its certificate's 8-octet Subject
+    Key Identifier, RFC 5280's method 2 (0100 and the low 60 bits of the SHA-1 of the
+    uncompressed point), as the DCC's test certificates carry it and a device in the DCC's test
+    environment reports it in CS02a (``tests/unit/gbcs/test_security_credentials.py``)."""
     digest = hashes.Hash(hashes.SHA1())
     digest.update(public_key.public_bytes(Encoding.X962, PublicFormat.UncompressedPoint))
-    return digest.finalize()
+    low = digest.finalize()[-8:]
+    return bytes([0x40 | (low[0] & 0x0F)]) + low[1:]
 
 
 def supplier_cells(ds_certificate: bytes, ka_certificate: bytes) -> tuple[Replacement, Replacement]:

@@ -3,10 +3,15 @@ parser reads it, the device's answer, and what a malformed command is refused fo
 
 from __future__ import annotations
 
+import base64
+
 import pytest
+from asn1crypto import core
 from cryptography.hazmat.primitives.serialization import Encoding
 
 from fixture_files import BENCH_KEYS
+from gbcs_vectors import KEYS as RTDS_KEYS
+from hanbench.gbcs.entity import EntityId
 from hanbench.gbcs.errors import MessageFormatError
 from hanbench.gbcs.keystore import KeyStore, Usage
 from hanbench.gbcs.security_credentials import (
@@ -18,11 +23,12 @@ from hanbench.gbcs.security_credentials import (
     StatusCode,
     TrustAnchorCell,
     UpdateSecurityCredentials,
+    key_id,
     replacing_party,
     supplier_cells,
     update_credentials_command,
 )
-from hanbench.gbcs.frame import new_response
+from hanbench.gbcs.frame import decode_message, new_response
 from hanbench.gbcs.use_cases import payload_of, read_payload
 
 KEYS = KeyStore(BENCH_KEYS)
@@ -108,3 +114,43 @@ def test_the_tools_that_read_any_use_case_read_a_cs02b_command_and_its_response(
     outcome = CredentialsOutcome(9, ReplacementMode.SUPPLIER_BY_TRANSCOS, 7, ())
     answer = new_response(sent, outcome.encode(), date_time=None)
     assert read_payload(answer) == outcome and payload_of(outcome, 9) == answer.payload
+
+
+# A CS02a Provide Security Credential Details response that a device sent in the DCC's test
+# environment, as SmartDCCInnovation/gbcs-parser carries it in test/parse.test.ts (GPL-3.0, test
+# "cell-usage-implicit"): no CS02b vector is public, but this one names the same trust anchor
+# cells, by the same remote party roles and keyUsage bits, with the key IDs a device reports
+# for them, among them the RTDS test Supplier's DS and KA cells.
+DCC_CS02A_RESPONSE = base64.b64decode(
+    "3QAAAAAAAIHHEQAAAADfCQIAAAGNHkxZdAiIc4T/AC+WHgiQs9UfMAAAAgACAAiBkjCBjzAlAgEACgEAAgEAMBowGAMCAgQECAAAAAAAAAAABAhK"
+    "m97xVx77EzA/AgECCgEAAgEAMDQwGAMCB4AECJCz1R8wAQAABAhEiZeS0Zb0uDAYAwIDCAQIkLPVHzABAAAECEBbjGJofY9wMCUCAQUKAQACAQAw"
+    "GjAYAwIHgAQIkLPVHzAAAAQECEs460dWHZPoAD1DusMm0XNJ8jJgLQ==")
+
+
+class _CellContents(core.Sequence):
+    _fields = [("keyUsage", core.BitString), ("cellUsage", core.Integer, {"default": 0}),
+               ("subjectUniqueID", core.OctetString), ("subjectKeyIdentifier", core.OctetString)]
+
+
+class _PartyDetails(core.Sequence):
+    _fields = [("remotePartyRole", core.Integer), ("statusCode", core.Enumerated),
+               ("currentSeqNumber", core.Integer), ("cells", core.SequenceOf, {"spec": _CellContents})]
+
+
+class _Cs02aResponse(core.SequenceOf):
+    _child_spec = _PartyDetails
+
+
+def test_the_cells_and_key_ids_are_named_as_a_device_in_the_dccs_test_environment_names_them() -> None:
+    parties = _Cs02aResponse.load(decode_message(DCC_CS02A_RESPONSE).payload)
+    roles = [p["remotePartyRole"].native for p in parties]
+    assert roles == [RemotePartyRole.ROOT, RemotePartyRole.SUPPLIER, RemotePartyRole.TRANSITIONAL_CHANGE_OF_SUPPLIER]
+    (supplier,) = (p for p in parties if p["remotePartyRole"].native == RemotePartyRole.SUPPLIER)
+    reported = {bytes(c["subjectKeyIdentifier"].native): c for c in supplier["cells"]}
+    rtds_supplier = "90-B3-D5-1F-30-01-00-00"
+    for usage in (Usage.DS, Usage.KA):
+        cell = reported[key_id(RTDS_KEYS.public_key(rtds_supplier, usage))]
+        assert cell["subjectUniqueID"].native == EntityId.parse(rtds_supplier).raw
+        ours = UpdateSecurityCredentials(ReplacementMode.SUPPLIER_BY_TRANSCOS, 1, (
+            Replacement(cert(SUPPLIER_B, usage), TrustAnchorCell(RemotePartyRole.SUPPLIER, usage)),)).encode()
+        assert bytes.fromhex("020102") + cell["keyUsage"].dump() in ours, f"the {usage.name} cell as the device names it"
