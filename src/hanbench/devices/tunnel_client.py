@@ -40,7 +40,6 @@ from zigpy.zcl import foundation
 
 from hanbench.devices.node import DEFAULT_REPLY_TIMEOUT_S, EmulatedNode
 from hanbench.errors import BadInput, CheckFailed, HanbenchError
-from hanbench.gbcs.errors import MessageFormatError
 from hanbench.gbcs.gbt import is_block
 from hanbench.listeners import Listeners
 from hanbench.radio.block_transfer import BlockTransfer, BlockTransferConfig, streamed
@@ -54,7 +53,7 @@ from hanbench.radio.se_clusters import (
     TunnelStatus,
     check_maximum_incoming_transfer_size,
 )
-from hanbench.radio.tunnel_errors import MessageTooLarge, NoTunnel, TransferDataRefused, TunnelRefused, check_fits
+from hanbench.radio.tunnel_errors import NoTunnel, TransferDataRefused, TunnelRefused, check_fits
 from hanbench.radio.zcl_frames import ZclHeader
 
 LOGGER = logging.getLogger(__name__)
@@ -107,7 +106,6 @@ class TunnelClient:
         self._opening: asyncio.Task[int] | None = None
         self._blocks = BlockTransfer(f"{node.ieee} to the CH", self._send_block, self._message_listeners,
                                      self._report, self.config.block_transfer)
-        self._acks: set[asyncio.Task[None]] = set()
 
     # -- public API ------------------------------------------------------------------
 
@@ -168,22 +166,17 @@ class TunnelClient:
 
         A message longer than the CH takes in one TransferData goes in GBCS General Block
         Transfer blocks: each acknowledged before the next from an awake device, all streamed
-        from a sleepy one (which could not wait for an acknowledgement).
+        from a sleepy one (which could not wait for an acknowledgement). One that cannot go in
+        blocks either raises :class:`~hanbench.radio.tunnel_errors.MessageTooLarge`.
         """
         room = self._room()
         if room is None or len(message) <= room:
             await self._send_block(bytes(message))
-            return
-        try:
-            if self.sleepy:
-                for block in streamed(bytes(message), room):
-                    await self._send_block(block)
-            else:
-                await self._blocks.send(bytes(message), room)
-        except MessageFormatError:  # not a GBCS message, or no block fits what the CH takes
-            assert self.server_maximum_incoming_transfer_size is not None
-            raise MessageTooLarge(len(HrgpFrame(self._kind, bytes(message)).encode()),
-                                  self.server_maximum_incoming_transfer_size) from None
+        elif self.sleepy:
+            for block in streamed(bytes(message), room):
+                await self._send_block(block)
+        else:
+            await self._blocks.send(bytes(message), room)
 
     def _room(self) -> int | None:
         """The most message octets one TransferData to the CH carries (None: not known yet)."""
@@ -214,8 +207,8 @@ class TunnelClient:
         messages: list[bytes] = []
         for _ in range(self.config.max_fetch):
             frame = await self._get()
-            if is_block(frame.message):
-                self._blocks.receive(frame.message)  # streamed: unacknowledged; the whole message to the listeners
+            if is_block(frame.message):  # streamed to a sleepy device; the whole message to the listeners
+                self._blocks.receive(frame.message, acknowledge=False)
             elif frame.message:
                 messages.append(frame.message)
             if frame.remaining == 0:
@@ -273,20 +266,10 @@ class TunnelClient:
                                       f"{self.config.maximum_incoming_transfer_size}")
         message = HrgpFrame.decode(command.data).message
         if is_block(message):
-            ack = self._blocks.receive(message)
-            if ack is not None:
-                task = asyncio.get_running_loop().create_task(self._acknowledge(ack.encode()))
-                self._acks.add(task)
-                task.add_done_callback(self._acks.discard)
-            return foundation.Status.SUCCESS
-        self._message_listeners(message)
+            self._blocks.receive(message)
+        else:
+            self._message_listeners(message)
         return foundation.Status.SUCCESS
-
-    async def _acknowledge(self, ack: bytes) -> None:
-        try:
-            await self._send_block(ack)
-        except (zigpy.exceptions.DeliveryError, TimeoutError, HanbenchError) as exc:
-            LOGGER.info("%s: the GBT acknowledgement to the CH did not go: %s", self.node.ieee, exc)
 
     async def _refuse(
         self, packet: t.ZigbeePacket, header: ZclHeader, tunnel_id: int,

@@ -66,7 +66,6 @@ from zigpy.zcl import ClusterType, foundation
 from hanbench.errors import BadInput, CheckFailed, HanbenchError
 from hanbench.gbcs.entity import EntityId
 from hanbench.gbcs.frame import GbcsMessage, encode_message
-from hanbench.gbcs.errors import MessageFormatError
 from hanbench.gbcs.gbt import is_block
 from hanbench.hub.cluster_hook import DeviceHooks, request_listeners
 from hanbench.hub.mirror import MirrorServer
@@ -176,7 +175,6 @@ class TunnelServer:
         # Per sleepy device: the message being served in blocks, its blocks still to go, and when
         # the last one went (the device drops a part-message its next block does not follow in time).
         self._serving: dict[EntityId, tuple[QueuedMessage, list[bytes], float]] = {}
-        self._acks: set[asyncio.Task[None]] = set()
         self.queue.on_expired(self._expired)
 
     # -- installation ------------------------------------------------------------------
@@ -243,7 +241,7 @@ class TunnelServer:
             if mirror is None:
                 raise NoMirror(f"{entity} is sleepy but has no mirror to flag a pending message on")
             if tunnel is not None and len(message) > self._one_transfer(tunnel) - GET_RESPONSE_OVERHEAD:
-                self._blocks(message, self._one_transfer(tunnel) - GET_RESPONSE_OVERHEAD)  # no block fits: refused now
+                streamed(message, self._one_transfer(tunnel) - GET_RESPONSE_OVERHEAD)  # no block fits: refused now
             self.queue.put(entity, message, command.originator_counter)
             mirror.set(NotificationFlags.TUNNEL_MESSAGE_PENDING)
             return Delivery.QUEUED
@@ -253,7 +251,6 @@ class TunnelServer:
         if len(message) <= one:
             await self._transfer(entity, tunnel, message)
         else:
-            self._blocks(message, one)
             await self._block_transfer(entity).send(message, one)
         return Delivery.SENT
 
@@ -262,14 +259,6 @@ class TunnelServer:
         what the CH's radio sends at once."""
         limit = self.config.transfer_octets
         return tunnel.maximum_incoming_transfer_size if limit is None else min(limit, tunnel.maximum_incoming_transfer_size)
-
-    @staticmethod
-    def _blocks(message: bytes, block_octets: int) -> list[bytes]:
-        """``message`` as streamed GBT blocks; :class:`MessageTooLarge` when no block fits."""
-        try:
-            return streamed(message, block_octets)
-        except MessageFormatError:
-            raise MessageTooLarge(len(message), block_octets) from None
 
     async def _transfer(self, entity: EntityId, tunnel: Tunnel, data: bytes) -> None:
         """One TransferData to an awake device, acknowledged by its Default Response."""
@@ -299,24 +288,6 @@ class TunnelServer:
                 f"CH to {entity}", send_block, lambda message: self._message_listeners(entity, message),
                 lambda error: self._report(entity, error), self.config.block_transfer)
         return self._block_transfers[entity]
-
-    def _receive_block(self, entity: EntityId, data: bytes) -> None:
-        """A GBT block from ``entity``: taken, and acknowledged unless streamed (or the device sleeps)."""
-        ack = self._block_transfer(entity).receive(data)
-        if ack is None or self.is_sleepy(entity):
-            return
-        task = asyncio.get_running_loop().create_task(self._acknowledge(entity, ack.encode()))
-        self._acks.add(task)
-        task.add_done_callback(self._acks.discard)
-
-    async def _acknowledge(self, entity: EntityId, ack: bytes) -> None:
-        tunnel = self.tunnel_of(entity)
-        if tunnel is None:
-            return
-        try:
-            await self._transfer(entity, tunnel, ack)
-        except (zigpy.exceptions.DeliveryError, TimeoutError, HanbenchError) as exc:
-            LOGGER.info("the GBT acknowledgement to %s did not go: %s", entity, exc)
 
     # -- request handlers ----------------------------------------------------------------
 
@@ -396,8 +367,8 @@ class TunnelServer:
         if frame.kind is HrgpKind.GET_RESPONSE:
             self._report(entity, HrgpFormatError("a device sent GET-RESPONSE, which only the CH sends"))
             return
-        if is_block(frame.message):
-            self._receive_block(entity, frame.message)
+        if is_block(frame.message):  # acknowledged unless streamed, or the device sleeps and cannot hear it
+            self._block_transfer(entity).receive(frame.message, acknowledge=not self.is_sleepy(entity))
             return
         self._message_listeners(entity, frame.message)
 
@@ -446,7 +417,7 @@ class TunnelServer:
         now = asyncio.get_running_loop().time()
         if (serving is None or serving[0] is not queued
                 or now - serving[2] > self.config.block_transfer.reassembly_timeout_s):
-            serving = self._serving[device] = (queued, self._blocks(queued.message, room), now)
+            serving = self._serving[device] = (queued, streamed(queued.message, room), now)
         blocks = serving[1]
         return blocks[0], len(blocks) - 1
 

@@ -11,13 +11,16 @@ goes as GBT blocks (:mod:`hanbench.gbcs.gbt`), one TransferData each.
 * :func:`streamed` gives the blocks of a sender that cannot wait for acknowledgements (a
   message served to a sleepy device one block per GB-HRGP GET, or sent by one): the
   receiver acknowledges none of them.
-* :meth:`BlockTransfer.receive` takes each block from the other end in order. It returns
-  the acknowledgement the tunnel sends back (none for streamed blocks), hands the whole
-  message to ``deliver`` at its last block, and reports a lost block (the next one arrives
-  out of order), a message past ``max_message_octets``, a malformed block, or a message
-  whose next block has not come within ``reassembly_timeout_s`` (its blocks are dropped);
-  a reported message is not delivered, and its sender's next block is refused until it
-  starts again from block 1.
+* Both raise :class:`~hanbench.radio.tunnel_errors.MessageTooLarge` for a message no block
+  of the size the tunnel carries holds (:func:`segmented`), before anything is sent.
+* :meth:`BlockTransfer.receive` takes each block from the other end in order. It sends the
+  acknowledgement back itself, through ``send_block`` (none for streamed blocks, nor where
+  the caller says the other end cannot hear one; one that does not go is logged: the
+  sender sends its block again), hands the whole message to ``deliver`` at its last block,
+  and reports a lost block (the next one arrives out of order), a message past
+  ``max_message_octets``, a malformed block, or a message whose next block has not come
+  within ``reassembly_timeout_s`` (its blocks are dropped); a reported message is not
+  delivered, and its sender's next block is refused until it starts again from block 1.
 """
 
 from __future__ import annotations
@@ -27,9 +30,13 @@ import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
+import zigpy.exceptions
+
 from hanbench.errors import BadInput, CheckFailed, HanbenchError
 from hanbench.gbcs import gbt
 from hanbench.gbcs.entity import EntityId
+from hanbench.gbcs.errors import MessageFormatError
+from hanbench.radio.tunnel_errors import MessageTooLarge
 from hanbench.timing import GBT_ACK_TIMEOUT_S, GBT_REASSEMBLY_TIMEOUT_S
 
 LOGGER = logging.getLogger(__name__)
@@ -64,17 +71,30 @@ class BlockTransferConfig:
                            f"got {self.retries} and {self.max_message_octets}")
 
 
+def segmented(message: bytes, block_octets: int, *, streaming: bool = False) -> list[gbt.Block]:
+    """``message`` in blocks of at most ``block_octets``.
+
+    Raises :class:`MessageTooLarge`, the tunnel's refusal of a message longer than one
+    transfer, when it cannot go in blocks either: no block of that size has room for data
+    after the GBT headers, or it is no GBCS message (GBT needs its routing header).
+    """
+    try:
+        return gbt.segment(message, block_octets, streaming=streaming)
+    except MessageFormatError:
+        raise MessageTooLarge(len(message), block_octets) from None
+
+
 def streamed(message: bytes, block_octets: int) -> list[bytes]:
     """The blocks of ``message`` for a sender that does not wait for acknowledgements."""
-    return [block.encode() for block in gbt.segment(message, block_octets, streaming=True)]
+    return [block.encode() for block in segmented(message, block_octets, streaming=True)]
 
 
 class BlockTransfer:
     """GBT at one end of one tunnel; see the module docstring.
 
-    ``send_block`` puts one block on the tunnel (a TransferData that the other end
-    acknowledges at the Zigbee level); ``deliver`` gets each whole message; ``report`` each
-    refused block or dropped message.
+    ``send_block`` puts one block (or acknowledgement) on the tunnel (a TransferData that the
+    other end acknowledges at the Zigbee level); ``deliver`` gets each whole message;
+    ``report`` each refused block or dropped message.
     """
 
     def __init__(
@@ -98,10 +118,11 @@ class BlockTransfer:
         # bytes, not the block number: another message may come under the same routing key (the
         # same command sent again with the ACB's MAC keeps its originator counter).
         self._completed: dict[tuple[EntityId, int], bytes] = {}
+        self._acknowledging: set[asyncio.Task[None]] = set()
 
     async def send(self, message: bytes, block_octets: int) -> None:
         """Send ``message`` in blocks of at most ``block_octets``, each acknowledged before the next."""
-        for block in gbt.segment(message, block_octets):
+        for block in segmented(message, block_octets):
             await self._send_acknowledged(block)
 
     async def _send_acknowledged(self, block: gbt.Block) -> None:
@@ -123,23 +144,31 @@ class BlockTransfer:
             f"{self.owner}: GBT block {block.block_number} of message {block.routing.originator_counter} was not "
             f"acknowledged within {self.config.ack_timeout_s} s, {1 + self.config.retries} times sent")
 
-    def receive(self, data: bytes) -> gbt.Block | None:
-        """Take one block from the other end; the acknowledgement to send back, if any."""
+    def receive(self, data: bytes, *, acknowledge: bool = True) -> None:
+        """Take one block from the other end and acknowledge it, unless it is streamed or
+        ``acknowledge`` is False (the other end cannot hear an acknowledgement: it sleeps)."""
         try:
             block = gbt.Block.decode(data)
         except gbt.GbtError as exc:
             self._report(exc)
-            return None
+            return
         if block.is_ack:
             future = self._acks.get((block.routing.key, block.block_number_ack))
             if future is not None and not future.done():
                 future.set_result(None)
-            return None
+            return
+        if self._take(block, data) and acknowledge and not block.streaming:
+            task = asyncio.get_running_loop().create_task(self._acknowledge(block))
+            self._acknowledging.add(task)
+            task.add_done_callback(self._acknowledging.discard)
+
+    def _take(self, block: gbt.Block, data: bytes) -> bool:
+        """Put ``block`` (``data`` as it came) with its message; whether it is to be acknowledged."""
         key = block.routing.key
         # A repeat: no message under way under the key, and the very block that ended the last
         # one (a replay comes from its first block, so it reassembles and reaches the device).
         if key not in self._receiving and block.block_number > 1 and self._completed.get(key) == data:
-            return None if block.streaming else block.ack()
+            return True
         reassembly = self._receiving.get(key)
         if reassembly is None or (block.block_number == 1 and reassembly.received != 1):
             reassembly = self._receiving[key] = gbt.Reassembly(block.routing, self.config.max_message_octets)
@@ -148,14 +177,21 @@ class BlockTransfer:
         except gbt.GbtError as exc:
             self._drop(key)
             self._report(exc)
-            return None
+            return False
         self._restart_timer(key)
         if whole is not None:
             self._drop(key)
             self._completed[key] = data
             asyncio.get_running_loop().call_later(self.config.reassembly_timeout_s, self._completed.pop, key, None)
             self._deliver(whole)
-        return None if block.streaming else block.ack()
+        return True
+
+    async def _acknowledge(self, block: gbt.Block) -> None:
+        try:
+            await self._send_block(block.ack().encode())
+        except (zigpy.exceptions.DeliveryError, TimeoutError, HanbenchError) as exc:
+            LOGGER.info("%s: the acknowledgement of GBT block %d of message %d did not go: %s", self.owner,
+                        block.block_number, block.routing.originator_counter, exc)
 
     def _restart_timer(self, key: tuple[EntityId, int]) -> None:
         timer = self._timers.pop(key, None)

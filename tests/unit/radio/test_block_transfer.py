@@ -4,9 +4,11 @@ acknowledgement, blocks out of order, a message too large, and a message that st
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import Callable
 
 import pytest
+import zigpy.exceptions
 from cryptography.hazmat.primitives.asymmetric import ec
 
 from hanbench.errors import BadInput, HanbenchError
@@ -15,6 +17,7 @@ from hanbench.gbcs.entity import EntityId
 from hanbench.gbcs.frame import Cra, encode_message, new_message, sign_message
 from hanbench.gbcs.gbt import Block, BlockOutOfOrder, MessageIncomplete, MessageTooLarge, segment
 from hanbench.radio.block_transfer import BlockNotAcknowledged, BlockTransfer, BlockTransferConfig, streamed
+from hanbench.radio.tunnel_errors import MessageTooLarge as TooLargeForTunnel
 
 pytestmark = pytest.mark.looptime
 
@@ -25,28 +28,35 @@ MESSAGE = encode_message(sign_message(new_message(Cra.COMMAND, SUPPLIER, ESME, 7
 
 
 class Ends:
-    """A sender and a receiver joined by a link that can lose what crosses it."""
+    """A sender and a receiver joined by a link that can lose what crosses it, either way."""
 
     def __init__(self, config: BlockTransferConfig | None = None,
                  lose: Callable[[Block], bool] = lambda block: False) -> None:
         self.delivered: list[bytes] = []
         self.errors: list[HanbenchError] = []
         self.sent: list[Block] = []
+        self.acks: list[Block] = []
         self.lose = lose
         self.sender = BlockTransfer("sender", self._to_receiver, self.delivered.append, self.errors.append, config)
-        self.receiver = BlockTransfer("receiver", self._unused, self.delivered.append, self.errors.append, config)
+        self.receiver = BlockTransfer("receiver", self._to_sender, self.delivered.append, self.errors.append, config)
 
     async def _to_receiver(self, data: bytes) -> None:
         block = Block.decode(data)
         self.sent.append(block)
-        if self.lose(block):
-            return
-        ack = self.receiver.receive(data)
-        if ack is not None and not self.lose(ack):
-            asyncio.get_running_loop().call_soon(self.sender.receive, ack.encode())
+        if not self.lose(block):
+            self.receiver.receive(data)
 
-    async def _unused(self, data: bytes) -> None:
-        raise AssertionError("the receiver sends only acknowledgements, through the link")
+    async def _to_sender(self, data: bytes) -> None:
+        ack = Block.decode(data)
+        self.acks.append(ack)
+        if not self.lose(ack):
+            self.sender.receive(data)
+
+
+async def settle() -> None:
+    """Let the acknowledgements under way go (a few loop turns, no time passes)."""
+    for _ in range(5):
+        await asyncio.sleep(0)
 
 
 async def test_each_block_waits_for_its_acknowledgement_and_the_message_arrives_whole() -> None:
@@ -150,8 +160,54 @@ async def test_a_message_larger_than_the_receiver_takes_is_reported_not_delivere
 
 async def test_streamed_blocks_are_not_acknowledged() -> None:
     ends = Ends()
-    acks = [ends.receiver.receive(data) for data in streamed(MESSAGE, 68)]
-    assert acks == [None] * len(acks) and ends.delivered == [MESSAGE]
+    for data in streamed(MESSAGE, 68):
+        ends.receiver.receive(data)
+    await settle()
+    assert ends.acks == [] and ends.delivered == [MESSAGE]
+
+
+async def test_the_receiver_acknowledges_each_block_itself_unless_the_other_end_cannot_hear_it() -> None:
+    blocks = segment(MESSAGE, 68)
+    ends = Ends()
+    for block in blocks:
+        ends.receiver.receive(block.encode())
+    await settle()
+    assert [a.block_number_ack for a in ends.acks] == [b.block_number for b in blocks]
+    assert all(a.is_ack and a.routing == blocks[0].routing for a in ends.acks)
+    quiet = Ends()
+    for block in blocks:
+        quiet.receiver.receive(block.encode(), acknowledge=False)
+    await settle()
+    assert quiet.acks == [] and quiet.delivered == [MESSAGE] == ends.delivered
+
+
+async def test_an_acknowledgement_that_does_not_go_is_logged_and_the_message_still_delivered(
+        caplog: pytest.LogCaptureFixture) -> None:
+    async def fails(data: bytes) -> None:
+        raise zigpy.exceptions.DeliveryError("lost on the air")
+
+    delivered: list[bytes] = []
+    errors: list[HanbenchError] = []
+    receiver = BlockTransfer("receiver", fails, delivered.append, errors.append)
+    with caplog.at_level(logging.INFO, logger="hanbench.radio.block_transfer"):
+        for block in segment(MESSAGE, 68):
+            receiver.receive(block.encode())
+        await settle()
+    assert delivered == [MESSAGE] and errors == []
+    assert "receiver: the acknowledgement of GBT block 1 of message 77 did not go: lost on the air" in caplog.text
+
+
+@pytest.mark.parametrize("message", [MESSAGE, bytes(300)], ids=["no room in a block", "no GBCS message"])
+async def test_a_message_that_cannot_go_in_blocks_of_the_tunnels_size_is_too_large_before_anything_is_sent(
+        message: bytes) -> None:
+    ends = Ends()
+    octets = 20 if message == MESSAGE else 68
+    with pytest.raises(TooLargeForTunnel) as caught:
+        await ends.sender.send(message, octets)
+    assert (caught.value.size, caught.value.limit) == (len(message), octets)
+    with pytest.raises(TooLargeForTunnel):
+        streamed(message, octets)
+    assert ends.sent == []
 
 
 async def test_a_message_whose_next_block_does_not_come_is_dropped_and_reported() -> None:
