@@ -357,13 +357,7 @@ class TunnelServer:
         if frame.kind is HrgpKind.GET:
             await self._answer_get(tunnel, hdr)
             return
-        try:
-            await self._default_response(device, hdr, foundation.Status.SUCCESS)
-        except zigpy.exceptions.DeliveryError as exc:
-            # The message arrived; only its acknowledgement was lost (on the air, or a GSME asleep
-            # again). The CH acts on what it received, or a device's response or alert would
-            # vanish with nobody told.
-            LOGGER.info("the Default Response to %s's TransferData did not reach it: %s", entity, exc)
+        await self._default_response(device, hdr, foundation.Status.SUCCESS)
         if frame.kind is HrgpKind.GET_RESPONSE:
             self._report(entity, HrgpFormatError("a device sent GET-RESPONSE, which only the CH sends"))
             return
@@ -447,11 +441,23 @@ class TunnelServer:
         self._error_listeners(entity, error)
 
     async def _default_response(self, device: Device, hdr: foundation.ZCLHeader, status: foundation.Status) -> None:
+        """Answer a device's command with a Default Response; one that does not reach the device
+        is logged, and the CH goes on with what it received, at every call site alike.
+
+        The command arrived; only its acknowledgement was lost (on the air, or a GSME asleep
+        again). Acting on it all the same keeps a device's response or alert from vanishing
+        with nobody told, and a malformed frame reported, a closed tunnel closed.
+        """
         if hdr.frame_control.disable_default_response and status == foundation.Status.SUCCESS:
             return
-        await self._tunneling(entity_of(device.ieee)).general_command(
-            foundation.GeneralCommand.Default_Response, hdr.command_id, status, tsn=hdr.tsn
-        )
+        entity = entity_of(device.ieee)
+        try:
+            await self._tunneling(entity).general_command(
+                foundation.GeneralCommand.Default_Response, hdr.command_id, status, tsn=hdr.tsn
+            )
+        except zigpy.exceptions.DeliveryError as exc:
+            LOGGER.info("the Default Response (%s) to %s's command 0x%02X did not reach it: %s",
+                        status.name, entity, hdr.command_id, exc)
 
     def _free_id(self) -> int:
         return next(i for i in self._ids if i not in self._tunnels)

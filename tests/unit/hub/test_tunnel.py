@@ -7,6 +7,7 @@ nodes joined and interviewed by zigpy; each frame crosses the air as real ZCL.
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
@@ -439,6 +440,32 @@ async def test_malformed_or_misdirected_gb_hrgp_is_reported_not_delivered(payloa
     assert delivered == []
     assert [type(e) for _, e in errors] == [HrgpFormatError]
     assert rsp.status == status
+
+
+@pytest.mark.parametrize("command", ["malformed GB-HRGP", "close_tunnel"])
+async def test_a_command_whose_default_response_is_lost_is_still_acted_on(
+        command: str, caplog: pytest.LogCaptureFixture) -> None:
+    # As for a well-formed message (above), at every Default Response the CH sends: a malformed
+    # frame is still reported, a closed tunnel still closed, and nothing escapes into zigpy.
+    async with on_premises() as p:
+        tunnel_id = await p.esme.tunnel.open()
+        p.air.set_link(p.app.state.node_info.ieee, p.esme.ieee, LinkModel(loss=1.0), both_ways=False)
+        if command == "close_tunnel":
+            request = p.esme.request(Tunneling.cluster_id, "close_tunnel", tunnel_id=tunnel_id)
+        else:
+            request = p.esme.request(Tunneling.cluster_id, "transfer_data_client_to_server",
+                                     tunnel_id=tunnel_id, data=t.Bytes(b"\x01\x00"))
+        with caplog.at_level(logging.INFO):
+            with pytest.raises(TimeoutError):  # the answer never comes back
+                await request
+            await settle()
+        errors, tunnel = p.hub_errors, p.tunnels.tunnel_of(ESME)
+    if command == "close_tunnel":
+        assert tunnel is None and errors == []
+    else:
+        assert tunnel is not None and [type(e) for _, e in errors] == [HrgpFormatError]
+    assert "callback failed" not in caplog.text
+    assert "did not reach it" in caplog.text
 
 
 async def test_close_tunnel_forgets_the_tunnel() -> None:
