@@ -374,6 +374,8 @@ class TunnelServer:
 
         A message too long for one GET-RESPONSE is served one streamed GBT block per GET, its
         remaining count counting its blocks still to come; it leaves the queue with its last.
+        A GET-RESPONSE the device's stack did not acknowledge (lost on the air) is logged and
+        moves nothing on: the device's next GET gets the same again.
         """
         waiting = self.queue.peek(tunnel.device)
         queued: QueuedMessage | None = waiting[0] if waiting else None
@@ -389,16 +391,20 @@ class TunnelServer:
                 self._report(tunnel.device, exc)
                 piece, queued = b"", None
         payload = HrgpFrame(HrgpKind.GET_RESPONSE, piece, others + blocks_left).encode()
-        await self._tunneling(tunnel.device).client_command(
-            _S2C.transfer_data_server_to_client.id, tunnel_id=tunnel.tunnel_id, data=t.Bytes(payload), tsn=hdr.tsn
-        )
-        if in_blocks:
-            message, blocks, _ = self._serving[tunnel.device]
-            blocks.pop(0)
-            self._serving[tunnel.device] = (message, blocks, asyncio.get_running_loop().time())
-        if queued is not None and blocks_left == 0:
-            self._serving.pop(tunnel.device, None)
-            self.queue.pop(tunnel.device)
+        try:
+            await self._tunneling(tunnel.device).client_command(
+                _S2C.transfer_data_server_to_client.id, tunnel_id=tunnel.tunnel_id, data=t.Bytes(payload), tsn=hdr.tsn
+            )
+        except zigpy.exceptions.DeliveryError as exc:
+            LOGGER.info("the GET-RESPONSE to %s did not reach it; its next GET gets the same: %s", tunnel.device, exc)
+        else:
+            if in_blocks:
+                message, blocks, _ = self._serving[tunnel.device]
+                blocks.pop(0)
+                self._serving[tunnel.device] = (message, blocks, asyncio.get_running_loop().time())
+            if queued is not None and blocks_left == 0:
+                self._serving.pop(tunnel.device, None)
+                self.queue.pop(tunnel.device)
         self._lower_pending_flag(tunnel.device)
 
     def _next_block(self, device: EntityId, queued: QueuedMessage, room: int) -> tuple[bytes, int]:
