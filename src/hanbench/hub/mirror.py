@@ -25,6 +25,14 @@ endpoint the frame came from, which only the cluster object knows; it answers wi
 ``Device.reply`` from the mirror endpoint. zigpy's own answers to these two frames are suppressed by
 :class:`hanbench.radio.se_clusters.Metering`.
 
+The answers are written by hand (:mod:`hanbench.radio.zcl_frames`' header, and a Read
+Attributes Response record per attribute, ZCL §2.5.2) rather than as zigpy ``Struct`` objects:
+each GSME wake reads the flags, and zigpy's ``ZCLHeader``, ``ReadAttributeRecord`` and
+``TypeValue`` bind their arguments through ``inspect.Signature`` on every construction, which
+made the CH's answer a quarter of the CPU of an estate's day of GSME wakes.
+``tests/unit/hub/test_mirror.py`` pins the bytes to zigpy's own serialisation of the same
+answers.
+
 The mirror endpoints are a fixed range the CH hosts (:data:`DEFAULT_MIRROR_ENDPOINTS`); a
 real stack only delivers frames to endpoints it has, so put :func:`mirror_endpoint_descriptors`
 among the coordinator's endpoints.
@@ -35,6 +43,7 @@ from __future__ import annotations
 import asyncio
 import functools
 import logging
+import struct
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -57,6 +66,7 @@ from hanbench.radio.se_clusters import (
     is_client_attribute_read,
 )
 from hanbench.radio.endpoints import se_endpoint
+from hanbench.radio.zcl_frames import header
 from hanbench.radio.se_profile import SeDeviceType
 
 LOGGER = logging.getLogger(__name__)
@@ -65,6 +75,16 @@ LOGGER = logging.getLogger(__name__)
 DEFAULT_MIRROR_ENDPOINTS: tuple[int, ...] = (2, 3, 4, 5)
 
 FlagsListener = Callable[["Mirror"], None]
+
+_READ_ATTRIBUTES_RSP = foundation.GeneralCommand.Read_Attributes_rsp.value
+_FLAGS = MeteringClientAttributes.functional_notification_flags
+#: A Read Attributes Response record (ZCL §2.5.2.1): attribute ID and status, then the type
+#: and value of an attribute read (the flags, a 32-bit bitmap).
+_UNREAD_RECORD = struct.Struct("<HB")
+_FLAGS_RECORD = struct.Struct("<HBBI")
+_FLAGS_TYPE = int(_FLAGS.zcl_type)
+_UNSUPPORTED = foundation.Status.UNSUPPORTED_ATTRIBUTE.value
+_SUCCESS = foundation.Status.SUCCESS.value
 
 
 def mirror_endpoint_descriptors(endpoints: Sequence[int] = DEFAULT_MIRROR_ENDPOINTS) -> list[zdo_t.SimpleDescriptor]:
@@ -181,45 +201,42 @@ class MirrorServer:
         mirror = self.get(device.ieee)
         endpoint = NO_MIRROR_ENDPOINT if mirror is None else mirror.endpoint
         response = Metering.ServerCommandDefs.request_mirror_response
-        await self._reply(
-            device, cluster, self.esi_endpoint, tsn, response.id, False,
-            response.schema(endpoint_id=endpoint).serialize(),
-        )
+        frame = _answer_header(tsn, response.id, cluster_specific=True) + response.schema(endpoint_id=endpoint).serialize()
+        await self._reply(device, cluster, self.esi_endpoint, tsn, frame)
 
     async def _answer_read(self, device: Device, cluster: Cluster, tsn: int, attribute_ids: list[int]) -> None:
         mirror = self.get(device.ieee)
-        records = [self._record(mirror, attrid) for attrid in attribute_ids]
-        rsp = foundation.GENERAL_COMMANDS[foundation.GeneralCommand.Read_Attributes_rsp]
         src_ep = self.esi_endpoint if mirror is None else mirror.endpoint
-        await self._reply(device, cluster, src_ep, tsn, rsp.id, True, rsp.schema(status_records=records).serialize())
+        await self._reply(device, cluster, src_ep, tsn, read_attributes_response(tsn, mirror, attribute_ids))
 
     @staticmethod
-    def _record(mirror: Mirror | None, attrid: int) -> foundation.ReadAttributeRecord:
-        """A device without a mirror reads nothing: every attribute is unsupported for it."""
-        flags = MeteringClientAttributes.functional_notification_flags
-        if mirror is None or attrid != flags.id:
-            return foundation.ReadAttributeRecord(attrid, foundation.Status.UNSUPPORTED_ATTRIBUTE)
-        return foundation.ReadAttributeRecord(
-            attrid, foundation.Status.SUCCESS, foundation.TypeValue(type=flags.zcl_type, value=mirror.flags)
-        )
-
-    @staticmethod
-    async def _reply(
-        device: Device, cluster: Cluster, src_ep: int, tsn: int, command_id: int, general: bool, payload: bytes
-    ) -> None:
+    async def _reply(device: Device, cluster: Cluster, src_ep: int, tsn: int, frame: bytes) -> None:
         """Send one answer from the CH's Metering client (``src_ep``) to the GSME's server."""
-        control = (foundation.FrameControl.general if general else foundation.FrameControl.cluster)(
-            direction=foundation.Direction.Client_to_Server
-        ).replace(disable_default_response=True)
-        header = foundation.ZCLHeader(frame_control=control, tsn=tsn, command_id=command_id)
         await device.reply(
             profile=cluster.endpoint.profile_id,
             cluster=Metering.cluster_id,
             src_ep=src_ep,
             dst_ep=cluster.endpoint.endpoint_id,
             sequence=tsn,
-            data=header.serialize() + payload,
+            data=frame,
         )
+
+
+def _answer_header(tsn: int, command_id: int, *, cluster_specific: bool) -> bytes:
+    """The header of the CH's answer from its Metering client: client to server, no Default Response."""
+    return header(tsn, command_id, cluster_specific=cluster_specific, server_to_client=False,
+                  disable_default_response=True)
+
+
+def read_attributes_response(tsn: int, mirror: Mirror | None, attribute_ids: Sequence[int]) -> bytes:
+    """The CH's Read Attributes Response to a read of ``mirror``'s client attributes: the flags
+    where asked for, every other attribute unsupported; a device without a mirror reads nothing."""
+    records = b"".join(
+        _FLAGS_RECORD.pack(attrid, _SUCCESS, _FLAGS_TYPE, int(mirror.flags))
+        if mirror is not None and attrid == _FLAGS.id else _UNREAD_RECORD.pack(attrid, _UNSUPPORTED)
+        for attrid in attribute_ids
+    )
+    return _answer_header(tsn, _READ_ATTRIBUTES_RSP, cluster_specific=False) + records
 
 
 class _MeteringListener:

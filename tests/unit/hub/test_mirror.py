@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import pytest
+from zigpy.zcl import foundation
 
 from hanbench.devices.mirror_client import MirrorRefused
 from hanbench.errors import BadInput, CheckFailed
-from hanbench.hub.mirror import DEFAULT_MIRROR_ENDPOINTS, Mirror, MirrorServer
-from hanbench.radio.se_clusters import Metering, NotificationFlags
+from hanbench.hub.mirror import DEFAULT_MIRROR_ENDPOINTS, Mirror, MirrorServer, read_attributes_response
+from hanbench.radio.se_clusters import Metering, MeteringClientAttributes, NotificationFlags
 from test_tunnel import ESME, GSME, on_premises, settle
 
 pytestmark = pytest.mark.looptime
@@ -90,3 +91,36 @@ def test_create_is_idempotent_and_endpoints_run_out() -> None:
 def test_mirror_endpoints_must_be_distinct_and_not_the_esi(endpoints: tuple[int, ...]) -> None:
     with pytest.raises(BadInput):
         MirrorServer(endpoints=endpoints)
+
+
+def _zigpy_read_attributes_response(tsn: int, mirror: Mirror | None, attribute_ids: list[int]) -> bytes:
+    """What zigpy writes for the same answer: its ZCL header from the CH's Metering client and
+    its Read Attributes Response records."""
+    flags = MeteringClientAttributes.functional_notification_flags
+    records = [
+        foundation.ReadAttributeRecord(attrid, foundation.Status.SUCCESS,
+                                       foundation.TypeValue(type=flags.zcl_type, value=mirror.flags))
+        if mirror is not None and attrid == flags.id
+        else foundation.ReadAttributeRecord(attrid, foundation.Status.UNSUPPORTED_ATTRIBUTE)
+        for attrid in attribute_ids
+    ]
+    rsp = foundation.GENERAL_COMMANDS[foundation.GeneralCommand.Read_Attributes_rsp]
+    control = foundation.FrameControl.general(direction=foundation.Direction.Client_to_Server).replace(
+        disable_default_response=True)
+    header = foundation.ZCLHeader(frame_control=control, tsn=tsn, command_id=rsp.id)
+    return header.serialize() + rsp.schema(status_records=records).serialize()
+
+
+@pytest.mark.parametrize("flags", [NotificationFlags(0), NotificationFlags.NEW_OTA_FIRMWARE,
+                                   NotificationFlags.NEW_OTA_FIRMWARE | NotificationFlags.TUNNEL_MESSAGE_PENDING,
+                                   NotificationFlags(sum(NotificationFlags))])
+@pytest.mark.parametrize("attribute_ids", [[0x0000], [0x0000, 0x0001], [0x0001], [0x0000, 0xFFFF, 0x0000], []])
+@pytest.mark.parametrize("tsn", [0, 0x5A, 0xFF])
+def test_the_read_attributes_response_is_the_one_zigpy_writes(
+        flags: NotificationFlags, attribute_ids: list[int], tsn: int) -> None:
+    mirror = MirrorServer().create(GSME)
+    mirror.set(flags)
+    assert read_attributes_response(tsn, mirror, attribute_ids) == _zigpy_read_attributes_response(
+        tsn, mirror, attribute_ids)
+    assert read_attributes_response(tsn, None, attribute_ids) == _zigpy_read_attributes_response(
+        tsn, None, attribute_ids)
