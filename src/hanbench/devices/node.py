@@ -391,18 +391,20 @@ class EmulatedNode:
             return None
         return await self.exchange(cluster_id, frame, self._zigpy_reader(cluster_id), timeout=timeout)
 
-    async def exchange(
+    def exchange(
         self, cluster_id: int, frame: bytes, read: Reader, *, timeout: float = DEFAULT_REPLY_TIMEOUT_S
-    ) -> Any:
+    ) -> Coroutine[Any, Any, Any]:
         """Send a ZCL frame the caller built (TSN from :meth:`next_tsn`) to the upstream node's
         endpoint for cluster commands (the coordinator's, or an orchestrating device's); return
         the first frame that node sends back on the cluster with that TSN, read by ``read`` (a frame ``read`` cannot read is answered
         MALFORMED_COMMAND and not returned); ``TimeoutError`` after ``timeout`` loop seconds.
         Delivery failures raise ``zigpy.exceptions.DeliveryError``.
+
+        The exchange to be awaited, not a coroutine of its own: one coroutine fewer per frame.
         """
         tsn = read_tsn(frame)
         send = self._send_zcl(self._upstream, self.coordinator_endpoint, cluster_id, tsn, frame)
-        return await self._exchange(("zcl", cluster_id, tsn, self.upstream_nwk), send, timeout, read)
+        return self._exchange(("zcl", cluster_id, tsn, self.upstream_nwk), send, timeout, read)
 
     async def send(self, cluster_id: int, frame: bytes) -> None:
         """Send a ZCL frame the caller built to the upstream node's endpoint for cluster commands."""

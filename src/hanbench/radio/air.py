@@ -108,14 +108,18 @@ UNKNOWN_NWK = 0xFFFE
 #: The NWK destination of a group frame: every node with its receiver on.
 RX_ON_WHEN_IDLE = 0xFFFD
 _IMAGE_BLOCK_RESPONSE = Ota.ClientCommandDefs.image_block_response.id
+_OTA_CLUSTER = Ota.cluster_id
 # Addressing modes, looked up once: an enum member costs a lookup on every frame otherwise.
 _NWK = t.AddrMode.NWK
 _IEEE = t.AddrMode.IEEE
 _UNICAST = (_NWK, _IEEE)
 _APS_ACK = t.TransmitOptions.ACK.value
-# Octets a data frame adds to its APS payload: Smart Energy frames are APS-secured.
+# Octets a data frame adds to its APS payload (an APS ACK's octets): Smart Energy frames are APS-secured.
 _SECURED_OVERHEAD = data_frame_octets(0, aps_secured=True)
 _OVERHEAD = data_frame_octets(0)
+# The longest APS payload one frame carries, APS-secured and not.
+_SECURED_MAX_PAYLOAD = max_aps_payload_octets(aps_secured=True)
+_MAX_PAYLOAD = max_aps_payload_octets(aps_secured=False)
 
 @runtime_checkable
 class AirNode(Protocol):
@@ -252,12 +256,13 @@ def _key(ieee: t.EUI64) -> int:
 class _Indirect:
     """A frame in a parent's indirect queue, waiting for its sleepy child's poll."""
 
-    __slots__ = ("sender", "packet", "numbers", "aps_ack", "confirmed", "expires_at")
+    __slots__ = ("sender", "packet", "octets", "numbers", "aps_ack", "confirmed", "expires_at")
 
-    def __init__(self, sender: _Attached, packet: t.ZigbeePacket, numbers: FrameNumbers, aps_ack: bool,
+    def __init__(self, sender: _Attached, packet: t.ZigbeePacket, octets: int, numbers: FrameNumbers, aps_ack: bool,
                  confirmed: asyncio.Future[None], expires_at: float) -> None:
         self.sender = sender
         self.packet = packet
+        self.octets = octets
         self.numbers = numbers
         self.aps_ack = aps_ack
         self.confirmed = confirmed
@@ -292,10 +297,6 @@ class _Attached:
         if self._station.nwk != self.node.nwk:
             self._station = Station(int(self.node.nwk), self._station.ieee)
         return self._station
-
-    @property
-    def sleepy(self) -> bool:
-        return not self.node.rx_on_when_idle
 
     def next_numbers(self) -> FrameNumbers:
         """Numbers for a new NWK/APS data frame from this node."""
@@ -489,12 +490,40 @@ class VirtualAir:
                 f"sender {packet.src} is not on the air (join first)"
             )
         assert packet.dst is not None
-        octets = len(packet.data.serialize()) + (_SECURED_OVERHEAD if packet.profile_id == SE_PROFILE_ID
-                                                 else _OVERHEAD)
-        if self.timing is None:
+        payload_octets = len(packet.data.serialize())
+        aps_secured = packet.profile_id == SE_PROFILE_ID
+        octets = payload_octets + (_SECURED_OVERHEAD if aps_secured else _OVERHEAD)
+        timing = self.timing
+        if timing is None:
             self._transmit_free(sender, packet, octets)
+            return
+        # The honest air, in this coroutine rather than one of its own: a coroutine a frame fewer.
+        loop = asyncio.get_running_loop()
+        now = loop.time()
+        numbers = sender.next_numbers()
+        if not sender.node.rx_on_when_idle:
+            self._keep_polling(loop, timing, sender)
+        if packet.dst.addr_mode not in _UNICAST:
+            await self._broadcast(loop, sender, packet, octets, numbers)
+            return
+        dst = self._resolve(packet.dst)
+        if dst is not None and not dst.node.rx_on_when_idle and dst is not sender:
+            await self._via_parent(loop, now, timing, sender, dst, packet, octets, numbers)
+            return
+        if payload_octets > (_SECURED_MAX_PAYLOAD if aps_secured else _MAX_PAYLOAD):
+            ok, done_at = self._fragmented(now, sender, dst, packet, packet.data.serialize(), numbers,
+                                           aps_secured=aps_secured)
         else:
-            await self._transmit_honest(asyncio.get_running_loop(), self.timing, sender, packet, octets)
+            ok, done_at = self._unicast(now, sender, dst, packet, octets, numbers, aps_ack=_asks_aps_ack(packet),
+                                        arrives=packet)
+        delay = done_at - now  # deciding it took no loop time
+        if delay > 0:
+            await asyncio.sleep(delay)
+        if not ok:
+            if dst is None or not dst.node.awake:
+                self.undeliverable += 1
+            state = "unknown" if dst is None else "not answering" if not dst.node.awake else "lost on the air"
+            raise zigpy.exceptions.DeliveryError(f"unicast to {packet.dst.address} failed: {state}")
 
     # -- the free air ------------------------------------------------------------------
 
@@ -505,7 +534,7 @@ class VirtualAir:
             dst = self._resolve(packet.dst)
             if dst is not None and not self._observers and not self._in_flight and dst.node.awake:
                 link = self._links.get((sender.key, dst.key)) or self._link(sender, dst)
-                if link.free:  # the fast path: see the module docstring
+                if link.model.free:  # the fast path: see the module docstring
                     link.lost(octets)  # counts the frame; a free link loses none
                     sender.unnumbered += 1
                     loop.call_soon(self._deliver, dst, packet)
@@ -561,35 +590,7 @@ class VirtualAir:
             return
         dst.node.receive(packet)
 
-    # -- the honest air ----------------------------------------------------------------
-
-    async def _transmit_honest(self, loop: asyncio.AbstractEventLoop, timing: AirTiming, sender: _Attached,
-                               packet: t.ZigbeePacket, octets: int) -> None:
-        assert packet.dst is not None
-        now = loop.time()
-        numbers = sender.next_numbers()
-        if sender.sleepy:
-            self._keep_polling(loop, timing, sender)
-        if packet.dst.addr_mode not in _UNICAST:
-            await self._broadcast(loop, sender, packet, octets, numbers)
-            return
-        dst = self._resolve(packet.dst)
-        if dst is not None and dst.sleepy and dst is not sender:
-            await self._via_parent(loop, timing, sender, dst, packet, numbers)
-            return
-        aps_secured = packet.profile_id == SE_PROFILE_ID
-        payload = packet.data.serialize()
-        if len(payload) > max_aps_payload_octets(aps_secured=aps_secured):
-            ok, done_at = self._fragmented(now, sender, dst, packet, payload, numbers, aps_secured=aps_secured)
-        else:
-            ok, done_at = self._unicast(now, sender, dst, self._destination(packet, dst), packet, octets, numbers,
-                                        aps_ack=_asks_aps_ack(packet), arrives=packet)
-        await _until(loop, done_at)
-        if not ok:
-            if dst is None or not dst.node.awake:
-                self.undeliverable += 1
-            state = "unknown" if dst is None else "not answering" if not dst.node.awake else "lost on the air"
-            raise zigpy.exceptions.DeliveryError(f"unicast to {packet.dst.address} failed: {state}")
+    # -- the honest air (transmit decides a frame, these its parts) ------------------------
 
     def _fragmented(self, at: float, sender: _Attached, dst: _Attached | None, packet: t.ZigbeePacket,
                     payload: bytes, numbers: FrameNumbers, *, aps_secured: bool) -> tuple[bool, float]:
@@ -600,34 +601,31 @@ class VirtualAir:
         the last has arrived. A fragment that fails after its retries fails the message."""
         size = aps_fragment_octets(aps_secured=aps_secured)
         fragments = [payload[start:start + size] for start in range(0, len(payload), size)]
-        dst_station = self._destination(packet, dst)
         ok, done_at = False, at
         for index, fragment in enumerate(fragments):
             if index:
                 numbers = sender.renumbered(numbers.aps)
             last = index == len(fragments) - 1
             ok, done_at = self._unicast(
-                done_at, sender, dst, dst_station, packet.replace(data=t.SerializableBytes(fragment)),
+                done_at, sender, dst, packet.replace(data=t.SerializableBytes(fragment)),
                 data_frame_octets(APS_FRAGMENT_HEADER_OCTETS + len(fragment), aps_secured=aps_secured), numbers,
                 aps_ack=True, arrives=packet if last else None, fragment=Fragment(index, len(fragments)))
             if not ok:
                 break
         return ok, done_at
 
-    def _unicast(self, at: float, sender: _Attached, dst: _Attached | None, dst_station: Station,
-                 packet: t.ZigbeePacket, octets: int, numbers: FrameNumbers, *, aps_ack: bool,
-                 arrives: t.ZigbeePacket | None, fragment: Fragment | None = None) -> tuple[bool, float]:
+    def _unicast(self, at: float, sender: _Attached, dst: _Attached | None, packet: t.ZigbeePacket, octets: int,
+                 numbers: FrameNumbers, *, aps_ack: bool, arrives: t.ZigbeePacket | None,
+                 fragment: Fragment | None = None) -> tuple[bool, float]:
         """Decide one unicast from loop time ``at``, with the MAC's and (if ``aps_ack``) the
         APS's retries: whether the sender's stack confirms it, and when it knows. ``arrives``
         is what the receiver's stack hands up once it has the frame (None for a fragment before
         the last); a ``fragment``'s APS ACK carries the extended header too."""
-        channel = self._honest_channel()
+        channel = self._channel or self._honest_channel()
         constants = channel.constants
         reachable = dst is not None and dst.node.awake
         forward = self._link(sender, dst) if dst is not None else None
         back = self._link(dst, sender) if dst is not None else None
-        ack_octets = aps_ack_octets(aps_secured=packet.profile_id == SE_PROFILE_ID) + (
-            APS_FRAGMENT_HEADER_OCTETS if fragment is not None else 0)
         delivered = False
         for aps_try in range(1 + (constants.aps_max_retries if aps_ack else 0)):
             if aps_try:
@@ -636,7 +634,7 @@ class VirtualAir:
                 max(at, sender.mac_free_at), octets, acked=True,
                 frame_lost=forward.lost if reachable and forward else _always,
                 ack_lost=back.lost if back else _always,
-                on_frame=self._data_hook(packet, octets, sender.station, dst_station, numbers, fragment=fragment),
+                on_frame=self._data_hook(packet, octets, sender, dst, numbers, fragment=fragment),
                 on_ack=self._ack_hook(numbers.mac))
             sender.mac_free_at = sent.done_at
             if sent.received_at is None or dst is None or forward is None or back is None:
@@ -652,11 +650,12 @@ class VirtualAir:
             if not aps_ack:
                 return sent.acked, sent.done_at
             ack_numbers = dst.renumbered(numbers.aps)
+            ack_octets = aps_ack_octets(aps_secured=packet.profile_id == SE_PROFILE_ID) + (
+                APS_FRAGMENT_HEADER_OCTETS if fragment is not None else 0)
             acked = channel.send(
                 max(arrived, dst.mac_free_at), ack_octets, acked=True,
                 frame_lost=back.lost, ack_lost=forward.lost,
-                on_frame=self._data_hook(packet, ack_octets, dst.station, sender.station, ack_numbers, aps_ack=True,
-                                         fragment=fragment),
+                on_frame=self._data_hook(packet, ack_octets, dst, sender, ack_numbers, aps_ack=True, fragment=fragment),
                 on_ack=self._ack_hook(ack_numbers.mac))
             dst.mac_free_at = acked.done_at
             if acked.received_at is not None:
@@ -668,7 +667,7 @@ class VirtualAir:
                          octets: int, numbers: FrameNumbers) -> None:
         sent = self._honest_channel().send(
             max(loop.time(), sender.mac_free_at), octets, acked=False, frame_lost=_never, ack_lost=_never,
-            on_frame=self._data_hook(packet, octets, sender.station, self._destination(packet, None), numbers))
+            on_frame=self._data_hook(packet, octets, sender, None, numbers))
         sender.mac_free_at = sent.done_at
         if sent.received_at is not None:
             for attached in list(self._nodes.values()):
@@ -680,17 +679,19 @@ class VirtualAir:
         if not sent.acked:
             raise zigpy.exceptions.DeliveryError(f"broadcast from {sender.node.ieee}: channel access failure")
 
-    async def _via_parent(self, loop: asyncio.AbstractEventLoop, timing: AirTiming, sender: _Attached,
-                          dst: _Attached, packet: t.ZigbeePacket, numbers: FrameNumbers) -> None:
-        """A unicast to a sleepy node: it waits in the parent's indirect queue for a poll."""
+    def _via_parent(self, loop: asyncio.AbstractEventLoop, now: float, timing: AirTiming, sender: _Attached,
+                    dst: _Attached, packet: t.ZigbeePacket, octets: int, numbers: FrameNumbers) -> asyncio.Future[None]:
+        """A unicast to a sleepy node sent at loop time ``now``: it waits in the parent's
+        indirect queue for a poll. The future is settled when the sender's stack would confirm
+        it or report its failure."""
         confirmed: asyncio.Future[None] = loop.create_future()
-        entry = _Indirect(sender, packet, numbers, _asks_aps_ack(packet), confirmed,
-                          loop.time() + timing.mac.indirect_timeout_s)
+        entry = _Indirect(sender, packet, octets, numbers, _asks_aps_ack(packet), confirmed,
+                          now + timing.mac.indirect_timeout_s)
         dst.indirect.append(entry)
         if dst.indirect_expiry is None:
             self._watch_indirect(loop, dst, entry.expires_at)
         self._keep_polling(loop, timing, dst)
-        await confirmed
+        return confirmed
 
     def _watch_indirect(self, loop: asyncio.AbstractEventLoop, child: _Attached, when: float) -> None:
         """Expire ``child``'s queued frames from loop time ``when`` on.
@@ -721,22 +722,19 @@ class VirtualAir:
         parent = self._find_by_nwk(child.parent_nwk)
         pending = bool(child.indirect)
         sequence = child.next_mac_sequence()
-        parent_station = parent.station if parent is not None else Station(child.parent_nwk)
         up = self._link(child, parent) if parent is not None else None
         down = self._link(parent, child) if parent is not None else None
         poll = self._honest_channel().send(
             max(now, child.mac_free_at), DATA_REQUEST_OCTETS, acked=True,
             frame_lost=up.lost if up else _always,
             ack_lost=down.lost if down else _always,
-            on_frame=self._poll_hook(sequence, child.station, parent_station),
+            on_frame=self._poll_hook(sequence, child, parent),
             on_ack=self._ack_hook(sequence, frame_pending=pending))
         child.mac_free_at = poll.done_at
         next_poll = now + timing.poll_interval_s
         if poll.acked and pending:
             entry = child.indirect.popleft()
-            octets = data_frame_octets(len(entry.packet.data.serialize()),
-                                       aps_secured=entry.packet.profile_id == SE_PROFILE_ID)
-            ok, done_at = self._unicast(poll.done_at, entry.sender, child, child.station, entry.packet, octets,
+            ok, done_at = self._unicast(poll.done_at, entry.sender, child, entry.packet, entry.octets,
                                         entry.numbers, aps_ack=entry.aps_ack, arrives=entry.packet)
             loop.call_at(done_at, _settle, entry.confirmed,
                          None if ok else f"unicast to {child.node.ieee} lost on the air")
@@ -772,30 +770,35 @@ class VirtualAir:
         if self._nodes.get(dst.key) is not dst:
             LOGGER.debug("dropping frame to %s: it left the air while the frame was in flight", dst.node.ieee)
             return
-        dst.inbox.append(packet)
-        if not dst.app_busy:
-            self._hand_over(dst)
+        if dst.app_busy:
+            dst.inbox.append(packet)
+        else:
+            self._hand_over(dst, packet)
 
-    def _hand_over(self, dst: _Attached) -> None:
-        """Give the node's application its frames in order; an Image Block Response keeps it
-        busy for its pacing, and what arrives meanwhile waits."""
-        while dst.inbox:
-            packet = dst.inbox.popleft()
+    def _hand_over(self, dst: _Attached, packet: t.ZigbeePacket) -> None:
+        """Give the node's application ``packet``, then the frames waiting in its inbox, in
+        order; an Image Block Response keeps it busy for its pacing, and what arrives
+        meanwhile waits (the inbox holds frames only while the application is busy)."""
+        while True:
             pacing = self._pacing(dst, packet)
             if pacing:
                 dst.app_busy = True
                 asyncio.get_running_loop().call_later(pacing, self._paced, dst, packet)
                 return
             dst.node.receive(packet)
+            if not dst.inbox:
+                return
+            packet = dst.inbox.popleft()
 
     def _paced(self, dst: _Attached, packet: t.ZigbeePacket) -> None:
         dst.app_busy = False
         if self._nodes.get(dst.key) is dst:
             dst.node.receive(packet)
-            self._hand_over(dst)
+            if dst.inbox:
+                self._hand_over(dst, dst.inbox.popleft())
 
     def _pacing(self, dst: _Attached, packet: t.ZigbeePacket) -> float:
-        if packet.cluster_id != Ota.cluster_id or not _is_image_block_response(packet.data.serialize()):
+        if packet.cluster_id != _OTA_CLUSTER or not _is_image_block_response(packet.data.serialize()):
             return 0.0
         assert self.timing is not None
         return self._pacing_by_node.get(dst.key, self.timing.block_pacing_s)
@@ -816,15 +819,20 @@ class VirtualAir:
             self._observers(AirFrame(at, packet, octets, src.station, self._destination(packet, dst), numbers))
 
     # The honest air's hooks tell the observers of each MAC frame as the channel sends it; with
-    # no observer (no capture) they build no frame record.
+    # no observer (no capture) they build no frame record and name no station.
 
-    def _data_hook(self, packet: t.ZigbeePacket, octets: int, src: Station, dst: Station, numbers: FrameNumbers,
-                   *, aps_ack: bool = False, fragment: Fragment | None = None) -> FrameHook | None:
+    def _data_hook(self, packet: t.ZigbeePacket, octets: int, src: _Attached, dst: _Attached | None,
+                   numbers: FrameNumbers, *, aps_ack: bool = False,
+                   fragment: Fragment | None = None) -> FrameHook | None:
+        """``src`` sends ``packet`` (or, with ``aps_ack``, its APS ACK) to ``dst`` (None: the
+        address in the packet, which names no node on the air)."""
         if not self._observers:
             return None
+        src_station, dst_station = src.station, self._destination(packet, dst)
 
         def on_frame(start: float, attempt: int) -> None:
-            self._observers(AirFrame(start, packet, octets, src, dst, numbers, aps_ack, attempt, fragment))
+            self._observers(AirFrame(start, packet, octets, src_station, dst_station, numbers, aps_ack, attempt,
+                                     fragment))
         return on_frame
 
     def _ack_hook(self, sequence: int, *, frame_pending: bool = False) -> FrameHook | None:
@@ -835,9 +843,10 @@ class VirtualAir:
             self._observers(MacFrame(start, MacFrameKind.ACK, sequence, ACK_OCTETS, frame_pending=frame_pending))
         return on_ack
 
-    def _poll_hook(self, sequence: int, src: Station, dst: Station) -> FrameHook | None:
+    def _poll_hook(self, sequence: int, child: _Attached, parent: _Attached | None) -> FrameHook | None:
         if not self._observers:
             return None
+        src, dst = child.station, parent.station if parent is not None else Station(child.parent_nwk)
 
         def on_poll(start: float, attempt: int) -> None:
             self._observers(MacFrame(start, MacFrameKind.DATA_REQUEST, sequence, DATA_REQUEST_OCTETS, src, dst))

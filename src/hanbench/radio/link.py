@@ -13,6 +13,7 @@ processing ``latency_s``, and a ``loss`` probability. What a loss means depends 
 from __future__ import annotations
 
 import dataclasses
+import functools
 import random
 
 from hanbench.errors import BadInput
@@ -30,6 +31,19 @@ class LinkModel:
             raise BadInput(f"link latency must be >= 0 s, got {self.latency_s}")
         if not 0.0 <= self.loss <= 1.0:
             raise BadInput(f"link loss probability must be within [0, 1], got {self.loss}")
+
+    # Read for every frame: worked out once per model (a cached property sets no field of the
+    # frozen dataclass, so models compare and print as before).
+
+    @functools.cached_property
+    def lossless(self) -> bool:
+        """Whether the hop never loses a frame."""
+        return self.loss == 0.0
+
+    @functools.cached_property
+    def free(self) -> bool:
+        """Whether the hop costs a frame nothing: no loss and no latency."""
+        return self.loss == 0.0 and self.latency_s == 0.0
 
 
 @dataclasses.dataclass
@@ -56,35 +70,25 @@ class Link:
     """
 
     def __init__(self, model: LinkModel, seed: str) -> None:
+        #: What the hop costs; it may be changed while the link is in use.
+        self.model = model
         self.stats = LinkStats()
         self._random = random.Random(seed)
         self._owed = 0
-        self.model = model
-
-    @property
-    def model(self) -> LinkModel:
-        """What the hop costs; it may be changed while the link is in use."""
-        return self._model
-
-    @model.setter
-    def model(self, model: LinkModel) -> None:
-        self._model = model
-        self._lossless = model.loss == 0.0
-        #: Whether the link costs a frame nothing: no loss and no latency.
-        self.free = self._lossless and model.latency_s == 0.0
 
     def lost(self, octets: int) -> bool:
         """Count one frame of ``octets`` on the link; whether it is lost."""
         stats = self.stats
         stats.frames += 1
         stats.octets += octets
-        if self._lossless:
+        model = self.model
+        if model.lossless:
             self._owed += 1
             return False
         if self._owed:
             self._make_up_draws()
         # Draw on every frame, so the loss pattern depends only on the frame's index.
-        lost = self._random.random() < self._model.loss
+        lost = self._random.random() < model.loss
         stats.lost += lost
         return lost
 

@@ -184,18 +184,25 @@ LossDraw = Callable[[int], bool]
 receiver misses it. A link's :meth:`~hanbench.radio.link.Link.lost` is one."""
 
 
+#: How many reservations a channel keeps before it forgets those that ended (see Channel).
+_FORGET_ABOVE = 32
+
+
 class Channel:
     """The one radio channel of a premises; see the module docstring.
 
     ``random`` draws the backoffs, so a fixed seed gives the same timings on every run.
     ``clock`` is the loop's time: reservations that ended before it are forgotten (a send
     may be decided for a later time, an APS ACK or a retry, but never for an earlier one).
+    Forgetting only keeps the lists short (a reservation that ended before the clock lies
+    before any send's start, and changes no decision), so it waits until
+    ``_FORGET_ABOVE`` reservations are kept rather than read the clock on every send.
     """
 
     def __init__(self, constants: MacConstants, rng: random.Random, clock: Callable[[], float]) -> None:
         self.constants = constants
         self.stats = ChannelStats()
-        self._random = rng
+        self._randrange = rng.randrange
         self._clock = clock
         # Reserved (start, end) intervals, sorted, not overlapping.
         self._starts: list[float] = []
@@ -214,7 +221,8 @@ class Channel:
         the caller's wait for ``done_at``."""
         c = self.constants
         stats = self.stats
-        self._forget_before(self._clock())
+        if len(self._ends) > _FORGET_ABOVE:
+            self._forget_before(self._clock())
         frame_s = octets * OCTET_S
         span = frame_s + self._ack_span_s if acked else frame_s
         spacing = c.lifs_s if octets - PHY_OCTETS > MAX_SIFS_FRAME_OCTETS else c.sifs_s
@@ -259,33 +267,28 @@ class Channel:
         ``duration`` once started: (its start, the time CSMA ended), or (None, the time of
         the channel access failure)."""
         c = self.constants
+        randrange, unit_backoff_s, cca_s, turnaround_s = self._randrange, c.unit_backoff_s, c.cca_s, c.turnaround_s
+        starts, ends = self._starts, self._ends
         be, busy, at = c.min_be, 0, now
         while True:
-            at += self._random.randrange(1 << be) * c.unit_backoff_s
-            start = at + c.cca_s + c.turnaround_s
-            blocking = self._overlap(at, start + duration)
-            if blocking is None:
+            at += randrange(1 << be) * unit_backoff_s
+            start = at + cca_s + turnaround_s
+            # The first reservation that overlaps [at, start + duration), if any: reservations
+            # are sorted and disjoint, so it is the first one still running at ``at``.
+            blocking = bisect.bisect_right(ends, at)
+            if blocking == len(starts) or starts[blocking] >= start + duration:
                 return start, start
-            if self._starts[blocking] < at + c.cca_s:  # on the air during the CCA: busy
+            if starts[blocking] < at + cca_s:  # on the air during the CCA: busy
                 busy += 1
                 if busy > c.max_csma_backoffs:
-                    return None, at + c.cca_s
+                    return None, at + cca_s
                 be = min(be + 1, c.max_be)
-                at += c.cca_s
+                at += cca_s
             else:
                 # Idle at the CCA, but a frame another node decided on starts before this one
                 # could end: on a real channel one of them would wait for the other. Here
                 # this one does, without counting a busy CCA.
-                at = self._ends[blocking]
-
-    def _overlap(self, start: float, end: float) -> int | None:
-        """The first reservation that overlaps ``[start, end)``, if any."""
-        # Sorted and disjoint: the first reservation still running at ``start`` is the
-        # earliest that can overlap.
-        running = bisect.bisect_right(self._ends, start)
-        if running < len(self._starts) and self._starts[running] < end:
-            return running
-        return None
+                at = ends[blocking]
 
     def _forget_before(self, now: float) -> None:
         ended = bisect.bisect_right(self._ends, now)

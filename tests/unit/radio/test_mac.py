@@ -8,6 +8,7 @@ import random
 
 import pytest
 
+from hanbench.radio import mac
 from hanbench.radio.mac import (
     ACK_OCTETS,
     DATA_REQUEST_OCTETS,
@@ -183,3 +184,23 @@ def test_each_loss_draw_is_told_the_octets_of_the_frame_it_decides() -> None:
     sent = ch.send(0.0, FRAME, acked=True, frame_lost=frame_lost, ack_lost=ack_lost)
     assert sent.acked and sent.attempts == 2
     assert drawn == [("frame", FRAME), ("frame", FRAME), ("ack", ACK_OCTETS)]
+
+
+def test_forgetting_the_reservations_that_ended_changes_no_decision(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(mac, "_FORGET_ABOVE", 0)  # forget at every send, not only past a few dozen
+    clock = [0.0]
+    keeping = Channel(C, Draw(high=True), lambda: 0.0)  # nothing ends before 0: it forgets nothing
+    forgetting = Channel(C, Draw(high=True), lambda: clock[0])
+    on_air: list[tuple[float, float]] = []
+    for index in range(200):
+        at = index * 0.02
+        clock[0] = at
+        # A frame now, one decided now for later (an APS ACK, a retry), and one more now, which
+        # must still find the first on the air: only what ended before the clock may go.
+        for start in (at, at + 0.012, at + 0.001):
+            lost = [index % 7 == 0]
+            sent, frames = send(forgetting, start, lost=lost)
+            assert (sent, frames) == send(keeping, start, lost=lost)
+            on_air += [(begin, begin + airtime_s(FRAME if kind == "frame" else ACK_OCTETS)) for kind, begin, _ in frames]
+    on_air.sort()
+    assert all(end <= begin for (_, end), (begin, _) in itertools.pairwise(on_air))  # one frame at a time
