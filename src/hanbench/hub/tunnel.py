@@ -398,14 +398,30 @@ class TunnelServer:
         except zigpy.exceptions.DeliveryError as exc:
             LOGGER.info("the GET-RESPONSE to %s did not reach it; its next GET gets the same: %s", tunnel.device, exc)
         else:
-            if in_blocks:
-                message, blocks, _ = self._serving[tunnel.device]
-                blocks.pop(0)
-                self._serving[tunnel.device] = (message, blocks, asyncio.get_running_loop().time())
-            if queued is not None and blocks_left == 0:
-                self._serving.pop(tunnel.device, None)
-                self.queue.pop(tunnel.device)
+            if queued is not None:
+                self._served(tunnel.device, queued, piece if in_blocks else None)
         self._lower_pending_flag(tunnel.device)
+
+    def _served(self, device: EntityId, queued: QueuedMessage, block: bytes | None) -> None:
+        """``queued`` (its ``block``, if served in blocks) reached ``device``: move on past it.
+
+        Unless another GET's answer already did: a device whose wait for a GET-RESPONSE ran out
+        asks again while the first answer is still on its way (held for the device's next poll),
+        so two answers carry the same block, or message, and only the first moves on; the
+        second moving on too would skip a block, or a queued message, the device never had.
+        """
+        if block is not None:
+            serving = self._serving.get(device)
+            if serving is None or serving[0] is not queued or not serving[1] or serving[1][0] != block:
+                return
+            serving[1].pop(0)
+            if serving[1]:
+                self._serving[device] = (queued, serving[1], asyncio.get_running_loop().time())
+                return
+            del self._serving[device]
+        waiting = self.queue.peek(device)
+        if waiting and waiting[0] is queued:
+            self.queue.pop(device)
 
     def _next_block(self, device: EntityId, queued: QueuedMessage, room: int) -> tuple[bytes, int]:
         """The next block of ``queued`` for ``device`` and how many follow it (taken once it is sent).

@@ -130,3 +130,23 @@ async def test_an_activation_fires_while_asleep_and_its_alert_goes_at_the_next_w
         assert (outcome.received_at - at).total_seconds() <= interval(bench) / 2 + WAKE_WORK_S
         assert off_schedule(bench, outcome.received_at, first_wake) < WAKE_WORK_S
 
+
+
+async def test_a_gsme_on_a_lossy_link_has_its_cs06_in_gbt_blocks_within_one_wake(tmp_path: Path) -> None:
+    # The CS06 is longer than one frame: the CH serves it one GBT block per GET. On a link losing
+    # 40 % of the frames on the air some GET or GET-RESPONSE is lost; the GSME asks again within
+    # the wake instead of sleeping on a part-message it would drop long before its next wake.
+    async with open_bench(bench_copy(tmp_path)) as bench:
+        supplier, gsme = bench.supplier, bench.device("gsme")
+        await supplier.update_firmware(bench.image(gsme, 2), [gsme])
+        receipt = await supplier.wait_alert(0x8F72, device=gsme, timeout=2 * interval(bench))
+        bench.emulator.set_link_loss(gsme.config, 0.4)
+        mark = bench.events.last_seq
+        activating = asyncio.create_task(supplier.activate_firmware(gsme, receipt.calculated_hash))
+        queued = await bench.events.wait_for(CommandQueued, 60, since=mark)
+        assert queued.device == gsme.id
+        woken = bench.now()
+        await bench.emulator.wake(gsme.config)
+        assert gsme.state.running_version == 2, "activated by the CS06 collected in this one wake"
+        assert (bench.now() - woken).total_seconds() < WAKE_WORK_S
+        assert (await activating).outcome is Outcome.ACTIVATED
