@@ -5,8 +5,9 @@ Both ends of a tunnel use it, the CH's (:mod:`hanbench.hub.tunnel`) and a device
 goes as GBT blocks (:mod:`hanbench.gbcs.gbt`), one TransferData each.
 
 * :meth:`BlockTransfer.send` sends block after block, window 1: each waits for the
-  receiver's acknowledgement for ``ack_timeout_s``, is sent again up to ``retries`` times,
-  then the transfer fails with :class:`BlockNotAcknowledged` (a ``TimeoutError``: the
+  receiver's acknowledgement for ``ack_timeout_s``, is sent again up to ``retries`` times
+  (at once if its TransferData did not get through: no acknowledgement can come), then the
+  transfer fails with :class:`BlockNotAcknowledged` (a ``TimeoutError``: the
   receiver may have it all the same, as with any unacknowledged frame).
 * :func:`streamed` gives the blocks of a sender that cannot wait for acknowledgements (a
   message served to a sleepy device one block per GB-HRGP GET, or sent by one): the
@@ -135,9 +136,9 @@ class BlockTransfer:
                 await self._send_block(data)
                 await asyncio.wait_for(future, self.config.ack_timeout_s)
                 return
-            except TimeoutError:
-                LOGGER.info("%s: GBT block %d of message %d not acknowledged (attempt %d)", self.owner,
-                            block.block_number, block.routing.originator_counter, attempt + 1)
+            except (TimeoutError, zigpy.exceptions.DeliveryError) as exc:  # no acknowledgement comes either way
+                LOGGER.info("%s: GBT block %d of message %d not acknowledged (attempt %d): %s", self.owner,
+                            block.block_number, block.routing.originator_counter, attempt + 1, exc or "timed out")
             finally:
                 self._acks.pop(key, None)
         raise BlockNotAcknowledged(

@@ -232,3 +232,29 @@ def test_the_knobs_are_checked() -> None:
         BlockTransferConfig(ack_timeout_s=0)
     with pytest.raises(BadInput):
         BlockTransferConfig(retries=-1)
+
+
+async def test_a_block_whose_transfer_did_not_get_through_is_sent_again_at_once() -> None:
+    # zigpy's DeliveryError: the TransferData carrying the block got no APS acknowledgement,
+    # so no GBT acknowledgement can come; the sender tries again, within its retries, not
+    # giving the whole message up at the first frame a lossy link loses.
+    ends = Ends(BlockTransferConfig(ack_timeout_s=5, retries=3))
+    failures = {2: 2}
+    carry = ends._to_receiver
+
+    async def lossy(data: bytes) -> None:
+        number = Block.decode(data).block_number
+        if failures.get(number, 0):
+            failures[number] -= 1
+            raise zigpy.exceptions.DeliveryError("lost on the air")
+        await carry(data)
+
+    ends.sender = BlockTransfer("sender", lossy, ends.delivered.append, ends.errors.append, ends.sender.config)
+    start = asyncio.get_running_loop().time()
+    await ends.sender.send(MESSAGE, 68)
+    assert asyncio.get_running_loop().time() - start == pytest.approx(0)
+    assert ends.delivered == [MESSAGE] and ends.errors == [] and failures == {2: 0}
+
+    failures = {1: 4}
+    with pytest.raises(BlockNotAcknowledged, match="block 1 of message 77 was not acknowledged within 5 s, 4 times"):
+        await ends.sender.send(MESSAGE, 68)
