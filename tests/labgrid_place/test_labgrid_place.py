@@ -16,9 +16,11 @@ which one it is missing when it skips.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import http.server
 import importlib.metadata
 import os
+import re
 import shutil
 import signal
 import socket
@@ -38,6 +40,7 @@ from hanbench.bench.bench_config import PLACE_RADIO  # noqa: E402
 from hanbench.bench.bench_file import load_bench  # noqa: E402
 from hanbench.devices import DeviceSettings, GsmeTiming  # noqa: E402
 from hanbench.gbcs.keystore import KeyStore  # noqa: E402
+from hanbench.hardware.control import BoardControl, BoardTimeout, PortVanished  # noqa: E402
 from hanbench.hardware.labgrid_place import PlaceBusy, PlaceProblem, acquired_place  # noqa: E402
 from hanbench.hardware.power import PowerFault, power_from_config  # noqa: E402
 from hanbench.twin.lab_rig import LabRig, RigDevice  # noqa: E402
@@ -119,11 +122,19 @@ async def rig(tmp_path: Path) -> AsyncIterator[LabRig]:
 @pytest_asyncio.fixture
 async def place(tmp_path: Path, coordinator: str, rig: LabRig) -> AsyncIterator[str]:
     """The rig's stick and boards exported by a labgrid exporter and grouped in place ``gb-bench-3``."""
+    ports = {PLACE_RADIO: os.path.realpath(rig.stick_path)}
+    ports.update({name: os.path.realpath(rig.board_path(name)) for name in rig.boards})
+    async with exported(tmp_path, coordinator, ports):
+        yield PLACE
+
+
+@contextlib.asynccontextmanager
+async def exported(tmp_path: Path, coordinator: str, ports: dict[str, str]) -> AsyncIterator[None]:
+    """``ports`` (by resource name, each a path under /dev) exported as ``RawSerialPort`` resources
+    by a labgrid exporter, and grouped in place ``gb-bench-3``."""
     if shutil.which("ser2net") is None and not Path("/usr/sbin/ser2net").exists():
         pytest.skip("ser2net is not installed: labgrid's exporter serves serial ports through it "
                     "(Debian: apt-get install ser2net; .ci/run installs it)")
-    ports = {PLACE_RADIO: os.path.realpath(rig.stick_path)}
-    ports.update({name: os.path.realpath(rig.board_path(name)) for name in rig.boards})
     config = tmp_path / "exporter.yaml"
     config.write_text(f"{PLACE}:\n" + "".join(
         f"  {name}:\n    cls: RawSerialPort\n    port: {path}\n    speed: 115200\n" for name, path in ports.items()))
@@ -137,7 +148,7 @@ async def place(tmp_path: Path, coordinator: str, rig: LabRig) -> AsyncIterator[
         for args in (("create",), ("add-match", f"{EXPORTER}/{PLACE}/NetworkSerialPort/*"),
                      ("set-tags", "site=loopback", "kind=gb-premises")):
             await asyncio.to_thread(client, coordinator, "-p", PLACE, *args)
-        yield PLACE
+        yield
     finally:
         await asyncio.to_thread(stop, exporter)
 
@@ -249,6 +260,64 @@ async def test_the_conformance_suite_runs_through_a_labgrid_place_and_a_second_r
     acquired = next(i for i, line in enumerate(second.lines) if f"acquired labgrid place {place}" in line)
     assert waited < acquired
     await asyncio.to_thread(assert_free, coordinator, place)
+
+
+
+@pytest_asyncio.fixture
+async def esme_place(tmp_path: Path, coordinator: str, rig: LabRig) -> AsyncIterator[str]:
+    """Board ``esme`` alone in the place, exported by a link under /dev to the board's stable path.
+
+    As a lab exports a board by its ``/dev/serial/by-id`` link: while the board is away the link
+    dangles, and ser2net opens whatever it leads to once the board is back on a new pty.
+    """
+    link = Path("/dev") / f"hanbench-{os.getpid()}-esme"
+    try:
+        link.symlink_to(rig.board_path("esme"))
+    except OSError as exc:
+        pytest.skip(f"cannot make a link under /dev for the exporter to serve ({exc}); labgrid's exporter "
+                    "serves only paths under /dev")
+    try:
+        async with exported(tmp_path, coordinator, {"esme": str(link)}):
+            yield PLACE
+    finally:
+        link.unlink()
+
+
+async def vanished(control: BoardControl) -> PortVanished:
+    """What ``control`` says once its port is gone: it notices unasked, without a request pending."""
+    with pytest.raises(PortVanished) as gone:
+        await control.wait_event(lambda event: False, timeout=20)
+    return gone.value
+
+
+@pytest.mark.timeout(180)
+@pytest.mark.asyncio
+async def test_a_board_whose_port_vanishes_on_the_exporter_is_reconnected_at_its_url_or_named_if_it_stays_away(
+        coordinator: str, esme_place: str, rig: LabRig) -> None:
+    board = rig.boards["esme"]
+    loop = asyncio.get_running_loop()
+    with acquired_place(esme_place, coordinator, timeout=5, say=lambda _: None) as held:
+        url = held.port_url("esme")
+        async with BoardControl(url, name="esme", reset_timeout=15) as control:
+            eui64 = (await control.identify()).eui64
+            # a reset by hand, a USB hiccup: away for two seconds, back on a new pty
+            away = loop.create_task(board.vanish(2))
+            assert str(await vanished(control)).startswith(f"board 'esme' on {url}: the control port vanished")
+            back = await control.reconnect()
+            await away
+            assert (back.eui64, board.appearances, control.device) == (eui64, 2, url)
+            assert (await control.state()).firmware_version == back.firmware_version  # and the run goes on
+            # unplugged for good: the bench gives up after reset_timeout, naming the board and its URL
+            gone = loop.create_task(board.vanish(3600))
+            try:
+                await vanished(control)
+                control.reset_timeout = 3
+                with pytest.raises(BoardTimeout, match=rf"^board 'esme' on {re.escape(url)}: did not come back "
+                                                       r"within 3 s after it vanished; last problem: "):
+                    await control.reconnect()
+            finally:
+                gone.cancel()
+                await asyncio.gather(gone, return_exceptions=True)
 
 
 def assert_free(coordinator: str, place: str) -> None:
