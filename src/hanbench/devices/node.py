@@ -719,7 +719,7 @@ class EmulatedNode:
         The answer is expected before the frame goes out: a reply on the virtual air can
         arrive before ``send`` returns.
         """
-        loop = asyncio.get_running_loop()
+        loop = self._air.loop  # kept by the air: asyncio.get_running_loop costs a system call
         future: asyncio.Future[Any] = loop.create_future()
         self._pending[key] = (future, read)
         try:

@@ -76,6 +76,19 @@ async def test_unicast_is_delivered_from_the_loop_not_inside_transmit() -> None:
     assert a.received == []
 
 
+def test_an_air_used_again_on_a_later_loop_delivers_on_that_loop() -> None:
+    a, b = make_node(1), make_node(2)
+    air = air_with(a, b)
+
+    async def send(tsn: int) -> None:
+        await air.transmit(packet(1, nwk(2), tsn=tsn))
+        await asyncio.sleep(0)
+
+    asyncio.run(send(1))
+    asyncio.run(send(2))  # the first loop is closed by now
+    assert [p.tsn for _, p in b.received] == [1, 2]
+
+
 async def test_unicast_by_ieee_reaches_the_node() -> None:
     a, b = make_node(1), make_node(2)
     air = air_with(a, b)
