@@ -90,7 +90,7 @@ import math
 from collections.abc import Callable, Coroutine, Iterable, Mapping
 from dataclasses import dataclass
 from types import MappingProxyType
-from typing import Any
+from typing import Any, NamedTuple
 
 import zigpy.exceptions
 import zigpy.types as t
@@ -442,17 +442,16 @@ class OtaServer:
                                     Status.NO_IMAGE_AVAILABLE if stored is None else Status.SUCCESS, sent=sent))
 
     async def _on_block(self, peer: OtaPeer, tsn: int, cmd: ImageBlock) -> None:
-        admitted = self._admit(peer, tsn, cmd)
+        admitted = self._admit(peer.entity, cmd)
         if isinstance(admitted, Transfer):
             await self._send_block(peer, admitted, cmd.file_offset, cmd.maximum_data_size, tsn=tsn)
-        elif admitted is not None:
-            await admitted
+        else:
+            await self._refuse(peer, tsn, admitted)
 
     async def _on_page(self, peer: OtaPeer, tsn: int, cmd: ImagePage) -> None:
-        admitted = self._admit(peer, tsn, cmd)
+        admitted = self._admit(peer.entity, cmd)
         if not isinstance(admitted, Transfer):
-            if admitted is not None:
-                await admitted
+            await self._refuse(peer, tsn, admitted)
             return
         transfer = admitted
         transfer.stream_page(asyncio.get_running_loop().create_task(
@@ -514,42 +513,43 @@ class OtaServer:
 
     # -- transfer bookkeeping -------------------------------------------------------------------
 
-    def _admit(self, peer: OtaPeer, tsn: int, cmd: ImageBlock | ImagePage) -> Transfer | Coroutine[Any, Any, None] | None:
-        """The transfer a block or page request may be served from now, or else the answer
-        to send instead, to be awaited: ABORT (no such image for this device),
-        MALFORMED_COMMAND (offset past the end, zero data size), WAIT_FOR_DATA (too early for
-        the block period, or the server is busy) or a fault's; ``None`` if the request goes
-        unanswered (the CH is restarting). Decided at once, so a request that is served costs
-        no coroutine of its own.
+    def _admit(self, entity: EntityId, cmd: ImageBlock | ImagePage) -> Transfer | Refusal:
+        """The transfer a block or page request is served from now, or the :class:`Refusal` it
+        gets instead: ABORT (no such image for this device), MALFORMED_COMMAND (offset past
+        the end, zero data size), WAIT_FOR_DATA (too early for the block period, or the
+        server is busy), a fault's answer, or silence (the CH is restarting). Decided at once,
+        so a request that is served costs no coroutine of its own.
         """
-        entity = peer.entity
         now = self._loop_now()
         if self._watchers:
             self._watchers(_asked_block(now, entity, cmd))
         if now < self._quiet_until:
-            return None
+            return _SILENCE
         transfer = self._transfers.get(entity)
         if transfer is None or transfer.stored.key.file_version != cmd.file_version:
             stored = self.store.lookup(entity, cmd.manufacturer_code, cmd.image_type)
             if stored is None or stored.key.file_version != cmd.file_version:
-                return self._refuse_block(peer, tsn, Status.ABORT)
+                return _ABORT
             transfer = self._transfer(entity, stored)
-        self._arm_stall_timer(transfer, now)
+        self._arm_stall_timer(transfer)
         if cmd.file_offset >= transfer.stored.size or cmd.maximum_data_size == 0:
-            return self._refuse_block(peer, tsn, Status.MALFORMED_COMMAND)
+            return _MALFORMED
         if self.faults.active:
             decision = self.faults.answer(cmd.file_offset, now)
             if decision is not None:
-                return self._faulty_answer(peer, tsn, transfer, decision)
+                return self._faulty_answer(transfer, decision, now)
         wait_until = self._throttled_until(transfer, now)
         if wait_until is not None:
             transfer.waits += 1
-            return self._refuse_block(peer, tsn, Status.WAIT_FOR_DATA, until=wait_until)
+            return Refusal(Status.WAIT_FOR_DATA, wait_until)
         transfer.last_served_request_at = now
         return transfer
 
-    async def _refuse_block(self, peer: OtaPeer, tsn: int, status: Status, *, until: float | None = None) -> None:
-        """Answer a block or page request with ``status`` instead of a block (WAIT_FOR_DATA until loop time ``until``)."""
+    async def _refuse(self, peer: OtaPeer, tsn: int, refusal: Refusal) -> None:
+        """Answer a block or page request with ``refusal`` instead of a block (nothing for silence)."""
+        status, until = refusal
+        if status is None:
+            return
         answer = ImageBlockResponse(status) if until is None else self._wait_for_data(until)
         sent = await peer.send(answer.frame(tsn))
         if self._watchers:
@@ -557,18 +557,20 @@ class OtaServer:
             self._watchers(Answered(self._loop_now(), peer.entity, OtaCommand.IMAGE_BLOCK, status, wait_s=wait_s,
                                     sent=sent))
 
-    async def _faulty_answer(self, peer: OtaPeer, tsn: int, transfer: Transfer, decision: Decision) -> None:
-        """Carry out a fault's answer to a block or page request (:mod:`hanbench.hub.ota_faults`)."""
+    def _faulty_answer(self, transfer: Transfer, decision: Decision, now: float) -> Refusal:
+        """A fault's answer to a block or page request (:mod:`hanbench.hub.ota_faults`); a
+        restart happens here, as the request comes in."""
         match decision.answer:
             case Answer.WAIT_FOR_DATA:
                 transfer.waits += 1
-                await self._refuse_block(peer, tsn, Status.WAIT_FOR_DATA, until=self._loop_now() + decision.seconds)
+                return Refusal(Status.WAIT_FOR_DATA, now + decision.seconds)
             case Answer.ABORT:
-                await self._refuse_block(peer, tsn, Status.ABORT)
+                return _ABORT
             case Answer.RESTART:
                 self._restart(decision.seconds)
+                return _SILENCE
             case Answer.SILENT:
-                pass
+                return _SILENCE
 
     def _restart(self, outage_s: float) -> None:
         """A restart fault: every transfer forgotten without an outcome (a CH that restarts
@@ -657,10 +659,10 @@ class OtaServer:
             self._listeners(progress)
         return len(data)
 
-    def _arm_stall_timer(self, transfer: Transfer, now: float | None = None) -> None:
+    def _arm_stall_timer(self, transfer: Transfer) -> None:
         last_block_out = transfer.high_water >= transfer.stored.size
         timeout = self.config.upgrade_end_timeout_s if last_block_out else self.config.stall_timeout_s
-        transfer.arm_stall_timer(timeout, self._stalled, now)
+        transfer.arm_stall_timer(timeout, self._stalled)
 
     def _stalled(self, transfer: Transfer, timeout: float) -> None:
         if self._transfers.get(transfer.device) is transfer:
@@ -749,6 +751,20 @@ class OtaServer:
     def _utc_seconds(when: dt.datetime) -> int:
         return int((when - ZIGBEE_EPOCH).total_seconds())
 
+
+class Refusal(NamedTuple):
+    """What a block or page request gets instead of a block: an Image Block Response with
+    ``status`` (WAIT_FOR_DATA telling the device to come back at loop time ``until``), or
+    nothing at all (``status`` None: the CH is restarting, or a fault keeps it silent)."""
+
+    status: Status | None
+    until: float | None = None
+
+
+#: No answer: the request goes unheard.
+_SILENCE = Refusal(None)
+_ABORT = Refusal(Status.ABORT)
+_MALFORMED = Refusal(Status.MALFORMED_COMMAND)
 
 #: Upgrade End's command ID, which a Default Response to it names.
 _UPGRADE_END = Ota.ServerCommandDefs.upgrade_end.id

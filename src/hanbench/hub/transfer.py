@@ -167,25 +167,22 @@ class Transfer:
     _stalled: Callable[[Transfer, float], None] | None = field(default=None, repr=False)
     _page: asyncio.Task[None] | None = field(default=None, repr=False)
 
-    def arm_stall_timer(self, timeout: float, stalled: Callable[[Transfer, float], None],
-                        now: float | None = None) -> None:
-        """Call ``stalled(self, timeout)`` after ``timeout`` seconds from loop time ``now``
-        (default: the loop's time), unless armed again (or stopped) first: each request from
-        the device re-arms it.
+    def arm_stall_timer(self, timeout: float, stalled: Callable[[Transfer, float], None]) -> None:
+        """Call ``stalled(self, timeout)`` after ``timeout`` seconds, unless armed again (or
+        stopped) first: each request from the device re-arms it.
 
         Re-arming only moves the deadline: the one loop timer, when it fires before the
         deadline, sets itself again for it. So a transfer costs a timer per stall period, not a
         cancelled timer per block.
         """
-        if now is None:
-            now = asyncio.get_running_loop().time()
-        deadline = now + timeout
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
         self._stall_deadline, self._stall_timeout, self._stalled = deadline, timeout, stalled
         if self._stall_timer is not None:
             if self._stall_when <= deadline:
                 return
             self._stall_timer.cancel()
-        self._set_stall_timer(asyncio.get_running_loop(), deadline)
+        self._set_stall_timer(loop, deadline)
 
     def _set_stall_timer(self, loop: asyncio.AbstractEventLoop, when: float) -> None:
         self._stall_when = when
