@@ -25,7 +25,7 @@ for an optional field the frame does not carry, and ``bytes`` for image data.
 from __future__ import annotations
 
 import struct
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 import zigpy.types as t
 from zigpy.zcl import foundation
@@ -114,7 +114,7 @@ class ZclHeader(NamedTuple):
     tsn: int
     command_id: int
     manufacturer: int | None = None
-    length: int = 3
+    length: int = _HEADER.size
 
     @property
     def cluster_specific(self) -> bool:
@@ -146,8 +146,21 @@ def read_header(frame: bytes) -> ZclHeader:
         if len(frame) < 5:
             raise ValueError(f"a manufacturer-specific ZCL frame has at least 5 octets, got {len(frame)}")
         _, manufacturer, tsn, command = _MANUFACTURER_HEADER.unpack_from(frame)
-        return ZclHeader(control, tsn, command, manufacturer, 5)
-    return _record(ZclHeader, (control, frame[1], frame[2], None, 3))
+        return ZclHeader(control, tsn, command, manufacturer, _MANUFACTURER_HEADER.size)
+    return _record(ZclHeader, (control, frame[1], frame[2]) + _PLAIN_HEADER_DEFAULTS)
+
+
+def _defaults_from(record: type[tuple[Any, ...]], first: str) -> tuple[Any, ...]:
+    """The default values of ``record``'s fields from ``first`` on, in order: what
+    :data:`_record` appends for a record read without them, taken from the record's own
+    definition."""
+    fields: tuple[str, ...] = record._fields  # type: ignore[attr-defined]
+    defaults: dict[str, Any] = record._field_defaults  # type: ignore[attr-defined]
+    return tuple(defaults[name] for name in fields[fields.index(first):])
+
+
+#: A header that is not manufacturer specific: no manufacturer code, the plain length.
+_PLAIN_HEADER_DEFAULTS = _defaults_from(ZclHeader, "manufacturer")
 
 
 def read_tsn(frame: bytes) -> int:
@@ -434,12 +447,16 @@ class ImageBlockResponse(NamedTuple):
             if len(payload) < end:  # the message only when it is needed: one of these per block
                 _need(payload, end, f"Image Block Response with {length} octets of data")
             data = payload[_BLOCK_DATA.size:end]
-            return _record(cls, (_SUCCESS, manufacturer, image_type, version, offset, data, None, None, None))
+            return _record(cls, (_SUCCESS, manufacturer, image_type, version, offset, data) + _BLOCK_DEFAULTS)
         if status == Status.WAIT_FOR_DATA:
             _need(payload, _WAIT_FOR_DATA.size, "Image Block Response WAIT_FOR_DATA")
             _, current, request, period = _WAIT_FOR_DATA.unpack_from(payload)
             return cls(Status.WAIT_FOR_DATA, current_time=current, request_time=request, minimum_block_period=period)
         return cls(_status(status))
+
+
+#: A block's response: none of the WAIT_FOR_DATA fields.
+_BLOCK_DEFAULTS = _defaults_from(ImageBlockResponse, "current_time")
 
 
 def block_frame(tsn: int, manufacturer_code: int, image_type: int, file_version: int, file_offset: int,

@@ -37,6 +37,8 @@ from hanbench.radio.zcl_frames import (
     QueryNextImageResponse,
     UpgradeEnd,
     UpgradeEndResponse,
+    ZclHeader,
+    block_frame,
     read_header,
     read_ota_answer,
     read_ota_request,
@@ -377,3 +379,12 @@ def test_the_tsn_is_read_where_zigpys_header_puts_it(tsn: int, command: int, man
                                                      payload: bytes) -> None:
     frame = foundation.ZCLHeader.cluster(tsn, command, manufacturer=manufacturer).serialize() + payload
     assert read_tsn(frame) == read_header(frame).tsn == tsn
+
+
+def test_records_read_by_hand_are_the_records_their_definitions_make() -> None:
+    """The fast path that builds a record from its fields fills the fields a frame lacks with
+    the record's own defaults, so it equals the record made by its constructor."""
+    assert read_header(b"\x19\x05\x07") == ZclHeader(0x19, 5, 7)
+    block = block_frame(5, 0x1234, 1, 2, 64, b"\x01\x02")
+    assert read_ota_answer(read_header(block), block[3:]) == ImageBlockResponse(
+        Status.SUCCESS, 0x1234, 1, 2, 64, b"\x01\x02")
