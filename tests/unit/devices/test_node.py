@@ -274,3 +274,71 @@ def test_descriptors_follow_the_power_mode() -> None:
     )
     assert sleepy.node_descriptor.is_end_device and not sleepy.node_descriptor.is_mains_powered
     assert sleepy.get_attribute(Basic.cluster_id, "power_source") == Basic.PowerSource.Battery
+
+
+# -- a node behind another device (an Alt HAN bridge on its orchestrating bridge's link) --------
+
+BRIDGE_NWK, BEHIND_NWK, STRANGER_NWK = 0x2001, 0x2002, 0x2003
+
+
+def _node(air: VirtualAir, nwk: int, model: str, **kwargs: Any) -> EmulatedNode:
+    return EmulatedNode(
+        air, f"00:11:22:33:44:55:{nwk >> 8:02x}:{nwk & 0xFF:02x}", nwk, device_type=SeDeviceType.RANGE_EXTENDER,
+        manufacturer="Acme", model=model, server_clusters=[Basic.cluster_id], client_clusters=[Ota.cluster_id],
+        **kwargs,
+    )
+
+
+def _read_model(node: EmulatedNode, timeout: float = 5.0) -> Any:
+    """Read Attributes of the upstream node's Basic model, as a node behind a bridge asks its bridge."""
+    return node.request_general(Basic.cluster_id, foundation.GeneralCommand.Read_Attributes, attribute_ids=[0x0005],
+                                direction=foundation.Direction.Client_to_Server, timeout=timeout)
+
+
+async def test_a_node_behind_a_bridge_asks_the_bridge_and_the_coordinator_never_hears_of_it() -> None:
+    air = VirtualAir()
+    async with virtual_coordinator(air) as app:
+        bridge = _node(air, BRIDGE_NWK, "bridge-orchestrator")
+        behind = _node(air, BEHIND_NWK, "bridge-behind", upstream_nwk=BRIDGE_NWK)
+        frames: list[AirFrame] = []
+        air.add_observer(frames.append)
+        bridge.attach_behind(0x0000)
+        behind.attach_behind(BRIDGE_NWK)
+        rsp = await _read_model(behind)
+        await asyncio.sleep(1)
+        known = set(app.devices)
+        await behind.close()
+        await bridge.close()
+    assert [(r.attrid, r.value.value) for r in rsp.status_records] == [(0x0005, "bridge-orchestrator")]
+    request = frames[0].packet
+    assert (request.src.address, request.dst.address, request.dst_ep) == (BEHIND_NWK, BRIDGE_NWK, 1)
+    assert behind.ieee not in known, "attached behind a bridge, the node joined nothing of the CH's"
+    assert all(f.packet.dst.addr_mode != t.AddrMode.Broadcast for f in frames), "and announced nothing"
+
+
+async def test_an_answer_is_taken_only_from_the_node_asked() -> None:
+    """A frame with the same cluster and TSN from another node is not the answer: the node
+    matches answers by where they came from."""
+    air = VirtualAir()
+    bridge = _node(air, BRIDGE_NWK, "bridge-orchestrator")
+    behind = _node(air, BEHIND_NWK, "bridge-behind", upstream_nwk=BRIDGE_NWK)
+    stranger = _node(air, STRANGER_NWK, "stranger")
+    for node, parent in ((bridge, 0x0000), (stranger, 0x0000), (behind, BRIDGE_NWK)):
+        node.attach_behind(parent)
+    air.set_link(bridge.ieee, behind.ieee, LinkModel(loss=1.0), both_ways=False)  # the bridge's answer is lost
+    frames: list[AirFrame] = []
+    air.add_observer(frames.append)
+    asking = asyncio.get_running_loop().create_task(_read_model(behind, timeout=5.0))
+    await asyncio.sleep(0.5)
+    tsn = _zcl_header(frames[0]).tsn
+    records = [foundation.ReadAttributeRecord(attrid=0x0005, status=foundation.Status.SUCCESS,
+                                              value=foundation.TypeValue(type=0x42, value=t.CharacterString("forged")))]
+    rsp = foundation.GENERAL_COMMANDS[foundation.GeneralCommand.Read_Attributes_rsp].schema(status_records=records)
+    header = foundation.ZCLHeader.general(tsn, foundation.GeneralCommand.Read_Attributes_rsp,
+                                          direction=foundation.Direction.Server_to_Client)
+    await stranger.tell(BEHIND_NWK, Basic.cluster_id, header.serialize() + rsp.serialize())
+    with pytest.raises(TimeoutError):
+        await asking
+    assert any(f.packet.src.address == STRANGER_NWK for f in frames), "the stranger's frame reached the node"
+    for node in (behind, stranger, bridge):
+        await node.close()
