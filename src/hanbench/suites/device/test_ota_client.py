@@ -44,11 +44,24 @@ def all_fired(bench: Bench) -> None:
 
 
 def kept(device: BenchDevice, image: bytes) -> None:
-    """The device holds (or, having activated it at once, runs) exactly the image under test."""
+    """The device kept exactly the image under test. A CS06 device type (ESME, GSME, HCALCS)
+    holds it: a CS06 names the hash of the image to activate, so one that runs that image
+    already and kept nothing has nothing to activate. A PPMID (SR 11.4) or an IHD (the CH's
+    upgrade command) may run it at once instead."""
     digest = read(device, image).manufacturer_image_hash
     state = device.state
+    if device.type in CS06_DEVICE_TYPES:
+        assert state.held_hash == digest, (
+            f"{device.name} holds {_hex(state.held_hash)} (runs {_hex(state.running_hash)}), not the image's hash "
+            f"{digest.hex()}: a CS06 names the hash of the image to activate")
+        return
     assert digest in (state.held_hash, state.running_hash), \
-        f"{device.name} holds {state.held_hash!r} and runs {state.running_hash!r}, not the image's hash {digest.hex()}"
+        f"{device.name} holds {_hex(state.held_hash)} and runs {_hex(state.running_hash)}, not the image's hash " \
+        f"{digest.hex()}"
+
+
+def _hex(digest: bytes | None) -> str:
+    return "none" if digest is None else digest.hex()
 
 
 @pytest.mark.clause("ZCL OTA 11.13.4 Query Next Image Request: hardware version")
