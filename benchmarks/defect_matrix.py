@@ -6,6 +6,9 @@ runs the device conformance suite from the package on that one device
 (``pytest <suite> --bench FILE --hanbench-device NAME``, virtual time on an emu bench), and
 reads each test's outcome from the run's JUnit XML. It prints the table defect -> the tests
 that failed, and the wall time of each run against the good device's run as the baseline.
+Only a test that failed in its call phase caught a defect: a test that errored (in setup or
+teardown) never judged the device, so errors are shown in a column of their own and catch
+nothing.
 
 Each run is a pytest process of its own, as a user's run is: one bench file per process.
 ``--jobs N`` runs N of them at once.
@@ -16,7 +19,8 @@ Usage::
     .venv/bin/python benchmarks/defect_matrix.py --device hcalcs --jobs 2
     .venv/bin/python benchmarks/defect_matrix.py --json               # the matrix as JSON
 
-Exits 1 if the good device fails a test, or a defect fails none (the suite missed it).
+Exits 1 if the good device fails or errors in a test, or a defect fails none (the suite
+missed it).
 """
 
 from __future__ import annotations
@@ -46,7 +50,7 @@ PAGES = "image_page_size = 256\nimage_page_spacing_ms = 50"
 @dataclasses.dataclass(frozen=True)
 class SuiteRun:
     """One run of the device suite: the defect given (None: the good device), each test's
-    outcome by name (passed, failed, skipped), and the run's wall time."""
+    outcome by name (passed, failed, error, skipped), and the run's wall time."""
 
     defect: Defect | None
     outcomes: dict[str, str]
@@ -54,7 +58,16 @@ class SuiteRun:
 
     @property
     def failed(self) -> list[str]:
-        return sorted(name for name, outcome in self.outcomes.items() if outcome == "failed")
+        """The tests that failed in their call phase: the ones that caught something."""
+        return self._named("failed")
+
+    @property
+    def errored(self) -> list[str]:
+        """The tests that errored in setup or teardown: they caught nothing."""
+        return self._named("error")
+
+    def _named(self, outcome: str) -> list[str]:
+        return sorted(name for name, seen in self.outcomes.items() if seen == outcome)
 
     @property
     def label(self) -> str:
@@ -100,14 +113,23 @@ def run_suite(bench_file: Path, device: str, defect: Defect | None, folder: Path
 
 
 def _outcomes(junit: Path) -> dict[str, str]:
-    """Each test case's outcome in a JUnit XML file, by test name."""
-    outcomes = {}
+    """Each test's outcome in a JUnit XML file, by test name (its parameters' cases together).
+    pytest writes a failure in the call phase as ``<failure>`` and one in setup or teardown as
+    ``<error>``, the two as two test cases of one name when a test fails and then errors in
+    teardown: a test with a failure in any case failed; one with only errors errored."""
+    outcomes: dict[str, str] = {}
     for case in ET.parse(junit).getroot().iter("testcase"):
         name = case.get("name", "").split("[")[0]
         kinds = {child.tag for child in case}
-        outcomes[name] = ("failed" if kinds & {"failure", "error"} else "skipped" if "skipped" in kinds
-                          else "passed")
+        outcome = "failed" if "failure" in kinds else "error" if "error" in kinds \
+            else "skipped" if "skipped" in kinds else "passed"
+        if name not in outcomes or _RANK[outcome] > _RANK[outcomes[name]]:
+            outcomes[name] = outcome
     return outcomes
+
+
+#: Which of a test's cases' outcomes is the test's: a failure over an error over a pass over a skip.
+_RANK = {"skipped": 0, "passed": 1, "error": 2, "failed": 3}
 
 
 def matrix(bench_file: Path, device: str, defects: list[Defect], jobs: int = 1) -> list[SuiteRun]:
@@ -123,19 +145,23 @@ def matrix(bench_file: Path, device: str, defects: list[Defect], jobs: int = 1) 
 
 
 def table(runs: list[SuiteRun]) -> str:
-    """The matrix as a Markdown table: each defect, the tests that failed, the run's wall time
-    as a ratio to the good device's run."""
+    """The matrix as a Markdown table: each defect, the tests that failed, those that errored
+    (which caught nothing), the run's wall time as a ratio to the good device's run."""
     baseline = runs[0].wall_s
-    lines = ["| defect | tests that fail | wall time (x good run) |", "|---|---|---|"]
+    lines = ["| defect | tests that fail | tests that error | wall time (x good run) |", "|---|---|---|---|"]
     for run in runs:
         caught = ", ".join(f"`{name}`" for name in run.failed) or "none"
-        lines.append(f"| `{run.label}` | {caught} | {run.wall_s:.1f} s ({run.wall_s / baseline:.2f}x) |")
+        errored = ", ".join(f"`{name}`" for name in run.errored) or "none"
+        lines.append(f"| `{run.label}` | {caught} | {errored} | {run.wall_s:.1f} s ({run.wall_s / baseline:.2f}x) |")
     return "\n".join(lines)
 
 
 def verdicts(runs: list[SuiteRun]) -> list[str]:
-    """What is wrong with the matrix: the good device failing, or a defect nothing caught."""
-    problems = [f"the good device fails {', '.join(runs[0].failed)}"] if runs[0].failed else []
+    """What is wrong with the matrix: the good device failing or erroring, or a defect nothing
+    caught (an error is not a catch)."""
+    good = runs[0]
+    problems = [f"the good device fails {', '.join(good.failed)}"] if good.failed else []
+    problems += [f"the good device errors in {', '.join(good.errored)}"] if good.errored else []
     problems += [f"no test catches {run.label}" for run in runs[1:] if not run.failed]
     return problems
 

@@ -47,6 +47,7 @@ def test_the_suite_fails_each_defective_device_by_its_test_and_passes_the_good_o
     runs = defect_matrix.matrix(BENCH_FILES / "emu.toml", "esme", list(Defect), jobs=2)
     good, *defective = runs
     assert good.defect is None and good.failed == [], f"the good ESME fails {good.failed}"
+    assert good.errored == [], f"the good ESME errors in {good.errored}"
     assert "passed" in good.outcomes.values() and len(good.outcomes) >= len(set(CAUGHT_BY.values()))
     for run in defective:
         assert CAUGHT_BY[run.defect] in run.failed, f"{run.label}: failed {run.failed or 'nothing'}"
