@@ -17,7 +17,7 @@ defect_matrix = script_module(ROOT / "benchmarks" / "defect_matrix.py")
 
 #: The test written to catch each defect (others may catch it too).
 CAUGHT_BY = {
-    Defect.IGNORES_WAIT_FOR_DATA: "test_wait_for_data_holds_the_next_request_until_the_request_time",
+    Defect.IGNORES_WAIT_FOR_DATA: "test_a_storm_of_wait_for_data_is_waited_out_and_the_download_completes",
     Defect.RESTARTS_AFTER_LOST_BLOCK: "test_a_lost_block_is_asked_again_at_the_same_offset",
     Defect.OVERSIZED_BLOCK_REQUESTS: "test_blocks_asked_fit_the_server_and_smaller_answers_are_taken",
     Defect.RUNS_IMAGE_ON_UPGRADE_END: "test_an_upgrade_time_never_runs_the_image_without_cs06",
