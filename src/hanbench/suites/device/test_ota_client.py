@@ -323,16 +323,17 @@ async def test_abort_ends_the_download(
         bench: Bench, device_under_test: BenchDevice, image_under_test: bytes, request: pytest.FixtureRequest) -> None:
     """ABORT ends the download and drops its bytes. The client may start the upgrade again
     later with a new Query Next Image (ZCL OTA), as a sleepy device does at its next wake while
-    the CH still offers the image: that passes if the new download starts from offset 0. Blocks
-    of the aborted download asked for after the ABORT, or a new download that resumes it, fail.
-    Which of the two the device did is recorded as the test's ``after_abort`` property."""
+    the CH still offers the image (so a sleepy device is watched through its next wakes): that
+    passes if the new download starts from offset 0. Blocks of the aborted download asked for
+    after the ABORT, or a new download that resumes it, fail. Which of the two the device did
+    is recorded as the test's ``after_abort`` property."""
     aborted_at = len(image_under_test) // 2
     ota_server(bench).faults.set(Abort(at_offset=aborted_at))
     with watching(bench) as log:
         await offer(bench, device_under_test, image_under_test)
         await log.until(lambda: bool(log.answered(device_under_test.id, Status.ABORT)), wait_s(bench), "ABORT")
         told = log.answered(device_under_test.id, Status.ABORT)[0].at
-        await bench.advance(answer_timeout_s(bench) * 3)
+        await bench.advance(answer_timeout_s(bench) * 3 if device_under_test.type in AWAKE else quiet_s(bench))
         queries = [q.at for q in log.asked(device_under_test.id, OtaCommand.QUERY_NEXT_IMAGE) if q.at > told]
         if queries:  # the upgrade started again: its first block request says whether the old bytes went
             await log.until(lambda: bool(requests_after(log, device_under_test, queries[0])), wait_s(bench),
