@@ -77,6 +77,18 @@ DEVICE_RETRY_MAX_S = 15 * 60.0
 choice: half the GSME's 30-minute wake interval, so an awake device's alert reaches the CH at
 least twice as soon after a link comes back as a GSME's, which waits for its next wake)."""
 
+HUB_COMMAND_RETRY_S = DEVICE_RETRY_S
+"""How long after a command to an awake device went unacknowledged (the frame, or a GBT block,
+not acknowledged after the stack's and GBT's retries) the CH sends it again, then twice as long
+after each further failure (bench choice, as an awake device does with what it could not send:
+GBCS sets no figure; the device's own first figure, DEVICE_RETRY_S)."""
+
+HUB_COMMAND_RETRIES = 5
+"""How many times the CH sends an unacknowledged command to an awake device again before it
+gives up and fails the DCC's wait with CommandNotDelivered (bench choice: with HUB_COMMAND_RETRY_S
+doubling, the last try goes about 5 minutes after the first failure, the Silicon Labs OTA
+client's query delay, DEVICE_QUERY_INTERVAL_S: a link down for longer is not a lost frame)."""
+
 DEVICE_OTA_TIMEOUT_S = 5.0
 """How long a device waits for each OTA answer (Query Next Image, Image Block, Upgrade End
 Response) before it asks again: 5 s, zigpy's APS reply timeout, which the emulated devices' OTA

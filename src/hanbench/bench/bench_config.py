@@ -35,6 +35,8 @@ from hanbench.timing import (
     DEVICE_QUERY_INTERVAL_S,
     GBT_ACK_TIMEOUT_S,
     GBT_REASSEMBLY_TIMEOUT_S,
+    HUB_COMMAND_RETRIES,
+    HUB_COMMAND_RETRY_S,
     DEVICE_RETRY_MAX_S,
     DEVICE_RETRY_S,
     BRIDGE_ORCHESTRATION_WAIT_S,
@@ -124,6 +126,8 @@ class TimingConfig:
     device_query_interval_s: float = DEVICE_QUERY_INTERVAL_S
     gbt_ack_timeout_s: float = GBT_ACK_TIMEOUT_S
     gbt_reassembly_timeout_s: float = GBT_REASSEMBLY_TIMEOUT_S
+    command_retry_s: float = HUB_COMMAND_RETRY_S
+    command_retries: int = HUB_COMMAND_RETRIES
 
 
 @dataclasses.dataclass(frozen=True)

@@ -50,7 +50,7 @@ _DEVICE = ("type", "id", "name", "import_supplier", "export_supplier", "gas_supp
 _HUB = ("id", "image_rules", "image_store_slots", "max_image_size", "firmware_version", "hardware_version")
 _PORT = tuple(f.name for f in dataclasses.fields(PortMatch))
 # Integer knobs and their ranges; every other knob is a duration that must be positive.
-_TIMING_INT_LIMITS = {"block_size_max": (1, 63), "block_period_ms": (0, 0xFFFF)}
+_TIMING_INT_LIMITS = {"block_size_max": (1, 63), "block_period_ms": (0, 0xFFFF), "command_retries": (0, 100)}
 # A device's supplier keys are spelt as the supplier roles are.
 _SUPPLIER_KEYS = {role.value: role for role in SUPPLIER_ROLES}
 # A decommissioned device is no longer on a premises, so no session starts with one.

@@ -45,7 +45,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Coroutine, Sequence
 from dataclasses import dataclass, field
 
 import zigpy.exceptions
@@ -77,13 +77,20 @@ from hanbench.hub.transfer import TransferEvent, TransferOutcome
 from hanbench.hub.tunnel import Delivery, TunnelServer, TunnelServerConfig
 from hanbench.listeners import Listeners
 from hanbench.radio.endpoints import comms_hub_endpoint
-from hanbench.radio.se_clusters import NotificationFlags
+from hanbench.radio.se_clusters import NotificationFlags, TransferDataStatus
 from hanbench.radio.tunnel_errors import NoTunnel, TransferDataRefused
-from hanbench.timing import QUEUE_EXPIRY_S
+from hanbench.timing import HUB_COMMAND_RETRIES, HUB_COMMAND_RETRY_S, QUEUE_EXPIRY_S
 
 LOGGER = logging.getLogger(__name__)
 
 SLEEPY_TYPES = frozenset({DeviceType.GSME})
+
+
+def _tunnel_lost(exc: NoTunnel | TransferDataRefused) -> bool:
+    """Whether a send failed because the device's tunnel went while it was under way (the device
+    lost it in a power cycle and refuses NO_SUCH_TUNNEL, or asked for a new one mid-transfer):
+    the device will have a tunnel again, so the command is sent again like an unacknowledged one."""
+    return isinstance(exc, NoTunnel) or exc.status is TransferDataStatus.NO_SUCH_TUNNEL
 
 
 def hub_endpoints() -> list[zdo_t.SimpleDescriptor]:
@@ -99,6 +106,9 @@ class CommsHubTiming:
     ``slots`` only for rules that take a number, ``None`` for their default).
     ``ihd_activation_delay_s`` is the upgrade time the CH gives an IHD after a good transfer.
     ``tunnel`` is its tunnel server's: transfer size and General Block Transfer.
+    ``command_retry_s`` and ``command_retries``: a command an awake device did not acknowledge
+    is sent again after ``command_retry_s``, doubling, ``command_retries`` times, then given up
+    (defaults and why: :mod:`hanbench.timing`).
     """
 
     ota: OtaServerConfig = field(default_factory=OtaServerConfig)
@@ -107,6 +117,14 @@ class CommsHubTiming:
     queue_expiry_s: float = QUEUE_EXPIRY_S
     ihd_activation_delay_s: int = 0
     tunnel: TunnelServerConfig = field(default_factory=TunnelServerConfig)
+    command_retry_s: float = HUB_COMMAND_RETRY_S
+    command_retries: int = HUB_COMMAND_RETRIES
+
+    def __post_init__(self) -> None:
+        if self.command_retry_s <= 0:
+            raise BadInput(f"the CH's command retry interval must be > 0 s, got {self.command_retry_s}")
+        if self.command_retries < 0:
+            raise BadInput(f"the CH's command retries must be >= 0, got {self.command_retries}")
 
 
 class CommsHub:
@@ -151,6 +169,8 @@ class CommsHub:
         self._awaiting: dict[tuple[EntityId, int], asyncio.Future[GbcsMessage]] = {}
         #: Commands sent to an awake device whose acknowledgement never came, still awaited.
         self._unconfirmed: dict[tuple[EntityId, int], GbcsMessage] = {}
+        #: The task sending each unconfirmed command again (one per command).
+        self._resending: dict[tuple[EntityId, int], asyncio.Task[None]] = {}
         self._alert_counter = 1
         self._tasks: set[asyncio.Task[None]] = set()
         self._idle_waiters: list[asyncio.Future[None]] = []
@@ -295,14 +315,22 @@ class CommsHub:
         0x819D). A device that refused the command (a CS06 failing authentication) answers
         with an alert, not a response.
 
-        A frame to an awake device whose acknowledgement never came back (zigpy gave up
-        after its retries) may still have arrived, and the device then answers when it can:
-        the wait goes on (:attr:`Delivery.UNCONFIRMED`). The CH sends such a command again
-        when the device opens a new tunnel (it was off, or lost its tunnel: it cannot have
-        answered from the old one) and when the CH itself comes back from a restart; a device
-        that did have it refuses the copy as a replay (its counter is not above the last),
-        so nothing runs twice. A command the CH cannot hand over at all (no tunnel open, the
-        device not on the network or refusing the transfer) ends the wait at once with
+        A frame to an awake device whose acknowledgement never came back (zigpy, or GBT for a
+        command in blocks, gave up after its retries) may still have arrived, and the device
+        then answers when it can: the wait goes on (:attr:`Delivery.UNCONFIRMED`). The CH
+        sends such a command again after ``command_retry_s``, doubling, up to
+        ``command_retries`` times (:meth:`_resend`), and at once when the device opens a new
+        tunnel (it was off, or lost its tunnel: it cannot have answered from the old one) or
+        the CH itself comes back from a restart, each of which starts the count afresh; a
+        device that did have it refuses the copy as a replay (its counter is not above the
+        last), so nothing runs twice. A command whose tunnel went while it was being sent (the
+        device refused it NO_SUCH_TUNNEL after a power cycle, or asked for a new tunnel
+        mid-transfer) cannot have arrived, and the device will have a tunnel again: it is sent
+        again the same way. When the last try is not acknowledged either, the wait
+        ends with :class:`CommandNotDelivered` naming the device, the tries and the last
+        failure (an awake device opens no new tunnel by itself, so waiting on would be
+        silent). A command the CH cannot hand over at all (no tunnel open, the device not on
+        the network or refusing the transfer) ends the wait at once with
         :class:`CommandNotDelivered`. Raises :class:`BadInput` when a command under the same
         counter already waits for the same device.
         """
@@ -312,36 +340,70 @@ class CommsHub:
             raise BadInput(f"a command under counter {counter} is already waiting for {target}'s response")
         future: asyncio.Future[GbcsMessage] = asyncio.get_running_loop().create_future()
         self._awaiting[key] = future
+        had_tunnel = self.tunnels.tunnel_of(target) is not None
         try:
             try:
                 delivery = await self.tunnels.send(target, command)
-            except (zigpy.exceptions.DeliveryError, TimeoutError) as exc:
+            except (zigpy.exceptions.DeliveryError, TimeoutError, NoTunnel, TransferDataRefused) as exc:
+                if isinstance(exc, (NoTunnel, TransferDataRefused)) and not (had_tunnel and _tunnel_lost(exc)):
+                    raise CommandNotDelivered(target, str(exc)) from None
                 LOGGER.info("command %d to %s unacknowledged, waiting for its response anyway: %s", counter, target, exc)
                 delivery = Delivery.UNCONFIRMED
                 self._unconfirmed[key] = command
-            except (NoTunnel, TransferDataRefused) as exc:
-                raise CommandNotDelivered(target, str(exc)) from None
+                self._start_resending(key, command, at_once=False)
             self._listeners(hub_events.Tunnelled(target, counter, delivery))
             return await future
         finally:
             self._awaiting.pop(key, None)
-            self._unconfirmed.pop(key, None)
+            self._unconfirmed.pop(key, None)  # a resend under way stops at its next try
+            self._resending.pop(key, None)
 
     def _send_unconfirmed(self, device: EntityId | None = None) -> None:
-        """Send again the unconfirmed commands still awaited (for ``device``, or for every device)."""
+        """Send again, now, the unconfirmed commands still awaited (for ``device``, or for every device)."""
         for key, command in list(self._unconfirmed.items()):
             if device is None or key[0] == device:
-                self._spawn(self._send_again(key, command))
+                self._start_resending(key, command, at_once=True)
 
-    async def _send_again(self, key: tuple[EntityId, int], command: GbcsMessage) -> None:
+    def _start_resending(self, key: tuple[EntityId, int], command: GbcsMessage, *, at_once: bool) -> None:
+        """(Re)start the one task that sends ``command`` again, its count of tries afresh."""
+        previous = self._resending.pop(key, None)
+        if previous is not None:
+            previous.cancel()
+        self._resending[key] = self._spawn(self._resend(key, command, at_once=at_once))
+
+    async def _resend(self, key: tuple[EntityId, int], command: GbcsMessage, *, at_once: bool) -> None:
+        """Send ``command`` again until acknowledged: now if ``at_once``, then after
+        ``command_retry_s`` doubling, ``command_retries`` times; then fail the DCC's wait."""
         target, counter = key
-        try:
-            delivery = await self.tunnels.send(target, command)
-        except (zigpy.exceptions.DeliveryError, TimeoutError, NoTunnel, TransferDataRefused) as exc:
-            LOGGER.info("command %d to %s still unacknowledged: %s", counter, target, exc)
+        loop = asyncio.get_running_loop()
+        began = loop.time()
+        delay = self.timing.command_retry_s
+        tries = self.timing.command_retries + (1 if at_once else 0)
+        failure = "no acknowledgement"
+        for attempt in range(1, tries + 1):
+            if attempt > 1 or not at_once:
+                await asyncio.sleep(delay)
+                delay *= 2
+            if key not in self._unconfirmed:
+                return  # its response came, or the DCC stopped waiting
+            self._listeners(hub_events.Resending(target, counter, attempt))
+            try:
+                delivery = await self.tunnels.send(target, command)
+            except (zigpy.exceptions.DeliveryError, TimeoutError, NoTunnel, TransferDataRefused) as exc:
+                LOGGER.info("command %d to %s still unacknowledged (try %d of %d): %s",
+                            counter, target, attempt, tries, exc)
+                failure = str(exc) or type(exc).__name__
+                continue
+            if self._unconfirmed.pop(key, None) is not None:
+                self._listeners(hub_events.Tunnelled(target, counter, delivery))
             return
-        if self._unconfirmed.pop(key, None) is not None:
-            self._listeners(hub_events.Tunnelled(target, counter, delivery))
+        self._unconfirmed.pop(key, None)
+        self._listeners(hub_events.Undelivered(target, counter, failure))
+        future = self._awaiting.get(key)
+        if future is not None and not future.done():
+            future.set_exception(CommandNotDelivered(
+                target, f"command {counter} not acknowledged, sent again {tries} times over "
+                        f"{loop.time() - began:.0f} s; last: {failure}"))
 
     def _on_device_message(self, device: EntityId, data: bytes) -> None:
         """A message from a device, read here once: a response completes its command, an alert goes up."""
@@ -428,7 +490,8 @@ class CommsHub:
     def _forward(self, alert: ForwardedAlert) -> None:
         self._alert_listeners(alert)
 
-    def _spawn(self, coro: object) -> None:
-        task = asyncio.get_running_loop().create_task(coro)  # type: ignore[arg-type]
+    def _spawn(self, coro: Coroutine[object, object, None]) -> asyncio.Task[None]:
+        task = asyncio.get_running_loop().create_task(coro)
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
+        return task

@@ -59,5 +59,25 @@ class Uncollected:
     counter: int
 
 
-HubEvent = Stored | Notified | Tunnelled | Uncollected | TransferEvent
+@dataclass(frozen=True)
+class Resending:
+    """The CH sends the unacknowledged command under ``counter`` to awake ``device`` again, its
+    ``attempt``-th try since the last failure, new tunnel or restart."""
+
+    device: EntityId
+    counter: int
+    attempt: int
+
+
+@dataclass(frozen=True)
+class Undelivered:
+    """The CH gave up on the command under ``counter`` to awake ``device``: no try was
+    acknowledged (``reason``, the last failure); the DCC's wait fails with CommandNotDelivered."""
+
+    device: EntityId
+    counter: int
+    reason: str
+
+
+HubEvent = Stored | Notified | Tunnelled | Uncollected | Resending | Undelivered | TransferEvent
 HubListener = Callable[[HubEvent], None]

@@ -26,7 +26,9 @@ from hanbench.gbcs.roles import DeviceStatus, Role
 from hanbench.hardware.ports import PortMatch
 from hanbench.hardware.power import ManualPower
 from hanbench.bench.kinds.boards import join_security
+from hanbench.bench.kinds.emu import hub_timing
 from hanbench.radio.addresses import eui64_of
+from hanbench.timing import HUB_COMMAND_RETRIES, HUB_COMMAND_RETRY_S
 
 REPO = Path(__file__).resolve().parents[3]
 RTDS = EntityId.parse("90-B3-D5-1F-30-01-00-00")
@@ -116,6 +118,13 @@ def test_timing_overrides_are_read(load_text: Callable[[str], BenchConfig]) -> N
     config = load_text(BASE + "\n[timing]\nblock_size_max = 63\nblock_period_ms = 250\nqueue_expiry_s = 0.5\n")
     assert (config.timing.block_size_max, config.timing.block_period_ms, config.timing.queue_expiry_s) == (63, 250, 0.5)
     assert config.knobs()["timing"]["block_period_ms"] == 250
+
+
+def test_the_chs_command_retries_are_read_and_reach_the_ch(load_text: Callable[[str], BenchConfig]) -> None:
+    default = hub_timing(load_text(BASE))
+    assert (default.command_retry_s, default.command_retries) == (HUB_COMMAND_RETRY_S, HUB_COMMAND_RETRIES)
+    hub = hub_timing(load_text(BASE + "\n[timing]\ncommand_retry_s = 2.5\ncommand_retries = 0\n"))
+    assert (hub.command_retry_s, hub.command_retries) == (2.5, 0)
 
 
 # -- paths ---------------------------------------------------------------------------------------
@@ -290,6 +299,8 @@ ERRORS = [
     ("nan", "[hub]", "[timing]\nqueue_expiry_s = nan\n\n[hub]", "timing.queue_expiry_s", "nan", "got nan"),
     ("retries that shrink", "[hub]", "[timing]\ndevice_retry_s = 60\ndevice_retry_max_s = 30\n\n[hub]",
      "timing.device_retry_max_s", "device_retry_max_s", "cannot be shorter than its first retry"),
+    ("negative command retries", "[hub]", "[timing]\ncommand_retries = -1\n\n[hub]", "timing.command_retries",
+     "command_retries", "between 0 and 100, got -1"),
     ("loss above 1", "[hub]", "[air]\nloss = 1.5\n\n[hub]", "air.loss", "loss", "between 0 and 1, got 1.5"),
     ("poll interval 0", "[hub]", "[air]\npoll_interval_ms = 0\n\n[hub]", "air.poll_interval_ms", "poll_interval_ms",
      "greater than 0, got 0"),

@@ -29,6 +29,7 @@ from hanbench.gbcs.device_types import DeviceType
 from hanbench.gbcs.entity import DCC_ENTITY
 from hanbench.gbcs.frame import GbcsMessage, verify_message
 from hanbench.gbcs.protection import MacCheck, check_mac
+from hanbench.hub import hub_events
 from hanbench.hub.comms_hub import CommsHubTiming
 from hanbench.hub.errors import CommandNotDelivered, CommandNotRetrieved
 from hanbench.radio.link import LinkModel
@@ -234,4 +235,58 @@ async def test_a_command_sent_while_the_ch_was_down_goes_when_it_is_back() -> No
         await asyncio.sleep(30)
         await p.app.connect()
         await p.hub.power_on()
+        assert await asyncio.wait_for(sent, 600) == ExecutionOutcome(ActivationResult.SUCCESS, V2)
+
+
+def resends(p: Premises) -> list[hub_events.Resending]:
+    events: list[hub_events.Resending] = []
+    p.hub.on_event(lambda event: events.append(event) if isinstance(event, hub_events.Resending) else None)
+    return events
+
+
+async def test_a_command_whose_block_transfer_failed_is_sent_again_to_an_awake_device_until_it_goes() -> None:
+    async with premises([D.ESME]) as p:
+        await distributed(p, D.ESME)
+        esme, ch = p.devices[D.ESME].node.ieee, p.app.state.node_info.ieee
+        tries = resends(p)
+        # The ESME hears the CS06's first GBT block, but no acknowledgement of it reaches the CH for
+        # two minutes: the block transfer fails after its retries, and the ESME opens no new tunnel.
+        p.air.set_link(esme, ch, LinkModel(loss=1.0), both_ways=False)
+        asyncio.get_running_loop().call_later(120, lambda: p.air.set_link(esme, ch, LinkModel(), both_ways=False))
+        outcome = await asyncio.wait_for(activate(p, D.ESME, p.cs06(D.ESME, image_hash(D.ESME))), 3600)
+        assert outcome == ExecutionOutcome(ActivationResult.SUCCESS, V2)
+        assert p.devices[D.ESME].firmware.running.file_version == 2
+        assert tries and [t.attempt for t in tries] == list(range(1, len(tries) + 1)), "sent again by the CH"
+
+
+async def test_a_command_an_awake_device_never_acknowledges_ends_not_delivered_after_the_resends() -> None:
+    timing = CommsHubTiming(command_retry_s=10, command_retries=3)
+    async with premises([D.ESME], timing=timing) as p:
+        await distributed(p, D.ESME)
+        esme, ch = p.devices[D.ESME].node.ieee, p.app.state.node_info.ieee
+        tries = resends(p)
+        gave_up: list[hub_events.Undelivered] = []
+        p.hub.on_event(lambda event: gave_up.append(event) if isinstance(event, hub_events.Undelivered) else None)
+        p.air.set_link(esme, ch, LinkModel(loss=1.0), both_ways=False)  # for good
+        command = p.cs06(D.ESME, image_hash(D.ESME))
+        began = p.clock.now()
+        with pytest.raises(CommandNotDelivered, match=rf"{ENTITIES[D.ESME]}.*sent again 3 times") as failed:
+            await asyncio.wait_for(p.hub.send_command(command), 3600)
+        assert failed.value.target == ENTITIES[D.ESME]
+        assert [t.attempt for t in tries] == [1, 2, 3]
+        [undelivered] = gave_up
+        assert (undelivered.device, undelivered.counter) == (ENTITIES[D.ESME], command.originator_counter)
+        assert p.clock.now() - began >= dt.timedelta(seconds=10 + 20 + 40), "backed off, doubling"
+        assert p.devices[D.ESME].firmware.running.file_version == 1
+
+
+async def test_a_command_refused_for_a_tunnel_the_device_lost_goes_on_its_new_tunnel() -> None:
+    async with premises([D.ESME]) as p:
+        await distributed(p, D.ESME)
+        esme = p.devices[D.ESME]
+        esme.tunnel.forget()  # reset: the device's tunnel is gone, the CH has not heard yet
+        sent = asyncio.ensure_future(activate(p, D.ESME, p.cs06(D.ESME, image_hash(D.ESME))))
+        await asyncio.sleep(30)
+        assert not sent.done(), "refused NO_SUCH_TUNNEL: the command cannot have arrived; the CH tries again"
+        await esme.tunnel.open()
         assert await asyncio.wait_for(sent, 600) == ExecutionOutcome(ActivationResult.SUCCESS, V2)

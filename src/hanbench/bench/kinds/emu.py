@@ -108,6 +108,8 @@ def hub_timing(config: BenchConfig) -> CommsHubTiming:
         image_rules=config.hub.image_rules,
         slots=config.hub.image_store_slots,
         queue_expiry_s=timing.queue_expiry_s,
+        command_retry_s=timing.command_retry_s,
+        command_retries=timing.command_retries,
         tunnel=TunnelServerConfig(block_transfer=block_transfer(config)),
     )
 
