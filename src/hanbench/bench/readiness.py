@@ -19,14 +19,13 @@ from hanbench.errors import BadInput
 from hanbench.gbcs.device_types import DeviceType
 from hanbench.gbcs.entity import DCC_ENTITY, EntityId
 from hanbench.gbcs.keystore import KeyStore, Usage
+from hanbench.gbcs.roles import NO_GBCS_MESSAGES
 
 # Benches whose devices hanbench emulates (and so signs for with the devices' private keys)
 EMULATED_DEVICES = frozenset({BenchKind.EMU, BenchKind.TWIN})
 # Device types a kind cannot build yet: the twin puts every device behind a board on the CH's
 # HAN, and Alt HAN bridges behind an orchestrating bridge are not (emu and lab run them)
 NOT_EMULATED = {BenchKind.TWIN: frozenset({DeviceType.ALT_HAN})}
-# Device types that speak no GBCS, so have nothing to MAC (an IHD: SECMP0007, the CH activates it)
-NO_GBCS_MESSAGES = frozenset({DeviceType.IHD})
 
 
 class MissingKeys(BadInput):

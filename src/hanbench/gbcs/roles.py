@@ -136,10 +136,13 @@ class RequestScope:
 #: Device types that hold a received image until CS06 runs it (GBCS 11.2, SR 11.3): not the
 #: PPMID (SR 11.4 activates at once) nor the IHD (the CH activates it).
 CS06_DEVICE_TYPES = frozenset({DeviceType.ESME, DeviceType.GSME, DeviceType.HCALCS})
+#: Device types that speak no GBCS, so have no GBCS message to MAC and no KA key pair: an IHD
+#: (SECMP0007: the CH activates its image).
+NO_GBCS_MESSAGES = frozenset({DeviceType.IHD})
 #: Device types that hold no Supplier trust anchor, so a change of supplier changes them in the
-#: inventory only and no CS02b reaches them: an IHD speaks no GBCS (SECMP0007), and the CH's
-#: trust anchors are the DCC's.
-NO_SUPPLIER_TRUST_ANCHOR = frozenset({DeviceType.IHD, DeviceType.CH})
+#: inventory only and no CS02b reaches them: those that speak no GBCS, and the CH, whose trust
+#: anchors are the DCC's.
+NO_SUPPLIER_TRUST_ANCHOR = NO_GBCS_MESSAGES | {DeviceType.CH}
 _COMMISSIONED = frozenset({DeviceStatus.COMMISSIONED})
 
 SR_SCOPE: Mapping[ServiceRequest, RequestScope] = MappingProxyType({
