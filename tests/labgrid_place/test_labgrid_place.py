@@ -292,6 +292,7 @@ async def vanished(control: BoardControl) -> PortVanished:
 
 @pytest.mark.timeout(180)
 @pytest.mark.asyncio
+@pytest.mark.filterwarnings("error::pytest.PytestUnhandledThreadExceptionWarning")  # no thread traceback while it is away
 async def test_a_board_whose_port_vanishes_on_the_exporter_is_reconnected_at_its_url_or_named_if_it_stays_away(
         coordinator: str, esme_place: str, rig: LabRig) -> None:
     board = rig.boards["esme"]

@@ -41,6 +41,7 @@ from hanbench.hardware.protocol import (
     parse_from_board,
     request_id_of,
 )
+from hanbench.hardware.rfc2217_reader import quiet_rfc2217_reader
 from hanbench.listeners import Listeners
 
 log = logging.getLogger(__name__)
@@ -96,6 +97,7 @@ class BoardControl:
         if self._serial is not None:
             return
         device = self.match.find()
+        quiet_rfc2217_reader()
         try:
             link = await asyncio.to_thread(serial.serial_for_url, device, baudrate=self.baudrate,
                                            bytesize=8, parity="N", stopbits=1, timeout=_READ_SLICE)
