@@ -234,6 +234,30 @@ class CommandUnconfirmed(CommandEvent):
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
+class CommandResending(CommandEvent):
+    """The CH sends an unacknowledged command to an awake device again: try ``attempt`` of
+    ``attempts``, ``after_s`` seconds after the previous one (0: at once, on a new tunnel or
+    a CH restart)."""
+
+    kind: ClassVar[str] = "command_resending"
+    attempt: int
+    attempts: int
+    after_s: float
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class CommandUndelivered(CommandEvent):
+    """The CH gave up on a command to an awake device: none of its ``attempts`` tries over
+    ``over_s`` seconds was acknowledged, ``reason`` the last failure; the request ends
+    ``not_delivered``."""
+
+    kind: ClassVar[str] = "command_undelivered"
+    attempts: int
+    over_s: float
+    reason: str
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
 class CommandQueued(CommandEvent):
     """Held on the CH for a sleepy device until it wakes or ``expires_at``."""
 

@@ -12,7 +12,9 @@ next transfer replaces it.
 
 The lines are fed by the bench's event stream (:class:`TransferStarted`, :class:`BlockProgress`,
 :class:`TransferInterrupted`, :class:`TransferFinished`, :class:`ImageFlagged` for a
-sleepy device), so they work on every bench kind. They are drawn on the controlling terminal
+sleepy device), so they work on every bench kind. A command the CH sends a device again
+(:class:`CommandResending`) shows on that device's line with its try and back-off, and its
+give-up (:class:`CommandUndelivered`) ends the line with the last failure. They are drawn on the controlling terminal
 (``/dev/tty``), not on stdout: pytest captures stdout while a test runs, and the lines are
 wanted exactly then. rich draws them (a well-kept library for live terminal output).
 """
@@ -37,8 +39,8 @@ from rich.progress import (
 )
 from rich.text import Text
 
-from hanbench.bench.events import BlockProgress, Event, ImageFlagged, TransferFinished, TransferInterrupted, \
-    TransferStarted
+from hanbench.bench.events import BlockProgress, CommandResending, CommandUndelivered, Event, ImageFlagged, \
+    TransferFinished, TransferInterrupted, TransferStarted
 
 
 def wanted(stream: IO[str], environ: Mapping[str, str] = os.environ) -> bool:
@@ -119,6 +121,15 @@ class TransferProgress:
                 if task is not None and event.result == 0:
                     self.progress.update(task, completed=self.progress.tasks[task].total or 0, blocks=event.blocks)
                 self._end(event.device.duis, outcome)
+            case CommandResending():
+                state = (f"resending command {event.request_id} (attempt {event.attempt} of {event.attempts}, "
+                         f"after {event.after_s:.0f} s)")
+                task = self._line(event.device.duis, state, total=None)
+                self.progress.update(task, description=self._label(event.device.duis, state))
+            case CommandUndelivered():
+                self._line(event.device.duis, "", total=None)
+                self._end(event.device.duis, f"gave up on command {event.request_id} after {event.attempts} "
+                                             f"attempts over {event.over_s:.0f} s: {event.reason}")
 
     def _label(self, device: str, state: str) -> str:
         return f"{self._names.get(device, device)}: {state}"

@@ -381,12 +381,14 @@ class CommsHub:
         tries = self.timing.command_retries + (1 if at_once else 0)
         failure = "no acknowledgement"
         for attempt in range(1, tries + 1):
+            waited = 0.0
             if attempt > 1 or not at_once:
+                waited = delay
                 await asyncio.sleep(delay)
                 delay *= 2
             if key not in self._unconfirmed:
                 return  # its response came, or the DCC stopped waiting
-            self._listeners(hub_events.Resending(target, counter, attempt))
+            self._listeners(hub_events.Resending(target, counter, attempt, tries, waited))
             try:
                 delivery = await self.tunnels.send(target, command)
             except (zigpy.exceptions.DeliveryError, TimeoutError, NoTunnel, TransferDataRefused) as exc:
@@ -398,12 +400,13 @@ class CommsHub:
                 self._listeners(hub_events.Tunnelled(target, counter, delivery))
             return
         self._unconfirmed.pop(key, None)
-        self._listeners(hub_events.Undelivered(target, counter, failure))
+        over_s = loop.time() - began
+        self._listeners(hub_events.Undelivered(target, counter, tries, over_s, failure))
         future = self._awaiting.get(key)
         if future is not None and not future.done():
             future.set_exception(CommandNotDelivered(
                 target, f"command {counter} not acknowledged, sent again {tries} times over "
-                        f"{loop.time() - began:.0f} s; last: {failure}"))
+                        f"{over_s:.0f} s; last: {failure}"))
 
     def _on_device_message(self, device: EntityId, data: bytes) -> None:
         """A message from a device, read here once: a response completes its command, an alert goes up."""

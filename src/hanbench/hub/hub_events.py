@@ -62,20 +62,26 @@ class Uncollected:
 @dataclass(frozen=True)
 class Resending:
     """The CH sends the unacknowledged command under ``counter`` to awake ``device`` again, its
-    ``attempt``-th try since the last failure, new tunnel or restart."""
+    ``attempt``-th try of ``attempts`` since the last failure, new tunnel or restart, ``after_s``
+    seconds after the previous one (0 for a try sent at once)."""
 
     device: EntityId
     counter: int
     attempt: int
+    attempts: int
+    after_s: float
 
 
 @dataclass(frozen=True)
 class Undelivered:
-    """The CH gave up on the command under ``counter`` to awake ``device``: no try was
-    acknowledged (``reason``, the last failure); the DCC's wait fails with CommandNotDelivered."""
+    """The CH gave up on the command under ``counter`` to awake ``device``: none of its
+    ``attempts`` tries over ``over_s`` seconds was acknowledged (``reason``, the last failure);
+    the DCC's wait fails with CommandNotDelivered."""
 
     device: EntityId
     counter: int
+    attempts: int
+    over_s: float
     reason: str
 
 

@@ -8,12 +8,15 @@ refused activation, a future-dated activation as an immediate one) fails here.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
+from bench_helpers import BASE, START, Clock, recording
 
 from hanbench.bench import events as ev
+from hanbench.bench.bench_config import BenchConfig
 from hanbench.bench.kinds.emu_events import firmware_listener, hub_listener
 from hanbench.clock import BenchClock
 from hanbench.devices import firmware as fw
@@ -183,3 +186,41 @@ async def test_the_chs_command_steps_sent_unconfirmed_queued_and_uncollected() -
         ev.CommandQueued(device=GSME, command="GBCS", request_id="12", expires_at=NOW + dt.timedelta(hours=1)),
         ev.CommandExpired(device=GSME, command="GBCS", request_id="12"),
     )
+
+
+def _resent_then_given_up(publish: hub_events.HubListener) -> None:
+    """The CH tried the command under counter 13 again at once (a new tunnel), then after 10 s,
+    and gave up after the last of them went unacknowledged."""
+    publish(hub_events.Resending(ESME, 13, 1, 2, 0.0))
+    publish(hub_events.Resending(ESME, 13, 2, 2, 10.0))
+    publish(hub_events.Undelivered(ESME, 13, 2, 10.5, "no APS acknowledgement"))
+
+
+@pytest.mark.looptime
+async def test_the_chs_resends_and_its_give_up_on_a_command() -> None:
+    stream, publish = hub_stream()
+    _resent_then_given_up(publish)
+    assert published(stream) == expected(
+        ev.CommandResending(device=ESME, command="GBCS", request_id="13", attempt=1, attempts=2, after_s=0.0),
+        ev.CommandResending(device=ESME, command="GBCS", request_id="13", attempt=2, attempts=2, after_s=10.0),
+        ev.CommandUndelivered(device=ESME, command="GBCS", request_id="13", attempts=2, over_s=10.5,
+                              reason="no APS acknowledgement"),
+    )
+
+
+@pytest.mark.looptime
+async def test_the_session_record_carries_the_chs_resends_and_its_give_up(
+        load_text: Callable[[str], BenchConfig]) -> None:
+    config = load_text(BASE)
+    clock = Clock(START)
+    with recording(config, clock) as (record, stream, session):
+        _resent_then_given_up(hub_listener(stream, BenchClock(START), block_size=50, queue_expiry_s=3600))
+        recorded = record.events(session.id)
+    assert [(e.kind, dict(e.data)) for e in recorded] == [
+        ("command_resending", {"device": ESME.duis, "command": "GBCS", "request_id": "13", "attempt": 1,
+                               "attempts": 2, "after_s": 0.0}),
+        ("command_resending", {"device": ESME.duis, "command": "GBCS", "request_id": "13", "attempt": 2,
+                               "attempts": 2, "after_s": 10.0}),
+        ("command_undelivered", {"device": ESME.duis, "command": "GBCS", "request_id": "13", "attempts": 2,
+                                 "over_s": 10.5, "reason": "no APS acknowledgement"}),
+    ]

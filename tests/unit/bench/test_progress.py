@@ -8,8 +8,8 @@ import sys
 import pytest
 from rich.console import Console
 
-from hanbench.bench.events import BlockProgress, ImageFlagged, TransferFinished, TransferInterrupted, \
-    TransferStarted
+from hanbench.bench.events import BlockProgress, CommandResending, CommandUndelivered, ImageFlagged, \
+    TransferFinished, TransferInterrupted, TransferStarted
 from hanbench.bench.progress import TransferProgress, wanted
 from hanbench.cli._suite_run import pass_through
 from hanbench.gbcs.alerts import TransferResult
@@ -132,3 +132,13 @@ def test_a_devices_next_transfer_replaces_its_ended_line() -> None:
     ])
     [line] = text.splitlines()
     assert "esme: sending" in line and "2.0/4.0 kB" in line
+
+
+def test_a_command_sent_again_shows_each_try_and_the_give_up_on_its_devices_line() -> None:
+    resending = CommandResending(device=ESME, command="GBCS", request_id="13", attempt=2, attempts=5, after_s=20.0)
+    assert "esme: resending command 13 (attempt 2 of 5, after 20 s)" in shown([resending])
+    gave_up = CommandUndelivered(device=ESME, command="GBCS", request_id="13", attempts=5, over_s=310.2,
+                                 reason="no APS acknowledgement")
+    text = shown([resending, gave_up])
+    assert "esme: gave up on command 13 after 5 attempts over 310 s: no APS acknowledgement" in text
+    assert "resending" not in text

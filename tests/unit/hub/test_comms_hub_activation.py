@@ -273,9 +273,10 @@ async def test_a_command_an_awake_device_never_acknowledges_ends_not_delivered_a
         with pytest.raises(CommandNotDelivered, match=rf"{ENTITIES[D.ESME]}.*sent again 3 times") as failed:
             await asyncio.wait_for(p.hub.send_command(command), 3600)
         assert failed.value.target == ENTITIES[D.ESME]
-        assert [t.attempt for t in tries] == [1, 2, 3]
+        assert [(t.attempt, t.attempts, t.after_s) for t in tries] == [(1, 3, 10), (2, 3, 20), (3, 3, 40)]
         [undelivered] = gave_up
         assert (undelivered.device, undelivered.counter) == (ENTITIES[D.ESME], command.originator_counter)
+        assert undelivered.attempts == 3 and undelivered.over_s >= 10 + 20 + 40
         assert p.clock.now() - began >= dt.timedelta(seconds=10 + 20 + 40), "backed off, doubling"
         assert p.devices[D.ESME].firmware.running.file_version == 1
 

@@ -21,7 +21,9 @@ from hanbench.bench.events import (
     CommandExpired,
     CommandQueued,
     CommandRefused,
+    CommandResending,
     CommandSent,
+    CommandUndelivered,
     CommandUnconfirmed,
     EventStream,
     ImageFlagged,
@@ -83,6 +85,14 @@ def hub_listener(events: EventStream, clock: BenchClock, *, block_size: int,
                 events.publish(CommandSent(device=device, command="GBCS", request_id=str(counter)))
             case hub_events.Uncollected(device=device, counter=counter):
                 events.publish(CommandExpired(device=device, command="GBCS", request_id=str(counter)))
+            case hub_events.Resending(device=device, counter=counter):
+                events.publish(CommandResending(device=device, command="GBCS", request_id=str(counter),
+                                                attempt=event.attempt, attempts=event.attempts,
+                                                after_s=round(event.after_s, 3)))
+            case hub_events.Undelivered(device=device, counter=counter):
+                events.publish(CommandUndelivered(device=device, command="GBCS", request_id=str(counter),
+                                                  attempts=event.attempts, over_s=round(event.over_s, 3),
+                                                  reason=event.reason))
 
     return publish
 
