@@ -17,13 +17,16 @@ A run ends, within a bench-time bound, in one of:
 ``failed-with-alert``  the device does not run it, the DCC flags the device as needing
                        action, and an alert in the supplier's inbox says why (CCS08 0x8F89
                        with N61, 0x8F1C, 0x819D, 0x8F67);
-``hung``               neither within the bound: the silent outcome this soak exists to find;
+``not-delivered``      SR 11.3 ended ``not_delivered`` (the CH gave up on the CS06 after its
+                       resends) with no failure alert: an outcome the supplier sees, so no hang;
+``hung``               none of these within the bound: the silent outcome this soak exists to find;
 ``crashed``            an exception escaped the run, or one was logged with its traceback
                        where the bench should have handled it.
 
-It prints the four counts (and which alert ended each failed run), how many of the faults
+It prints the five counts (and which alert ended each failed run), how many of the faults
 drawn struck before their run ended, the longest run in bench time against the bound, then
-for each hung or crashed run its seed, what went wrong, and a command that runs it alone.
+for each not-delivered, hung or crashed run its seed, what went wrong, and a command that runs
+it alone.
 
 Usage::
 
@@ -86,6 +89,7 @@ a target that never starts), the DCC's response wait (24 h) and a GSME's wake in
 class Verdict(enum.StrEnum):
     COMPLETED = "completed"
     FAILED_WITH_ALERT = "failed-with-alert"
+    NOT_DELIVERED = "not-delivered"
     HUNG = "hung"
     CRASHED = "crashed"
 
@@ -209,13 +213,15 @@ async def _update(bench: Bench, device: BenchDevice) -> tuple[Verdict, str]:
     if first.alert.code != RECEIPT:
         return _failed(bench, device, first)
     assert first.alert.hash is not None
-    activation = (await supplier.activate_firmware(device, first.alert.hash)).outcome
-    if activation is Outcome.ACTIVATED and device.state.running_version == NEXT_FILE_VERSION:
+    activation = await supplier.activate_firmware(device, first.alert.hash)
+    if activation.outcome is Outcome.ACTIVATED and device.state.running_version == NEXT_FILE_VERSION:
         return Verdict.COMPLETED, "activated"
     later = [m for m in inbox.messages(after=first.seq) if ends(m) and m.alert.code != RECEIPT]
     if later:
         return _failed(bench, device, later[0])
-    return Verdict.HUNG, f"SR 11.3 ended {activation} with no failure alert"
+    if activation.outcome is Outcome.NOT_DELIVERED:
+        return Verdict.NOT_DELIVERED, activation.message
+    return Verdict.HUNG, f"SR 11.3 ended {activation.outcome} with no failure alert"
 
 
 def _failed(bench: Bench, device: BenchDevice, alert: InboxMessage) -> tuple[Verdict, str]:
@@ -289,7 +295,7 @@ def main(argv: list[str] | None = None) -> int:
     seeds = [args.seed] if args.seed is not None else list(range(args.first, args.first + args.runs))
     counts: collections.Counter[Verdict] = collections.Counter()
     alerts: collections.Counter[str] = collections.Counter()
-    bad: list[RunResult] = []
+    listed: list[RunResult] = []
     drawn: collections.Counter[str] = collections.Counter()
     struck: collections.Counter[str] = collections.Counter()
     longest = 0.0
@@ -303,23 +309,24 @@ def main(argv: list[str] | None = None) -> int:
             longest = max(longest, result.bench_s)
             if result.verdict is Verdict.FAILED_WITH_ALERT:
                 alerts[result.detail] += 1
-            if result.verdict in (Verdict.HUNG, Verdict.CRASHED):
-                bad.append(result)
+            if result.verdict in (Verdict.NOT_DELIVERED, Verdict.HUNG, Verdict.CRASHED):
+                listed.append(result)
             if args.verbose or args.seed is not None:
                 print(f"seed {seed}: {result.plan.describe()}: {result.verdict} ({result.detail}) "
                       f"in {result.bench_s:.0f} s bench, {result.wall_s:.2f} s wall", flush=True)
     wall = time.perf_counter() - began
     by_alert = ", ".join(f"{code} {n}" for code, n in sorted(alerts.items()))
     print(f"{len(seeds)} runs in {wall:.1f} s wall: completed {counts[Verdict.COMPLETED]}, failed-with-alert "
-          f"{counts[Verdict.FAILED_WITH_ALERT]}{f' ({by_alert})' if by_alert else ''}, hung {counts[Verdict.HUNG]}, "
+          f"{counts[Verdict.FAILED_WITH_ALERT]}{f' ({by_alert})' if by_alert else ''}, not-delivered "
+          f"{counts[Verdict.NOT_DELIVERED]}, hung {counts[Verdict.HUNG]}, "
           f"crashed {counts[Verdict.CRASHED]}")
     print(f"faults that struck before their run ended: {struck['power']} of {drawn['power']} power cycles, "
           f"{struck['hub']} of {drawn['hub']} CH restarts; longest run {longest:.0f} s of bench time "
           f"(bound {BOUND_S:.0f} s)")
-    for result in bad:
+    for result in listed:
         print(f"  {result.verdict} seed {result.plan.seed} ({result.plan.describe()}): {result.detail}\n"
               f"    reproduce: {_reproduce(result.plan.seed)}")
-    return 1 if bad else 0
+    return 1 if counts[Verdict.HUNG] or counts[Verdict.CRASHED] else 0
 
 
 if __name__ == "__main__":

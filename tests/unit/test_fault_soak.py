@@ -56,3 +56,24 @@ def test_a_fault_the_emulator_fails_to_inject_crashes_the_run(monkeypatch: pytes
     result = soak.run_one(soak.Plan.draw(4), tmp_path)
     assert result.verdict is soak.Verdict.CRASHED
     assert result.detail == "RuntimeError: power switch stuck"
+
+
+def test_a_run_whose_activation_the_ch_could_not_deliver_is_not_delivered_not_hung(
+        monkeypatch: pytest.MonkeyPatch, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    async def cut_after_receipt(bench: object, device: object, faults: object, struck: object) -> None:
+        """The ESME's link goes for good once its receipt alert is in: the CS06 never reaches it."""
+        inbox = bench.dcc.inbox(bench.supplier.id)  # type: ignore[attr-defined]
+        await inbox.wait_for(lambda message: message.alert.code == soak.RECEIPT, float("inf"))
+        bench.emulator.set_link_loss(device.config, 1.0)  # type: ignore[attr-defined]
+
+    monkeypatch.setattr(soak, "_inject", cut_after_receipt)
+    plan = soak.Plan(seed=4, device="esme", loss=0.0, faults=())
+    result = soak.run_one(plan, tmp_path)
+    assert result.verdict is soak.Verdict.NOT_DELIVERED, result
+    assert "not acknowledged, sent again 5 times" in result.detail, result
+    assert result.bench_s < soak.BOUND_S
+    monkeypatch.setattr(soak.Plan, "draw", classmethod(lambda cls, seed: plan))
+    assert soak.main(["--seed", "4"]) == 0, "a not-delivered run is an outcome, not a hang"
+    out = capsys.readouterr().out
+    assert "not-delivered 1, hung 0, crashed 0" in out, out
+    assert "not-delivered seed 4" in out, out
