@@ -112,7 +112,7 @@ def test_every_step_of_an_update_has_its_own_kind() -> None:
     assert set(kinds) == {"request_submitted", "request_authorised", "request_refused", "image_stored",
                           "image_notify_sent", "image_flagged", "transfer_started", "block_progress", "transfer_interrupted",
                           "transfer_finished", "receipt_alert_raised", "command_sent", "command_unconfirmed",
-                          "command_queued", "command_expired", "command_refused",
+                          "command_resending", "command_undelivered", "command_queued", "command_expired", "command_refused",
                           "activation_immediate", "activation_scheduled", "activation_fired", "activation_cancelled",
                           "activation_refused", "alert_delivered", "device_power_cycled", "hub_restarted",
                           "infrastructure_fault", "infrastructure_restored", "infrastructure_lost"}
