@@ -89,6 +89,13 @@ gives up and fails the DCC's wait with CommandNotDelivered (bench choice: with H
 doubling, the last try goes about 5 minutes after the first failure, the Silicon Labs OTA
 client's query delay, DEVICE_QUERY_INTERVAL_S: a link down for longer is not a lost frame)."""
 
+BOARD_RESET_TIMEOUT_S = 15.0
+"""How long the bench waits for a lab or twin dev board to answer ``identify`` again after a reset,
+or after its control port vanished, before it gives up on the board (BoardTimeout, exit 3)
+(bench choice: the board protocol in hardware.md sets none; a dev board's restart with native USB
+re-enumeration and its /dev/serial/by-id link coming back takes a few seconds, so 15 s leaves
+margin for a slow bootloader without holding a run long for a board that is gone)."""
+
 DEVICE_OTA_TIMEOUT_S = 5.0
 """How long a device waits for each OTA answer (Query Next Image, Image Block, Upgrade End
 Response) before it asks again: 5 s, zigpy's APS reply timeout, which the emulated devices' OTA

@@ -31,6 +31,7 @@ from hanbench.hub.image_store import SEED_RULES, ImageRules
 from hanbench.timing import (
     AIR_BLOCK_PACING_S,
     AIR_POLL_INTERVAL_S,
+    BOARD_RESET_TIMEOUT_S,
     DEVICE_OTA_TIMEOUT_S,
     DEVICE_QUERY_INTERVAL_S,
     GBT_ACK_TIMEOUT_S,
@@ -109,7 +110,8 @@ class TimingConfig:
     """Every timing knob of an update, defaulted from the specs and recorded per session.
 
     Each default, and its source, is in :mod:`hanbench.timing`, where the part that uses the
-    knob (the CH's OTA server and sleepy queue, the GSME, the DCC) takes it from too.
+    knob (the CH's OTA server and sleepy queue, the GSME, the DCC, a board's control client)
+    takes it from too.
     """
 
     block_size_max: int = OTA_MAX_BLOCK_SIZE
@@ -128,6 +130,7 @@ class TimingConfig:
     gbt_reassembly_timeout_s: float = GBT_REASSEMBLY_TIMEOUT_S
     command_retry_s: float = HUB_COMMAND_RETRY_S
     command_retries: int = HUB_COMMAND_RETRIES
+    board_reset_timeout_s: float = BOARD_RESET_TIMEOUT_S
 
 
 @dataclasses.dataclass(frozen=True)

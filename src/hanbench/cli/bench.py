@@ -77,7 +77,8 @@ async def check_lab(config: BenchConfig) -> list[Row]:
     except BadInput as exc:
         stick = Row("radio", config.radio.type.value, str(config.radio.port), problem=str(exc),
                     exit_code=BAD_FILE_OR_PORT)
-    boards = [await check_board(entry, BoardControl(entry.board, name=entry.name))
+    boards = [await check_board(entry, BoardControl(entry.board, name=entry.name,
+                                                      reset_timeout=config.timing.board_reset_timeout_s))
               for entry in config.devices if entry.board is not None]
     return [stick, *boards]
 

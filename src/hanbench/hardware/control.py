@@ -43,6 +43,7 @@ from hanbench.hardware.protocol import (
 )
 from hanbench.hardware.rfc2217_reader import quiet_rfc2217_reader
 from hanbench.listeners import Listeners
+from hanbench.timing import BOARD_RESET_TIMEOUT_S
 
 log = logging.getLogger(__name__)
 
@@ -68,7 +69,7 @@ class BoardControl:
     """
 
     def __init__(self, port: PortMatch | str, *, name: str = "board", baudrate: int = DEFAULT_BAUDRATE,
-                 timeout: float = 5.0, reset_timeout: float = 15.0) -> None:
+                 timeout: float = 5.0, reset_timeout: float = BOARD_RESET_TIMEOUT_S) -> None:
         self.match = port if isinstance(port, PortMatch) else PortMatch(path=port)
         self.name = name
         self.baudrate = baudrate

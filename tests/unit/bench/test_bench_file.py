@@ -28,7 +28,7 @@ from hanbench.hardware.power import ManualPower
 from hanbench.bench.kinds.boards import join_security
 from hanbench.bench.kinds.emu import hub_timing
 from hanbench.radio.addresses import eui64_of
-from hanbench.timing import HUB_COMMAND_RETRIES, HUB_COMMAND_RETRY_S
+from hanbench.timing import BOARD_RESET_TIMEOUT_S, HUB_COMMAND_RETRIES, HUB_COMMAND_RETRY_S
 
 REPO = Path(__file__).resolve().parents[3]
 RTDS = EntityId.parse("90-B3-D5-1F-30-01-00-00")
@@ -125,6 +125,13 @@ def test_the_chs_command_retries_are_read_and_reach_the_ch(load_text: Callable[[
     assert (default.command_retry_s, default.command_retries) == (HUB_COMMAND_RETRY_S, HUB_COMMAND_RETRIES)
     hub = hub_timing(load_text(BASE + "\n[timing]\ncommand_retry_s = 2.5\ncommand_retries = 0\n"))
     assert (hub.command_retry_s, hub.command_retries) == (2.5, 0)
+
+
+def test_a_boards_reset_timeout_is_read_from_timing(load_text: Callable[[str], BenchConfig]) -> None:
+    assert load_text(BASE).timing.board_reset_timeout_s == BOARD_RESET_TIMEOUT_S
+    config = load_text(BASE + "\n[timing]\nboard_reset_timeout_s = 40\n")
+    assert config.timing.board_reset_timeout_s == 40.0
+    assert config.knobs()["timing"]["board_reset_timeout_s"] == 40.0
 
 
 # -- paths ---------------------------------------------------------------------------------------
@@ -296,6 +303,8 @@ ERRORS = [
     ("negative seed", 'policy = "mp207"', 'policy = "mp207"\nseed = -1', "bench.seed", "seed", "at least 0"),
     ("zero timeout", "[hub]", "[timing]\nstall_timeout_s = 0\n\n[hub]", "timing.stall_timeout_s",
      "stall_timeout_s", "greater than 0"),
+    ("board reset timeout as a word", "[hub]", "[timing]\nboard_reset_timeout_s = \"15 s\"\n\n[hub]",
+     "timing.board_reset_timeout_s", "board_reset_timeout_s", "should be a number"),
     ("nan", "[hub]", "[timing]\nqueue_expiry_s = nan\n\n[hub]", "timing.queue_expiry_s", "nan", "got nan"),
     ("retries that shrink", "[hub]", "[timing]\ndevice_retry_s = 60\ndevice_retry_max_s = 30\n\n[hub]",
      "timing.device_retry_max_s", "device_retry_max_s", "cannot be shorter than its first retry"),

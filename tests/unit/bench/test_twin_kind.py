@@ -37,8 +37,10 @@ def twin_config(tmp_path: Path) -> BenchConfig:
 
 async def test_the_twin_bench_comes_up_on_bellows_and_board_ports(tmp_path: Path) -> None:
     config = twin_config(tmp_path)
+    config = dataclasses.replace(config, timing=dataclasses.replace(config.timing, board_reset_timeout_s=7.5))
     async with open_bench(config) as bench:
         assert [d.name for d in bench.devices] == ["esme", "gsme", "ppmid", "hcalcs", "ihd"]
+        assert {d.control.reset_timeout for d in bench._premises.devices.values()} == {7.5}  # type: ignore[attr-defined]
         assert type(bench.comms_hub.app).__module__ == "hanbench.radio.stick"  # type: ignore[attr-defined]
         for device in bench.devices:
             assert device.state.running_version == 1 and not device.state.holds_image

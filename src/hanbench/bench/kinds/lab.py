@@ -59,7 +59,8 @@ async def assemble(context: AssemblyContext) -> AsyncIterator[BoardPremises]:
         for entry in config.devices:
             assert entry.board is not None, "load_bench requires a board on a lab bench"
             devices[entry.name] = await stack.enter_async_context(
-                board_device(entry, BoardControl(entry.board, name=entry.name), context.events))
+                board_device(entry, BoardControl(entry.board, name=entry.name,
+                                                 reset_timeout=config.timing.board_reset_timeout_s), context.events))
             if not config.on_ch_han(entry):
                 continue  # an Alt HAN bridge behind another: on its orchestrator's link, not the CH's HAN
             hub.register(entry.id, entry.type)

@@ -74,7 +74,8 @@ async def assemble(context: AssemblyContext) -> AsyncIterator[BoardPremises]:
             await wait_interviewed(app, backend.device.node.ieee)
             await backend.device.ready()
             backend.joined(Network(pan_id=network.pan_id, channel=network.channel, nwk=backend.device.node.nwk))
-            control = BoardControl(entry.board or str(board.path), name=entry.name)
+            control = BoardControl(entry.board or str(board.path), name=entry.name,
+                                   reset_timeout=config.timing.board_reset_timeout_s)
             devices[entry.name] = await stack.enter_async_context(board_device(entry, control, context.events))
         yield await stack.enter_async_context(TwinPremises(hub, devices, context.events, twin, boards))
 
