@@ -18,6 +18,7 @@ from hanbench.bench.bench_config import BenchConfig
 from hanbench.bench.events import (
     AlertDelivered,
     BlockProgress,
+    CommandUndelivered,
     ReceiptAlertRaised,
     TransferFinished,
     TransferStarted,
@@ -70,6 +71,9 @@ def record_session(config: BenchConfig) -> int:
             later(30)
             stream.publish(BlockProgress(device=ESME, file_version=3, offset=100, size=1000, blocks=2))
             stream.publish(ReceiptAlertRaised(alert_code=0x8F1C, device=ESME))
+            later(310)
+            stream.publish(CommandUndelivered(device=ESME, command="GBCS", request_id="13", attempts=5, over_s=310.4,
+                                              reason="no APS acknowledgement"))
         session.record_test(FAILING, "failed", 0.5, "assert 0x8F72 == 0x8F1C\nmore detail")
         session.finish("failed", "1 test failed")
         return session.id
@@ -102,6 +106,8 @@ def test_each_test_gets_its_own_transfers_and_alerts(report: ValidationReport) -
         "transfer of file version 0x00000003 to esme (00-DB-12-34-56-78-91-00): never finished: the CH had sent "
         "100 of 1000 bytes",
         "2026-01-05 09:00:30 alert 0x8F1C raised by esme (00-DB-12-34-56-78-91-00)",
+        "2026-01-05 09:05:40 gave up on command 13 to esme (00-DB-12-34-56-78-91-00) after 5 attempts over 310 s: "
+        "no APS acknowledgement",
     ]
     assert report.other_evidence.lines() == [
         "2026-01-05 09:00:25 alert N60 from esme (00-DB-12-34-56-78-91-00) delivered to SUPPLIER "
@@ -121,8 +127,11 @@ def test_the_json_form_reads_back_to_the_same_record(report: ValidationReport) -
         "at": "2026-01-05T09:00:30+00:00", "code": "0x8F1C", "how": "raised", "device": "00-DB-12-34-56-78-91-00",
         "device_name": "esme", "user": None, "user_name": None}
     assert json_form.from_json(document) == report
+    assert document["tests"][1]["evidence"]["undelivered"][0]["attempts"] == 5
     del document["campaigns"]
     assert json_form.from_json(document) == report, "a document from before campaigns were kept reads as none"
+    del document["tests"][0]["evidence"]["undelivered"]
+    assert json_form.from_json(document) == report, "a document from before give-ups were kept reads as none"
 
 
 @pytest.mark.parametrize(("document", "message"), [
@@ -158,6 +167,7 @@ def test_the_page_holds_the_matrix_the_failures_and_a_chart_per_transfer(report:
     assert matrix.columns == ("passed", "failed")
     assert [(r.clause, r.counts) for r in matrix.rows] == [("GBCS 11.2.6", (1, 0)), (FAILING, (0, 1))]
     assert "never finished: the CH had sent 100 of 1000 bytes" in page
+    assert "gave up on command 13 to esme (00-DB-12-34-56-78-91-00) after 5 attempts over 310 s" in page
     assert page.count("<polyline") == 2  # the successful transfer and the unfinished one; the mismatch had none
     assert "http://" not in page.replace('xmlns="http://www.w3.org/2000/svg"', "") and "https://" not in page
     assert "<script" not in page

@@ -1,4 +1,5 @@
-"""A test's evidence, read from the events a session recorded: its transfers and its alerts.
+"""A test's evidence, read from the events a session recorded: its transfers, its alerts and
+the commands the CH gave up on.
 
 The session record keeps events as data (kind and JSON fields), so a report can be built for
 any past session; this turns them into the report's :class:`~hanbench.bench.report.model.Transfer`
@@ -18,10 +19,11 @@ import datetime as dt
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from hanbench.bench.events import AlertDelivered, BlockProgress, ReceiptAlertRaised, TransferFinished, TransferStarted
+from hanbench.bench.events import AlertDelivered, BlockProgress, CommandUndelivered, ReceiptAlertRaised, \
+    TransferFinished, TransferStarted
 from hanbench.bench.record import RecordedEvent
 from hanbench.bench.report.json_form import ReportUnreadable
-from hanbench.bench.report.model import AlertSeen, Evidence, TimelinePoint, Transfer
+from hanbench.bench.report.model import AlertSeen, CommandGivenUp, Evidence, TimelinePoint, Transfer
 from hanbench.bench.session_events import DccAlertDelivered
 
 #: The CCS08 result of a transfer the device took whole.
@@ -50,6 +52,7 @@ class _Reader:
         self._open: dict[str, _Open] = {}
         self.transfers: list[Transfer] = []
         self.alerts: list[AlertSeen] = []
+        self.undelivered: list[CommandGivenUp] = []
 
     def read(self, event: RecordedEvent) -> None:
         data = event.data
@@ -65,6 +68,11 @@ class _Reader:
             self.alerts.append(self._alert(event, "raised", None))
         elif event.kind in (AlertDelivered.kind, DccAlertDelivered.kind):
             self.alerts.append(self._alert(event, "delivered", data["user"]))
+        elif event.kind == CommandUndelivered.kind:
+            self.undelivered.append(CommandGivenUp(
+                at=event.at, device=data["device"], device_name=self._names.get(data["device"]),
+                request_id=data["request_id"], attempts=int(data["attempts"]), over_s=float(data["over_s"]),
+                reason=str(data["reason"])))
 
     def _finish(self, event: RecordedEvent, data: Mapping[str, Any]) -> None:
         device, result = data["device"], str(data["result"])
@@ -98,7 +106,8 @@ class _Reader:
     def evidence(self) -> Evidence:
         for device in list(self._open):
             self._close(device, None)
-        return Evidence(tuple(sorted(self.transfers, key=lambda t: t.started_at)), tuple(self.alerts))
+        return Evidence(tuple(sorted(self.transfers, key=lambda t: t.started_at)), tuple(self.alerts),
+                        tuple(self.undelivered))
 
 
 def evidence_of(events: Iterable[RecordedEvent], names: Mapping[str, str]) -> Evidence:

@@ -28,7 +28,10 @@ The document (``format`` ``hanbench-report/1``)::
     evidence        {transfers [{device, device_name, file_version, size, started_at, finished_at,
                                  result, reason, retries, timeline [{at_s, offset}]}],
                      alerts [{at, code, how ("raised" | "delivered"), device, device_name, user,
-                              user_name}]}
+                              user_name}],
+                     undelivered [{at, device, device_name, request_id, attempts, over_s, reason}]:
+                              commands the CH gave up on; a document written before this key
+                              existed reads as none}
 
 Numbers are JSON numbers (versions, codes and hardware versions too; ``code`` is text because
 DCC alerts have names), date-times ISO 8601 with their UTC offset, entity IDs in DUIS form,

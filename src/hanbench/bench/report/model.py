@@ -196,18 +196,42 @@ class AlertSeen:
 
 
 @dataclasses.dataclass(frozen=True)
+class CommandGivenUp:
+    """A command the CH gave up on: none of its ``attempts`` tries to the awake device over
+    ``over_s`` seconds was acknowledged, ``reason`` the last failure (its SR ended
+    ``not_delivered``)."""
+
+    at: dt.datetime
+    device: str
+    device_name: str | None
+    request_id: str | None
+    attempts: int
+    over_s: float
+    reason: str
+
+    def describe(self) -> str:
+        """The give-up in plain words."""
+        device = f"{self.device_name} ({self.device})" if self.device_name else self.device
+        return (f"{self.at:%Y-%m-%d %H:%M:%S} gave up on command {self.request_id} to {device} after "
+                f"{self.attempts} attempts over {self.over_s:.0f} s: {self.reason}")
+
+
+@dataclasses.dataclass(frozen=True)
 class Evidence:
-    """What the bench saw while a test ran: its transfers and its alerts, in order."""
+    """What the bench saw while a test ran: its transfers, its alerts and the commands the CH
+    gave up on, in order."""
 
     transfers: tuple[Transfer, ...] = ()
     alerts: tuple[AlertSeen, ...] = ()
+    undelivered: tuple[CommandGivenUp, ...] = ()
 
     def __bool__(self) -> bool:
-        return bool(self.transfers or self.alerts)
+        return bool(self.transfers or self.alerts or self.undelivered)
 
     def lines(self) -> list[str]:
         """The evidence in plain words, one line each."""
-        return [t.describe() for t in self.transfers] + [a.describe() for a in self.alerts]
+        return ([t.describe() for t in self.transfers] + [a.describe() for a in self.alerts]
+                + [u.describe() for u in self.undelivered])
 
 
 @dataclasses.dataclass(frozen=True)
