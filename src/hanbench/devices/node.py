@@ -105,8 +105,9 @@ class EmulatedNode:
     ``server_clusters``/``client_clusters`` are the endpoint's input/output clusters.
     ``rx_on_when_idle=False`` makes a sleepy end device on battery; otherwise the node is a
     mains-powered router. ``upstream_nwk`` is the node its requests go to: the coordinator,
-    or the device a node behind another device hangs off. Basic (if served) answers ``manufacturer``, ``model`` and
-    ``power_source``; an OTA client answers ``current_file_version``. Other attributes are
+    or the device a node behind another device hangs off (an Alt HAN bridge);
+    ``upstream_endpoint`` the endpoint on that node they go to. Basic (if served) answers
+    ``manufacturer``, ``model`` and ``power_source``; an OTA client answers ``current_file_version``. Other attributes are
     added with :meth:`set_attribute`.
     """
 
@@ -126,7 +127,7 @@ class EmulatedNode:
         rx_on_when_idle: bool = True,
         manufacturer_code: int = 0x0000,
         current_file_version: int = 0x00000001,
-        coordinator_endpoint: int = 1,
+        upstream_endpoint: int = 1,
         upstream_nwk: int = COORDINATOR_NWK,
     ) -> None:
         self._air = air
@@ -139,7 +140,7 @@ class EmulatedNode:
         self.client_clusters = tuple(client_clusters)
         self.rx_on_when_idle = rx_on_when_idle
         self.manufacturer_code = manufacturer_code
-        self.coordinator_endpoint = coordinator_endpoint
+        self.upstream_endpoint = upstream_endpoint
         self.upstream_nwk = upstream_nwk
         self._awake = True
         self._tsn = 0
@@ -403,12 +404,12 @@ class EmulatedNode:
         The exchange to be awaited, not a coroutine of its own: one coroutine fewer per frame.
         """
         tsn = read_tsn(frame)
-        send = self._send_zcl(self._upstream, self.coordinator_endpoint, cluster_id, tsn, frame)
+        send = self._send_zcl(self._upstream, self.upstream_endpoint, cluster_id, tsn, frame)
         return self._exchange(("zcl", cluster_id, tsn, self.upstream_nwk), send, timeout, read)
 
     async def send(self, cluster_id: int, frame: bytes) -> None:
         """Send a ZCL frame the caller built to the upstream node's endpoint for cluster commands."""
-        await self._send_zcl(self._upstream, self.coordinator_endpoint, cluster_id, read_tsn(frame), frame)
+        await self._send_zcl(self._upstream, self.upstream_endpoint, cluster_id, read_tsn(frame), frame)
 
     async def tell(self, nwk: int, cluster_id: int, frame: bytes) -> None:
         """Send a ZCL frame the caller built to the node at ``nwk`` (a device behind this one),
@@ -443,7 +444,7 @@ class EmulatedNode:
         # zigpy's frame control for a general command: default response disabled server to client.
         frame = zcl_header(tsn, command, cluster_specific=False, server_to_client=_server_to_client(direction),
                            disable_default_response=_server_to_client(direction)) + payload
-        dst_ep = self.coordinator_endpoint if endpoint is None else endpoint
+        dst_ep = self.upstream_endpoint if endpoint is None else endpoint
         send = self._send_zcl(self._upstream, dst_ep, cluster_id, tsn, frame)
         return await self._exchange(("zcl", cluster_id, tsn, self.upstream_nwk), send, timeout,
                                     self._zigpy_reader(cluster_id))

@@ -152,7 +152,7 @@ def _zcl_header(frame: AirFrame) -> foundation.ZCLHeader:
     return header
 
 
-async def test_request_general_goes_to_the_chosen_coordinator_endpoint_and_returns_the_answer() -> None:
+async def test_request_general_goes_to_the_chosen_upstream_endpoint_and_returns_the_answer() -> None:
     async with on_network() as (air, node, device):
         frames: list[AirFrame] = []
         air.add_observer(frames.append)
@@ -182,7 +182,7 @@ async def test_request_general_defaults_to_the_cluster_endpoint_and_the_nodes_si
             await node.request_general(Identify.cluster_id, foundation.GeneralCommand.Read_Attributes,
                                        attribute_ids=[0])
         request = frames[0]
-    assert request.packet.dst_ep == 1  # the node's coordinator_endpoint
+    assert request.packet.dst_ep == 1  # the node's upstream_endpoint
     assert _zcl_header(request).direction == foundation.Direction.Client_to_Server  # it uses OTA
 
 
