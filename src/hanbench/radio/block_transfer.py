@@ -118,7 +118,10 @@ class BlockTransfer:
         # repeat of that block (its acknowledgement was lost) is acknowledged, not refused. The
         # bytes, not the block number: another message may come under the same routing key (the
         # same command sent again with the ACB's MAC keeps its originator counter).
-        self._completed: dict[tuple[EntityId, int], bytes] = {}
+        # Per routing key, the block that ended the last message delivered and until when a
+        # repeat of it is answered (a deadline, not a timer: a timer set for one message would
+        # forget the next one delivered under the same key).
+        self._completed: dict[tuple[EntityId, int], tuple[bytes, float]] = {}
         self._acknowledging: set[asyncio.Task[None]] = set()
 
     async def send(self, message: bytes, block_octets: int) -> None:
@@ -168,7 +171,9 @@ class BlockTransfer:
         key = block.routing.key
         # A repeat: no message under way under the key, and the very block that ended the last
         # one (a replay comes from its first block, so it reassembles and reaches the device).
-        if key not in self._receiving and block.block_number > 1 and self._completed.get(key) == data:
+        done = self._completed.get(key)
+        if key not in self._receiving and block.block_number > 1 and done is not None and done[0] == data \
+                and asyncio.get_running_loop().time() < done[1]:
             return True
         reassembly = self._receiving.get(key)
         if reassembly is None or (block.block_number == 1 and reassembly.received != 1):
@@ -182,8 +187,7 @@ class BlockTransfer:
         self._restart_timer(key)
         if whole is not None:
             self._drop(key)
-            self._completed[key] = data
-            asyncio.get_running_loop().call_later(self.config.reassembly_timeout_s, self._completed.pop, key, None)
+            self._completed[key] = (data, asyncio.get_running_loop().time() + self.config.reassembly_timeout_s)
             self._deliver(whole)
         return True
 

@@ -123,6 +123,27 @@ async def test_another_message_under_the_same_routing_key_after_one_delivered_is
     assert ends.delivered == [MESSAGE, again] and ends.errors == []
 
 
+async def test_the_last_block_of_a_second_message_under_the_key_is_answered_again_when_its_ack_is_lost() -> None:
+    # The first message's memory of its ending block must not expire the second's: the
+    # second's repeat, within the reassembly timeout of it, is a repeat too.
+    again = MESSAGE[:-1] + bytes([MESSAGE[-1] ^ 0xFF])
+    last = len(segment(MESSAGE, 68))
+    lose = {"armed": False, "lost": False}
+
+    def lose_ack_of_the_seconds_last_once(block: Block) -> bool:
+        if lose["armed"] and block.is_ack and block.block_number_ack == last and not lose["lost"]:
+            lose["lost"] = True
+            return True
+        return False
+
+    ends = Ends(BlockTransferConfig(ack_timeout_s=2, reassembly_timeout_s=10), lose_ack_of_the_seconds_last_once)
+    await ends.sender.send(MESSAGE, 68)
+    await asyncio.sleep(9)
+    lose["armed"] = True
+    await ends.sender.send(again, 68)
+    assert lose["lost"] and ends.delivered == [MESSAGE, again] and ends.errors == []
+
+
 async def test_a_replayed_message_is_delivered_again_for_the_device_to_refuse() -> None:
     # Block for block the same message: a replay starts from its first block, so it is put
     # together and handed on (the device's counter check refuses it), not taken for a repeat.
