@@ -414,9 +414,11 @@ class OtaClient:
         held = self.upgrade_status in _HOLDING and file_version == self.node.get_attribute(
             Ota.cluster_id, "downloaded_file_version", server=False)
         wait = upgrade_time == WAIT_FOR_UPGRADE_COMMAND
-        if held and not (wait and self.upgrade_status is not UpgradeStatus.Download_complete):
-            status = UpgradeStatus.Waiting_to_upgrade if wait else UpgradeStatus.Count_down
-            self._set_status(status, self.node.get_attribute(Ota.cluster_id, "file_offset", server=False))
+        offset = self.node.get_attribute(Ota.cluster_id, "file_offset", server=False)
+        if held and not wait:
+            self._set_status(UpgradeStatus.Count_down, offset)
+        elif held and self.upgrade_status is UpgradeStatus.Download_complete:
+            self._set_status(UpgradeStatus.Waiting_to_upgrade, offset)
         if not wait:
             self.judge.upgrade_command(file_version, max(0, upgrade_time - current_time))
 
@@ -464,7 +466,9 @@ class OtaClient:
             if result is ClientResult.ABORTED:
                 self._partial = None
                 self._set_status(UpgradeStatus.Normal, 0)
-            if result is ClientResult.INTERRUPTED and self.config.query_interval_s is not None:
+            # A sleepy device asks again at its next wake, not on a timer while its receiver is off.
+            if result is ClientResult.INTERRUPTED and self.config.query_interval_s is not None \
+                    and self.node.rx_on_when_idle:
                 self._query_again = loop.call_later(self.config.query_interval_s, self.start)
             return outcome(result)
         data = bytes(partial.data)

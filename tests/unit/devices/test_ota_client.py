@@ -104,6 +104,24 @@ async def test_an_unsolicited_upgrade_time_goes_to_the_device_and_wait_for_the_c
     assert not device.ota.busy
 
 
+def upgrade_end_response(device: OtaClientNode, file_version: int, upgrade_time: int) -> bool:
+    """Hand the client an Upgrade End Response the server sent on its own."""
+    return device.ota.handle_command(UpgradeEndResponse(MFR, IMAGE_TYPE, file_version, 100, upgrade_time))
+
+
+async def test_an_upgrade_time_counts_down_only_the_image_held_and_an_unsolicited_wait_changes_nothing() -> None:
+    device = node(VirtualAir())
+    device.ota._set_status(Ota.ImageUpgradeStatus.Waiting_to_upgrade, 64)  # holding version 6, as after a download
+    device.ota._set_downloaded(6)
+    upgrade_end_response(device, 7, 130)
+    assert device.ota.upgrade_status is Ota.ImageUpgradeStatus.Waiting_to_upgrade  # another image: not ours
+    upgrade_end_response(device, 6, 130)
+    assert device.ota.upgrade_status is Ota.ImageUpgradeStatus.Count_down
+    upgrade_end_response(device, 6, 0xFFFFFFFF)
+    assert device.ota.upgrade_status is Ota.ImageUpgradeStatus.Count_down  # already told when: a "wait" changes nothing
+    assert device.ota.judge.upgrade_commands == [(7, 30), (6, 30)]  # type: ignore[attr-defined]
+
+
 async def test_outcome_listeners_hear_every_update_until_removed() -> None:
     device = node(VirtualAir(), max_retries=0)
     heard: list[ClientResult] = []

@@ -84,8 +84,7 @@ def device_settings(config: BenchConfig, entry: DeviceConfig, nwk: int) -> Devic
     return DeviceSettings(entity_id=entry.id, nwk=nwk, supplier=entry.responsible_supplier,
                           running_version=entry.firmware_version, hardware_version=entry.hardware_version,
                           ota=OtaClientConfig(block_timeout_s=timing.device_ota_timeout_s, seed=jitter_seed,
-                                              query_interval_s=None if entry.type is DeviceType.GSME
-                                              else timing.device_query_interval_s,
+                                              query_interval_s=timing.device_query_interval_s,
                                               page_size=entry.image_page_size,
                                               response_spacing_ms=entry.image_page_spacing_ms),
                           retry=RetryPolicy(timing.device_retry_s, timing.device_retry_max_s),
