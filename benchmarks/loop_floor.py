@@ -122,6 +122,8 @@ def _nothing() -> None:
 
 async def _events(target: LoopCounts) -> None:
     """Go through ``target``'s counts on the running loop with callbacks that do nothing."""
+    if not target.jumps:  # a run that never moved the clock: nothing to replay
+        return
     loop = asyncio.get_running_loop()
     groups = target.jumps
     ready_iterations = target.iterations - target.jumps

@@ -401,7 +401,8 @@ class EmulatedNode:
         MALFORMED_COMMAND and not returned); ``TimeoutError`` after ``timeout`` loop seconds.
         Delivery failures raise ``zigpy.exceptions.DeliveryError``.
 
-        The exchange to be awaited, not a coroutine of its own: one coroutine fewer per frame.
+        The exchange to be awaited at once, not a coroutine of its own: one coroutine fewer per
+        frame. A frame with no readable TSN raises here, at the call, not at the await.
         """
         tsn = read_tsn(frame)
         send = self._send_zcl(self._upstream, self.upstream_endpoint, cluster_id, tsn, frame)

@@ -531,14 +531,7 @@ class VirtualAir:
         else:
             ok, done_at = self._unicast(now, sender, dst, packet, octets, numbers, aps_ack=_asks_aps_ack(packet),
                                         arrives=packet)
-        delay = done_at - now  # deciding it took no loop time
-        if delay > 0:  # asyncio.sleep(delay), on the kept loop (see the loop property)
-            confirmed = loop.create_future()
-            timer = loop.call_at(now + delay, _settle, confirmed, None)
-            try:
-                await confirmed
-            finally:
-                timer.cancel()
+        await _until(loop, done_at)
         if not ok:
             if dst is None or not dst.node.awake:
                 self.undeliverable += 1
@@ -826,8 +819,8 @@ class VirtualAir:
     def _honest_channel(self) -> Channel:
         if self._channel is None:
             assert self.timing is not None
-            loop = asyncio.get_running_loop()
-            self._channel = Channel(self.timing.mac, random.Random(f"{self.seed}:channel"), loop.time)
+            # The clock of the loop the air runs on now, which may be a later one than the first.
+            self._channel = Channel(self.timing.mac, random.Random(f"{self.seed}:channel"), lambda: self.loop.time())
         return self._channel
 
     # -- observers ---------------------------------------------------------------------
@@ -933,9 +926,15 @@ def _is_image_block_response(zcl: bytes) -> bool:
 
 
 async def _until(loop: asyncio.AbstractEventLoop, when: float) -> None:
-    delay = when - loop.time()
-    if delay > 0:
-        await asyncio.sleep(delay)
+    """``asyncio.sleep`` until loop time ``when``, on ``loop`` (the air's kept loop: see
+    :attr:`VirtualAir.loop`) rather than the one asyncio would look up."""
+    if when > loop.time():
+        woken = loop.create_future()
+        timer = loop.call_at(when, _settle, woken, None)
+        try:
+            await woken
+        finally:
+            timer.cancel()
 
 
 def _settle(future: asyncio.Future[None], failure: str | None) -> None:
