@@ -247,8 +247,8 @@ class CommandResending(CommandEvent):
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
 class CommandUndelivered(CommandEvent):
-    """The CH gave up on a command to an awake device: none of its ``attempts`` tries over
-    ``over_s`` seconds was acknowledged, ``reason`` the last failure; the request ends
+    """The CH gave up on a command to an awake device: neither its first send nor any of the
+    ``attempts`` sends again over ``over_s`` seconds was acknowledged, ``reason`` the last failure; the request ends
     ``not_delivered``."""
 
     kind: ClassVar[str] = "command_undelivered"

@@ -39,7 +39,8 @@ from rich.progress import (
 )
 from rich.text import Text
 
-from hanbench.bench.events import BlockProgress, CommandResending, CommandUndelivered, Event, ImageFlagged, \
+from hanbench.bench.events import BlockProgress, CommandResending, CommandSent, CommandUndelivered, Event, \
+    ImageFlagged, \
     TransferFinished, TransferInterrupted, TransferStarted
 
 
@@ -89,6 +90,7 @@ class TransferProgress:
             transient=False, get_time=bench_time,
         )
         self._tasks: dict[str, TaskID] = {}  # each device's running line
+        self._resending: set[str] = set()  # devices whose line says a command is being sent again
         self._ended: dict[str, TaskID] = {}  # each device's last ended line, until its next transfer
 
     def __enter__(self) -> TransferProgress:
@@ -126,10 +128,15 @@ class TransferProgress:
                          f"after {event.after_s:.0f} s)")
                 task = self._line(event.device.duis, state, total=None)
                 self.progress.update(task, description=self._label(event.device.duis, state))
+                self._resending.add(event.device.duis)
+            case CommandSent() if event.device.duis in self._resending:
+                self._resending.discard(event.device.duis)
+                self._end(event.device.duis, f"command {event.request_id} delivered")
             case CommandUndelivered():
+                self._resending.discard(event.device.duis)
                 self._line(event.device.duis, "", total=None)
-                self._end(event.device.duis, f"gave up on command {event.request_id} after {event.attempts} "
-                                             f"attempts over {event.over_s:.0f} s: {event.reason}")
+                self._end(event.device.duis, f"gave up on command {event.request_id} after sending it again "
+                                             f"{event.attempts} times over {event.over_s:.0f} s: {event.reason}")
 
     def _label(self, device: str, state: str) -> str:
         return f"{self._names.get(device, device)}: {state}"

@@ -8,7 +8,7 @@ import sys
 import pytest
 from rich.console import Console
 
-from hanbench.bench.events import BlockProgress, CommandResending, CommandUndelivered, ImageFlagged, \
+from hanbench.bench.events import BlockProgress, CommandResending, CommandSent, CommandUndelivered, ImageFlagged, \
     TransferFinished, TransferInterrupted, TransferStarted
 from hanbench.bench.progress import TransferProgress, wanted
 from hanbench.cli._suite_run import pass_through
@@ -140,5 +140,11 @@ def test_a_command_sent_again_shows_each_try_and_the_give_up_on_its_devices_line
     gave_up = CommandUndelivered(device=ESME, command="GBCS", request_id="13", attempts=5, over_s=310.2,
                                  reason="no APS acknowledgement")
     text = shown([resending, gave_up])
-    assert "esme: gave up on command 13 after 5 attempts over 310 s: no APS acknowledgement" in text
+    assert "esme: gave up on command 13 after sending it again 5 times over 310 s: no APS acknowledgement" in text
     assert "resending" not in text
+
+
+def test_a_command_that_gets_through_on_a_resend_says_so_on_its_devices_line() -> None:
+    resending = CommandResending(device=ESME, command="GBCS", request_id="13", attempt=1, attempts=5, after_s=10.0)
+    text = shown([resending, CommandSent(device=ESME, command="GBCS", request_id="13")])
+    assert "esme: command 13 delivered" in text and "resending" not in text

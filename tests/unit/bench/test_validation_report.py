@@ -106,7 +106,7 @@ def test_each_test_gets_its_own_transfers_and_alerts(report: ValidationReport) -
         "transfer of file version 0x00000003 to esme (00-DB-12-34-56-78-91-00): never finished: the CH had sent "
         "100 of 1000 bytes",
         "2026-01-05 09:00:30 alert 0x8F1C raised by esme (00-DB-12-34-56-78-91-00)",
-        "2026-01-05 09:05:40 gave up on command 13 to esme (00-DB-12-34-56-78-91-00) after 5 attempts over 310 s: "
+        "2026-01-05 09:05:40 gave up on command 13 to esme (00-DB-12-34-56-78-91-00) after sending it again 5 times over 310 s: "
         "no APS acknowledgement",
     ]
     assert report.other_evidence.lines() == [
@@ -167,7 +167,7 @@ def test_the_page_holds_the_matrix_the_failures_and_a_chart_per_transfer(report:
     assert matrix.columns == ("passed", "failed")
     assert [(r.clause, r.counts) for r in matrix.rows] == [("GBCS 11.2.6", (1, 0)), (FAILING, (0, 1))]
     assert "never finished: the CH had sent 100 of 1000 bytes" in page
-    assert "gave up on command 13 to esme (00-DB-12-34-56-78-91-00) after 5 attempts over 310 s" in page
+    assert "gave up on command 13 to esme (00-DB-12-34-56-78-91-00) after sending it again 5 times over 310 s" in page
     assert page.count("<polyline") == 2  # the successful transfer and the unfinished one; the mismatch had none
     assert "http://" not in page.replace('xmlns="http://www.w3.org/2000/svg"', "") and "https://" not in page
     assert "<script" not in page

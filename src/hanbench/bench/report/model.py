@@ -197,8 +197,8 @@ class AlertSeen:
 
 @dataclasses.dataclass(frozen=True)
 class CommandGivenUp:
-    """A command the CH gave up on: none of its ``attempts`` tries to the awake device over
-    ``over_s`` seconds was acknowledged, ``reason`` the last failure (its SR ended
+    """A command the CH gave up on: neither its first send to the awake device nor any of the
+    ``attempts`` sends again over ``over_s`` seconds was acknowledged, ``reason`` the last failure (its SR ended
     ``not_delivered``)."""
 
     at: dt.datetime
@@ -213,7 +213,7 @@ class CommandGivenUp:
         """The give-up in plain words."""
         device = f"{self.device_name} ({self.device})" if self.device_name else self.device
         return (f"{self.at:%Y-%m-%d %H:%M:%S} gave up on command {self.request_id} to {device} after "
-                f"{self.attempts} attempts over {self.over_s:.0f} s: {self.reason}")
+                f"sending it again {self.attempts} times over {self.over_s:.0f} s: {self.reason}")
 
 
 @dataclasses.dataclass(frozen=True)
