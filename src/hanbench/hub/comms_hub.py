@@ -355,8 +355,10 @@ class CommsHub:
             return await future
         finally:
             self._awaiting.pop(key, None)
-            self._unconfirmed.pop(key, None)  # a resend under way stops at its next try
-            self._resending.pop(key, None)
+            self._unconfirmed.pop(key, None)
+            resending = self._resending.pop(key, None)
+            if resending is not None:  # else it would go on under the key, a later command's too
+                resending.cancel()
 
     def _send_unconfirmed(self, device: EntityId | None = None) -> None:
         """Send again, now, the unconfirmed commands still awaited (for ``device``, or for every device)."""

@@ -281,6 +281,23 @@ async def test_a_command_an_awake_device_never_acknowledges_ends_not_delivered_a
         assert p.devices[D.ESME].firmware.running.file_version == 1
 
 
+async def test_a_command_sent_again_under_its_key_has_one_resend_schedule_not_two() -> None:
+    async with premises([D.ESME], timing=CommsHubTiming(command_retry_s=100, command_retries=5)) as p:
+        await distributed(p, D.ESME)
+        esme, ch = p.devices[D.ESME].node.ieee, p.app.state.node_info.ieee
+        tries = resends(p)
+        p.air.set_link(esme, ch, LinkModel(loss=1.0), both_ways=False)  # for good
+        command = p.cs06(D.ESME, image_hash(D.ESME))
+        with pytest.raises(TimeoutError):  # the DCC stops waiting while the CH is sending it again
+            await asyncio.wait_for(p.hub.send_command(command), 200)
+        assert tries, "the CH had not sent it again yet: the test waits too little"
+        tries.clear()
+        with pytest.raises(TimeoutError):  # the same command again: its resends start afresh
+            await asyncio.wait_for(p.hub.send_command(command), 600)
+        assert [t.attempt for t in tries] == list(range(1, len(tries) + 1)), \
+            f"two resend schedules under one key: tries {[t.attempt for t in tries]}"
+
+
 async def test_a_command_refused_for_a_tunnel_the_device_lost_goes_on_its_new_tunnel() -> None:
     async with premises([D.ESME]) as p:
         await distributed(p, D.ESME)
