@@ -17,8 +17,8 @@ A run ends, within a bench-time bound, in one of:
 ``failed-with-alert``  the device does not run it, the DCC flags the device as needing
                        action, and an alert in the supplier's inbox says why (CCS08 0x8F89
                        with N61, 0x8F1C, 0x819D, 0x8F67);
-``not-delivered``      SR 11.3 ended ``not_delivered`` (the CH gave up on the CS06 after its
-                       resends) with no failure alert: an outcome the supplier sees, so no hang;
+``not-delivered``      SR 11.3 ended ``not_delivered`` (the CH could not deliver the CS06, at
+                       once or after its resends) with no failure alert: an outcome the supplier sees, so no hang;
 ``hung``               none of these within the bound: the silent outcome this soak exists to find;
 ``crashed``            an exception escaped the run, or one was logged with its traceback
                        where the bench should have handled it.
